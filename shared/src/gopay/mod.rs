@@ -1,0 +1,1 @@
+//! GoPay identification service: payloads, tokens and polling rules. Pure: no AWS types.
