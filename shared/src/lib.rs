@@ -1,7 +1,18 @@
 //! kyc-hooks shared crate: provider parsing and state rules (pure), the durable-intake
 //! mechanism, and the AWS adapters behind small traits.
+//!
+//! Where things are:
+//! - `xpollens`: Xpollens callbacks (parsing, statuses, dates, write plans). New callback
+//!   type: `xpollens/callbacks.rs`.
+//! - `kyc_state`: the state rules (order keys, sticky finals).
+//! - `intake`: events, write plans, the `EventStore` trait.
+//! - `crypto`, `redact`: sealing secrets, redacting by construction.
 
+pub mod crypto;
+pub mod intake;
+pub mod kyc_state;
 pub mod redact;
+pub mod xpollens;
 
 #[cfg(feature = "trust_sign")]
 pub mod trust_sign;

@@ -1,0 +1,283 @@
+//! KYC state rules, pure.
+//!
+//! A customer's state per provider is a set of *streams* (KYC demand, user record, strong
+//! authentication...). Each stream holds the value of one event. Which event wins is decided
+//! by an order key computed from the event alone:
+//!
+//! * a non-final status: later provider time wins; at the same instant, the status further
+//!   along the diagram wins;
+//! * any final status beats every non-final one (final states are sticky);
+//! * between two finals, the *earliest* wins: once final, a later event cannot move it.
+//!
+//! The stream keeps the event with the greatest key. Since "greatest" does not depend on the
+//! order events arrive in, delivering a sequence shuffled ends in the same state as delivering
+//! it in order, and the rule is one comparison (`current.ord < new.ord`) that a DynamoDB
+//! condition expression evaluates atomically: no read before the write.
+
+use crate::redact::Secret;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One independent part of a provider state. The attribute name is stable: it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stream {
+    KycDemand,
+    UserRecord,
+    ScaEnrolment,
+    ScaResult,
+    KycWebview,
+    DiligenceReupload,
+}
+
+impl Stream {
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Stream::KycDemand => "kycDemand",
+            Stream::UserRecord => "userRecord",
+            Stream::ScaEnrolment => "scaEnrolment",
+            Stream::ScaResult => "scaResult",
+            Stream::KycWebview => "kycWebview",
+            Stream::DiligenceReupload => "diligenceReupload",
+        }
+    }
+}
+
+/// Milliseconds since the epoch fit in 45 bits until the year 3084; times 16 leaves room for
+/// the rank (1..=15) below 2^49, and finals sit above 2^52.
+const FINAL_BASE: i64 = 1 << 52;
+const MAX_MILLIS: i64 = (1 << 45) - 1;
+
+/// The order key of an event for its stream (see the module documentation).
+pub fn order_key(at: DateTime<Utc>, rank: u8, is_final: bool) -> i64 {
+    let millis = at.timestamp_millis().clamp(0, MAX_MILLIS);
+    let rank = i64::from(rank.min(15));
+    if is_final {
+        FINAL_BASE - millis * 16 + rank
+    } else {
+        millis * 16 + rank
+    }
+}
+
+/// What a stream holds: the winning event's canonical status and details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamValue {
+    pub status: String,
+    pub rank: u8,
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    /// Provider time of the event (received time when the provider gives none).
+    pub at: DateTime<Utc>,
+    pub ord: i64,
+    pub event_id: String,
+    /// Non-secret normalised details (diligences, reasons, levels...).
+    #[serde(default)]
+    pub detail: serde_json::Value,
+    /// Secrets sealed with the payload key (`crypto::Sealed` text), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sealed: BTreeMap<String, String>,
+}
+
+impl StreamValue {
+    pub fn new(status: &str, rank: u8, is_final: bool, at: DateTime<Utc>, event_id: &str) -> Self {
+        Self {
+            status: status.to_string(),
+            rank,
+            is_final,
+            at,
+            ord: order_key(at, rank, is_final),
+            event_id: event_id.to_string(),
+            detail: serde_json::Value::Null,
+            sealed: BTreeMap::new(),
+        }
+    }
+}
+
+/// The change one event proposes to one stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatePatch {
+    pub stream: Stream,
+    pub value: StreamValue,
+}
+
+/// Why an event was recorded without changing the current state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SkipReason {
+    /// The current state is final and was reached no later than this event.
+    FinalSticky { current: String },
+    /// The current state comes from a newer event.
+    Stale { current: String, current_at: DateTime<Utc> },
+    /// Same status at the same instant: nothing new.
+    NotNewer { current: String },
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::FinalSticky { current } => write!(f, "final state {current} is sticky"),
+            SkipReason::Stale { current, current_at } => {
+                write!(f, "stale: older than current {current} at {}", current_at.to_rfc3339())
+            }
+            SkipReason::NotNewer { current } => write!(f, "not newer than current {current}"),
+        }
+    }
+}
+
+/// Whether `patch` moves a stream whose current value is `current`.
+pub fn check(current: Option<&StreamValue>, patch: &StatePatch) -> Result<(), SkipReason> {
+    let Some(cur) = current else { return Ok(()) };
+    if cur.ord < patch.value.ord {
+        return Ok(());
+    }
+    let current = cur.status.clone();
+    Err(if cur.is_final {
+        SkipReason::FinalSticky { current }
+    } else if cur.ord == patch.value.ord {
+        SkipReason::NotNewer { current }
+    } else {
+        SkipReason::Stale { current, current_at: cur.at }
+    })
+}
+
+/// A provider's state for one customer: what the store keeps under `STATE#<provider>`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProviderState {
+    pub streams: BTreeMap<Stream, StreamValue>,
+}
+
+impl ProviderState {
+    /// Applies `patch` if the rules allow it. Pure twin of the store's conditional update.
+    pub fn apply(&mut self, patch: &StatePatch) -> Result<(), SkipReason> {
+        check(self.streams.get(&patch.stream), patch)?;
+        self.streams.insert(patch.stream, patch.value.clone());
+        Ok(())
+    }
+
+    pub fn status(&self, stream: Stream) -> Option<&str> {
+        self.streams.get(&stream).map(|v| v.status.as_str())
+    }
+}
+
+/// A secret value about to be sealed into a stream (name → value).
+pub type SecretFields = Vec<(&'static str, Secret)>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xpollens::status::{KycStatus, StatusRules};
+    use chrono::{Duration, TimeZone};
+    use proptest::prelude::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap()
+    }
+
+    fn kyc(status: KycStatus, secs: i64, id: &str) -> StatePatch {
+        StatePatch {
+            stream: Stream::KycDemand,
+            value: StreamValue::new(status.name(), status.rank(), status.is_final(), t0() + Duration::seconds(secs), id),
+        }
+    }
+
+    #[test]
+    fn newer_wins_older_is_stale() {
+        let mut s = ProviderState::default();
+        s.apply(&kyc(KycStatus::Pending, 10, "a")).unwrap();
+        s.apply(&kyc(KycStatus::Incomplete, 20, "b")).unwrap();
+        let err = s.apply(&kyc(KycStatus::Pending, 15, "c")).unwrap_err();
+        assert!(matches!(err, SkipReason::Stale { ref current, .. } if current == "Incomplete"));
+        assert_eq!(s.status(Stream::KycDemand), Some("Incomplete"));
+    }
+
+    #[test]
+    fn final_is_sticky_against_later_events() {
+        let mut s = ProviderState::default();
+        s.apply(&kyc(KycStatus::Complete, 10, "a")).unwrap();
+        let err = s.apply(&kyc(KycStatus::Incomplete, 99, "b")).unwrap_err();
+        assert_eq!(err, SkipReason::FinalSticky { current: "Complete".into() });
+        let err = s.apply(&kyc(KycStatus::FraudSuspicion, 50, "c")).unwrap_err();
+        assert_eq!(err, SkipReason::FinalSticky { current: "Complete".into() });
+    }
+
+    #[test]
+    fn earliest_final_wins_whatever_the_arrival_order() {
+        let mut s = ProviderState::default();
+        s.apply(&kyc(KycStatus::Complete, 50, "late-final")).unwrap();
+        s.apply(&kyc(KycStatus::FraudSuspicion, 40, "early-final")).unwrap();
+        assert_eq!(s.status(Stream::KycDemand), Some("FraudSuspicion"));
+    }
+
+    #[test]
+    fn same_instant_tie_goes_further_along_the_diagram() {
+        let mut s = ProviderState::default();
+        s.apply(&kyc(KycStatus::Incomplete, 10, "b")).unwrap();
+        s.apply(&kyc(KycStatus::Pending, 10, "a")).unwrap_err();
+        assert_eq!(s.status(Stream::KycDemand), Some("Incomplete"));
+        assert!(matches!(s.apply(&kyc(KycStatus::Incomplete, 10, "c")), Err(SkipReason::NotNewer { .. })));
+        // Same-instant finals: the more conservative one.
+        s.apply(&kyc(KycStatus::Complete, 20, "d")).unwrap();
+        s.apply(&kyc(KycStatus::FraudSuspicion, 20, "e")).unwrap();
+        assert_eq!(s.status(Stream::KycDemand), Some("FraudSuspicion"));
+    }
+
+    #[test]
+    fn order_key_separates_finals_and_clamps() {
+        let late = Utc.with_ymd_and_hms(3000, 1, 1, 0, 0, 0).unwrap();
+        assert!(order_key(t0(), 15, false) < order_key(late, 1, true));
+        assert!(order_key(late, 15, false) < order_key(late, 8, true));
+        let before_epoch = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(order_key(before_epoch, 3, false), 3);
+    }
+
+    /// Paths through the KYC demand diagram (PROVIDERS.md), each ending where the diagram lets
+    /// it end; times strictly increase along a path, as Xpollens sends them.
+    fn documented_paths() -> Vec<Vec<KycStatus>> {
+        use KycStatus::*;
+        vec![
+            vec![Initialized, Pending, Complete],
+            vec![Initialized, Pending, Incomplete, Complete],
+            vec![Initialized, Pending, Incomplete, AwaitingExpertise, Incomplete, Rejected],
+            vec![Initialized, Pending, AwaitingExpertise, Incomplete, AwaitingExpertise, Complete],
+            vec![Initialized, Pending, Incomplete, FraudSuspicion],
+            vec![Initialized, Pending, AwaitingExpertise, FraudSuspicion],
+            vec![Initialized, Pending, Anomaly],
+            vec![Initialized, BeingReceived, FullyReceived, Pending, Incomplete],
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn shuffled_delivery_ends_in_the_in_order_state(
+            path in prop::sample::select(documented_paths()),
+            gaps in prop::collection::vec(1i64..5_000, 8),
+            // Exact duplicates of some events (retries) mixed in.
+            dup_mask in prop::collection::vec(any::<bool>(), 8),
+            seed in any::<u64>(),
+        ) {
+            let mut t = 0;
+            let mut events = Vec::new();
+            for (i, status) in path.iter().enumerate() {
+                t += gaps[i];
+                let p = kyc(*status, t, &format!("e{i}"));
+                if dup_mask[i] { events.push(p.clone()); }
+                events.push(p);
+            }
+            let mut in_order = ProviderState::default();
+            for e in &events { let _ = in_order.apply(e); }
+            prop_assert_eq!(in_order.status(Stream::KycDemand), Some(path.last().unwrap().name()));
+
+            let mut shuffled = events.clone();
+            let mut rng = seed;
+            for i in (1..shuffled.len()).rev() {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (rng >> 33) as usize % (i + 1));
+            }
+            let mut s = ProviderState::default();
+            for e in &shuffled { let _ = s.apply(e); }
+            prop_assert_eq!(s, in_order);
+        }
+    }
+}

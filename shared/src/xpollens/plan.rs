@@ -1,0 +1,261 @@
+//! From a parsed callback to what the durable intake writes: the normalised summary (what
+//! `kyc inspect` prints and the history keeps), and the state patch its type implies.
+
+use super::callbacks::*;
+use super::status::{Status, StatusRules};
+use crate::crypto::Keyring;
+use crate::intake::{EventId, EventRecord, Provider, WritePlan};
+use crate::kyc_state::{StatePatch, Stream, StreamValue};
+use crate::redact::Secret;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+/// Delivery facts that come from outside the body.
+#[derive(Debug, Clone)]
+pub struct Delivery<'a> {
+    pub event_id: &'a EventId,
+    pub received_at: DateTime<Utc>,
+    /// Parsed `Webhook-Processdate`.
+    pub process_date: Option<DateTime<Utc>>,
+    pub body: &'a [u8],
+}
+
+const REDACTED: &str = "[REDACTED secret]";
+
+fn status_text<T: StatusRules>(s: &Option<Status<T>>) -> Value {
+    match s {
+        Some(Status::Known(k)) => Value::from(k.name()),
+        Some(Status::Unrecognised(raw)) => Value::from(raw.as_str()),
+        None => Value::Null,
+    }
+}
+
+/// Secret fields present in a callback, by name (for sealing and for the redacted summary).
+fn secrets(kind: &CallbackKind) -> Vec<(&'static str, &Secret)> {
+    let fields: Vec<(&'static str, &Option<Secret>)> = match kind {
+        CallbackKind::UserRecord(r) => vec![("publicUserCode", &r.public_user_code)],
+        CallbackKind::ScaEnrolment(e) => vec![("activationCode", &e.activation_code), ("webViewUrl", &e.web_view_url)],
+        CallbackKind::DiligenceReupload(r) => vec![("webViewUrl", &r.web_view_url)],
+        CallbackKind::KycWebview(w) => vec![("url", &w.url), ("token", &w.token), ("webViewUrl", &w.web_view_url)],
+        _ => vec![],
+    };
+    fields.into_iter().filter_map(|(name, s)| s.as_ref().map(|s| (name, s))).collect()
+}
+
+fn diligences_json(d: &KycDemand) -> Value {
+    d.diligences
+        .iter()
+        .map(|g| {
+            json!({
+                "type": g.diligence_type,
+                "status": status_text(&g.status),
+                "reason": g.reason,
+                "attachmentKeys": g.attachment_keys,
+                "attachmentCount": g.attachment_count,
+            })
+        })
+        .collect()
+}
+
+/// The type-specific, non-secret details of a callback.
+fn details(kind: &CallbackKind) -> Map<String, Value> {
+    let v = match kind {
+        CallbackKind::KycDemand(d) => json!({
+            "kycStatus": status_text(&d.status),
+            "version": if d.v2 { 2 } else { 1 },
+            "kycLevel": d.kyc_level,
+            "workflowCode": d.workflow_code,
+            "expectedDiligences": d.expected.iter().map(|e| json!({
+                "type": e.diligence_type, "expectedCount": e.expected_count,
+                "possibleSubTypes": e.possible_sub_types,
+            })).collect::<Vec<_>>(),
+            "diligences": diligences_json(d),
+        }),
+        CallbackKind::UserRecord(r) => json!({
+            "userRecordStatus": status_text(&r.status),
+            "identificationLevel": r.identification_level,
+        }),
+        CallbackKind::ScaEnrolment(e) => json!({
+            "enrolmentStatus": enrolment_status(e).map(|(s, _)| s),
+            "errorMessage": e.error_message,
+        }),
+        CallbackKind::ScaResult(r) => json!({
+            "authenticationStatus": status_text(&r.status),
+            "authenticationId": r.authentication_id,
+            "reason": r.reason,
+            "requestResponseCode": r.response_code,
+            "authenticationResultDate": r.result_date,
+            "requestProcessDate": r.processed_date,
+            "payload": r.payload,
+        }),
+        CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) | CallbackKind::Other => json!({}),
+    };
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The normalised, redacted view of a callback.
+pub fn summary(callback: &Callback, event_id: Option<&EventId>) -> Value {
+    let mut m = Map::new();
+    m.insert("provider".into(), "xpollens".into());
+    m.insert("eventType".into(), callback.callback_type.map(Value::from).unwrap_or(Value::Null));
+    m.insert("subjectId".into(), callback.subject.clone().map(Value::from).unwrap_or(Value::Null));
+    if let Some(id) = event_id {
+        m.insert("eventId".into(), id.as_str().into());
+    }
+    m.extend(details(&callback.kind));
+    let secret_names: Map<String, Value> =
+        secrets(&callback.kind).into_iter().map(|(n, _)| (n.to_string(), REDACTED.into())).collect();
+    if !secret_names.is_empty() {
+        m.insert("secrets".into(), Value::Object(secret_names));
+    }
+    Value::Object(m)
+}
+
+fn enrolment_status(e: &ScaEnrolment) -> Option<(&'static str, u8)> {
+    if e.error_message.is_some() {
+        Some(("Failed", 1))
+    } else if e.activation_code.is_some() {
+        Some(("Enrolled", 2))
+    } else {
+        None
+    }
+}
+
+/// The stream, canonical status, rank and finality a callback proposes; or why none.
+fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), String> {
+    fn known<T: StatusRules>(what: &str, s: &Option<Status<T>>) -> Result<(&'static str, u8, bool), String> {
+        match s {
+            Some(Status::Known(k)) => Ok((k.name(), k.rank(), k.is_final())),
+            Some(Status::Unrecognised(raw)) => Err(format!("unrecognised {what} {raw:?}")),
+            None => Err(format!("no {what}")),
+        }
+    }
+    let (stream, (status, rank, fin)) = match kind {
+        CallbackKind::KycDemand(d) => (Stream::KycDemand, known("KYC status", &d.status)?),
+        CallbackKind::UserRecord(r) => (Stream::UserRecord, known("user record status", &r.status)?),
+        CallbackKind::ScaResult(r) => (Stream::ScaResult, known("authentication status", &r.status)?),
+        CallbackKind::ScaEnrolment(e) => {
+            let (s, r) = enrolment_status(e).ok_or("no activation code nor error message")?;
+            (Stream::ScaEnrolment, (s, r, false))
+        }
+        CallbackKind::DiligenceReupload(r) if r.web_view_url.is_some() => (Stream::DiligenceReupload, ("Issued", 1, false)),
+        CallbackKind::KycWebview(w) if w.url.is_some() || w.web_view_url.is_some() || w.token.is_some() => {
+            (Stream::KycWebview, ("Issued", 1, false))
+        }
+        CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) => return Err("no web-view URL".into()),
+        CallbackKind::Other => return Err("callback type carries no KYC state".into()),
+    };
+    Ok((stream, status, rank, fin))
+}
+
+/// The provider time of a callback: the `Webhook-Processdate` header, else the dates callback
+/// 36 carries in its body.
+pub fn provider_time(callback: &Callback, process_date: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    process_date.or(match &callback.kind {
+        CallbackKind::ScaResult(r) => r.result_date.or(r.processed_date),
+        _ => None,
+    })
+}
+
+/// Builds the write plan of one delivery. Raw body and secrets are sealed with `keys`.
+pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> WritePlan {
+    let event_id = delivery.event_id.as_str();
+    let provider_time = provider_time(callback, delivery.process_date);
+    let event = EventRecord {
+        provider: Provider::Xpollens,
+        event_id: event_id.to_string(),
+        event_type: callback.callback_type.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()),
+        subject: callback.subject.clone(),
+        received_at: delivery.received_at,
+        provider_time,
+        body_sha256: crate::intake::sha256_hex(delivery.body),
+        sealed_body: keys.seal(&EventRecord::body_aad(Provider::Xpollens, event_id), delivery.body),
+        summary: summary(callback, Some(delivery.event_id)),
+    };
+    let (patch, no_patch_reason) = match proposal(&callback.kind) {
+        Ok((stream, status, rank, fin)) => {
+            let at = provider_time.unwrap_or(delivery.received_at);
+            let mut value = StreamValue::new(status, rank, fin, at, event_id);
+            value.detail = Value::Object(details(&callback.kind));
+            for (name, secret) in secrets(&callback.kind) {
+                value.sealed.insert(name.to_string(), keys.seal_secret(&sealed_field_aad(event_id, name), secret));
+            }
+            (Some(StatePatch { stream, value }), None)
+        }
+        Err(reason) => (None, Some(reason)),
+    };
+    WritePlan { event, patch, no_patch_reason }
+}
+
+/// Associated data of a secret sealed into a state stream.
+pub fn sealed_field_aad(event_id: &str, name: &str) -> String {
+    format!("xpollens/{event_id}/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::PayloadKey;
+    use chrono::TimeZone;
+
+    fn keys() -> Keyring {
+        Keyring::new(PayloadKey::new("k", [3; 32]).unwrap(), vec![])
+    }
+
+    fn plan_of(body: &str, process_date: Option<DateTime<Utc>>) -> WritePlan {
+        let cb = parse_callback(body.as_bytes(), None).unwrap();
+        let id = EventId::from_provider("wh-1").unwrap();
+        let d = Delivery { event_id: &id, received_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), process_date, body: body.as_bytes() };
+        plan(&cb, &d, &keys())
+    }
+
+    #[test]
+    fn kyc_demand_plans_a_kyc_patch_at_the_process_date() {
+        let pd = Utc.with_ymd_and_hms(2025, 12, 31, 23, 0, 0).unwrap();
+        let p = plan_of(r#"{"type":"4","status":"Fraud_Suspicion","appUserId":"u1","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud"}]}"#, Some(pd));
+        let patch = p.patch.unwrap();
+        assert_eq!(patch.stream, Stream::KycDemand);
+        assert_eq!(patch.value.status, "FraudSuspicion");
+        assert!(patch.value.is_final);
+        assert_eq!(patch.value.at, pd);
+        assert_eq!(p.event.provider_time, Some(pd));
+        assert_eq!(p.event.summary["diligences"][0]["reason"], "Identity fraud");
+        assert_eq!(p.event.summary["eventType"], 4);
+    }
+
+    #[test]
+    fn secrets_are_sealed_and_never_in_clear() {
+        let body = r#"{"type":"35","AppUserId":"Au007","ActivationCode":"ACT-SECRET-0001","ExtraData":{"WebViewUrl":"https://pad/x?token=TOK-SECRET"}}"#;
+        let p = plan_of(body, None);
+        let all = format!("{:?} {} {:?}", p.event, p.event.summary, p.patch);
+        assert!(!all.contains("ACT-SECRET") && !all.contains("TOK-SECRET"), "{all}");
+        let patch = p.patch.unwrap();
+        assert_eq!(patch.value.status, "Enrolled");
+        let sealed = &patch.value.sealed["activationCode"];
+        assert_eq!(keys().open(&sealed_field_aad("wh-1", "activationCode"), sealed).unwrap(), b"ACT-SECRET-0001");
+        let raw = keys().open(&EventRecord::body_aad(Provider::Xpollens, "wh-1"), &p.event.sealed_body).unwrap();
+        assert_eq!(raw, body.as_bytes());
+        assert_eq!(p.event.summary["secrets"]["activationCode"], REDACTED);
+    }
+
+    #[test]
+    fn unknown_types_and_unrecognised_statuses_record_without_patch() {
+        let p = plan_of(r#"{"type":"16","appUserId":"u","amount":3}"#, None);
+        assert!(p.patch.is_none());
+        assert_eq!(p.no_patch_reason.as_deref(), Some("callback type carries no KYC state"));
+        let p = plan_of(r#"{"type":"34","appUserId":"u","userRecordStatus":"Frozen"}"#, None);
+        assert!(p.patch.is_none());
+        assert_eq!(p.no_patch_reason.as_deref(), Some("unrecognised user record status \"Frozen\""));
+        assert_eq!(p.event.summary["userRecordStatus"], "Frozen");
+    }
+
+    #[test]
+    fn sca_result_time_falls_back_to_body_dates() {
+        let p = plan_of(r#"{"Header":{"Type":36,"AppUserId":"u","Status":"Succeeded","AuthenticationResultDate":"2021-05-18T12:47:25+00:00"},"Payload":null}"#, None);
+        assert_eq!(p.event.provider_time, Some(Utc.with_ymd_and_hms(2021, 5, 18, 12, 47, 25).unwrap()));
+        assert_eq!(p.patch.unwrap().value.status, "Succeeded");
+    }
+}
