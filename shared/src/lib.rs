@@ -8,10 +8,13 @@
 //! - `intake`: events, write plans, the `EventStore` trait.
 //! - `crypto`, `redact`: sealing secrets, redacting by construction.
 
+pub mod auth;
 pub mod crypto;
 pub mod intake;
+pub mod ip_allow;
 pub mod kyc_state;
 pub mod redact;
+pub mod secrets;
 pub mod xpollens;
 
 #[cfg(feature = "trust_sign")]

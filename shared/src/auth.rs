@@ -1,0 +1,156 @@
+//! Authentication of incoming provider calls: HTTP Basic (RFC 7617) or a static bearer token,
+//! as agreed with the provider. Several credentials are valid at once (Secrets Manager's
+//! AWSCURRENT and AWSPREVIOUS) so a rotation needs no downtime. Comparisons run in constant
+//! time over SHA-256 digests, and every credential is checked, so timing reveals neither a
+//! prefix nor which credential matched.
+
+use crate::redact::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+#[derive(Clone, Debug)]
+pub enum Credential {
+    Basic { username: Secret, password: Secret },
+    Bearer { token: Secret },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "scheme", rename_all = "lowercase")]
+enum CredentialJson {
+    Basic { username: String, password: String },
+    Bearer { token: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("credential secret must be {{\"scheme\":\"basic\",\"username\",\"password\"}} or {{\"scheme\":\"bearer\",\"token\"}}")]
+    BadSecret,
+    #[error("missing Authorization header")]
+    Missing,
+    #[error("invalid credentials")]
+    Invalid,
+}
+
+impl Credential {
+    pub fn from_secret_json(json: &str) -> Result<Self, AuthError> {
+        match serde_json::from_str(json).map_err(|_| AuthError::BadSecret)? {
+            CredentialJson::Basic { username, password } if !username.is_empty() && !password.is_empty() && !username.contains(':') => {
+                Ok(Credential::Basic { username: Secret::new(username), password: Secret::new(password) })
+            }
+            CredentialJson::Bearer { token } if token.len() >= 16 => Ok(Credential::Bearer { token: Secret::new(token) }),
+            _ => Err(AuthError::BadSecret),
+        }
+    }
+}
+
+fn digest(s: &[u8]) -> [u8; 32] {
+    Sha256::digest(s).into()
+}
+
+/// The credentials accepted right now.
+#[derive(Clone, Debug)]
+pub struct CredentialSet(Vec<Credential>);
+
+impl CredentialSet {
+    pub fn new(credentials: Vec<Credential>) -> Self {
+        Self(credentials)
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn authorize(&self, header: Option<&str>) -> Result<(), AuthError> {
+        let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(AuthError::Missing)?;
+        let (scheme, value) = header.split_once(' ').ok_or(AuthError::Invalid)?;
+        let value = value.trim();
+        let mut ok = Choice::from(0);
+        if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = STANDARD.decode(value).map_err(|_| AuthError::Invalid)?;
+            let (user, pass) = match decoded.iter().position(|&b| b == b':') {
+                Some(i) => (&decoded[..i], &decoded[i + 1..]),
+                None => return Err(AuthError::Invalid),
+            };
+            let (user, pass) = (digest(user), digest(pass));
+            for c in &self.0 {
+                if let Credential::Basic { username, password } = c {
+                    ok |= digest(username.expose().as_bytes()).ct_eq(&user) & digest(password.expose().as_bytes()).ct_eq(&pass);
+                }
+            }
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            let presented = digest(value.as_bytes());
+            for c in &self.0 {
+                if let Credential::Bearer { token } = c {
+                    ok |= digest(token.expose().as_bytes()).ct_eq(&presented);
+                }
+            }
+        }
+        if bool::from(ok) {
+            Ok(())
+        } else {
+            Err(AuthError::Invalid)
+        }
+    }
+
+    /// `WWW-Authenticate` challenges for the schemes configured.
+    pub fn challenges(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.0.iter().any(|c| matches!(c, Credential::Basic { .. })) {
+            out.push(r#"Basic realm="kyc-hooks", charset="UTF-8""#);
+        }
+        if self.0.iter().any(|c| matches!(c, Credential::Bearer { .. })) {
+            out.push(r#"Bearer realm="kyc-hooks""#);
+        }
+        if out.is_empty() {
+            out.push(r#"Basic realm="kyc-hooks", charset="UTF-8""#);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> CredentialSet {
+        CredentialSet::new(vec![
+            Credential::from_secret_json(r#"{"scheme":"basic","username":"xpollens","password":"new-pass"}"#).unwrap(),
+            Credential::from_secret_json(r#"{"scheme":"basic","username":"xpollens","password":"old-pass"}"#).unwrap(),
+            Credential::from_secret_json(r#"{"scheme":"bearer","token":"0123456789abcdef-token"}"#).unwrap(),
+        ])
+    }
+
+    fn basic(u: &str, p: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{u}:{p}")))
+    }
+
+    #[test]
+    fn both_rotation_stages_and_bearer_are_accepted() {
+        let s = set();
+        assert_eq!(s.authorize(Some(&basic("xpollens", "new-pass"))), Ok(()));
+        assert_eq!(s.authorize(Some(&basic("xpollens", "old-pass"))), Ok(()));
+        assert_eq!(s.authorize(Some("bearer 0123456789abcdef-token")), Ok(()));
+    }
+
+    #[test]
+    fn wrong_or_missing_credentials_are_refused() {
+        let s = set();
+        assert_eq!(s.authorize(None), Err(AuthError::Missing));
+        assert_eq!(s.authorize(Some(&basic("xpollens", "new-pas"))), Err(AuthError::Invalid));
+        assert_eq!(s.authorize(Some(&basic("other", "new-pass"))), Err(AuthError::Invalid));
+        assert_eq!(s.authorize(Some("Basic !!!")), Err(AuthError::Invalid));
+        assert_eq!(s.authorize(Some("Bearer 0123456789abcdef")), Err(AuthError::Invalid));
+        assert_eq!(s.authorize(Some("Digest abc")), Err(AuthError::Invalid));
+        // A password containing ':' is split at the first colon, as RFC 7617 says.
+        let colon = CredentialSet::new(vec![Credential::Basic { username: Secret::new("u".into()), password: Secret::new("a:b".into()) }]);
+        assert_eq!(colon.authorize(Some(&basic("u", "a:b"))), Ok(()));
+    }
+
+    #[test]
+    fn secrets_are_validated() {
+        assert!(Credential::from_secret_json(r#"{"scheme":"bearer","token":"short"}"#).is_err());
+        assert!(Credential::from_secret_json(r#"{"scheme":"basic","username":"a:b","password":"x"}"#).is_err());
+        assert!(Credential::from_secret_json("{}").is_err());
+        assert_eq!(set().challenges().len(), 2);
+    }
+}
