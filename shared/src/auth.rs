@@ -59,6 +59,16 @@ impl CredentialSet {
         Self(credentials)
     }
 
+    /// Both rotation stages of the credential secret; a malformed previous stage is ignored
+    /// (it is being replaced), a malformed current one is an error.
+    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
+        let mut creds = vec![Credential::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?];
+        if let Some(prev) = staged.previous.as_ref().and_then(|p| Credential::from_secret_json(p.expose()).ok()) {
+            creds.push(prev);
+        }
+        Ok(Self(creds))
+    }
+
     /// Checks an `Authorization` header value.
     pub fn authorize(&self, header: Option<&str>) -> Result<(), AuthError> {
         let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(AuthError::Missing)?;

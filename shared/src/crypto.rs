@@ -78,6 +78,13 @@ impl Keyring {
         Self { current, previous }
     }
 
+    /// The current and previous stages of the payload-key secret.
+    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
+        let current = PayloadKey::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?;
+        let previous = staged.previous.as_ref().and_then(|p| PayloadKey::from_secret_json(p.expose()).ok());
+        Ok(Self::new(current, previous.into_iter().collect()))
+    }
+
     pub fn seal(&self, aad: &str, plaintext: &[u8]) -> String {
         let cipher = XChaCha20Poly1305::new(self.current.key.expose().into());
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);

@@ -8,6 +8,8 @@
 //! - `intake`: events, write plans, the `EventStore` trait.
 //! - `crypto`, `redact`: sealing secrets, redacting by construction.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod auth;
 pub mod crypto;
 pub mod intake;
@@ -16,6 +18,11 @@ pub mod kyc_state;
 pub mod redact;
 pub mod secrets;
 pub mod xpollens;
+
+// Re-exported so function crates and tests share the exact versions.
+#[cfg(feature = "aws")]
+pub use {aws_config, aws_sdk_dynamodb, aws_sdk_secretsmanager};
+pub use chrono;
 
 #[cfg(feature = "trust_sign")]
 pub mod trust_sign;

@@ -1,1 +1,78 @@
+//! Wiring of the Xpollens callback Lambda: configuration from the environment, AWS adapters,
+//! and the conversion between API Gateway requests and the shared endpoint's plain types.
 
+use kyc_shared::auth::CredentialSet;
+use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::crypto::Keyring;
+use kyc_shared::ip_allow::IpAllowList;
+use kyc_shared::secrets::Cached;
+use kyc_shared::xpollens::endpoint::{Endpoint, HttpRequest};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table: String,
+    pub credentials_secret: String,
+    pub payload_key_secret: String,
+    pub allowed_cidrs: String,
+    pub secret_ttl: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        let var = |k: &str| std::env::var(k).map_err(|_| format!("missing environment variable {k}"));
+        Ok(Self {
+            table: var("TABLE_NAME")?,
+            credentials_secret: var("XPOLLENS_CREDENTIALS_SECRET")?,
+            payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
+            allowed_cidrs: std::env::var("XPOLLENS_ALLOWED_CIDRS").unwrap_or_default(),
+            secret_ttl: Duration::from_secs(
+                std::env::var("SECRET_CACHE_TTL_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
+            ),
+        })
+    }
+}
+
+pub fn build_endpoint(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> Result<Endpoint, String> {
+    let secrets = Arc::new(SecretsManagerSource::new(config));
+    Ok(Endpoint {
+        store: Arc::new(DynamoStore::new(config, &settings.table)),
+        credentials: Cached::new(secrets.clone(), &settings.credentials_secret, settings.secret_ttl, CredentialSet::from_staged),
+        keys: Cached::new(secrets, &settings.payload_key_secret, settings.secret_ttl, Keyring::from_staged),
+        allow_list: IpAllowList::parse(&settings.allowed_cidrs).map_err(|e| e.to_string())?,
+        clock: Arc::new(chrono_now),
+    })
+}
+
+fn chrono_now() -> kyc_shared::chrono::DateTime<kyc_shared::chrono::Utc> {
+    kyc_shared::chrono::Utc::now()
+}
+
+/// API Gateway request → endpoint → API Gateway response.
+pub async fn handle(endpoint: &Endpoint, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        _ => None,
+    };
+    let req = HttpRequest {
+        method: request.method().as_str().to_string(),
+        path: request.uri().path().to_string(),
+        headers: request
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+            .collect(),
+        body: request.body().to_vec(),
+        source_ip,
+    };
+    let resp = endpoint.handle(&req).await;
+    let mut builder = Response::builder().status(resp.status);
+    for (k, v) in resp.headers {
+        builder = builder.header(k, v);
+    }
+    Ok(builder.body(Body::Text(resp.body))?)
+}
