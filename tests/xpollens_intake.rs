@@ -1,1 +1,220 @@
+//! Xpollens callbacks end to end: the real Lambda handler, real SDK calls, a moto server.
 
+use kyc_integration_tests::*;
+use kyc_shared::aws::DynamoStore;
+use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_shared::aws_sdk_dynamodb::Client as Ddb;
+use kyc_shared::intake::{EventStore, Provider};
+use kyc_shared::kyc_state::Stream;
+use kyc_shared::xpollens::endpoint::Endpoint;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::sync::Arc;
+use xpollens_callback::{build_endpoint, handle};
+
+struct Stack {
+    _moto: Moto,
+    config: kyc_shared::aws_config::SdkConfig,
+    endpoint: Arc<Endpoint>,
+    store: DynamoStore,
+}
+
+async fn stack() -> Stack {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let endpoint = Arc::new(build_endpoint(&settings(TABLE), &config).unwrap());
+    let store = DynamoStore::new(&config, TABLE);
+    Stack { _moto: moto, config, endpoint, store }
+}
+
+async fn deliver(endpoint: &Endpoint, d: &Delivery) -> (u16, String) {
+    let resp = handle(endpoint, d.request()).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = String::from_utf8(resp.body().to_vec()).unwrap();
+    (status, body)
+}
+
+const ACTIVATION_CODE: &str = "0xd14c7c77a134d87b45ec82cac16ac631";
+const WEBVIEW_TOKEN: &str = "l03lhEzA-webview-token";
+const KYC_TOKEN: &str = "20240702_71Qe8fLBGVs7lzsQQWUgyrRVdEMgwhA";
+
+/// A realistic life of three customers, in the order Xpollens sent it.
+fn scenario() -> Vec<Delivery> {
+    let d = |id: &str, at: &str, body: String| Delivery::new(id, &format!("12/11/2026 {at} +00:00"), &body);
+    vec![
+        d("a-01", "08:59:00", r#"{"type":"34","appUserId":"alice","publicUserCode":"363O2TWZ3787","userRecordStatus":"InProgress"}"#.into()),
+        d("a-02", "09:00:00", r#"{"type":"4","status":"Pending","appUserId":"alice","diligences":[{"diligenceType":"ID_CARD","status":"Received","reason":""}]}"#.into()),
+        d("a-03", "09:05:00", r#"{"type":4,"status":"Incomplete","AppUserId":"alice","kycLevel":"High","receivedDiligences":[{"diligenceType":"ID_CARD","status":"Validated","attachments":[{"FileName":"id.jpg","attachmentKey":"k1"}]},{"diligenceType":"SELFIE","status":"Refused","reason":"Too dark selfie"}]}"#.into()),
+        d("a-04", "09:10:00", r#"{"type":"4","status":"AwaintingExpertise","appUserid":"alice"}"#.into()),
+        d("a-05", "09:20:00", r#"{"type":"4","status":"Complete","appUserId":"alice","receivedDiligences":[{"diligenceType":"ID_CARD","status":"Validated"},{"diligenceType":"SELFIE","status":"Validated"}]}"#.into()),
+        d("a-06", "09:21:00", r#"{"type":"34","appUserId":"alice","userRecordStatus":"Validated"}"#.into()),
+        d("a-07", "09:22:00", format!(r#"{{"type":"35","AppUserId":"alice","ActivationCode":"{ACTIVATION_CODE}","ErrorMessage":null,"ExtraData":{{"WebViewUrl":"https://pad.example/index.html?technicalId=X&token={WEBVIEW_TOKEN}"}}}}"#)),
+        d("a-08", "09:23:30", r#"{"Header":{"AuthenticationId":"1240b556-604e-4b5d-9bc1-73b649fc992e","Type":36,"AppUserId":"alice","AuthenticationResultDate":"2026-11-12T09:23:25+00:00","RequestProcessedDate":"2026-11-12T09:23:14.4008694+00:00","RequestResponseCode":201,"Status":"Succeeded","Reason":null},"Payload":""}"#.into()),
+        d("b-01", "09:50:00", r#"{"type":"4","status":"Pending","appUserId":"bob"}"#.into()),
+        d("b-02", "10:00:00", r#"{"type":"4","status":"Fraud_Suspicion","appUserId":"bob","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud"}]}"#.into()),
+        d("b-03", "10:01:00", r#"{"type":"47","appUserId":"bob","webviewUrl":"https://example.com/reupload?technicalId=D6C39X"}"#.into()),
+        d("b-04", "10:05:00", r#"{"Header":{"AuthenticationId":"5a7f","Type":36,"AppUserId":"bob","RequestProcessDate":"2026-11-12T10:04:59+00:00","Status":"Failed","Reason":"NotFound "},"Payload":"{\"operation\":\"transfer\"}"}"#.into()),
+        // After a final state: recorded, never applied.
+        d("b-05", "10:30:00", r#"{"type":"4","status":"Incomplete","appUserId":"bob"}"#.into()),
+        d("c-01", "11:00:00", format!(r#"{{"type":"48","appUserId":"carol","url":"https://example.com/kyc","token":"{KYC_TOKEN}"}}"#)),
+        d("x-01", "11:30:00", r#"{"type":"16","amount":1250,"currency":"EUR"}"#.into()),
+    ]
+}
+
+fn expected() -> Vec<(&'static str, Stream, &'static str)> {
+    vec![
+        ("alice", Stream::KycDemand, "Complete"),
+        ("alice", Stream::UserRecord, "Validated"),
+        ("alice", Stream::ScaEnrolment, "Enrolled"),
+        ("alice", Stream::ScaResult, "Succeeded"),
+        ("bob", Stream::KycDemand, "FraudSuspicion"),
+        ("bob", Stream::DiligenceReupload, "Issued"),
+        ("bob", Stream::ScaResult, "Failed"),
+        ("carol", Stream::KycWebview, "Issued"),
+    ]
+}
+
+async fn assert_expected_states(store: &DynamoStore) {
+    for (subject, stream, status) in expected() {
+        let states = store.provider_states(subject).await.unwrap();
+        assert_eq!(states[&Provider::Xpollens].status(stream), Some(status), "{subject} {stream:?}");
+    }
+}
+
+async fn scan_all(config: &kyc_shared::aws_config::SdkConfig) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    Ddb::new(config).scan().table_name(TABLE).send().await.unwrap().items().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenario_in_order_reaches_expected_states_and_keeps_every_event() {
+    let s = stack().await;
+    for d in scenario() {
+        let (status, body) = deliver(&s.endpoint, &d).await;
+        assert_eq!(status, 202, "{}: {body}", d.webhook_id.as_deref().unwrap());
+    }
+    assert_expected_states(&s.store).await;
+
+    let bob = s.store.history("bob").await.unwrap();
+    assert_eq!(bob.len(), 5, "every event is kept, applied or not");
+    let late = bob.iter().find(|h| h.event_id == "b-05").unwrap();
+    assert_eq!(late.outcome, "not applied: final state FraudSuspicion is sticky");
+    assert_eq!(s.store.history("alice").await.unwrap().len(), 8);
+
+    // Nothing secret is stored in clear: not the activation code, not the web-view token.
+    let dump = format!("{:?}", scan_all(&s.config).await);
+    for secret in [ACTIVATION_CODE, WEBVIEW_TOKEN, KYC_TOKEN, "363O2TWZ3787"] {
+        assert!(!dump.contains(secret), "{secret} stored in clear");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shuffled_storm_ends_in_the_in_order_states() {
+    let s = stack().await;
+    let mut deliveries = scenario();
+    // Every callback twice (Xpollens retries), then shuffled, sent 8 at a time.
+    deliveries.extend(scenario());
+    deliveries.shuffle(&mut rand::rngs::StdRng::seed_from_u64(20261122));
+    for chunk in deliveries.chunks(8) {
+        let mut tasks = Vec::new();
+        for d in chunk.iter().cloned() {
+            let ep = s.endpoint.clone();
+            tasks.push(tokio::spawn(async move { deliver(&ep, &d).await }));
+        }
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, 202, "{body}");
+        }
+    }
+    assert_expected_states(&s.store).await;
+    assert_eq!(s.store.history("alice").await.unwrap().len(), 8, "duplicates add no history");
+    assert_eq!(s.store.history("bob").await.unwrap().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_deliveries_of_one_webhook_apply_once() {
+    let s = stack().await;
+    let d = Delivery::new("same-webhook-id", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Incomplete","appUserId":"dave"}"#);
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (ep, d) = (s.endpoint.clone(), d.clone());
+        tasks.push(tokio::spawn(async move { deliver(&ep, &d).await }));
+    }
+    let mut fresh = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 202, "{body}");
+        if body.contains(r#""duplicate":false"#) {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one delivery is the new one");
+    assert_eq!(s.store.history("dave").await.unwrap().len(), 1);
+    let state = Ddb::new(&s.config)
+        .get_item()
+        .table_name(TABLE)
+        .key("PK", AttributeValue::S("CUSTOMER#dave".into()))
+        .key("SK", AttributeValue::S("STATE#xpollens".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state.item().unwrap()["version"], AttributeValue::N("1".into()), "one state change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_unauthenticated_callbacks() {
+    let s = stack().await;
+    // Known type without its subject: 400, recorded as a rejection, no event, no state.
+    let bad = Delivery::new("bad-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Pending"}"#);
+    let (status, body) = deliver(&s.endpoint, &bad).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("requires appUserId"));
+    let mut malformed = bad.clone();
+    malformed.body = "{\"type\":".into();
+    assert_eq!(deliver(&s.endpoint, &malformed).await.0, 400);
+
+    // Wrong password: 401 with a challenge, nothing stored at all.
+    let mut intruder = Delivery::new("evil-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Complete","appUserId":"eve"}"#);
+    intruder.authorization = basic(USERNAME, "guess");
+    let resp = handle(&s.endpoint, intruder.request()).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm="));
+
+    // The previous credential still works during a rotation.
+    let mut old = Delivery::new("rot-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"34","appUserId":"eve","userRecordStatus":"Initialized"}"#);
+    old.authorization = basic(USERNAME, OLD_PASSWORD);
+    assert_eq!(deliver(&s.endpoint, &old).await.0, 202);
+
+    let items = scan_all(&s.config).await;
+    let kinds: Vec<&str> = items.iter().map(|i| i["itemType"].as_s().unwrap().as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "rejection").count(), 2, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "event").count(), 1, "{kinds:?}");
+    assert!(s.store.provider_states("eve").await.unwrap()[&Provider::Xpollens].status(Stream::KycDemand).is_none());
+    let rejection = items.iter().find(|i| i["itemType"].as_s().unwrap() == "rejection").unwrap();
+    assert!(rejection.contains_key("expiresAt"), "rejections expire");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_durable_write_answers_5xx_so_the_provider_retries() {
+    let s = stack().await;
+    let broken = build_endpoint(&settings("no-such-table"), &s.config).unwrap();
+    let d = Delivery::new("w-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Pending","appUserId":"frank"}"#);
+    let (status, body) = deliver(&broken, &d).await;
+    assert_eq!(status, 503, "{body}");
+    // Then the retry, once the store is back, is applied normally.
+    assert_eq!(deliver(&s.endpoint, &d).await.0, 202);
+    assert_eq!(s.store.history("frank").await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sample_event_file_is_accepted_by_the_handler() {
+    let s = stack().await;
+    let mut files: Vec<_> = std::fs::read_dir(events_dir()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().into_string().unwrap()).filter(|n| n.starts_with("xpollens-") && n.ends_with(".json")).collect();
+    files.sort();
+    assert!(files.len() >= 10, "sample events missing: {files:?}");
+    for f in files {
+        let resp = handle(&s.endpoint, event_file(&f)).await.unwrap();
+        let expected = if f.contains("-bad-") { 400 } else { 202 };
+        assert_eq!(resp.status().as_u16(), expected, "{f}: {:?}", resp.body());
+    }
+}

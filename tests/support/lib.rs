@@ -1,1 +1,174 @@
+//! Test harness: a moto server per test (started and stopped here), the table and secrets the
+//! functions expect, and helpers to drive the real Lambda handler over real SDK calls.
 
+use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType, BillingMode};
+use base64::Engine;
+use kyc_shared::aws_config::{self, BehaviorVersion, SdkConfig};
+use kyc_shared::aws_sdk_dynamodb::{self as aws_sdk_dynamodb, config::{Credentials, Region}};
+use kyc_shared::aws_sdk_secretsmanager;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const USERNAME: &str = "xpollens";
+pub const PASSWORD: &str = "test-password-current";
+pub const OLD_PASSWORD: &str = "test-password-previous";
+pub const CREDENTIALS_SECRET: &str = "kyc-hooks/xpollens-credentials";
+pub const PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key";
+pub const TABLE: &str = "kyc-hooks";
+
+/// A moto server on a free loopback port, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+/// The Python of the project's venv (made by `make test`) and the serialising launcher.
+fn moto_command() -> Command {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var("KYC_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root.join(".venv/bin/python"));
+    let mut cmd = Command::new(python);
+    cmd.arg(root.join("tools/moto_serial.py"));
+    cmd
+}
+
+fn http_ok(port: u16, path: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.1 200")
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = moto_command()
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto ({e}); run `make test`, which installs it in .venv"));
+        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !http_ok(port, "/moto-api/") {
+            assert!(Instant::now() < deadline, "moto server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// SDK configuration aimed at this server only (explicit region and static credentials:
+    /// nothing in the credential chain can reach for an instance-metadata endpoint).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new("eu-west-3"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// Creates the table and both secrets (credentials with a previous stage, as after a rotation).
+pub async fn provision(config: &SdkConfig, table: &str) {
+    let ddb = aws_sdk_dynamodb::Client::new(config);
+    ddb.create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("PK").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("SK").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("SK").key_type(KeyType::Range).build().unwrap())
+        .send()
+        .await
+        .expect("create table");
+    let sm = aws_sdk_secretsmanager::Client::new(config);
+    let cred = |p: &str| format!(r#"{{"scheme":"basic","username":"{USERNAME}","password":"{p}"}}"#);
+    sm.create_secret().name(CREDENTIALS_SECRET).secret_string(cred(OLD_PASSWORD)).send().await.expect("create secret");
+    // PutSecretValue moves AWSCURRENT to the new version and AWSPREVIOUS to the old one.
+    sm.put_secret_value().secret_id(CREDENTIALS_SECRET).secret_string(cred(PASSWORD)).send().await.expect("rotate secret");
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    sm.create_secret()
+        .name(PAYLOAD_KEY_SECRET)
+        .secret_string(format!(r#"{{"keyId":"test-1","key":"{key}"}}"#))
+        .send()
+        .await
+        .expect("create key secret");
+}
+
+pub fn settings(table: &str) -> xpollens_callback::Settings {
+    xpollens_callback::Settings {
+        table: table.into(),
+        credentials_secret: CREDENTIALS_SECRET.into(),
+        payload_key_secret: PAYLOAD_KEY_SECRET.into(),
+        allowed_cidrs: String::new(),
+        secret_ttl: Duration::from_secs(300),
+    }
+}
+
+/// One callback delivery as API Gateway would hand it to the function.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub path: String,
+    pub webhook_id: Option<String>,
+    pub process_date: Option<String>,
+    pub body: String,
+    pub authorization: String,
+}
+
+impl Delivery {
+    pub fn new(webhook_id: &str, process_date: &str, body: &str) -> Self {
+        Self {
+            path: "/xpollens/callbacks".into(),
+            webhook_id: Some(webhook_id.into()),
+            process_date: Some(process_date.into()),
+            body: body.into(),
+            authorization: basic(USERNAME, PASSWORD),
+        }
+    }
+
+    pub fn request(&self) -> lambda_http::Request {
+        let mut b = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("https://api.example{}", self.path))
+            .header("content-type", "application/json")
+            .header("authorization", &self.authorization);
+        if let Some(id) = &self.webhook_id {
+            b = b.header("webhook-id", id);
+        }
+        if let Some(d) = &self.process_date {
+            b = b.header("webhook-processdate", d);
+        }
+        b.body(lambda_http::Body::Text(self.body.clone())).unwrap()
+    }
+}
+
+/// Loads an `events/*.json` API Gateway event as the request the runtime would build.
+pub fn event_file(name: &str) -> lambda_http::Request {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
