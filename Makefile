@@ -34,7 +34,7 @@ demo: tools
 	./tools/demo.sh
 
 bench: tools
-	cargo bench -p kyc-shared --bench callback_cpu
+	cargo bench -p kyc-shared --no-default-features --bench callback_cpu
 	cargo run --release -p kyc-integration-tests --bin measure-aws-calls
 
 clean:
