@@ -1,0 +1,32 @@
+"""Provisions the local stack for `make demo`: the table and the two secrets the functions read.
+
+Uses boto3 (installed with moto) against AWS_ENDPOINT_URL. Credentials are demo values.
+"""
+
+import base64
+import json
+import os
+import sys
+
+import boto3
+
+endpoint = os.environ["AWS_ENDPOINT_URL"]
+table = os.environ.get("TABLE_NAME", "kyc-hooks")
+ddb = boto3.client("dynamodb", endpoint_url=endpoint)
+ddb.create_table(
+    TableName=table,
+    BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+)
+ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+sm = boto3.client("secretsmanager", endpoint_url=endpoint)
+sm.create_secret(
+    Name=os.environ["XPOLLENS_CREDENTIALS_SECRET"],
+    SecretString=json.dumps({"scheme": "basic", "username": "xpollens", "password": "demo-password"}),
+)
+sm.create_secret(
+    Name=os.environ["PAYLOAD_KEY_SECRET"],
+    SecretString=json.dumps({"keyId": "demo-1", "key": base64.b64encode(os.urandom(32)).decode()}),
+)
+print(f"provisioned table {table} and secrets", file=sys.stderr)
