@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const USERNAME: &str = "xpollens";
-pub const PASSWORD: &str = "test-password-current";
+pub const PASSWORD: &str = "demo-password";
 pub const OLD_PASSWORD: &str = "test-password-previous";
 pub const CREDENTIALS_SECRET: &str = "kyc-hooks/xpollens-credentials";
 pub const PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key";
