@@ -28,7 +28,7 @@ lint: tools
 	cargo fmt --all -- --check
 
 test: tools lint
-	cargo test --workspace --all-features --no-fail-fast
+	cargo test --workspace --no-fail-fast
 
 demo: tools
 	./tools/demo.sh

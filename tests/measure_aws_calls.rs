@@ -37,30 +37,74 @@ async fn main() {
     provision(&config, TABLE).await;
     let counter = CountCalls::default();
     let ddb = kyc_shared::aws_sdk_dynamodb::Client::from_conf(
-        kyc_shared::aws_sdk_dynamodb::config::Builder::from(&config).interceptor(counter.clone()).build(),
+        kyc_shared::aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(counter.clone())
+            .build(),
     );
     let secrets = Arc::new(SecretsManagerSource::new(&config));
     let endpoint = Endpoint {
         store: Arc::new(DynamoStore::from_client(ddb, TABLE)),
-        credentials: Cached::new(secrets.clone(), CREDENTIALS_SECRET, Duration::from_secs(300), CredentialSet::from_staged),
-        keys: Cached::new(secrets, PAYLOAD_KEY_SECRET, Duration::from_secs(300), Keyring::from_staged),
+        credentials: Cached::new(
+            secrets.clone(),
+            CREDENTIALS_SECRET,
+            Duration::from_secs(300),
+            CredentialSet::from_staged,
+        ),
+        keys: Cached::new(
+            secrets,
+            PAYLOAD_KEY_SECRET,
+            Duration::from_secs(300),
+            Keyring::from_staged,
+        ),
         allow_list: None,
         clock: Arc::new(kyc_shared::chrono::Utc::now),
     };
     let body = r#"{"type":"4","status":"Incomplete","appUserId":"m1"}"#;
     let cases = [
-        ("new callback", Delivery::new("m-1", "12/11/2026 09:00:00 +00:00", body)),
-        ("duplicate (same Webhook-Id)", Delivery::new("m-1", "12/11/2026 09:00:00 +00:00", body)),
-        ("stale (older, other id)", Delivery::new("m-0", "12/11/2026 08:00:00 +00:00", r#"{"type":"4","status":"Pending","appUserId":"m1"}"#)),
-        ("unknown type", Delivery::new("m-2", "12/11/2026 09:01:00 +00:00", r#"{"type":"16","amount":1}"#)),
+        (
+            "new callback",
+            Delivery::new("m-1", "12/11/2026 09:00:00 +00:00", body),
+        ),
+        (
+            "duplicate (same Webhook-Id)",
+            Delivery::new("m-1", "12/11/2026 09:00:00 +00:00", body),
+        ),
+        (
+            "stale (older, other id)",
+            Delivery::new(
+                "m-0",
+                "12/11/2026 08:00:00 +00:00",
+                r#"{"type":"4","status":"Pending","appUserId":"m1"}"#,
+            ),
+        ),
+        (
+            "unknown type",
+            Delivery::new(
+                "m-2",
+                "12/11/2026 09:01:00 +00:00",
+                r#"{"type":"16","amount":1}"#,
+            ),
+        ),
     ];
     // Warm the secret caches so only DynamoDB calls are counted per callback.
-    let warm = Delivery::new("warm", "12/11/2026 07:00:00 +00:00", r#"{"type":"34","appUserId":"w","userRecordStatus":"Initialized"}"#);
-    xpollens_callback::handle(&endpoint, warm.request()).await.unwrap();
+    let warm = Delivery::new(
+        "warm",
+        "12/11/2026 07:00:00 +00:00",
+        r#"{"type":"34","appUserId":"w","userRecordStatus":"Initialized"}"#,
+    );
+    xpollens_callback::handle(&endpoint, warm.request())
+        .await
+        .unwrap();
     println!("| callback | HTTP status | DynamoDB calls |\n|---|---|---|");
     for (name, d) in cases {
         let before = counter.0.load(Ordering::SeqCst);
-        let resp = xpollens_callback::handle(&endpoint, d.request()).await.unwrap();
-        println!("| {name} | {} | {} |", resp.status().as_u16(), counter.0.load(Ordering::SeqCst) - before);
+        let resp = xpollens_callback::handle(&endpoint, d.request())
+            .await
+            .unwrap();
+        println!(
+            "| {name} | {} | {} |",
+            resp.status().as_u16(),
+            counter.0.load(Ordering::SeqCst) - before
+        );
     }
 }

@@ -25,7 +25,12 @@ async fn stack() -> Stack {
     provision(&config, TABLE).await;
     let endpoint = Arc::new(build_endpoint(&settings(TABLE), &config).unwrap());
     let store = DynamoStore::new(&config, TABLE);
-    Stack { _moto: moto, config, endpoint, store }
+    Stack {
+        _moto: moto,
+        config,
+        endpoint,
+        store,
+    }
 }
 
 async fn deliver(endpoint: &Endpoint, d: &Delivery) -> (u16, String) {
@@ -41,7 +46,9 @@ const KYC_TOKEN: &str = "20240702_71Qe8fLBGVs7lzsQQWUgyrRVdEMgwhA";
 
 /// A realistic life of three customers, in the order Xpollens sent it.
 fn scenario() -> Vec<Delivery> {
-    let d = |id: &str, at: &str, body: String| Delivery::new(id, &format!("12/11/2026 {at} +00:00"), &body);
+    let d = |id: &str, at: &str, body: String| {
+        Delivery::new(id, &format!("12/11/2026 {at} +00:00"), &body)
+    };
     vec![
         d("a-01", "08:59:00", r#"{"type":"34","appUserId":"alice","publicUserCode":"363O2TWZ3787","userRecordStatus":"InProgress"}"#.into()),
         d("a-02", "09:00:00", r#"{"type":"4","status":"Pending","appUserId":"alice","diligences":[{"diligenceType":"ID_CARD","status":"Received","reason":""}]}"#.into()),
@@ -78,12 +85,25 @@ fn expected() -> Vec<(&'static str, Stream, &'static str)> {
 async fn assert_expected_states(store: &DynamoStore) {
     for (subject, stream, status) in expected() {
         let states = store.provider_states(subject).await.unwrap();
-        assert_eq!(states[&Provider::Xpollens].status(stream), Some(status), "{subject} {stream:?}");
+        assert_eq!(
+            states[&Provider::Xpollens].status(stream),
+            Some(status),
+            "{subject} {stream:?}"
+        );
     }
 }
 
-async fn scan_all(config: &kyc_shared::aws_config::SdkConfig) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    Ddb::new(config).scan().table_name(TABLE).send().await.unwrap().items().to_vec()
+async fn scan_all(
+    config: &kyc_shared::aws_config::SdkConfig,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    Ddb::new(config)
+        .scan()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -98,7 +118,10 @@ async fn scenario_in_order_reaches_expected_states_and_keeps_every_event() {
     let bob = s.store.history("bob").await.unwrap();
     assert_eq!(bob.len(), 5, "every event is kept, applied or not");
     let late = bob.iter().find(|h| h.event_id == "b-05").unwrap();
-    assert_eq!(late.outcome, "not applied: final state FraudSuspicion is sticky");
+    assert_eq!(
+        late.outcome,
+        "not applied: final state FraudSuspicion is sticky"
+    );
     assert_eq!(s.store.history("alice").await.unwrap().len(), 8);
 
     // Nothing secret is stored in clear: not the activation code, not the web-view token.
@@ -127,14 +150,22 @@ async fn shuffled_storm_ends_in_the_in_order_states() {
         }
     }
     assert_expected_states(&s.store).await;
-    assert_eq!(s.store.history("alice").await.unwrap().len(), 8, "duplicates add no history");
+    assert_eq!(
+        s.store.history("alice").await.unwrap().len(),
+        8,
+        "duplicates add no history"
+    );
     assert_eq!(s.store.history("bob").await.unwrap().len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_deliveries_of_one_webhook_apply_once() {
     let s = stack().await;
-    let d = Delivery::new("same-webhook-id", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Incomplete","appUserId":"dave"}"#);
+    let d = Delivery::new(
+        "same-webhook-id",
+        "12/11/2026 09:00:00 +00:00",
+        r#"{"type":"4","status":"Incomplete","appUserId":"dave"}"#,
+    );
     let mut tasks = Vec::new();
     for _ in 0..64 {
         let (ep, d) = (s.endpoint.clone(), d.clone());
@@ -158,14 +189,22 @@ async fn sixty_four_concurrent_deliveries_of_one_webhook_apply_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!(state.item().unwrap()["version"], AttributeValue::N("1".into()), "one state change");
+    assert_eq!(
+        state.item().unwrap()["version"],
+        AttributeValue::N("1".into()),
+        "one state change"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_and_unauthenticated_callbacks() {
     let s = stack().await;
     // Known type without its subject: 400, recorded as a rejection, no event, no state.
-    let bad = Delivery::new("bad-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Pending"}"#);
+    let bad = Delivery::new(
+        "bad-1",
+        "12/11/2026 09:00:00 +00:00",
+        r#"{"type":"4","status":"Pending"}"#,
+    );
     let (status, body) = deliver(&s.endpoint, &bad).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("requires appUserId"));
@@ -174,23 +213,52 @@ async fn bad_and_unauthenticated_callbacks() {
     assert_eq!(deliver(&s.endpoint, &malformed).await.0, 400);
 
     // Wrong password: 401 with a challenge, nothing stored at all.
-    let mut intruder = Delivery::new("evil-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Complete","appUserId":"eve"}"#);
+    let mut intruder = Delivery::new(
+        "evil-1",
+        "12/11/2026 09:00:00 +00:00",
+        r#"{"type":"4","status":"Complete","appUserId":"eve"}"#,
+    );
     intruder.authorization = basic(USERNAME, "guess");
     let resp = handle(&s.endpoint, intruder.request()).await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm="));
+    assert!(resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic realm="));
 
     // The previous credential still works during a rotation.
-    let mut old = Delivery::new("rot-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"34","appUserId":"eve","userRecordStatus":"Initialized"}"#);
+    let mut old = Delivery::new(
+        "rot-1",
+        "12/11/2026 09:00:00 +00:00",
+        r#"{"type":"34","appUserId":"eve","userRecordStatus":"Initialized"}"#,
+    );
     old.authorization = basic(USERNAME, OLD_PASSWORD);
     assert_eq!(deliver(&s.endpoint, &old).await.0, 202);
 
     let items = scan_all(&s.config).await;
-    let kinds: Vec<&str> = items.iter().map(|i| i["itemType"].as_s().unwrap().as_str()).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "rejection").count(), 2, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| **k == "event").count(), 1, "{kinds:?}");
-    assert!(s.store.provider_states("eve").await.unwrap()[&Provider::Xpollens].status(Stream::KycDemand).is_none());
-    let rejection = items.iter().find(|i| i["itemType"].as_s().unwrap() == "rejection").unwrap();
+    let kinds: Vec<&str> = items
+        .iter()
+        .map(|i| i["itemType"].as_s().unwrap().as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "rejection").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "event").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(
+        s.store.provider_states("eve").await.unwrap()[&Provider::Xpollens]
+            .status(Stream::KycDemand)
+            .is_none()
+    );
+    let rejection = items
+        .iter()
+        .find(|i| i["itemType"].as_s().unwrap() == "rejection")
+        .unwrap();
     assert!(rejection.contains_key("expiresAt"), "rejections expire");
 }
 
@@ -198,7 +266,11 @@ async fn bad_and_unauthenticated_callbacks() {
 async fn a_failed_durable_write_answers_5xx_so_the_provider_retries() {
     let s = stack().await;
     let broken = build_endpoint(&settings("no-such-table"), &s.config).unwrap();
-    let d = Delivery::new("w-1", "12/11/2026 09:00:00 +00:00", r#"{"type":"4","status":"Pending","appUserId":"frank"}"#);
+    let d = Delivery::new(
+        "w-1",
+        "12/11/2026 09:00:00 +00:00",
+        r#"{"type":"4","status":"Pending","appUserId":"frank"}"#,
+    );
     let (status, body) = deliver(&broken, &d).await;
     assert_eq!(status, 503, "{body}");
     // Then the retry, once the store is back, is applied normally.
@@ -209,7 +281,12 @@ async fn a_failed_durable_write_answers_5xx_so_the_provider_retries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_event_file_is_accepted_by_the_handler() {
     let s = stack().await;
-    let mut files: Vec<_> = std::fs::read_dir(events_dir()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().into_string().unwrap()).filter(|n| n.starts_with("xpollens-") && n.ends_with(".json")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("xpollens-") && n.ends_with(".json"))
+        .collect();
     files.sort();
     assert!(files.len() >= 10, "sample events missing: {files:?}");
     for f in files {

@@ -29,13 +29,13 @@ python tools/provision.py
 echo "== building the function and the CLI"
 cargo build -q -p xpollens-callback -p kyc-cli
 echo "== cargo lambda watch on 127.0.0.1:$LAMBDA_PORT (function logs: $LOGS/lambda.log)"
-cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" >"$LOGS/lambda.log" 2>&1 &
+cargo lambda watch --ignore-changes -p xpollens-callback -A 127.0.0.1 -P "$LAMBDA_PORT" >"$LOGS/lambda.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$LAMBDA_PORT/" && break; sleep 0.5; done
 URL="http://127.0.0.1:$LAMBDA_PORT/lambda-url/xpollens-callback"
 
 E=events
-echo "== sending callbacks (status, file, answer)"
+echo "== sending callbacks (status, file, answer); the first one waits for cargo lambda to compile the function"
 python tools/send_events.py "$URL" \
   $E/xpollens-34-inprogress.json $E/xpollens-04-v1-pending.json $E/xpollens-04-v2-incomplete.json \
   $E/xpollens-04-v2-complete.json \

@@ -15,7 +15,7 @@ for path in sys.argv[2:]:
     headers = {k: v for k, v in event["headers"].items() if k.lower() not in ("host", "content-length")}
     req = urllib.request.Request(base + event["rawPath"], data=event["body"].encode(), headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
+        with urllib.request.urlopen(req, timeout=900) as resp:
             status, body = resp.status, resp.read().decode()
     except urllib.error.HTTPError as e:
         status, body = e.code, e.read().decode()

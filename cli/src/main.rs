@@ -47,13 +47,19 @@ enum InspectProvider {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect { provider: InspectProvider::Xpollens, file } => inspect_xpollens(&file),
+        Command::Inspect {
+            provider: InspectProvider::Xpollens,
+            file,
+        } => inspect_xpollens(&file),
         Command::Status { customer, table } => runtime().block_on(status(&customer, &table)),
         Command::History { customer, table } => runtime().block_on(history(&customer, &table)),
     };
     match result {
         Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialise"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).expect("JSON values serialise")
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -64,15 +70,23 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// The body and `Webhook-Id` of a file: an API Gateway event or a bare callback body.
 fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
     if let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(bytes) {
-        if let (Some(body), true) = (event.get("body").and_then(Value::as_str), event.contains_key("requestContext")) {
+        if let (Some(body), true) = (
+            event.get("body").and_then(Value::as_str),
+            event.contains_key("requestContext"),
+        ) {
             let body = if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
-                base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| "event body is not valid base64")?
+                base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .map_err(|_| "event body is not valid base64")?
             } else {
                 body.as_bytes().to_vec()
             };
@@ -104,7 +118,11 @@ async fn store(table: &str) -> DynamoStore {
 }
 
 async fn status(customer: &str, table: &str) -> Result<Value, String> {
-    let states = store(table).await.provider_states(customer).await.map_err(|e| e.to_string())?;
+    let states = store(table)
+        .await
+        .provider_states(customer)
+        .await
+        .map_err(|e| e.to_string())?;
     let providers: serde_json::Map<String, Value> = states
         .into_iter()
         .map(|(provider, state)| {
@@ -127,6 +145,10 @@ async fn status(customer: &str, table: &str) -> Result<Value, String> {
 }
 
 async fn history(customer: &str, table: &str) -> Result<Value, String> {
-    let entries = store(table).await.history(customer).await.map_err(|e| e.to_string())?;
+    let entries = store(table)
+        .await
+        .history(customer)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(json!({"customer": customer, "history": entries}))
 }

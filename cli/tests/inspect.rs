@@ -3,17 +3,31 @@
 use std::process::Command;
 
 fn inspect(content: &str) -> (bool, String, String) {
-    let dir = std::env::temp_dir().join(format!("kyc-inspect-{}-{}", std::process::id(), content.len()));
+    let dir = std::env::temp_dir().join(format!(
+        "kyc-inspect-{}-{}",
+        std::process::id(),
+        content.len()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("callback.json");
     std::fs::write(&file, content).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kyc")).args(["inspect", "xpollens"]).arg(&file).output().unwrap();
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
+        .args(["inspect", "xpollens"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
 fn kyc_demand_is_normalised() {
-    let (ok, out, err) = inspect(r#"{"type":"4","status":"FraudSuspiscion","appUserid":"u1","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud"}]}"#);
+    let (ok, out, err) = inspect(
+        r#"{"type":"4","status":"FraudSuspiscion","appUserid":"u1","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud"}]}"#,
+    );
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["provider"], "xpollens");
@@ -32,7 +46,10 @@ fn api_gateway_event_gives_the_webhook_id_and_secrets_stay_redacted() {
     let event = serde_json::json!({"version":"2.0","headers":{"Webhook-Id":"wh-42"},"requestContext":{},"body":body,"isBase64Encoded":false});
     let (ok, out, err) = inspect(&event.to_string());
     assert!(ok, "{err}");
-    assert!(!out.contains("ACTIVATION-SECRET") && !out.contains("URL-SECRET"), "{out}");
+    assert!(
+        !out.contains("ACTIVATION-SECRET") && !out.contains("URL-SECRET"),
+        "{out}"
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["eventId"], "wh-42");
     assert_eq!(v["secrets"]["activationCode"], "[REDACTED secret]");
@@ -40,7 +57,9 @@ fn api_gateway_event_gives_the_webhook_id_and_secrets_stay_redacted() {
 
 #[test]
 fn sca_result_shows_authentication_status_and_reason() {
-    let (ok, out, _) = inspect(r#"{"Header":{"Type":36,"AppUserId":"u","Status":"Failed","Reason":"NotFound "},"Payload":null}"#);
+    let (ok, out, _) = inspect(
+        r#"{"Header":{"Type":36,"AppUserId":"u","Status":"Failed","Reason":"NotFound "},"Payload":null}"#,
+    );
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["authenticationStatus"], "Failed");

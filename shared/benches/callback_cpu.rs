@@ -12,31 +12,59 @@ use kyc_shared::xpollens::plan::{plan, Delivery};
 use std::hint::black_box;
 
 const BODIES: [(&str, &str); 3] = [
-    ("kyc_demand_v2", r#"{"type":4,"status":"Incomplete","appUserId":"559d7e85J","kycLevel":"High","workflowCode":"Identity","expectedDiligences":[{"type":"Complementary","expectedCount":1,"possibleDiligenceSubTypes":["PAYSLIP","TAX_NOTICE"]}],"receivedDiligences":[{"diligenceType":"ID_CARD","status":"Validated","attachments":[{"fileName":"id.jpeg","attachmentKey":"d0cc97e1-443b-46b9-a75a-8394d387b3ea"}]},{"diligenceType":"SELFIE","status":"Refused","reason":"Too dark selfie","attachments":[{"FileName":"s.jpeg","attachmentKey":"a1"}]}]}"#),
-    ("user_record", r#"{"type":"34","appUserId":"70rot07ay","publicUserCode":"363O2TWZ3787","userRecordStatus":"InProgress","identificationLevel":"Intermediate"}"#),
-    ("sca_result", r#"{"Header":{"AuthenticationId":"1240b556-604e-4b5d-9bc1-73b649fc992e","Type":36,"AppUserId":"49807005J","AuthenticationResultDate":"2021-05-18T12:47:25+00:00","RequestProcessedDate":"2021-05-18T12:47:14.4008694+00:00","RequestResponseCode":201,"Status":"Succeeded","Reason":null},"Payload":""}"#),
+    (
+        "kyc_demand_v2",
+        r#"{"type":4,"status":"Incomplete","appUserId":"559d7e85J","kycLevel":"High","workflowCode":"Identity","expectedDiligences":[{"type":"Complementary","expectedCount":1,"possibleDiligenceSubTypes":["PAYSLIP","TAX_NOTICE"]}],"receivedDiligences":[{"diligenceType":"ID_CARD","status":"Validated","attachments":[{"fileName":"id.jpeg","attachmentKey":"d0cc97e1-443b-46b9-a75a-8394d387b3ea"}]},{"diligenceType":"SELFIE","status":"Refused","reason":"Too dark selfie","attachments":[{"FileName":"s.jpeg","attachmentKey":"a1"}]}]}"#,
+    ),
+    (
+        "user_record",
+        r#"{"type":"34","appUserId":"70rot07ay","publicUserCode":"363O2TWZ3787","userRecordStatus":"InProgress","identificationLevel":"Intermediate"}"#,
+    ),
+    (
+        "sca_result",
+        r#"{"Header":{"AuthenticationId":"1240b556-604e-4b5d-9bc1-73b649fc992e","Type":36,"AppUserId":"49807005J","AuthenticationResultDate":"2021-05-18T12:47:25+00:00","RequestProcessedDate":"2021-05-18T12:47:14.4008694+00:00","RequestResponseCode":201,"Status":"Succeeded","Reason":null},"Payload":""}"#,
+    ),
 ];
 
 fn bench(c: &mut Criterion) {
     let creds = CredentialSet::new(vec![
-        Credential::from_secret_json(r#"{"scheme":"basic","username":"xpollens","password":"current-password"}"#).unwrap(),
-        Credential::from_secret_json(r#"{"scheme":"basic","username":"xpollens","password":"previous-password"}"#).unwrap(),
+        Credential::from_secret_json(
+            r#"{"scheme":"basic","username":"xpollens","password":"current-password"}"#,
+        )
+        .unwrap(),
+        Credential::from_secret_json(
+            r#"{"scheme":"basic","username":"xpollens","password":"previous-password"}"#,
+        )
+        .unwrap(),
     ]);
-    let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("xpollens:previous-password"));
+    let header = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("xpollens:previous-password")
+    );
     let keys = Keyring::new(PayloadKey::new("bench", [7; 32]).unwrap(), vec![]);
     let received_at = chrono::Utc::now();
     for (name, body) in BODIES {
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_function("serde_json_value", |b| {
-            b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(body.as_bytes())).unwrap()))
+            b.iter(|| {
+                black_box(
+                    serde_json::from_slice::<serde_json::Value>(black_box(body.as_bytes()))
+                        .unwrap(),
+                )
+            })
         });
         g.bench_function("auth_parse_plan", |b| {
             b.iter(|| {
                 creds.authorize(Some(black_box(&header))).unwrap();
                 let cb = parse_callback(black_box(body.as_bytes()), None).unwrap();
                 let id = EventId::from_provider("3a0a2870-f188-46e5-a6f0-f55b38565d7b").unwrap();
-                let d = Delivery { event_id: &id, received_at, process_date: parse_process_date("12/12/2023 17:51:40 +00:00"), body: body.as_bytes() };
+                let d = Delivery {
+                    event_id: &id,
+                    received_at,
+                    process_date: parse_process_date("12/12/2023 17:51:40 +00:00"),
+                    body: body.as_bytes(),
+                };
                 black_box(plan(&cb, &d, &keys))
             })
         });

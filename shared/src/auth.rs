@@ -37,10 +37,17 @@ pub enum AuthError {
 impl Credential {
     pub fn from_secret_json(json: &str) -> Result<Self, AuthError> {
         match serde_json::from_str(json).map_err(|_| AuthError::BadSecret)? {
-            CredentialJson::Basic { username, password } if !username.is_empty() && !password.is_empty() && !username.contains(':') => {
-                Ok(Credential::Basic { username: Secret::new(username), password: Secret::new(password) })
+            CredentialJson::Basic { username, password }
+                if !username.is_empty() && !password.is_empty() && !username.contains(':') =>
+            {
+                Ok(Credential::Basic {
+                    username: Secret::new(username),
+                    password: Secret::new(password),
+                })
             }
-            CredentialJson::Bearer { token } if token.len() >= 16 => Ok(Credential::Bearer { token: Secret::new(token) }),
+            CredentialJson::Bearer { token } if token.len() >= 16 => Ok(Credential::Bearer {
+                token: Secret::new(token),
+            }),
             _ => Err(AuthError::BadSecret),
         }
     }
@@ -62,8 +69,13 @@ impl CredentialSet {
     /// Both rotation stages of the credential secret; a malformed previous stage is ignored
     /// (it is being replaced), a malformed current one is an error.
     pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
-        let mut creds = vec![Credential::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?];
-        if let Some(prev) = staged.previous.as_ref().and_then(|p| Credential::from_secret_json(p.expose()).ok()) {
+        let mut creds =
+            vec![Credential::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?];
+        if let Some(prev) = staged
+            .previous
+            .as_ref()
+            .and_then(|p| Credential::from_secret_json(p.expose()).ok())
+        {
             creds.push(prev);
         }
         Ok(Self(creds))
@@ -71,7 +83,10 @@ impl CredentialSet {
 
     /// Checks an `Authorization` header value.
     pub fn authorize(&self, header: Option<&str>) -> Result<(), AuthError> {
-        let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(AuthError::Missing)?;
+        let header = header
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .ok_or(AuthError::Missing)?;
         let (scheme, value) = header.split_once(' ').ok_or(AuthError::Invalid)?;
         let value = value.trim();
         let mut ok = Choice::from(0);
@@ -84,7 +99,8 @@ impl CredentialSet {
             let (user, pass) = (digest(user), digest(pass));
             for c in &self.0 {
                 if let Credential::Basic { username, password } = c {
-                    ok |= digest(username.expose().as_bytes()).ct_eq(&user) & digest(password.expose().as_bytes()).ct_eq(&pass);
+                    ok |= digest(username.expose().as_bytes()).ct_eq(&user)
+                        & digest(password.expose().as_bytes()).ct_eq(&pass);
                 }
             }
         } else if scheme.eq_ignore_ascii_case("bearer") {
@@ -108,7 +124,11 @@ impl CredentialSet {
         if self.0.iter().any(|c| matches!(c, Credential::Basic { .. })) {
             out.push(r#"Basic realm="kyc-hooks", charset="UTF-8""#);
         }
-        if self.0.iter().any(|c| matches!(c, Credential::Bearer { .. })) {
+        if self
+            .0
+            .iter()
+            .any(|c| matches!(c, Credential::Bearer { .. }))
+        {
             out.push(r#"Bearer realm="kyc-hooks""#);
         }
         if out.is_empty() {
@@ -124,9 +144,16 @@ mod tests {
 
     fn set() -> CredentialSet {
         CredentialSet::new(vec![
-            Credential::from_secret_json(r#"{"scheme":"basic","username":"xpollens","password":"new-pass"}"#).unwrap(),
-            Credential::from_secret_json(r#"{"scheme":"basic","username":"xpollens","password":"old-pass"}"#).unwrap(),
-            Credential::from_secret_json(r#"{"scheme":"bearer","token":"0123456789abcdef-token"}"#).unwrap(),
+            Credential::from_secret_json(
+                r#"{"scheme":"basic","username":"xpollens","password":"new-pass"}"#,
+            )
+            .unwrap(),
+            Credential::from_secret_json(
+                r#"{"scheme":"basic","username":"xpollens","password":"old-pass"}"#,
+            )
+            .unwrap(),
+            Credential::from_secret_json(r#"{"scheme":"bearer","token":"0123456789abcdef-token"}"#)
+                .unwrap(),
         ])
     }
 
@@ -146,20 +173,35 @@ mod tests {
     fn wrong_or_missing_credentials_are_refused() {
         let s = set();
         assert_eq!(s.authorize(None), Err(AuthError::Missing));
-        assert_eq!(s.authorize(Some(&basic("xpollens", "new-pas"))), Err(AuthError::Invalid));
-        assert_eq!(s.authorize(Some(&basic("other", "new-pass"))), Err(AuthError::Invalid));
+        assert_eq!(
+            s.authorize(Some(&basic("xpollens", "new-pas"))),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            s.authorize(Some(&basic("other", "new-pass"))),
+            Err(AuthError::Invalid)
+        );
         assert_eq!(s.authorize(Some("Basic !!!")), Err(AuthError::Invalid));
-        assert_eq!(s.authorize(Some("Bearer 0123456789abcdef")), Err(AuthError::Invalid));
+        assert_eq!(
+            s.authorize(Some("Bearer 0123456789abcdef")),
+            Err(AuthError::Invalid)
+        );
         assert_eq!(s.authorize(Some("Digest abc")), Err(AuthError::Invalid));
         // A password containing ':' is split at the first colon, as RFC 7617 says.
-        let colon = CredentialSet::new(vec![Credential::Basic { username: Secret::new("u".into()), password: Secret::new("a:b".into()) }]);
+        let colon = CredentialSet::new(vec![Credential::Basic {
+            username: Secret::new("u".into()),
+            password: Secret::new("a:b".into()),
+        }]);
         assert_eq!(colon.authorize(Some(&basic("u", "a:b"))), Ok(()));
     }
 
     #[test]
     fn secrets_are_validated() {
         assert!(Credential::from_secret_json(r#"{"scheme":"bearer","token":"short"}"#).is_err());
-        assert!(Credential::from_secret_json(r#"{"scheme":"basic","username":"a:b","password":"x"}"#).is_err());
+        assert!(Credential::from_secret_json(
+            r#"{"scheme":"basic","username":"a:b","password":"x"}"#
+        )
+        .is_err());
         assert!(Credential::from_secret_json("{}").is_err());
         assert_eq!(set().challenges().len(), 2);
     }

@@ -34,7 +34,10 @@ pub struct PayloadKey {
 
 impl std::fmt::Debug for PayloadKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PayloadKey").field("id", &self.id).field("key", &self.key).finish()
+        f.debug_struct("PayloadKey")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .finish()
     }
 }
 
@@ -47,17 +50,29 @@ struct KeyJson {
 
 impl PayloadKey {
     pub fn new(id: &str, key: [u8; 32]) -> Result<Self, CryptoError> {
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(CryptoError::BadKey("keyId must be non-empty [A-Za-z0-9_-]"));
         }
-        Ok(Self { id: id.to_string(), key: Secret::new(key) })
+        Ok(Self {
+            id: id.to_string(),
+            key: Secret::new(key),
+        })
     }
 
     /// Parses the Secrets Manager value `{"keyId": "...", "key": "<base64 of 32 bytes>"}`.
     pub fn from_secret_json(json: &str) -> Result<Self, CryptoError> {
-        let parsed: KeyJson = serde_json::from_str(json).map_err(|_| CryptoError::BadKey("not {keyId, key} JSON"))?;
-        let bytes = STANDARD.decode(parsed.key.trim()).map_err(|_| CryptoError::BadKey("key is not base64"))?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey("key must be 32 bytes"))?;
+        let parsed: KeyJson =
+            serde_json::from_str(json).map_err(|_| CryptoError::BadKey("not {keyId, key} JSON"))?;
+        let bytes = STANDARD
+            .decode(parsed.key.trim())
+            .map_err(|_| CryptoError::BadKey("key is not base64"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::BadKey("key must be 32 bytes"))?;
         Self::new(&parsed.key_id, key)
     }
 
@@ -80,8 +95,12 @@ impl Keyring {
 
     /// The current and previous stages of the payload-key secret.
     pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
-        let current = PayloadKey::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?;
-        let previous = staged.previous.as_ref().and_then(|p| PayloadKey::from_secret_json(p.expose()).ok());
+        let current =
+            PayloadKey::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?;
+        let previous = staged
+            .previous
+            .as_ref()
+            .and_then(|p| PayloadKey::from_secret_json(p.expose()).ok());
         Ok(Self::new(current, previous.into_iter().collect()))
     }
 
@@ -89,7 +108,13 @@ impl Keyring {
         let cipher = XChaCha20Poly1305::new(self.current.key.expose().into());
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: aad.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
             .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
         format!(
             "v1.{}.{}.{}",
@@ -105,22 +130,36 @@ impl Keyring {
 
     pub fn open(&self, aad: &str, sealed: &str) -> Result<Vec<u8>, CryptoError> {
         let mut parts = sealed.split('.');
-        let (Some("v1"), Some(id), Some(nonce), Some(ct), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("v1"), Some(id), Some(nonce), Some(ct), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(CryptoError::Malformed);
         };
         let key = std::iter::once(&self.current)
             .chain(&self.previous)
             .find(|k| k.id == id)
             .ok_or(CryptoError::UnknownKey)?;
-        let nonce = URL_SAFE_NO_PAD.decode(nonce).map_err(|_| CryptoError::Malformed)?;
+        let nonce = URL_SAFE_NO_PAD
+            .decode(nonce)
+            .map_err(|_| CryptoError::Malformed)?;
         if nonce.len() != 24 {
             return Err(CryptoError::Malformed);
         }
-        let ct = URL_SAFE_NO_PAD.decode(ct).map_err(|_| CryptoError::Malformed)?;
+        let ct = URL_SAFE_NO_PAD
+            .decode(ct)
+            .map_err(|_| CryptoError::Malformed)?;
         XChaCha20Poly1305::new(key.key.expose().into())
-            .decrypt(XNonce::from_slice(&nonce), Payload { msg: &ct, aad: aad.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &ct,
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Open)
     }
 }
@@ -138,8 +177,15 @@ mod tests {
         let k = ring("k1", 7);
         let sealed = k.seal("xpollens/e1/raw", b"activation-code-123");
         assert!(!sealed.contains("activation"));
-        assert_eq!(k.open("xpollens/e1/raw", &sealed).unwrap(), b"activation-code-123");
-        assert_ne!(sealed, k.seal("xpollens/e1/raw", b"activation-code-123"), "nonce must be fresh");
+        assert_eq!(
+            k.open("xpollens/e1/raw", &sealed).unwrap(),
+            b"activation-code-123"
+        );
+        assert_ne!(
+            sealed,
+            k.seal("xpollens/e1/raw", b"activation-code-123"),
+            "nonce must be fresh"
+        );
     }
 
     #[test]
@@ -147,7 +193,10 @@ mod tests {
         let k = ring("k1", 7);
         let sealed = k.seal("a", b"x");
         assert_eq!(k.open("b", &sealed), Err(CryptoError::Open));
-        assert_eq!(ring("k2", 7).open("a", &sealed), Err(CryptoError::UnknownKey));
+        assert_eq!(
+            ring("k2", 7).open("a", &sealed),
+            Err(CryptoError::UnknownKey)
+        );
         assert_eq!(ring("k1", 8).open("a", &sealed), Err(CryptoError::Open));
         let mut t = sealed.clone();
         t.pop();
@@ -160,14 +209,20 @@ mod tests {
     fn previous_key_still_opens_after_rotation() {
         let old = ring("k1", 1);
         let sealed = old.seal("a", b"x");
-        let rotated = Keyring::new(PayloadKey::new("k2", [2; 32]).unwrap(), vec![PayloadKey::new("k1", [1; 32]).unwrap()]);
+        let rotated = Keyring::new(
+            PayloadKey::new("k2", [2; 32]).unwrap(),
+            vec![PayloadKey::new("k1", [1; 32]).unwrap()],
+        );
         assert_eq!(rotated.open("a", &sealed).unwrap(), b"x");
         assert!(rotated.seal("a", b"y").starts_with("v1.k2."));
     }
 
     #[test]
     fn key_json_is_validated_and_debug_redacts() {
-        let json = format!(r#"{{"keyId":"2026-11","key":"{}"}}"#, STANDARD.encode([9u8; 32]));
+        let json = format!(
+            r#"{{"keyId":"2026-11","key":"{}"}}"#,
+            STANDARD.encode([9u8; 32])
+        );
         let k = PayloadKey::from_secret_json(&json).unwrap();
         assert_eq!(k.id(), "2026-11");
         assert!(!format!("{k:?}").contains('9'));

@@ -29,7 +29,9 @@ impl Provider {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Provider::Xpollens, Provider::TrustSign, Provider::Gopay].into_iter().find(|p| p.as_str() == s)
+        [Provider::Xpollens, Provider::TrustSign, Provider::Gopay]
+            .into_iter()
+            .find(|p| p.as_str() == s)
     }
 }
 
@@ -139,7 +141,9 @@ impl Outcome {
     pub fn planned(plan: &WritePlan) -> Outcome {
         match (&plan.patch, &plan.no_patch_reason) {
             (Some(_), _) => Outcome::Applied,
-            (None, reason) => Outcome::Recorded { reason: reason.clone().unwrap_or_else(|| "no state change".into()) },
+            (None, reason) => Outcome::Recorded {
+                reason: reason.clone().unwrap_or_else(|| "no state change".into()),
+            },
         }
     }
 }
@@ -198,7 +202,10 @@ pub trait EventStore: Send + Sync {
     /// nothing. A known event id changes nothing and answers `Duplicate` (or `Conflict`).
     async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError>;
     async fn record_rejection(&self, rejection: &Rejection) -> Result<(), StoreError>;
-    async fn provider_states(&self, subject: &str) -> Result<BTreeMap<Provider, ProviderState>, StoreError>;
+    async fn provider_states(
+        &self,
+        subject: &str,
+    ) -> Result<BTreeMap<Provider, ProviderState>, StoreError>;
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError>;
 }
 
@@ -239,7 +246,11 @@ pub fn history_entry(event: &EventRecord, outcome: &Outcome) -> HistoryEntry {
 
 /// History partition for events that name no subject (unknown callback types): one per day.
 pub fn unassigned_partition(event: &EventRecord) -> String {
-    format!("UNASSIGNED#{}#{}", event.provider.as_str(), event.received_at.format("%Y-%m-%d"))
+    format!(
+        "UNASSIGNED#{}#{}",
+        event.provider.as_str(),
+        event.received_at.format("%Y-%m-%d")
+    )
 }
 
 #[async_trait]
@@ -249,7 +260,11 @@ impl EventStore for MemoryStore {
         let e = &plan.event;
         let key = (e.provider, e.event_id.clone());
         if let Some(old) = m.events.get(&key) {
-            return Ok(if old.body_sha256 == e.body_sha256 { Outcome::Duplicate } else { Outcome::Conflict });
+            return Ok(if old.body_sha256 == e.body_sha256 {
+                Outcome::Duplicate
+            } else {
+                Outcome::Conflict
+            });
         }
         let partition = e.subject.clone().unwrap_or_else(|| unassigned_partition(e));
         let mut outcome = Outcome::planned(plan);
@@ -262,22 +277,43 @@ impl EventStore for MemoryStore {
             }
         }
         m.events.insert(key, e.clone());
-        m.history.entry(partition).or_default().push(history_entry(e, &outcome));
+        m.history
+            .entry(partition)
+            .or_default()
+            .push(history_entry(e, &outcome));
         Ok(outcome)
     }
 
     async fn record_rejection(&self, rejection: &Rejection) -> Result<(), StoreError> {
-        self.inner.lock().unwrap().rejections.push(rejection.clone());
+        self.inner
+            .lock()
+            .unwrap()
+            .rejections
+            .push(rejection.clone());
         Ok(())
     }
 
-    async fn provider_states(&self, subject: &str) -> Result<BTreeMap<Provider, ProviderState>, StoreError> {
+    async fn provider_states(
+        &self,
+        subject: &str,
+    ) -> Result<BTreeMap<Provider, ProviderState>, StoreError> {
         let m = self.inner.lock().unwrap();
-        Ok(m.states.iter().filter(|((s, _), _)| s == subject).map(|((_, p), st)| (*p, st.clone())).collect())
+        Ok(m.states
+            .iter()
+            .filter(|((s, _), _)| s == subject)
+            .map(|((_, p), st)| (*p, st.clone()))
+            .collect())
     }
 
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError> {
-        Ok(self.inner.lock().unwrap().history.get(subject).cloned().unwrap_or_default())
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .history
+            .get(subject)
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -290,7 +326,10 @@ mod tests {
         assert!(EventId::from_provider("3a0a2870-f188-46e5-a6f0-f55b38565d7b").is_ok());
         assert_eq!(EventId::from_provider(""), Err(InvalidEventId));
         assert_eq!(EventId::from_provider("a b"), Err(InvalidEventId));
-        assert_eq!(EventId::from_provider(&"x".repeat(129)), Err(InvalidEventId));
+        assert_eq!(
+            EventId::from_provider(&"x".repeat(129)),
+            Err(InvalidEventId)
+        );
         let a = EventId::from_body(b"{}");
         assert_eq!(a, EventId::from_body(b"{}"));
         assert!(a.as_str().starts_with("sha256:"));

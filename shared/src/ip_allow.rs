@@ -38,13 +38,18 @@ mod tests {
 
     #[test]
     fn cidrs_and_addresses() {
-        let l = IpAllowList::parse("203.0.113.0/24, 198.51.100.7 2001:db8::/32").unwrap().unwrap();
+        let l = IpAllowList::parse("203.0.113.0/24, 198.51.100.7 2001:db8::/32")
+            .unwrap()
+            .unwrap();
         assert!(l.allows(Some("203.0.113.9".parse().unwrap())));
         assert!(l.allows(Some("198.51.100.7".parse().unwrap())));
         assert!(l.allows(Some("2001:db8::1".parse().unwrap())));
         assert!(!l.allows(Some("198.51.100.8".parse().unwrap())));
         assert!(!l.allows(None));
         assert!(IpAllowList::parse(" ").unwrap().is_none());
-        assert_eq!(IpAllowList::parse("10.0.0.0/33").unwrap_err(), InvalidCidr("10.0.0.0/33".into()));
+        assert_eq!(
+            IpAllowList::parse("10.0.0.0/33").unwrap_err(),
+            InvalidCidr("10.0.0.0/33".into())
+        );
     }
 }

@@ -109,7 +109,10 @@ pub enum SkipReason {
     /// The current state is final and was reached no later than this event.
     FinalSticky { current: String },
     /// The current state comes from a newer event.
-    Stale { current: String, current_at: DateTime<Utc> },
+    Stale {
+        current: String,
+        current_at: DateTime<Utc>,
+    },
     /// Same status at the same instant: nothing new.
     NotNewer { current: String },
 }
@@ -118,8 +121,15 @@ impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SkipReason::FinalSticky { current } => write!(f, "final state {current} is sticky"),
-            SkipReason::Stale { current, current_at } => {
-                write!(f, "stale: older than current {current} at {}", current_at.to_rfc3339())
+            SkipReason::Stale {
+                current,
+                current_at,
+            } => {
+                write!(
+                    f,
+                    "stale: older than current {current} at {}",
+                    current_at.to_rfc3339()
+                )
             }
             SkipReason::NotNewer { current } => write!(f, "not newer than current {current}"),
         }
@@ -138,7 +148,10 @@ pub fn check(current: Option<&StreamValue>, patch: &StatePatch) -> Result<(), Sk
     } else if cur.ord == patch.value.ord {
         SkipReason::NotNewer { current }
     } else {
-        SkipReason::Stale { current, current_at: cur.at }
+        SkipReason::Stale {
+            current,
+            current_at: cur.at,
+        }
     })
 }
 
@@ -178,7 +191,13 @@ mod tests {
     fn kyc(status: KycStatus, secs: i64, id: &str) -> StatePatch {
         StatePatch {
             stream: Stream::KycDemand,
-            value: StreamValue::new(status.name(), status.rank(), status.is_final(), t0() + Duration::seconds(secs), id),
+            value: StreamValue::new(
+                status.name(),
+                status.rank(),
+                status.is_final(),
+                t0() + Duration::seconds(secs),
+                id,
+            ),
         }
     }
 
@@ -197,16 +216,30 @@ mod tests {
         let mut s = ProviderState::default();
         s.apply(&kyc(KycStatus::Complete, 10, "a")).unwrap();
         let err = s.apply(&kyc(KycStatus::Incomplete, 99, "b")).unwrap_err();
-        assert_eq!(err, SkipReason::FinalSticky { current: "Complete".into() });
-        let err = s.apply(&kyc(KycStatus::FraudSuspicion, 50, "c")).unwrap_err();
-        assert_eq!(err, SkipReason::FinalSticky { current: "Complete".into() });
+        assert_eq!(
+            err,
+            SkipReason::FinalSticky {
+                current: "Complete".into()
+            }
+        );
+        let err = s
+            .apply(&kyc(KycStatus::FraudSuspicion, 50, "c"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SkipReason::FinalSticky {
+                current: "Complete".into()
+            }
+        );
     }
 
     #[test]
     fn earliest_final_wins_whatever_the_arrival_order() {
         let mut s = ProviderState::default();
-        s.apply(&kyc(KycStatus::Complete, 50, "late-final")).unwrap();
-        s.apply(&kyc(KycStatus::FraudSuspicion, 40, "early-final")).unwrap();
+        s.apply(&kyc(KycStatus::Complete, 50, "late-final"))
+            .unwrap();
+        s.apply(&kyc(KycStatus::FraudSuspicion, 40, "early-final"))
+            .unwrap();
         assert_eq!(s.status(Stream::KycDemand), Some("FraudSuspicion"));
     }
 
@@ -216,7 +249,10 @@ mod tests {
         s.apply(&kyc(KycStatus::Incomplete, 10, "b")).unwrap();
         s.apply(&kyc(KycStatus::Pending, 10, "a")).unwrap_err();
         assert_eq!(s.status(Stream::KycDemand), Some("Incomplete"));
-        assert!(matches!(s.apply(&kyc(KycStatus::Incomplete, 10, "c")), Err(SkipReason::NotNewer { .. })));
+        assert!(matches!(
+            s.apply(&kyc(KycStatus::Incomplete, 10, "c")),
+            Err(SkipReason::NotNewer { .. })
+        ));
         // Same-instant finals: the more conservative one.
         s.apply(&kyc(KycStatus::Complete, 20, "d")).unwrap();
         s.apply(&kyc(KycStatus::FraudSuspicion, 20, "e")).unwrap();
@@ -239,12 +275,32 @@ mod tests {
         vec![
             vec![Initialized, Pending, Complete],
             vec![Initialized, Pending, Incomplete, Complete],
-            vec![Initialized, Pending, Incomplete, AwaitingExpertise, Incomplete, Rejected],
-            vec![Initialized, Pending, AwaitingExpertise, Incomplete, AwaitingExpertise, Complete],
+            vec![
+                Initialized,
+                Pending,
+                Incomplete,
+                AwaitingExpertise,
+                Incomplete,
+                Rejected,
+            ],
+            vec![
+                Initialized,
+                Pending,
+                AwaitingExpertise,
+                Incomplete,
+                AwaitingExpertise,
+                Complete,
+            ],
             vec![Initialized, Pending, Incomplete, FraudSuspicion],
             vec![Initialized, Pending, AwaitingExpertise, FraudSuspicion],
             vec![Initialized, Pending, Anomaly],
-            vec![Initialized, BeingReceived, FullyReceived, Pending, Incomplete],
+            vec![
+                Initialized,
+                BeingReceived,
+                FullyReceived,
+                Pending,
+                Incomplete,
+            ],
         ]
     }
 

@@ -8,9 +8,9 @@
 //! - `intake`: events, write plans, the `EventStore` trait.
 //! - `crypto`, `redact`: sealing secrets, redacting by construction.
 
+pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
-pub mod auth;
 pub mod crypto;
 pub mod intake;
 pub mod ip_allow;
@@ -20,9 +20,9 @@ pub mod secrets;
 pub mod xpollens;
 
 // Re-exported so function crates and tests share the exact versions.
+pub use chrono;
 #[cfg(feature = "aws")]
 pub use {aws_config, aws_sdk_dynamodb, aws_sdk_secretsmanager};
-pub use chrono;
 
 #[cfg(feature = "trust_sign")]
 pub mod trust_sign;

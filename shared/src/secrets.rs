@@ -50,12 +50,22 @@ impl<T: Send + Sync> Cached<T> {
         ttl: Duration,
         parse: impl Fn(&StagedSecret) -> Result<T, String> + Send + Sync + 'static,
     ) -> Self {
-        Self { source, name: name.into(), ttl, min_refresh: Duration::from_secs(30), parse: Box::new(parse), slot: Mutex::new(None) }
+        Self {
+            source,
+            name: name.into(),
+            ttl,
+            min_refresh: Duration::from_secs(30),
+            parse: Box::new(parse),
+            slot: Mutex::new(None),
+        }
     }
 
     /// A cache already holding `value` (tests, offline tools).
     pub fn preloaded(self, value: T) -> Self {
-        Self { slot: Mutex::new(Some((Instant::now(), Arc::new(value)))), ..self }
+        Self {
+            slot: Mutex::new(Some((Instant::now(), Arc::new(value)))),
+            ..self
+        }
     }
 
     pub async fn get(&self) -> Result<Arc<T>, SecretError> {
@@ -76,7 +86,10 @@ impl<T: Send + Sync> Cached<T> {
             }
         }
         let staged = self.source.staged(&self.name).await?;
-        let value = Arc::new((self.parse)(&staged).map_err(|why| SecretError::Invalid { name: self.name.clone(), why })?);
+        let value = Arc::new((self.parse)(&staged).map_err(|why| SecretError::Invalid {
+            name: self.name.clone(),
+            why,
+        })?);
         *slot = Some((Instant::now(), value.clone()));
         Ok(value)
     }
@@ -88,7 +101,13 @@ pub struct StaticSecrets(pub std::collections::HashMap<String, StagedSecret>);
 #[async_trait]
 impl SecretSource for StaticSecrets {
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError> {
-        self.0.get(name).cloned().ok_or_else(|| SecretError::Invalid { name: name.into(), why: "not found".into() })
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SecretError::Invalid {
+                name: name.into(),
+                why: "not found".into(),
+            })
     }
 }
 
@@ -103,16 +122,25 @@ mod tests {
     impl SecretSource for Counting {
         async fn staged(&self, _: &str) -> Result<StagedSecret, SecretError> {
             let n = self.0.fetch_add(1, Ordering::SeqCst);
-            Ok(StagedSecret { current: Secret::new(format!("v{n}")), previous: None })
+            Ok(StagedSecret {
+                current: Secret::new(format!("v{n}")),
+                previous: None,
+            })
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn caches_for_the_ttl_and_refreshes_on_demand_at_most_every_min_refresh() {
         let src = Arc::new(Counting(AtomicUsize::new(0)));
-        let c = Cached::new(src.clone(), "s", Duration::from_secs(300), |s| Ok(s.current.expose().clone()));
+        let c = Cached::new(src.clone(), "s", Duration::from_secs(300), |s| {
+            Ok(s.current.expose().clone())
+        });
         assert_eq!(*c.get().await.unwrap(), "v0");
-        assert_eq!(*c.refreshed().await.unwrap(), "v0", "younger than min_refresh");
+        assert_eq!(
+            *c.refreshed().await.unwrap(),
+            "v0",
+            "younger than min_refresh"
+        );
         tokio::time::advance(Duration::from_secs(31)).await;
         assert_eq!(*c.refreshed().await.unwrap(), "v1");
         assert_eq!(*c.get().await.unwrap(), "v1");
@@ -124,7 +152,9 @@ mod tests {
     #[tokio::test]
     async fn parse_errors_name_the_secret_not_its_value() {
         let src = Arc::new(Counting(AtomicUsize::new(0)));
-        let c: Cached<()> = Cached::new(src, "xpollens/creds", Duration::from_secs(1), |_| Err("bad shape".into()));
+        let c: Cached<()> = Cached::new(src, "xpollens/creds", Duration::from_secs(1), |_| {
+            Err("bad shape".into())
+        });
         let e = c.get().await.unwrap_err().to_string();
         assert!(e.contains("xpollens/creds") && !e.contains("v0"), "{e}");
     }

@@ -1,10 +1,15 @@
 //! Test harness: a moto server per test (started and stopped here), the table and secrets the
 //! functions expect, and helpers to drive the real Lambda handler over real SDK calls.
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType, BillingMode};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use base64::Engine;
 use kyc_shared::aws_config::{self, BehaviorVersion, SdkConfig};
-use kyc_shared::aws_sdk_dynamodb::{self as aws_sdk_dynamodb, config::{Credentials, Region}};
+use kyc_shared::aws_sdk_dynamodb::{
+    self as aws_sdk_dynamodb,
+    config::{Credentials, Region},
+};
 use kyc_shared::aws_sdk_secretsmanager;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,14 +33,18 @@ pub struct Moto {
 /// The Python of the project's venv (made by `make test`) and the serialising launcher.
 fn moto_command() -> Command {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = std::env::var("KYC_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root.join(".venv/bin/python"));
+    let python = std::env::var("KYC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join(".venv/bin/python"));
     let mut cmd = Command::new(python);
     cmd.arg(root.join("tools/moto_serial.py"));
     cmd
 }
 
 fn http_ok(port: u16, path: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)) else {
+    let Ok(mut s) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+    else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
@@ -49,17 +58,29 @@ fn http_ok(port: u16, path: &str) -> bool {
 
 impl Moto {
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = moto_command()
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto ({e}); run `make test`, which installs it in .venv"));
-        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto ({e}); run `make test`, which installs it in .venv")
+            });
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !http_ok(port, "/moto-api/") {
-            assert!(Instant::now() < deadline, "moto server did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto server did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
@@ -85,7 +106,10 @@ impl Drop for Moto {
 }
 
 pub fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 /// Creates the table and both secrets (credentials with a previous stage, as after a rotation).
@@ -94,18 +118,53 @@ pub async fn provision(config: &SdkConfig, table: &str) {
     ddb.create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("PK").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("SK").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("PK").key_type(KeyType::Hash).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("SK").key_type(KeyType::Range).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("PK")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("SK")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("PK")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("SK")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .expect("create table");
     let sm = aws_sdk_secretsmanager::Client::new(config);
-    let cred = |p: &str| format!(r#"{{"scheme":"basic","username":"{USERNAME}","password":"{p}"}}"#);
-    sm.create_secret().name(CREDENTIALS_SECRET).secret_string(cred(OLD_PASSWORD)).send().await.expect("create secret");
+    let cred =
+        |p: &str| format!(r#"{{"scheme":"basic","username":"{USERNAME}","password":"{p}"}}"#);
+    sm.create_secret()
+        .name(CREDENTIALS_SECRET)
+        .secret_string(cred(OLD_PASSWORD))
+        .send()
+        .await
+        .expect("create secret");
     // PutSecretValue moves AWSCURRENT to the new version and AWSPREVIOUS to the old one.
-    sm.put_secret_value().secret_id(CREDENTIALS_SECRET).secret_string(cred(PASSWORD)).send().await.expect("rotate secret");
+    sm.put_secret_value()
+        .secret_id(CREDENTIALS_SECRET)
+        .secret_string(cred(PASSWORD))
+        .send()
+        .await
+        .expect("rotate secret");
     let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
     sm.create_secret()
         .name(PAYLOAD_KEY_SECRET)
@@ -164,7 +223,9 @@ impl Delivery {
 
 /// Loads an `events/*.json` API Gateway event as the request the runtime would build.
 pub fn event_file(name: &str) -> lambda_http::Request {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
     let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -24,25 +24,42 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, String> {
-        let var = |k: &str| std::env::var(k).map_err(|_| format!("missing environment variable {k}"));
+        let var =
+            |k: &str| std::env::var(k).map_err(|_| format!("missing environment variable {k}"));
         Ok(Self {
             table: var("TABLE_NAME")?,
             credentials_secret: var("XPOLLENS_CREDENTIALS_SECRET")?,
             payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
             allowed_cidrs: std::env::var("XPOLLENS_ALLOWED_CIDRS").unwrap_or_default(),
             secret_ttl: Duration::from_secs(
-                std::env::var("SECRET_CACHE_TTL_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
+                std::env::var("SECRET_CACHE_TTL_SECONDS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(300),
             ),
         })
     }
 }
 
-pub fn build_endpoint(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> Result<Endpoint, String> {
+pub fn build_endpoint(
+    settings: &Settings,
+    config: &kyc_shared::aws_config::SdkConfig,
+) -> Result<Endpoint, String> {
     let secrets = Arc::new(SecretsManagerSource::new(config));
     Ok(Endpoint {
         store: Arc::new(DynamoStore::new(config, &settings.table)),
-        credentials: Cached::new(secrets.clone(), &settings.credentials_secret, settings.secret_ttl, CredentialSet::from_staged),
-        keys: Cached::new(secrets, &settings.payload_key_secret, settings.secret_ttl, Keyring::from_staged),
+        credentials: Cached::new(
+            secrets.clone(),
+            &settings.credentials_secret,
+            settings.secret_ttl,
+            CredentialSet::from_staged,
+        ),
+        keys: Cached::new(
+            secrets,
+            &settings.payload_key_secret,
+            settings.secret_ttl,
+            Keyring::from_staged,
+        ),
         allow_list: IpAllowList::parse(&settings.allowed_cidrs).map_err(|e| e.to_string())?,
         clock: Arc::new(chrono_now),
     })
@@ -53,9 +70,14 @@ fn chrono_now() -> kyc_shared::chrono::DateTime<kyc_shared::chrono::Utc> {
 }
 
 /// API Gateway request → endpoint → API Gateway response.
-pub async fn handle(endpoint: &Endpoint, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle(
+    endpoint: &Endpoint,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let source_ip = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
         _ => None,
     };
     let req = HttpRequest {
@@ -64,7 +86,11 @@ pub async fn handle(endpoint: &Endpoint, request: Request) -> Result<Response<Bo
         headers: request
             .headers()
             .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
             .collect(),
         body: request.body().to_vec(),
         source_ip,

@@ -11,7 +11,11 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(a) => AttributeValue::L(a.iter().map(to_attribute).collect()),
-        Value::Object(o) => AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), to_attribute(v))).collect()),
+        Value::Object(o) => AttributeValue::M(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -28,7 +32,11 @@ pub fn from_attribute(value: &AttributeValue) -> Value {
             .unwrap_or(Value::Null),
         AttributeValue::S(s) => Value::String(s.clone()),
         AttributeValue::L(l) => Value::Array(l.iter().map(from_attribute).collect()),
-        AttributeValue::M(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attribute(v))).collect::<Map<_, _>>()),
+        AttributeValue::M(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), from_attribute(v)))
+                .collect::<Map<_, _>>(),
+        ),
         AttributeValue::Ss(s) => Value::Array(s.iter().cloned().map(Value::String).collect()),
         _ => Value::Null,
     }

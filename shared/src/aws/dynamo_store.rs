@@ -14,12 +14,17 @@
 //! the rules do not apply costs a second transaction, recording it with the reason.
 
 use super::attribute::{from_attribute, to_attribute};
-use crate::intake::{history_entry, unassigned_partition, EventRecord, EventStore, HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan};
+use crate::intake::{
+    history_entry, unassigned_partition, EventRecord, EventStore, HistoryEntry, Outcome, Provider,
+    Rejection, StoreError, WritePlan,
+};
 use crate::kyc_state::{check, ProviderState, Stream, StreamValue};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue as Av, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue as Av, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,8 +33,14 @@ pub struct DynamoStore {
     table: String,
 }
 
-const STREAMS: [Stream; 6] =
-    [Stream::KycDemand, Stream::UserRecord, Stream::ScaEnrolment, Stream::ScaResult, Stream::KycWebview, Stream::DiligenceReupload];
+const STREAMS: [Stream; 6] = [
+    Stream::KycDemand,
+    Stream::UserRecord,
+    Stream::ScaEnrolment,
+    Stream::ScaResult,
+    Stream::KycWebview,
+    Stream::DiligenceReupload,
+];
 const CONFLICT_RETRIES: u32 = 6;
 
 fn s(v: impl Into<String>) -> Av {
@@ -64,7 +75,10 @@ impl DynamoStore {
     }
 
     pub fn from_client(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn put_event(&self, e: &EventRecord, outcome: &Outcome) -> TransactWriteItem {
@@ -99,11 +113,16 @@ impl DynamoStore {
 
     fn put_history(&self, e: &EventRecord, outcome: &Outcome) -> TransactWriteItem {
         let h = history_entry(e, outcome);
-        let pk = e.subject.as_deref().map(customer_pk).unwrap_or_else(|| unassigned_partition(e));
-        let mut item = match to_attribute(&serde_json::to_value(&h).expect("history entry serialises")) {
-            Av::M(m) => m,
-            _ => unreachable!("a struct serialises to an object"),
-        };
+        let pk = e
+            .subject
+            .as_deref()
+            .map(customer_pk)
+            .unwrap_or_else(|| unassigned_partition(e));
+        let mut item =
+            match to_attribute(&serde_json::to_value(&h).expect("history entry serialises")) {
+                Av::M(m) => m,
+                _ => unreachable!("a struct serialises to an object"),
+            };
         item.insert("PK".into(), s(pk));
         item.insert("SK".into(), s(e.history_sort_key()));
         item.insert("itemType".into(), s("history"));
@@ -116,7 +135,12 @@ impl DynamoStore {
         TransactWriteItem::builder().put(put).build()
     }
 
-    fn update_state(&self, subject: &str, provider: Provider, plan: &WritePlan) -> Option<TransactWriteItem> {
+    fn update_state(
+        &self,
+        subject: &str,
+        provider: Provider,
+        plan: &WritePlan,
+    ) -> Option<TransactWriteItem> {
         let patch = plan.patch.as_ref()?;
         let value = serde_json::to_value(&patch.value).expect("stream value serialises");
         let update = Update::builder()
@@ -143,13 +167,27 @@ impl DynamoStore {
         Some(TransactWriteItem::builder().update(update).build())
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Cancelled>, StoreError> {
-        let err = match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Cancelled>, StoreError> {
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => return Ok(None),
             Err(e) => e,
         };
-        let Some(TransactWriteItemsError::TransactionCanceledException(tc)) = err.as_service_error() else {
-            if err.as_service_error().is_some_and(|e| e.is_transaction_in_progress_exception()) {
+        let Some(TransactWriteItemsError::TransactionCanceledException(tc)) =
+            err.as_service_error()
+        else {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_transaction_in_progress_exception())
+            {
                 return Ok(Some(Cancelled::Conflict));
             }
             return Err(unavailable(DisplayErrorContext(&err)));
@@ -157,13 +195,22 @@ impl DynamoStore {
         let reasons = tc.cancellation_reasons();
         let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
         if code(0) == "ConditionalCheckFailed" {
-            let hash = reasons[0].item().and_then(|i| i.get("bodySha256")).and_then(|v| v.as_s().ok()).cloned();
+            let hash = reasons[0]
+                .item()
+                .and_then(|i| i.get("bodySha256"))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
             return Ok(Some(Cancelled::Duplicate(hash)));
         }
         if code(2) == "ConditionalCheckFailed" {
-            return Ok(Some(Cancelled::StateNotNewer(reasons[2].item().cloned().unwrap_or_default())));
+            return Ok(Some(Cancelled::StateNotNewer(
+                reasons[2].item().cloned().unwrap_or_default(),
+            )));
         }
-        if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
             return Ok(Some(Cancelled::Conflict));
         }
         let codes: Vec<&str> = (0..reasons.len()).map(code).collect();
@@ -174,8 +221,8 @@ impl DynamoStore {
         let mut state = ProviderState::default();
         for stream in STREAMS {
             if let Some(v) = item.get(stream.attribute()) {
-                let value: StreamValue =
-                    serde_json::from_value(from_attribute(v)).map_err(|e| StoreError::Corrupt(format!("{}: {e}", stream.attribute())))?;
+                let value: StreamValue = serde_json::from_value(from_attribute(v))
+                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", stream.attribute())))?;
                 state.streams.insert(stream, value);
             }
         }
@@ -198,11 +245,18 @@ impl EventStore for DynamoStore {
             match self.transact(items).await? {
                 None => return Ok(outcome),
                 Some(Cancelled::Duplicate(hash)) => {
-                    return Ok(if hash.as_deref() == Some(e.body_sha256.as_str()) { Outcome::Duplicate } else { Outcome::Conflict })
+                    return Ok(if hash.as_deref() == Some(e.body_sha256.as_str()) {
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::Conflict
+                    })
                 }
                 Some(Cancelled::StateNotNewer(item)) => {
                     let state = Self::parse_state(&item)?;
-                    let patch = plan.patch.as_ref().expect("only a patch has a state condition");
+                    let patch = plan
+                        .patch
+                        .as_ref()
+                        .expect("only a patch has a state condition");
                     outcome = match check(state.streams.get(&patch.stream), patch) {
                         Err(reason) => Outcome::NotApplied { reason },
                         // The item changed between the condition and this read: try again.
@@ -211,7 +265,10 @@ impl EventStore for DynamoStore {
                 }
                 Some(Cancelled::Conflict) => {
                     let backoff = 10u64 << attempt.min(5);
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff + fastrand_jitter(backoff))).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        backoff + fastrand_jitter(backoff),
+                    ))
+                    .await;
                 }
             }
         }
@@ -220,8 +277,22 @@ impl EventStore for DynamoStore {
 
     async fn record_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
         let item = HashMap::from([
-            ("PK".to_string(), s(format!("REJECTED#{}#{}", r.provider.as_str(), r.received_at.format("%Y-%m-%d")))),
-            ("SK".to_string(), s(format!("{}#{}", r.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), r.body_sha256))),
+            (
+                "PK".to_string(),
+                s(format!(
+                    "REJECTED#{}#{}",
+                    r.provider.as_str(),
+                    r.received_at.format("%Y-%m-%d")
+                )),
+            ),
+            (
+                "SK".to_string(),
+                s(format!(
+                    "{}#{}",
+                    r.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                    r.body_sha256
+                )),
+            ),
             ("itemType".to_string(), s("rejection")),
             ("httpStatus".to_string(), Av::N(r.http_status.to_string())),
             ("reason".to_string(), s(&r.reason)),
@@ -229,7 +300,10 @@ impl EventStore for DynamoStore {
             ("bodySha256".to_string(), s(&r.body_sha256)),
             ("sealedBodyPrefix".to_string(), s(&r.sealed_body_prefix)),
             ("receivedAt".to_string(), s(r.received_at.to_rfc3339())),
-            ("expiresAt".to_string(), Av::N(r.expires_at.timestamp().to_string())),
+            (
+                "expiresAt".to_string(),
+                Av::N(r.expires_at.timestamp().to_string()),
+            ),
         ]);
         self.client
             .put_item()
@@ -241,11 +315,18 @@ impl EventStore for DynamoStore {
             .map_err(|e| unavailable(DisplayErrorContext(&e)))
     }
 
-    async fn provider_states(&self, subject: &str) -> Result<BTreeMap<Provider, ProviderState>, StoreError> {
+    async fn provider_states(
+        &self,
+        subject: &str,
+    ) -> Result<BTreeMap<Provider, ProviderState>, StoreError> {
         let items = self.query_prefix(subject, "STATE#").await?;
         let mut out = BTreeMap::new();
         for item in items {
-            let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let sk = item
+                .get("SK")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
             if let Some(p) = sk.strip_prefix("STATE#").and_then(Provider::parse) {
                 out.insert(p, Self::parse_state(&item)?);
             }
@@ -262,14 +343,19 @@ impl EventStore for DynamoStore {
                 for k in ["PK", "SK", "itemType"] {
                     m.remove(k);
                 }
-                serde_json::from_value(from_attribute(&Av::M(m))).map_err(|e| StoreError::Corrupt(format!("history: {e}")))
+                serde_json::from_value(from_attribute(&Av::M(m)))
+                    .map_err(|e| StoreError::Corrupt(format!("history: {e}")))
             })
             .collect()
     }
 }
 
 impl DynamoStore {
-    async fn query_prefix(&self, subject: &str, prefix: &str) -> Result<Vec<HashMap<String, Av>>, StoreError> {
+    async fn query_prefix(
+        &self,
+        subject: &str,
+        prefix: &str,
+    ) -> Result<Vec<HashMap<String, Av>>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -297,6 +383,9 @@ impl DynamoStore {
 /// Jitter in [0, max) without a dependency: the low bits of the clock are random enough to
 /// de-synchronise concurrent retries.
 fn fastrand_jitter(max: u64) -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     u64::from(nanos) % max.max(1)
 }

@@ -11,5 +11,7 @@ pub use secrets_manager::SecretsManagerSource;
 
 /// The SDK configuration from the environment, built once per cold start.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }

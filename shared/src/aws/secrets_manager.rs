@@ -12,18 +12,30 @@ pub struct SecretsManagerSource {
 
 impl SecretsManagerSource {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self { client: Client::new(config) }
+        Self {
+            client: Client::new(config),
+        }
     }
 
     async fn stage(&self, name: &str, stage: &str) -> Result<Option<Secret>, SecretError> {
-        match self.client.get_secret_value().secret_id(name).version_stage(stage).send().await {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(name)
+            .version_stage(stage)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.secret_string().map(|s| Secret::new(s.to_string()))),
             Err(e) => {
                 let service = e.as_service_error();
                 if service.is_some_and(|s| s.is_resource_not_found_exception()) {
                     Ok(None)
                 } else {
-                    Err(SecretError::Unavailable(format!("GetSecretValue {stage}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))))
+                    Err(SecretError::Unavailable(format!(
+                        "GetSecretValue {stage}: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    )))
                 }
             }
         }
@@ -33,10 +45,13 @@ impl SecretsManagerSource {
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError> {
-        let current = self
-            .stage(name, "AWSCURRENT")
-            .await?
-            .ok_or_else(|| SecretError::Invalid { name: name.into(), why: "no AWSCURRENT string value".into() })?;
+        let current =
+            self.stage(name, "AWSCURRENT")
+                .await?
+                .ok_or_else(|| SecretError::Invalid {
+                    name: name.into(),
+                    why: "no AWSCURRENT string value".into(),
+                })?;
         let previous = self.stage(name, "AWSPREVIOUS").await?;
         Ok(StagedSecret { current, previous })
     }

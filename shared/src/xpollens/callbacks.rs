@@ -4,7 +4,10 @@
 
 use super::dates::parse_body_date;
 use super::lenient::{array, field, integer, object, scalar_text, text};
-use super::status::{authentication_reason, AuthenticationStatus, DiligenceStatus, KycStatus, Status, UserRecordStatus};
+use super::status::{
+    authentication_reason, AuthenticationStatus, DiligenceStatus, KycStatus, Status,
+    UserRecordStatus,
+};
 use crate::redact::Secret;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -149,11 +152,16 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
     let fields = header.unwrap_or(obj);
 
     let body_type = match text(fields, &["type"]).or_else(|| text(obj, &["type"])) {
-        Some(t) => Some(t.parse::<u32>().map_err(|_| CallbackError::InvalidType(t))?),
+        Some(t) => Some(
+            t.parse::<u32>()
+                .map_err(|_| CallbackError::InvalidType(t))?,
+        ),
         None => None,
     };
     let callback_type = match (path_type, body_type) {
-        (Some(p), Some(b)) if p != b => return Err(CallbackError::TypeMismatch { path: p, body: b }),
+        (Some(p), Some(b)) if p != b => {
+            return Err(CallbackError::TypeMismatch { path: p, body: b })
+        }
         (p, b) => b.or(p),
     };
     let subject = text(fields, &["appUserId"]);
@@ -179,9 +187,15 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
         _ => CallbackKind::Other,
     };
     if subject.is_none() && !matches!(kind, CallbackKind::Other) {
-        return Err(CallbackError::MissingSubject(callback_type.unwrap_or_default()));
+        return Err(CallbackError::MissingSubject(
+            callback_type.unwrap_or_default(),
+        ));
     }
-    Ok(Callback { callback_type, subject, kind })
+    Ok(Callback {
+        callback_type,
+        subject,
+        kind,
+    })
 }
 
 fn secret(obj: &Map<String, Value>, names: &[&str]) -> Option<Secret> {
@@ -189,7 +203,12 @@ fn secret(obj: &Map<String, Value>, names: &[&str]) -> Option<Secret> {
 }
 
 fn parse_kyc_demand(obj: &Map<String, Value>) -> KycDemand {
-    let v2_keys = ["kycLevel", "workflowCode", "expectedDiligences", "receivedDiligences"];
+    let v2_keys = [
+        "kycLevel",
+        "workflowCode",
+        "expectedDiligences",
+        "receivedDiligences",
+    ];
     let v2 = v2_keys.iter().any(|k| field(obj, &[k]).is_some());
     let expected = array(obj, &["expectedDiligences"])
         .iter()
@@ -197,7 +216,10 @@ fn parse_kyc_demand(obj: &Map<String, Value>) -> KycDemand {
         .map(|e| ExpectedDiligence {
             diligence_type: text(e, &["type", "diligenceType"]),
             expected_count: integer(e, &["expectedCount"]),
-            possible_sub_types: array(e, &["possibleDiligenceSubTypes"]).iter().filter_map(scalar_text).collect(),
+            possible_sub_types: array(e, &["possibleDiligenceSubTypes"])
+                .iter()
+                .filter_map(scalar_text)
+                .collect(),
         })
         .collect();
     let diligences = array(obj, &["receivedDiligences", "diligences"])
@@ -280,26 +302,37 @@ mod tests {
 
     #[test]
     fn kyc_demand_v1_documented_example() {
-        let c = parse(r#"{"type":"4","status":"Incomplete","appUserId":"559d7e85J","diligences":[{"reason":"","diligenceType":"ID_CARD","status":"Validated"}]}"#);
+        let c = parse(
+            r#"{"type":"4","status":"Incomplete","appUserId":"559d7e85J","diligences":[{"reason":"","diligenceType":"ID_CARD","status":"Validated"}]}"#,
+        );
         assert_eq!(c.callback_type, Some(4));
         assert_eq!(c.subject.as_deref(), Some("559d7e85J"));
-        let CallbackKind::KycDemand(d) = c.kind else { panic!() };
+        let CallbackKind::KycDemand(d) = c.kind else {
+            panic!()
+        };
         assert!(!d.v2);
         assert_eq!(d.status, Some(Status::Known(KycStatus::Incomplete)));
         assert_eq!(d.diligences[0].diligence_type.as_deref(), Some("ID_CARD"));
-        assert_eq!(d.diligences[0].status, Some(Status::Known(DiligenceStatus::Validated)));
+        assert_eq!(
+            d.diligences[0].status,
+            Some(Status::Known(DiligenceStatus::Validated))
+        );
         assert_eq!(d.diligences[0].reason, None);
     }
 
     #[test]
     fn kyc_demand_v2_with_mixed_case_attachments() {
-        let c = parse(r#"{"type":4,"status":"AwaintingExpertise","appUserid":"u1","kycLevel":"High","workflowCode":"Identity",
+        let c = parse(
+            r#"{"type":4,"status":"AwaintingExpertise","appUserid":"u1","kycLevel":"High","workflowCode":"Identity",
             "expectedDiligences":[{"type":"Complementary","expectedCount":1,"possibleDiligenceSubTypes":["PAYSLIP"]}],
             "receivedDiligences":[{"diligenceType":"SELFIE","status":"Refused","reason":"Too dark selfie",
                "attachments":[{"fileName":"a.jpg","attachmentKey":"k1"},{"FileName":"b.jpg","AttachmentKey":"k2"}]}],
-            "someNewField":{"x":1}}"#);
+            "someNewField":{"x":1}}"#,
+        );
         assert_eq!(c.subject.as_deref(), Some("u1"));
-        let CallbackKind::KycDemand(d) = c.kind else { panic!() };
+        let CallbackKind::KycDemand(d) = c.kind else {
+            panic!()
+        };
         assert!(d.v2);
         assert_eq!(d.status, Some(Status::Known(KycStatus::AwaitingExpertise)));
         assert_eq!(d.kyc_level.as_deref(), Some("High"));
@@ -311,15 +344,25 @@ mod tests {
 
     #[test]
     fn sca_enrolment_pascal_case_keeps_secrets_wrapped() {
-        let c = parse(r#"{"type":"35","AppUserId":"Au007","ActivationCode":"5743c6747156074e5aebcaec6f8b4a8","ErrorMessage":null,
-            "ExtraData":{"WebViewUrl":"https://pad.example/index.html?technicalId=X&token=l03lhEzA"}}"#);
+        let c = parse(
+            r#"{"type":"35","AppUserId":"Au007","ActivationCode":"5743c6747156074e5aebcaec6f8b4a8","ErrorMessage":null,
+            "ExtraData":{"WebViewUrl":"https://pad.example/index.html?technicalId=X&token=l03lhEzA"}}"#,
+        );
         assert_eq!(c.subject.as_deref(), Some("Au007"));
-        let CallbackKind::ScaEnrolment(e) = c.kind else { panic!() };
-        assert_eq!(e.activation_code.as_ref().unwrap().expose(), "5743c6747156074e5aebcaec6f8b4a8");
+        let CallbackKind::ScaEnrolment(e) = c.kind else {
+            panic!()
+        };
+        assert_eq!(
+            e.activation_code.as_ref().unwrap().expose(),
+            "5743c6747156074e5aebcaec6f8b4a8"
+        );
         assert!(e.web_view_url.is_some());
         assert_eq!(e.error_message, None);
         let debug = format!("{e:?}");
-        assert!(!debug.contains("5743c") && !debug.contains("l03lhEzA"), "{debug}");
+        assert!(
+            !debug.contains("5743c") && !debug.contains("l03lhEzA"),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -336,26 +379,38 @@ mod tests {
             let c = parse(&base.replace("PAYLOAD", payload));
             assert_eq!(c.callback_type, Some(36));
             assert_eq!(c.subject.as_deref(), Some("49807005J"));
-            let CallbackKind::ScaResult(r) = c.kind else { panic!() };
+            let CallbackKind::ScaResult(r) = c.kind else {
+                panic!()
+            };
             assert_eq!(r.payload, shape);
             assert_eq!(r.status, Some(Status::Known(AuthenticationStatus::Failed)));
             assert_eq!(r.reason.as_deref(), Some("NotFound"));
             assert!(r.processed_date.is_some() && r.result_date.is_some());
             assert_eq!(r.response_code, Some(201));
         }
-        let newer = base.replace("RequestProcessedDate", "RequestProcessDate").replace("PAYLOAD", "\"\"");
-        let CallbackKind::ScaResult(r) = parse(&newer).kind else { panic!() };
+        let newer = base
+            .replace("RequestProcessedDate", "RequestProcessDate")
+            .replace("PAYLOAD", "\"\"");
+        let CallbackKind::ScaResult(r) = parse(&newer).kind else {
+            panic!()
+        };
         assert!(r.processed_date.is_some());
     }
 
     #[test]
     fn webview_callbacks() {
-        let CallbackKind::KycWebview(w) = parse(r#"{"type":"48","appUserId":"u","url":"https://x/i.html","token":"20240702_71Q"}"#).kind else {
+        let CallbackKind::KycWebview(w) = parse(
+            r#"{"type":"48","appUserId":"u","url":"https://x/i.html","token":"20240702_71Q"}"#,
+        )
+        .kind
+        else {
             panic!()
         };
         assert_eq!(w.token.unwrap().expose(), "20240702_71Q");
         assert!(w.url.is_some());
-        let CallbackKind::DiligenceReupload(r) = parse(r#"{"type":"47","appUserId":"u","webviewUrl":"https://x"}"#).kind else {
+        let CallbackKind::DiligenceReupload(r) =
+            parse(r#"{"type":"47","appUserId":"u","webviewUrl":"https://x"}"#).kind
+        else {
             panic!()
         };
         assert!(r.web_view_url.is_some());
@@ -372,7 +427,11 @@ mod tests {
 
     #[test]
     fn path_type_fills_and_must_agree() {
-        let c = parse_callback(br#"{"appUserId":"u","userRecordStatus":"InProgress"}"#, Some(34)).unwrap();
+        let c = parse_callback(
+            br#"{"appUserId":"u","userRecordStatus":"InProgress"}"#,
+            Some(34),
+        )
+        .unwrap();
         assert!(matches!(c.kind, CallbackKind::UserRecord(_)));
         assert_eq!(
             parse_callback(br#"{"type":"4","appUserId":"u"}"#, Some(34)).unwrap_err(),
@@ -382,11 +441,26 @@ mod tests {
 
     #[test]
     fn malformed_inputs_get_precise_errors() {
-        assert!(matches!(parse_callback(b"{not json", None), Err(CallbackError::NotJson(_))));
-        assert_eq!(parse_callback(b"[1]", None).unwrap_err(), CallbackError::NotAnObject);
-        assert_eq!(parse_callback(br#"{"type":"four"}"#, None).unwrap_err(), CallbackError::InvalidType("four".into()));
-        assert_eq!(parse_callback(br#"{"type":"4","status":"Pending"}"#, None).unwrap_err(), CallbackError::MissingSubject(4));
+        assert!(matches!(
+            parse_callback(b"{not json", None),
+            Err(CallbackError::NotJson(_))
+        ));
+        assert_eq!(
+            parse_callback(b"[1]", None).unwrap_err(),
+            CallbackError::NotAnObject
+        );
+        assert_eq!(
+            parse_callback(br#"{"type":"four"}"#, None).unwrap_err(),
+            CallbackError::InvalidType("four".into())
+        );
+        assert_eq!(
+            parse_callback(br#"{"type":"4","status":"Pending"}"#, None).unwrap_err(),
+            CallbackError::MissingSubject(4)
+        );
         let long = format!(r#"{{"type":"34","appUserId":"{}"}}"#, "x".repeat(200));
-        assert_eq!(parse_callback(long.as_bytes(), None).unwrap_err(), CallbackError::InvalidSubject);
+        assert_eq!(
+            parse_callback(long.as_bytes(), None).unwrap_err(),
+            CallbackError::InvalidSubject
+        );
     }
 }

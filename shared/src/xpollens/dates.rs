@@ -7,16 +7,22 @@ use chrono::{DateTime, Utc};
 /// Parses `Webhook-Processdate`. ISO 8601 is accepted too, in case Xpollens moves to it.
 pub fn parse_process_date(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
-    ["%d/%m/%Y %H:%M:%S %:z", "%d/%m/%Y %H:%M:%S %z", "%d/%m/%Y %H:%M:%S%.f %:z"]
-        .iter()
-        .find_map(|fmt| DateTime::parse_from_str(raw, fmt).ok())
-        .or_else(|| DateTime::parse_from_rfc3339(raw).ok())
-        .map(|d| d.with_timezone(&Utc))
+    [
+        "%d/%m/%Y %H:%M:%S %:z",
+        "%d/%m/%Y %H:%M:%S %z",
+        "%d/%m/%Y %H:%M:%S%.f %:z",
+    ]
+    .iter()
+    .find_map(|fmt| DateTime::parse_from_str(raw, fmt).ok())
+    .or_else(|| DateTime::parse_from_rfc3339(raw).ok())
+    .map(|d| d.with_timezone(&Utc))
 }
 
 /// Parses an ISO 8601 body date (`2021-05-18T12:47:14.4008694+00:00`).
 pub fn parse_body_date(raw: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw.trim()).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(raw.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -38,6 +44,11 @@ mod tests {
     #[test]
     fn body_dates_accept_seven_fractional_digits() {
         let d = parse_body_date("2021-05-18T12:47:14.4008694+00:00").unwrap();
-        assert_eq!(d.timestamp(), Utc.with_ymd_and_hms(2021, 5, 18, 12, 47, 14).unwrap().timestamp());
+        assert_eq!(
+            d.timestamp(),
+            Utc.with_ymd_and_hms(2021, 5, 18, 12, 47, 14)
+                .unwrap()
+                .timestamp()
+        );
     }
 }

@@ -11,7 +11,10 @@ use super::dates::parse_process_date;
 use super::plan::{plan, Delivery};
 use crate::auth::{AuthError, CredentialSet};
 use crate::crypto::Keyring;
-use crate::intake::{sha256_hex, EventId, EventStore, Outcome, Provider, Rejection, REJECTED_BODY_LIMIT, REJECTION_RETENTION_DAYS};
+use crate::intake::{
+    sha256_hex, EventId, EventStore, Outcome, Provider, Rejection, REJECTED_BODY_LIMIT,
+    REJECTION_RETENTION_DAYS,
+};
 use crate::ip_allow::IpAllowList;
 use crate::secrets::Cached;
 use chrono::{DateTime, Duration, Utc};
@@ -33,7 +36,10 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -46,10 +52,17 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     fn json(status: u16, body: serde_json::Value) -> Self {
-        Self { status, headers: vec![("content-type", "application/json".into())], body: body.to_string() }
+        Self {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body: body.to_string(),
+        }
     }
     fn error(status: u16, code: &str, message: impl std::fmt::Display) -> Self {
-        Self::json(status, json!({"error": code, "message": message.to_string()}))
+        Self::json(
+            status,
+            json!({"error": code, "message": message.to_string()}),
+        )
     }
     fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
@@ -71,7 +84,9 @@ pub struct Endpoint {
 /// prefix (`/prod/...`) is allowed; anything else is not this endpoint.
 fn route(path: &str) -> Option<Option<u32>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let at = segments.windows(2).position(|w| w == ["xpollens", "callbacks"])?;
+    let at = segments
+        .windows(2)
+        .position(|w| w == ["xpollens", "callbacks"])?;
     match &segments[at + 2..] {
         [] => Some(None),
         [t] => t.parse().ok().map(Some),
@@ -81,7 +96,12 @@ fn route(path: &str) -> Option<Option<u32>> {
 
 fn is_json(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return false };
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -92,7 +112,8 @@ enum Refusal {
 impl Endpoint {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
         if !req.method.eq_ignore_ascii_case("POST") {
-            return HttpResponse::error(405, "method_not_allowed", "only POST is accepted").with_header("allow", "POST".into());
+            return HttpResponse::error(405, "method_not_allowed", "only POST is accepted")
+                .with_header("allow", "POST".into());
         }
         let Some(path_type) = route(&req.path) else {
             return HttpResponse::error(404, "not_found", "unknown route");
@@ -109,7 +130,9 @@ impl Endpoint {
         let received_at = (self.clock)();
         match self.accept(req, path_type, received_at).await {
             Ok(resp) => resp,
-            Err(Refusal::Status(status, code, message)) => self.reject(req, received_at, status, code, message).await,
+            Err(Refusal::Status(status, code, message)) => {
+                self.reject(req, received_at, status, code, message).await
+            }
         }
     }
 
@@ -119,7 +142,11 @@ impl Endpoint {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot load callback credentials");
-                return Some(HttpResponse::error(503, "unavailable", "authentication unavailable, retry later"));
+                return Some(HttpResponse::error(
+                    503,
+                    "unavailable",
+                    "authentication unavailable, retry later",
+                ));
             }
         };
         let mut result = creds.authorize(header);
@@ -142,20 +169,38 @@ impl Endpoint {
         }
     }
 
-    async fn accept(&self, req: &HttpRequest, path_type: Option<u32>, received_at: DateTime<Utc>) -> Result<HttpResponse, Refusal> {
+    async fn accept(
+        &self,
+        req: &HttpRequest,
+        path_type: Option<u32>,
+        received_at: DateTime<Utc>,
+    ) -> Result<HttpResponse, Refusal> {
         if req.body.len() > BODY_LIMIT {
-            return Err(Refusal::Status(413, "payload_too_large", format!("body exceeds {BODY_LIMIT} bytes")));
+            return Err(Refusal::Status(
+                413,
+                "payload_too_large",
+                format!("body exceeds {BODY_LIMIT} bytes"),
+            ));
         }
         if !is_json(req.header("content-type")) {
-            return Err(Refusal::Status(415, "unsupported_media_type", "content-type must be application/json".into()));
+            return Err(Refusal::Status(
+                415,
+                "unsupported_media_type",
+                "content-type must be application/json".into(),
+            ));
         }
         let event_id = match req.header("webhook-id") {
-            Some(raw) => EventId::from_provider(raw).map_err(|e| Refusal::Status(400, "invalid_header", format!("Webhook-Id: {e}")))?,
+            Some(raw) => EventId::from_provider(raw)
+                .map_err(|e| Refusal::Status(400, "invalid_header", format!("Webhook-Id: {e}")))?,
             None => EventId::from_body(&req.body),
         };
         let process_date = match req.header("webhook-processdate") {
             Some(raw) => Some(parse_process_date(raw).ok_or_else(|| {
-                Refusal::Status(400, "invalid_header", "Webhook-Processdate is not dd/MM/yyyy HH:mm:ss zzz".into())
+                Refusal::Status(
+                    400,
+                    "invalid_header",
+                    "Webhook-Processdate is not dd/MM/yyyy HH:mm:ss zzz".into(),
+                )
             })?),
             None => None,
         };
@@ -168,9 +213,18 @@ impl Endpoint {
         })?;
         let keys = self.keys.get().await.map_err(|e| {
             tracing::error!(error = %e, "cannot load payload key");
-            Refusal::Status(503, "unavailable", "encryption key unavailable, retry later".into())
+            Refusal::Status(
+                503,
+                "unavailable",
+                "encryption key unavailable, retry later".into(),
+            )
         })?;
-        let delivery = Delivery { event_id: &event_id, received_at, process_date, body: &req.body };
+        let delivery = Delivery {
+            event_id: &event_id,
+            received_at,
+            process_date,
+            body: &req.body,
+        };
         let write = plan(&callback, &delivery, &keys);
         let outcome = self.store.record(&write).await.map_err(|e| {
             tracing::error!(error = %e, event_id = event_id.as_str(), "durable write failed");
@@ -183,7 +237,11 @@ impl Endpoint {
             "callback recorded"
         );
         Ok(match outcome {
-            Outcome::Conflict => HttpResponse::error(409, "conflict", "this Webhook-Id was already received with a different body"),
+            Outcome::Conflict => HttpResponse::error(
+                409,
+                "conflict",
+                "this Webhook-Id was already received with a different body",
+            ),
             o => HttpResponse::json(
                 202,
                 json!({"status": "accepted", "eventId": event_id.as_str(), "duplicate": o == Outcome::Duplicate}),
@@ -193,13 +251,26 @@ impl Endpoint {
 
     /// Records a refused delivery (sealed, size-bounded, expiring) and answers it. If it
     /// cannot be recorded, answer 503 instead so the provider retries: nothing is lost.
-    async fn reject(&self, req: &HttpRequest, received_at: DateTime<Utc>, status: u16, code: &str, message: String) -> HttpResponse {
+    async fn reject(
+        &self,
+        req: &HttpRequest,
+        received_at: DateTime<Utc>,
+        status: u16,
+        code: &str,
+        message: String,
+    ) -> HttpResponse {
         if status >= 500 {
             return HttpResponse::error(status, code, message);
         }
         let keys = match self.keys.get().await {
             Ok(k) => k,
-            Err(_) => return HttpResponse::error(503, "unavailable", "cannot record the rejected callback, retry later"),
+            Err(_) => {
+                return HttpResponse::error(
+                    503,
+                    "unavailable",
+                    "cannot record the rejected callback, retry later",
+                )
+            }
         };
         let mut rejection = Rejection {
             provider: Provider::Xpollens,
@@ -215,7 +286,11 @@ impl Endpoint {
         rejection.sealed_body_prefix = keys.seal(&rejection.body_aad(), prefix);
         if let Err(e) = self.store.record_rejection(&rejection).await {
             tracing::error!(error = %e, "cannot record rejected callback");
-            return HttpResponse::error(503, "unavailable", "cannot record the rejected callback, retry later");
+            return HttpResponse::error(
+                503,
+                "unavailable",
+                "cannot record the rejected callback, retry later",
+            );
         }
         tracing::warn!(status, code, reason = %message, "callback rejected");
         HttpResponse::error(status, code, message)
@@ -229,31 +304,43 @@ mod tests {
     use crate::crypto::PayloadKey;
     use crate::intake::MemoryStore;
     use crate::kyc_state::Stream;
-    use crate::secrets::{StagedSecret, StaticSecrets};
     use crate::redact::Secret;
+    use crate::secrets::{StagedSecret, StaticSecrets};
     use base64::Engine;
     use chrono::TimeZone;
     use std::collections::HashMap;
     use std::time::Duration as StdDuration;
 
     fn endpoint(store: Arc<MemoryStore>, allow: Option<&str>) -> Endpoint {
-        let src = Arc::new(StaticSecrets(HashMap::from([
-            ("creds".to_string(), StagedSecret {
-                current: Secret::new(r#"{"scheme":"basic","username":"xp","password":"pw-new"}"#.into()),
-                previous: Some(Secret::new(r#"{"scheme":"basic","username":"xp","password":"pw-old"}"#.into())),
-            }),
-        ])));
+        let src = Arc::new(StaticSecrets(HashMap::from([(
+            "creds".to_string(),
+            StagedSecret {
+                current: Secret::new(
+                    r#"{"scheme":"basic","username":"xp","password":"pw-new"}"#.into(),
+                ),
+                previous: Some(Secret::new(
+                    r#"{"scheme":"basic","username":"xp","password":"pw-old"}"#.into(),
+                )),
+            },
+        )])));
         Endpoint {
             store,
             credentials: Cached::new(src, "creds", StdDuration::from_secs(300), |s| {
-                let mut v = vec![Credential::from_secret_json(s.current.expose()).map_err(|e| e.to_string())?];
+                let mut v =
+                    vec![Credential::from_secret_json(s.current.expose())
+                        .map_err(|e| e.to_string())?];
                 if let Some(p) = &s.previous {
                     v.push(Credential::from_secret_json(p.expose()).map_err(|e| e.to_string())?);
                 }
                 Ok(CredentialSet::new(v))
             }),
-            keys: Cached::new(Arc::new(StaticSecrets(HashMap::new())), "unused", StdDuration::from_secs(300), |_| unreachable!())
-                .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
+            keys: Cached::new(
+                Arc::new(StaticSecrets(HashMap::new())),
+                "unused",
+                StdDuration::from_secs(300),
+                |_| unreachable!(),
+            )
+            .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
             allow_list: allow.map(|a| IpAllowList::parse(a).unwrap().unwrap()),
             clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()),
         }
@@ -264,10 +351,25 @@ mod tests {
             method: "POST".into(),
             path: "/xpollens/callbacks".into(),
             headers: vec![
-                ("Authorization".into(), format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("xp:{password}")))),
-                ("Content-Type".into(), "application/json; charset=utf-8".into()),
-                ("Webhook-Id".into(), "3a0a2870-f188-46e5-a6f0-f55b38565d7b".into()),
-                ("Webhook-Processdate".into(), "12/12/2023 17:51:40 +00:00".into()),
+                (
+                    "Authorization".into(),
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("xp:{password}"))
+                    ),
+                ),
+                (
+                    "Content-Type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
+                (
+                    "Webhook-Id".into(),
+                    "3a0a2870-f188-46e5-a6f0-f55b38565d7b".into(),
+                ),
+                (
+                    "Webhook-Processdate".into(),
+                    "12/12/2023 17:51:40 +00:00".into(),
+                ),
             ],
             body: body.as_bytes().to_vec(),
             source_ip: Some("203.0.113.5".parse().unwrap()),
@@ -286,10 +388,18 @@ mod tests {
         let r = ep.handle(&post(KYC, "pw-old")).await;
         assert_eq!(r.status, 202);
         assert!(r.body.contains(r#""duplicate":true"#));
-        let r = ep.handle(&post(r#"{"type":"4","status":"Complete","appUserId":"u1"}"#, "pw-new")).await;
+        let r = ep
+            .handle(&post(
+                r#"{"type":"4","status":"Complete","appUserId":"u1"}"#,
+                "pw-new",
+            ))
+            .await;
         assert_eq!(r.status, 409);
         let states = store.provider_states("u1").await.unwrap();
-        assert_eq!(states[&Provider::Xpollens].status(Stream::KycDemand), Some("Pending"));
+        assert_eq!(
+            states[&Provider::Xpollens].status(Stream::KycDemand),
+            Some("Pending")
+        );
         assert_eq!(store.history("u1").await.unwrap().len(), 1);
     }
 
@@ -299,7 +409,10 @@ mod tests {
         let ep = endpoint(store.clone(), Some("203.0.113.0/24"));
         let r = ep.handle(&post(KYC, "wrong")).await;
         assert_eq!(r.status, 401);
-        assert!(r.headers.iter().any(|(k, v)| *k == "www-authenticate" && v.starts_with("Basic")));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| *k == "www-authenticate" && v.starts_with("Basic")));
         let mut get = post(KYC, "pw-new");
         get.method = "GET".into();
         assert_eq!(ep.handle(&get).await.status, 405);
@@ -320,9 +433,32 @@ mod tests {
         let cases: Vec<(HttpRequest, u16)> = vec![
             (post("{broken", "pw-new"), 400),
             (post(r#"{"type":"4","status":"Pending"}"#, "pw-new"), 400),
-            (post(&format!(r#"{{"type":"16","pad":"{}"}}"#, "x".repeat(BODY_LIMIT)), "pw-new"), 413),
-            ({ let mut r = post(KYC, "pw-new"); r.headers.retain(|(k, _)| k != "Content-Type"); r.headers.push(("content-type".into(), "text/plain".into())); r }, 415),
-            ({ let mut r = post(KYC, "pw-new"); r.headers.retain(|(k, _)| k != "Webhook-Processdate"); r.headers.push(("Webhook-Processdate".into(), "tomorrow".into())); r }, 400),
+            (
+                post(
+                    &format!(r#"{{"type":"16","pad":"{}"}}"#, "x".repeat(BODY_LIMIT)),
+                    "pw-new",
+                ),
+                413,
+            ),
+            (
+                {
+                    let mut r = post(KYC, "pw-new");
+                    r.headers.retain(|(k, _)| k != "Content-Type");
+                    r.headers.push(("content-type".into(), "text/plain".into()));
+                    r
+                },
+                415,
+            ),
+            (
+                {
+                    let mut r = post(KYC, "pw-new");
+                    r.headers.retain(|(k, _)| k != "Webhook-Processdate");
+                    r.headers
+                        .push(("Webhook-Processdate".into(), "tomorrow".into()));
+                    r
+                },
+                400,
+            ),
         ];
         for (i, (req, status)) in cases.iter().enumerate() {
             let r = ep.handle(req).await;
@@ -331,7 +467,9 @@ mod tests {
         }
         let rejections = store.rejections();
         assert_eq!(rejections.len(), cases.len());
-        assert!(rejections.iter().all(|r| !r.sealed_body_prefix.contains("Pending")));
+        assert!(rejections
+            .iter()
+            .all(|r| !r.sealed_body_prefix.contains("Pending")));
         assert_eq!(store.event_count(), 0);
     }
 
@@ -339,13 +477,24 @@ mod tests {
     async fn unknown_types_and_path_types_are_accepted() {
         let store = Arc::new(MemoryStore::default());
         let ep = endpoint(store.clone(), None);
-        assert_eq!(ep.handle(&post(r#"{"type":"21","cardId":1}"#, "pw-new")).await.status, 202);
-        let mut r = post(r#"{"appUserId":"u2","userRecordStatus":"InProgress"}"#, "pw-new");
+        assert_eq!(
+            ep.handle(&post(r#"{"type":"21","cardId":1}"#, "pw-new"))
+                .await
+                .status,
+            202
+        );
+        let mut r = post(
+            r#"{"appUserId":"u2","userRecordStatus":"InProgress"}"#,
+            "pw-new",
+        );
         r.path = "/xpollens/callbacks/34".into();
         r.headers.retain(|(k, _)| k != "Webhook-Id");
         assert_eq!(ep.handle(&r).await.status, 202);
         let states = store.provider_states("u2").await.unwrap();
-        assert_eq!(states[&Provider::Xpollens].status(Stream::UserRecord), Some("InProgress"));
+        assert_eq!(
+            states[&Provider::Xpollens].status(Stream::UserRecord),
+            Some("InProgress")
+        );
     }
 
     #[test]

@@ -70,7 +70,10 @@ mod tests {
         assert_eq!(text(o, &["AppUserId"]).as_deref(), Some("a"));
         assert!(text(o, &["appuserid"]).is_some());
         let v = json!({"appUserid": "b"});
-        assert_eq!(text(v.as_object().unwrap(), &["appUserId"]).as_deref(), Some("b"));
+        assert_eq!(
+            text(v.as_object().unwrap(), &["appUserId"]).as_deref(),
+            Some("b")
+        );
     }
 
     #[test]

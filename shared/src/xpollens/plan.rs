@@ -34,12 +34,22 @@ fn status_text<T: StatusRules>(s: &Option<Status<T>>) -> Value {
 fn secrets(kind: &CallbackKind) -> Vec<(&'static str, &Secret)> {
     let fields: Vec<(&'static str, &Option<Secret>)> = match kind {
         CallbackKind::UserRecord(r) => vec![("publicUserCode", &r.public_user_code)],
-        CallbackKind::ScaEnrolment(e) => vec![("activationCode", &e.activation_code), ("webViewUrl", &e.web_view_url)],
+        CallbackKind::ScaEnrolment(e) => vec![
+            ("activationCode", &e.activation_code),
+            ("webViewUrl", &e.web_view_url),
+        ],
         CallbackKind::DiligenceReupload(r) => vec![("webViewUrl", &r.web_view_url)],
-        CallbackKind::KycWebview(w) => vec![("url", &w.url), ("token", &w.token), ("webViewUrl", &w.web_view_url)],
+        CallbackKind::KycWebview(w) => vec![
+            ("url", &w.url),
+            ("token", &w.token),
+            ("webViewUrl", &w.web_view_url),
+        ],
         _ => vec![],
     };
-    fields.into_iter().filter_map(|(name, s)| s.as_ref().map(|s| (name, s))).collect()
+    fields
+        .into_iter()
+        .filter_map(|(name, s)| s.as_ref().map(|s| (name, s)))
+        .collect()
 }
 
 fn diligences_json(d: &KycDemand) -> Value {
@@ -88,7 +98,9 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
             "requestProcessDate": r.processed_date,
             "payload": r.payload,
         }),
-        CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) | CallbackKind::Other => json!({}),
+        CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) | CallbackKind::Other => {
+            json!({})
+        }
     };
     match v {
         Value::Object(m) => m,
@@ -100,14 +112,29 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
 pub fn summary(callback: &Callback, event_id: Option<&EventId>) -> Value {
     let mut m = Map::new();
     m.insert("provider".into(), "xpollens".into());
-    m.insert("eventType".into(), callback.callback_type.map(Value::from).unwrap_or(Value::Null));
-    m.insert("subjectId".into(), callback.subject.clone().map(Value::from).unwrap_or(Value::Null));
+    m.insert(
+        "eventType".into(),
+        callback
+            .callback_type
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+    );
+    m.insert(
+        "subjectId".into(),
+        callback
+            .subject
+            .clone()
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+    );
     if let Some(id) = event_id {
         m.insert("eventId".into(), id.as_str().into());
     }
     m.extend(details(&callback.kind));
-    let secret_names: Map<String, Value> =
-        secrets(&callback.kind).into_iter().map(|(n, _)| (n.to_string(), REDACTED.into())).collect();
+    let secret_names: Map<String, Value> = secrets(&callback.kind)
+        .into_iter()
+        .map(|(n, _)| (n.to_string(), REDACTED.into()))
+        .collect();
     if !secret_names.is_empty() {
         m.insert("secrets".into(), Value::Object(secret_names));
     }
@@ -126,7 +153,10 @@ fn enrolment_status(e: &ScaEnrolment) -> Option<(&'static str, u8)> {
 
 /// The stream, canonical status, rank and finality a callback proposes; or why none.
 fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), String> {
-    fn known<T: StatusRules>(what: &str, s: &Option<Status<T>>) -> Result<(&'static str, u8, bool), String> {
+    fn known<T: StatusRules>(
+        what: &str,
+        s: &Option<Status<T>>,
+    ) -> Result<(&'static str, u8, bool), String> {
         match s {
             Some(Status::Known(k)) => Ok((k.name(), k.rank(), k.is_final())),
             Some(Status::Unrecognised(raw)) => Err(format!("unrecognised {what} {raw:?}")),
@@ -135,17 +165,28 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), Str
     }
     let (stream, (status, rank, fin)) = match kind {
         CallbackKind::KycDemand(d) => (Stream::KycDemand, known("KYC status", &d.status)?),
-        CallbackKind::UserRecord(r) => (Stream::UserRecord, known("user record status", &r.status)?),
-        CallbackKind::ScaResult(r) => (Stream::ScaResult, known("authentication status", &r.status)?),
+        CallbackKind::UserRecord(r) => {
+            (Stream::UserRecord, known("user record status", &r.status)?)
+        }
+        CallbackKind::ScaResult(r) => (
+            Stream::ScaResult,
+            known("authentication status", &r.status)?,
+        ),
         CallbackKind::ScaEnrolment(e) => {
             let (s, r) = enrolment_status(e).ok_or("no activation code nor error message")?;
             (Stream::ScaEnrolment, (s, r, false))
         }
-        CallbackKind::DiligenceReupload(r) if r.web_view_url.is_some() => (Stream::DiligenceReupload, ("Issued", 1, false)),
-        CallbackKind::KycWebview(w) if w.url.is_some() || w.web_view_url.is_some() || w.token.is_some() => {
+        CallbackKind::DiligenceReupload(r) if r.web_view_url.is_some() => {
+            (Stream::DiligenceReupload, ("Issued", 1, false))
+        }
+        CallbackKind::KycWebview(w)
+            if w.url.is_some() || w.web_view_url.is_some() || w.token.is_some() =>
+        {
             (Stream::KycWebview, ("Issued", 1, false))
         }
-        CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) => return Err("no web-view URL".into()),
+        CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) => {
+            return Err("no web-view URL".into())
+        }
         CallbackKind::Other => return Err("callback type carries no KYC state".into()),
     };
     Ok((stream, status, rank, fin))
@@ -153,7 +194,10 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), Str
 
 /// The provider time of a callback: the `Webhook-Processdate` header, else the dates callback
 /// 36 carries in its body.
-pub fn provider_time(callback: &Callback, process_date: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+pub fn provider_time(
+    callback: &Callback,
+    process_date: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
     process_date.or(match &callback.kind {
         CallbackKind::ScaResult(r) => r.result_date.or(r.processed_date),
         _ => None,
@@ -167,12 +211,18 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
     let event = EventRecord {
         provider: Provider::Xpollens,
         event_id: event_id.to_string(),
-        event_type: callback.callback_type.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()),
+        event_type: callback
+            .callback_type
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "unknown".into()),
         subject: callback.subject.clone(),
         received_at: delivery.received_at,
         provider_time,
         body_sha256: crate::intake::sha256_hex(delivery.body),
-        sealed_body: keys.seal(&EventRecord::body_aad(Provider::Xpollens, event_id), delivery.body),
+        sealed_body: keys.seal(
+            &EventRecord::body_aad(Provider::Xpollens, event_id),
+            delivery.body,
+        ),
         summary: summary(callback, Some(delivery.event_id)),
     };
     let (patch, no_patch_reason) = match proposal(&callback.kind) {
@@ -181,13 +231,20 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             let mut value = StreamValue::new(status, rank, fin, at, event_id);
             value.detail = Value::Object(details(&callback.kind));
             for (name, secret) in secrets(&callback.kind) {
-                value.sealed.insert(name.to_string(), keys.seal_secret(&sealed_field_aad(event_id, name), secret));
+                value.sealed.insert(
+                    name.to_string(),
+                    keys.seal_secret(&sealed_field_aad(event_id, name), secret),
+                );
             }
             (Some(StatePatch { stream, value }), None)
         }
         Err(reason) => (None, Some(reason)),
     };
-    WritePlan { event, patch, no_patch_reason }
+    WritePlan {
+        event,
+        patch,
+        no_patch_reason,
+    }
 }
 
 /// Associated data of a secret sealed into a state stream.
@@ -208,14 +265,22 @@ mod tests {
     fn plan_of(body: &str, process_date: Option<DateTime<Utc>>) -> WritePlan {
         let cb = parse_callback(body.as_bytes(), None).unwrap();
         let id = EventId::from_provider("wh-1").unwrap();
-        let d = Delivery { event_id: &id, received_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), process_date, body: body.as_bytes() };
+        let d = Delivery {
+            event_id: &id,
+            received_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            process_date,
+            body: body.as_bytes(),
+        };
         plan(&cb, &d, &keys())
     }
 
     #[test]
     fn kyc_demand_plans_a_kyc_patch_at_the_process_date() {
         let pd = Utc.with_ymd_and_hms(2025, 12, 31, 23, 0, 0).unwrap();
-        let p = plan_of(r#"{"type":"4","status":"Fraud_Suspicion","appUserId":"u1","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud"}]}"#, Some(pd));
+        let p = plan_of(
+            r#"{"type":"4","status":"Fraud_Suspicion","appUserId":"u1","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud"}]}"#,
+            Some(pd),
+        );
         let patch = p.patch.unwrap();
         assert_eq!(patch.stream, Stream::KycDemand);
         assert_eq!(patch.value.status, "FraudSuspicion");
@@ -231,12 +296,25 @@ mod tests {
         let body = r#"{"type":"35","AppUserId":"Au007","ActivationCode":"ACT-SECRET-0001","ExtraData":{"WebViewUrl":"https://pad/x?token=TOK-SECRET"}}"#;
         let p = plan_of(body, None);
         let all = format!("{:?} {} {:?}", p.event, p.event.summary, p.patch);
-        assert!(!all.contains("ACT-SECRET") && !all.contains("TOK-SECRET"), "{all}");
+        assert!(
+            !all.contains("ACT-SECRET") && !all.contains("TOK-SECRET"),
+            "{all}"
+        );
         let patch = p.patch.unwrap();
         assert_eq!(patch.value.status, "Enrolled");
         let sealed = &patch.value.sealed["activationCode"];
-        assert_eq!(keys().open(&sealed_field_aad("wh-1", "activationCode"), sealed).unwrap(), b"ACT-SECRET-0001");
-        let raw = keys().open(&EventRecord::body_aad(Provider::Xpollens, "wh-1"), &p.event.sealed_body).unwrap();
+        assert_eq!(
+            keys()
+                .open(&sealed_field_aad("wh-1", "activationCode"), sealed)
+                .unwrap(),
+            b"ACT-SECRET-0001"
+        );
+        let raw = keys()
+            .open(
+                &EventRecord::body_aad(Provider::Xpollens, "wh-1"),
+                &p.event.sealed_body,
+            )
+            .unwrap();
         assert_eq!(raw, body.as_bytes());
         assert_eq!(p.event.summary["secrets"]["activationCode"], REDACTED);
     }
@@ -245,17 +323,32 @@ mod tests {
     fn unknown_types_and_unrecognised_statuses_record_without_patch() {
         let p = plan_of(r#"{"type":"16","appUserId":"u","amount":3}"#, None);
         assert!(p.patch.is_none());
-        assert_eq!(p.no_patch_reason.as_deref(), Some("callback type carries no KYC state"));
-        let p = plan_of(r#"{"type":"34","appUserId":"u","userRecordStatus":"Frozen"}"#, None);
+        assert_eq!(
+            p.no_patch_reason.as_deref(),
+            Some("callback type carries no KYC state")
+        );
+        let p = plan_of(
+            r#"{"type":"34","appUserId":"u","userRecordStatus":"Frozen"}"#,
+            None,
+        );
         assert!(p.patch.is_none());
-        assert_eq!(p.no_patch_reason.as_deref(), Some("unrecognised user record status \"Frozen\""));
+        assert_eq!(
+            p.no_patch_reason.as_deref(),
+            Some("unrecognised user record status \"Frozen\"")
+        );
         assert_eq!(p.event.summary["userRecordStatus"], "Frozen");
     }
 
     #[test]
     fn sca_result_time_falls_back_to_body_dates() {
-        let p = plan_of(r#"{"Header":{"Type":36,"AppUserId":"u","Status":"Succeeded","AuthenticationResultDate":"2021-05-18T12:47:25+00:00"},"Payload":null}"#, None);
-        assert_eq!(p.event.provider_time, Some(Utc.with_ymd_and_hms(2021, 5, 18, 12, 47, 25).unwrap()));
+        let p = plan_of(
+            r#"{"Header":{"Type":36,"AppUserId":"u","Status":"Succeeded","AuthenticationResultDate":"2021-05-18T12:47:25+00:00"},"Payload":null}"#,
+            None,
+        );
+        assert_eq!(
+            p.event.provider_time,
+            Some(Utc.with_ymd_and_hms(2021, 5, 18, 12, 47, 25).unwrap())
+        );
         assert_eq!(p.patch.unwrap().value.status, "Succeeded");
     }
 }

@@ -127,26 +127,53 @@ mod tests {
 
     #[test]
     fn documented_misspellings_map_to_canonical_statuses() {
-        for raw in ["FraudSuspicion", "FraudSuspiscion", "Fraud_Suspicion", "fraudsuspicion"] {
-            assert_eq!(KycStatus::parse(raw), Status::Known(KycStatus::FraudSuspicion), "{raw}");
+        for raw in [
+            "FraudSuspicion",
+            "FraudSuspiscion",
+            "Fraud_Suspicion",
+            "fraudsuspicion",
+        ] {
+            assert_eq!(
+                KycStatus::parse(raw),
+                Status::Known(KycStatus::FraudSuspicion),
+                "{raw}"
+            );
         }
         for raw in ["AwaitingExpertise", "AwaintingExpertise"] {
-            assert_eq!(KycStatus::parse(raw), Status::Known(KycStatus::AwaitingExpertise));
+            assert_eq!(
+                KycStatus::parse(raw),
+                Status::Known(KycStatus::AwaitingExpertise)
+            );
         }
         assert_eq!(
             DiligenceStatus::parse("To_Review_Manually"),
             Status::Known(DiligenceStatus::ToReviewManually)
         );
-        assert_eq!(AuthenticationStatus::parse("succeeded"), Status::Known(AuthenticationStatus::Succeeded));
-        assert_eq!(UserRecordStatus::parse("4"), Status::Known(UserRecordStatus::Validated));
+        assert_eq!(
+            AuthenticationStatus::parse("succeeded"),
+            Status::Known(AuthenticationStatus::Succeeded)
+        );
+        assert_eq!(
+            UserRecordStatus::parse("4"),
+            Status::Known(UserRecordStatus::Validated)
+        );
         assert_eq!(authentication_reason("NotFound "), "NotFound");
-        assert_eq!(authentication_reason("UnprocessableEntity "), "UnprocessableEntity");
+        assert_eq!(
+            authentication_reason("UnprocessableEntity "),
+            "UnprocessableEntity"
+        );
     }
 
     #[test]
     fn unknown_statuses_are_kept_not_guessed() {
-        assert_eq!(KycStatus::parse(" Frozen "), Status::Unrecognised("Frozen".into()));
-        assert_eq!(UserRecordStatus::parse("3"), Status::Unrecognised("3".into()));
+        assert_eq!(
+            KycStatus::parse(" Frozen "),
+            Status::Unrecognised("Frozen".into())
+        );
+        assert_eq!(
+            UserRecordStatus::parse("3"),
+            Status::Unrecognised("3".into())
+        );
     }
 
     #[test]
@@ -163,8 +190,14 @@ mod tests {
         }
         use KycStatus as K;
         check(K::ALL, &[K::Complete, K::Rejected, K::FraudSuspicion]);
-        check(DiligenceStatus::ALL, &[DiligenceStatus::Validated, DiligenceStatus::Refused]);
-        check(UserRecordStatus::ALL, &[UserRecordStatus::Validated, UserRecordStatus::Refused]);
+        check(
+            DiligenceStatus::ALL,
+            &[DiligenceStatus::Validated, DiligenceStatus::Refused],
+        );
+        check(
+            UserRecordStatus::ALL,
+            &[UserRecordStatus::Validated, UserRecordStatus::Refused],
+        );
         check(AuthenticationStatus::ALL, &[]);
     }
 }
