@@ -1,1 +1,34 @@
 //! GoPay identification service: payloads, tokens and polling rules. Pure: no AWS types.
+//!
+//! Reference: `shared/reference/gopay/identification-api.cs.txt` (Czech) and the GoPay
+//! section of `PROVIDERS.md`. Everything here is free of I/O and clocks: callers pass `now`
+//! and, where randomness is involved, a random source.
+//!
+//! - [`time`]: GoPay's zone-less `yyyy-mm-dd HH:MM:SS.mmm` dates (assumed Europe/Prague).
+//! - [`identification`]: the identification-status response, its redacted normalized view
+//!   and the rule for "this poll is a history event".
+//! - [`tokens`]: app/client token responses, `/api/token` and `/api/revoke` form bodies,
+//!   error bodies and the classification of a failed token call.
+//! - [`consent`]: configured hosts and endpoint URLs, the consent URL, the single-use
+//!   `state`, the callback query.
+//! - [`schedule`]: next-due times, backoff with full jitter, access-token refresh margin,
+//!   leases and the Lambda-deadline rule.
+//! - [`prefill`]: the `/api/prefill-client-data` body (personal data) and its answer.
+//!
+//! Secrets (tokens, codes, `state`) are [`crate::redact::Secret`]; personal data is
+//! [`crate::redact::Personal`]. Neither prints its value through `Debug`, `Display` or
+//! `Serialize`; the one error type, [`GoPayError`], never carries either.
+
+pub mod consent;
+pub mod error;
+pub mod identification;
+pub mod prefill;
+pub mod schedule;
+pub mod time;
+pub mod tokens;
+
+pub use error::{CallbackDefect, GoPayError, StateRejection};
+pub use identification::{ClientProfileId, IdentificationState, IdentificationStatus, Reason};
+
+/// The provider name used in events and normalized views.
+pub const PROVIDER: &str = "gopay";

@@ -1,0 +1,194 @@
+//! GoPay's dates: `yyyy-mm-dd HH:MM:SS.mmm`, with no zone.
+//!
+//! # Which zone
+//! The reference gives no zone and no offset (the table even writes the layout as
+//! `yyyy-mm-dd HH:MM:SS:MS`, while every example uses `.mmm`). We assume **Europe/Prague
+//! civil time (CET, UTC+1 / CEST, UTC+2)**: GoPay is a Czech service run from Prague, its
+//! documentation is Czech, and its customers read these dates as local Czech time. This is an
+//! inference, not a confirmed fact, so we never lose what was sent: [`GoPayDateTime`] keeps the
+//! raw text and the naive local value, and only derives the UTC instant from the assumption.
+//! If GoPay ever sends an explicit offset (`Z`, `+01:00`), that offset wins.
+//!
+//! Prague follows the EU summer-time rule (since 1996): summer time from the last Sunday of
+//! March 01:00 UTC to the last Sunday of October 01:00 UTC. Local times in the autumn hour that
+//! happens twice resolve to the earlier instant (summer time), and local times in the spring gap
+//! that never happens are read as winter time; both cases are flagged in [`ZoneSource`].
+//! Dates before 1996 (before GoPay's identification service existed) use the same rule.
+
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc,
+    Weekday,
+};
+
+use super::error::GoPayError;
+
+/// The zone GoPay's zone-less dates are read in.
+pub const ASSUMED_ZONE: &str = "Europe/Prague";
+
+/// How the UTC instant of a [`GoPayDateTime`] was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneSource {
+    /// Zone-less value read as Prague civil time; unambiguous.
+    AssumedPrague,
+    /// Zone-less value in the autumn hour that occurs twice; the earlier instant was taken.
+    AssumedPragueAmbiguous,
+    /// Zone-less value in the spring gap that does not exist locally; read as winter time.
+    AssumedPragueGap,
+    /// The value carried its own offset.
+    Explicit,
+}
+
+/// One GoPay date as sent, with its naive local reading and its derived UTC instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoPayDateTime {
+    raw: String,
+    local: NaiveDateTime,
+    utc: DateTime<Utc>,
+    source: ZoneSource,
+}
+
+impl GoPayDateTime {
+    /// Parses leniently: `yyyy-mm-dd HH:MM:SS.mmm` (documented examples), `...SS:mmm` (the
+    /// documented layout), any fraction length or none, `T` instead of the space, a bare date,
+    /// and RFC 3339 with an explicit offset.
+    pub fn parse(input: &str) -> Result<Self, GoPayError> {
+        let raw = input.trim();
+        if raw.is_empty() {
+            return Err(GoPayError::InvalidDate { reason: "empty" });
+        }
+        if raw.len() > 64 {
+            return Err(GoPayError::InvalidDate { reason: "too long" });
+        }
+        if let Ok(explicit) = DateTime::parse_from_rfc3339(raw) {
+            return Ok(Self {
+                raw: raw.to_string(),
+                local: explicit.naive_local(),
+                utc: explicit.with_timezone(&Utc),
+                source: ZoneSource::Explicit,
+            });
+        }
+        let local = parse_naive(raw)?;
+        let (utc, source) = prague_local_to_utc(local);
+        Ok(Self {
+            raw: raw.to_string(),
+            local,
+            utc,
+            source,
+        })
+    }
+
+    /// Builds the value GoPay would send for an instant (Prague civil time, milliseconds).
+    pub fn from_utc(utc: DateTime<Utc>) -> Self {
+        let local = utc.naive_utc() + prague_offset_at(utc);
+        let raw = format_gopay_local(local);
+        Self {
+            raw,
+            local,
+            utc,
+            source: ZoneSource::AssumedPrague,
+        }
+    }
+
+    /// The text exactly as received (trimmed).
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+    /// The wall-clock value as sent, without any zone.
+    pub fn local(&self) -> NaiveDateTime {
+        self.local
+    }
+    /// The instant, under the Prague assumption unless the value carried an offset.
+    pub fn utc(&self) -> DateTime<Utc> {
+        self.utc
+    }
+    pub fn zone_source(&self) -> ZoneSource {
+        self.source
+    }
+}
+
+fn parse_naive(raw: &str) -> Result<NaiveDateTime, GoPayError> {
+    let mut text = raw.replacen('T', " ", 1);
+    // Documented layout `HH:MM:SS:MS`: a fourth time component separated by a colon.
+    if let Some((date, time)) = text.split_once(' ') {
+        if time.matches(':').count() == 3 {
+            if let Some(pos) = time.rfind(':') {
+                text = format!("{date} {}.{}", &time[..pos], &time[pos + 1..]);
+            }
+        }
+    }
+    for layout in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(v) = NaiveDateTime::parse_from_str(&text, layout) {
+            return Ok(v);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN));
+    }
+    Err(GoPayError::InvalidDate {
+        reason: "not yyyy-mm-dd HH:MM:SS.mmm",
+    })
+}
+
+/// Formats a naive local value the way GoPay does: `yyyy-mm-dd HH:MM:SS.mmm`.
+pub fn format_gopay_local(local: NaiveDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        local.nanosecond() / 1_000_000 % 1000
+    )
+}
+
+fn last_sunday(year: i32, month: u32) -> NaiveDate {
+    let first_of_next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    }
+    .expect("valid first day of month");
+    let mut day = first_of_next.pred_opt().expect("a day before");
+    while day.weekday() != Weekday::Sun {
+        day = day.pred_opt().expect("a day before");
+    }
+    day
+}
+
+/// Prague's offset from UTC at an instant (EU rule: CEST between the last Sundays of March
+/// and October, 01:00 UTC each).
+pub fn prague_offset_at(utc: DateTime<Utc>) -> Duration {
+    let year = utc.year();
+    let one_am = NaiveTime::from_hms_opt(1, 0, 0).expect("valid time");
+    let start = last_sunday(year, 3).and_time(one_am);
+    let end = last_sunday(year, 10).and_time(one_am);
+    let t = utc.naive_utc();
+    if t >= start && t < end {
+        Duration::hours(2)
+    } else {
+        Duration::hours(1)
+    }
+}
+
+/// The fixed offset of Prague at an instant.
+pub fn prague_fixed_offset_at(utc: DateTime<Utc>) -> FixedOffset {
+    let secs = prague_offset_at(utc).num_seconds() as i32;
+    FixedOffset::east_opt(secs).expect("offset in range")
+}
+
+/// Reads a Prague wall-clock value as an instant (see the module documentation for the
+/// ambiguous and missing hours).
+pub fn prague_local_to_utc(local: NaiveDateTime) -> (DateTime<Utc>, ZoneSource) {
+    let summer = (local - Duration::hours(2)).and_utc();
+    let winter = (local - Duration::hours(1)).and_utc();
+    let summer_ok = prague_offset_at(summer) == Duration::hours(2);
+    let winter_ok = prague_offset_at(winter) == Duration::hours(1);
+    match (summer_ok, winter_ok) {
+        (true, true) => (summer, ZoneSource::AssumedPragueAmbiguous),
+        (true, false) => (summer, ZoneSource::AssumedPrague),
+        (false, true) => (winter, ZoneSource::AssumedPrague),
+        (false, false) => (winter, ZoneSource::AssumedPragueGap),
+    }
+}

@@ -1,0 +1,312 @@
+//! Supporting documents (`documents[]`, and `identityChecks[].idDocument` which has the same
+//! shape), their controls, extracted data and per-family details.
+
+use super::types::{null_default, open_enum, Timestamp, UnknownFields};
+use crate::redact::Personal;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+open_enum!(
+    /// `validation` of a document or face match.
+    Validation {
+        Validated => "VALIDATED",
+        ValidationFailure => "VALIDATION_FAILURE",
+        NotValidated => "NOT_VALIDATED",
+    }
+);
+
+open_enum!(
+    /// `controls.liveCheckRefuseReason.reason`.
+    LiveCheckReason {
+        Fraud => "FRAUD",
+        DocumentInsufficientQuality => "DOCUMENT_INSUFFICIENT_QUALITY",
+        DocumentIncorrectlyFramed => "DOCUMENT_INCORRECTLY_FRAMED",
+        DocumentSideMissing => "DOCUMENT_SIDE_MISSING",
+        DocumentExpired => "DOCUMENT_EXPIRED",
+        DocumentUnsupported => "DOCUMENT_UNSUPPORTED",
+        DocumentCountryUnauthorized => "DOCUMENT_COUNTRY_UNAUTHORIZED",
+        DocumentUnsupportedReceiptAck => "DOCUMENT_UNSUPPORTED_RECEIPT_ACK",
+        BiometryInsufficientQuality => "BIOMETRY_INSUFFICIENT_QUALITY",
+        LiveCheckExpired => "LIVE_CHECK_EXPIRED",
+        InvalidRequest => "INVALID_REQUEST",
+        InternalError => "INTERNAL_ERROR",
+        OtherReason => "OTHER",
+    }
+);
+
+/// A file of the archive named by the report. The name often contains the customer's name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRef {
+    pub name: Personal<String>,
+    pub mime_type: Option<String>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// One entry of `documents[]` (also the shape of `identityChecks[].idDocument`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    #[serde(default, deserialize_with = "null_default")]
+    pub files: Vec<FileRef>,
+    /// `type#name#os` of the client application.
+    pub source: Option<String>,
+    pub attachment_id: Option<String>,
+    pub id: Option<String>,
+    pub category: Option<String>,
+    #[serde(rename = "type")]
+    pub doc_type: Option<String>,
+    pub task_id: Option<String>,
+    pub date: Option<Timestamp>,
+    pub participant_uuid: Option<String>,
+    /// Present on identity-check documents (`participant_1`, `SIGNER`...).
+    pub owner: Option<String>,
+    pub validation: Option<Validation>,
+    pub are_controls_obsolete: Option<bool>,
+    /// The file is not in the archive when true; its controls still are in the report.
+    pub anonymized: Option<bool>,
+    pub label: Option<String>,
+    pub channel: Option<String>,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub errors: Vec<Value>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub warnings: Vec<Value>,
+    /// Present only when a decision aid (Prevent) was used.
+    pub controls: Option<Controls>,
+    pub data: Option<DocumentData>,
+    pub extra_data: Option<ExtraData>,
+    pub document_details: Option<DocumentDetails>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+impl Document {
+    pub fn is_anonymized(&self) -> bool {
+        self.anonymized == Some(true)
+    }
+}
+
+/// `controls`: named checks (booleans, keyword lists) plus per-owner arrays. The set of names is
+/// open (new controls appear, old ones are deprecated), so plain names map to raw values and
+/// [`crate::trust_sign::controls`] gives each its documented polarity.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Controls {
+    /// Per-participant comparisons between the file and the document.
+    #[serde(default, deserialize_with = "null_default")]
+    pub participants: Vec<OwnerControls>,
+    /// Deprecated tax-notice comparisons against the (closed) tax service, per participant.
+    #[serde(default, deserialize_with = "null_default")]
+    pub fr_tax_notice: Vec<OwnerControls>,
+    /// Legal-entity agent comparisons (`legalEntity.data.controls.agents`).
+    #[serde(default, deserialize_with = "null_default")]
+    pub agents: Vec<OwnerControls>,
+    pub live_check_refuse_reason: Option<LiveCheckRefuseReason>,
+    /// Every other control by name.
+    #[serde(flatten)]
+    pub checks: BTreeMap<String, Value>,
+}
+
+/// Controls about one owner (`owner` is a participant uuid).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OwnerControls {
+    pub owner: Option<String>,
+    #[serde(flatten)]
+    pub checks: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveCheckRefuseReason {
+    pub reason: Option<LiveCheckReason>,
+    pub sub_reason: Option<String>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// `data`: what Prevent or MiTrust extracted. For identity documents: pages, MRZ, holder and
+/// document information; other families put free-form data here, kept as personal data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentData {
+    #[serde(default, deserialize_with = "null_default")]
+    pub pages: Vec<Value>,
+    pub mrz: Option<Mrz>,
+    pub informations: Option<IdInformations>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Mrz {
+    pub line1: Option<Personal<String>>,
+    pub line2: Option<Personal<String>>,
+    pub line3: Option<Personal<String>>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdInformations {
+    pub document: Option<IdDocumentInformation>,
+    pub holder: Option<Holder>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdDocumentInformation {
+    pub number: Option<Personal<String>>,
+    pub issuance_date: Option<String>,
+    pub issuance_country: Option<String>,
+    pub expiration_date: Option<String>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Holder {
+    pub last_name: Option<Personal<String>>,
+    pub first_name: Option<Personal<String>>,
+    pub first_names: Option<Personal<Vec<String>>>,
+    pub birth_name: Option<Personal<String>>,
+    pub birth_date: Option<Personal<String>>,
+    pub birth_place: Option<Personal<String>>,
+    pub raw_address: Option<Personal<String>>,
+    pub gender: Option<Personal<String>>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// `extraData`: third-party data (company registry for payslips; the deprecated tax service).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraData {
+    pub company_details: Option<CompanyDetails>,
+    /// Deprecated since the tax service closed; personal (names, incomes, address).
+    pub fr_tax_notice_details: Option<Personal<Value>>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// A company as the registry describes it (payslip employer, legal entity).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyDetails {
+    pub company_id: Option<String>,
+    pub legal_name: Option<String>,
+    pub legal_form: Option<String>,
+    pub registration_date: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub legal_agents: Vec<LegalAgent>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub offices: Vec<Office>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// A company officer: a natural person, so every identifying field is personal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegalAgent {
+    pub agent_role: Option<String>,
+    pub agent_fullname: Option<Personal<String>>,
+    pub agent_first_name: Option<Personal<String>>,
+    pub agent_last_name: Option<Personal<String>>,
+    pub agent_birth_name: Option<Personal<String>>,
+    pub agent_birth_date: Option<Personal<String>>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Office {
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub ape_code: Option<String>,
+    pub main: Option<bool>,
+    pub siret: Option<String>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// `documentDetails`, grouped by the document families of the reference. A family's fields
+/// are simply absent on other families' documents.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DocumentDetails {
+    /// Identity documents, invoices, home insurance, pensions/CAF and the shared part of the
+    /// payslip and tax-notice details.
+    #[serde(flatten)]
+    pub person: PersonDetails,
+    #[serde(flatten)]
+    pub payslip: PayslipDetails,
+    #[serde(flatten)]
+    pub tax_notice: TaxNoticeDetails,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonDetails {
+    pub first_name: Option<Personal<String>>,
+    pub last_name: Option<Personal<String>>,
+    pub birth_name: Option<Personal<String>>,
+    pub address: Option<Personal<String>>,
+    pub issuance_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayslipDetails {
+    /// The employee's social security number (NIR).
+    pub ssn: Option<Personal<String>>,
+    /// The employer's SIRET.
+    pub legal_entity_office_id: Option<String>,
+    pub period_date: Option<String>,
+    pub seniority_date: Option<Personal<String>>,
+    pub monthly_net_taxable_income: Option<Personal<Value>>,
+    pub annual_net_taxable_income: Option<Personal<Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaxNoticeDetails {
+    pub reference: Option<Personal<String>>,
+    pub fiscal_number1: Option<Personal<String>>,
+    pub fiscal_number2: Option<Personal<String>>,
+    pub ref_income: Option<Personal<Value>>,
+    pub income_year: Option<Value>,
+    #[serde(rename = "doc2D")]
+    pub doc_2d: Option<Doc2D>,
+    /// Deprecated: income lines per declarant.
+    pub incomes_details: Option<Personal<Value>>,
+}
+
+/// What the tax notice's 2D-Doc says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Doc2D {
+    pub signature_date: Option<String>,
+    pub full_name1: Option<Personal<String>>,
+    pub full_name2: Option<Personal<String>>,
+    pub signed_by: Option<String>,
+    pub reference_income: Option<Personal<Value>>,
+    pub parts_count: Option<Value>,
+    pub fiscal_number1: Option<Personal<String>>,
+    pub fiscal_number2: Option<Personal<String>>,
+    pub assessment_date: Option<String>,
+    pub declaration_date: Option<String>,
+    pub tax_notice_reference: Option<Personal<String>>,
+    pub income_year: Option<Value>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}

@@ -1,0 +1,113 @@
+//! `events[]` (the client file's history) and `signedDocuments[]`.
+
+use super::types::{null_default, open_enum, Timestamp, UnknownFields};
+use crate::redact::Personal;
+use serde::Deserialize;
+use serde_json::Value;
+
+open_enum!(
+    /// `events[].state`: OK for a success, KO for an error.
+    EventState { Ok => "OK", Ko => "KO" }
+);
+
+open_enum!(
+    /// `events[].type`, every type of the reference's table.
+    EventType {
+        Creation => "CREATION",
+        Authentication => "AUTHENTICATION",
+        DocumentSubmission => "DOCUMENT_SUBMISSION",
+        DocumentReprocessing => "DOCUMENT_REPROCESSING",
+        FaceMatch => "FACE_MATCH",
+        Signature => "SIGNATURE",
+        OtpSent => "OTP_SENT",
+        EmailSent => "EMAIL_SENT",
+        SmsSent => "SMS_SENT",
+        ReminderSent => "REMINDER_SENT",
+        ContractViewed => "CONTRACT_VIEWED",
+        Reopen => "REOPEN",
+        ParticipantCompletion => "PARTICIPANT_COMPLETION",
+        Finalization => "FINALIZATION",
+        ArchivingScheduled => "ARCHIVING_SCHEDULED",
+        Archiving => "ARCHIVING",
+        ArchivingCancellation => "ARCHIVING_CANCELLATION",
+        Rejection => "REJECTION",
+        Acceptation => "ACCEPTATION",
+        ArchiveDownloaded => "ARCHIVE_DOWNLOADED",
+        ContractDownloaded => "CONTRACT_DOWNLOADED",
+        ContractsDownloadNotified => "CONTRACTS_DOWNLOAD_NOTIFIED",
+        Export => "EXPORT",
+        Unblocking => "UNBLOCKING",
+        Videocoding => "VIDEOCODING",
+        DocumentReviewed => "DOCUMENT_REVIEWED",
+        FaceMatchReviewed => "FACE_MATCH_REVIEWED",
+        LegalEntityReviewed => "LEGAL_ENTITY_REVIEWED",
+        LegalAgentReviewed => "LEGAL_AGENT_REVIEWED",
+        ReviewCanceled => "REVIEW_CANCELED",
+        ZipReportDownload => "ZIP_REPORT_DOWNLOAD",
+        ExternalAction => "EXTERNAL_ACTION",
+        Identification => "IDENTIFICATION",
+        DefraudedDocumentRegistration => "DEFRAUDED_DOCUMENT_REGISTRATION",
+        GroupTransfer => "GROUP_TRANSFER",
+    }
+);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub date: Option<Timestamp>,
+    pub state: Option<EventState>,
+    /// The participant who conceptually caused the event (end-user actions only).
+    pub executed_by: Option<String>,
+    pub delegatee_uuid: Option<String>,
+    pub source: Option<String>,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: Option<Personal<String>>,
+    pub task_id: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub errors: Vec<Value>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub warnings: Vec<Value>,
+    #[serde(rename = "type")]
+    pub event_type: Option<EventType>,
+    pub sent_to: Option<Personal<String>>,
+    pub document_type: Option<String>,
+    pub document_id: Option<String>,
+    pub document_category: Option<String>,
+    pub label: Option<String>,
+    pub channel: Option<String>,
+    /// REOPEN only: reopened tasks, the operator's message, extra tasks.
+    pub causes: Option<Personal<Value>>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// A signed document; the archive holds it as `signed_{id}.pdf`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedDocument {
+    pub id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub consent_clauses: Vec<ConsentClause>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+impl SignedDocument {
+    /// The archive entry the reference promises for this document.
+    pub fn archive_file_name(&self) -> String {
+        format!("signed_{}.pdf", self.id)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentClause {
+    pub id: Option<String>,
+    pub text: Option<String>,
+    pub required: Option<bool>,
+    /// Required clauses are always true.
+    pub checked: Option<bool>,
+    pub signer_uuid: Option<String>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}

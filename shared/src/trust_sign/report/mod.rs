@@ -1,0 +1,255 @@
+//! Typed model of report.json V6, from Namirial's reference
+//! (`shared/reference/trust-and-sign/report-json-v6.fr.txt`).
+//!
+//! Rules that hold throughout:
+//! - every struct keeps the fields it does not know in `extra`, and every enum keeps values it
+//!   does not know in `Other`: Namirial adds fields and values without notice;
+//! - every personal value (names, birth data, contact details, addresses, IBANs, document
+//!   numbers, MRZ, IP addresses) is a [`Personal`], so `Debug` and `Serialize` redact it;
+//! - `null` and absence mean the same thing.
+//!
+//! The report is identified as V6 by its shape, because the reference defines no version
+//! field: a JSON object with a `date` and a `clientFile` object. A `version` field, if one
+//! ever appears, must not name another version.
+
+mod document;
+mod events;
+mod participant;
+mod types;
+
+pub use document::{
+    CompanyDetails, Controls, Doc2D, Document, DocumentData, DocumentDetails, ExtraData, FileRef,
+    Holder, IdDocumentInformation, IdInformations, LegalAgent, LiveCheckReason,
+    LiveCheckRefuseReason, Mrz, Office, OwnerControls, PayslipDetails, PersonDetails,
+    TaxNoticeDetails, Validation,
+};
+pub use events::{ConsentClause, Event, EventState, EventType, SignedDocument};
+pub use participant::{
+    FaceMatch, IdentityCheck, Lin, LinMatch, LinProviderData, LinVerdict, OneClickClientFile,
+    OneClickContract, OneClickDocument, OneClickParticipant, Participant, VideoIdentification,
+};
+pub use types::{Ident, Timestamp, UnknownFields};
+
+use super::error::{NotV6Reason, TrustSignError};
+use crate::redact::Personal;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use types::{null_default, open_enum};
+
+open_enum!(
+    /// `clientFile.state`.
+    ClientFileState {
+        Initialized => "INITIALIZED",
+        Pending => "PENDING",
+        RunningPostFinalization => "RUNNING_POST_FINALIZATION",
+        Waiting => "WAITING",
+        Suspended => "SUSPENDED",
+        Accepted => "ACCEPTED",
+        Rejected => "REJECTED",
+    }
+);
+
+open_enum!(
+    /// `clientFile.archivingState`.
+    ArchivingState {
+        NoArchiving => "NO_ARCHIVING",
+        Archived => "ARCHIVED",
+        NotYetArchived => "NOT_YET_ARCHIVED",
+        ArchivingIsScheduled => "ARCHIVING_IS_SCHEDULED",
+        NotArchived => "NOT_ARCHIVED",
+    }
+);
+
+/// The whole report.json.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// When the report was generated: orders two versions of one client file's archive.
+    pub date: Option<Timestamp>,
+    pub client_file: Option<ClientFile>,
+    /// Supporting documents (identity-check documents are under the participants instead).
+    #[serde(default, deserialize_with = "null_default")]
+    pub documents: Vec<Document>,
+    /// Absent when signature is disabled in the workflow.
+    #[serde(default, deserialize_with = "null_default")]
+    pub signed_documents: Vec<SignedDocument>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub events: Vec<Event>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientFile {
+    #[serde(default, deserialize_with = "null_default")]
+    pub participants: Vec<Participant>,
+    /// Technical id (for a machine): the key a client file is stored under.
+    pub uuid: Option<String>,
+    /// Human-readable id (a number in the examples).
+    pub id: Option<Ident>,
+    /// Business information set by us when the file was created (customer link keys).
+    #[serde(default, deserialize_with = "null_default")]
+    pub external_info: Map<String, Value>,
+    pub start_date: Option<Timestamp>,
+    /// Only when ACCEPTED or REJECTED.
+    pub finish_date: Option<Timestamp>,
+    /// Only after a manual validation.
+    pub validation_date: Option<Timestamp>,
+    pub state: Option<ClientFileState>,
+    /// Only when REJECTED (e.g. `CANCELED`; the values are not enumerated by the reference).
+    pub rejection_cause: Option<String>,
+    /// Free text written by an operator: may name the customer.
+    pub rejection_message: Option<Personal<String>>,
+    pub acceptation_message: Option<Personal<String>>,
+    pub legal_entity: Option<LegalEntity>,
+    /// Legal archive id, kept by Namirial only ~3 months after closure: store it.
+    pub record_id: Option<String>,
+    pub archiving_state: Option<ArchivingState>,
+    pub external_id: Option<String>,
+    pub product_uuid: Option<String>,
+    pub product_name: Option<String>,
+    pub workflow_uuid: Option<String>,
+    pub workflow_name: Option<String>,
+    pub workflow_label: Option<String>,
+    pub group: Option<Group>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub appendices: Vec<Appendix>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// A company taking part in the file (only for workflows with legal entities).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegalEntity {
+    pub name: Option<String>,
+    /// SIRET or SIREN.
+    pub company_id: Option<String>,
+    pub data: Option<LegalEntityData>,
+    pub postal_address: Option<Value>,
+    pub iban: Option<Personal<String>>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+/// What the third-party registry said about the legal entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegalEntityData {
+    pub controls: Option<Controls>,
+    pub extra_data: Option<ExtraData>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+    pub default_group: Option<bool>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Appendix {
+    pub id: Option<String>,
+    pub file: Option<FileRef>,
+    #[serde(flatten)]
+    pub extra: UnknownFields,
+}
+
+impl Report {
+    /// Parses report.json bytes and checks they are a V6 report.
+    ///
+    /// Errors keep positions and JSON paths only, never serde's message, which can quote a
+    /// (personal) value.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, TrustSignError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let report: Report = match serde_path_to_error::deserialize(&mut de) {
+            Ok(report) => report,
+            Err(err) => return Err(classify_error(bytes, err)),
+        };
+        // Trailing bytes after the value make it something other than one JSON document.
+        if let Err(e) = de.end() {
+            return Err(TrustSignError::ReportNotJson {
+                line: e.line(),
+                column: e.column(),
+            });
+        }
+        if let Some(v) = report.extra.get("version") {
+            if !names_v6(v) {
+                return Err(not_v6(NotV6Reason::OtherVersion(v.to_string())));
+            }
+        }
+        if report.date.is_none() {
+            return Err(not_v6(NotV6Reason::MissingField("date")));
+        }
+        if report.client_file.is_none() {
+            return Err(not_v6(NotV6Reason::MissingField("clientFile")));
+        }
+        Ok(report)
+    }
+
+    /// The client file; always present on a report returned by [`Report::from_slice`].
+    pub fn client_file(&self) -> Option<&ClientFile> {
+        self.client_file.as_ref()
+    }
+
+    pub fn participants(&self) -> &[Participant] {
+        self.client_file
+            .as_ref()
+            .map(|c| c.participants.as_slice())
+            .unwrap_or_default()
+    }
+}
+
+fn not_v6(reason: NotV6Reason) -> TrustSignError {
+    TrustSignError::NotV6 { reason }
+}
+
+fn names_v6(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.as_u64() == Some(6),
+        Value::String(s) => {
+            let s = s.trim().trim_start_matches(['v', 'V']);
+            s == "6" || s.starts_with("6.")
+        }
+        _ => false,
+    }
+}
+
+/// Sorts a failed parse into "not JSON", "JSON but not a V6 report" and "V6 but a field has
+/// an unexpected type". Only the error path pays for the second, untyped parse.
+fn classify_error(
+    bytes: &[u8],
+    err: serde_path_to_error::Error<serde_json::Error>,
+) -> TrustSignError {
+    let inner = err.inner();
+    let (line, column) = (inner.line(), inner.column());
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return TrustSignError::ReportNotJson { line, column };
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(top)) => {
+            if let Some(v) = top.get("version").filter(|v| !names_v6(v)) {
+                not_v6(NotV6Reason::OtherVersion(v.to_string()))
+            } else if !top.get("clientFile").is_some_and(Value::is_object) {
+                not_v6(NotV6Reason::MissingField("clientFile"))
+            } else {
+                TrustSignError::ReportSchema {
+                    path: err.path().to_string(),
+                    line,
+                    column,
+                }
+            }
+        }
+        Ok(_) => not_v6(NotV6Reason::NotAnObject),
+        Err(_) => TrustSignError::ReportNotJson { line, column },
+    }
+}
+
+#[cfg(test)]
+mod tests;

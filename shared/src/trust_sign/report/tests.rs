@@ -1,0 +1,215 @@
+use super::*;
+
+/// The reference's own examples, assembled into one report (see the fixture file).
+pub(crate) const REFERENCE: &str =
+    include_str!("../../../tests/fixtures/trust_sign/report_v6_reference.json");
+
+fn reference() -> Report {
+    Report::from_slice(REFERENCE.as_bytes()).expect("reference report parses")
+}
+
+#[test]
+fn client_file_fields_are_typed() {
+    let r = reference();
+    let cf = r.client_file().unwrap();
+    assert_eq!(cf.state, Some(ClientFileState::Rejected));
+    assert_eq!(cf.rejection_cause.as_deref(), Some("CANCELED"));
+    assert_eq!(cf.rejection_message.as_ref().unwrap().expose(), "Annulé");
+    assert_eq!(cf.id.as_ref().unwrap().0, "10002");
+    assert_eq!(cf.archiving_state, Some(ArchivingState::NotArchived));
+    assert_eq!(cf.external_info["my-identifier"], "123456");
+    assert_eq!(cf.external_id.as_deref(), Some("customer-42"));
+    assert_eq!(cf.group.as_ref().unwrap().default_group, Some(true));
+    assert_eq!(
+        cf.appendices[0].file.as_ref().unwrap().name.expose(),
+        "appendix_cgv.pdf"
+    );
+    assert!(cf.finish_date.as_ref().unwrap().instant().is_some());
+    assert_eq!(cf.extra.keys().collect::<Vec<_>>(), vec!["someNewField"]);
+    let le = cf.legal_entity.as_ref().unwrap();
+    let agents = &le.data.as_ref().unwrap().controls.as_ref().unwrap().agents;
+    assert_eq!(agents[0].checks["agentNameMatch"], false);
+    let company = le.data.as_ref().unwrap().extra_data.as_ref().unwrap();
+    let company = company.company_details.as_ref().unwrap();
+    assert_eq!(
+        company.legal_agents[0].agent_role.as_deref(),
+        Some("Président")
+    );
+}
+
+#[test]
+fn identity_checks_are_typed() {
+    let r = reference();
+    let p = &r.participants()[0];
+    let check = &p.identity_checks[0];
+    let id = check.id_document.as_ref().unwrap();
+    assert_eq!(id.validation, Some(Validation::ValidationFailure));
+    assert_eq!(id.files.len(), 2);
+    let data = id.data.as_ref().unwrap();
+    assert!(data
+        .mrz
+        .as_ref()
+        .unwrap()
+        .line1
+        .as_ref()
+        .unwrap()
+        .expose()
+        .starts_with("IDFRA"));
+    let controls = id.controls.as_ref().unwrap();
+    assert_eq!(controls.checks["documentExpired"], true);
+    assert_eq!(controls.participants[0].owner.as_deref(), p.uuid.as_deref());
+    let fm: Vec<_> = check.all_face_matches().collect();
+    assert_eq!(fm.len(), 1);
+    assert_eq!(fm[0].task_id.as_deref(), Some("1_FM_1"));
+
+    let lin = r.participants()[1].identity_checks[0].lin.as_ref().unwrap();
+    assert_eq!(lin.provider_verdict, Some(LinVerdict::Ok));
+    assert_eq!(lin.controls["birthName"], LinMatch::NotMatching);
+    let occ = r.participants()[1].one_click_contract.as_ref().unwrap();
+    assert_eq!(
+        occ.client_file.as_ref().unwrap().workflow_name.as_deref(),
+        Some("wf")
+    );
+    assert_eq!(
+        occ.documents[0].files[0].name.expose(),
+        "1_john_doe_3_1.png"
+    );
+}
+
+#[test]
+fn document_families_are_typed() {
+    let r = reference();
+    let payslip = r.documents[0].document_details.as_ref().unwrap();
+    assert_eq!(
+        payslip.payslip.ssn.as_ref().unwrap().expose(),
+        "1850234567890"
+    );
+    assert_eq!(payslip.person.last_name.as_ref().unwrap().expose(), "DOE");
+    assert!(payslip.tax_notice.reference.is_none());
+    let tax = r.documents[1].document_details.as_ref().unwrap();
+    let d2 = tax.tax_notice.doc_2d.as_ref().unwrap();
+    assert_eq!(d2.parts_count, Some(serde_json::json!(1)));
+    assert_eq!(tax.tax_notice.income_year, Some(serde_json::json!(2021)));
+    assert!(tax.extra.is_empty(), "{:?}", tax.extra);
+    assert!(r.documents[2].is_anonymized());
+    assert_eq!(
+        r.documents[1]
+            .controls
+            .as_ref()
+            .unwrap()
+            .fr_tax_notice
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn events_and_signed_documents_are_typed() {
+    let r = reference();
+    assert_eq!(r.events[0].event_type, Some(EventType::Creation));
+    assert_eq!(r.events[0].extra.keys().count(), 2);
+    assert_eq!(r.events[2].event_type, Some(EventType::FaceMatchReviewed));
+    assert_eq!(
+        r.events[3].event_type,
+        Some(EventType::Other("SOMETHING_NEW".into()))
+    );
+    assert_eq!(
+        r.signed_documents[0].archive_file_name(),
+        "signed_contract.pdf"
+    );
+    assert_eq!(
+        r.signed_documents[0].consent_clauses[1].checked,
+        Some(false)
+    );
+}
+
+#[test]
+fn debug_output_carries_no_personal_data() {
+    let dbg = format!("{:?}", reference());
+    for needle in [
+        "Corinne",
+        "Berthier",
+        "BERTHIER",
+        "880692310285",
+        "FR7630006000011234567890189",
+        "1850234567890",
+        "178.20.70.2",
+        "p0z6EiBRZCRmfevf4zF4M4XRioAej2a",
+        "Annulé",
+        "1965-12-06",
+    ] {
+        assert!(!dbg.contains(needle), "{needle} leaked");
+    }
+}
+
+#[test]
+fn unknown_enum_values_and_nulls_are_not_fatal() {
+    let json = r#"{"date":"2024-01-01T00:00:00Z","clientFile":{"state":"FROZEN","participants":null,
+        "archivingState":7},"documents":null,"events":[{"type":null,"state":"MAYBE"}]}"#;
+    let r = Report::from_slice(json.as_bytes()).unwrap();
+    let cf = r.client_file().unwrap();
+    assert_eq!(cf.state, Some(ClientFileState::Other("FROZEN".into())));
+    assert_eq!(cf.archiving_state, Some(ArchivingState::Other("7".into())));
+    assert!(r.documents.is_empty() && r.participants().is_empty());
+    assert_eq!(r.events[0].state, Some(EventState::Other("MAYBE".into())));
+}
+
+#[test]
+fn not_json_is_reported_with_its_position() {
+    match Report::from_slice(b"<html>oops</html>") {
+        Err(TrustSignError::ReportNotJson { line: 1, column: 1 }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Report::from_slice(br#"{"date": "2024-"#),
+        Err(TrustSignError::ReportNotJson { .. })
+    ));
+    assert!(matches!(
+        Report::from_slice(br#"{"date":"x","clientFile":{}} trailing"#),
+        Err(TrustSignError::ReportNotJson { .. })
+    ));
+}
+
+#[test]
+fn not_v6_says_why() {
+    let cases: [(&str, NotV6Reason); 5] = [
+        ("[1,2]", NotV6Reason::NotAnObject),
+        (
+            r#"{"date":"2024-01-01T00:00:00Z"}"#,
+            NotV6Reason::MissingField("clientFile"),
+        ),
+        (r#"{"clientFile":{}}"#, NotV6Reason::MissingField("date")),
+        (
+            r#"{"version":5,"date":"2024-01-01T00:00:00Z","clientFile":{}}"#,
+            NotV6Reason::OtherVersion("5".into()),
+        ),
+        (
+            r#"{"version":"V5","participants":"x","clientFile":"no"}"#,
+            NotV6Reason::OtherVersion("\"V5\"".into()),
+        ),
+    ];
+    for (json, want) in cases {
+        match Report::from_slice(json.as_bytes()) {
+            Err(TrustSignError::NotV6 { reason }) => assert_eq!(reason, want, "{json}"),
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+    let ok = r#"{"version":"6","date":"2024-01-01T00:00:00Z","clientFile":{}}"#;
+    assert!(Report::from_slice(ok.as_bytes()).is_ok());
+}
+
+#[test]
+fn wrong_types_give_the_json_path_but_not_the_value() {
+    let json = r#"{"date":"2024-01-01T00:00:00Z","clientFile":{"participants":[{"uuid":"u","identityChecks":"Corinne"}]}}"#;
+    match Report::from_slice(json.as_bytes()) {
+        Err(e @ TrustSignError::ReportSchema { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("clientFile.participants[0].identityChecks"),
+                "{text}"
+            );
+            assert!(!text.contains("Corinne"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
