@@ -71,14 +71,14 @@ fn scenario() -> Vec<Delivery> {
 
 fn expected() -> Vec<(&'static str, Stream, &'static str)> {
     vec![
-        ("alice", Stream::KycDemand, "Complete"),
-        ("alice", Stream::UserRecord, "Validated"),
-        ("alice", Stream::ScaEnrolment, "Enrolled"),
-        ("alice", Stream::ScaResult, "Succeeded"),
-        ("bob", Stream::KycDemand, "FraudSuspicion"),
-        ("bob", Stream::DiligenceReupload, "Issued"),
-        ("bob", Stream::ScaResult, "Failed"),
-        ("carol", Stream::KycWebview, "Issued"),
+        ("alice", Stream::KYC_DEMAND, "Complete"),
+        ("alice", Stream::USER_RECORD, "Validated"),
+        ("alice", Stream::SCA_ENROLMENT, "Enrolled"),
+        ("alice", Stream::SCA_RESULT, "Succeeded"),
+        ("bob", Stream::KYC_DEMAND, "FraudSuspicion"),
+        ("bob", Stream::DILIGENCE_REUPLOAD, "Issued"),
+        ("bob", Stream::SCA_RESULT, "Failed"),
+        ("carol", Stream::KYC_WEBVIEW, "Issued"),
     ]
 }
 
@@ -86,7 +86,7 @@ async fn assert_expected_states(store: &DynamoStore) {
     for (subject, stream, status) in expected() {
         let states = store.provider_states(subject).await.unwrap();
         assert_eq!(
-            states[&Provider::Xpollens].status(stream),
+            states[&Provider::Xpollens].status(stream.clone()),
             Some(status),
             "{subject} {stream:?}"
         );
@@ -252,7 +252,7 @@ async fn bad_and_unauthenticated_callbacks() {
     );
     assert!(
         s.store.provider_states("eve").await.unwrap()[&Provider::Xpollens]
-            .status(Stream::KycDemand)
+            .status(Stream::KYC_DEMAND)
             .is_none()
     );
     let rejection = items

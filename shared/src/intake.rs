@@ -270,10 +270,12 @@ impl EventStore for MemoryStore {
         let mut outcome = Outcome::planned(plan);
         if let (Some(patch), Some(subject)) = (&plan.patch, &e.subject) {
             let state = m.states.entry((subject.clone(), e.provider)).or_default();
-            if let Err(reason) = check(state.streams.get(&patch.stream), patch) {
+            if let Err(reason) = check(state.stream(&patch.stream), patch) {
                 outcome = Outcome::NotApplied { reason };
             } else {
-                state.streams.insert(patch.stream, patch.value.clone());
+                state
+                    .streams
+                    .insert(patch.stream.clone(), patch.value.clone());
             }
         }
         m.events.insert(key, e.clone());

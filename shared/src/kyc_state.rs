@@ -17,30 +17,54 @@
 use crate::redact::Secret;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// One independent part of a provider state. The attribute name is stable: it is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Stream {
-    KycDemand,
-    UserRecord,
-    ScaEnrolment,
-    ScaResult,
-    KycWebview,
-    DiligenceReupload,
-}
+/// One independent part of a provider state, named by the attribute that stores it
+/// (`kycDemand`, `clientFile#<uuid>`, ...). Providers add streams by name; the store keeps any
+/// stream it is given.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Stream(Cow<'static, str>);
+
+/// Attribute names of the state item that are not streams.
+const RESERVED: [&str; 6] = [
+    "PK",
+    "SK",
+    "itemType",
+    "updatedAt",
+    "lastEventId",
+    "version",
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("stream name must be 1 to 200 visible characters and not a reserved attribute")]
+pub struct InvalidStream;
 
 impl Stream {
-    pub fn attribute(self) -> &'static str {
-        match self {
-            Stream::KycDemand => "kycDemand",
-            Stream::UserRecord => "userRecord",
-            Stream::ScaEnrolment => "scaEnrolment",
-            Stream::ScaResult => "scaResult",
-            Stream::KycWebview => "kycWebview",
-            Stream::DiligenceReupload => "diligenceReupload",
+    pub const KYC_DEMAND: Stream = Stream(Cow::Borrowed("kycDemand"));
+    pub const USER_RECORD: Stream = Stream(Cow::Borrowed("userRecord"));
+    pub const SCA_ENROLMENT: Stream = Stream(Cow::Borrowed("scaEnrolment"));
+    pub const SCA_RESULT: Stream = Stream(Cow::Borrowed("scaResult"));
+    pub const KYC_WEBVIEW: Stream = Stream(Cow::Borrowed("kycWebview"));
+    pub const DILIGENCE_REUPLOAD: Stream = Stream(Cow::Borrowed("diligenceReupload"));
+
+    /// A stream named at run time (e.g. one per Trust & Sign client file).
+    pub fn named(name: impl Into<String>) -> Result<Self, InvalidStream> {
+        let name = name.into();
+        let ok = !name.is_empty()
+            && name.chars().count() <= 200
+            && !name.chars().any(char::is_control)
+            && !RESERVED.contains(&name.as_str());
+        if ok {
+            Ok(Self(Cow::Owned(name)))
+        } else {
+            Err(InvalidStream)
         }
+    }
+
+    pub fn attribute(&self) -> &str {
+        &self.0
     }
 }
 
@@ -165,12 +189,17 @@ impl ProviderState {
     /// Applies `patch` if the rules allow it. Pure twin of the store's conditional update.
     pub fn apply(&mut self, patch: &StatePatch) -> Result<(), SkipReason> {
         check(self.streams.get(&patch.stream), patch)?;
-        self.streams.insert(patch.stream, patch.value.clone());
+        self.streams
+            .insert(patch.stream.clone(), patch.value.clone());
         Ok(())
     }
 
     pub fn status(&self, stream: Stream) -> Option<&str> {
         self.streams.get(&stream).map(|v| v.status.as_str())
+    }
+
+    pub fn stream(&self, stream: &Stream) -> Option<&StreamValue> {
+        self.streams.get(stream)
     }
 }
 
@@ -190,7 +219,7 @@ mod tests {
 
     fn kyc(status: KycStatus, secs: i64, id: &str) -> StatePatch {
         StatePatch {
-            stream: Stream::KycDemand,
+            stream: Stream::KYC_DEMAND,
             value: StreamValue::new(
                 status.name(),
                 status.rank(),
@@ -208,7 +237,7 @@ mod tests {
         s.apply(&kyc(KycStatus::Incomplete, 20, "b")).unwrap();
         let err = s.apply(&kyc(KycStatus::Pending, 15, "c")).unwrap_err();
         assert!(matches!(err, SkipReason::Stale { ref current, .. } if current == "Incomplete"));
-        assert_eq!(s.status(Stream::KycDemand), Some("Incomplete"));
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("Incomplete"));
     }
 
     #[test]
@@ -240,7 +269,7 @@ mod tests {
             .unwrap();
         s.apply(&kyc(KycStatus::FraudSuspicion, 40, "early-final"))
             .unwrap();
-        assert_eq!(s.status(Stream::KycDemand), Some("FraudSuspicion"));
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("FraudSuspicion"));
     }
 
     #[test]
@@ -248,7 +277,7 @@ mod tests {
         let mut s = ProviderState::default();
         s.apply(&kyc(KycStatus::Incomplete, 10, "b")).unwrap();
         s.apply(&kyc(KycStatus::Pending, 10, "a")).unwrap_err();
-        assert_eq!(s.status(Stream::KycDemand), Some("Incomplete"));
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("Incomplete"));
         assert!(matches!(
             s.apply(&kyc(KycStatus::Incomplete, 10, "c")),
             Err(SkipReason::NotNewer { .. })
@@ -256,7 +285,22 @@ mod tests {
         // Same-instant finals: the more conservative one.
         s.apply(&kyc(KycStatus::Complete, 20, "d")).unwrap();
         s.apply(&kyc(KycStatus::FraudSuspicion, 20, "e")).unwrap();
-        assert_eq!(s.status(Stream::KycDemand), Some("FraudSuspicion"));
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("FraudSuspicion"));
+    }
+
+    #[test]
+    fn stream_names_are_validated() {
+        assert_eq!(
+            Stream::named("clientFile#6f1c").unwrap().attribute(),
+            "clientFile#6f1c"
+        );
+        assert_eq!(Stream::named(""), Err(InvalidStream));
+        assert_eq!(Stream::named("version"), Err(InvalidStream));
+        assert_eq!(Stream::named("a\nb"), Err(InvalidStream));
+        assert_eq!(
+            serde_json::to_string(&Stream::KYC_DEMAND).unwrap(),
+            "\"kycDemand\""
+        );
     }
 
     #[test]
@@ -323,7 +367,7 @@ mod tests {
             }
             let mut in_order = ProviderState::default();
             for e in &events { let _ = in_order.apply(e); }
-            prop_assert_eq!(in_order.status(Stream::KycDemand), Some(path.last().unwrap().name()));
+            prop_assert_eq!(in_order.status(Stream::KYC_DEMAND), Some(path.last().unwrap().name()));
 
             let mut shuffled = events.clone();
             let mut rng = seed;

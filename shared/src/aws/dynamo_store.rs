@@ -33,14 +33,6 @@ pub struct DynamoStore {
     table: String,
 }
 
-const STREAMS: [Stream; 6] = [
-    Stream::KycDemand,
-    Stream::UserRecord,
-    Stream::ScaEnrolment,
-    Stream::ScaResult,
-    Stream::KycWebview,
-    Stream::DiligenceReupload,
-];
 const CONFLICT_RETRIES: u32 = 6;
 
 fn s(v: impl Into<String>) -> Av {
@@ -217,14 +209,19 @@ impl DynamoStore {
         Err(unavailable(format!("transaction cancelled: {codes:?}")))
     }
 
+    /// Every map attribute holding an `ord` is a stream (see `kyc_state::Stream`).
     fn parse_state(item: &HashMap<String, Av>) -> Result<ProviderState, StoreError> {
         let mut state = ProviderState::default();
-        for stream in STREAMS {
-            if let Some(v) = item.get(stream.attribute()) {
-                let value: StreamValue = serde_json::from_value(from_attribute(v))
-                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", stream.attribute())))?;
-                state.streams.insert(stream, value);
+        for (name, v) in item {
+            let Av::M(m) = v else { continue };
+            if !m.contains_key("ord") {
+                continue;
             }
+            let stream = Stream::named(name.clone())
+                .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
+            let value: StreamValue = serde_json::from_value(from_attribute(v))
+                .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
+            state.streams.insert(stream, value);
         }
         Ok(state)
     }
@@ -257,7 +254,7 @@ impl EventStore for DynamoStore {
                         .patch
                         .as_ref()
                         .expect("only a patch has a state condition");
-                    outcome = match check(state.streams.get(&patch.stream), patch) {
+                    outcome = match check(state.stream(&patch.stream), patch) {
                         Err(reason) => Outcome::NotApplied { reason },
                         // The item changed between the condition and this read: try again.
                         Ok(()) => Outcome::Applied,

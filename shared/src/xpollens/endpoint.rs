@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(r.status, 409);
         let states = store.provider_states("u1").await.unwrap();
         assert_eq!(
-            states[&Provider::Xpollens].status(Stream::KycDemand),
+            states[&Provider::Xpollens].status(Stream::KYC_DEMAND),
             Some("Pending")
         );
         assert_eq!(store.history("u1").await.unwrap().len(), 1);
@@ -492,7 +492,7 @@ mod tests {
         assert_eq!(ep.handle(&r).await.status, 202);
         let states = store.provider_states("u2").await.unwrap();
         assert_eq!(
-            states[&Provider::Xpollens].status(Stream::UserRecord),
+            states[&Provider::Xpollens].status(Stream::USER_RECORD),
             Some("InProgress")
         );
     }

@@ -164,25 +164,25 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), Str
         }
     }
     let (stream, (status, rank, fin)) = match kind {
-        CallbackKind::KycDemand(d) => (Stream::KycDemand, known("KYC status", &d.status)?),
+        CallbackKind::KycDemand(d) => (Stream::KYC_DEMAND, known("KYC status", &d.status)?),
         CallbackKind::UserRecord(r) => {
-            (Stream::UserRecord, known("user record status", &r.status)?)
+            (Stream::USER_RECORD, known("user record status", &r.status)?)
         }
         CallbackKind::ScaResult(r) => (
-            Stream::ScaResult,
+            Stream::SCA_RESULT,
             known("authentication status", &r.status)?,
         ),
         CallbackKind::ScaEnrolment(e) => {
             let (s, r) = enrolment_status(e).ok_or("no activation code nor error message")?;
-            (Stream::ScaEnrolment, (s, r, false))
+            (Stream::SCA_ENROLMENT, (s, r, false))
         }
         CallbackKind::DiligenceReupload(r) if r.web_view_url.is_some() => {
-            (Stream::DiligenceReupload, ("Issued", 1, false))
+            (Stream::DILIGENCE_REUPLOAD, ("Issued", 1, false))
         }
         CallbackKind::KycWebview(w)
             if w.url.is_some() || w.web_view_url.is_some() || w.token.is_some() =>
         {
-            (Stream::KycWebview, ("Issued", 1, false))
+            (Stream::KYC_WEBVIEW, ("Issued", 1, false))
         }
         CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) => {
             return Err("no web-view URL".into())
@@ -282,7 +282,7 @@ mod tests {
             Some(pd),
         );
         let patch = p.patch.unwrap();
-        assert_eq!(patch.stream, Stream::KycDemand);
+        assert_eq!(patch.stream, Stream::KYC_DEMAND);
         assert_eq!(patch.value.status, "FraudSuspicion");
         assert!(patch.value.is_final);
         assert_eq!(patch.value.at, pd);
