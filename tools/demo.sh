@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# make demo: a local AWS (moto server) + the Xpollens callback function under `cargo lambda
-# watch`, fed the sample callbacks over real HTTP with real credentials; then each customer's
-# state and history. Stops everything it started.
+# make demo: one local AWS (moto server) shared by every provider's demo section in
+# tools/demo/*.sh (each provisions what it needs, runs its function the way Lambda would, and
+# prints the resulting states). Stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -26,32 +26,18 @@ pids+=($!)
 for _ in $(seq 100); do curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null && break; sleep 0.2; done
 python tools/provision.py
 
-echo "== building the function and the CLI"
-cargo build -q -p xpollens-callback -p kyc-cli
+echo "== building the functions and the CLI"
+cargo build -q --workspace --bins
 echo "== cargo lambda watch on 127.0.0.1:$LAMBDA_PORT (function logs: $LOGS/lambda.log)"
-cargo lambda watch --ignore-changes -p xpollens-callback -A 127.0.0.1 -P "$LAMBDA_PORT" >"$LOGS/lambda.log" 2>&1 &
+# Serves every function of the workspace: HTTP ones at /lambda-url/<bin>/..., event ones
+# through `cargo lambda invoke <bin> --invoke-port $LAMBDA_PORT`. Each compiles on first use.
+cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$LAMBDA_PORT" >"$LOGS/lambda.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$LAMBDA_PORT/" && break; sleep 0.5; done
-URL="http://127.0.0.1:$LAMBDA_PORT/lambda-url/xpollens-callback"
-
-E=events
-echo "== sending callbacks (status, file, answer); the first one waits for cargo lambda to compile the function"
-python tools/send_events.py "$URL" \
-  $E/xpollens-34-inprogress.json $E/xpollens-04-v1-pending.json $E/xpollens-04-v2-incomplete.json \
-  $E/xpollens-04-v2-complete.json \
-  $E/xpollens-04-v2-awaiting.json \
-  $E/xpollens-04-v2-complete.json \
-  $E/xpollens-34-validated.json $E/xpollens-35-enrolment.json $E/xpollens-36-succeeded.json \
-  $E/xpollens-04-fraud.json $E/xpollens-47-reupload.json $E/xpollens-36-failed.json \
-  $E/xpollens-48-webview.json $E/xpollens-16-sct-in.json $E/xpollens-bad-missing-subject.json
-echo "   (the second 'complete' is a redelivery: duplicate; 'awaiting' arrived after 'complete': kept in history, state unchanged; the last one is malformed: 400, recorded)"
+export LAMBDA_PORT LOGS
 
 KYC="target/debug/kyc"
-for c in demo-alice demo-bob demo-carol; do
-  echo "== $c: state"
-  "$KYC" status "$c"
-  echo "== $c: history"
-  "$KYC" history "$c" | python3 -c 'import json,sys; [print("  ", h["receivedAt"][11:23], "type", h["eventType"].ljust(3), h["outcome"]) for h in json.load(sys.stdin)["history"]]'
+for section in tools/demo/*.sh; do
+  # shellcheck source=/dev/null
+  source "$section"
 done
-echo "== function log lines (JSON, no payloads or secrets):"
-grep -E '"(message|fields)"' "$LOGS/lambda.log" | grep -F "callback" | tail -4 || true

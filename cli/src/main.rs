@@ -2,13 +2,14 @@
 //! `history` read the configured table on any endpoint (`AWS_ENDPOINT_URL` for the local
 //! stack). Output is JSON; secrets and raw payloads are never printed.
 
-use base64::Engine;
 use clap::{Parser, Subcommand, ValueEnum};
 use kyc_shared::aws::DynamoStore;
-use kyc_shared::intake::{EventId, EventStore};
-use kyc_shared::xpollens::{parse_callback, plan::summary};
+use kyc_shared::intake::EventStore;
 use serde_json::{json, Value};
 use std::process::ExitCode;
+
+// One module per provider; `main` only dispatches.
+mod xpollens;
 
 #[derive(Parser)]
 #[command(name = "kyc", about = "kyc-hooks operator tool", version)]
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         Command::Inspect {
             provider: InspectProvider::Xpollens,
             file,
-        } => inspect_xpollens(&file),
+        } => xpollens::inspect(&file),
         Command::Status { customer, table } => runtime().block_on(status(&customer, &table)),
         Command::History { customer, table } => runtime().block_on(history(&customer, &table)),
     };
@@ -74,43 +75,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-/// The body and `Webhook-Id` of a file: an API Gateway event or a bare callback body.
-fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
-    if let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(bytes) {
-        if let (Some(body), true) = (
-            event.get("body").and_then(Value::as_str),
-            event.contains_key("requestContext"),
-        ) {
-            let body = if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
-                base64::engine::general_purpose::STANDARD
-                    .decode(body)
-                    .map_err(|_| "event body is not valid base64")?
-            } else {
-                body.as_bytes().to_vec()
-            };
-            let id = event
-                .get("headers")
-                .and_then(Value::as_object)
-                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("webhook-id")))
-                .and_then(|(_, v)| v.as_str())
-                .map(str::to_string);
-            return Ok((body, id));
-        }
-    }
-    Ok((bytes.to_vec(), None))
-}
-
-fn inspect_xpollens(file: &std::path::Path) -> Result<Value, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let (body, webhook_id) = callback_of(&bytes)?;
-    let callback = parse_callback(&body, None).map_err(|e| format!("{}: {e}", file.display()))?;
-    let event_id = match webhook_id {
-        Some(id) => EventId::from_provider(&id).map_err(|e| format!("Webhook-Id: {e}"))?,
-        None => EventId::from_body(&body),
-    };
-    Ok(summary(&callback, Some(&event_id)))
 }
 
 async fn store(table: &str) -> DynamoStore {

@@ -22,7 +22,7 @@ pub mod xpollens;
 // Re-exported so function crates and tests share the exact versions.
 pub use chrono;
 #[cfg(feature = "aws")]
-pub use {aws_config, aws_sdk_dynamodb, aws_sdk_secretsmanager};
+pub use {aws_config, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_secretsmanager};
 
 #[cfg(feature = "trust_sign")]
 pub mod trust_sign;

@@ -1,0 +1,43 @@
+//! `kyc inspect xpollens FILE`.
+
+use base64::Engine;
+use kyc_shared::intake::EventId;
+use kyc_shared::xpollens::{parse_callback, plan::summary};
+use serde_json::Value;
+
+/// The body and `Webhook-Id` of a file: an API Gateway event or a bare callback body.
+fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
+    if let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(bytes) {
+        if let (Some(body), true) = (
+            event.get("body").and_then(Value::as_str),
+            event.contains_key("requestContext"),
+        ) {
+            let body = if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+                base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .map_err(|_| "event body is not valid base64")?
+            } else {
+                body.as_bytes().to_vec()
+            };
+            let id = event
+                .get("headers")
+                .and_then(Value::as_object)
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("webhook-id")))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_string);
+            return Ok((body, id));
+        }
+    }
+    Ok((bytes.to_vec(), None))
+}
+
+pub fn inspect(file: &std::path::Path) -> Result<Value, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let (body, webhook_id) = callback_of(&bytes)?;
+    let callback = parse_callback(&body, None).map_err(|e| format!("{}: {e}", file.display()))?;
+    let event_id = match webhook_id {
+        Some(id) => EventId::from_provider(&id).map_err(|e| format!("Webhook-Id: {e}"))?,
+        None => EventId::from_body(&body),
+    };
+    Ok(summary(&callback, Some(&event_id)))
+}

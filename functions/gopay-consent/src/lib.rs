@@ -1,0 +1,1 @@
+//! Wiring of the gopay-consent Lambda (being built).

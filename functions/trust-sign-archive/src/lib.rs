@@ -1,0 +1,1 @@
+//! Wiring of the trust-sign-archive Lambda (being built).
