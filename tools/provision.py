@@ -16,8 +16,16 @@ ddb = boto3.client("dynamodb", endpoint_url=endpoint)
 ddb.create_table(
     TableName=table,
     BillingMode="PAY_PER_REQUEST",
-    AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+    AttributeDefinitions=[
+        {"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")
+    ],
     KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+    # GSI1: sparse secondary access paths (e.g. GoPay profiles by next-due time).
+    GlobalSecondaryIndexes=[{
+        "IndexName": "GSI1",
+        "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"}, {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }],
 )
 ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
 sm = boto3.client("secretsmanager", endpoint_url=endpoint)
