@@ -68,6 +68,32 @@ fn bench(c: &mut Criterion) {
                 black_box(plan(&cb, &d, &keys))
             })
         });
+        // The stages alone, to see where the time goes.
+        g.bench_function("stage_auth", |b| {
+            b.iter(|| creds.authorize(Some(black_box(&header))).unwrap())
+        });
+        g.bench_function("stage_parse", |b| {
+            b.iter(|| black_box(parse_callback(black_box(body.as_bytes()), None).unwrap()))
+        });
+        let cb = parse_callback(body.as_bytes(), None).unwrap();
+        let id = EventId::from_provider("3a0a2870-f188-46e5-a6f0-f55b38565d7b").unwrap();
+        g.bench_function("stage_plan", |b| {
+            b.iter(|| {
+                let d = Delivery {
+                    event_id: &id,
+                    received_at,
+                    process_date: None,
+                    body: body.as_bytes(),
+                };
+                black_box(plan(black_box(&cb), &d, &keys))
+            })
+        });
+        g.bench_function("stage_seal_body", |b| {
+            b.iter(|| black_box(keys.seal("xpollens/x/body", black_box(body.as_bytes()))))
+        });
+        g.bench_function("stage_process_date", |b| {
+            b.iter(|| black_box(parse_process_date(black_box("12/12/2023 17:51:40 +00:00"))))
+        });
         g.finish();
     }
 }

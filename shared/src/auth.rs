@@ -57,13 +57,44 @@ fn digest(s: &[u8]) -> [u8; 32] {
     Sha256::digest(s).into()
 }
 
-/// The credentials accepted right now.
-#[derive(Clone, Debug)]
-pub struct CredentialSet(Vec<Credential>);
+/// The credentials accepted right now, kept as SHA-256 digests computed once (not per
+/// request): comparing digests in constant time hides lengths and prefixes.
+#[derive(Clone)]
+pub struct CredentialSet(Vec<Expected>);
+
+#[derive(Clone)]
+enum Expected {
+    Basic {
+        username: [u8; 32],
+        password: [u8; 32],
+    },
+    Bearer {
+        token: [u8; 32],
+    },
+}
+
+impl std::fmt::Debug for CredentialSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CredentialSet({} credentials, redacted)", self.0.len())
+    }
+}
 
 impl CredentialSet {
     pub fn new(credentials: Vec<Credential>) -> Self {
-        Self(credentials)
+        Self(
+            credentials
+                .iter()
+                .map(|c| match c {
+                    Credential::Basic { username, password } => Expected::Basic {
+                        username: digest(username.expose().as_bytes()),
+                        password: digest(password.expose().as_bytes()),
+                    },
+                    Credential::Bearer { token } => Expected::Bearer {
+                        token: digest(token.expose().as_bytes()),
+                    },
+                })
+                .collect(),
+        )
     }
 
     /// Both rotation stages of the credential secret; a malformed previous stage is ignored
@@ -78,7 +109,7 @@ impl CredentialSet {
         {
             creds.push(prev);
         }
-        Ok(Self(creds))
+        Ok(Self::new(creds))
     }
 
     /// Checks an `Authorization` header value.
@@ -97,17 +128,16 @@ impl CredentialSet {
                 None => return Err(AuthError::Invalid),
             };
             let (user, pass) = (digest(user), digest(pass));
-            for c in &self.0 {
-                if let Credential::Basic { username, password } = c {
-                    ok |= digest(username.expose().as_bytes()).ct_eq(&user)
-                        & digest(password.expose().as_bytes()).ct_eq(&pass);
+            for e in &self.0 {
+                if let Expected::Basic { username, password } = e {
+                    ok |= username.ct_eq(&user) & password.ct_eq(&pass);
                 }
             }
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let presented = digest(value.as_bytes());
-            for c in &self.0 {
-                if let Credential::Bearer { token } = c {
-                    ok |= digest(token.expose().as_bytes()).ct_eq(&presented);
+            for e in &self.0 {
+                if let Expected::Bearer { token } = e {
+                    ok |= token.ct_eq(&presented);
                 }
             }
         }
@@ -121,14 +151,10 @@ impl CredentialSet {
     /// `WWW-Authenticate` challenges for the schemes configured.
     pub fn challenges(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if self.0.iter().any(|c| matches!(c, Credential::Basic { .. })) {
+        if self.0.iter().any(|c| matches!(c, Expected::Basic { .. })) {
             out.push(r#"Basic realm="kyc-hooks", charset="UTF-8""#);
         }
-        if self
-            .0
-            .iter()
-            .any(|c| matches!(c, Credential::Bearer { .. }))
-        {
+        if self.0.iter().any(|c| matches!(c, Expected::Bearer { .. })) {
             out.push(r#"Bearer realm="kyc-hooks""#);
         }
         if out.is_empty() {

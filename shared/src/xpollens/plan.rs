@@ -110,6 +110,14 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
 
 /// The normalised, redacted view of a callback.
 pub fn summary(callback: &Callback, event_id: Option<&EventId>) -> Value {
+    summary_with(callback, event_id, details(&callback.kind))
+}
+
+fn summary_with(
+    callback: &Callback,
+    event_id: Option<&EventId>,
+    details: Map<String, Value>,
+) -> Value {
     let mut m = Map::new();
     m.insert("provider".into(), "xpollens".into());
     m.insert(
@@ -130,7 +138,7 @@ pub fn summary(callback: &Callback, event_id: Option<&EventId>) -> Value {
     if let Some(id) = event_id {
         m.insert("eventId".into(), id.as_str().into());
     }
-    m.extend(details(&callback.kind));
+    m.extend(details);
     let secret_names: Map<String, Value> = secrets(&callback.kind)
         .into_iter()
         .map(|(n, _)| (n.to_string(), REDACTED.into()))
@@ -208,6 +216,7 @@ pub fn provider_time(
 pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> WritePlan {
     let event_id = delivery.event_id.as_str();
     let provider_time = provider_time(callback, delivery.process_date);
+    let detail = details(&callback.kind);
     let event = EventRecord {
         provider: Provider::Xpollens,
         event_id: event_id.to_string(),
@@ -223,13 +232,13 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             &EventRecord::body_aad(Provider::Xpollens, event_id),
             delivery.body,
         ),
-        summary: summary(callback, Some(delivery.event_id)),
+        summary: summary_with(callback, Some(delivery.event_id), detail.clone()),
     };
     let (patch, no_patch_reason) = match proposal(&callback.kind) {
         Ok((stream, status, rank, fin)) => {
             let at = provider_time.unwrap_or(delivery.received_at);
             let mut value = StreamValue::new(status, rank, fin, at, event_id);
-            value.detail = Value::Object(details(&callback.kind));
+            value.detail = Value::Object(detail);
             for (name, secret) in secrets(&callback.kind) {
                 value.sealed.insert(
                     name.to_string(),
