@@ -129,8 +129,6 @@ pub enum CallbackError {
     NotJson(String),
     #[error("body must be a JSON object")]
     NotAnObject,
-    #[error("callback type {0:?} is not a number")]
-    InvalidType(String),
     #[error("callback type {body} in the body does not match type {path} in the URL")]
     TypeMismatch { path: u32, body: u32 },
     #[error("callback type {0} requires appUserId")]
@@ -151,13 +149,11 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
     let header = object(obj, &["Header"]);
     let fields = header.unwrap_or(obj);
 
-    let body_type = match text(fields, &["type"]).or_else(|| text(obj, &["type"])) {
-        Some(t) => Some(
-            t.parse::<u32>()
-                .map_err(|_| CallbackError::InvalidType(t))?,
-        ),
-        None => None,
-    };
+    // A `type` that is not a number cannot be a known callback: it is recorded raw like any
+    // other unknown type, never refused.
+    let body_type = text(fields, &["type"])
+        .or_else(|| text(obj, &["type"]))
+        .and_then(|t| t.parse::<u32>().ok());
     let callback_type = match (path_type, body_type) {
         (Some(p), Some(b)) if p != b => {
             return Err(CallbackError::TypeMismatch { path: p, body: b })
@@ -165,11 +161,9 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
         (p, b) => b.or(p),
     };
     let subject = text(fields, &["appUserId"]);
-    if let Some(s) = &subject {
-        if s.chars().count() > 128 || s.chars().any(char::is_control) {
-            return Err(CallbackError::InvalidSubject);
-        }
-    }
+    let subject_valid = subject
+        .as_ref()
+        .is_none_or(|s| s.chars().count() <= 128 && !s.chars().any(char::is_control));
 
     let kind = match callback_type {
         Some(KYC_DEMAND) => CallbackKind::KycDemand(parse_kyc_demand(fields)),
@@ -186,14 +180,19 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
         }),
         _ => CallbackKind::Other,
     };
-    if subject.is_none() && !matches!(kind, CallbackKind::Other) {
+    let known = !matches!(kind, CallbackKind::Other);
+    if known && subject.is_none() {
         return Err(CallbackError::MissingSubject(
             callback_type.unwrap_or_default(),
         ));
     }
+    if known && !subject_valid {
+        return Err(CallbackError::InvalidSubject);
+    }
     Ok(Callback {
         callback_type,
-        subject,
+        // An unknown type with an unusable appUserId is kept unassigned rather than refused.
+        subject: subject.filter(|_| subject_valid),
         kind,
     })
 }
@@ -449,9 +448,16 @@ mod tests {
             parse_callback(b"[1]", None).unwrap_err(),
             CallbackError::NotAnObject
         );
+        // Not a number: an unknown type, recorded raw.
+        let c = parse_callback(br#"{"type":"four"}"#, None).unwrap();
+        assert_eq!(c.callback_type, None);
+        assert!(matches!(c.kind, CallbackKind::Other));
+        let long_unknown = format!(r#"{{"type":"16","appUserId":"{}"}}"#, "x".repeat(200));
         assert_eq!(
-            parse_callback(br#"{"type":"four"}"#, None).unwrap_err(),
-            CallbackError::InvalidType("four".into())
+            parse_callback(long_unknown.as_bytes(), None)
+                .unwrap()
+                .subject,
+            None
         );
         assert_eq!(
             parse_callback(br#"{"type":"4","status":"Pending"}"#, None).unwrap_err(),
