@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
+mod trust_sign;
 mod xpollens;
 
 #[derive(Parser)]
@@ -23,8 +24,33 @@ enum Command {
     /// Print the normalised event of a provider payload (offline).
     Inspect {
         provider: InspectProvider,
-        /// A raw callback body, or an API Gateway event holding one (as in events/).
+        /// A raw callback body, or an API Gateway event holding one (as in events/); for
+        /// `archive`, a Trust & Sign client-file archive (.zip).
         file: std::path::PathBuf,
+    },
+    /// Re-run the Trust & Sign archive processing on every archive under s3://BUCKET/PREFIX.
+    Reprocess {
+        /// s3://BUCKET/PREFIX
+        url: String,
+        #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
+        table: String,
+        #[arg(long, env = "PAYLOAD_KEY_SECRET", default_value = "kyc-hooks/payload-key")]
+        payload_key_secret: String,
+        #[arg(long, env = "ARCHIVE_PREFIX", default_value = "incoming/")]
+        archive_prefix: String,
+        #[arg(long, env = "PROCESSED_PREFIX", default_value = "processed/")]
+        processed_prefix: String,
+        #[arg(long, env = "QUARANTINE_PREFIX", default_value = "quarantine/")]
+        quarantine_prefix: String,
+        /// externalId or externalInfo.<key>
+        #[arg(long, env = "LINK_KEY", default_value = "externalId")]
+        link_key: String,
+        /// Record every archive as a new event (`<id>#TAG`), for a deliberate re-run.
+        #[arg(long)]
+        rerun: Option<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Print a customer's current state per provider.
     Status {
@@ -43,6 +69,8 @@ enum Command {
 #[derive(Clone, Copy, ValueEnum)]
 enum InspectProvider {
     Xpollens,
+    /// A Trust & Sign client-file archive.
+    Archive,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +80,31 @@ fn main() -> ExitCode {
             provider: InspectProvider::Xpollens,
             file,
         } => xpollens::inspect(&file),
+        Command::Inspect {
+            provider: InspectProvider::Archive,
+            file,
+        } => runtime().block_on(trust_sign::inspect(&file)),
+        Command::Reprocess {
+            url,
+            table,
+            payload_key_secret,
+            archive_prefix,
+            processed_prefix,
+            quarantine_prefix,
+            link_key,
+            rerun,
+            quiet,
+        } => runtime().block_on(trust_sign::reprocess(trust_sign::Reprocess {
+            url,
+            table,
+            payload_key_secret,
+            archive_prefix,
+            processed_prefix,
+            quarantine_prefix,
+            link_key,
+            rerun,
+            quiet,
+        })),
         Command::Status { customer, table } => runtime().block_on(status(&customer, &table)),
         Command::History { customer, table } => runtime().block_on(history(&customer, &table)),
     };

@@ -23,7 +23,7 @@ fn generate(size: u64) -> PathBuf {
         Kind::Full,
         &ArchiveOptions {
             target_size: Some(size),
-            zip64: false,
+            ..ArchiveOptions::default()
         },
         file,
     )

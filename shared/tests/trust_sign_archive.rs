@@ -264,7 +264,7 @@ fn a_200_mib_archive_is_read_within_the_byte_budget() {
         Kind::Full,
         &ArchiveOptions {
             target_size: Some(target),
-            zip64: false,
+            ..ArchiveOptions::default()
         },
         file,
     )

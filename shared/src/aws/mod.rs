@@ -4,6 +4,8 @@
 
 pub mod attribute;
 pub mod dynamo_store;
+#[cfg(feature = "trust_sign")]
+pub mod s3;
 pub mod secrets_manager;
 
 pub use dynamo_store::DynamoStore;

@@ -5,13 +5,15 @@
 //! - [`report`]: the typed report.json V6 model (unknown fields and values kept);
 //! - [`controls`]: each documented control's polarity;
 //! - [`verdict`]: self-explaining verdicts and the client-file summary;
-//! - [`manifest`]: files named by the report vs the archive's entries.
+//! - [`manifest`]: files named by the report vs the archive's entries;
+//! - [`intake`]: an analysis (or a bad archive) as a durable-intake write plan.
 //!
 //! [`analyze_archive`] chains them; it is what the S3-triggered function calls. Its error
 //! says whether to retry ([`TrustSignError::is_transient`]) or quarantine the archive.
 
 pub mod controls;
 pub mod error;
+pub mod intake;
 pub mod manifest;
 pub mod report;
 pub mod verdict;

@@ -140,6 +140,29 @@ pub struct ArchiveOptions {
     pub target_size: Option<u64>,
     /// Writes ZIP64 records even when not needed.
     pub zip64: bool,
+    /// A JSON merge patch (RFC 7386) applied to the report of a valid kind: another report
+    /// `date`, another customer link... (tests of versions and link keys).
+    pub report_patch: Option<serde_json::Value>,
+}
+
+/// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    let t = target.as_object_mut().expect("made an object above");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
 }
 
 /// The name of the large video entry.
@@ -234,7 +257,11 @@ pub fn write_archive<W: Write>(kind: Kind, opts: &ArchiveOptions, out: W) -> io:
     } else {
         scenario(Kind::IdCard)
     };
-    let report = serde_json::to_vec_pretty(&scenarios::report(&s))?;
+    let mut report = scenarios::report(&s);
+    if let Some(patch) = &opts.report_patch {
+        merge_patch(&mut report, patch);
+    }
+    let report = serde_json::to_vec_pretty(&report)?;
 
     match kind {
         Kind::NoReport => {}

@@ -68,6 +68,7 @@ fn target_size_is_reached_exactly_by_streaming() {
             let opts = ArchiveOptions {
                 target_size: Some(target),
                 zip64,
+                ..ArchiveOptions::default()
             };
             let size = write_archive(kind, &opts, &mut bytes).unwrap();
             assert_eq!(size, bytes.len() as u64);

@@ -1,0 +1,186 @@
+//! `kyc inspect archive FILE.zip` (offline) and `kyc reprocess s3://BUCKET/PREFIX` (re-runs the
+//! archive function's processing on every archive under a prefix).
+
+use indicatif::{ProgressBar, ProgressStyle};
+use kyc_shared::intake::Outcome;
+use kyc_shared::trust_sign::intake::{ArchiveObject, LinkKey};
+use kyc_shared::trust_sign::{analyze_archive, FileSource, Limits};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use trust_sign_archive::{build_processor, RecordResult, Settings};
+
+/// Summary, verdicts, manifest and read costs of a local archive (personal data redacted).
+/// A bad archive is an error naming its reason code.
+pub async fn inspect(file: &Path) -> Result<Value, String> {
+    let source =
+        FileSource::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    match analyze_archive(&source, &Limits::default()).await {
+        Ok(a) => Ok(serde_json::to_value(a.view()).expect("analysis view serialises")),
+        Err(e) => Err(format!(
+            "{}: bad archive ({}): {e}",
+            file.display(),
+            e.reason_code()
+        )),
+    }
+}
+
+/// Options of `kyc reprocess` (defaults are the function's).
+pub struct Reprocess {
+    pub url: String,
+    pub table: String,
+    pub payload_key_secret: String,
+    pub archive_prefix: String,
+    pub processed_prefix: String,
+    pub quarantine_prefix: String,
+    pub link_key: String,
+    /// Makes every archive a new event (`<event id>#TAG`): for a deliberate re-run after a
+    /// fix. Without it, archives already recorded come back as duplicates.
+    pub rerun: Option<String>,
+    pub quiet: bool,
+}
+
+fn parse_url(url: &str) -> Result<(String, String), String> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| format!("{url:?} is not an s3://BUCKET/PREFIX URL"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(format!("{url:?} names no bucket"));
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// The outcome's name, for the final count.
+fn label(r: &Result<RecordResult, String>) -> String {
+    match r {
+        Ok(RecordResult::Processed { outcome, .. }) => match outcome {
+            Outcome::Applied => "applied".into(),
+            Outcome::NotApplied { .. } => "notApplied".into(),
+            Outcome::Recorded { .. } => "recordedWithoutState".into(),
+            Outcome::Duplicate => "duplicate".into(),
+            Outcome::Conflict => "conflict".into(),
+        },
+        Ok(RecordResult::Quarantined { reason_code, .. }) => format!("quarantined:{reason_code}"),
+        Ok(RecordResult::Gone { .. }) => "gone".into(),
+        Ok(RecordResult::Skipped { .. }) => "skipped".into(),
+        Err(_) => "failed".into(),
+    }
+}
+
+pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
+    let (bucket, prefix) = parse_url(&opts.url)?;
+    let settings = Settings {
+        table: opts.table,
+        payload_key_secret: opts.payload_key_secret,
+        archive_prefix: opts.archive_prefix,
+        processed_prefix: opts.processed_prefix,
+        quarantine_prefix: opts.quarantine_prefix,
+        link_key: LinkKey::parse(&opts.link_key)?,
+        limits: Limits::default(),
+        secret_ttl: std::time::Duration::from_secs(300),
+    }
+    .checked()?;
+    let config = kyc_shared::aws::load_config().await;
+    let processor = build_processor(settings, &config);
+
+    // The current version of each archive: its version id gives the same event id as its
+    // S3 notification did (ETag on an unversioned bucket, where the id is "null").
+    let mut objects = Vec::new();
+    let mut skipped = 0usize;
+    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = processor
+            .s3
+            .list_object_versions()
+            .bucket(&bucket)
+            .prefix(&prefix)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "listing s3://{bucket}/{prefix}: {}",
+                    kyc_shared::aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        for v in page.versions() {
+            let (Some(key), true) = (v.key(), v.is_latest() == Some(true)) else {
+                continue;
+            };
+            if !processor.settings.is_archive_key(key) {
+                skipped += 1;
+                continue;
+            }
+            if let Some(mut o) = ArchiveObject::new(&bucket, key, v.version_id(), v.e_tag()) {
+                o.size = v.size().and_then(|s| u64::try_from(s).ok());
+                objects.push(o);
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+
+    let bar = if opts.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(objects.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} archives, {elapsed} ({eta} left) {msg}")
+            .expect("valid template"),
+    );
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (i, o) in objects.into_iter().enumerate() {
+        let r = processor
+            .process(o, opts.rerun.as_deref())
+            .await
+            .map_err(|e| e.to_string());
+        let l = label(&r);
+        if let Err(e) = &r {
+            // The archive's position, not its key: keys may name the customer.
+            failures.push(json!({"archive": i, "error": e}));
+        }
+        bar.set_message(l.clone());
+        *counts.entry(l).or_default() += 1;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let total: usize = counts.values().sum();
+    let report = json!({
+        "url": opts.url,
+        "archives": total,
+        "skippedObjects": skipped,
+        "counts": counts,
+        "failures": failures,
+    });
+    if failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(format!(
+            "{} of {total} archives failed (transient: re-run later)\n{report:#}",
+            failures.len()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls_parse() {
+        assert_eq!(
+            parse_url("s3://b/incoming/2024/"),
+            Ok(("b".into(), "incoming/2024/".into()))
+        );
+        assert_eq!(parse_url("s3://b"), Ok(("b".into(), String::new())));
+        assert!(parse_url("https://b/x").is_err());
+        assert!(parse_url("s3:///x").is_err());
+    }
+}

@@ -1,0 +1,265 @@
+//! S3 adapter of the Trust & Sign archive reader: [`S3Source`] reads exactly the ranges
+//! `trust_sign::zip_locate` asks for (ranged GETs pinned to one object version), and the few
+//! writes the archive function makes (processed copy of report.json, quarantine copy and tag).
+
+use crate::trust_sign::intake::{ArchiveObject, ObjectVersion};
+use crate::trust_sign::{RangeSource, SourceError, TrustSignError};
+use async_trait::async_trait;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Tag, Tagging};
+use aws_sdk_s3::Client;
+
+/// An S3 client; path-style addressing when an endpoint override (a local emulator) is set.
+pub fn client(config: &aws_config::SdkConfig) -> Client {
+    let mut b = aws_sdk_s3::config::Builder::from(config);
+    if config.endpoint_url().is_some() {
+        b = b.force_path_style(true);
+    }
+    Client::from_conf(b.build())
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum S3ReadError {
+    /// The notified version no longer exists (deleted, or overwritten on an unversioned
+    /// bucket: the ETag no longer matches). Retrying cannot help; the newer object has its
+    /// own notification.
+    #[error("the object version is gone ({code})")]
+    Gone { code: String },
+    /// Anything else (throttling, timeouts, 5xx, access denied): retried by Lambda.
+    #[error("S3 read failed: {0}")]
+    Other(String),
+}
+
+/// True when an analysis failed because the object version is gone (not worth a retry).
+pub fn is_gone(err: &TrustSignError) -> bool {
+    match err {
+        TrustSignError::Source(e) => {
+            matches!(
+                e.downcast_ref::<S3ReadError>(),
+                Some(S3ReadError::Gone { .. })
+            )
+        }
+        _ => false,
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> S3ReadError {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().unwrap_or_default().to_string();
+    // Not `NoSuchBucket` nor a bare 404 with another code: a missing bucket is a
+    // configuration error, worth retries and the on-failure destination, not a silent skip.
+    match (status, code.as_str()) {
+        (_, "NoSuchKey" | "NoSuchVersion" | "PreconditionFailed" | "NotFound") | (Some(412), _) => {
+            S3ReadError::Gone {
+                code: if code.is_empty() {
+                    format!("HTTP {}", status.unwrap_or_default())
+                } else {
+                    code
+                },
+            }
+        }
+        _ => S3ReadError::Other(DisplayErrorContext(&err).to_string()),
+    }
+}
+
+/// One S3 object version as a [`RangeSource`]. Every read names the version (or requires the
+/// ETag), so the bytes analysed are those of the notified object, never of a later upload.
+pub struct S3Source {
+    client: Client,
+    object: ArchiveObject,
+}
+
+impl S3Source {
+    pub fn new(client: Client, object: ArchiveObject) -> Self {
+        Self { client, object }
+    }
+}
+
+#[async_trait]
+impl RangeSource for S3Source {
+    async fn len(&self) -> Result<u64, SourceError> {
+        if let Some(size) = self.object.size {
+            return Ok(size);
+        }
+        let o = &self.object;
+        let out = self
+            .client
+            .head_object()
+            .bucket(&o.bucket)
+            .key(&o.key)
+            .set_version_id(o.version_id().map(str::to_string))
+            .set_if_match(o.etag().map(|e| format!("\"{e}\"")))
+            .send()
+            .await
+            .map_err(classify)?;
+        out.content_length()
+            .and_then(|l| u64::try_from(l).ok())
+            .ok_or_else(|| S3ReadError::Other("HEAD answered no content length".into()).into())
+    }
+
+    async fn read_range(&self, start: u64, len: u64) -> Result<Vec<u8>, SourceError> {
+        let size = self.len().await?;
+        // A range starting at or past the end is a 416 on S3; the reader wants "nothing".
+        if len == 0 || start >= size {
+            return Ok(Vec::new());
+        }
+        let end = start.saturating_add(len).min(size) - 1;
+        let o = &self.object;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&o.bucket)
+            .key(&o.key)
+            .set_version_id(o.version_id().map(str::to_string))
+            .set_if_match(o.etag().map(|e| format!("\"{e}\"")))
+            .range(format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut body = out.body;
+        let mut buf = Vec::with_capacity(usize::try_from(end - start + 1)?);
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| S3ReadError::Other(format!("reading the body: {e}")))?
+        {
+            buf.extend_from_slice(&chunk);
+            // A server ignoring the Range header would send the whole object: stop early
+            // rather than buffer it.
+            if buf.len() as u64 > len {
+                return Err(
+                    S3ReadError::Other("the server ignored the Range header".into()).into(),
+                );
+            }
+        }
+        Ok(buf)
+    }
+}
+
+/// Writes `bytes` at `key` (the processed copy of report.json). Idempotent: a retry rewrites
+/// the same bytes.
+pub async fn put_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), String> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| DisplayErrorContext(&e).to_string())
+}
+
+/// CopyObject's single-request limit: larger objects are tagged in place only.
+pub const MAX_SERVER_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+/// `x-amz-copy-source`: bucket/key (URL-encoded, `/` kept) and the version.
+fn copy_source(object: &ArchiveObject) -> String {
+    let mut key = String::with_capacity(object.key.len());
+    for b in object.key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            key.push(b as char);
+        } else {
+            key.push_str(&format!("%{b:02X}"));
+        }
+    }
+    match &object.version {
+        ObjectVersion::VersionId(v) => format!("{}/{key}?versionId={v}", object.bucket),
+        ObjectVersion::ETag(_) => format!("{}/{key}", object.bucket),
+    }
+}
+
+/// Quarantines a bad archive: tags the notified version (`tag=reason`, other tags kept) and,
+/// when `copy_to` is given, copies it server-side there with the same tag. Idempotent.
+/// Returns whether the object was gone (nothing to quarantine).
+pub async fn quarantine(
+    client: &Client,
+    object: &ArchiveObject,
+    copy_to: Option<&str>,
+    tag: &str,
+    reason: &str,
+) -> Result<bool, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let current = match client
+        .get_object_tagging()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .set_version_id(object.version_id().map(str::to_string))
+        .send()
+        .await
+    {
+        Ok(t) => t.tag_set,
+        Err(e) => {
+            return match classify(e) {
+                S3ReadError::Gone { .. } => Ok(true),
+                other => Err(err(&other)),
+            }
+        }
+    };
+    let mut tags: Vec<Tag> = current.into_iter().filter(|t| t.key != tag).collect();
+    let mark = Tag::builder()
+        .key(tag)
+        .value(reason)
+        .build()
+        .map_err(|e| err(&e))?;
+    tags.push(mark);
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(tags))
+        .build()
+        .map_err(|e| err(&e))?;
+    client
+        .put_object_tagging()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .set_version_id(object.version_id().map(str::to_string))
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(|e| err(&DisplayErrorContext(&e)))?;
+    if let Some(dest) = copy_to {
+        let r = client
+            .copy_object()
+            .bucket(&object.bucket)
+            .key(dest)
+            .copy_source(copy_source(object))
+            .set_copy_source_if_match(object.etag().map(|e| format!("\"{e}\"")))
+            .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
+            .tagging(format!("{tag}={reason}"))
+            .send()
+            .await;
+        if let Err(e) = r {
+            return match classify(e) {
+                S3ReadError::Gone { .. } => Ok(true),
+                other => Err(err(&other)),
+            };
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_sources_are_encoded_and_pinned_to_the_version() {
+        let o = ArchiveObject::new("b", "in/a file+é.zip", Some("3/L4kq"), None).unwrap();
+        assert_eq!(
+            copy_source(&o),
+            "b/in/a%20file%2B%C3%A9.zip?versionId=3/L4kq"
+        );
+        let o = ArchiveObject::new("b", "in/x.zip", None, Some("\"e1\"")).unwrap();
+        assert_eq!(copy_source(&o), "b/in/x.zip");
+    }
+}

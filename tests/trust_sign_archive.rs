@@ -1,0 +1,494 @@
+//! Trust & Sign archives end to end: generated archives uploaded to a moto S3 bucket, the real
+//! function's processor on real S3 notifications, DynamoDB through the real store.
+
+use kyc_integration_tests::trust_sign::*;
+use kyc_integration_tests::*;
+use kyc_shared::aws::DynamoStore;
+use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_shared::aws_sdk_dynamodb::Client as Ddb;
+use kyc_shared::aws_sdk_s3::Client as S3;
+use kyc_shared::intake::{EventStore, Outcome, Provider};
+use kyc_shared::kyc_state::{SkipReason, Stream};
+use kyc_shared::trust_sign::intake::QUARANTINE_TAG;
+use kyc_shared::trust_sign::{analyze_archive, Limits, MemorySource};
+use serde_json::{json, Value};
+use trust_sign_archive::{build_processor, Processor, RecordResult};
+use trust_sign_gen::{write_archive, ArchiveOptions, Kind};
+
+struct Stack {
+    _moto: Moto,
+    config: kyc_shared::aws_config::SdkConfig,
+    s3: S3,
+    processor: Processor,
+    store: DynamoStore,
+}
+
+async fn stack(versioned: bool) -> Stack {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let s3 = s3(&config);
+    create_bucket(&s3, BUCKET, versioned).await;
+    let processor = build_processor(archive_settings(TABLE), &config);
+    let store = DynamoStore::new(&config, TABLE);
+    Stack {
+        _moto: moto,
+        config,
+        s3,
+        processor,
+        store,
+    }
+}
+
+fn archive(kind: Kind, patch: Option<Value>) -> Vec<u8> {
+    let mut v = Vec::new();
+    let opts = ArchiveOptions {
+        report_patch: patch,
+        ..ArchiveOptions::default()
+    };
+    write_archive(kind, &opts, &mut v).unwrap();
+    v
+}
+
+/// The customer a kind's archive is linked to: one per kind, so kinds do not compete for the
+/// same client-file stream.
+fn customer_patch(customer: &str) -> Value {
+    json!({"clientFile": {"externalId": customer}})
+}
+
+async fn object_bytes(s3: &S3, key: &str) -> Option<Vec<u8>> {
+    let out = s3.get_object().bucket(BUCKET).key(key).send().await.ok()?;
+    Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+}
+
+async fn event_item(config: &kyc_shared::aws_config::SdkConfig, event_id: &str) -> Value {
+    let item = Ddb::new(config)
+        .get_item()
+        .table_name(TABLE)
+        .key(
+            "PK",
+            AttributeValue::S(format!("EVENT#trust_sign#{event_id}")),
+        )
+        .key("SK", AttributeValue::S("EVENT".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_else(|| panic!("event {event_id} not recorded"));
+    kyc_shared::aws::attribute::from_attribute(&AttributeValue::M(item))
+}
+
+fn processed(r: &RecordResult) -> (&str, &Outcome) {
+    match r {
+        RecordResult::Processed {
+            event_id, outcome, ..
+        } => (event_id, outcome),
+        other => panic!("expected Processed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer() {
+    let st = stack(true).await;
+    let valid: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_valid()).collect();
+    assert_eq!(valid.len(), 12);
+    for kind in valid {
+        let customer = format!("cust-{}", kind.name());
+        let bytes = archive(kind, Some(customer_patch(&customer)));
+        let local = analyze_archive(&MemorySource(bytes.clone()), &Limits::default())
+            .await
+            .unwrap();
+        let up = put(
+            &st.s3,
+            BUCKET,
+            &format!("incoming/{}.zip", kind.name()),
+            bytes,
+        )
+        .await;
+        let results = st
+            .processor
+            .handle(&event(vec![record_json(BUCKET, &up)]))
+            .await
+            .unwrap();
+        let (event_id, outcome) = processed(&results[0]);
+        assert_eq!(outcome, &Outcome::Applied, "{kind:?}");
+
+        // State: one stream per client file, under the customer the link key names.
+        let uuid = local.summary.client_file_uuid.clone().unwrap();
+        let states = st.store.provider_states(&customer).await.unwrap();
+        let stream = Stream::named(format!("clientFile#{uuid}")).unwrap();
+        let v = states[&Provider::TrustSign].stream(&stream).unwrap();
+        assert_eq!(
+            Some(v.status.as_str()),
+            local.summary.state.as_deref(),
+            "{kind:?}"
+        );
+        assert_eq!(v.event_id, *event_id);
+        assert_eq!(v.detail["recordId"], json!(local.summary.record_id));
+        assert_eq!(v.detail["decision"], json!(local.summary.decision));
+        assert_eq!(
+            v.detail["manifest"]["complete"],
+            json!(local.manifest.is_complete()),
+            "{kind:?}"
+        );
+        let participants = v.detail["participants"].as_array().unwrap();
+        assert_eq!(participants.len(), local.summary.participants.len());
+        if kind == Kind::FaceMatchOverturned {
+            // The verdict explains itself: failed automatically, accepted on review.
+            let checks = participants[0]["checks"].as_array().unwrap();
+            assert!(
+                checks
+                    .iter()
+                    .any(|c| c["kind"] == "face_match" && c["outcome"] == "overturned"),
+                "{checks:?}"
+            );
+        }
+
+        // The raw report.json, byte for byte, under the processed prefix.
+        let key = v.detail["processedKey"].as_str().unwrap();
+        assert!(key.starts_with(&format!("processed/{uuid}/")), "{key}");
+        assert_eq!(object_bytes(&st.s3, key).await.unwrap(), local.report_json);
+
+        // The event keeps the full redacted analysis; the history names the outcome.
+        let item = event_item(&st.config, event_id).await;
+        assert_eq!(item["eventType"], "archive");
+        assert_eq!(item["outcome"], "applied");
+        assert_eq!(
+            item["summary"]["analysis"]["summary"]["clientFileUuid"],
+            json!(uuid)
+        );
+        let history = st.store.history(&customer).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].outcome, "applied");
+    }
+}
+
+#[tokio::test]
+async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
+    let st = stack(true).await;
+    let expected = [
+        (Kind::NotZip, "not_zip"),
+        (Kind::Truncated, "truncated"),
+        (Kind::NoReport, "no_report"),
+        (Kind::ReportNotJson, "report_not_json"),
+        (Kind::ReportNotV6, "report_not_v6"),
+        (Kind::Encrypted, "encrypted_entry"),
+        (Kind::ZipBomb, "size_limit_exceeded"),
+        (Kind::ZipBombLying, "size_limit_exceeded"),
+        (Kind::DotDotName, "unsafe_entry_name"),
+        (Kind::AbsoluteName, "unsafe_entry_name"),
+        (Kind::UnsupportedCompression, "unsupported_compression"),
+    ];
+    let bad: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !k.is_valid()).collect();
+    assert_eq!(
+        bad.len(),
+        expected.len(),
+        "a bad kind is missing from this test"
+    );
+    for (kind, code) in expected {
+        let key = format!("incoming/bad {}.zip", kind.name());
+        let up = put(&st.s3, BUCKET, &key, archive(kind, None)).await;
+        // The invocation succeeds: retrying cannot fix a bad archive.
+        let results = st
+            .processor
+            .handle(&event(vec![record_json(BUCKET, &up)]))
+            .await
+            .unwrap();
+        let RecordResult::Quarantined {
+            event_id,
+            reason_code,
+            outcome,
+        } = &results[0]
+        else {
+            panic!("{kind:?}: {:?}", results[0]);
+        };
+        assert_eq!(reason_code, code, "{kind:?}");
+        assert!(matches!(outcome, Outcome::Recorded { .. }), "{outcome:?}");
+
+        // Recorded with the precise reason.
+        let item = event_item(&st.config, event_id).await;
+        assert_eq!(item["eventType"], "archive_failed");
+        assert_eq!(item["summary"]["reasonCode"], *code);
+        assert_eq!(item["outcome"], format!("recorded: bad archive: {code}"));
+        assert!(!item.to_string().contains("cron"), "{item}");
+
+        // Tagged in place, and copied (tagged too) under the quarantine prefix.
+        let tags = st
+            .s3
+            .get_object_tagging()
+            .bucket(BUCKET)
+            .key(&key)
+            .set_version_id(up.version_id.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(tags
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == QUARANTINE_TAG && t.value() == code));
+        let qkey = format!("quarantine/bad {}.zip", kind.name());
+        assert_eq!(item["summary"]["quarantineKey"], json!(qkey));
+        assert_eq!(
+            object_bytes(&st.s3, &qkey).await.unwrap(),
+            archive(kind, None),
+            "{kind:?}"
+        );
+
+        // Delivered again: nothing new.
+        let again = st
+            .processor
+            .handle(&event(vec![record_json(BUCKET, &up)]))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                &again[0],
+                RecordResult::Quarantined {
+                    outcome: Outcome::Duplicate,
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_applied_once() {
+    let st = stack(true).await;
+    let up = put(
+        &st.s3,
+        BUCKET,
+        "incoming/dossier juin.zip",
+        archive(Kind::Full, Some(customer_patch("cust-dup"))),
+    )
+    .await;
+    // Twice in one event and once more in a second event (S3 delivers at least once).
+    let rec = record_json(BUCKET, &up);
+    let first = st
+        .processor
+        .handle(&event(vec![rec.clone(), rec.clone()]))
+        .await
+        .unwrap();
+    let second = st.processor.handle(&event(vec![rec])).await.unwrap();
+    assert_eq!(processed(&first[0]).1, &Outcome::Applied);
+    assert_eq!(processed(&first[1]).1, &Outcome::Duplicate);
+    assert_eq!(processed(&second[0]).1, &Outcome::Duplicate);
+    assert_eq!(st.store.history("cust-dup").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_newer_version_supersedes_an_older_one_whatever_the_delivery_order() {
+    let st = stack(true).await;
+    let key = "incoming/client-file.zip";
+    let patch = |date: &str| {
+        let mut p = customer_patch("cust-versions");
+        p["date"] = date.into();
+        p
+    };
+    // Version 1: pending; version 2 (uploaded later, newer report): rejected.
+    let v1 = put(
+        &st.s3,
+        BUCKET,
+        key,
+        archive(Kind::IdCard, Some(patch("2024-06-17T08:00:00Z"))),
+    )
+    .await;
+    let v2 = put(
+        &st.s3,
+        BUCKET,
+        key,
+        archive(Kind::Rejected, Some(patch("2024-06-18T08:00:05Z"))),
+    )
+    .await;
+    assert_ne!(v1.version_id, v2.version_id);
+
+    // The newer notification arrives first; the older one must not win.
+    let r2 = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &v2)]))
+        .await
+        .unwrap();
+    let r1 = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &v1)]))
+        .await
+        .unwrap();
+    assert_eq!(processed(&r2[0]).1, &Outcome::Applied);
+    assert!(
+        matches!(processed(&r1[0]).1, Outcome::NotApplied { reason: SkipReason::Stale { current, .. } } if current == "REJECTED"),
+        "{r1:?}"
+    );
+    let states = st.store.provider_states("cust-versions").await.unwrap();
+    let state = &states[&Provider::TrustSign];
+    assert_eq!(state.streams.len(), 1);
+    let v = state.streams.values().next().unwrap();
+    assert_eq!(v.status, "REJECTED");
+    assert_eq!(v.event_id, processed(&r2[0]).0);
+    // Each version was read as it was (pinned by version id), not as the latest upload.
+    let item = event_item(&st.config, processed(&r1[0]).0).await;
+    assert_eq!(item["summary"]["detail"]["state"], "PENDING");
+    assert_eq!(st.store.history("cust-versions").await.unwrap().len(), 2);
+
+    // A third version with a newer report supersedes it.
+    let v3 = put(
+        &st.s3,
+        BUCKET,
+        key,
+        archive(Kind::Full, Some(patch("2024-07-01T00:00:00Z"))),
+    )
+    .await;
+    let r3 = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &v3)]))
+        .await
+        .unwrap();
+    assert_eq!(processed(&r3[0]).1, &Outcome::Applied);
+    let states = st.store.provider_states("cust-versions").await.unwrap();
+    assert_eq!(
+        states[&Provider::TrustSign]
+            .streams
+            .values()
+            .next()
+            .unwrap()
+            .status,
+        "ACCEPTED"
+    );
+}
+
+#[tokio::test]
+async fn several_records_encoded_keys_and_foreign_objects() {
+    let st = stack(false).await;
+    let odd = "incoming/dossier n°1 + copie (2024).zip";
+    let a = put(
+        &st.s3,
+        BUCKET,
+        odd,
+        archive(Kind::Lin, Some(customer_patch("cust-odd"))),
+    )
+    .await;
+    let b = put(
+        &st.s3,
+        BUCKET,
+        "incoming/b.zip",
+        archive(Kind::Rib, Some(customer_patch("cust-b"))),
+    )
+    .await;
+    let json_file = put(&st.s3, BUCKET, "incoming/notes.json", b"{}".to_vec()).await;
+    let outside = put(&st.s3, BUCKET, "elsewhere/c.zip", archive(Kind::Rib, None)).await;
+    let mut removed = record_json(BUCKET, &b);
+    removed["eventName"] = "ObjectRemoved:Delete".into();
+    let results = st
+        .processor
+        .handle(&event(vec![
+            record_json(BUCKET, &a),
+            record_json(BUCKET, &b),
+            record_json(BUCKET, &json_file),
+            record_json(BUCKET, &outside),
+            removed,
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(processed(&results[0]).1, &Outcome::Applied);
+    assert_eq!(processed(&results[1]).1, &Outcome::Applied);
+    for r in &results[2..] {
+        assert!(matches!(r, RecordResult::Skipped { .. }), "{r:?}");
+    }
+    assert_eq!(st.store.history("cust-odd").await.unwrap().len(), 1);
+
+    // Unversioned bucket: the ETag pins the object. Overwritten before it was read: the old
+    // notification finds it gone (the new upload has its own notification).
+    let newer = put(
+        &st.s3,
+        BUCKET,
+        "incoming/b.zip",
+        archive(Kind::Payslip, Some(customer_patch("cust-b"))),
+    )
+    .await;
+    let mut stale = b.clone();
+    stale.etag = "0123456789abcdef0123456789abcdef".into();
+    let r = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &stale)]))
+        .await
+        .unwrap();
+    assert!(matches!(r[0], RecordResult::Gone { .. }), "{r:?}");
+    let r = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &newer)]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        processed(&r[0]).1,
+        Outcome::NotApplied { .. } | Outcome::Applied
+    ));
+}
+
+#[tokio::test]
+async fn transient_failures_fail_the_invocation_and_record_nothing() {
+    let st = stack(true).await;
+    let up = put(
+        &st.s3,
+        BUCKET,
+        "incoming/t.zip",
+        archive(Kind::Full, Some(customer_patch("cust-t"))),
+    )
+    .await;
+    // DynamoDB unavailable (here: a table that does not exist).
+    let broken = build_processor(archive_settings("no-such-table"), &st.config);
+    let err = broken
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("record 0"), "{err}");
+    // S3 unavailable for the bucket named (missing bucket: a retry, never a silent skip).
+    let mut rec = record_json("no-such-bucket", &up);
+    rec["s3"]["bucket"]["name"] = "no-such-bucket".into();
+    assert!(st.processor.handle(&event(vec![rec])).await.is_err());
+    // The retry, once things are back, applies it exactly once.
+    let ok = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap();
+    assert_eq!(processed(&ok[0]).1, &Outcome::Applied);
+    assert_eq!(st.store.history("cust-t").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_large_archive_streamed_by_multipart_upload_reads_little() {
+    let st = stack(true).await;
+    let size = 64 << 20;
+    let up = put_generated_multipart(
+        &st.s3,
+        BUCKET,
+        "incoming/video.zip",
+        Kind::VideoIdentification,
+        ArchiveOptions {
+            target_size: Some(size),
+            report_patch: Some(customer_patch("cust-video")),
+            ..ArchiveOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(up.size, size);
+    let r = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap();
+    let RecordResult::Processed {
+        outcome,
+        bytes_read,
+        ..
+    } = &r[0]
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(outcome, &Outcome::Applied);
+    // The end records, the central directory and report.json's entry only.
+    assert!(
+        *bytes_read < 512 * 1024,
+        "read {bytes_read} bytes of {size}"
+    );
+}
