@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
 mod trust_sign;
+mod gopay;
 mod xpollens;
 
 #[derive(Parser)]
@@ -64,6 +65,32 @@ enum Command {
         #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
         table: String,
     },
+    /// GoPay operations.
+    Gopay {
+        #[command(subcommand)]
+        action: GopayCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GopayCommand {
+    /// Revoke the customer's consent at GoPay, mark the profile revoked, erase its tokens.
+    Revoke {
+        customer: String,
+        #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
+        table: String,
+        #[arg(long, env = "PAYLOAD_KEY_SECRET", default_value = "kyc-hooks/payload-key")]
+        payload_key_secret: String,
+        /// Secret `{"clientId","clientSecret"}`.
+        #[arg(long, env = "GOPAY_CLIENT_SECRET", default_value = "kyc-hooks/gopay-client")]
+        client_secret: String,
+        #[arg(long, env = "GOPAY_AUTH_BASE_URL")]
+        auth_base_url: String,
+        #[arg(long, env = "GOPAY_CLIENT_BASE_URL")]
+        client_base_url: String,
+        #[arg(long, env = "GOPAY_DUE_SHARDS", default_value_t = 4)]
+        due_shards: u32,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +98,8 @@ enum InspectProvider {
     Xpollens,
     /// A Trust & Sign client-file archive.
     Archive,
+    /// A GoPay identification-status response.
+    Gopay,
 }
 
 fn main() -> ExitCode {
@@ -105,6 +134,32 @@ fn main() -> ExitCode {
             rerun,
             quiet,
         })),
+        Command::Inspect {
+            provider: InspectProvider::Gopay,
+            file,
+        } => gopay::inspect(&file),
+        Command::Gopay {
+            action:
+                GopayCommand::Revoke {
+                    customer,
+                    table,
+                    payload_key_secret,
+                    client_secret,
+                    auth_base_url,
+                    client_base_url,
+                    due_shards,
+                },
+        } => runtime().block_on(gopay::revoke(
+            &customer,
+            &gopay::RevokeSettings {
+                table,
+                payload_key_secret,
+                client_secret,
+                auth_base_url,
+                client_base_url,
+                due_shards,
+            },
+        )),
         Command::Status { customer, table } => runtime().block_on(status(&customer, &table)),
         Command::History { customer, table } => runtime().block_on(history(&customer, &table)),
     };

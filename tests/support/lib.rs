@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 /// Trust & Sign archives: buckets, uploads (multipart, streamed), S3 events.
 pub mod trust_sign;
+pub mod gopay;
 
 pub const USERNAME: &str = "xpollens";
 pub const PASSWORD: &str = "demo-password";

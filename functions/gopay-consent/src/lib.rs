@@ -1,1 +1,116 @@
-//! Wiring of the gopay-consent Lambda (being built).
+//! Wiring of the GoPay consent Lambda: configuration from the environment, AWS and HTTP
+//! adapters, and the conversion between API Gateway requests and the shared endpoint's types
+//! (`kyc_shared::gopay::consent_endpoint` holds the rules).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kyc_shared::aws::gopay_http::ReqwestTransport;
+use kyc_shared::aws::gopay_store::DynamoGoPayStore;
+use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::crypto::Keyring;
+use kyc_shared::gopay::client::credentials_from_json;
+use kyc_shared::gopay::consent::GoPayHosts;
+use kyc_shared::gopay::consent_endpoint::{ConsentEndpoint, Request as EndpointRequest};
+use kyc_shared::secrets::Cached;
+use lambda_http::{Body, Request, Response};
+
+/// Settings read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table: String,
+    pub payload_key_secret: String,
+    /// Secrets Manager secret `{"clientId","clientSecret"}`.
+    pub client_secret: String,
+    pub auth_base_url: String,
+    pub client_base_url: String,
+    pub redirect_uri: String,
+    pub success_url: String,
+    pub failure_url: String,
+    pub due_shards: u32,
+    pub secret_ttl: Duration,
+    pub http_timeout: Duration,
+}
+
+fn var(k: &str) -> Result<String, String> {
+    std::env::var(k).map_err(|_| format!("missing environment variable {k}"))
+}
+
+fn number<T: std::str::FromStr>(k: &str, default: T) -> T {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        Ok(Self {
+            table: var("TABLE_NAME")?,
+            payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
+            client_secret: var("GOPAY_CLIENT_SECRET")?,
+            auth_base_url: var("GOPAY_AUTH_BASE_URL")?,
+            client_base_url: var("GOPAY_CLIENT_BASE_URL")?,
+            redirect_uri: var("GOPAY_REDIRECT_URI")?,
+            success_url: var("GOPAY_SUCCESS_URL")?,
+            failure_url: var("GOPAY_FAILURE_URL")?,
+            due_shards: number("GOPAY_DUE_SHARDS", 4),
+            secret_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECONDS", 300)),
+            http_timeout: Duration::from_secs(number("GOPAY_HTTP_TIMEOUT_SECONDS", 8)),
+        })
+    }
+}
+
+pub fn build_endpoint(
+    settings: &Settings,
+    config: &kyc_shared::aws_config::SdkConfig,
+) -> Result<ConsentEndpoint, String> {
+    let secrets = Arc::new(SecretsManagerSource::new(config));
+    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
+    Ok(ConsentEndpoint {
+        store: Arc::new(DynamoGoPayStore::new(
+            ddb.clone(),
+            &settings.table,
+            settings.due_shards,
+        )),
+        events: Arc::new(DynamoStore::from_client(ddb, &settings.table)),
+        transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
+        hosts: GoPayHosts::new(&settings.auth_base_url, &settings.client_base_url)
+            .map_err(|e| e.to_string())?,
+        credentials: Cached::new(
+            secrets.clone(),
+            &settings.client_secret,
+            settings.secret_ttl,
+            |staged| credentials_from_json(staged.current.expose()),
+        ),
+        keys: Cached::new(
+            secrets,
+            &settings.payload_key_secret,
+            settings.secret_ttl,
+            Keyring::from_staged,
+        ),
+        redirect_uri: settings.redirect_uri.clone(),
+        success_url: settings.success_url.clone(),
+        failure_url: settings.failure_url.clone(),
+        clock: Arc::new(kyc_shared::chrono::Utc::now),
+    })
+}
+
+/// API Gateway request → endpoint → API Gateway response.
+pub async fn handle(
+    endpoint: &ConsentEndpoint,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let req = EndpointRequest {
+        method: request.method().as_str().to_string(),
+        path: request.uri().path().to_string(),
+        query: request.uri().query().unwrap_or("").to_string(),
+        body: request.body().to_vec(),
+    };
+    let resp = endpoint.handle(&req).await;
+    let mut builder = Response::builder().status(resp.status);
+    for (k, v) in resp.headers {
+        builder = builder.header(k, v);
+    }
+    Ok(builder.body(Body::Text(resp.body))?)
+}

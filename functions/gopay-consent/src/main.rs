@@ -1,1 +1,10 @@
-fn main() {}
+use gopay_consent::{build_endpoint, handle, Settings};
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = kyc_shared::aws::load_config().await;
+    let endpoint = build_endpoint(&Settings::from_env()?, &config)?;
+    run(service_fn(|request: Request| handle(&endpoint, request))).await
+}

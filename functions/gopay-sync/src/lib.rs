@@ -1,1 +1,132 @@
-//! Wiring of the gopay-sync Lambda (being built).
+//! Wiring of the GoPay sync Lambda (EventBridge Scheduler target): configuration from the
+//! environment and the adapters; `kyc_shared::gopay::sync` holds the rules of a run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kyc_shared::aws::gopay_http::ReqwestTransport;
+use kyc_shared::aws::gopay_store::{DynamoGoPayStore, S3Objects};
+use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::chrono::{DateTime, Utc};
+use kyc_shared::crypto::Keyring;
+use kyc_shared::gopay::client::credentials_from_json;
+use kyc_shared::gopay::consent::GoPayHosts;
+use kyc_shared::gopay::sync::{Clock, SyncDeps, SyncSettings};
+use kyc_shared::secrets::Cached;
+
+/// Settings read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table: String,
+    pub payload_key_secret: String,
+    /// Secrets Manager secret `{"clientId","clientSecret"}`.
+    pub client_secret: String,
+    pub auth_base_url: String,
+    pub client_base_url: String,
+    /// Bucket of identification PDFs and of the rotated-token rescue objects.
+    pub bucket: String,
+    pub due_shards: u32,
+    pub concurrency: usize,
+    pub max_profiles: usize,
+    pub secret_ttl: Duration,
+    pub http_timeout: Duration,
+}
+
+fn var(k: &str) -> Result<String, String> {
+    std::env::var(k).map_err(|_| format!("missing environment variable {k}"))
+}
+
+fn number<T: std::str::FromStr>(k: &str, default: T) -> T {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        Ok(Self {
+            table: var("TABLE_NAME")?,
+            payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
+            client_secret: var("GOPAY_CLIENT_SECRET")?,
+            auth_base_url: var("GOPAY_AUTH_BASE_URL")?,
+            client_base_url: var("GOPAY_CLIENT_BASE_URL")?,
+            bucket: var("GOPAY_BUCKET")?,
+            due_shards: number("GOPAY_DUE_SHARDS", 4),
+            concurrency: number("GOPAY_SYNC_CONCURRENCY", 16),
+            max_profiles: number("GOPAY_SYNC_MAX_PROFILES", 20_000),
+            secret_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECONDS", 300)),
+            http_timeout: Duration::from_secs(number("GOPAY_HTTP_TIMEOUT_SECONDS", 8)),
+        })
+    }
+
+    /// Run settings; `owner` names this run's leases (the Lambda request id).
+    pub fn sync_settings(&self, owner: &str) -> SyncSettings {
+        let mut s = SyncSettings::new(owner);
+        s.shards = self.due_shards;
+        s.concurrency = self.concurrency;
+        s.max_profiles = self.max_profiles;
+        s
+    }
+}
+
+/// The adapters, built once per cold start (the secret caches live across invocations).
+pub struct Wiring {
+    pub ddb: kyc_shared::aws_sdk_dynamodb::Client,
+    pub s3: kyc_shared::aws_sdk_s3::Client,
+    pub transport: Arc<ReqwestTransport>,
+    pub secrets: Arc<SecretsManagerSource>,
+    pub settings: Settings,
+}
+
+impl Wiring {
+    pub fn new(
+        settings: Settings,
+        config: &kyc_shared::aws_config::SdkConfig,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            ddb: kyc_shared::aws_sdk_dynamodb::Client::new(config),
+            s3: S3Objects::client(config),
+            transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
+            secrets: Arc::new(SecretsManagerSource::new(config)),
+            settings,
+        })
+    }
+
+    /// Dependencies of one run (fresh secret caches per run are cheap: one fetch each).
+    pub fn deps(&self, clock: Clock) -> Result<SyncDeps, String> {
+        let s = &self.settings;
+        let objects = Arc::new(S3Objects::new(self.s3.clone(), &s.bucket));
+        Ok(SyncDeps {
+            store: Arc::new(DynamoGoPayStore::new(
+                self.ddb.clone(),
+                &s.table,
+                s.due_shards,
+            )),
+            events: Arc::new(DynamoStore::from_client(self.ddb.clone(), &s.table)),
+            rescue: objects.clone(),
+            pdfs: objects,
+            transport: self.transport.clone(),
+            hosts: GoPayHosts::new(&s.auth_base_url, &s.client_base_url)
+                .map_err(|e| e.to_string())?,
+            credentials: Cached::new(
+                self.secrets.clone(),
+                &s.client_secret,
+                s.secret_ttl,
+                |staged| credentials_from_json(staged.current.expose()),
+            ),
+            keys: Cached::new(
+                self.secrets.clone(),
+                &s.payload_key_secret,
+                s.secret_ttl,
+                Keyring::from_staged,
+            ),
+            clock,
+        })
+    }
+}
+
+/// The Lambda deadline (epoch ms from the runtime context) as a time.
+pub fn deadline_from_ms(deadline_ms: u64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(deadline_ms as i64).unwrap_or_else(Utc::now)
+}

@@ -1,1 +1,25 @@
-fn main() {}
+use std::sync::Arc;
+
+use gopay_sync::{deadline_from_ms, Settings, Wiring};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = kyc_shared::aws::load_config().await;
+    let wiring = Wiring::new(Settings::from_env()?, &config)?;
+    run(service_fn(|event: LambdaEvent<Value>| {
+        let wiring = &wiring;
+        async move {
+            // The scheduler's payload carries nothing we need: every run does the same work.
+            let deps = wiring.deps(Arc::new(kyc_shared::chrono::Utc::now))?;
+            let settings = wiring.settings.sync_settings(&event.context.request_id);
+            let deadline = deadline_from_ms(event.context.deadline);
+            let report = kyc_shared::gopay::sync::run(deps, settings, deadline).await?;
+            tracing::info!(report = %serde_json::to_string(&report)?, "gopay sync run done");
+            Ok::<Value, Error>(serde_json::to_value(report)?)
+        }
+    }))
+    .await
+}

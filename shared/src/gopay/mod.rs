@@ -15,15 +15,25 @@
 //!   leases and the Lambda-deadline rule.
 //! - [`prefill`]: the `/api/prefill-client-data` body (personal data) and its answer.
 //!
+//! Orchestration over traits (still free of AWS and Lambda types; adapters in `aws`):
+//! [`client`] (transport trait + typed calls), [`store`] (profiles, states, leases, token
+//! rescue), [`events`] (history write plans), [`consent_endpoint`] (the consent function's
+//! HTTP rules) and [`sync`] (one scheduled run).
+//!
 //! Secrets (tokens, codes, `state`) are [`crate::redact::Secret`]; personal data is
 //! [`crate::redact::Personal`]. Neither prints its value through `Debug`, `Display` or
 //! `Serialize`; the one error type, [`GoPayError`], never carries either.
 
+pub mod client;
 pub mod consent;
+pub mod consent_endpoint;
 pub mod error;
+pub mod events;
 pub mod identification;
 pub mod prefill;
 pub mod schedule;
+pub mod store;
+pub mod sync;
 pub mod time;
 pub mod tokens;
 

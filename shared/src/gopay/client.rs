@@ -1,0 +1,266 @@
+//! Talking to GoPay: a raw transport trait (the reqwest adapter is `aws::gopay_http`; tests
+//! can use the simulator through the same adapter) and [`GoPayApi`], the typed calls built on
+//! the pure request/response rules of this module.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::consent::GoPayHosts;
+use super::identification::{ClientProfileId, IdentificationStatus};
+use super::prefill::parse_prefill_response;
+use super::tokens::{
+    bearer_authorization, classify_token_failure, revoke_request_body, token_request_body,
+    AppToken, ClientCredentials, ClientTokens, FormBody, GoPayErrorBody, Grant, TokenFailure,
+};
+use super::GoPayError;
+use crate::redact::{Personal, Secret};
+
+/// One HTTP answer. The body may hold tokens or personal data: never logged.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for HttpAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpAnswer({}, {} bytes)", self.status, self.body.len())
+    }
+}
+
+/// A request that got no HTTP answer (connect error, timeout). The message names no URL
+/// query or header, so it is safe to log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("transport: {0}")]
+pub struct TransportError(pub String);
+
+/// The requests GoPay's two hosts serve. Implementations send exactly what they are given.
+#[async_trait]
+pub trait GoPayTransport: Send + Sync {
+    async fn get(&self, url: &str, authorization: &Secret) -> Result<HttpAnswer, TransportError>;
+    async fn post_form(&self, url: &str, body: &FormBody) -> Result<HttpAnswer, TransportError>;
+    async fn post_json(
+        &self,
+        url: &str,
+        authorization: &Secret,
+        body: &Personal<Vec<u8>>,
+    ) -> Result<HttpAnswer, TransportError>;
+}
+
+/// A failed typed call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A token call answered non-2xx, classified.
+    #[error("token call answered HTTP {status} ({failure:?})")]
+    Token { status: u16, failure: TokenFailure },
+    /// Any other call answered non-2xx.
+    #[error("GoPay answered HTTP {status}")]
+    Status { status: u16 },
+    #[error(transparent)]
+    Invalid(#[from] GoPayError),
+}
+
+impl CallError {
+    /// Worth retrying later (transport, 408/425/429/5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CallError::Transport(_) => true,
+            CallError::Token { failure, .. } => *failure == TokenFailure::Transient,
+            CallError::Status { status } => {
+                matches!(status, 408 | 425 | 429) || (500..=599).contains(status)
+            }
+            CallError::Invalid(_) => false,
+        }
+    }
+}
+
+/// The typed GoPay calls.
+pub struct GoPayApi<'a> {
+    pub transport: &'a dyn GoPayTransport,
+    pub hosts: &'a GoPayHosts,
+    pub credentials: &'a ClientCredentials,
+}
+
+fn ok(answer: &HttpAnswer) -> bool {
+    (200..300).contains(&answer.status)
+}
+
+impl GoPayApi<'_> {
+    async fn token_call(
+        &self,
+        grant: Grant<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ClientTokens, CallError> {
+        let body = token_request_body(self.credentials, grant);
+        let answer = self
+            .transport
+            .post_form(&self.hosts.token_url(), &body)
+            .await?;
+        if !ok(&answer) {
+            let failure =
+                classify_token_failure(answer.status, &GoPayErrorBody::parse(&answer.body));
+            return Err(CallError::Token {
+                status: answer.status,
+                failure,
+            });
+        }
+        Ok(ClientTokens::parse(&answer.body, now)?)
+    }
+
+    /// `grant_type=authorization_code`. `now` must be taken BEFORE the call (expiry errs early).
+    pub async fn exchange_code(
+        &self,
+        code: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<ClientTokens, CallError> {
+        self.token_call(Grant::AuthorizationCode(code), now).await
+    }
+
+    /// `grant_type=refresh_token`: on success the token sent is DEAD; persist the answer's.
+    pub async fn refresh(
+        &self,
+        refresh_token: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<ClientTokens, CallError> {
+        self.token_call(Grant::RefreshToken(refresh_token), now)
+            .await
+    }
+
+    pub async fn revoke(&self, refresh_token: &Secret) -> Result<(), CallError> {
+        let body = revoke_request_body(self.credentials, refresh_token);
+        let answer = self
+            .transport
+            .post_form(&self.hosts.revoke_url(), &body)
+            .await?;
+        if ok(&answer) {
+            Ok(())
+        } else {
+            Err(CallError::Status {
+                status: answer.status,
+            })
+        }
+    }
+
+    pub async fn app_token(&self) -> Result<AppToken, CallError> {
+        let answer = self
+            .transport
+            .get(
+                &self.hosts.login_app_url(),
+                &self.credentials.basic_authorization(),
+            )
+            .await?;
+        if !ok(&answer) {
+            return Err(CallError::Status {
+                status: answer.status,
+            });
+        }
+        Ok(AppToken::parse(&answer.body)?)
+    }
+
+    /// The status and its raw body (kept sealed as the event body).
+    pub async fn identification_status(
+        &self,
+        profile: &ClientProfileId,
+        access_token: &Secret,
+    ) -> Result<(IdentificationStatus, Vec<u8>), CallError> {
+        let answer = self
+            .transport
+            .get(
+                &self.hosts.identification_status_url(profile),
+                &bearer_authorization(access_token),
+            )
+            .await?;
+        if !ok(&answer) {
+            return Err(CallError::Status {
+                status: answer.status,
+            });
+        }
+        let status = IdentificationStatus::parse(&answer.body)?;
+        status.ensure_profile(profile)?;
+        Ok((status, answer.body))
+    }
+
+    pub async fn identification_pdf(
+        &self,
+        profile: &ClientProfileId,
+        access_token: &Secret,
+    ) -> Result<Vec<u8>, CallError> {
+        let answer = self
+            .transport
+            .get(
+                &self.hosts.identification_pdf_url(profile, None),
+                &bearer_authorization(access_token),
+            )
+            .await?;
+        if !ok(&answer) {
+            return Err(CallError::Status {
+                status: answer.status,
+            });
+        }
+        Ok(answer.body)
+    }
+
+    /// `POST /api/prefill-client-data` with the app token → `prefillId`.
+    pub async fn prefill(&self, body: &Personal<Vec<u8>>) -> Result<Secret, CallError> {
+        let app = self.app_token().await?;
+        let answer = self
+            .transport
+            .post_json(
+                &self.hosts.prefill_url(),
+                &bearer_authorization(&app.access_token),
+                body,
+            )
+            .await?;
+        if !ok(&answer) {
+            return Err(CallError::Status {
+                status: answer.status,
+            });
+        }
+        Ok(parse_prefill_response(&answer.body)?)
+    }
+}
+
+/// The client-credentials secret: `{"clientId":"...","clientSecret":"..."}` (AWSCURRENT).
+pub fn credentials_from_json(json: &str) -> Result<ClientCredentials, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|_| "not a JSON object".to_string())?;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_string())
+            .ok_or_else(|| format!("missing {k}"))
+    };
+    Ok(ClientCredentials::new(
+        field("clientId")?,
+        Secret::new(field("clientSecret")?),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_secret_is_read_and_errors_name_no_value() {
+        let c = credentials_from_json(r#"{"clientId":"123","clientSecret":"s3cr3t"}"#).unwrap();
+        assert_eq!(c.client_id, "123");
+        assert_eq!(c.client_secret.expose(), "s3cr3t");
+        let e = credentials_from_json(r#"{"clientId":"123","clientSecret":""}"#).unwrap_err();
+        assert_eq!(e, "missing clientSecret");
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn transient_errors_are_the_retryable_ones() {
+        assert!(CallError::Status { status: 503 }.is_transient());
+        assert!(!CallError::Status { status: 404 }.is_transient());
+        assert!(CallError::Transport(TransportError("timeout".into())).is_transient());
+        assert!(!CallError::Token {
+            status: 403,
+            failure: TokenFailure::GrantRejected
+        }
+        .is_transient());
+    }
+}

@@ -1,0 +1,413 @@
+//! HTTP rules of the consent function, free of Lambda types:
+//!
+//! - `POST /gopay/consents {customerId, prefill?}` → 201 `{consentUrl}`: a random single-use
+//!   `state` stored (hash only) for 10 minutes; the prefill call made first when data is given.
+//! - `GET /gopay/callback?code=&state=` (the redirect URI): a malformed query or an unknown,
+//!   expired or reused `state` → 400 and nothing else; `error=` → recorded on the customer,
+//!   302 to the failure URL; otherwise the code is exchanged, the profile stored (refresh token
+//!   sealed, due now), 302 to the success URL.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::client::{CallError, GoPayApi, GoPayTransport};
+use super::consent::{
+    consent_url, parse_callback_query, CallbackOutcome, ConsentRequest, ConsentState, GoPayHosts,
+    PendingConsent,
+};
+use super::events::{consent_plan, id_part, ConsentEvent};
+use super::prefill::{InternationalBankAccount, PrefillRequest};
+use super::store::{
+    sealed_access_aad, sealed_refresh_aad, ConsentSaved, GoPayStore, NewConsent, SealedTokens,
+};
+use super::sync::Clock;
+use super::tokens::ClientCredentials;
+use super::GoPayError;
+use crate::crypto::Keyring;
+use crate::intake::EventStore;
+use crate::redact::Personal;
+use crate::secrets::Cached;
+
+/// Largest accepted `POST /gopay/consents` body.
+pub const MAX_BODY: usize = 16 * 1024;
+
+pub struct ConsentEndpoint {
+    pub store: Arc<dyn GoPayStore>,
+    pub events: Arc<dyn EventStore>,
+    pub transport: Arc<dyn GoPayTransport>,
+    pub hosts: GoPayHosts,
+    pub credentials: Cached<ClientCredentials>,
+    pub keys: Cached<Keyring>,
+    /// Our `GET /gopay/callback` URL as registered at GoPay.
+    pub redirect_uri: String,
+    pub success_url: String,
+    pub failure_url: String,
+    pub clock: Clock,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: body.to_string(),
+    }
+}
+
+fn error(status: u16, message: &str) -> Response {
+    json_response(status, json!({ "error": message }))
+}
+
+fn redirect(url: &str) -> Response {
+    Response {
+        status: 302,
+        headers: vec![
+            ("location".into(), url.to_string()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: String::new(),
+    }
+}
+
+/// Our customer ids: 1 to 128 visible ASCII characters (they become key parts).
+pub fn valid_customer_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+}
+
+fn personal(obj: &serde_json::Map<String, Value>, key: &str) -> Result<Option<Personal>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(Personal::new(s.clone()))),
+        Some(_) => Err(format!("prefill.{key} must be a string")),
+    }
+}
+
+/// The optional `prefill` object (documented field names). Values are never echoed.
+fn parse_prefill(value: &Value) -> Result<PrefillRequest, String> {
+    let obj = value.as_object().ok_or("prefill must be an object")?;
+    let international = match obj.get("internationalBankAccount") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => Some(InternationalBankAccount {
+            iban: personal(a, "iban")?.ok_or("prefill.internationalBankAccount.iban is missing")?,
+            bic: personal(a, "bic")?,
+        }),
+        Some(_) => return Err("prefill.internationalBankAccount must be an object".into()),
+    };
+    Ok(PrefillRequest {
+        first_name: personal(obj, "firstName")?,
+        last_name: personal(obj, "lastName")?,
+        email: personal(obj, "email")?,
+        phone_number: personal(obj, "phoneNumber")?,
+        domestic_bank_account: personal(obj, "domesticBankAccount")?,
+        international_bank_account: international,
+        address: personal(obj, "address")?,
+    })
+}
+
+/// One consent attempt's events: keyed by its (single-use) state.
+fn consent_event_id(kind: &str, state_key: &str) -> String {
+    format!("gopay-consent-{kind}-{}", id_part(state_key))
+}
+
+impl ConsentEndpoint {
+    pub async fn handle(&self, req: &Request) -> Response {
+        match (req.path.trim_end_matches('/'), req.method.as_str()) {
+            ("/gopay/consents", "POST") => self.create(req).await,
+            ("/gopay/callback", "GET") => self.callback(req).await,
+            ("/gopay/consents", _) | ("/gopay/callback", _) => Response {
+                status: 405,
+                headers: vec![(
+                    "allow".into(),
+                    if req.path.starts_with("/gopay/consents") {
+                        "POST"
+                    } else {
+                        "GET"
+                    }
+                    .into(),
+                )],
+                body: String::new(),
+            },
+            _ => error(404, "not found"),
+        }
+    }
+
+    async fn create(&self, req: &Request) -> Response {
+        if req.body.len() > MAX_BODY {
+            return error(413, "body too large");
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "body must be a JSON object");
+        };
+        let Some(customer_id) = body.get("customerId").and_then(Value::as_str) else {
+            return error(400, "customerId is required");
+        };
+        if !valid_customer_id(customer_id) {
+            return error(
+                400,
+                "customerId must be 1 to 128 visible ASCII characters, no '#'",
+            );
+        }
+        let prefill_body = match body.get("prefill") {
+            None | Some(Value::Null) => None,
+            Some(p) => match parse_prefill(p)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.to_body().map_err(|e: GoPayError| e.to_string()))
+            {
+                Ok(b) => Some(b),
+                Err(message) => return error(400, &message),
+            },
+        };
+        let credentials = match self.credentials.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: client credentials unavailable");
+                return error(503, "temporarily unavailable");
+            }
+        };
+        let api = GoPayApi {
+            transport: self.transport.as_ref(),
+            hosts: &self.hosts,
+            credentials: &credentials,
+        };
+        let prefill_id = match &prefill_body {
+            None => None,
+            Some(b) => match api.prefill(b).await {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "gopay: prefill call failed");
+                    return error(502, "GoPay prefill failed");
+                }
+            },
+        };
+        let state = match ConsentState::generate() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: no random source");
+                return error(503, "temporarily unavailable");
+            }
+        };
+        let pending = PendingConsent::new(&state, customer_id, (self.clock)());
+        if let Err(e) = self.store.put_consent_state(&pending).await {
+            tracing::error!(error = %e, "gopay: consent state not stored");
+            return error(503, "temporarily unavailable");
+        }
+        let url = match consent_url(
+            &self.hosts,
+            &ConsentRequest {
+                client_id: &credentials.client_id,
+                state: &state,
+                redirect_uri: &self.redirect_uri,
+                prefill_id: prefill_id.as_ref(),
+            },
+        ) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: consent URL not built (configuration)");
+                return error(500, "misconfigured");
+            }
+        };
+        tracing::info!(prefilled = prefill_id.is_some(), "gopay: consent started");
+        json_response(201, json!({ "consentUrl": url.expose() }))
+    }
+
+    async fn callback(&self, req: &Request) -> Response {
+        let outcome = match parse_callback_query(&req.query) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::info!(error = %e, "gopay: malformed consent callback");
+                return error(400, "invalid callback");
+            }
+        };
+        let state_key = outcome.state().storage_key();
+        let now = (self.clock)();
+        let pending = match self.store.take_consent_state(&state_key, now).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(rejection)) => {
+                tracing::info!(reason = %rejection, "gopay: consent callback refused");
+                return error(400, "invalid or expired state");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: consent state unavailable");
+                return error(503, "temporarily unavailable");
+            }
+        };
+        let keys = match self.keys.get().await {
+            Ok(k) => k,
+            Err(e) => {
+                // The state is spent: the customer restarts from the failure page.
+                tracing::error!(error = %e, "gopay: payload key unavailable");
+                return redirect(&self.failure_url);
+            }
+        };
+        let event_id = |kind: &str| consent_event_id(kind, &state_key);
+        match outcome {
+            CallbackOutcome::Denied { error: e, .. } => {
+                let plan = consent_plan(
+                    &keys,
+                    &pending.customer_id,
+                    &ConsentEvent::Denied {
+                        error: e.as_str().to_string(),
+                    },
+                    event_id("denied"),
+                    now,
+                );
+                if let Err(err) = self.events.record(&plan).await {
+                    tracing::error!(error = %err, "gopay: consent refusal not recorded");
+                }
+                tracing::info!(error = e.as_str(), "gopay: consent refused by the customer");
+                redirect(&self.failure_url)
+            }
+            CallbackOutcome::Granted { code, .. } => {
+                self.granted(&keys, &pending.customer_id, &code, &state_key)
+                    .await
+            }
+        }
+    }
+
+    async fn granted(
+        &self,
+        keys: &Keyring,
+        customer_id: &str,
+        code: &crate::redact::Secret,
+        state_key: &str,
+    ) -> Response {
+        let event_id = |kind: &str| consent_event_id(kind, state_key);
+        let credentials = match self.credentials.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: client credentials unavailable");
+                return redirect(&self.failure_url);
+            }
+        };
+        let api = GoPayApi {
+            transport: self.transport.as_ref(),
+            hosts: &self.hosts,
+            credentials: &credentials,
+        };
+        let sent_at = (self.clock)();
+        let tokens = match api.exchange_code(code, sent_at).await {
+            Ok(t) => t,
+            Err(e) => {
+                let http_status = match &e {
+                    CallError::Token { status, .. } | CallError::Status { status } => Some(*status),
+                    _ => None,
+                };
+                tracing::warn!(error = %e, "gopay: code exchange failed");
+                let plan = consent_plan(
+                    keys,
+                    customer_id,
+                    &ConsentEvent::ExchangeFailed { http_status },
+                    event_id("exchange-failed"),
+                    sent_at,
+                );
+                if let Err(err) = self.events.record(&plan).await {
+                    tracing::error!(error = %err, "gopay: exchange failure not recorded");
+                }
+                return redirect(&self.failure_url);
+            }
+        };
+        let profile = tokens.client_profile_id.clone();
+        // A consent's first generation is its time in ms: a later re-consent of the same
+        // profile never reuses a generation (and so never an AEAD binding).
+        let generation = sent_at.timestamp_millis().max(1) as u64;
+        let sealed = SealedTokens {
+            client_profile_id: profile.as_str().to_string(),
+            generation,
+            sealed_refresh: keys.seal_secret(
+                &sealed_refresh_aad(&profile, generation),
+                &tokens.refresh_token,
+            ),
+            sealed_access: keys.seal_secret(
+                &sealed_access_aad(&profile, generation),
+                &tokens.access_token,
+            ),
+            access_expires_at: tokens.access_expires_at,
+        };
+        let now = (self.clock)();
+        let consent = NewConsent {
+            customer_id: customer_id.to_string(),
+            client_profile_id: profile.clone(),
+            tokens: sealed,
+            due_at: now,
+            now,
+        };
+        let mut saved = self.store.save_consent(&consent).await;
+        if saved.is_err() {
+            // The code is spent: this write is the only way to keep the consent.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            saved = self.store.save_consent(&consent).await;
+        }
+        match saved {
+            Ok(ConsentSaved::Stored) => {}
+            Ok(ConsentSaved::LinkedToOtherCustomer) => {
+                tracing::error!(client_profile_id = %profile.as_str(),
+                    "gopay: this GoPay profile is linked to another customer; consent not stored");
+                return redirect(&self.failure_url);
+            }
+            Err(e) => {
+                tracing::error!(client_profile_id = %profile.as_str(), error = %e,
+                    "gopay: consent obtained but not stored; the customer must consent again");
+                return redirect(&self.failure_url);
+            }
+        }
+        let plan = consent_plan(
+            keys,
+            customer_id,
+            &ConsentEvent::Granted {
+                profile: profile.clone(),
+            },
+            event_id("granted"),
+            now,
+        );
+        if let Err(e) = self.events.record(&plan).await {
+            // The profile (the source of truth) is stored and due now; the first poll records
+            // the identification state.
+            tracing::error!(error = %e, "gopay: consent-granted event not recorded");
+        }
+        tracing::info!(client_profile_id = %profile.as_str(), "gopay: consent stored, profile due now");
+        redirect(&self.success_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_are_key_safe() {
+        assert!(valid_customer_id("cust-42"));
+        assert!(!valid_customer_id(""));
+        assert!(!valid_customer_id("a#b"));
+        assert!(!valid_customer_id("a b"));
+        assert!(!valid_customer_id(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn prefill_errors_never_echo_values() {
+        let p = parse_prefill(&json!({"email": "not-an-email-jana@"})).unwrap();
+        let e = p.to_body().unwrap_err().to_string();
+        assert!(!e.contains("jana"));
+        assert!(parse_prefill(&json!({"email": 5})).is_err());
+        let ok = parse_prefill(&json!({"firstName": "Jana", "internationalBankAccount": {"iban": "CZ6508000000192000145399"}}))
+            .unwrap();
+        assert!(!format!("{ok:?}").contains("Jana"));
+    }
+}

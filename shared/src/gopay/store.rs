@@ -1,0 +1,208 @@
+//! What the GoPay flows keep between calls, behind traits (DynamoDB and S3 adapters live in
+//! `aws::gopay_store`): single-use consent states, profiles with their sealed rotating refresh
+//! token, the due-time index, leases, and a durable rescue place for a rotated token whose
+//! main write failed.
+//!
+//! Tokens are stored sealed only ([`sealed_refresh_aad`]): the associated data binds each
+//! ciphertext to its profile and token generation, so an old sealed token cannot be put back
+//! in place of a newer one unnoticed.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::consent::PendingConsent;
+use super::error::StateRejection;
+use super::identification::{ClientProfileId, StatusSnapshot};
+use super::schedule::Lease;
+use crate::intake::StoreError;
+
+/// Where a profile stands on our side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProfileStatus {
+    /// We hold a live refresh token and poll on schedule.
+    Active,
+    /// GoPay refused the refresh token: the customer must consent again. Not polled.
+    NeedsConsent,
+    /// Revoked by an operator; tokens erased. Not polled.
+    Revoked,
+}
+
+impl ProfileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileStatus::Active => "active",
+            ProfileStatus::NeedsConsent => "needsConsent",
+            ProfileStatus::Revoked => "revoked",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Active, Self::NeedsConsent, Self::Revoked]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// One GoPay client profile linked to one of our customers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileRecord {
+    pub client_profile_id: ClientProfileId,
+    pub customer_id: String,
+    pub status: ProfileStatus,
+    /// Counts refresh-token rotations; every token write is a compare-and-swap on it.
+    pub token_gen: u64,
+    pub sealed_refresh: Option<String>,
+    pub sealed_access: Option<String>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub next_due_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub last_snapshot: Option<StatusSnapshot>,
+    pub pdf_key: Option<String>,
+    pub lease: Option<Lease>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Associated data of a sealed refresh token.
+pub fn sealed_refresh_aad(profile: &ClientProfileId, generation: u64) -> String {
+    format!("gopay/{}/refresh/{generation}", profile.as_str())
+}
+
+/// Associated data of a sealed access token.
+pub fn sealed_access_aad(profile: &ClientProfileId, generation: u64) -> String {
+    format!("gopay/{}/access/{generation}", profile.as_str())
+}
+
+/// Tokens of one generation, sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SealedTokens {
+    pub client_profile_id: String,
+    /// The generation these tokens ARE (the previous one + 1).
+    pub generation: u64,
+    pub sealed_refresh: String,
+    pub sealed_access: String,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+/// A profile just consented (code exchanged).
+#[derive(Debug, Clone)]
+pub struct NewConsent {
+    pub customer_id: String,
+    pub client_profile_id: ClientProfileId,
+    /// Sealed for `generation` = [`NewConsent::generation`].
+    pub tokens: SealedTokens,
+    pub due_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+/// Result of saving a new consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentSaved {
+    Stored,
+    /// This GoPay profile is already linked to another customer: nothing stored.
+    LinkedToOtherCustomer,
+}
+
+/// Result of the compare-and-swap that stores a rotated token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationWrite {
+    Stored,
+    /// The stored generation is not the one we refreshed from (someone else rotated, or the
+    /// token was already recovered from the rescue place): nothing written.
+    GenerationMoved,
+}
+
+/// What a finished profile visit writes (only while we still hold the lease).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisitResult {
+    pub next_due_at: DateTime<Utc>,
+    pub consecutive_failures: u32,
+    pub snapshot: Option<StatusSnapshot>,
+    pub pdf_key: Option<String>,
+    /// Forget the stored access token (GoPay refused it): the next visit refreshes.
+    pub drop_access: bool,
+    pub now: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait GoPayStore: Send + Sync {
+    /// Stores a new single-use consent state (only its hash is the key).
+    async fn put_consent_state(&self, pending: &PendingConsent) -> Result<(), StoreError>;
+    /// Atomically marks the state used if it exists, is unused and unexpired at `now`.
+    async fn take_consent_state(
+        &self,
+        state_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<PendingConsent, StateRejection>, StoreError>;
+    /// Stores (or re-consents) a profile, due at `due_at`, with the customer link.
+    async fn save_consent(&self, consent: &NewConsent) -> Result<ConsentSaved, StoreError>;
+    /// Up to `limit` profile ids of `shard` due at `now` (index query, earliest first).
+    async fn due_profiles(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ClientProfileId>, StoreError>;
+    /// Claims an active, due profile for `lease.owner` unless someone else holds a valid
+    /// lease. `None`: not claimable (leased elsewhere, no longer due, not active).
+    async fn claim(
+        &self,
+        profile: &ClientProfileId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ProfileRecord>, StoreError>;
+    /// Stores rotated tokens if the stored generation is `tokens.generation - 1`.
+    async fn store_rotation(&self, tokens: &SealedTokens) -> Result<RotationWrite, StoreError>;
+    /// Ends a visit: next due time, failures, snapshot, PDF key; releases the lease. `false`
+    /// if the lease was lost meanwhile (nothing written).
+    async fn finish_visit(
+        &self,
+        profile: &ClientProfileId,
+        owner: &str,
+        result: &VisitResult,
+    ) -> Result<bool, StoreError>;
+    /// Marks the profile as needing a new consent if its generation is still `generation`
+    /// (the token we found dead). Removes it from the due index. `false`: generation moved.
+    async fn mark_needs_consent(
+        &self,
+        profile: &ClientProfileId,
+        generation: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Marks revoked and erases the tokens.
+    async fn mark_revoked(
+        &self,
+        profile: &ClientProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn profile(&self, profile: &ClientProfileId)
+        -> Result<Option<ProfileRecord>, StoreError>;
+    /// The profile linked to a customer, if any.
+    async fn profile_of_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<Option<ProfileRecord>, StoreError>;
+}
+
+/// A durable place, independent of the main table, for rotated tokens whose main write
+/// failed. The next sync run recovers them first.
+#[async_trait]
+pub trait TokenRescue: Send + Sync {
+    async fn save(&self, tokens: &SealedTokens) -> Result<(), StoreError>;
+    async fn list(&self) -> Result<Vec<SealedTokens>, StoreError>;
+    async fn remove(&self, tokens: &SealedTokens) -> Result<(), StoreError>;
+}
+
+/// Where identification PDFs go (server-side encrypted).
+#[async_trait]
+pub trait PdfSink: Send + Sync {
+    async fn put_pdf(&self, key: &str, pdf: &[u8]) -> Result<(), StoreError>;
+}
+
+/// The shard of the due index a profile lives in (stable hash of its id).
+pub fn due_shard(profile: &ClientProfileId, shards: u32) -> u32 {
+    let digest = crate::intake::sha256_hex(profile.as_str().as_bytes());
+    let n = u32::from_str_radix(&digest[..8], 16).unwrap_or(0);
+    n % shards.max(1)
+}

@@ -1,0 +1,111 @@
+//! GoPay sync benchmark (`make bench`): 10,000 consented profiles due at once, ONE sync run
+//! against moto and the simulator. Prints profiles per second, DynamoDB calls per profile and
+//! the number of Scans (must be 0), counted by an SDK interceptor. Every access token has
+//! expired, so every profile is refreshed (rotation persisted first), polled and recorded.
+//! Usage: gopay-sync-bench [PROFILES] [CONCURRENCY]
+
+use std::time::Instant;
+
+use gopay_sim::{ProfileSpec, Script, SimConfig};
+use kyc_integration_tests::gopay::GoPayEnv;
+use kyc_integration_tests::PAYLOAD_KEY_SECRET;
+use kyc_shared::chrono::Duration;
+use kyc_shared::crypto::Keyring;
+use kyc_shared::gopay::identification::ClientProfileId;
+use kyc_shared::gopay::store::{sealed_access_aad, sealed_refresh_aad, NewConsent, SealedTokens};
+use kyc_shared::redact::Secret;
+use kyc_shared::secrets::SecretSource;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let concurrency: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let keys =
+        Keyring::from_staged(&env.secrets.staged(PAYLOAD_KEY_SECRET).await.unwrap()).unwrap();
+
+    // Seed: consents granted at GoPay, stored the way the callback stores them.
+    let seeded = Instant::now();
+    let consents = env
+        .sim
+        .grant_consents(n, &ProfileSpec::with_script(Script::standard()));
+    let store = env.store();
+    let now = env.sim.now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, chunk) in consents.chunks(n.div_ceil(16).max(1)).enumerate() {
+        let store = store.clone();
+        let keys = keys.clone();
+        let chunk = chunk.to_vec();
+        tasks.spawn(async move {
+            for (j, c) in chunk.iter().enumerate() {
+                let id = ClientProfileId::new(c.profile_id.to_string()).unwrap();
+                let generation = 1;
+                let tokens = SealedTokens {
+                    client_profile_id: id.as_str().to_string(),
+                    generation,
+                    sealed_refresh: keys.seal_secret(
+                        &sealed_refresh_aad(&id, generation),
+                        &Secret::new(c.refresh_token.clone()),
+                    ),
+                    sealed_access: keys.seal_secret(
+                        &sealed_access_aad(&id, generation),
+                        &Secret::new(c.access_token.clone()),
+                    ),
+                    access_expires_at: c.access_expires_at,
+                };
+                store
+                    .save_consent(&NewConsent {
+                        customer_id: format!("bench-{i}-{j}"),
+                        client_profile_id: id,
+                        tokens,
+                        due_at: now,
+                        now,
+                    })
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    println!(
+        "seeded {n} profiles in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+
+    // Every access token expired: each profile is refreshed, persisted, polled, recorded.
+    env.sim.advance(Duration::minutes(61));
+    let calls_before = env.probe.calls();
+    let mut settings = env.sync_settings("bench-run");
+    settings.concurrency = concurrency;
+    let deadline = env.sim.now() + Duration::minutes(15);
+    let started = Instant::now();
+    let report = kyc_shared::gopay::sync::run(env.sync_deps(), settings, deadline)
+        .await
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let calls = env.probe.calls() - calls_before;
+    println!("| metric | value |\n|---|---|");
+    println!("| profiles due | {} |", report.due);
+    println!("| profiles polled | {} |", report.polled);
+    println!("| refreshed (rotations persisted) | {} |", report.refreshed);
+    println!("| changes recorded | {} |", report.changes);
+    println!("| failures | {} |", report.failures);
+    println!("| run time | {secs:.1} s |");
+    println!("| profiles/s | {:.0} |", report.polled as f64 / secs);
+    println!("| DynamoDB calls | {calls} |");
+    println!(
+        "| DynamoDB calls per profile | {:.2} |",
+        calls as f64 / report.polled.max(1) as f64
+    );
+    println!("| Scan calls | {} |", env.probe.scans());
+    println!(
+        "| refresh tokens used twice | {} |",
+        env.sim.refresh_token_reuse_count()
+    );
+    println!("| concurrency | {concurrency} |");
+    assert_eq!(env.probe.scans(), 0);
+    assert_eq!(env.sim.refresh_token_reuse_count(), 0);
+}

@@ -1,0 +1,332 @@
+//! GoPay test harness: moto (table with the due index, secrets, PDF bucket) + the GoPay
+//! simulator, the real consent handler and sync run wired to both, and a DynamoDB interceptor
+//! that counts calls (Scan separately) and can fail the rotated-token write on demand.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use gopay_sim::{GoPaySim, SimConfig};
+use kyc_shared::aws::gopay_http::ReqwestTransport;
+use kyc_shared::aws::gopay_store::{DynamoGoPayStore, S3Objects};
+use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::aws_config::SdkConfig;
+use kyc_shared::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use kyc_shared::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use kyc_shared::aws_sdk_dynamodb::operation::scan::ScanInput;
+use kyc_shared::aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use kyc_shared::aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use kyc_shared::chrono::Duration as ChronoDuration;
+use kyc_shared::crypto::Keyring;
+use kyc_shared::gopay::client::credentials_from_json;
+use kyc_shared::gopay::consent::GoPayHosts;
+use kyc_shared::gopay::consent_endpoint::ConsentEndpoint;
+use kyc_shared::gopay::store::GoPayStore;
+use kyc_shared::gopay::sync::{Clock, SyncDeps, SyncReport, SyncSettings};
+use kyc_shared::intake::EventStore;
+use kyc_shared::secrets::Cached;
+use kyc_shared::{aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_secretsmanager};
+
+use crate::{Moto, PAYLOAD_KEY_SECRET, TABLE};
+
+pub const GOPAY_CLIENT_SECRET: &str = "kyc-hooks/gopay-client";
+pub const BUCKET: &str = "kyc-hooks-gopay";
+pub const REDIRECT_URI: &str = "https://api.example/gopay/callback";
+pub const SUCCESS_URL: &str = "https://app.example/gopay/done";
+pub const FAILURE_URL: &str = "https://app.example/gopay/failed";
+
+/// Counts DynamoDB calls (Scans separately) and fails the next `fail_rotations` writes of a
+/// rotated refresh token, as an outage right after a refresh would.
+#[derive(Debug, Default, Clone)]
+pub struct DdbProbe {
+    pub calls: Arc<AtomicUsize>,
+    pub scans: Arc<AtomicUsize>,
+    pub fail_rotations: Arc<AtomicUsize>,
+    pub failed_rotations: Arc<AtomicUsize>,
+}
+
+impl Intercept for DdbProbe {
+    fn name(&self) -> &'static str {
+        "DdbProbe"
+    }
+    fn read_before_execution(
+        &self,
+        ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if ctx.input().downcast_ref::<ScanInput>().is_some() {
+            self.scans.fetch_add(1, Ordering::SeqCst);
+        }
+        let is_rotation = ctx
+            .input()
+            .downcast_ref::<UpdateItemInput>()
+            .and_then(|u| u.update_expression())
+            .is_some_and(|e| e.contains("sealedRefresh = :r"));
+        if is_rotation
+            && self
+                .fail_rotations
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            self.failed_rotations.fetch_add(1, Ordering::SeqCst);
+            return Err("injected failure: rotated-token write".into());
+        }
+        Ok(())
+    }
+}
+
+impl DdbProbe {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+    pub fn scans(&self) -> usize {
+        self.scans.load(Ordering::SeqCst)
+    }
+}
+
+/// Table with GSI1, payload key, GoPay client credentials, PDF bucket.
+pub async fn provision_gopay(config: &SdkConfig, sim: &SimConfig) {
+    let ddb = aws_sdk_dynamodb::Client::new(config);
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("PK"))
+        .attribute_definitions(attr("SK"))
+        .attribute_definitions(attr("GSI1PK"))
+        .attribute_definitions(attr("GSI1SK"))
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("GSI1")
+                .key_schema(key("GSI1PK", KeyType::Hash))
+                .key_schema(key("GSI1SK", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+    let sm = aws_sdk_secretsmanager::Client::new(config);
+    let payload_key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    sm.create_secret()
+        .name(PAYLOAD_KEY_SECRET)
+        .secret_string(format!(r#"{{"keyId":"test-1","key":"{payload_key}"}}"#))
+        .send()
+        .await
+        .expect("create key secret");
+    sm.create_secret()
+        .name(GOPAY_CLIENT_SECRET)
+        .secret_string(
+            serde_json::json!({"clientId": sim.client_id, "clientSecret": sim.client_secret})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("create client secret");
+    S3Objects::client(config)
+        .create_bucket()
+        .bucket(BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create bucket");
+}
+
+/// moto + simulator + the wiring the functions use, with the simulator's clock.
+pub struct GoPayEnv {
+    pub sim: Arc<GoPaySim>,
+    pub config: SdkConfig,
+    pub probe: DdbProbe,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub transport: Arc<ReqwestTransport>,
+    pub secrets: Arc<SecretsManagerSource>,
+    pub shards: u32,
+    // Last: moto stops after everything that talks to it.
+    pub moto: Moto,
+}
+
+impl GoPayEnv {
+    pub async fn start(sim_config: SimConfig) -> Self {
+        let moto = Moto::start();
+        let config = moto.sdk_config().await;
+        provision_gopay(&config, &sim_config).await;
+        let sim = Arc::new(GoPaySim::start(sim_config).await.expect("simulator starts"));
+        let probe = DdbProbe::default();
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config)
+                .interceptor(probe.clone())
+                .build(),
+        );
+        Self {
+            s3: S3Objects::client(&config),
+            transport: Arc::new(ReqwestTransport::new(Duration::from_secs(5)).unwrap()),
+            secrets: Arc::new(SecretsManagerSource::new(&config)),
+            sim,
+            config,
+            probe,
+            ddb,
+            shards: 4,
+            moto,
+        }
+    }
+
+    /// The simulator's clock: tokens, codes, leases and due times all use the same time.
+    pub fn clock(&self) -> Clock {
+        let sim = self.sim.clone();
+        Arc::new(move || sim.now())
+    }
+
+    pub fn hosts(&self) -> GoPayHosts {
+        GoPayHosts::new(&self.sim.auth_base_url(), &self.sim.client_base_url()).unwrap()
+    }
+
+    pub fn store(&self) -> Arc<dyn GoPayStore> {
+        Arc::new(DynamoGoPayStore::new(self.ddb.clone(), TABLE, self.shards))
+    }
+
+    pub fn events(&self) -> Arc<dyn EventStore> {
+        Arc::new(DynamoStore::from_client(self.ddb.clone(), TABLE))
+    }
+
+    fn keys(&self) -> Cached<Keyring> {
+        Cached::new(
+            self.secrets.clone(),
+            PAYLOAD_KEY_SECRET,
+            Duration::from_secs(300),
+            Keyring::from_staged,
+        )
+    }
+
+    fn credentials(&self) -> Cached<kyc_shared::gopay::tokens::ClientCredentials> {
+        Cached::new(
+            self.secrets.clone(),
+            GOPAY_CLIENT_SECRET,
+            Duration::from_secs(300),
+            |staged| credentials_from_json(staged.current.expose()),
+        )
+    }
+
+    pub fn consent_endpoint(&self) -> ConsentEndpoint {
+        ConsentEndpoint {
+            store: self.store(),
+            events: self.events(),
+            transport: self.transport.clone(),
+            hosts: self.hosts(),
+            credentials: self.credentials(),
+            keys: self.keys(),
+            redirect_uri: REDIRECT_URI.into(),
+            success_url: SUCCESS_URL.into(),
+            failure_url: FAILURE_URL.into(),
+            clock: self.clock(),
+        }
+    }
+
+    pub fn sync_deps(&self) -> SyncDeps {
+        let objects = Arc::new(S3Objects::new(self.s3.clone(), BUCKET));
+        SyncDeps {
+            store: self.store(),
+            events: self.events(),
+            rescue: objects.clone(),
+            pdfs: objects,
+            transport: self.transport.clone(),
+            hosts: self.hosts(),
+            credentials: self.credentials(),
+            keys: self.keys(),
+            clock: self.clock(),
+        }
+    }
+
+    pub fn sync_settings(&self, owner: &str) -> SyncSettings {
+        let mut s = SyncSettings::new(owner);
+        s.shards = self.shards;
+        s
+    }
+
+    /// One sync run with a deadline 15 simulated minutes ahead.
+    pub async fn sync(&self, owner: &str) -> SyncReport {
+        let deadline = self.sim.now() + ChronoDuration::minutes(15);
+        kyc_shared::gopay::sync::run(self.sync_deps(), self.sync_settings(owner), deadline)
+            .await
+            .expect("sync run")
+    }
+
+    /// The consent handler through its Lambda entry point.
+    pub async fn call(
+        &self,
+        endpoint: &ConsentEndpoint,
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        let request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example{path_and_query}"))
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::Text(body.to_string()))
+            .unwrap();
+        gopay_consent::handle(endpoint, request).await.unwrap()
+    }
+
+    /// Starts a consent for `customer` and lets the simulator's consent page answer: the
+    /// callback path and query GoPay redirects the browser to.
+    pub async fn consent_redirect(&self, endpoint: &ConsentEndpoint, customer: &str) -> String {
+        let resp = self
+            .call(
+                endpoint,
+                "POST",
+                "/gopay/consents",
+                &serde_json::json!({ "customerId": customer }).to_string(),
+            )
+            .await;
+        assert_eq!(resp.status().as_u16(), 201, "consent start");
+        let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        let url = body["consentUrl"].as_str().unwrap().to_string();
+        assert!(url.starts_with(&self.sim.auth_base_url()));
+        follow_consent_page(&url).await
+    }
+}
+
+/// GETs the simulator's consent page and returns the redirect back, as path + query.
+pub async fn follow_consent_page(url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(url).send().await.expect("consent page");
+    assert_eq!(resp.status().as_u16(), 302, "consent page redirects");
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    location
+        .strip_prefix("https://api.example")
+        .expect("redirect to our callback")
+        .to_string()
+}
