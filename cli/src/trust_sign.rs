@@ -61,6 +61,10 @@ fn label(r: &Result<RecordResult, String>) -> String {
             Outcome::Duplicate => "duplicate".into(),
             Outcome::Conflict => "conflict".into(),
         },
+        Ok(RecordResult::Quarantined {
+            outcome: Outcome::Duplicate,
+            ..
+        }) => "duplicate".into(),
         Ok(RecordResult::Quarantined { reason_code, .. }) => format!("quarantined:{reason_code}"),
         Ok(RecordResult::Gone { .. }) => "gone".into(),
         Ok(RecordResult::Skipped { .. }) => "skipped".into(),

@@ -71,3 +71,57 @@ fn bad_archives_are_clear_errors_with_a_non_zero_exit() {
         assert!(!err.contains("cron"), "{err}");
     }
 }
+
+/// `kyc reprocess` against a moto server: every current archive version under the prefix,
+/// then a second run finds them all recorded.
+#[test]
+fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
+    use kyc_integration_tests::trust_sign::{create_bucket, put, s3, BUCKET};
+    use kyc_integration_tests::{provision, Moto, PAYLOAD_KEY_SECRET, TABLE};
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = moto.sdk_config().await;
+        provision(&config, TABLE).await;
+        let s3 = s3(&config);
+        create_bucket(&s3, BUCKET, true).await;
+        let full = archive_bytes(Kind::Full);
+        put(&s3, BUCKET, "incoming/a.zip", full.clone()).await;
+        put(&s3, BUCKET, "incoming/b c.zip", archive_bytes(Kind::Rib)).await;
+        put(&s3, BUCKET, "incoming/bad.zip", archive_bytes(Kind::NotZip)).await;
+        put(
+            &s3,
+            BUCKET,
+            "incoming/readme.txt",
+            b"not an archive".to_vec(),
+        )
+        .await;
+        put(&s3, BUCKET, "elsewhere/x.zip", full).await;
+    });
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
+            .args(["reprocess", &format!("s3://{BUCKET}/incoming/"), "--quiet"])
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "eu-west-3")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TABLE_NAME", TABLE)
+            .env("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{stderr}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["archives"], 3, "{first}");
+    assert_eq!(first["skippedObjects"], 1, "{first}");
+    // Both valid archives name the same client file and report date: the second is recorded
+    // but does not move the state.
+    assert_eq!(first["counts"]["applied"], 1, "{first}");
+    assert_eq!(first["counts"]["notApplied"], 1, "{first}");
+    assert_eq!(first["counts"]["quarantined:not_zip"], 1, "{first}");
+    let second = run();
+    assert_eq!(second["counts"]["duplicate"], 3, "{second}");
+}

@@ -243,19 +243,9 @@ impl Processor {
         let analysis = analyze_archive(&source, &self.settings.limits).await;
         let received_at = (self.clock)();
         match analysis {
-            Ok(analysis) => {
+            Ok(mut analysis) => {
                 let processed =
                     processed_key(&self.settings.processed_prefix, &analysis, &event_id);
-                // The copy first: once the event is recorded, its processed key must exist.
-                s3::put_bytes(
-                    &self.s3,
-                    &object.bucket,
-                    &processed,
-                    analysis.report_json.clone(),
-                    "application/json",
-                )
-                .await
-                .map_err(|e| Transient(format!("processed copy: {e}")))?;
                 let plan = plan_analysis(
                     &keys,
                     &object,
@@ -265,6 +255,17 @@ impl Processor {
                     &processed,
                     received_at,
                 );
+                // The copy before the record: once the event is recorded, its processed key
+                // exists. The bytes move (report.json may weigh up to the size limit).
+                s3::put_bytes(
+                    &self.s3,
+                    &object.bucket,
+                    &processed,
+                    std::mem::take(&mut analysis.report_json),
+                    "application/json",
+                )
+                .await
+                .map_err(|e| Transient(format!("processed copy: {e}")))?;
                 let outcome = self
                     .store
                     .record(&plan)
@@ -362,6 +363,18 @@ mod tests {
         assert_eq!(decode_key("bad%2"), None);
         assert_eq!(decode_key("bad%zz"), None);
         assert_eq!(decode_key("%FF"), None);
+    }
+
+    #[test]
+    fn the_sample_event_parses_and_its_key_decodes() {
+        let e: S3Event =
+            serde_json::from_str(include_str!("../../../events/s3-trust-sign-archive.json"))
+                .unwrap();
+        let o = &e.records[0].s3.object;
+        let key = decode_key(o.key.as_deref().unwrap()).unwrap();
+        assert_eq!(key, "incoming/dossier 89eb482c (juin).zip");
+        assert!(settings().is_archive_key(&key));
+        assert!(o.version_id.is_some() && o.e_tag.is_some() && o.size.is_some());
     }
 
     #[test]

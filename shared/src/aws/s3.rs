@@ -5,7 +5,7 @@
 use crate::trust_sign::intake::{ArchiveObject, ObjectVersion};
 use crate::trust_sign::{RangeSource, SourceError, TrustSignError};
 use async_trait::async_trait;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Tag, Tagging};
 use aws_sdk_s3::Client;
@@ -62,8 +62,31 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
                 },
             }
         }
-        _ => S3ReadError::Other(DisplayErrorContext(&err).to_string()),
+        _ => S3ReadError::Other(describe(&err)),
     }
+}
+
+/// An SDK error in a few words: its kind and S3's error code and status, never the request
+/// (its URL holds the object key, which may name the customer).
+fn describe<E: ProvideErrorMetadata>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> String {
+    use aws_sdk_s3::error::SdkError;
+    let kind = match err {
+        SdkError::ConstructionFailure(_) => "request construction failed",
+        SdkError::TimeoutError(_) => "timeout",
+        SdkError::DispatchFailure(_) => "dispatch failure (connection)",
+        SdkError::ResponseError(_) => "unreadable response",
+        SdkError::ServiceError(_) => "service error",
+        _ => "error",
+    };
+    let status = err
+        .raw_response()
+        .map(|r| format!(" HTTP {}", r.status().as_u16()))
+        .unwrap_or_default();
+    format!("{kind}{status} {}", err.code().unwrap_or_default())
+        .trim_end()
+        .to_string()
 }
 
 /// One S3 object version as a [`RangeSource`]. Every read names the version (or requires the
@@ -158,7 +181,7 @@ pub async fn put_bytes(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| DisplayErrorContext(&e).to_string())
+        .map_err(|e| describe(&e))
 }
 
 /// CopyObject's single-request limit: larger objects are tagged in place only.
@@ -226,7 +249,7 @@ pub async fn quarantine(
         .tagging(tagging)
         .send()
         .await
-        .map_err(|e| err(&DisplayErrorContext(&e)))?;
+        .map_err(|e| describe(&e))?;
     if let Some(dest) = copy_to {
         let r = client
             .copy_object()
