@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
-mod trust_sign;
 mod gopay;
+mod trust_sign;
 mod xpollens;
 
 #[derive(Parser)]
@@ -35,7 +35,11 @@ enum Command {
         url: String,
         #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
         table: String,
-        #[arg(long, env = "PAYLOAD_KEY_SECRET", default_value = "kyc-hooks/payload-key")]
+        #[arg(
+            long,
+            env = "PAYLOAD_KEY_SECRET",
+            default_value = "kyc-hooks/payload-key"
+        )]
         payload_key_secret: String,
         #[arg(long, env = "ARCHIVE_PREFIX", default_value = "incoming/")]
         archive_prefix: String,

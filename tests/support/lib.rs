@@ -17,9 +17,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod gopay;
 /// Trust & Sign archives: buckets, uploads (multipart, streamed), S3 events.
 pub mod trust_sign;
-pub mod gopay;
 
 pub const USERNAME: &str = "xpollens";
 pub const PASSWORD: &str = "demo-password";
