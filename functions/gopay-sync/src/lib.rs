@@ -28,6 +28,8 @@ pub struct Settings {
     pub due_shards: u32,
     pub concurrency: usize,
     pub max_profiles: usize,
+    /// Stop taking profiles this long before the Lambda deadline.
+    pub deadline_reserve: Duration,
     pub secret_ttl: Duration,
     pub http_timeout: Duration,
 }
@@ -55,6 +57,7 @@ impl Settings {
             due_shards: number("GOPAY_DUE_SHARDS", 4),
             concurrency: number("GOPAY_SYNC_CONCURRENCY", 16),
             max_profiles: number("GOPAY_SYNC_MAX_PROFILES", 20_000),
+            deadline_reserve: Duration::from_secs(number("GOPAY_DEADLINE_RESERVE_SECONDS", 20)),
             secret_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECONDS", 300)),
             http_timeout: Duration::from_secs(number("GOPAY_HTTP_TIMEOUT_SECONDS", 8)),
         })
@@ -66,6 +69,8 @@ impl Settings {
         s.shards = self.due_shards;
         s.concurrency = self.concurrency;
         s.max_profiles = self.max_profiles;
+        s.deadline_reserve = kyc_shared::chrono::Duration::from_std(self.deadline_reserve)
+            .unwrap_or(s.deadline_reserve);
         s
     }
 }

@@ -116,6 +116,54 @@ impl DynamoGoPayStore {
         )
     }
 
+    /// The item of a freshly consented profile (`snapshot`: a state already known, for bulk
+    /// imports such as the benchmark's seeding).
+    pub fn profile_item(
+        &self,
+        c: &NewConsent,
+        snapshot: Option<&StatusSnapshot>,
+    ) -> HashMap<String, Av> {
+        let id = &c.client_profile_id;
+        let (gsi_pk, gsi_sk) = self.due_keys(id, c.due_at);
+        let mut item = profile_key(id);
+        item.extend([
+            ("itemType".to_string(), s("gopayProfile")),
+            ("clientProfileId".to_string(), s(id.as_str())),
+            ("customerId".to_string(), s(&c.customer_id)),
+            ("status".to_string(), s(ProfileStatus::Active.as_str())),
+            ("tokenGen".to_string(), n(c.tokens.generation)),
+            ("sealedRefresh".to_string(), s(&c.tokens.sealed_refresh)),
+            ("sealedAccess".to_string(), s(&c.tokens.sealed_access)),
+            (
+                "accessExpiresAt".to_string(),
+                s(ts(c.tokens.access_expires_at)),
+            ),
+            ("nextDueAt".to_string(), s(ts(c.due_at))),
+            ("failures".to_string(), n(0)),
+            ("consentedAt".to_string(), s(ts(c.now))),
+            ("updatedAt".to_string(), s(ts(c.now))),
+            ("GSI1PK".to_string(), s(gsi_pk)),
+            ("GSI1SK".to_string(), s(gsi_sk)),
+        ]);
+        if let Some(snapshot) = snapshot {
+            item.insert(
+                "lastSnapshot".into(),
+                s(serde_json::to_string(snapshot).expect("snapshot serializes")),
+            );
+        }
+        item
+    }
+
+    /// The table's client (bulk tools).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     fn parse_profile(item: &HashMap<String, Av>) -> Result<ProfileRecord, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("gopay profile: {what}"));
         let id = text(item, "clientProfileId").ok_or_else(|| corrupt("clientProfileId"))?;
@@ -248,27 +296,7 @@ impl GoPayStore for DynamoGoPayStore {
 
     async fn save_consent(&self, c: &NewConsent) -> Result<ConsentSaved, StoreError> {
         let id = &c.client_profile_id;
-        let (gsi_pk, gsi_sk) = self.due_keys(id, c.due_at);
-        let mut item = profile_key(id);
-        item.extend([
-            ("itemType".to_string(), s("gopayProfile")),
-            ("clientProfileId".to_string(), s(id.as_str())),
-            ("customerId".to_string(), s(&c.customer_id)),
-            ("status".to_string(), s(ProfileStatus::Active.as_str())),
-            ("tokenGen".to_string(), n(c.tokens.generation)),
-            ("sealedRefresh".to_string(), s(&c.tokens.sealed_refresh)),
-            ("sealedAccess".to_string(), s(&c.tokens.sealed_access)),
-            (
-                "accessExpiresAt".to_string(),
-                s(ts(c.tokens.access_expires_at)),
-            ),
-            ("nextDueAt".to_string(), s(ts(c.due_at))),
-            ("failures".to_string(), n(0)),
-            ("consentedAt".to_string(), s(ts(c.now))),
-            ("updatedAt".to_string(), s(ts(c.now))),
-            ("GSI1PK".to_string(), s(gsi_pk)),
-            ("GSI1SK".to_string(), s(gsi_sk)),
-        ]);
+        let item = self.profile_item(c, None);
         let put_profile = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

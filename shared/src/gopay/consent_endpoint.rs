@@ -122,6 +122,25 @@ fn parse_prefill(value: &Value) -> Result<PrefillRequest, String> {
     })
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Consents,
+    Callback,
+}
+
+/// Matched on the path's end, so a stage or local-runner prefix (`/prod`,
+/// `/lambda-url/gopay-consent`) does not matter.
+fn route(path: &str) -> Option<Route> {
+    let path = path.trim_end_matches('/');
+    if path.ends_with("/gopay/consents") {
+        Some(Route::Consents)
+    } else if path.ends_with("/gopay/callback") {
+        Some(Route::Callback)
+    } else {
+        None
+    }
+}
+
 /// One consent attempt's events: keyed by its (single-use) state.
 fn consent_event_id(kind: &str, state_key: &str) -> String {
     format!("gopay-consent-{kind}-{}", id_part(state_key))
@@ -129,23 +148,22 @@ fn consent_event_id(kind: &str, state_key: &str) -> String {
 
 impl ConsentEndpoint {
     pub async fn handle(&self, req: &Request) -> Response {
-        match (req.path.trim_end_matches('/'), req.method.as_str()) {
-            ("/gopay/consents", "POST") => self.create(req).await,
-            ("/gopay/callback", "GET") => self.callback(req).await,
-            ("/gopay/consents", _) | ("/gopay/callback", _) => Response {
+        match (route(&req.path), req.method.as_str()) {
+            (Some(Route::Consents), "POST") => self.create(req).await,
+            (Some(Route::Callback), "GET") => self.callback(req).await,
+            (Some(r), _) => Response {
                 status: 405,
                 headers: vec![(
                     "allow".into(),
-                    if req.path.starts_with("/gopay/consents") {
-                        "POST"
-                    } else {
-                        "GET"
+                    match r {
+                        Route::Consents => "POST",
+                        Route::Callback => "GET",
                     }
                     .into(),
                 )],
                 body: String::new(),
             },
-            _ => error(404, "not found"),
+            (None, _) => error(404, "not found"),
         }
     }
 
@@ -390,6 +408,18 @@ impl ConsentEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_ignore_prefixes() {
+        assert_eq!(route("/gopay/consents"), Some(Route::Consents));
+        assert_eq!(route("/prod/gopay/callback/"), Some(Route::Callback));
+        assert_eq!(
+            route("/lambda-url/gopay-consent/gopay/callback"),
+            Some(Route::Callback)
+        );
+        assert_eq!(route("/gopay/callbacks"), None);
+        assert_eq!(route("/gopay"), None);
+    }
 
     #[test]
     fn customer_ids_are_key_safe() {
