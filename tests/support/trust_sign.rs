@@ -30,6 +30,17 @@ pub fn archive_settings(table: &str) -> Settings {
     }
 }
 
+/// SDK configuration for a moto server started elsewhere (the benchmark's child process).
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    use kyc_shared::aws_sdk_dynamodb::config::{Credentials, Region};
+    kyc_shared::aws_config::defaults(kyc_shared::aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("eu-west-3"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await
+}
+
 pub fn s3(config: &SdkConfig) -> Client {
     kyc_shared::aws::s3::client(config)
 }
