@@ -20,8 +20,6 @@ export GOPAY_CLIENT_SECRET=kyc-hooks/gopay-client
 export GOPAY_AUTH_BASE_URL="$GP_AUTH" GOPAY_CLIENT_BASE_URL="$GP_CLIENT"
 export GOPAY_BUCKET=kyc-hooks-gopay-demo
 export GOPAY_REDIRECT_URI="$GP_URL/gopay/callback"
-# cargo lambda's local deadline may be short: keep only a small reserve before it.
-export GOPAY_DEADLINE_RESERVE_SECONDS=5
 export GOPAY_SUCCESS_URL=https://app.example/gopay/done GOPAY_FAILURE_URL=https://app.example/gopay/failed
 
 python3 - "$GP_ID" "$GP_SECRET" <<'PY'
@@ -60,8 +58,8 @@ curl -s -X POST "$GP_AUTH/_sim/next-consent?behaviour=deny" >/dev/null
 DENIED=$(curl -s -o /dev/null -w '%{redirect_url}' "$(gp_start demo-erik)")
 gp_show "$DENIED"
 
-echo "== cargo lambda invoke gopay-sync (EventBridge Scheduler input; first call compiles it)"
-cargo lambda invoke gopay-sync --invoke-port "$GP_LAMBDA_PORT" --data-file events/gopay-sync-scheduled.json
+echo "== cargo lambda invoke gopay-sync (EventBridge Scheduler input; the first call compiles it)"
+cargo lambda invoke gopay-sync -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file events/gopay-sync-scheduled.json
 echo
 for c in demo-dana demo-erik; do
   echo "== $c: GoPay state"

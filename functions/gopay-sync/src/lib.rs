@@ -131,7 +131,40 @@ impl Wiring {
     }
 }
 
-/// The Lambda deadline (epoch ms from the runtime context) as a time.
-pub fn deadline_from_ms(deadline_ms: u64) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_millis(deadline_ms as i64).unwrap_or_else(Utc::now)
+/// The Lambda deadline (epoch ms from the runtime context) as a time. Lambda always gives a
+/// deadline in the future; one already past at the start (local emulators set it before
+/// compiling the function) is replaced by `now + fallback`, logged.
+pub fn run_deadline(deadline_ms: u64, now: DateTime<Utc>, fallback: Duration) -> DateTime<Utc> {
+    match DateTime::<Utc>::from_timestamp_millis(deadline_ms as i64) {
+        Some(d) if d > now => d,
+        _ => {
+            tracing::warn!(
+                deadline_ms,
+                "gopay sync: invocation deadline already past; using the fallback run length"
+            );
+            now + kyc_shared::chrono::Duration::from_std(fallback)
+                .unwrap_or(kyc_shared::chrono::Duration::seconds(60))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_future_deadline_is_kept_and_a_past_one_replaced() {
+        let now = DateTime::<Utc>::from_timestamp_millis(1_800_000_000_000).unwrap();
+        let future = 1_800_000_060_000u64;
+        assert_eq!(
+            run_deadline(future, now, Duration::from_secs(5)).timestamp_millis() as u64,
+            future
+        );
+        let past = run_deadline(1_799_999_999_000, now, Duration::from_secs(5));
+        assert_eq!(past, now + kyc_shared::chrono::Duration::seconds(5));
+        assert_eq!(
+            run_deadline(0, now, Duration::from_secs(5)),
+            now + kyc_shared::chrono::Duration::seconds(5)
+        );
+    }
 }

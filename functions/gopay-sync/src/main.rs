@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use gopay_sync::{deadline_from_ms, Settings, Wiring};
+use gopay_sync::{run_deadline, Settings, Wiring};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -15,7 +15,11 @@ async fn main() -> Result<(), Error> {
             // The scheduler's payload carries nothing we need: every run does the same work.
             let deps = wiring.deps(Arc::new(kyc_shared::chrono::Utc::now))?;
             let settings = wiring.settings.sync_settings(&event.context.request_id);
-            let deadline = deadline_from_ms(event.context.deadline);
+            let deadline = run_deadline(
+                event.context.deadline,
+                kyc_shared::chrono::Utc::now(),
+                std::time::Duration::from_secs(60),
+            );
             let report = kyc_shared::gopay::sync::run(deps, settings, deadline).await?;
             tracing::info!(report = %serde_json::to_string(&report)?, "gopay sync run done");
             Ok::<Value, Error>(serde_json::to_value(report)?)
