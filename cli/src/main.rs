@@ -83,10 +83,18 @@ enum GopayCommand {
         customer: String,
         #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
         table: String,
-        #[arg(long, env = "PAYLOAD_KEY_SECRET", default_value = "kyc-hooks/payload-key")]
+        #[arg(
+            long,
+            env = "PAYLOAD_KEY_SECRET",
+            default_value = "kyc-hooks/payload-key"
+        )]
         payload_key_secret: String,
         /// Secret `{"clientId","clientSecret"}`.
-        #[arg(long, env = "GOPAY_CLIENT_SECRET", default_value = "kyc-hooks/gopay-client")]
+        #[arg(
+            long,
+            env = "GOPAY_CLIENT_SECRET",
+            default_value = "kyc-hooks/gopay-client"
+        )]
         client_secret: String,
         #[arg(long, env = "GOPAY_AUTH_BASE_URL")]
         auth_base_url: String,

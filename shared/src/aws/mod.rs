@@ -4,12 +4,12 @@
 
 pub mod attribute;
 pub mod dynamo_store;
-#[cfg(feature = "trust_sign")]
-pub mod s3;
 #[cfg(feature = "gopay-http")]
 pub mod gopay_http;
 #[cfg(feature = "gopay")]
 pub mod gopay_store;
+#[cfg(feature = "trust_sign")]
+pub mod s3;
 pub mod secrets_manager;
 
 pub use dynamo_store::DynamoStore;
