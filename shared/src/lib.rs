@@ -11,6 +11,7 @@
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod config;
 pub mod crypto;
 pub mod intake;
 pub mod ip_allow;

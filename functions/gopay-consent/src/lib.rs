@@ -32,16 +32,7 @@ pub struct Settings {
     pub http_timeout: Duration,
 }
 
-fn var(k: &str) -> Result<String, String> {
-    std::env::var(k).map_err(|_| format!("missing environment variable {k}"))
-}
-
-fn number<T: std::str::FromStr>(k: &str, default: T) -> T {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use kyc_shared::config::{or_default as number, required as var};
 
 impl Settings {
     pub fn from_env() -> Result<Self, String> {

@@ -39,9 +39,8 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, String> {
-        let var =
-            |k: &str| std::env::var(k).map_err(|_| format!("missing environment variable {k}"));
-        let or = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        use kyc_shared::config::{or_default, required as var};
+        let or = |k: &str, d: &str| or_default(k, d.to_string());
         let mut limits = Limits::default();
         if let Ok(v) = std::env::var("MAX_REPORT_BYTES") {
             limits.max_report_size = v
@@ -56,12 +55,7 @@ impl Settings {
             quarantine_prefix: or("QUARANTINE_PREFIX", "quarantine/"),
             link_key: LinkKey::parse(&or("LINK_KEY", "externalId"))?,
             limits,
-            secret_ttl: Duration::from_secs(
-                std::env::var("SECRET_CACHE_TTL_SECONDS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(300),
-            ),
+            secret_ttl: Duration::from_secs(or_default("SECRET_CACHE_TTL_SECONDS", 300)),
         }
         .checked()
     }

@@ -24,19 +24,13 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, String> {
-        let var =
-            |k: &str| std::env::var(k).map_err(|_| format!("missing environment variable {k}"));
+        use kyc_shared::config::{or_default, required};
         Ok(Self {
-            table: var("TABLE_NAME")?,
-            credentials_secret: var("XPOLLENS_CREDENTIALS_SECRET")?,
-            payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
-            allowed_cidrs: std::env::var("XPOLLENS_ALLOWED_CIDRS").unwrap_or_default(),
-            secret_ttl: Duration::from_secs(
-                std::env::var("SECRET_CACHE_TTL_SECONDS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(300),
-            ),
+            table: required("TABLE_NAME")?,
+            credentials_secret: required("XPOLLENS_CREDENTIALS_SECRET")?,
+            payload_key_secret: required("PAYLOAD_KEY_SECRET")?,
+            allowed_cidrs: or_default("XPOLLENS_ALLOWED_CIDRS", String::new()),
+            secret_ttl: Duration::from_secs(or_default("SECRET_CACHE_TTL_SECONDS", 300)),
         })
     }
 }

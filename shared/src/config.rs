@@ -1,0 +1,14 @@
+//! Reading a function's settings from its environment, once per cold start.
+
+/// A required variable; the error names it (never its value).
+pub fn required(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("missing environment variable {name}"))
+}
+
+/// An optional variable parsed as `T`, or `default` when absent or unparsable.
+pub fn or_default<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
