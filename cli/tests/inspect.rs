@@ -1,26 +1,9 @@
 //! `kyc inspect xpollens`: the normalised event, secrets redacted, errors clear.
 
-use std::process::Command;
+mod common;
 
 fn inspect(content: &str) -> (bool, String, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "kyc-inspect-{}-{}",
-        std::process::id(),
-        content.len()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("callback.json");
-    std::fs::write(&file, content).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
-        .args(["inspect", "xpollens"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::inspect("xpollens", &content.len().to_string(), content)
 }
 
 #[test]

@@ -1,22 +1,9 @@
 //! `kyc inspect gopay`: an identification-status response normalized, personal data redacted.
 
-use std::process::Command;
+mod common;
 
 fn inspect(name: &str, content: &str) -> (bool, String, String) {
-    let dir = std::env::temp_dir().join(format!("kyc-inspect-gopay-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("status.json");
-    std::fs::write(&file, content).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
-        .args(["inspect", "gopay"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::inspect("gopay", name, content)
 }
 
 #[test]

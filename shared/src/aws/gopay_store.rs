@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue as Av, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -70,6 +71,22 @@ where
     R: std::fmt::Debug,
 {
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+/// The outcome of a conditional update: `None` when its condition did not hold.
+fn conditional<T, R: std::fmt::Debug>(
+    result: Result<T, SdkError<UpdateItemError, R>>,
+) -> Result<Option<T>, StoreError> {
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn state_pk(key: &str) -> String {
@@ -406,18 +423,9 @@ impl GoPayStore for DynamoGoPayStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(Self::parse_profile(
-                &out.attributes.unwrap_or_default(),
-            )?)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(result)?
+            .map(|out| Self::parse_profile(&out.attributes.unwrap_or_default()))
+            .transpose()
     }
 
     async fn store_rotation(&self, t: &SealedTokens) -> Result<RotationWrite, StoreError> {
@@ -441,16 +449,10 @@ impl GoPayStore for DynamoGoPayStore {
             .expression_attribute_values(":now", s(ts(Utc::now())))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(RotationWrite::Stored),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(RotationWrite::GenerationMoved)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(match conditional(result)? {
+            Some(_) => RotationWrite::Stored,
+            None => RotationWrite::GenerationMoved,
+        })
     }
 
     async fn finish_visit(
@@ -497,16 +499,7 @@ impl GoPayStore for DynamoGoPayStore {
             remove.extend(["sealedAccess", "accessExpiresAt"]);
         }
         let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
-        match req.update_expression(expression).send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(conditional(req.update_expression(expression).send().await)?.is_some())
     }
 
     async fn mark_needs_consent(
@@ -533,16 +526,7 @@ impl GoPayStore for DynamoGoPayStore {
             .expression_attribute_values(":g", n(generation))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(conditional(result)?.is_some())
     }
 
     async fn mark_revoked(
