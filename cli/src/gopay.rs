@@ -25,12 +25,28 @@ pub fn inspect(file: &std::path::Path) -> Result<Value, String> {
 }
 
 /// Where `revoke` finds things (flags or the functions' environment variables).
+#[derive(clap::Args)]
 pub struct RevokeSettings {
+    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
     pub table: String,
+    #[arg(
+        long,
+        env = "PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key"
+    )]
     pub payload_key_secret: String,
+    /// Secret `{"clientId","clientSecret"}`.
+    #[arg(
+        long,
+        env = "GOPAY_CLIENT_SECRET",
+        default_value = "kyc-hooks/gopay-client"
+    )]
     pub client_secret: String,
+    #[arg(long, env = "GOPAY_AUTH_BASE_URL")]
     pub auth_base_url: String,
+    #[arg(long, env = "GOPAY_CLIENT_BASE_URL")]
     pub client_base_url: String,
+    #[arg(long, env = "GOPAY_DUE_SHARDS", default_value_t = 4)]
     pub due_shards: u32,
 }
 

@@ -30,33 +30,7 @@ enum Command {
         file: std::path::PathBuf,
     },
     /// Re-run the Trust & Sign archive processing on every archive under s3://BUCKET/PREFIX.
-    Reprocess {
-        /// s3://BUCKET/PREFIX
-        url: String,
-        #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
-        table: String,
-        #[arg(
-            long,
-            env = "PAYLOAD_KEY_SECRET",
-            default_value = "kyc-hooks/payload-key"
-        )]
-        payload_key_secret: String,
-        #[arg(long, env = "ARCHIVE_PREFIX", default_value = "incoming/")]
-        archive_prefix: String,
-        #[arg(long, env = "PROCESSED_PREFIX", default_value = "processed/")]
-        processed_prefix: String,
-        #[arg(long, env = "QUARANTINE_PREFIX", default_value = "quarantine/")]
-        quarantine_prefix: String,
-        /// externalId or externalInfo.<key>
-        #[arg(long, env = "LINK_KEY", default_value = "externalId")]
-        link_key: String,
-        /// Record every archive as a new event (`<id>#TAG`), for a deliberate re-run.
-        #[arg(long)]
-        rerun: Option<String>,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Reprocess(trust_sign::Reprocess),
     /// Print a customer's current state per provider.
     Status {
         customer: String,
@@ -81,27 +55,8 @@ enum GopayCommand {
     /// Revoke the customer's consent at GoPay, mark the profile revoked, erase its tokens.
     Revoke {
         customer: String,
-        #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
-        table: String,
-        #[arg(
-            long,
-            env = "PAYLOAD_KEY_SECRET",
-            default_value = "kyc-hooks/payload-key"
-        )]
-        payload_key_secret: String,
-        /// Secret `{"clientId","clientSecret"}`.
-        #[arg(
-            long,
-            env = "GOPAY_CLIENT_SECRET",
-            default_value = "kyc-hooks/gopay-client"
-        )]
-        client_secret: String,
-        #[arg(long, env = "GOPAY_AUTH_BASE_URL")]
-        auth_base_url: String,
-        #[arg(long, env = "GOPAY_CLIENT_BASE_URL")]
-        client_base_url: String,
-        #[arg(long, env = "GOPAY_DUE_SHARDS", default_value_t = 4)]
-        due_shards: u32,
+        #[command(flatten)]
+        settings: gopay::RevokeSettings,
     },
 }
 
@@ -125,53 +80,14 @@ fn main() -> ExitCode {
             provider: InspectProvider::Archive,
             file,
         } => runtime().block_on(trust_sign::inspect(&file)),
-        Command::Reprocess {
-            url,
-            table,
-            payload_key_secret,
-            archive_prefix,
-            processed_prefix,
-            quarantine_prefix,
-            link_key,
-            rerun,
-            quiet,
-        } => runtime().block_on(trust_sign::reprocess(trust_sign::Reprocess {
-            url,
-            table,
-            payload_key_secret,
-            archive_prefix,
-            processed_prefix,
-            quarantine_prefix,
-            link_key,
-            rerun,
-            quiet,
-        })),
+        Command::Reprocess(args) => runtime().block_on(trust_sign::reprocess(args)),
         Command::Inspect {
             provider: InspectProvider::Gopay,
             file,
         } => gopay::inspect(&file),
         Command::Gopay {
-            action:
-                GopayCommand::Revoke {
-                    customer,
-                    table,
-                    payload_key_secret,
-                    client_secret,
-                    auth_base_url,
-                    client_base_url,
-                    due_shards,
-                },
-        } => runtime().block_on(gopay::revoke(
-            &customer,
-            &gopay::RevokeSettings {
-                table,
-                payload_key_secret,
-                client_secret,
-                auth_base_url,
-                client_base_url,
-                due_shards,
-            },
-        )),
+            action: GopayCommand::Revoke { customer, settings },
+        } => runtime().block_on(gopay::revoke(&customer, &settings)),
         Command::Status { customer, table } => runtime().block_on(status(&customer, &table)),
         Command::History { customer, table } => runtime().block_on(history(&customer, &table)),
     };

@@ -26,17 +26,33 @@ pub async fn inspect(file: &Path) -> Result<Value, String> {
 }
 
 /// Options of `kyc reprocess` (defaults are the function's).
+#[derive(clap::Args)]
 pub struct Reprocess {
+    /// s3://BUCKET/PREFIX
     pub url: String,
+    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
     pub table: String,
+    #[arg(
+        long,
+        env = "PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key"
+    )]
     pub payload_key_secret: String,
+    #[arg(long, env = "ARCHIVE_PREFIX", default_value = "incoming/")]
     pub archive_prefix: String,
+    #[arg(long, env = "PROCESSED_PREFIX", default_value = "processed/")]
     pub processed_prefix: String,
+    #[arg(long, env = "QUARANTINE_PREFIX", default_value = "quarantine/")]
     pub quarantine_prefix: String,
+    /// externalId or externalInfo.<key>
+    #[arg(long, env = "LINK_KEY", default_value = "externalId")]
     pub link_key: String,
-    /// Makes every archive a new event (`<event id>#TAG`): for a deliberate re-run after a
-    /// fix. Without it, archives already recorded come back as duplicates.
+    /// Record every archive as a new event (`<id>#TAG`), for a deliberate re-run after a fix.
+    /// Without it, archives already recorded come back as duplicates.
+    #[arg(long)]
     pub rerun: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
     pub quiet: bool,
 }
 
