@@ -3,6 +3,7 @@
 
 pub mod callbacks;
 pub mod dates;
+pub mod delivery;
 pub mod endpoint;
 pub mod lenient;
 pub mod plan;
