@@ -90,6 +90,7 @@ pub async fn handle(
             })
             .collect(),
         body: request.body().to_vec(),
+        query: request.uri().query().unwrap_or("").to_string(),
         source_ip,
     };
     let resp = endpoint.handle(&req).await;

@@ -8,7 +8,7 @@ use crate::crypto::Keyring;
 use crate::intake::{EventId, EventRecord, Provider, WritePlan};
 use crate::kyc_state::{Finality, StatePatch, Stream, StreamValue};
 use crate::redact::Secret;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Map, Value};
 
 /// Delivery facts that come from outside the body.
@@ -135,6 +135,7 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
             "requestProcessDate": r.processed_date,
             "payload": r.payload,
         }),
+        CallbackKind::UserFreeze(f) => json!({"userStatus": status_text(&f.status)}),
         CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) | CallbackKind::Other => {
             json!({})
         }
@@ -228,6 +229,7 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), Str
             Stream::SCA_RESULT,
             known("authentication status", &r.status)?,
         ),
+        CallbackKind::UserFreeze(f) => (Stream::USER_FREEZE, known("user status", &f.status)?),
         CallbackKind::ScaEnrolment(e) => {
             let (s, r) = enrolment_status(e).ok_or("no activation code nor error message")?;
             (Stream::SCA_ENROLMENT, (s, r, false))
@@ -288,7 +290,11 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
     };
     let (patch, no_patch_reason) = match proposal(&callback.kind) {
         Ok((stream, status, rank, fin)) => {
-            let at = provider_time.unwrap_or(delivery.received_at);
+            // Whole seconds: the header has second resolution, the queue adds 7 digits, and one
+            // delivery must order the same whichever channel recorded it.
+            let at = provider_time
+                .unwrap_or(delivery.received_at)
+                .trunc_subsecs(0);
             let policy = finality(&stream);
             let mut value = StreamValue::with_finality(status, rank, fin, policy, at, event_id);
             value.detail = Value::Object(detail);
