@@ -208,14 +208,26 @@ impl DeliveryRecorder for Recorder {
             notes: &notes,
         };
         let write = plan(&callback, &delivery, &keys);
-        let outcome = self.store.record(&write).await.map_err(|e| {
-            tracing::error!(error = %e, event_id = event_id.as_str(), "durable write failed");
-            match e {
-                StoreError::Unavailable(_) | StoreError::Corrupt(_) => {
-                    DeliveryError::Unavailable("event not stored".into())
-                }
+        let outcome = match self.store.record(&write).await {
+            Ok(outcome) => outcome,
+            Err(StoreError::Refused(why)) => {
+                // The same write would fail on every retry: kept as a rejection instead of a
+                // 503 loop that would wedge this callback for Xpollens' whole retry schedule.
+                tracing::error!(event_id = event_id.as_str(), reason = %why, "store refuses the event");
+                return Err(self
+                    .unusable(
+                        d,
+                        422,
+                        "unstorable",
+                        format!("event cannot be stored: {why}"),
+                    )
+                    .await);
             }
-        })?;
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Corrupt(_))) => {
+                tracing::error!(error = %e, event_id = event_id.as_str(), "durable write failed");
+                return Err(DeliveryError::Unavailable("event not stored".into()));
+            }
+        };
         if !notes.is_empty() {
             tracing::warn!(event_id = event_id.as_str(), notes = ?notes, "delivery accepted with notes");
         }

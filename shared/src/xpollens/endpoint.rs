@@ -20,7 +20,8 @@ use serde_json::json;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub const BODY_LIMIT: usize = 256 * 1024;
+/// Lambda takes at most 6 MB per synchronous invocation, the event envelope included.
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {

@@ -89,19 +89,63 @@ fn secrets(kind: &CallbackKind) -> Vec<(&'static str, &Secret)> {
         .collect()
 }
 
+/// Bounds that keep every stored summary and stream detail small whatever the provider sends
+/// (a callback 4 can list thousands of diligences; DynamoDB items stop at 400 KB, and the state
+/// item holds every stream). The full body stays sealed with the event.
+const MAX_LISTED: usize = 50;
+const MAX_ATTACHMENT_KEYS: usize = 10;
+const MAX_TEXT_CHARS: usize = 256;
+/// A summary or detail larger than this, once serialised, loses its largest fields.
+pub const MAX_DETAIL_BYTES: usize = 16 * 1024;
+
+fn clip(text: &Option<String>) -> Value {
+    match text {
+        Some(t) if t.chars().count() > MAX_TEXT_CHARS => Value::from(format!(
+            "{}…",
+            t.chars().take(MAX_TEXT_CHARS).collect::<String>()
+        )),
+        Some(t) => Value::from(t.as_str()),
+        None => Value::Null,
+    }
+}
+
 fn diligences_json(d: &KycDemand) -> Value {
     d.diligences
         .iter()
+        .take(MAX_LISTED)
         .map(|g| {
             json!({
-                "type": g.diligence_type,
+                "type": clip(&g.diligence_type),
                 "status": status_text(&g.status),
-                "reason": g.reason,
-                "attachmentKeys": g.attachment_keys,
+                "reason": clip(&g.reason),
+                "attachmentKeys": g.attachment_keys.iter().take(MAX_ATTACHMENT_KEYS).collect::<Vec<_>>(),
                 "attachmentCount": g.attachment_count,
             })
         })
         .collect()
+}
+
+/// Drops the largest top-level fields of `m` until it serialises within `limit` bytes, and
+/// names them under `omitted`: the last resort that makes the bound hold by construction.
+pub fn fit(mut m: Map<String, Value>, limit: usize) -> Map<String, Value> {
+    let size = |v: &Value| serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+    let mut omitted = Vec::new();
+    while size(&Value::Object(m.clone())) > limit {
+        let Some(largest) = m
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "provider" | "eventType" | "eventId" | "omitted")
+            })
+            .max_by_key(|(_, v)| size(v))
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        m.remove(&largest);
+        omitted.push(Value::from(largest));
+        m.insert("omitted".into(), Value::Array(omitted.clone()));
+    }
+    m
 }
 
 /// The type-specific, non-secret details of a callback.
@@ -110,26 +154,28 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
         CallbackKind::KycDemand(d) => json!({
             "kycStatus": status_text(&d.status),
             "version": if d.v2 { 2 } else { 1 },
-            "kycLevel": d.kyc_level,
-            "workflowCode": d.workflow_code,
-            "expectedDiligences": d.expected.iter().map(|e| json!({
-                "type": e.diligence_type, "expectedCount": e.expected_count,
-                "possibleSubTypes": e.possible_sub_types,
+            "kycLevel": clip(&d.kyc_level),
+            "workflowCode": clip(&d.workflow_code),
+            "expectedDiligences": d.expected.iter().take(MAX_LISTED).map(|e| json!({
+                "type": clip(&e.diligence_type), "expectedCount": e.expected_count,
+                "possibleSubTypes": e.possible_sub_types.iter().take(MAX_LISTED).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            "expectedDiligenceCount": d.expected.len(),
             "diligences": diligences_json(d),
+            "diligenceCount": d.diligences.len(),
         }),
         CallbackKind::UserRecord(r) => json!({
             "userRecordStatus": status_text(&r.status),
-            "identificationLevel": r.identification_level,
+            "identificationLevel": clip(&r.identification_level),
         }),
         CallbackKind::ScaEnrolment(e) => json!({
             "enrolmentStatus": enrolment_status(e).map(|(s, _)| s),
-            "errorMessage": e.error_message,
+            "errorMessage": clip(&e.error_message),
         }),
         CallbackKind::ScaResult(r) => json!({
             "authenticationStatus": status_text(&r.status),
-            "authenticationId": r.authentication_id,
-            "reason": r.reason,
+            "authenticationId": clip(&r.authentication_id),
+            "reason": clip(&r.reason),
             "requestResponseCode": r.response_code,
             "authenticationResultDate": r.result_date,
             "requestProcessDate": r.processed_date,
@@ -141,7 +187,7 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
         }
     };
     match v {
-        Value::Object(m) => m,
+        Value::Object(m) => fit(m, MAX_DETAIL_BYTES),
         _ => Map::new(),
     }
 }
@@ -184,7 +230,7 @@ fn summary_with(
     if !secret_names.is_empty() {
         m.insert("secrets".into(), Value::Object(secret_names));
     }
-    Value::Object(m)
+    Value::Object(fit(m, MAX_DETAIL_BYTES))
 }
 
 fn enrolment_status(e: &ScaEnrolment) -> Option<(&'static str, u8)> {
@@ -417,6 +463,48 @@ mod tests {
             Some("unrecognised user record status \"Frozen\"")
         );
         assert_eq!(p.event.summary["userRecordStatus"], "Frozen");
+    }
+
+    #[test]
+    fn summaries_and_details_stay_bounded_whatever_the_callback() {
+        let diligences: Vec<String> = (0..20_000)
+            .map(|i| {
+                format!(
+                    r#"{{"diligenceType":"DOC_{i}","status":"Received","reason":"{}"}}"#,
+                    "r".repeat(20)
+                )
+            })
+            .collect();
+        let body = format!(
+            r#"{{"type":"4","status":"Pending","appUserId":"u","kycLevel":"{}","diligences":[{}]}}"#,
+            "L".repeat(100_000),
+            diligences.join(",")
+        );
+        let p = plan_of(&body, None);
+        let summary = serde_json::to_vec(&p.event.summary).unwrap();
+        let detail = serde_json::to_vec(&p.patch.as_ref().unwrap().value.detail).unwrap();
+        assert!(summary.len() <= MAX_DETAIL_BYTES + 512, "{}", summary.len());
+        assert!(detail.len() <= MAX_DETAIL_BYTES, "{}", detail.len());
+        assert_eq!(p.event.summary["diligenceCount"], 20_000);
+        assert_eq!(p.patch.unwrap().value.status, "Pending");
+        // The whole body is still there, sealed.
+        let raw = keys()
+            .open(
+                &EventRecord::body_aad(Provider::Xpollens, "wh-1"),
+                &p.event.sealed_body,
+            )
+            .unwrap();
+        assert_eq!(raw.len(), body.len());
+    }
+
+    #[test]
+    fn fit_drops_the_largest_fields_and_names_them() {
+        let m = json!({"provider":"x","small":1,"big":"b".repeat(1000),"mid":"m".repeat(300)});
+        let Value::Object(m) = m else { unreachable!() };
+        let out = fit(m, 400);
+        assert!(serde_json::to_vec(&out).unwrap().len() <= 400);
+        assert_eq!(out["omitted"], json!(["big"]));
+        assert_eq!(out["small"], 1);
     }
 
     #[test]
