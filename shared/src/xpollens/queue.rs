@@ -9,9 +9,11 @@
 //!
 //! Lenient on purpose: `httpStatusCode` may be null (no answer) or `"200 (OK)"`; `type` and
 //! `version` may be missing, strings or numbers; `payload` may be an object or the JSON body
-//! as a string. Unknown fields are ignored. An entry that cannot be read at all (no id, no
-//! payload) is not dropped: it becomes a [`QueuedDelivery`] with a [`EntryDefect`], so the
-//! drain can record it as unusable before removing it — the queue never wedges on it.
+//! as a string. Unknown fields are ignored. An entry without `metadata.id` is used like a
+//! live callback without `Webhook-Id` (the intake derives the id from the body). An entry
+//! that cannot be read at all (not an object, no payload) is not dropped: it becomes a
+//! [`QueuedDelivery`] with an [`EntryDefect`] whose body is the raw entry, so the intake can
+//! record it (as a rejection) before the drain removes it — the queue never wedges on it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -62,8 +64,6 @@ impl AttemptEvidence {
 #[serde(rename_all = "snake_case")]
 pub enum EntryDefect {
     NotAnObject,
-    MissingId,
-    InvalidId,
     MissingPayload,
 }
 
@@ -71,8 +71,6 @@ impl std::fmt::Display for EntryDefect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             EntryDefect::NotAnObject => "queue entry is not a JSON object",
-            EntryDefect::MissingId => "queue entry has no metadata.id",
-            EntryDefect::InvalidId => "queue entry metadata.id is not 1-128 visible ASCII",
             EntryDefect::MissingPayload => "queue entry has no payload",
         })
     }
@@ -81,15 +79,16 @@ impl std::fmt::Display for EntryDefect {
 /// One callback as the queue holds it: the first entry's facts, every attempt's evidence.
 #[derive(Clone, PartialEq)]
 pub struct QueuedDelivery {
-    /// `metadata.id` (the `Webhook-Id`), or a `sha256:` of the raw entry when it has none.
-    pub webhook_id: String,
+    /// `metadata.id` (the `Webhook-Id`) as written; checked by the intake like the header.
+    pub webhook_id: Option<String>,
     /// `metadata.processDate` as written (parsed by the intake: its forms are several).
     pub process_date: Option<String>,
     /// `metadata.type` as text (`"4"`, `4` → `"4"`).
     pub type_hint: Option<String>,
     pub version: Option<String>,
     /// The callback body: the payload's exact JSON text, or the string's content when the
-    /// payload is a JSON-encoded string. May hold secrets and personal data: never logged.
+    /// payload is a JSON-encoded string (the raw entry when defective). May hold secrets and
+    /// personal data: never logged.
     pub body: Vec<u8>,
     /// One element per delivery attempt, in queue order.
     pub attempts: Vec<AttemptEvidence>,
@@ -220,16 +219,11 @@ fn payload_body(raw: &RawValue) -> Option<Vec<u8>> {
     Some(text.as_bytes().to_vec())
 }
 
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
-}
-
 /// Reads one entry; never fails (a defect is carried instead).
 fn read_entry(index: usize, raw: &RawValue) -> QueuedDelivery {
     let raw_bytes = raw.get().as_bytes();
-    let fallback_id = || format!("sha256:{}", crate::intake::sha256_hex(raw_bytes));
     let defective = |defect: EntryDefect, id: Option<String>| QueuedDelivery {
-        webhook_id: id.unwrap_or_else(fallback_id),
+        webhook_id: id,
         process_date: None,
         type_hint: None,
         version: None,
@@ -247,14 +241,8 @@ fn read_entry(index: usize, raw: &RawValue) -> QueuedDelivery {
     let response: Option<Value> =
         raw_field(&raw_obj, "response").and_then(|r| serde_json::from_str(r.get()).ok());
     let id = text(field(&metadata, "id"));
-    let Some(id) = id else {
-        return defective(EntryDefect::MissingId, None);
-    };
-    if !valid_id(&id) {
-        return defective(EntryDefect::InvalidId, None);
-    }
     let Some(body) = raw_field(&raw_obj, "payload").and_then(payload_body) else {
-        let mut d = defective(EntryDefect::MissingPayload, Some(id));
+        let mut d = defective(EntryDefect::MissingPayload, id);
         d.attempts = vec![evidence(response.as_ref())];
         return d;
     };
@@ -283,7 +271,7 @@ pub fn group_page(page: &[u8]) -> Result<QueuePage, PageError> {
     let mut entry_ids = Vec::with_capacity(entries.len());
     for (index, raw) in entries.iter().enumerate() {
         let d = read_entry(index, raw);
-        entry_ids.push(d.defect.is_none().then(|| d.webhook_id.clone()));
+        entry_ids.push(d.webhook_id.clone());
         let same = deliveries.iter_mut().find(|seen| {
             seen.defect.is_none()
                 && d.defect.is_none()
@@ -351,7 +339,7 @@ mod tests {
         assert_eq!(p.entry_count, 4);
         assert_eq!(p.deliveries.len(), 2);
         let a = &p.deliveries[0];
-        assert_eq!(a.webhook_id, "a");
+        assert_eq!(a.webhook_id.as_deref(), Some("a"));
         assert_eq!(a.entry_indexes, [0, 2, 3]);
         let codes: Vec<_> = a.attempts.iter().map(|e| e.http_status).collect();
         assert_eq!(codes, [None, Some(500), Some(200)]);
@@ -390,7 +378,7 @@ mod tests {
     fn numeric_type_and_pascal_case_keys_are_accepted() {
         let raw = r#"[{"Metadata":{"Id":"z","ProcessDate":"2023-12-18T13:05:14.9053587","Type":35,"Version":1},"Payload":{"AppUserId":"u"},"Response":{"HttpStatusCode":"401 (Unauthorized)"}}]"#;
         let d = &group_page(raw.as_bytes()).unwrap().deliveries[0];
-        assert_eq!(d.webhook_id, "z");
+        assert_eq!(d.webhook_id.as_deref(), Some("z"));
         assert_eq!(d.type_hint.as_deref(), Some("35"));
         assert_eq!(d.version.as_deref(), Some("1"));
         assert_eq!(d.attempts[0].http_status, Some(401));
@@ -399,22 +387,27 @@ mod tests {
 
     #[test]
     fn unreadable_entries_are_carried_with_a_defect_not_dropped() {
-        let raw = r#"[42, {"metadata":{}}, {"metadata":{"id":"has space"},"payload":{}}, {"metadata":{"id":"p"},"payload":null}, {"metadata":{"id":"q"},"payload":{}}]"#;
+        let raw = r#"[42, {"metadata":{},"payload":{"type":"16"}}, {"metadata":{"id":"p"},"payload":null}, {"metadata":{"id":"q"},"payload":{}}]"#;
         let p = group_page(raw.as_bytes()).unwrap();
-        assert_eq!(p.entry_count, 5);
+        assert_eq!(p.entry_count, 4);
         let defects: Vec<_> = p.deliveries.iter().map(|d| d.defect.clone()).collect();
         assert_eq!(
             defects,
             [
                 Some(EntryDefect::NotAnObject),
-                Some(EntryDefect::MissingId),
-                Some(EntryDefect::InvalidId),
+                None,
                 Some(EntryDefect::MissingPayload),
                 None
             ]
         );
-        assert!(p.deliveries[0].webhook_id.starts_with("sha256:"));
-        assert_eq!(p.deliveries[3].webhook_id, "p");
+        assert_eq!(p.deliveries[0].body, b"42");
+        assert_eq!(p.deliveries[1].webhook_id, None, "the intake derives it");
+        assert_eq!(p.deliveries[1].body, br#"{"type":"16"}"#);
+        assert_eq!(p.deliveries[2].webhook_id.as_deref(), Some("p"));
+        assert_eq!(
+            p.deliveries[2].body,
+            br#"{"metadata":{"id":"p"},"payload":null}"#
+        );
         assert_eq!(p.entry_ids[0], None);
     }
 
