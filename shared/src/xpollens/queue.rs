@@ -48,8 +48,11 @@ pub struct AttemptEvidence {
     pub http_status_raw: Option<String>,
     /// The numeric status read from `http_status_raw`, if it has one.
     pub http_status: Option<u16>,
-    /// Size of the answer body we gave (its content is not kept: it is our own answer).
+    /// Size of the answer body we gave.
     pub response_body_bytes: usize,
+    /// The entry's `response` object exactly as Xpollens gave it (null when absent): the
+    /// delivery evidence the intake keeps.
+    pub raw: Value,
 }
 
 impl AttemptEvidence {
@@ -198,6 +201,7 @@ fn evidence(response: Option<&Value>) -> AttemptEvidence {
             Some(Value::String(s)) => s.len(),
             Some(v) => v.to_string().len(),
         },
+        raw: response.cloned().unwrap_or(Value::Null),
     }
 }
 
@@ -345,6 +349,10 @@ mod tests {
         assert_eq!(codes, [None, Some(500), Some(200)]);
         assert!(a.answered_live());
         assert_eq!(a.attempts[1].response_body_bytes, 2);
+        assert_eq!(
+            a.attempts[1].raw["httpStatusCode"],
+            "500 (Internal Server Error)"
+        );
         assert_eq!(p.deliveries[1].entry_indexes, [1]);
         assert_eq!(
             p.entry_ids,
