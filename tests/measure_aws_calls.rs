@@ -8,6 +8,7 @@ use kyc_shared::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInter
 use kyc_shared::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::secrets::Cached;
+use kyc_shared::xpollens::delivery::Recorder;
 use kyc_shared::xpollens::endpoint::Endpoint;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,18 +44,20 @@ async fn main() {
     );
     let secrets = Arc::new(SecretsManagerSource::new(&config));
     let endpoint = Endpoint {
-        store: Arc::new(DynamoStore::from_client(ddb, TABLE)),
+        recorder: Recorder {
+            store: Arc::new(DynamoStore::from_client(ddb, TABLE)),
+            keys: Cached::new(
+                secrets.clone(),
+                PAYLOAD_KEY_SECRET,
+                Duration::from_secs(300),
+                Keyring::from_staged,
+            ),
+        },
         credentials: Cached::new(
-            secrets.clone(),
+            secrets,
             CREDENTIALS_SECRET,
             Duration::from_secs(300),
             CredentialSet::from_staged,
-        ),
-        keys: Cached::new(
-            secrets,
-            PAYLOAD_KEY_SECRET,
-            Duration::from_secs(300),
-            Keyring::from_staged,
         ),
         allow_list: None,
         clock: Arc::new(kyc_shared::chrono::Utc::now),

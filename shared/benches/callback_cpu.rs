@@ -7,6 +7,7 @@ use kyc_shared::auth::{Credential, CredentialSet};
 use kyc_shared::crypto::{Keyring, PayloadKey};
 use kyc_shared::intake::EventId;
 use kyc_shared::xpollens::dates::parse_process_date;
+use kyc_shared::xpollens::delivery::Channel;
 use kyc_shared::xpollens::parse_callback;
 use kyc_shared::xpollens::plan::{plan, Delivery};
 use std::hint::black_box;
@@ -64,6 +65,8 @@ fn bench(c: &mut Criterion) {
                     received_at,
                     process_date: parse_process_date("12/12/2023 17:51:40 +00:00"),
                     body: body.as_bytes(),
+                    channel: &Channel::Live,
+                    notes: &[],
                 };
                 black_box(plan(&cb, &d, &keys))
             })
@@ -84,6 +87,8 @@ fn bench(c: &mut Criterion) {
                     received_at,
                     process_date: None,
                     body: body.as_bytes(),
+                    channel: &Channel::Live,
+                    notes: &[],
                 };
                 black_box(plan(black_box(&cb), &d, &keys))
             })

@@ -2,17 +2,26 @@
 //!
 //! A customer's state per provider is a set of *streams* (KYC demand, user record, strong
 //! authentication...). Each stream holds the value of one event. Which event wins is decided
-//! by an order key computed from the event alone:
+//! by an order key computed from the event alone, under one of two policies:
 //!
-//! * a non-final status: later provider time wins; at the same instant, the status further
-//!   along the diagram wins;
-//! * any final status beats every non-final one (final states are sticky);
-//! * between two finals, the *earliest* wins: once final, a later event cannot move it.
+//! * [`Finality::Latest`] (KYC demand, strong-authentication result, user freeze): the event
+//!   with the latest provider time wins, finals included. A rejected KYC demand is followed by
+//!   a NEW demand (`Initialized`, `Pending`, ... for the same `appUserId`, with no demand id),
+//!   and each strong authentication is a new one: the newest one is the customer's state.
+//!   Xpollens keeps `Webhook-Processdate` across retries, so a retried or queue-recovered
+//!   delivery of an old demand is older and never overwrites the new one.
+//! * [`Finality::Sticky`] (user record, and providers' own streams by default): a final status
+//!   beats every non-final one, and between two finals the *earliest* wins: once final, a
+//!   later event cannot move it.
 //!
-//! The stream keeps the event with the greatest key. Since "greatest" does not depend on the
-//! order events arrive in, delivering a sequence shuffled ends in the same state as delivering
-//! it in order, and the rule is one comparison (`current.ord < new.ord`) that a DynamoDB
-//! condition expression evaluates atomically: no read before the write.
+//! Ties are deterministic: at the same instant (Xpollens dates have second resolution) the
+//! status further along the diagram wins (finals rank above non-finals); at the same instant
+//! and rank, in a `Latest` stream the event whose id has the greater SHA-256 digest wins (in a
+//! `Sticky` stream the first recorded stays: "not newer"). So a stream keeps the
+//! event with the greatest key, "greatest" does not depend on the order events arrive in, and
+//! delivering a sequence shuffled ends in the same state as delivering it in order. The rule
+//! is one comparison (`current.ord < new.ord`) that a DynamoDB condition expression evaluates
+//! atomically: no read before the write.
 
 use crate::redact::Secret;
 use chrono::{DateTime, Utc};
@@ -68,19 +77,49 @@ impl Stream {
     }
 }
 
-/// Milliseconds since the epoch fit in 45 bits until the year 3084; times 16 leaves room for
-/// the rank (1..=15) below 2^49, and finals sit above 2^52.
-const FINAL_BASE: i64 = 1 << 52;
+/// Milliseconds since the epoch fit in 45 bits until the year 3084; times 16 for the rank
+/// (1..=15), times 1024 for the event-id tie-break, stays below 2^59; sticky finals sit above
+/// 2^60.
+const FINAL_BASE: i64 = 1 << 60;
+/// Every sticky final's key is at least this; every other key is below it.
+const STICKY_FINAL_FLOOR: i64 = 1 << 59;
 const MAX_MILLIS: i64 = (1 << 45) - 1;
+const TIE_BITS: u32 = 10;
+
+/// How a stream treats final statuses (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finality {
+    /// The earliest final status stays, whatever comes later.
+    Sticky,
+    /// The latest event wins, finals included (a new demand follows a rejected one).
+    Latest,
+}
+
+/// The last bits of the event id's SHA-256: a fixed, arbitrary order between events of the
+/// same instant and rank.
+fn tie_break(event_id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(event_id.as_bytes());
+    i64::from(u16::from_be_bytes([d[0], d[1]])) & ((1 << TIE_BITS) - 1)
+}
 
 /// The order key of an event for its stream (see the module documentation).
-pub fn order_key(at: DateTime<Utc>, rank: u8, is_final: bool) -> i64 {
+pub fn order_key(
+    at: DateTime<Utc>,
+    rank: u8,
+    is_final: bool,
+    finality: Finality,
+    event_id: &str,
+) -> i64 {
     let millis = at.timestamp_millis().clamp(0, MAX_MILLIS);
     let rank = i64::from(rank.min(15));
-    if is_final {
-        FINAL_BASE - millis * 16 + rank
-    } else {
-        millis * 16 + rank
+    match finality {
+        Finality::Latest => ((millis * 16 + rank) << TIE_BITS) + tie_break(event_id),
+        // No id tie-break here: an equal key is "not newer", the first recorded stays.
+        Finality::Sticky if is_final => {
+            FINAL_BASE - ((millis * 16) << TIE_BITS) + (rank << TIE_BITS)
+        }
+        Finality::Sticky => (millis * 16 + rank) << TIE_BITS,
     }
 }
 
@@ -105,13 +144,25 @@ pub struct StreamValue {
 }
 
 impl StreamValue {
+    /// A value of a [`Finality::Sticky`] stream.
     pub fn new(status: &str, rank: u8, is_final: bool, at: DateTime<Utc>, event_id: &str) -> Self {
+        Self::with_finality(status, rank, is_final, Finality::Sticky, at, event_id)
+    }
+
+    pub fn with_finality(
+        status: &str,
+        rank: u8,
+        is_final: bool,
+        finality: Finality,
+        at: DateTime<Utc>,
+        event_id: &str,
+    ) -> Self {
         Self {
             status: status.to_string(),
             rank,
             is_final,
             at,
-            ord: order_key(at, rank, is_final),
+            ord: order_key(at, rank, is_final, finality, event_id),
             event_id: event_id.to_string(),
             detail: serde_json::Value::Null,
             sealed: BTreeMap::new(),
@@ -167,7 +218,8 @@ pub fn check(current: Option<&StreamValue>, patch: &StatePatch) -> Result<(), Sk
         return Ok(());
     }
     let current = cur.status.clone();
-    Err(if cur.is_final {
+    // Only a sticky final sits in the top range; a final of a `Latest` stream is just older.
+    Err(if cur.ord >= STICKY_FINAL_FLOOR {
         SkipReason::FinalSticky { current }
     } else if cur.ord == patch.value.ord {
         SkipReason::NotNewer { current }
@@ -217,13 +269,24 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap()
     }
 
+    /// A KYC-demand status under the sticky policy (how user records behave).
     fn kyc(status: KycStatus, secs: i64, id: &str) -> StatePatch {
+        patch(status, Finality::Sticky, secs, id)
+    }
+
+    /// A KYC-demand status under the policy the KYC demand stream uses.
+    fn demand(status: KycStatus, secs: i64, id: &str) -> StatePatch {
+        patch(status, Finality::Latest, secs, id)
+    }
+
+    fn patch(status: KycStatus, finality: Finality, secs: i64, id: &str) -> StatePatch {
         StatePatch {
             stream: Stream::KYC_DEMAND,
-            value: StreamValue::new(
+            value: StreamValue::with_finality(
                 status.name(),
                 status.rank(),
                 status.is_final(),
+                finality,
                 t0() + Duration::seconds(secs),
                 id,
             ),
@@ -304,12 +367,65 @@ mod tests {
     }
 
     #[test]
-    fn order_key_separates_finals_and_clamps() {
+    fn order_key_separates_sticky_finals_and_clamps() {
+        use Finality::*;
         let late = Utc.with_ymd_and_hms(3000, 1, 1, 0, 0, 0).unwrap();
-        assert!(order_key(t0(), 15, false) < order_key(late, 1, true));
-        assert!(order_key(late, 15, false) < order_key(late, 8, true));
+        assert!(order_key(t0(), 15, false, Sticky, "a") < order_key(late, 1, true, Sticky, "a"));
+        assert!(order_key(late, 15, false, Sticky, "a") < order_key(late, 8, true, Sticky, "a"));
+        // Under `Latest`, a final is ordered by time like any status.
+        assert!(order_key(t0(), 15, true, Latest, "a") < order_key(late, 1, false, Latest, "a"));
         let before_epoch = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();
-        assert_eq!(order_key(before_epoch, 3, false), 3);
+        assert_eq!(
+            order_key(before_epoch, 3, false, Latest, "a") >> TIE_BITS,
+            3,
+            "clamped to the epoch"
+        );
+        assert!(order_key(late, 15, true, Latest, "z") < STICKY_FINAL_FLOOR);
+        assert!(order_key(late, 15, true, Sticky, "z") >= STICKY_FINAL_FLOOR);
+    }
+
+    #[test]
+    fn latest_streams_break_same_instant_ties_by_event_id() {
+        let (c, b) = (
+            demand(KycStatus::Incomplete, 10, "c"),
+            demand(KycStatus::Incomplete, 10, "b"),
+        );
+        assert_ne!(c.value.ord, b.value.ord);
+        let winner = if c.value.ord > b.value.ord { "c" } else { "b" };
+        for order in [[&c, &b], [&b, &c]] {
+            let mut s = ProviderState::default();
+            for p in order {
+                let _ = s.apply(p);
+            }
+            assert_eq!(s.stream(&Stream::KYC_DEMAND).unwrap().event_id, winner);
+        }
+    }
+
+    #[test]
+    fn a_new_demand_after_a_rejection_wins() {
+        let mut s = ProviderState::default();
+        s.apply(&demand(KycStatus::Pending, 10, "a")).unwrap();
+        s.apply(&demand(KycStatus::Rejected, 20, "b")).unwrap();
+        s.apply(&demand(KycStatus::Initialized, 30, "c")).unwrap();
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("Initialized"));
+        s.apply(&demand(KycStatus::Complete, 50, "e")).unwrap();
+        // The new demand's Pending, delivered late: older than its Complete.
+        let err = s.apply(&demand(KycStatus::Pending, 40, "d")).unwrap_err();
+        assert!(matches!(err, SkipReason::Stale { ref current, .. } if current == "Complete"));
+        // A retry of the old demand's rejection: older, never reverts the new decision.
+        assert!(s.apply(&demand(KycStatus::Rejected, 20, "b")).is_err());
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("Complete"));
+    }
+
+    #[test]
+    fn same_second_final_and_new_demand_keep_the_final_until_the_next_event() {
+        // Documented tie rule: at the same instant the status further along the diagram wins.
+        let mut s = ProviderState::default();
+        s.apply(&demand(KycStatus::Initialized, 20, "new")).unwrap();
+        s.apply(&demand(KycStatus::Rejected, 20, "old")).unwrap();
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("Rejected"));
+        s.apply(&demand(KycStatus::Pending, 21, "new-2")).unwrap();
+        assert_eq!(s.status(Stream::KYC_DEMAND), Some("Pending"));
     }
 
     /// Paths through the KYC demand diagram (PROVIDERS.md), each ending where the diagram lets
@@ -348,7 +464,55 @@ mod tests {
         ]
     }
 
+    fn shuffle<T>(items: &mut [T], seed: u64) {
+        let mut rng = seed;
+        for i in (1..items.len()).rev() {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            items.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+    }
+
     proptest! {
+        /// Several demands for one customer (each a documented path, the next one starting
+        /// after the previous one ended), retried deliveries mixed in, gaps of 0 to 3 s so
+        /// same-second events occur: every arrival order ends in the in-order state, and
+        /// with strictly increasing times that state is the last demand's last status.
+        #[test]
+        fn several_demands_in_any_order_end_in_the_newest(
+            paths in prop::collection::vec(prop::sample::select(documented_paths()), 1..4),
+            gaps in prop::collection::vec(0i64..4, 32),
+            dup_mask in prop::collection::vec(any::<bool>(), 32),
+            seed in any::<u64>(),
+        ) {
+            let mut t = 0;
+            let mut events = Vec::new();
+            let mut strictly_increasing = true;
+            let mut n = 0;
+            for path in &paths {
+                for status in path {
+                    t += gaps[n % gaps.len()];
+                    strictly_increasing &= n == 0 || gaps[n % gaps.len()] > 0;
+                    let p = demand(*status, t, &format!("e{n}"));
+                    if dup_mask[n % dup_mask.len()] { events.push(p.clone()); }
+                    events.push(p);
+                    n += 1;
+                }
+            }
+            let mut in_order = ProviderState::default();
+            for e in &events { let _ = in_order.apply(e); }
+            if strictly_increasing {
+                let last = paths.last().unwrap().last().unwrap();
+                prop_assert_eq!(in_order.status(Stream::KYC_DEMAND), Some(last.name()));
+            }
+            let mut shuffled = events.clone();
+            shuffle(&mut shuffled, seed);
+            let mut s = ProviderState::default();
+            for e in &shuffled { let _ = s.apply(e); }
+            prop_assert_eq!(s, in_order);
+        }
+
         #[test]
         fn shuffled_delivery_ends_in_the_in_order_state(
             path in prop::sample::select(documented_paths()),
@@ -370,11 +534,7 @@ mod tests {
             prop_assert_eq!(in_order.status(Stream::KYC_DEMAND), Some(path.last().unwrap().name()));
 
             let mut shuffled = events.clone();
-            let mut rng = seed;
-            for i in (1..shuffled.len()).rev() {
-                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                shuffled.swap(i, (rng >> 33) as usize % (i + 1));
-            }
+            shuffle(&mut shuffled, seed);
             let mut s = ProviderState::default();
             for e in &shuffled { let _ = s.apply(e); }
             prop_assert_eq!(s, in_order);

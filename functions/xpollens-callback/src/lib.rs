@@ -6,6 +6,7 @@ use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::ip_allow::IpAllowList;
 use kyc_shared::secrets::Cached;
+use kyc_shared::xpollens::delivery::Recorder;
 use kyc_shared::xpollens::endpoint::{Endpoint, HttpRequest};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -41,18 +42,20 @@ pub fn build_endpoint(
 ) -> Result<Endpoint, String> {
     let secrets = Arc::new(SecretsManagerSource::new(config));
     Ok(Endpoint {
-        store: Arc::new(DynamoStore::new(config, &settings.table)),
+        recorder: Recorder {
+            store: Arc::new(DynamoStore::new(config, &settings.table)),
+            keys: Cached::new(
+                secrets.clone(),
+                &settings.payload_key_secret,
+                settings.secret_ttl,
+                Keyring::from_staged,
+            ),
+        },
         credentials: Cached::new(
-            secrets.clone(),
+            secrets,
             &settings.credentials_secret,
             settings.secret_ttl,
             CredentialSet::from_staged,
-        ),
-        keys: Cached::new(
-            secrets,
-            &settings.payload_key_secret,
-            settings.secret_ttl,
-            Keyring::from_staged,
         ),
         allow_list: IpAllowList::parse(&settings.allowed_cidrs).map_err(|e| e.to_string())?,
         clock: Arc::new(chrono_now),

@@ -6,18 +6,12 @@
 //! headers and body (400), each of these rejections recorded. 5xx only when a durable write
 //! (or the secret needed to make it) failed, so that Xpollens retries.
 
-use super::callbacks::{parse_callback, CallbackError};
-use super::dates::parse_process_date;
-use super::plan::{plan, Delivery};
+use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery, Recorded, Recorder};
 use crate::auth::{AuthError, CredentialSet};
-use crate::crypto::Keyring;
-use crate::intake::{
-    sha256_hex, EventId, EventStore, Outcome, Provider, Rejection, REJECTED_BODY_LIMIT,
-    REJECTION_RETENTION_DAYS,
-};
+use crate::intake::Outcome;
 use crate::ip_allow::IpAllowList;
 use crate::secrets::Cached;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -73,9 +67,8 @@ impl HttpResponse {
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 pub struct Endpoint {
-    pub store: Arc<dyn EventStore>,
+    pub recorder: Recorder,
     pub credentials: Cached<CredentialSet>,
-    pub keys: Cached<Keyring>,
     pub allow_list: Option<IpAllowList>,
     pub clock: Clock,
 }
@@ -190,64 +183,27 @@ impl Endpoint {
                 "content-type must be application/json".into(),
             ));
         }
-        let event_id = match req.header("webhook-id") {
-            Some(raw) => EventId::from_provider(raw)
-                .map_err(|e| Refusal::Status(400, "invalid_header", format!("Webhook-Id: {e}")))?,
-            None => EventId::from_body(&req.body),
+        let delivery = RawDelivery {
+            webhook_id: req.header("webhook-id").map(str::to_string),
+            process_date: req.header("webhook-processdate").map(str::to_string),
+            type_hint: path_type,
+            body: req.body.clone(),
+            received_at,
+            channel: Channel::Live,
         };
-        let process_date = match req.header("webhook-processdate") {
-            Some(raw) => Some(parse_process_date(raw).ok_or_else(|| {
-                Refusal::Status(
-                    400,
-                    "invalid_header",
-                    "Webhook-Processdate is not dd/MM/yyyy HH:mm:ss zzz".into(),
-                )
-            })?),
-            None => None,
-        };
-        let callback = parse_callback(&req.body, path_type).map_err(|e| {
-            let code = match e {
-                CallbackError::NotJson(_) | CallbackError::NotAnObject => "malformed_json",
-                _ => "invalid_callback",
-            };
-            Refusal::Status(400, code, e.to_string())
-        })?;
-        let keys = self.keys.get().await.map_err(|e| {
-            tracing::error!(error = %e, "cannot load payload key");
-            Refusal::Status(
+        match self.recorder.record(&delivery).await {
+            Ok(recorded) => Ok(answer(&recorded)),
+            Err(DeliveryError::Unusable {
+                status,
+                code,
+                message,
+            }) => Ok(HttpResponse::error(status, code, message)),
+            Err(DeliveryError::Unavailable(_)) => Ok(HttpResponse::error(
                 503,
                 "unavailable",
-                "encryption key unavailable, retry later".into(),
-            )
-        })?;
-        let delivery = Delivery {
-            event_id: &event_id,
-            received_at,
-            process_date,
-            body: &req.body,
-        };
-        let write = plan(&callback, &delivery, &keys);
-        let outcome = self.store.record(&write).await.map_err(|e| {
-            tracing::error!(error = %e, event_id = event_id.as_str(), "durable write failed");
-            Refusal::Status(503, "unavailable", "event not stored, retry later".into())
-        })?;
-        tracing::info!(
-            event_id = event_id.as_str(),
-            callback_type = ?callback.callback_type,
-            outcome = %outcome.history_note(),
-            "callback recorded"
-        );
-        Ok(match outcome {
-            Outcome::Conflict => HttpResponse::error(
-                409,
-                "conflict",
-                "this Webhook-Id was already received with a different body",
-            ),
-            o => HttpResponse::json(
-                202,
-                json!({"status": "accepted", "eventId": event_id.as_str(), "duplicate": o == Outcome::Duplicate}),
-            ),
-        })
+                "event not stored, retry later",
+            )),
+        }
     }
 
     /// Records a refused delivery (sealed, size-bounded, expiring) and answers it. If it
@@ -263,38 +219,36 @@ impl Endpoint {
         if status >= 500 {
             return HttpResponse::error(status, code, message);
         }
-        let keys = match self.keys.get().await {
-            Ok(k) => k,
-            Err(_) => {
-                return HttpResponse::error(
-                    503,
-                    "unavailable",
-                    "cannot record the rejected callback, retry later",
-                )
+        match self
+            .recorder
+            .record_rejection(&req.body, received_at, status, &message)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(status, code, reason = %message, "callback rejected");
+                HttpResponse::error(status, code, message)
             }
-        };
-        let mut rejection = Rejection {
-            provider: Provider::Xpollens,
-            received_at,
-            http_status: status,
-            reason: message.clone(),
-            body_size: req.body.len(),
-            body_sha256: sha256_hex(&req.body),
-            sealed_body_prefix: String::new(),
-            expires_at: received_at + Duration::days(REJECTION_RETENTION_DAYS),
-        };
-        let prefix = &req.body[..req.body.len().min(REJECTED_BODY_LIMIT)];
-        rejection.sealed_body_prefix = keys.seal(&rejection.body_aad(), prefix);
-        if let Err(e) = self.store.record_rejection(&rejection).await {
-            tracing::error!(error = %e, "cannot record rejected callback");
-            return HttpResponse::error(
+            Err(_) => HttpResponse::error(
                 503,
                 "unavailable",
                 "cannot record the rejected callback, retry later",
-            );
+            ),
         }
-        tracing::warn!(status, code, reason = %message, "callback rejected");
-        HttpResponse::error(status, code, message)
+    }
+}
+
+/// The answer to a recorded delivery.
+fn answer(recorded: &Recorded) -> HttpResponse {
+    match recorded.outcome {
+        Outcome::Conflict => HttpResponse::error(
+            409,
+            "conflict",
+            "this Webhook-Id was already received with a different body",
+        ),
+        ref o => HttpResponse::json(
+            202,
+            json!({"status": "accepted", "eventId": recorded.event_id.as_str(), "duplicate": *o == Outcome::Duplicate}),
+        ),
     }
 }
 
@@ -302,8 +256,9 @@ impl Endpoint {
 mod tests {
     use super::*;
     use crate::auth::Credential;
+    use crate::crypto::Keyring;
     use crate::crypto::PayloadKey;
-    use crate::intake::MemoryStore;
+    use crate::intake::{EventStore, MemoryStore, Provider};
     use crate::kyc_state::Stream;
     use crate::redact::Secret;
     use crate::secrets::{StagedSecret, StaticSecrets};
@@ -325,7 +280,16 @@ mod tests {
             },
         )])));
         Endpoint {
-            store,
+            recorder: Recorder {
+                store,
+                keys: Cached::new(
+                    Arc::new(StaticSecrets(HashMap::new())),
+                    "unused",
+                    StdDuration::from_secs(300),
+                    |_| unreachable!(),
+                )
+                .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
+            },
             credentials: Cached::new(src, "creds", StdDuration::from_secs(300), |s| {
                 let mut v =
                     vec![Credential::from_secret_json(s.current.expose())
@@ -335,13 +299,6 @@ mod tests {
                 }
                 Ok(CredentialSet::new(v))
             }),
-            keys: Cached::new(
-                Arc::new(StaticSecrets(HashMap::new())),
-                "unused",
-                StdDuration::from_secs(300),
-                |_| unreachable!(),
-            )
-            .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
             allow_list: allow.map(|a| IpAllowList::parse(a).unwrap().unwrap()),
             clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()),
         }
@@ -449,16 +406,6 @@ mod tests {
                     r
                 },
                 415,
-            ),
-            (
-                {
-                    let mut r = post(KYC, "pw-new");
-                    r.headers.retain(|(k, _)| k != "Webhook-Processdate");
-                    r.headers
-                        .push(("Webhook-Processdate".into(), "tomorrow".into()));
-                    r
-                },
-                400,
             ),
         ];
         for (i, (req, status)) in cases.iter().enumerate() {

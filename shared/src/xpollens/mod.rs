@@ -4,6 +4,7 @@
 pub mod api;
 pub mod callbacks;
 pub mod dates;
+pub mod delivery;
 pub mod drain;
 pub mod endpoint;
 pub mod lenient;

@@ -2,10 +2,11 @@
 //! `kyc inspect` prints and the history keeps), and the state patch its type implies.
 
 use super::callbacks::*;
+use super::delivery::Channel;
 use super::status::{Status, StatusRules};
 use crate::crypto::Keyring;
 use crate::intake::{EventId, EventRecord, Provider, WritePlan};
-use crate::kyc_state::{StatePatch, Stream, StreamValue};
+use crate::kyc_state::{Finality, StatePatch, Stream, StreamValue};
 use crate::redact::Secret;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -18,7 +19,43 @@ pub struct Delivery<'a> {
     /// Parsed `Webhook-Processdate`.
     pub process_date: Option<DateTime<Utc>>,
     pub body: &'a [u8],
+    pub channel: &'a Channel,
+    /// What was lenient about this delivery (`unreadableProcessDate`...), kept on the event.
+    pub notes: &'a [&'static str],
 }
+
+/// The delivery facts kept in the event summary: channel, notes, and for a queue entry the
+/// status and time of each attempt (our answers' bodies are not kept).
+fn delivery_summary(d: &Delivery<'_>) -> Value {
+    let mut m = Map::new();
+    match d.channel {
+        Channel::Live => {
+            m.insert("channel".into(), "live".into());
+        }
+        Channel::Queue { attempts } => {
+            m.insert("channel".into(), "queue".into());
+            let attempts: Vec<Value> = attempts
+                .iter()
+                .take(MAX_ATTEMPTS_KEPT)
+                .map(|a| {
+                    json!({
+                        "pushDate": a.get("pushDate"),
+                        "duration": a.get("duration"),
+                        "httpStatusCode": a.get("httpStatusCode"),
+                    })
+                })
+                .collect();
+            m.insert("attempts".into(), Value::Array(attempts));
+        }
+    }
+    if !d.notes.is_empty() {
+        m.insert("notes".into(), json!(d.notes));
+    }
+    Value::Object(m)
+}
+
+/// Xpollens makes five attempts; more would only grow the item.
+const MAX_ATTEMPTS_KEPT: usize = 10;
 
 const REDACTED: &str = "[REDACTED secret]";
 
@@ -159,6 +196,17 @@ fn enrolment_status(e: &ScaEnrolment) -> Option<(&'static str, u8)> {
     }
 }
 
+/// The state policy of a stream (see `kyc_state`): a new KYC demand follows a rejected one,
+/// and every strong authentication is a new one, so the latest wins there; a user record's
+/// decision is kept.
+fn finality(stream: &Stream) -> Finality {
+    if *stream == Stream::USER_RECORD {
+        Finality::Sticky
+    } else {
+        Finality::Latest
+    }
+}
+
 /// The stream, canonical status, rank and finality a callback proposes; or why none.
 fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), String> {
     fn known<T: StatusRules>(
@@ -232,12 +280,17 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             &EventRecord::body_aad(Provider::Xpollens, event_id),
             delivery.body,
         ),
-        summary: summary_with(callback, Some(delivery.event_id), detail.clone()),
+        summary: {
+            let mut s = summary_with(callback, Some(delivery.event_id), detail.clone());
+            s["delivery"] = delivery_summary(delivery);
+            s
+        },
     };
     let (patch, no_patch_reason) = match proposal(&callback.kind) {
         Ok((stream, status, rank, fin)) => {
             let at = provider_time.unwrap_or(delivery.received_at);
-            let mut value = StreamValue::new(status, rank, fin, at, event_id);
+            let policy = finality(&stream);
+            let mut value = StreamValue::with_finality(status, rank, fin, policy, at, event_id);
             value.detail = Value::Object(detail);
             for (name, secret) in secrets(&callback.kind) {
                 value.sealed.insert(
@@ -279,6 +332,8 @@ mod tests {
             received_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             process_date,
             body: body.as_bytes(),
+            channel: &Channel::Live,
+            notes: &[],
         };
         plan(&cb, &d, &keys())
     }

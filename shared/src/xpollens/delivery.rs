@@ -1,0 +1,242 @@
+//! One Xpollens delivery — a live callback or a fallback-queue entry — recorded through the
+//! durable intake. Both channels go through [`Recorder::record`], so a callback recovered from
+//! the queue is deduplicated against (and ordered with) the live ones by its `Webhook-Id`.
+//!
+//! Nothing usable is refused: an invalid `Webhook-Id` falls back to the body digest, an
+//! unreadable `Webhook-Processdate` orders the event by received time; both are flagged on the
+//! event. Only a body that cannot be a callback (not JSON, no `appUserId` on a KYC type, ...)
+//! is refused, and even then it is kept as a rejection.
+
+use super::callbacks::{parse_callback, CallbackError};
+use super::dates::parse_process_date;
+use super::plan::{plan, Delivery};
+use crate::crypto::Keyring;
+use crate::intake::{
+    sha256_hex, EventId, EventStore, Outcome, Provider, Rejection, StoreError, REJECTED_BODY_LIMIT,
+    REJECTION_RETENTION_DAYS,
+};
+use crate::secrets::Cached;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+/// Callback types this product reads (the others are recorded and answered 204, Xpollens'
+/// best practice for "not interested").
+pub const TYPES_IN_USE: [u32; 7] = [4, 15, 34, 35, 36, 47, 48];
+
+/// Where a delivery came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Channel {
+    /// POSTed to the callback endpoint.
+    Live,
+    /// Read from the fallback queue (`GET /api/v2.0/webhooks`); `attempts` holds the
+    /// `response` of each delivery attempt Xpollens made (our answers: delivery evidence).
+    Queue { attempts: Vec<serde_json::Value> },
+}
+
+impl Channel {
+    fn name(&self) -> &'static str {
+        match self {
+            Channel::Live => "live",
+            Channel::Queue { .. } => "queue",
+        }
+    }
+}
+
+/// A delivery as received, before any validation.
+#[derive(Debug, Clone)]
+pub struct RawDelivery {
+    /// `Webhook-Id` (queue: `metadata.id`).
+    pub webhook_id: Option<String>,
+    /// `Webhook-Processdate` as sent (queue: `metadata.processDate`).
+    pub process_date: Option<String>,
+    /// The callback type named outside the body (route `/xpollens/callbacks/{type}`).
+    pub type_hint: Option<u32>,
+    /// The callback body (a JSON object; query-string and header-form callbacks are turned
+    /// into one by the endpoint).
+    pub body: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+    pub channel: Channel,
+}
+
+/// What recording a delivery did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub event_id: EventId,
+    pub callback_type: Option<u32>,
+    pub outcome: Outcome,
+    /// Whether this product reads the callback type (see [`TYPES_IN_USE`]).
+    pub in_use: bool,
+}
+
+impl Recorded {
+    /// New to the store (whether or not it changed a state).
+    pub fn is_new(&self) -> bool {
+        !matches!(self.outcome, Outcome::Duplicate | Outcome::Conflict)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The delivery cannot be a callback; it was recorded as a rejection. Never retried.
+    #[error("{message}")]
+    Unusable {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    /// Nothing durable happened (store or key unavailable): the sender must retry.
+    #[error("delivery not recorded, retry later: {0}")]
+    Unavailable(String),
+}
+
+/// Records deliveries: the port the endpoint and the queue drain share.
+#[async_trait]
+pub trait DeliveryRecorder: Send + Sync {
+    async fn record(&self, delivery: &RawDelivery) -> Result<Recorded, DeliveryError>;
+}
+
+/// The durable intake of Xpollens deliveries.
+pub struct Recorder {
+    pub store: Arc<dyn EventStore>,
+    pub keys: Cached<Keyring>,
+}
+
+impl Recorder {
+    /// Keeps a refused delivery (sealed, first 64 KiB, expiring). `Unavailable` if it cannot.
+    pub async fn record_rejection(
+        &self,
+        body: &[u8],
+        received_at: DateTime<Utc>,
+        status: u16,
+        reason: &str,
+    ) -> Result<(), DeliveryError> {
+        let keys = self.keys.get().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot load payload key");
+            DeliveryError::Unavailable("encryption key unavailable".into())
+        })?;
+        let mut rejection = Rejection {
+            provider: Provider::Xpollens,
+            received_at,
+            http_status: status,
+            reason: reason.to_string(),
+            body_size: body.len(),
+            body_sha256: sha256_hex(body),
+            sealed_body_prefix: String::new(),
+            expires_at: received_at + Duration::days(REJECTION_RETENTION_DAYS),
+        };
+        let prefix = &body[..body.len().min(REJECTED_BODY_LIMIT)];
+        rejection.sealed_body_prefix = keys.seal(&rejection.body_aad(), prefix);
+        self.store.record_rejection(&rejection).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot record rejected delivery");
+            DeliveryError::Unavailable("rejection not recorded".into())
+        })
+    }
+
+    async fn unusable(
+        &self,
+        d: &RawDelivery,
+        status: u16,
+        code: &'static str,
+        message: String,
+    ) -> DeliveryError {
+        match self
+            .record_rejection(&d.body, d.received_at, status, &message)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(status, code, reason = %message, channel = d.channel.name(), "delivery rejected");
+                DeliveryError::Unusable {
+                    status,
+                    code,
+                    message,
+                }
+            }
+            Err(e) => e,
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryRecorder for Recorder {
+    async fn record(&self, d: &RawDelivery) -> Result<Recorded, DeliveryError> {
+        let mut notes: Vec<&'static str> = Vec::new();
+        let event_id = match d.webhook_id.as_deref().map(EventId::from_provider) {
+            Some(Ok(id)) => id,
+            Some(Err(_)) => {
+                notes.push("invalidWebhookId");
+                EventId::from_body(&d.body)
+            }
+            None => EventId::from_body(&d.body),
+        };
+        let process_date = match d.process_date.as_deref() {
+            Some(raw) => {
+                let parsed = parse_process_date(raw);
+                if parsed.is_none() {
+                    notes.push("unreadableProcessDate");
+                }
+                parsed
+            }
+            None => None,
+        };
+        let callback = match parse_callback(&d.body, d.type_hint) {
+            Ok(c) => c,
+            Err(e) => {
+                let code = match e {
+                    CallbackError::NotJson(_) | CallbackError::NotAnObject => "malformed_json",
+                    _ => "invalid_callback",
+                };
+                return Err(self.unusable(d, 400, code, e.to_string()).await);
+            }
+        };
+        let keys = self.keys.get().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot load payload key");
+            DeliveryError::Unavailable("encryption key unavailable".into())
+        })?;
+        let delivery = Delivery {
+            event_id: &event_id,
+            received_at: d.received_at,
+            process_date,
+            body: &d.body,
+            channel: &d.channel,
+            notes: &notes,
+        };
+        let write = plan(&callback, &delivery, &keys);
+        let outcome = self.store.record(&write).await.map_err(|e| {
+            tracing::error!(error = %e, event_id = event_id.as_str(), "durable write failed");
+            match e {
+                StoreError::Unavailable(_) | StoreError::Corrupt(_) => {
+                    DeliveryError::Unavailable("event not stored".into())
+                }
+            }
+        })?;
+        if !notes.is_empty() {
+            tracing::warn!(event_id = event_id.as_str(), notes = ?notes, "delivery accepted with notes");
+        }
+        tracing::info!(
+            event_id = event_id.as_str(),
+            callback_type = ?callback.callback_type,
+            channel = d.channel.name(),
+            outcome = %outcome.history_note(),
+            "callback recorded"
+        );
+        if outcome == Outcome::Conflict {
+            // A different body under a known id may be a forgery or a provider bug: kept.
+            self.record_rejection(
+                &d.body,
+                d.received_at,
+                409,
+                "Webhook-Id already received with a different body",
+            )
+            .await?;
+        }
+        Ok(Recorded {
+            in_use: callback
+                .callback_type
+                .is_some_and(|t| TYPES_IN_USE.contains(&t)),
+            callback_type: callback.callback_type,
+            event_id,
+            outcome,
+        })
+    }
+}
