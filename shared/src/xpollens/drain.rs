@@ -15,7 +15,7 @@
 //! - a run stops taking pages `deadline_reserve` before its deadline.
 //!
 //! Ports: [`QueueApi`] (the HTTP client [`XpollensApi`] or the twin [`MemoryQueue`]) and
-//! [`DeliveryRecorder`] (the intake).
+//! [`DeliveryRecorder`] (the intake shared with the live endpoint, `super::delivery`).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -26,67 +26,24 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::api::{ApiError, XpollensApi};
-use super::queue::{group_page, AttemptEvidence, QueuePage, QueuedDelivery};
+use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery};
+use super::queue::{group_page, QueuePage, QueuedDelivery};
 use crate::intake::Outcome;
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-// ----- recorder port ------------------------------------------------------------------------
-// PROVISIONAL: the minimal shape of the intake's `DeliveryRecorder` (shared/src/xpollens/
-// delivery.rs, being written on main). Replaced by that trait when it lands.
-
-/// How a delivery reached us.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Channel {
-    Live,
-    /// Read from the fallback queue; one element per delivery attempt Xpollens logged.
-    Queue {
-        evidence: Vec<AttemptEvidence>,
-    },
-}
-
-/// A delivery before parsing: what the intake needs, from a live request or a queue entry.
-#[derive(Clone)]
-pub struct RawDelivery {
-    pub webhook_id: Option<String>,
-    pub process_date: Option<String>,
-    pub type_hint: Option<String>,
-    pub body: Vec<u8>,
-    pub received_at: DateTime<Utc>,
-    pub channel: Channel,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
-    pub event_id: String,
-    pub outcome: Outcome,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum DeliveryError {
-    /// Not durably recorded: retry later.
-    #[error("intake unavailable: {0}")]
-    Unavailable(String),
-    /// Recorded as a rejection; retrying cannot help.
-    #[error("unusable delivery (recorded as a rejection): {0}")]
-    Unusable(String),
-}
-
-#[async_trait]
-pub trait DeliveryRecorder: Send + Sync {
-    async fn record(&self, delivery: &RawDelivery) -> Result<Recorded, DeliveryError>;
-}
-
-/// The one place a queue entry becomes an intake delivery.
+/// The one place a queue entry becomes an intake delivery: `metadata.id` is the
+/// `Webhook-Id`, `metadata.processDate` the provider time, `payload` the body, and every
+/// attempt's `response` the delivery evidence.
 pub fn raw_delivery(d: &QueuedDelivery, received_at: DateTime<Utc>) -> RawDelivery {
     RawDelivery {
         webhook_id: d.webhook_id.clone(),
         process_date: d.process_date.clone(),
-        type_hint: d.type_hint.clone(),
+        type_hint: d.type_hint.as_deref().and_then(|t| t.trim().parse().ok()),
         body: d.body.clone(),
         received_at,
         channel: Channel::Queue {
-            evidence: d.attempts.clone(),
+            attempts: d.attempts.iter().map(|a| a.raw.clone()).collect(),
         },
     }
 }
@@ -413,8 +370,11 @@ impl Run<'_> {
                     Outcome::Duplicate => self.report.duplicate += 1,
                     Outcome::Conflict => {
                         self.report.conflict += 1;
-                        tracing::warn!(webhook_id, event_id = %recorded.event_id,
-                            "xpollens queue: id already recorded with another body");
+                        tracing::warn!(
+                            webhook_id,
+                            event_id = recorded.event_id.as_str(),
+                            "xpollens queue: id already recorded with another body"
+                        );
                     }
                     Outcome::Applied | Outcome::Recorded { .. } | Outcome::NotApplied { .. } => {
                         self.report.new += 1;
@@ -429,10 +389,10 @@ impl Run<'_> {
                             .collect();
                         if d.answered_live() {
                             self.report.new_despite_2xx += 1;
-                            tracing::error!(webhook_id, event_id = %recorded.event_id, attempts = ?statuses,
+                            tracing::error!(webhook_id, event_id = recorded.event_id.as_str(), attempts = ?statuses,
                                 "xpollens queue: callback we answered 2xx was not in the store; recorded now from the queue");
                         } else {
-                            tracing::warn!(webhook_id, event_id = %recorded.event_id, attempts = ?statuses,
+                            tracing::warn!(webhook_id, event_id = recorded.event_id.as_str(), attempts = ?statuses,
                                 outcome = %recorded.outcome.history_note(),
                                 "xpollens queue: callback missed live, recovered from the fallback queue");
                         }
@@ -440,9 +400,11 @@ impl Run<'_> {
                 }
                 Ok(())
             }
-            Err(DeliveryError::Unusable(reason)) => {
+            Err(DeliveryError::Unusable {
+                status, message, ..
+            }) => {
                 self.report.rejected += 1;
-                tracing::warn!(webhook_id, reason = %reason, "xpollens queue: unusable entry recorded as a rejection");
+                tracing::warn!(webhook_id, status, reason = %message, "xpollens queue: unusable entry recorded as a rejection");
                 Ok(())
             }
             Err(e) => Err(e),
@@ -506,6 +468,8 @@ impl Run<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::EventId;
+    use crate::xpollens::delivery::Recorded;
     use chrono::TimeZone;
     use serde_json::Value;
     use std::collections::HashMap;
@@ -565,7 +529,11 @@ mod tests {
                 return Err(DeliveryError::Unavailable("injected".into()));
             }
             if self.unusable_bodies.contains(&d.body) {
-                return Err(DeliveryError::Unusable("not a callback".into()));
+                return Err(DeliveryError::Unusable {
+                    status: 400,
+                    code: "malformed_json",
+                    message: "not a callback".into(),
+                });
             }
             let id = d.webhook_id.clone().unwrap();
             let mut seen = self.seen.lock().unwrap();
@@ -578,8 +546,10 @@ mod tests {
                 }
             };
             Ok(Recorded {
-                event_id: id,
+                event_id: EventId::from_provider(&id).unwrap(),
+                callback_type: d.type_hint,
                 outcome,
+                in_use: true,
             })
         }
     }
@@ -613,7 +583,8 @@ mod tests {
         let calls = intake.calls.lock().unwrap();
         assert_eq!(calls[0].webhook_id.as_deref(), Some("k0"));
         assert_eq!(calls[0].received_at, t0());
-        assert!(matches!(&calls[0].channel, Channel::Queue { evidence } if evidence.len() == 1));
+        assert!(matches!(&calls[0].channel, Channel::Queue { attempts } if attempts.len() == 1));
+        assert_eq!(calls[0].type_hint, Some(4));
         assert_eq!(
             calls[0].process_date.as_deref(),
             Some("2026-11-26T13:05:14.9053587+00:00")
@@ -653,9 +624,19 @@ mod tests {
         );
         let first = intake.calls.lock().unwrap()[0].channel.clone();
         match first {
-            Channel::Queue { evidence } => {
-                let codes: Vec<_> = evidence.iter().map(|e| e.http_status).collect();
-                assert_eq!(codes, [None, Some(500), None]);
+            Channel::Queue { attempts } => {
+                let codes: Vec<_> = attempts
+                    .iter()
+                    .map(|a| a["httpStatusCode"].clone())
+                    .collect();
+                assert_eq!(
+                    codes,
+                    [
+                        Value::Null,
+                        json!("500 (Internal Server Error)"),
+                        Value::Null
+                    ]
+                );
             }
             c => panic!("{c:?}"),
         }
