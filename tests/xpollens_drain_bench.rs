@@ -15,15 +15,15 @@ use kyc_integration_tests::xpollens_drain::DrainEnv;
 use kyc_shared::chrono::{Duration, TimeZone, Utc};
 use xpollens_sim::{Callback, SimConfig};
 
-fn queue_all(env: &DrainEnv, n: usize, attempts: usize) {
+fn queue_all(env: &DrainEnv, prefix: &str, n: usize, attempts: usize) {
     let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
     for i in 0..n {
         let body = format!(
-            r#"{{"type":"4","status":"Pending","appUserId":"bench-{i}","kycLevel":"Standard","receivedDiligences":[{{"diligenceType":"ID_CARD","status":"Received"}}]}}"#
+            r#"{{"type":"4","status":"Pending","appUserId":"{prefix}-{i}","kycLevel":"Standard","receivedDiligences":[{{"diligenceType":"ID_CARD","status":"Received"}}]}}"#
         );
         env.sim.push(
             Callback::new(
-                &format!("bench-{i}"),
+                &format!("{prefix}-{i}"),
                 t0 + Duration::seconds(i as i64),
                 &body,
             )
@@ -43,7 +43,7 @@ async fn main() {
     })
     .await;
     // Warm-up: token, secrets and connections (not counted).
-    queue_all(&env, 1, 1);
+    queue_all(&env, "warm", 1, 1);
     env.drain(100).await.expect("warm-up run");
 
     println!(
@@ -51,7 +51,7 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for run in ["new", "duplicate"] {
-        queue_all(&env, n, attempts);
+        queue_all(&env, "bench", n, attempts);
         let calls = env.probe.calls();
         let started = Instant::now();
         let report = env.drain(100).await.expect("drain run");

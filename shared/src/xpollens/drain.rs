@@ -35,9 +35,11 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// The one place a queue entry becomes an intake delivery: `metadata.id` is the
 /// `Webhook-Id`, `metadata.processDate` the provider time, `payload` the body, and every
 /// attempt's `response` the delivery evidence.
+/// A defective entry (not an object, no payload) goes as the raw entry with no id: the intake
+/// keeps it under its digest, so it can never shadow the real callback of that id.
 pub fn raw_delivery(d: &QueuedDelivery, received_at: DateTime<Utc>) -> RawDelivery {
     RawDelivery {
-        webhook_id: d.webhook_id.clone(),
+        webhook_id: d.webhook_id.clone().filter(|_| d.defect.is_none()),
         process_date: d.process_date.clone(),
         type_hint: d.type_hint.as_deref().and_then(|t| t.trim().parse().ok()),
         body: d.body.clone(),
@@ -535,7 +537,10 @@ mod tests {
                     message: "not a callback".into(),
                 });
             }
-            let id = d.webhook_id.clone().unwrap();
+            let id = d
+                .webhook_id
+                .clone()
+                .unwrap_or_else(|| format!("sha256:{}", crate::intake::sha256_hex(&d.body)));
             let mut seen = self.seen.lock().unwrap();
             let outcome = match seen.get(&id) {
                 Some(b) if *b == d.body => Outcome::Duplicate,
@@ -765,8 +770,16 @@ mod tests {
             unusable_bodies: vec![b"not json at all".to_vec(), b"42".to_vec()],
             ..Intake::default()
         };
+        q.push(json!({"metadata": {"id": "k"}, "payload": null}));
         let r = drain(&q, &intake, 30).await;
-        assert_eq!((r.rejected, r.new, r.removed), (2, 1, 3));
+        assert_eq!((r.rejected, r.new, r.removed), (2, 2, 4));
+        let calls = intake.calls.lock().unwrap();
+        assert_eq!(calls[1].body, b"42");
+        assert_eq!(calls[1].webhook_id, None);
+        assert_eq!(
+            calls[3].webhook_id, None,
+            "a payload-less entry never takes the id"
+        );
         assert!(q.is_empty() && !r.is_failure());
     }
 
