@@ -95,9 +95,10 @@ async fn a_callback_refused_live_is_recovered_from_the_queue() {
         Some(at(1)),
         "metadata.processDate"
     );
-    // omar's date has no offset: reading that form is the intake's (issue 7 §2, dates.rs);
-    // the drain hands it over as written.
-    assert_eq!(env.history("omar").await[0].event_id, "rf-2");
+    // The queue's form without an offset, 7-digit fraction: read as UTC by the intake.
+    let omar = env.history("omar").await;
+    assert_eq!(omar[0].event_id, "rf-2");
+    assert_eq!(omar[0].provider_time, Some(at(2)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export TABLE_NAME=kyc-hooks-demo
 export XPOLLENS_CREDENTIALS_SECRET=kyc-hooks/xpollens-credentials
 export PAYLOAD_KEY_SECRET=kyc-hooks/payload-key
+export XPOLLENS_BODY_BUCKET=kyc-hooks-demo-payloads
 export AWS_LAMBDA_LOG_FORMAT=JSON
 
 pids=()

@@ -28,6 +28,12 @@ ddb.create_table(
     }],
 )
 ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+s3 = boto3.client("s3", endpoint_url=endpoint)
+if os.environ.get("XPOLLENS_BODY_BUCKET"):
+    s3.create_bucket(
+        Bucket=os.environ["XPOLLENS_BODY_BUCKET"],
+        CreateBucketConfiguration={"LocationConstraint": os.environ.get("AWS_REGION", "eu-west-3")},
+    )
 sm = boto3.client("secretsmanager", endpoint_url=endpoint)
 sm.create_secret(
     Name=os.environ["XPOLLENS_CREDENTIALS_SECRET"],

@@ -13,7 +13,9 @@ base = sys.argv[1].rstrip("/")
 for path in sys.argv[2:]:
     event = json.load(open(path))
     headers = {k: v for k, v in event["headers"].items() if k.lower() not in ("host", "content-length")}
-    req = urllib.request.Request(base + event["rawPath"], data=event["body"].encode(), headers=headers, method="POST")
+    query = event.get("rawQueryString") or ""
+    url = base + event["rawPath"] + ("?" + query if query else "")
+    req = urllib.request.Request(url, data=event["body"].encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=900) as resp:
             status, body = resp.status, resp.read().decode()

@@ -191,6 +191,10 @@ pub enum StoreError {
     /// The write may not have happened: the caller must make the provider retry (5xx).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store refuses this write for good (e.g. a DynamoDB validation error): retrying the
+    /// same delivery cannot help, so the caller records it as a rejection instead.
+    #[error("store refuses the write: {0}")]
+    Refused(String),
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
 }
@@ -207,6 +211,61 @@ pub trait EventStore: Send + Sync {
         subject: &str,
     ) -> Result<BTreeMap<Provider, ProviderState>, StoreError>;
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError>;
+}
+
+/// Where an event store keeps a sealed raw body too large for its event item (DynamoDB items
+/// stop at 400 KB). The event item keeps the location and the body's digest.
+#[async_trait]
+pub trait BodyStore: Send + Sync {
+    /// Stores `sealed` under `key`; storing the same key again is harmless (same event, same
+    /// body digest). Returns a location the store can read back.
+    async fn put(&self, key: &str, sealed: &str) -> Result<String, StoreError>;
+    async fn get(&self, location: &str) -> Result<String, StoreError>;
+}
+
+/// The object key of an offloaded body: hashed, so no provider id or customer shows in S3.
+pub fn body_object_key(event: &EventRecord) -> String {
+    format!(
+        "bodies/{}/{}/{}.sealed",
+        event.provider.as_str(),
+        sha256_hex(event.event_id.as_bytes()),
+        event.body_sha256
+    )
+}
+
+/// The in-memory twin of an S3 body store.
+#[derive(Default)]
+pub struct MemoryBodyStore {
+    objects: Mutex<BTreeMap<String, String>>,
+}
+
+impl MemoryBodyStore {
+    pub fn len(&self) -> usize {
+        self.objects.lock().unwrap().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl BodyStore for MemoryBodyStore {
+    async fn put(&self, key: &str, sealed: &str) -> Result<String, StoreError> {
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), sealed.to_string());
+        Ok(format!("memory:{key}"))
+    }
+    async fn get(&self, location: &str) -> Result<String, StoreError> {
+        let key = location.strip_prefix("memory:").unwrap_or(location);
+        self.objects
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("no body at {location}")))
+    }
 }
 
 /// The in-memory twin of the DynamoDB store, for unit tests of handlers and rules.

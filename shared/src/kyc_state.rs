@@ -57,6 +57,8 @@ impl Stream {
     pub const SCA_RESULT: Stream = Stream(Cow::Borrowed("scaResult"));
     pub const KYC_WEBVIEW: Stream = Stream(Cow::Borrowed("kycWebview"));
     pub const DILIGENCE_REUPLOAD: Stream = Stream(Cow::Borrowed("diligenceReupload"));
+    /// Xpollens callback 15: whether the customer is frozen.
+    pub const USER_FREEZE: Stream = Stream(Cow::Borrowed("userFreeze"));
 
     /// A stream named at run time (e.g. one per Trust & Sign client file).
     pub fn named(name: impl Into<String>) -> Result<Self, InvalidStream> {

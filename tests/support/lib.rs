@@ -10,7 +10,7 @@ use kyc_shared::aws_sdk_dynamodb::{
     self as aws_sdk_dynamodb,
     config::{Credentials, Region},
 };
-use kyc_shared::aws_sdk_secretsmanager;
+use kyc_shared::{aws_sdk_s3, aws_sdk_secretsmanager};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -29,6 +29,8 @@ pub const OLD_PASSWORD: &str = "test-password-previous";
 pub const CREDENTIALS_SECRET: &str = "kyc-hooks/xpollens-credentials";
 pub const PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key";
 pub const TABLE: &str = "kyc-hooks";
+/// Sealed Xpollens bodies too large for a DynamoDB item.
+pub const BODY_BUCKET: &str = "kyc-hooks-payloads";
 
 /// A moto server on a free loopback port, killed on drop.
 pub struct Moto {
@@ -155,6 +157,17 @@ pub async fn provision(config: &SdkConfig, table: &str) {
         .send()
         .await
         .expect("create table");
+    kyc_shared::aws::s3_client(config)
+        .create_bucket()
+        .bucket(BODY_BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create body bucket");
     let sm = aws_sdk_secretsmanager::Client::new(config);
     let cred =
         |p: &str| format!(r#"{{"scheme":"basic","username":"{USERNAME}","password":"{p}"}}"#);
@@ -185,6 +198,7 @@ pub fn settings(table: &str) -> xpollens_callback::Settings {
         table: table.into(),
         credentials_secret: CREDENTIALS_SECRET.into(),
         payload_key_secret: PAYLOAD_KEY_SECRET.into(),
+        body_bucket: BODY_BUCKET.into(),
         allowed_cidrs: String::new(),
         secret_ttl: Duration::from_secs(300),
     }

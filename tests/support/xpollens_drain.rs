@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
 use kyc_shared::aws_config::SdkConfig;
 use kyc_shared::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use kyc_shared::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
@@ -23,7 +23,7 @@ use kyc_shared::{aws_sdk_dynamodb, aws_sdk_secretsmanager};
 use xpollens_queue_drain::{DrainFailed, Wiring};
 use xpollens_sim::{SimConfig, XpollensSim};
 
-use crate::{provision, settings, Delivery, Moto, PAYLOAD_KEY_SECRET, TABLE};
+use crate::{provision, settings, Delivery, Moto, BODY_BUCKET, PAYLOAD_KEY_SECRET, TABLE};
 
 pub const API_SECRET: &str = "kyc-hooks/xpollens-api";
 
@@ -114,7 +114,13 @@ impl DrainEnv {
             Arc::new(Utc::now),
         ));
         Self {
-            events: Arc::new(DynamoStore::from_client(ddb, TABLE)),
+            events: Arc::new(
+                DynamoStore::from_client(ddb, TABLE).with_body_store(Arc::new(S3BodyStore::new(
+                    s3_client(&config),
+                    BODY_BUCKET,
+                    "xpollens/",
+                ))),
+            ),
             moto,
             config,
             sim,

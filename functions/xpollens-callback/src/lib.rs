@@ -2,7 +2,7 @@
 //! and the conversion between API Gateway requests and the shared endpoint's plain types.
 
 use kyc_shared::auth::CredentialSet;
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::ip_allow::IpAllowList;
 use kyc_shared::secrets::Cached;
@@ -19,6 +19,8 @@ pub struct Settings {
     pub table: String,
     pub credentials_secret: String,
     pub payload_key_secret: String,
+    /// Bucket for sealed bodies too large for a DynamoDB item (prefix `xpollens/`).
+    pub body_bucket: String,
     pub allowed_cidrs: String,
     pub secret_ttl: Duration,
 }
@@ -30,6 +32,7 @@ impl Settings {
             table: required("TABLE_NAME")?,
             credentials_secret: required("XPOLLENS_CREDENTIALS_SECRET")?,
             payload_key_secret: required("PAYLOAD_KEY_SECRET")?,
+            body_bucket: required("XPOLLENS_BODY_BUCKET")?,
             allowed_cidrs: or_default("XPOLLENS_ALLOWED_CIDRS", String::new()),
             secret_ttl: Duration::from_secs(or_default("SECRET_CACHE_TTL_SECONDS", 300)),
         })
@@ -43,7 +46,11 @@ pub fn build_endpoint(
     let secrets = Arc::new(SecretsManagerSource::new(config));
     Ok(Endpoint {
         recorder: Recorder {
-            store: Arc::new(DynamoStore::new(config, &settings.table)),
+            store: Arc::new(
+                DynamoStore::new(config, &settings.table).with_body_store(Arc::new(
+                    S3BodyStore::new(s3_client(config), &settings.body_bucket, "xpollens/"),
+                )),
+            ),
             keys: Cached::new(
                 secrets.clone(),
                 &settings.payload_key_secret,
@@ -90,6 +97,7 @@ pub async fn handle(
             })
             .collect(),
         body: request.body().to_vec(),
+        query: request.uri().query().unwrap_or("").to_string(),
         source_ip,
     };
     let resp = endpoint.handle(&req).await;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
 use kyc_shared::chrono::{DateTime, Utc};
 use kyc_shared::config::{parsed_or, required};
 use kyc_shared::crypto::Keyring;
@@ -23,6 +23,8 @@ pub const SERVICE: &str = "xpollens-queue-drain";
 pub struct Settings {
     pub table: String,
     pub payload_key_secret: String,
+    /// Bucket for sealed bodies too large for a DynamoDB item (the intake's, prefix `xpollens/`).
+    pub body_bucket: String,
     /// Secrets Manager secret `{"clientId","clientSecret"}` of the Xpollens API.
     pub api_secret: String,
     pub api: ApiConfig,
@@ -50,6 +52,7 @@ impl Settings {
         Ok(Self {
             table: required("TABLE_NAME")?,
             payload_key_secret: required("PAYLOAD_KEY_SECRET")?,
+            body_bucket: required("XPOLLENS_BODY_BUCKET")?,
             api_secret: required("XPOLLENS_API_SECRET")?,
             api,
             drain,
@@ -107,7 +110,12 @@ impl Wiring {
             clock.clone(),
         );
         let recorder = Recorder {
-            store: Arc::new(DynamoStore::new(config, &settings.table)),
+            // The same store as the live endpoint: large bodies go to the same bucket.
+            store: Arc::new(
+                DynamoStore::new(config, &settings.table).with_body_store(Arc::new(
+                    S3BodyStore::new(s3_client(config), &settings.body_bucket, "xpollens/"),
+                )),
+            ),
             keys: Cached::new(
                 secrets,
                 &settings.payload_key_secret,
@@ -188,6 +196,7 @@ mod tests {
         for (k, v) in [
             ("TABLE_NAME", "t"),
             ("PAYLOAD_KEY_SECRET", "k"),
+            ("XPOLLENS_BODY_BUCKET", "b"),
             ("XPOLLENS_API_SECRET", "s"),
             ("XPOLLENS_API_BASE_URL", "https://sb-api.xpollens.com"),
             ("XPOLLENS_TOKEN_URL", "https://auth.example/connect/token"),

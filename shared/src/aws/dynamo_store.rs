@@ -8,6 +8,11 @@
 //! | unassigned | `UNASSIGNED#<provider>#<day>`      | `HIST#...`                          | no  |
 //! | rejection  | `REJECTED#<provider>#<day>`        | `<receivedAt>#<sha256>`             | `expiresAt` |
 //!
+//! An event's sealed raw body larger than [`INLINE_BODY_LIMIT`] is put in the body store (S3)
+//! first, and the event item keeps its location (`bodyRef`): no item nears DynamoDB's 400 KB
+//! limit whatever the provider sends. A write DynamoDB refuses for good (validation error) is
+//! `StoreError::Refused`, never retried as if the store were down.
+//!
 //! A new event is ONE `TransactWriteItems`: put the event (condition: id unseen), put the
 //! history entry (condition: new), update the state stream (condition: `ord` greater — see
 //! `kyc_state`). A duplicate fails the first condition: one call, nothing changed. Only an event
@@ -15,23 +20,31 @@
 
 use super::attribute::{from_attribute, to_attribute};
 use crate::intake::{
-    history_entry, unassigned_partition, EventRecord, EventStore, HistoryEntry, Outcome, Provider,
-    Rejection, StoreError, WritePlan,
+    body_object_key, history_entry, unassigned_partition, BodyStore, EventRecord, EventStore,
+    HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
 };
 use crate::kyc_state::{check, ProviderState, Stream, StreamValue};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue as Av, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 pub struct DynamoStore {
     client: Client,
     table: String,
+    bodies: Option<Arc<dyn BodyStore>>,
+    inline_body_limit: usize,
 }
+
+/// Sealed bodies up to this size stay in the event item; larger ones go to the body store.
+/// With the summary bounded (see `xpollens::plan`) an event item stays far below 400 KB.
+pub const INLINE_BODY_LIMIT: usize = 64 * 1024;
 
 const CONFLICT_RETRIES: u32 = 6;
 
@@ -70,10 +83,47 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            bodies: None,
+            inline_body_limit: INLINE_BODY_LIMIT,
         }
     }
 
-    fn put_event(&self, e: &EventRecord, outcome: &Outcome) -> TransactWriteItem {
+    /// Changes [`INLINE_BODY_LIMIT`] (tests of DynamoDB's own item limit).
+    pub fn with_inline_body_limit(mut self, bytes: usize) -> Self {
+        self.inline_body_limit = bytes;
+        self
+    }
+
+    /// Where large sealed bodies go. Without one, an event whose body is too large to keep
+    /// inline is refused (`StoreError::Refused`).
+    pub fn with_body_store(mut self, bodies: Arc<dyn BodyStore>) -> Self {
+        self.bodies = Some(bodies);
+        self
+    }
+
+    /// Puts a large sealed body in the body store; `None` when it stays inline.
+    async fn offload_body(&self, e: &EventRecord) -> Result<Option<String>, StoreError> {
+        if e.sealed_body.len() <= self.inline_body_limit {
+            return Ok(None);
+        }
+        let Some(bodies) = &self.bodies else {
+            return Err(StoreError::Refused(format!(
+                "sealed body of {} bytes and no body store configured",
+                e.sealed_body.len()
+            )));
+        };
+        bodies
+            .put(&body_object_key(e), &e.sealed_body)
+            .await
+            .map(Some)
+    }
+
+    fn put_event(
+        &self,
+        e: &EventRecord,
+        outcome: &Outcome,
+        body_ref: Option<&str>,
+    ) -> TransactWriteItem {
         let mut item = HashMap::from([
             ("PK".to_string(), s(event_pk(e.provider, &e.event_id))),
             ("SK".to_string(), s("EVENT")),
@@ -83,10 +133,13 @@ impl DynamoStore {
             ("eventType".to_string(), s(&e.event_type)),
             ("receivedAt".to_string(), s(e.received_at.to_rfc3339())),
             ("bodySha256".to_string(), s(&e.body_sha256)),
-            ("sealedBody".to_string(), s(&e.sealed_body)),
             ("summary".to_string(), to_attribute(&e.summary)),
             ("outcome".to_string(), s(outcome.history_note())),
         ]);
+        match body_ref {
+            Some(location) => item.insert("bodyRef".into(), s(location)),
+            None => item.insert("sealedBody".into(), s(&e.sealed_body)),
+        };
         if let Some(subject) = &e.subject {
             item.insert("subject".into(), s(subject));
         }
@@ -173,6 +226,13 @@ impl DynamoStore {
             Ok(_) => return Ok(None),
             Err(e) => e,
         };
+        if err.code() == Some("ValidationException") {
+            // Item too large, malformed item: the same write will fail every time.
+            return Err(StoreError::Refused(format!(
+                "{}",
+                err.message().unwrap_or("ValidationException")
+            )));
+        }
         let Some(TransactWriteItemsError::TransactionCanceledException(tc)) =
             err.as_service_error()
         else {
@@ -232,8 +292,14 @@ impl EventStore for DynamoStore {
     async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError> {
         let e = &plan.event;
         let mut outcome = Outcome::planned(plan);
+        // Before the transaction: a body stored for an event that then turns out a duplicate
+        // is the same body under the same key, harmless.
+        let body_ref = self.offload_body(e).await?;
         for attempt in 0..=CONFLICT_RETRIES {
-            let mut items = vec![self.put_event(e, &outcome), self.put_history(e, &outcome)];
+            let mut items = vec![
+                self.put_event(e, &outcome, body_ref.as_deref()),
+                self.put_history(e, &outcome),
+            ];
             if outcome == Outcome::Applied {
                 if let Some(subject) = &e.subject {
                     items.extend(self.update_state(subject, e.provider, plan));

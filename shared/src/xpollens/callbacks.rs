@@ -6,12 +6,13 @@ use super::dates::parse_body_date;
 use super::lenient::{array, field, integer, object, scalar_text, text};
 use super::status::{
     authentication_reason, AuthenticationStatus, DiligenceStatus, KycStatus, Status,
-    UserRecordStatus,
+    UserFreezeStatus, UserRecordStatus,
 };
 use crate::redact::Secret;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+pub const USER_FREEZE: u32 = 15;
 pub const KYC_DEMAND: u32 = 4;
 pub const USER_RECORD: u32 = 34;
 pub const SCA_ENROLMENT: u32 = 35;
@@ -37,6 +38,7 @@ pub enum CallbackKind {
     ScaResult(ScaResult),
     DiligenceReupload(DiligenceReupload),
     KycWebview(KycWebview),
+    UserFreeze(UserFreeze),
     /// Every other type (payments, cards...): recorded raw, never rejected.
     Other,
 }
@@ -111,6 +113,12 @@ pub enum PayloadShape {
     Opaque,
 }
 
+/// Callback 15, sent as a query string (`?type=15&userstatus=1|2&userid=`).
+#[derive(Debug, Clone)]
+pub struct UserFreeze {
+    pub status: Option<Status<UserFreezeStatus>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct DiligenceReupload {
     pub web_view_url: Option<Secret>,
@@ -160,7 +168,12 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
         }
         (p, b) => b.or(p),
     };
-    let subject = text(fields, &["appUserId"]);
+    // Callback 15 names the customer `userid` (query string).
+    let subject = text(fields, &["appUserId"]).or_else(|| {
+        (callback_type == Some(USER_FREEZE))
+            .then(|| text(fields, &["userid", "userId"]))
+            .flatten()
+    });
     let subject_valid = subject
         .as_ref()
         .is_none_or(|s| s.chars().count() <= 128 && !s.chars().any(char::is_control));
@@ -177,6 +190,10 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
             url: secret(fields, &["url"]),
             token: secret(fields, &["token"]),
             web_view_url: secret(fields, &["webviewUrl", "webViewUrl"]),
+        }),
+        Some(USER_FREEZE) => CallbackKind::UserFreeze(UserFreeze {
+            status: text(fields, &["userstatus", "userStatus"])
+                .map(|s| UserFreezeStatus::parse(&s)),
         }),
         _ => CallbackKind::Other,
     };

@@ -8,7 +8,7 @@
 //! is refused, and even then it is kept as a rejection.
 
 use super::callbacks::{parse_callback, CallbackError};
-use super::dates::parse_process_date;
+use super::dates::parse_provider_date;
 use super::plan::{plan, Delivery};
 use crate::crypto::Keyring;
 use crate::intake::{
@@ -57,6 +57,8 @@ pub struct RawDelivery {
     pub body: Vec<u8>,
     pub received_at: DateTime<Utc>,
     pub channel: Channel,
+    /// How the delivery was read (`queryStringForm`, `headerForm`...), kept on the event.
+    pub notes: Vec<&'static str>,
 }
 
 /// What recording a delivery did.
@@ -160,7 +162,7 @@ impl Recorder {
 #[async_trait]
 impl DeliveryRecorder for Recorder {
     async fn record(&self, d: &RawDelivery) -> Result<Recorded, DeliveryError> {
-        let mut notes: Vec<&'static str> = Vec::new();
+        let mut notes = d.notes.clone();
         let event_id = match d.webhook_id.as_deref().map(EventId::from_provider) {
             Some(Ok(id)) => id,
             Some(Err(_)) => {
@@ -169,13 +171,17 @@ impl DeliveryRecorder for Recorder {
             }
             None => EventId::from_body(&d.body),
         };
-        let process_date = match d.process_date.as_deref() {
-            Some(raw) => {
-                let parsed = parse_process_date(raw);
-                if parsed.is_none() {
-                    notes.push("unreadableProcessDate");
+        let process_date = match d.process_date.as_deref().map(parse_provider_date) {
+            Some(Some(date)) => {
+                if date.assumed_utc {
+                    notes.push("processDateWithoutOffsetReadAsUtc");
                 }
-                parsed
+                Some(date.at)
+            }
+            Some(None) => {
+                // Ordered by received time instead; never a reason to refuse the callback.
+                notes.push("unreadableProcessDate");
+                None
             }
             None => None,
         };
@@ -202,14 +208,26 @@ impl DeliveryRecorder for Recorder {
             notes: &notes,
         };
         let write = plan(&callback, &delivery, &keys);
-        let outcome = self.store.record(&write).await.map_err(|e| {
-            tracing::error!(error = %e, event_id = event_id.as_str(), "durable write failed");
-            match e {
-                StoreError::Unavailable(_) | StoreError::Corrupt(_) => {
-                    DeliveryError::Unavailable("event not stored".into())
-                }
+        let outcome = match self.store.record(&write).await {
+            Ok(outcome) => outcome,
+            Err(StoreError::Refused(why)) => {
+                // The same write would fail on every retry: kept as a rejection instead of a
+                // 503 loop that would wedge this callback for Xpollens' whole retry schedule.
+                tracing::error!(event_id = event_id.as_str(), reason = %why, "store refuses the event");
+                return Err(self
+                    .unusable(
+                        d,
+                        422,
+                        "unstorable",
+                        format!("event cannot be stored: {why}"),
+                    )
+                    .await);
             }
-        })?;
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Corrupt(_))) => {
+                tracing::error!(error = %e, event_id = event_id.as_str(), "durable write failed");
+                return Err(DeliveryError::Unavailable("event not stored".into()));
+            }
+        };
         if !notes.is_empty() {
             tracing::warn!(event_id = event_id.as_str(), notes = ?notes, "delivery accepted with notes");
         }

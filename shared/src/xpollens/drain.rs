@@ -27,7 +27,7 @@ use serde_json::json;
 
 use super::api::{ApiError, XpollensApi};
 use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery};
-use super::queue::{group_page, QueuePage, QueuedDelivery};
+use super::queue::{group_page, EntryDefect, QueuePage, QueuedDelivery};
 use crate::intake::Outcome;
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -46,6 +46,11 @@ pub fn raw_delivery(d: &QueuedDelivery, received_at: DateTime<Utc>) -> RawDelive
         received_at,
         channel: Channel::Queue {
             attempts: d.attempts.iter().map(|a| a.raw.clone()).collect(),
+        },
+        notes: match d.defect {
+            Some(EntryDefect::NotAnObject) => vec!["queueEntryNotAnObject"],
+            Some(EntryDefect::MissingPayload) => vec!["queueEntryWithoutPayload"],
+            None => vec![],
         },
     }
 }

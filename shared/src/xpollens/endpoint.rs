@@ -2,9 +2,13 @@
 //! crate converts API Gateway requests into [`HttpRequest`] and back.
 //!
 //! Order of checks: method (405), route (404), source IP (403), credentials (401, nothing
-//! stored), then — the caller now known to be Xpollens — size (413), content type (415),
-//! headers and body (400), each of these rejections recorded. 5xx only when a durable write
-//! (or the secret needed to make it) failed, so that Xpollens retries.
+//! stored), then — the caller now known to be Xpollens — size (413) and a body that cannot be
+//! a callback (400), each of these rejections recorded. Every form Xpollens sends is accepted:
+//! a JSON body (whatever the content type says), query-string callbacks (#15, #37, #01, #05:
+//! parameters in the query string, body empty or form-encoded) and callback 36's header form
+//! (fields in HTTP headers, body the operation's answer). 202 for a recorded callback, 204 for
+//! a recorded callback of a type this product does not use (Xpollens' best practice). 5xx only
+//! when a durable write (or the secret needed to make it) failed, so that Xpollens retries.
 
 use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery, Recorded, Recorder};
 use crate::auth::{AuthError, CredentialSet};
@@ -16,7 +20,8 @@ use serde_json::json;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub const BODY_LIMIT: usize = 256 * 1024;
+/// Lambda takes at most 6 MB per synchronous invocation, the event envelope included.
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {
@@ -25,6 +30,8 @@ pub struct HttpRequest {
     /// Header names in any case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The raw query string, without `?`.
+    pub query: String,
     pub source_ip: Option<IpAddr>,
 }
 
@@ -87,15 +94,75 @@ fn route(path: &str) -> Option<Option<u32>> {
     }
 }
 
-fn is_json(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return false };
-    let mime = ct
+fn mime(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("")
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        .to_ascii_lowercase()
+}
+
+/// Callback 36's header form: the OpenAPI puts its fields in these HTTP headers.
+const SCA_HEADERS: [&str; 9] = [
+    "AuthenticationId",
+    "Type",
+    "AppUserId",
+    "AuthenticationResultDate",
+    "RequestProcessDate",
+    "RequestResponseCode",
+    "RequestDate",
+    "Status",
+    "Reason",
+];
+
+/// The callback a request carries as one JSON object, whatever form Xpollens used, and the
+/// note saying which form it was. `None`: the body is handed over as is (JSON, or unusable).
+fn callback_body(req: &HttpRequest) -> Option<(Vec<u8>, &'static str)> {
+    // Header form of callback 36: `AppUserId` and `AuthenticationId` never come as headers
+    // otherwise.
+    if req.header("appuserid").is_some() && req.header("authenticationid").is_some() {
+        let mut header = serde_json::Map::new();
+        for name in SCA_HEADERS {
+            if let Some(v) = req.header(name) {
+                header.insert(name.to_string(), v.into());
+            }
+        }
+        let text = String::from_utf8_lossy(&req.body).into_owned();
+        // The body is the operation's answer: a JSON string holding JSON, or JSON, or empty.
+        let payload = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::String(inner)) => inner,
+            _ => text,
+        };
+        let body = json!({"Header": header, "Payload": payload});
+        return Some((body.to_string().into_bytes(), "headerForm"));
+    }
+    let form_body = mime(req.header("content-type")) == "application/x-www-form-urlencoded";
+    if req.body.is_empty() || form_body {
+        let mut params = serde_json::Map::new();
+        let body_params: &[u8] = if form_body { &req.body } else { &[] };
+        for (k, v) in
+            form_urlencoded::parse(req.query.as_bytes()).chain(form_urlencoded::parse(body_params))
+        {
+            params
+                .entry(k.into_owned())
+                .or_insert(v.into_owned().into());
+        }
+        if !params.is_empty() {
+            return Some((
+                serde_json::Value::Object(params).to_string().into_bytes(),
+                "queryStringForm",
+            ));
+        }
+    }
+    // A JSON object sent as a JSON string.
+    if let Ok(serde_json::Value::String(inner)) = serde_json::from_slice(&req.body) {
+        if serde_json::from_str::<serde_json::Value>(&inner).is_ok_and(|v| v.is_object()) {
+            return Some((inner.into_bytes(), "jsonInString"));
+        }
+    }
+    None
 }
 
 enum Refusal {
@@ -176,20 +243,18 @@ impl Endpoint {
                 format!("body exceeds {BODY_LIMIT} bytes"),
             ));
         }
-        if !is_json(req.header("content-type")) {
-            return Err(Refusal::Status(
-                415,
-                "unsupported_media_type",
-                "content-type must be application/json".into(),
-            ));
-        }
+        let (body, notes) = match callback_body(req) {
+            Some((body, form)) => (body, vec![form]),
+            None => (req.body.clone(), vec![]),
+        };
         let delivery = RawDelivery {
             webhook_id: req.header("webhook-id").map(str::to_string),
             process_date: req.header("webhook-processdate").map(str::to_string),
             type_hint: path_type,
-            body: req.body.clone(),
+            body,
             received_at,
             channel: Channel::Live,
+            notes,
         };
         match self.recorder.record(&delivery).await {
             Ok(recorded) => Ok(answer(&recorded)),
@@ -245,6 +310,12 @@ fn answer(recorded: &Recorded) -> HttpResponse {
             "conflict",
             "this Webhook-Id was already received with a different body",
         ),
+        // Recorded all the same; 204 tells Xpollens we do not use this type.
+        _ if !recorded.in_use => HttpResponse {
+            status: 204,
+            headers: vec![],
+            body: String::new(),
+        },
         ref o => HttpResponse::json(
             202,
             json!({"status": "accepted", "eventId": recorded.event_id.as_str(), "duplicate": *o == Outcome::Duplicate}),
@@ -330,6 +401,7 @@ mod tests {
                 ),
             ],
             body: body.as_bytes().to_vec(),
+            query: String::new(),
             source_ip: Some("203.0.113.5".parse().unwrap()),
         }
     }
@@ -353,6 +425,10 @@ mod tests {
             ))
             .await;
         assert_eq!(r.status, 409);
+        // Recorded like any other rejection (a forged or buggy re-send is kept for review).
+        let rejections = store.rejections();
+        assert_eq!(rejections.len(), 1);
+        assert_eq!(rejections[0].http_status, 409);
         let states = store.provider_states("u1").await.unwrap();
         assert_eq!(
             states[&Provider::Xpollens].status(Stream::KYC_DEMAND),
@@ -400,12 +476,12 @@ mod tests {
             ),
             (
                 {
-                    let mut r = post(KYC, "pw-new");
+                    let mut r = post("", "pw-new");
                     r.headers.retain(|(k, _)| k != "Content-Type");
                     r.headers.push(("content-type".into(), "text/plain".into()));
                     r
                 },
-                415,
+                400,
             ),
         ];
         for (i, (req, status)) in cases.iter().enumerate() {
@@ -425,12 +501,14 @@ mod tests {
     async fn unknown_types_and_path_types_are_accepted() {
         let store = Arc::new(MemoryStore::default());
         let ep = endpoint(store.clone(), None);
+        // A type this product does not use: recorded, answered 204 (Xpollens' best practice).
         assert_eq!(
             ep.handle(&post(r#"{"type":"21","cardId":1}"#, "pw-new"))
                 .await
                 .status,
-            202
+            204
         );
+        assert_eq!(store.event_count(), 1);
         let mut r = post(
             r#"{"appUserId":"u2","userRecordStatus":"InProgress"}"#,
             "pw-new",
@@ -445,13 +523,153 @@ mod tests {
         );
     }
 
+    fn without(mut r: HttpRequest, header: &str) -> HttpRequest {
+        r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(header));
+        r
+    }
+
+    fn with(mut r: HttpRequest, header: &str, value: &str) -> HttpRequest {
+        r = without(r, header);
+        r.headers.push((header.into(), value.into()));
+        r
+    }
+
+    async fn notes_of(store: &MemoryStore, subject: &str) -> Vec<serde_json::Value> {
+        store
+            .history(subject)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.summary["delivery"]["notes"].clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn query_string_callbacks_are_accepted_and_user_freeze_is_a_stream() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        // #15 as the OpenAPI shows it: POST, parameters in the query string, no body.
+        let mut r = without(post("", "pw-new"), "Content-Type");
+        r.query = "type=15&userstatus=2&userid=u15".into();
+        let resp = ep.handle(&r).await;
+        assert_eq!(resp.status, 202, "{}", resp.body);
+        let st = &store.provider_states("u15").await.unwrap()[&Provider::Xpollens];
+        assert_eq!(st.status(Stream::USER_FREEZE), Some("Frozen"));
+        // Unfrozen later, form-encoded body this time.
+        let mut r = with(
+            with(
+                post("type=15&userstatus=1&userid=u15", "pw-new"),
+                "Content-Type",
+                "application/x-www-form-urlencoded",
+            ),
+            "Webhook-Id",
+            "freeze-2",
+        );
+        r = with(r, "Webhook-Processdate", "12/12/2023 17:52:40 +00:00");
+        assert_eq!(ep.handle(&r).await.status, 202);
+        let st = &store.provider_states("u15").await.unwrap()[&Provider::Xpollens];
+        assert_eq!(st.status(Stream::USER_FREEZE), Some("NotFrozen"));
+        assert_eq!(notes_of(&store, "u15").await[0], json!(["queryStringForm"]));
+        // #37 (top-up refund): not used here, recorded all the same, 204.
+        let mut r = with(
+            without(post("", "pw-new"), "Content-Type"),
+            "Webhook-Id",
+            "refund-1",
+        );
+        r.query = "id=9&error=0&status=1&type=37&initialOrderID=77&amount=10.5".into();
+        assert_eq!(ep.handle(&r).await.status, 204);
+        assert_eq!(store.event_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn callback_36_header_form_is_accepted() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        let mut r = with(
+            post(r#""{\"operation\":\"transfer\"}""#, "pw-new"),
+            "Webhook-Id",
+            "sca-h",
+        );
+        for (k, v) in [
+            ("AuthenticationId", "1240b556-604e-4b5d-9bc1-73b649fc992e"),
+            ("Type", "36"),
+            ("AppUserId", "u36"),
+            ("AuthenticationResultDate", "2023-12-12T17:51:39+00:00"),
+            ("RequestResponseCode", "201"),
+            ("Status", "succeeded"),
+        ] {
+            r.headers.push((k.into(), v.into()));
+        }
+        let resp = ep.handle(&r).await;
+        assert_eq!(resp.status, 202, "{}", resp.body);
+        let st = &store.provider_states("u36").await.unwrap()[&Provider::Xpollens];
+        assert_eq!(st.status(Stream::SCA_RESULT), Some("Succeeded"));
+        let h = &store.history("u36").await.unwrap()[0];
+        assert_eq!(h.summary["payload"], "json");
+        assert_eq!(h.summary["delivery"]["notes"], json!(["headerForm"]));
+        // Empty body works too.
+        let mut r2 = with(r.clone(), "Webhook-Id", "sca-h2");
+        r2.body.clear();
+        assert_eq!(ep.handle(&r2).await.status, 202);
+    }
+
+    #[tokio::test]
+    async fn every_process_date_form_is_accepted_and_an_unreadable_one_is_flagged() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        let forms = [
+            (
+                "d1",
+                "2023-12-18T13:05:14.9053587+00:00",
+                serde_json::Value::Null,
+            ),
+            (
+                "d2",
+                "2024-09-24T22:10:24",
+                json!(["processDateWithoutOffsetReadAsUtc"]),
+            ),
+            ("d3", "tomorrow", json!(["unreadableProcessDate"])),
+        ];
+        for (id, date, _) in &forms {
+            let r = with(
+                with(post(&KYC.replace("u1", id), "pw-new"), "Webhook-Id", id),
+                "Webhook-Processdate",
+                date,
+            );
+            assert_eq!(ep.handle(&r).await.status, 202, "{date}");
+        }
+        for (id, _, notes) in &forms {
+            assert_eq!(notes_of(&store, id).await, vec![notes.clone()], "{id}");
+        }
+        // Ordered by received time when the date is unreadable.
+        let st = &store.provider_states("d3").await.unwrap()[&Provider::Xpollens];
+        assert_eq!(
+            st.stream(&Stream::KYC_DEMAND).unwrap().at,
+            Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
+        );
+        // JSON under another content type is still JSON.
+        let r = with(
+            with(
+                post(&KYC.replace("u1", "d4"), "pw-new"),
+                "Content-Type",
+                "text/plain",
+            ),
+            "Webhook-Id",
+            "d4",
+        );
+        assert_eq!(ep.handle(&r).await.status, 202);
+    }
+
     #[test]
     fn routes() {
         assert_eq!(route("/xpollens/callbacks"), Some(None));
         assert_eq!(route("/prod/xpollens/callbacks/36/"), Some(Some(36)));
         assert_eq!(route("/xpollens/callbacks/abc"), None);
         assert_eq!(route("/xpollens"), None);
-        assert!(is_json(Some("application/json")) && is_json(Some("application/cloudevents+json")));
-        assert!(!is_json(Some("text/json")) && !is_json(None));
+        assert_eq!(
+            mime(Some("Application/X-WWW-Form-URLEncoded; charset=utf-8")),
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(mime(None), "");
     }
 }

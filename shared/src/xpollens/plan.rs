@@ -8,7 +8,7 @@ use crate::crypto::Keyring;
 use crate::intake::{EventId, EventRecord, Provider, WritePlan};
 use crate::kyc_state::{Finality, StatePatch, Stream, StreamValue};
 use crate::redact::Secret;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Map, Value};
 
 /// Delivery facts that come from outside the body.
@@ -89,19 +89,63 @@ fn secrets(kind: &CallbackKind) -> Vec<(&'static str, &Secret)> {
         .collect()
 }
 
+/// Bounds that keep every stored summary and stream detail small whatever the provider sends
+/// (a callback 4 can list thousands of diligences; DynamoDB items stop at 400 KB, and the state
+/// item holds every stream). The full body stays sealed with the event.
+const MAX_LISTED: usize = 50;
+const MAX_ATTACHMENT_KEYS: usize = 10;
+const MAX_TEXT_CHARS: usize = 256;
+/// A summary or detail larger than this, once serialised, loses its largest fields.
+pub const MAX_DETAIL_BYTES: usize = 16 * 1024;
+
+fn clip(text: &Option<String>) -> Value {
+    match text {
+        Some(t) if t.chars().count() > MAX_TEXT_CHARS => Value::from(format!(
+            "{}…",
+            t.chars().take(MAX_TEXT_CHARS).collect::<String>()
+        )),
+        Some(t) => Value::from(t.as_str()),
+        None => Value::Null,
+    }
+}
+
 fn diligences_json(d: &KycDemand) -> Value {
     d.diligences
         .iter()
+        .take(MAX_LISTED)
         .map(|g| {
             json!({
-                "type": g.diligence_type,
+                "type": clip(&g.diligence_type),
                 "status": status_text(&g.status),
-                "reason": g.reason,
-                "attachmentKeys": g.attachment_keys,
+                "reason": clip(&g.reason),
+                "attachmentKeys": g.attachment_keys.iter().take(MAX_ATTACHMENT_KEYS).collect::<Vec<_>>(),
                 "attachmentCount": g.attachment_count,
             })
         })
         .collect()
+}
+
+/// Drops the largest top-level fields of `m` until it serialises within `limit` bytes, and
+/// names them under `omitted`: the last resort that makes the bound hold by construction.
+pub fn fit(mut m: Map<String, Value>, limit: usize) -> Map<String, Value> {
+    let size = |v: &Value| serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+    let mut omitted = Vec::new();
+    while size(&Value::Object(m.clone())) > limit {
+        let Some(largest) = m
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "provider" | "eventType" | "eventId" | "omitted")
+            })
+            .max_by_key(|(_, v)| size(v))
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        m.remove(&largest);
+        omitted.push(Value::from(largest));
+        m.insert("omitted".into(), Value::Array(omitted.clone()));
+    }
+    m
 }
 
 /// The type-specific, non-secret details of a callback.
@@ -110,37 +154,40 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
         CallbackKind::KycDemand(d) => json!({
             "kycStatus": status_text(&d.status),
             "version": if d.v2 { 2 } else { 1 },
-            "kycLevel": d.kyc_level,
-            "workflowCode": d.workflow_code,
-            "expectedDiligences": d.expected.iter().map(|e| json!({
-                "type": e.diligence_type, "expectedCount": e.expected_count,
-                "possibleSubTypes": e.possible_sub_types,
+            "kycLevel": clip(&d.kyc_level),
+            "workflowCode": clip(&d.workflow_code),
+            "expectedDiligences": d.expected.iter().take(MAX_LISTED).map(|e| json!({
+                "type": clip(&e.diligence_type), "expectedCount": e.expected_count,
+                "possibleSubTypes": e.possible_sub_types.iter().take(MAX_LISTED).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            "expectedDiligenceCount": d.expected.len(),
             "diligences": diligences_json(d),
+            "diligenceCount": d.diligences.len(),
         }),
         CallbackKind::UserRecord(r) => json!({
             "userRecordStatus": status_text(&r.status),
-            "identificationLevel": r.identification_level,
+            "identificationLevel": clip(&r.identification_level),
         }),
         CallbackKind::ScaEnrolment(e) => json!({
             "enrolmentStatus": enrolment_status(e).map(|(s, _)| s),
-            "errorMessage": e.error_message,
+            "errorMessage": clip(&e.error_message),
         }),
         CallbackKind::ScaResult(r) => json!({
             "authenticationStatus": status_text(&r.status),
-            "authenticationId": r.authentication_id,
-            "reason": r.reason,
+            "authenticationId": clip(&r.authentication_id),
+            "reason": clip(&r.reason),
             "requestResponseCode": r.response_code,
             "authenticationResultDate": r.result_date,
             "requestProcessDate": r.processed_date,
             "payload": r.payload,
         }),
+        CallbackKind::UserFreeze(f) => json!({"userStatus": status_text(&f.status)}),
         CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) | CallbackKind::Other => {
             json!({})
         }
     };
     match v {
-        Value::Object(m) => m,
+        Value::Object(m) => fit(m, MAX_DETAIL_BYTES),
         _ => Map::new(),
     }
 }
@@ -183,7 +230,7 @@ fn summary_with(
     if !secret_names.is_empty() {
         m.insert("secrets".into(), Value::Object(secret_names));
     }
-    Value::Object(m)
+    Value::Object(fit(m, MAX_DETAIL_BYTES))
 }
 
 fn enrolment_status(e: &ScaEnrolment) -> Option<(&'static str, u8)> {
@@ -228,6 +275,7 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), Str
             Stream::SCA_RESULT,
             known("authentication status", &r.status)?,
         ),
+        CallbackKind::UserFreeze(f) => (Stream::USER_FREEZE, known("user status", &f.status)?),
         CallbackKind::ScaEnrolment(e) => {
             let (s, r) = enrolment_status(e).ok_or("no activation code nor error message")?;
             (Stream::SCA_ENROLMENT, (s, r, false))
@@ -260,6 +308,16 @@ pub fn provider_time(
     })
 }
 
+/// The digest that tells a re-sent body from a different one. A JSON body is hashed in its
+/// canonical form (keys sorted, no whitespace): the fallback queue hands back the body as a
+/// JSON value, re-serialised, and it must still be a duplicate of the live delivery.
+pub fn body_digest(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => crate::intake::sha256_hex(&serde_json::to_vec(&v).unwrap_or_default()),
+        Err(_) => crate::intake::sha256_hex(body),
+    }
+}
+
 /// Builds the write plan of one delivery. Raw body and secrets are sealed with `keys`.
 pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> WritePlan {
     let event_id = delivery.event_id.as_str();
@@ -275,7 +333,7 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
         subject: callback.subject.clone(),
         received_at: delivery.received_at,
         provider_time,
-        body_sha256: crate::intake::sha256_hex(delivery.body),
+        body_sha256: body_digest(delivery.body),
         sealed_body: keys.seal(
             &EventRecord::body_aad(Provider::Xpollens, event_id),
             delivery.body,
@@ -288,7 +346,11 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
     };
     let (patch, no_patch_reason) = match proposal(&callback.kind) {
         Ok((stream, status, rank, fin)) => {
-            let at = provider_time.unwrap_or(delivery.received_at);
+            // Whole seconds: the header has second resolution, the queue adds 7 digits, and one
+            // delivery must order the same whichever channel recorded it.
+            let at = provider_time
+                .unwrap_or(delivery.received_at)
+                .trunc_subsecs(0);
             let policy = finality(&stream);
             let mut value = StreamValue::with_finality(status, rank, fin, policy, at, event_id);
             value.detail = Value::Object(detail);
@@ -401,6 +463,60 @@ mod tests {
             Some("unrecognised user record status \"Frozen\"")
         );
         assert_eq!(p.event.summary["userRecordStatus"], "Frozen");
+    }
+
+    #[test]
+    fn summaries_and_details_stay_bounded_whatever_the_callback() {
+        let diligences: Vec<String> = (0..20_000)
+            .map(|i| {
+                format!(
+                    r#"{{"diligenceType":"DOC_{i}","status":"Received","reason":"{}"}}"#,
+                    "r".repeat(20)
+                )
+            })
+            .collect();
+        let body = format!(
+            r#"{{"type":"4","status":"Pending","appUserId":"u","kycLevel":"{}","diligences":[{}]}}"#,
+            "L".repeat(100_000),
+            diligences.join(",")
+        );
+        let p = plan_of(&body, None);
+        let summary = serde_json::to_vec(&p.event.summary).unwrap();
+        let detail = serde_json::to_vec(&p.patch.as_ref().unwrap().value.detail).unwrap();
+        assert!(summary.len() <= MAX_DETAIL_BYTES + 512, "{}", summary.len());
+        assert!(detail.len() <= MAX_DETAIL_BYTES, "{}", detail.len());
+        assert_eq!(p.event.summary["diligenceCount"], 20_000);
+        assert_eq!(p.patch.unwrap().value.status, "Pending");
+        // The whole body is still there, sealed.
+        let raw = keys()
+            .open(
+                &EventRecord::body_aad(Provider::Xpollens, "wh-1"),
+                &p.event.sealed_body,
+            )
+            .unwrap();
+        assert_eq!(raw.len(), body.len());
+    }
+
+    #[test]
+    fn fit_drops_the_largest_fields_and_names_them() {
+        let m = json!({"provider":"x","small":1,"big":"b".repeat(1000),"mid":"m".repeat(300)});
+        let Value::Object(m) = m else { unreachable!() };
+        let out = fit(m, 400);
+        assert!(serde_json::to_vec(&out).unwrap().len() <= 400);
+        assert_eq!(out["omitted"], json!(["big"]));
+        assert_eq!(out["small"], 1);
+    }
+
+    #[test]
+    fn a_json_body_re_serialised_keeps_its_digest() {
+        let live = br#"{ "type": "4",  "status":"Pending", "appUserId":"u", "n": 10.50 }"#;
+        let queued = br#"{"appUserId":"u","n":10.5,"status":"Pending","type":"4"}"#;
+        assert_eq!(body_digest(live), body_digest(queued));
+        assert_ne!(
+            body_digest(live),
+            body_digest(br#"{"type":"4","status":"Complete"}"#)
+        );
+        assert_eq!(body_digest(b"a=1"), crate::intake::sha256_hex(b"a=1"));
     }
 
     #[test]

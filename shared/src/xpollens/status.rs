@@ -108,6 +108,15 @@ status_enum!(
     }
 );
 
+status_enum!(
+    /// User freeze (callback 15, query string `userstatus`): 1 = not frozen, 2 = frozen. Either
+    /// can follow the other: neither is final.
+    UserFreezeStatus {
+        NotFrozen = "NotFrozen", rank 1, final false, ["1", "notfrozen", "unfrozen"];
+        Frozen = "Frozen", rank 2, final false, ["2", "frozen"];
+    }
+);
+
 /// Reason of a failed strong authentication. Xpollens pads some values with a space
 /// ("NotFound "): trimmed here, unknown values kept as sent.
 pub fn authentication_reason(raw: &str) -> String {
