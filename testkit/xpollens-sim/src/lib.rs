@@ -117,6 +117,9 @@ pub enum PayloadForm {
     Embedded,
     /// The body as a JSON string (`"payload": "{\"type\":...}"`).
     String,
+    /// The body parsed and written again (indented): the queue's bytes differ from what was
+    /// POSTed live, the JSON does not.
+    Reserialized,
 }
 
 /// How `metadata.processDate` is written (both seen in the guide's examples).
@@ -233,6 +236,9 @@ impl Entry {
         let payload = match c.payload_form {
             PayloadForm::Embedded => RawValue::from_string(c.body.clone()),
             PayloadForm::String => RawValue::from_string(Value::String(c.body.clone()).to_string()),
+            PayloadForm::Reserialized => serde_json::from_str::<Value>(&c.body)
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .and_then(RawValue::from_string),
         }
         .unwrap_or_else(|_| {
             RawValue::from_string(Value::String(c.body.clone()).to_string())
