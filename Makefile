@@ -37,6 +37,7 @@ bench: tools
 	cargo bench -p kyc-shared --no-default-features --bench callback_cpu
 	cargo run --release -p kyc-integration-tests --bin measure-aws-calls
 	cargo run --release -p kyc-integration-tests --bin gopay-sync-bench
+	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench
 
 clean:
 	rm -rf $(VENV) target

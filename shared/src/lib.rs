@@ -13,6 +13,8 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod crypto;
+#[cfg(feature = "xpollens-http")]
+pub mod http;
 pub mod intake;
 pub mod ip_allow;
 pub mod kyc_state;

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub mod gopay;
 /// Trust & Sign archives: buckets, uploads (multipart, streamed), S3 events.
 pub mod trust_sign;
+/// Xpollens fallback-queue drain: the API simulator, the drain wiring, a DynamoDB probe.
+pub mod xpollens_drain;
 
 pub const USERNAME: &str = "xpollens";
 pub const PASSWORD: &str = "demo-password";

@@ -1,0 +1,447 @@
+//! The Xpollens fallback queue (`GET /api/v2.0/webhooks?limit=X&remove=false|true`): what a
+//! page looks like and how it becomes deliveries. Pure: no I/O.
+//!
+//! An entry is `{"metadata": {"id", "processDate", sometimes "type", "version"}, "payload":
+//! <the callback body as sent>, "response": {"pushDate", "duration", "httpStatusCode", "body"}}`
+//! and Xpollens writes one entry PER DELIVERY ATTEMPT, so one `metadata.id` can appear several
+//! times. [`group_page`] turns a page into one [`QueuedDelivery`] per id (and body), keeping
+//! every attempt's `response` as evidence of what we answered.
+//!
+//! Lenient on purpose: `httpStatusCode` may be null (no answer) or `"200 (OK)"`; `type` and
+//! `version` may be missing, strings or numbers; `payload` may be an object or the JSON body
+//! as a string. Unknown fields are ignored. An entry without `metadata.id` is used like a
+//! live callback without `Webhook-Id` (the intake derives the id from the body). An entry
+//! that cannot be read at all (not an object, no payload) is not dropped: it becomes a
+//! [`QueuedDelivery`] with an [`EntryDefect`] whose body is the raw entry, so the intake can
+//! record it (as a rejection) before the drain removes it — the queue never wedges on it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// Largest page body read (100 entries of 256 KiB bodies, with room for the envelopes).
+pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Xpollens' documented page-size limits.
+pub const SANDBOX_MAX_LIMIT: u32 = 30;
+pub const PRODUCTION_MAX_LIMIT: u32 = 100;
+
+/// The page itself could not be read (not a JSON array): nothing in it can be trusted, so the
+/// drain removes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("queue page is not a JSON array: {0}")]
+    NotAnArray(String),
+    #[error("queue page exceeds {MAX_PAGE_BYTES} bytes")]
+    TooLarge,
+}
+
+/// What one delivery attempt got as an answer, as Xpollens recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptEvidence {
+    /// When Xpollens pushed (raw text, as given).
+    pub push_date: Option<String>,
+    /// How long the attempt took (raw: Xpollens' format is not documented).
+    pub duration: Option<String>,
+    /// `httpStatusCode` as written (`"200 (OK)"`, `"500"`, or absent/null = no answer).
+    pub http_status_raw: Option<String>,
+    /// The numeric status read from `http_status_raw`, if it has one.
+    pub http_status: Option<u16>,
+    /// Size of the answer body we gave.
+    pub response_body_bytes: usize,
+    /// The entry's `response` object exactly as Xpollens gave it (null when absent): the
+    /// delivery evidence the intake keeps.
+    pub raw: Value,
+}
+
+impl AttemptEvidence {
+    /// True when the attempt got a 2xx: we had answered it live.
+    pub fn was_accepted(&self) -> bool {
+        self.http_status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Why an entry cannot be used as a delivery (it is still recorded, as a rejection).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryDefect {
+    NotAnObject,
+    MissingPayload,
+}
+
+impl std::fmt::Display for EntryDefect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EntryDefect::NotAnObject => "queue entry is not a JSON object",
+            EntryDefect::MissingPayload => "queue entry has no payload",
+        })
+    }
+}
+
+/// One callback as the queue holds it: the first entry's facts, every attempt's evidence.
+#[derive(Clone, PartialEq)]
+pub struct QueuedDelivery {
+    /// `metadata.id` (the `Webhook-Id`) as written; checked by the intake like the header.
+    pub webhook_id: Option<String>,
+    /// `metadata.processDate` as written (parsed by the intake: its forms are several).
+    pub process_date: Option<String>,
+    /// `metadata.type` as text (`"4"`, `4` → `"4"`).
+    pub type_hint: Option<String>,
+    pub version: Option<String>,
+    /// The callback body: the payload's exact JSON text, or the string's content when the
+    /// payload is a JSON-encoded string (the raw entry when defective). May hold secrets and
+    /// personal data: never logged.
+    pub body: Vec<u8>,
+    /// One element per delivery attempt, in queue order.
+    pub attempts: Vec<AttemptEvidence>,
+    /// Positions in the page of the entries folded into this delivery.
+    pub entry_indexes: Vec<usize>,
+    pub defect: Option<EntryDefect>,
+}
+
+impl std::fmt::Debug for QueuedDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedDelivery")
+            .field("webhook_id", &self.webhook_id)
+            .field("process_date", &self.process_date)
+            .field("type_hint", &self.type_hint)
+            .field("body_bytes", &self.body.len())
+            .field("attempts", &self.attempts)
+            .field("entry_indexes", &self.entry_indexes)
+            .field("defect", &self.defect)
+            .finish()
+    }
+}
+
+impl QueuedDelivery {
+    /// True when at least one attempt was answered 2xx (the live intake has it).
+    pub fn answered_live(&self) -> bool {
+        self.attempts.iter().any(AttemptEvidence::was_accepted)
+    }
+}
+
+/// A read page: its entries (count = Y, what `remove=true&limit=Y` must remove) and the
+/// deliveries they fold into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePage {
+    pub entry_count: usize,
+    /// `metadata.id` of each entry in order (`None` when it has none): lets the drain check
+    /// that a removal removed what was read.
+    pub entry_ids: Vec<Option<String>>,
+    pub deliveries: Vec<QueuedDelivery>,
+}
+
+/// `"200 (OK)"` → 200, `"404"` → 404, `500` → 500, `null`/`""`/`"(none)"` → None.
+pub fn parse_status_code(raw: &Value) -> (Option<String>, Option<u16>) {
+    match raw {
+        Value::Null => (None, None),
+        Value::Number(n) => (
+            Some(n.to_string()),
+            n.as_u64().and_then(|v| u16::try_from(v).ok()),
+        ),
+        Value::String(s) => {
+            let digits: String = s
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let code = digits
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c));
+            (Some(s.clone()), code)
+        }
+        other => (Some(other.to_string()), None),
+    }
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Case-insensitive field lookup (`metadata`/`Metadata`, `processDate`/`ProcessDate`).
+fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+/// An entry's top-level fields, each kept as its exact JSON text.
+type RawObject = std::collections::BTreeMap<String, Box<RawValue>>;
+
+fn raw_field<'a>(obj: &'a RawObject, name: &str) -> Option<&'a RawValue> {
+    obj.get(name)
+        .or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .map(|b| b.as_ref())
+}
+
+fn evidence(response: Option<&Value>) -> AttemptEvidence {
+    let empty = serde_json::Map::new();
+    let obj = response.and_then(Value::as_object).unwrap_or(&empty);
+    let (http_status_raw, http_status) =
+        parse_status_code(field(obj, "httpStatusCode").unwrap_or(&Value::Null));
+    AttemptEvidence {
+        push_date: text(field(obj, "pushDate")),
+        duration: text(field(obj, "duration")),
+        http_status_raw,
+        http_status,
+        response_body_bytes: match field(obj, "body") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(s)) => s.len(),
+            Some(v) => v.to_string().len(),
+        },
+        raw: response.cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// The body a payload stands for: a string payload is the JSON body as text; anything else is
+/// the exact JSON text the queue holds (so a body received live compares byte for byte).
+fn payload_body(raw: &RawValue) -> Option<Vec<u8>> {
+    let text = raw.get().trim();
+    if text == "null" {
+        return None;
+    }
+    if text.starts_with('"') {
+        let s: String = serde_json::from_str(text).ok()?;
+        return if s.trim().is_empty() {
+            None
+        } else {
+            Some(s.into_bytes())
+        };
+    }
+    Some(text.as_bytes().to_vec())
+}
+
+/// Reads one entry; never fails (a defect is carried instead).
+fn read_entry(index: usize, raw: &RawValue) -> QueuedDelivery {
+    let raw_bytes = raw.get().as_bytes();
+    let defective = |defect: EntryDefect, id: Option<String>| QueuedDelivery {
+        webhook_id: id,
+        process_date: None,
+        type_hint: None,
+        version: None,
+        body: raw_bytes.to_vec(),
+        attempts: vec![],
+        entry_indexes: vec![index],
+        defect: Some(defect),
+    };
+    let Ok(raw_obj) = serde_json::from_str::<RawObject>(raw.get()) else {
+        return defective(EntryDefect::NotAnObject, None);
+    };
+    let metadata: serde_json::Map<String, Value> = raw_field(&raw_obj, "metadata")
+        .and_then(|m| serde_json::from_str(m.get()).ok())
+        .unwrap_or_default();
+    let response: Option<Value> =
+        raw_field(&raw_obj, "response").and_then(|r| serde_json::from_str(r.get()).ok());
+    let id = text(field(&metadata, "id"));
+    let Some(body) = raw_field(&raw_obj, "payload").and_then(payload_body) else {
+        let mut d = defective(EntryDefect::MissingPayload, id);
+        d.attempts = vec![evidence(response.as_ref())];
+        return d;
+    };
+    QueuedDelivery {
+        webhook_id: id,
+        process_date: text(field(&metadata, "processDate")),
+        type_hint: text(field(&metadata, "type")),
+        version: text(field(&metadata, "version")),
+        body,
+        attempts: vec![evidence(response.as_ref())],
+        entry_indexes: vec![index],
+        defect: None,
+    }
+}
+
+/// Parses a page and folds repeated ids: one delivery per (`metadata.id`, body), in order of
+/// first appearance, with every attempt's evidence. Two entries with one id and different
+/// bodies stay two deliveries (the intake answers the second `Conflict` and records it).
+pub fn group_page(page: &[u8]) -> Result<QueuePage, PageError> {
+    if page.len() > MAX_PAGE_BYTES {
+        return Err(PageError::TooLarge);
+    }
+    let entries: Vec<Box<RawValue>> =
+        serde_json::from_slice(page).map_err(|e| PageError::NotAnArray(e.to_string()))?;
+    let mut deliveries: Vec<QueuedDelivery> = Vec::new();
+    let mut entry_ids = Vec::with_capacity(entries.len());
+    for (index, raw) in entries.iter().enumerate() {
+        let d = read_entry(index, raw);
+        entry_ids.push(d.webhook_id.clone());
+        let same = deliveries.iter_mut().find(|seen| {
+            seen.defect.is_none()
+                && d.defect.is_none()
+                && seen.webhook_id == d.webhook_id
+                && seen.body == d.body
+        });
+        match same {
+            Some(seen) => {
+                seen.attempts.extend(d.attempts);
+                seen.entry_indexes.push(index);
+                if seen.process_date.is_none() {
+                    seen.process_date = d.process_date;
+                }
+                if seen.type_hint.is_none() {
+                    seen.type_hint = d.type_hint;
+                }
+            }
+            None => deliveries.push(d),
+        }
+    }
+    Ok(QueuePage {
+        entry_count: entries.len(),
+        entry_ids,
+        deliveries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(id: &str, payload: Value, status: Value) -> Value {
+        json!({
+            "metadata": {"id": id, "processDate": "2023-12-18T13:05:14.9053587+00:00", "type": "4", "version": "2"},
+            "payload": payload,
+            "response": {"pushDate": "2023-12-18T13:05:15.1+00:00", "duration": "00:00:00.2", "httpStatusCode": status, "body": "{}"}
+        })
+    }
+
+    #[test]
+    fn status_codes_are_read_leniently() {
+        assert_eq!(
+            parse_status_code(&json!("200 (OK)")),
+            (Some("200 (OK)".into()), Some(200))
+        );
+        assert_eq!(parse_status_code(&json!("503")).1, Some(503));
+        assert_eq!(parse_status_code(&json!(404)).1, Some(404));
+        assert_eq!(parse_status_code(&Value::Null), (None, None));
+        assert_eq!(parse_status_code(&json!("")).1, None);
+        assert_eq!(parse_status_code(&json!("Timeout")).1, None);
+        assert_eq!(parse_status_code(&json!("999 (?)")).1, None);
+    }
+
+    #[test]
+    fn repeated_ids_fold_into_one_delivery_keeping_every_attempt() {
+        let body = json!({"type": "4", "status": "Pending", "appUserId": "u1"});
+        let page = json!([
+            entry("a", body.clone(), Value::Null),
+            entry("b", json!({"type": "34"}), json!("202 (Accepted)")),
+            entry("a", body.clone(), json!("500 (Internal Server Error)")),
+            entry("a", body, json!("200 (OK)")),
+        ]);
+        let p = group_page(page.to_string().as_bytes()).unwrap();
+        assert_eq!(p.entry_count, 4);
+        assert_eq!(p.deliveries.len(), 2);
+        let a = &p.deliveries[0];
+        assert_eq!(a.webhook_id.as_deref(), Some("a"));
+        assert_eq!(a.entry_indexes, [0, 2, 3]);
+        let codes: Vec<_> = a.attempts.iter().map(|e| e.http_status).collect();
+        assert_eq!(codes, [None, Some(500), Some(200)]);
+        assert!(a.answered_live());
+        assert_eq!(a.attempts[1].response_body_bytes, 2);
+        assert_eq!(
+            a.attempts[1].raw["httpStatusCode"],
+            "500 (Internal Server Error)"
+        );
+        assert_eq!(p.deliveries[1].entry_indexes, [1]);
+        assert_eq!(
+            p.entry_ids,
+            [
+                Some("a".into()),
+                Some("b".into()),
+                Some("a".into()),
+                Some("a".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn payload_keeps_the_exact_json_text_or_unwraps_a_string() {
+        let raw = r#"[{"metadata":{"id":"x","processDate":"2024-09-24T22:10:24"},"payload":{"type":"4" ,"appUserId":"u"},"response":{"httpStatusCode":null}},
+                     {"metadata":{"id":"y"},"payload":"{\"type\":\"36\",\"Header\":{}}","response":null}]"#;
+        let p = group_page(raw.as_bytes()).unwrap();
+        assert_eq!(p.deliveries[0].body, br#"{"type":"4" ,"appUserId":"u"}"#);
+        assert_eq!(
+            p.deliveries[0].process_date.as_deref(),
+            Some("2024-09-24T22:10:24")
+        );
+        assert_eq!(p.deliveries[0].type_hint, None);
+        assert_eq!(p.deliveries[1].body, br#"{"type":"36","Header":{}}"#);
+        assert_eq!(p.deliveries[1].process_date, None);
+        assert!(!p.deliveries[1].answered_live());
+        assert_eq!(p.deliveries[1].attempts[0].http_status_raw, None);
+    }
+
+    #[test]
+    fn numeric_type_and_pascal_case_keys_are_accepted() {
+        let raw = r#"[{"Metadata":{"Id":"z","ProcessDate":"2023-12-18T13:05:14.9053587","Type":35,"Version":1},"Payload":{"AppUserId":"u"},"Response":{"HttpStatusCode":"401 (Unauthorized)"}}]"#;
+        let d = &group_page(raw.as_bytes()).unwrap().deliveries[0];
+        assert_eq!(d.webhook_id.as_deref(), Some("z"));
+        assert_eq!(d.type_hint.as_deref(), Some("35"));
+        assert_eq!(d.version.as_deref(), Some("1"));
+        assert_eq!(d.attempts[0].http_status, Some(401));
+        assert!(d.defect.is_none());
+    }
+
+    #[test]
+    fn unreadable_entries_are_carried_with_a_defect_not_dropped() {
+        let raw = r#"[42, {"metadata":{},"payload":{"type":"16"}}, {"metadata":{"id":"p"},"payload":null}, {"metadata":{"id":"q"},"payload":{}}]"#;
+        let p = group_page(raw.as_bytes()).unwrap();
+        assert_eq!(p.entry_count, 4);
+        let defects: Vec<_> = p.deliveries.iter().map(|d| d.defect.clone()).collect();
+        assert_eq!(
+            defects,
+            [
+                Some(EntryDefect::NotAnObject),
+                None,
+                Some(EntryDefect::MissingPayload),
+                None
+            ]
+        );
+        assert_eq!(p.deliveries[0].body, b"42");
+        assert_eq!(p.deliveries[1].webhook_id, None, "the intake derives it");
+        assert_eq!(p.deliveries[1].body, br#"{"type":"16"}"#);
+        assert_eq!(p.deliveries[2].webhook_id.as_deref(), Some("p"));
+        assert_eq!(
+            p.deliveries[2].body,
+            br#"{"metadata":{"id":"p"},"payload":null}"#
+        );
+        assert_eq!(p.entry_ids[0], None);
+    }
+
+    #[test]
+    fn same_id_with_another_body_stays_a_separate_delivery() {
+        let page = json!([
+            entry("a", json!({"status": "Pending"}), Value::Null),
+            entry("a", json!({"status": "Complete"}), Value::Null),
+        ]);
+        let p = group_page(page.to_string().as_bytes()).unwrap();
+        assert_eq!(p.deliveries.len(), 2);
+    }
+
+    #[test]
+    fn a_page_that_is_not_an_array_is_an_error() {
+        assert!(matches!(
+            group_page(b"{\"error\":\"x\"}"),
+            Err(PageError::NotAnArray(_))
+        ));
+        assert_eq!(group_page(b"[]").unwrap().entry_count, 0);
+    }
+
+    #[test]
+    fn debug_never_shows_the_body() {
+        let page = json!([entry("a", json!({"token": "s3cr3t"}), Value::Null)]);
+        let p = group_page(page.to_string().as_bytes()).unwrap();
+        assert!(!format!("{p:?}").contains("s3cr3t"));
+    }
+}
