@@ -29,6 +29,15 @@ enum Command {
         /// `archive`, a Trust & Sign client-file archive (.zip).
         file: std::path::PathBuf,
     },
+    /// Apply deliveries offline, in the order given, through the Lambda's code against an
+    /// in-memory store; print the resulting states, histories and answers (JSON).
+    Replay {
+        provider: ReplayProvider,
+        /// API Gateway HTTP API 2.0 events (as in events/) or fallback-queue pages (the JSON
+        /// array GET /api/v2.0/webhooks answers).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Re-run the Trust & Sign archive processing on every archive under s3://BUCKET/PREFIX.
     Reprocess(trust_sign::Reprocess),
     /// Print a customer's current state per provider.
@@ -61,6 +70,11 @@ enum GopayCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ReplayProvider {
+    Xpollens,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum InspectProvider {
     Xpollens,
     /// A Trust & Sign client-file archive.
@@ -81,6 +95,10 @@ fn main() -> ExitCode {
             file,
         } => runtime().block_on(trust_sign::inspect(&file)),
         Command::Reprocess(args) => runtime().block_on(trust_sign::reprocess(args)),
+        Command::Replay {
+            provider: ReplayProvider::Xpollens,
+            files,
+        } => runtime().block_on(xpollens::replay(&files)),
         Command::Inspect {
             provider: InspectProvider::Gopay,
             file,
@@ -123,25 +141,7 @@ async fn status(customer: &str, table: &str) -> Result<Value, String> {
         .provider_states(customer)
         .await
         .map_err(|e| e.to_string())?;
-    let providers: serde_json::Map<String, Value> = states
-        .into_iter()
-        .map(|(provider, state)| {
-            let streams: serde_json::Map<String, Value> = state
-                .streams
-                .into_iter()
-                .map(|(stream, v)| {
-                    let sealed: Vec<&String> = v.sealed.keys().collect();
-                    (
-                        stream.attribute().to_string(),
-                        json!({"status": v.status, "final": v.is_final, "at": v.at, "eventId": v.event_id,
-                               "detail": v.detail, "sealedSecrets": sealed}),
-                    )
-                })
-                .collect();
-            (provider.as_str().to_string(), Value::Object(streams))
-        })
-        .collect();
-    Ok(json!({"customer": customer, "providers": providers}))
+    Ok(kyc_shared::xpollens::replay::status_json(customer, states))
 }
 
 async fn history(customer: &str, table: &str) -> Result<Value, String> {

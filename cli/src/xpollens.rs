@@ -1,4 +1,4 @@
-//! `kyc inspect xpollens FILE`.
+//! `kyc inspect xpollens FILE` and `kyc replay xpollens FILE...`.
 
 use base64::Engine;
 use kyc_shared::intake::EventId;
@@ -40,4 +40,24 @@ pub fn inspect(file: &std::path::Path) -> Result<Value, String> {
         None => EventId::from_body(&body),
     };
     Ok(summary(&callback, Some(&event_id)))
+}
+
+/// `kyc replay xpollens FILE...`: every file is read first (a bad one stops the replay before
+/// anything is applied), then applied in order.
+pub async fn replay(files: &[std::path::PathBuf]) -> Result<Value, String> {
+    use kyc_shared::xpollens::replay::{read_file, Replay};
+    let mut inputs = Vec::with_capacity(files.len());
+    for file in files {
+        let name = file.display().to_string();
+        let bytes = std::fs::read(file).map_err(|e| format!("cannot read {name}: {e}"))?;
+        inputs.push((
+            name.clone(),
+            read_file(&name, &bytes).map_err(|e| e.to_string())?,
+        ));
+    }
+    let mut replay = Replay::new();
+    for (name, deliveries) in inputs {
+        replay.apply(&name, deliveries).await;
+    }
+    Ok(replay.report().await)
 }

@@ -289,6 +289,17 @@ impl MemoryStore {
     pub fn event_count(&self) -> usize {
         self.inner.lock().unwrap().events.len()
     }
+    /// Every customer with a history, sorted.
+    pub fn subjects(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .unwrap()
+            .history
+            .keys()
+            .filter(|k| !k.starts_with("UNASSIGNED#"))
+            .cloned()
+            .collect()
+    }
 }
 
 pub fn history_entry(event: &EventRecord, outcome: &Outcome) -> HistoryEntry {

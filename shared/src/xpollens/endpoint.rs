@@ -169,14 +169,21 @@ enum Refusal {
     Status(u16, &'static str, String),
 }
 
+fn method_and_route(req: &HttpRequest) -> Result<Option<u32>, HttpResponse> {
+    if !req.method.eq_ignore_ascii_case("POST") {
+        return Err(
+            HttpResponse::error(405, "method_not_allowed", "only POST is accepted")
+                .with_header("allow", "POST".into()),
+        );
+    }
+    route(&req.path).ok_or_else(|| HttpResponse::error(404, "not_found", "unknown route"))
+}
+
 impl Endpoint {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
-        if !req.method.eq_ignore_ascii_case("POST") {
-            return HttpResponse::error(405, "method_not_allowed", "only POST is accepted")
-                .with_header("allow", "POST".into());
-        }
-        let Some(path_type) = route(&req.path) else {
-            return HttpResponse::error(404, "not_found", "unknown route");
+        let path_type = match method_and_route(req) {
+            Ok(t) => t,
+            Err(resp) => return resp,
         };
         if let Some(list) = &self.allow_list {
             if !list.allows(req.source_ip) {
@@ -188,12 +195,36 @@ impl Endpoint {
         if let Some(resp) = self.authenticate(req).await {
             return resp;
         }
-        let received_at = (self.clock)();
+        self.after_authentication(req, path_type, (self.clock)())
+            .await
+            .0
+    }
+
+    /// What the function answers a request whose authentication is taken as checked, and
+    /// what was recorded: `kyc replay` only (offline, against the in-memory store).
+    pub async fn handle_authenticated(
+        &self,
+        req: &HttpRequest,
+        received_at: DateTime<Utc>,
+    ) -> (HttpResponse, Option<Recorded>) {
+        match method_and_route(req) {
+            Ok(path_type) => self.after_authentication(req, path_type, received_at).await,
+            Err(resp) => (resp, None),
+        }
+    }
+
+    async fn after_authentication(
+        &self,
+        req: &HttpRequest,
+        path_type: Option<u32>,
+        received_at: DateTime<Utc>,
+    ) -> (HttpResponse, Option<Recorded>) {
         match self.accept(req, path_type, received_at).await {
-            Ok(resp) => resp,
-            Err(Refusal::Status(status, code, message)) => {
-                self.reject(req, received_at, status, code, message).await
-            }
+            Ok(answered) => answered,
+            Err(Refusal::Status(status, code, message)) => (
+                self.reject(req, received_at, status, code, message).await,
+                None,
+            ),
         }
     }
 
@@ -236,7 +267,7 @@ impl Endpoint {
         req: &HttpRequest,
         path_type: Option<u32>,
         received_at: DateTime<Utc>,
-    ) -> Result<HttpResponse, Refusal> {
+    ) -> Result<(HttpResponse, Option<Recorded>), Refusal> {
         if req.body.len() > BODY_LIMIT {
             return Err(Refusal::Status(
                 413,
@@ -257,19 +288,10 @@ impl Endpoint {
             channel: Channel::Live,
             notes,
         };
-        match self.recorder.record(&delivery).await {
-            Ok(recorded) => Ok(answer(&recorded)),
-            Err(DeliveryError::Unusable {
-                status,
-                code,
-                message,
-            }) => Ok(HttpResponse::error(status, code, message)),
-            Err(DeliveryError::Unavailable(_)) => Ok(HttpResponse::error(
-                503,
-                "unavailable",
-                "event not stored, retry later",
-            )),
-        }
+        Ok(match self.recorder.record(&delivery).await {
+            Ok(recorded) => (answer(&recorded), Some(recorded)),
+            Err(e) => (error_answer(&e), None),
+        })
     }
 
     /// Records a refused delivery (sealed, size-bounded, expiring) and answers it. If it
@@ -303,8 +325,22 @@ impl Endpoint {
     }
 }
 
+/// The answer to a delivery that could not be recorded.
+pub fn error_answer(e: &DeliveryError) -> HttpResponse {
+    match e {
+        DeliveryError::Unusable {
+            status,
+            code,
+            message,
+        } => HttpResponse::error(*status, code, message),
+        DeliveryError::Unavailable(_) => {
+            HttpResponse::error(503, "unavailable", "event not stored, retry later")
+        }
+    }
+}
+
 /// The answer to a recorded delivery.
-fn answer(recorded: &Recorded) -> HttpResponse {
+pub fn answer(recorded: &Recorded) -> HttpResponse {
     match recorded.outcome {
         Outcome::Conflict => HttpResponse::error(
             409,

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod lenient;
 pub mod plan;
 pub mod queue;
+pub mod replay;
 pub mod status;
 
 pub use callbacks::{parse_callback, Callback, CallbackError, CallbackKind};
