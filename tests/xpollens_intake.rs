@@ -257,6 +257,14 @@ async fn bad_and_unauthenticated_callbacks() {
     );
     old.authorization = basic(USERNAME, OLD_PASSWORD);
     assert_eq!(deliver(&s.endpoint, &old).await.0, 202);
+    // ...for 24 hours after the rotation (Secrets Manager's CreatedDate of AWSCURRENT), then
+    // it is refused: a leaked credential dies with one rotation.
+    let mut after_grace = build_endpoint(&settings(TABLE), &s.config).unwrap();
+    after_grace.clock =
+        Arc::new(|| kyc_shared::chrono::Utc::now() + kyc_shared::chrono::Duration::hours(24));
+    let mut old_again = old.clone();
+    old_again.webhook_id = Some("rot-2".into());
+    assert_eq!(deliver(&after_grace, &old_again).await.0, 401);
 
     let items = scan_all(&s.config).await;
     let kinds: Vec<&str> = items
@@ -357,6 +365,7 @@ fn open_key() -> kyc_shared::crypto::Keyring {
     kyc_shared::crypto::Keyring::from_staged(&kyc_shared::secrets::StagedSecret {
         current: kyc_shared::redact::Secret::new(secret),
         previous: None,
+        current_since: None,
     })
     .unwrap()
 }

@@ -7,6 +7,7 @@
 use crate::redact::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
@@ -60,7 +61,7 @@ fn digest(s: &[u8]) -> [u8; 32] {
 /// The credentials accepted right now, kept as SHA-256 digests computed once (not per
 /// request): comparing digests in constant time hides lengths and prefixes.
 #[derive(Clone)]
-pub struct CredentialSet(Vec<Expected>);
+pub struct CredentialSet(Vec<(Expected, Option<DateTime<Utc>>)>);
 
 #[derive(Clone)]
 enum Expected {
@@ -79,41 +80,62 @@ impl std::fmt::Debug for CredentialSet {
     }
 }
 
+fn expected(c: &Credential) -> Expected {
+    match c {
+        Credential::Basic { username, password } => Expected::Basic {
+            username: digest(username.expose().as_bytes()),
+            password: digest(password.expose().as_bytes()),
+        },
+        Credential::Bearer { token } => Expected::Bearer {
+            token: digest(token.expose().as_bytes()),
+        },
+    }
+}
+
+/// How long the previous credential stays valid after a rotation, by default.
+pub const DEFAULT_PREVIOUS_GRACE_HOURS: i64 = 24;
+
 impl CredentialSet {
+    /// Credentials valid with no end.
     pub fn new(credentials: Vec<Credential>) -> Self {
-        Self(
-            credentials
-                .iter()
-                .map(|c| match c {
-                    Credential::Basic { username, password } => Expected::Basic {
-                        username: digest(username.expose().as_bytes()),
-                        password: digest(password.expose().as_bytes()),
-                    },
-                    Credential::Bearer { token } => Expected::Bearer {
-                        token: digest(token.expose().as_bytes()),
-                    },
-                })
-                .collect(),
-        )
+        Self(credentials.iter().map(|c| (expected(c), None)).collect())
     }
 
-    /// Both rotation stages of the credential secret; a malformed previous stage is ignored
-    /// (it is being replaced), a malformed current one is an error.
-    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
-        let mut creds =
-            vec![Credential::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?];
-        if let Some(prev) = staged
+    /// The current stage of the credential secret, and the previous one only for `grace`
+    /// after the rotation (the current version's creation): the sender has that long to move
+    /// to the new credential, and a leaked credential dies with one rotation. An unknown
+    /// rotation time gives the previous credential no grace. A malformed previous stage is
+    /// ignored (it is being replaced), a malformed current one is an error.
+    pub fn from_staged_with_grace(
+        staged: &crate::secrets::StagedSecret,
+        grace: Duration,
+    ) -> Result<Self, String> {
+        let current =
+            Credential::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?;
+        let mut set = vec![(expected(&current), None)];
+        let previous = staged
             .previous
             .as_ref()
-            .and_then(|p| Credential::from_secret_json(p.expose()).ok())
-        {
-            creds.push(prev);
+            .and_then(|p| Credential::from_secret_json(p.expose()).ok());
+        if let (Some(prev), Some(since)) = (previous, staged.current_since) {
+            set.push((expected(&prev), Some(since + grace)));
         }
-        Ok(Self::new(creds))
+        Ok(Self(set))
     }
 
-    /// Checks an `Authorization` header value.
+    /// [`Self::from_staged_with_grace`] with the default grace period.
+    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
+        Self::from_staged_with_grace(staged, Duration::hours(DEFAULT_PREVIOUS_GRACE_HOURS))
+    }
+
+    /// Checks an `Authorization` header value now.
     pub fn authorize(&self, header: Option<&str>) -> Result<(), AuthError> {
+        self.authorize_at(header, Utc::now())
+    }
+
+    /// Checks an `Authorization` header value against the credentials valid at `now`.
+    pub fn authorize_at(&self, header: Option<&str>, now: DateTime<Utc>) -> Result<(), AuthError> {
+        let valid = |until: &Option<DateTime<Utc>>| until.is_none_or(|u| now < u);
         let header = header
             .map(str::trim)
             .filter(|h| !h.is_empty())
@@ -128,16 +150,17 @@ impl CredentialSet {
                 None => return Err(AuthError::Invalid),
             };
             let (user, pass) = (digest(user), digest(pass));
-            for e in &self.0 {
+            for (e, until) in &self.0 {
                 if let Expected::Basic { username, password } = e {
-                    ok |= username.ct_eq(&user) & password.ct_eq(&pass);
+                    let matched = username.ct_eq(&user) & password.ct_eq(&pass);
+                    ok |= matched & Choice::from(u8::from(valid(until)));
                 }
             }
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let presented = digest(value.as_bytes());
-            for e in &self.0 {
+            for (e, until) in &self.0 {
                 if let Expected::Bearer { token } = e {
-                    ok |= token.ct_eq(&presented);
+                    ok |= token.ct_eq(&presented) & Choice::from(u8::from(valid(until)));
                 }
             }
         }
@@ -151,10 +174,18 @@ impl CredentialSet {
     /// `WWW-Authenticate` challenges for the schemes configured.
     pub fn challenges(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if self.0.iter().any(|c| matches!(c, Expected::Basic { .. })) {
+        if self
+            .0
+            .iter()
+            .any(|(c, _)| matches!(c, Expected::Basic { .. }))
+        {
             out.push(r#"Basic realm="kyc-hooks", charset="UTF-8""#);
         }
-        if self.0.iter().any(|c| matches!(c, Expected::Bearer { .. })) {
+        if self
+            .0
+            .iter()
+            .any(|(c, _)| matches!(c, Expected::Bearer { .. }))
+        {
             out.push(r#"Bearer realm="kyc-hooks""#);
         }
         if out.is_empty() {
@@ -219,6 +250,41 @@ mod tests {
             password: Secret::new("a:b".into()),
         }]);
         assert_eq!(colon.authorize(Some(&basic("u", "a:b"))), Ok(()));
+    }
+
+    #[test]
+    fn the_previous_credential_lives_only_for_the_grace_period() {
+        use crate::secrets::StagedSecret;
+        use chrono::TimeZone;
+        let rotated = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+        let staged = |since: Option<DateTime<Utc>>| StagedSecret {
+            current: Secret::new(
+                r#"{"scheme":"basic","username":"xpollens","password":"new-pass"}"#.into(),
+            ),
+            previous: Some(Secret::new(
+                r#"{"scheme":"basic","username":"xpollens","password":"old-pass"}"#.into(),
+            )),
+            current_since: since,
+        };
+        let set =
+            CredentialSet::from_staged_with_grace(&staged(Some(rotated)), Duration::hours(24))
+                .unwrap();
+        let old = basic("xpollens", "old-pass");
+        let new = basic("xpollens", "new-pass");
+        let later = |h: i64, s: i64| rotated + Duration::hours(h) + Duration::seconds(s);
+        assert_eq!(set.authorize_at(Some(&old), later(23, 3599)), Ok(()));
+        assert_eq!(
+            set.authorize_at(Some(&old), later(24, 0)),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(set.authorize_at(Some(&new), later(24 * 365, 0)), Ok(()));
+        // Rotation time unknown: no grace at all.
+        let unknown = CredentialSet::from_staged(&staged(None)).unwrap();
+        assert_eq!(
+            unknown.authorize_at(Some(&old), rotated),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(unknown.authorize_at(Some(&new), rotated), Ok(()));
     }
 
     #[test]

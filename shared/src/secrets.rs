@@ -13,6 +13,9 @@ use tokio::time::Instant;
 pub struct StagedSecret {
     pub current: Secret,
     pub previous: Option<Secret>,
+    /// When the current version was created (Secrets Manager `CreatedDate`): the rotation
+    /// time, from which the previous version's grace period runs. `None` if unknown.
+    pub current_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -123,6 +126,7 @@ mod tests {
         async fn staged(&self, _: &str) -> Result<StagedSecret, SecretError> {
             let n = self.0.fetch_add(1, Ordering::SeqCst);
             Ok(StagedSecret {
+                current_since: None,
                 current: Secret::new(format!("v{n}")),
                 previous: None,
             })

@@ -201,6 +201,7 @@ pub fn settings(table: &str) -> xpollens_callback::Settings {
         body_bucket: BODY_BUCKET.into(),
         allowed_cidrs: String::new(),
         secret_ttl: Duration::from_secs(300),
+        previous_credential_grace: Duration::from_secs(24 * 3600),
     }
 }
 

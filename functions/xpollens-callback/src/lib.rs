@@ -23,6 +23,8 @@ pub struct Settings {
     pub body_bucket: String,
     pub allowed_cidrs: String,
     pub secret_ttl: Duration,
+    /// How long Xpollens' previous credential (AWSPREVIOUS) is accepted after a rotation.
+    pub previous_credential_grace: Duration,
 }
 
 impl Settings {
@@ -35,6 +37,12 @@ impl Settings {
             body_bucket: required("XPOLLENS_BODY_BUCKET")?,
             allowed_cidrs: or_default("XPOLLENS_ALLOWED_CIDRS", String::new()),
             secret_ttl: Duration::from_secs(or_default("SECRET_CACHE_TTL_SECONDS", 300)),
+            previous_credential_grace: Duration::from_secs(
+                3600 * or_default(
+                    "XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS",
+                    kyc_shared::auth::DEFAULT_PREVIOUS_GRACE_HOURS as u64,
+                ),
+            ),
         })
     }
 }
@@ -58,12 +66,16 @@ pub fn build_endpoint(
                 Keyring::from_staged,
             ),
         },
-        credentials: Cached::new(
-            secrets,
-            &settings.credentials_secret,
-            settings.secret_ttl,
-            CredentialSet::from_staged,
-        ),
+        credentials: {
+            let grace = kyc_shared::chrono::Duration::from_std(settings.previous_credential_grace)
+                .map_err(|e| format!("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS: {e}"))?;
+            Cached::new(
+                secrets,
+                &settings.credentials_secret,
+                settings.secret_ttl,
+                move |staged| CredentialSet::from_staged_with_grace(staged, grace),
+            )
+        },
         allow_list: IpAllowList::parse(&settings.allowed_cidrs).map_err(|e| e.to_string())?,
         clock: Arc::new(chrono_now),
     })

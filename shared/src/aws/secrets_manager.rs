@@ -17,7 +17,12 @@ impl SecretsManagerSource {
         }
     }
 
-    async fn stage(&self, name: &str, stage: &str) -> Result<Option<Secret>, SecretError> {
+    /// The stage's value and its version's creation time.
+    async fn stage(
+        &self,
+        name: &str,
+        stage: &str,
+    ) -> Result<Option<(Secret, Option<chrono::DateTime<chrono::Utc>>)>, SecretError> {
         match self
             .client
             .get_secret_value()
@@ -26,7 +31,14 @@ impl SecretsManagerSource {
             .send()
             .await
         {
-            Ok(out) => Ok(out.secret_string().map(|s| Secret::new(s.to_string()))),
+            Ok(out) => {
+                let created = out
+                    .created_date()
+                    .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
+                Ok(out
+                    .secret_string()
+                    .map(|s| (Secret::new(s.to_string()), created)))
+            }
             Err(e) => {
                 let service = e.as_service_error();
                 if service.is_some_and(|s| s.is_resource_not_found_exception()) {
@@ -45,14 +57,18 @@ impl SecretsManagerSource {
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError> {
-        let current =
+        let (current, current_since) =
             self.stage(name, "AWSCURRENT")
                 .await?
                 .ok_or_else(|| SecretError::Invalid {
                     name: name.into(),
                     why: "no AWSCURRENT string value".into(),
                 })?;
-        let previous = self.stage(name, "AWSPREVIOUS").await?;
-        Ok(StagedSecret { current, previous })
+        let previous = self.stage(name, "AWSPREVIOUS").await?.map(|(s, _)| s);
+        Ok(StagedSecret {
+            current,
+            previous,
+            current_since,
+        })
     }
 }

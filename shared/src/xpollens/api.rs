@@ -586,6 +586,7 @@ mod tests {
             StagedSecret {
                 current: Secret::new(r#"{"clientId":"c","clientSecret":"s"}"#.into()),
                 previous: None,
+                current_since: None,
             },
         )])));
         XpollensApi::new(

@@ -210,11 +210,12 @@ impl Endpoint {
                 ));
             }
         };
-        let mut result = creds.authorize(header);
+        let now = (self.clock)();
+        let mut result = creds.authorize_at(header, now);
         if result == Err(AuthError::Invalid) {
             // Maybe the credential was rotated since the cache was filled.
             if let Ok(fresh) = self.credentials.refreshed().await {
-                result = fresh.authorize(header);
+                result = fresh.authorize_at(header, now);
             }
         }
         match result {
@@ -326,7 +327,6 @@ fn answer(recorded: &Recorded) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Credential;
     use crate::crypto::Keyring;
     use crate::crypto::PayloadKey;
     use crate::intake::{EventStore, MemoryStore, Provider};
@@ -348,6 +348,8 @@ mod tests {
                 previous: Some(Secret::new(
                     r#"{"scheme":"basic","username":"xp","password":"pw-old"}"#.into(),
                 )),
+                // Rotated an hour before the test clock: the old password is in its grace.
+                current_since: Some(Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()),
             },
         )])));
         Endpoint {
@@ -361,15 +363,12 @@ mod tests {
                 )
                 .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
             },
-            credentials: Cached::new(src, "creds", StdDuration::from_secs(300), |s| {
-                let mut v =
-                    vec![Credential::from_secret_json(s.current.expose())
-                        .map_err(|e| e.to_string())?];
-                if let Some(p) = &s.previous {
-                    v.push(Credential::from_secret_json(p.expose()).map_err(|e| e.to_string())?);
-                }
-                Ok(CredentialSet::new(v))
-            }),
+            credentials: Cached::new(
+                src,
+                "creds",
+                StdDuration::from_secs(300),
+                CredentialSet::from_staged,
+            ),
             allow_list: allow.map(|a| IpAllowList::parse(a).unwrap().unwrap()),
             clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()),
         }
@@ -435,6 +434,16 @@ mod tests {
             Some("Pending")
         );
         assert_eq!(store.history("u1").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_previous_credential_is_refused_after_its_grace_period() {
+        let store = Arc::new(MemoryStore::default());
+        let mut ep = endpoint(store.clone(), None);
+        ep.clock = Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 1).unwrap());
+        let r = ep.handle(&post(KYC, "pw-old")).await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert_eq!(ep.handle(&post(KYC, "pw-new")).await.status, 202);
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ fn api_with(sim: &XpollensSim, auth: ClientAuth, secret_json: String) -> Xpollen
             StagedSecret {
                 current: Secret::new(secret_json),
                 previous: None,
+                current_since: None,
             },
         )]
         .into(),
