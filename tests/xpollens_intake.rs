@@ -316,7 +316,7 @@ async fn every_sample_event_file_is_accepted_by_the_handler() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().into_string().unwrap())
-        // Callback events only: not the drain's schedule input nor the fallback-queue page.
+        // Callback events only: not the drain's scheduler input nor the fallback-queue page.
         .filter(|n| n.starts_with("xpollens-") && n.ends_with(".json") && !n.contains("queue"))
         .collect();
     files.sort();
