@@ -91,7 +91,7 @@ fn processed(r: &RecordResult) -> (&str, &Outcome) {
 async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer() {
     let st = stack(true).await;
     let valid: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_valid()).collect();
-    assert_eq!(valid.len(), 12);
+    assert_eq!(valid.len(), 13);
     for kind in valid {
         let customer = format!("cust-{}", kind.name());
         let bytes = archive(kind, Some(customer_patch(&customer)));
@@ -133,7 +133,7 @@ async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer
         );
         let participants = v.detail["participants"].as_array().unwrap();
         assert_eq!(participants.len(), local.summary.participants.len());
-        if kind == Kind::FaceMatchOverturned {
+        if matches!(kind, Kind::FaceMatchOverturned | Kind::FaceMatchNested) {
             // The verdict explains itself: failed automatically, accepted on review.
             let checks = participants[0]["checks"].as_array().unwrap();
             assert!(
@@ -142,6 +142,33 @@ async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer
                     .any(|c| c["kind"] == "face_match" && c["outcome"] == "overturned"),
                 "{checks:?}"
             );
+        }
+        if kind == Kind::FaceMatchNested {
+            // Both nested face matches judged, the review linked to the first.
+            let item = event_item(&st.config, event_id).await;
+            let analysis = &item["summary"]["analysis"]["summary"];
+            let checks = analysis["participants"][0]["identity_checks"]
+                .as_array()
+                .unwrap();
+            let outcomes: Vec<_> = checks
+                .iter()
+                .filter(|c| c["kind"] == "face_match")
+                .map(|c| {
+                    (
+                        c["locator"].as_str().unwrap(),
+                        c["outcome"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            let base = "clientFile.participants[0].identityChecks[0].faceMatch";
+            assert_eq!(
+                outcomes,
+                vec![
+                    (&*format!("{base}.faceMatches[0]"), "overturned"),
+                    (&*format!("{base}.faceMatches[1]"), "passed")
+                ]
+            );
+            assert_eq!(analysis["unlinkedReviews"], json!([]));
         }
 
         // The raw report.json, byte for byte, under the processed prefix.

@@ -569,19 +569,8 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
                     v.participant_uuid = v.participant_uuid.or_else(|| p.uuid.clone());
                     checks.push(v);
                 }
-                if let Some(fm) = &check.face_match {
-                    checks.push(face_match_verdict(
-                        fm,
-                        format!("{base}.faceMatch"),
-                        &mut reviews,
-                    ));
-                }
-                for (fi, fm) in check.face_matches.iter().enumerate() {
-                    checks.push(face_match_verdict(
-                        fm,
-                        format!("{base}.faceMatches[{fi}]"),
-                        &mut reviews,
-                    ));
+                for (at, fm) in check.all_face_matches() {
+                    checks.push(face_match_verdict(fm, format!("{base}.{at}"), &mut reviews));
                 }
                 if let Some(video) = &check.video_identification {
                     checks.push(video_verdict(video, format!("{base}.videoIdentification")));

@@ -20,6 +20,9 @@ pub enum Kind {
     IdCard,
     /// A photo face match failed automatically, then accepted by an operator's review.
     FaceMatchOverturned,
+    /// The face-match section's shape (`faceMatch.faceMatches[]`): one selfie failed then
+    /// accepted on review, one passed.
+    FaceMatchNested,
     VideoIdentification,
     Lin,
     Payslip,
@@ -54,9 +57,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::IdCard,
         Kind::FaceMatchOverturned,
+        Kind::FaceMatchNested,
         Kind::VideoIdentification,
         Kind::Lin,
         Kind::Payslip,
@@ -84,6 +88,7 @@ impl Kind {
         match self {
             Kind::IdCard => "id-card",
             Kind::FaceMatchOverturned => "face-match-overturned",
+            Kind::FaceMatchNested => "face-match-nested",
             Kind::VideoIdentification => "video",
             Kind::Lin => "lin",
             Kind::Payslip => "payslip",
@@ -118,6 +123,7 @@ impl Kind {
             self,
             Kind::IdCard
                 | Kind::FaceMatchOverturned
+                | Kind::FaceMatchNested
                 | Kind::VideoIdentification
                 | Kind::Lin
                 | Kind::Payslip
@@ -179,6 +185,7 @@ pub fn scenario(kind: Kind) -> Scenario {
             ..french_id_card(true)
         },
         Kind::FaceMatchOverturned => face_match_overturned(),
+        Kind::FaceMatchNested => face_match_nested(),
         Kind::VideoIdentification => video_identification(VIDEO_NAME),
         Kind::Lin => lin(),
         Kind::Payslip => payslip(),

@@ -25,8 +25,9 @@ pub use document::{
 };
 pub use events::{ConsentClause, Event, EventState, EventType, SignedDocument};
 pub use participant::{
-    FaceMatch, IdentityCheck, Lin, LinMatch, LinProviderData, LinVerdict, OneClickClientFile,
-    OneClickContract, OneClickDocument, OneClickParticipant, Participant, VideoIdentification,
+    FaceMatch, FaceMatchField, IdentityCheck, Lin, LinMatch, LinProviderData, LinVerdict,
+    OneClickClientFile, OneClickContract, OneClickDocument, OneClickParticipant, Participant,
+    VideoIdentification,
 };
 pub use types::{Ident, Timestamp, UnknownFields};
 

@@ -58,9 +58,11 @@ pub struct Participant {
 #[serde(rename_all = "camelCase")]
 pub struct IdentityCheck {
     pub id_document: Option<Document>,
-    /// The identity-check example spells it `faceMatch` (one object)...
-    pub face_match: Option<FaceMatch>,
-    /// ...the face-match section `faceMatches` (an array): both are read.
+    /// `faceMatch` in whichever shape the reference shows: see [`FaceMatchField`].
+    #[serde(default)]
+    pub face_match: FaceMatchField,
+    /// A `faceMatches` array beside `faceMatch` (tolerated: the section's snippet could be
+    /// read that way too).
     #[serde(default, deserialize_with = "null_default")]
     pub face_matches: Vec<FaceMatch>,
     pub video_identification: Option<VideoIdentification>,
@@ -69,10 +71,101 @@ pub struct IdentityCheck {
     pub extra: UnknownFields,
 }
 
+/// `identityChecks[].faceMatch`. The face-match section shows an object HOLDING a
+/// `faceMatches` array (one item per selfie comparison); the identity-check example only shows
+/// `"faceMatch": {...}`, which may be a single face match; an array of face matches is
+/// accepted too. Each shape is kept with where its items are, so verdicts can say it.
+#[derive(Debug, Clone, Default)]
+pub enum FaceMatchField {
+    #[default]
+    Absent,
+    /// `"faceMatch": {"faceMatches": [...]}` (the face-match section).
+    Nested(Vec<FaceMatch>),
+    /// `"faceMatch": {...one face match...}`.
+    Single(Box<FaceMatch>),
+    /// `"faceMatch": [...]`.
+    List(Vec<FaceMatch>),
+}
+
+impl<'de> Deserialize<'de> for FaceMatchField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        // The section is small (a few face matches): reading it as a value first lets the
+        // shape be chosen on what is there. Errors keep no value (it may be personal).
+        let shape =
+            |e: serde_json::Error| D::Error::custom(format!("faceMatch: {}", e.classify_name()));
+        Ok(match Value::deserialize(d)? {
+            Value::Null => Self::Absent,
+            Value::Array(items) => Self::List(
+                items
+                    .into_iter()
+                    .map(serde_json::from_value)
+                    .collect::<Result<_, _>>()
+                    .map_err(shape)?,
+            ),
+            Value::Object(mut map) => match map.remove("faceMatches") {
+                Some(Value::Array(items)) => Self::Nested(
+                    items
+                        .into_iter()
+                        .map(serde_json::from_value)
+                        .collect::<Result<_, _>>()
+                        .map_err(shape)?,
+                ),
+                Some(Value::Null) | None => Self::Single(Box::new(
+                    serde_json::from_value(Value::Object(map)).map_err(shape)?,
+                )),
+                Some(_) => return Err(D::Error::custom("faceMatch.faceMatches is not an array")),
+            },
+            _ => {
+                return Err(D::Error::custom(
+                    "faceMatch is neither an object nor an array",
+                ))
+            }
+        })
+    }
+}
+
+/// serde_json's error category, never its message (which can quote a value).
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected type or value",
+            serde_json::error::Category::Eof => "premature end",
+        }
+    }
+}
+
 impl IdentityCheck {
-    /// Every face match of this check, whichever spelling carried it.
-    pub fn all_face_matches(&self) -> impl Iterator<Item = &FaceMatch> {
-        self.face_match.iter().chain(self.face_matches.iter())
+    /// Every face match of this check, whichever shape carried it, with its locator relative
+    /// to the check (`faceMatch.faceMatches[0]`, `faceMatch`, `faceMatch[0]`, `faceMatches[0]`).
+    pub fn all_face_matches(&self) -> Vec<(String, &FaceMatch)> {
+        let mut out: Vec<(String, &FaceMatch)> = match &self.face_match {
+            FaceMatchField::Absent => Vec::new(),
+            FaceMatchField::Single(fm) => vec![("faceMatch".to_string(), &**fm)],
+            FaceMatchField::Nested(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, fm)| (format!("faceMatch.faceMatches[{i}]"), fm))
+                .collect(),
+            FaceMatchField::List(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, fm)| (format!("faceMatch[{i}]"), fm))
+                .collect(),
+        };
+        out.extend(
+            self.face_matches
+                .iter()
+                .enumerate()
+                .map(|(i, fm)| (format!("faceMatches[{i}]"), fm)),
+        );
+        out
     }
 }
 

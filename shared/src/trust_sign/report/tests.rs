@@ -58,7 +58,11 @@ fn identity_checks_are_typed() {
     let controls = id.controls.as_ref().unwrap();
     assert_eq!(controls.checks["documentExpired"], true);
     assert_eq!(controls.participants[0].owner.as_deref(), p.uuid.as_deref());
-    let fm: Vec<_> = check.all_face_matches().collect();
+    let fm: Vec<_> = check
+        .all_face_matches()
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     assert_eq!(fm.len(), 1);
     assert_eq!(fm[0].task_id.as_deref(), Some("1_FM_1"));
 

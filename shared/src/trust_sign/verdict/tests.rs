@@ -241,3 +241,94 @@ fn inconsistencies_follow_the_reference_rules() {
     let s = summarize(&Report::from_slice(r.to_string().as_bytes()).unwrap());
     assert_eq!(s.inconsistencies.len(), 4, "{:?}", s.inconsistencies);
 }
+
+/// A face match as the reference's face-match section writes one item of `faceMatches`.
+fn face_match_item(task: &str, validation: &str, photo_match: bool) -> serde_json::Value {
+    json!({"date": "2024-06-17T07:36:19Z", "controls": {"idPhotoMatch": photo_match},
+        "files": [{"name": format!("1_john_doe_{task}.jpg"), "mimeType": "image/jpeg"}],
+        "expectedSequence": ["front"], "source": "WEB#Chrome_5757#Linux", "participantUuid": "p1",
+        "IPAddress": "127.0.0.1", "taskId": task, "validation": validation})
+}
+
+fn face_match_report(check: serde_json::Value) -> ClientFileSummary {
+    let r = json!({
+        "date": "2024-06-18T00:00:00Z",
+        "clientFile": {"state": "ACCEPTED", "uuid": "cf", "finishDate": "2024-06-18T00:00:00Z",
+            "participants": [{"uuid": "p1", "identityChecks": [check]}]},
+        "events": [
+            {"date": "2024-06-17T10:02:00Z", "state": "OK", "type": "FACE_MATCH_REVIEWED", "taskId": "1_FM_1"}
+        ]
+    });
+    summarize(&Report::from_slice(r.to_string().as_bytes()).unwrap())
+}
+
+fn face_matches(s: &ClientFileSummary) -> Vec<(String, Option<String>, Outcome, Outcome)> {
+    s.participants[0]
+        .identity_checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::FaceMatch)
+        .map(|c| (c.locator.clone(), c.task_id.clone(), c.automatic, c.outcome))
+        .collect()
+}
+
+#[test]
+fn face_matches_nested_in_a_face_match_object_are_each_judged_and_reviewed() {
+    // The reference's face-match section: `faceMatch` holds a `faceMatches` array.
+    let s = face_match_report(json!({"faceMatch": {"faceMatches": [
+        face_match_item("1_FM_1", "VALIDATION_FAILURE", false),
+        face_match_item("1_FM_2", "VALIDATED", true),
+    ]}}));
+    let base = "clientFile.participants[0].identityChecks[0]";
+    assert_eq!(
+        face_matches(&s),
+        vec![
+            (
+                format!("{base}.faceMatch.faceMatches[0]"),
+                Some("1_FM_1".into()),
+                Outcome::Failed,
+                Outcome::Overturned
+            ),
+            (
+                format!("{base}.faceMatch.faceMatches[1]"),
+                Some("1_FM_2".into()),
+                Outcome::Passed,
+                Outcome::Passed
+            ),
+        ]
+    );
+    assert!(s.unlinked_reviews.is_empty(), "{:?}", s.unlinked_reviews);
+    assert_eq!(s.participants[0].outcome, Outcome::Overturned);
+}
+
+#[test]
+fn face_matches_as_a_single_object_or_an_array_are_judged_too() {
+    let base = "clientFile.participants[0].identityChecks[0]";
+    let single = face_match_report(
+        json!({"faceMatch": face_match_item("1_FM_1", "VALIDATION_FAILURE", false)}),
+    );
+    assert_eq!(
+        face_matches(&single),
+        vec![(
+            format!("{base}.faceMatch"),
+            Some("1_FM_1".into()),
+            Outcome::Failed,
+            Outcome::Overturned
+        )]
+    );
+    let array = face_match_report(
+        json!({"faceMatch": [face_match_item("1_FM_1", "VALIDATION_FAILURE", false)]}),
+    );
+    assert_eq!(face_matches(&array)[0].0, format!("{base}.faceMatch[0]"));
+    assert_eq!(face_matches(&array)[0].3, Outcome::Overturned);
+    let sibling = face_match_report(
+        json!({"faceMatches": [face_match_item("1_FM_1", "VALIDATION_FAILURE", false)]}),
+    );
+    assert_eq!(
+        face_matches(&sibling)[0].0,
+        format!("{base}.faceMatches[0]")
+    );
+    assert_eq!(face_matches(&sibling)[0].3, Outcome::Overturned);
+    for s in [&single, &array, &sibling] {
+        assert!(s.unlinked_reviews.is_empty());
+    }
+}
