@@ -13,7 +13,7 @@ use kyc_shared::trust_sign::intake::QUARANTINE_TAG;
 use kyc_shared::trust_sign::{analyze_archive, Limits, MemorySource};
 use serde_json::{json, Value};
 use trust_sign_archive::{build_processor, Processor, RecordResult};
-use trust_sign_gen::{write_archive, ArchiveOptions, Kind};
+use trust_sign_gen::{write_archive, ArchiveOptions, Kind, NUMERIC_EXTERNAL_ID};
 
 struct Stack {
     _moto: Moto,
@@ -519,5 +519,34 @@ async fn a_large_zip64_archive_streamed_by_multipart_upload_reads_little() {
     assert!(
         *bytes_read < 512 * 1024,
         "read {bytes_read} bytes of {size}"
+    );
+}
+
+#[tokio::test]
+async fn numeric_identifiers_are_processed_and_link_the_customer() {
+    let st = stack(true).await;
+    let mut bytes = Vec::new();
+    let opts = ArchiveOptions {
+        numeric_ids: true,
+        ..ArchiveOptions::default()
+    };
+    write_archive(Kind::Full, &opts, &mut bytes).unwrap();
+    let up = put(&st.s3, BUCKET, "incoming/numeric.zip", bytes).await;
+    let r = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap();
+    let (event_id, outcome) = processed(&r[0]);
+    assert_eq!(outcome, &Outcome::Applied);
+    let customer = NUMERIC_EXTERNAL_ID.to_string();
+    let history = st.store.history(&customer).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].event_id, event_id);
+    let item = event_item(&st.config, event_id).await;
+    assert_eq!(item["summary"]["subjectId"], json!(customer));
+    assert_eq!(
+        item["summary"]["analysis"]["summary"]["clientFileId"],
+        json!("10002")
     );
 }

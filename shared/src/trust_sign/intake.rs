@@ -255,6 +255,7 @@ pub fn compact_detail(
             "unexpected": analysis.manifest.unexpected.len(),
         },
         "inconsistencies": s.inconsistencies,
+        "typeMismatches": s.type_mismatches.count,
         "archive": object.json(),
         "processedKey": processed,
     })
@@ -543,6 +544,19 @@ mod tests {
             p.no_patch_reason.as_deref(),
             Some("the report names no customer (externalId)")
         );
+    }
+
+    #[tokio::test]
+    async fn a_numeric_external_id_still_links_the_customer() {
+        let a = analysis(with_report(
+            Kind::Full,
+            json!({"clientFile": {"externalId": 4711, "id": 10002}}),
+        ))
+        .await;
+        let p = plan(&a, "v1");
+        assert_eq!(p.event.subject.as_deref(), Some("4711"));
+        assert!(p.patch.is_some(), "{:?}", p.no_patch_reason);
+        assert_eq!(p.event.summary["detail"]["typeMismatches"], json!(0));
     }
 
     #[tokio::test]

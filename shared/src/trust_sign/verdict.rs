@@ -540,6 +540,8 @@ pub struct ClientFileSummary {
     pub unlinked_reviews: Vec<Review>,
     /// Breaches of the reference's own rules (e.g. REJECTED without a rejection cause).
     pub inconsistencies: Vec<String>,
+    /// Display-only fields of an unexpected type: read leniently and noted, never fatal.
+    pub type_mismatches: super::report::TypeMismatches,
 }
 
 fn raw(t: &Option<Timestamp>) -> Option<String> {
@@ -719,6 +721,7 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
         signed_documents,
         unlinked_reviews: reviews.unlinked(),
         inconsistencies,
+        type_mismatches: report.type_mismatches.clone(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Supporting documents (`documents[]`, and `identityChecks[].idDocument` which has the same
 //! shape), their controls, extracted data and per-family details.
 
+use super::lenient;
 use super::types::{null_default, open_enum, Timestamp, UnknownFields};
 use crate::redact::Personal;
 use serde::Deserialize;
@@ -39,7 +40,9 @@ open_enum!(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileRef {
+    #[serde(default, deserialize_with = "lenient::personal_or_empty")]
     pub name: Personal<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub mime_type: Option<String>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -49,36 +52,52 @@ pub struct FileRef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Document {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
     /// `type#name#os` of the client application.
+    #[serde(default, deserialize_with = "lenient::text")]
     pub source: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub attachment_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub category: Option<String>,
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub doc_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
     pub date: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub participant_uuid: Option<String>,
     /// Present on identity-check documents (`participant_1`, `SIGNER`...).
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub owner: Option<String>,
     pub validation: Option<Validation>,
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub are_controls_obsolete: Option<bool>,
     /// The file is not in the archive when true; its controls still are in the report.
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub anonymized: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub channel: Option<String>,
     #[serde(rename = "IPAddress")]
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub ip_address: Option<Personal<String>>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
     /// Present only when a decision aid (Prevent) was used.
     pub controls: Option<Controls>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub data: Option<DocumentData>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub extra_data: Option<ExtraData>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub document_details: Option<DocumentDetails>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -105,6 +124,7 @@ pub struct Controls {
     /// Legal-entity agent comparisons (`legalEntity.data.controls.agents`).
     #[serde(default, deserialize_with = "null_default")]
     pub agents: Vec<OwnerControls>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub live_check_refuse_reason: Option<LiveCheckRefuseReason>,
     /// Every other control by name.
     #[serde(flatten)]
@@ -114,6 +134,7 @@ pub struct Controls {
 /// Controls about one owner (`owner` is a participant uuid).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct OwnerControls {
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub owner: Option<String>,
     #[serde(flatten)]
     pub checks: BTreeMap<String, Value>,
@@ -123,6 +144,7 @@ pub struct OwnerControls {
 #[serde(rename_all = "camelCase")]
 pub struct LiveCheckRefuseReason {
     pub reason: Option<LiveCheckReason>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub sub_reason: Option<String>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -133,9 +155,11 @@ pub struct LiveCheckRefuseReason {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentData {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub pages: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub mrz: Option<Mrz>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub informations: Option<IdInformations>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -143,8 +167,11 @@ pub struct DocumentData {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Mrz {
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub line1: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub line2: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub line3: Option<Personal<String>>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -152,7 +179,9 @@ pub struct Mrz {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IdInformations {
+    #[serde(default, deserialize_with = "lenient::object")]
     pub document: Option<IdDocumentInformation>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub holder: Option<Holder>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -161,9 +190,13 @@ pub struct IdInformations {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdDocumentInformation {
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub number: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub issuance_date: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub issuance_country: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub expiration_date: Option<String>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -172,13 +205,21 @@ pub struct IdDocumentInformation {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Holder {
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal_list")]
     pub first_names: Option<Personal<Vec<String>>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub raw_address: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub gender: Option<Personal<String>>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -188,6 +229,7 @@ pub struct Holder {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtraData {
+    #[serde(default, deserialize_with = "lenient::object")]
     pub company_details: Option<CompanyDetails>,
     /// Deprecated since the tax service closed; personal (names, incomes, address).
     pub fr_tax_notice_details: Option<Personal<Value>>,
@@ -199,13 +241,17 @@ pub struct ExtraData {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompanyDetails {
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub company_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub legal_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub legal_form: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub registration_date: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub legal_agents: Vec<LegalAgent>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub offices: Vec<Office>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -215,11 +261,17 @@ pub struct CompanyDetails {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalAgent {
+    #[serde(default, deserialize_with = "lenient::text")]
     pub agent_role: Option<String>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_fullname: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_first_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_last_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_birth_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_birth_date: Option<Personal<String>>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -228,11 +280,17 @@ pub struct LegalAgent {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Office {
+    #[serde(default, deserialize_with = "lenient::text")]
     pub address: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub city: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub postal_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub ape_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub main: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub siret: Option<String>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -257,10 +315,15 @@ pub struct DocumentDetails {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonDetails {
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub address: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub issuance_date: Option<String>,
 }
 
@@ -268,10 +331,14 @@ pub struct PersonDetails {
 #[serde(rename_all = "camelCase")]
 pub struct PayslipDetails {
     /// The employee's social security number (NIR).
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub ssn: Option<Personal<String>>,
     /// The employer's SIRET.
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub legal_entity_office_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub period_date: Option<String>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub seniority_date: Option<Personal<String>>,
     pub monthly_net_taxable_income: Option<Personal<Value>>,
     pub annual_net_taxable_income: Option<Personal<Value>>,
@@ -280,12 +347,16 @@ pub struct PayslipDetails {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaxNoticeDetails {
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub reference: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number1: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number2: Option<Personal<String>>,
     pub ref_income: Option<Personal<Value>>,
     pub income_year: Option<Value>,
     #[serde(rename = "doc2D")]
+    #[serde(default, deserialize_with = "lenient::object")]
     pub doc_2d: Option<Doc2D>,
     /// Deprecated: income lines per declarant.
     pub incomes_details: Option<Personal<Value>>,
@@ -295,16 +366,25 @@ pub struct TaxNoticeDetails {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Doc2D {
+    #[serde(default, deserialize_with = "lenient::text")]
     pub signature_date: Option<String>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub full_name1: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub full_name2: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub signed_by: Option<String>,
     pub reference_income: Option<Personal<Value>>,
     pub parts_count: Option<Value>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number1: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number2: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub assessment_date: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub declaration_date: Option<String>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub tax_notice_reference: Option<Personal<String>>,
     pub income_year: Option<Value>,
     #[serde(flatten)]

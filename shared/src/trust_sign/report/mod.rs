@@ -14,6 +14,7 @@
 
 mod document;
 mod events;
+pub mod lenient;
 mod participant;
 mod types;
 
@@ -24,6 +25,7 @@ pub use document::{
     TaxNoticeDetails, Validation,
 };
 pub use events::{ConsentClause, Event, EventState, EventType, SignedDocument};
+pub use lenient::{TypeMismatch, TypeMismatches};
 pub use participant::{
     FaceMatch, FaceMatchField, IdentityCheck, Lin, LinMatch, LinProviderData, LinVerdict,
     OneClickClientFile, OneClickContract, OneClickDocument, OneClickParticipant, Participant,
@@ -78,6 +80,9 @@ pub struct Report {
     pub events: Vec<Event>,
     #[serde(flatten)]
     pub extra: UnknownFields,
+    /// Display-only fields of an unexpected type, noted rather than fatal (see [`lenient`]).
+    #[serde(skip)]
+    pub type_mismatches: TypeMismatches,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,11 +91,12 @@ pub struct ClientFile {
     #[serde(default, deserialize_with = "null_default")]
     pub participants: Vec<Participant>,
     /// Technical id (for a machine): the key a client file is stored under.
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
     /// Human-readable id (a number in the examples).
     pub id: Option<Ident>,
     /// Business information set by us when the file was created (customer link keys).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::map")]
     pub external_info: Map<String, Value>,
     pub start_date: Option<Timestamp>,
     /// Only when ACCEPTED or REJECTED.
@@ -99,22 +105,34 @@ pub struct ClientFile {
     pub validation_date: Option<Timestamp>,
     pub state: Option<ClientFileState>,
     /// Only when REJECTED (e.g. `CANCELED`; the values are not enumerated by the reference).
+    #[serde(default, deserialize_with = "lenient::text")]
     pub rejection_cause: Option<String>,
     /// Free text written by an operator: may name the customer.
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub rejection_message: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub acceptation_message: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub legal_entity: Option<LegalEntity>,
     /// Legal archive id, kept by Namirial only ~3 months after closure: store it.
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub record_id: Option<String>,
     pub archiving_state: Option<ArchivingState>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub external_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub product_uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub product_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub workflow_uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_label: Option<String>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub group: Option<Group>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub appendices: Vec<Appendix>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -124,11 +142,15 @@ pub struct ClientFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalEntity {
+    #[serde(default, deserialize_with = "lenient::text")]
     pub name: Option<String>,
     /// SIRET or SIREN.
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub company_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub data: Option<LegalEntityData>,
     pub postal_address: Option<Value>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub iban: Option<Personal<String>>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -139,6 +161,7 @@ pub struct LegalEntity {
 #[serde(rename_all = "camelCase")]
 pub struct LegalEntityData {
     pub controls: Option<Controls>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub extra_data: Option<ExtraData>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -147,8 +170,11 @@ pub struct LegalEntityData {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub default_group: Option<bool>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -156,7 +182,9 @@ pub struct Group {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Appendix {
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub file: Option<FileRef>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -168,6 +196,46 @@ impl Report {
     /// Errors keep positions and JSON paths only, never serde's message, which can quote a
     /// (personal) value.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, TrustSignError> {
+        lenient::begin(None);
+        let parsed = Self::parse(bytes);
+        let mismatches = lenient::end();
+        let mut report = parsed?;
+        if mismatches > 0 {
+            report.type_mismatches = Self::locate_mismatches(bytes, mismatches);
+        }
+        Ok(report)
+    }
+
+    /// Parses again, failing at each of the first mismatches in turn, for their JSON paths.
+    fn locate_mismatches(bytes: &[u8], count: usize) -> TypeMismatches {
+        let located = (0..count.min(lenient::MAX_LOCATED))
+            .map(|n| {
+                lenient::begin(Some(n));
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                let result = serde_path_to_error::deserialize::<_, Report>(&mut de);
+                lenient::end();
+                let unlocated = || TypeMismatch {
+                    path: "?".into(),
+                    expected: "?".into(),
+                    found: "?".into(),
+                };
+                match result {
+                    Err(e) => match lenient::parse_marker(&e.inner().to_string()) {
+                        Some((expected, found)) => TypeMismatch {
+                            path: e.path().to_string(),
+                            expected,
+                            found,
+                        },
+                        None => unlocated(),
+                    },
+                    Ok(_) => unlocated(),
+                }
+            })
+            .collect();
+        TypeMismatches { count, located }
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Self, TrustSignError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let report: Report = match serde_path_to_error::deserialize(&mut de) {
             Ok(report) => report,

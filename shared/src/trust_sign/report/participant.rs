@@ -3,6 +3,7 @@
 //! Click Contract file they came from.
 
 use super::document::{Controls, Document, FileRef, Validation};
+use super::lenient;
 use super::types::{null_default, open_enum, Timestamp, UnknownFields};
 use crate::redact::{Personal, Secret};
 use serde::Deserialize;
@@ -28,22 +29,35 @@ open_enum!(
 pub struct Participant {
     /// The participant type configured in the workflow (`SIGNER`...).
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub participant_type: Option<String>,
     /// MR, MRS, MISS or UNKNOWN: personal (it gives the gender).
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub civility: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub email: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub mobile_phone: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub phone: Option<Personal<String>>,
     pub postal_address: Option<Personal<Value>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub iban: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub profiles: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub one_click_contract: Option<OneClickContract>,
     /// Present only when identity verification is enabled in the workflow.
     #[serde(default, deserialize_with = "null_default")]
@@ -92,8 +106,15 @@ impl<'de> Deserialize<'de> for FaceMatchField {
         use serde::de::Error;
         // The section is small (a few face matches): reading it as a value first lets the
         // shape be chosen on what is there. Errors keep no value (it may be personal).
-        let shape =
-            |e: serde_json::Error| D::Error::custom(format!("faceMatch: {}", e.classify_name()));
+        let shape = |e: serde_json::Error| {
+            let message = e.to_string();
+            if lenient::parse_marker(&message).is_some() {
+                // Locating a lenient field's mismatch (see `lenient`): pass the marker on.
+                D::Error::custom(message)
+            } else {
+                D::Error::custom(format!("faceMatch: {}", e.classify_name()))
+            }
+        };
         Ok(match Value::deserialize(d)? {
             Value::Null => Self::Absent,
             Value::Array(items) => Self::List(
@@ -175,19 +196,23 @@ impl IdentityCheck {
 pub struct FaceMatch {
     pub date: Option<Timestamp>,
     pub controls: Option<Controls>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub expected_sequence: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub source: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub participant_uuid: Option<String>,
     #[serde(rename = "IPAddress")]
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub ip_address: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
     pub validation: Option<Validation>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -197,16 +222,20 @@ pub struct FaceMatch {
 #[serde(rename_all = "camelCase")]
 pub struct VideoIdentification {
     pub date: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub participant_uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub owner: Option<String>,
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub doc_type: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
     /// Checks on the identity document shown in the video.
     pub document_controls: Option<Controls>,
@@ -222,15 +251,19 @@ pub struct VideoIdentification {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lin {
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub activation_uuid: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
     pub date: Option<Timestamp>,
     pub verified_at: Option<Timestamp>,
     /// The identification had expired and an OTP was requested.
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub expired: Option<bool>,
     pub provider_verdict: Option<LinVerdict>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub provider_data: Option<LinProviderData>,
     pub comparison_verdict: Option<LinVerdict>,
     #[serde(default, deserialize_with = "null_default")]
@@ -243,14 +276,23 @@ pub struct Lin {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinProviderData {
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub subject_identifier: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub email: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub given_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub family_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub preferred_username: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_country: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub gender: Option<Personal<String>>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -261,12 +303,16 @@ pub struct LinProviderData {
 #[serde(rename_all = "camelCase")]
 pub struct OneClickContract {
     #[serde(rename = "oneccUUID")]
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub onecc_uuid: Option<String>,
     /// The token used to create the One Click Contract: a credential.
+    #[serde(default, deserialize_with = "lenient::secret")]
     pub onecc_token: Option<Secret<String>>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub participant: Option<OneClickParticipant>,
+    #[serde(default, deserialize_with = "lenient::object")]
     pub client_file: Option<OneClickClientFile>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub documents: Vec<OneClickDocument>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -275,12 +321,19 @@ pub struct OneClickContract {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneClickParticipant {
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub email: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub mobile_phone: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
     pub postal_address: Option<Personal<Value>>,
     #[serde(flatten)]
@@ -290,18 +343,24 @@ pub struct OneClickParticipant {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneClickClientFile {
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
     pub creation_date: Option<Timestamp>,
     pub finalization_date: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub product_uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub product_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub workflow_uuid: Option<String>,
     /// The reference spells it `workflowname` here (and `workflowName` elsewhere).
     #[serde(alias = "workflowname")]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_label: Option<String>,
     pub state: Option<super::ClientFileState>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::map")]
     pub external_info: Map<String, Value>,
     #[serde(flatten)]
     pub extra: UnknownFields,
@@ -310,12 +369,15 @@ pub struct OneClickClientFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneClickDocument {
+    #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "lenient::text")]
     pub doc_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub attachment_id: Option<String>,
     pub controls: Option<Controls>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
     #[serde(flatten)]
     pub extra: UnknownFields,

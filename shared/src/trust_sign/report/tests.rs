@@ -217,3 +217,84 @@ fn wrong_types_give_the_json_path_but_not_the_value() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn identifiers_as_numbers_and_mistyped_display_fields_never_reject() {
+    // Identifiers the reference writes as strings arrive as numbers (and vice versa); display
+    // fields have unexpected types. Only noted.
+    let json = r#"{"date":"2024-01-01T00:00:00Z","clientFile":{
+        "uuid":"cf-1","id":"10002","externalId":4711,"recordId":123,
+        "group":"default","productName":{"fr":"Crédit"},"workflowLabel":12,
+        "participants":[{"uuid":"p1","firstName":5,"civility":["MR"],
+            "identityChecks":[{"idDocument":{"taskId":11,"id":7,"label":false,"anonymized":"false",
+                "files":{"name":"x.jpg"},"controls":{"mrzValid":true}}}]}]},
+        "documents":[{"id":3,"participantUuid":"p1","channel":["SIGNBOOK"],"errors":2001,
+            "areControlsObsolete":"yes","documentDetails":"n/a"}],
+        "events":[{"type":"DOCUMENT_REVIEWED","documentId":3,"taskId":11,"label":{"x":1}}],
+        "signedDocuments":[{"id":42,"consentClauses":{"id":"c"}}]}"#;
+    let r = Report::from_slice(json.as_bytes()).unwrap();
+    let cf = r.client_file().unwrap();
+    assert_eq!(cf.external_id.as_deref(), Some("4711"));
+    assert_eq!(cf.record_id.as_deref(), Some("123"));
+    assert!(cf.group.is_none() && cf.product_name.is_none());
+    assert_eq!(cf.workflow_label.as_deref(), Some("12"));
+    let id = r.participants()[0].identity_checks[0]
+        .id_document
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (id.task_id.as_deref(), id.id.as_deref()),
+        (Some("11"), Some("7"))
+    );
+    assert_eq!(id.anonymized, Some(false));
+    assert!(id.files.is_empty());
+    assert_eq!(r.documents[0].id.as_deref(), Some("3"));
+    assert_eq!(r.documents[0].errors, vec![serde_json::json!(2001)]);
+    assert_eq!(r.events[0].document_id.as_deref(), Some("3"));
+    assert_eq!(r.signed_documents[0].id, "42");
+
+    // Numbers as identifiers are not mismatches; everything else is counted, the first
+    // ones located by JSON path, never with their value.
+    let m = &r.type_mismatches;
+    assert_eq!(m.count, 14, "{m:?}");
+    assert_eq!(m.located.len(), lenient::MAX_LOCATED);
+    let located: Vec<(&str, &str, &str)> = m
+        .located
+        .iter()
+        .map(|t| (t.path.as_str(), t.expected.as_str(), t.found.as_str()))
+        .collect();
+    assert_eq!(
+        located,
+        vec![
+            ("clientFile.group", "object", "string"),
+            ("clientFile.productName", "string", "object"),
+            ("clientFile.workflowLabel", "string", "number"),
+            ("clientFile.participants[0].firstName", "string", "number"),
+            ("clientFile.participants[0].civility", "string", "array"),
+        ]
+    );
+    assert!(!format!("{m:?}").contains("Crédit"));
+}
+
+#[test]
+fn mistyped_structure_the_verdicts_depend_on_still_rejects() {
+    for (json, path) in [
+        (
+            r#"{"date":"2024-01-01T00:00:00Z","clientFile":{"participants":"p1"}}"#,
+            "clientFile.participants",
+        ),
+        (
+            r#"{"date":"2024-01-01T00:00:00Z","clientFile":{},"documents":[{"controls":"ok"}]}"#,
+            "documents[0].controls",
+        ),
+        (
+            r#"{"date":"2024-01-01T00:00:00Z","clientFile":{},"events":{"type":"CREATION"}}"#,
+            "events",
+        ),
+    ] {
+        match Report::from_slice(json.as_bytes()) {
+            Err(TrustSignError::ReportSchema { path: p, .. }) => assert_eq!(p, path),
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+}
