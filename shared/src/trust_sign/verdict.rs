@@ -74,6 +74,8 @@ pub struct ControlFinding {
     pub scope: String,
     pub result: ControlResult,
     pub value: Value,
+    /// `documented` or `inferred` (from the reference's examples); absent when unknown.
+    pub basis: Option<controls::Basis>,
 }
 
 /// An error or warning code, with its meaning when PROVIDERS.md knows it.
@@ -125,8 +127,11 @@ pub struct CheckVerdict {
     pub outcome: Outcome,
     pub failed_controls: Vec<ControlFinding>,
     pub warning_controls: Vec<ControlFinding>,
-    /// Controls the reference does not describe: reported, not judged.
+    /// Controls the reference never shows: reported, not judged.
     pub unknown_polarity_controls: Vec<ControlFinding>,
+    /// Controls judged on a polarity inferred from the reference's examples (passed ones
+    /// too), so an operator can tell documented verdicts from inferred ones.
+    pub inferred_controls: Vec<ControlFinding>,
     pub errors: Vec<Code>,
     pub warnings: Vec<Code>,
     pub review: Option<Review>,
@@ -149,6 +154,7 @@ impl CheckVerdict {
             failed_controls: Vec::new(),
             warning_controls: Vec::new(),
             unknown_polarity_controls: Vec::new(),
+            inferred_controls: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
             review: None,
@@ -188,11 +194,13 @@ impl CheckVerdict {
     ) -> usize {
         let mut judged = 0;
         for (name, value) in checks {
+            let lookup = controls::lookup(name);
             let result = controls::evaluate(name, value);
             let finding = ControlFinding {
                 control: name.clone(),
                 scope: scope.to_string(),
                 result,
+                basis: lookup.map(|(_, b)| b),
                 value: match value {
                     Value::Array(a) => Value::from(a.len()),
                     Value::Object(_) => Value::from("{…}"),
@@ -200,6 +208,9 @@ impl CheckVerdict {
                     other => other.clone(),
                 },
             };
+            if lookup.is_some_and(|(_, b)| b == controls::Basis::Inferred) {
+                self.inferred_controls.push(finding.clone());
+            }
             match result {
                 ControlResult::Passed => judged += 1,
                 ControlResult::Failed => {
@@ -433,6 +444,8 @@ fn lin_verdict(lin: &Lin, locator: String) -> CheckVerdict {
             scope: "lin".into(),
             result,
             value: Value::from(value.as_str()),
+            basis: (result != ControlResult::UnknownPolarity)
+                .then_some(controls::Basis::Documented),
         };
         match result {
             ControlResult::Failed => v.failed_controls.push(finding),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::trust_sign::controls::{self, ControlResult};
 use crate::trust_sign::report::Report;
 use serde_json::json;
 
@@ -28,10 +29,11 @@ fn id_document_failure_explains_itself() {
         failed(id),
         vec![("documentExpired".to_string(), "document".to_string())]
     );
-    let unknown: Vec<_> = id
-        .unknown_polarity_controls
+    // Seen in the reference's example only: judged on an inferred polarity, marked so.
+    let inferred: Vec<_> = id
+        .inferred_controls
         .iter()
-        .map(|f| f.control.as_str())
+        .map(|f| (f.control.as_str(), f.result, f.basis))
         .collect();
     for name in [
         "modelValid",
@@ -40,10 +42,11 @@ fn id_document_failure_explains_itself() {
         "issuanceDateRead",
     ] {
         assert!(
-            unknown.contains(&name),
-            "{name} should be of unknown polarity: {unknown:?}"
+            inferred.contains(&(name, ControlResult::Passed, Some(controls::Basis::Inferred))),
+            "{name} should be judged on an inferred polarity: {inferred:?}"
         );
     }
+    assert!(id.unknown_polarity_controls.is_empty());
     assert_eq!(id.warnings[0].code, json!(2026));
     assert_eq!(corinne.outcome, Outcome::Failed);
 }
@@ -59,7 +62,12 @@ fn face_match_failure_is_overturned_by_a_later_review() {
     );
     let review = fm.review.as_ref().unwrap();
     assert_eq!((review.accepted, review.canceled), (Some(true), false));
-    assert_eq!(fm.unknown_polarity_controls[0].control, "idPhotoMatch");
+    let photo = &fm.failed_controls[0];
+    assert_eq!(
+        (photo.control.as_str(), photo.basis),
+        ("idPhotoMatch", Some(controls::Basis::Inferred))
+    );
+    assert!(fm.unknown_polarity_controls.is_empty());
     assert!(s.unlinked_reviews.is_empty());
 }
 
@@ -122,17 +130,26 @@ fn client_file_summary_and_legal_entity() {
     assert_eq!(s.client_file_id.as_deref(), Some("10002"));
     assert_eq!(s.external_info["my-identifier"], "123456");
     assert_eq!(s.group_label.as_deref(), Some("Default"));
+    // The example's agent name does not match (`agentNameMatch: false`, inferred polarity).
     let le = s.legal_entity.as_ref().unwrap();
-    assert_eq!(le.outcome, Outcome::Passed);
-    let unknown: Vec<_> = le
-        .unknown_polarity_controls
+    assert_eq!(le.outcome, Outcome::Failed);
+    assert_eq!(
+        failed(le),
+        vec![(
+            "agentNameMatch".to_string(),
+            "agent:5ab1a3f9-669b-4cce-a834-b7c414ed7063".to_string()
+        )]
+    );
+    let inferred: Vec<_> = le
+        .inferred_controls
         .iter()
         .map(|f| f.control.as_str())
         .collect();
     assert_eq!(
-        unknown,
+        inferred,
         vec!["companyAlive", "identifierFormatValid", "agentNameMatch"]
     );
+    assert!(le.unknown_polarity_controls.is_empty());
     let signed = &s.signed_documents[0];
     assert_eq!((signed.clauses, signed.checked), (2, 1));
     assert_eq!(signed.optional_declined, vec!["clause-02"]);
@@ -331,4 +348,24 @@ fn face_matches_as_a_single_object_or_an_array_are_judged_too() {
     for s in [&single, &array, &sibling] {
         assert!(s.unlinked_reviews.is_empty());
     }
+}
+
+#[test]
+fn a_tax_notice_too_old_to_check_is_a_warning_not_a_failure() {
+    let r = json!({
+        "date": "2024-01-02T00:00:00Z",
+        "clientFile": {"state": "PENDING", "uuid": "cf", "participants": [{"uuid": "p1"}]},
+        "documents": [{"id": "tax", "participantUuid": "p1", "type": "TAX_NOTICE",
+            "controls": {"documentTypeMatch": true, "dateFound": true, "maxAgeExceeded": false,
+                "taxNoticeNotCheckable": true, "participants": [{"owner": "p1", "nameFound": true}]}}]
+    });
+    let s = summarize(&Report::from_slice(r.to_string().as_bytes()).unwrap());
+    let d = &s.participants[0].documents[0];
+    assert!(d.failed_controls.is_empty(), "{:?}", d.failed_controls);
+    assert_eq!(d.warning_controls[0].control, "taxNoticeNotCheckable");
+    assert_eq!(
+        d.warning_controls[0].basis,
+        Some(controls::Basis::Documented)
+    );
+    assert_eq!(d.outcome, Outcome::Passed);
 }
