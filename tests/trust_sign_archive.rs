@@ -206,6 +206,7 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
         (Kind::AbsoluteName, "unsafe_entry_name"),
         (Kind::UnsupportedCompression, "unsupported_compression"),
     ];
+    let keys = trust_sign_keyring(&st.config).await;
     let bad: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !k.is_valid()).collect();
     assert_eq!(
         bad.len(),
@@ -254,7 +255,11 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
             .iter()
             .any(|t| t.key() == QUARANTINE_TAG && t.value() == code));
         let qkey = format!("quarantine/bad {}.zip", kind.name());
-        assert_eq!(item["summary"]["quarantineKey"], json!(qkey));
+        // The quarantine key (it may name the customer) is sealed; the payload key opens it.
+        assert!(item["summary"].get("quarantineKey").is_none(), "{item}");
+        let mut summary = item["summary"].clone();
+        kyc_shared::trust_sign::intake::reveal_keys(&keys, event_id, &mut summary).unwrap();
+        assert_eq!(summary["quarantineKey"], json!(qkey));
         assert_eq!(
             object_bytes(&st.s3, &qkey).await.unwrap(),
             archive(kind, None),
@@ -549,4 +554,76 @@ async fn numeric_identifiers_are_processed_and_link_the_customer() {
         item["summary"]["analysis"]["summary"]["clientFileId"],
         json!("10002")
     );
+}
+
+/// Every item of the table, as one text (what a table export would show).
+async fn table_dump(config: &kyc_shared::aws_config::SdkConfig) -> String {
+    let mut text = String::new();
+    let mut start = None;
+    loop {
+        let page = Ddb::new(config)
+            .scan()
+            .table_name(TABLE)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            text.push_str(
+                &kyc_shared::aws::attribute::from_attribute(&AttributeValue::M(item.clone()))
+                    .to_string(),
+            );
+            text.push('\n');
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return text;
+        }
+    }
+}
+
+#[tokio::test]
+async fn keys_naming_a_person_are_stored_nowhere_in_clear() {
+    let st = stack(true).await;
+    let good = put(
+        &st.s3,
+        BUCKET,
+        "incoming/dossier jean_dupont.zip",
+        archive(Kind::Full, Some(customer_patch("cust-privacy"))),
+    )
+    .await;
+    let bad = put(
+        &st.s3,
+        BUCKET,
+        "incoming/dossier marie_curie.zip",
+        archive(Kind::NotZip, None),
+    )
+    .await;
+    let r = st
+        .processor
+        .handle(&event(vec![
+            record_json(BUCKET, &good),
+            record_json(BUCKET, &bad),
+        ]))
+        .await
+        .unwrap();
+    let (event_id, _) = processed(&r[0]);
+    assert!(matches!(r[1], RecordResult::Quarantined { .. }), "{r:?}");
+    let dump = table_dump(&st.config).await;
+    assert!(dump.contains(event_id), "the dump holds the events");
+    for name in ["jean_dupont", "marie_curie", "jean%20dupont", "jean+dupont"] {
+        assert!(!dump.contains(name), "{name} in the table: {dump}");
+    }
+    // An operator with the payload key finds the object again.
+    let keys = trust_sign_keyring(&st.config).await;
+    let states = st.store.provider_states("cust-privacy").await.unwrap();
+    let stream = states[&Provider::TrustSign]
+        .streams
+        .values()
+        .next()
+        .unwrap();
+    let mut detail = stream.detail.clone();
+    kyc_shared::trust_sign::intake::reveal_keys(&keys, &stream.event_id, &mut detail).unwrap();
+    assert_eq!(detail["archive"]["key"], "incoming/dossier jean_dupont.zip");
+    assert_eq!(detail["archive"]["versionId"], json!(good.version_id));
 }

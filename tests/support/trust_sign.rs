@@ -245,3 +245,13 @@ pub fn record_json(bucket: &str, o: &Uploaded) -> serde_json::Value {
 pub fn event(records: Vec<serde_json::Value>) -> S3Event {
     serde_json::from_value(serde_json::json!({ "Records": records })).expect("S3 event")
 }
+
+/// The payload keyring the function seals with (what `kyc status --reveal` opens with).
+pub async fn trust_sign_keyring(config: &SdkConfig) -> kyc_shared::crypto::Keyring {
+    use kyc_shared::secrets::SecretSource;
+    let staged = kyc_shared::aws::SecretsManagerSource::new(config)
+        .staged(crate::PAYLOAD_KEY_SECRET)
+        .await
+        .expect("payload key secret");
+    kyc_shared::crypto::Keyring::from_staged(&staged).expect("payload key")
+}
