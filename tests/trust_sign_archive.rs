@@ -3,6 +3,7 @@
 
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
+use kyc_shared::aws::s3::build_processor;
 use kyc_shared::aws::DynamoStore;
 use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
 use kyc_shared::aws_sdk_dynamodb::Client as Ddb;
@@ -10,9 +11,9 @@ use kyc_shared::aws_sdk_s3::Client as S3;
 use kyc_shared::intake::{EventStore, Outcome, Provider};
 use kyc_shared::kyc_state::{SkipReason, Stream};
 use kyc_shared::trust_sign::intake::QUARANTINE_TAG;
+use kyc_shared::trust_sign::processor::{Processor, RecordResult};
 use kyc_shared::trust_sign::{analyze_archive, Limits, MemorySource};
 use serde_json::{json, Value};
-use trust_sign_archive::{build_processor, Processor, RecordResult};
 use trust_sign_gen::{write_archive, ArchiveOptions, Kind, NUMERIC_EXTERNAL_ID};
 
 struct Stack {

@@ -2,15 +2,16 @@
 //! archive function's processing on every archive under a prefix).
 
 use indicatif::{ProgressBar, ProgressStyle};
+use kyc_shared::aws::s3::build_processor;
 use kyc_shared::crypto::Keyring;
 use kyc_shared::intake::{HistoryEntry, Outcome, Provider};
 use kyc_shared::kyc_state::ProviderState;
 use kyc_shared::trust_sign::intake::{reveal_keys, ArchiveObject, LinkKey};
+use kyc_shared::trust_sign::processor::{RecordResult, Settings};
 use kyc_shared::trust_sign::{analyze_archive, FileSource, Limits};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use trust_sign_archive::{build_processor, RecordResult, Settings};
 
 /// Summary, verdicts, manifest and read costs of a local archive (personal data redacted).
 /// A bad archive is an error naming its reason code.
@@ -159,6 +160,7 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
     .checked()?;
     let config = kyc_shared::aws::load_config().await;
     let processor = build_processor(settings, &config);
+    let s3 = kyc_shared::aws::s3::client(&config);
 
     // The current version of each archive: its version id gives the same event id as its
     // S3 notification did (ETag on an unversioned bucket, where the id is "null").
@@ -166,8 +168,7 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
     let mut skipped = 0usize;
     let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
     loop {
-        let page = processor
-            .s3
+        let page = s3
             .list_object_versions()
             .bucket(&bucket)
             .prefix(&prefix)
