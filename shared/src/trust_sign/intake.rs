@@ -263,6 +263,28 @@ fn state_rank(state: Option<&str>) -> u8 {
     }
 }
 
+/// Whether `value` serialises to at most `limit` bytes (stops writing past it).
+fn fits<T: serde::Serialize>(value: &T, limit: usize) -> bool {
+    struct Bounded(usize);
+    impl std::io::Write for Bounded {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self
+                .0
+                .checked_sub(buf.len())
+                .ok_or(std::io::ErrorKind::WriteZero)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Bounded(limit), value).is_ok()
+}
+
+/// Failing checks listed per participant in the state stream (the item must stay far below
+/// DynamoDB's 400 KB); beyond, only counted.
+const MAX_LISTED_CHECKS: usize = 20;
+
 fn outcome_name(o: CheckOutcome) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
 }
@@ -274,7 +296,7 @@ pub fn compact_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &s
         .participants
         .iter()
         .map(|p| {
-            let failing: Vec<Value> = p
+            let failing = p
                 .identity_checks
                 .iter()
                 .chain(p.documents.iter())
@@ -283,17 +305,24 @@ pub fn compact_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &s
                         c.outcome,
                         CheckOutcome::Failed | CheckOutcome::RejectedOnReview | CheckOutcome::Overturned
                     )
-                })
+                });
+            let count = failing.clone().count();
+            let listed: Vec<Value> = failing
+                .take(MAX_LISTED_CHECKS)
                 .map(|c| {
                     json!({
                         "kind": c.kind,
                         "locator": c.locator,
                         "outcome": outcome_name(c.outcome),
-                        "failedControls": c.failed_controls.iter().map(|f| f.control.clone()).collect::<Vec<_>>(),
+                        "failedControls": c.failed_controls.iter().take(MAX_LISTED_CHECKS).map(|f| f.control.clone()).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
-            json!({"uuid": p.uuid, "outcome": outcome_name(p.outcome), "checks": failing})
+            let mut entry = json!({"uuid": p.uuid, "outcome": outcome_name(p.outcome), "checks": listed});
+            if count > MAX_LISTED_CHECKS {
+                entry["moreFailingChecks"] = (count - MAX_LISTED_CHECKS).into();
+            }
+            entry
         })
         .collect();
     json!({
@@ -351,8 +380,10 @@ pub fn plan_analysis(
     summary.insert("linkKey".into(), link.name().into());
     summary.insert("decision".into(), json!(s.decision));
     summary.insert("detail".into(), detail.clone());
-    let full = serde_json::to_value(analysis.view()).expect("analysis view serialises");
-    if serde_json::to_vec(&full).map_or(0, |b| b.len()) <= MAX_SUMMARY_BYTES {
+    // Measured by a bounded writer first: a report of 100,000 documents must not be turned
+    // into a JSON value (hundreds of MB) only to find it does not fit.
+    if fits(&analysis.view(), MAX_SUMMARY_BYTES) {
+        let full = serde_json::to_value(analysis.view()).expect("analysis view serialises");
         summary.insert("analysis".into(), full);
     } else {
         summary.insert("analysisTruncated".into(), true.into());
@@ -665,6 +696,40 @@ mod tests {
             summary["archive"]["key"],
             "incoming/dossier jean_dupont.zip"
         );
+    }
+
+    #[tokio::test]
+    async fn a_report_with_thousands_of_failing_documents_stays_storable() {
+        // 2,000 failed documents: the state lists 20 and counts the rest; the event keeps the
+        // compact detail only (a DynamoDB item holds at most 400 KB).
+        let docs: Vec<Value> = (0..2000)
+            .map(|i| json!({"id": format!("d{i}"), "participantUuid": "p1", "validation": "VALIDATION_FAILURE",
+                "controls": {"maxAgeExceeded": true}}))
+            .collect();
+        let report = json!({"date": "2024-06-18T08:00:00Z", "clientFile": {"uuid": "cf", "state": "PENDING",
+            "externalId": "c", "participants": [{"uuid": "p1"}]}, "documents": docs});
+        let mut zip = trust_sign_gen::zip_writer::ZipWriter::new(Vec::new(), false);
+        zip.add(
+            "report.json",
+            report.to_string().as_bytes(),
+            &trust_sign_gen::zip_writer::EntryOptions::default(),
+        )
+        .unwrap();
+        let (bytes, _) = zip.finish().unwrap();
+        let a = analysis(bytes).await;
+        let p = plan(&a, "v1");
+        let detail = &p.patch.as_ref().unwrap().value.detail;
+        assert_eq!(
+            detail["participants"][0]["checks"]
+                .as_array()
+                .unwrap()
+                .len(),
+            20
+        );
+        assert_eq!(detail["participants"][0]["moreFailingChecks"], 1980);
+        assert_eq!(p.event.summary["analysisTruncated"], true);
+        assert!(p.event.summary.get("analysis").is_none());
+        assert!(p.event.summary.to_string().len() < 100 * 1024);
     }
 
     #[tokio::test]

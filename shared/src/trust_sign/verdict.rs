@@ -175,6 +175,21 @@ impl CheckVerdict {
                 judged += self.add_checks(o.checks.iter(), &scope);
             }
         }
+        let omitted = controls.unknown_omitted
+            + [
+                &controls.participants,
+                &controls.fr_tax_notice,
+                &controls.agents,
+            ]
+            .iter()
+            .flat_map(|owners| owners.iter())
+            .map(|o| o.unknown_omitted)
+            .sum::<usize>();
+        if omitted > 0 {
+            self.notes.push(format!(
+                "{omitted} more controls of unknown polarity in {scope} not listed"
+            ));
+        }
         if let Some(r) = &controls.live_check_refuse_reason {
             let reason = r.reason.as_ref().map_or("unspecified", |r| r.as_str());
             let sub = r

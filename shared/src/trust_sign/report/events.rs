@@ -1,7 +1,7 @@
 //! `events[]` (the client file's history) and `signedDocuments[]`.
 
 use super::lenient;
-use super::types::{open_enum, Timestamp, UnknownFields};
+use super::types::{open_enum, Timestamp};
 use crate::redact::Personal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -89,8 +89,6 @@ pub struct Event {
     pub channel: Option<String>,
     /// REOPEN only: reopened tasks, the operator's message, extra tasks.
     pub causes: Option<Personal<Value>>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// A signed document; the archive holds it as `signed_{id}.pdf`.
@@ -101,8 +99,6 @@ pub struct SignedDocument {
     pub id: String,
     #[serde(default, deserialize_with = "lenient::list")]
     pub consent_clauses: Vec<ConsentClause>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 impl SignedDocument {
@@ -126,6 +122,4 @@ pub struct ConsentClause {
     pub checked: Option<bool>,
     #[serde(default, deserialize_with = "lenient::ident")]
     pub signer_uuid: Option<String>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }

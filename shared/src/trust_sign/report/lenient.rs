@@ -27,15 +27,79 @@ pub const MAX_LOCATED: usize = 5;
 /// The prefix of the error message used to locate a mismatch.
 pub(crate) const MARKER: &str = "kyc-lenient-mismatch:";
 
+/// The most list items (documents, events, participants, checks, files, clauses, owners...)
+/// one report may hold. Each costs a few KB once parsed and judged (measured: ~5 KB per
+/// document), and a tiny `{}` costs 3 bytes of JSON: without a count, 64 MiB of empty
+/// objects would need gigabytes. Real reports hold dozens to hundreds; beyond this, the
+/// report is quarantined (`report_too_complex`) rather than crash the function.
+pub const MAX_ELEMENTS: usize = 20_000;
+
+/// The prefix of the error that stops a parse past [`MAX_ELEMENTS`].
+pub(crate) const TOO_MANY: &str = "kyc-too-many-elements";
+
 thread_local! {
     static SEEN: Cell<usize> = const { Cell::new(0) };
     static FAIL_AT: Cell<Option<usize>> = const { Cell::new(None) };
+    static ELEMENTS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Starts counting for one parse; with `fail_at`, the mismatch of that index becomes an error.
 pub(crate) fn begin(fail_at: Option<usize>) {
     SEEN.with(|s| s.set(0));
     FAIL_AT.with(|f| f.set(fail_at));
+    ELEMENTS.with(|e| e.set(0));
+}
+
+/// Counts one list item of the model; an error past [`MAX_ELEMENTS`].
+fn count_element<E: de::Error>() -> Result<(), E> {
+    let n = ELEMENTS.with(|e| {
+        let n = e.get() + 1;
+        e.set(n);
+        n
+    });
+    if n > MAX_ELEMENTS {
+        return Err(E::custom(TOO_MANY));
+    }
+    Ok(())
+}
+
+/// A list the verdicts are built from (`documents`, `events`, `participants`...): items are
+/// counted against [`MAX_ELEMENTS`]; `null` is empty; anything but an array rejects.
+pub(crate) fn elements<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                count_element()?;
+                out.push(item);
+            }
+            Ok(out)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
+}
+
+/// A display-only list kept as a count (`pages`, `profiles`): the items are skipped.
+pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    list::<D, IgnoredAny>(d).map(|v| v.len())
 }
 
 /// Stops counting; returns how many mismatches the parse met.
@@ -323,6 +387,7 @@ where
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
             let mut out = Vec::new();
             while let Some(item) = seq.next_element()? {
+                count_element()?;
                 out.push(item);
             }
             Ok(out)

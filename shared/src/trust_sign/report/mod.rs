@@ -2,8 +2,10 @@
 //! (`shared/reference/trust-and-sign/report-json-v6.fr.txt`).
 //!
 //! Rules that hold throughout:
-//! - every struct keeps the fields it does not know in `extra`, and every enum keeps values it
-//!   does not know in `Other`: Namirial adds fields and values without notice;
+//! - fields the model does not know are skipped while parsing (serde's `IgnoredAny`: nothing
+//!   is buffered or kept, so a report full of new fields costs no memory; the raw report.json
+//!   is kept verbatim in the processed copy), and every enum keeps values it does not know in
+//!   `Other`: Namirial adds fields and values without notice;
 //! - every personal value (names, birth data, contact details, addresses, IBANs, document
 //!   numbers, MRZ, IP addresses) is a [`Personal`], so `Debug` and `Serialize` redact it;
 //! - `null` and absence mean the same thing.
@@ -21,8 +23,7 @@ mod types;
 pub use document::{
     CompanyDetails, Controls, Doc2D, Document, DocumentData, DocumentDetails, ExtraData, FileRef,
     Holder, IdDocumentInformation, IdInformations, LegalAgent, LiveCheckReason,
-    LiveCheckRefuseReason, Mrz, Office, OwnerControls, PayslipDetails, PersonDetails,
-    TaxNoticeDetails, Validation,
+    LiveCheckRefuseReason, Mrz, Office, OwnerControls, Validation, MAX_UNKNOWN_CONTROLS,
 };
 pub use events::{ConsentClause, Event, EventState, EventType, SignedDocument};
 pub use lenient::{TypeMismatch, TypeMismatches};
@@ -31,13 +32,13 @@ pub use participant::{
     OneClickClientFile, OneClickContract, OneClickDocument, OneClickParticipant, Participant,
     VideoIdentification,
 };
-pub use types::{Ident, Timestamp, UnknownFields};
+pub use types::{Ident, Timestamp};
 
 use super::error::{NotV6Reason, TrustSignError};
 use crate::redact::Personal;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use types::{null_default, open_enum};
+use types::open_enum;
 
 open_enum!(
     /// `clientFile.state`.
@@ -71,15 +72,16 @@ pub struct Report {
     pub date: Option<Timestamp>,
     pub client_file: Option<ClientFile>,
     /// Supporting documents (identity-check documents are under the participants instead).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::elements")]
     pub documents: Vec<Document>,
     /// Absent when signature is disabled in the workflow.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::elements")]
     pub signed_documents: Vec<SignedDocument>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::elements")]
     pub events: Vec<Event>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
+    /// Not in the reference (which defines no version field); if one appears it must not
+    /// name another version.
+    pub version: Option<Value>,
     /// Display-only fields of an unexpected type, noted rather than fatal (see [`lenient`]).
     #[serde(skip)]
     pub type_mismatches: TypeMismatches,
@@ -88,7 +90,7 @@ pub struct Report {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientFile {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::elements")]
     pub participants: Vec<Participant>,
     /// Technical id (for a machine): the key a client file is stored under.
     #[serde(default, deserialize_with = "lenient::ident")]
@@ -134,8 +136,6 @@ pub struct ClientFile {
     pub group: Option<Group>,
     #[serde(default, deserialize_with = "lenient::list")]
     pub appendices: Vec<Appendix>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// A company taking part in the file (only for workflows with legal entities).
@@ -152,8 +152,6 @@ pub struct LegalEntity {
     pub postal_address: Option<Value>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub iban: Option<Personal<String>>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// What the third-party registry said about the legal entity.
@@ -163,8 +161,6 @@ pub struct LegalEntityData {
     pub controls: Option<Controls>,
     #[serde(default, deserialize_with = "lenient::object")]
     pub extra_data: Option<ExtraData>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,8 +172,6 @@ pub struct Group {
     pub label: Option<String>,
     #[serde(default, deserialize_with = "lenient::flag")]
     pub default_group: Option<bool>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,8 +180,6 @@ pub struct Appendix {
     pub id: Option<String>,
     #[serde(default, deserialize_with = "lenient::object")]
     pub file: Option<FileRef>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 impl Report {
@@ -248,7 +240,7 @@ impl Report {
                 column: e.column(),
             });
         }
-        if let Some(v) = report.extra.get("version") {
+        if let Some(v) = report.version.as_ref().filter(|v| !v.is_null()) {
             if !names_v6(v) {
                 return Err(not_v6(NotV6Reason::OtherVersion(v.to_string())));
             }
@@ -297,6 +289,11 @@ fn classify_error(
     err: serde_path_to_error::Error<serde_json::Error>,
 ) -> TrustSignError {
     let inner = err.inner();
+    if inner.to_string().starts_with(lenient::TOO_MANY) {
+        return TrustSignError::TooComplex {
+            limit: lenient::MAX_ELEMENTS,
+        };
+    }
     let (line, column) = (inner.line(), inner.column());
     if inner.is_syntax() || inner.is_eof() || inner.is_io() {
         return TrustSignError::ReportNotJson { line, column };

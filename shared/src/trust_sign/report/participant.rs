@@ -4,7 +4,7 @@
 
 use super::document::{Controls, Document, FileRef, Validation};
 use super::lenient;
-use super::types::{null_default, open_enum, Timestamp, UnknownFields};
+use super::types::{null_default, open_enum, Timestamp};
 use crate::redact::{Personal, Secret};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -55,15 +55,14 @@ pub struct Participant {
     pub iban: Option<Personal<String>>,
     #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
-    #[serde(default, deserialize_with = "lenient::list")]
-    pub profiles: Vec<Value>,
+    /// How many profiles (not read: display only).
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub profiles: usize,
     #[serde(default, deserialize_with = "lenient::object")]
     pub one_click_contract: Option<OneClickContract>,
     /// Present only when identity verification is enabled in the workflow.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::elements")]
     pub identity_checks: Vec<IdentityCheck>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// One identity verification. Which fields appear depends on the workflow's choice: identity
@@ -77,12 +76,10 @@ pub struct IdentityCheck {
     pub face_match: FaceMatchField,
     /// A `faceMatches` array beside `faceMatch` (tolerated: the section's snippet could be
     /// read that way too).
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::elements")]
     pub face_matches: Vec<FaceMatch>,
     pub video_identification: Option<VideoIdentification>,
     pub lin: Option<Lin>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// `identityChecks[].faceMatch`. The face-match section shows an object HOLDING a
@@ -103,63 +100,53 @@ pub enum FaceMatchField {
 
 impl<'de> Deserialize<'de> for FaceMatchField {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        // The section is small (a few face matches): reading it as a value first lets the
-        // shape be chosen on what is there. Errors keep no value (it may be personal).
-        let shape = |e: serde_json::Error| {
-            let message = e.to_string();
-            if lenient::parse_marker(&message).is_some() {
-                // Locating a lenient field's mismatch (see `lenient`): pass the marker on.
-                D::Error::custom(message)
-            } else {
-                D::Error::custom(format!("faceMatch: {}", e.classify_name()))
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FaceMatchField;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a face match object or array")
             }
-        };
-        Ok(match Value::deserialize(d)? {
-            Value::Null => Self::Absent,
-            Value::Array(items) => Self::List(
-                items
-                    .into_iter()
-                    .map(serde_json::from_value)
-                    .collect::<Result<_, _>>()
-                    .map_err(shape)?,
-            ),
-            Value::Object(mut map) => match map.remove("faceMatches") {
-                Some(Value::Array(items)) => Self::Nested(
-                    items
-                        .into_iter()
-                        .map(serde_json::from_value)
-                        .collect::<Result<_, _>>()
-                        .map_err(shape)?,
-                ),
-                Some(Value::Null) | None => Self::Single(Box::new(
-                    serde_json::from_value(Value::Object(map)).map_err(shape)?,
-                )),
-                Some(_) => return Err(D::Error::custom("faceMatch.faceMatches is not an array")),
-            },
-            _ => {
-                return Err(D::Error::custom(
-                    "faceMatch is neither an object nor an array",
-                ))
+            fn visit_unit<E: serde::de::Error>(self) -> Result<FaceMatchField, E> {
+                Ok(FaceMatchField::Absent)
             }
-        })
-    }
-}
-
-/// serde_json's error category, never its message (which can quote a value).
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "I/O error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected type or value",
-            serde_json::error::Category::Eof => "premature end",
+            fn visit_none<E: serde::de::Error>(self) -> Result<FaceMatchField, E> {
+                Ok(FaceMatchField::Absent)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<FaceMatchField, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<FaceMatchField, A::Error> {
+                lenient::elements(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(FaceMatchField::List)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<FaceMatchField, A::Error> {
+                // One object: either a face match, or the section's container of
+                // `faceMatches` (read as a face match whose `faceMatches` is set).
+                let mut fm =
+                    FaceMatch::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(match fm.face_matches.take() {
+                    Some(items) => FaceMatchField::Nested(items),
+                    None => FaceMatchField::Single(Box::new(fm)),
+                })
+            }
         }
+        d.deserialize_any(V)
     }
+}
+
+fn optional_elements<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<FaceMatch>>, D::Error> {
+    lenient::elements(d).map(Some)
 }
 
 impl IdentityCheck {
@@ -214,8 +201,9 @@ pub struct FaceMatch {
     pub errors: Vec<Value>,
     #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
+    /// Only on the face-match section's container object (see [`FaceMatchField`]).
+    #[serde(default, deserialize_with = "optional_elements")]
+    face_matches: Option<Vec<FaceMatch>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -243,8 +231,6 @@ pub struct VideoIdentification {
     pub biometry_controls: Option<Controls>,
     /// Not described for videos; read in case it is present, as on documents.
     pub validation: Option<Validation>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// La Poste's Identité Numérique.
@@ -268,8 +254,6 @@ pub struct Lin {
     pub comparison_verdict: Option<LinVerdict>,
     #[serde(default, deserialize_with = "null_default")]
     pub controls: BTreeMap<String, LinMatch>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// The identity La Poste returned (OIDC claims): all personal.
@@ -294,8 +278,6 @@ pub struct LinProviderData {
     pub birth_country: Option<Personal<String>>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub gender: Option<Personal<String>>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// `participants[].oneClickContract`: the earlier client file this one was created from.
@@ -314,8 +296,6 @@ pub struct OneClickContract {
     pub client_file: Option<OneClickClientFile>,
     #[serde(default, deserialize_with = "lenient::list")]
     pub documents: Vec<OneClickDocument>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -336,8 +316,6 @@ pub struct OneClickParticipant {
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
     pub postal_address: Option<Personal<Value>>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -362,8 +340,6 @@ pub struct OneClickClientFile {
     pub state: Option<super::ClientFileState>,
     #[serde(default, deserialize_with = "lenient::map")]
     pub external_info: Map<String, Value>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -379,6 +355,4 @@ pub struct OneClickDocument {
     pub controls: Option<Controls>,
     #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
