@@ -170,6 +170,11 @@ async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer
                 ]
             );
             assert_eq!(analysis["unlinkedReviews"], json!([]));
+            // idPhotoMatch is only in the reference's example: judged, marked inferred.
+            let failed =
+                &checks.iter().find(|c| c["kind"] == "face_match").unwrap()["failed_controls"][0];
+            assert_eq!(failed["control"], "idPhotoMatch");
+            assert_eq!(failed["basis"], "inferred");
         }
 
         // The raw report.json, byte for byte, under the processed prefix.
@@ -627,4 +632,46 @@ async fn keys_naming_a_person_are_stored_nowhere_in_clear() {
     kyc_shared::trust_sign::intake::reveal_keys(&keys, &stream.event_id, &mut detail).unwrap();
     assert_eq!(detail["archive"]["key"], "incoming/dossier jean_dupont.zip");
     assert_eq!(detail["archive"]["versionId"], json!(good.version_id));
+}
+
+#[tokio::test]
+async fn a_report_beyond_the_item_budget_is_quarantined_with_its_reason() {
+    let st = stack(true).await;
+    // 20,001 tiny documents: parsed and judged they would cost more memory than the function
+    // has for a report; quarantined with a clear reason instead of an out-of-memory crash.
+    let docs = vec!["{}"; kyc_shared::trust_sign::report::lenient::MAX_ELEMENTS + 1].join(",");
+    let report = format!(
+        r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"uuid":"cf","externalId":"cust-big"}},"documents":[{docs}]}}"#
+    );
+    let mut zip = trust_sign_gen::zip_writer::ZipWriter::new(Vec::new(), false);
+    zip.add(
+        "report.json",
+        report.as_bytes(),
+        &trust_sign_gen::zip_writer::EntryOptions::default(),
+    )
+    .unwrap();
+    let (bytes, _) = zip.finish().unwrap();
+    let up = put(&st.s3, BUCKET, "incoming/big.zip", bytes).await;
+    let r = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap();
+    let RecordResult::Quarantined {
+        event_id,
+        reason_code,
+        ..
+    } = &r[0]
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(reason_code, "report_too_complex");
+    let item = event_item(&st.config, event_id).await;
+    assert!(
+        item["summary"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("more than 20000"),
+        "{item}"
+    );
 }
