@@ -83,7 +83,7 @@ fn report(shape: &str, target: usize) -> Vec<u8> {
                         for c in 0..2000 {
                             out.push_str(&format!(r#","newControl{c}":true"#));
                         }
-                        out.push_str("}");
+                        out.push('}');
                     }
                     "unknown-docs" => {
                         out.push('}');

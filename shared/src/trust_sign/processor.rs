@@ -380,10 +380,13 @@ pub struct MemoryArchives {
     inner: Arc<Mutex<MemoryBucket>>,
 }
 
+/// (bucket, key).
+type ObjectName = (String, String);
+
 #[derive(Default)]
 struct MemoryBucket {
     /// (bucket, key) → (version id or ETag, bytes).
-    objects: BTreeMap<(String, String), (String, Arc<Vec<u8>>)>,
+    objects: BTreeMap<ObjectName, (String, Arc<Vec<u8>>)>,
     tags: BTreeMap<(String, String), Vec<(String, String)>>,
     fail_reads: bool,
     fail_writes: bool,
