@@ -148,10 +148,10 @@ fn keep_check<'de, A: serde::de::MapAccess<'de>>(
     omitted: &mut usize,
 ) -> Result<(), A::Error> {
     if crate::trust_sign::controls::lookup(&name).is_some() {
-        checks.insert(name, map.next_value()?);
+        checks.insert(name, map.next_value_seed(lenient::BoundedValue)?);
     } else if *unknown_kept < MAX_UNKNOWN_CONTROLS {
         *unknown_kept += 1;
-        checks.insert(name, map.next_value()?);
+        checks.insert(name, map.next_value_seed(lenient::BoundedValue)?);
     } else {
         map.next_value::<serde::de::IgnoredAny>()?;
         *omitted += 1;
@@ -342,6 +342,7 @@ pub struct ExtraData {
     #[serde(default, deserialize_with = "lenient::object")]
     pub company_details: Option<CompanyDetails>,
     /// Deprecated since the tax service closed; personal (names, incomes, address).
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub fr_tax_notice_details: Option<Personal<Value>>,
 }
 
@@ -426,7 +427,9 @@ pub struct DocumentDetails {
     pub period_date: Option<String>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub seniority_date: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub monthly_net_taxable_income: Option<Personal<Value>>,
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub annual_net_taxable_income: Option<Personal<Value>>,
     // Tax notices.
     #[serde(default, deserialize_with = "lenient::personal")]
@@ -435,11 +438,14 @@ pub struct DocumentDetails {
     pub fiscal_number1: Option<Personal<String>>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number2: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub ref_income: Option<Personal<Value>>,
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub income_year: Option<Value>,
     #[serde(rename = "doc2D", default, deserialize_with = "lenient::object")]
     pub doc_2d: Option<Doc2D>,
     /// Deprecated: income lines per declarant.
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub incomes_details: Option<Personal<Value>>,
 }
 
@@ -455,7 +461,9 @@ pub struct Doc2D {
     pub full_name2: Option<Personal<String>>,
     #[serde(default, deserialize_with = "lenient::text")]
     pub signed_by: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub reference_income: Option<Personal<Value>>,
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub parts_count: Option<Value>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number1: Option<Personal<String>>,
@@ -467,5 +475,6 @@ pub struct Doc2D {
     pub declaration_date: Option<String>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub tax_notice_reference: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub income_year: Option<Value>,
 }

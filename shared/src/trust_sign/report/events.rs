@@ -88,6 +88,7 @@ pub struct Event {
     #[serde(default, deserialize_with = "lenient::text")]
     pub channel: Option<String>,
     /// REOPEN only: reopened tasks, the operator's message, extra tasks.
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub causes: Option<Personal<Value>>,
 }
 

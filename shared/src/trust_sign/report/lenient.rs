@@ -97,6 +97,98 @@ where
     d.deserialize_any(V(std::marker::PhantomData))
 }
 
+/// A JSON value whose array items and object entries count against [`MAX_ELEMENTS`]: the
+/// free-form parts of a report (`externalInfo`, `postalAddress`, keyword lists, `causes`...)
+/// cannot grow memory past the budget either.
+pub(crate) struct BoundedValue;
+
+impl<'de> de::DeserializeSeed<'de> for BoundedValue {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BoundedValue {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(BoundedValue)? {
+            count_element()?;
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(BoundedValue)?;
+            count_element()?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Any JSON value, within the element budget.
+pub(crate) fn bounded<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    d.deserialize_any(BoundedValue)
+}
+
+/// An optional free-form value (`null` is absent).
+pub(crate) fn opt_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Ok(Some(bounded(d)?).filter(|v| !v.is_null()))
+}
+
+/// An optional free-form personal value (`postalAddress`, incomes...).
+pub(crate) fn opt_personal_value<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Personal<Value>>, D::Error> {
+    opt_value(d).map(|v| v.map(Personal::new))
+}
+
+/// A display-only list of free-form values (`expectedSequence`).
+pub(crate) fn values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(match bounded(d)? {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items,
+        other => {
+            note::<D::Error>("array", kind(&other))?;
+            Vec::new()
+        }
+    })
+}
+
 /// A display-only list kept as a count (`pages`, `profiles`): the items are skipped.
 pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     list::<D, IgnoredAny>(d).map(|v| v.len())
@@ -300,7 +392,7 @@ pub(crate) fn personal_or_empty<'de, D: Deserializer<'de>>(
 pub(crate) fn personal_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Personal<Vec<String>>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+    Ok(match bounded(d)? {
         Value::Null => None,
         Value::String(s) => {
             note::<D::Error>("array", "string")?;
@@ -427,7 +519,7 @@ where
 /// Error or warning codes: a lone code (`"errors": 2001`) is read as a one-code list and
 /// noted, so a code is never lost to a shape change.
 pub(crate) fn codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+    Ok(match bounded(d)? {
         Value::Null => Vec::new(),
         Value::Array(items) => items,
         other => {
@@ -441,7 +533,14 @@ pub(crate) fn codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Er
 pub(crate) fn map<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<serde_json::Map<String, Value>, D::Error> {
-    object::<D, serde_json::Map<String, Value>>(d).map(Option::unwrap_or_default)
+    Ok(match bounded(d)? {
+        Value::Object(m) => m,
+        Value::Null => serde_json::Map::new(),
+        other => {
+            note::<D::Error>("object", kind(&other))?;
+            serde_json::Map::new()
+        }
+    })
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -81,6 +81,7 @@ pub struct Report {
     pub events: Vec<Event>,
     /// Not in the reference (which defines no version field); if one appears it must not
     /// name another version.
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub version: Option<Value>,
     /// Display-only fields of an unexpected type, noted rather than fatal (see [`lenient`]).
     #[serde(skip)]
@@ -149,6 +150,7 @@ pub struct LegalEntity {
     pub company_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::object")]
     pub data: Option<LegalEntityData>,
+    #[serde(default, deserialize_with = "lenient::opt_value")]
     pub postal_address: Option<Value>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub iban: Option<Personal<String>>,
@@ -298,11 +300,23 @@ fn classify_error(
     if inner.is_syntax() || inner.is_eof() || inner.is_io() {
         return TrustSignError::ReportNotJson { line, column };
     }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(top)) => {
-            if let Some(v) = top.get("version").filter(|v| !names_v6(v)) {
+    // Only the top level's shape is read again (other fields skipped, nothing kept): the
+    // error path must not build the whole report as a value either.
+    let is_object = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !is_object {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => not_v6(NotV6Reason::NotAnObject),
+            Err(_) => TrustSignError::ReportNotJson { line, column },
+        };
+    }
+    match serde_json::from_slice::<TopShape>(bytes) {
+        Ok(top) => {
+            if let Some(v) = top.version.filter(|v| !v.is_null() && !names_v6(v)) {
                 not_v6(NotV6Reason::OtherVersion(v.to_string()))
-            } else if !top.get("clientFile").is_some_and(Value::is_object) {
+            } else if !top.client_file.is_some_and(|o| o.0) {
                 not_v6(NotV6Reason::MissingField("clientFile"))
             } else {
                 TrustSignError::ReportSchema {
@@ -312,8 +326,69 @@ fn classify_error(
                 }
             }
         }
-        Ok(_) => not_v6(NotV6Reason::NotAnObject),
         Err(_) => TrustSignError::ReportNotJson { line, column },
+    }
+}
+
+/// The top level of a report, for sorting errors: its version and whether `clientFile` is an
+/// object; every other field skipped.
+#[derive(Deserialize)]
+struct TopShape {
+    #[serde(default, deserialize_with = "lenient::opt_value")]
+    version: Option<Value>,
+    #[serde(rename = "clientFile", default)]
+    client_file: Option<IsObject>,
+}
+
+/// Whether a value is an object (its content skipped).
+struct IsObject(bool);
+
+impl<'de> Deserialize<'de> for IsObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let any = serde::de::IgnoredAny;
+        struct V(serde::de::IgnoredAny);
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = IsObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<IsObject, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IsObject(true))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<IsObject, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(IsObject(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_unit<E>(self) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+        }
+        d.deserialize_any(V(any))
     }
 }
 

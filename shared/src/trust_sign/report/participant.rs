@@ -50,6 +50,7 @@ pub struct Participant {
     pub mobile_phone: Option<Personal<String>>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub phone: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub postal_address: Option<Personal<Value>>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub iban: Option<Personal<String>>,
@@ -185,7 +186,7 @@ pub struct FaceMatch {
     pub controls: Option<Controls>,
     #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
-    #[serde(default, deserialize_with = "lenient::list")]
+    #[serde(default, deserialize_with = "lenient::values")]
     pub expected_sequence: Vec<Value>,
     #[serde(default, deserialize_with = "lenient::text")]
     pub source: Option<String>,
@@ -315,6 +316,7 @@ pub struct OneClickParticipant {
     pub birth_place: Option<Personal<String>>,
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub postal_address: Option<Personal<Value>>,
 }
 

@@ -348,3 +348,27 @@ fn more_items_than_the_budget_is_a_clear_error_not_a_crash() {
         lenient::MAX_ELEMENTS
     );
 }
+
+#[test]
+fn free_form_values_count_against_the_budget_too() {
+    // A keyword list or an externalInfo of millions of entries is refused, not built.
+    let words = vec!["\"w\""; lenient::MAX_ELEMENTS + 1].join(",");
+    let json = format!(
+        r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{}},"documents":[{{"controls":{{"keywordsBlacklist":[{words}]}}}}]}}"#
+    );
+    assert!(matches!(
+        Report::from_slice(json.as_bytes()),
+        Err(TrustSignError::TooComplex { .. })
+    ));
+    let info: Vec<String> = (0..=lenient::MAX_ELEMENTS)
+        .map(|i| format!("\"k{i}\":1"))
+        .collect();
+    let json = format!(
+        r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"externalInfo":{{{}}}}}}}"#,
+        info.join(",")
+    );
+    assert!(matches!(
+        Report::from_slice(json.as_bytes()),
+        Err(TrustSignError::TooComplex { .. })
+    ));
+}

@@ -61,7 +61,7 @@ macro_rules! open_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Ok(match serde_json::Value::deserialize(d)? {
+                Ok(match crate::trust_sign::report::lenient::bounded(d)? {
                     serde_json::Value::String(s) => Self::from(s.as_str()),
                     other => Self::Other(other.to_string()),
                 })
@@ -109,7 +109,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
+        Ok(match super::lenient::bounded(d)? {
             Value::String(s) => Self::new(s),
             other => Self {
                 raw: other.to_string(),
@@ -125,7 +125,7 @@ pub struct Ident(pub String);
 
 impl<'de> Deserialize<'de> for Ident {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
+        Ok(match super::lenient::bounded(d)? {
             Value::String(s) => Self(s),
             other => Self(other.to_string()),
         })
