@@ -3,6 +3,7 @@
 
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
+use kyc_shared::aws::s3::build_processor;
 use kyc_shared::aws::DynamoStore;
 use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
 use kyc_shared::aws_sdk_dynamodb::Client as Ddb;
@@ -10,10 +11,10 @@ use kyc_shared::aws_sdk_s3::Client as S3;
 use kyc_shared::intake::{EventStore, Outcome, Provider};
 use kyc_shared::kyc_state::{SkipReason, Stream};
 use kyc_shared::trust_sign::intake::QUARANTINE_TAG;
+use kyc_shared::trust_sign::processor::{Processor, RecordResult};
 use kyc_shared::trust_sign::{analyze_archive, Limits, MemorySource};
 use serde_json::{json, Value};
-use trust_sign_archive::{build_processor, Processor, RecordResult};
-use trust_sign_gen::{write_archive, ArchiveOptions, Kind};
+use trust_sign_gen::{write_archive, ArchiveOptions, Kind, NUMERIC_EXTERNAL_ID};
 
 struct Stack {
     _moto: Moto,
@@ -91,7 +92,7 @@ fn processed(r: &RecordResult) -> (&str, &Outcome) {
 async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer() {
     let st = stack(true).await;
     let valid: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_valid()).collect();
-    assert_eq!(valid.len(), 12);
+    assert_eq!(valid.len(), 13);
     for kind in valid {
         let customer = format!("cust-{}", kind.name());
         let bytes = archive(kind, Some(customer_patch(&customer)));
@@ -133,7 +134,7 @@ async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer
         );
         let participants = v.detail["participants"].as_array().unwrap();
         assert_eq!(participants.len(), local.summary.participants.len());
-        if kind == Kind::FaceMatchOverturned {
+        if matches!(kind, Kind::FaceMatchOverturned | Kind::FaceMatchNested) {
             // The verdict explains itself: failed automatically, accepted on review.
             let checks = participants[0]["checks"].as_array().unwrap();
             assert!(
@@ -142,6 +143,38 @@ async fn every_valid_archive_kind_is_stored_against_its_client_file_and_customer
                     .any(|c| c["kind"] == "face_match" && c["outcome"] == "overturned"),
                 "{checks:?}"
             );
+        }
+        if kind == Kind::FaceMatchNested {
+            // Both nested face matches judged, the review linked to the first.
+            let item = event_item(&st.config, event_id).await;
+            let analysis = &item["summary"]["analysis"]["summary"];
+            let checks = analysis["participants"][0]["identity_checks"]
+                .as_array()
+                .unwrap();
+            let outcomes: Vec<_> = checks
+                .iter()
+                .filter(|c| c["kind"] == "face_match")
+                .map(|c| {
+                    (
+                        c["locator"].as_str().unwrap(),
+                        c["outcome"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            let base = "clientFile.participants[0].identityChecks[0].faceMatch";
+            assert_eq!(
+                outcomes,
+                vec![
+                    (&*format!("{base}.faceMatches[0]"), "overturned"),
+                    (&*format!("{base}.faceMatches[1]"), "passed")
+                ]
+            );
+            assert_eq!(analysis["unlinkedReviews"], json!([]));
+            // idPhotoMatch is only in the reference's example: judged, marked inferred.
+            let failed =
+                &checks.iter().find(|c| c["kind"] == "face_match").unwrap()["failed_controls"][0];
+            assert_eq!(failed["control"], "idPhotoMatch");
+            assert_eq!(failed["basis"], "inferred");
         }
 
         // The raw report.json, byte for byte, under the processed prefix.
@@ -179,6 +212,7 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
         (Kind::AbsoluteName, "unsafe_entry_name"),
         (Kind::UnsupportedCompression, "unsupported_compression"),
     ];
+    let keys = trust_sign_keyring(&st.config).await;
     let bad: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !k.is_valid()).collect();
     assert_eq!(
         bad.len(),
@@ -227,7 +261,11 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
             .iter()
             .any(|t| t.key() == QUARANTINE_TAG && t.value() == code));
         let qkey = format!("quarantine/bad {}.zip", kind.name());
-        assert_eq!(item["summary"]["quarantineKey"], json!(qkey));
+        // The quarantine key (it may name the customer) is sealed; the payload key opens it.
+        assert!(item["summary"].get("quarantineKey").is_none(), "{item}");
+        let mut summary = item["summary"].clone();
+        kyc_shared::trust_sign::intake::reveal_keys(&keys, event_id, &mut summary).unwrap();
+        assert_eq!(summary["quarantineKey"], json!(qkey));
         assert_eq!(
             object_bytes(&st.s3, &qkey).await.unwrap(),
             archive(kind, None),
@@ -492,5 +530,148 @@ async fn a_large_zip64_archive_streamed_by_multipart_upload_reads_little() {
     assert!(
         *bytes_read < 512 * 1024,
         "read {bytes_read} bytes of {size}"
+    );
+}
+
+#[tokio::test]
+async fn numeric_identifiers_are_processed_and_link_the_customer() {
+    let st = stack(true).await;
+    let mut bytes = Vec::new();
+    let opts = ArchiveOptions {
+        numeric_ids: true,
+        ..ArchiveOptions::default()
+    };
+    write_archive(Kind::Full, &opts, &mut bytes).unwrap();
+    let up = put(&st.s3, BUCKET, "incoming/numeric.zip", bytes).await;
+    let r = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap();
+    let (event_id, outcome) = processed(&r[0]);
+    assert_eq!(outcome, &Outcome::Applied);
+    let customer = NUMERIC_EXTERNAL_ID.to_string();
+    let history = st.store.history(&customer).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].event_id, event_id);
+    let item = event_item(&st.config, event_id).await;
+    assert_eq!(item["summary"]["subjectId"], json!(customer));
+    assert_eq!(
+        item["summary"]["analysis"]["summary"]["clientFileId"],
+        json!("10002")
+    );
+}
+
+/// Every item of the table, as one text (what a table export would show).
+async fn table_dump(config: &kyc_shared::aws_config::SdkConfig) -> String {
+    let mut text = String::new();
+    let mut start = None;
+    loop {
+        let page = Ddb::new(config)
+            .scan()
+            .table_name(TABLE)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            text.push_str(
+                &kyc_shared::aws::attribute::from_attribute(&AttributeValue::M(item.clone()))
+                    .to_string(),
+            );
+            text.push('\n');
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return text;
+        }
+    }
+}
+
+#[tokio::test]
+async fn keys_naming_a_person_are_stored_nowhere_in_clear() {
+    let st = stack(true).await;
+    let good = put(
+        &st.s3,
+        BUCKET,
+        "incoming/dossier jean_dupont.zip",
+        archive(Kind::Full, Some(customer_patch("cust-privacy"))),
+    )
+    .await;
+    let bad = put(
+        &st.s3,
+        BUCKET,
+        "incoming/dossier marie_curie.zip",
+        archive(Kind::NotZip, None),
+    )
+    .await;
+    let r = st
+        .processor
+        .handle(&event(vec![
+            record_json(BUCKET, &good),
+            record_json(BUCKET, &bad),
+        ]))
+        .await
+        .unwrap();
+    let (event_id, _) = processed(&r[0]);
+    assert!(matches!(r[1], RecordResult::Quarantined { .. }), "{r:?}");
+    let dump = table_dump(&st.config).await;
+    assert!(dump.contains(event_id), "the dump holds the events");
+    for name in ["jean_dupont", "marie_curie", "jean%20dupont", "jean+dupont"] {
+        assert!(!dump.contains(name), "{name} in the table: {dump}");
+    }
+    // An operator with the payload key finds the object again.
+    let keys = trust_sign_keyring(&st.config).await;
+    let states = st.store.provider_states("cust-privacy").await.unwrap();
+    let stream = states[&Provider::TrustSign]
+        .streams
+        .values()
+        .next()
+        .unwrap();
+    let mut detail = stream.detail.clone();
+    kyc_shared::trust_sign::intake::reveal_keys(&keys, &stream.event_id, &mut detail).unwrap();
+    assert_eq!(detail["archive"]["key"], "incoming/dossier jean_dupont.zip");
+    assert_eq!(detail["archive"]["versionId"], json!(good.version_id));
+}
+
+#[tokio::test]
+async fn a_report_beyond_the_item_budget_is_quarantined_with_its_reason() {
+    let st = stack(true).await;
+    // 20,001 tiny documents: parsed and judged they would cost more memory than the function
+    // has for a report; quarantined with a clear reason instead of an out-of-memory crash.
+    let docs = vec!["{}"; kyc_shared::trust_sign::report::lenient::MAX_ELEMENTS + 1].join(",");
+    let report = format!(
+        r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"uuid":"cf","externalId":"cust-big"}},"documents":[{docs}]}}"#
+    );
+    let mut zip = trust_sign_gen::zip_writer::ZipWriter::new(Vec::new(), false);
+    zip.add(
+        "report.json",
+        report.as_bytes(),
+        &trust_sign_gen::zip_writer::EntryOptions::default(),
+    )
+    .unwrap();
+    let (bytes, _) = zip.finish().unwrap();
+    let up = put(&st.s3, BUCKET, "incoming/big.zip", bytes).await;
+    let r = st
+        .processor
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap();
+    let RecordResult::Quarantined {
+        event_id,
+        reason_code,
+        ..
+    } = &r[0]
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(reason_code, "report_too_complex");
+    let item = event_item(&st.config, event_id).await;
+    assert!(
+        item["summary"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("more than 20000"),
+        "{item}"
     );
 }

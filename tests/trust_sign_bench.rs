@@ -8,9 +8,10 @@
 
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
+use kyc_shared::aws::s3::build_processor;
 use kyc_shared::trust_sign::intake::ArchiveObject;
+use kyc_shared::trust_sign::processor::RecordResult;
 use std::time::Instant;
-use trust_sign_archive::{build_processor, RecordResult};
 use trust_sign_gen::{ArchiveOptions, Kind};
 
 const RUNS: u32 = 5;
@@ -59,7 +60,7 @@ fn child(args: &[String]) {
             }
         }
         let per = t.elapsed() / RUNS;
-        let source = kyc_shared::aws::s3::S3Source::new(processor.s3.clone(), object);
+        let source = kyc_shared::aws::s3::S3Source::new(s3(&config), object);
         let a = kyc_shared::trust_sign::analyze_archive(&source, &Default::default())
             .await
             .unwrap();

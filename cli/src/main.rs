@@ -45,12 +45,16 @@ enum Command {
         customer: String,
         #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
         table: String,
+        #[command(flatten)]
+        reveal: trust_sign::Reveal,
     },
     /// Print a customer's history, oldest first.
     History {
         customer: String,
         #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
         table: String,
+        #[command(flatten)]
+        reveal: trust_sign::Reveal,
     },
     /// GoPay operations.
     Gopay {
@@ -106,8 +110,16 @@ fn main() -> ExitCode {
         Command::Gopay {
             action: GopayCommand::Revoke { customer, settings },
         } => runtime().block_on(gopay::revoke(&customer, &settings)),
-        Command::Status { customer, table } => runtime().block_on(status(&customer, &table)),
-        Command::History { customer, table } => runtime().block_on(history(&customer, &table)),
+        Command::Status {
+            customer,
+            table,
+            reveal,
+        } => runtime().block_on(status(&customer, &table, &reveal)),
+        Command::History {
+            customer,
+            table,
+            reveal,
+        } => runtime().block_on(history(&customer, &table, &reveal)),
     };
     match result {
         Ok(v) => {
@@ -135,20 +147,28 @@ async fn store(table: &str) -> DynamoStore {
     DynamoStore::new(&kyc_shared::aws::load_config().await, table)
 }
 
-async fn status(customer: &str, table: &str) -> Result<Value, String> {
-    let states = store(table)
+async fn status(customer: &str, table: &str, reveal: &trust_sign::Reveal) -> Result<Value, String> {
+    let mut states = store(table)
         .await
         .provider_states(customer)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(state) = states.get_mut(&kyc_shared::intake::Provider::TrustSign) {
+        reveal.streams(state).await?;
+    }
     Ok(kyc_shared::xpollens::replay::status_json(customer, states))
 }
 
-async fn history(customer: &str, table: &str) -> Result<Value, String> {
-    let entries = store(table)
+async fn history(
+    customer: &str,
+    table: &str,
+    reveal: &trust_sign::Reveal,
+) -> Result<Value, String> {
+    let mut entries = store(table)
         .await
         .history(customer)
         .await
         .map_err(|e| e.to_string())?;
+    reveal.history(&mut entries).await?;
     Ok(json!({"customer": customer, "history": entries}))
 }

@@ -2,13 +2,16 @@
 //! archive function's processing on every archive under a prefix).
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kyc_shared::intake::Outcome;
-use kyc_shared::trust_sign::intake::{ArchiveObject, LinkKey};
+use kyc_shared::aws::s3::build_processor;
+use kyc_shared::crypto::Keyring;
+use kyc_shared::intake::{HistoryEntry, Outcome, Provider};
+use kyc_shared::kyc_state::ProviderState;
+use kyc_shared::trust_sign::intake::{reveal_keys, ArchiveObject, LinkKey};
+use kyc_shared::trust_sign::processor::{RecordResult, Settings};
 use kyc_shared::trust_sign::{analyze_archive, FileSource, Limits};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use trust_sign_archive::{build_processor, RecordResult, Settings};
 
 /// Summary, verdicts, manifest and read costs of a local archive (personal data redacted).
 /// A bad archive is an error naming its reason code.
@@ -22,6 +25,60 @@ pub async fn inspect(file: &Path) -> Result<Value, String> {
             file.display(),
             e.reason_code()
         )),
+    }
+}
+
+/// `--reveal`: archive keys are stored sealed (they often name the customer); an operator who
+/// asks sees them opened with the payload key. Without it, output shows sealed keys only.
+#[derive(clap::Args)]
+pub struct Reveal {
+    /// Show Trust & Sign archive keys in clear (opened with the payload key).
+    #[arg(long)]
+    pub reveal: bool,
+    #[arg(
+        long,
+        env = "PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key"
+    )]
+    pub payload_key_secret: String,
+}
+
+impl Reveal {
+    async fn keyring(&self) -> Result<Keyring, String> {
+        use kyc_shared::secrets::SecretSource;
+        let config = kyc_shared::aws::load_config().await;
+        let staged = kyc_shared::aws::SecretsManagerSource::new(&config)
+            .staged(&self.payload_key_secret)
+            .await
+            .map_err(|e| format!("payload key: {e}"))?;
+        Keyring::from_staged(&staged)
+    }
+
+    /// Opens the sealed keys of the Trust & Sign streams (each bound to its event).
+    pub async fn streams(&self, state: &mut ProviderState) -> Result<(), String> {
+        if !self.reveal {
+            return Ok(());
+        }
+        let keys = self.keyring().await?;
+        for v in state.streams.values_mut() {
+            reveal_keys(&keys, &v.event_id, &mut v.detail)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the sealed keys of the Trust & Sign history entries.
+    pub async fn history(&self, entries: &mut [HistoryEntry]) -> Result<(), String> {
+        if !self.reveal {
+            return Ok(());
+        }
+        let keys = self.keyring().await?;
+        for e in entries
+            .iter_mut()
+            .filter(|e| e.provider == Provider::TrustSign)
+        {
+            reveal_keys(&keys, &e.event_id, &mut e.summary)?;
+        }
+        Ok(())
     }
 }
 
@@ -103,6 +160,7 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
     .checked()?;
     let config = kyc_shared::aws::load_config().await;
     let processor = build_processor(settings, &config);
+    let s3 = kyc_shared::aws::s3::client(&config);
 
     // The current version of each archive: its version id gives the same event id as its
     // S3 notification did (ETag on an unversioned bucket, where the id is "null").
@@ -110,8 +168,7 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
     let mut skipped = 0usize;
     let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
     loop {
-        let page = processor
-            .s3
+        let page = s3
             .list_object_versions()
             .bucket(&bucket)
             .prefix(&prefix)

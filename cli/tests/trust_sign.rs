@@ -125,3 +125,59 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
     let second = run();
     assert_eq!(second["counts"]["duplicate"], 3, "{second}");
 }
+
+/// `kyc status` and `kyc history` never print an archive key (it names the customer) unless
+/// the operator asks with `--reveal`.
+#[test]
+fn status_and_history_show_archive_keys_only_with_reveal() {
+    use kyc_integration_tests::trust_sign::{
+        archive_settings, create_bucket, event, put, record_json, s3, BUCKET,
+    };
+    use kyc_integration_tests::{provision, Moto, PAYLOAD_KEY_SECRET, TABLE};
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = moto.sdk_config().await;
+        provision(&config, TABLE).await;
+        let s3 = s3(&config);
+        create_bucket(&s3, BUCKET, true).await;
+        let mut bytes = Vec::new();
+        let opts = trust_sign_gen::ArchiveOptions {
+            report_patch: Some(serde_json::json!({"clientFile": {"externalId": "cust-reveal"}})),
+            ..Default::default()
+        };
+        trust_sign_gen::write_archive(Kind::Full, &opts, &mut bytes).unwrap();
+        let up = put(&s3, BUCKET, "incoming/dossier jean_dupont.zip", bytes).await;
+        let processor = kyc_shared::aws::s3::build_processor(archive_settings(TABLE), &config);
+        processor
+            .handle(&event(vec![record_json(BUCKET, &up)]))
+            .await
+            .unwrap();
+    });
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "eu-west-3")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TABLE_NAME", TABLE)
+            .env("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8(out.stdout).unwrap() + &stderr
+    };
+    for command in ["status", "history"] {
+        let plain = run(&[command, "cust-reveal"]);
+        assert!(plain.contains("sealedKey"), "{plain}");
+        assert!(!plain.contains("jean_dupont"), "{plain}");
+        let revealed = run(&[command, "cust-reveal", "--reveal"]);
+        assert!(
+            revealed.contains("\"key\": \"incoming/dossier jean_dupont.zip\""),
+            "{revealed}"
+        );
+    }
+}

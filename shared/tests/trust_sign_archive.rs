@@ -90,7 +90,7 @@ fn french_id_card_with_failed_controls() {
         assert!(failed.contains(&c), "{c} in {failed:?}");
     }
     assert!(id
-        .unknown_polarity_controls
+        .inferred_controls
         .iter()
         .any(|f| f.control == "securityElementsValid"));
     assert_eq!(participant(&a, CORINNE).outcome, Outcome::Failed);
@@ -171,7 +171,15 @@ fn video_lin_and_documents() {
     assert_eq!(john.outcome, Outcome::Failed);
 
     let le = a.summary.legal_entity.as_ref().unwrap();
-    assert_eq!(failed_names(le), vec!["companyOfficeIdValid"]);
+    // agentNameMatch: seen only in the reference's example, judged on an inferred polarity.
+    assert_eq!(
+        failed_names(le),
+        vec!["companyOfficeIdValid", "agentNameMatch"]
+    );
+    assert_eq!(
+        le.failed_controls[1].basis,
+        Some(kyc_shared::trust_sign::controls::Basis::Inferred)
+    );
     let contract = a
         .summary
         .signed_documents

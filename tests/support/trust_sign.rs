@@ -9,10 +9,11 @@ use kyc_shared::aws_sdk_s3::types::{
 };
 use kyc_shared::aws_sdk_s3::Client;
 use kyc_shared::trust_sign::intake::LinkKey;
+use kyc_shared::trust_sign::processor::{Notification, Settings};
 use kyc_shared::trust_sign::Limits;
 use std::io::Write;
 use std::time::Duration;
-use trust_sign_archive::{S3Event, Settings};
+use trust_sign_archive::S3Event;
 use trust_sign_gen::{write_archive, ArchiveOptions, Kind};
 
 pub const BUCKET: &str = "kyc-hooks-archives";
@@ -242,6 +243,20 @@ pub fn record_json(bucket: &str, o: &Uploaded) -> serde_json::Value {
     })
 }
 
-pub fn event(records: Vec<serde_json::Value>) -> S3Event {
-    serde_json::from_value(serde_json::json!({ "Records": records })).expect("S3 event")
+/// An S3 event as Lambda delivers it, mapped by the function's wiring to the processor's
+/// notifications.
+pub fn event(records: Vec<serde_json::Value>) -> Vec<Notification> {
+    let event: S3Event =
+        serde_json::from_value(serde_json::json!({ "Records": records })).expect("S3 event");
+    trust_sign_archive::notifications(&event)
+}
+
+/// The payload keyring the function seals with (what `kyc status --reveal` opens with).
+pub async fn trust_sign_keyring(config: &SdkConfig) -> kyc_shared::crypto::Keyring {
+    use kyc_shared::secrets::SecretSource;
+    let staged = kyc_shared::aws::SecretsManagerSource::new(config)
+        .staged(crate::PAYLOAD_KEY_SECRET)
+        .await
+        .expect("payload key secret");
+    kyc_shared::crypto::Keyring::from_staged(&staged).expect("payload key")
 }

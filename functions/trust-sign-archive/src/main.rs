@@ -1,5 +1,7 @@
+use kyc_shared::aws::s3::build_processor;
+use kyc_shared::trust_sign::processor::Settings;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use trust_sign_archive::{build_processor, S3Event, Settings};
+use trust_sign_archive::{notifications, S3Event};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -9,9 +11,8 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<S3Event>| {
         let processor = &processor;
         async move {
-            Ok::<_, Error>(serde_json::to_value(
-                processor.handle(&event.payload).await?,
-            )?)
+            let records = notifications(&event.payload);
+            Ok::<_, Error>(serde_json::to_value(processor.handle(&records).await?)?)
         }
     }))
     .await

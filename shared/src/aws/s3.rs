@@ -1,9 +1,11 @@
-//! S3 adapter of the Trust & Sign archive reader: [`S3Source`] reads exactly the ranges
-//! `trust_sign::zip_locate` asks for (ranged GETs pinned to one object version), and the few
-//! writes the archive function makes (processed copy of report.json, quarantine copy and tag).
+//! S3 adapters of the Trust & Sign processor's ports: [`S3Source`] reads exactly the ranges
+//! `trust_sign::zip_locate` asks for (ranged GETs pinned to one object version), and
+//! [`S3Archives`] makes the few writes (processed copy of report.json, quarantine copy and
+//! tag). [`build_processor`] wires them with DynamoDB and Secrets Manager.
 
 use crate::trust_sign::intake::{ArchiveObject, ObjectVersion};
-use crate::trust_sign::{RangeSource, SourceError, TrustSignError};
+use crate::trust_sign::processor::{ArchiveSources, ArchiveStore, ObjectGone, Processor, Settings};
+use crate::trust_sign::{RangeSource, SourceError};
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
@@ -32,16 +34,12 @@ pub enum S3ReadError {
     Other(String),
 }
 
-/// True when an analysis failed because the object version is gone (not worth a retry).
-pub fn is_gone(err: &TrustSignError) -> bool {
-    match err {
-        TrustSignError::Source(e) => {
-            matches!(
-                e.downcast_ref::<S3ReadError>(),
-                Some(S3ReadError::Gone { .. })
-            )
-        }
-        _ => false,
+/// A read error for the reader: a gone version becomes the processor's [`ObjectGone`] (not
+/// retried), anything else stays transient.
+fn source_error(e: S3ReadError) -> SourceError {
+    match e {
+        S3ReadError::Gone { code } => Box::new(ObjectGone { code }),
+        other => Box::new(other),
     }
 }
 
@@ -118,7 +116,7 @@ impl RangeSource for S3Source {
             .set_if_match(o.etag().map(|e| format!("\"{e}\"")))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| source_error(classify(e)))?;
         out.content_length()
             .and_then(|l| u64::try_from(l).ok())
             .ok_or_else(|| S3ReadError::Other("HEAD answered no content length".into()).into())
@@ -142,7 +140,7 @@ impl RangeSource for S3Source {
             .range(format!("bytes={start}-{end}"))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| source_error(classify(e)))?;
         let mut body = out.body;
         let mut buf = Vec::with_capacity(usize::try_from(end - start + 1)?);
         while let Some(chunk) = body
@@ -161,27 +159,6 @@ impl RangeSource for S3Source {
         }
         Ok(buf)
     }
-}
-
-/// Writes `bytes` at `key` (the processed copy of report.json). Idempotent: a retry rewrites
-/// the same bytes.
-pub async fn put_bytes(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    bytes: Vec<u8>,
-    content_type: &str,
-) -> Result<(), String> {
-    client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type(content_type)
-        .body(ByteStream::from(bytes))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| describe(&e))
 }
 
 /// CopyObject's single-request limit: larger objects are tagged in place only.
@@ -206,7 +183,7 @@ fn copy_source(object: &ArchiveObject) -> String {
 /// Quarantines a bad archive: tags the notified version (`tag=reason`, other tags kept) and,
 /// when `copy_to` is given, copies it server-side there with the same tag. Idempotent.
 /// Returns whether the object was gone (nothing to quarantine).
-pub async fn quarantine(
+async fn quarantine(
     client: &Client,
     object: &ArchiveObject,
     copy_to: Option<&str>,
@@ -269,6 +246,82 @@ pub async fn quarantine(
         }
     }
     Ok(false)
+}
+
+/// Writes `bytes` at `key` (the processed copy of report.json). Idempotent: a retry rewrites
+/// the same bytes.
+async fn put_bytes(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), String> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| describe(&e))
+}
+
+/// The archive bucket as the processor's reader and writer.
+#[derive(Clone)]
+pub struct S3Archives {
+    pub client: Client,
+}
+
+impl ArchiveSources for S3Archives {
+    fn open(&self, object: &ArchiveObject) -> Box<dyn RangeSource> {
+        Box::new(S3Source::new(self.client.clone(), object.clone()))
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for S3Archives {
+    async fn put_processed(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        put_bytes(&self.client, bucket, key, bytes, "application/json").await
+    }
+    async fn quarantine(
+        &self,
+        object: &ArchiveObject,
+        copy_to: Option<&str>,
+        tag: &str,
+        reason: &str,
+    ) -> Result<bool, String> {
+        quarantine(&self.client, object, copy_to, tag, reason).await
+    }
+    fn max_copy_size(&self) -> u64 {
+        MAX_SERVER_COPY
+    }
+}
+
+/// The processor on AWS: S3 for archives, DynamoDB for events, Secrets Manager for the
+/// payload key (built once per cold start).
+pub fn build_processor(settings: Settings, config: &aws_config::SdkConfig) -> Processor {
+    use crate::crypto::Keyring;
+    use crate::secrets::Cached;
+    use std::sync::Arc;
+    let archives = Arc::new(S3Archives {
+        client: client(config),
+    });
+    Processor {
+        sources: archives.clone(),
+        objects: archives,
+        store: Arc::new(super::DynamoStore::new(config, &settings.table)),
+        keys: Cached::new(
+            Arc::new(super::SecretsManagerSource::new(config)),
+            &settings.payload_key_secret,
+            settings.secret_ttl,
+            Keyring::from_staged,
+        ),
+        settings,
+        clock: Arc::new(chrono::Utc::now),
+    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,31 @@
-//! The polarity of every control the V6 reference describes: whether `true` is good news or
-//! bad news. A control the reference does not describe is [`Polarity::Unknown`] and is
-//! reported as such, never guessed from its name — a wrong guess would hide a failure or
-//! invent one.
+//! The polarity of every control the V6 reference shows: whether `true` is good news or bad
+//! news.
+//!
+//! - Controls its tables describe have a [`Basis::Documented`] polarity, read from the text
+//!   (re-checked: a check that *could not be run* — `taxNoticeNotCheckable` "le connecteur ne
+//!   peut pas vérifier l'avis... si l'avis est trop ancien", a failed connector, DocVerif
+//!   unreachable — is a warning, not a failure of the document).
+//! - Controls seen only in the reference's JSON examples (`idPhotoMatch`, `modelValid`,
+//!   `frontSideFound`, `securityElementsValid`, `companyAlive`...) get a polarity inferred from
+//!   the example and their name, [`Basis::Inferred`], shown as such in every finding.
+//! - A control that appears nowhere in the reference is [`Polarity::Unknown`]: reported, never
+//!   guessed — a wrong guess would hide a failure or invent one.
 //!
 //! One table serves every family: the reference gives a name the same meaning wherever it
 //! appears (`maxAgeExceeded` on payslips, tax notices, invoices and home insurance alike).
-//! Controls seen only in the reference's JSON examples but never described
-//! (`idPhotoMatch`, `securityElementsValid`, `modelValid`, `companyAlive`,
-//! `identifierFormatValid`, `agentNameMatch`, `keywordsOperatorInfo`...) are Unknown on
-//! purpose: add them here once Namirial documents them.
 
 use serde::Serialize;
 use serde_json::Value;
+
+/// Where a control's polarity comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Described by the reference's text.
+    Documented,
+    /// Seen in the reference's examples only: inferred from the example and the name.
+    Inferred,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +34,11 @@ pub enum Polarity {
     GoodWhenTrue,
     /// `true` means a problem (`documentExpired`, `maxAgeExceeded`, `namesInverted`...).
     BadWhenTrue,
+    /// `true` means something worth a look that does not fail the document (a check that
+    /// could not be run: `taxNoticeNotCheckable`, `companyConnectorFailed`...).
+    WarnWhenTrue,
+    /// `false` means a check could not be run (`issuerReferentialConnectorSuccess`).
+    WarnWhenFalse,
     /// A keyword list whose entries are errors (`keywordsBlacklist`...).
     BadWhenNonEmpty,
     /// A keyword list whose entries are warnings for the operator.
@@ -49,7 +68,8 @@ const TABLE: &[(&str, Polarity)] = {
     &[
         // Common to all documents.
         ("documentTypeMatch", GoodWhenTrue),
-        ("containsAnnotations", BadWhenTrue),
+        // An annotated PDF is worth a look; a tampering sign is the failure.
+        ("containsAnnotations", WarnWhenTrue),
         ("containsTamperingSign", BadWhenTrue),
         ("keywordsParticipantAlert", BadWhenNonEmpty),
         ("keywordsOperatorAlert", WarnWhenNonEmpty),
@@ -88,14 +108,16 @@ const TABLE: &[(&str, Polarity)] = {
         ("liveCheckWorkableElements", GoodWhenTrue),
         ("liveCheckStatusAccepted", GoodWhenTrue),
         // DocVerif issuer referential.
-        ("issuerReferentialConnectorSuccess", GoodWhenTrue),
+        // False: DocVerif could not be reached, the document was not checked (not refused).
+        ("issuerReferentialConnectorSuccess", WarnWhenFalse),
         ("issuerReferentialKnownDocument", GoodWhenTrue),
         ("issuerReferentialValid", GoodWhenTrue),
         ("issuerReferentialHolderValid", GoodWhenTrue),
         // Payslips (dateFound and maxAgeExceeded also on tax notices and invoices).
         ("dateFound", GoodWhenTrue),
         ("maxAgeExceeded", BadWhenTrue),
-        ("companyConnectorFailed", BadWhenTrue),
+        // The registry call failed: the company was not checked (not found invalid).
+        ("companyConnectorFailed", WarnWhenTrue),
         ("companyConnectorRequested", Informational),
         ("companyIdValid", GoodWhenTrue),
         ("companyOfficeIdValid", GoodWhenTrue),
@@ -116,8 +138,9 @@ const TABLE: &[(&str, Polarity)] = {
         ("fullNameMatch", GoodWhenTrue),
         // Tax notices, deprecated (absent since 2023-05, still in older reports).
         ("taxNoticeConnectorRequested", Informational),
-        ("taxNoticeConnectorFailed", BadWhenTrue),
-        ("taxNoticeNotCheckable", BadWhenTrue),
+        ("taxNoticeConnectorFailed", WarnWhenTrue),
+        // "ne peut pas vérifier l'avis... si l'avis est trop ancien": not checked, not failed.
+        ("taxNoticeNotCheckable", WarnWhenTrue),
         ("taxNoticeDatesConsistent", GoodWhenTrue),
         ("taxNoticeRefIncomeConsistent", GoodWhenTrue),
         ("taxNoticeReferencesValid", GoodWhenTrue),
@@ -133,18 +156,51 @@ const TABLE: &[(&str, Polarity)] = {
     ]
 };
 
-/// The documented polarity of a control, or [`Polarity::Unknown`].
+/// Controls seen in the reference's JSON examples but described by none of its tables, with
+/// the polarity the example and the name give them.
+const INFERRED: &[(&str, Polarity)] = {
+    use Polarity::*;
+    &[
+        // Face match section: `"controls": {"idPhotoMatch": true}` on a VALIDATED selfie.
+        ("idPhotoMatch", GoodWhenTrue),
+        // Identity-document example (all true on a document whose only failure is its age).
+        ("modelValid", GoodWhenTrue),
+        ("frontSideFound", GoodWhenTrue),
+        ("backSideFound", GoodWhenTrue),
+        ("securityElementsValid", GoodWhenTrue),
+        ("issuanceDateRead", GoodWhenTrue),
+        ("expirationDateRead", GoodWhenTrue),
+        ("issuanceAndExpirationDateMatch", GoodWhenTrue),
+        // Legal entity example (`data.controls`).
+        ("companyAlive", GoodWhenTrue),
+        ("identifierFormatValid", GoodWhenTrue),
+        ("agentNameMatch", GoodWhenTrue),
+        // Tax-notice example: a keyword list "for the operator's information".
+        ("keywordsOperatorInfo", Informational),
+    ]
+};
+
+/// A control's polarity and where it comes from; `None` when the reference never shows it.
+pub fn lookup(name: &str) -> Option<(Polarity, Basis)> {
+    let find = |table: &[(&str, Polarity)]| table.iter().find(|(n, _)| *n == name).map(|(_, p)| *p);
+    find(TABLE)
+        .map(|p| (p, Basis::Documented))
+        .or_else(|| find(INFERRED).map(|p| (p, Basis::Inferred)))
+}
+
+/// The polarity of a control (documented or inferred), or [`Polarity::Unknown`].
 pub fn polarity(name: &str) -> Polarity {
-    TABLE
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, p)| *p)
-        .unwrap_or(Polarity::Unknown)
+    lookup(name).map_or(Polarity::Unknown, |(p, _)| p)
 }
 
 /// Every described control, for documentation and tests.
 pub fn described_controls() -> impl Iterator<Item = (&'static str, Polarity)> {
     TABLE.iter().copied()
+}
+
+/// Every control whose polarity is inferred from the examples.
+pub fn inferred_controls() -> impl Iterator<Item = (&'static str, Polarity)> {
+    INFERRED.iter().copied()
 }
 
 /// Judges one control value.
@@ -168,6 +224,20 @@ pub fn evaluate_with(polarity: Polarity, value: &Value) -> ControlResult {
                 Failed
             } else {
                 Passed
+            }
+        }
+        (Polarity::WarnWhenTrue, Value::Bool(b)) => {
+            if *b {
+                Warning
+            } else {
+                Passed
+            }
+        }
+        (Polarity::WarnWhenFalse, Value::Bool(b)) => {
+            if *b {
+                Passed
+            } else {
+                Warning
             }
         }
         (Polarity::BadWhenNonEmpty, Value::Array(a)) => {
@@ -217,20 +287,102 @@ mod tests {
     }
 
     #[test]
-    fn undescribed_controls_are_never_guessed() {
+    fn controls_nowhere_in_the_reference_are_never_guessed() {
+        let reference = include_str!("../../tests/fixtures/trust_sign/report-json-v6.fr.txt");
         for name in [
-            "idPhotoMatch",
-            "securityElementsValid",
-            "companyAlive",
-            "agentNameMatch",
             "fooValid",
+            "livenessValid",
+            "hologramDetected",
+            "faceMatchScore",
         ] {
+            assert!(!reference.contains(name), "{name} is in the reference");
+            assert_eq!(lookup(name), None, "{name}");
             assert_eq!(
                 evaluate(name, &json!(false)),
                 ControlResult::UnknownPolarity,
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn controls_seen_only_in_the_examples_have_an_inferred_polarity() {
+        let reference = include_str!("../../tests/fixtures/trust_sign/report-json-v6.fr.txt");
+        let inferred: Vec<_> = inferred_controls().collect();
+        for name in [
+            "idPhotoMatch",
+            "modelValid",
+            "frontSideFound",
+            "backSideFound",
+            "securityElementsValid",
+            "issuanceDateRead",
+            "expirationDateRead",
+            "issuanceAndExpirationDateMatch",
+            "companyAlive",
+            "identifierFormatValid",
+            "agentNameMatch",
+        ] {
+            assert_eq!(
+                lookup(name),
+                Some((Polarity::GoodWhenTrue, Basis::Inferred)),
+                "{name}"
+            );
+            assert_eq!(evaluate(name, &json!(false)), ControlResult::Failed);
+            assert_eq!(evaluate(name, &json!(true)), ControlResult::Passed);
+        }
+        assert_eq!(
+            lookup("keywordsOperatorInfo"),
+            Some((Polarity::Informational, Basis::Inferred))
+        );
+        for (name, _) in &inferred {
+            // Seen in a JSON example of the reference, described in none of its tables.
+            assert!(
+                reference.contains(&format!("\"{name}\": ")),
+                "{name} is not in an example"
+            );
+            assert!(
+                described_controls().all(|(n, _)| n != *name),
+                "{name} is described: it is not inferred"
+            );
+        }
+    }
+
+    #[test]
+    fn checks_that_could_not_be_run_are_warnings_not_failures() {
+        // "le connecteur ne peut pas vérifier l'avis. Ceci se produit si l'avis est trop ancien"
+        assert_eq!(
+            evaluate("taxNoticeNotCheckable", &json!(true)),
+            ControlResult::Warning
+        );
+        assert_eq!(
+            evaluate("taxNoticeNotCheckable", &json!(false)),
+            ControlResult::Passed
+        );
+        for name in ["taxNoticeConnectorFailed", "companyConnectorFailed"] {
+            assert_eq!(
+                evaluate(name, &json!(true)),
+                ControlResult::Warning,
+                "{name}"
+            );
+        }
+        // "La connexion n'a pas pu être établie": the document was not checked, not refused.
+        assert_eq!(
+            evaluate("issuerReferentialConnectorSuccess", &json!(false)),
+            ControlResult::Warning
+        );
+        assert_eq!(
+            evaluate("issuerReferentialConnectorSuccess", &json!(true)),
+            ControlResult::Passed
+        );
+        // Annotations on a PDF are worth a look; tampering signs are a failure.
+        assert_eq!(
+            evaluate("containsAnnotations", &json!(true)),
+            ControlResult::Warning
+        );
+        assert_eq!(
+            evaluate("containsTamperingSign", &json!(true)),
+            ControlResult::Failed
+        );
     }
 
     #[test]

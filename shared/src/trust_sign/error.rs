@@ -103,6 +103,11 @@ pub enum TrustSignError {
     #[error("report.json is not a report.json V6: {reason}")]
     NotV6 { reason: NotV6Reason },
 
+    /// More list items (documents, events, checks...) than one invocation analyses within its
+    /// memory: quarantined rather than risk an out-of-memory crash.
+    #[error("report.json holds more than {limit} documents, events, checks and other items, beyond what is analysed within the function's memory")]
+    TooComplex { limit: usize },
+
     /// JSON and V6-shaped, but a documented field has a type the model cannot take (e.g.
     /// `participants` is a string). The JSON path says where; serde's message is dropped
     /// because it may quote the offending (personal) value.
@@ -136,6 +141,7 @@ impl TrustSignError {
             Self::ReportNotJson { .. } => "report_not_json",
             Self::NotV6 { .. } => "report_not_v6",
             Self::ReportSchema { .. } => "report_schema",
+            Self::TooComplex { .. } => "report_too_complex",
         }
     }
 }

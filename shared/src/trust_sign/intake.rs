@@ -146,6 +146,7 @@ impl ArchiveObject {
         EventId::from_provider(&raw).map_err(|e| format!("re-run tag: {e}"))
     }
 
+    /// The full description, key in clear: only ever stored sealed (the descriptor body).
     fn json(&self) -> Value {
         json!({
             "bucket": self.bucket,
@@ -155,6 +156,67 @@ impl ArchiveObject {
             "size": self.size,
         })
     }
+
+    /// What summaries, history and state keep: enough to find the object again (bucket,
+    /// version id or ETag, size, and the key sealed for this event), nothing that names the
+    /// customer. [`reveal_keys`] opens it for an operator who asks.
+    pub fn reference(&self, keys: &Keyring, event_id: &EventId) -> Value {
+        json!({
+            "bucket": self.bucket,
+            "sealedKey": keys.seal(&archive_key_aad(event_id.as_str()), self.key.as_bytes()),
+            "versionId": self.version_id(),
+            "eTag": self.etag(),
+            "size": self.size,
+        })
+    }
+}
+
+/// Binds a sealed archive key to its event (a sealed key copied elsewhere does not open).
+fn archive_key_aad(event_id: &str) -> String {
+    format!("{}/{event_id}/archive-key", Provider::TrustSign.as_str())
+}
+
+fn quarantine_key_aad(event_id: &str) -> String {
+    format!("{}/{event_id}/quarantine-key", Provider::TrustSign.as_str())
+}
+
+/// Opens the sealed keys of a stored summary or state detail in place, for an operator who
+/// asked (`kyc status --reveal`): every `sealedKey` gains a `key` beside it, and a
+/// `sealedQuarantineKey` a `quarantineKey`. Returns how many were opened.
+pub fn reveal_keys(keys: &Keyring, event_id: &str, value: &mut Value) -> Result<usize, String> {
+    let mut opened = 0;
+    match value {
+        Value::Object(map) => {
+            for (sealed, clear, aad) in [
+                ("sealedKey", "key", archive_key_aad(event_id)),
+                (
+                    "sealedQuarantineKey",
+                    "quarantineKey",
+                    quarantine_key_aad(event_id),
+                ),
+            ] {
+                if let Some(Value::String(text)) = map.get(sealed) {
+                    let bytes = keys
+                        .open(&aad, text)
+                        .map_err(|e| format!("{sealed} of {event_id}: {e}"))?;
+                    let key = String::from_utf8(bytes)
+                        .map_err(|_| format!("{sealed} of {event_id} is not UTF-8"))?;
+                    map.insert(clear.into(), key.into());
+                    opened += 1;
+                }
+            }
+            for v in map.values_mut() {
+                opened += reveal_keys(keys, event_id, v)?;
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                opened += reveal_keys(keys, event_id, v)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(opened)
 }
 
 /// Where report.json of an analysed archive is copied: per client file, per event.
@@ -201,22 +263,40 @@ fn state_rank(state: Option<&str>) -> u8 {
     }
 }
 
+/// Whether `value` serialises to at most `limit` bytes (stops writing past it).
+fn fits<T: serde::Serialize>(value: &T, limit: usize) -> bool {
+    struct Bounded(usize);
+    impl std::io::Write for Bounded {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self
+                .0
+                .checked_sub(buf.len())
+                .ok_or(std::io::ErrorKind::WriteZero)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Bounded(limit), value).is_ok()
+}
+
+/// Failing checks listed per participant in the state stream (the item must stay far below
+/// DynamoDB's 400 KB); beyond, only counted.
+const MAX_LISTED_CHECKS: usize = 20;
+
 fn outcome_name(o: CheckOutcome) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
 /// What the state stream keeps: small, enough to act on (the full verdicts are in the event).
-pub fn compact_detail(
-    analysis: &ArchiveAnalysis,
-    object: &ArchiveObject,
-    processed: &str,
-) -> Value {
+pub fn compact_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &str) -> Value {
     let s = &analysis.summary;
     let participants: Vec<Value> = s
         .participants
         .iter()
         .map(|p| {
-            let failing: Vec<Value> = p
+            let failing = p
                 .identity_checks
                 .iter()
                 .chain(p.documents.iter())
@@ -225,17 +305,24 @@ pub fn compact_detail(
                         c.outcome,
                         CheckOutcome::Failed | CheckOutcome::RejectedOnReview | CheckOutcome::Overturned
                     )
-                })
+                });
+            let count = failing.clone().count();
+            let listed: Vec<Value> = failing
+                .take(MAX_LISTED_CHECKS)
                 .map(|c| {
                     json!({
                         "kind": c.kind,
                         "locator": c.locator,
                         "outcome": outcome_name(c.outcome),
-                        "failedControls": c.failed_controls.iter().map(|f| f.control.clone()).collect::<Vec<_>>(),
+                        "failedControls": c.failed_controls.iter().take(MAX_LISTED_CHECKS).map(|f| f.control.clone()).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
-            json!({"uuid": p.uuid, "outcome": outcome_name(p.outcome), "checks": failing})
+            let mut entry = json!({"uuid": p.uuid, "outcome": outcome_name(p.outcome), "checks": listed});
+            if count > MAX_LISTED_CHECKS {
+                entry["moreFailingChecks"] = (count - MAX_LISTED_CHECKS).into();
+            }
+            entry
         })
         .collect();
     json!({
@@ -255,7 +342,8 @@ pub fn compact_detail(
             "unexpected": analysis.manifest.unexpected.len(),
         },
         "inconsistencies": s.inconsistencies,
-        "archive": object.json(),
+        "typeMismatches": s.type_mismatches.count,
+        "archive": archive,
         "processedKey": processed,
     })
 }
@@ -282,7 +370,7 @@ pub fn plan_analysis(
     let s = &analysis.summary;
     let subject = link.subject(analysis);
     let report_at = analysis.report.date.as_ref().and_then(|d| d.instant());
-    let detail = compact_detail(analysis, object, processed);
+    let detail = compact_detail(analysis, &object.reference(keys, event_id), processed);
 
     let mut summary = Map::new();
     summary.insert("provider".into(), Provider::TrustSign.as_str().into());
@@ -292,8 +380,10 @@ pub fn plan_analysis(
     summary.insert("linkKey".into(), link.name().into());
     summary.insert("decision".into(), json!(s.decision));
     summary.insert("detail".into(), detail.clone());
-    let full = serde_json::to_value(analysis.view()).expect("analysis view serialises");
-    if serde_json::to_vec(&full).map_or(0, |b| b.len()) <= MAX_SUMMARY_BYTES {
+    // Measured by a bounded writer first: a report of 100,000 documents must not be turned
+    // into a JSON value (hundreds of MB) only to find it does not fit.
+    if fits(&analysis.view(), MAX_SUMMARY_BYTES) {
+        let full = serde_json::to_value(analysis.view()).expect("analysis view serialises");
         summary.insert("analysis".into(), full);
     } else {
         summary.insert("analysisTruncated".into(), true.into());
@@ -379,8 +469,10 @@ pub fn plan_failure(
         // Display never carries personal data (entry names are redacted, JSON errors keep
         // positions only): see `TrustSignError`.
         "reason": error.to_string(),
-        "archive": object.json(),
-        "quarantineKey": quarantine,
+        "archive": object.reference(keys, event_id),
+        // The quarantine copy keeps the archive's name: sealed like the key.
+        "sealedQuarantineKey": (!quarantine.is_empty())
+            .then(|| keys.seal(&quarantine_key_aad(event_id.as_str()), quarantine.as_bytes())),
     });
     let descriptor =
         json!({"object": object.json(), "failure": reason, "quarantineKey": quarantine});
@@ -543,6 +635,114 @@ mod tests {
             p.no_patch_reason.as_deref(),
             Some("the report names no customer (externalId)")
         );
+    }
+
+    #[tokio::test]
+    async fn object_keys_are_sealed_in_every_stored_summary_and_revealed_on_demand() {
+        let a = analysis(archive_bytes(Kind::Full)).await;
+        let o = ArchiveObject::new(
+            "archives",
+            "incoming/dossier jean_dupont.zip",
+            Some("v1"),
+            None,
+        )
+        .unwrap();
+        let id = o.event_id(None).unwrap();
+        let processed = processed_key("processed/", &a, &id);
+        let p = plan_analysis(
+            &keys(),
+            &o,
+            &id,
+            &a,
+            &LinkKey::ExternalId,
+            &processed,
+            now(),
+        );
+        let patch = p.patch.as_ref().unwrap();
+        for stored in [p.event.summary.to_string(), patch.value.detail.to_string()] {
+            assert!(!stored.contains("jean_dupont"), "{stored}");
+        }
+        // The object is still found again: bucket, version, and the key sealed.
+        let archive = &patch.value.detail["archive"];
+        assert_eq!(archive["versionId"], "v1");
+        assert!(archive["sealedKey"].as_str().unwrap().starts_with("v1."));
+        let mut detail = patch.value.detail.clone();
+        assert_eq!(reveal_keys(&keys(), &p.event.event_id, &mut detail), Ok(1));
+        assert_eq!(detail["archive"]["key"], "incoming/dossier jean_dupont.zip");
+        let mut summary = p.event.summary.clone();
+        assert_eq!(reveal_keys(&keys(), &p.event.event_id, &mut summary), Ok(1));
+        assert_eq!(
+            summary["detail"]["archive"]["key"],
+            "incoming/dossier jean_dupont.zip"
+        );
+        // Bound to its event: another event id does not open it.
+        let mut detail = patch.value.detail.clone();
+        assert!(reveal_keys(&keys(), "s3:other", &mut detail).is_err());
+
+        // A bad archive: the key and the quarantine key are sealed too.
+        let err = analyze_archive(&MemorySource(b"not a zip".to_vec()), &Limits::default())
+            .await
+            .unwrap_err();
+        let q = quarantine_key("quarantine/", "incoming/", &o.key);
+        let p = plan_failure(&keys(), &o, &id, &err, &q, now());
+        assert!(!p.event.summary.to_string().contains("jean_dupont"));
+        let mut summary = p.event.summary.clone();
+        assert_eq!(reveal_keys(&keys(), &p.event.event_id, &mut summary), Ok(2));
+        assert_eq!(
+            summary["quarantineKey"],
+            "quarantine/dossier jean_dupont.zip"
+        );
+        assert_eq!(
+            summary["archive"]["key"],
+            "incoming/dossier jean_dupont.zip"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_report_with_thousands_of_failing_documents_stays_storable() {
+        // 2,000 failed documents: the state lists 20 and counts the rest; the event keeps the
+        // compact detail only (a DynamoDB item holds at most 400 KB).
+        let docs: Vec<Value> = (0..2000)
+            .map(|i| json!({"id": format!("d{i}"), "participantUuid": "p1", "validation": "VALIDATION_FAILURE",
+                "controls": {"maxAgeExceeded": true}}))
+            .collect();
+        let report = json!({"date": "2024-06-18T08:00:00Z", "clientFile": {"uuid": "cf", "state": "PENDING",
+            "externalId": "c", "participants": [{"uuid": "p1"}]}, "documents": docs});
+        let mut zip = trust_sign_gen::zip_writer::ZipWriter::new(Vec::new(), false);
+        zip.add(
+            "report.json",
+            report.to_string().as_bytes(),
+            &trust_sign_gen::zip_writer::EntryOptions::default(),
+        )
+        .unwrap();
+        let (bytes, _) = zip.finish().unwrap();
+        let a = analysis(bytes).await;
+        let p = plan(&a, "v1");
+        let detail = &p.patch.as_ref().unwrap().value.detail;
+        assert_eq!(
+            detail["participants"][0]["checks"]
+                .as_array()
+                .unwrap()
+                .len(),
+            20
+        );
+        assert_eq!(detail["participants"][0]["moreFailingChecks"], 1980);
+        assert_eq!(p.event.summary["analysisTruncated"], true);
+        assert!(p.event.summary.get("analysis").is_none());
+        assert!(p.event.summary.to_string().len() < 100 * 1024);
+    }
+
+    #[tokio::test]
+    async fn a_numeric_external_id_still_links_the_customer() {
+        let a = analysis(with_report(
+            Kind::Full,
+            json!({"clientFile": {"externalId": 4711, "id": 10002}}),
+        ))
+        .await;
+        let p = plan(&a, "v1");
+        assert_eq!(p.event.subject.as_deref(), Some("4711"));
+        assert!(p.patch.is_some(), "{:?}", p.no_patch_reason);
+        assert_eq!(p.event.summary["detail"]["typeMismatches"], json!(0));
     }
 
     #[tokio::test]

@@ -87,11 +87,8 @@ pub fn check_manifest(report: &Report, entries: &[ArchiveEntry]) -> ManifestChec
                     exp.add_files(&d.files, &format!("{base}.idDocument"));
                 }
             }
-            if let Some(fm) = &c.face_match {
-                exp.add_files(&fm.files, &format!("{base}.faceMatch"));
-            }
-            for (fi, fm) in c.face_matches.iter().enumerate() {
-                exp.add_files(&fm.files, &format!("{base}.faceMatches[{fi}]"));
+            for (at, fm) in c.all_face_matches() {
+                exp.add_files(&fm.files, &format!("{base}.{at}"));
             }
             if let Some(v) = &c.video_identification {
                 exp.add_files(&v.files, &format!("{base}.videoIdentification"));

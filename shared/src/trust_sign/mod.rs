@@ -6,15 +6,19 @@
 //! - [`controls`]: each documented control's polarity;
 //! - [`verdict`]: self-explaining verdicts and the client-file summary;
 //! - [`manifest`]: files named by the report vs the archive's entries;
-//! - [`intake`]: an analysis (or a bad archive) as a durable-intake write plan.
+//! - [`intake`]: an analysis (or a bad archive) as a durable-intake write plan;
+//! - [`processor`]: the orchestration (notification → read → analysis → copy or quarantine →
+//!   event) behind small ports, with in-memory twins.
 //!
-//! [`analyze_archive`] chains them; it is what the S3-triggered function calls. Its error
+//! [`analyze_archive`] chains the pure steps; [`processor::Processor`] is what the S3-triggered
+//! function runs. Its error
 //! says whether to retry ([`TrustSignError::is_transient`]) or quarantine the archive.
 
 pub mod controls;
 pub mod error;
 pub mod intake;
 pub mod manifest;
+pub mod processor;
 pub mod report;
 pub mod verdict;
 pub mod zip_locate;

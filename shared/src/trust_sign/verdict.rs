@@ -74,6 +74,8 @@ pub struct ControlFinding {
     pub scope: String,
     pub result: ControlResult,
     pub value: Value,
+    /// `documented` or `inferred` (from the reference's examples); absent when unknown.
+    pub basis: Option<controls::Basis>,
 }
 
 /// An error or warning code, with its meaning when PROVIDERS.md knows it.
@@ -125,8 +127,11 @@ pub struct CheckVerdict {
     pub outcome: Outcome,
     pub failed_controls: Vec<ControlFinding>,
     pub warning_controls: Vec<ControlFinding>,
-    /// Controls the reference does not describe: reported, not judged.
+    /// Controls the reference never shows: reported, not judged.
     pub unknown_polarity_controls: Vec<ControlFinding>,
+    /// Controls judged on a polarity inferred from the reference's examples (passed ones
+    /// too), so an operator can tell documented verdicts from inferred ones.
+    pub inferred_controls: Vec<ControlFinding>,
     pub errors: Vec<Code>,
     pub warnings: Vec<Code>,
     pub review: Option<Review>,
@@ -149,6 +154,7 @@ impl CheckVerdict {
             failed_controls: Vec::new(),
             warning_controls: Vec::new(),
             unknown_polarity_controls: Vec::new(),
+            inferred_controls: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
             review: None,
@@ -169,6 +175,21 @@ impl CheckVerdict {
                 judged += self.add_checks(o.checks.iter(), &scope);
             }
         }
+        let omitted = controls.unknown_omitted
+            + [
+                &controls.participants,
+                &controls.fr_tax_notice,
+                &controls.agents,
+            ]
+            .iter()
+            .flat_map(|owners| owners.iter())
+            .map(|o| o.unknown_omitted)
+            .sum::<usize>();
+        if omitted > 0 {
+            self.notes.push(format!(
+                "{omitted} more controls of unknown polarity in {scope} not listed"
+            ));
+        }
         if let Some(r) = &controls.live_check_refuse_reason {
             let reason = r.reason.as_ref().map_or("unspecified", |r| r.as_str());
             let sub = r
@@ -188,11 +209,13 @@ impl CheckVerdict {
     ) -> usize {
         let mut judged = 0;
         for (name, value) in checks {
+            let lookup = controls::lookup(name);
             let result = controls::evaluate(name, value);
             let finding = ControlFinding {
                 control: name.clone(),
                 scope: scope.to_string(),
                 result,
+                basis: lookup.map(|(_, b)| b),
                 value: match value {
                     Value::Array(a) => Value::from(a.len()),
                     Value::Object(_) => Value::from("{…}"),
@@ -200,6 +223,9 @@ impl CheckVerdict {
                     other => other.clone(),
                 },
             };
+            if lookup.is_some_and(|(_, b)| b == controls::Basis::Inferred) {
+                self.inferred_controls.push(finding.clone());
+            }
             match result {
                 ControlResult::Passed => judged += 1,
                 ControlResult::Failed => {
@@ -433,6 +459,8 @@ fn lin_verdict(lin: &Lin, locator: String) -> CheckVerdict {
             scope: "lin".into(),
             result,
             value: Value::from(value.as_str()),
+            basis: (result != ControlResult::UnknownPolarity)
+                .then_some(controls::Basis::Documented),
         };
         match result {
             ControlResult::Failed => v.failed_controls.push(finding),
@@ -540,6 +568,8 @@ pub struct ClientFileSummary {
     pub unlinked_reviews: Vec<Review>,
     /// Breaches of the reference's own rules (e.g. REJECTED without a rejection cause).
     pub inconsistencies: Vec<String>,
+    /// Display-only fields of an unexpected type: read leniently and noted, never fatal.
+    pub type_mismatches: super::report::TypeMismatches,
 }
 
 fn raw(t: &Option<Timestamp>) -> Option<String> {
@@ -569,19 +599,8 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
                     v.participant_uuid = v.participant_uuid.or_else(|| p.uuid.clone());
                     checks.push(v);
                 }
-                if let Some(fm) = &check.face_match {
-                    checks.push(face_match_verdict(
-                        fm,
-                        format!("{base}.faceMatch"),
-                        &mut reviews,
-                    ));
-                }
-                for (fi, fm) in check.face_matches.iter().enumerate() {
-                    checks.push(face_match_verdict(
-                        fm,
-                        format!("{base}.faceMatches[{fi}]"),
-                        &mut reviews,
-                    ));
+                for (at, fm) in check.all_face_matches() {
+                    checks.push(face_match_verdict(fm, format!("{base}.{at}"), &mut reviews));
                 }
                 if let Some(video) = &check.video_identification {
                     checks.push(video_verdict(video, format!("{base}.videoIdentification")));
@@ -730,6 +749,7 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
         signed_documents,
         unlinked_reviews: reviews.unlinked(),
         inconsistencies,
+        type_mismatches: report.type_mismatches.clone(),
     }
 }
 

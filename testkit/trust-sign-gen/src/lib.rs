@@ -20,6 +20,9 @@ pub enum Kind {
     IdCard,
     /// A photo face match failed automatically, then accepted by an operator's review.
     FaceMatchOverturned,
+    /// The face-match section's shape (`faceMatch.faceMatches[]`): one selfie failed then
+    /// accepted on review, one passed.
+    FaceMatchNested,
     VideoIdentification,
     Lin,
     Payslip,
@@ -54,9 +57,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::IdCard,
         Kind::FaceMatchOverturned,
+        Kind::FaceMatchNested,
         Kind::VideoIdentification,
         Kind::Lin,
         Kind::Payslip,
@@ -84,6 +88,7 @@ impl Kind {
         match self {
             Kind::IdCard => "id-card",
             Kind::FaceMatchOverturned => "face-match-overturned",
+            Kind::FaceMatchNested => "face-match-nested",
             Kind::VideoIdentification => "video",
             Kind::Lin => "lin",
             Kind::Payslip => "payslip",
@@ -118,6 +123,7 @@ impl Kind {
             self,
             Kind::IdCard
                 | Kind::FaceMatchOverturned
+                | Kind::FaceMatchNested
                 | Kind::VideoIdentification
                 | Kind::Lin
                 | Kind::Payslip
@@ -143,6 +149,34 @@ pub struct ArchiveOptions {
     /// A JSON merge patch (RFC 7386) applied to the report of a valid kind: another report
     /// `date`, another customer link... (tests of versions and link keys).
     pub report_patch: Option<serde_json::Value>,
+    /// Identifiers written as numbers where the reference's examples write strings:
+    /// `clientFile.externalId` (the customer link, [`NUMERIC_EXTERNAL_ID`]), the documents'
+    /// `attachmentId`, and `clientFile.id` (a number in the reference too). Applied before
+    /// `report_patch`.
+    pub numeric_ids: bool,
+}
+
+/// The customer id of an archive generated with `numeric_ids`.
+pub const NUMERIC_EXTERNAL_ID: u64 = 420042;
+
+fn make_ids_numeric(report: &mut serde_json::Value) {
+    use serde_json::json;
+    report["clientFile"]["externalId"] = json!(NUMERIC_EXTERNAL_ID);
+    report["clientFile"]["id"] = json!(10002);
+    if let Some(docs) = report["documents"].as_array_mut() {
+        for (i, d) in docs.iter_mut().enumerate() {
+            d["attachmentId"] = json!(100 + i);
+        }
+    }
+    if let Some(ps) = report["clientFile"]["participants"].as_array_mut() {
+        for p in ps {
+            for c in p["identityChecks"].as_array_mut().into_iter().flatten() {
+                if c["idDocument"].is_object() {
+                    c["idDocument"]["attachmentId"] = json!(1);
+                }
+            }
+        }
+    }
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
@@ -179,6 +213,7 @@ pub fn scenario(kind: Kind) -> Scenario {
             ..french_id_card(true)
         },
         Kind::FaceMatchOverturned => face_match_overturned(),
+        Kind::FaceMatchNested => face_match_nested(),
         Kind::VideoIdentification => video_identification(VIDEO_NAME),
         Kind::Lin => lin(),
         Kind::Payslip => payslip(),
@@ -258,6 +293,9 @@ pub fn write_archive<W: Write>(kind: Kind, opts: &ArchiveOptions, out: W) -> io:
         scenario(Kind::IdCard)
     };
     let mut report = scenarios::report(&s);
+    if opts.numeric_ids {
+        make_ids_numeric(&mut report);
+    }
     if let Some(patch) = &opts.report_patch {
         merge_patch(&mut report, patch);
     }

@@ -1,11 +1,12 @@
-//! `gen-archive --kind NAME --out FILE [--size BYTES] [--zip64]`: writes one generated Trust &
+//! `gen-archive --kind NAME --out FILE [--size BYTES] [--zip64] [--numeric-ids]`: writes one generated Trust &
 //! Sign archive (streamed, so `--size 1073741824` is fine). `gen-archive --list` lists kinds.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use trust_sign_gen::{write_archive, ArchiveOptions, Kind};
 
-const USAGE: &str = "usage: gen-archive --kind NAME --out FILE [--size BYTES] [--zip64] | --list";
+const USAGE: &str =
+    "usage: gen-archive --kind NAME --out FILE [--size BYTES] [--zip64] [--numeric-ids] | --list";
 
 fn run(args: &[String]) -> Result<(), String> {
     if args.iter().any(|a| a == "--list") {
@@ -41,6 +42,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 );
             }
             "--zip64" => opts.zip64 = true,
+            "--numeric-ids" => opts.numeric_ids = true,
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
     }

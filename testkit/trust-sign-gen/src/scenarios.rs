@@ -188,6 +188,49 @@ pub fn face_match_overturned() -> Scenario {
     s
 }
 
+/// The face-match section's own shape: `faceMatch` holds a `faceMatches` array. Two selfie
+/// comparisons: the first failed automatically and was accepted by an operator's review, the
+/// second passed.
+pub fn face_match_nested() -> Scenario {
+    let selfies = [
+        image("1_corinne_berthier_2_facematch_1.jpg", 21),
+        image("1_corinne_berthier_2_facematch_2.jpg", 22),
+    ];
+    let mut s = french_id_card(false);
+    let item = |i: usize, validation: &str, matched: bool, date: &str| {
+        json!({
+            "date": date,
+            "controls": {"idPhotoMatch": matched},
+            "files": file_refs(std::slice::from_ref(&selfies[i])),
+            "expectedSequence": ["front"],
+            "source": "WEB#Chrome_5757#Linux",
+            "participantUuid": CORINNE,
+            "IPAddress": "178.20.70.2",
+            "taskId": format!("1_FM_{}", i + 1),
+            "validation": validation
+        })
+    };
+    s.identity_checks[0].1["faceMatch"] = json!({"faceMatches": [
+        item(0, "VALIDATION_FAILURE", false, "2024-06-17T07:36:19Z"),
+        item(1, "VALIDATED", true, "2024-06-17T07:38:02Z"),
+    ]});
+    s.files.extend(selfies);
+    s.events.push(
+        json!({"date": "2024-06-17T07:36:19Z", "state": "KO", "type": "FACE_MATCH",
+        "executedBy": CORINNE, "taskId": "1_FM_1"}),
+    );
+    s.events.push(
+        json!({"date": "2024-06-17T07:38:02Z", "state": "OK", "type": "FACE_MATCH",
+        "executedBy": CORINNE, "taskId": "1_FM_2"}),
+    );
+    s.events.push(
+        json!({"date": "2024-06-17T10:02:00Z", "state": "OK", "type": "FACE_MATCH_REVIEWED",
+        "taskId": "1_FM_1", "label": "Revue manuelle du face match"}),
+    );
+    s.state = Some("ACCEPTED");
+    s
+}
+
 /// Video identification: a front-side capture plus the video (named here, written by the
 /// archive builder, possibly hundreds of MB). Warning 2533: suspected age inconsistency.
 pub fn video_identification(video_name: &str) -> Scenario {

@@ -1,6 +1,7 @@
 //! `events[]` (the client file's history) and `signedDocuments[]`.
 
-use super::types::{null_default, open_enum, Timestamp, UnknownFields};
+use super::lenient;
+use super::types::{open_enum, Timestamp};
 use crate::redact::Personal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -57,39 +58,48 @@ pub struct Event {
     pub date: Option<Timestamp>,
     pub state: Option<EventState>,
     /// The participant who conceptually caused the event (end-user actions only).
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub executed_by: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub delegatee_uuid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub source: Option<String>,
     #[serde(rename = "IPAddress")]
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub ip_address: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
     #[serde(rename = "type")]
     pub event_type: Option<EventType>,
+    #[serde(default, deserialize_with = "lenient::personal")]
     pub sent_to: Option<Personal<String>>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub document_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub document_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub document_category: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub channel: Option<String>,
     /// REOPEN only: reopened tasks, the operator's message, extra tasks.
+    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub causes: Option<Personal<Value>>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 /// A signed document; the archive holds it as `signed_{id}.pdf`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedDocument {
+    #[serde(default, deserialize_with = "lenient::ident_or_empty")]
     pub id: String,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "lenient::list")]
     pub consent_clauses: Vec<ConsentClause>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }
 
 impl SignedDocument {
@@ -102,12 +112,15 @@ impl SignedDocument {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentClause {
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub text: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub required: Option<bool>,
     /// Required clauses are always true.
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub checked: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::ident")]
     pub signer_uuid: Option<String>,
-    #[serde(flatten)]
-    pub extra: UnknownFields,
 }

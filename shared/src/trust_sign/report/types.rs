@@ -1,10 +1,10 @@
-//! Building blocks of the report model: open enums, ISO 8601 timestamps, kept unknown fields.
+//! Building blocks of the report model: open enums, ISO 8601 timestamps, identifiers.
 //!
 //! The reference warns that undescribed values "may change or disappear" and that fields may be
 //! added without notice, so nothing here ever fails on an unexpected value: it is kept.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
 
 /// `null` and absence both mean "empty": Namirial writes either, depending on the field.
@@ -61,7 +61,7 @@ macro_rules! open_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Ok(match serde_json::Value::deserialize(d)? {
+                Ok(match crate::trust_sign::report::lenient::bounded(d)? {
                     serde_json::Value::String(s) => Self::from(s.as_str()),
                     other => Self::Other(other.to_string()),
                 })
@@ -109,7 +109,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
+        Ok(match super::lenient::bounded(d)? {
             Value::String(s) => Self::new(s),
             other => Self {
                 raw: other.to_string(),
@@ -119,37 +119,13 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// Fields the model does not know, kept so nothing Namirial adds is lost. Their values may be
-/// personal data, so `Debug` lists only the keys.
-#[derive(Clone, Default, PartialEq, Deserialize)]
-#[serde(transparent)]
-pub struct UnknownFields(pub Map<String, Value>);
-
-impl UnknownFields {
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.get(key)
-    }
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for UnknownFields {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
-    }
-}
-
 /// An identifier written sometimes as a number (`"id": 10002`), sometimes as a string.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Ident(pub String);
 
 impl<'de> Deserialize<'de> for Ident {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
+        Ok(match super::lenient::bounded(d)? {
             Value::String(s) => Self(s),
             other => Self(other.to_string()),
         })
@@ -184,16 +160,6 @@ mod tests {
         let bad: Timestamp = serde_json::from_str(r#""10/03/2015""#).unwrap();
         assert_eq!(bad.instant(), None);
         assert_eq!(bad.raw(), "10/03/2015");
-    }
-
-    #[test]
-    fn unknown_fields_debug_shows_keys_only() {
-        let u: UnknownFields = serde_json::from_str(r#"{"secretName":"Corinne"}"#).unwrap();
-        let dbg = format!("{u:?}");
-        assert!(
-            dbg.contains("secretName") && !dbg.contains("Corinne"),
-            "{dbg}"
-        );
     }
 
     #[test]

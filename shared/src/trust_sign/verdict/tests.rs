@@ -1,4 +1,5 @@
 use super::*;
+use crate::trust_sign::controls::{self, ControlResult};
 use crate::trust_sign::report::Report;
 use serde_json::json;
 
@@ -28,10 +29,11 @@ fn id_document_failure_explains_itself() {
         failed(id),
         vec![("documentExpired".to_string(), "document".to_string())]
     );
-    let unknown: Vec<_> = id
-        .unknown_polarity_controls
+    // Seen in the reference's example only: judged on an inferred polarity, marked so.
+    let inferred: Vec<_> = id
+        .inferred_controls
         .iter()
-        .map(|f| f.control.as_str())
+        .map(|f| (f.control.as_str(), f.result, f.basis))
         .collect();
     for name in [
         "modelValid",
@@ -40,10 +42,11 @@ fn id_document_failure_explains_itself() {
         "issuanceDateRead",
     ] {
         assert!(
-            unknown.contains(&name),
-            "{name} should be of unknown polarity: {unknown:?}"
+            inferred.contains(&(name, ControlResult::Passed, Some(controls::Basis::Inferred))),
+            "{name} should be judged on an inferred polarity: {inferred:?}"
         );
     }
+    assert!(id.unknown_polarity_controls.is_empty());
     assert_eq!(id.warnings[0].code, json!(2026));
     assert_eq!(corinne.outcome, Outcome::Failed);
 }
@@ -59,7 +62,12 @@ fn face_match_failure_is_overturned_by_a_later_review() {
     );
     let review = fm.review.as_ref().unwrap();
     assert_eq!((review.accepted, review.canceled), (Some(true), false));
-    assert_eq!(fm.unknown_polarity_controls[0].control, "idPhotoMatch");
+    let photo = &fm.failed_controls[0];
+    assert_eq!(
+        (photo.control.as_str(), photo.basis),
+        ("idPhotoMatch", Some(controls::Basis::Inferred))
+    );
+    assert!(fm.unknown_polarity_controls.is_empty());
     assert!(s.unlinked_reviews.is_empty());
 }
 
@@ -122,17 +130,26 @@ fn client_file_summary_and_legal_entity() {
     assert_eq!(s.client_file_id.as_deref(), Some("10002"));
     assert_eq!(s.external_info["my-identifier"], "123456");
     assert_eq!(s.group_label.as_deref(), Some("Default"));
+    // The example's agent name does not match (`agentNameMatch: false`, inferred polarity).
     let le = s.legal_entity.as_ref().unwrap();
-    assert_eq!(le.outcome, Outcome::Passed);
-    let unknown: Vec<_> = le
-        .unknown_polarity_controls
+    assert_eq!(le.outcome, Outcome::Failed);
+    assert_eq!(
+        failed(le),
+        vec![(
+            "agentNameMatch".to_string(),
+            "agent:5ab1a3f9-669b-4cce-a834-b7c414ed7063".to_string()
+        )]
+    );
+    let inferred: Vec<_> = le
+        .inferred_controls
         .iter()
         .map(|f| f.control.as_str())
         .collect();
     assert_eq!(
-        unknown,
+        inferred,
         vec!["companyAlive", "identifierFormatValid", "agentNameMatch"]
     );
+    assert!(le.unknown_polarity_controls.is_empty());
     let signed = &s.signed_documents[0];
     assert_eq!((signed.clauses, signed.checked), (2, 1));
     assert_eq!(signed.optional_declined, vec!["clause-02"]);
@@ -240,4 +257,115 @@ fn inconsistencies_follow_the_reference_rules() {
         "signedDocuments": [{"id": "c", "consentClauses": [{"id": "x", "required": true, "checked": false}]}]});
     let s = summarize(&Report::from_slice(r.to_string().as_bytes()).unwrap());
     assert_eq!(s.inconsistencies.len(), 4, "{:?}", s.inconsistencies);
+}
+
+/// A face match as the reference's face-match section writes one item of `faceMatches`.
+fn face_match_item(task: &str, validation: &str, photo_match: bool) -> serde_json::Value {
+    json!({"date": "2024-06-17T07:36:19Z", "controls": {"idPhotoMatch": photo_match},
+        "files": [{"name": format!("1_john_doe_{task}.jpg"), "mimeType": "image/jpeg"}],
+        "expectedSequence": ["front"], "source": "WEB#Chrome_5757#Linux", "participantUuid": "p1",
+        "IPAddress": "127.0.0.1", "taskId": task, "validation": validation})
+}
+
+fn face_match_report(check: serde_json::Value) -> ClientFileSummary {
+    let r = json!({
+        "date": "2024-06-18T00:00:00Z",
+        "clientFile": {"state": "ACCEPTED", "uuid": "cf", "finishDate": "2024-06-18T00:00:00Z",
+            "participants": [{"uuid": "p1", "identityChecks": [check]}]},
+        "events": [
+            {"date": "2024-06-17T10:02:00Z", "state": "OK", "type": "FACE_MATCH_REVIEWED", "taskId": "1_FM_1"}
+        ]
+    });
+    summarize(&Report::from_slice(r.to_string().as_bytes()).unwrap())
+}
+
+fn face_matches(s: &ClientFileSummary) -> Vec<(String, Option<String>, Outcome, Outcome)> {
+    s.participants[0]
+        .identity_checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::FaceMatch)
+        .map(|c| (c.locator.clone(), c.task_id.clone(), c.automatic, c.outcome))
+        .collect()
+}
+
+#[test]
+fn face_matches_nested_in_a_face_match_object_are_each_judged_and_reviewed() {
+    // The reference's face-match section: `faceMatch` holds a `faceMatches` array.
+    let s = face_match_report(json!({"faceMatch": {"faceMatches": [
+        face_match_item("1_FM_1", "VALIDATION_FAILURE", false),
+        face_match_item("1_FM_2", "VALIDATED", true),
+    ]}}));
+    let base = "clientFile.participants[0].identityChecks[0]";
+    assert_eq!(
+        face_matches(&s),
+        vec![
+            (
+                format!("{base}.faceMatch.faceMatches[0]"),
+                Some("1_FM_1".into()),
+                Outcome::Failed,
+                Outcome::Overturned
+            ),
+            (
+                format!("{base}.faceMatch.faceMatches[1]"),
+                Some("1_FM_2".into()),
+                Outcome::Passed,
+                Outcome::Passed
+            ),
+        ]
+    );
+    assert!(s.unlinked_reviews.is_empty(), "{:?}", s.unlinked_reviews);
+    assert_eq!(s.participants[0].outcome, Outcome::Overturned);
+}
+
+#[test]
+fn face_matches_as_a_single_object_or_an_array_are_judged_too() {
+    let base = "clientFile.participants[0].identityChecks[0]";
+    let single = face_match_report(
+        json!({"faceMatch": face_match_item("1_FM_1", "VALIDATION_FAILURE", false)}),
+    );
+    assert_eq!(
+        face_matches(&single),
+        vec![(
+            format!("{base}.faceMatch"),
+            Some("1_FM_1".into()),
+            Outcome::Failed,
+            Outcome::Overturned
+        )]
+    );
+    let array = face_match_report(
+        json!({"faceMatch": [face_match_item("1_FM_1", "VALIDATION_FAILURE", false)]}),
+    );
+    assert_eq!(face_matches(&array)[0].0, format!("{base}.faceMatch[0]"));
+    assert_eq!(face_matches(&array)[0].3, Outcome::Overturned);
+    let sibling = face_match_report(
+        json!({"faceMatches": [face_match_item("1_FM_1", "VALIDATION_FAILURE", false)]}),
+    );
+    assert_eq!(
+        face_matches(&sibling)[0].0,
+        format!("{base}.faceMatches[0]")
+    );
+    assert_eq!(face_matches(&sibling)[0].3, Outcome::Overturned);
+    for s in [&single, &array, &sibling] {
+        assert!(s.unlinked_reviews.is_empty());
+    }
+}
+
+#[test]
+fn a_tax_notice_too_old_to_check_is_a_warning_not_a_failure() {
+    let r = json!({
+        "date": "2024-01-02T00:00:00Z",
+        "clientFile": {"state": "PENDING", "uuid": "cf", "participants": [{"uuid": "p1"}]},
+        "documents": [{"id": "tax", "participantUuid": "p1", "type": "TAX_NOTICE",
+            "controls": {"documentTypeMatch": true, "dateFound": true, "maxAgeExceeded": false,
+                "taxNoticeNotCheckable": true, "participants": [{"owner": "p1", "nameFound": true}]}}]
+    });
+    let s = summarize(&Report::from_slice(r.to_string().as_bytes()).unwrap());
+    let d = &s.participants[0].documents[0];
+    assert!(d.failed_controls.is_empty(), "{:?}", d.failed_controls);
+    assert_eq!(d.warning_controls[0].control, "taxNoticeNotCheckable");
+    assert_eq!(
+        d.warning_controls[0].basis,
+        Some(controls::Basis::Documented)
+    );
+    assert_eq!(d.outcome, Outcome::Passed);
 }
