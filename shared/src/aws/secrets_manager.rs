@@ -17,6 +17,11 @@ impl SecretsManagerSource {
         }
     }
 
+    /// The SDK client (its configuration, e.g. timeouts, in tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     async fn stage(&self, name: &str, stage: &str) -> Result<Option<Secret>, SecretError> {
         match self
             .client

@@ -19,6 +19,8 @@ use crate::redact::{Personal, Secret};
 pub struct HttpAnswer {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
 }
 
 impl std::fmt::Debug for HttpAnswer {
@@ -87,11 +89,8 @@ fn ok(answer: &HttpAnswer) -> bool {
 }
 
 impl GoPayApi<'_> {
-    async fn token_call(
-        &self,
-        grant: Grant<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<ClientTokens, CallError> {
+    /// A token call's 2xx body, unparsed (it holds the only live refresh token).
+    async fn token_call_raw(&self, grant: Grant<'_>) -> Result<Secret<Vec<u8>>, CallError> {
         let body = token_request_body(self.credentials, grant);
         let answer = self
             .transport
@@ -105,7 +104,28 @@ impl GoPayApi<'_> {
                 failure,
             });
         }
-        Ok(ClientTokens::parse(&answer.body, now)?)
+        Ok(Secret::new(answer.body))
+    }
+
+    async fn token_call(
+        &self,
+        grant: Grant<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ClientTokens, CallError> {
+        let raw = self.token_call_raw(grant).await?;
+        Ok(ClientTokens::parse(raw.expose(), now)?)
+    }
+
+    /// `grant_type=refresh_token`, the 2xx answer NOT parsed: the caller keeps it (sealed)
+    /// before parsing, because the token sent is dead once GoPay answered.
+    pub async fn refresh_raw(&self, refresh_token: &Secret) -> Result<Secret<Vec<u8>>, CallError> {
+        self.token_call_raw(Grant::RefreshToken(refresh_token))
+            .await
+    }
+
+    /// `grant_type=authorization_code`, the 2xx answer NOT parsed (see [`Self::refresh_raw`]).
+    pub async fn exchange_code_raw(&self, code: &Secret) -> Result<Secret<Vec<u8>>, CallError> {
+        self.token_call_raw(Grant::AuthorizationCode(code)).await
     }
 
     /// `grant_type=authorization_code`. `now` must be taken BEFORE the call (expiry errs early).
@@ -136,8 +156,14 @@ impl GoPayApi<'_> {
         if ok(&answer) {
             Ok(())
         } else {
-            Err(CallError::Status {
+            // Same reading as the token endpoint: only an answer about the token says it is
+            // already dead; `invalid_client` or a bare/HTML page proves nothing.
+            Err(CallError::Token {
                 status: answer.status,
+                failure: classify_token_failure(
+                    answer.status,
+                    &GoPayErrorBody::parse(&answer.body),
+                ),
             })
         }
     }
