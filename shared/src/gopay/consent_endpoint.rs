@@ -346,6 +346,17 @@ impl ConsentEndpoint {
             }
         };
         let profile = tokens.client_profile_id.clone();
+        // Read before storing (the link then points to the new profile): a previous profile
+        // of this customer is retired once the new consent is safe.
+        let previous = match self.store.profile_of_customer(customer_id).await {
+            Ok(p) => p.filter(|p| {
+                p.client_profile_id != profile && p.status != super::store::ProfileStatus::Revoked
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: ALERT customer's previous profile unknown (store); not retired");
+                None
+            }
+        };
         match self
             .store_first_tokens(keys, customer_id, &tokens, sent_at)
             .await
@@ -363,6 +374,9 @@ impl ConsentEndpoint {
             }
         }
         let now = (self.clock)();
+        if let Some(previous) = previous {
+            self.retire(keys, &credentials, &previous, now).await;
+        }
         let plan = consent_plan(
             keys,
             customer_id,
@@ -482,6 +496,36 @@ impl ConsentEndpoint {
             return self.rescue_first(&s).await;
         };
         self.rescue_first(&sealed).await
+    }
+
+    /// One customer is never fed by two GoPay identities: the previous profile is revoked at
+    /// GoPay (when conclusive), its tokens erased and it leaves the due index.
+    async fn retire(
+        &self,
+        keys: &Keyring,
+        credentials: &ClientCredentials,
+        previous: &super::store::ProfileRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let admin = super::admin::Admin {
+            store: self.store.as_ref(),
+            events: self.events.as_ref(),
+            api: GoPayApi {
+                transport: self.transport.as_ref(),
+                hosts: &self.hosts,
+                credentials,
+            },
+            keys,
+            owner: format!("gopay-consent-retire-{}", now.timestamp_millis()),
+            now,
+        };
+        let id = previous.client_profile_id.as_str();
+        match admin.retire(previous).await {
+            Ok(at_gopay) => tracing::warn!(client_profile_id = %id, gopay = at_gopay.as_str(),
+                "gopay: customer consented with another GoPay profile; the previous one is retired"),
+            Err(e) => tracing::error!(client_profile_id = %id, error = %e,
+                "gopay: ALERT previous GoPay profile of a re-consenting customer NOT retired"),
+        }
     }
 
     async fn rescue_first(&self, sealed: &SealedTokens) -> FirstTokens {

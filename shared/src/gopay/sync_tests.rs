@@ -644,3 +644,61 @@ async fn a_404_status_poll_ends_in_unknown_at_gopay_after_a_few_tries() {
         Some("PROFILE_UNKNOWN")
     );
 }
+
+#[tokio::test]
+async fn a_re_consent_with_another_profile_retires_the_previous_one() {
+    let h = Harness::new();
+    let endpoint = ConsentEndpoint {
+        store: h.store.clone(),
+        rescue: h.rescue.clone(),
+        events: h.events.clone(),
+        transport: h.gopay.clone(),
+        hosts: GoPayHosts::beta(),
+        credentials: h.credentials(),
+        keys: h.key_cache(),
+        redirect_uri: "https://api.example/gopay/callback".into(),
+        success_url: "https://app.example/ok".into(),
+        failure_url: "https://app.example/failed".into(),
+        clock: h.clock(),
+    };
+    let mut refresh_tokens = vec![];
+    for profile in ["7301", "7302"] {
+        let state = ConsentState::generate().unwrap();
+        h.store
+            .put_consent_state(&PendingConsent::new(&state, "cust-1", h.now()))
+            .await
+            .unwrap();
+        let code = h.gopay.issue_code(profile);
+        let resp = endpoint
+            .handle(&Request {
+                method: "GET".into(),
+                path: "/gopay/callback".into(),
+                query: format!("code={code}&state={}", state.expose()),
+                body: vec![],
+            })
+            .await;
+        assert_eq!(resp.headers[0].1, "https://app.example/ok");
+        let id = ClientProfileId::new(profile).unwrap();
+        refresh_tokens.push(h.stored_refresh(&id));
+        h.advance(Duration::minutes(5));
+    }
+    let old = h.profile(&ClientProfileId::new("7301").unwrap());
+    assert_eq!(old.status, ProfileStatus::Revoked);
+    assert!(old.sealed_refresh.is_none() && old.next_due_at.is_none());
+    assert_eq!(h.gopay.revoked(), vec![refresh_tokens[0].clone()]);
+    assert!(h.gopay.is_live(&refresh_tokens[1]));
+    let r = h.run("run-1").await;
+    assert_eq!(
+        (r.due, r.polled),
+        (1, 1),
+        "only the new profile is polled: {r:?}"
+    );
+    let current = h
+        .store
+        .profile_of_customer("cust-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.client_profile_id.as_str(), "7302");
+    assert_eq!(h.consent_status("cust-1").await.as_deref(), Some("GRANTED"));
+}
