@@ -207,15 +207,20 @@ impl GoPayApi<'_> {
         Ok((status, answer.body))
     }
 
+    /// The identification PDF (`onDate`: as of that day; `None`: the latest). `access_token`
+    /// is the client token or, for a consent given in the past, the app token. An answer that
+    /// is not a PDF (content type other than `application/pdf`, or no `%PDF-` header: an error
+    /// page served with 200) is refused.
     pub async fn identification_pdf(
         &self,
         profile: &ClientProfileId,
         access_token: &Secret,
+        on_date: Option<chrono::NaiveDate>,
     ) -> Result<Vec<u8>, CallError> {
         let answer = self
             .transport
             .get(
-                &self.hosts.identification_pdf_url(profile, None),
+                &self.hosts.identification_pdf_url(profile, on_date),
                 &bearer_authorization(access_token),
             )
             .await?;
@@ -224,17 +229,40 @@ impl GoPayApi<'_> {
                 status: answer.status,
             });
         }
+        let declared_pdf = answer.content_type.as_deref().is_none_or(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/pdf"))
+        });
+        if !declared_pdf || !answer.body.starts_with(b"%PDF-") {
+            return Err(CallError::Invalid(GoPayError::InvalidField {
+                context: "identification-pdf",
+                field: "content-type",
+                reason: "the answer is not a PDF",
+            }));
+        }
         Ok(answer.body)
     }
 
-    /// `POST /api/prefill-client-data` with the app token → `prefillId`.
+    /// `POST /api/prefill-client-data` with the app token → `prefillId` (a first consent: the
+    /// customer has no client token yet).
     pub async fn prefill(&self, body: &Personal<Vec<u8>>) -> Result<Secret, CallError> {
         let app = self.app_token().await?;
+        self.prefill_with(&app.access_token, body).await
+    }
+
+    /// `POST /api/prefill-client-data` with the given bearer token: the customer's client
+    /// token (the token the reference names) when they already have a profile.
+    pub async fn prefill_with(
+        &self,
+        token: &Secret,
+        body: &Personal<Vec<u8>>,
+    ) -> Result<Secret, CallError> {
         let answer = self
             .transport
             .post_json(
                 &self.hosts.prefill_url(),
-                &bearer_authorization(&app.access_token),
+                &bearer_authorization(token),
                 body,
             )
             .await?;

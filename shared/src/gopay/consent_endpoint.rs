@@ -210,13 +210,19 @@ impl ConsentEndpoint {
         };
         let prefill_id = match &prefill_body {
             None => None,
-            Some(b) => match api.prefill(b).await {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    tracing::warn!(error = %e, "gopay: prefill call failed");
-                    return error(502, "GoPay prefill failed");
+            Some(b) => {
+                let answer = match self.client_token_of(customer_id).await {
+                    Some(client_token) => api.prefill_with(&client_token, b).await,
+                    None => api.prefill(b).await,
+                };
+                match answer {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "gopay: prefill call failed");
+                        return error(502, "GoPay prefill failed");
+                    }
                 }
-            },
+            }
         };
         let state = match ConsentState::generate() {
             Ok(s) => s,
@@ -496,6 +502,31 @@ impl ConsentEndpoint {
             return self.rescue_first(&s).await;
         };
         self.rescue_first(&sealed).await
+    }
+
+    /// The reference names the client token for the prefill call; a first consent has none.
+    /// When the customer already has an active profile with a valid access token, that token
+    /// is used; otherwise (first consent, expired token, any read error) the app token.
+    async fn client_token_of(&self, customer_id: &str) -> Option<crate::redact::Secret> {
+        let profile = self.store.profile_of_customer(customer_id).await.ok()??;
+        let now = (self.clock)();
+        if profile.status != super::store::ProfileStatus::Active
+            || profile
+                .access_expires_at
+                .is_none_or(|at| at <= now + chrono::Duration::minutes(1))
+        {
+            return None;
+        }
+        let keys = self.keys.get().await.ok()?;
+        let bytes = keys
+            .open(
+                &sealed_access_aad(&profile.client_profile_id, profile.token_gen),
+                profile.sealed_access.as_ref()?,
+            )
+            .ok()?;
+        String::from_utf8(bytes)
+            .ok()
+            .map(crate::redact::Secret::new)
     }
 
     /// One customer is never fed by two GoPay identities: the previous profile is revoked at

@@ -606,6 +606,10 @@ struct GoPayMemory {
     requests: u64,
     pdf_content_type: Option<String>,
     pdf_urls: Vec<String>,
+    /// PDFs are served to the app token only (a consent given in the past).
+    pdf_app_token_only: bool,
+    /// Who each prefill call was made as (`*app*` or a profile id).
+    prefill_callers: Vec<String>,
     /// authorization code → profile (single use)
     codes: HashMap<String, String>,
 }
@@ -735,6 +739,14 @@ impl MemoryGoPay {
     /// The content type PDFs are answered with (`None`: `application/pdf`).
     pub fn set_pdf_content_type(&self, ct: Option<&str>) {
         self.inner.lock().unwrap().pdf_content_type = ct.map(str::to_string);
+    }
+    /// Who each prefill call was made as: `*app*` (app token) or the client's profile id.
+    pub fn prefill_callers(&self) -> Vec<String> {
+        self.inner.lock().unwrap().prefill_callers.clone()
+    }
+    /// PDFs answer 403 to client tokens (only the app token is accepted).
+    pub fn set_pdf_app_token_only(&self, only: bool) {
+        self.inner.lock().unwrap().pdf_app_token_only = only;
     }
     /// Refresh tokens presented after they had been used or killed.
     pub fn reuses(&self) -> u64 {
@@ -898,8 +910,10 @@ impl GoPayTransport for MemoryGoPay {
             ));
         };
         let caller = Self::bearer_profile(&m, authorization);
-        let allowed = caller.as_deref() == Some(profile.as_str())
-            || (caller.as_deref() == Some("*app*") && url.contains("/identification-pdf"));
+        let is_pdf = url.contains("/identification-pdf");
+        let allowed = (caller.as_deref() == Some(profile.as_str())
+            && !(is_pdf && m.pdf_app_token_only))
+            || (caller.as_deref() == Some("*app*") && is_pdf);
         if !allowed {
             return Ok(answer(
                 403,
@@ -963,10 +977,18 @@ impl GoPayTransport for MemoryGoPay {
     async fn post_json(
         &self,
         _url: &str,
-        _authorization: &Secret,
+        authorization: &Secret,
         _body: &Personal<Vec<u8>>,
     ) -> Result<HttpAnswer, TransportError> {
         self.pause().await;
+        let mut m = self.inner.lock().unwrap();
+        let Some(caller) = Self::bearer_profile(&m, authorization) else {
+            return Ok(answer(
+                403,
+                json!({"errors": [{"error_name": "UNAUTHORIZED"}]}),
+            ));
+        };
+        m.prefill_callers.push(caller);
         Ok(answer(200, json!({"prefillId": "prefill-1"})))
     }
 }

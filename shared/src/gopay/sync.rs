@@ -1121,8 +1121,30 @@ impl Run {
         now: DateTime<Utc>,
     ) -> Result<String, ()> {
         let id = &record.client_profile_id;
-        let pdf = match self.api().identification_pdf(id, access).await {
+        let pdf = match self.api().identification_pdf(id, access, None).await {
             Ok(pdf) => pdf,
+            // The reference: the app token serves the PDF of a consent given in the past.
+            Err(CallError::Status {
+                status: status @ (401 | 403),
+            }) => {
+                tracing::info!(client_profile_id = %id.as_str(), http_status = status,
+                    "gopay: PDF refused to the client token; asking with the app token");
+                let fetched = match self.api().app_token().await {
+                    Ok(app) => {
+                        self.api()
+                            .identification_pdf(id, &app.access_token, None)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match fetched {
+                    Ok(pdf) => pdf,
+                    Err(e) => {
+                        tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: PDF download failed; retried next visit");
+                        return Err(());
+                    }
+                }
+            }
             Err(e) => {
                 tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: PDF download failed; retried next visit");
                 return Err(());

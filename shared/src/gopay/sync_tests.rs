@@ -702,3 +702,104 @@ async fn a_re_consent_with_another_profile_retires_the_previous_one() {
     assert_eq!(current.client_profile_id.as_str(), "7302");
     assert_eq!(h.consent_status("cust-1").await.as_deref(), Some("GRANTED"));
 }
+
+// ----- what GoPay sends, read correctly ------------------------------------------------------
+
+#[tokio::test]
+async fn a_pdf_answer_that_is_not_a_pdf_is_not_stored_and_is_retried() {
+    let h = Harness::new();
+    let id = h.consented("c-1", "9101", true);
+    h.gopay.set_state("9101", "IDENTIFIED", &[]);
+    h.gopay
+        .set_pdf_content_type(Some("text/html; charset=utf-8"));
+    let r = h.run("run-1").await;
+    assert_eq!((r.changes, r.pdfs, r.failures), (1, 0, 0), "{r:?}");
+    assert!(h.pdfs.keys().is_empty());
+    let p = h.profile(&id);
+    assert!(p.pdf_key.is_none());
+    assert_eq!(p.consecutive_failures, 1, "retried with backoff");
+    h.gopay.set_pdf_content_type(None);
+    h.advance(Duration::hours(1));
+    let r = h.run("run-2").await;
+    assert_eq!(r.pdfs, 1, "{r:?}");
+    assert_eq!(h.pdfs.keys().len(), 1);
+}
+
+#[tokio::test]
+async fn a_pdf_refused_to_the_client_token_is_fetched_with_the_app_token() {
+    let h = Harness::new();
+    let id = h.consented("c-1", "9201", true);
+    h.gopay.set_state("9201", "IDENTIFIED", &[]);
+    h.gopay.set_pdf_app_token_only(true);
+    let r = h.run("run-1").await;
+    assert_eq!(r.pdfs, 1, "{r:?}");
+    assert!(h.profile(&id).pdf_key.is_some());
+    assert_eq!(
+        h.gopay.pdf_urls().len(),
+        1,
+        "only the app-token request got the PDF"
+    );
+}
+
+#[tokio::test]
+async fn a_re_identification_fetches_the_pdf_again() {
+    let h = Harness::new();
+    let id = h.consented("c-1", "9301", true);
+    h.gopay.set_state("9301", "IDENTIFIED", &[]);
+    let r = h.run("run-1").await;
+    assert_eq!(r.pdfs, 1, "{r:?}");
+    let first = h.profile(&id).pdf_key.unwrap();
+    // GoPay expires the identification, then the customer identifies again.
+    h.gopay
+        .set_state("9301", "NOT_IDENTIFIED", &["EXPIRED_IDENTIFICATION"]);
+    h.advance(Duration::hours(27));
+    let r = h.run("run-2").await;
+    assert_eq!((r.changes, r.pdfs), (1, 0), "{r:?}");
+    h.gopay.set_state("9301", "IDENTIFIED", &[]);
+    h.advance(Duration::hours(27));
+    let r = h.run("run-3").await;
+    assert_eq!((r.changes, r.pdfs), (1, 1), "{r:?}");
+    let second = h.profile(&id).pdf_key.unwrap();
+    assert_ne!(first, second);
+    assert_eq!(h.pdfs.keys().len(), 2);
+    // Settled again: no third copy.
+    h.advance(Duration::hours(27));
+    let r = h.run("run-4").await;
+    assert_eq!((r.changes, r.pdfs), (0, 0), "{r:?}");
+}
+
+#[tokio::test]
+async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile() {
+    let h = Harness::new();
+    let endpoint = ConsentEndpoint {
+        store: h.store.clone(),
+        rescue: h.rescue.clone(),
+        events: h.events.clone(),
+        transport: h.gopay.clone(),
+        hosts: GoPayHosts::beta(),
+        credentials: h.credentials(),
+        keys: h.key_cache(),
+        redirect_uri: "https://api.example/gopay/callback".into(),
+        success_url: "https://app.example/ok".into(),
+        failure_url: "https://app.example/failed".into(),
+        clock: h.clock(),
+    };
+    h.consented("known", "9401", true);
+    h.consented("stale", "9402", false);
+    for customer in ["new", "known", "stale"] {
+        let resp = endpoint
+            .handle(&Request {
+                method: "POST".into(),
+                path: "/gopay/consents".into(),
+                query: String::new(),
+                body: serde_json::json!({"customerId": customer, "prefill": {"firstName": "Dana"}})
+                    .to_string()
+                    .into_bytes(),
+            })
+            .await;
+        assert_eq!(resp.status, 201, "{customer}: {}", resp.body);
+        assert!(resp.body.contains("prefill_id"), "{customer}");
+    }
+    // First consent and an expired client token: the app token; a live profile: its token.
+    assert_eq!(h.gopay.prefill_callers(), ["*app*", "9401", "*app*"]);
+}
