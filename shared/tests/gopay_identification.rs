@@ -510,3 +510,75 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_event_summary_models_the_documented_enumerations_and_nothing_personal() {
+    use kyc_shared::crypto::{Keyring, PayloadKey};
+    use kyc_shared::gopay::events::identification_plan;
+    use kyc_shared::gopay::identification::{
+        DocumentState, DocumentType, ImageSource, VerificationState,
+    };
+
+    let s = IdentificationStatus::parse(&fixture("status_identified_person.json")).unwrap();
+    let evidence = s.evidence();
+    let person = &evidence.persons[0];
+    assert_eq!(person.face_match_verified, Some(true));
+    assert_eq!(person.face_match_source, Some(ImageSource::Upload));
+    assert_eq!(
+        person.ident_documents[0].document_type,
+        Some(DocumentType::IdCard)
+    );
+    assert_eq!(
+        person.ident_documents[0].state,
+        Some(DocumentState::Verified)
+    );
+    assert!(evidence
+        .subject_data_fields
+        .contains(&"birthNumber".to_string()));
+    let keys = Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![]);
+    let change = status_change(None, &s.snapshot()).unwrap();
+    let plan = identification_plan(
+        &keys,
+        "c-1",
+        &s,
+        b"{}",
+        &change,
+        "e-1".into(),
+        utc("2025-03-10T08:00:00Z"),
+    );
+    let summary = serde_json::to_string(&plan.event.summary).unwrap();
+    assert_eq!(
+        plan.event.summary["evidence"]["persons"][0]["identDocuments"][0]["documentType"],
+        "ID_CARD"
+    );
+    assert_eq!(plan.event.summary["subjectType"], "PERSON");
+    for value in PERSONAL_VALUES {
+        assert!(!summary.contains(value), "summary leaks {value}: {summary}");
+    }
+
+    // Every documented value is recognised; an unknown token is kept, free text is redacted.
+    for t in DocumentType::DOCUMENTED {
+        assert!(DocumentType::parse(t).is_known());
+    }
+    assert!(ImageSource::parse("WEBCAM").is_known() && ImageSource::parse("MOBILE").is_known());
+    assert!(DocumentState::parse("EXPIRED").is_known());
+    assert!(VerificationState::parse("VERIFIED").is_known());
+    let body = serde_json::json!({
+        "clientProfileId": 9, "state": "PENDING",
+        "identificationData": {"persons": [{"identDocuments": [
+            {"documentType": "RESIDENCE_PERMIT", "state": "Jan Novák 900612/0001", "source": "KIOSK"}
+        ]}]}
+    });
+    let s = IdentificationStatus::parse(body.to_string().as_bytes()).unwrap();
+    let doc = &s.evidence().persons[0].ident_documents[0];
+    assert_eq!(
+        doc.document_type.as_ref().map(|d| d.as_str()),
+        Some("RESIDENCE_PERMIT")
+    );
+    assert_eq!(doc.source.as_ref().map(|d| d.as_str()), Some("KIOSK"));
+    let state = serde_json::to_string(&doc.state).unwrap();
+    assert!(
+        !state.contains("Jan") && !state.contains("900612"),
+        "{state}"
+    );
+}

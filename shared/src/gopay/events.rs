@@ -71,6 +71,8 @@ pub fn identification_plan(
         "state": status.state,
         "reasons": snapshot.reasons,
         "change": change,
+        "subjectType": status.subject_type,
+        "evidence": status.evidence(),
     });
     plan(
         keys,
