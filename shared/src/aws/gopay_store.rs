@@ -723,7 +723,7 @@ impl GoPayStore for DynamoGoPayStore {
             .set_key(Some(profile_key(id)))
             .update_expression(
                 "SET #status = :revoked, revokedAt = :now, updatedAt = :now, tokenGen = tokenGen + :one \
-                 REMOVE GSI1PK, GSI1SK, sealedRefresh, sealedAccess, accessExpiresAt, leaseOwner, leaseUntil",
+                 REMOVE GSI1PK, GSI1SK, sealedRefresh, sealedAccess, accessExpiresAt, leaseOwner, leaseUntil, eventPending",
             )
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#status", "status")
