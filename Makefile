@@ -36,6 +36,7 @@ demo: tools
 bench: tools
 	cargo bench -p kyc-shared --no-default-features --bench callback_cpu
 	cargo run --release -p kyc-integration-tests --bin measure-aws-calls
+	cargo run --release -p kyc-integration-tests --bin gopay-sync-twin-bench
 	cargo run --release -p kyc-integration-tests --bin gopay-sync-bench
 	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench
 

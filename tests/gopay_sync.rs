@@ -295,3 +295,106 @@ async fn errors_back_off_and_the_run_stops_before_the_deadline() {
     assert_eq!(profile(&env, "err-1").await.consecutive_failures, 0);
     assert_eq!(env.probe.scans(), 0, "never a table scan");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_or_html_token_errors_never_mark_a_profile_needing_consent() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let before = consented(&env, "waf-1", Script::pending()).await;
+    // A WAF page, then GoPay's own UNAUTHORIZED (not about the token): three runs.
+    env.sim
+        .set_fault(SimEndpoint::Token, Fault::times(FaultKind::Html(403), 2));
+    env.sim
+        .set_fault(SimEndpoint::Token, Fault::times(FaultKind::Status(403), 1));
+    env.sim.advance(Duration::minutes(61));
+    for run in 0..3 {
+        let r = env.sync(&format!("run-{run}")).await;
+        assert_eq!(
+            (r.needs_consent, r.unrecognized_token_answers, r.refreshed),
+            (0, 1, 0),
+            "run {run}: {r:?}"
+        );
+        assert!(r.credentials_proven);
+        let p = profile(&env, "waf-1").await;
+        assert_eq!(p.status, ProfileStatus::Active, "run {run}");
+        assert_eq!(p.token_gen, before.token_gen);
+        env.sim.advance(Duration::hours(7));
+    }
+    assert_ne!(
+        status(&env, "waf-1", CONSENT_STREAM).await.as_deref(),
+        Some("NEEDS_CONSENT")
+    );
+    // GoPay answers normally again: the kept token still works.
+    let r = env.sync("run-ok").await;
+    assert_eq!((r.refreshed, r.polled, r.needs_consent), (1, 1, 0), "{r:?}");
+    assert_eq!(env.sim.refresh_token_reuse_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrongly_marked_profile_is_reactivated_and_polled_again() {
+    use kyc_shared::gopay::admin::Admin;
+    use kyc_shared::gopay::client::GoPayApi;
+
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let p = consented(&env, "react-1", Script::pending()).await;
+    // As the old classification did on a bare 403: marked although the token is live.
+    let store = env.store();
+    assert!(store
+        .mark_needs_consent(&p.client_profile_id, p.token_gen, env.sim.now())
+        .await
+        .unwrap());
+    env.sim.advance(Duration::minutes(61));
+    let r = env.sync("run-1").await;
+    assert_eq!(
+        (r.claimed, r.refreshed),
+        (1, 0),
+        "only the pending event: {r:?}"
+    );
+    assert_eq!(
+        status(&env, "react-1", CONSENT_STREAM).await.as_deref(),
+        Some("NEEDS_CONSENT")
+    );
+
+    // An operator notices the next morning.
+    env.sim.advance(Duration::hours(10));
+    let keys = kyc_shared::crypto::Keyring::from_staged(
+        &kyc_shared::secrets::SecretSource::staged(
+            env.secrets.as_ref(),
+            kyc_integration_tests::PAYLOAD_KEY_SECRET,
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let credentials = kyc_shared::gopay::tokens::ClientCredentials::new(
+        SimConfig::default().client_id,
+        kyc_shared::redact::Secret::new(SimConfig::default().client_secret),
+    );
+    let events = env.events();
+    let hosts = env.hosts();
+    let admin = Admin {
+        store: store.as_ref(),
+        events: events.as_ref(),
+        api: GoPayApi {
+            transport: env.transport.as_ref(),
+            hosts: &hosts,
+            credentials: &credentials,
+        },
+        keys: &keys,
+        owner: "cli-test".into(),
+        now: env.sim.now(),
+    };
+    let out = admin.reactivate("react-1").await.unwrap();
+    assert_eq!(out["was"], "needsConsent");
+    assert_eq!(
+        status(&env, "react-1", CONSENT_STREAM).await.as_deref(),
+        Some("GRANTED")
+    );
+    let r = env.sync("run-2").await;
+    assert_eq!((r.refreshed, r.polled, r.needs_consent), (1, 1, 0), "{r:?}");
+    let after = profile(&env, "react-1").await;
+    assert_eq!(
+        (after.status, after.token_gen),
+        (ProfileStatus::Active, p.token_gen + 1)
+    );
+    assert_eq!(env.sim.refresh_token_reuse_count(), 0);
+}

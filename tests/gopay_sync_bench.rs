@@ -60,8 +60,10 @@ async fn main() {
                     &Secret::new(c.access_token.clone()),
                 ),
                 access_expires_at: c.access_expires_at,
+                customer_id: None,
             };
             let consent = NewConsent {
+                expected_generation: None,
                 customer_id: format!("bench-{}", c.profile_id),
                 client_profile_id: id,
                 tokens,

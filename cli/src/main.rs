@@ -71,6 +71,13 @@ enum GopayCommand {
         #[command(flatten)]
         settings: gopay::RevokeSettings,
     },
+    /// Put a profile wrongly marked needsConsent (or unknownAtGoPay) back in service with its
+    /// kept refresh token, due now; records the consent as GRANTED again.
+    Reactivate {
+        customer: String,
+        #[command(flatten)]
+        settings: gopay::RevokeSettings,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -110,6 +117,9 @@ fn main() -> ExitCode {
         Command::Gopay {
             action: GopayCommand::Revoke { customer, settings },
         } => runtime().block_on(gopay::revoke(&customer, &settings)),
+        Command::Gopay {
+            action: GopayCommand::Reactivate { customer, settings },
+        } => runtime().block_on(gopay::reactivate(&customer, &settings)),
         Command::Status {
             customer,
             table,

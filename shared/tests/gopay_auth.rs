@@ -227,16 +227,42 @@ fn error_bodies_in_both_layouts() {
 fn token_failures_are_classified_without_confusing_credentials_and_consent() {
     let body = |s: &str| GoPayErrorBody::parse(s.as_bytes());
     let none = GoPayErrorBody::default();
+    // A bare, HTML (WAF) or unrelated GoPay error proves nothing about the token.
+    for status in [400, 401, 403] {
+        assert_eq!(
+            classify_token_failure(status, &none),
+            TokenFailure::Unrecognized,
+            "{status}"
+        );
+        assert_eq!(
+            classify_token_failure(status, &body("<html><h1>403 Forbidden</h1></html>")),
+            TokenFailure::Unrecognized
+        );
+        assert_eq!(
+            classify_token_failure(
+                status,
+                &body(r#"{"errors":[{"error_code":403,"error_name":"UNAUTHORIZED"}]}"#)
+            ),
+            TokenFailure::Unrecognized
+        );
+    }
+    // Only an answer about the grant condemns it: OAuth or GoPay's REST layout.
     assert_eq!(
-        classify_token_failure(403, &none),
+        classify_token_failure(400, &body(r#"{"error":"invalid_grant"}"#)),
         TokenFailure::GrantRejected
     );
     assert_eq!(
-        classify_token_failure(400, &none),
+        classify_token_failure(
+            403,
+            &body(r#"{"errors":[{"error_name":"INVALID_GRANT","message":"expired"}]}"#)
+        ),
         TokenFailure::GrantRejected
     );
     assert_eq!(
-        classify_token_failure(401, &none),
+        classify_token_failure(
+            403,
+            &body(r#"{"errors":[{"error_code":111,"field":"refresh_token"}]}"#)
+        ),
         TokenFailure::GrantRejected
     );
     assert_eq!(

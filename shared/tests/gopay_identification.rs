@@ -1,7 +1,7 @@
 //! GoPay identification-status parsing, dates, normalized view and history rule.
 #![cfg(feature = "gopay")]
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use kyc_shared::gopay::identification::{differs, status_change, StatusSnapshot, SubjectType};
 use kyc_shared::gopay::time::{GoPayDateTime, ZoneSource};
 use kyc_shared::gopay::{
@@ -455,4 +455,130 @@ proptest! {
             prop_assert_eq!(read.local(), sent.local());
         }
     }
+}
+
+#[test]
+fn unusable_dates_are_reported_never_a_panic_and_the_state_still_applies() {
+    for date in [
+        "0000-00-00 00:00:00",
+        "0000-01-01 00:00:00.000",
+        "-262143-01-01 00:00:00",
+        "-262144-01-01 00:00:00",
+        "262143-12-31 23:59:59.999",
+        "+262142-12-31 23:30:00",
+        "9999-12-31 23:59:59.999",
+        "0001-01-01 00:00:00",
+        "-9999-01-01T00:00:00+14:00",
+        "262143-12-31T23:59:59-14:00",
+        "2025-02-30 10:00:00",
+        "2025-13-01 10:00:00",
+        "2025-03-30 02:30:00",
+        "2025-01-01 24:00:00",
+        "99999999999-01-01 00:00:00",
+    ] {
+        let body = serde_json::json!({
+            "clientProfileId": 7,
+            "state": "IDENTIFIED",
+            "dateStarted": date,
+            "dateLastChange": date,
+        });
+        let parsed =
+            std::panic::catch_unwind(|| IdentificationStatus::parse(body.to_string().as_bytes()));
+        let status = parsed
+            .unwrap_or_else(|_| panic!("date {date:?} panicked"))
+            .unwrap_or_else(|e| panic!("date {date:?}: {e}"));
+        assert_eq!(status.state.as_str(), "IDENTIFIED", "{date}");
+        // Either read as a real instant within chrono's range, or reported as unusable.
+        if status.date_last_change.is_none() {
+            assert!(
+                status.warnings.iter().any(|w| w.field == "dateLastChange"),
+                "{date}: an unusable date is reported"
+            );
+        }
+        let view = std::panic::catch_unwind(|| status.normalized_view());
+        assert!(view.is_ok(), "normalized view of {date:?} panicked");
+    }
+}
+
+proptest! {
+    #[test]
+    fn no_date_like_text_makes_the_parser_panic(
+        text in "[-+]?[0-9]{1,12}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}([.:][0-9]{1,4})?)?)?([+-][0-9]{2}:[0-9]{2}|Z)?"
+    ) {
+        if let Ok(d) = GoPayDateTime::parse(&text) {
+            prop_assert!((1..=9999).contains(&d.local().year()));
+        }
+    }
+}
+
+#[test]
+fn the_event_summary_models_the_documented_enumerations_and_nothing_personal() {
+    use kyc_shared::crypto::{Keyring, PayloadKey};
+    use kyc_shared::gopay::events::identification_plan;
+    use kyc_shared::gopay::identification::{
+        DocumentState, DocumentType, ImageSource, VerificationState,
+    };
+
+    let s = IdentificationStatus::parse(&fixture("status_identified_person.json")).unwrap();
+    let evidence = s.evidence();
+    let person = &evidence.persons[0];
+    assert_eq!(person.face_match_verified, Some(true));
+    assert_eq!(person.face_match_source, Some(ImageSource::Upload));
+    assert_eq!(
+        person.ident_documents[0].document_type,
+        Some(DocumentType::IdCard)
+    );
+    assert_eq!(
+        person.ident_documents[0].state,
+        Some(DocumentState::Verified)
+    );
+    assert!(evidence
+        .subject_data_fields
+        .contains(&"birthNumber".to_string()));
+    let keys = Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![]);
+    let change = status_change(None, &s.snapshot()).unwrap();
+    let plan = identification_plan(
+        &keys,
+        "c-1",
+        &s,
+        b"{}",
+        &change,
+        "e-1".into(),
+        utc("2025-03-10T08:00:00Z"),
+    );
+    let summary = serde_json::to_string(&plan.event.summary).unwrap();
+    assert_eq!(
+        plan.event.summary["evidence"]["persons"][0]["identDocuments"][0]["documentType"],
+        "ID_CARD"
+    );
+    assert_eq!(plan.event.summary["subjectType"], "PERSON");
+    for value in PERSONAL_VALUES {
+        assert!(!summary.contains(value), "summary leaks {value}: {summary}");
+    }
+
+    // Every documented value is recognised; an unknown token is kept, free text is redacted.
+    for t in DocumentType::DOCUMENTED {
+        assert!(DocumentType::parse(t).is_known());
+    }
+    assert!(ImageSource::parse("WEBCAM").is_known() && ImageSource::parse("MOBILE").is_known());
+    assert!(DocumentState::parse("EXPIRED").is_known());
+    assert!(VerificationState::parse("VERIFIED").is_known());
+    let body = serde_json::json!({
+        "clientProfileId": 9, "state": "PENDING",
+        "identificationData": {"persons": [{"identDocuments": [
+            {"documentType": "RESIDENCE_PERMIT", "state": "Jan Novák 900612/0001", "source": "KIOSK"}
+        ]}]}
+    });
+    let s = IdentificationStatus::parse(body.to_string().as_bytes()).unwrap();
+    let doc = &s.evidence().persons[0].ident_documents[0];
+    assert_eq!(
+        doc.document_type.as_ref().map(|d| d.as_str()),
+        Some("RESIDENCE_PERMIT")
+    );
+    assert_eq!(doc.source.as_ref().map(|d| d.as_str()), Some("KIOSK"));
+    let state = serde_json::to_string(&doc.state).unwrap();
+    assert!(
+        !state.contains("Jan") && !state.contains("900612"),
+        "{state}"
+    );
 }

@@ -239,6 +239,7 @@ impl GoPayEnv {
     pub fn consent_endpoint(&self) -> ConsentEndpoint {
         ConsentEndpoint {
             store: self.store(),
+            rescue: Arc::new(S3Objects::new(self.s3.clone(), BUCKET)),
             events: self.events(),
             transport: self.transport.clone(),
             hosts: self.hosts(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kyc_shared::aws::gopay_http::ReqwestTransport;
-use kyc_shared::aws::gopay_store::DynamoGoPayStore;
+use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::gopay::client::credentials_from_json;
@@ -27,6 +27,8 @@ pub struct Settings {
     pub redirect_uri: String,
     pub success_url: String,
     pub failure_url: String,
+    /// Bucket of the token rescue place (first tokens the table could not take).
+    pub bucket: String,
     pub due_shards: u32,
     pub secret_ttl: Duration,
     pub http_timeout: Duration,
@@ -45,6 +47,7 @@ impl Settings {
             redirect_uri: var("GOPAY_REDIRECT_URI")?,
             success_url: var("GOPAY_SUCCESS_URL")?,
             failure_url: var("GOPAY_FAILURE_URL")?,
+            bucket: var("GOPAY_BUCKET")?,
             due_shards: number("GOPAY_DUE_SHARDS", 4),
             secret_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECONDS", 300)),
             http_timeout: Duration::from_secs(number("GOPAY_HTTP_TIMEOUT_SECONDS", 8)),
@@ -56,6 +59,8 @@ pub fn build_endpoint(
     settings: &Settings,
     config: &kyc_shared::aws_config::SdkConfig,
 ) -> Result<ConsentEndpoint, String> {
+    // Explicit SDK timeouts: the customer waits on this function (API Gateway gives up at 30 s).
+    let config = &with_timeouts(config, Duration::from_secs(5), Duration::from_secs(2));
     let secrets = Arc::new(SecretsManagerSource::new(config));
     let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
     Ok(ConsentEndpoint {
@@ -64,6 +69,7 @@ pub fn build_endpoint(
             &settings.table,
             settings.due_shards,
         )),
+        rescue: Arc::new(S3Objects::new(S3Objects::client(config), &settings.bucket)),
         events: Arc::new(DynamoStore::from_client(ddb, &settings.table)),
         transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
         hosts: GoPayHosts::new(&settings.auth_base_url, &settings.client_base_url)

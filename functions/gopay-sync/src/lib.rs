@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kyc_shared::aws::gopay_http::ReqwestTransport;
-use kyc_shared::aws::gopay_store::{DynamoGoPayStore, S3Objects};
+use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
 use kyc_shared::chrono::{DateTime, Utc};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::gopay::client::credentials_from_json;
 use kyc_shared::gopay::consent::GoPayHosts;
-use kyc_shared::gopay::sync::{Clock, SyncDeps, SyncSettings};
+use kyc_shared::gopay::sync::{longest_visit, refresh_budget, Clock, SyncDeps, SyncSettings};
 use kyc_shared::secrets::Cached;
 
 /// Settings read once per cold start.
@@ -32,6 +32,9 @@ pub struct Settings {
     pub deadline_reserve: Duration,
     pub secret_ttl: Duration,
     pub http_timeout: Duration,
+    /// AWS SDK timeouts: a whole operation (retries included) and one attempt.
+    pub aws_operation_timeout: Duration,
+    pub aws_attempt_timeout: Duration,
 }
 
 use kyc_shared::config::{or_default as number, required as var};
@@ -51,6 +54,14 @@ impl Settings {
             deadline_reserve: Duration::from_secs(number("GOPAY_DEADLINE_RESERVE_SECONDS", 20)),
             secret_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECONDS", 300)),
             http_timeout: Duration::from_secs(number("GOPAY_HTTP_TIMEOUT_SECONDS", 8)),
+            aws_operation_timeout: Duration::from_secs(number(
+                "GOPAY_AWS_OPERATION_TIMEOUT_SECONDS",
+                5,
+            )),
+            aws_attempt_timeout: Duration::from_secs(number(
+                "GOPAY_AWS_ATTEMPT_TIMEOUT_SECONDS",
+                2,
+            )),
         })
     }
 
@@ -62,6 +73,16 @@ impl Settings {
         s.max_profiles = self.max_profiles;
         s.deadline_reserve = kyc_shared::chrono::Duration::from_std(self.deadline_reserve)
             .unwrap_or(s.deadline_reserve);
+        s.refresh_budget = refresh_budget(
+            self.http_timeout,
+            self.aws_operation_timeout,
+            s.rotation_write_attempts,
+        );
+        s.longest_visit = longest_visit(
+            self.http_timeout,
+            self.aws_operation_timeout,
+            s.rotation_write_attempts,
+        );
         s
     }
 }
@@ -80,6 +101,11 @@ impl Wiring {
         settings: Settings,
         config: &kyc_shared::aws_config::SdkConfig,
     ) -> Result<Self, String> {
+        let config = &with_timeouts(
+            config,
+            settings.aws_operation_timeout,
+            settings.aws_attempt_timeout,
+        );
         Ok(Self {
             ddb: kyc_shared::aws_sdk_dynamodb::Client::new(config),
             s3: S3Objects::client(config),
@@ -142,6 +168,59 @@ pub fn run_deadline(deadline_ms: u64, now: DateTime<Utc>, fallback: Duration) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            table: "t".into(),
+            payload_key_secret: "k".into(),
+            client_secret: "c".into(),
+            auth_base_url: "https://auth.example".into(),
+            client_base_url: "https://client.example".into(),
+            bucket: "b".into(),
+            due_shards: 4,
+            concurrency: 16,
+            max_profiles: 100,
+            deadline_reserve: Duration::from_secs(20),
+            secret_ttl: Duration::from_secs(300),
+            http_timeout: Duration::from_secs(8),
+            aws_operation_timeout: Duration::from_secs(5),
+            aws_attempt_timeout: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_aws_client_has_explicit_operation_and_attempt_timeouts() {
+        let config = kyc_shared::aws_config::SdkConfig::builder()
+            .behavior_version(kyc_shared::aws_config::BehaviorVersion::latest())
+            .region(kyc_shared::aws_config::Region::new("eu-west-3"))
+            .build();
+        let wiring = Wiring::new(settings(), &config).unwrap();
+        let ddb = wiring.ddb.config().timeout_config().cloned().unwrap();
+        let s3 = wiring.s3.config().timeout_config().cloned().unwrap();
+        for t in [ddb, s3] {
+            assert_eq!(t.operation_timeout(), Some(Duration::from_secs(5)));
+            assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(2)));
+        }
+        assert_eq!(
+            wiring
+                .secrets
+                .client()
+                .config()
+                .timeout_config()
+                .and_then(|t| t.operation_timeout()),
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn the_lease_outlives_the_longest_visit_with_the_configured_timeouts() {
+        let s = settings().sync_settings("owner");
+        assert!(s.validate().is_ok());
+        assert!(s.refresh_budget >= kyc_shared::chrono::Duration::seconds(8 + 5 * 3));
+        let mut slow = settings();
+        slow.http_timeout = Duration::from_secs(60);
+        assert!(slow.sync_settings("owner").validate().is_err());
+    }
 
     #[test]
     fn a_future_deadline_is_kept_and_a_past_one_replaced() {

@@ -22,6 +22,14 @@ async fn main() -> Result<(), Error> {
             );
             let report = kyc_shared::gopay::sync::run(deps, settings, deadline).await?;
             tracing::info!(report = %serde_json::to_string(&report)?, "gopay sync run done");
+            // CloudWatch embedded metric format: alarms on the breaker, lost consents, rescues.
+            println!(
+                "{}",
+                kyc_shared::gopay::sync::emf_line(
+                    &report,
+                    kyc_shared::chrono::Utc::now().timestamp_millis()
+                )
+            );
             Ok::<Value, Error>(serde_json::to_value(report)?)
         }
     }))

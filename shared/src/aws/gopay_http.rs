@@ -32,6 +32,11 @@ impl ReqwestTransport {
         let fail = |e: reqwest::Error| TransportError(e.without_url().to_string());
         let response = request.send().await.map_err(fail)?;
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         if response
             .content_length()
             .is_some_and(|l| l as usize > MAX_BODY)
@@ -45,6 +50,7 @@ impl ReqwestTransport {
         Ok(HttpAnswer {
             status,
             body: body.to_vec(),
+            content_type,
         })
     }
 }

@@ -30,13 +30,34 @@ use crate::gopay::identification::{ClientProfileId, StatusSnapshot};
 use crate::gopay::schedule::Lease;
 use crate::gopay::store::{
     due_shard, ConsentSaved, GoPayStore, NewConsent, PdfSink, ProfileRecord, ProfileStatus,
-    RotationWrite, SealedTokens, TokenRescue, VisitResult,
+    RawRefreshAnswer, RotationWrite, SealedTokens, TokenRescue, VisitResult,
 };
 use crate::gopay::StateRejection;
 use crate::intake::StoreError;
 
 /// The due-time index.
 pub const DUE_INDEX: &str = "GSI1";
+
+/// The SDK configuration with explicit timeouts, for every AWS client of the GoPay functions
+/// and tools: a whole operation (its retries included) never takes more than `operation`, one
+/// attempt never more than `attempt`. The sync's refresh budget and lease are derived from
+/// these, so a stuck call cannot outlive a lease or the Lambda deadline unnoticed.
+pub fn with_timeouts(
+    config: &aws_config::SdkConfig,
+    operation: std::time::Duration,
+    attempt: std::time::Duration,
+) -> aws_config::SdkConfig {
+    config
+        .to_builder()
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(attempt.min(std::time::Duration::from_secs(3)))
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(operation)
+                .build(),
+        )
+        .build()
+}
 /// Consent-state items are deleted by TTL this long after they expire (kept for a day of
 /// troubleshooting; the expiry itself is checked on `validUntil`).
 const STATE_RETENTION: Duration = Duration::days(1);
@@ -218,6 +239,16 @@ impl DynamoGoPayStore {
             pdf_key: text(item, "pdfKey"),
             lease,
             updated_at: parse_ts(item.get("updatedAt")),
+            event_pending: item
+                .get("eventPending")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+            missing_polls: item
+                .get("missingPolls")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
         })
     }
 
@@ -314,13 +345,19 @@ impl GoPayStore for DynamoGoPayStore {
     async fn save_consent(&self, c: &NewConsent) -> Result<ConsentSaved, StoreError> {
         let id = &c.client_profile_id;
         let item = self.profile_item(c, None);
-        let put_profile = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK) OR customerId = :c")
-            .expression_attribute_values(":c", s(&c.customer_id))
-            .build()
-            .expect("table and item set");
+        // Compare-and-swap on the generation, like a rotation: a first consent only creates,
+        // a re-consent replaces exactly the generation it read.
+        let put_profile = match c.expected_generation {
+            None => Put::builder().condition_expression("attribute_not_exists(PK)"),
+            Some(g) => Put::builder()
+                .condition_expression("customerId = :c AND tokenGen = :g")
+                .expression_attribute_values(":c", s(&c.customer_id))
+                .expression_attribute_values(":g", n(g)),
+        }
+        .table_name(&self.table)
+        .set_item(Some(item))
+        .build()
+        .expect("table and item set");
         let mut link = link_key(&c.customer_id);
         link.extend([
             ("itemType".to_string(), s("gopayLink")),
@@ -352,7 +389,15 @@ impl GoPayStore for DynamoGoPayStore {
                     })
                     .unwrap_or(false);
                 if first_failed {
-                    Ok(ConsentSaved::LinkedToOtherCustomer)
+                    let linked_elsewhere = self
+                        .profile(id)
+                        .await?
+                        .is_some_and(|p| p.customer_id != c.customer_id);
+                    Ok(if linked_elsewhere {
+                        ConsentSaved::LinkedToOtherCustomer
+                    } else {
+                        ConsentSaved::GenerationMoved
+                    })
                 } else {
                     Err(unavailable(e))
                 }
@@ -412,7 +457,7 @@ impl GoPayStore for DynamoGoPayStore {
             .set_key(Some(profile_key(id)))
             .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
             .condition_expression(
-                "#status = :active AND nextDueAt <= :now AND \
+                "(#status = :active OR eventPending = :true) AND nextDueAt <= :now AND \
                  (attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseOwner = :owner)",
             )
             .expression_attribute_names("#status", "status")
@@ -420,6 +465,7 @@ impl GoPayStore for DynamoGoPayStore {
             .expression_attribute_values(":now", s(ts(now)))
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":until", s(ts(lease.expires_at)))
+            .expression_attribute_values(":true", Av::Bool(true))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -467,6 +513,7 @@ impl GoPayStore for DynamoGoPayStore {
             "GSI1PK = :gpk",
             "GSI1SK = :gsk",
             "failures = :f",
+            "missingPolls = :mp",
             "updatedAt = :now",
         ];
         let mut remove = vec!["leaseOwner", "leaseUntil"];
@@ -483,6 +530,7 @@ impl GoPayStore for DynamoGoPayStore {
             .expression_attribute_values(":gpk", s(gsi_pk))
             .expression_attribute_values(":gsk", s(gsi_sk))
             .expression_attribute_values(":f", n(r.consecutive_failures))
+            .expression_attribute_values(":mp", n(r.missing_polls))
             .expression_attribute_values(":now", s(ts(r.now)));
         if let Some(snapshot) = &r.snapshot {
             set.push("lastSnapshot = :snap");
@@ -509,24 +557,158 @@ impl GoPayStore for DynamoGoPayStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         // The (dead) sealed refresh token is kept: if the classification was ever wrong, an
-        // operator can still try it. Leaving the index stops the polling.
+        // operator can still try it (`kyc gopay reactivate`). The profile stays in the index,
+        // due now, with `eventPending` until its NEEDS_CONSENT event is recorded.
+        let (gsi_pk, gsi_sk) = self.due_keys(id, now);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(profile_key(id)))
             .update_expression(
-                "SET #status = :needs, needsConsentAt = :now, updatedAt = :now \
-                 REMOVE GSI1PK, GSI1SK, sealedAccess, accessExpiresAt, leaseOwner, leaseUntil",
+                "SET #status = :needs, needsConsentAt = :now, updatedAt = :now, \
+                 eventPending = :true, nextDueAt = :now, GSI1PK = :gpk, GSI1SK = :gsk \
+                 REMOVE sealedAccess, accessExpiresAt, leaseOwner, leaseUntil",
             )
             .condition_expression("tokenGen = :g")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":needs", s(ProfileStatus::NeedsConsent.as_str()))
             .expression_attribute_values(":now", s(ts(now)))
             .expression_attribute_values(":g", n(generation))
+            .expression_attribute_values(":true", Av::Bool(true))
+            .expression_attribute_values(":gpk", s(gsi_pk))
+            .expression_attribute_values(":gsk", s(gsi_sk))
             .send()
             .await;
         Ok(conditional(result)?.is_some())
+    }
+
+    async fn mark_unknown_at_gopay(
+        &self,
+        id: &ClientProfileId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (gsi_pk, gsi_sk) = self.due_keys(id, now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression(
+                "SET #status = :unknown, unknownAtGoPayAt = :now, updatedAt = :now, \
+                 eventPending = :true, nextDueAt = :now, GSI1PK = :gpk, GSI1SK = :gsk \
+                 REMOVE leaseOwner, leaseUntil",
+            )
+            .condition_expression("#status = :active AND leaseOwner = :owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":unknown", s(ProfileStatus::UnknownAtGoPay.as_str()))
+            .expression_attribute_values(":active", s(ProfileStatus::Active.as_str()))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", s(ts(now)))
+            .expression_attribute_values(":true", Av::Bool(true))
+            .expression_attribute_values(":gpk", s(gsi_pk))
+            .expression_attribute_values(":gsk", s(gsi_sk))
+            .send()
+            .await;
+        Ok(conditional(result)?.is_some())
+    }
+
+    async fn event_recorded(
+        &self,
+        id: &ClientProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression(
+                "SET updatedAt = :now REMOVE eventPending, GSI1PK, GSI1SK, nextDueAt, leaseOwner, leaseUntil",
+            )
+            .condition_expression("attribute_exists(PK) AND #status <> :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s(ProfileStatus::Active.as_str()))
+            .expression_attribute_values(":now", s(ts(now)))
+            .send()
+            .await;
+        conditional(result)?;
+        Ok(())
+    }
+
+    async fn reactivate(
+        &self,
+        id: &ClientProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (gsi_pk, gsi_sk) = self.due_keys(id, now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression(
+                "SET #status = :active, nextDueAt = :now, GSI1PK = :gpk, GSI1SK = :gsk, \
+                 failures = :zero, reactivatedAt = :now, updatedAt = :now \
+                 REMOVE eventPending, needsConsentAt, unknownAtGoPayAt, leaseOwner, leaseUntil",
+            )
+            .condition_expression(
+                "(#status = :needs OR #status = :unknown) AND attribute_exists(sealedRefresh)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s(ProfileStatus::Active.as_str()))
+            .expression_attribute_values(":needs", s(ProfileStatus::NeedsConsent.as_str()))
+            .expression_attribute_values(":unknown", s(ProfileStatus::UnknownAtGoPay.as_str()))
+            .expression_attribute_values(":now", s(ts(now)))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":gpk", s(gsi_pk))
+            .expression_attribute_values(":gsk", s(gsi_sk))
+            .send()
+            .await;
+        Ok(conditional(result)?.is_some())
+    }
+
+    async fn take_lease(
+        &self,
+        id: &ClientProfileId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ProfileRecord>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
+            .condition_expression(
+                "attribute_exists(PK) AND \
+                 (attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseOwner = :owner)",
+            )
+            .expression_attribute_values(":now", s(ts(now)))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":until", s(ts(lease.expires_at)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        conditional(result)?
+            .map(|out| Self::parse_profile(&out.attributes.unwrap_or_default()))
+            .transpose()
+    }
+
+    async fn release_lease(&self, id: &ClientProfileId, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression("REMOVE leaseOwner, leaseUntil")
+            .condition_expression("leaseOwner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        conditional(result)?;
+        Ok(())
     }
 
     async fn mark_revoked(
@@ -541,7 +723,7 @@ impl GoPayStore for DynamoGoPayStore {
             .set_key(Some(profile_key(id)))
             .update_expression(
                 "SET #status = :revoked, revokedAt = :now, updatedAt = :now, tokenGen = tokenGen + :one \
-                 REMOVE GSI1PK, GSI1SK, sealedRefresh, sealedAccess, accessExpiresAt, leaseOwner, leaseUntil",
+                 REMOVE GSI1PK, GSI1SK, sealedRefresh, sealedAccess, accessExpiresAt, leaseOwner, leaseUntil, eventPending",
             )
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#status", "status")
@@ -584,6 +766,8 @@ pub struct S3Objects {
 
 /// Prefix of rescued-token objects.
 pub const RESCUE_PREFIX: &str = "gopay/token-rescue/";
+/// Prefix of raw token answers kept until their tokens are stored.
+pub const RAW_RESCUE_PREFIX: &str = "gopay/token-answer-rescue/";
 
 impl S3Objects {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
@@ -606,6 +790,72 @@ impl S3Objects {
             "{RESCUE_PREFIX}{}/{:020}.json",
             t.client_profile_id, t.generation
         )
+    }
+
+    fn raw_key(r: &RawRefreshAnswer) -> String {
+        format!(
+            "{RAW_RESCUE_PREFIX}{}/{:020}.json",
+            r.client_profile_id, r.generation
+        )
+    }
+
+    /// Every object under `prefix`, read as JSON `T` (unreadable ones are left, logged).
+    async fn list_json<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let err = |e: String| StoreError::Unavailable(e);
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| err(DisplayErrorContext(e).to_string()))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let body = self
+                    .client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| err(DisplayErrorContext(e).to_string()))?
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| err(e.to_string()))?
+                    .into_bytes();
+                match serde_json::from_slice::<T>(&body) {
+                    Ok(t) => out.push(t),
+                    Err(_) => {
+                        tracing::error!(key, "gopay: unreadable rescue object left for an operator")
+                    }
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
@@ -632,60 +882,29 @@ impl TokenRescue for S3Objects {
     }
 
     async fn list(&self) -> Result<Vec<SealedTokens>, StoreError> {
-        let err = |e: String| StoreError::Unavailable(e);
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(RESCUE_PREFIX)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| err(DisplayErrorContext(e).to_string()))?;
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                let body = self
-                    .client
-                    .get_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| err(DisplayErrorContext(e).to_string()))?
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| err(e.to_string()))?
-                    .into_bytes();
-                match serde_json::from_slice::<SealedTokens>(&body) {
-                    Ok(t) => out.push(t),
-                    Err(_) => {
-                        tracing::error!(key, "gopay: unreadable rescue object left for an operator")
-                    }
-                }
-            }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        let mut out: Vec<SealedTokens> = self.list_json(RESCUE_PREFIX).await?;
         // Oldest generation first, so a chain of rescues applies in order.
         out.sort_by_key(|t| t.generation);
         Ok(out)
     }
 
     async fn remove(&self, t: &SealedTokens) -> Result<(), StoreError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(Self::rescue_key(t))
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
-        Ok(())
+        self.delete(&Self::rescue_key(t)).await
+    }
+
+    async fn save_raw(&self, r: &RawRefreshAnswer) -> Result<(), StoreError> {
+        let body = serde_json::to_vec(r).expect("raw answer serializes");
+        self.put(&Self::raw_key(r), body, "application/json").await
+    }
+
+    async fn list_raw(&self) -> Result<Vec<RawRefreshAnswer>, StoreError> {
+        let mut out: Vec<RawRefreshAnswer> = self.list_json(RAW_RESCUE_PREFIX).await?;
+        out.sort_by_key(|t| t.generation);
+        Ok(out)
+    }
+
+    async fn remove_raw(&self, r: &RawRefreshAnswer) -> Result<(), StoreError> {
+        self.delete(&Self::raw_key(r)).await
     }
 }
 

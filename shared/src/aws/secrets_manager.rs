@@ -17,6 +17,11 @@ impl SecretsManagerSource {
         }
     }
 
+    /// The SDK client (its configuration, e.g. timeouts, in tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The stage's value and its version's creation time.
     async fn stage(
         &self,

@@ -19,6 +19,8 @@ use crate::redact::{Personal, Secret};
 pub struct HttpAnswer {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
 }
 
 impl std::fmt::Debug for HttpAnswer {
@@ -87,11 +89,8 @@ fn ok(answer: &HttpAnswer) -> bool {
 }
 
 impl GoPayApi<'_> {
-    async fn token_call(
-        &self,
-        grant: Grant<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<ClientTokens, CallError> {
+    /// A token call's 2xx body, unparsed (it holds the only live refresh token).
+    async fn token_call_raw(&self, grant: Grant<'_>) -> Result<Secret<Vec<u8>>, CallError> {
         let body = token_request_body(self.credentials, grant);
         let answer = self
             .transport
@@ -105,7 +104,28 @@ impl GoPayApi<'_> {
                 failure,
             });
         }
-        Ok(ClientTokens::parse(&answer.body, now)?)
+        Ok(Secret::new(answer.body))
+    }
+
+    async fn token_call(
+        &self,
+        grant: Grant<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ClientTokens, CallError> {
+        let raw = self.token_call_raw(grant).await?;
+        Ok(ClientTokens::parse(raw.expose(), now)?)
+    }
+
+    /// `grant_type=refresh_token`, the 2xx answer NOT parsed: the caller keeps it (sealed)
+    /// before parsing, because the token sent is dead once GoPay answered.
+    pub async fn refresh_raw(&self, refresh_token: &Secret) -> Result<Secret<Vec<u8>>, CallError> {
+        self.token_call_raw(Grant::RefreshToken(refresh_token))
+            .await
+    }
+
+    /// `grant_type=authorization_code`, the 2xx answer NOT parsed (see [`Self::refresh_raw`]).
+    pub async fn exchange_code_raw(&self, code: &Secret) -> Result<Secret<Vec<u8>>, CallError> {
+        self.token_call_raw(Grant::AuthorizationCode(code)).await
     }
 
     /// `grant_type=authorization_code`. `now` must be taken BEFORE the call (expiry errs early).
@@ -136,8 +156,14 @@ impl GoPayApi<'_> {
         if ok(&answer) {
             Ok(())
         } else {
-            Err(CallError::Status {
+            // Same reading as the token endpoint: only an answer about the token says it is
+            // already dead; `invalid_client` or a bare/HTML page proves nothing.
+            Err(CallError::Token {
                 status: answer.status,
+                failure: classify_token_failure(
+                    answer.status,
+                    &GoPayErrorBody::parse(&answer.body),
+                ),
             })
         }
     }
@@ -181,15 +207,20 @@ impl GoPayApi<'_> {
         Ok((status, answer.body))
     }
 
+    /// The identification PDF (`onDate`: as of that day; `None`: the latest). `access_token`
+    /// is the client token or, for a consent given in the past, the app token. An answer that
+    /// is not a PDF (content type other than `application/pdf`, or no `%PDF-` header: an error
+    /// page served with 200) is refused.
     pub async fn identification_pdf(
         &self,
         profile: &ClientProfileId,
         access_token: &Secret,
+        on_date: Option<chrono::NaiveDate>,
     ) -> Result<Vec<u8>, CallError> {
         let answer = self
             .transport
             .get(
-                &self.hosts.identification_pdf_url(profile, None),
+                &self.hosts.identification_pdf_url(profile, on_date),
                 &bearer_authorization(access_token),
             )
             .await?;
@@ -198,17 +229,40 @@ impl GoPayApi<'_> {
                 status: answer.status,
             });
         }
+        let declared_pdf = answer.content_type.as_deref().is_none_or(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/pdf"))
+        });
+        if !declared_pdf || !answer.body.starts_with(b"%PDF-") {
+            return Err(CallError::Invalid(GoPayError::InvalidField {
+                context: "identification-pdf",
+                field: "content-type",
+                reason: "the answer is not a PDF",
+            }));
+        }
         Ok(answer.body)
     }
 
-    /// `POST /api/prefill-client-data` with the app token → `prefillId`.
+    /// `POST /api/prefill-client-data` with the app token → `prefillId` (a first consent: the
+    /// customer has no client token yet).
     pub async fn prefill(&self, body: &Personal<Vec<u8>>) -> Result<Secret, CallError> {
         let app = self.app_token().await?;
+        self.prefill_with(&app.access_token, body).await
+    }
+
+    /// `POST /api/prefill-client-data` with the given bearer token: the customer's client
+    /// token (the token the reference names) when they already have a profile.
+    pub async fn prefill_with(
+        &self,
+        token: &Secret,
+        body: &Personal<Vec<u8>>,
+    ) -> Result<Secret, CallError> {
         let answer = self
             .transport
             .post_json(
                 &self.hosts.prefill_url(),
-                &bearer_authorization(&app.access_token),
+                &bearer_authorization(token),
                 body,
             )
             .await?;

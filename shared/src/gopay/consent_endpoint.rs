@@ -20,6 +20,7 @@ use super::events::{consent_plan, id_part, ConsentEvent};
 use super::prefill::{InternationalBankAccount, PrefillRequest};
 use super::store::{
     sealed_access_aad, sealed_refresh_aad, ConsentSaved, GoPayStore, NewConsent, SealedTokens,
+    TokenRescue,
 };
 use super::sync::Clock;
 use super::tokens::ClientCredentials;
@@ -34,6 +35,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 pub struct ConsentEndpoint {
     pub store: Arc<dyn GoPayStore>,
+    /// Where the first tokens go if the table cannot take them (the sync recovers them).
+    pub rescue: Arc<dyn TokenRescue>,
     pub events: Arc<dyn EventStore>,
     pub transport: Arc<dyn GoPayTransport>,
     pub hosts: GoPayHosts,
@@ -207,13 +210,19 @@ impl ConsentEndpoint {
         };
         let prefill_id = match &prefill_body {
             None => None,
-            Some(b) => match api.prefill(b).await {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    tracing::warn!(error = %e, "gopay: prefill call failed");
-                    return error(502, "GoPay prefill failed");
+            Some(b) => {
+                let answer = match self.client_token_of(customer_id).await {
+                    Some(client_token) => api.prefill_with(&client_token, b).await,
+                    None => api.prefill(b).await,
+                };
+                match answer {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "gopay: prefill call failed");
+                        return error(502, "GoPay prefill failed");
+                    }
                 }
-            },
+            }
         };
         let state = match ConsentState::generate() {
             Ok(s) => s,
@@ -343,48 +352,36 @@ impl ConsentEndpoint {
             }
         };
         let profile = tokens.client_profile_id.clone();
-        // A consent's first generation is its time in ms: a later re-consent of the same
-        // profile never reuses a generation (and so never an AEAD binding).
-        let generation = sent_at.timestamp_millis().max(1) as u64;
-        let sealed = SealedTokens {
-            client_profile_id: profile.as_str().to_string(),
-            generation,
-            sealed_refresh: keys.seal_secret(
-                &sealed_refresh_aad(&profile, generation),
-                &tokens.refresh_token,
-            ),
-            sealed_access: keys.seal_secret(
-                &sealed_access_aad(&profile, generation),
-                &tokens.access_token,
-            ),
-            access_expires_at: tokens.access_expires_at,
+        // Read before storing (the link then points to the new profile): a previous profile
+        // of this customer is retired once the new consent is safe.
+        let previous = match self.store.profile_of_customer(customer_id).await {
+            Ok(p) => p.filter(|p| {
+                p.client_profile_id != profile && p.status != super::store::ProfileStatus::Revoked
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: ALERT customer's previous profile unknown (store); not retired");
+                None
+            }
         };
-        let now = (self.clock)();
-        let consent = NewConsent {
-            customer_id: customer_id.to_string(),
-            client_profile_id: profile.clone(),
-            tokens: sealed,
-            due_at: now,
-            now,
-        };
-        let mut saved = self.store.save_consent(&consent).await;
-        if saved.is_err() {
-            // The code is spent: this write is the only way to keep the consent.
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            saved = self.store.save_consent(&consent).await;
-        }
-        match saved {
-            Ok(ConsentSaved::Stored) => {}
-            Ok(ConsentSaved::LinkedToOtherCustomer) => {
+        match self
+            .store_first_tokens(keys, customer_id, &tokens, sent_at)
+            .await
+        {
+            FirstTokens::Stored | FirstTokens::Rescued => {}
+            FirstTokens::LinkedToOtherCustomer => {
                 tracing::error!(client_profile_id = %profile.as_str(),
                     "gopay: this GoPay profile is linked to another customer; consent not stored");
                 return redirect(&self.failure_url);
             }
-            Err(e) => {
-                tracing::error!(client_profile_id = %profile.as_str(), error = %e,
-                    "gopay: consent obtained but not stored; the customer must consent again");
+            FirstTokens::Lost => {
+                tracing::error!(client_profile_id = %profile.as_str(),
+                    "gopay: CONSENT LOST: first tokens stored nowhere (table and rescue place failed); the customer must consent again");
                 return redirect(&self.failure_url);
             }
+        }
+        let now = (self.clock)();
+        if let Some(previous) = previous {
+            self.retire(keys, &credentials, &previous, now).await;
         }
         let plan = consent_plan(
             keys,
@@ -402,6 +399,181 @@ impl ConsentEndpoint {
         }
         tracing::info!(client_profile_id = %profile.as_str(), "gopay: consent stored, profile due now");
         redirect(&self.success_url)
+    }
+}
+
+/// Where a consent's first tokens ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstTokens {
+    Stored,
+    /// The table did not take them; sealed in the rescue place, the next sync run stores them.
+    Rescued,
+    LinkedToOtherCustomer,
+    Lost,
+}
+
+impl ConsentEndpoint {
+    /// The code exchange's tokens get the rotation's protection: a compare-and-swap on the
+    /// profile's generation (a first consent only creates; a re-consent replaces exactly the
+    /// generation it read), retried, and the rescue place when the table stays unwritable.
+    async fn store_first_tokens(
+        &self,
+        keys: &Keyring,
+        customer_id: &str,
+        tokens: &super::tokens::ClientTokens,
+        sent_at: chrono::DateTime<chrono::Utc>,
+    ) -> FirstTokens {
+        let profile = &tokens.client_profile_id;
+        let mut last_generation = 0u64;
+        let mut sealed = None;
+        for attempt in 1..=3u32 {
+            if attempt > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            let existing = match self.store.profile(profile).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "gopay: profile not readable; retrying");
+                    continue;
+                }
+            };
+            // A consent's first generation is its time in ms (and above any stored one): a
+            // re-consent never reuses a generation (and so never an AEAD binding).
+            let generation = (sent_at.timestamp_millis().max(1) as u64)
+                .max(existing.as_ref().map_or(0, |p| p.token_gen + 1));
+            last_generation = generation;
+            let tokens_sealed = SealedTokens {
+                client_profile_id: profile.as_str().to_string(),
+                generation,
+                sealed_refresh: keys.seal_secret(
+                    &sealed_refresh_aad(profile, generation),
+                    &tokens.refresh_token,
+                ),
+                sealed_access: keys.seal_secret(
+                    &sealed_access_aad(profile, generation),
+                    &tokens.access_token,
+                ),
+                access_expires_at: tokens.access_expires_at,
+                customer_id: Some(customer_id.to_string()),
+            };
+            let now = (self.clock)();
+            let consent = NewConsent {
+                expected_generation: existing.as_ref().map(|p| p.token_gen),
+                customer_id: customer_id.to_string(),
+                client_profile_id: profile.clone(),
+                tokens: tokens_sealed.clone(),
+                due_at: now,
+                now,
+            };
+            sealed = Some(tokens_sealed);
+            match self.store.save_consent(&consent).await {
+                Ok(ConsentSaved::Stored) => return FirstTokens::Stored,
+                Ok(ConsentSaved::LinkedToOtherCustomer) => {
+                    return FirstTokens::LinkedToOtherCustomer
+                }
+                Ok(ConsentSaved::GenerationMoved) => {
+                    tracing::warn!(
+                        attempt,
+                        "gopay: profile changed while storing the consent; reading it again"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "gopay: consent not stored yet; retrying");
+                }
+            }
+        }
+        let Some(sealed) = sealed else {
+            // Never read the profile: seal for a generation no stored one can reach.
+            let generation = last_generation.max(sent_at.timestamp_millis().max(1) as u64);
+            let s = SealedTokens {
+                client_profile_id: profile.as_str().to_string(),
+                generation,
+                sealed_refresh: keys.seal_secret(
+                    &sealed_refresh_aad(profile, generation),
+                    &tokens.refresh_token,
+                ),
+                sealed_access: keys.seal_secret(
+                    &sealed_access_aad(profile, generation),
+                    &tokens.access_token,
+                ),
+                access_expires_at: tokens.access_expires_at,
+                customer_id: Some(customer_id.to_string()),
+            };
+            return self.rescue_first(&s).await;
+        };
+        self.rescue_first(&sealed).await
+    }
+
+    /// The reference names the client token for the prefill call; a first consent has none.
+    /// When the customer already has an active profile with a valid access token, that token
+    /// is used; otherwise (first consent, expired token, any read error) the app token.
+    async fn client_token_of(&self, customer_id: &str) -> Option<crate::redact::Secret> {
+        let profile = self.store.profile_of_customer(customer_id).await.ok()??;
+        let now = (self.clock)();
+        if profile.status != super::store::ProfileStatus::Active
+            || profile
+                .access_expires_at
+                .is_none_or(|at| at <= now + chrono::Duration::minutes(1))
+        {
+            return None;
+        }
+        let keys = self.keys.get().await.ok()?;
+        let bytes = keys
+            .open(
+                &sealed_access_aad(&profile.client_profile_id, profile.token_gen),
+                profile.sealed_access.as_ref()?,
+            )
+            .ok()?;
+        String::from_utf8(bytes)
+            .ok()
+            .map(crate::redact::Secret::new)
+    }
+
+    /// One customer is never fed by two GoPay identities: the previous profile is revoked at
+    /// GoPay (when conclusive), its tokens erased and it leaves the due index.
+    async fn retire(
+        &self,
+        keys: &Keyring,
+        credentials: &ClientCredentials,
+        previous: &super::store::ProfileRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let admin = super::admin::Admin {
+            store: self.store.as_ref(),
+            events: self.events.as_ref(),
+            api: GoPayApi {
+                transport: self.transport.as_ref(),
+                hosts: &self.hosts,
+                credentials,
+            },
+            keys,
+            owner: format!("gopay-consent-retire-{}", now.timestamp_millis()),
+            now,
+        };
+        let id = previous.client_profile_id.as_str();
+        match admin.retire(previous).await {
+            Ok(at_gopay) => tracing::warn!(client_profile_id = %id, gopay = at_gopay.as_str(),
+                "gopay: customer consented with another GoPay profile; the previous one is retired"),
+            Err(e) => tracing::error!(client_profile_id = %id, error = %e,
+                "gopay: ALERT previous GoPay profile of a re-consenting customer NOT retired"),
+        }
+    }
+
+    async fn rescue_first(&self, sealed: &SealedTokens) -> FirstTokens {
+        for attempt in 1..=3u32 {
+            match self.rescue.save(sealed).await {
+                Ok(()) => {
+                    tracing::error!(client_profile_id = %sealed.client_profile_id,
+                        "gopay: consent kept sealed in the rescue place (table unwritable); the next sync run stores it");
+                    return FirstTokens::Rescued;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, attempt, "gopay: rescue write failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+            }
+        }
+        FirstTokens::Lost
     }
 }
 

@@ -71,6 +71,8 @@ pub fn identification_plan(
         "state": status.state,
         "reasons": snapshot.reasons,
         "change": change,
+        "subjectType": status.subject_type,
+        "evidence": status.evidence(),
     });
     plan(
         keys,
@@ -109,6 +111,14 @@ pub enum ConsentEvent {
     Revoked {
         profile: ClientProfileId,
     },
+    /// GoPay answered 404 for the profile several times: out of service.
+    UnknownAtGoPay {
+        profile: ClientProfileId,
+    },
+    /// An operator put a wrongly condemned profile back in service (`kyc gopay reactivate`).
+    Reactivated {
+        profile: ClientProfileId,
+    },
 }
 
 impl ConsentEvent {
@@ -119,13 +129,17 @@ impl ConsentEvent {
             ConsentEvent::ExchangeFailed { .. } => "EXCHANGE_FAILED",
             ConsentEvent::Lost { .. } => "NEEDS_CONSENT",
             ConsentEvent::Revoked { .. } => "REVOKED",
+            ConsentEvent::UnknownAtGoPay { .. } => "PROFILE_UNKNOWN",
+            ConsentEvent::Reactivated { .. } => "GRANTED",
         }
     }
     fn detail(&self) -> Value {
         match self {
             ConsentEvent::Granted { profile }
             | ConsentEvent::Lost { profile }
-            | ConsentEvent::Revoked { profile } => json!({ "clientProfileId": profile }),
+            | ConsentEvent::Revoked { profile }
+            | ConsentEvent::UnknownAtGoPay { profile }
+            | ConsentEvent::Reactivated { profile } => json!({ "clientProfileId": profile }),
             ConsentEvent::Denied { error } => json!({ "error": error }),
             ConsentEvent::ExchangeFailed { http_status } => json!({ "httpStatus": http_status }),
         }

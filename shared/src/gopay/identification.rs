@@ -429,6 +429,14 @@ impl IdentificationStatus {
         format!("gopay-status-{}", hex::encode(h.finalize()))
     }
 
+    /// The identification's enumerated evidence, personal data left out.
+    pub fn evidence(&self) -> IdentificationEvidence {
+        evidence(
+            self.identification_data.as_ref().map(|d| d.expose()),
+            self.subject_data.as_ref().map(|d| d.expose()),
+        )
+    }
+
     /// The normalized view printed by `kyc inspect gopay FILE`: GoPay's values canonicalised,
     /// dates in UTC beside the text as sent, personal data replaced by the redaction marker and
     /// summarised only by its enumerated fields (document types and verification states).
@@ -474,7 +482,7 @@ impl IdentificationStatus {
             "subjectType": self.subject_type,
             "subjectData": self.subject_data,
             "identificationData": self.identification_data,
-            "identificationSummary": self.identification_data.as_ref().map(|d| summarize(d.expose())),
+            "identificationSummary": self.identification_data.as_ref().map(|_| self.evidence()),
             "warnings": self.warnings,
         })
     }
@@ -570,41 +578,177 @@ fn token(v: Option<&Value>) -> Value {
     }
 }
 
-fn summarize_list(v: Option<&Value>, keys: &[&str]) -> Value {
-    let items = v
-        .and_then(Value::as_array)
-        .map(|a| a.as_slice())
-        .unwrap_or(&[]);
-    Value::Array(
-        items
-            .iter()
-            .map(|item| {
-                let mut m = Map::new();
-                for key in keys {
-                    m.insert((*key).to_string(), token(item.get(*key)));
-                }
-                Value::Object(m)
-            })
-            .collect(),
-    )
+open_enum!(
+    /// `documentType`: the kind of an uploaded document.
+    DocumentType {
+        IdCard => "ID_CARD",
+        DrivingLicense => "DRIVING_LICENSE",
+        Passport => "PASSPORT",
+        Visa => "VISA",
+        Unsupported => "UNSUPPORTED",
+        UtilityBill => "UTILITY_BILL",
+        BankStatement => "BANK_STATEMENT",
+    }
+);
+
+open_enum!(
+    /// `source`: how an image was provided.
+    ImageSource {
+        Upload => "UPLOAD",
+        Webcam => "WEBCAM",
+        Mobile => "MOBILE",
+    }
+);
+
+open_enum!(
+    /// The state of an identity document.
+    DocumentState {
+        Verified => "VERIFIED",
+        Expired => "EXPIRED",
+    }
+);
+
+open_enum!(
+    /// The verification state of a bank account or an address.
+    VerificationState {
+        Verified => "VERIFIED",
+    }
+);
+
+/// What the summary keeps of an enumerated field: the documented value, an unknown value only
+/// if it looks like an enumeration token, otherwise the redaction marker (free text may be
+/// personal data).
+fn enum_field<T>(v: Option<&Value>, parse: fn(&str) -> T) -> Option<T>
+where
+    T: From<RedactedMarker>,
+{
+    match token(v) {
+        Value::String(s) if s == REDACTED_MARKER => Some(T::from(RedactedMarker)),
+        Value::String(s) => Some(parse(&s)),
+        _ => None,
+    }
 }
 
-fn summarize(data: &Value) -> Value {
-    let persons = data
-        .get("persons")
-        .and_then(Value::as_array)
-        .map(|a| a.as_slice())
-        .unwrap_or(&[]);
-    json!({
-        "persons": persons.iter().map(|p| json!({
-            "faceMatchVerified": token(p.get("faceMatch").and_then(|f| f.get("verified"))),
-            "identDocuments": summarize_list(p.get("identDocuments"), &["documentType", "state", "source"]),
-            "bankAccounts": summarize_list(p.get("bankAccounts"), &["state"]),
-            "addresses": summarize_list(p.get("addresses"), &["state"]),
-            "additionalDocuments": summarize_list(p.get("additionalDocuments"), &["documentType", "source"]),
-        })).collect::<Vec<_>>(),
-        "bankAccounts": summarize_list(data.get("bankAccounts"), &["state"]),
-        "addresses": summarize_list(data.get("addresses"), &["state"]),
-        "additionalDocuments": summarize_list(data.get("additionalDocuments"), &["documentType", "source"]),
-    })
+const REDACTED_MARKER: &str = "[REDACTED personal data]";
+
+/// A value that was not an enumeration token.
+pub struct RedactedMarker;
+
+macro_rules! redacted_unknown {
+    ($($t:ident),+) => {$(
+        impl From<RedactedMarker> for $t {
+            fn from(_: RedactedMarker) -> Self {
+                $t::Unknown(REDACTED_MARKER.to_string())
+            }
+        }
+    )+};
+}
+redacted_unknown!(DocumentType, ImageSource, DocumentState, VerificationState);
+
+/// One document's enumerated fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentEvidence {
+    pub document_type: Option<DocumentType>,
+    pub state: Option<DocumentState>,
+    pub source: Option<ImageSource>,
+}
+
+/// A verification (bank account, address): its state only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub state: Option<VerificationState>,
+}
+
+/// One identified person's evidence, enumerations only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonEvidence {
+    pub face_match_verified: Option<bool>,
+    pub face_match_source: Option<ImageSource>,
+    pub ident_documents: Vec<DocumentEvidence>,
+    pub bank_accounts: Vec<Verification>,
+    pub addresses: Vec<Verification>,
+    pub additional_documents: Vec<DocumentEvidence>,
+}
+
+/// `identificationData` reduced to the enumerations the reference lists (document types,
+/// sources, document and verification states, face match): no names, numbers, addresses,
+/// IPs or dates. Safe for event summaries and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentificationEvidence {
+    pub persons: Vec<PersonEvidence>,
+    pub bank_accounts: Vec<Verification>,
+    pub addresses: Vec<Verification>,
+    pub additional_documents: Vec<DocumentEvidence>,
+    /// Which `subjectData` fields were sent (their values are personal data).
+    pub subject_data_fields: Vec<String>,
+}
+
+/// Items under the plural or the singular key (the reference shows both), a lone object read
+/// as a one-item list.
+fn items<'a>(v: &'a Value, plural: &str, singular: &str) -> Vec<&'a Value> {
+    match v.get(plural).or_else(|| v.get(singular)) {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(o @ Value::Object(_)) => vec![o],
+        _ => vec![],
+    }
+}
+
+fn documents(v: &Value, plural: &str, singular: &str) -> Vec<DocumentEvidence> {
+    items(v, plural, singular)
+        .into_iter()
+        .map(|d| DocumentEvidence {
+            document_type: enum_field(d.get("documentType"), DocumentType::parse),
+            state: enum_field(d.get("state"), DocumentState::parse),
+            source: enum_field(d.get("source"), ImageSource::parse),
+        })
+        .collect()
+}
+
+fn verifications(v: &Value, plural: &str, singular: &str) -> Vec<Verification> {
+    items(v, plural, singular)
+        .into_iter()
+        .map(|d| Verification {
+            state: enum_field(d.get("state"), VerificationState::parse),
+        })
+        .collect()
+}
+
+/// The evidence of an identification (see [`IdentificationEvidence`]).
+pub fn evidence(identification: Option<&Value>, subject: Option<&Value>) -> IdentificationEvidence {
+    let null = Value::Null;
+    let data = identification.unwrap_or(&null);
+    IdentificationEvidence {
+        persons: items(data, "persons", "person")
+            .into_iter()
+            .map(|p| PersonEvidence {
+                face_match_verified: p
+                    .get("faceMatch")
+                    .and_then(|f| f.get("verified"))
+                    .and_then(Value::as_bool),
+                face_match_source: enum_field(
+                    p.get("faceMatch").and_then(|f| f.get("source")),
+                    ImageSource::parse,
+                ),
+                ident_documents: documents(p, "identDocuments", "identDocument"),
+                bank_accounts: verifications(p, "bankAccounts", "bankAccount"),
+                addresses: verifications(p, "addresses", "address"),
+                additional_documents: documents(p, "additionalDocuments", "additionalDocument"),
+            })
+            .collect(),
+        bank_accounts: verifications(data, "bankAccounts", "bankAccount"),
+        addresses: verifications(data, "addresses", "address"),
+        additional_documents: documents(data, "additionalDocuments", "additionalDocument"),
+        subject_data_fields: subject
+            .and_then(Value::as_object)
+            .map(|o| {
+                o.keys()
+                    .filter(|k| k.len() <= 40 && k.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }

@@ -24,12 +24,14 @@
 //! [`crate::redact::Personal`]. Neither prints its value through `Debug`, `Display` or
 //! `Serialize`; the one error type, [`GoPayError`], never carries either.
 
+pub mod admin;
 pub mod client;
 pub mod consent;
 pub mod consent_endpoint;
 pub mod error;
 pub mod events;
 pub mod identification;
+pub mod memory;
 pub mod prefill;
 pub mod schedule;
 pub mod store;

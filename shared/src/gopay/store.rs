@@ -27,6 +27,9 @@ pub enum ProfileStatus {
     NeedsConsent,
     /// Revoked by an operator; tokens erased. Not polled.
     Revoked,
+    /// GoPay answered 404 for the profile several polls in a row: not polled; tokens kept so
+    /// an operator can `kyc gopay reactivate` it if GoPay's answer was wrong.
+    UnknownAtGoPay,
 }
 
 impl ProfileStatus {
@@ -35,12 +38,18 @@ impl ProfileStatus {
             ProfileStatus::Active => "active",
             ProfileStatus::NeedsConsent => "needsConsent",
             ProfileStatus::Revoked => "revoked",
+            ProfileStatus::UnknownAtGoPay => "unknownAtGoPay",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::NeedsConsent, Self::Revoked]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Active,
+            Self::NeedsConsent,
+            Self::Revoked,
+            Self::UnknownAtGoPay,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -61,6 +70,11 @@ pub struct ProfileRecord {
     pub pdf_key: Option<String>,
     pub lease: Option<Lease>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// A consent event (NEEDS_CONSENT) is still to be recorded: the profile stays in the due
+    /// index, due now, until it is, so the consent stream never says GRANTED for it.
+    pub event_pending: bool,
+    /// Status polls answered 404 in a row (profile unknown to GoPay).
+    pub missing_polls: u32,
 }
 
 /// Associated data of a sealed refresh token.
@@ -83,11 +97,18 @@ pub struct SealedTokens {
     pub sealed_refresh: String,
     pub sealed_access: String,
     pub access_expires_at: DateTime<Utc>,
+    /// Set for a consent's FIRST tokens (code exchange): recovery creates or re-consents the
+    /// profile for this customer instead of rotating an existing generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
 }
 
 /// A profile just consented (code exchanged).
 #[derive(Debug, Clone)]
 pub struct NewConsent {
+    /// Compare-and-swap: `None` = the profile must not exist yet; `Some(g)` = its stored
+    /// generation must still be `g` (a re-consent of a known profile).
+    pub expected_generation: Option<u64>,
     pub customer_id: String,
     pub client_profile_id: ClientProfileId,
     /// Sealed for `generation` = [`NewConsent::generation`].
@@ -102,6 +123,8 @@ pub enum ConsentSaved {
     Stored,
     /// This GoPay profile is already linked to another customer: nothing stored.
     LinkedToOtherCustomer,
+    /// The stored generation is not the expected one (a concurrent write): nothing stored.
+    GenerationMoved,
 }
 
 /// Result of the compare-and-swap that stores a rotated token.
@@ -122,6 +145,8 @@ pub struct VisitResult {
     pub pdf_key: Option<String>,
     /// Forget the stored access token (GoPay refused it): the next visit refreshes.
     pub drop_access: bool,
+    /// Status polls answered 404 in a row, after this visit.
+    pub missing_polls: u32,
     pub now: DateTime<Utc>,
 }
 
@@ -170,6 +195,39 @@ pub trait GoPayStore: Send + Sync {
         generation: u64,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Takes a profile out of service as unknown to GoPay (only while `owner` holds its
+    /// lease); it stays due with its event pending, like [`GoPayStore::mark_needs_consent`].
+    async fn mark_unknown_at_gopay(
+        &self,
+        profile: &ClientProfileId,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The pending consent event of a profile that left service was recorded: it leaves the
+    /// due index (no-op for an active profile).
+    async fn event_recorded(
+        &self,
+        profile: &ClientProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Puts a `needsConsent` (or `unknownAtGoPay`) profile that still holds a refresh token back in service, due
+    /// now. `false`: not in that state (nothing written).
+    async fn reactivate(
+        &self,
+        profile: &ClientProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Takes the profile's lease whatever its status (operator tools). `None`: leased
+    /// elsewhere or unknown.
+    async fn take_lease(
+        &self,
+        profile: &ClientProfileId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ProfileRecord>, StoreError>;
+    /// Releases `owner`'s lease (no-op if not held).
+    async fn release_lease(&self, profile: &ClientProfileId, owner: &str)
+        -> Result<(), StoreError>;
     /// Marks revoked and erases the tokens.
     async fn mark_revoked(
         &self,
@@ -185,13 +243,37 @@ pub trait GoPayStore: Send + Sync {
     ) -> Result<Option<ProfileRecord>, StoreError>;
 }
 
+/// The raw 2xx answer of a refresh (or code exchange), sealed, written to the rescue place
+/// BEFORE it is parsed: if parsing or the table write fails, or the run dies, it still holds
+/// the only live refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawRefreshAnswer {
+    /// The profile the refresh was sent for.
+    pub client_profile_id: String,
+    /// The generation the answer's tokens would be (the one refreshed from + 1).
+    pub generation: u64,
+    /// The answer body, sealed with [`raw_answer_aad`].
+    pub sealed_body: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Associated data of a sealed raw token answer.
+pub fn raw_answer_aad(profile: &str, generation: u64) -> String {
+    format!("gopay/{profile}/raw-token-answer/{generation}")
+}
+
 /// A durable place, independent of the main table, for rotated tokens whose main write
-/// failed. The next sync run recovers them first.
+/// failed, and for raw token answers until their tokens are stored. The next sync run
+/// recovers them first.
 #[async_trait]
 pub trait TokenRescue: Send + Sync {
     async fn save(&self, tokens: &SealedTokens) -> Result<(), StoreError>;
     async fn list(&self) -> Result<Vec<SealedTokens>, StoreError>;
     async fn remove(&self, tokens: &SealedTokens) -> Result<(), StoreError>;
+    async fn save_raw(&self, answer: &RawRefreshAnswer) -> Result<(), StoreError>;
+    async fn list_raw(&self) -> Result<Vec<RawRefreshAnswer>, StoreError>;
+    async fn remove_raw(&self, answer: &RawRefreshAnswer) -> Result<(), StoreError>;
 }
 
 /// Where identification PDFs go (server-side encrypted).

@@ -60,6 +60,7 @@ impl GoPayDateTime {
             return Err(GoPayError::InvalidDate { reason: "too long" });
         }
         if let Ok(explicit) = DateTime::parse_from_rfc3339(raw) {
+            check_year(explicit.naive_utc())?;
             return Ok(Self {
                 raw: raw.to_string(),
                 local: explicit.naive_local(),
@@ -68,6 +69,8 @@ impl GoPayDateTime {
             });
         }
         let local = parse_naive(raw)?;
+        // Zone arithmetic near chrono's limits would overflow: such a year is no real date.
+        check_year(local)?;
         let (utc, source) = prague_local_to_utc(local);
         Ok(Self {
             raw: raw.to_string(),
@@ -103,6 +106,17 @@ impl GoPayDateTime {
     }
     pub fn zone_source(&self) -> ZoneSource {
         self.source
+    }
+}
+
+/// Years GoPay can mean (`0000-00-00`-style placeholders and far years are unusable).
+fn check_year(value: NaiveDateTime) -> Result<(), GoPayError> {
+    if (1..=9999).contains(&value.year()) {
+        Ok(())
+    } else {
+        Err(GoPayError::InvalidDate {
+            reason: "year out of range 0001-9999",
+        })
     }
 }
 

@@ -326,14 +326,31 @@ pub enum TokenFailure {
     /// Timeouts, 408, 425, 429, 5xx: retry later with backoff. Beware: GoPay may have rotated
     /// the token before failing, in which case the next refresh with the old token is rejected.
     Transient,
+    /// A 400/401/403 that is not about the grant: a bare or non-JSON body (a WAF or proxy
+    /// page), or a GoPay error naming something else. Proves nothing about the token: retried
+    /// with backoff and alerted, never taken as a lost consent.
+    Unrecognized,
     /// Anything else (404: wrong host or path; other codes): alert, keep the token.
     Unexpected,
 }
 
+/// Whether a parsed error body is about the grant itself: OAuth `error=invalid_grant`, or
+/// GoPay's REST layout naming `invalid_grant` or the grant field (`refresh_token`, `code`).
+pub fn is_about_grant(body: &GoPayErrorBody) -> bool {
+    body.parsed
+        && (body.has_code("invalid_grant")
+            || body.errors.iter().any(|e| {
+                e.field
+                    .as_deref()
+                    .is_some_and(|f| ["refresh_token", "refreshToken", "code"].contains(&f))
+            }))
+}
+
 /// Classifies a non-2xx answer of `/api/token`. The reference lists 403 (unauthorised), 404,
-/// 409 (validation) and 500; OAuth servers also use 400/401 with an `error` code. Inferred
-/// rule: `invalid_client` anywhere means our credentials; `invalid_grant` or a bare 400/401/403
-/// means the grant; 409 without `invalid_grant` is a validation error.
+/// 409 (validation) and 500; OAuth servers also use 400/401 with an `error` code. Rule: only an
+/// answer ABOUT the grant ([`is_about_grant`]) condemns it; `invalid_client` anywhere means
+/// our credentials; a bare, HTML or otherwise unrelated 400/401/403 proves nothing
+/// ([`TokenFailure::Unrecognized`]); 409 is a validation error.
 pub fn classify_token_failure(status: u16, body: &GoPayErrorBody) -> TokenFailure {
     if matches!(status, 408 | 425 | 429) || (500..=599).contains(&status) {
         return TokenFailure::Transient;
@@ -344,12 +361,42 @@ pub fn classify_token_failure(status: u16, body: &GoPayErrorBody) -> TokenFailur
     if body.has_code("invalid_client") || body.has_code("unauthorized_client") {
         return TokenFailure::ClientRejected;
     }
-    if body.has_code("invalid_grant") {
+    if is_about_grant(body) {
         return TokenFailure::GrantRejected;
     }
     match status {
-        400 | 401 | 403 => TokenFailure::GrantRejected,
+        400 | 401 | 403 => TokenFailure::Unrecognized,
         409 => TokenFailure::Validation,
         _ => TokenFailure::Unexpected,
     }
+}
+
+/// Last-resort reading of a 2xx token answer that [`ClientTokens::parse`] refused: the two
+/// tokens under their documented or OAuth names, at the top level or one object deeper (an
+/// envelope such as `{"data": {...}}`). The profile is the one the refresh was sent for.
+pub fn recover_tokens(
+    body: &[u8],
+    profile: &ClientProfileId,
+    requested_at: DateTime<Utc>,
+) -> Result<ClientTokens, GoPayError> {
+    const CONTEXT: &str = "token (recovery)";
+    let value: Value = serde_json::from_slice(body).map_err(|e| GoPayError::json(CONTEXT, &e))?;
+    let obj = object(CONTEXT, &value)?;
+    let candidates = std::iter::once(obj).chain(obj.values().filter_map(Value::as_object));
+    for candidate in candidates {
+        let access = secret_field(CONTEXT, candidate, "accessToken", "access_token");
+        let refresh = secret_field(CONTEXT, candidate, "refreshToken", "refresh_token");
+        if let (Ok(access_token), Ok(refresh_token)) = (access, refresh) {
+            return Ok(ClientTokens {
+                access_token,
+                refresh_token,
+                client_profile_id: profile.clone(),
+                access_expires_at: requested_at + ACCESS_TOKEN_LIFETIME,
+            });
+        }
+    }
+    Err(GoPayError::MissingField {
+        context: CONTEXT,
+        field: "refreshToken",
+    })
 }

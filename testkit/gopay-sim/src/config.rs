@@ -229,6 +229,9 @@ impl Endpoint {
 pub enum FaultKind {
     /// Answer this status with an error body, without processing the request.
     Status(u16),
+    /// Answer this status with an HTML page (a WAF or proxy in front of GoPay), without
+    /// processing the request.
+    Html(u16),
     /// Process the request (e.g. ROTATE the refresh token), then answer this status instead of
     /// the result: the client loses the answer, as when a connection drops after GoPay acted.
     StatusAfterProcessing(u16),

@@ -151,6 +151,8 @@ pub(crate) struct FaultPlan {
     pub latency: std::time::Duration,
     pub hang: bool,
     pub before: Option<u16>,
+    /// `before` is answered as an HTML page.
+    pub html: bool,
     pub after: Option<u16>,
 }
 
@@ -366,6 +368,10 @@ impl Model {
                     FaultKind::Latency(d) => plan.latency += d,
                     FaultKind::Hang => plan.hang = true,
                     FaultKind::Status(s) if plan.before.is_none() => plan.before = Some(s),
+                    FaultKind::Html(s) if plan.before.is_none() => {
+                        plan.before = Some(s);
+                        plan.html = true;
+                    }
                     FaultKind::StatusAfterProcessing(s) if plan.after.is_none() => {
                         plan.after = Some(s)
                     }

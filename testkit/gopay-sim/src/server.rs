@@ -86,6 +86,14 @@ async fn run(
         return respond(fault_reply(504));
     }
     if let Some(status) = plan.before {
+        if plan.html {
+            return respond(Reply {
+                status,
+                content_type: "text/html; charset=utf-8",
+                body: format!("<html><head><title>{status}</title></head><body><h1>Request blocked</h1></body></html>").into_bytes(),
+                location: None,
+            });
+        }
         return respond(fault_reply(status));
     }
     let now = shared.clock.now();
@@ -237,6 +245,8 @@ async fn admin_fault(State(s): S, RawQuery(q): RawQuery) -> Response {
     let num = |k: &str| p.get(k).and_then(|v| v.parse::<u64>().ok());
     let kind = if let Some(st) = num("status") {
         FaultKind::Status(st as u16)
+    } else if let Some(st) = num("html") {
+        FaultKind::Html(st as u16)
     } else if let Some(st) = num("after") {
         FaultKind::StatusAfterProcessing(st as u16)
     } else if let Some(ms) = num("latencyMs") {
