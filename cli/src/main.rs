@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
+mod downstream;
 mod gopay;
 mod trust_sign;
 mod xpollens;
@@ -52,6 +53,8 @@ enum Command {
         #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
         table: String,
     },
+    /// Re-publish state-change events from the stored state (same ids as the live events).
+    Publish(downstream::Publish),
     /// GoPay operations.
     Gopay {
         #[command(subcommand)]
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Gopay {
             action: GopayCommand::Revoke { customer, settings },
         } => runtime().block_on(gopay::revoke(&customer, &settings)),
+        Command::Publish(args) => runtime().block_on(downstream::publish(args)),
         Command::Status { customer, table } => runtime().block_on(status(&customer, &table)),
         Command::History { customer, table } => runtime().block_on(history(&customer, &table)),
     };
