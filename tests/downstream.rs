@@ -3,176 +3,17 @@
 //! shaped exactly as AWS's, are handed to the publisher's handler), published with the real
 //! EventBridge adapter, and read back through a rule that targets an SQS queue.
 
+use kyc_integration_tests::downstream::{
+    at, bus_with_consumer, enable_stream, received, state_plan, stream_records,
+};
 use kyc_integration_tests::{provision, Moto, TABLE};
 use kyc_shared::aws::DynamoStore;
-use kyc_shared::aws_sdk_dynamodb::types::{AttributeValue, StreamSpecification, StreamViewType};
-use kyc_shared::chrono::{DateTime, TimeZone, Utc};
+use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
 use kyc_shared::downstream::{event_id, KycStateChanged, SCHEMA_V1};
-use kyc_shared::intake::{EventRecord, EventStore, Outcome, Provider, WritePlan};
-use kyc_shared::kyc_state::{StatePatch, Stream, StreamValue};
+use kyc_shared::intake::{EventStore, Outcome, Provider};
 use serde_json::{json, Value};
 
 const BUS: &str = "kyc-downstream";
-
-/// JSON-protocol calls moto answers (DynamoDB Streams, SQS): the SDKs for these two services
-/// are not dependencies of the product. The credential scope names the region.
-async fn call(moto: &Moto, target: &str, version: &str, body: Value) -> Value {
-    let service = if target.starts_with("DynamoDBStreams") {
-        "dynamodb"
-    } else {
-        "sqs"
-    };
-    let resp = reqwest::Client::new()
-        .post(format!("{}/", moto.endpoint))
-        .header("x-amz-target", target)
-        .header("content-type", format!("application/x-amz-json-{version}"))
-        .header(
-            "authorization",
-            format!("AWS4-HMAC-SHA256 Credential=test/20261127/eu-west-3/{service}/aws4_request, SignedHeaders=host, Signature=00"),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    assert!(status.is_success(), "{target}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-/// Every record of the table's stream so far, as AWS shapes them.
-async fn stream_records(moto: &Moto, stream_arn: &str) -> Vec<Value> {
-    let d = call(
-        moto,
-        "DynamoDBStreams_20120810.DescribeStream",
-        "1.0",
-        json!({ "StreamArn": stream_arn }),
-    )
-    .await;
-    let mut out = Vec::new();
-    for shard in d["StreamDescription"]["Shards"].as_array().unwrap() {
-        let it = call(
-            moto,
-            "DynamoDBStreams_20120810.GetShardIterator",
-            "1.0",
-            json!({"StreamArn": stream_arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
-        )
-        .await;
-        let r = call(
-            moto,
-            "DynamoDBStreams_20120810.GetRecords",
-            "1.0",
-            json!({ "ShardIterator": it["ShardIterator"] }),
-        )
-        .await;
-        out.extend(r["Records"].as_array().unwrap().iter().cloned());
-    }
-    out
-}
-
-struct Bus {
-    queue_url: String,
-}
-
-/// The bus, and a rule sending every kyc-hooks event to a queue the test reads.
-async fn bus(moto: &Moto, config: &kyc_shared::aws_config::SdkConfig) -> Bus {
-    let q = call(
-        moto,
-        "AmazonSQS.CreateQueue",
-        "1.0",
-        json!({"QueueName": "consumer"}),
-    )
-    .await;
-    let queue_url = q["QueueUrl"].as_str().unwrap().to_string();
-    let a = call(
-        moto,
-        "AmazonSQS.GetQueueAttributes",
-        "1.0",
-        json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
-    )
-    .await;
-    let queue_arn = a["Attributes"]["QueueArn"].as_str().unwrap().to_string();
-    let eb = kyc_shared::aws_sdk_eventbridge::Client::new(config);
-    eb.create_event_bus().name(BUS).send().await.unwrap();
-    eb.put_rule()
-        .name("all-kyc-state")
-        .event_bus_name(BUS)
-        .event_pattern(r#"{"source":["kyc-hooks"],"detail-type":["KYC state changed"]}"#)
-        .send()
-        .await
-        .unwrap();
-    eb.put_targets()
-        .rule("all-kyc-state")
-        .event_bus_name(BUS)
-        .targets(
-            kyc_shared::aws_sdk_eventbridge::types::Target::builder()
-                .id("q")
-                .arn(queue_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    Bus { queue_url }
-}
-
-/// Every EventBridge event the consumer's queue received (detail-type, source, detail).
-async fn received(moto: &Moto, bus: &Bus) -> Vec<Value> {
-    let mut out = Vec::new();
-    loop {
-        let r = call(
-            moto,
-            "AmazonSQS.ReceiveMessage",
-            "1.0",
-            json!({"QueueUrl": bus.queue_url, "MaxNumberOfMessages": 10}),
-        )
-        .await;
-        let Some(messages) = r["Messages"].as_array().filter(|m| !m.is_empty()) else {
-            return out;
-        };
-        for m in messages {
-            out.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
-            call(
-                moto,
-                "AmazonSQS.DeleteMessage",
-                "1.0",
-                json!({"QueueUrl": bus.queue_url, "ReceiptHandle": m["ReceiptHandle"]}),
-            )
-            .await;
-        }
-    }
-}
-
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 27, 9, minute, 0).unwrap()
-}
-
-fn plan(customer: &str, event: &str, status: &str, is_final: bool, minute: u32) -> WritePlan {
-    let mut value = StreamValue::new(status, 2, is_final, at(minute), event);
-    value.detail = json!({"lastName": "PERSONAL-NAME"});
-    value
-        .sealed
-        .insert("document".into(), "SEALED-VALUE".into());
-    WritePlan {
-        event: EventRecord {
-            provider: Provider::Xpollens,
-            event_id: event.into(),
-            event_type: "04".into(),
-            subject: Some(customer.into()),
-            received_at: at(minute + 1),
-            provider_time: Some(at(minute)),
-            body_sha256: "0".repeat(64),
-            sealed_body: "sealed".into(),
-            summary: json!({}),
-        },
-        patch: Some(StatePatch {
-            stream: Stream::USER_RECORD,
-            value,
-        }),
-        no_patch_reason: None,
-    }
-}
 
 fn validator() -> impl Fn(&Value) -> Result<(), String> {
     let mut schemas = boon::Schemas::new();
@@ -189,42 +30,24 @@ async fn setup() -> (Moto, kyc_shared::aws_config::SdkConfig, DynamoStore, Strin
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(&config);
-    let out = ddb
-        .update_table()
-        .table_name(TABLE)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let arn = out
-        .table_description()
-        .and_then(|t| t.latest_stream_arn())
-        .expect("stream enabled")
-        .to_string();
+    let arn = enable_stream(&config, TABLE).await;
     (moto, config.clone(), DynamoStore::new(&config, TABLE), arn)
 }
 
 #[tokio::test]
 async fn applied_changes_are_published_once_each_with_previous_status_and_no_personal_data() {
     let (moto, config, store, stream_arn) = setup().await;
-    let bus = bus(&moto, &config).await;
+    let bus = bus_with_consumer(&moto, &config, BUS).await;
     assert_eq!(
         store
-            .record(&plan("alice", "e1", "Created", false, 1))
+            .record(&state_plan("alice", "e1", "Created", false, 1))
             .await
             .unwrap(),
         Outcome::Applied
     );
     assert_eq!(
         store
-            .record(&plan("alice", "e2", "Validated", true, 2))
+            .record(&state_plan("alice", "e2", "Validated", true, 2))
             .await
             .unwrap(),
         Outcome::Applied
@@ -232,21 +55,21 @@ async fn applied_changes_are_published_once_each_with_previous_status_and_no_per
     // A duplicate and a change the state rules refuse: no state write, no event.
     assert_eq!(
         store
-            .record(&plan("alice", "e2", "Validated", true, 2))
+            .record(&state_plan("alice", "e2", "Validated", true, 2))
             .await
             .unwrap(),
         Outcome::Duplicate
     );
     assert!(matches!(
         store
-            .record(&plan("alice", "e0", "Created", false, 0))
+            .record(&state_plan("alice", "e0", "Created", false, 0))
             .await
             .unwrap(),
         Outcome::NotApplied { .. }
     ));
     assert_eq!(
         store
-            .record(&plan("bob", "e3", "Created", false, 3))
+            .record(&state_plan("bob", "e3", "Created", false, 3))
             .await
             .unwrap(),
         Outcome::Applied
@@ -318,9 +141,9 @@ async fn applied_changes_are_published_once_each_with_previous_status_and_no_per
 #[tokio::test]
 async fn a_poison_record_alone_is_reported_failed_and_nothing_else_is_lost() {
     let (moto, config, store, stream_arn) = setup().await;
-    let bus = bus(&moto, &config).await;
+    let bus = bus_with_consumer(&moto, &config, BUS).await;
     store
-        .record(&plan("alice", "e1", "Created", false, 1))
+        .record(&state_plan("alice", "e1", "Created", false, 1))
         .await
         .unwrap();
     // A state item no code of ours writes: its stream value has no status.
@@ -341,7 +164,7 @@ async fn a_poison_record_alone_is_reported_failed_and_nothing_else_is_lost() {
         .await
         .unwrap();
     store
-        .record(&plan("bob", "e3", "Created", false, 3))
+        .record(&state_plan("bob", "e3", "Created", false, 3))
         .await
         .unwrap();
     let records = stream_records(&moto, &stream_arn).await;
