@@ -15,6 +15,7 @@ export TABLE_NAME=kyc-hooks-demo
 export XPOLLENS_CREDENTIALS_SECRET=kyc-hooks/xpollens-credentials
 export PAYLOAD_KEY_SECRET=kyc-hooks/payload-key
 export XPOLLENS_BODY_BUCKET=kyc-hooks-demo-payloads
+export EVENT_BUS_NAME=kyc-hooks-demo-state
 export AWS_LAMBDA_LOG_FORMAT=JSON
 
 pids=()

@@ -26,6 +26,8 @@ ddb.create_table(
         "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"}, {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
         "Projection": {"ProjectionType": "ALL"},
     }],
+    # The state publisher's source (make demo reads it and hands the records to the function).
+    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
 )
 ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
 s3 = boto3.client("s3", endpoint_url=endpoint)

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
+mod downstream;
 mod gopay;
 mod trust_sign;
 mod xpollens;
@@ -56,6 +57,8 @@ enum Command {
         #[command(flatten)]
         reveal: trust_sign::Reveal,
     },
+    /// Re-publish state-change events from the stored state (same ids as the live events).
+    Publish(downstream::Publish),
     /// GoPay operations.
     Gopay {
         #[command(subcommand)]
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Command::Gopay {
             action: GopayCommand::Reactivate { customer, settings },
         } => runtime().block_on(gopay::reactivate(&customer, &settings)),
+        Command::Publish(args) => runtime().block_on(downstream::publish(args)),
         Command::Status {
             customer,
             table,

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod crypto;
+pub mod downstream;
 #[cfg(feature = "xpollens-http")]
 pub mod http;
 pub mod intake;
@@ -23,6 +24,8 @@ pub mod secrets;
 pub mod xpollens;
 
 // Re-exported so function crates and tests share the exact versions.
+#[cfg(feature = "eventbridge")]
+pub use aws_sdk_eventbridge;
 pub use chrono;
 #[cfg(feature = "aws")]
 pub use {aws_config, aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_secretsmanager};

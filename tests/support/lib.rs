@@ -17,6 +17,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Downstream: the table's stream, a bus with a consumer queue, state write plans.
+pub mod downstream;
 pub mod gopay;
 /// Trust & Sign archives: buckets, uploads (multipart, streamed), S3 events.
 pub mod trust_sign;

@@ -5,10 +5,13 @@
 pub mod attribute;
 pub mod body_store;
 pub mod dynamo_store;
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
 #[cfg(feature = "gopay-http")]
 pub mod gopay_http;
 #[cfg(feature = "gopay")]
 pub mod gopay_store;
+pub mod history_pages;
 #[cfg(feature = "trust_sign")]
 pub mod s3;
 pub mod secrets_manager;

@@ -1,0 +1,122 @@
+//! `kyc publish CUSTOMER | --since TIME`: re-publishes state-change events from the stored
+//! state (the replay path after a failed batch in the state publisher's failure queue). Each
+//! event has the id of the live one, so consumers that dedupe on `id` see no change twice.
+
+use kyc_shared::aws::eventbridge::EventBridgePublisher;
+use kyc_shared::aws::DynamoStore;
+use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_shared::chrono::{DateTime, Utc};
+use kyc_shared::downstream::{replay_events, EventPublisher, KycStateChanged, PUBLISH_CHUNK};
+use kyc_shared::intake::EventStore;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+#[derive(clap::Args)]
+pub struct Publish {
+    /// The customer whose current state is re-published.
+    #[arg(required_unless_present = "since", conflicts_with = "since")]
+    customer: Option<String>,
+    /// Every customer whose state changed at or after this time (RFC 3339, e.g.
+    /// 2026-11-27T09:00:00Z), compared with the state items' `updatedAt` (a table scan).
+    #[arg(long)]
+    since: Option<DateTime<Utc>>,
+    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
+    table: String,
+    /// The bus (name or ARN), as the stack's DownstreamEventBus output.
+    #[arg(long, env = "EVENT_BUS_NAME")]
+    bus: String,
+    /// Print the events without publishing them.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+async fn customers_since(
+    client: &kyc_shared::aws_sdk_dynamodb::Client,
+    table: &str,
+    since: DateTime<Utc>,
+) -> Result<BTreeSet<String>, String> {
+    let mut out = BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(SK, :state) AND updatedAt >= :since")
+            .expression_attribute_values(":state", AttributeValue::S("STATE#".into()))
+            .expression_attribute_values(":since", AttributeValue::S(since.to_rfc3339()))
+            .projection_expression("PK")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "scan: {}",
+                    kyc_shared::aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                )
+            })?;
+        for item in page.items() {
+            if let Some(c) = item
+                .get("PK")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|pk| pk.strip_prefix("CUSTOMER#"))
+            {
+                out.insert(c.to_string());
+            }
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+pub async fn publish(args: Publish) -> Result<Value, String> {
+    let config = kyc_shared::aws::load_config().await;
+    let store = DynamoStore::new(&config, &args.table);
+    let customers: Vec<String> = match (&args.customer, args.since) {
+        (Some(c), _) => vec![c.clone()],
+        (None, Some(since)) => customers_since(
+            &kyc_shared::aws_sdk_dynamodb::Client::new(&config),
+            &args.table,
+            since,
+        )
+        .await?
+        .into_iter()
+        .collect(),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let mut events: Vec<KycStateChanged> = Vec::new();
+    for c in &customers {
+        let states = store.provider_states(c).await.map_err(|e| e.to_string())?;
+        if states.is_empty() && args.customer.is_some() {
+            return Err(format!("no KYC state for customer {c}"));
+        }
+        let history = store.history(c).await.map_err(|e| e.to_string())?;
+        events.extend(replay_events(c, &states, &history));
+    }
+    let mut failed = Vec::new();
+    if !args.dry_run {
+        let publisher = EventBridgePublisher::new(&config, &args.bus);
+        for chunk in events.chunks(PUBLISH_CHUNK) {
+            for (e, r) in chunk.iter().zip(publisher.publish(chunk).await) {
+                if let Err(why) = r {
+                    failed.push(json!({"id": e.id, "error": why.to_string()}));
+                }
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(format!(
+            "{} of {} events not accepted (run again: ids are stable): {}",
+            failed.len(),
+            events.len(),
+            Value::Array(failed)
+        ));
+    }
+    Ok(json!({
+        "customers": customers.len(),
+        "published": if args.dry_run { 0 } else { events.len() },
+        "dryRun": args.dry_run,
+        "events": events,
+    }))
+}

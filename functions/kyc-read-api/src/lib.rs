@@ -1,0 +1,45 @@
+//! Wiring of the read API Lambda (`GET /customers/{id}/kyc`, `.../kyc/history`): the table
+//! from the environment, and the conversion between API Gateway requests and the shared
+//! handler's plain types (`kyc_shared::downstream::read_api` holds the rules).
+
+use kyc_shared::aws::history_pages::DynamoHistoryPages;
+use kyc_shared::aws::DynamoStore;
+use kyc_shared::downstream::read_api::{ApiRequest, ReadApi};
+use lambda_http::{Body, Request, Response};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        Ok(Self {
+            table: kyc_shared::config::required("TABLE_NAME")?,
+        })
+    }
+}
+
+pub fn build(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> ReadApi {
+    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
+    ReadApi {
+        store: Arc::new(DynamoStore::from_client(ddb.clone(), &settings.table)),
+        history: Arc::new(DynamoHistoryPages::new(ddb, &settings.table)),
+    }
+}
+
+/// API Gateway request → read API → API Gateway response.
+pub async fn handle(api: &ReadApi, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let req = ApiRequest {
+        method: request.method().as_str().to_string(),
+        path: request.uri().path().to_string(),
+        query: request.uri().query().unwrap_or("").to_string(),
+    };
+    let resp = api.handle(&req).await;
+    let mut builder = Response::builder().status(resp.status);
+    for (k, v) in resp.headers {
+        builder = builder.header(k, v);
+    }
+    Ok(builder.body(Body::Text(resp.body))?)
+}

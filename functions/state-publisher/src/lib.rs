@@ -1,0 +1,46 @@
+//! Wiring of the state-publisher Lambda: the table's DynamoDB stream in, EventBridge out
+//! (`kyc_shared::downstream` holds the rules). The answer is Lambda's partial batch response.
+
+use kyc_shared::aws::eventbridge::EventBridgePublisher;
+use kyc_shared::downstream::StatePublisher;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Settings read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Name or ARN of the bus state-change events go to.
+    pub event_bus: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        Ok(Self {
+            event_bus: kyc_shared::config::required("EVENT_BUS_NAME")?,
+        })
+    }
+}
+
+pub fn build(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> StatePublisher {
+    StatePublisher {
+        publisher: Arc::new(EventBridgePublisher::new(config, &settings.event_bus)),
+    }
+}
+
+/// A malformed event (no `Records`, a record without sequence number) fails the invocation:
+/// Lambda retries the whole batch, then sends it to the on-failure destination.
+pub async fn handle(publisher: &StatePublisher, event: Value) -> Result<Value, String> {
+    let report = publisher.handle(&event).await.map_err(|e| e.to_string())?;
+    tracing_summary(&report);
+    Ok(report.response())
+}
+
+fn tracing_summary(report: &kyc_shared::downstream::BatchReport) {
+    // Counts and sequence numbers only: no customer id, no status.
+    tracing::info!(
+        published = report.published,
+        failed = ?report.failed,
+        held_back = report.held_back,
+        "state batch"
+    );
+}
