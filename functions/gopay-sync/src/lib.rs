@@ -7,7 +7,7 @@ use std::time::Duration;
 use kyc_shared::aws::gopay_http::ReqwestTransport;
 use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
-use kyc_shared::chrono::{DateTime, Utc};
+
 use kyc_shared::crypto::Keyring;
 use kyc_shared::gopay::client::credentials_from_json;
 use kyc_shared::gopay::consent::GoPayHosts;
@@ -148,23 +148,6 @@ impl Wiring {
     }
 }
 
-/// The Lambda deadline (epoch ms from the runtime context) as a time. Lambda always gives a
-/// deadline in the future; one already past at the start (local emulators set it before
-/// compiling the function) is replaced by `now + fallback`, logged.
-pub fn run_deadline(deadline_ms: u64, now: DateTime<Utc>, fallback: Duration) -> DateTime<Utc> {
-    match DateTime::<Utc>::from_timestamp_millis(deadline_ms as i64) {
-        Some(d) if d > now => d,
-        _ => {
-            tracing::warn!(
-                deadline_ms,
-                "gopay sync: invocation deadline already past; using the fallback run length"
-            );
-            now + kyc_shared::chrono::Duration::from_std(fallback)
-                .unwrap_or(kyc_shared::chrono::Duration::seconds(60))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,21 +203,5 @@ mod tests {
         let mut slow = settings();
         slow.http_timeout = Duration::from_secs(60);
         assert!(slow.sync_settings("owner").validate().is_err());
-    }
-
-    #[test]
-    fn a_future_deadline_is_kept_and_a_past_one_replaced() {
-        let now = DateTime::<Utc>::from_timestamp_millis(1_800_000_000_000).unwrap();
-        let future = 1_800_000_060_000u64;
-        assert_eq!(
-            run_deadline(future, now, Duration::from_secs(5)).timestamp_millis() as u64,
-            future
-        );
-        let past = run_deadline(1_799_999_999_000, now, Duration::from_secs(5));
-        assert_eq!(past, now + kyc_shared::chrono::Duration::seconds(5));
-        assert_eq!(
-            run_deadline(0, now, Duration::from_secs(5)),
-            now + kyc_shared::chrono::Duration::seconds(5)
-        );
     }
 }

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
-use gopay_sync::{run_deadline, Settings, Wiring};
+use gopay_sync::{Settings, Wiring};
+use kyc_shared::config::run_deadline;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
-use kyc_shared::chrono::{DateTime, Utc};
-use kyc_shared::config::{parsed_or, required};
+use kyc_shared::chrono::Utc;
+use kyc_shared::config::{parsed_or, required, run_deadline};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::http::xpollens::ReqwestApiTransport;
 use kyc_shared::secrets::Cached;
@@ -156,38 +156,9 @@ impl Wiring {
     }
 }
 
-/// The Lambda deadline (epoch ms) as a time; one already past at the start (local emulators
-/// set it before compiling the function) is replaced by `now + fallback`.
-pub fn run_deadline(deadline_ms: u64, now: DateTime<Utc>, fallback: Duration) -> DateTime<Utc> {
-    match DateTime::<Utc>::from_timestamp_millis(deadline_ms as i64) {
-        Some(d) if d > now => d,
-        _ => {
-            tracing::warn!(
-                deadline_ms,
-                "xpollens queue drain: invocation deadline already past; using the fallback run length"
-            );
-            now + kyc_shared::chrono::Duration::from_std(fallback)
-                .unwrap_or(kyc_shared::chrono::Duration::seconds(60))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_future_deadline_is_kept_and_a_past_one_replaced() {
-        let now = DateTime::<Utc>::from_timestamp_millis(1_800_000_000_000).unwrap();
-        assert_eq!(
-            run_deadline(1_800_000_060_000, now, Duration::from_secs(5)).timestamp_millis(),
-            1_800_000_060_000
-        );
-        assert_eq!(
-            run_deadline(0, now, Duration::from_secs(5)),
-            now + kyc_shared::chrono::Duration::seconds(5)
-        );
-    }
 
     /// Environment variables are process-wide: every settings case runs in this one test.
     #[test]

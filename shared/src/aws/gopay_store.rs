@@ -202,6 +202,38 @@ impl DynamoGoPayStore {
         &self.table
     }
 
+    /// Takes `lease` on the profile if `condition` holds; the profile as it now is.
+    /// `with_status` binds `#status`, `:active` and `:true` for conditions that use them.
+    async fn lease_if(
+        &self,
+        id: &ClientProfileId,
+        lease: &Lease,
+        now: DateTime<Utc>,
+        condition: &str,
+        with_status: bool,
+    ) -> Result<Option<ProfileRecord>, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
+            .condition_expression(condition)
+            .expression_attribute_values(":now", s(ts(now)))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":until", s(ts(lease.expires_at)))
+            .return_values(ReturnValue::AllNew);
+        if with_status {
+            update = update
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":active", s(ProfileStatus::Active.as_str()))
+                .expression_attribute_values(":true", Av::Bool(true));
+        }
+        conditional(update.send().await)?
+            .map(|out| Self::parse_profile(&out.attributes.unwrap_or_default()))
+            .transpose()
+    }
+
     fn parse_profile(item: &HashMap<String, Av>) -> Result<ProfileRecord, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("gopay profile: {what}"));
         let id = text(item, "clientProfileId").ok_or_else(|| corrupt("clientProfileId"))?;
@@ -450,28 +482,16 @@ impl GoPayStore for DynamoGoPayStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<Option<ProfileRecord>, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(id)))
-            .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
-            .condition_expression(
-                "(#status = :active OR eventPending = :true) AND nextDueAt <= :now AND \
-                 (attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseOwner = :owner)",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":active", s(ProfileStatus::Active.as_str()))
-            .expression_attribute_values(":now", s(ts(now)))
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .expression_attribute_values(":until", s(ts(lease.expires_at)))
-            .expression_attribute_values(":true", Av::Bool(true))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        conditional(result)?
-            .map(|out| Self::parse_profile(&out.attributes.unwrap_or_default()))
-            .transpose()
+        // Due, in service (or owing an event), and not leased by another run.
+        self.lease_if(
+            id,
+            lease,
+            now,
+            "(#status = :active OR eventPending = :true) AND nextDueAt <= :now AND \
+             (attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseOwner = :owner)",
+            true,
+        )
+        .await
     }
 
     async fn store_rotation(&self, t: &SealedTokens) -> Result<RotationWrite, StoreError> {
@@ -675,25 +695,16 @@ impl GoPayStore for DynamoGoPayStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<Option<ProfileRecord>, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(id)))
-            .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
-            .condition_expression(
-                "attribute_exists(PK) AND \
-                 (attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseOwner = :owner)",
-            )
-            .expression_attribute_values(":now", s(ts(now)))
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .expression_attribute_values(":until", s(ts(lease.expires_at)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        conditional(result)?
-            .map(|out| Self::parse_profile(&out.attributes.unwrap_or_default()))
-            .transpose()
+        // Whatever its status (operator tools), if no other run holds it.
+        self.lease_if(
+            id,
+            lease,
+            now,
+            "attribute_exists(PK) AND \
+             (attribute_not_exists(leaseUntil) OR leaseUntil <= :now OR leaseOwner = :owner)",
+            false,
+        )
+        .await
     }
 
     async fn release_lease(&self, id: &ClientProfileId, owner: &str) -> Result<(), StoreError> {
