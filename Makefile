@@ -39,6 +39,7 @@ bench: tools
 	cargo run --release -p kyc-integration-tests --bin gopay-sync-twin-bench
 	cargo run --release -p kyc-integration-tests --bin gopay-sync-bench
 	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench
+	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
 
 clean:
 	rm -rf $(VENV) target
