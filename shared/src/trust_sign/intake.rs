@@ -234,11 +234,14 @@ pub fn processed_key(prefix: &str, analysis: &ArchiveAnalysis, event_id: &EventI
     format!("{prefix}{uuid}/{id}/report.json")
 }
 
-/// Where a bad archive is copied: the same key under the quarantine prefix.
+/// Where a bad archive is copied: under the quarantine prefix, named by the digest of its
+/// key (`<sha256>.zip`), because keys often name the customer ("dossier jean_dupont.zip").
+/// The event keeps the quarantine key sealed; `kyc status --reveal` opens both.
 pub fn quarantine_key(prefix: &str, archive_prefix: &str, key: &str) -> String {
+    let relative = key.strip_prefix(archive_prefix).unwrap_or(key);
     format!(
-        "{prefix}{}",
-        key.strip_prefix(archive_prefix).unwrap_or(key)
+        "{prefix}{}.zip",
+        crate::intake::sha256_hex(relative.as_bytes())
     )
 }
 
@@ -684,14 +687,15 @@ mod tests {
             .await
             .unwrap_err();
         let q = quarantine_key("quarantine/", "incoming/", &o.key);
+        assert!(
+            q.starts_with("quarantine/") && !q.contains("jean_dupont"),
+            "{q}"
+        );
         let p = plan_failure(&keys(), &o, &id, &err, &q, now());
         assert!(!p.event.summary.to_string().contains("jean_dupont"));
         let mut summary = p.event.summary.clone();
         assert_eq!(reveal_keys(&keys(), &p.event.event_id, &mut summary), Ok(2));
-        assert_eq!(
-            summary["quarantineKey"],
-            "quarantine/dossier jean_dupont.zip"
-        );
+        assert_eq!(summary["quarantineKey"], q.as_str());
         assert_eq!(
             summary["archive"]["key"],
             "incoming/dossier jean_dupont.zip"
@@ -785,7 +789,13 @@ mod tests {
         let o = object("v1");
         let id = o.event_id(None).unwrap();
         let q = quarantine_key("quarantine/", "incoming/", &o.key);
-        assert_eq!(q, "quarantine/file one.zip");
+        assert_eq!(
+            q,
+            format!(
+                "quarantine/{}.zip",
+                crate::intake::sha256_hex(b"file one.zip")
+            )
+        );
         let p = plan_failure(&keys(), &o, &id, &err, &q, now());
         assert_eq!(p.event.subject, None);
         assert!(p.patch.is_none());
