@@ -57,7 +57,12 @@ impl EventId {
     }
 
     pub fn from_body(body: &[u8]) -> Self {
-        Self(format!("sha256:{}", sha256_hex(body)))
+        Self::from_digest(&sha256_hex(body))
+    }
+
+    /// `sha256:<hex>` of a digest the caller computed (e.g. of a canonical body).
+    pub fn from_digest(hex_digest: &str) -> Self {
+        Self(format!("sha256:{hex_digest}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -223,13 +228,15 @@ pub trait BodyStore: Send + Sync {
     async fn get(&self, location: &str) -> Result<String, StoreError>;
 }
 
-/// The object key of an offloaded body: hashed, so no provider id or customer shows in S3.
+/// The object key of an offloaded body: hashed, so no provider id or customer shows in S3. It
+/// ends with the digest of the sealed text (a fresh nonce each time), so a retry or the
+/// queue's copy of the same event never overwrites the body an event item points to.
 pub fn body_object_key(event: &EventRecord) -> String {
     format!(
         "bodies/{}/{}/{}.sealed",
         event.provider.as_str(),
         sha256_hex(event.event_id.as_bytes()),
-        event.body_sha256
+        sha256_hex(event.sealed_body.as_bytes())
     )
 }
 

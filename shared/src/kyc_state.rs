@@ -79,14 +79,23 @@ impl Stream {
     }
 }
 
-/// Milliseconds since the epoch fit in 45 bits until the year 3084; times 16 for the rank
-/// (1..=15), times 1024 for the event-id tie-break, stays below 2^59; sticky finals sit above
-/// 2^60.
-const FINAL_BASE: i64 = 1 << 60;
-/// Every sticky final's key is at least this; every other key is below it.
-const STICKY_FINAL_FLOOR: i64 = 1 << 59;
+/// Key ranges, disjoint by construction, so a key tells its kind:
+/// - sticky non-final: `millis * 16 + rank`, below 2^49 (milliseconds fit in 45 bits until
+///   the year 3084);
+/// - sticky final: `2^52 - millis * 16 + rank`, between 2^52 - 2^49 and 2^52;
+/// - latest-wins: `2^53 + ((seconds * 16 + rank) << 20) + tie`, from 2^53 to below 2^60
+///   (seconds fit in 35 bits until the year 3058; 20 bits of event-id digest break ties).
+///
+/// The sticky encodings are those of earlier releases, so stored user-record, Trust & Sign
+/// and GoPay states compare unchanged. A KYC demand (or other latest-wins stream) stored by an
+/// earlier release sits below 2^53: the first event after the upgrade replaces it, which is
+/// what a new demand after a stored rejection needs.
+const FINAL_BASE: i64 = 1 << 52;
+const STICKY_FINAL_FLOOR: i64 = FINAL_BASE - (MAX_MILLIS + 1) * 16;
+const LATEST_BASE: i64 = 1 << 53;
 const MAX_MILLIS: i64 = (1 << 45) - 1;
-const TIE_BITS: u32 = 10;
+const MAX_SECONDS: i64 = (1 << 35) - 1;
+const TIE_BITS: u32 = 20;
 
 /// How a stream treats final statuses (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +111,7 @@ pub enum Finality {
 fn tie_break(event_id: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(event_id.as_bytes());
-    i64::from(u16::from_be_bytes([d[0], d[1]])) & ((1 << TIE_BITS) - 1)
+    i64::from(u32::from_be_bytes([0, d[0], d[1], d[2]])) & ((1 << TIE_BITS) - 1)
 }
 
 /// The order key of an event for its stream (see the module documentation).
@@ -113,15 +122,21 @@ pub fn order_key(
     finality: Finality,
     event_id: &str,
 ) -> i64 {
-    let millis = at.timestamp_millis().clamp(0, MAX_MILLIS);
     let rank = i64::from(rank.min(15));
     match finality {
-        Finality::Latest => ((millis * 16 + rank) << TIE_BITS) + tie_break(event_id),
-        // No id tie-break here: an equal key is "not newer", the first recorded stays.
-        Finality::Sticky if is_final => {
-            FINAL_BASE - ((millis * 16) << TIE_BITS) + (rank << TIE_BITS)
+        Finality::Latest => {
+            let secs = at.timestamp().clamp(0, MAX_SECONDS);
+            LATEST_BASE + ((secs * 16 + rank) << TIE_BITS) + tie_break(event_id)
         }
-        Finality::Sticky => (millis * 16 + rank) << TIE_BITS,
+        // No id tie-break here: an equal key is "not newer", the first recorded stays.
+        Finality::Sticky => {
+            let millis = at.timestamp_millis().clamp(0, MAX_MILLIS);
+            if is_final {
+                FINAL_BASE - millis * 16 + rank
+            } else {
+                millis * 16 + rank
+            }
+        }
     }
 }
 
@@ -220,8 +235,8 @@ pub fn check(current: Option<&StreamValue>, patch: &StatePatch) -> Result<(), Sk
         return Ok(());
     }
     let current = cur.status.clone();
-    // Only a sticky final sits in the top range; a final of a `Latest` stream is just older.
-    Err(if cur.ord >= STICKY_FINAL_FLOOR {
+    // Only a sticky final sits in its range; a final of a `Latest` stream is just older.
+    Err(if (STICKY_FINAL_FLOOR..LATEST_BASE).contains(&cur.ord) {
         SkipReason::FinalSticky { current }
     } else if cur.ord == patch.value.ord {
         SkipReason::NotNewer { current }
@@ -378,12 +393,32 @@ mod tests {
         assert!(order_key(t0(), 15, true, Latest, "a") < order_key(late, 1, false, Latest, "a"));
         let before_epoch = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(
-            order_key(before_epoch, 3, false, Latest, "a") >> TIE_BITS,
+            order_key(before_epoch, 3, false, Sticky, "a"),
             3,
             "clamped to the epoch"
         );
-        assert!(order_key(late, 15, true, Latest, "z") < STICKY_FINAL_FLOOR);
-        assert!(order_key(late, 15, true, Sticky, "z") >= STICKY_FINAL_FLOOR);
+        assert_eq!(
+            (order_key(before_epoch, 3, false, Latest, "a") - LATEST_BASE) >> TIE_BITS,
+            3,
+            "clamped to the epoch"
+        );
+        // Disjoint ranges: sticky non-finals, sticky finals, latest-wins keys.
+        let far = Utc.with_ymd_and_hms(3050, 1, 1, 0, 0, 0).unwrap();
+        assert!(order_key(far, 15, false, Sticky, "z") < STICKY_FINAL_FLOOR);
+        assert!(order_key(far, 1, true, Sticky, "z") >= STICKY_FINAL_FLOOR);
+        assert!(order_key(before_epoch, 15, true, Sticky, "z") < LATEST_BASE);
+        assert!(order_key(before_epoch, 0, true, Latest, "z") >= LATEST_BASE);
+        assert!(order_key(far, 15, true, Latest, "z") < 1 << 60);
+        // The sticky encoding is the earlier releases' one (stored states compare unchanged).
+        let t = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
+        assert_eq!(
+            order_key(t, 4, false, Sticky, "a"),
+            t.timestamp_millis() * 16 + 4
+        );
+        assert_eq!(
+            order_key(t, 8, true, Sticky, "a"),
+            (1 << 52) - t.timestamp_millis() * 16 + 8
+        );
     }
 
     #[test]

@@ -42,9 +42,14 @@ pub struct DynamoStore {
     inline_body_limit: usize,
 }
 
-/// Sealed bodies up to this size stay in the event item; larger ones go to the body store.
-/// With the summary bounded (see `xpollens::plan`) an event item stays far below 400 KB.
+/// With a body store, sealed bodies up to this size stay in the event item and larger ones go
+/// to the body store: with the summary bounded (see `xpollens::plan`) an event item stays far
+/// below 400 KB.
 pub const INLINE_BODY_LIMIT: usize = 64 * 1024;
+/// Without a body store (functions whose bodies are small: GoPay answers, Trust & Sign object
+/// descriptors), bodies up to this size stay inline, as before body stores existed; a larger
+/// one is refused rather than failing on DynamoDB's limit every retry.
+pub const INLINE_BODY_LIMIT_WITHOUT_STORE: usize = 350 * 1024;
 
 const CONFLICT_RETRIES: u32 = 6;
 
@@ -84,7 +89,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             bodies: None,
-            inline_body_limit: INLINE_BODY_LIMIT,
+            inline_body_limit: INLINE_BODY_LIMIT_WITHOUT_STORE,
         }
     }
 
@@ -98,6 +103,7 @@ impl DynamoStore {
     /// inline is refused (`StoreError::Refused`).
     pub fn with_body_store(mut self, bodies: Arc<dyn BodyStore>) -> Self {
         self.bodies = Some(bodies);
+        self.inline_body_limit = INLINE_BODY_LIMIT;
         self
     }
 
@@ -226,8 +232,12 @@ impl DynamoStore {
             Ok(_) => return Ok(None),
             Err(e) => e,
         };
-        if err.code() == Some("ValidationException") {
-            // Item too large, malformed item: the same write will fail every time.
+        if err.code() == Some("ValidationException")
+            && err.message().is_some_and(|m| m.contains("Item size"))
+        {
+            // The item is too large: the same write fails every time. Any other validation
+            // error (an expression bug after a deploy) stays transient: it is retried, and
+            // fixed by a deploy, not turned into a rejection.
             return Err(StoreError::Refused(format!(
                 "{}",
                 err.message().unwrap_or("ValidationException")

@@ -9,7 +9,7 @@
 
 use super::callbacks::{parse_callback, CallbackError};
 use super::dates::parse_provider_date;
-use super::plan::{plan, Delivery};
+use super::plan::{body_digest, plan, Delivery};
 use crate::crypto::Keyring;
 use crate::intake::{
     sha256_hex, EventId, EventStore, Outcome, Provider, Rejection, StoreError, REJECTED_BODY_LIMIT,
@@ -163,13 +163,16 @@ impl Recorder {
 impl DeliveryRecorder for Recorder {
     async fn record(&self, d: &RawDelivery) -> Result<Recorded, DeliveryError> {
         let mut notes = d.notes.clone();
+        // Without a usable Webhook-Id, the canonical body digest: the queue's re-serialised
+        // copy of the same callback gets the same id.
+        let from_body = || EventId::from_digest(&body_digest(&d.body));
         let event_id = match d.webhook_id.as_deref().map(EventId::from_provider) {
             Some(Ok(id)) => id,
             Some(Err(_)) => {
                 notes.push("invalidWebhookId");
-                EventId::from_body(&d.body)
+                from_body()
             }
-            None => EventId::from_body(&d.body),
+            None => from_body(),
         };
         let process_date = match d.process_date.as_deref().map(parse_provider_date) {
             Some(Some(date)) => {
@@ -256,5 +259,63 @@ impl DeliveryRecorder for Recorder {
             event_id,
             outcome,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::PayloadKey;
+    use crate::intake::MemoryStore;
+    use crate::secrets::StaticSecrets;
+    use chrono::TimeZone;
+
+    fn recorder(store: Arc<MemoryStore>) -> Recorder {
+        Recorder {
+            store,
+            keys: Cached::new(
+                Arc::new(StaticSecrets(Default::default())),
+                "k",
+                std::time::Duration::from_secs(60),
+                |_| Err("preloaded".to_string()),
+            )
+            .preloaded(Keyring::new(PayloadKey::new("k", [7; 32]).unwrap(), vec![])),
+        }
+    }
+
+    fn delivery(body: &str, channel: Channel) -> RawDelivery {
+        RawDelivery {
+            webhook_id: None,
+            process_date: Some("12/11/2026 09:00:00 +00:00".into()),
+            type_hint: None,
+            body: body.as_bytes().to_vec(),
+            received_at: Utc.with_ymd_and_hms(2026, 11, 12, 9, 0, 1).unwrap(),
+            channel,
+            notes: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_webhook_id_the_queue_copy_is_a_duplicate_of_the_live_delivery() {
+        let store = Arc::new(MemoryStore::default());
+        let r = recorder(store.clone());
+        let live = r
+            .record(&delivery(
+                r#"{ "type": "4", "status": "Pending", "appUserId": "u" }"#,
+                Channel::Live,
+            ))
+            .await
+            .unwrap();
+        let queued = r
+            .record(&delivery(
+                r#"{"appUserId":"u","status":"Pending","type":"4"}"#,
+                Channel::Queue { attempts: vec![] },
+            ))
+            .await
+            .unwrap();
+        assert_eq!(live.event_id, queued.event_id);
+        assert!(live.event_id.as_str().starts_with("sha256:"));
+        assert_eq!(queued.outcome, Outcome::Duplicate);
+        assert_eq!(store.event_count(), 1);
     }
 }

@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::api::{ApiError, XpollensApi};
+use super::dates::parse_provider_date;
 use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery};
 use super::queue::{group_page, EntryDefect, QueuePage, QueuedDelivery};
 use crate::intake::Outcome;
@@ -37,21 +38,40 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// attempt's `response` the delivery evidence.
 /// A defective entry (not an object, no payload) goes as the raw entry with no id: the intake
 /// keeps it under its digest, so it can never shadow the real callback of that id.
+///
+/// Without a readable `processDate`, the provider time is the first attempt's `pushDate`
+/// (Xpollens' own clock, with an offset), never the drain's clock: a callback recovered days
+/// later must not pass for the newest one.
 pub fn raw_delivery(d: &QueuedDelivery, received_at: DateTime<Utc>) -> RawDelivery {
+    let readable = d
+        .process_date
+        .as_deref()
+        .is_some_and(|p| parse_provider_date(p).is_some());
+    let push_date = d
+        .attempts
+        .iter()
+        .filter_map(|a| a.push_date.as_deref())
+        .find(|p| parse_provider_date(p).is_some());
+    let (process_date, date_note) = match (readable, push_date) {
+        (true, _) | (false, None) => (d.process_date.clone(), None),
+        (false, Some(p)) => (Some(p.to_string()), Some("processDateFromPushDate")),
+    };
+    let mut notes = match d.defect {
+        Some(EntryDefect::NotAnObject) => vec!["queueEntryNotAnObject"],
+        Some(EntryDefect::MissingPayload) => vec!["queueEntryWithoutPayload"],
+        None => vec![],
+    };
+    notes.extend(date_note);
     RawDelivery {
         webhook_id: d.webhook_id.clone().filter(|_| d.defect.is_none()),
-        process_date: d.process_date.clone(),
+        process_date,
         type_hint: d.type_hint.as_deref().and_then(|t| t.trim().parse().ok()),
         body: d.body.clone(),
         received_at,
         channel: Channel::Queue {
             attempts: d.attempts.iter().map(|a| a.raw.clone()).collect(),
         },
-        notes: match d.defect {
-            Some(EntryDefect::NotAnObject) => vec!["queueEntryNotAnObject"],
-            Some(EntryDefect::MissingPayload) => vec!["queueEntryWithoutPayload"],
-            None => vec![],
-        },
+        notes,
     }
 }
 
@@ -828,5 +848,41 @@ mod tests {
         assert_eq!(v["RunFailed"], 0);
         assert_eq!(v["Service"], "xpollens-queue-drain");
         assert!(!line.contains('\n'));
+    }
+}
+
+#[cfg(test)]
+mod raw_delivery_tests {
+    use super::*;
+    use crate::xpollens::queue::group_page;
+
+    fn one(page: &str) -> QueuedDelivery {
+        group_page(page.as_bytes()).unwrap().deliveries.remove(0)
+    }
+
+    #[test]
+    fn without_a_readable_process_date_the_first_push_date_orders_the_event() {
+        let drained_at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 0, 0, 0).unwrap();
+        for metadata in [r#"{"id":"w1"}"#, r#"{"id":"w1","processDate":"soon"}"#] {
+            let d = one(&format!(
+                r#"[{{"metadata":{metadata},"payload":{{"type":"4","status":"Rejected","appUserId":"u"}},
+                    "response":{{"pushDate":"2026-11-12T12:00:00.3000000+00:00","httpStatusCode":null}}}}]"#
+            ));
+            let raw = raw_delivery(&d, drained_at);
+            assert_eq!(
+                raw.process_date.as_deref(),
+                Some("2026-11-12T12:00:00.3000000+00:00"),
+                "{metadata}"
+            );
+            assert_eq!(raw.notes, vec!["processDateFromPushDate"]);
+        }
+        // A readable processDate is kept as is.
+        let d = one(
+            r#"[{"metadata":{"id":"w2","processDate":"2026-11-12T11:59:59"},"payload":{"type":"4"},
+                "response":{"pushDate":"2026-11-12T12:00:00+00:00"}}]"#,
+        );
+        let raw = raw_delivery(&d, drained_at);
+        assert_eq!(raw.process_date.as_deref(), Some("2026-11-12T11:59:59"));
+        assert!(raw.notes.is_empty());
     }
 }
