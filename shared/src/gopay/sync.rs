@@ -412,6 +412,11 @@ impl Run {
                     // newer consent: the rescue copy is no longer needed.
                     Ok(RotationWrite::GenerationMoved) => {
                         match self.deps.store.profile(&profile).await {
+                            // A rotation that lost the race with a revoke or a retire: the
+                            // rotated token is live at GoPay while the profile is revoked here.
+                            Ok(Some(p)) if p.status == ProfileStatus::Revoked => {
+                                self.revoke_rescued(&profile, &tokens).await
+                            }
                             Ok(Some(p)) => p.token_gen >= tokens.generation,
                             Ok(None) => false,
                             Err(e) => return Err(SyncError::Store(e.to_string())),
@@ -430,6 +435,35 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// Revokes at GoPay a rescued refresh token of a revoked profile (true: the rescue copy
+    /// can go). An inconclusive answer keeps the copy for the next run or an operator.
+    async fn revoke_rescued(&self, profile: &ClientProfileId, tokens: &SealedTokens) -> bool {
+        let Some(refresh) = self.open(
+            &sealed_refresh_aad(profile, tokens.generation),
+            Some(&tokens.sealed_refresh),
+        ) else {
+            tracing::error!(client_profile_id = %profile.as_str(), generation = tokens.generation,
+                "gopay: rescued token of a revoked profile cannot be opened; kept for an operator");
+            return false;
+        };
+        match self.api().revoke(&refresh).await {
+            Ok(())
+            | Err(CallError::Token {
+                failure: TokenFailure::GrantRejected,
+                ..
+            }) => {
+                tracing::warn!(client_profile_id = %profile.as_str(), generation = tokens.generation,
+                    "gopay: token rotated while the profile was revoked; revoked at GoPay too");
+                true
+            }
+            Err(e) => {
+                tracing::error!(client_profile_id = %profile.as_str(), error = %e,
+                    "gopay: ALERT token rotated while the profile was revoked is still live at GoPay; kept, retried next run");
+                false
+            }
+        }
     }
 
     /// A consent's first tokens that the consent function could not store: create (or

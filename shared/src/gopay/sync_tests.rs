@@ -703,6 +703,41 @@ async fn a_re_consent_with_another_profile_retires_the_previous_one() {
     assert_eq!(h.consent_status("cust-1").await.as_deref(), Some("GRANTED"));
 }
 
+#[tokio::test]
+async fn a_token_rotated_while_its_profile_was_revoked_is_revoked_at_gopay_too() {
+    // A sync run rotated the token while a retire (or revoke) marked the profile revoked with
+    // the older one: the run's write failed (generation moved), its token went to the rescue
+    // place, and it is live at GoPay.
+    let h = Harness::new();
+    let id = h.consented("cust-r", "7401", false);
+    let rotated = h.gopay.consent("7401");
+    let generation = h.profile(&id).token_gen + 1;
+    h.rescue
+        .save(&SealedTokens {
+            client_profile_id: id.as_str().into(),
+            generation,
+            sealed_refresh: h
+                .keys
+                .seal_secret(&sealed_refresh_aad(&id, generation), &rotated.refresh_token),
+            sealed_access: h
+                .keys
+                .seal_secret(&sealed_access_aad(&id, generation), &rotated.access_token),
+            access_expires_at: h.now() + Duration::minutes(60),
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    h.store.mark_revoked(&id, h.now()).await.unwrap();
+    assert!(h.gopay.is_live(rotated.refresh_token.expose()));
+    h.run("run-1").await;
+    assert!(
+        !h.gopay.is_live(rotated.refresh_token.expose()),
+        "revoked at GoPay, not left live"
+    );
+    assert!(h.rescue.list().await.unwrap().is_empty());
+    assert_eq!(h.profile(&id).status, ProfileStatus::Revoked);
+}
+
 // ----- what GoPay sends, read correctly ------------------------------------------------------
 
 #[tokio::test]
