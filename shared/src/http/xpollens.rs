@@ -16,13 +16,9 @@ pub struct ReqwestApiTransport {
 
 impl ReqwestApiTransport {
     pub fn new(timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3).min(timeout))
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { client })
+        Ok(Self {
+            client: crate::http::client(timeout)?,
+        })
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<HttpAnswer, TransportError> {
