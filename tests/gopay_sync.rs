@@ -359,7 +359,7 @@ async fn a_wrongly_marked_profile_is_reactivated_and_polled_again() {
     let keys = kyc_shared::crypto::Keyring::from_staged(
         &kyc_shared::secrets::SecretSource::staged(
             env.secrets.as_ref(),
-            kyc_integration_tests::PAYLOAD_KEY_SECRET,
+            kyc_integration_tests::GOPAY_PAYLOAD_KEY_SECRET,
         )
         .await
         .unwrap(),

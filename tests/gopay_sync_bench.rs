@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use gopay_sim::{ProfileSpec, Script, SimConfig};
 use kyc_integration_tests::gopay::GoPayEnv;
-use kyc_integration_tests::{PAYLOAD_KEY_SECRET, TABLE};
+use kyc_integration_tests::{GOPAY_PAYLOAD_KEY_SECRET, TABLE};
 use kyc_shared::aws::gopay_store::DynamoGoPayStore;
 use kyc_shared::aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use kyc_shared::chrono::Duration;
@@ -32,7 +32,7 @@ async fn main() {
     let steady = args.next().as_deref() != Some("first");
     let env = GoPayEnv::start(SimConfig::default()).await;
     let keys =
-        Keyring::from_staged(&env.secrets.staged(PAYLOAD_KEY_SECRET).await.unwrap()).unwrap();
+        Keyring::from_staged(&env.secrets.staged(GOPAY_PAYLOAD_KEY_SECRET).await.unwrap()).unwrap();
 
     // Seed: consents granted at GoPay, imported with batch writes (the callback path is
     // measured by the tests; here only the run is timed).
@@ -48,15 +48,16 @@ async fn main() {
         .map(|c| {
             let id = ClientProfileId::new(c.profile_id.to_string()).unwrap();
             let generation = 1;
+            let customer = format!("bench-{}", c.profile_id);
             let tokens = SealedTokens {
                 client_profile_id: id.as_str().to_string(),
                 generation,
                 sealed_refresh: keys.seal_secret(
-                    &sealed_refresh_aad(&id, generation),
+                    &sealed_refresh_aad(&id, generation, &customer),
                     &Secret::new(c.refresh_token.clone()),
                 ),
                 sealed_access: keys.seal_secret(
-                    &sealed_access_aad(&id, generation),
+                    &sealed_access_aad(&id, generation, &customer),
                     &Secret::new(c.access_token.clone()),
                 ),
                 access_expires_at: c.access_expires_at,
@@ -64,7 +65,7 @@ async fn main() {
             };
             let consent = NewConsent {
                 expected_generation: None,
-                customer_id: format!("bench-{}", c.profile_id),
+                customer_id: customer,
                 client_profile_id: id,
                 tokens,
                 due_at: now,

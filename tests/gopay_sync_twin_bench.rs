@@ -59,10 +59,14 @@ async fn main() {
             customer_id: format!("bench-{i}"),
             status: ProfileStatus::Active,
             token_gen: 1,
-            sealed_refresh: Some(
-                keys.seal_secret(&sealed_refresh_aad(&id, 1), &issued.refresh_token),
-            ),
-            sealed_access: Some(keys.seal_secret(&sealed_access_aad(&id, 1), &issued.access_token)),
+            sealed_refresh: Some(keys.seal_secret(
+                &sealed_refresh_aad(&id, 1, &format!("bench-{i}")),
+                &issued.refresh_token,
+            )),
+            sealed_access: Some(keys.seal_secret(
+                &sealed_access_aad(&id, 1, &format!("bench-{i}")),
+                &issued.access_token,
+            )),
             access_expires_at: Some(now - Duration::minutes(1)),
             next_due_at: Some(now - Duration::minutes(1)),
             consecutive_failures: 0,

@@ -48,7 +48,7 @@ async fn main() {
             store: Arc::new(DynamoStore::from_client(ddb, TABLE)),
             keys: Cached::new(
                 secrets.clone(),
-                PAYLOAD_KEY_SECRET,
+                XPOLLENS_PAYLOAD_KEY_SECRET,
                 Duration::from_secs(300),
                 Keyring::from_staged,
             ),

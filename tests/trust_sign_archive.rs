@@ -270,7 +270,8 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
         // The quarantine key (it may name the customer) is sealed; the payload key opens it.
         assert!(item["summary"].get("quarantineKey").is_none(), "{item}");
         let mut summary = item["summary"].clone();
-        kyc_shared::trust_sign::intake::reveal_keys(&keys, event_id, &mut summary).unwrap();
+        // A bad archive names no customer: its keys are bound to none.
+        kyc_shared::trust_sign::intake::reveal_keys(&keys, event_id, None, &mut summary).unwrap();
         assert_eq!(summary["quarantineKey"], json!(qkey));
         assert_eq!(
             object_bytes(&st.s3, &qkey).await.unwrap(),
@@ -635,7 +636,13 @@ async fn keys_naming_a_person_are_stored_nowhere_in_clear() {
         .next()
         .unwrap();
     let mut detail = stream.detail.clone();
-    kyc_shared::trust_sign::intake::reveal_keys(&keys, &stream.event_id, &mut detail).unwrap();
+    kyc_shared::trust_sign::intake::reveal_keys(
+        &keys,
+        &stream.event_id,
+        Some("cust-privacy"),
+        &mut detail,
+    )
+    .unwrap();
     assert_eq!(detail["archive"]["key"], "incoming/dossier jean_dupont.zip");
     assert_eq!(detail["archive"]["versionId"], json!(good.version_id));
 }

@@ -431,7 +431,7 @@ async fn large_callbacks_are_stored_with_their_body_in_s3_never_wedged() {
         let sealed = obj.body.collect().await.unwrap().to_vec();
         let raw = open_key()
             .open(
-                &kyc_shared::intake::EventRecord::body_aad(Provider::Xpollens, id),
+                &kyc_shared::intake::EventRecord::body_aad(Provider::Xpollens, id, Some("big")),
                 std::str::from_utf8(&sealed).unwrap(),
             )
             .unwrap();

@@ -13,7 +13,13 @@ LOGS=$(mktemp -d)
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export TABLE_NAME=kyc-hooks-demo
 export XPOLLENS_CREDENTIALS_SECRET=kyc-hooks/xpollens-credentials
+# One `cargo lambda watch` serves every function with ONE environment, so the demo's functions
+# share one payload keyring; template.yaml gives each provider's functions their own secret
+# (Xpollens, Trust & Sign, GoPay) and only theirs. The CLI reads the three names below.
 export PAYLOAD_KEY_SECRET=kyc-hooks/payload-key
+export XPOLLENS_PAYLOAD_KEY_SECRET=$PAYLOAD_KEY_SECRET
+export TRUST_SIGN_PAYLOAD_KEY_SECRET=$PAYLOAD_KEY_SECRET
+export GOPAY_PAYLOAD_KEY_SECRET=$PAYLOAD_KEY_SECRET
 export XPOLLENS_BODY_BUCKET=kyc-hooks-demo-payloads
 export EVENT_BUS_NAME=kyc-hooks-demo-state
 export AWS_LAMBDA_LOG_FORMAT=JSON

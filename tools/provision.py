@@ -1,4 +1,4 @@
-"""Provisions the local stack for `make demo`: the table and the two secrets the functions read.
+"""Provisions the local stack for `make demo`: the table, the credentials and the payload keyrings.
 
 Uses boto3 (installed with moto) against AWS_ENDPOINT_URL. Credentials are demo values.
 """
@@ -41,8 +41,22 @@ sm.create_secret(
     Name=os.environ["XPOLLENS_CREDENTIALS_SECRET"],
     SecretString=json.dumps({"scheme": "basic", "username": "xpollens", "password": "demo-password"}),
 )
-sm.create_secret(
-    Name=os.environ["PAYLOAD_KEY_SECRET"],
-    SecretString=json.dumps({"keyId": "demo-1", "key": base64.b64encode(os.urandom(32)).decode()}),
-)
+# Payload keyrings (issue 10): one per provider, each {"currentKeyId", "keys": [...]} with its
+# own random key. Every name set below gets one; names shared between variables get one secret
+# (make demo runs all functions in one `cargo lambda watch` environment: see tools/demo.sh).
+keyrings = sorted({
+    os.environ[v]
+    for v in ("PAYLOAD_KEY_SECRET", "XPOLLENS_PAYLOAD_KEY_SECRET",
+              "TRUST_SIGN_PAYLOAD_KEY_SECRET", "GOPAY_PAYLOAD_KEY_SECRET")
+    if os.environ.get(v)
+})
+for n, name in enumerate(keyrings, start=1):
+    key_id = f"demo-{n}"
+    sm.create_secret(
+        Name=name,
+        SecretString=json.dumps({
+            "currentKeyId": key_id,
+            "keys": [{"keyId": key_id, "key": base64.b64encode(os.urandom(32)).decode()}],
+        }),
+    )
 print(f"provisioned table {table} and secrets", file=sys.stderr)

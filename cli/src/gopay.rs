@@ -29,8 +29,8 @@ pub struct RevokeSettings {
     pub table: String,
     #[arg(
         long,
-        env = "PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key"
+        env = "GOPAY_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/gopay"
     )]
     pub payload_key_secret: String,
     /// Secret `{"clientId","clientSecret"}`.
@@ -83,7 +83,8 @@ async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Resul
             .staged(&s.payload_key_secret)
             .await
             .map_err(|e| e.to_string())?,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let credentials = credentials_from_json(
         secrets
             .staged(&s.client_secret)

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 // One module per provider; `main` only dispatches.
 mod downstream;
 mod gopay;
+mod reseal;
 mod trust_sign;
 mod xpollens;
 
@@ -59,6 +60,9 @@ enum Command {
     },
     /// Re-publish state-change events from the stored state (same ids as the live events).
     Publish(downstream::Publish),
+    /// Re-seal every stored value not yet v2 under its provider's current payload key
+    /// (resumable, idempotent); reports values per key id so retired keys can be dropped.
+    Reseal(reseal::Reseal),
     /// GoPay operations.
     Gopay {
         #[command(subcommand)]
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
             action: GopayCommand::Reactivate { customer, settings },
         } => runtime().block_on(gopay::reactivate(&customer, &settings)),
         Command::Publish(args) => runtime().block_on(downstream::publish(args)),
+        Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
         Command::Status {
             customer,
             table,
@@ -168,7 +173,7 @@ async fn status(customer: &str, table: &str, reveal: &trust_sign::Reveal) -> Res
         .await
         .map_err(|e| e.to_string())?;
     if let Some(state) = states.get_mut(&kyc_shared::intake::Provider::TrustSign) {
-        reveal.streams(state).await?;
+        reveal.streams(customer, state).await?;
     }
     Ok(kyc_shared::xpollens::replay::status_json(customer, states))
 }
@@ -183,6 +188,6 @@ async fn history(
         .history(customer)
         .await
         .map_err(|e| e.to_string())?;
-    reveal.history(&mut entries).await?;
+    reveal.history(customer, &mut entries).await?;
     Ok(json!({"customer": customer, "history": entries}))
 }

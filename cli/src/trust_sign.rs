@@ -37,8 +37,8 @@ pub struct Reveal {
     pub reveal: bool,
     #[arg(
         long,
-        env = "PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key"
+        env = "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/trust-sign"
     )]
     pub payload_key_secret: String,
 }
@@ -51,23 +51,27 @@ impl Reveal {
             .staged(&self.payload_key_secret)
             .await
             .map_err(|e| format!("payload key: {e}"))?;
-        Keyring::from_staged(&staged)
+        Keyring::from_staged(&staged).map_err(|e| e.to_string())
     }
 
     /// Opens the sealed keys of the Trust & Sign streams (each bound to its event).
-    pub async fn streams(&self, state: &mut ProviderState) -> Result<(), String> {
+    pub async fn streams(&self, customer: &str, state: &mut ProviderState) -> Result<(), String> {
         if !self.reveal {
             return Ok(());
         }
         let keys = self.keyring().await?;
         for v in state.streams.values_mut() {
-            reveal_keys(&keys, &v.event_id, &mut v.detail)?;
+            reveal_keys(&keys, &v.event_id, Some(customer), &mut v.detail)?;
         }
         Ok(())
     }
 
     /// Opens the sealed keys of the Trust & Sign history entries.
-    pub async fn history(&self, entries: &mut [HistoryEntry]) -> Result<(), String> {
+    pub async fn history(
+        &self,
+        customer: &str,
+        entries: &mut [HistoryEntry],
+    ) -> Result<(), String> {
         if !self.reveal {
             return Ok(());
         }
@@ -76,7 +80,7 @@ impl Reveal {
             .iter_mut()
             .filter(|e| e.provider == Provider::TrustSign)
         {
-            reveal_keys(&keys, &e.event_id, &mut e.summary)?;
+            reveal_keys(&keys, &e.event_id, Some(customer), &mut e.summary)?;
         }
         Ok(())
     }
@@ -91,8 +95,8 @@ pub struct Reprocess {
     pub table: String,
     #[arg(
         long,
-        env = "PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key"
+        env = "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/trust-sign"
     )]
     pub payload_key_secret: String,
     #[arg(long, env = "ARCHIVE_PREFIX", default_value = "incoming/")]

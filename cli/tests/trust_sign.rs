@@ -77,7 +77,7 @@ fn bad_archives_are_clear_errors_with_a_non_zero_exit() {
 #[test]
 fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
     use kyc_integration_tests::trust_sign::{create_bucket, put, s3, BUCKET};
-    use kyc_integration_tests::{provision, Moto, PAYLOAD_KEY_SECRET, TABLE};
+    use kyc_integration_tests::{provision, Moto, TABLE, TRUST_SIGN_PAYLOAD_KEY_SECRET};
     let moto = Moto::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -107,7 +107,10 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("TABLE_NAME", TABLE)
-            .env("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET)
+            .env(
+                "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+                TRUST_SIGN_PAYLOAD_KEY_SECRET,
+            )
             .output()
             .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
@@ -133,7 +136,7 @@ fn status_and_history_show_archive_keys_only_with_reveal() {
     use kyc_integration_tests::trust_sign::{
         archive_settings, create_bucket, event, put, record_json, s3, BUCKET,
     };
-    use kyc_integration_tests::{provision, Moto, PAYLOAD_KEY_SECRET, TABLE};
+    use kyc_integration_tests::{provision, Moto, TABLE, TRUST_SIGN_PAYLOAD_KEY_SECRET};
     let moto = Moto::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -163,7 +166,10 @@ fn status_and_history_show_archive_keys_only_with_reveal() {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("TABLE_NAME", TABLE)
-            .env("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET)
+            .env(
+                "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+                TRUST_SIGN_PAYLOAD_KEY_SECRET,
+            )
             .output()
             .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();

@@ -93,8 +93,9 @@ fn bench(c: &mut Criterion) {
                 black_box(plan(black_box(&cb), &d, &keys))
             })
         });
+        let body_aad = kyc_shared::crypto::Aad::new("xpollens", "x", "body", Some("c"));
         g.bench_function("stage_seal_body", |b| {
-            b.iter(|| black_box(keys.seal("xpollens/x/body", black_box(body.as_bytes()))))
+            b.iter(|| black_box(keys.seal(&body_aad, black_box(body.as_bytes()))))
         });
         g.bench_function("stage_process_date", |b| {
             b.iter(|| black_box(parse_process_date(black_box("12/12/2023 17:51:40 +00:00"))))

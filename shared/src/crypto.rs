@@ -2,11 +2,22 @@
 //! DynamoDB. AES-256-GCM-SIV (RustCrypto, RFC 8452): nonce-misuse resistant, so a repeated
 //! random 96-bit nonce can at worst reveal that two identical plaintexts were sealed, never the
 //! key stream; and it runs on AES-NI (measured here: 0.9 µs per callback-sized message against
-//! 3.4 µs for XChaCha20-Poly1305). Associated data binds each ciphertext to where it is stored,
-//! so a sealed value copied to another item does not open.
+//! 3.4 µs for XChaCha20-Poly1305).
 //!
-//! Text form: `v1.<keyId>.<base64url nonce>.<base64url ciphertext>`. The key id lets a key be
-//! rotated: new values are sealed with the current key, old ones open with the previous one.
+//! Text forms:
+//! - `v2.<keyId>.<base64url nonce>.<base64url ciphertext>`: what [`Keyring::seal`] writes. Its
+//!   associated data ([`Aad`]) binds the value to its provider, its item, its field AND its
+//!   customer, length-prefixed so no two bindings encode alike: a value copied to another
+//!   customer's item, or to another field of the same item, does not open.
+//! - `v1.` (before issue 10): associated data was the item's legacy text (`xpollens/<event>/body`
+//!   ...), without the customer. Still opened, with that legacy text, until `kyc reseal` has
+//!   re-sealed it as `v2`.
+//!
+//! Keys: each provider (Xpollens, Trust & Sign, GoPay) has its own keyring secret, so a
+//! function can open only its provider's values. A keyring holds one current key (seals and
+//! opens) and every retired key still in use (open only), each by key id; a key id is never
+//! reused for other key material (refused at load), so a sealed value always names the one key
+//! that opens it.
 
 use crate::redact::Secret;
 use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
@@ -14,6 +25,7 @@ use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
@@ -25,6 +37,102 @@ pub enum CryptoError {
     UnknownKey,
     #[error("sealed value does not open (wrong key or associated data, or tampered)")]
     Open,
+}
+
+/// Why a keyring secret cannot be loaded. Never carries key material.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyringError {
+    #[error("payload keyring {stage} is malformed: {why}")]
+    Malformed {
+        stage: &'static str,
+        why: &'static str,
+    },
+    /// A key id names one key forever: two different keys under one id would leave every
+    /// value sealed under the other one unopenable, so the whole keyring is refused.
+    #[error("payload keyring: key id {key_id:?} appears twice with different key material")]
+    ConflictingKeyId { key_id: String },
+    #[error("payload keyring: current key id {0:?} is not among its keys")]
+    CurrentKeyMissing(String),
+}
+
+/// Where a sealed value lives, which its associated data binds it to.
+///
+/// `item` is the logical item the value belongs to (an event, a GoPay profile, a rejection),
+/// not the DynamoDB key: a Trust & Sign archive key sealed for an event is kept in that
+/// event's summary, its history entry and the state stream, and opens in all three.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Aad {
+    provider: &'static str,
+    item: String,
+    field: String,
+    /// `None` only for values attributable to no customer (rejected deliveries, events naming
+    /// no subject).
+    customer: Option<String>,
+    /// The `v1` associated data of the same value.
+    legacy: String,
+}
+
+impl std::fmt::Debug for Aad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The customer id stays out of debug output.
+        f.debug_struct("Aad")
+            .field("provider", &self.provider)
+            .field("item", &self.item)
+            .field("field", &self.field)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Aad {
+    /// Binding with the legacy text `<provider>/<item>/<field>` (the form most `v1` values used).
+    pub fn new(
+        provider: &'static str,
+        item: impl Into<String>,
+        field: impl Into<String>,
+        customer: Option<&str>,
+    ) -> Self {
+        let (item, field) = (item.into(), field.into());
+        Self {
+            legacy: format!("{provider}/{item}/{field}"),
+            provider,
+            item,
+            field,
+            customer: customer.map(str::to_string),
+        }
+    }
+
+    /// Overrides the `v1` associated data where it did not follow `<provider>/<item>/<field>`.
+    pub fn with_legacy(mut self, legacy: impl Into<String>) -> Self {
+        self.legacy = legacy.into();
+        self
+    }
+
+    pub fn provider(&self) -> &'static str {
+        self.provider
+    }
+
+    /// The `v2` associated data: a domain tag, then provider, item, field and customer, each
+    /// length-prefixed (no separator inside an id can make two bindings collide).
+    fn v2_bytes(&self) -> Vec<u8> {
+        let mut out = b"kyc-hooks/aad/v2".to_vec();
+        let customer = self.customer.as_deref();
+        for part in [
+            Some(self.provider),
+            Some(self.item.as_str()),
+            Some(self.field.as_str()),
+            customer,
+        ] {
+            match part {
+                Some(text) => {
+                    out.push(1);
+                    out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                    out.extend_from_slice(text.as_bytes());
+                }
+                None => out.push(0),
+            }
+        }
+        out
+    }
 }
 
 /// One 256-bit key and its id.
@@ -50,6 +158,26 @@ struct KeyJson {
     key: String,
 }
 
+/// The keyring secret: `{"currentKeyId": "...", "keys": [{"keyId", "key"}, ...]}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct KeyringJson {
+    current_key_id: String,
+    keys: Vec<KeyJson>,
+}
+
+impl KeyJson {
+    fn into_key(self) -> Result<PayloadKey, CryptoError> {
+        let bytes = STANDARD
+            .decode(self.key.trim())
+            .map_err(|_| CryptoError::BadKey("key is not base64"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::BadKey("key must be 32 bytes"))?;
+        PayloadKey::new(&self.key_id, key)
+    }
+}
+
 impl PayloadKey {
     pub fn new(id: &str, key: [u8; 32]) -> Result<Self, CryptoError> {
         if id.is_empty()
@@ -65,48 +193,192 @@ impl PayloadKey {
         })
     }
 
-    /// Parses the Secrets Manager value `{"keyId": "...", "key": "<base64 of 32 bytes>"}`.
+    /// Parses the single-key Secrets Manager value `{"keyId": "...", "key": "<base64 of 32 bytes>"}`.
     pub fn from_secret_json(json: &str) -> Result<Self, CryptoError> {
         let parsed: KeyJson =
             serde_json::from_str(json).map_err(|_| CryptoError::BadKey("not {keyId, key} JSON"))?;
-        let bytes = STANDARD
-            .decode(parsed.key.trim())
-            .map_err(|_| CryptoError::BadKey("key is not base64"))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::BadKey("key must be 32 bytes"))?;
-        Self::new(&parsed.key_id, key)
+        parsed.into_key()
     }
 
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    fn same_material(&self, other: &PayloadKey) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.key.expose()[..].ct_eq(&other.key.expose()[..]))
+    }
 }
 
-/// The current key (seals and opens) and older keys (open only).
+/// A sealed text's version and key id, read without opening it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedHeader<'a> {
+    pub version: SealVersion,
+    pub key_id: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SealVersion {
+    V1,
+    V2,
+}
+
+impl SealVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SealVersion::V1 => "v1",
+            SealVersion::V2 => "v2",
+        }
+    }
+}
+
+struct Parsed<'a> {
+    header: SealedHeader<'a>,
+    nonce: &'a str,
+    ciphertext: &'a str,
+}
+
+fn parse(sealed: &str) -> Result<Parsed<'_>, CryptoError> {
+    let mut parts = sealed.split('.');
+    let (Some(version), Some(key_id), Some(nonce), Some(ciphertext), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(CryptoError::Malformed);
+    };
+    let version = match version {
+        "v1" => SealVersion::V1,
+        "v2" => SealVersion::V2,
+        _ => return Err(CryptoError::Malformed),
+    };
+    Ok(Parsed {
+        header: SealedHeader { version, key_id },
+        nonce,
+        ciphertext,
+    })
+}
+
+/// The version and key id of a sealed text (`None` if it is not one).
+pub fn sealed_header(sealed: &str) -> Option<SealedHeader<'_>> {
+    parse(sealed).ok().map(|p| p.header)
+}
+
+/// The current key (seals and opens) and every retired key still in use (open only).
 #[derive(Debug, Clone)]
 pub struct Keyring {
     current: PayloadKey,
-    previous: Vec<PayloadKey>,
+    retired: Vec<PayloadKey>,
+}
+
+/// Adds `key` to `keys` unless the same id and material are there; refuses an id reused with
+/// other material.
+fn add_key(keys: &mut Vec<PayloadKey>, key: PayloadKey) -> Result<(), KeyringError> {
+    match keys.iter().find(|k| k.id == key.id) {
+        Some(known) if known.same_material(&key) => Ok(()),
+        Some(_) => Err(KeyringError::ConflictingKeyId { key_id: key.id }),
+        None => {
+            keys.push(key);
+            Ok(())
+        }
+    }
+}
+
+/// The keys a stage of the secret holds, and its current key id.
+fn stage_keys(stage: &'static str, json: &str) -> Result<(String, Vec<PayloadKey>), KeyringError> {
+    let malformed = |why| KeyringError::Malformed { stage, why };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| malformed("not JSON"))?;
+    let bad_key = |e: CryptoError| match e {
+        CryptoError::BadKey(why) => malformed(why),
+        _ => malformed("unreadable key"),
+    };
+    if value.get("keys").is_some() {
+        let ring: KeyringJson = serde_json::from_value(value)
+            .map_err(|_| malformed("not {currentKeyId, keys: [{keyId, key}]} JSON"))?;
+        let mut keys = Vec::new();
+        for k in ring.keys {
+            add_key(&mut keys, k.into_key().map_err(bad_key)?)?;
+        }
+        if !keys.iter().any(|k| k.id == ring.current_key_id) {
+            return Err(KeyringError::CurrentKeyMissing(ring.current_key_id));
+        }
+        Ok((ring.current_key_id, keys))
+    } else {
+        let key: KeyJson = serde_json::from_value(value)
+            .map_err(|_| malformed("neither a keyring nor {keyId, key} JSON"))?;
+        let key = key.into_key().map_err(bad_key)?;
+        Ok((key.id.clone(), vec![key]))
+    }
 }
 
 impl Keyring {
-    pub fn new(current: PayloadKey, previous: Vec<PayloadKey>) -> Self {
-        Self { current, previous }
+    /// A keyring of known keys (tests, throw-away keys). Panics on a key id reused with other
+    /// material: use [`Keyring::try_new`] for keys from outside.
+    pub fn new(current: PayloadKey, retired: Vec<PayloadKey>) -> Self {
+        Self::try_new(current, retired).expect("key ids are unique")
     }
 
-    /// The current and previous stages of the payload-key secret.
-    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
-        let current =
-            PayloadKey::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?;
-        let previous = staged
-            .previous
-            .as_ref()
-            .and_then(|p| PayloadKey::from_secret_json(p.expose()).ok());
-        Ok(Self::new(current, previous.into_iter().collect()))
+    pub fn try_new(current: PayloadKey, retired: Vec<PayloadKey>) -> Result<Self, KeyringError> {
+        let mut keys = vec![current];
+        for k in retired {
+            add_key(&mut keys, k)?;
+        }
+        let current = keys.remove(0);
+        Ok(Self {
+            current,
+            retired: keys,
+        })
     }
 
-    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> String {
+    /// The keyring from the payload-key secret's stages.
+    ///
+    /// AWSCURRENT is either the keyring form `{"currentKeyId", "keys": [{"keyId", "key"}...]}`
+    /// (every key a provider's values may still be sealed under) or the single-key form
+    /// `{"keyId", "key"}` of earlier releases. AWSPREVIOUS (either form) adds its keys as
+    /// retired, so a single-key rotation keeps working; an unreadable AWSPREVIOUS is skipped as
+    /// before (after the first `put-secret-value` it is the stack's placeholder). A key id
+    /// present twice with different material, in one stage or across both, refuses the whole
+    /// keyring: better a cold start that fails loudly than values sealed under a key that can
+    /// no longer be told apart.
+    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, KeyringError> {
+        let (current_id, mut keys) = stage_keys("AWSCURRENT", staged.current.expose())?;
+        if let Some(previous) = &staged.previous {
+            match stage_keys("AWSPREVIOUS", previous.expose()) {
+                Ok((_, previous)) => {
+                    for k in previous {
+                        add_key(&mut keys, k)?;
+                    }
+                }
+                Err(conflict @ KeyringError::ConflictingKeyId { .. }) => return Err(conflict),
+                Err(_) => {}
+            }
+        }
+        let at = keys
+            .iter()
+            .position(|k| k.id == current_id)
+            .expect("stage_keys returns its current key");
+        let current = keys.remove(at);
+        Ok(Self {
+            current,
+            retired: keys,
+        })
+    }
+
+    pub fn current_key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Every key id this keyring opens, current first.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .map(|k| k.id.as_str())
+    }
+
+    /// Seals under the current key, as `v2`.
+    pub fn seal(&self, aad: &Aad, plaintext: &[u8]) -> String {
         let cipher = Aes256GcmSiv::new(self.current.key.expose().into());
         // ThreadRng is a CSPRNG seeded from the OS: random nonces without a syscall per message.
         let mut nonce = Nonce::default();
@@ -116,7 +388,70 @@ impl Keyring {
                 &nonce,
                 Payload {
                     msg: plaintext,
-                    aad: aad.as_bytes(),
+                    aad: &aad.v2_bytes(),
+                },
+            )
+            .expect("AES-GCM-SIV encryption cannot fail for in-memory buffers");
+        format!(
+            "v2.{}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(nonce),
+            URL_SAFE_NO_PAD.encode(ciphertext)
+        )
+    }
+
+    pub fn seal_secret(&self, aad: &Aad, secret: &Secret) -> String {
+        self.seal(aad, secret.expose().as_bytes())
+    }
+
+    /// Opens a `v2` value with its binding, a `v1` value with its legacy associated data.
+    pub fn open(&self, aad: &Aad, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        let parsed = parse(sealed)?;
+        let key = std::iter::once(&self.current)
+            .chain(&self.retired)
+            .find(|k| k.id == parsed.header.key_id)
+            .ok_or(CryptoError::UnknownKey)?;
+        let nonce = URL_SAFE_NO_PAD
+            .decode(parsed.nonce)
+            .map_err(|_| CryptoError::Malformed)?;
+        if nonce.len() != 12 {
+            return Err(CryptoError::Malformed);
+        }
+        let ct = URL_SAFE_NO_PAD
+            .decode(parsed.ciphertext)
+            .map_err(|_| CryptoError::Malformed)?;
+        let v2;
+        let aad_bytes: &[u8] = match parsed.header.version {
+            SealVersion::V1 => aad.legacy.as_bytes(),
+            SealVersion::V2 => {
+                v2 = aad.v2_bytes();
+                &v2
+            }
+        };
+        Aes256GcmSiv::new(key.key.expose().into())
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &ct,
+                    aad: aad_bytes,
+                },
+            )
+            .map_err(|_| CryptoError::Open)
+    }
+
+    /// What releases before issue 10 wrote (`v1`, legacy associated data). Production code
+    /// never calls it: it builds pre-migration data for tests and the local demo of `kyc reseal`.
+    #[doc(hidden)]
+    pub fn seal_v1_legacy(&self, aad: &Aad, plaintext: &[u8]) -> String {
+        let cipher = Aes256GcmSiv::new(self.current.key.expose().into());
+        let mut nonce = Nonce::default();
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+        let ciphertext = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: aad.legacy.as_bytes(),
                 },
             )
             .expect("AES-GCM-SIV encryption cannot fail for in-memory buffers");
@@ -128,66 +463,77 @@ impl Keyring {
         )
     }
 
-    pub fn seal_secret(&self, aad: &str, secret: &Secret) -> String {
-        self.seal(aad, secret.expose().as_bytes())
+    /// True when `sealed` is already what [`Keyring::seal`] writes today (`v2`, current key).
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed_header(sealed)
+            .is_some_and(|h| h.version == SealVersion::V2 && h.key_id == self.current.id)
     }
 
-    pub fn open(&self, aad: &str, sealed: &str) -> Result<Vec<u8>, CryptoError> {
-        let mut parts = sealed.split('.');
-        let (Some("v1"), Some(id), Some(nonce), Some(ct), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(CryptoError::Malformed);
-        };
-        let key = std::iter::once(&self.current)
-            .chain(&self.previous)
-            .find(|k| k.id == id)
-            .ok_or(CryptoError::UnknownKey)?;
-        let nonce = URL_SAFE_NO_PAD
-            .decode(nonce)
-            .map_err(|_| CryptoError::Malformed)?;
-        if nonce.len() != 12 {
-            return Err(CryptoError::Malformed);
+    /// `sealed` opened and sealed again under the current key as `v2`; `None` when it already
+    /// is. The binding stays the same (same item, field and customer).
+    pub fn reseal(&self, aad: &Aad, sealed: &str) -> Result<Option<String>, CryptoError> {
+        if self.is_current(sealed) {
+            return Ok(None);
         }
-        let ct = URL_SAFE_NO_PAD
-            .decode(ct)
-            .map_err(|_| CryptoError::Malformed)?;
-        Aes256GcmSiv::new(key.key.expose().into())
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &ct,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .map_err(|_| CryptoError::Open)
+        let plain = Secret::new(self.open(aad, sealed)?);
+        Ok(Some(self.seal(aad, plain.expose())))
     }
+}
+
+/// Counts of sealed values per `<version>.<keyId>`, for reports that tell when a retired key
+/// is no longer used.
+pub type KeyUsage = BTreeMap<String, u64>;
+
+/// The `<version>.<keyId>` a sealed text is counted under (`malformed` if it is not one).
+pub fn usage_label(sealed: &str) -> String {
+    sealed_header(sealed)
+        .map(|h| format!("{}.{}", h.version.as_str(), h.key_id))
+        .unwrap_or_else(|| "malformed".into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::StagedSecret;
+
+    fn key(id: &str, byte: u8) -> PayloadKey {
+        PayloadKey::new(id, [byte; 32]).unwrap()
+    }
 
     fn ring(id: &str, byte: u8) -> Keyring {
-        Keyring::new(PayloadKey::new(id, [byte; 32]).unwrap(), vec![])
+        Keyring::new(key(id, byte), vec![])
+    }
+
+    fn body(event: &str, customer: &str) -> Aad {
+        Aad::new("xpollens", event, "body", Some(customer))
+    }
+
+    fn key_json(id: &str, byte: u8) -> String {
+        format!(
+            r#"{{"keyId":"{id}","key":"{}"}}"#,
+            STANDARD.encode([byte; 32])
+        )
+    }
+
+    fn staged(current: String, previous: Option<String>) -> StagedSecret {
+        StagedSecret {
+            current: Secret::new(current),
+            previous: previous.map(Secret::new),
+            current_since: None,
+        }
     }
 
     #[test]
     fn round_trip_and_no_plaintext_in_output() {
         let k = ring("k1", 7);
-        let sealed = k.seal("xpollens/e1/raw", b"activation-code-123");
+        let aad = body("e1", "c1");
+        let sealed = k.seal(&aad, b"activation-code-123");
+        assert!(sealed.starts_with("v2.k1."));
         assert!(!sealed.contains("activation"));
-        assert_eq!(
-            k.open("xpollens/e1/raw", &sealed).unwrap(),
-            b"activation-code-123"
-        );
+        assert_eq!(k.open(&aad, &sealed).unwrap(), b"activation-code-123");
         assert_ne!(
             sealed,
-            k.seal("xpollens/e1/raw", b"activation-code-123"),
+            k.seal(&aad, b"activation-code-123"),
             "nonce must be fresh"
         );
     }
@@ -195,42 +541,258 @@ mod tests {
     #[test]
     fn wrong_context_wrong_key_and_tampering_fail() {
         let k = ring("k1", 7);
-        let sealed = k.seal("a", b"x");
-        assert_eq!(k.open("b", &sealed), Err(CryptoError::Open));
+        let a = body("a", "c1");
+        let sealed = k.seal(&a, b"x");
+        assert_eq!(k.open(&body("b", "c1"), &sealed), Err(CryptoError::Open));
         assert_eq!(
-            ring("k2", 7).open("a", &sealed),
+            ring("k2", 7).open(&a, &sealed),
             Err(CryptoError::UnknownKey)
         );
-        assert_eq!(ring("k1", 8).open("a", &sealed), Err(CryptoError::Open));
+        assert_eq!(ring("k1", 8).open(&a, &sealed), Err(CryptoError::Open));
         let mut t = sealed.clone();
         t.pop();
         t.push(if sealed.ends_with('A') { 'B' } else { 'A' });
-        assert!(k.open("a", &t).is_err());
-        assert_eq!(k.open("a", "v2.k1.x.y"), Err(CryptoError::Malformed));
+        assert!(k.open(&a, &t).is_err());
+        assert_eq!(k.open(&a, "v3.k1.x.y"), Err(CryptoError::Malformed));
+        assert_eq!(k.open(&a, "v2.k1.x"), Err(CryptoError::Malformed));
     }
 
     #[test]
-    fn previous_key_still_opens_after_rotation() {
-        let old = ring("k1", 1);
-        let sealed = old.seal("a", b"x");
-        let rotated = Keyring::new(
-            PayloadKey::new("k2", [2; 32]).unwrap(),
-            vec![PayloadKey::new("k1", [1; 32]).unwrap()],
+    fn a_v2_value_copied_to_another_customer_or_field_or_item_does_not_open() {
+        let k = ring("k1", 7);
+        let sealed = k.seal(&Aad::new("gopay", "p1", "refresh/3", Some("alice")), b"tok");
+        for elsewhere in [
+            Aad::new("gopay", "p1", "refresh/3", Some("bob")),
+            Aad::new("gopay", "p1", "refresh/3", None),
+            Aad::new("gopay", "p1", "access/3", Some("alice")),
+            Aad::new("gopay", "p2", "refresh/3", Some("alice")),
+            Aad::new("xpollens", "p1", "refresh/3", Some("alice")),
+        ] {
+            assert_eq!(
+                k.open(&elsewhere, &sealed),
+                Err(CryptoError::Open),
+                "{elsewhere:?}"
+            );
+        }
+        // Length prefixes: moving a separator between parts is another binding.
+        let a = k.seal(&Aad::new("gopay", "a/b", "c", Some("d")), b"x");
+        assert_eq!(
+            k.open(&Aad::new("gopay", "a", "b/c", Some("d")), &a),
+            Err(CryptoError::Open)
         );
-        assert_eq!(rotated.open("a", &sealed).unwrap(), b"x");
-        assert!(rotated.seal("a", b"y").starts_with("v1.k2."));
+        assert_eq!(
+            k.open(
+                &Aad::new("gopay", "p1", "refresh/3", Some("alice")),
+                &sealed
+            )
+            .unwrap(),
+            b"tok"
+        );
+    }
+
+    #[test]
+    fn v1_values_open_with_their_legacy_associated_data_until_resealed() {
+        let k = ring("k1", 7);
+        let aad = Aad::new("trust_sign", "s3:ev", "archive-key", Some("c1"));
+        let v1 = k.seal_v1_legacy(&aad, b"incoming/a.zip");
+        assert!(v1.starts_with("v1.k1."));
+        // Exactly the text earlier releases bound v1 values to.
+        assert_eq!(
+            Keyring::new(key("k1", 7), vec![])
+                .open(
+                    &aad.clone().with_legacy("trust_sign/s3:ev/archive-key"),
+                    &v1
+                )
+                .unwrap(),
+            b"incoming/a.zip"
+        );
+        assert_eq!(
+            k.open(&aad.clone().with_legacy("trust_sign/s3:ev/other"), &v1),
+            Err(CryptoError::Open)
+        );
+        let v2 = k.reseal(&aad, &v1).unwrap().expect("v1 is resealed");
+        assert!(v2.starts_with("v2.k1."));
+        assert_eq!(k.open(&aad, &v2).unwrap(), b"incoming/a.zip");
+        assert_eq!(k.reseal(&aad, &v2).unwrap(), None, "already current");
+    }
+
+    #[test]
+    fn rotation_across_three_keys_keeps_every_value_open() {
+        let k1 = ring("k1", 1);
+        let aad = body("e", "c");
+        let under_k1 = k1.seal(&aad, b"one");
+        let v1_under_k1 = k1.seal_v1_legacy(&aad, b"legacy");
+        let k2 = Keyring::new(key("k2", 2), vec![key("k1", 1)]);
+        let under_k2 = k2.seal(&aad, b"two");
+        let k3 = Keyring::new(key("k3", 3), vec![key("k2", 2), key("k1", 1)]);
+        let under_k3 = k3.seal(&aad, b"three");
+        assert!(under_k3.starts_with("v2.k3."));
+        for (sealed, plain) in [
+            (&under_k1, &b"one"[..]),
+            (&v1_under_k1, b"legacy"),
+            (&under_k2, b"two"),
+            (&under_k3, b"three"),
+        ] {
+            assert_eq!(k3.open(&aad, sealed).unwrap(), plain);
+        }
+        assert_eq!(k3.key_ids().collect::<Vec<_>>(), ["k3", "k2", "k1"]);
+        // Resealing moves a k1 value to k3; k1 can then be retired.
+        let moved = k3.reseal(&aad, &under_k1).unwrap().unwrap();
+        assert!(k3.is_current(&moved));
+        assert_eq!(
+            Keyring::new(key("k3", 3), vec![])
+                .open(&aad, &moved)
+                .unwrap(),
+            b"one"
+        );
+    }
+
+    #[test]
+    fn keyring_secret_holds_every_retired_key_and_accepts_the_single_key_form() {
+        let ring_json = format!(
+            r#"{{"currentKeyId":"k3","keys":[{},{},{}]}}"#,
+            key_json("k1", 1),
+            key_json("k2", 2),
+            key_json("k3", 3)
+        );
+        let ring = Keyring::from_staged(&staged(ring_json.clone(), None)).unwrap();
+        assert_eq!(ring.current_key_id(), "k3");
+        assert_eq!(ring.key_ids().collect::<Vec<_>>(), ["k3", "k1", "k2"]);
+        let old = Keyring::new(key("k1", 1), vec![]).seal(&body("e", "c"), b"x");
+        assert_eq!(ring.open(&body("e", "c"), &old).unwrap(), b"x");
+
+        // Legacy single key + AWSPREVIOUS, as before.
+        let legacy =
+            Keyring::from_staged(&staged(key_json("k2", 2), Some(key_json("k1", 1)))).unwrap();
+        assert_eq!(legacy.current_key_id(), "k2");
+        assert_eq!(legacy.open(&body("e", "c"), &old).unwrap(), b"x");
+
+        // A keyring rotated from a single key: AWSPREVIOUS's key is kept (once).
+        let migrated = format!(
+            r#"{{"currentKeyId":"k2","keys":[{},{}]}}"#,
+            key_json("k2", 2),
+            key_json("k1", 1)
+        );
+        let m = Keyring::from_staged(&staged(migrated, Some(key_json("k1", 1)))).unwrap();
+        assert_eq!(m.key_ids().collect::<Vec<_>>(), ["k2", "k1"]);
+    }
+
+    #[test]
+    fn a_reused_key_id_with_other_material_is_refused_without_key_bytes_in_the_error() {
+        let twice = format!(
+            r#"{{"currentKeyId":"k2","keys":[{},{},{}]}}"#,
+            key_json("k1", 1),
+            key_json("k2", 2),
+            key_json("k1", 9)
+        );
+        let err = Keyring::from_staged(&staged(twice, None)).unwrap_err();
+        assert_eq!(
+            err,
+            KeyringError::ConflictingKeyId {
+                key_id: "k1".into()
+            }
+        );
+        let text = err.to_string();
+        for material in [STANDARD.encode([1u8; 32]), STANDARD.encode([9u8; 32])] {
+            assert!(!text.contains(&material), "{text}");
+        }
+        // Across stages too: AWSPREVIOUS with the current id and other material.
+        assert_eq!(
+            Keyring::from_staged(&staged(key_json("k1", 1), Some(key_json("k1", 2)))).unwrap_err(),
+            KeyringError::ConflictingKeyId {
+                key_id: "k1".into()
+            }
+        );
+        // The same key listed twice is harmless.
+        let dup = format!(
+            r#"{{"currentKeyId":"k1","keys":[{},{}]}}"#,
+            key_json("k1", 1),
+            key_json("k1", 1)
+        );
+        assert!(Keyring::from_staged(&staged(dup, None)).is_ok());
+        assert!(Keyring::try_new(key("k1", 1), vec![key("k1", 2)]).is_err());
+    }
+
+    #[test]
+    fn malformed_keyrings_are_refused_precisely() {
+        let no_current = format!(r#"{{"currentKeyId":"k9","keys":[{}]}}"#, key_json("k1", 1));
+        assert_eq!(
+            Keyring::from_staged(&staged(no_current, None)).unwrap_err(),
+            KeyringError::CurrentKeyMissing("k9".into())
+        );
+        assert!(matches!(
+            Keyring::from_staged(&staged("nope".into(), None)).unwrap_err(),
+            KeyringError::Malformed {
+                stage: "AWSCURRENT",
+                ..
+            }
+        ));
+        // The stack's placeholders as AWSPREVIOUS (the first put-secret-value): skipped.
+        for placeholder in [
+            r#"{"keyId":"unset","key":""}"#,
+            r#"{"currentKeyId":"unset","keys":[]}"#,
+        ] {
+            let ring =
+                Keyring::from_staged(&staged(key_json("k1", 1), Some(placeholder.into()))).unwrap();
+            assert_eq!(ring.key_ids().collect::<Vec<_>>(), ["k1"]);
+        }
+        // ...but as AWSCURRENT they are refused (the function answers 5xx until the key is set).
+        assert_eq!(
+            Keyring::from_staged(&staged(
+                r#"{"currentKeyId":"unset","keys":[]}"#.into(),
+                None
+            ))
+            .unwrap_err(),
+            KeyringError::CurrentKeyMissing("unset".into())
+        );
+        assert!(matches!(
+            Keyring::from_staged(&staged(r#"{"keyId":"a","key":"AAAA"}"#.into(), None))
+                .unwrap_err(),
+            KeyringError::Malformed {
+                why: "key must be 32 bytes",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn one_providers_keyring_cannot_open_another_providers_values() {
+        let xpollens = Keyring::new(key("xp-1", 1), vec![]);
+        let gopay = Keyring::new(key("gp-1", 2), vec![]);
+        let token = Aad::new("gopay", "p1", "refresh/1", Some("c"));
+        let sealed = gopay.seal(&token, b"refresh-token");
+        assert_eq!(xpollens.open(&token, &sealed), Err(CryptoError::UnknownKey));
+        // Even a provider keyring given the same id and material (a mistake) cannot open it
+        // as its own value: the provider is part of the binding.
+        let same_material = Keyring::new(key("gp-1", 2), vec![]);
+        assert_eq!(
+            same_material.open(&Aad::new("xpollens", "p1", "refresh/1", Some("c")), &sealed),
+            Err(CryptoError::Open)
+        );
     }
 
     #[test]
     fn key_json_is_validated_and_debug_redacts() {
-        let json = format!(
-            r#"{{"keyId":"2026-11","key":"{}"}}"#,
-            STANDARD.encode([9u8; 32])
-        );
-        let k = PayloadKey::from_secret_json(&json).unwrap();
+        let k = PayloadKey::from_secret_json(&key_json("2026-11", 9)).unwrap();
         assert_eq!(k.id(), "2026-11");
         assert!(!format!("{k:?}").contains('9'));
         assert!(PayloadKey::from_secret_json(r#"{"keyId":"a","key":"AAAA"}"#).is_err());
         assert!(PayloadKey::from_secret_json("nope").is_err());
+        assert!(!format!("{:?}", body("e", "alice")).contains("alice"));
+    }
+
+    #[test]
+    fn headers_and_usage_labels() {
+        let k = ring("k1", 1);
+        let v2 = k.seal(&body("e", "c"), b"x");
+        assert_eq!(
+            sealed_header(&v2),
+            Some(SealedHeader {
+                version: SealVersion::V2,
+                key_id: "k1"
+            })
+        );
+        assert_eq!(usage_label(&v2), "v2.k1");
+        assert_eq!(usage_label("garbage"), "malformed");
     }
 }

@@ -3,6 +3,7 @@
 //! it atomically (DynamoDB: one conditional transaction). Pure types and the store trait live
 //! here; the DynamoDB adapter is `aws::dynamo_store`, the in-memory twin [`MemoryStore`].
 
+use crate::crypto::Aad;
 use crate::kyc_state::{check, ProviderState, SkipReason, StatePatch};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -88,9 +89,9 @@ pub struct EventRecord {
 }
 
 impl EventRecord {
-    /// Associated data binding a sealed raw body to its event.
-    pub fn body_aad(provider: Provider, event_id: &str) -> String {
-        format!("{}/{}/body", provider.as_str(), event_id)
+    /// Associated data binding a sealed raw body to its event and its customer (`subject`).
+    pub fn body_aad(provider: Provider, event_id: &str, subject: Option<&str>) -> Aad {
+        Aad::new(provider.as_str(), event_id, "body", subject)
     }
 
     /// Sort key of the history entry: received time (microseconds, fixed width) then id, so
@@ -170,11 +171,23 @@ pub struct Rejection {
 }
 
 pub const REJECTED_BODY_LIMIT: usize = 64 * 1024;
+
+/// Associated data of a rejected delivery's sealed body prefix. A rejection names no customer
+/// (the delivery was not understood), so none is bound.
+pub fn rejection_body_aad(provider: Provider, body_sha256: &str) -> Aad {
+    Aad::new(
+        provider.as_str(),
+        format!("rejected/{body_sha256}"),
+        "body-prefix",
+        None,
+    )
+    .with_legacy(format!("{}/rejected/{body_sha256}", provider.as_str()))
+}
 pub const REJECTION_RETENTION_DAYS: i64 = 90;
 
 impl Rejection {
-    pub fn body_aad(&self) -> String {
-        format!("{}/rejected/{}", self.provider.as_str(), self.body_sha256)
+    pub fn body_aad(&self) -> Aad {
+        rejection_body_aad(self.provider, &self.body_sha256)
     }
 }
 

@@ -20,6 +20,8 @@ pub mod intake;
 pub mod ip_allow;
 pub mod kyc_state;
 pub mod redact;
+#[cfg(all(feature = "trust_sign", feature = "gopay"))]
+pub mod reseal;
 pub mod secrets;
 pub mod xpollens;
 

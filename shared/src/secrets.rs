@@ -47,18 +47,20 @@ pub struct Cached<T> {
 }
 
 impl<T: Send + Sync> Cached<T> {
-    pub fn new(
+    /// `parse` reads the staged value; its error (e.g. `crypto::KeyringError`) becomes
+    /// [`SecretError::Invalid`]'s text, so it must never hold the secret itself.
+    pub fn new<E: std::fmt::Display>(
         source: Arc<dyn SecretSource>,
         name: impl Into<String>,
         ttl: Duration,
-        parse: impl Fn(&StagedSecret) -> Result<T, String> + Send + Sync + 'static,
+        parse: impl Fn(&StagedSecret) -> Result<T, E> + Send + Sync + 'static,
     ) -> Self {
         Self {
             source,
             name: name.into(),
             ttl,
             min_refresh: Duration::from_secs(30),
-            parse: Box::new(parse),
+            parse: Box::new(move |staged: &StagedSecret| parse(staged).map_err(|e| e.to_string())),
             slot: Mutex::new(None),
         }
     }
@@ -137,7 +139,7 @@ mod tests {
     async fn caches_for_the_ttl_and_refreshes_on_demand_at_most_every_min_refresh() {
         let src = Arc::new(Counting(AtomicUsize::new(0)));
         let c = Cached::new(src.clone(), "s", Duration::from_secs(300), |s| {
-            Ok(s.current.expose().clone())
+            Ok::<_, String>(s.current.expose().clone())
         });
         assert_eq!(*c.get().await.unwrap(), "v0");
         assert_eq!(
@@ -157,7 +159,7 @@ mod tests {
     async fn parse_errors_name_the_secret_not_its_value() {
         let src = Arc::new(Counting(AtomicUsize::new(0)));
         let c: Cached<()> = Cached::new(src, "xpollens/creds", Duration::from_secs(1), |_| {
-            Err("bad shape".into())
+            Err::<(), String>("bad shape".into())
         });
         let e = c.get().await.unwrap_err().to_string();
         assert!(e.contains("xpollens/creds") && !e.contains("v0"), "{e}");

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use gopay_sim::{GoPaySim, SimConfig};
 use kyc_shared::aws::gopay_http::ReqwestTransport;
 use kyc_shared::aws::gopay_store::{DynamoGoPayStore, S3Objects};
@@ -31,7 +30,7 @@ use kyc_shared::intake::EventStore;
 use kyc_shared::secrets::Cached;
 use kyc_shared::{aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_secretsmanager};
 
-use crate::{Moto, PAYLOAD_KEY_SECRET, TABLE};
+use crate::{Moto, GOPAY_PAYLOAD_KEY_SECRET, TABLE};
 
 pub const GOPAY_CLIENT_SECRET: &str = "kyc-hooks/gopay-client";
 pub const BUCKET: &str = "kyc-hooks-gopay";
@@ -132,13 +131,7 @@ pub async fn provision_gopay(config: &SdkConfig, sim: &SimConfig) {
         .await
         .expect("create table");
     let sm = aws_sdk_secretsmanager::Client::new(config);
-    let payload_key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
-    sm.create_secret()
-        .name(PAYLOAD_KEY_SECRET)
-        .secret_string(format!(r#"{{"keyId":"test-1","key":"{payload_key}"}}"#))
-        .send()
-        .await
-        .expect("create key secret");
+    crate::create_payload_key_secrets(&sm).await;
     sm.create_secret()
         .name(GOPAY_CLIENT_SECRET)
         .secret_string(
@@ -221,7 +214,7 @@ impl GoPayEnv {
     fn keys(&self) -> Cached<Keyring> {
         Cached::new(
             self.secrets.clone(),
-            PAYLOAD_KEY_SECRET,
+            GOPAY_PAYLOAD_KEY_SECRET,
             Duration::from_secs(300),
             Keyring::from_staged,
         )

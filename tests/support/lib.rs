@@ -29,7 +29,49 @@ pub const USERNAME: &str = "xpollens";
 pub const PASSWORD: &str = "demo-password";
 pub const OLD_PASSWORD: &str = "test-password-previous";
 pub const CREDENTIALS_SECRET: &str = "kyc-hooks/xpollens-credentials";
-pub const PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key";
+/// One payload keyring per provider (issue 10): a function reads only its provider's.
+pub const XPOLLENS_PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key/xpollens";
+pub const TRUST_SIGN_PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key/trust-sign";
+pub const GOPAY_PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key/gopay";
+
+/// The Secrets Manager values of the three payload keyrings: Xpollens in the single-key form
+/// of earlier releases, the others in the keyring form; different key material each.
+pub fn payload_key_secrets() -> [(&'static str, String); 3] {
+    use base64::Engine;
+    let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    [
+        (
+            XPOLLENS_PAYLOAD_KEY_SECRET,
+            format!(r#"{{"keyId":"test-1","key":"{}"}}"#, b64(42)),
+        ),
+        (
+            TRUST_SIGN_PAYLOAD_KEY_SECRET,
+            format!(
+                r#"{{"currentKeyId":"ts-1","keys":[{{"keyId":"ts-1","key":"{}"}}]}}"#,
+                b64(43)
+            ),
+        ),
+        (
+            GOPAY_PAYLOAD_KEY_SECRET,
+            format!(
+                r#"{{"currentKeyId":"gp-1","keys":[{{"keyId":"gp-1","key":"{}"}}]}}"#,
+                b64(44)
+            ),
+        ),
+    ]
+}
+
+/// Creates the three payload keyring secrets.
+pub async fn create_payload_key_secrets(sm: &aws_sdk_secretsmanager::Client) {
+    for (name, value) in payload_key_secrets() {
+        sm.create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("create key secret");
+    }
+}
 pub const TABLE: &str = "kyc-hooks";
 /// Sealed Xpollens bodies too large for a DynamoDB item.
 pub const BODY_BUCKET: &str = "kyc-hooks-payloads";
@@ -186,20 +228,14 @@ pub async fn provision(config: &SdkConfig, table: &str) {
         .send()
         .await
         .expect("rotate secret");
-    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
-    sm.create_secret()
-        .name(PAYLOAD_KEY_SECRET)
-        .secret_string(format!(r#"{{"keyId":"test-1","key":"{key}"}}"#))
-        .send()
-        .await
-        .expect("create key secret");
+    create_payload_key_secrets(&sm).await;
 }
 
 pub fn settings(table: &str) -> xpollens_callback::Settings {
     xpollens_callback::Settings {
         table: table.into(),
         credentials_secret: CREDENTIALS_SECRET.into(),
-        payload_key_secret: PAYLOAD_KEY_SECRET.into(),
+        payload_key_secret: XPOLLENS_PAYLOAD_KEY_SECRET.into(),
         body_bucket: BODY_BUCKET.into(),
         allowed_cidrs: String::new(),
         secret_ttl: Duration::from_secs(300),

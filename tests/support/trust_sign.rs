@@ -21,7 +21,7 @@ pub const BUCKET: &str = "kyc-hooks-archives";
 pub fn archive_settings(table: &str) -> Settings {
     Settings {
         table: table.into(),
-        payload_key_secret: crate::PAYLOAD_KEY_SECRET.into(),
+        payload_key_secret: crate::TRUST_SIGN_PAYLOAD_KEY_SECRET.into(),
         archive_prefix: "incoming/".into(),
         processed_prefix: "processed/".into(),
         quarantine_prefix: "quarantine/".into(),
@@ -255,7 +255,7 @@ pub fn event(records: Vec<serde_json::Value>) -> Vec<Notification> {
 pub async fn trust_sign_keyring(config: &SdkConfig) -> kyc_shared::crypto::Keyring {
     use kyc_shared::secrets::SecretSource;
     let staged = kyc_shared::aws::SecretsManagerSource::new(config)
-        .staged(crate::PAYLOAD_KEY_SECRET)
+        .staged(crate::TRUST_SIGN_PAYLOAD_KEY_SECRET)
         .await
         .expect("payload key secret");
     kyc_shared::crypto::Keyring::from_staged(&staged).expect("payload key")

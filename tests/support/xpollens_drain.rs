@@ -23,7 +23,7 @@ use kyc_shared::{aws_sdk_dynamodb, aws_sdk_secretsmanager};
 use xpollens_queue_drain::{DrainFailed, Wiring};
 use xpollens_sim::{SimConfig, XpollensSim};
 
-use crate::{provision, settings, Delivery, Moto, BODY_BUCKET, PAYLOAD_KEY_SECRET, TABLE};
+use crate::{provision, settings, Delivery, Moto, BODY_BUCKET, TABLE, XPOLLENS_PAYLOAD_KEY_SECRET};
 
 pub const API_SECRET: &str = "kyc-hooks/xpollens-api";
 
@@ -139,7 +139,7 @@ impl DrainEnv {
                 store: self.events.clone(),
                 keys: Cached::new(
                     secrets,
-                    PAYLOAD_KEY_SECRET,
+                    XPOLLENS_PAYLOAD_KEY_SECRET,
                     Duration::from_secs(300),
                     Keyring::from_staged,
                 ),

@@ -12,6 +12,8 @@ pub mod gopay_http;
 #[cfg(feature = "gopay")]
 pub mod gopay_store;
 pub mod history_pages;
+#[cfg(all(feature = "trust_sign", feature = "gopay"))]
+pub mod reseal_store;
 #[cfg(feature = "trust_sign")]
 pub mod s3;
 pub mod secrets_manager;

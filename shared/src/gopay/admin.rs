@@ -65,7 +65,7 @@ impl Admin<'_> {
             .map(|sealed| {
                 self.keys
                     .open(
-                        &sealed_refresh_aad(&p.client_profile_id, p.token_gen),
+                        &sealed_refresh_aad(&p.client_profile_id, p.token_gen, &p.customer_id),
                         sealed,
                     )
                     .map(|b| Secret::new(String::from_utf8_lossy(&b).into_owned()))
@@ -314,13 +314,13 @@ mod tests {
                 customer_id: customer.into(),
                 status,
                 token_gen: 3,
-                sealed_refresh: Some(
-                    self.keys
-                        .seal_secret(&sealed_refresh_aad(&pid, 3), &issued.refresh_token),
-                ),
+                sealed_refresh: Some(self.keys.seal_secret(
+                    &sealed_refresh_aad(&pid, 3, customer),
+                    &issued.refresh_token,
+                )),
                 sealed_access: Some(
                     self.keys
-                        .seal_secret(&sealed_access_aad(&pid, 3), &issued.access_token),
+                        .seal_secret(&sealed_access_aad(&pid, 3, customer), &issued.access_token),
                 ),
                 access_expires_at: None,
                 next_due_at: (status == ProfileStatus::Active).then_some(self.now),

@@ -446,11 +446,11 @@ impl ConsentEndpoint {
                 client_profile_id: profile.as_str().to_string(),
                 generation,
                 sealed_refresh: keys.seal_secret(
-                    &sealed_refresh_aad(profile, generation),
+                    &sealed_refresh_aad(profile, generation, customer_id),
                     &tokens.refresh_token,
                 ),
                 sealed_access: keys.seal_secret(
-                    &sealed_access_aad(profile, generation),
+                    &sealed_access_aad(profile, generation, customer_id),
                     &tokens.access_token,
                 ),
                 access_expires_at: tokens.access_expires_at,
@@ -489,11 +489,11 @@ impl ConsentEndpoint {
                 client_profile_id: profile.as_str().to_string(),
                 generation,
                 sealed_refresh: keys.seal_secret(
-                    &sealed_refresh_aad(profile, generation),
+                    &sealed_refresh_aad(profile, generation, customer_id),
                     &tokens.refresh_token,
                 ),
                 sealed_access: keys.seal_secret(
-                    &sealed_access_aad(profile, generation),
+                    &sealed_access_aad(profile, generation, customer_id),
                     &tokens.access_token,
                 ),
                 access_expires_at: tokens.access_expires_at,
@@ -520,7 +520,11 @@ impl ConsentEndpoint {
         let keys = self.keys.get().await.ok()?;
         let bytes = keys
             .open(
-                &sealed_access_aad(&profile.client_profile_id, profile.token_gen),
+                &sealed_access_aad(
+                    &profile.client_profile_id,
+                    profile.token_gen,
+                    &profile.customer_id,
+                ),
                 profile.sealed_access.as_ref()?,
             )
             .ok()?;

@@ -40,7 +40,10 @@ fn plan(
             received_at: now,
             provider_time,
             body_sha256: sha256_hex(body),
-            sealed_body: keys.seal(&EventRecord::body_aad(Provider::Gopay, &event_id), body),
+            sealed_body: keys.seal(
+                &EventRecord::body_aad(Provider::Gopay, &event_id, Some(customer_id)),
+                body,
+            ),
             summary,
             event_id,
         },
@@ -240,7 +243,7 @@ mod tests {
         assert!(!p.event.sealed_body.contains("Jana"));
         let opened = keys()
             .open(
-                &EventRecord::body_aad(Provider::Gopay, &p.event.event_id),
+                &EventRecord::body_aad(Provider::Gopay, &p.event.event_id, Some("c1")),
                 &p.event.sealed_body,
             )
             .unwrap();

@@ -15,6 +15,7 @@ use super::consent::PendingConsent;
 use super::error::StateRejection;
 use super::identification::{ClientProfileId, StatusSnapshot};
 use super::schedule::Lease;
+use crate::crypto::Aad;
 use crate::intake::StoreError;
 
 /// Where a profile stands on our side.
@@ -77,14 +78,24 @@ pub struct ProfileRecord {
     pub missing_polls: u32,
 }
 
-/// Associated data of a sealed refresh token.
-pub fn sealed_refresh_aad(profile: &ClientProfileId, generation: u64) -> String {
-    format!("gopay/{}/refresh/{generation}", profile.as_str())
+/// Associated data of a sealed refresh token: its profile, generation and customer.
+pub fn sealed_refresh_aad(profile: &ClientProfileId, generation: u64, customer: &str) -> Aad {
+    Aad::new(
+        "gopay",
+        profile.as_str(),
+        format!("refresh/{generation}"),
+        Some(customer),
+    )
 }
 
-/// Associated data of a sealed access token.
-pub fn sealed_access_aad(profile: &ClientProfileId, generation: u64) -> String {
-    format!("gopay/{}/access/{generation}", profile.as_str())
+/// Associated data of a sealed access token: its profile, generation and customer.
+pub fn sealed_access_aad(profile: &ClientProfileId, generation: u64, customer: &str) -> Aad {
+    Aad::new(
+        "gopay",
+        profile.as_str(),
+        format!("access/{generation}"),
+        Some(customer),
+    )
 }
 
 /// Tokens of one generation, sealed.
@@ -258,9 +269,14 @@ pub struct RawRefreshAnswer {
     pub received_at: DateTime<Utc>,
 }
 
-/// Associated data of a sealed raw token answer.
-pub fn raw_answer_aad(profile: &str, generation: u64) -> String {
-    format!("gopay/{profile}/raw-token-answer/{generation}")
+/// Associated data of a sealed raw token answer: its profile, generation and customer.
+pub fn raw_answer_aad(profile: &str, generation: u64, customer: &str) -> Aad {
+    Aad::new(
+        "gopay",
+        profile,
+        format!("raw-token-answer/{generation}"),
+        Some(customer),
+    )
 }
 
 /// A durable place, independent of the main table, for rotated tokens whose main write

@@ -26,7 +26,7 @@ use super::store::{
     TokenRescue, VisitResult,
 };
 use super::tokens::{recover_tokens, ClientCredentials, ClientTokens, TokenFailure};
-use crate::crypto::Keyring;
+use crate::crypto::{Aad, Keyring};
 use crate::intake::{sha256_hex, EventStore};
 use crate::redact::Secret;
 use crate::secrets::Cached;
@@ -415,7 +415,7 @@ impl Run {
                             // A rotation that lost the race with a revoke or a retire: the
                             // rotated token is live at GoPay while the profile is revoked here.
                             Ok(Some(p)) if p.status == ProfileStatus::Revoked => {
-                                self.revoke_rescued(&profile, &tokens).await
+                                self.revoke_rescued(&profile, &p.customer_id, &tokens).await
                             }
                             Ok(Some(p)) => p.token_gen >= tokens.generation,
                             Ok(None) => false,
@@ -439,9 +439,14 @@ impl Run {
 
     /// Revokes at GoPay a rescued refresh token of a revoked profile (true: the rescue copy
     /// can go). An inconclusive answer keeps the copy for the next run or an operator.
-    async fn revoke_rescued(&self, profile: &ClientProfileId, tokens: &SealedTokens) -> bool {
+    async fn revoke_rescued(
+        &self,
+        profile: &ClientProfileId,
+        customer: &str,
+        tokens: &SealedTokens,
+    ) -> bool {
         let Some(refresh) = self.open(
-            &sealed_refresh_aad(profile, tokens.generation),
+            &sealed_refresh_aad(profile, tokens.generation, customer),
             Some(&tokens.sealed_refresh),
         ) else {
             tracing::error!(client_profile_id = %profile.as_str(), generation = tokens.generation,
@@ -531,9 +536,10 @@ impl Run {
             let settled = match &stored {
                 Some(p) if p.token_gen >= raw.generation => true,
                 Some(p) if p.token_gen + 1 == raw.generation => {
-                    match self.tokens_of_raw(&profile, &raw) {
+                    match self.tokens_of_raw(&profile, &p.customer_id, &raw) {
                         Some(tokens) => {
-                            let sealed = self.seal(&profile, raw.generation, &tokens);
+                            let sealed =
+                                self.seal(&profile, &p.customer_id, raw.generation, &tokens);
                             match self.deps.store.store_rotation(&sealed).await {
                                 Ok(RotationWrite::Stored) => {
                                     bump(&self.counters.recovered_answers);
@@ -568,12 +574,13 @@ impl Run {
     fn tokens_of_raw(
         &self,
         profile: &ClientProfileId,
+        customer: &str,
         raw: &RawRefreshAnswer,
     ) -> Option<ClientTokens> {
         let body = self
             .keys
             .open(
-                &raw_answer_aad(&raw.client_profile_id, raw.generation),
+                &raw_answer_aad(&raw.client_profile_id, raw.generation, customer),
                 &raw.sealed_body,
             )
             .ok()?;
@@ -582,16 +589,24 @@ impl Run {
             .ok()
     }
 
-    fn seal(&self, id: &ClientProfileId, generation: u64, tokens: &ClientTokens) -> SealedTokens {
+    fn seal(
+        &self,
+        id: &ClientProfileId,
+        customer: &str,
+        generation: u64,
+        tokens: &ClientTokens,
+    ) -> SealedTokens {
         SealedTokens {
             client_profile_id: id.as_str().to_string(),
             generation,
-            sealed_refresh: self
-                .keys
-                .seal_secret(&sealed_refresh_aad(id, generation), &tokens.refresh_token),
-            sealed_access: self
-                .keys
-                .seal_secret(&sealed_access_aad(id, generation), &tokens.access_token),
+            sealed_refresh: self.keys.seal_secret(
+                &sealed_refresh_aad(id, generation, customer),
+                &tokens.refresh_token,
+            ),
+            sealed_access: self.keys.seal_secret(
+                &sealed_access_aad(id, generation, customer),
+                &tokens.access_token,
+            ),
             access_expires_at: tokens.access_expires_at,
             customer_id: None,
         }
@@ -734,7 +749,7 @@ impl Run {
         }
     }
 
-    fn open(&self, aad: &str, sealed: Option<&String>) -> Option<Secret> {
+    fn open(&self, aad: &Aad, sealed: Option<&String>) -> Option<Secret> {
         let sealed = sealed?;
         let bytes = self.keys.open(aad, sealed).ok()?;
         String::from_utf8(bytes).ok().map(Secret::new)
@@ -747,7 +762,7 @@ impl Run {
         if !access_token_needs_refresh(record.access_expires_at, now, self.settings.refresh_margin)
         {
             if let Some(token) = self.open(
-                &sealed_access_aad(id, record.token_gen),
+                &sealed_access_aad(id, record.token_gen, &record.customer_id),
                 record.sealed_access.as_ref(),
             ) {
                 return Ok(token);
@@ -761,7 +776,7 @@ impl Run {
             return Err(VisitEnd::Defer);
         }
         let Some(refresh) = self.open(
-            &sealed_refresh_aad(id, record.token_gen),
+            &sealed_refresh_aad(id, record.token_gen, &record.customer_id),
             record.sealed_refresh.as_ref(),
         ) else {
             tracing::error!(client_profile_id = %id.as_str(), generation = record.token_gen,
@@ -821,9 +836,10 @@ impl Run {
         let raw = RawRefreshAnswer {
             client_profile_id: id.as_str().to_string(),
             generation,
-            sealed_body: self
-                .keys
-                .seal(&raw_answer_aad(id.as_str(), generation), body),
+            sealed_body: self.keys.seal(
+                &raw_answer_aad(id.as_str(), generation, &record.customer_id),
+                body,
+            ),
             received_at: sent_at,
         };
         let kept = match self.deps.rescue.save_raw(&raw).await {
@@ -875,7 +891,7 @@ impl Run {
             tracing::error!(client_profile_id = %id.as_str(), "gopay: refresh answered another clientProfileId; storing the token anyway");
         }
         let generation = record.token_gen + 1;
-        let sealed = self.seal(id, generation, tokens);
+        let sealed = self.seal(id, &record.customer_id, generation, tokens);
         let attempts = self.settings.rotation_write_attempts.max(1);
         let raw = self.raw_kept.lock().unwrap().remove(id);
         for attempt in 1..=attempts {
@@ -920,7 +936,7 @@ impl Run {
         match self.deps.store.profile(id).await {
             Ok(Some(p)) if p.token_gen == generation => self
                 .open(
-                    &sealed_refresh_aad(id, generation),
+                    &sealed_refresh_aad(id, generation, &p.customer_id),
                     p.sealed_refresh.as_ref(),
                 )
                 .is_some_and(|stored| stored.expose() == token.expose()),

@@ -157,14 +157,14 @@ impl Harness {
             customer_id: customer.into(),
             status: ProfileStatus::Active,
             token_gen: generation,
-            sealed_refresh: Some(
-                self.keys
-                    .seal_secret(&sealed_refresh_aad(&id, generation), &issued.refresh_token),
-            ),
-            sealed_access: Some(
-                self.keys
-                    .seal_secret(&sealed_access_aad(&id, generation), &issued.access_token),
-            ),
+            sealed_refresh: Some(self.keys.seal_secret(
+                &sealed_refresh_aad(&id, generation, customer),
+                &issued.refresh_token,
+            )),
+            sealed_access: Some(self.keys.seal_secret(
+                &sealed_access_aad(&id, generation, customer),
+                &issued.access_token,
+            )),
             access_expires_at: Some(if fresh_access {
                 now + Duration::minutes(60)
             } else {
@@ -201,7 +201,7 @@ impl Harness {
         let bytes = self
             .keys
             .open(
-                &sealed_refresh_aad(id, p.token_gen),
+                &sealed_refresh_aad(id, p.token_gen, &p.customer_id),
                 p.sealed_refresh.as_ref().unwrap(),
             )
             .unwrap();
@@ -716,12 +716,14 @@ async fn a_token_rotated_while_its_profile_was_revoked_is_revoked_at_gopay_too()
         .save(&SealedTokens {
             client_profile_id: id.as_str().into(),
             generation,
-            sealed_refresh: h
-                .keys
-                .seal_secret(&sealed_refresh_aad(&id, generation), &rotated.refresh_token),
-            sealed_access: h
-                .keys
-                .seal_secret(&sealed_access_aad(&id, generation), &rotated.access_token),
+            sealed_refresh: h.keys.seal_secret(
+                &sealed_refresh_aad(&id, generation, "cust-r"),
+                &rotated.refresh_token,
+            ),
+            sealed_access: h.keys.seal_secret(
+                &sealed_access_aad(&id, generation, "cust-r"),
+                &rotated.access_token,
+            ),
             access_expires_at: h.now() + Duration::minutes(60),
             customer_id: None,
         })

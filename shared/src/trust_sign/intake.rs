@@ -13,7 +13,7 @@
 //!   and a DynamoDB item at most 400 KB).
 
 use super::{ArchiveAnalysis, Decision, Outcome as CheckOutcome, TrustSignError};
-use crate::crypto::Keyring;
+use crate::crypto::{Aad, Keyring};
 use crate::intake::{sha256_hex, EventId, EventRecord, Provider, WritePlan};
 use crate::kyc_state::{StatePatch, Stream, StreamValue};
 use chrono::{DateTime, Utc};
@@ -160,10 +160,10 @@ impl ArchiveObject {
     /// What summaries, history and state keep: enough to find the object again (bucket,
     /// version id or ETag, size, and the key sealed for this event), nothing that names the
     /// customer. [`reveal_keys`] opens it for an operator who asks.
-    pub fn reference(&self, keys: &Keyring, event_id: &EventId) -> Value {
+    pub fn reference(&self, keys: &Keyring, event_id: &EventId, subject: Option<&str>) -> Value {
         json!({
             "bucket": self.bucket,
-            "sealedKey": keys.seal(&archive_key_aad(event_id.as_str()), self.key.as_bytes()),
+            "sealedKey": keys.seal(&archive_key_aad(event_id.as_str(), subject), self.key.as_bytes()),
             "versionId": self.version_id(),
             "eTag": self.etag(),
             "size": self.size,
@@ -171,28 +171,45 @@ impl ArchiveObject {
     }
 }
 
-/// Binds a sealed archive key to its event (a sealed key copied elsewhere does not open).
-fn archive_key_aad(event_id: &str) -> String {
-    format!("{}/{event_id}/archive-key", Provider::TrustSign.as_str())
+/// Binds a sealed archive key to its event and the customer the report names (a sealed key
+/// copied elsewhere does not open). The same sealed text sits in the event summary, the
+/// history entry and the state stream: all three belong to that event and customer.
+pub fn archive_key_aad(event_id: &str, subject: Option<&str>) -> Aad {
+    Aad::new(
+        Provider::TrustSign.as_str(),
+        event_id,
+        "archive-key",
+        subject,
+    )
 }
 
-fn quarantine_key_aad(event_id: &str) -> String {
-    format!("{}/{event_id}/quarantine-key", Provider::TrustSign.as_str())
+pub fn quarantine_key_aad(event_id: &str, subject: Option<&str>) -> Aad {
+    Aad::new(
+        Provider::TrustSign.as_str(),
+        event_id,
+        "quarantine-key",
+        subject,
+    )
 }
 
 /// Opens the sealed keys of a stored summary or state detail in place, for an operator who
 /// asked (`kyc status --reveal`): every `sealedKey` gains a `key` beside it, and a
 /// `sealedQuarantineKey` a `quarantineKey`. Returns how many were opened.
-pub fn reveal_keys(keys: &Keyring, event_id: &str, value: &mut Value) -> Result<usize, String> {
+pub fn reveal_keys(
+    keys: &Keyring,
+    event_id: &str,
+    subject: Option<&str>,
+    value: &mut Value,
+) -> Result<usize, String> {
     let mut opened = 0;
     match value {
         Value::Object(map) => {
             for (sealed, clear, aad) in [
-                ("sealedKey", "key", archive_key_aad(event_id)),
+                ("sealedKey", "key", archive_key_aad(event_id, subject)),
                 (
                     "sealedQuarantineKey",
                     "quarantineKey",
-                    quarantine_key_aad(event_id),
+                    quarantine_key_aad(event_id, subject),
                 ),
             ] {
                 if let Some(Value::String(text)) = map.get(sealed) {
@@ -206,12 +223,12 @@ pub fn reveal_keys(keys: &Keyring, event_id: &str, value: &mut Value) -> Result<
                 }
             }
             for v in map.values_mut() {
-                opened += reveal_keys(keys, event_id, v)?;
+                opened += reveal_keys(keys, event_id, subject, v)?;
             }
         }
         Value::Array(items) => {
             for v in items {
-                opened += reveal_keys(keys, event_id, v)?;
+                opened += reveal_keys(keys, event_id, subject, v)?;
             }
         }
         _ => {}
@@ -351,10 +368,15 @@ pub fn compact_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &s
     })
 }
 
-fn seal_descriptor(keys: &Keyring, event_id: &EventId, descriptor: &Value) -> (String, String) {
+fn seal_descriptor(
+    keys: &Keyring,
+    event_id: &EventId,
+    subject: Option<&str>,
+    descriptor: &Value,
+) -> (String, String) {
     let bytes = serde_json::to_vec(descriptor).expect("JSON values serialise");
     let sealed = keys.seal(
-        &EventRecord::body_aad(Provider::TrustSign, event_id.as_str()),
+        &EventRecord::body_aad(Provider::TrustSign, event_id.as_str(), subject),
         &bytes,
     );
     (sha256_hex(&bytes), sealed)
@@ -373,7 +395,11 @@ pub fn plan_analysis(
     let s = &analysis.summary;
     let subject = link.subject(analysis);
     let report_at = analysis.report.date.as_ref().and_then(|d| d.instant());
-    let detail = compact_detail(analysis, &object.reference(keys, event_id), processed);
+    let detail = compact_detail(
+        analysis,
+        &object.reference(keys, event_id, subject.as_deref()),
+        processed,
+    );
 
     let mut summary = Map::new();
     summary.insert("provider".into(), Provider::TrustSign.as_str().into());
@@ -397,7 +423,8 @@ pub fn plan_analysis(
         "reportSha256": sha256_hex(&analysis.report_json),
         "processedKey": processed,
     });
-    let (body_sha256, sealed_body) = seal_descriptor(keys, event_id, &descriptor);
+    let (body_sha256, sealed_body) =
+        seal_descriptor(keys, event_id, subject.as_deref(), &descriptor);
 
     let stream = s
         .client_file_uuid
@@ -472,14 +499,14 @@ pub fn plan_failure(
         // Display never carries personal data (entry names are redacted, JSON errors keep
         // positions only): see `TrustSignError`.
         "reason": error.to_string(),
-        "archive": object.reference(keys, event_id),
+        "archive": object.reference(keys, event_id, None),
         // The quarantine copy keeps the archive's name: sealed like the key.
         "sealedQuarantineKey": (!quarantine.is_empty())
-            .then(|| keys.seal(&quarantine_key_aad(event_id.as_str()), quarantine.as_bytes())),
+            .then(|| keys.seal(&quarantine_key_aad(event_id.as_str(), None), quarantine.as_bytes())),
     });
     let descriptor =
         json!({"object": object.json(), "failure": reason, "quarantineKey": quarantine});
-    let (body_sha256, sealed_body) = seal_descriptor(keys, event_id, &descriptor);
+    let (body_sha256, sealed_body) = seal_descriptor(keys, event_id, None, &descriptor);
     WritePlan {
         event: EventRecord {
             provider: Provider::TrustSign,
@@ -598,7 +625,7 @@ mod tests {
         // The sealed body opens to the descriptor, and names the object key.
         let opened = keys()
             .open(
-                &EventRecord::body_aad(Provider::TrustSign, &p.event.event_id),
+                &EventRecord::body_aad(Provider::TrustSign, &p.event.event_id, Some(&subject)),
                 &p.event.sealed_body,
             )
             .unwrap();
@@ -668,19 +695,44 @@ mod tests {
         // The object is still found again: bucket, version, and the key sealed.
         let archive = &patch.value.detail["archive"];
         assert_eq!(archive["versionId"], "v1");
-        assert!(archive["sealedKey"].as_str().unwrap().starts_with("v1."));
+        assert!(archive["sealedKey"].as_str().unwrap().starts_with("v2."));
         let mut detail = patch.value.detail.clone();
-        assert_eq!(reveal_keys(&keys(), &p.event.event_id, &mut detail), Ok(1));
+        assert_eq!(
+            reveal_keys(
+                &keys(),
+                &p.event.event_id,
+                p.event.subject.as_deref(),
+                &mut detail
+            ),
+            Ok(1)
+        );
         assert_eq!(detail["archive"]["key"], "incoming/dossier jean_dupont.zip");
         let mut summary = p.event.summary.clone();
-        assert_eq!(reveal_keys(&keys(), &p.event.event_id, &mut summary), Ok(1));
+        assert_eq!(
+            reveal_keys(
+                &keys(),
+                &p.event.event_id,
+                p.event.subject.as_deref(),
+                &mut summary
+            ),
+            Ok(1)
+        );
         assert_eq!(
             summary["detail"]["archive"]["key"],
             "incoming/dossier jean_dupont.zip"
         );
         // Bound to its event: another event id does not open it.
         let mut detail = patch.value.detail.clone();
-        assert!(reveal_keys(&keys(), "s3:other", &mut detail).is_err());
+        assert!(reveal_keys(&keys(), "s3:other", p.event.subject.as_deref(), &mut detail).is_err());
+        // And to its customer: another customer's item does not open it.
+        let mut detail = patch.value.detail.clone();
+        assert!(reveal_keys(
+            &keys(),
+            &p.event.event_id,
+            Some("someone-else"),
+            &mut detail
+        )
+        .is_err());
 
         // A bad archive: the key and the quarantine key are sealed too.
         let err = analyze_archive(&MemorySource(b"not a zip".to_vec()), &Limits::default())
@@ -694,7 +746,10 @@ mod tests {
         let p = plan_failure(&keys(), &o, &id, &err, &q, now());
         assert!(!p.event.summary.to_string().contains("jean_dupont"));
         let mut summary = p.event.summary.clone();
-        assert_eq!(reveal_keys(&keys(), &p.event.event_id, &mut summary), Ok(2));
+        assert_eq!(
+            reveal_keys(&keys(), &p.event.event_id, None, &mut summary),
+            Ok(2)
+        );
         assert_eq!(summary["quarantineKey"], q.as_str());
         assert_eq!(
             summary["archive"]["key"],

@@ -395,7 +395,7 @@ mod tests {
                     Arc::new(StaticSecrets(HashMap::new())),
                     "unused",
                     StdDuration::from_secs(300),
-                    |_| unreachable!(),
+                    |_| -> Result<Keyring, String> { unreachable!() },
                 )
                 .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
             },

@@ -4,7 +4,7 @@
 use super::callbacks::*;
 use super::delivery::Channel;
 use super::status::{Status, StatusRules};
-use crate::crypto::Keyring;
+use crate::crypto::{Aad, Keyring};
 use crate::intake::{EventId, EventRecord, Provider, WritePlan};
 use crate::kyc_state::{Finality, StatePatch, Stream, StreamValue};
 use crate::redact::Secret;
@@ -335,7 +335,7 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
         provider_time,
         body_sha256: body_digest(delivery.body),
         sealed_body: keys.seal(
-            &EventRecord::body_aad(Provider::Xpollens, event_id),
+            &EventRecord::body_aad(Provider::Xpollens, event_id, callback.subject.as_deref()),
             delivery.body,
         ),
         summary: {
@@ -357,7 +357,10 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             for (name, secret) in secrets(&callback.kind) {
                 value.sealed.insert(
                     name.to_string(),
-                    keys.seal_secret(&sealed_field_aad(event_id, name), secret),
+                    keys.seal_secret(
+                        &sealed_field_aad(event_id, name, callback.subject.as_deref()),
+                        secret,
+                    ),
                 );
             }
             (Some(StatePatch { stream, value }), None)
@@ -371,9 +374,10 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
     }
 }
 
-/// Associated data of a secret sealed into a state stream.
-pub fn sealed_field_aad(event_id: &str, name: &str) -> String {
-    format!("xpollens/{event_id}/{name}")
+/// Associated data of a secret sealed into a state stream: its event, its name and the
+/// customer whose state holds it.
+pub fn sealed_field_aad(event_id: &str, name: &str, customer: Option<&str>) -> Aad {
+    Aad::new(Provider::Xpollens.as_str(), event_id, name, customer)
 }
 
 #[cfg(test)]
@@ -431,13 +435,16 @@ mod tests {
         let sealed = &patch.value.sealed["activationCode"];
         assert_eq!(
             keys()
-                .open(&sealed_field_aad("wh-1", "activationCode"), sealed)
+                .open(
+                    &sealed_field_aad("wh-1", "activationCode", Some("Au007")),
+                    sealed
+                )
                 .unwrap(),
             b"ACT-SECRET-0001"
         );
         let raw = keys()
             .open(
-                &EventRecord::body_aad(Provider::Xpollens, "wh-1"),
+                &EventRecord::body_aad(Provider::Xpollens, "wh-1", Some("Au007")),
                 &p.event.sealed_body,
             )
             .unwrap();
@@ -490,7 +497,7 @@ mod tests {
         // The whole body is still there, sealed.
         let raw = keys()
             .open(
-                &EventRecord::body_aad(Provider::Xpollens, "wh-1"),
+                &EventRecord::body_aad(Provider::Xpollens, "wh-1", Some("u")),
                 &p.event.sealed_body,
             )
             .unwrap();

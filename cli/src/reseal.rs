@@ -1,0 +1,140 @@
+//! `kyc reseal`: re-seals every stored value not yet `v2` under its provider's current key
+//! (rules in `kyc_shared::reseal`), so retired payload keys can be dropped from the keyrings.
+
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+use kyc_shared::aws::reseal_store::DynamoSealedItems;
+use kyc_shared::crypto::Keyring;
+use kyc_shared::intake::Provider;
+use kyc_shared::reseal::{run, FileCheckpoint, ResealOptions, ResealReport};
+use kyc_shared::secrets::SecretSource;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    Xpollens,
+    TrustSign,
+    Gopay,
+}
+
+impl ProviderArg {
+    fn provider(self) -> Provider {
+        match self {
+            ProviderArg::Xpollens => Provider::Xpollens,
+            ProviderArg::TrustSign => Provider::TrustSign,
+            ProviderArg::Gopay => Provider::Gopay,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Reseal {
+    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
+    pub table: String,
+    /// Only this provider's values (repeatable); all three by default.
+    #[arg(long, value_enum)]
+    pub provider: Vec<ProviderArg>,
+    /// Count what would be re-sealed; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(
+        long,
+        env = "XPOLLENS_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/xpollens"
+    )]
+    pub xpollens_key_secret: String,
+    #[arg(
+        long,
+        env = "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/trust-sign"
+    )]
+    pub trust_sign_key_secret: String,
+    #[arg(
+        long,
+        env = "GOPAY_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/gopay"
+    )]
+    pub gopay_key_secret: String,
+    /// Where progress is kept between pages: an interrupted run continues from it; a complete
+    /// run removes it.
+    #[arg(long, default_value = "kyc-reseal.checkpoint.json")]
+    pub checkpoint: std::path::PathBuf,
+    /// Items per Scan page (one checkpoint per page).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub async fn reseal(args: Reseal) -> Result<Value, String> {
+    let providers: Vec<Provider> = if args.provider.is_empty() {
+        vec![Provider::Xpollens, Provider::TrustSign, Provider::Gopay]
+    } else {
+        args.provider.iter().map(|p| p.provider()).collect()
+    };
+    let config = kyc_shared::aws::load_config().await;
+    let secrets = kyc_shared::aws::SecretsManagerSource::new(&config);
+    let mut keyrings = BTreeMap::new();
+    for p in &providers {
+        let name = match p {
+            Provider::Xpollens => &args.xpollens_key_secret,
+            Provider::TrustSign => &args.trust_sign_key_secret,
+            Provider::Gopay => &args.gopay_key_secret,
+        };
+        let staged = secrets
+            .staged(name)
+            .await
+            .map_err(|e| format!("{} payload keyring: {e}", p.as_str()))?;
+        let ring = Keyring::from_staged(&staged)
+            .map_err(|e| format!("{} payload keyring: {e}", p.as_str()))?;
+        keyrings.insert(*p, ring);
+    }
+    let items = DynamoSealedItems::new(&config, &args.table);
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        // A Scan's size is unknown up front: a spinner with the counts so far (stderr).
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} items scanned, {elapsed} {msg}")
+            .expect("valid template"),
+    );
+    let show = |r: &ResealReport| {
+        bar.set_position(r.items_scanned);
+        bar.set_message(format!(
+            "re-sealed {}{}, already current {}, lost races {}, failed {}",
+            if r.dry_run {
+                r.would_reseal
+            } else {
+                r.resealed
+            },
+            if r.dry_run { " (dry run)" } else { "" },
+            r.already_current,
+            r.lost_races,
+            r.failed
+        ));
+    };
+    let report = run(
+        &items,
+        &FileCheckpoint(args.checkpoint.clone()),
+        &keyrings,
+        &ResealOptions {
+            providers: providers.into_iter().collect(),
+            dry_run: args.dry_run,
+            page_size: args.page_size,
+        },
+        &show,
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "{e}; progress is kept in {}: run again to continue",
+            args.checkpoint.display()
+        )
+    })?;
+    bar.finish();
+    serde_json::to_value(&report).map_err(|e| e.to_string())
+}
