@@ -44,7 +44,7 @@ async fn consent_happy_path_stores_a_sealed_profile_due_now_and_the_first_poll_r
         .sealed_refresh
         .as_deref()
         .unwrap()
-        .starts_with("v1."));
+        .starts_with("v2."));
     assert_eq!(profile.next_due_at, Some(env.sim.now()), "due now");
     assert_eq!(
         profile.access_expires_at,

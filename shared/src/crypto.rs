@@ -25,7 +25,6 @@ use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
@@ -479,10 +478,6 @@ impl Keyring {
         Ok(Some(self.seal(aad, plain.expose())))
     }
 }
-
-/// Counts of sealed values per `<version>.<keyId>`, for reports that tell when a retired key
-/// is no longer used.
-pub type KeyUsage = BTreeMap<String, u64>;
 
 /// The `<version>.<keyId>` a sealed text is counted under (`malformed` if it is not one).
 pub fn usage_label(sealed: &str) -> String {
