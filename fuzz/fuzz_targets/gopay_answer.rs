@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(status) = IdentificationStatus::parse(data) {
         let snapshot = status.snapshot();
-        let _ = (status.in_progress(), status.event_id(Some(&snapshot)), status.event_id(None));
+        let _ = (
+            status.in_progress(),
+            status.event_id(Some(&snapshot)),
+            status.event_id(None),
+        );
         serde_json::to_string(&status.normalized_view()).expect("the view serialises");
         let _ = status.evidence();
     }

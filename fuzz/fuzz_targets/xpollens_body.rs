@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let forms = [
         ("/xpollens/callbacks", "application/json"),
         ("/xpollens/callbacks/4", "text/plain"),
-        ("/prod/xpollens/callbacks/36", "application/x-www-form-urlencoded"),
+        (
+            "/prod/xpollens/callbacks/36",
+            "application/x-www-form-urlencoded",
+        ),
     ];
     let mut replay = Replay::new();
     for (path, content_type) in forms {
@@ -22,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
             path: path.into(),
             headers: vec![
                 ("content-type".into(), content_type.into()),
-                ("Webhook-Processdate".into(), "12/11/2026 17:51:40 +01:00".into()),
+                (
+                    "Webhook-Processdate".into(),
+                    "12/11/2026 17:51:40 +01:00".into(),
+                ),
             ],
             body: data.to_vec(),
             query: String::new(),

@@ -27,7 +27,9 @@ impl RangeSource for FakeSource<'_> {
             return Err("injected read failure".into());
         }
         let start = usize::try_from(start)?.min(self.bytes.len());
-        let end = start.saturating_add(usize::try_from(len)?).min(self.bytes.len());
+        let end = start
+            .saturating_add(usize::try_from(len)?)
+            .min(self.bytes.len());
         Ok(self.bytes[start..end].to_vec())
     }
 }

@@ -179,7 +179,8 @@ const EXCERPT: usize = 240;
 
 impl Scanner {
     pub fn new(planted: Vec<Planted>) -> Self {
-        let (mut text, mut text_owner, mut b64, mut base64_owner) = (vec![], vec![], vec![], vec![]);
+        let (mut text, mut text_owner, mut b64, mut base64_owner) =
+            (vec![], vec![], vec![], vec![]);
         for (i, p) in planted.iter().enumerate() {
             for (form, encoding) in text_variants(&p.value) {
                 text.push(form);

@@ -81,7 +81,10 @@ fn run() -> Result<ExitCode, String> {
 
     println!("pii-scan: planted value                       fixture files  output hits");
     for (i, p) in scanner.planted().iter().enumerate() {
-        println!("  {:<44} {:>13}  {:>11}", p.label, in_inputs[i], in_output[i]);
+        println!(
+            "  {:<44} {:>13}  {:>11}",
+            p.label, in_inputs[i], in_output[i]
+        );
     }
     let used = in_inputs.iter().filter(|&&c| c > 0).count();
     println!(
@@ -103,7 +106,10 @@ fn run() -> Result<ExitCode, String> {
         .map(|(p, _)| p.label.as_str())
         .collect();
     if !hits.is_empty() {
-        eprintln!("pii-scan: FAILED: {} planted values in the test output", hits.len());
+        eprintln!(
+            "pii-scan: FAILED: {} planted values in the test output",
+            hits.len()
+        );
         return Ok(ExitCode::from(1));
     }
     if !unused.is_empty() {

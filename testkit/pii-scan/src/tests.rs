@@ -26,14 +26,25 @@ fn a_planted_leak_in_a_log_line_is_found_and_named_without_its_value() {
     let hit = &hits[0];
     assert_eq!((hit.label.as_str(), hit.line), ("name.planted", 2));
     let report = hit.to_string();
-    assert!(report.contains("out.log:2: planted value name.planted"), "{report}");
-    assert!(report.contains("customer [planted:name.planted] refused"), "{report}");
-    assert!(!report.contains("Dvořáková"), "the report repeats the value: {report}");
+    assert!(
+        report.contains("out.log:2: planted value name.planted"),
+        "{report}"
+    );
+    assert!(
+        report.contains("customer [planted:name.planted] refused"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("Dvořáková"),
+        "the report repeats the value: {report}"
+    );
 }
 
 #[test]
 fn clean_output_has_no_hit() {
-    assert!(scan("test gopay::sync::a_token_rotates ... ok\nevent_id=abc outcome=applied\n").is_empty());
+    assert!(
+        scan("test gopay::sync::a_token_rotates ... ok\nevent_id=abc outcome=applied\n").is_empty()
+    );
 }
 
 #[test]
@@ -70,7 +81,9 @@ fn url_encoded_forms_are_found() {
         1
     );
     assert_eq!(
-        planted.scan(Path::new("o"), b"q=Jana+Nov%C3%A1kov%C3%A1").len(),
+        planted
+            .scan(Path::new("o"), b"q=Jana+Nov%C3%A1kov%C3%A1")
+            .len(),
         1
     );
 }
@@ -106,21 +119,30 @@ fn every_planted_value_on_a_line_is_redacted_and_reported() {
 #[test]
 fn the_fixture_check_sees_which_values_the_inputs_hold() {
     let s = scanner();
-    assert_eq!(s.values_in(br#"{"lastName":"Dvo\u0159\u00e1kov\u00e1"}"#), [0]);
+    assert_eq!(
+        s.values_in(br#"{"lastName":"Dvo\u0159\u00e1kov\u00e1"}"#),
+        [0]
+    );
     assert!(s.values_in(b"nothing planted here").is_empty());
 }
 
 #[test]
 fn a_planted_list_that_would_match_innocent_text_is_refused() {
-    assert!(parse_planted("code\tc0de\n").unwrap_err().contains("shorter"));
+    assert!(parse_planted("code\tc0de\n")
+        .unwrap_err()
+        .contains("shorter"));
     assert!(parse_planted("a\tvalue-one\na\tvalue-two\n")
         .unwrap_err()
         .contains("twice"));
-    assert!(parse_planted("no tab here\n").unwrap_err().contains("LABEL<TAB>VALUE"));
+    assert!(parse_planted("no tab here\n")
+        .unwrap_err()
+        .contains("LABEL<TAB>VALUE"));
 }
 
 #[test]
 fn product_log_lines_are_recognised() {
-    assert!(is_log_line(br#"{"timestamp":"2026-11-27T10:00:00Z","level":"INFO"}"#));
+    assert!(is_log_line(
+        br#"{"timestamp":"2026-11-27T10:00:00Z","level":"INFO"}"#
+    ));
     assert!(!is_log_line(b"test foo ... ok"));
 }
