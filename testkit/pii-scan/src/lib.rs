@@ -292,7 +292,7 @@ pub fn is_log_line(line: &[u8]) -> bool {
     line.starts_with(b"{\"timestamp\":")
 }
 
-/// Text files under `roots` (recursively), skipping build output and the `skip` files.
+/// Files under `roots` (recursively), skipping build output and anything under `skip`.
 pub fn input_files(roots: &[PathBuf], skip: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let skip: Vec<PathBuf> = skip.iter().filter_map(|p| p.canonicalize().ok()).collect();
     let mut files = Vec::new();
@@ -308,7 +308,9 @@ pub fn input_files(roots: &[PathBuf], skip: &[PathBuf]) -> std::io::Result<Vec<P
                 stack.push(entry?.path());
             }
         } else if meta.len() <= 8 * 1024 * 1024
-            && !skip.contains(&path.canonicalize().unwrap_or_default())
+            && !path
+                .canonicalize()
+                .is_ok_and(|p| skip.iter().any(|s| p.starts_with(s)))
         {
             files.push(path);
         }

@@ -52,8 +52,13 @@ fn run() -> Result<ExitCode, String> {
     let n = scanner.planted().len();
 
     // Which planted values the fixtures hold: the list must describe the suite's inputs.
-    let files = input_files(&args.inputs, std::slice::from_ref(&args.planted))
-        .map_err(|e| format!("reading inputs: {e}"))?;
+    // The list itself and the scanner's own tests hold every value: they are not fixtures.
+    let not_fixtures = [
+        args.planted.clone(),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    ];
+    let files =
+        input_files(&args.inputs, &not_fixtures).map_err(|e| format!("reading inputs: {e}"))?;
     let mut in_inputs = vec![0usize; n];
     for file in &files {
         for i in scanner.values_in(&read(file)?) {
