@@ -69,6 +69,34 @@ def xpollens():
         json.dumps(json.dumps({"type": 4, "appUserId": "fz-1", "status": "Pending"})))
 
 
+def reference_examples():
+    """Request-body examples and dates of the Xpollens callback OpenAPI (reference copy)."""
+    ref = pathlib.Path("/work/shared/reference/xpollens/callbacks.openapi.json")
+    if not ref.exists():
+        return
+    bodies, dates_seen = {}, set()
+
+    def walk(node, in_body):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "example" and in_body and isinstance(value, dict):
+                    text = json.dumps(value, ensure_ascii=False)
+                    bodies.setdefault(hashlib.sha256(text.encode()).hexdigest()[:12], text)
+                elif key == "example" and isinstance(value, str) and any(
+                        m in value for m in ("/20", "T0", "T1", "T2")) and len(value) < 40:
+                    dates_seen.add(value)
+                walk(value, in_body or key == "requestBody")
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, in_body)
+
+    walk(json.loads(ref.read_text()), False)
+    for digest, text in sorted(bodies.items()):
+        put("xpollens_body", f"reference-{digest}.json", text)
+    for i, d in enumerate(sorted(dates_seen)):
+        put("dates", f"reference-{i}.txt", d)
+
+
 def dates():
     for i, d in enumerate([
         "12/12/2023 17:51:40 +00:00", "12/11/2026 17:51:40 +0100", "01/02/2026 00:00:00.123 -05:00",
@@ -122,12 +150,13 @@ def consent_queries():
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 2 or not pathlib.Path(sys.argv[1]).is_file():
         sys.exit(__doc__)
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
     archives(sys.argv[1])
     xpollens()
+    reference_examples()
     dates()
     gopay()
     consent_queries()
