@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID := test
 export AWS_SECRET_ACCESS_KEY := test
 export CARGO_TERM_COLOR := never
 
-.PHONY: demo test tools lint unit bench clean
+.PHONY: demo test tools lint unit bench clean fuzz
 
 $(STAMP): tools/requirements.txt
 	python3 -m venv $(VENV)
@@ -27,8 +27,17 @@ lint: tools
 	$(VENV)/bin/cfn-lint template.yaml
 	cargo fmt --all -- --check
 
+# The suite runs with the product's logs on (KYC_TEST_LOG, --nocapture) and every byte it prints
+# kept in $(PII_LOG); the personal-data scan then fails the build if a planted value is there.
+PII_LOG := target/pii/test-output.log
+PII_SCAN := cargo run --quiet -p pii-scan -- --planted testkit/pii-scan/planted.tsv \
+	--inputs events tests testkit shared functions cli --output $(PII_LOG)
+
 test: tools lint
-	cargo test --workspace --no-fail-fast
+	@mkdir -p $(dir $(PII_LOG))
+	set -o pipefail; KYC_TEST_LOG=debug cargo test --workspace --no-fail-fast -- --nocapture 2>&1 \
+		| tee $(PII_LOG) | grep -v '^{"timestamp":'
+	$(PII_SCAN)
 
 demo: tools
 	./tools/demo.sh
@@ -40,6 +49,18 @@ bench: tools
 	cargo run --release -p kyc-integration-tests --bin gopay-sync-bench
 	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench
 	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
+
+# Fuzzing (nightly + cargo-fuzz/libFuzzer): every target FUZZ_SECONDS, then a table.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := zip_locate report_json xpollens_event xpollens_body dates gopay_answer gopay_consent_query
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := .tools/cargo-fuzz-$(CARGO_FUZZ_VERSION)/bin/cargo-fuzz
+
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) --root .tools/cargo-fuzz-$(CARGO_FUZZ_VERSION)
+
+fuzz: $(CARGO_FUZZ)
+	CARGO_FUZZ=$(CARGO_FUZZ) ./tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(VENV) target

@@ -3,6 +3,9 @@
 //! shaped exactly as AWS's, are handed to the publisher's handler), published with the real
 //! EventBridge adapter, and read back through a rule that targets an SQS queue.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_integration_tests::downstream::{
     at, bus_with_consumer, enable_stream, received, state_plan, stream_records,
 };

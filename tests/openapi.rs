@@ -2,6 +2,9 @@
 //! their Lambda entry points on moto: every answer's status must be documented for its
 //! operation, and its body must match the documented schema (or be empty when none is).
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_integration_tests::gopay::GoPayEnv;
 use kyc_integration_tests::{event_file, provision, settings, Delivery, Moto, TABLE};
 use kyc_shared::aws::DynamoStore;

@@ -1,6 +1,9 @@
 //! Trust & Sign archives end to end: generated archives uploaded to a moto S3 bucket, the real
 //! function's processor on real S3 notifications, DynamoDB through the real store.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
 use kyc_shared::aws::s3::build_processor;

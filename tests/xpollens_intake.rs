@@ -1,5 +1,8 @@
 //! Xpollens callbacks end to end: the real Lambda handler, real SDK calls, a moto server.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_integration_tests::*;
 use kyc_shared::aws::DynamoStore;
 use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;

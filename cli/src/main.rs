@@ -2,6 +2,10 @@
 //! `history` read the configured table on any endpoint (`AWS_ENDPOINT_URL` for the local
 //! stack). Output is JSON; secrets and raw payloads are never printed.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+#[cfg(test)]
+kyc_test_log::install!();
+
 use clap::{Parser, Subcommand, ValueEnum};
 use kyc_shared::aws::DynamoStore;
 use kyc_shared::intake::EventStore;

@@ -1,5 +1,8 @@
 //! `kyc inspect xpollens`: the normalised event, secrets redacted, errors clear.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 mod common;
 
 fn inspect(content: &str) -> (bool, String, String) {

@@ -1,6 +1,9 @@
 //! `kyc publish`: the replay path re-publishes the stored state on the bus, with the live
 //! events' ids, for one customer or every customer changed since a time.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_integration_tests::downstream::{bus_with_consumer, received, state_plan};
 use kyc_integration_tests::{provision, Moto, TABLE};
 use kyc_shared::aws::DynamoStore;
@@ -21,6 +24,7 @@ fn kyc(moto: &Moto, args: &[&str]) -> (bool, String, String) {
         .env("TABLE_NAME", TABLE)
         .env("EVENT_BUS_NAME", BUS)
         .output()
+        .map(kyc_test_log::shown)
         .unwrap();
     (
         out.status.success(),

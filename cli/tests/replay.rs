@@ -1,5 +1,8 @@
 //! `kyc replay xpollens FILE...` as an operator runs it.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -16,6 +19,7 @@ fn replay(files: &[PathBuf]) -> (bool, String, String) {
         // Offline: no AWS settings are needed, and none may be reached.
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
+        .map(kyc_test_log::shown)
         .unwrap();
     (
         out.status.success(),

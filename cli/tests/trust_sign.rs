@@ -1,6 +1,9 @@
 //! `kyc inspect archive`: summary, verdicts and manifest of a local archive as JSON, personal
 //! data redacted; a bad archive is a clear error and a non-zero exit.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use std::process::Command;
 use trust_sign_gen::{archive_bytes, Kind};
 
@@ -15,6 +18,7 @@ fn inspect(kind: Kind) -> (bool, String, String) {
         .args(["inspect", "archive"])
         .arg(&file)
         .output()
+        .map(kyc_test_log::shown)
         .unwrap();
     let _ = std::fs::remove_file(&file);
     (
@@ -112,6 +116,7 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
                 TRUST_SIGN_PAYLOAD_KEY_SECRET,
             )
             .output()
+            .map(kyc_test_log::shown)
             .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(out.status.success(), "{stderr}");
@@ -171,6 +176,7 @@ fn status_and_history_show_archive_keys_only_with_reveal() {
                 TRUST_SIGN_PAYLOAD_KEY_SECRET,
             )
             .output()
+            .map(kyc_test_log::shown)
             .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(out.status.success(), "{stderr}");

@@ -8,6 +8,10 @@
 //! - `intake`: events, write plans, the `EventStore` trait.
 //! - `crypto`, `redact`: sealing secrets, redacting by construction.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+#[cfg(test)]
+kyc_test_log::install!();
+
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;

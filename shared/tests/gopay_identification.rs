@@ -1,6 +1,9 @@
 //! GoPay identification-status parsing, dates, normalized view and history rule.
 #![cfg(feature = "gopay")]
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use kyc_shared::gopay::identification::{differs, status_change, StatusSnapshot, SubjectType};
 use kyc_shared::gopay::time::{GoPayDateTime, ZoneSource};

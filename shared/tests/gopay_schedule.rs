@@ -2,6 +2,9 @@
 //! the deadline rule.
 #![cfg(feature = "gopay")]
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use chrono::{DateTime, Duration, Utc};
 use kyc_shared::gopay::identification::StatusSnapshot;
 use kyc_shared::gopay::schedule::{

@@ -2,6 +2,9 @@
 //! `analyze_archive`, in memory and from a 200 MiB file through a file-backed source.
 #![cfg(feature = "trust_sign")]
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_shared::trust_sign::verdict::CheckKind;
 use kyc_shared::trust_sign::{
     analyze_archive, ArchiveAnalysis, Decision, FileSource, Limits, MemorySource, Outcome,

@@ -16,6 +16,7 @@ pub fn inspect(provider: &str, tag: &str, content: &str) -> (bool, String, Strin
         .args(["inspect", provider])
         .arg(&file)
         .output()
+        .map(kyc_test_log::shown)
         .unwrap();
     (
         out.status.success(),

@@ -1,6 +1,10 @@
 //! Wiring of the GoPay sync Lambda (EventBridge Scheduler target): configuration from the
 //! environment and the adapters; `kyc_shared::gopay::sync` holds the rules of a run.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+#[cfg(test)]
+kyc_test_log::install!();
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,6 +2,10 @@
 //! [`Notification`]s for `kyc_shared::trust_sign::processor::Processor` (the orchestration,
 //! behind ports), built on AWS by `kyc_shared::aws::s3::build_processor`.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+#[cfg(test)]
+kyc_test_log::install!();
+
 pub use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 pub use kyc_shared::trust_sign::processor::Notification;
 

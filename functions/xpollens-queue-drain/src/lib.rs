@@ -2,6 +2,10 @@
 //! settings from the environment, the API client (its token cache lives across invocations)
 //! and the intake; `kyc_shared::xpollens::drain` holds the rules of a run.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+#[cfg(test)]
+kyc_test_log::install!();
+
 use std::sync::Arc;
 use std::time::Duration;
 

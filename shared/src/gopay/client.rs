@@ -229,18 +229,8 @@ impl GoPayApi<'_> {
                 status: answer.status,
             });
         }
-        let declared_pdf = answer.content_type.as_deref().is_none_or(|ct| {
-            ct.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/pdf"))
-        });
-        if !declared_pdf || !answer.body.starts_with(b"%PDF-") {
-            return Err(CallError::Invalid(GoPayError::InvalidField {
-                context: "identification-pdf",
-                field: "content-type",
-                reason: "the answer is not a PDF",
-            }));
-        }
+        check_pdf_answer(answer.content_type.as_deref(), &answer.body)
+            .map_err(CallError::Invalid)?;
         Ok(answer.body)
     }
 
@@ -273,6 +263,25 @@ impl GoPayApi<'_> {
         }
         Ok(parse_prefill_response(&answer.body)?)
     }
+}
+
+/// An identification-PDF answer is a PDF: declared `application/pdf` (or no content type) and
+/// starting with `%PDF-`. GoPay may serve an error page with 200; it must not be stored as the
+/// customer's PDF.
+pub fn check_pdf_answer(content_type: Option<&str>, body: &[u8]) -> Result<(), GoPayError> {
+    let declared_pdf = content_type.is_none_or(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/pdf"))
+    });
+    if !declared_pdf || !body.starts_with(b"%PDF-") {
+        return Err(GoPayError::InvalidField {
+            context: "identification-pdf",
+            field: "content-type",
+            reason: "the answer is not a PDF",
+        });
+    }
+    Ok(())
 }
 
 /// The client-credentials secret: `{"clientId":"...","clientSecret":"..."}` (AWSCURRENT).
