@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID := test
 export AWS_SECRET_ACCESS_KEY := test
 export CARGO_TERM_COLOR := never
 
-.PHONY: demo test tools lint unit bench clean
+.PHONY: demo test tools style lint unit bench clean
 
 $(STAMP): tools/requirements.txt
 	python3 -m venv $(VENV)
@@ -23,11 +23,24 @@ $(STAMP): tools/requirements.txt
 
 tools: $(STAMP)
 
-lint: tools
+# Template lint and formatting: part of `make test` (a few seconds).
+style: tools
 	$(VENV)/bin/cfn-lint template.yaml
 	cargo fmt --all -- --check
 
-test: tools lint
+# Unused-dependency checker, pinned, installed into .tools/ (a cargo binary, not a Python tool).
+MACHETE_VERSION := 0.9.2
+MACHETE := .tools/bin/cargo-machete
+$(MACHETE):
+	cargo install --locked --root .tools cargo-machete --version $(MACHETE_VERSION)
+
+# style + clippy (warnings are errors) + no unused dependency. Not in `make test`: clippy
+# re-checks every dependency under its own profile (minutes on a cold cache).
+lint: style $(MACHETE)
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(MACHETE)
+
+test: tools style
 	cargo test --workspace --no-fail-fast
 
 demo: tools
@@ -42,4 +55,4 @@ bench: tools
 	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) target .tools

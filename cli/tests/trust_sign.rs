@@ -4,6 +4,8 @@
 use std::process::Command;
 use trust_sign_gen::{archive_bytes, Kind};
 
+mod common;
+
 fn inspect(kind: Kind) -> (bool, String, String) {
     let file = std::env::temp_dir().join(format!(
         "kyc-inspect-archive-{}-{}.zip",
@@ -99,17 +101,14 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
         put(&s3, BUCKET, "elsewhere/x.zip", full).await;
     });
     let run = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
-            .args(["reprocess", &format!("s3://{BUCKET}/incoming/"), "--quiet"])
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_REGION", "eu-west-3")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("TABLE_NAME", TABLE)
-            .env("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET)
-            .output()
-            .unwrap();
+        let out = common::kyc_local(
+            &moto.endpoint,
+            &["reprocess", &format!("s3://{BUCKET}/incoming/"), "--quiet"],
+            &[
+                ("TABLE_NAME", TABLE),
+                ("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET),
+            ],
+        );
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(out.status.success(), "{stderr}");
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
@@ -155,17 +154,14 @@ fn status_and_history_show_archive_keys_only_with_reveal() {
             .unwrap();
     });
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
-            .args(args)
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_REGION", "eu-west-3")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("TABLE_NAME", TABLE)
-            .env("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET)
-            .output()
-            .unwrap();
+        let out = common::kyc_local(
+            &moto.endpoint,
+            args,
+            &[
+                ("TABLE_NAME", TABLE),
+                ("PAYLOAD_KEY_SECRET", PAYLOAD_KEY_SECRET),
+            ],
+        );
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(out.status.success(), "{stderr}");
         String::from_utf8(out.stdout).unwrap() + &stderr

@@ -21,24 +21,25 @@ fn stream(name: &str) -> Stream {
     Stream::named(name).expect("constant stream names are valid")
 }
 
+/// The write plan of a GoPay event: its id is the patch's; no provider time (a caller that
+/// has one sets it).
 fn plan(
     keys: &Keyring,
     customer_id: &str,
     event_type: &str,
-    event_id: String,
     body: &[u8],
     summary: Value,
     patch: StatePatch,
     now: DateTime<Utc>,
-    provider_time: Option<DateTime<Utc>>,
 ) -> WritePlan {
+    let event_id = patch.value.event_id.clone();
     WritePlan {
         event: EventRecord {
             provider: Provider::Gopay,
             event_type: event_type.to_string(),
             subject: Some(customer_id.to_string()),
             received_at: now,
-            provider_time,
+            provider_time: None,
             body_sha256: sha256_hex(body),
             sealed_body: keys.seal(&EventRecord::body_aad(Provider::Gopay, &event_id), body),
             summary,
@@ -74,11 +75,10 @@ pub fn identification_plan(
         "subjectType": status.subject_type,
         "evidence": status.evidence(),
     });
-    plan(
+    let mut written = plan(
         keys,
         customer_id,
         "identification-status",
-        event_id,
         raw_body,
         summary,
         StatePatch {
@@ -86,8 +86,9 @@ pub fn identification_plan(
             value,
         },
         now,
-        status.date_last_change.as_ref().map(|d| d.utc()),
-    )
+    );
+    written.event.provider_time = status.date_last_change.as_ref().map(|d| d.utc());
+    written
 }
 
 /// What happened to a consent.
@@ -163,7 +164,6 @@ pub fn consent_plan(
         keys,
         customer_id,
         "consent",
-        event_id,
         &body,
         json!({ "consent": event.status(), "detail": detail }),
         StatePatch {
@@ -171,7 +171,6 @@ pub fn consent_plan(
             value,
         },
         now,
-        None,
     )
 }
 
@@ -193,7 +192,6 @@ pub fn pdf_plan(
         keys,
         customer_id,
         "identification-pdf",
-        event_id,
         &body,
         detail,
         StatePatch {
@@ -201,7 +199,6 @@ pub fn pdf_plan(
             value,
         },
         now,
-        None,
     )
 }
 
