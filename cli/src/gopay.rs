@@ -30,13 +30,8 @@ pub struct RevokeSettings {
     /// The DynamoDB table, e.g. kyc-hooks-prod.
     #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
     pub table: String,
-    /// Secrets Manager secret of the payload key, e.g. kyc-hooks/payload-key.
-    #[arg(
-        long,
-        env = "PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key"
-    )]
-    pub payload_key_secret: String,
+    #[command(flatten)]
+    pub payload_key: crate::PayloadKeySecret,
     /// Secrets Manager secret `{"clientId","clientSecret"}`, e.g. kyc-hooks/gopay-client.
     #[arg(
         long,
@@ -85,7 +80,7 @@ async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Resul
     let store = DynamoGoPayStore::new(ddb.clone(), &s.table, s.due_shards);
     let events = DynamoStore::from_client(ddb, &s.table);
     let secrets = SecretsManagerSource::new(&config);
-    let keys = Keyring::from_staged(&secrets.staged(&s.payload_key_secret).await?)?;
+    let keys = Keyring::from_staged(&secrets.staged(&s.payload_key.name).await?)?;
     let credentials =
         credentials_from_json(secrets.staged(&s.client_secret).await?.current.expose())?;
     let hosts = GoPayHosts::new(&s.auth_base_url, &s.client_base_url).map_err(|e| e.to_string())?;

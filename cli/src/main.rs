@@ -145,6 +145,18 @@ struct CustomerReport {
     reveal: trust_sign::Reveal,
 }
 
+/// The payload key (every command that seals or opens a stored value).
+#[derive(clap::Args)]
+pub struct PayloadKeySecret {
+    /// Secrets Manager secret of the payload key, e.g. kyc-hooks/payload-key.
+    #[arg(
+        long = "payload-key-secret",
+        env = "PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key"
+    )]
+    pub name: String,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     Json,

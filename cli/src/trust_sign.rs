@@ -37,13 +37,8 @@ pub struct Reveal {
     /// Show Trust & Sign archive keys in clear (opened with the payload key).
     #[arg(long)]
     pub reveal: bool,
-    /// Secrets Manager secret of the payload key, e.g. kyc-hooks/payload-key.
-    #[arg(
-        long,
-        env = "PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key"
-    )]
-    pub payload_key_secret: String,
+    #[command(flatten)]
+    pub payload_key: crate::PayloadKeySecret,
 }
 
 impl Reveal {
@@ -51,7 +46,7 @@ impl Reveal {
         use kyc_shared::secrets::SecretSource;
         let config = kyc_shared::aws::load_config().await;
         let staged = kyc_shared::aws::SecretsManagerSource::new(&config)
-            .staged(&self.payload_key_secret)
+            .staged(&self.payload_key.name)
             .await?;
         Ok(Keyring::from_staged(&staged)?)
     }
@@ -92,13 +87,8 @@ pub struct Reprocess {
     /// The DynamoDB table, e.g. kyc-hooks-prod.
     #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
     pub table: String,
-    /// Secrets Manager secret of the payload key, e.g. kyc-hooks/payload-key.
-    #[arg(
-        long,
-        env = "PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key"
-    )]
-    pub payload_key_secret: String,
+    #[command(flatten)]
+    pub payload_key: crate::PayloadKeySecret,
     /// Key prefix of incoming archives, as the function's, e.g. incoming/.
     #[arg(long, env = "ARCHIVE_PREFIX", default_value = "incoming/")]
     pub archive_prefix: String,
@@ -206,7 +196,7 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, Failure> {
     let (bucket, prefix) = parse_url(&opts.url)?;
     let settings = Settings {
         table: opts.table,
-        payload_key_secret: opts.payload_key_secret,
+        payload_key_secret: opts.payload_key.name,
         archive_prefix: opts.archive_prefix,
         processed_prefix: opts.processed_prefix,
         quarantine_prefix: opts.quarantine_prefix,

@@ -1,6 +1,9 @@
-//! The request and answer every HTTP endpoint of ours handles (Xpollens callbacks, GoPay
-//! consent, read API), free of Lambda types so the rules are tested without a runtime;
-//! [`super::lambda`] converts them from and to API Gateway's once for every function.
+//! HTTP messages free of Lambda and client-library types, so the rules are tested without a
+//! runtime or a network:
+//! - [`HttpRequest`]/[`HttpResponse`]: what every endpoint of ours handles (Xpollens callbacks,
+//!   GoPay consent, read API); [`super::lambda`] converts them from and to API Gateway's.
+//! - [`HttpAnswer`]/[`TransportError`]: what a provider API's transport (GoPay, Xpollens)
+//!   gives back to the typed calls.
 
 use serde_json::Value;
 use std::net::IpAddr;
@@ -49,3 +52,23 @@ impl HttpResponse {
         self
     }
 }
+
+/// One answer of a provider's API. The body may hold tokens or personal data: never logged.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+}
+
+impl std::fmt::Debug for HttpAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpAnswer({}, {} bytes)", self.status, self.body.len())
+    }
+}
+
+/// A request that got no HTTP answer (connect error, timeout). The message names no URL
+/// query or header, so it is safe to log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("transport: {0}")]
+pub struct TransportError(pub String);

@@ -11,7 +11,7 @@ mod message;
 #[cfg(feature = "xpollens-http")]
 pub mod xpollens;
 
-pub use message::{HttpRequest, HttpResponse};
+pub use message::{HttpAnswer, HttpRequest, HttpResponse, TransportError};
 
 #[cfg(any(feature = "xpollens-http", feature = "gopay-http"))]
 use std::time::Duration;
