@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID := test
 export AWS_SECRET_ACCESS_KEY := test
 export CARGO_TERM_COLOR := never
 
-.PHONY: demo test tools lint unit bench clean fuzz
+.PHONY: demo test tools style lint unit bench clean fuzz
 
 $(STAMP): tools/requirements.txt
 	python3 -m venv $(VENV)
@@ -23,9 +23,22 @@ $(STAMP): tools/requirements.txt
 
 tools: $(STAMP)
 
-lint: tools
+# Template lint and formatting: part of `make test` (a few seconds).
+style: tools
 	$(VENV)/bin/cfn-lint template.yaml
 	cargo fmt --all -- --check
+
+# Unused-dependency checker, pinned, installed into .tools/ (a cargo binary, not a Python tool).
+MACHETE_VERSION := 0.9.2
+MACHETE := .tools/bin/cargo-machete
+$(MACHETE):
+	cargo install --locked --root .tools cargo-machete --version $(MACHETE_VERSION)
+
+# style + clippy (warnings are errors) + no unused dependency. Not in `make test`: clippy
+# re-checks every dependency under its own profile (minutes on a cold cache).
+lint: style $(MACHETE)
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(MACHETE)
 
 # The suite runs with the product's logs on (KYC_TEST_LOG, --nocapture) and every byte it prints
 # kept in $(PII_LOG); the personal-data scan then fails the build if a planted value is there.
@@ -33,7 +46,7 @@ PII_LOG := target/pii/test-output.log
 PII_SCAN := cargo run --quiet -p pii-scan -- --planted testkit/pii-scan/planted.tsv \
 	--inputs events tests testkit shared functions cli --output $(PII_LOG)
 
-test: tools lint
+test: tools style
 	@mkdir -p $(dir $(PII_LOG))
 	set -o pipefail; KYC_TEST_LOG=debug cargo test --workspace --no-fail-fast -- --nocapture 2>&1 \
 		| tee $(PII_LOG) | grep -v '^{"timestamp":'
@@ -63,4 +76,4 @@ fuzz: $(CARGO_FUZZ)
 	CARGO_FUZZ=$(CARGO_FUZZ) ./tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) target .tools

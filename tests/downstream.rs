@@ -110,7 +110,16 @@ async fn applied_changes_are_published_once_each_with_previous_status_and_no_per
             serde_json::from_value(e["detail"].clone()).unwrap()
         })
         .collect();
-    let mut seen: Vec<(&str, Option<&str>, &str, bool, &str, Option<i64>)> = details
+    // (customer, previous status, status, final, cause event, state version)
+    type Seen<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        bool,
+        &'a str,
+        Option<i64>,
+    );
+    let mut seen: Vec<Seen> = details
         .iter()
         .map(|d| {
             (

@@ -79,7 +79,7 @@ async fn event_item(config: &kyc_shared::aws_config::SdkConfig, event_id: &str) 
         .unwrap()
         .item
         .unwrap_or_else(|| panic!("event {event_id} not recorded"));
-    kyc_shared::aws::attribute::from_attribute(&AttributeValue::M(item))
+    kyc_shared::aws::attribute::from_attribute(AttributeValue::M(item)).unwrap()
 }
 
 fn processed(r: &RecordResult) -> (&str, &Outcome) {
@@ -586,7 +586,8 @@ async fn table_dump(config: &kyc_shared::aws_config::SdkConfig) -> String {
             .unwrap();
         for item in page.items() {
             text.push_str(
-                &kyc_shared::aws::attribute::from_attribute(&AttributeValue::M(item.clone()))
+                &kyc_shared::aws::attribute::from_attribute(AttributeValue::M(item.clone()))
+                    .unwrap()
                     .to_string(),
             );
             text.push('\n');

@@ -166,7 +166,8 @@ async fn shuffled_storm_ends_in_the_in_order_states() {
     deliveries.shuffle(&mut rand::rngs::StdRng::seed_from_u64(20261122));
     for chunk in deliveries.chunks(8) {
         let mut tasks = Vec::new();
-        for d in chunk.iter().cloned() {
+        for d in chunk.iter() {
+            let d = d.clone();
             let ep = s.endpoint.clone();
             tasks.push(tokio::spawn(async move { deliver(&ep, &d).await }));
         }

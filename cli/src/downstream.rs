@@ -11,21 +11,24 @@ use kyc_shared::intake::EventStore;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
+use crate::failure::{transient, Failure};
+
 #[derive(clap::Args)]
 pub struct Publish {
-    /// The customer whose current state is re-published.
+    /// The customer whose current state is re-published, e.g. customer-0042.
     #[arg(required_unless_present = "since", conflicts_with = "since")]
     customer: Option<String>,
     /// Every customer whose state changed at or after this time (RFC 3339, e.g.
     /// 2026-11-27T09:00:00Z), compared with the state items' `updatedAt` (a table scan).
     #[arg(long)]
     since: Option<DateTime<Utc>>,
+    /// The DynamoDB table, e.g. kyc-hooks-prod.
     #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
     table: String,
-    /// The bus (name or ARN), as the stack's DownstreamEventBus output.
+    /// The bus (name or ARN), as the stack's DownstreamEventBus output, e.g. kyc-hooks-kyc-state.
     #[arg(long, env = "EVENT_BUS_NAME")]
     bus: String,
-    /// Print the events without publishing them.
+    /// Print the events without publishing them, e.g. kyc publish customer-0042 --dry-run.
     #[arg(long)]
     dry_run: bool,
 }
@@ -34,43 +37,33 @@ async fn customers_since(
     client: &kyc_shared::aws_sdk_dynamodb::Client,
     table: &str,
     since: DateTime<Utc>,
-) -> Result<BTreeSet<String>, String> {
-    let mut out = BTreeSet::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .filter_expression("begins_with(SK, :state) AND updatedAt >= :since")
-            .expression_attribute_values(":state", AttributeValue::S("STATE#".into()))
-            .expression_attribute_values(":since", AttributeValue::S(since.to_rfc3339()))
-            .projection_expression("PK")
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "scan: {}",
-                    kyc_shared::aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                )
-            })?;
-        for item in page.items() {
-            if let Some(c) = item
-                .get("PK")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|pk| pk.strip_prefix("CUSTOMER#"))
-            {
-                out.insert(c.to_string());
-            }
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(out);
-        }
-    }
+) -> Result<BTreeSet<String>, Failure> {
+    let items: Vec<_> = client
+        .scan()
+        .table_name(table)
+        .filter_expression("begins_with(SK, :state) AND updatedAt >= :since")
+        .expression_attribute_values(":state", AttributeValue::S("STATE#".into()))
+        .expression_attribute_values(":since", AttributeValue::S(since.to_rfc3339()))
+        .projection_expression("PK")
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| {
+            transient(
+                "scan",
+                kyc_shared::aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+            )
+        })?;
+    Ok(items
+        .iter()
+        .filter_map(|item| item.get("PK")?.as_s().ok()?.strip_prefix("CUSTOMER#"))
+        .map(str::to_string)
+        .collect())
 }
 
-pub async fn publish(args: Publish) -> Result<Value, String> {
+pub async fn publish(args: Publish) -> Result<Value, Failure> {
     let config = kyc_shared::aws::load_config().await;
     let store = DynamoStore::new(&config, &args.table);
     let customers: Vec<String> = match (&args.customer, args.since) {
@@ -87,11 +80,11 @@ pub async fn publish(args: Publish) -> Result<Value, String> {
     };
     let mut events: Vec<KycStateChanged> = Vec::new();
     for c in &customers {
-        let states = store.provider_states(c).await.map_err(|e| e.to_string())?;
+        let states = store.provider_states(c).await?;
         if states.is_empty() && args.customer.is_some() {
-            return Err(format!("no KYC state for customer {c}"));
+            return Err(Failure::BadInput(format!("no KYC state for customer {c}")));
         }
-        let history = store.history(c).await.map_err(|e| e.to_string())?;
+        let history = store.history(c).await?;
         events.extend(replay_events(c, &states, &history));
     }
     let mut failed = Vec::new();
@@ -106,12 +99,12 @@ pub async fn publish(args: Publish) -> Result<Value, String> {
         }
     }
     if !failed.is_empty() {
-        return Err(format!(
+        return Err(Failure::Transient(format!(
             "{} of {} events not accepted (run again: ids are stable): {}",
             failed.len(),
             events.len(),
             Value::Array(failed)
-        ));
+        )));
     }
     Ok(json!({
         "customers": customers.len(),

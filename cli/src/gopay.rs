@@ -1,4 +1,4 @@
-//! `kyc inspect gopay FILE` (offline), `kyc gopay revoke CUSTOMER` and
+//! `kyc gopay inspect FILE` (offline), `kyc gopay revoke CUSTOMER` and
 //! `kyc gopay reactivate CUSTOMER`.
 
 use std::time::Duration;
@@ -14,8 +14,10 @@ use kyc_shared::gopay::IdentificationStatus;
 use kyc_shared::secrets::SecretSource;
 use serde_json::Value;
 
+use crate::failure::{transient, Failure};
+
 /// An identification-status response, normalized, personal data redacted.
-pub fn inspect(file: &std::path::Path) -> Result<Value, String> {
+pub fn inspect(file: &std::path::Path) -> Result<Value, Failure> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let status =
         IdentificationStatus::parse(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -25,25 +27,25 @@ pub fn inspect(file: &std::path::Path) -> Result<Value, String> {
 /// Where `revoke` and `reactivate` find things (flags or the functions' environment variables).
 #[derive(clap::Args)]
 pub struct RevokeSettings {
+    /// The DynamoDB table, e.g. kyc-hooks-prod.
     #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
     pub table: String,
-    #[arg(
-        long,
-        env = "GOPAY_PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key/gopay"
-    )]
-    pub payload_key_secret: String,
-    /// Secret `{"clientId","clientSecret"}`.
+    #[command(flatten)]
+    pub payload_key: crate::GoPayKeySecret,
+    /// Secrets Manager secret `{"clientId","clientSecret"}`, e.g. kyc-hooks/gopay-client.
     #[arg(
         long,
         env = "GOPAY_CLIENT_SECRET",
         default_value = "kyc-hooks/gopay-client"
     )]
     pub client_secret: String,
+    /// GoPay's OAuth host, e.g. https://gw.sandbox.gopay.com (the functions' setting).
     #[arg(long, env = "GOPAY_AUTH_BASE_URL")]
     pub auth_base_url: String,
+    /// GoPay's client API host, e.g. https://gw.sandbox.gopay.com (the functions' setting).
     #[arg(long, env = "GOPAY_CLIENT_BASE_URL")]
     pub client_base_url: String,
+    /// Shards of the due index, as the functions' GOPAY_DUE_SHARDS, e.g. 4.
     #[arg(long, env = "GOPAY_DUE_SHARDS", default_value_t = 4)]
     pub due_shards: u32,
 }
@@ -52,13 +54,13 @@ pub struct RevokeSettings {
 /// revoked (tokens erased, out of the schedule) and records the event. Only GoPay refusing the
 /// token itself (`invalid_grant`) counts as already revoked; an inconclusive answer changes
 /// nothing (rules: `kyc_shared::gopay::admin`).
-pub async fn revoke(customer: &str, s: &RevokeSettings) -> Result<Value, String> {
+pub async fn revoke(customer: &str, s: &RevokeSettings) -> Result<Value, Failure> {
     with_admin(s, Action::Revoke, customer).await
 }
 
 /// Puts a profile wrongly taken out of service (`needsConsent`, `unknownAtGoPay`) back in
 /// service with its kept refresh token, due now, and records the consent as GRANTED again.
-pub async fn reactivate(customer: &str, s: &RevokeSettings) -> Result<Value, String> {
+pub async fn reactivate(customer: &str, s: &RevokeSettings) -> Result<Value, Failure> {
     with_admin(s, Action::Reactivate, customer).await
 }
 
@@ -68,7 +70,7 @@ enum Action {
     Reactivate,
 }
 
-async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Result<Value, String> {
+async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Result<Value, Failure> {
     let config = with_timeouts(
         &kyc_shared::aws::load_config().await,
         Duration::from_secs(10),
@@ -78,23 +80,12 @@ async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Resul
     let store = DynamoGoPayStore::new(ddb.clone(), &s.table, s.due_shards);
     let events = DynamoStore::from_client(ddb, &s.table);
     let secrets = SecretsManagerSource::new(&config);
-    let keys = Keyring::from_staged(
-        &secrets
-            .staged(&s.payload_key_secret)
-            .await
-            .map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    let credentials = credentials_from_json(
-        secrets
-            .staged(&s.client_secret)
-            .await
-            .map_err(|e| e.to_string())?
-            .current
-            .expose(),
-    )?;
+    let keys = Keyring::from_staged(&secrets.staged(&s.payload_key.name).await?)?;
+    let credentials =
+        credentials_from_json(secrets.staged(&s.client_secret).await?.current.expose())?;
     let hosts = GoPayHosts::new(&s.auth_base_url, &s.client_base_url).map_err(|e| e.to_string())?;
-    let transport = ReqwestTransport::new(Duration::from_secs(10))?;
+    let transport =
+        ReqwestTransport::new(Duration::from_secs(10)).map_err(|e| transient("HTTP client", e))?;
     let now = kyc_shared::chrono::Utc::now();
     let admin = Admin {
         store: &store,
@@ -108,8 +99,8 @@ async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Resul
         owner: format!("kyc-cli-{}-{}", std::process::id(), now.timestamp_millis()),
         now,
     };
-    match action {
-        Action::Revoke => admin.revoke(customer).await,
-        Action::Reactivate => admin.reactivate(customer).await,
-    }
+    Ok(match action {
+        Action::Revoke => admin.revoke(customer).await?,
+        Action::Reactivate => admin.reactivate(customer).await?,
+    })
 }

@@ -1,6 +1,9 @@
-//! `kyc`: the operator's command line. `inspect` works offline on a file; `status` and
-//! `history` read the configured table on any endpoint (`AWS_ENDPOINT_URL` for the local
-//! stack). Output is JSON; secrets and raw payloads are never printed.
+//! `kyc`: the operator's command line. One tree: `kyc <provider> <verb>` for a provider's
+//! payloads and profiles, `kyc status|history|publish` across providers. The forms older
+//! scripts call (`kyc inspect PROVIDER FILE`, `kyc replay xpollens FILE...`, `kyc reprocess`)
+//! stay as hidden aliases of the same code. Reports go to stdout (JSON, or a table where a
+//! person reads them), errors to stderr; the exit code says what to do (see `failure`).
+//! Secrets and raw payloads are never printed.
 
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
@@ -10,17 +13,36 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kyc_shared::aws::DynamoStore;
 use kyc_shared::intake::EventStore;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
 mod downstream;
+mod failure;
 mod gopay;
 mod reseal;
+mod table;
 mod trust_sign;
 mod xpollens;
 
+use failure::Failure;
+
+const EXAMPLES: &str = "Examples:
+  kyc xpollens inspect events/xpollens-04-v2-complete.json
+  kyc xpollens replay events/xpollens-04-v2-complete.json events/xpollens-queue-page.json
+  kyc trust-sign inspect client-file.zip
+  kyc trust-sign reprocess s3://kyc-archives/incoming/2026/ --rerun fix-42
+  kyc gopay revoke customer-0042
+  kyc status customer-0042 --output table
+  kyc history customer-0042
+  kyc publish --since 2026-11-27T09:00:00Z --dry-run
+
+Exit codes: 0 done, 1 bad input (fix it, do not retry), 2 usage, 3 transient AWS or provider
+failure (nothing lost: run the same command again later).
+Older forms still accepted: kyc inspect PROVIDER FILE, kyc replay xpollens FILE..., kyc reprocess URL.";
+
 #[derive(Parser)]
-#[command(name = "kyc", about = "kyc-hooks operator tool", version)]
+#[command(name = "kyc", about = "kyc-hooks operator tool", version, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,56 +50,80 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the normalised event of a provider payload (offline).
-    Inspect {
-        provider: InspectProvider,
-        /// A raw callback body, or an API Gateway event holding one (as in events/); for
-        /// `archive`, a Trust & Sign client-file archive (.zip).
-        file: std::path::PathBuf,
-    },
-    /// Apply deliveries offline, in the order given, through the Lambda's code against an
-    /// in-memory store; print the resulting states, histories and answers (JSON).
-    Replay {
-        provider: ReplayProvider,
-        /// API Gateway HTTP API 2.0 events (as in events/) or fallback-queue pages (the JSON
-        /// array GET /api/v2.0/webhooks answers).
-        #[arg(required = true)]
-        files: Vec<std::path::PathBuf>,
-    },
-    /// Re-run the Trust & Sign archive processing on every archive under s3://BUCKET/PREFIX.
-    Reprocess(trust_sign::Reprocess),
+    /// Xpollens callbacks: inspect one, replay deliveries offline.
+    #[command(subcommand)]
+    Xpollens(XpollensCommand),
+    /// Namirial Trust & Sign client-file archives: inspect one, reprocess a prefix.
+    #[command(subcommand, name = "trust-sign")]
+    TrustSign(TrustSignCommand),
+    /// GoPay identification: inspect a status response, revoke or reactivate a profile.
+    #[command(subcommand)]
+    Gopay(GopayCommand),
     /// Print a customer's current state per provider.
-    Status {
-        customer: String,
-        #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
-        table: String,
-        #[command(flatten)]
-        reveal: trust_sign::Reveal,
-    },
+    Status(CustomerReport),
     /// Print a customer's history, oldest first.
-    History {
-        customer: String,
-        #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
-        table: String,
-        #[command(flatten)]
-        reveal: trust_sign::Reveal,
-    },
+    History(CustomerReport),
     /// Re-publish state-change events from the stored state (same ids as the live events).
     Publish(downstream::Publish),
     /// Re-seal every stored value not yet v2 under its provider's current payload key
     /// (resumable, idempotent); reports values per key id so retired keys can be dropped.
     Reseal(reseal::Reseal),
-    /// GoPay operations.
-    Gopay {
-        #[command(subcommand)]
-        action: GopayCommand,
+
+    // The forms operators' scripts already call: same code, hidden from help.
+    #[command(hide = true)]
+    Inspect {
+        provider: InspectProvider,
+        file: PathBuf,
+    },
+    #[command(hide = true)]
+    Replay {
+        provider: ReplayProvider,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    #[command(hide = true)]
+    Reprocess(trust_sign::Reprocess),
+}
+
+#[derive(Subcommand)]
+enum XpollensCommand {
+    /// Print the normalised event of a callback (offline), secrets redacted.
+    Inspect {
+        /// A raw callback body, or an API Gateway event holding one, e.g.
+        /// events/xpollens-04-v2-complete.json.
+        file: PathBuf,
+    },
+    /// Apply deliveries offline, in the order given, through the Lambda's code against an
+    /// in-memory store; print the resulting states, histories and answers.
+    Replay {
+        /// API Gateway HTTP API 2.0 events or fallback-queue pages (the JSON array
+        /// GET /api/v2.0/webhooks answers), e.g. events/xpollens-queue-page.json.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
 #[derive(Subcommand)]
+enum TrustSignCommand {
+    /// Print the summary, verdicts, manifest and read costs of a local archive (offline).
+    Inspect {
+        /// A Trust & Sign client-file archive, e.g. client-file.zip.
+        file: PathBuf,
+    },
+    /// Re-run the archive processing on every archive under s3://BUCKET/PREFIX.
+    Reprocess(trust_sign::Reprocess),
+}
+
+#[derive(Subcommand)]
 enum GopayCommand {
+    /// Print an identification-status response normalised, personal data redacted (offline).
+    Inspect {
+        /// A GoPay identification-status response, e.g. identification.json.
+        file: PathBuf,
+    },
     /// Revoke the customer's consent at GoPay, mark the profile revoked, erase its tokens.
     Revoke {
+        /// Our customer id, e.g. customer-0042.
         customer: String,
         #[command(flatten)]
         settings: gopay::RevokeSettings,
@@ -85,10 +131,57 @@ enum GopayCommand {
     /// Put a profile wrongly marked needsConsent (or unknownAtGoPay) back in service with its
     /// kept refresh token, due now; records the consent as GRANTED again.
     Reactivate {
+        /// Our customer id, e.g. customer-0042.
         customer: String,
         #[command(flatten)]
         settings: gopay::RevokeSettings,
     },
+}
+
+/// `kyc status` and `kyc history`: one customer, read from the table.
+#[derive(clap::Args)]
+struct CustomerReport {
+    /// Our customer id, e.g. customer-0042.
+    customer: String,
+    /// The DynamoDB table, e.g. kyc-hooks-prod (AWS_ENDPOINT_URL for a local stack).
+    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
+    table: String,
+    /// json (default, for scripts) or table (for a person).
+    #[arg(long, value_enum, default_value_t = Output::Json)]
+    output: Output,
+    #[command(flatten)]
+    reveal: trust_sign::Reveal,
+}
+
+/// Where the Trust & Sign payload keyring is (each provider has its own, see `kyc reseal`).
+#[derive(clap::Args)]
+pub struct TrustSignKeySecret {
+    /// Secrets Manager secret of the Trust & Sign payload keyring, e.g.
+    /// kyc-hooks/payload-key/trust-sign.
+    #[arg(
+        long = "payload-key-secret",
+        env = "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/trust-sign"
+    )]
+    pub name: String,
+}
+
+/// Where the GoPay payload keyring is (each provider has its own, see `kyc reseal`).
+#[derive(clap::Args)]
+pub struct GoPayKeySecret {
+    /// Secrets Manager secret of the GoPay payload keyring, e.g. kyc-hooks/payload-key/gopay.
+    #[arg(
+        long = "payload-key-secret",
+        env = "GOPAY_PAYLOAD_KEY_SECRET",
+        default_value = "kyc-hooks/payload-key/gopay"
+    )]
+    pub name: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Json,
+    Table,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,61 +193,78 @@ enum ReplayProvider {
 enum InspectProvider {
     Xpollens,
     /// A Trust & Sign client-file archive.
+    #[value(alias = "trust-sign")]
     Archive,
     /// A GoPay identification-status response.
     Gopay,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Inspect {
+    let command = match Cli::try_parse() {
+        Ok(cli) => cli.command,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version come through here too, and succeed.
+            return if e.use_stderr() {
+                ExitCode::from(failure::EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let output = match &command {
+        Command::Status(r) | Command::History(r) => r.output,
+        _ => Output::Json,
+    };
+    let result = match command {
+        Command::Xpollens(XpollensCommand::Inspect { file })
+        | Command::Inspect {
             provider: InspectProvider::Xpollens,
             file,
         } => xpollens::inspect(&file),
-        Command::Inspect {
-            provider: InspectProvider::Archive,
-            file,
-        } => runtime().block_on(trust_sign::inspect(&file)),
-        Command::Reprocess(args) => runtime().block_on(trust_sign::reprocess(args)),
-        Command::Replay {
+        Command::Xpollens(XpollensCommand::Replay { files })
+        | Command::Replay {
             provider: ReplayProvider::Xpollens,
             files,
         } => runtime().block_on(xpollens::replay(&files)),
-        Command::Inspect {
+        Command::TrustSign(TrustSignCommand::Inspect { file })
+        | Command::Inspect {
+            provider: InspectProvider::Archive,
+            file,
+        } => runtime().block_on(trust_sign::inspect(&file)),
+        Command::TrustSign(TrustSignCommand::Reprocess(args)) | Command::Reprocess(args) => {
+            runtime().block_on(trust_sign::reprocess(args))
+        }
+        Command::Gopay(GopayCommand::Inspect { file })
+        | Command::Inspect {
             provider: InspectProvider::Gopay,
             file,
         } => gopay::inspect(&file),
-        Command::Gopay {
-            action: GopayCommand::Revoke { customer, settings },
-        } => runtime().block_on(gopay::revoke(&customer, &settings)),
-        Command::Gopay {
-            action: GopayCommand::Reactivate { customer, settings },
-        } => runtime().block_on(gopay::reactivate(&customer, &settings)),
+        Command::Gopay(GopayCommand::Revoke { customer, settings }) => {
+            runtime().block_on(gopay::revoke(&customer, &settings))
+        }
+        Command::Gopay(GopayCommand::Reactivate { customer, settings }) => {
+            runtime().block_on(gopay::reactivate(&customer, &settings))
+        }
         Command::Publish(args) => runtime().block_on(downstream::publish(args)),
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
-        Command::Status {
-            customer,
-            table,
-            reveal,
-        } => runtime().block_on(status(&customer, &table, &reveal)),
-        Command::History {
-            customer,
-            table,
-            reveal,
-        } => runtime().block_on(history(&customer, &table, &reveal)),
+        Command::Status(r) => runtime().block_on(status(&r)),
+        Command::History(r) => runtime().block_on(history(&r)),
     };
     match result {
-        Ok(v) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&v).expect("JSON values serialise")
-            );
+        Ok(report) => {
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("JSON values serialise")
+                ),
+                Output::Table => print!("{}", table::render(&report)),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("kyc: {e}");
-            ExitCode::FAILURE
+            e.exit_code()
         }
     }
 }
@@ -170,28 +280,19 @@ async fn store(table: &str) -> DynamoStore {
     DynamoStore::new(&kyc_shared::aws::load_config().await, table)
 }
 
-async fn status(customer: &str, table: &str, reveal: &trust_sign::Reveal) -> Result<Value, String> {
-    let mut states = store(table)
-        .await
-        .provider_states(customer)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn status(r: &CustomerReport) -> Result<Value, Failure> {
+    let mut states = store(&r.table).await.provider_states(&r.customer).await?;
     if let Some(state) = states.get_mut(&kyc_shared::intake::Provider::TrustSign) {
-        reveal.streams(customer, state).await?;
+        r.reveal.streams(&r.customer, state).await?;
     }
-    Ok(kyc_shared::xpollens::replay::status_json(customer, states))
+    Ok(kyc_shared::xpollens::replay::status_json(
+        &r.customer,
+        states,
+    ))
 }
 
-async fn history(
-    customer: &str,
-    table: &str,
-    reveal: &trust_sign::Reveal,
-) -> Result<Value, String> {
-    let mut entries = store(table)
-        .await
-        .history(customer)
-        .await
-        .map_err(|e| e.to_string())?;
-    reveal.history(customer, &mut entries).await?;
-    Ok(json!({"customer": customer, "history": entries}))
+async fn history(r: &CustomerReport) -> Result<Value, Failure> {
+    let mut entries = store(&r.table).await.history(&r.customer).await?;
+    r.reveal.history(&r.customer, &mut entries).await?;
+    Ok(json!({"customer": r.customer, "history": entries}))
 }

@@ -1,13 +1,14 @@
 //! `kyc reseal`: re-seals every stored value not yet `v2` under its provider's current key
 //! (rules in `kyc_shared::reseal`), so retired payload keys can be dropped from the keyrings.
 
+use crate::failure::Failure;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use kyc_shared::aws::reseal_store::DynamoSealedItems;
 use kyc_shared::crypto::Keyring;
 use kyc_shared::intake::Provider;
-use kyc_shared::reseal::{run, FileCheckpoint, ResealOptions, ResealReport};
-use kyc_shared::secrets::SecretSource;
+use kyc_shared::reseal::{run, FileCheckpoint, ResealError, ResealOptions, ResealReport};
+use kyc_shared::secrets::{SecretError, SecretSource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -68,7 +69,7 @@ pub struct Reseal {
     pub quiet: bool,
 }
 
-pub async fn reseal(args: Reseal) -> Result<Value, String> {
+pub async fn reseal(args: Reseal) -> Result<Value, Failure> {
     let providers: Vec<Provider> = if args.provider.is_empty() {
         vec![Provider::Xpollens, Provider::TrustSign, Provider::Gopay]
     } else {
@@ -83,12 +84,15 @@ pub async fn reseal(args: Reseal) -> Result<Value, String> {
             Provider::TrustSign => &args.trust_sign_key_secret,
             Provider::Gopay => &args.gopay_key_secret,
         };
-        let staged = secrets
-            .staged(name)
-            .await
-            .map_err(|e| format!("{} payload keyring: {e}", p.as_str()))?;
+        let staged = secrets.staged(name).await.map_err(|e| {
+            let why = format!("{} payload keyring: {e}", p.as_str());
+            match e {
+                SecretError::Unavailable(_) => Failure::Transient(why),
+                SecretError::Invalid { .. } => Failure::BadInput(why),
+            }
+        })?;
         let ring = Keyring::from_staged(&staged)
-            .map_err(|e| format!("{} payload keyring: {e}", p.as_str()))?;
+            .map_err(|e| Failure::BadInput(format!("{} payload keyring: {e}", p.as_str())))?;
         keyrings.insert(*p, ring);
     }
     let items = DynamoSealedItems::new(&config, &args.table);
@@ -130,11 +134,16 @@ pub async fn reseal(args: Reseal) -> Result<Value, String> {
     )
     .await
     .map_err(|e| {
-        format!(
+        let why = format!(
             "{e}; progress is kept in {}: run again to continue",
             args.checkpoint.display()
-        )
+        );
+        match e {
+            // The table or bucket did not answer: the same command continues later.
+            ResealError::Unavailable(_) => Failure::Transient(why),
+            ResealError::Checkpoint(_) | ResealError::NoKeyring(_) => Failure::BadInput(why),
+        }
     })?;
     bar.finish();
-    serde_json::to_value(&report).map_err(|e| e.to_string())
+    Ok(serde_json::to_value(&report).expect("the report serialises"))
 }

@@ -1,5 +1,5 @@
-//! `kyc inspect archive FILE.zip` (offline) and `kyc reprocess s3://BUCKET/PREFIX` (re-runs the
-//! archive function's processing on every archive under a prefix).
+//! `kyc trust-sign inspect FILE.zip` (offline) and `kyc trust-sign reprocess s3://BUCKET/PREFIX`
+//! (re-runs the archive function's processing on every archive under a prefix).
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kyc_shared::aws::s3::build_processor;
@@ -13,18 +13,20 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::failure::{transient, Failure};
+
 /// Summary, verdicts, manifest and read costs of a local archive (personal data redacted).
 /// A bad archive is an error naming its reason code.
-pub async fn inspect(file: &Path) -> Result<Value, String> {
+pub async fn inspect(file: &Path) -> Result<Value, Failure> {
     let source =
         FileSource::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     match analyze_archive(&source, &Limits::default()).await {
         Ok(a) => Ok(serde_json::to_value(a.view()).expect("analysis view serialises")),
-        Err(e) => Err(format!(
+        Err(e) => Err(Failure::BadInput(format!(
             "{}: bad archive ({}): {e}",
             file.display(),
             e.reason_code()
-        )),
+        ))),
     }
 }
 
@@ -35,27 +37,22 @@ pub struct Reveal {
     /// Show Trust & Sign archive keys in clear (opened with the payload key).
     #[arg(long)]
     pub reveal: bool,
-    #[arg(
-        long,
-        env = "TRUST_SIGN_PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key/trust-sign"
-    )]
-    pub payload_key_secret: String,
+    #[command(flatten)]
+    pub payload_key: crate::TrustSignKeySecret,
 }
 
 impl Reveal {
-    async fn keyring(&self) -> Result<Keyring, String> {
+    async fn keyring(&self) -> Result<Keyring, Failure> {
         use kyc_shared::secrets::SecretSource;
         let config = kyc_shared::aws::load_config().await;
         let staged = kyc_shared::aws::SecretsManagerSource::new(&config)
-            .staged(&self.payload_key_secret)
-            .await
-            .map_err(|e| format!("payload key: {e}"))?;
-        Keyring::from_staged(&staged).map_err(|e| e.to_string())
+            .staged(&self.payload_key.name)
+            .await?;
+        Ok(Keyring::from_staged(&staged)?)
     }
 
     /// Opens the sealed keys of the Trust & Sign streams (each bound to its event).
-    pub async fn streams(&self, customer: &str, state: &mut ProviderState) -> Result<(), String> {
+    pub async fn streams(&self, customer: &str, state: &mut ProviderState) -> Result<(), Failure> {
         if !self.reveal {
             return Ok(());
         }
@@ -71,7 +68,7 @@ impl Reveal {
         &self,
         customer: &str,
         entries: &mut [HistoryEntry],
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         if !self.reveal {
             return Ok(());
         }
@@ -86,30 +83,31 @@ impl Reveal {
     }
 }
 
-/// Options of `kyc reprocess` (defaults are the function's).
+/// Options of `kyc trust-sign reprocess` (defaults are the function's).
 #[derive(clap::Args)]
 pub struct Reprocess {
-    /// s3://BUCKET/PREFIX
+    /// Where the archives are, e.g. s3://kyc-archives/incoming/2026/.
     pub url: String,
+    /// The DynamoDB table, e.g. kyc-hooks-prod.
     #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
     pub table: String,
-    #[arg(
-        long,
-        env = "TRUST_SIGN_PAYLOAD_KEY_SECRET",
-        default_value = "kyc-hooks/payload-key/trust-sign"
-    )]
-    pub payload_key_secret: String,
+    #[command(flatten)]
+    pub payload_key: crate::TrustSignKeySecret,
+    /// Key prefix of incoming archives, as the function's, e.g. incoming/.
     #[arg(long, env = "ARCHIVE_PREFIX", default_value = "incoming/")]
     pub archive_prefix: String,
+    /// Where report.json copies go, as the function's, e.g. processed/.
     #[arg(long, env = "PROCESSED_PREFIX", default_value = "processed/")]
     pub processed_prefix: String,
+    /// Where bad archives are copied, as the function's, e.g. quarantine/.
     #[arg(long, env = "QUARANTINE_PREFIX", default_value = "quarantine/")]
     pub quarantine_prefix: String,
-    /// externalId or externalInfo.<key>
+    /// What links an archive to a customer: externalId or externalInfo.<key>, e.g.
+    /// externalInfo.customerId.
     #[arg(long, env = "LINK_KEY", default_value = "externalId")]
     pub link_key: String,
-    /// Record every archive as a new event (`<id>#TAG`), for a deliberate re-run after a fix.
-    /// Without it, archives already recorded come back as duplicates.
+    /// Record every archive as a new event (`<id>#TAG`), for a deliberate re-run after a fix,
+    /// e.g. --rerun fix-42. Without it, archives already recorded come back as duplicates.
     #[arg(long)]
     pub rerun: Option<String>,
     /// No progress bar.
@@ -149,11 +147,60 @@ fn label(r: &Result<RecordResult, String>) -> String {
     }
 }
 
-pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
+/// The current version of each archive under the prefix, and how many other objects were
+/// skipped. Its version id gives the same event id as its S3 notification did (ETag on an
+/// unversioned bucket, where the id is "null").
+async fn current_archives(
+    s3: &kyc_shared::aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    is_archive_key: impl Fn(&str) -> bool,
+) -> Result<(Vec<ArchiveObject>, usize), Failure> {
+    let mut objects = Vec::new();
+    let mut skipped = 0usize;
+    // ListObjectVersions has two markers and no SDK paginator.
+    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                transient(
+                    &format!("listing s3://{bucket}/{prefix}"),
+                    kyc_shared::aws_sdk_s3::error::DisplayErrorContext(&e),
+                )
+            })?;
+        for v in page.versions() {
+            let (Some(key), true) = (v.key(), v.is_latest() == Some(true)) else {
+                continue;
+            };
+            if !is_archive_key(key) {
+                skipped += 1;
+                continue;
+            }
+            if let Some(mut o) = ArchiveObject::new(bucket, key, v.version_id(), v.e_tag()) {
+                o.size = v.size().and_then(|s| u64::try_from(s).ok());
+                objects.push(o);
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            return Ok((objects, skipped));
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+}
+
+pub async fn reprocess(opts: Reprocess) -> Result<Value, Failure> {
     let (bucket, prefix) = parse_url(&opts.url)?;
     let settings = Settings {
         table: opts.table,
-        payload_key_secret: opts.payload_key_secret,
+        payload_key_secret: opts.payload_key.name,
         archive_prefix: opts.archive_prefix,
         processed_prefix: opts.processed_prefix,
         quarantine_prefix: opts.quarantine_prefix,
@@ -165,46 +212,10 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
     let config = kyc_shared::aws::load_config().await;
     let processor = build_processor(settings, &config);
     let s3 = kyc_shared::aws::s3::client(&config);
-
-    // The current version of each archive: its version id gives the same event id as its
-    // S3 notification did (ETag on an unversioned bucket, where the id is "null").
-    let mut objects = Vec::new();
-    let mut skipped = 0usize;
-    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
-    loop {
-        let page = s3
-            .list_object_versions()
-            .bucket(&bucket)
-            .prefix(&prefix)
-            .set_key_marker(key_marker.clone())
-            .set_version_id_marker(version_marker.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "listing s3://{bucket}/{prefix}: {}",
-                    kyc_shared::aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
-        for v in page.versions() {
-            let (Some(key), true) = (v.key(), v.is_latest() == Some(true)) else {
-                continue;
-            };
-            if !processor.settings.is_archive_key(key) {
-                skipped += 1;
-                continue;
-            }
-            if let Some(mut o) = ArchiveObject::new(&bucket, key, v.version_id(), v.e_tag()) {
-                o.size = v.size().and_then(|s| u64::try_from(s).ok());
-                objects.push(o);
-            }
-        }
-        if page.is_truncated() != Some(true) {
-            break;
-        }
-        key_marker = page.next_key_marker().map(str::to_string);
-        version_marker = page.next_version_id_marker().map(str::to_string);
-    }
+    let (objects, skipped) = current_archives(&s3, &bucket, &prefix, |key| {
+        processor.settings.is_archive_key(key)
+    })
+    .await?;
 
     let bar = if opts.quiet {
         ProgressBar::hidden()
@@ -243,10 +254,10 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, String> {
     if failures.is_empty() {
         Ok(report)
     } else {
-        Err(format!(
+        Err(Failure::Transient(format!(
             "{} of {total} archives failed (transient: re-run later)\n{report:#}",
             failures.len()
-        ))
+        )))
     }
 }
 

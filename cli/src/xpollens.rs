@@ -1,9 +1,11 @@
-//! `kyc inspect xpollens FILE` and `kyc replay xpollens FILE...`.
+//! `kyc xpollens inspect FILE` and `kyc xpollens replay FILE...` (offline).
 
 use base64::Engine;
 use kyc_shared::intake::EventId;
 use kyc_shared::xpollens::{parse_callback, plan::summary};
 use serde_json::Value;
+
+use crate::failure::Failure;
 
 /// The body and `Webhook-Id` of a file: an API Gateway event or a bare callback body.
 fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
@@ -31,7 +33,7 @@ fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
     Ok((bytes.to_vec(), None))
 }
 
-pub fn inspect(file: &std::path::Path) -> Result<Value, String> {
+pub fn inspect(file: &std::path::Path) -> Result<Value, Failure> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let (body, webhook_id) = callback_of(&bytes)?;
     let callback = parse_callback(&body, None).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -42,9 +44,9 @@ pub fn inspect(file: &std::path::Path) -> Result<Value, String> {
     Ok(summary(&callback, Some(&event_id)))
 }
 
-/// `kyc replay xpollens FILE...`: every file is read first (a bad one stops the replay before
+/// `kyc xpollens replay FILE...`: every file is read first (a bad one stops the replay before
 /// anything is applied), then applied in order.
-pub async fn replay(files: &[std::path::PathBuf]) -> Result<Value, String> {
+pub async fn replay(files: &[std::path::PathBuf]) -> Result<Value, Failure> {
     use kyc_shared::xpollens::replay::{read_file, Replay};
     let mut inputs = Vec::with_capacity(files.len());
     for file in files {

@@ -9,23 +9,17 @@ use kyc_integration_tests::{provision, Moto, TABLE};
 use kyc_shared::aws::DynamoStore;
 use kyc_shared::downstream::event_id;
 use kyc_shared::intake::{EventStore, Provider};
-use std::process::Command;
+
+mod common;
 
 const BUS: &str = "kyc-replay";
 
 fn kyc(moto: &Moto, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "eu-west-3")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("TABLE_NAME", TABLE)
-        .env("EVENT_BUS_NAME", BUS)
-        .output()
-        .map(kyc_test_log::shown)
-        .unwrap();
+    let out = common::kyc_local(
+        &moto.endpoint,
+        args,
+        &[("TABLE_NAME", TABLE), ("EVENT_BUS_NAME", BUS)],
+    );
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap(),

@@ -1,6 +1,9 @@
 //! `kyc reseal` as an operator runs it, against moto: a GoPay refresh token sealed under the
 //! provisioned key, the keyring rotated, then a dry run, a run, and a second run.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_integration_tests::{provision, Moto, GOPAY_PAYLOAD_KEY_SECRET, TABLE};
 use kyc_shared::aws::gopay_store::DynamoGoPayStore;
 use kyc_shared::aws::SecretsManagerSource;
@@ -82,6 +85,7 @@ fn reseal_reports_per_key_id_changes_nothing_twice_and_leaves_the_old_key_retira
             .env("TABLE_NAME", TABLE)
             .env("GOPAY_PAYLOAD_KEY_SECRET", GOPAY_PAYLOAD_KEY_SECRET)
             .output()
+            .map(kyc_test_log::shown)
             .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(out.status.success(), "{stderr}");

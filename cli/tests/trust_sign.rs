@@ -7,6 +7,8 @@ kyc_test_log::install!();
 use std::process::Command;
 use trust_sign_gen::{archive_bytes, Kind};
 
+mod common;
+
 fn inspect(kind: Kind) -> (bool, String, String) {
     let file = std::env::temp_dir().join(format!(
         "kyc-inspect-archive-{}-{}.zip",
@@ -103,21 +105,17 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
         put(&s3, BUCKET, "elsewhere/x.zip", full).await;
     });
     let run = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
-            .args(["reprocess", &format!("s3://{BUCKET}/incoming/"), "--quiet"])
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_REGION", "eu-west-3")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("TABLE_NAME", TABLE)
-            .env(
-                "TRUST_SIGN_PAYLOAD_KEY_SECRET",
-                TRUST_SIGN_PAYLOAD_KEY_SECRET,
-            )
-            .output()
-            .map(kyc_test_log::shown)
-            .unwrap();
+        let out = common::kyc_local(
+            &moto.endpoint,
+            &["reprocess", &format!("s3://{BUCKET}/incoming/"), "--quiet"],
+            &[
+                ("TABLE_NAME", TABLE),
+                (
+                    "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+                    TRUST_SIGN_PAYLOAD_KEY_SECRET,
+                ),
+            ],
+        );
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(out.status.success(), "{stderr}");
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
@@ -163,21 +161,17 @@ fn status_and_history_show_archive_keys_only_with_reveal() {
             .unwrap();
     });
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
-            .args(args)
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_REGION", "eu-west-3")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("TABLE_NAME", TABLE)
-            .env(
-                "TRUST_SIGN_PAYLOAD_KEY_SECRET",
-                TRUST_SIGN_PAYLOAD_KEY_SECRET,
-            )
-            .output()
-            .map(kyc_test_log::shown)
-            .unwrap();
+        let out = common::kyc_local(
+            &moto.endpoint,
+            args,
+            &[
+                ("TABLE_NAME", TABLE),
+                (
+                    "TRUST_SIGN_PAYLOAD_KEY_SECRET",
+                    TRUST_SIGN_PAYLOAD_KEY_SECRET,
+                ),
+            ],
+        );
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(out.status.success(), "{stderr}");
         String::from_utf8(out.stdout).unwrap() + &stderr

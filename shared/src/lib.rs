@@ -18,7 +18,6 @@ pub mod aws;
 pub mod config;
 pub mod crypto;
 pub mod downstream;
-#[cfg(any(feature = "xpollens-http", feature = "gopay-http"))]
 pub mod http;
 pub mod intake;
 pub mod ip_allow;

@@ -15,6 +15,8 @@ pub async fn call(moto: &Moto, target: &str, body: Value) -> Value {
     } else {
         "sqs"
     };
+    // reqwest uses the process's TLS provider (the build has one: aws-lc-rs).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let resp = reqwest::Client::new()
         .post(format!("{}/", moto.endpoint))
         .header("x-amz-target", target)

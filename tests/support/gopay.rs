@@ -312,6 +312,8 @@ impl GoPayEnv {
 
 /// GETs the simulator's consent page and returns the redirect back, as path + query.
 pub async fn follow_consent_page(url: &str) -> String {
+    // reqwest uses the process's TLS provider (the build has one: aws-lc-rs).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

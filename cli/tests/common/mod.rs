@@ -1,6 +1,25 @@
 //! Running the `kyc` binary from the CLI tests.
 
-use std::process::Command;
+// Each test file uses some of these helpers.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// `kyc ARGS` against a local AWS endpoint (moto), test credentials, never instance metadata;
+/// `env` adds the command's own settings (TABLE_NAME...).
+pub fn kyc_local(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kyc"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "eu-west-3")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .output()
+        .map(kyc_test_log::shown)
+        .unwrap()
+}
 
 /// Writes `content` to a fresh temporary file and runs `kyc inspect PROVIDER FILE`:
 /// (success, stdout, stderr).

@@ -11,7 +11,8 @@ use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::gopay::client::credentials_from_json;
 use kyc_shared::gopay::consent::GoPayHosts;
-use kyc_shared::gopay::consent_endpoint::{ConsentEndpoint, Request as EndpointRequest};
+use kyc_shared::gopay::consent_endpoint::ConsentEndpoint;
+use kyc_shared::http::lambda;
 use kyc_shared::secrets::Cached;
 use lambda_http::{Body, Request, Response};
 
@@ -98,16 +99,6 @@ pub async fn handle(
     endpoint: &ConsentEndpoint,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let req = EndpointRequest {
-        method: request.method().as_str().to_string(),
-        path: request.uri().path().to_string(),
-        query: request.uri().query().unwrap_or("").to_string(),
-        body: request.body().to_vec(),
-    };
-    let resp = endpoint.handle(&req).await;
-    let mut builder = Response::builder().status(resp.status);
-    for (k, v) in resp.headers {
-        builder = builder.header(k, v);
-    }
-    Ok(builder.body(Body::Text(resp.body))?)
+    let answer = endpoint.handle(&lambda::request(&request)).await;
+    Ok(lambda::response(answer)?)
 }

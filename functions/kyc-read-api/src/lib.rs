@@ -4,7 +4,8 @@
 
 use kyc_shared::aws::history_pages::DynamoHistoryPages;
 use kyc_shared::aws::DynamoStore;
-use kyc_shared::downstream::read_api::{ApiRequest, ReadApi};
+use kyc_shared::downstream::read_api::ReadApi;
+use kyc_shared::http::lambda;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
@@ -31,15 +32,6 @@ pub fn build(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) ->
 
 /// API Gateway request → read API → API Gateway response.
 pub async fn handle(api: &ReadApi, request: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let req = ApiRequest {
-        method: request.method().as_str().to_string(),
-        path: request.uri().path().to_string(),
-        query: request.uri().query().unwrap_or("").to_string(),
-    };
-    let resp = api.handle(&req).await;
-    let mut builder = Response::builder().status(resp.status);
-    for (k, v) in resp.headers {
-        builder = builder.header(k, v);
-    }
-    Ok(builder.body(Body::Text(resp.body))?)
+    let answer = api.handle(&lambda::request(&request)).await;
+    Ok(lambda::response(answer)?)
 }

@@ -4,12 +4,12 @@
 use kyc_shared::auth::CredentialSet;
 use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
 use kyc_shared::crypto::Keyring;
+use kyc_shared::http::lambda;
 use kyc_shared::ip_allow::IpAllowList;
 use kyc_shared::secrets::Cached;
 use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::{Endpoint, HttpRequest};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use kyc_shared::xpollens::endpoint::Endpoint;
+use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,32 +90,6 @@ pub async fn handle(
     endpoint: &Endpoint,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let source_ip = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
-        }
-        _ => None,
-    };
-    let req = HttpRequest {
-        method: request.method().as_str().to_string(),
-        path: request.uri().path().to_string(),
-        headers: request
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (k.as_str().to_string(), v.to_string()))
-            })
-            .collect(),
-        body: request.body().to_vec(),
-        query: request.uri().query().unwrap_or("").to_string(),
-        source_ip,
-    };
-    let resp = endpoint.handle(&req).await;
-    let mut builder = Response::builder().status(resp.status);
-    for (k, v) in resp.headers {
-        builder = builder.header(k, v);
-    }
-    Ok(builder.body(Body::Text(resp.body))?)
+    let answer = endpoint.handle(&lambda::request(&request)).await;
+    Ok(lambda::response(answer)?)
 }

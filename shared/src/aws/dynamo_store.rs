@@ -32,6 +32,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue as Av, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
+use rand::Rng as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -238,10 +239,9 @@ impl DynamoStore {
             // The item is too large: the same write fails every time. Any other validation
             // error (an expression bug after a deploy) stays transient: it is retried, and
             // fixed by a deploy, not turned into a rejection.
-            return Err(StoreError::Refused(format!(
-                "{}",
-                err.message().unwrap_or("ValidationException")
-            )));
+            return Err(StoreError::Refused(
+                err.message().unwrap_or("ValidationException").to_string(),
+            ));
         }
         let Some(TransactWriteItemsError::TransactionCanceledException(tc)) =
             err.as_service_error()
@@ -289,7 +289,9 @@ impl DynamoStore {
             }
             let stream = Stream::named(name.clone())
                 .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
-            let value: StreamValue = serde_json::from_value(from_attribute(v))
+            let value = from_attribute(v.clone())
+                .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
+            let value: StreamValue = serde_json::from_value(value)
                 .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
             state.streams.insert(stream, value);
         }
@@ -338,10 +340,9 @@ impl EventStore for DynamoStore {
                 }
                 Some(Cancelled::Conflict) => {
                     let backoff = 10u64 << attempt.min(5);
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        backoff + fastrand_jitter(backoff),
-                    ))
-                    .await;
+                    // Jitter de-synchronises writers retrying the same item.
+                    let wait = backoff + rand::rng().random_range(0..backoff);
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                 }
             }
         }
@@ -410,13 +411,14 @@ impl EventStore for DynamoStore {
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         self.query_prefix(subject, "HIST#")
             .await?
-            .iter()
-            .map(|item| {
-                let mut m = item.clone();
+            .into_iter()
+            .map(|mut m| {
                 for k in ["PK", "SK", "itemType"] {
                     m.remove(k);
                 }
-                serde_json::from_value(from_attribute(&Av::M(m)))
+                let entry = from_attribute(Av::M(m))
+                    .map_err(|e| StoreError::Corrupt(format!("history: {e}")))?;
+                serde_json::from_value(entry)
                     .map_err(|e| StoreError::Corrupt(format!("history: {e}")))
             })
             .collect()
@@ -429,36 +431,18 @@ impl DynamoStore {
         subject: &str,
         prefix: &str,
     ) -> Result<Vec<HashMap<String, Av>>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-                .expression_attribute_values(":pk", s(customer_pk(subject)))
-                .expression_attribute_values(":p", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-            out.extend(page.items().iter().cloned());
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+            .expression_attribute_values(":pk", s(customer_pk(subject)))
+            .expression_attribute_values(":p", s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))
     }
-}
-
-/// Jitter in [0, max) without a dependency: the low bits of the clock are random enough to
-/// de-synchronise concurrent retries.
-fn fastrand_jitter(max: u64) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    u64::from(nanos) % max.max(1)
 }

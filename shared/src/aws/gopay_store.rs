@@ -443,37 +443,34 @@ impl GoPayStore for DynamoGoPayStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<ClientProfileId>, StoreError> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
+            .expression_attribute_values(":pk", s(format!("GOPAY_DUE#{shard}")))
+            // '~' sorts after every id character: everything due at or before `now`.
+            .expression_attribute_values(":upper", s(format!("{}#~", ts(now))))
+            .projection_expression("GSI1SK")
+            .into_paginator()
+            .page_size(limit.clamp(1, 1000) as i32)
+            .items()
+            .send();
         let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_INDEX)
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
-                .expression_attribute_values(":pk", s(format!("GOPAY_DUE#{shard}")))
-                // '~' sorts after every id character: everything due at or before `now`.
-                .expression_attribute_values(":upper", s(format!("{}#~", ts(now))))
-                .projection_expression("GSI1SK")
-                .limit((limit - ids.len()).min(1000) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items() {
-                if let Some(id) = text(item, "GSI1SK")
-                    .and_then(|sk| sk.split_once('#').map(|(_, id)| id.to_string()))
-                    .and_then(|id| ClientProfileId::new(id).ok())
-                {
-                    ids.push(id);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || ids.len() >= limit {
-                return Ok(ids);
+        // Stop reading pages once `limit` ids are in hand.
+        while ids.len() < limit {
+            let Some(item) = items.next().await else {
+                break;
+            };
+            if let Some(id) = text(&item.map_err(unavailable)?, "GSI1SK")
+                .and_then(|sk| sk.split_once('#').map(|(_, id)| id.to_string()))
+                .and_then(|id| ClientProfileId::new(id).ok())
+            {
+                ids.push(id);
             }
         }
+        Ok(ids)
     }
 
     async fn claim(
@@ -817,17 +814,15 @@ impl S3Objects {
     ) -> Result<Vec<T>, StoreError> {
         let err = |e: String| StoreError::Unavailable(e);
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| err(DisplayErrorContext(e).to_string()))?;
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| err(DisplayErrorContext(e).to_string()))?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
                 let body = self
@@ -849,10 +844,6 @@ impl S3Objects {
                         tracing::error!(key, "gopay: unreadable rescue object left for an operator")
                     }
                 }
-            }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                break;
             }
         }
         Ok(out)

@@ -63,7 +63,9 @@ impl HistoryPages for DynamoHistoryPages {
             for k in ["PK", "SK", "itemType"] {
                 m.remove(k);
             }
-            let entry: HistoryEntry = serde_json::from_value(from_attribute(&Av::M(m)))
+            let entry = from_attribute(Av::M(m))
+                .map_err(|e| StoreError::Corrupt(format!("history: {e}")))?;
+            let entry: HistoryEntry = serde_json::from_value(entry)
                 .map_err(|e| StoreError::Corrupt(format!("history: {e}")))?;
             entries.push(entry);
         }

@@ -44,7 +44,9 @@ fn stored(item: HashMap<String, Av>) -> Option<StoredItem> {
     let attributes = item
         .iter()
         .filter(|(name, _)| *name != "PK" && *name != "SK")
-        .map(|(name, v)| (name.clone(), from_attribute(v)))
+        // An attribute JSON cannot hold (binary, say) holds no sealed text; it is left out of
+        // the view, and untouched: every write names the paths it changes.
+        .filter_map(|(name, v)| Some((name.clone(), from_attribute(v.clone()).ok()?)))
         .collect();
     Some(StoredItem { key, attributes })
 }

@@ -89,6 +89,9 @@ pub enum RecordError {
     BadAttribute(&'static str),
 }
 
+/// A record waiting its turn: its events, or why it cannot be read.
+type QueuedRecord = Result<Vec<KycStateChanged>, RecordError>;
+
 /// DynamoDB's JSON (`{"S": "x"}`, `{"N": "1"}`, `{"M": {...}}`...) as plain JSON.
 pub fn from_dynamodb_json(value: &Value) -> Value {
     let Some((kind, v)) = value.as_object().and_then(|o| o.iter().next()) else {
@@ -400,10 +403,7 @@ impl StatePublisher {
             .and_then(Value::as_array)
             .ok_or(BatchError::Malformed("no Records array"))?;
         // Per partition, its records in order: (sequence, changes or error).
-        let mut queues: BTreeMap<
-            String,
-            VecDeque<(String, Result<Vec<KycStateChanged>, RecordError>)>,
-        > = BTreeMap::new();
+        let mut queues: BTreeMap<String, VecDeque<(String, QueuedRecord)>> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
         for record in records {
             let seq = record_sequence(record).ok_or(BatchError::Malformed(

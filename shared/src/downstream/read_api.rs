@@ -81,31 +81,11 @@ impl HistoryPages for MemoryStore {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ApiRequest {
-    pub method: String,
-    /// The raw (percent-encoded) path.
-    pub path: String,
-    /// The raw query string, without `?`.
-    pub query: String,
-}
+pub use crate::http::{HttpRequest as ApiRequest, HttpResponse as ApiResponse};
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
+/// A customer's state is not for caches.
 fn answer(status: u16, body: Value) -> ApiResponse {
-    ApiResponse {
-        status,
-        headers: vec![
-            ("content-type", "application/json".into()),
-            ("cache-control", "no-store".into()),
-        ],
-        body: body.to_string(),
-    }
+    ApiResponse::json(status, body).with_header("cache-control", "no-store")
 }
 
 fn error(status: u16, code: &str, message: &str) -> ApiResponse {
@@ -123,21 +103,22 @@ enum Route {
     History(String),
 }
 
+/// A path segment decoded (`%xx`), or `None` for a malformed escape (which the crate would
+/// pass through as text) or bytes that are not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let escapes_well_formed = s.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|d| d.into_owned())
 }
 
 /// Our customer ids: 1 to 128 visible ASCII characters, no `#` (they become key parts).
@@ -322,6 +303,7 @@ mod tests {
                 method: "GET".into(),
                 path: path.into(),
                 query: query.into(),
+                ..Default::default()
             })
             .await;
         (r.status, serde_json::from_str(&r.body).unwrap())
@@ -346,6 +328,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_malformed_escape_is_a_malformed_id_not_a_customer_named_with_a_percent() {
+        let api = api(store_with("c-1", 1).await);
+        assert_eq!(get(&api, "/customers/%zz/kyc", "").await.0, 400);
+        assert_eq!(get(&api, "/customers/ab%2/kyc", "").await.0, 400);
+        assert_eq!(get(&api, "/customers/c%2D1/kyc", "").await.0, 200);
+    }
+
+    #[tokio::test]
     async fn unknown_customers_bad_ids_and_methods_are_refused() {
         let api = api(store_with("c-1", 1).await);
         assert_eq!(get(&api, "/customers/nobody/kyc", "").await.0, 404);
@@ -356,7 +346,7 @@ mod tests {
             .handle(&ApiRequest {
                 method: "POST".into(),
                 path: "/customers/c-1/kyc".into(),
-                query: String::new(),
+                ..Default::default()
             })
             .await;
         assert_eq!(r.status, 405);

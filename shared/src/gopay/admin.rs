@@ -22,8 +22,55 @@ use super::schedule::{Lease, DEFAULT_LEASE_DURATION};
 use super::store::{sealed_refresh_aad, GoPayStore, ProfileRecord, ProfileStatus};
 use super::tokens::TokenFailure;
 use crate::crypto::Keyring;
-use crate::intake::EventStore;
+use crate::intake::{EventStore, StoreError};
 use crate::redact::Secret;
+
+/// Why an operator action did nothing (or only part of it); [`AdminError::is_transient`]
+/// tells the CLI whether running it again later can help.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("customer {0} has no GoPay profile")]
+    NoProfile(String),
+    #[error(
+        "profile {id} is {status}; only needsConsent or unknownAtGoPay profiles can be reactivated"
+    )]
+    NotReactivatable {
+        id: ClientProfileId,
+        status: &'static str,
+    },
+    #[error("profile {0} holds no refresh token; the customer must consent again")]
+    NoRefreshToken(ClientProfileId),
+    #[error("profile {0} is leased by a sync run; nothing changed, try again shortly")]
+    Leased(ClientProfileId),
+    #[error("profile {0} changed meanwhile; nothing done")]
+    ChangedMeanwhile(ClientProfileId),
+    #[error("GoPay's answer to the revoke is not conclusive; nothing changed, token kept (re-run later)")]
+    Inconclusive,
+    #[error("stored refresh token cannot be opened: {0}")]
+    Unopenable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("profile updated but the event was not recorded: {0}")]
+    EventNotRecorded(StoreError),
+}
+
+impl AdminError {
+    /// Nothing was wrong with the request: the same command may succeed later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AdminError::Leased(_) | AdminError::ChangedMeanwhile(_) | AdminError::Inconclusive => {
+                true
+            }
+            AdminError::Store(e) | AdminError::EventNotRecorded(e) => {
+                matches!(e, StoreError::Unavailable(_))
+            }
+            AdminError::NoProfile(_)
+            | AdminError::NotReactivatable { .. }
+            | AdminError::NoRefreshToken(_)
+            | AdminError::Unopenable(_) => false,
+        }
+    }
+}
 
 /// What an operator action needs.
 pub struct Admin<'a> {
@@ -59,7 +106,7 @@ impl RevokeAtGoPay {
 }
 
 impl Admin<'_> {
-    fn open_refresh(&self, p: &ProfileRecord) -> Result<Option<Secret>, String> {
+    fn open_refresh(&self, p: &ProfileRecord) -> Result<Option<Secret>, AdminError> {
         p.sealed_refresh
             .as_ref()
             .map(|sealed| {
@@ -69,12 +116,12 @@ impl Admin<'_> {
                         sealed,
                     )
                     .map(|b| Secret::new(String::from_utf8_lossy(&b).into_owned()))
-                    .map_err(|e| format!("stored refresh token cannot be opened: {e}"))
+                    .map_err(|e| AdminError::Unopenable(e.to_string()))
             })
             .transpose()
     }
 
-    async fn revoke_at_gopay(&self, p: &ProfileRecord) -> Result<RevokeAtGoPay, String> {
+    async fn revoke_at_gopay(&self, p: &ProfileRecord) -> Result<RevokeAtGoPay, AdminError> {
         let Some(token) = self.open_refresh(p)? else {
             return Ok(RevokeAtGoPay::NoTokenHeld);
         };
@@ -88,15 +135,20 @@ impl Admin<'_> {
         })
     }
 
-    async fn lease(&self, id: &ClientProfileId) -> Result<ProfileRecord, String> {
+    async fn lease(&self, id: &ClientProfileId) -> Result<ProfileRecord, AdminError> {
         let lease = Lease::new(&self.owner, self.now, DEFAULT_LEASE_DURATION);
         self.store
             .take_lease(id, &lease, self.now)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| {
-                format!("profile {id} is leased by a sync run; nothing changed, try again shortly")
-            })
+            .await?
+            .ok_or_else(|| AdminError::Leased(id.clone()))
+    }
+
+    /// The customer's profile, for `revoke` and `reactivate`.
+    async fn profile_of(&self, customer: &str) -> Result<ProfileRecord, AdminError> {
+        self.store
+            .profile_of_customer(customer)
+            .await?
+            .ok_or_else(|| AdminError::NoProfile(customer.to_string()))
     }
 
     async fn record(
@@ -104,23 +156,18 @@ impl Admin<'_> {
         customer: &str,
         event: ConsentEvent,
         event_id: String,
-    ) -> Result<String, String> {
+    ) -> Result<String, AdminError> {
         let plan = consent_plan(self.keys, customer, &event, event_id, self.now);
         self.events
             .record(&plan)
             .await
             .map(|o| o.history_note())
-            .map_err(|e| format!("profile updated but the event was not recorded: {e}"))
+            .map_err(AdminError::EventNotRecorded)
     }
 
     /// `kyc gopay revoke CUSTOMER`.
-    pub async fn revoke(&self, customer: &str) -> Result<Value, String> {
-        let profile = self
-            .store
-            .profile_of_customer(customer)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("customer {customer} has no GoPay profile"))?;
+    pub async fn revoke(&self, customer: &str) -> Result<Value, AdminError> {
+        let profile = self.profile_of(customer).await?;
         let id = profile.client_profile_id.clone();
         if profile.status == ProfileStatus::Revoked {
             return Ok(
@@ -138,15 +185,9 @@ impl Admin<'_> {
         };
         if at_gopay == RevokeAtGoPay::Inconclusive {
             let _ = self.store.release_lease(&id, &self.owner).await;
-            return Err(
-                "GoPay's answer to the revoke is not conclusive; nothing changed, token kept (re-run later)"
-                    .into(),
-            );
+            return Err(AdminError::Inconclusive);
         }
-        self.store
-            .mark_revoked(&id, self.now)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.mark_revoked(&id, self.now).await?;
         let event_id = format!("gopay-consent-revoked-{}-{}", id.as_str(), held.token_gen);
         let outcome = self
             .record(
@@ -170,7 +211,7 @@ impl Admin<'_> {
     /// Retires `previous` (another profile of a customer who just consented with a new one):
     /// revoked at GoPay if it can be, tokens erased and off the due index in any case. No
     /// consent event (the customer's consent stream now describes the new profile).
-    pub async fn retire(&self, previous: &ProfileRecord) -> Result<RevokeAtGoPay, String> {
+    pub async fn retire(&self, previous: &ProfileRecord) -> Result<RevokeAtGoPay, AdminError> {
         let id = &previous.client_profile_id;
         // A sync run may hold it for up to a lease: retiring waits for nobody, so when the
         // lease is held the profile is still marked (its generation moves, so that run's
@@ -180,43 +221,28 @@ impl Admin<'_> {
             Err(_) => previous.clone(),
         };
         let at_gopay = self.revoke_at_gopay(&held).await?;
-        self.store
-            .mark_revoked(id, self.now)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.mark_revoked(id, self.now).await?;
         Ok(at_gopay)
     }
 
     /// `kyc gopay reactivate CUSTOMER`.
-    pub async fn reactivate(&self, customer: &str) -> Result<Value, String> {
-        let profile = self
-            .store
-            .profile_of_customer(customer)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("customer {customer} has no GoPay profile"))?;
+    pub async fn reactivate(&self, customer: &str) -> Result<Value, AdminError> {
+        let profile = self.profile_of(customer).await?;
         let id = profile.client_profile_id.clone();
         match profile.status {
             ProfileStatus::NeedsConsent | ProfileStatus::UnknownAtGoPay => {}
             other => {
-                return Err(format!(
-                    "profile {id} is {}; only needsConsent or unknownAtGoPay profiles can be reactivated",
-                    other.as_str()
-                ))
+                return Err(AdminError::NotReactivatable {
+                    id,
+                    status: other.as_str(),
+                })
             }
         }
         if profile.sealed_refresh.is_none() {
-            return Err(format!(
-                "profile {id} holds no refresh token; the customer must consent again"
-            ));
+            return Err(AdminError::NoRefreshToken(id));
         }
-        if !self
-            .store
-            .reactivate(&id, self.now)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            return Err(format!("profile {id} changed meanwhile; nothing done"));
+        if !self.store.reactivate(&id, self.now).await? {
+            return Err(AdminError::ChangedMeanwhile(id));
         }
         let event_id = format!(
             "gopay-consent-reactivated-{}-{}-{}",
@@ -365,7 +391,8 @@ mod tests {
         assert_eq!(due, vec![id.clone()]);
         // An active or revoked profile is refused.
         let err = h.admin("cli-2").reactivate("c-1").await.unwrap_err();
-        assert!(err.contains("only needsConsent"), "{err}");
+        assert!(err.to_string().contains("only needsConsent"), "{err}");
+        assert!(!err.is_transient());
         assert!(h.admin("cli-3").reactivate("nobody").await.is_err());
     }
 
@@ -389,7 +416,8 @@ mod tests {
         let lease = Lease::new("sync-run", h.now, Duration::minutes(3));
         h.store.claim(&id, &lease, h.now).await.unwrap().unwrap();
         let err = h.admin("cli-1").revoke("c-1").await.unwrap_err();
-        assert!(err.contains("leased"), "{err}");
+        assert!(err.to_string().contains("leased"), "{err}");
+        assert!(err.is_transient(), "a held lease passes: run again later");
         assert!(h.gopay.is_live(&token));
         assert_eq!(h.store.peek(&id).unwrap().status, ProfileStatus::Active);
     }
@@ -416,7 +444,11 @@ mod tests {
             h.gopay
                 .script_revoke(ScriptedTokenAnswer::plain(status, body));
             let err = h.admin("cli-1").revoke("c-1").await.unwrap_err();
-            assert!(err.contains("not conclusive"), "{status}: {err}");
+            assert!(
+                err.to_string().contains("not conclusive"),
+                "{status}: {err}"
+            );
+            assert!(err.is_transient());
             let p = h.store.peek(&id).unwrap();
             assert_eq!(p.status, ProfileStatus::Active, "{status}");
             assert!(p.sealed_refresh.is_some() && p.lease.is_none());

@@ -15,25 +15,7 @@ use super::tokens::{
 use super::GoPayError;
 use crate::redact::{Personal, Secret};
 
-/// One HTTP answer. The body may hold tokens or personal data: never logged.
-pub struct HttpAnswer {
-    pub status: u16,
-    pub body: Vec<u8>,
-    /// The `Content-Type` header, if any.
-    pub content_type: Option<String>,
-}
-
-impl std::fmt::Debug for HttpAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HttpAnswer({}, {} bytes)", self.status, self.body.len())
-    }
-}
-
-/// A request that got no HTTP answer (connect error, timeout). The message names no URL
-/// query or header, so it is safe to log.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("transport: {0}")]
-pub struct TransportError(pub String);
+pub use crate::http::{HttpAnswer, TransportError};
 
 /// The requests GoPay's two hosts serve. Implementations send exactly what they are given.
 #[async_trait]

@@ -7,6 +7,7 @@
 //!   302 to the failure URL; otherwise the code is exchanged, the profile stored (refresh token
 //!   sealed, due now), 302 to the success URL.
 
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -17,10 +18,11 @@ use super::consent::{
     PendingConsent,
 };
 use super::events::{consent_plan, id_part, ConsentEvent};
+use super::identification::ClientProfileId;
 use super::prefill::{InternationalBankAccount, PrefillRequest};
 use super::store::{
-    sealed_access_aad, sealed_refresh_aad, ConsentSaved, GoPayStore, NewConsent, SealedTokens,
-    TokenRescue,
+    sealed_access_aad, sealed_refresh_aad, ConsentSaved, GoPayStore, NewConsent, ProfileRecord,
+    SealedTokens, TokenRescue,
 };
 use super::sync::Clock;
 use super::tokens::ClientCredentials;
@@ -49,30 +51,11 @@ pub struct ConsentEndpoint {
     pub clock: Clock,
 }
 
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub body: Vec<u8>,
-}
+pub use crate::http::{HttpRequest as Request, HttpResponse as Response};
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
+/// Consent answers carry a customer's consent URL or outcome: never cached.
 fn json_response(status: u16, body: Value) -> Response {
-    Response {
-        status,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("cache-control".into(), "no-store".into()),
-        ],
-        body: body.to_string(),
-    }
+    Response::json(status, body).with_header("cache-control", "no-store")
 }
 
 fn error(status: u16, message: &str) -> Response {
@@ -83,8 +66,8 @@ fn redirect(url: &str) -> Response {
     Response {
         status: 302,
         headers: vec![
-            ("location".into(), url.to_string()),
-            ("cache-control".into(), "no-store".into()),
+            ("location", url.to_string()),
+            ("cache-control", "no-store".into()),
         ],
         body: String::new(),
     }
@@ -157,7 +140,7 @@ impl ConsentEndpoint {
             (Some(r), _) => Response {
                 status: 405,
                 headers: vec![(
-                    "allow".into(),
+                    "allow",
                     match r {
                         Route::Consents => "POST",
                         Route::Callback => "GET",
@@ -316,7 +299,6 @@ impl ConsentEndpoint {
         code: &crate::redact::Secret,
         state_key: &str,
     ) -> Response {
-        let event_id = |kind: &str| consent_event_id(kind, state_key);
         let credentials = match self.credentials.get().await {
             Ok(c) => c,
             Err(e) => {
@@ -333,36 +315,16 @@ impl ConsentEndpoint {
         let tokens = match api.exchange_code(code, sent_at).await {
             Ok(t) => t,
             Err(e) => {
-                let http_status = match &e {
-                    CallError::Token { status, .. } | CallError::Status { status } => Some(*status),
-                    _ => None,
-                };
                 tracing::warn!(error = %e, "gopay: code exchange failed");
-                let plan = consent_plan(
-                    keys,
-                    customer_id,
-                    &ConsentEvent::ExchangeFailed { http_status },
-                    event_id("exchange-failed"),
-                    sent_at,
-                );
-                if let Err(err) = self.events.record(&plan).await {
-                    tracing::error!(error = %err, "gopay: exchange failure not recorded");
-                }
+                self.record_exchange_failure(keys, customer_id, state_key, &e, sent_at)
+                    .await;
                 return redirect(&self.failure_url);
             }
         };
         let profile = tokens.client_profile_id.clone();
         // Read before storing (the link then points to the new profile): a previous profile
         // of this customer is retired once the new consent is safe.
-        let previous = match self.store.profile_of_customer(customer_id).await {
-            Ok(p) => p.filter(|p| {
-                p.client_profile_id != profile && p.status != super::store::ProfileStatus::Revoked
-            }),
-            Err(e) => {
-                tracing::error!(error = %e, "gopay: ALERT customer's previous profile unknown (store); not retired");
-                None
-            }
-        };
+        let previous = self.previous_profile(customer_id, &profile).await;
         match self
             .store_first_tokens(keys, customer_id, &tokens, sent_at)
             .await
@@ -389,7 +351,7 @@ impl ConsentEndpoint {
             &ConsentEvent::Granted {
                 profile: profile.clone(),
             },
-            event_id("granted"),
+            consent_event_id("granted", state_key),
             now,
         );
         if let Err(e) = self.events.record(&plan).await {
@@ -399,6 +361,48 @@ impl ConsentEndpoint {
         }
         tracing::info!(client_profile_id = %profile.as_str(), "gopay: consent stored, profile due now");
         redirect(&self.success_url)
+    }
+
+    /// The failed code exchange in the customer's history (with GoPay's status if it answered).
+    async fn record_exchange_failure(
+        &self,
+        keys: &Keyring,
+        customer_id: &str,
+        state_key: &str,
+        e: &CallError,
+        at: DateTime<Utc>,
+    ) {
+        let http_status = match e {
+            CallError::Token { status, .. } | CallError::Status { status } => Some(*status),
+            _ => None,
+        };
+        let plan = consent_plan(
+            keys,
+            customer_id,
+            &ConsentEvent::ExchangeFailed { http_status },
+            consent_event_id("exchange-failed", state_key),
+            at,
+        );
+        if let Err(err) = self.events.record(&plan).await {
+            tracing::error!(error = %err, "gopay: exchange failure not recorded");
+        }
+    }
+
+    /// Another live profile of this customer (to retire once the new consent is safe).
+    async fn previous_profile(
+        &self,
+        customer_id: &str,
+        profile: &ClientProfileId,
+    ) -> Option<ProfileRecord> {
+        match self.store.profile_of_customer(customer_id).await {
+            Ok(p) => p.filter(|p| {
+                &p.client_profile_id != profile && p.status != super::store::ProfileStatus::Revoked
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: ALERT customer's previous profile unknown (store); not retired");
+                None
+            }
+        }
     }
 }
 

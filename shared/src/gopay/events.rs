@@ -21,24 +21,25 @@ fn stream(name: &str) -> Stream {
     Stream::named(name).expect("constant stream names are valid")
 }
 
+/// The write plan of a GoPay event: its id is the patch's; no provider time (a caller that
+/// has one sets it).
 fn plan(
     keys: &Keyring,
     customer_id: &str,
     event_type: &str,
-    event_id: String,
     body: &[u8],
     summary: Value,
     patch: StatePatch,
     now: DateTime<Utc>,
-    provider_time: Option<DateTime<Utc>>,
 ) -> WritePlan {
+    let event_id = patch.value.event_id.clone();
     WritePlan {
         event: EventRecord {
             provider: Provider::Gopay,
             event_type: event_type.to_string(),
             subject: Some(customer_id.to_string()),
             received_at: now,
-            provider_time,
+            provider_time: None,
             body_sha256: sha256_hex(body),
             sealed_body: keys.seal(
                 &EventRecord::body_aad(Provider::Gopay, &event_id, Some(customer_id)),
@@ -77,11 +78,10 @@ pub fn identification_plan(
         "subjectType": status.subject_type,
         "evidence": status.evidence(),
     });
-    plan(
+    let mut written = plan(
         keys,
         customer_id,
         "identification-status",
-        event_id,
         raw_body,
         summary,
         StatePatch {
@@ -89,8 +89,9 @@ pub fn identification_plan(
             value,
         },
         now,
-        status.date_last_change.as_ref().map(|d| d.utc()),
-    )
+    );
+    written.event.provider_time = status.date_last_change.as_ref().map(|d| d.utc());
+    written
 }
 
 /// What happened to a consent.
@@ -166,7 +167,6 @@ pub fn consent_plan(
         keys,
         customer_id,
         "consent",
-        event_id,
         &body,
         json!({ "consent": event.status(), "detail": detail }),
         StatePatch {
@@ -174,7 +174,6 @@ pub fn consent_plan(
             value,
         },
         now,
-        None,
     )
 }
 
@@ -196,7 +195,6 @@ pub fn pdf_plan(
         keys,
         customer_id,
         "identification-pdf",
-        event_id,
         &body,
         detail,
         StatePatch {
@@ -204,7 +202,6 @@ pub fn pdf_plan(
             value,
         },
         now,
-        None,
     )
 }
 

@@ -870,11 +870,10 @@ impl Run {
                 Err(VisitEnd::Leave)
             }
         }
-        .map(|tokens| {
+        .inspect(|_| {
             if kept {
                 self.raw_kept.lock().unwrap().insert(id.clone(), raw);
             }
-            tokens
         })
     }
 

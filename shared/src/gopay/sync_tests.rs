@@ -535,7 +535,7 @@ async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
             method: "GET".into(),
             path: "/gopay/callback".into(),
             query: format!("code={code}&state={}", state.expose()),
-            body: vec![],
+            ..Default::default()
         })
         .await;
     assert_eq!(resp.status, 302);
@@ -674,7 +674,7 @@ async fn a_re_consent_with_another_profile_retires_the_previous_one() {
                 method: "GET".into(),
                 path: "/gopay/callback".into(),
                 query: format!("code={code}&state={}", state.expose()),
-                body: vec![],
+                ..Default::default()
             })
             .await;
         assert_eq!(resp.headers[0].1, "https://app.example/ok");
@@ -832,6 +832,7 @@ async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile()
                 body: serde_json::json!({"customerId": customer, "prefill": {"firstName": "Dana"}})
                     .to_string()
                     .into_bytes(),
+                ..Default::default()
             })
             .await;
         assert_eq!(resp.status, 201, "{customer}: {}", resp.body);

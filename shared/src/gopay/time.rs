@@ -9,16 +9,17 @@
 //! raw text and the naive local value, and only derives the UTC instant from the assumption.
 //! If GoPay ever sends an explicit offset (`Z`, `+01:00`), that offset wins.
 //!
-//! Prague follows the EU summer-time rule (since 1996): summer time from the last Sunday of
-//! March 01:00 UTC to the last Sunday of October 01:00 UTC. Local times in the autumn hour that
-//! happens twice resolve to the earlier instant (summer time), and local times in the spring gap
-//! that never happens are read as winter time; both cases are flagged in [`ZoneSource`].
-//! Dates before 1996 (before GoPay's identification service existed) use the same rule.
+//! Prague's offsets come from the IANA time-zone database (`chrono-tz`, `Europe/Prague`): since
+//! 1996 summer time runs from the last Sunday of March 01:00 UTC to the last Sunday of October
+//! 01:00 UTC. Local times in the autumn hour that happens twice resolve to the earlier instant
+//! (summer time), and local times in the spring gap that never happens are read as winter time;
+//! both cases are flagged in [`ZoneSource`].
 
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc,
-    Weekday,
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime,
+    Offset, TimeZone, Timelike, Utc,
 };
+use chrono_tz::Europe::Prague;
 
 use super::error::GoPayError;
 
@@ -157,52 +158,29 @@ pub fn format_gopay_local(local: NaiveDateTime) -> String {
     )
 }
 
-fn last_sunday(year: i32, month: u32) -> NaiveDate {
-    let first_of_next = if month == 12 {
-        NaiveDate::from_ymd_opt(year + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(year, month + 1, 1)
-    }
-    .expect("valid first day of month");
-    let mut day = first_of_next.pred_opt().expect("a day before");
-    while day.weekday() != Weekday::Sun {
-        day = day.pred_opt().expect("a day before");
-    }
-    day
-}
-
-/// Prague's offset from UTC at an instant (EU rule: CEST between the last Sundays of March
-/// and October, 01:00 UTC each).
+/// Prague's offset from UTC at an instant.
 pub fn prague_offset_at(utc: DateTime<Utc>) -> Duration {
-    let year = utc.year();
-    let one_am = NaiveTime::from_hms_opt(1, 0, 0).expect("valid time");
-    let start = last_sunday(year, 3).and_time(one_am);
-    let end = last_sunday(year, 10).and_time(one_am);
-    let t = utc.naive_utc();
-    if t >= start && t < end {
-        Duration::hours(2)
-    } else {
-        Duration::hours(1)
-    }
+    Duration::seconds(i64::from(prague_fixed_offset_at(utc).local_minus_utc()))
 }
 
 /// The fixed offset of Prague at an instant.
 pub fn prague_fixed_offset_at(utc: DateTime<Utc>) -> FixedOffset {
-    let secs = prague_offset_at(utc).num_seconds() as i32;
-    FixedOffset::east_opt(secs).expect("offset in range")
+    Prague.offset_from_utc_datetime(&utc.naive_utc()).fix()
 }
 
 /// Reads a Prague wall-clock value as an instant (see the module documentation for the
 /// ambiguous and missing hours).
 pub fn prague_local_to_utc(local: NaiveDateTime) -> (DateTime<Utc>, ZoneSource) {
-    let summer = (local - Duration::hours(2)).and_utc();
-    let winter = (local - Duration::hours(1)).and_utc();
-    let summer_ok = prague_offset_at(summer) == Duration::hours(2);
-    let winter_ok = prague_offset_at(winter) == Duration::hours(1);
-    match (summer_ok, winter_ok) {
-        (true, true) => (summer, ZoneSource::AssumedPragueAmbiguous),
-        (true, false) => (summer, ZoneSource::AssumedPrague),
-        (false, true) => (winter, ZoneSource::AssumedPrague),
-        (false, false) => (winter, ZoneSource::AssumedPragueGap),
+    match Prague.from_local_datetime(&local) {
+        LocalResult::Single(t) => (t.with_timezone(&Utc), ZoneSource::AssumedPrague),
+        LocalResult::Ambiguous(earlier, _) => (
+            earlier.with_timezone(&Utc),
+            ZoneSource::AssumedPragueAmbiguous,
+        ),
+        // The spring gap: read as the winter offset (UTC+1) the clock showed just before.
+        LocalResult::None => (
+            (local - Duration::hours(1)).and_utc(),
+            ZoneSource::AssumedPragueGap,
+        ),
     }
 }

@@ -39,7 +39,11 @@ impl ReqwestApiTransport {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(HttpAnswer { status, body })
+        Ok(HttpAnswer {
+            status,
+            body,
+            content_type: None,
+        })
     }
 }
 

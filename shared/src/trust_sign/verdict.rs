@@ -15,8 +15,8 @@
 
 use super::controls::{self, ControlResult};
 use super::report::{
-    ClientFileState, Controls, Document, Event, EventState, EventType, FaceMatch, Lin, LinMatch,
-    LinVerdict, Report, Timestamp, Validation, VideoIdentification,
+    ClientFile, ClientFileState, Controls, Document, Event, EventState, EventType, FaceMatch, Lin,
+    LinMatch, LinVerdict, Report, SignedDocument, Timestamp, Validation, VideoIdentification,
 };
 use crate::redact::Personal;
 use serde::Serialize;
@@ -580,144 +580,21 @@ fn raw(t: &Option<Timestamp>) -> Option<String> {
 pub fn summarize(report: &Report) -> ClientFileSummary {
     let mut reviews = Reviews::new(&report.events);
     let cf = report.client_file.as_ref();
-
-    let mut participants: Vec<ParticipantVerdict> = report
-        .participants()
-        .iter()
-        .enumerate()
-        .map(|(pi, p)| {
-            let mut checks = Vec::new();
-            for (ci, check) in p.identity_checks.iter().enumerate() {
-                let base = format!("clientFile.participants[{pi}].identityChecks[{ci}]");
-                if let Some(doc) = &check.id_document {
-                    let mut v = document_verdict(
-                        doc,
-                        CheckKind::IdDocument,
-                        format!("{base}.idDocument"),
-                        &mut reviews,
-                    );
-                    v.participant_uuid = v.participant_uuid.or_else(|| p.uuid.clone());
-                    checks.push(v);
-                }
-                for (at, fm) in check.all_face_matches() {
-                    checks.push(face_match_verdict(fm, format!("{base}.{at}"), &mut reviews));
-                }
-                if let Some(video) = &check.video_identification {
-                    checks.push(video_verdict(video, format!("{base}.videoIdentification")));
-                }
-                if let Some(lin) = &check.lin {
-                    checks.push(lin_verdict(lin, format!("{base}.lin")));
-                }
-            }
-            for c in &mut checks {
-                c.participant_uuid = c.participant_uuid.take().or_else(|| p.uuid.clone());
-            }
-            ParticipantVerdict {
-                uuid: p.uuid.clone(),
-                participant_type: p.participant_type.clone(),
-                outcome: Outcome::NotEvaluated,
-                identity_checks: checks,
-                documents: Vec::new(),
-            }
-        })
-        .collect();
-
-    let mut other_documents = Vec::new();
-    for (di, doc) in report.documents.iter().enumerate() {
-        let v = document_verdict(
-            doc,
-            CheckKind::Document,
-            format!("documents[{di}]"),
-            &mut reviews,
-        );
-        let owner = participants
-            .iter_mut()
-            .find(|p| p.uuid.is_some() && p.uuid == doc.participant_uuid);
-        match owner {
-            Some(p) => p.documents.push(v),
-            None => other_documents.push(v),
-        }
-    }
-    for p in &mut participants {
-        p.outcome = Outcome::worst(
-            p.identity_checks
-                .iter()
-                .chain(&p.documents)
-                .map(|c| c.outcome),
-        );
-    }
-
-    let legal_entity = cf.and_then(|c| c.legal_entity.as_ref()).map(|le| {
-        let mut v = CheckVerdict::new(CheckKind::LegalEntity, "clientFile.legalEntity".into());
-        let judged = le
-            .data
-            .as_ref()
-            .and_then(|d| d.controls.as_ref())
-            .map_or(0, |c| v.add_controls(c, "legalEntity"));
-        v.decide(None, judged);
-        v
-    });
-
-    let signed_documents = report
+    // Reviews are claimed in this order: identity checks first, then documents.
+    let mut participants = participant_verdicts(report, &mut reviews);
+    let other_documents = place_documents(report, &mut participants, &mut reviews);
+    let signed_documents: Vec<SignedDocumentSummary> = report
         .signed_documents
         .iter()
-        .map(|d| {
-            let ids = |f: &dyn Fn(&super::report::ConsentClause) -> bool| -> Vec<String> {
-                d.consent_clauses
-                    .iter()
-                    .filter(|c| f(c))
-                    .map(|c| c.id.clone().unwrap_or_default())
-                    .collect()
-            };
-            SignedDocumentSummary {
-                id: d.id.clone(),
-                file_name: d.archive_file_name(),
-                clauses: d.consent_clauses.len(),
-                checked: d
-                    .consent_clauses
-                    .iter()
-                    .filter(|c| c.checked == Some(true))
-                    .count(),
-                required_unchecked: ids(&|c| c.required == Some(true) && c.checked != Some(true)),
-                optional_declined: ids(&|c| c.required != Some(true) && c.checked == Some(false)),
-            }
-        })
-        .collect::<Vec<_>>();
-
+        .map(signed_document_summary)
+        .collect();
     let state = cf.and_then(|c| c.state.clone());
     let decision = match state {
         Some(ClientFileState::Accepted) => Decision::Accepted,
         Some(ClientFileState::Rejected) => Decision::Rejected,
         _ => Decision::InProgress,
     };
-    let mut inconsistencies = Vec::new();
-    if let Some(c) = cf {
-        let closed = decision != Decision::InProgress;
-        if closed && c.finish_date.is_none() {
-            inconsistencies.push("closed file without finishDate".to_string());
-        }
-        if !closed && c.finish_date.is_some() {
-            inconsistencies
-                .push("finishDate on a file that is neither accepted nor rejected".to_string());
-        }
-        if decision == Decision::Rejected && c.rejection_cause.is_none() {
-            inconsistencies.push("REJECTED without rejectionCause".to_string());
-        }
-        if decision != Decision::Rejected && c.rejection_cause.is_some() {
-            inconsistencies.push("rejectionCause on a file that is not REJECTED".to_string());
-        }
-        if decision != Decision::Accepted && c.acceptation_message.is_some() {
-            inconsistencies.push("acceptationMessage on a file that is not ACCEPTED".to_string());
-        }
-    }
-    for d in &signed_documents {
-        if !d.required_unchecked.is_empty() {
-            inconsistencies.push(format!(
-                "signed document {:?} has unchecked required clauses",
-                d.id
-            ));
-        }
-    }
+    let inconsistencies = inconsistencies(cf, decision, &signed_documents);
 
     ClientFileSummary {
         client_file_uuid: cf.and_then(|c| c.uuid.clone()),
@@ -745,12 +622,161 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
         group_label: cf.and_then(|c| c.group.as_ref().and_then(|g| g.label.clone())),
         participants,
         other_documents,
-        legal_entity,
+        legal_entity: cf.and_then(legal_entity_verdict),
         signed_documents,
         unlinked_reviews: reviews.unlinked(),
         inconsistencies,
         type_mismatches: report.type_mismatches.clone(),
     }
+}
+
+/// Each participant's identity-check verdicts (documents are placed afterwards).
+fn participant_verdicts(report: &Report, reviews: &mut Reviews) -> Vec<ParticipantVerdict> {
+    report
+        .participants()
+        .iter()
+        .enumerate()
+        .map(|(pi, p)| {
+            let mut checks = Vec::new();
+            for (ci, check) in p.identity_checks.iter().enumerate() {
+                let base = format!("clientFile.participants[{pi}].identityChecks[{ci}]");
+                if let Some(doc) = &check.id_document {
+                    let mut v = document_verdict(
+                        doc,
+                        CheckKind::IdDocument,
+                        format!("{base}.idDocument"),
+                        reviews,
+                    );
+                    v.participant_uuid = v.participant_uuid.or_else(|| p.uuid.clone());
+                    checks.push(v);
+                }
+                for (at, fm) in check.all_face_matches() {
+                    checks.push(face_match_verdict(fm, format!("{base}.{at}"), reviews));
+                }
+                if let Some(video) = &check.video_identification {
+                    checks.push(video_verdict(video, format!("{base}.videoIdentification")));
+                }
+                if let Some(lin) = &check.lin {
+                    checks.push(lin_verdict(lin, format!("{base}.lin")));
+                }
+            }
+            for c in &mut checks {
+                c.participant_uuid = c.participant_uuid.take().or_else(|| p.uuid.clone());
+            }
+            ParticipantVerdict {
+                uuid: p.uuid.clone(),
+                participant_type: p.participant_type.clone(),
+                outcome: Outcome::NotEvaluated,
+                identity_checks: checks,
+                documents: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// Gives each document's verdict to its participant and decides every participant's outcome;
+/// returns the documents of nobody in the file.
+fn place_documents(
+    report: &Report,
+    participants: &mut [ParticipantVerdict],
+    reviews: &mut Reviews,
+) -> Vec<CheckVerdict> {
+    let mut other_documents = Vec::new();
+    for (di, doc) in report.documents.iter().enumerate() {
+        let v = document_verdict(
+            doc,
+            CheckKind::Document,
+            format!("documents[{di}]"),
+            reviews,
+        );
+        let owner = participants
+            .iter_mut()
+            .find(|p| p.uuid.is_some() && p.uuid == doc.participant_uuid);
+        match owner {
+            Some(p) => p.documents.push(v),
+            None => other_documents.push(v),
+        }
+    }
+    for p in participants {
+        p.outcome = Outcome::worst(
+            p.identity_checks
+                .iter()
+                .chain(&p.documents)
+                .map(|c| c.outcome),
+        );
+    }
+    other_documents
+}
+
+fn legal_entity_verdict(cf: &ClientFile) -> Option<CheckVerdict> {
+    cf.legal_entity.as_ref().map(|le| {
+        let mut v = CheckVerdict::new(CheckKind::LegalEntity, "clientFile.legalEntity".into());
+        let judged = le
+            .data
+            .as_ref()
+            .and_then(|d| d.controls.as_ref())
+            .map_or(0, |c| v.add_controls(c, "legalEntity"));
+        v.decide(None, judged);
+        v
+    })
+}
+
+fn signed_document_summary(d: &SignedDocument) -> SignedDocumentSummary {
+    let ids = |f: &dyn Fn(&super::report::ConsentClause) -> bool| -> Vec<String> {
+        d.consent_clauses
+            .iter()
+            .filter(|c| f(c))
+            .map(|c| c.id.clone().unwrap_or_default())
+            .collect()
+    };
+    SignedDocumentSummary {
+        id: d.id.clone(),
+        file_name: d.archive_file_name(),
+        clauses: d.consent_clauses.len(),
+        checked: d
+            .consent_clauses
+            .iter()
+            .filter(|c| c.checked == Some(true))
+            .count(),
+        required_unchecked: ids(&|c| c.required == Some(true) && c.checked != Some(true)),
+        optional_declined: ids(&|c| c.required != Some(true) && c.checked == Some(false)),
+    }
+}
+
+/// Breaches of the reference's own rules about a file's closing fields and its clauses.
+fn inconsistencies(
+    cf: Option<&ClientFile>,
+    decision: Decision,
+    signed_documents: &[SignedDocumentSummary],
+) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Some(c) = cf {
+        let closed = decision != Decision::InProgress;
+        if closed && c.finish_date.is_none() {
+            found.push("closed file without finishDate".to_string());
+        }
+        if !closed && c.finish_date.is_some() {
+            found.push("finishDate on a file that is neither accepted nor rejected".to_string());
+        }
+        if decision == Decision::Rejected && c.rejection_cause.is_none() {
+            found.push("REJECTED without rejectionCause".to_string());
+        }
+        if decision != Decision::Rejected && c.rejection_cause.is_some() {
+            found.push("rejectionCause on a file that is not REJECTED".to_string());
+        }
+        if decision != Decision::Accepted && c.acceptation_message.is_some() {
+            found.push("acceptationMessage on a file that is not ACCEPTED".to_string());
+        }
+    }
+    for d in signed_documents {
+        if !d.required_unchecked.is_empty() {
+            found.push(format!(
+                "signed document {:?} has unchecked required clauses",
+                d.id
+            ));
+        }
+    }
+    found
 }
 
 #[cfg(test)]

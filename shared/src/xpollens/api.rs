@@ -261,22 +261,7 @@ pub fn parse_token_response(body: &[u8], now: DateTime<Utc>) -> Result<AccessTok
     })
 }
 
-/// One HTTP answer. The body may hold callback payloads or tokens: never logged.
-pub struct HttpAnswer {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
-impl std::fmt::Debug for HttpAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HttpAnswer({}, {} bytes)", self.status, self.body.len())
-    }
-}
-
-/// A request that got no HTTP answer (connect error, timeout). Names no URL query or header.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("transport: {0}")]
-pub struct TransportError(pub String);
+pub use crate::http::{HttpAnswer, TransportError};
 
 /// The two requests the drain needs. Implementations send exactly what they are given.
 #[async_trait]
@@ -543,12 +528,14 @@ mod tests {
         HttpAnswer {
             status: 200,
             body: body.as_bytes().to_vec(),
+            content_type: None,
         }
     }
     fn status(s: u16) -> HttpAnswer {
         HttpAnswer {
             status: s,
             body: vec![],
+            content_type: None,
         }
     }
 

@@ -17,58 +17,19 @@ use crate::ip_allow::IpAllowList;
 use crate::secrets::Cached;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Lambda takes at most 6 MB per synchronous invocation, the event envelope included.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-#[derive(Debug, Clone, Default)]
-pub struct HttpRequest {
-    pub method: String,
-    pub path: String,
-    /// Header names in any case.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// The raw query string, without `?`.
-    pub query: String,
-    pub source_ip: Option<IpAddr>,
-}
+pub use crate::http::{HttpRequest, HttpResponse};
 
-impl HttpRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
-impl HttpResponse {
-    fn json(status: u16, body: serde_json::Value) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.to_string(),
-        }
-    }
-    fn error(status: u16, code: &str, message: impl std::fmt::Display) -> Self {
-        Self::json(
-            status,
-            json!({"error": code, "message": message.to_string()}),
-        )
-    }
-    fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
+/// Our JSON error body: a stable code and a message.
+fn error_response(status: u16, code: &str, message: impl std::fmt::Display) -> HttpResponse {
+    HttpResponse::json(
+        status,
+        json!({"error": code, "message": message.to_string()}),
+    )
 }
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -172,11 +133,11 @@ enum Refusal {
 fn method_and_route(req: &HttpRequest) -> Result<Option<u32>, HttpResponse> {
     if !req.method.eq_ignore_ascii_case("POST") {
         return Err(
-            HttpResponse::error(405, "method_not_allowed", "only POST is accepted")
-                .with_header("allow", "POST".into()),
+            error_response(405, "method_not_allowed", "only POST is accepted")
+                .with_header("allow", "POST"),
         );
     }
-    route(&req.path).ok_or_else(|| HttpResponse::error(404, "not_found", "unknown route"))
+    route(&req.path).ok_or_else(|| error_response(404, "not_found", "unknown route"))
 }
 
 impl Endpoint {
@@ -189,7 +150,7 @@ impl Endpoint {
             if !list.allows(req.source_ip) {
                 // The address itself is in the API Gateway access log; logs here carry no personal data.
                 tracing::warn!("callback from an address outside the allow-list");
-                return HttpResponse::error(403, "forbidden", "source address not allowed");
+                return error_response(403, "forbidden", "source address not allowed");
             }
         }
         if let Some(resp) = self.authenticate(req).await {
@@ -234,7 +195,7 @@ impl Endpoint {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot load callback credentials");
-                return Some(HttpResponse::error(
+                return Some(error_response(
                     503,
                     "unavailable",
                     "authentication unavailable, retry later",
@@ -253,7 +214,7 @@ impl Endpoint {
             Ok(()) => None,
             Err(e) => {
                 tracing::warn!(reason = %e, "callback refused: authentication");
-                let mut resp = HttpResponse::error(401, "unauthorized", e);
+                let mut resp = error_response(401, "unauthorized", e);
                 for c in creds.challenges() {
                     resp = resp.with_header("www-authenticate", c.to_string());
                 }
@@ -305,7 +266,7 @@ impl Endpoint {
         message: String,
     ) -> HttpResponse {
         if status >= 500 {
-            return HttpResponse::error(status, code, message);
+            return error_response(status, code, message);
         }
         match self
             .recorder
@@ -314,9 +275,9 @@ impl Endpoint {
         {
             Ok(()) => {
                 tracing::warn!(status, code, reason = %message, "callback rejected");
-                HttpResponse::error(status, code, message)
+                error_response(status, code, message)
             }
-            Err(_) => HttpResponse::error(
+            Err(_) => error_response(
                 503,
                 "unavailable",
                 "cannot record the rejected callback, retry later",
@@ -332,9 +293,9 @@ pub fn error_answer(e: &DeliveryError) -> HttpResponse {
             status,
             code,
             message,
-        } => HttpResponse::error(*status, code, message),
+        } => error_response(*status, code, message),
         DeliveryError::Unavailable(_) => {
-            HttpResponse::error(503, "unavailable", "event not stored, retry later")
+            error_response(503, "unavailable", "event not stored, retry later")
         }
     }
 }
@@ -342,7 +303,7 @@ pub fn error_answer(e: &DeliveryError) -> HttpResponse {
 /// The answer to a recorded delivery.
 pub fn answer(recorded: &Recorded) -> HttpResponse {
     match recorded.outcome {
-        Outcome::Conflict => HttpResponse::error(
+        Outcome::Conflict => error_response(
             409,
             "conflict",
             "this Webhook-Id was already received with a different body",

@@ -42,6 +42,8 @@ async fn setup() -> Setup {
     );
     let sim = GoPaySim::start(config).await.unwrap();
     let hosts = GoPayHosts::new(&sim.auth_base_url(), &sim.client_base_url()).unwrap();
+    // reqwest uses the process's TLS provider (the build has one: aws-lc-rs).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let http = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(StdDuration::from_secs(10))

@@ -14,8 +14,14 @@ use serde_json::{json, Value};
 
 const SCOPE: &str = "perm.client.identification:read";
 
-fn client() -> Client {
+/// reqwest uses the process's TLS provider (the build has one: aws-lc-rs).
+fn builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     Client::builder()
+}
+
+fn client() -> Client {
+    builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(StdDuration::from_secs(10))
         .build()
@@ -731,7 +737,7 @@ async fn faults_errors_latency_hangs_and_lost_answers() {
         Endpoint::IdentificationStatus,
         Fault::times(FaultKind::Hang, 1),
     );
-    let impatient = Client::builder()
+    let impatient = builder()
         .timeout(StdDuration::from_millis(200))
         .build()
         .unwrap();
@@ -995,7 +1001,7 @@ async fn shutdown_stops_serving() {
         404
     );
     sim.shutdown().await;
-    let gone = Client::builder()
+    let gone = builder()
         .timeout(StdDuration::from_secs(2))
         .build()
         .unwrap();

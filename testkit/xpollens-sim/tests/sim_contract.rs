@@ -73,7 +73,7 @@ async fn token_endpoint_accepts_basic_or_body_client_auth_and_refuses_bad_client
     assert!(matches!(e, ApiError::Token { status: 401 }), "{e}");
 
     // Raw requests: both client-auth methods at once, another grant, another scope.
-    let http = reqwest::Client::new();
+    let http = kyc_shared::http::client(std::time::Duration::from_secs(10)).unwrap();
     let creds = ApiCredentials::from_secret_json(&sim.credentials_json()).unwrap();
     let cfg = |scope| {
         ApiConfig::new(&sim.base_url(), &sim.token_url(), scope, ClientAuth::Basic).unwrap()

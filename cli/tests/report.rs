@@ -1,0 +1,56 @@
+//! `kyc status|history --output table`: the same report as JSON, as columns a person reads.
+
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
+use kyc_integration_tests::downstream::state_plan;
+use kyc_integration_tests::{provision, Moto, TABLE};
+use kyc_shared::aws::DynamoStore;
+use kyc_shared::intake::EventStore;
+
+mod common;
+
+fn kyc(moto: &Moto, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::kyc_local(&moto.endpoint, args, &[("TABLE_NAME", TABLE)]);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_history_print_as_json_or_as_a_table() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let store = DynamoStore::new(&config, TABLE);
+    for plan in [
+        state_plan("alice", "e1", "Created", false, 1),
+        state_plan("alice", "e2", "Validated", true, 2),
+    ] {
+        store.record(&plan).await.unwrap();
+    }
+
+    let (code, json, err) = kyc(&moto, &["status", "alice"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["providers"]["xpollens"]["userRecord"]["status"],
+        "Validated"
+    );
+
+    let (code, table, err) = kyc(&moto, &["status", "alice", "--output", "table"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("PROVIDER"), "{table}");
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[1].contains("xpollens") && lines[1].contains("userRecord"));
+    assert!(lines[1].contains("Validated") && lines[1].contains("true"));
+
+    let (code, table, err) = kyc(&moto, &["history", "alice", "--output", "table"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(table.starts_with("RECEIVED"), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.contains("e1") && table.contains("e2"), "{table}");
+}

@@ -1,0 +1,76 @@
+//! The one conversion between API Gateway (through `lambda_http`) and our plain
+//! [`HttpRequest`]/[`HttpResponse`], for every HTTP function.
+
+use super::{HttpRequest, HttpResponse};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+/// Method, raw path and query, headers (those that are text), body, and the caller's IP
+/// as API Gateway saw it (HTTP API 2.0 events).
+pub fn request(request: &Request) -> HttpRequest {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
+        _ => None,
+    };
+    HttpRequest {
+        method: request.method().as_str().to_string(),
+        path: request.uri().path().to_string(),
+        headers: request
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
+            .collect(),
+        body: request.body().to_vec(),
+        query: request.uri().query().unwrap_or("").to_string(),
+        source_ip,
+    }
+}
+
+pub fn response(answer: HttpResponse) -> Result<Response<Body>, lambda_http::http::Error> {
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in answer.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::Text(answer.body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_gateway_event_becomes_our_request_and_our_answer_its_response() {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/customers/a%2Db/kyc",
+            "rawQueryString": "limit=2", "headers": {"X-Test": "yes"},
+            "requestContext": {"http": {"method": "POST", "path": "/customers/a%2Db/kyc",
+                "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "t"},
+                "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+                "requestId": "r", "routeKey": "$default", "stage": "$default",
+                "time": "27/Nov/2026:10:00:00 +0000", "timeEpoch": 0},
+            "body": "hello", "isBase64Encoded": false
+        });
+        let lambda_request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let req = request(&lambda_request);
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/customers/a%2Db/kyc");
+        assert_eq!(req.query, "limit=2");
+        assert_eq!(req.header("x-test"), Some("yes"));
+        assert_eq!(req.body, b"hello");
+        assert_eq!(req.source_ip, Some("203.0.113.7".parse().unwrap()));
+
+        let answer = HttpResponse::json(409, serde_json::json!({"error": "conflict"}))
+            .with_header("cache-control", "no-store");
+        let resp = response(answer).unwrap();
+        assert_eq!(resp.status(), 409);
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        assert!(matches!(resp.body(), Body::Text(t) if t == r#"{"error":"conflict"}"#));
+    }
+}

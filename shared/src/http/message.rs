@@ -1,0 +1,74 @@
+//! HTTP messages free of Lambda and client-library types, so the rules are tested without a
+//! runtime or a network:
+//! - [`HttpRequest`]/[`HttpResponse`]: what every endpoint of ours handles (Xpollens callbacks,
+//!   GoPay consent, read API); [`super::lambda`] converts them from and to API Gateway's.
+//! - [`HttpAnswer`]/[`TransportError`]: what a provider API's transport (GoPay, Xpollens)
+//!   gives back to the typed calls.
+
+use serde_json::Value;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The raw (percent-encoded) path.
+    pub path: String,
+    /// Header names in any case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The raw query string, without `?`.
+    pub query: String,
+    pub source_ip: Option<IpAddr>,
+}
+
+impl HttpRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// A JSON answer.
+    pub fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body: body.to_string(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// One answer of a provider's API. The body may hold tokens or personal data: never logged.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+}
+
+impl std::fmt::Debug for HttpAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HttpAnswer({}, {} bytes)", self.status, self.body.len())
+    }
+}
+
+/// A request that got no HTTP answer (connect error, timeout). The message names no URL
+/// query or header, so it is safe to log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("transport: {0}")]
+pub struct TransportError(pub String);

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Checks every events/*.json: valid JSON of a known kind, and what each kind must hold.
+
+Kinds: API Gateway HTTP API 2.0 events (a JSON body parses), a fallback-queue page, an S3
+notification, a schedule input (exactly what EventBridge Scheduler sends: the template's
+Input), a GoPay identification-status response. Exits 1 naming the first bad file.
+"""
+import glob
+import json
+import sys
+
+
+def kind_of(event):
+    if isinstance(event, list):
+        assert all("metadata" in e and "payload" in e for e in event), "queue entry shape"
+        return "fallback-queue page"
+    if "requestContext" in event:
+        assert event["version"] == "2.0", "payload format 2.0"
+        headers = {k.lower(): v for k, v in event.get("headers", {}).items()}
+        if "json" in headers.get("content-type", "") and event.get("body"):
+            json.loads(event["body"])
+        return "API Gateway HTTP API 2.0"
+    if "Records" in event:
+        assert event["Records"][0]["s3"]["object"]["key"], "an object key"
+        return "S3 notification"
+    if event.get("source") == "kyc-hooks.scheduler":
+        assert set(event) == {"source", "detail-type", "detail"}, "the Scheduler's Input only"
+        return "schedule input"
+    if "clientProfileId" in event and "state" in event:
+        return "GoPay identification status"
+    raise AssertionError("unknown kind")
+
+
+counts = {}
+for name in sorted(glob.glob("events/*.json")):
+    try:
+        with open(name) as f:
+            kind = kind_of(json.load(f))
+    except (AssertionError, KeyError, ValueError) as e:
+        sys.exit(f"{name}: {e}")
+    counts[kind] = counts.get(kind, 0) + 1
+print(", ".join(f"{n} {k}" for k, n in counts.items()), "- ok")
