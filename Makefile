@@ -13,6 +13,8 @@ export AWS_DEFAULT_REGION := eu-west-3
 export AWS_ACCESS_KEY_ID := test
 export AWS_SECRET_ACCESS_KEY := test
 export CARGO_TERM_COLOR := never
+# SAM CLI must not phone home (offline machines, CI).
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: demo test tools lint unit bench clean
 
@@ -25,6 +27,8 @@ tools: $(STAMP)
 
 lint: tools
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --lint --template-file template.yaml
+	$(PY) tools/table_schema.py check
 	cargo fmt --all -- --check
 
 test: tools lint

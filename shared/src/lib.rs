@@ -11,6 +11,7 @@
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod callback_auth;
 pub mod config;
 pub mod crypto;
 pub mod downstream;

@@ -3,11 +3,14 @@
 
 use kyc_shared::auth::CredentialSet;
 use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
+use kyc_shared::callback_auth::{
+    CallbackAuthMode, ClientCertificate, GatewayAttestation, JwtClaims,
+};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::ip_allow::IpAllowList;
 use kyc_shared::secrets::Cached;
 use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::{Endpoint, HttpRequest};
+use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint, HttpRequest};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
@@ -25,6 +28,9 @@ pub struct Settings {
     pub secret_ttl: Duration,
     /// How long Xpollens' previous credential (AWSPREVIOUS) is accepted after a rotation.
     pub previous_credential_grace: Duration,
+    /// Basic (checked here against the credential secret), OAuth2 or mTLS (checked by API
+    /// Gateway, attestation required here).
+    pub callback_auth: CallbackAuthMode,
 }
 
 impl Settings {
@@ -43,6 +49,7 @@ impl Settings {
                     kyc_shared::auth::DEFAULT_PREVIOUS_GRACE_HOURS as u64,
                 ),
             ),
+            callback_auth: CallbackAuthMode::from_env().map_err(|e| e.to_string())?,
         })
     }
 }
@@ -66,15 +73,19 @@ pub fn build_endpoint(
                 Keyring::from_staged,
             ),
         },
-        credentials: {
-            let grace = kyc_shared::chrono::Duration::from_std(settings.previous_credential_grace)
-                .map_err(|e| format!("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS: {e}"))?;
-            Cached::new(
-                secrets,
-                &settings.credentials_secret,
-                settings.secret_ttl,
-                move |staged| CredentialSet::from_staged_with_grace(staged, grace),
-            )
+        auth: match &settings.callback_auth {
+            CallbackAuthMode::Basic => {
+                let grace =
+                    kyc_shared::chrono::Duration::from_std(settings.previous_credential_grace)
+                        .map_err(|e| format!("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS: {e}"))?;
+                CallbackAuth::Credentials(Cached::new(
+                    secrets,
+                    &settings.credentials_secret,
+                    settings.secret_ttl,
+                    move |staged| CredentialSet::from_staged_with_grace(staged, grace),
+                ))
+            }
+            CallbackAuthMode::Gateway(required) => CallbackAuth::Gateway(required.clone()),
         },
         allow_list: IpAllowList::parse(&settings.allowed_cidrs).map_err(|e| e.to_string())?,
         clock: Arc::new(chrono_now),
@@ -90,13 +101,21 @@ pub async fn handle(
     endpoint: &Endpoint,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let source_ip = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
-        }
+    let resp = endpoint.handle(&http_request(&request)).await;
+    let mut builder = Response::builder().status(resp.status);
+    for (k, v) in resp.headers {
+        builder = builder.header(k, v);
+    }
+    Ok(builder.body(Body::Text(resp.body))?)
+}
+
+/// The endpoint's plain view of an API Gateway request, with what the gateway attests.
+pub fn http_request(request: &Request) -> HttpRequest {
+    let context = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => Some(ctx),
         _ => None,
     };
-    let req = HttpRequest {
+    HttpRequest {
         method: request.method().as_str().to_string(),
         path: request.uri().path().to_string(),
         headers: request
@@ -110,12 +129,28 @@ pub async fn handle(
             .collect(),
         body: request.body().to_vec(),
         query: request.uri().query().unwrap_or("").to_string(),
-        source_ip,
-    };
-    let resp = endpoint.handle(&req).await;
-    let mut builder = Response::builder().status(resp.status);
-    for (k, v) in resp.headers {
-        builder = builder.header(k, v);
+        source_ip: context
+            .and_then(|ctx| ctx.http.source_ip.as_deref())
+            .and_then(|ip| ip.parse().ok()),
+        gateway: GatewayAttestation {
+            jwt: context
+                .and_then(|ctx| ctx.authorizer.as_ref())
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| JwtClaims {
+                    claims: jwt
+                        .claims
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    scopes: jwt.scopes.clone().unwrap_or_default(),
+                }),
+            client_certificate: context
+                .and_then(|ctx| ctx.authentication.as_ref())
+                .and_then(|a| a.client_cert.as_ref())
+                .map(|cert| ClientCertificate {
+                    subject_dn: cert.subject_dn.clone().unwrap_or_default(),
+                    issuer_dn: cert.issuer_dn.clone().unwrap_or_default(),
+                }),
+        },
     }
-    Ok(builder.body(Body::Text(resp.body))?)
 }
