@@ -29,6 +29,7 @@ lint: tools
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template-file template.yaml
 	$(PY) tools/table_schema.py check
+	$(PY) tools/template_checks.py
 	cargo fmt --all -- --check
 
 test: tools lint
