@@ -13,6 +13,8 @@ export AWS_DEFAULT_REGION := eu-west-3
 export AWS_ACCESS_KEY_ID := test
 export AWS_SECRET_ACCESS_KEY := test
 export CARGO_TERM_COLOR := never
+# SAM CLI must not phone home (offline machines, CI).
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: demo test tools style lint unit bench clean fuzz
 
@@ -26,6 +28,9 @@ tools: $(STAMP)
 # Template lint and formatting: part of `make test` (a few seconds).
 style: tools
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --lint --template-file template.yaml
+	$(PY) tools/table_schema.py check
+	$(PY) tools/template_checks.py
 	cargo fmt --all -- --check
 
 # Unused-dependency checker, pinned, installed into .tools/ (a cargo binary, not a Python tool).

@@ -9,7 +9,7 @@ use kyc_shared::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::secrets::Cached;
 use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::Endpoint;
+use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,12 +53,12 @@ async fn main() {
                 Keyring::from_staged,
             ),
         },
-        credentials: Cached::new(
+        auth: CallbackAuth::Credentials(Cached::new(
             secrets,
             CREDENTIALS_SECRET,
             Duration::from_secs(300),
             CredentialSet::from_staged,
-        ),
+        )),
         allow_list: None,
         clock: Arc::new(kyc_shared::chrono::Utc::now),
     };

@@ -240,9 +240,17 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
     )
     .unwrap();
+    // SAM events (`Path: /x`) and the callback API's explicit routes (`RouteKey: ANY /x`).
     let routes: BTreeSet<String> = template
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("Path: "))
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("Path: ").or_else(|| {
+                l.strip_prefix("RouteKey: ")
+                    .and_then(|k| k.split_once(' '))
+                    .map(|(_, path)| path)
+            })
+        })
         .map(str::to_string)
         .collect();
     let documented: BTreeSet<String> = api.doc["paths"]

@@ -10,26 +10,21 @@ import sys
 
 import boto3
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import table_schema  # noqa: E402
+
 endpoint = os.environ["AWS_ENDPOINT_URL"]
 table = os.environ.get("TABLE_NAME", "kyc-hooks")
 ddb = boto3.client("dynamodb", endpoint_url=endpoint)
-ddb.create_table(
+# The table as the template defines it (schemas/kyc-table.json, checked against template.yaml):
+# GSI1 keys only, the stream the state publisher reads (make demo hands its records to the
+# function), TTL on expiresAt.
+schema = table_schema.load_schema()
+ddb.create_table(**table_schema.create_table_args(schema, table))
+ddb.update_time_to_live(
     TableName=table,
-    BillingMode="PAY_PER_REQUEST",
-    AttributeDefinitions=[
-        {"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")
-    ],
-    KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-    # GSI1: sparse secondary access paths (e.g. GoPay profiles by next-due time).
-    GlobalSecondaryIndexes=[{
-        "IndexName": "GSI1",
-        "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"}, {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
-        "Projection": {"ProjectionType": "ALL"},
-    }],
-    # The state publisher's source (make demo reads it and hands the records to the function).
-    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    TimeToLiveSpecification={"Enabled": True, "AttributeName": schema["TimeToLiveAttribute"]},
 )
-ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
 s3 = boto3.client("s3", endpoint_url=endpoint)
 if os.environ.get("XPOLLENS_BODY_BUCKET"):
     s3.create_bucket(

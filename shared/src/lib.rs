@@ -15,6 +15,7 @@ kyc_test_log::install!();
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod callback_auth;
 pub mod config;
 pub mod crypto;
 pub mod downstream;

@@ -5,7 +5,7 @@
 
 use crate::Moto;
 use kyc_shared::aws_config::SdkConfig;
-use kyc_shared::aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+use kyc_shared::aws_sdk_dynamodb::types::StreamViewType;
 use serde_json::{json, Value};
 
 /// One JSON-protocol call; the credential scope names the region moto files it under.
@@ -35,23 +35,23 @@ pub async fn call(moto: &Moto, target: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Turns on the table's stream (NEW_AND_OLD_IMAGES, as the template does); its ARN.
+/// The table's stream ARN (the schema enables it, NEW_AND_OLD_IMAGES, as the template does).
 pub async fn enable_stream(config: &SdkConfig, table: &str) -> String {
     let out = kyc_shared::aws_sdk_dynamodb::Client::new(config)
-        .update_table()
+        .describe_table()
         .table_name(table)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
         .send()
         .await
         .unwrap();
-    out.table_description()
-        .and_then(|t| t.latest_stream_arn())
+    let table = out.table().expect("table");
+    assert_eq!(
+        table
+            .stream_specification()
+            .and_then(|s| s.stream_view_type()),
+        Some(&StreamViewType::NewAndOldImages)
+    );
+    table
+        .latest_stream_arn()
         .expect("stream enabled")
         .to_string()
 }

@@ -15,10 +15,6 @@ use kyc_shared::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInter
 use kyc_shared::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use kyc_shared::aws_sdk_dynamodb::operation::scan::ScanInput;
 use kyc_shared::aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
-use kyc_shared::aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use kyc_shared::chrono::Duration as ChronoDuration;
 use kyc_shared::crypto::Keyring;
 use kyc_shared::gopay::client::credentials_from_json;
@@ -90,46 +86,7 @@ impl DdbProbe {
 
 /// Table with GSI1, payload key, GoPay client credentials, PDF bucket.
 pub async fn provision_gopay(config: &SdkConfig, sim: &SimConfig) {
-    let ddb = aws_sdk_dynamodb::Client::new(config);
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    ddb.create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("PK"))
-        .attribute_definitions(attr("SK"))
-        .attribute_definitions(attr("GSI1PK"))
-        .attribute_definitions(attr("GSI1SK"))
-        .key_schema(key("PK", KeyType::Hash))
-        .key_schema(key("SK", KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("GSI1")
-                .key_schema(key("GSI1PK", KeyType::Hash))
-                .key_schema(key("GSI1SK", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table");
+    crate::create_kyc_table(config, TABLE).await;
     let sm = aws_sdk_secretsmanager::Client::new(config);
     crate::create_payload_key_secrets(&sm).await;
     sm.create_secret()

@@ -2,7 +2,9 @@
 //! functions expect, and helpers to drive the real Lambda handler over real SDK calls.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use base64::Engine;
 use kyc_shared::aws_config::{self, BehaviorVersion, SdkConfig};
@@ -82,14 +84,21 @@ pub struct Moto {
     pub endpoint: String,
 }
 
-/// The Python of the project's venv (made by `make test`) and the serialising launcher.
-fn moto_command() -> Command {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = std::env::var("KYC_PYTHON")
+/// The Python of the project's venv (made by `make test`), or `KYC_PYTHON`.
+pub fn project_python() -> PathBuf {
+    std::env::var("KYC_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join(".venv/bin/python"));
-    let mut cmd = Command::new(python);
-    cmd.arg(root.join("tools/moto_serial.py"));
+        .unwrap_or_else(|_| project_root().join(".venv/bin/python"))
+}
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The venv's Python and the serialising launcher.
+fn moto_command() -> Command {
+    let mut cmd = Command::new(project_python());
+    cmd.arg(project_root().join("tools/moto_serial.py"));
     cmd
 }
 
@@ -164,43 +173,99 @@ pub fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// Creates the table and both secrets (credentials with a previous stage, as after a rotation).
-pub async fn provision(config: &SdkConfig, table: &str) {
-    let ddb = aws_sdk_dynamodb::Client::new(config);
-    ddb.create_table()
+/// `schemas/kyc-table.json`: the table as `template.yaml` defines it (tests/table_schema.rs
+/// checks the two agree), in CreateTable form.
+pub fn table_schema() -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/kyc-table.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Creates the table from [`table_schema`]: keys, GSI1 (keys only), the stream, TTL.
+pub async fn create_kyc_table(config: &SdkConfig, table: &str) {
+    let schema = table_schema();
+    let text =
+        |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_else(|| panic!("{k}")).to_string();
+    let keys = |v: &serde_json::Value| -> Vec<KeySchemaElement> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(text(k, "AttributeName"))
+                    .key_type(KeyType::from(text(k, "KeyType").as_str()))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(schema["BillingMode"], "PAY_PER_REQUEST");
+    let mut create = aws_sdk_dynamodb::Client::new(config)
+        .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
+        .set_key_schema(Some(keys(&schema["KeySchema"])));
+    for a in schema["AttributeDefinitions"].as_array().unwrap() {
+        create = create.attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("PK")
-                .attribute_type(ScalarAttributeType::S)
+                .attribute_name(text(a, "AttributeName"))
+                .attribute_type(ScalarAttributeType::from(text(a, "AttributeType").as_str()))
                 .build()
                 .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("SK")
-                .attribute_type(ScalarAttributeType::S)
+        );
+    }
+    for g in schema["GlobalSecondaryIndexes"].as_array().unwrap() {
+        let projection = &g["Projection"];
+        create =
+            create.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(text(g, "IndexName"))
+                    .set_key_schema(Some(keys(&g["KeySchema"])))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(
+                                text(projection, "ProjectionType").as_str(),
+                            ))
+                            .set_non_key_attributes(projection["NonKeyAttributes"].as_array().map(
+                                |a| a.iter().map(|n| n.as_str().unwrap().to_string()).collect(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            );
+    }
+    let stream = &schema["StreamSpecification"];
+    if stream["StreamEnabled"] == true {
+        create = create.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(
+                    text(stream, "StreamViewType").as_str(),
+                ))
                 .build()
                 .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("PK")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("SK")
-                .key_type(KeyType::Range)
+        );
+    }
+    create.send().await.expect("create table");
+    aws_sdk_dynamodb::Client::new(config)
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(text(&schema, "TimeToLiveAttribute"))
                 .build()
                 .unwrap(),
         )
         .send()
         .await
-        .expect("create table");
+        .expect("table TTL");
+}
+
+/// Creates the table and both secrets (credentials with a previous stage, as after a rotation).
+pub async fn provision(config: &SdkConfig, table: &str) {
+    create_kyc_table(config, table).await;
     kyc_shared::aws::s3_client(config)
         .create_bucket()
         .bucket(BODY_BUCKET)
@@ -240,6 +305,7 @@ pub fn settings(table: &str) -> xpollens_callback::Settings {
         allowed_cidrs: String::new(),
         secret_ttl: Duration::from_secs(300),
         previous_credential_grace: Duration::from_secs(24 * 3600),
+        callback_auth: kyc_shared::callback_auth::CallbackAuthMode::Basic,
     }
 }
 

@@ -3,12 +3,13 @@
 
 use kyc_shared::auth::CredentialSet;
 use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
+use kyc_shared::callback_auth::CallbackAuthMode;
 use kyc_shared::crypto::Keyring;
 use kyc_shared::http::lambda;
 use kyc_shared::ip_allow::IpAllowList;
 use kyc_shared::secrets::Cached;
 use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::Endpoint;
+use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint, HttpRequest};
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,9 @@ pub struct Settings {
     pub secret_ttl: Duration,
     /// How long Xpollens' previous credential (AWSPREVIOUS) is accepted after a rotation.
     pub previous_credential_grace: Duration,
+    /// Basic (checked here against the credential secret), OAuth2 or mTLS (checked by API
+    /// Gateway, attestation required here).
+    pub callback_auth: CallbackAuthMode,
 }
 
 impl Settings {
@@ -43,6 +47,7 @@ impl Settings {
                     kyc_shared::auth::DEFAULT_PREVIOUS_GRACE_HOURS as u64,
                 ),
             ),
+            callback_auth: CallbackAuthMode::from_env().map_err(|e| e.to_string())?,
         })
     }
 }
@@ -66,15 +71,19 @@ pub fn build_endpoint(
                 Keyring::from_staged,
             ),
         },
-        credentials: {
-            let grace = kyc_shared::chrono::Duration::from_std(settings.previous_credential_grace)
-                .map_err(|e| format!("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS: {e}"))?;
-            Cached::new(
-                secrets,
-                &settings.credentials_secret,
-                settings.secret_ttl,
-                move |staged| CredentialSet::from_staged_with_grace(staged, grace),
-            )
+        auth: match &settings.callback_auth {
+            CallbackAuthMode::Basic => {
+                let grace =
+                    kyc_shared::chrono::Duration::from_std(settings.previous_credential_grace)
+                        .map_err(|e| format!("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS: {e}"))?;
+                CallbackAuth::Credentials(Cached::new(
+                    secrets,
+                    &settings.credentials_secret,
+                    settings.secret_ttl,
+                    move |staged| CredentialSet::from_staged_with_grace(staged, grace),
+                ))
+            }
+            CallbackAuthMode::Gateway(required) => CallbackAuth::Gateway(required.clone()),
         },
         allow_list: IpAllowList::parse(&settings.allowed_cidrs).map_err(|e| e.to_string())?,
         clock: Arc::new(chrono_now),
@@ -92,4 +101,10 @@ pub async fn handle(
 ) -> Result<Response<Body>, lambda_http::Error> {
     let answer = endpoint.handle(&lambda::request(&request)).await;
     Ok(lambda::response(answer)?)
+}
+
+/// The endpoint's plain view of an API Gateway request, with what the gateway attests
+/// (the one conversion, `shared::http::lambda`).
+pub fn http_request(request: &Request) -> HttpRequest {
+    lambda::request(request)
 }

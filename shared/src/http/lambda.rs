@@ -2,17 +2,40 @@
 //! [`HttpRequest`]/[`HttpResponse`], for every HTTP function.
 
 use super::{HttpRequest, HttpResponse};
+use crate::callback_auth::{ClientCertificate, GatewayAttestation, JwtClaims};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-/// Method, raw path and query, headers (those that are text), body, and the caller's IP
-/// as API Gateway saw it (HTTP API 2.0 events).
+/// Method, raw path and query, headers (those that are text), body, the caller's IP as API
+/// Gateway saw it and what the gateway attests (JWT authorizer claims, mTLS client
+/// certificate) (HTTP API 2.0 events).
 pub fn request(request: &Request) -> HttpRequest {
-    let source_ip = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
-        }
+    let context = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => Some(ctx),
         _ => None,
+    };
+    let source_ip = context
+        .and_then(|ctx| ctx.http.source_ip.as_deref())
+        .and_then(|ip| ip.parse().ok());
+    let gateway = GatewayAttestation {
+        jwt: context
+            .and_then(|ctx| ctx.authorizer.as_ref())
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| JwtClaims {
+                claims: jwt
+                    .claims
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                scopes: jwt.scopes.clone().unwrap_or_default(),
+            }),
+        client_certificate: context
+            .and_then(|ctx| ctx.authentication.as_ref())
+            .and_then(|a| a.client_cert.as_ref())
+            .map(|cert| ClientCertificate {
+                subject_dn: cert.subject_dn.clone().unwrap_or_default(),
+                issuer_dn: cert.issuer_dn.clone().unwrap_or_default(),
+            }),
     };
     HttpRequest {
         method: request.method().as_str().to_string(),
@@ -29,6 +52,7 @@ pub fn request(request: &Request) -> HttpRequest {
         body: request.body().to_vec(),
         query: request.uri().query().unwrap_or("").to_string(),
         source_ip,
+        gateway,
     }
 }
 

@@ -19,6 +19,8 @@ pub struct HttpRequest {
     /// The raw query string, without `?`.
     pub query: String,
     pub source_ip: Option<IpAddr>,
+    /// What API Gateway attests about the caller (JWT authorizer claims, mTLS certificate).
+    pub gateway: crate::callback_auth::GatewayAttestation,
 }
 
 impl HttpRequest {

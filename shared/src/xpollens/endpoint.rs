@@ -12,6 +12,7 @@
 
 use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery, Recorded, Recorder};
 use crate::auth::{AuthError, CredentialSet};
+use crate::callback_auth::GatewayRequirement;
 use crate::intake::Outcome;
 use crate::ip_allow::IpAllowList;
 use crate::secrets::Cached;
@@ -34,9 +35,18 @@ fn error_response(status: u16, code: &str, message: impl std::fmt::Display) -> H
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// How callers are authenticated: one mode per environment, agreed with Xpollens
+/// (`crate::callback_auth`).
+pub enum CallbackAuth {
+    /// Basic (or static bearer) credentials from the secret, checked here.
+    Credentials(Cached<CredentialSet>),
+    /// OAuth2 or mTLS: API Gateway authenticated the caller; its attestation is required.
+    Gateway(GatewayRequirement),
+}
+
 pub struct Endpoint {
     pub recorder: Recorder,
-    pub credentials: Cached<CredentialSet>,
+    pub auth: CallbackAuth,
     pub allow_list: Option<IpAllowList>,
     pub clock: Clock,
 }
@@ -190,8 +200,12 @@ impl Endpoint {
     }
 
     async fn authenticate(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        let credentials = match &self.auth {
+            CallbackAuth::Credentials(credentials) => credentials,
+            CallbackAuth::Gateway(required) => return self.check_gateway(required, req),
+        };
         let header = req.header("authorization");
-        let creds = match self.credentials.get().await {
+        let creds = match credentials.get().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot load callback credentials");
@@ -206,7 +220,7 @@ impl Endpoint {
         let mut result = creds.authorize_at(header, now);
         if result == Err(AuthError::Invalid) {
             // Maybe the credential was rotated since the cache was filled.
-            if let Ok(fresh) = self.credentials.refreshed().await {
+            if let Ok(fresh) = credentials.refreshed().await {
                 result = fresh.authorize_at(header, now);
             }
         }
@@ -221,6 +235,30 @@ impl Endpoint {
                 Some(resp)
             }
         }
+    }
+
+    /// OAuth2 / mTLS: nothing stored when refused, as for a Basic refusal.
+    fn check_gateway(
+        &self,
+        required: &GatewayRequirement,
+        req: &HttpRequest,
+    ) -> Option<HttpResponse> {
+        let e = required.check(&req.gateway, (self.clock)()).err()?;
+        if e.is_gateway_misconfiguration() {
+            tracing::error!(reason = %e, "callback refused: the gateway did not authenticate it (check the route's authorizer / the mTLS domain)");
+        } else {
+            tracing::warn!(reason = %e, "callback refused: authentication");
+        }
+        let code = if e.status() == 401 {
+            "unauthorized"
+        } else {
+            "forbidden"
+        };
+        let mut resp = error_response(e.status(), code, &e);
+        if let Some(challenge) = required.challenge(&e) {
+            resp = resp.with_header("www-authenticate", challenge);
+        }
+        Some(resp)
     }
 
     async fn accept(
@@ -360,12 +398,12 @@ mod tests {
                 )
                 .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
             },
-            credentials: Cached::new(
+            auth: CallbackAuth::Credentials(Cached::new(
                 src,
                 "creds",
                 StdDuration::from_secs(300),
                 CredentialSet::from_staged,
-            ),
+            )),
             allow_list: allow.map(|a| IpAllowList::parse(a).unwrap().unwrap()),
             clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()),
         }
@@ -399,6 +437,7 @@ mod tests {
             body: body.as_bytes().to_vec(),
             query: String::new(),
             source_ip: Some("203.0.113.5".parse().unwrap()),
+            gateway: Default::default(),
         }
     }
 

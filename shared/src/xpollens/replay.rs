@@ -8,7 +8,7 @@
 use super::dates::parse_process_date;
 use super::delivery::{DeliveryRecorder, Recorded, Recorder};
 use super::drain::raw_delivery;
-use super::endpoint::{answer, error_answer, Endpoint, HttpRequest};
+use super::endpoint::{answer, error_answer, CallbackAuth, Endpoint, HttpRequest};
 use super::queue::group_page;
 use crate::crypto::{Keyring, PayloadKey};
 use crate::intake::{EventStore, MemoryStore, Provider};
@@ -88,6 +88,7 @@ pub fn http_request_from_event(
             body,
             query: text(event, "rawQueryString").unwrap_or_default(),
             source_ip: None,
+            gateway: Default::default(),
         },
         received,
     ))
@@ -152,7 +153,7 @@ impl Replay {
                     store: store.clone(),
                     keys,
                 },
-                credentials,
+                auth: CallbackAuth::Credentials(credentials),
                 allow_list: None,
                 clock: Arc::new(Utc::now),
             },

@@ -1,0 +1,119 @@
+"""Operational rules template.yaml must keep (issue 10), checked in make lint and by
+tests/template_checks.rs:
+
+- every function has an errors alarm and a throttles alarm;
+- every queue has a depth alarm and an oldest-message alarm;
+- every function invoked asynchronously (S3 event, EventBridge Scheduler target) has an
+  on-failure destination;
+- every IAM statement on the table itself is limited by dynamodb:LeadingKeys;
+- every alarm notifies the alarm topic, on alarm and on recovery;
+- every Xpollens callback route takes the JWT authorizer in the OAuth2 mode.
+
+    python tools/template_checks.py [TEMPLATE]   # exit 1, naming each breach
+"""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import table_schema  # noqa: E402  (the CloudFormation-aware YAML loader)
+import yaml  # noqa: E402
+
+
+def _ref(value):
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+def _alarms(resources):
+    return {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _dimension(alarm, name):
+    for d in alarm.get("Dimensions", []):
+        if d["Name"] == name:
+            return d["Value"]
+    return None
+
+
+def breaches(template):
+    resources = template["Resources"]
+    alarms = _alarms(resources)
+    out = []
+    functions = [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    for fn in functions:
+        for metric in ("Errors", "Throttles"):
+            if not any(
+                a.get("Namespace") == "AWS/Lambda"
+                and a.get("MetricName") == metric
+                and _ref(_dimension(a, "FunctionName")) == fn
+                for a in alarms.values()
+            ):
+                out.append(f"{fn}: no {metric} alarm")
+    for q in (n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"):
+        for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
+            if not any(
+                a.get("MetricName") == metric
+                and _dimension(a, "QueueName") == {"GetAtt": f"{q}.QueueName"}
+                for a in alarms.values()
+            ):
+                out.append(f"{q}: no {metric} alarm")
+    scheduled = {
+        r["Properties"]["Target"]["Arn"].get("GetAtt", "").split(".")[0]
+        for r in resources.values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+    }
+    for fn in functions:
+        props = resources[fn]["Properties"]
+        events = props.get("Events", {}).values()
+        asynchronous = fn in scheduled or any(e["Type"] == "S3" for e in events)
+        on_failure = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
+        if asynchronous and not on_failure:
+            out.append(f"{fn}: invoked asynchronously without an on-failure destination")
+    for name, r in resources.items():
+        if r["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in r["Properties"].get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                if not isinstance(st, dict) or "Sid" not in st:
+                    continue  # a conditional statement (Fn::If), never on the table
+                if st.get("Resource") == {"GetAtt": "KycTable.Arn"}:
+                    leading = (
+                        st.get("Condition", {})
+                        .get("ForAllValues:StringLike", {})
+                        .get("dynamodb:LeadingKeys")
+                    )
+                    if not leading:
+                        out.append(f"{name}/{st['Sid']}: table access without dynamodb:LeadingKeys")
+    topic = {"If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for name, a in alarms.items():
+        for actions in ("AlarmActions", "OKActions"):
+            if a.get(actions) != topic:
+                out.append(f"{name}: {actions} is not the alarm topic")
+    for name, r in resources.items():
+        if r["Type"] == "AWS::ApiGatewayV2::Route" and r["Properties"]["RouteKey"].split(" ")[1].startswith(
+            "/xpollens/callbacks"
+        ):
+            p = r["Properties"]
+            if p.get("AuthorizationType") != {"If": ["UseOAuth2", "JWT", "NONE"]} or p.get(
+                "AuthorizerId"
+            ) != {"If": ["UseOAuth2", {"Ref": "XpollensCallbackJwtAuthorizer"}, {"Ref": "AWS::NoValue"}]}:
+                out.append(f"{name}: the OAuth2 mode does not put the JWT authorizer on this route")
+    return out
+
+
+def load(path):
+    return yaml.load(pathlib.Path(path).read_text(), Loader=table_schema._TemplateLoader)
+
+
+def main(argv):
+    path = argv[1] if len(argv) > 1 else table_schema.TEMPLATE
+    found = breaches(load(path))
+    for b in found:
+        print(f"template check: {b}", file=sys.stderr)
+    if not found:
+        print("template.yaml: alarms, on-failure destinations, LeadingKeys and callback routes as required")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
