@@ -60,13 +60,24 @@ test: tools style
 demo: tools
 	./tools/demo.sh
 
+# Every step writes target/bench-results/<name>.json; the last prints one table (figure, goal,
+# measured, pass/fail) and fails on a missed goal. Sized for < 15 minutes on 2 cores: moto
+# serves one request at a time, so the moto runs use documented smaller counts than the
+# standalone runs (README, "Proof").
+FUNCTION_BINS := xpollens-callback xpollens-queue-drain trust-sign-archive gopay-consent gopay-sync state-publisher kyc-read-api
 bench: tools
-	cargo bench -p kyc-shared --no-default-features --bench callback_cpu
+	rm -rf target/bench-results
+	cargo bench -p kyc-shared --no-default-features --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
 	cargo run --release -p kyc-integration-tests --bin measure-aws-calls
 	cargo run --release -p kyc-integration-tests --bin gopay-sync-twin-bench
-	cargo run --release -p kyc-integration-tests --bin gopay-sync-bench
-	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench
+	cargo run --release -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32
+	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench -- 150
+	cargo run --release -p kyc-integration-tests --bin xpollens-load -- --count 1000
 	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
+	cargo run --release -p kyc-integration-tests --bin bench-trust-sign-archive -- 10240 209715200
+	cargo build --release $(addprefix -p ,$(FUNCTION_BINS)) --bins
+	cargo run --release -p kyc-integration-tests --bin bench-summary -- sizes $(FUNCTION_BINS)
+	cargo run --release -p kyc-integration-tests --bin bench-summary
 
 # Fuzzing (nightly + cargo-fuzz/libFuzzer): every target FUZZ_SECONDS, then a table.
 FUZZ_SECONDS ?= 30

@@ -138,6 +138,46 @@ async fn main() {
             "first poll (every profile a change)"
         }
     );
+    {
+        use kyc_integration_tests::bench_results::{write, Figure};
+        let per_profile = calls as f64 / report.polled.max(1) as f64;
+        let reused = env.sim.refresh_token_reuse_count();
+        write(
+            "gopay-sync-moto",
+            &[
+                Figure::reported(
+                    &format!(
+                        "GoPay sync on moto ({} profiles): profiles/s",
+                        report.polled
+                    ),
+                    "reported (moto serves one request at a time)",
+                    (report.polled as f64 / secs * 10.0).round() / 10.0,
+                    "profiles/s",
+                ),
+                Figure::checked(
+                    "GoPay sync: DynamoDB calls per profile",
+                    "<= 3",
+                    (per_profile * 100.0).round() / 100.0,
+                    "calls",
+                    per_profile <= 3.0,
+                ),
+                Figure::checked(
+                    "GoPay sync: Scan calls",
+                    "0",
+                    env.probe.scans() as f64,
+                    "calls",
+                    env.probe.scans() == 0,
+                ),
+                Figure::checked(
+                    "GoPay sync (moto): refresh tokens used twice",
+                    "0",
+                    reused as f64,
+                    "tokens",
+                    reused == 0,
+                ),
+            ],
+        );
+    }
     assert_eq!(env.probe.scans(), 0);
     assert_eq!(env.sim.refresh_token_reuse_count(), 0);
 }

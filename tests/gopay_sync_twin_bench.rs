@@ -137,5 +137,24 @@ async fn main() {
         event_calls,
         gopay_calls,
     );
+    kyc_integration_tests::bench_results::write(
+        "gopay-sync-twin",
+        &[
+            kyc_integration_tests::bench_results::Figure::checked(
+                &format!("GoPay engine (twins, concurrency {concurrency}): profiles/s vs Little's-law bound {bound:.0}"),
+                ">= 75 % of the bound",
+                (rate * 10.0).round() / 10.0,
+                "profiles/s",
+                rate >= 0.75 * bound,
+            ),
+            kyc_integration_tests::bench_results::Figure::checked(
+                "GoPay engine (twins): refresh tokens used twice",
+                "0",
+                reused as f64,
+                "tokens",
+                reused == 0,
+            ),
+        ],
+    );
     assert_eq!(reused, 0, "a refresh token was used twice");
 }

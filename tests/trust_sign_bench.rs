@@ -6,6 +6,7 @@
 //! time per archive, and the child's peak RSS (VmHWM: runtime, SDK clients and processing,
 //! nothing from the upload).
 
+use kyc_integration_tests::bench_results::{self, Figure};
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
 use kyc_shared::aws::s3::build_processor;
@@ -87,6 +88,7 @@ fn main() {
             sizes
         }
     };
+    let mut figures = Vec::new();
     runtime().block_on(async {
         let moto = Moto::start();
         let config = moto.sdk_config().await;
@@ -136,6 +138,21 @@ fn main() {
                 f[4] as f64 / 1024.0
             );
             // Free moto's memory before the next size.
+            // Budgets (README): report.json's compressed size + 256 KiB read; 64 MiB RSS.
+            figures.push(Figure::checked(
+                &format!("archive {}: bytes read", human(up.size)),
+                &format!("<= report.json compressed ({}) + 256 KiB", f[2]),
+                f[0] as f64,
+                "bytes",
+                f[0] <= f[2] + (256 << 10),
+            ));
+            figures.push(Figure::checked(
+                &format!("archive {}: peak RSS of the processing", human(up.size)),
+                "< 64 MiB",
+                (f[4] as f64 / 1024.0 * 10.0).round() / 10.0,
+                "MiB",
+                f[4] < 64 * 1024,
+            ));
             s3.delete_object()
                 .bucket(BUCKET)
                 .key(&key)
@@ -145,6 +162,7 @@ fn main() {
                 .unwrap();
         }
     });
+    bench_results::write("trust-sign-archive", &figures);
 }
 
 fn human(bytes: u64) -> String {

@@ -2,7 +2,7 @@
 //! floor: `serde_json::from_slice::<Value>` of the same bytes. Run: `make bench`.
 
 use base64::Engine;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use kyc_shared::auth::{Credential, CredentialSet};
 use kyc_shared::crypto::{Keyring, PayloadKey};
 use kyc_shared::intake::EventId;
@@ -11,6 +11,9 @@ use kyc_shared::xpollens::delivery::Channel;
 use kyc_shared::xpollens::parse_callback;
 use kyc_shared::xpollens::plan::{plan, Delivery};
 use std::hint::black_box;
+
+#[path = "support/bench_results.rs"]
+mod bench_results;
 
 const BODIES: [(&str, &str); 3] = [
     (
@@ -105,4 +108,41 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// Criterion's mean estimate of `group/function`, in ns (None when filtered out).
+fn mean_ns(group: &str, function: &str) -> Option<f64> {
+    let path = bench_results::target_dir()
+        .join("criterion")
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v["mean"]["point_estimate"].as_f64()
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Goal (issue 13): a callback's CPU (authenticate + parse + plan, sealing included) within
+    // 3x a bare `serde_json::Value` parse of the same bytes.
+    let mut figures = Vec::new();
+    for (name, _) in BODIES {
+        let (Some(floor), Some(ours)) = (
+            mean_ns(name, "serde_json_value"),
+            mean_ns(name, "auth_parse_plan"),
+        ) else {
+            continue;
+        };
+        let ratio = ours / floor;
+        figures.push(bench_results::figure(
+            &format!("CPU per callback ({name}): auth + parse + plan vs serde_json::Value parse ({:.1} us vs {:.1} us)", ours / 1000.0, floor / 1000.0),
+            "<= 3x",
+            (ratio * 100.0).round() / 100.0,
+            "x",
+            Some(ratio <= 3.0),
+        ));
+    }
+    if !figures.is_empty() {
+        bench_results::write("callback-cpu", figures);
+    }
+}

@@ -24,6 +24,9 @@ use kyc_shared::trust_sign::intake::{ArchiveObject, LinkKey};
 use kyc_shared::trust_sign::processor::{MemoryArchives, Processor, RecordResult, Settings};
 use kyc_shared::trust_sign::Limits;
 use std::io::Write;
+
+#[path = "support/bench_results.rs"]
+mod bench_results;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trust_sign_gen::zip_writer::{EntryOptions, Method, ZipWriter};
@@ -183,6 +186,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     println!("| report.json shape | report.json bytes | archive bytes | result | time | peak RSS of the processing process |");
     println!("|---|---|---|---|---|---|");
+    let mut figures = Vec::new();
     for shape in SHAPES {
         let json = report(shape, target);
         let file = dir.join(format!("{shape}.zip"));
@@ -214,17 +218,36 @@ fn main() {
                     .last()
                     .unwrap_or("")
             );
+            figures.push(bench_results::figure(
+                &format!("report.json at the size limit ({shape}): processed without crashing"),
+                "no crash",
+                0.0,
+                "",
+                Some(false),
+            ));
             continue;
         }
         let line = String::from_utf8(out.stdout).unwrap();
         let f: Vec<&str> = line.split_whitespace().collect();
+        let rss_mib = f[2].parse::<f64>().unwrap() / 1024.0;
         println!(
-            "| {shape} | {} | {size} | {} | {:.2?} | {:.1} MiB |",
+            "| {shape} | {} | {size} | {} | {:.2?} | {rss_mib:.1} MiB |",
             json.len(),
             f[0],
             Duration::from_nanos(f[1].parse().unwrap()),
-            f[2].parse::<f64>().unwrap() / 1024.0
         );
+        // The function has 512 MB; half of it is the budget for one report at the limit.
+        figures.push(bench_results::figure(
+            &format!(
+                "report.json at the size limit ({shape}): peak RSS ({})",
+                f[0]
+            ),
+            "< 256 MiB",
+            (rss_mib * 10.0).round() / 10.0,
+            "MiB",
+            Some(rss_mib < 256.0),
+        ));
     }
     let _ = std::fs::remove_dir(&dir);
+    bench_results::write("trust-sign-report", figures);
 }

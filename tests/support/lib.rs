@@ -19,6 +19,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Figures each benchmark writes for `make bench`'s closing table.
+pub mod bench_results;
 /// Downstream: the table's stream, a bus with a consumer queue, state write plans.
 pub mod downstream;
 pub mod gopay;

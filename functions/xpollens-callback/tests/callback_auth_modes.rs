@@ -3,6 +3,9 @@
 //! endpoint, over the in-memory store. The fail-closed cases matter most: a request the gateway
 //! did not authenticate is refused, and nothing is stored.
 
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
 use kyc_shared::callback_auth::{
     CallbackAuthMode, ClientCertificateRequirement, GatewayRequirement, JwtRequirement,
 };

@@ -354,10 +354,25 @@ impl ConsentEndpoint {
             consent_event_id("granted", state_key),
             now,
         );
-        if let Err(e) = self.events.record(&plan).await {
-            // The profile (the source of truth) is stored and due now; the first poll records
-            // the identification state.
-            tracing::error!(error = %e, "gopay: consent-granted event not recorded");
+        // The customer's redirect cannot be replayed (the state is spent) and no later run
+        // records a GRANTED: retried here like the first tokens' write, so one failed or lost
+        // write does not leave the consent stream without it (a retry of a landed write is a
+        // duplicate, same event id).
+        for attempt in 1..=3u32 {
+            if attempt > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            match self.events.record(&plan).await {
+                Ok(_) => break,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!(error = %e, attempt, "gopay: consent-granted event not recorded; retrying");
+                }
+                Err(e) => {
+                    // The profile (the source of truth) is stored and due now; the first poll
+                    // records the identification state.
+                    tracing::error!(error = %e, "gopay: ALERT consent-granted event not recorded");
+                }
+            }
         }
         tracing::info!(client_profile_id = %profile.as_str(), "gopay: consent stored, profile due now");
         redirect(&self.success_url)

@@ -14,7 +14,9 @@ use serde::Serialize;
 use super::client::{CallError, GoPayApi, GoPayTransport};
 use super::consent::GoPayHosts;
 use super::events::{consent_plan, id_part, identification_plan, pdf_plan, ConsentEvent};
-use super::identification::{status_change, ClientProfileId, IdentificationState};
+use super::identification::{
+    status_change, ClientProfileId, IdentificationState, IdentificationStatus,
+};
 use super::schedule::{
     access_token_needs_refresh, next_due_after_error, next_due_after_poll, should_take_more_work,
     BackoffPolicy, Lease, PollPolicy, DEFAULT_DEADLINE_RESERVE, DEFAULT_LEASE_DURATION,
@@ -1097,7 +1099,7 @@ impl Run {
         if status.state == IdentificationState::Identified
             && (record.pdf_key.is_none() || reidentified)
         {
-            match self.copy_pdf(record, &access, now).await {
+            match self.copy_pdf(record, &status, &access, now).await {
                 Ok(key) => pdf_key = Some(key),
                 Err(()) => pdf_failed = true,
             }
@@ -1120,7 +1122,9 @@ impl Run {
         Ok(VisitResult {
             next_due_at,
             consecutive_failures,
-            snapshot: Some(snapshot),
+            // While the PDF is not safely recorded the snapshot stays where it was, so the next
+            // visit sees the same change and names the PDF event the same way.
+            snapshot: (!pdf_failed).then_some(snapshot),
             pdf_key,
             drop_access: false,
             missing_polls: 0,
@@ -1166,6 +1170,7 @@ impl Run {
     async fn copy_pdf(
         &self,
         record: &ProfileRecord,
+        status: &IdentificationStatus,
         access: &Secret,
         now: DateTime<Utc>,
     ) -> Result<String, ()> {
@@ -1210,7 +1215,14 @@ impl Run {
             tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: PDF upload failed; retried next visit");
             return Err(());
         }
-        let event_id = format!("gopay-pdf-{}", id_part(&key));
+        // Named after the identification change the PDF documents (the same id as that
+        // change's event), not after this copy: a visit retried after a lost answer (event
+        // written, visit result not stored) copies the PDF again under a new key, and its event
+        // is then a duplicate, not a second PDF. A re-identification is another change.
+        let event_id = format!(
+            "gopay-pdf-{}",
+            id_part(&status.event_id(record.last_snapshot.as_ref()))
+        );
         let plan = pdf_plan(
             &self.keys,
             &record.customer_id,

@@ -27,6 +27,8 @@ fn keyring() -> Keyring {
 struct FlakyEvents {
     inner: MemoryStore,
     fail: AtomicU32,
+    /// Counts down the writes; the one that reaches 1 lands and answers an error.
+    lose_next_answer: AtomicU32,
 }
 
 #[async_trait]
@@ -39,7 +41,15 @@ impl EventStore for FlakyEvents {
         {
             return Err(StoreError::Unavailable("injected".into()));
         }
-        self.inner.record(plan).await
+        let lose = self
+            .lose_next_answer
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            == Ok(1);
+        let outcome = self.inner.record(plan).await;
+        if lose {
+            return Err(StoreError::Unavailable("answer lost".into()));
+        }
+        outcome
     }
     async fn record_rejection(
         &self,
@@ -507,6 +517,43 @@ async fn a_pdf_event_that_fails_is_recorded_on_a_later_visit() {
     );
 }
 
+/// Found by the fault matrix: one failed write of the GRANTED event left the consent stream
+/// without it for good (the redirect cannot be replayed, no run records it later).
+#[tokio::test(start_paused = true)]
+async fn a_failed_consent_granted_write_is_retried_so_the_stream_says_granted() {
+    let h = Harness::new();
+    let endpoint = ConsentEndpoint {
+        store: h.store.clone(),
+        rescue: h.rescue.clone(),
+        events: h.events.clone(),
+        transport: h.gopay.clone(),
+        hosts: GoPayHosts::beta(),
+        credentials: h.credentials(),
+        keys: h.key_cache(),
+        redirect_uri: "https://api.example/gopay/callback".into(),
+        success_url: "https://app.example/ok".into(),
+        failure_url: "https://app.example/failed".into(),
+        clock: h.clock(),
+    };
+    let state = ConsentState::generate().unwrap();
+    h.store
+        .put_consent_state(&PendingConsent::new(&state, "cust-1", h.now()))
+        .await
+        .unwrap();
+    let code = h.gopay.issue_code("7101");
+    h.events.fail.store(1, Ordering::SeqCst);
+    let resp = endpoint
+        .handle(&Request {
+            method: "GET".into(),
+            path: "/gopay/callback".into(),
+            query: format!("code={code}&state={}", state.expose()),
+            ..Request::default()
+        })
+        .await;
+    assert_eq!(resp.headers[0].1, "https://app.example/ok");
+    assert_eq!(h.consent_status("cust-1").await.as_deref(), Some("GRANTED"));
+}
+
 #[tokio::test]
 async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
     let h = Harness::new();
@@ -760,6 +807,40 @@ async fn a_pdf_answer_that_is_not_a_pdf_is_not_stored_and_is_retried() {
     let r = h.run("run-2").await;
     assert_eq!(r.pdfs, 1, "{r:?}");
     assert_eq!(h.pdfs.keys().len(), 1);
+}
+
+/// Found by the fault matrix (`shared/tests/fault_matrix.rs`): a PDF event written whose
+/// answer was lost, or a visit whose result was not stored, made the next visit copy the PDF
+/// again and record it as a second `gopayPdf` event.
+#[tokio::test]
+async fn a_pdf_visit_retried_after_its_event_landed_records_the_pdf_once() {
+    for fail in ["finish_visit", "events"] {
+        let h = Harness::new();
+        let id = h.consented("c-1", "9151", true);
+        h.gopay.set_state("9151", "IDENTIFIED", &[]);
+        if fail == "finish_visit" {
+            // Everything recorded, then the visit's result is not stored.
+            h.store.fail("finish_visit", 1);
+        } else {
+            // The PDF event lands, its answer is lost: the visit counts it as failed.
+            h.events.lose_next_answer.store(2, Ordering::SeqCst);
+        }
+        h.run("run-1").await;
+        h.advance(Duration::hours(7));
+        h.run("run-2").await;
+        let pdf_events = h
+            .events
+            .history("c-1")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == "identification-pdf")
+            .count();
+        assert_eq!(pdf_events, 1, "{fail}: one PDF event");
+        let p = h.profile(&id);
+        assert!(p.pdf_key.is_some(), "{fail}");
+        assert!(h.pdfs.keys().contains(p.pdf_key.as_ref().unwrap()));
+    }
 }
 
 #[tokio::test]
