@@ -17,8 +17,10 @@ pub mod downstream;
 #[cfg(any(feature = "xpollens-http", feature = "gopay-http"))]
 pub mod http;
 pub mod intake;
+pub mod invocation;
 pub mod ip_allow;
 pub mod kyc_state;
+pub mod metrics;
 pub mod redact;
 pub mod secrets;
 pub mod xpollens;

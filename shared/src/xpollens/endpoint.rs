@@ -14,6 +14,7 @@ use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery, Rec
 use crate::auth::{AuthError, CredentialSet};
 use crate::intake::Outcome;
 use crate::ip_allow::IpAllowList;
+use crate::metrics::{Metric, MetricBatch};
 use crate::secrets::Cached;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -49,6 +50,9 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// The error code of a 4xx answer (`malformed_json`, `unauthorized`...): the metrics'
+    /// `Reason`. Not sent.
+    pub refusal: Option<&'static str>,
 }
 
 impl HttpResponse {
@@ -57,13 +61,16 @@ impl HttpResponse {
             status,
             headers: vec![("content-type", "application/json".into())],
             body: body.to_string(),
+            refusal: None,
         }
     }
-    fn error(status: u16, code: &str, message: impl std::fmt::Display) -> Self {
-        Self::json(
+    fn error(status: u16, code: &'static str, message: impl std::fmt::Display) -> Self {
+        let mut resp = Self::json(
             status,
             json!({"error": code, "message": message.to_string()}),
-        )
+        );
+        resp.refusal = (400..500).contains(&status).then_some(code);
+        resp
     }
     fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
@@ -181,23 +188,36 @@ fn method_and_route(req: &HttpRequest) -> Result<Option<u32>, HttpResponse> {
 
 impl Endpoint {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        self.handle_counted(req).await.0
+    }
+
+    /// The answer, and what it counts for the metrics (one batch per request).
+    pub async fn handle_counted(&self, req: &HttpRequest) -> (HttpResponse, MetricBatch) {
+        let (resp, recorded) = self.answer_request(req).await;
+        let counted = count(&resp, recorded.as_ref());
+        (resp, counted)
+    }
+
+    async fn answer_request(&self, req: &HttpRequest) -> (HttpResponse, Option<Recorded>) {
         let path_type = match method_and_route(req) {
             Ok(t) => t,
-            Err(resp) => return resp,
+            Err(resp) => return (resp, None),
         };
         if let Some(list) = &self.allow_list {
             if !list.allows(req.source_ip) {
                 // The address itself is in the API Gateway access log; logs here carry no personal data.
                 tracing::warn!("callback from an address outside the allow-list");
-                return HttpResponse::error(403, "forbidden", "source address not allowed");
+                return (
+                    HttpResponse::error(403, "forbidden", "source address not allowed"),
+                    None,
+                );
             }
         }
         if let Some(resp) = self.authenticate(req).await {
-            return resp;
+            return (resp, None);
         }
         self.after_authentication(req, path_type, (self.clock)())
             .await
-            .0
     }
 
     /// What the function answers a request whose authentication is taken as checked, and
@@ -301,7 +321,7 @@ impl Endpoint {
         req: &HttpRequest,
         received_at: DateTime<Utc>,
         status: u16,
-        code: &str,
+        code: &'static str,
         message: String,
     ) -> HttpResponse {
         if status >= 500 {
@@ -323,6 +343,26 @@ impl Endpoint {
             ),
         }
     }
+}
+
+/// What an answer counts: a recorded event or a duplicate, or a rejection by its code. A 503
+/// counts nothing here (Xpollens retries; the Lambda's own error metrics see it).
+pub fn count(resp: &HttpResponse, recorded: Option<&Recorded>) -> MetricBatch {
+    let mut batch = MetricBatch::new();
+    if let Some(code) = resp.refusal {
+        batch.add_for(Metric::Rejections, code, 1.0);
+    }
+    match recorded.map(|r| &r.outcome) {
+        Some(Outcome::Duplicate) => {
+            batch.add(Metric::Duplicates, 1.0);
+        }
+        // A conflict writes nothing new (counted above as a `conflict` rejection).
+        Some(Outcome::Conflict) | None => {}
+        Some(_) => {
+            batch.add(Metric::EventsRecorded, 1.0);
+        }
+    }
+    batch
 }
 
 /// The answer to a delivery that could not be recorded.
@@ -352,6 +392,7 @@ pub fn answer(recorded: &Recorded) -> HttpResponse {
             status: 204,
             headers: vec![],
             body: String::new(),
+            refusal: None,
         },
         ref o => HttpResponse::json(
             202,
