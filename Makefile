@@ -41,7 +41,7 @@ bench: tools
 	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench
 	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
 	# Cold start: release binaries under the local Runtime API harness (target/bench-results/coldstart.json).
-	cargo build --release -p xpollens-callback -p lambda-harness --bins
+	cargo build --release -p kyc-integration-tests -p xpollens-callback -p lambda-harness --bins
 	cargo run --release -p kyc-integration-tests --bin coldstart-bench
 
 clean:

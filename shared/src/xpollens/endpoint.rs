@@ -514,6 +514,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_answer_counts_what_happened_for_the_metrics() {
+        use crate::metrics::{MemoryMetrics, Metric, Metrics};
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store, None);
+        let sink = MemoryMetrics::default();
+        for (req, expected) in [
+            (post(KYC, "pw-new"), (Metric::EventsRecorded, None)),
+            (post(KYC, "pw-new"), (Metric::Duplicates, None)),
+            (
+                post(
+                    r#"{"type":"4","status":"Complete","appUserId":"u1"}"#,
+                    "pw-new",
+                ),
+                (Metric::Rejections, Some("conflict")),
+            ),
+            (
+                post(KYC, "wrong"),
+                (Metric::Rejections, Some("unauthorized")),
+            ),
+            (
+                post("not json", "pw-new"),
+                (Metric::Rejections, Some("malformed_json")),
+            ),
+        ] {
+            let (resp, counted) = ep.handle_counted(&req).await;
+            let (metric, reason) = expected;
+            let got = match reason {
+                Some(r) => counted.for_reason(metric, r),
+                None => counted.total(metric),
+            };
+            assert_eq!(
+                got, 1.0,
+                "{metric:?} {reason:?}: {} {counted:?}",
+                resp.status
+            );
+            let everything: f64 = Metric::ALL.iter().map(|m| counted.total(*m)).sum();
+            assert_eq!(
+                everything, 1.0,
+                "one thing counted per request: {counted:?}"
+            );
+            sink.publish(&counted);
+        }
+        assert_eq!(sink.merged().total(Metric::Rejections), 3.0);
+        assert_eq!(sink.batches().len(), 5);
+    }
+
+    #[tokio::test]
     async fn the_previous_credential_is_refused_after_its_grace_period() {
         let store = Arc::new(MemoryStore::default());
         let mut ep = endpoint(store.clone(), None);
