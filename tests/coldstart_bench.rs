@@ -122,7 +122,11 @@ fn figure(name: &str, goal: &str, value: f64, unit: &str, pass: bool) -> Value {
 #[tokio::main]
 async fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let release = root.join("target/release");
+    // The function binaries sit beside this one (the same profile and target directory).
+    let release = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| root.join("target/release"));
     let callback_bin = release.join("xpollens-callback");
     let hello_bin = release.join("hello-lambda");
     for b in [&callback_bin, &hello_bin] {
