@@ -75,6 +75,9 @@ bench: tools
 	cargo run --release -p kyc-integration-tests --bin xpollens-load -- --count 1000
 	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
 	cargo run --release -p kyc-integration-tests --bin bench-trust-sign-archive -- 10240 209715200
+	# Cold start: release binaries under the local Runtime API harness (target/bench-results/coldstart.json).
+	cargo build --release -p kyc-integration-tests -p xpollens-callback -p lambda-harness --bins
+	cargo run --release -p kyc-integration-tests --bin coldstart-bench
 	cargo build --release $(addprefix -p ,$(FUNCTION_BINS)) --bins
 	cargo run --release -p kyc-integration-tests --bin bench-summary -- sizes $(FUNCTION_BINS)
 	cargo run --release -p kyc-integration-tests --bin bench-summary

@@ -1,30 +1,174 @@
 //! Reading a function's settings from its environment, once per cold start.
+//!
+//! Each function has one `Settings::from_env` built on [`Env`]; a missing or bad value fails
+//! the cold start with a [`SettingsError`] naming the variable and what it expects, never its
+//! value (some variables name secrets or buckets, and a typo might be a pasted secret).
+//! Hand-written rather than `envy`: envy's parse errors quote the offending value.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Why a function's settings cannot be read. Fails the cold start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("missing environment variable {name}")]
+    Missing { name: String },
+    #[error("environment variable {name} is not valid: {expected}")]
+    Invalid { name: String, expected: String },
+}
+
+impl SettingsError {
+    pub fn invalid(name: &str, expected: impl std::fmt::Display) -> Self {
+        SettingsError::Invalid {
+            name: name.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
+    /// The variable at fault.
+    pub fn name(&self) -> &str {
+        match self {
+            SettingsError::Missing { name } | SettingsError::Invalid { name, .. } => name,
+        }
+    }
+}
+
+/// Why a function cannot start (its cold start fails with this message).
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The HTTP client (TLS roots) could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// Where settings come from: the process environment, or a map in tests (the process
+/// environment is shared by every test thread).
+pub enum Env {
+    Process,
+    Map(HashMap<String, String>),
+}
+
+impl Env {
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Env::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// The value, `None` when unset or blank (CloudFormation writes `""` for an empty parameter).
+    pub fn optional(&self, name: &str) -> Option<String> {
+        let v = match self {
+            Env::Process => std::env::var(name).ok(),
+            Env::Map(m) => m.get(name).cloned(),
+        }?;
+        let v = v.trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+
+    pub fn required(&self, name: &str) -> Result<String, SettingsError> {
+        self.optional(name).ok_or_else(|| SettingsError::Missing {
+            name: name.to_string(),
+        })
+    }
+
+    /// A value parsed as `T`: `default` when unset, an error when set but unparsable (a typo
+    /// fails the cold start instead of silently running with the default).
+    pub fn parsed_or<T: FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, SettingsError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| SettingsError::invalid(name, expected)),
+        }
+    }
+
+    /// A whole number within `range` (inclusive), `default` when unset.
+    pub fn number_in<T>(
+        &self,
+        name: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, SettingsError>
+    where
+        T: FromStr + PartialOrd + Copy + std::fmt::Display,
+    {
+        let expected = format!("a whole number from {} to {}", range.start(), range.end());
+        let v = self.parsed_or(name, default, &expected)?;
+        if range.contains(&v) {
+            Ok(v)
+        } else {
+            Err(SettingsError::invalid(name, expected))
+        }
+    }
+
+    /// A duration in whole seconds within `range`, `default` when unset.
+    pub fn seconds_in(
+        &self,
+        name: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, SettingsError> {
+        self.number_in(name, default, range)
+            .map(Duration::from_secs)
+    }
+
+    /// A value checked by `check`, whose error (a description of what is expected, never
+    /// quoting the value) becomes the message.
+    pub fn checked<T, E: std::fmt::Display>(
+        &self,
+        name: &str,
+        value: &str,
+        check: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, SettingsError> {
+        check(value).map_err(|e| SettingsError::invalid(name, e))
+    }
+}
+
+/// `SECRET_CACHE_TTL_SECONDS`: how long a fetched secret is used before it is fetched again.
+pub fn secret_ttl(env: &Env) -> Result<Duration, SettingsError> {
+    env.seconds_in("SECRET_CACHE_TTL_SECONDS", 300, 1..=3600)
+}
+
+/// `GOPAY_AUTH_BASE_URL` and `GOPAY_CLIENT_BASE_URL`, each checked under its own name.
+#[cfg(feature = "gopay")]
+pub fn gopay_hosts(
+    auth_base: &str,
+    client_base: &str,
+) -> Result<crate::gopay::consent::GoPayHosts, SettingsError> {
+    use crate::gopay::consent::GoPayHosts;
+    let expected = "an absolute https URL (plain http on loopback only)";
+    for (name, url) in [
+        ("GOPAY_AUTH_BASE_URL", auth_base),
+        ("GOPAY_CLIENT_BASE_URL", client_base),
+    ] {
+        GoPayHosts::new(url, url).map_err(|_| SettingsError::invalid(name, expected))?;
+    }
+    GoPayHosts::new(auth_base, client_base)
+        .map_err(|_| SettingsError::invalid("GOPAY_AUTH_BASE_URL", expected))
+}
 
 /// A required variable; the error names it (never its value).
 pub fn required(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("missing environment variable {name}"))
-}
-
-/// An optional variable parsed as `T`, or `default` when absent or unparsable.
-pub fn or_default<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    Env::Process.required(name).map_err(|e| e.to_string())
 }
 
 /// An optional variable parsed as `T`: `default` when absent, an error naming the variable
-/// (not its value) when present but unparsable — a typo fails the cold start instead of
-/// silently running with the default.
+/// (not its value) when present but unparsable.
 pub fn parsed_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(v) if v.trim().is_empty() => Ok(default),
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("environment variable {name} is not valid")),
-    }
+    Env::Process
+        .parsed_or(name, default, "a value of the expected type")
+        .map_err(|e| e.to_string())
 }
 
 /// A scheduled run's deadline: the Lambda deadline (epoch ms from the runtime context) as a
@@ -50,7 +194,47 @@ pub fn run_deadline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn bad_values_fail_with_the_variable_named_and_never_the_value() {
+        let env = Env::from_pairs(&[
+            ("N", "sixteen"),
+            ("BIG", "1000"),
+            ("OK", " 20 "),
+            ("BLANK", "  "),
+            ("TOKEN", "s3cr3t-value"),
+        ]);
+        let e = env.number_in("N", 16u32, 1..=64).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "environment variable N is not valid: a whole number from 1 to 64"
+        );
+        assert_eq!(e.name(), "N");
+        assert!(env.number_in("BIG", 16u32, 1..=64).is_err());
+        assert_eq!(env.number_in("OK", 16u32, 1..=64), Ok(20));
+        // Unset or blank: the default.
+        assert_eq!(env.number_in("BLANK", 16u32, 1..=64), Ok(16));
+        assert_eq!(env.number_in("UNSET", 16u32, 1..=64), Ok(16));
+        assert_eq!(
+            env.required("BLANK").unwrap_err(),
+            SettingsError::Missing {
+                name: "BLANK".into()
+            }
+        );
+        let e = env
+            .checked("TOKEN", &env.required("TOKEN").unwrap(), |v| {
+                v.parse::<u8>().map_err(|_| "a byte")
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TOKEN") && !e.contains("s3cr3t"), "{e}");
+        assert_eq!(
+            secret_ttl(&Env::from_pairs(&[("SECRET_CACHE_TTL_SECONDS", "0")]))
+                .unwrap_err()
+                .name(),
+            "SECRET_CACHE_TTL_SECONDS"
+        );
+    }
 
     #[test]
     fn a_future_deadline_is_kept_and_a_past_one_replaced() {

@@ -21,8 +21,10 @@ pub mod crypto;
 pub mod downstream;
 pub mod http;
 pub mod intake;
+pub mod invocation;
 pub mod ip_allow;
 pub mod kyc_state;
+pub mod metrics;
 pub mod redact;
 #[cfg(all(feature = "trust_sign", feature = "gopay"))]
 pub mod reseal;

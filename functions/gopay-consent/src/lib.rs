@@ -8,11 +8,13 @@ use std::time::Duration;
 use kyc_shared::aws::gopay_http::ReqwestTransport;
 use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_shared::config::{gopay_hosts, secret_ttl, Env, InitError, SettingsError};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::gopay::client::credentials_from_json;
 use kyc_shared::gopay::consent::GoPayHosts;
 use kyc_shared::gopay::consent_endpoint::ConsentEndpoint;
 use kyc_shared::http::lambda;
+use kyc_shared::metrics::{CountingEvents, Metrics};
 use kyc_shared::secrets::Cached;
 use lambda_http::{Body, Request, Response};
 
@@ -35,46 +37,58 @@ pub struct Settings {
     pub http_timeout: Duration,
 }
 
-use kyc_shared::config::{or_default as number, required as var};
-
 impl Settings {
-    pub fn from_env() -> Result<Self, String> {
-        Ok(Self {
-            table: var("TABLE_NAME")?,
-            payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
-            client_secret: var("GOPAY_CLIENT_SECRET")?,
-            auth_base_url: var("GOPAY_AUTH_BASE_URL")?,
-            client_base_url: var("GOPAY_CLIENT_BASE_URL")?,
-            redirect_uri: var("GOPAY_REDIRECT_URI")?,
-            success_url: var("GOPAY_SUCCESS_URL")?,
-            failure_url: var("GOPAY_FAILURE_URL")?,
-            bucket: var("GOPAY_BUCKET")?,
-            due_shards: number("GOPAY_DUE_SHARDS", 4),
-            secret_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECONDS", 300)),
-            http_timeout: Duration::from_secs(number("GOPAY_HTTP_TIMEOUT_SECONDS", 8)),
-        })
+    /// Every variable of the function, read and checked once per cold start.
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let settings = Self {
+            table: env.required("TABLE_NAME")?,
+            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
+            client_secret: env.required("GOPAY_CLIENT_SECRET")?,
+            auth_base_url: env.required("GOPAY_AUTH_BASE_URL")?,
+            client_base_url: env.required("GOPAY_CLIENT_BASE_URL")?,
+            redirect_uri: env.required("GOPAY_REDIRECT_URI")?,
+            success_url: env.required("GOPAY_SUCCESS_URL")?,
+            failure_url: env.required("GOPAY_FAILURE_URL")?,
+            bucket: env.required("GOPAY_BUCKET")?,
+            due_shards: env.number_in("GOPAY_DUE_SHARDS", 4, 1..=64)?,
+            secret_ttl: secret_ttl(env)?,
+            http_timeout: env.seconds_in("GOPAY_HTTP_TIMEOUT_SECONDS", 8, 1..=25)?,
+        };
+        settings.hosts()?;
+        Ok(settings)
+    }
+
+    fn hosts(&self) -> Result<GoPayHosts, SettingsError> {
+        gopay_hosts(&self.auth_base_url, &self.client_base_url)
     }
 }
 
+/// The endpoint over the AWS adapters, and the counter of the events it records (published
+/// after each request).
 pub fn build_endpoint(
     settings: &Settings,
     config: &kyc_shared::aws_config::SdkConfig,
-) -> Result<ConsentEndpoint, String> {
+) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
     // Explicit SDK timeouts: the customer waits on this function (API Gateway gives up at 30 s).
     let config = &with_timeouts(config, Duration::from_secs(5), Duration::from_secs(2));
     let secrets = Arc::new(SecretsManagerSource::new(config));
     let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
-    Ok(ConsentEndpoint {
+    let events = Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
+        ddb.clone(),
+        &settings.table,
+    ))));
+    let endpoint = ConsentEndpoint {
         store: Arc::new(DynamoGoPayStore::new(
             ddb.clone(),
             &settings.table,
             settings.due_shards,
         )),
         rescue: Arc::new(S3Objects::new(S3Objects::client(config), &settings.bucket)),
-        events: Arc::new(DynamoStore::from_client(ddb, &settings.table)),
-        transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
-        hosts: GoPayHosts::new(&settings.auth_base_url, &settings.client_base_url)
-            .map_err(|e| e.to_string())?,
+        events: events.clone(),
+        transport: Arc::new(
+            ReqwestTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
+        ),
+        hosts: settings.hosts()?,
         credentials: Cached::new(
             secrets.clone(),
             &settings.client_secret,
@@ -91,7 +105,29 @@ pub fn build_endpoint(
         success_url: settings.success_url.clone(),
         failure_url: settings.failure_url.clone(),
         clock: Arc::new(kyc_shared::chrono::Utc::now),
-    })
+    };
+    Ok((endpoint, events))
+}
+
+/// During init: both secrets a request needs, fetched together (not fatal: a request fetches
+/// again and answers 503 while it still fails).
+pub async fn prefetch_secrets(endpoint: &ConsentEndpoint) {
+    if let Err(e) = tokio::try_join!(endpoint.credentials.get(), endpoint.keys.get()) {
+        tracing::error!(error = %e, "secrets not prefetched during init; the first request will retry");
+    }
+}
+
+/// API Gateway request → endpoint → API Gateway response, then the events the request
+/// recorded published as metrics.
+pub async fn handle_counted(
+    endpoint: &ConsentEndpoint,
+    events: &CountingEvents,
+    metrics: &dyn Metrics,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let answer = handle(endpoint, request).await;
+    metrics.publish(&events.take());
+    answer
 }
 
 /// API Gateway request → endpoint → API Gateway response.
@@ -101,4 +137,55 @@ pub async fn handle(
 ) -> Result<Response<Body>, lambda_http::Error> {
     let answer = endpoint.handle(&lambda::request(&request)).await;
     Ok(lambda::response(answer)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUIRED: [(&str, &str); 9] = [
+        ("TABLE_NAME", "t"),
+        ("PAYLOAD_KEY_SECRET", "k"),
+        ("GOPAY_CLIENT_SECRET", "c"),
+        ("GOPAY_AUTH_BASE_URL", "https://gw.example"),
+        ("GOPAY_CLIENT_BASE_URL", "https://client.example"),
+        ("GOPAY_REDIRECT_URI", "https://api.example/gopay/callback"),
+        ("GOPAY_SUCCESS_URL", "https://bank.example/ok"),
+        ("GOPAY_FAILURE_URL", "https://bank.example/ko"),
+        ("GOPAY_BUCKET", "b"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Settings, SettingsError> {
+        let mut all = REQUIRED.to_vec();
+        all.extend_from_slice(extra);
+        Settings::from_env(&Env::from_pairs(&all))
+    }
+
+    #[test]
+    fn settings_read_defaults_and_refuse_bad_values_by_name() {
+        let s = with(&[]).unwrap();
+        assert_eq!((s.due_shards, s.http_timeout), (4, Duration::from_secs(8)));
+        for (name, bad) in [
+            ("GOPAY_DUE_SHARDS", "four"),
+            ("GOPAY_DUE_SHARDS", "0"),
+            ("GOPAY_HTTP_TIMEOUT_SECONDS", "60"),
+            ("SECRET_CACHE_TTL_SECONDS", "5m"),
+        ] {
+            assert_eq!(with(&[(name, bad)]).unwrap_err().name(), name, "{bad}");
+        }
+        let e = with(&[("GOPAY_AUTH_BASE_URL", "gw.example")]).unwrap_err();
+        assert_eq!(e.name(), "GOPAY_AUTH_BASE_URL");
+        let e = with(&[("GOPAY_CLIENT_BASE_URL", "http://client.example")]).unwrap_err();
+        assert_eq!(e.name(), "GOPAY_CLIENT_BASE_URL");
+        let pairs: Vec<_> = REQUIRED
+            .into_iter()
+            .filter(|(k, _)| *k != "GOPAY_BUCKET")
+            .collect();
+        assert_eq!(
+            Settings::from_env(&Env::from_pairs(&pairs))
+                .unwrap_err()
+                .to_string(),
+            "missing environment variable GOPAY_BUCKET"
+        );
+    }
 }

@@ -1,10 +1,21 @@
-use gopay_consent::{build_endpoint, handle, Settings};
+use gopay_consent::{build_endpoint, handle_counted, prefetch_secrets, Settings};
+use kyc_shared::config::Env;
+use kyc_shared::metrics::StdoutEmf;
 use lambda_http::{run, service_fn, Error, Request};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
+    // Settings first: a bad value fails the cold start before any network call.
+    let settings = Settings::from_env(&Env::Process)?;
     let config = kyc_shared::aws::load_config().await;
-    let endpoint = build_endpoint(&Settings::from_env()?, &config)?;
-    run(service_fn(|request: Request| handle(&endpoint, request))).await
+    let (endpoint, events) = build_endpoint(&settings, &config)?;
+    prefetch_secrets(&endpoint).await;
+    let metrics = StdoutEmf {
+        service: "gopay-consent",
+    };
+    run(service_fn(|request: Request| {
+        handle_counted(&endpoint, &events, &metrics, request)
+    }))
+    .await
 }

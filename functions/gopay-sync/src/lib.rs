@@ -12,10 +12,11 @@ use kyc_shared::aws::gopay_http::ReqwestTransport;
 use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
 
+use kyc_shared::config::{gopay_hosts, secret_ttl, Env, InitError, SettingsError};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::gopay::client::credentials_from_json;
-use kyc_shared::gopay::consent::GoPayHosts;
 use kyc_shared::gopay::sync::{longest_visit, refresh_budget, Clock, SyncDeps, SyncSettings};
+use kyc_shared::metrics::CountingEvents;
 use kyc_shared::secrets::Cached;
 
 /// Settings read once per cold start.
@@ -41,32 +42,38 @@ pub struct Settings {
     pub aws_attempt_timeout: Duration,
 }
 
-use kyc_shared::config::{or_default as number, required as var};
-
 impl Settings {
-    pub fn from_env() -> Result<Self, String> {
-        Ok(Self {
-            table: var("TABLE_NAME")?,
-            payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
-            client_secret: var("GOPAY_CLIENT_SECRET")?,
-            auth_base_url: var("GOPAY_AUTH_BASE_URL")?,
-            client_base_url: var("GOPAY_CLIENT_BASE_URL")?,
-            bucket: var("GOPAY_BUCKET")?,
-            due_shards: number("GOPAY_DUE_SHARDS", 4),
-            concurrency: number("GOPAY_SYNC_CONCURRENCY", 16),
-            max_profiles: number("GOPAY_SYNC_MAX_PROFILES", 20_000),
-            deadline_reserve: Duration::from_secs(number("GOPAY_DEADLINE_RESERVE_SECONDS", 20)),
-            secret_ttl: Duration::from_secs(number("SECRET_CACHE_TTL_SECONDS", 300)),
-            http_timeout: Duration::from_secs(number("GOPAY_HTTP_TIMEOUT_SECONDS", 8)),
-            aws_operation_timeout: Duration::from_secs(number(
+    /// Every variable of the function, read and checked once per cold start, including the
+    /// rule a run would refuse (the lease must outlive the longest visit).
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let settings = Self {
+            table: env.required("TABLE_NAME")?,
+            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
+            client_secret: env.required("GOPAY_CLIENT_SECRET")?,
+            auth_base_url: env.required("GOPAY_AUTH_BASE_URL")?,
+            client_base_url: env.required("GOPAY_CLIENT_BASE_URL")?,
+            bucket: env.required("GOPAY_BUCKET")?,
+            due_shards: env.number_in("GOPAY_DUE_SHARDS", 4, 1..=64)?,
+            concurrency: env.number_in("GOPAY_SYNC_CONCURRENCY", 16, 1..=256)?,
+            max_profiles: env.number_in("GOPAY_SYNC_MAX_PROFILES", 20_000, 1..=1_000_000)?,
+            deadline_reserve: env.seconds_in("GOPAY_DEADLINE_RESERVE_SECONDS", 20, 1..=600)?,
+            secret_ttl: secret_ttl(env)?,
+            http_timeout: env.seconds_in("GOPAY_HTTP_TIMEOUT_SECONDS", 8, 1..=60)?,
+            aws_operation_timeout: env.seconds_in(
                 "GOPAY_AWS_OPERATION_TIMEOUT_SECONDS",
                 5,
-            )),
-            aws_attempt_timeout: Duration::from_secs(number(
-                "GOPAY_AWS_ATTEMPT_TIMEOUT_SECONDS",
-                2,
-            )),
-        })
+                1..=60,
+            )?,
+            aws_attempt_timeout: env.seconds_in("GOPAY_AWS_ATTEMPT_TIMEOUT_SECONDS", 2, 1..=60)?,
+        };
+        gopay_hosts(&settings.auth_base_url, &settings.client_base_url)?;
+        settings.sync_settings("init").validate().map_err(|e| {
+            SettingsError::invalid(
+                "GOPAY_HTTP_TIMEOUT_SECONDS",
+                format_args!("timeouts too long for the lease ({e})"),
+            )
+        })?;
+        Ok(settings)
     }
 
     /// Run settings; `owner` names this run's leases (the Lambda request id).
@@ -97,30 +104,62 @@ pub struct Wiring {
     pub s3: kyc_shared::aws_sdk_s3::Client,
     pub transport: Arc<ReqwestTransport>,
     pub secrets: Arc<SecretsManagerSource>,
+    /// The event store of every run, counting what it records (metrics).
+    pub events: Arc<CountingEvents>,
     pub settings: Settings,
+    /// The first run's dependencies, secrets fetched during init.
+    prepared: std::sync::Mutex<Option<SyncDeps>>,
 }
 
 impl Wiring {
     pub fn new(
         settings: Settings,
         config: &kyc_shared::aws_config::SdkConfig,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InitError> {
         let config = &with_timeouts(
             config,
             settings.aws_operation_timeout,
             settings.aws_attempt_timeout,
         );
+        let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
         Ok(Self {
-            ddb: kyc_shared::aws_sdk_dynamodb::Client::new(config),
+            events: Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
+                ddb.clone(),
+                &settings.table,
+            )))),
+            ddb,
             s3: S3Objects::client(config),
-            transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
+            transport: Arc::new(
+                ReqwestTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
+            ),
             secrets: Arc::new(SecretsManagerSource::new(config)),
             settings,
+            prepared: std::sync::Mutex::new(None),
         })
     }
 
-    /// Dependencies of one run (fresh secret caches per run are cheap: one fetch each).
-    pub fn deps(&self, clock: Clock) -> Result<SyncDeps, String> {
+    /// During init: the first run's dependencies with both secrets fetched together. Not
+    /// fatal: a run whose secrets are missing fetches them again (and fails, retryable).
+    pub async fn prefetch_secrets(&self, clock: Clock) -> Result<(), SettingsError> {
+        let deps = self.deps(clock)?;
+        if let Err(e) = tokio::try_join!(deps.credentials.get(), deps.keys.get()) {
+            tracing::error!(error = %e, "secrets not prefetched during init; the run will retry");
+        }
+        *self.prepared.lock().unwrap() = Some(deps);
+        Ok(())
+    }
+
+    /// The dependencies of the next run: the ones prepared during init, else fresh ones
+    /// (fresh secret caches per run are cheap: one fetch each).
+    pub fn next_deps(&self, clock: Clock) -> Result<SyncDeps, SettingsError> {
+        match self.prepared.lock().unwrap().take() {
+            Some(deps) => Ok(deps),
+            None => self.deps(clock),
+        }
+    }
+
+    /// Dependencies of one run.
+    pub fn deps(&self, clock: Clock) -> Result<SyncDeps, SettingsError> {
         let s = &self.settings;
         let objects = Arc::new(S3Objects::new(self.s3.clone(), &s.bucket));
         Ok(SyncDeps {
@@ -129,12 +168,11 @@ impl Wiring {
                 &s.table,
                 s.due_shards,
             )),
-            events: Arc::new(DynamoStore::from_client(self.ddb.clone(), &s.table)),
+            events: self.events.clone(),
             rescue: objects.clone(),
             pdfs: objects,
             transport: self.transport.clone(),
-            hosts: GoPayHosts::new(&s.auth_base_url, &s.client_base_url)
-                .map_err(|e| e.to_string())?,
+            hosts: gopay_hosts(&s.auth_base_url, &s.client_base_url)?,
             credentials: Cached::new(
                 self.secrets.clone(),
                 &s.client_secret,
@@ -197,6 +235,36 @@ mod tests {
                 .and_then(|t| t.operation_timeout()),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn settings_refuse_bad_values_and_timeouts_the_lease_cannot_cover_at_start_up() {
+        let base = [
+            ("TABLE_NAME", "t"),
+            ("PAYLOAD_KEY_SECRET", "k"),
+            ("GOPAY_CLIENT_SECRET", "c"),
+            ("GOPAY_AUTH_BASE_URL", "https://gw.example"),
+            ("GOPAY_CLIENT_BASE_URL", "https://client.example"),
+            ("GOPAY_BUCKET", "b"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            Settings::from_env(&Env::from_pairs(&all))
+        };
+        let s = with(&[]).unwrap();
+        assert_eq!((s.concurrency, s.max_profiles), (16, 20_000));
+        for (name, bad) in [
+            ("GOPAY_SYNC_CONCURRENCY", "sixteen"),
+            ("GOPAY_SYNC_CONCURRENCY", "0"),
+            ("GOPAY_SYNC_MAX_PROFILES", "-1"),
+            ("GOPAY_AWS_ATTEMPT_TIMEOUT_SECONDS", "2.5"),
+            ("GOPAY_HTTP_TIMEOUT_SECONDS", "60"),
+        ] {
+            assert_eq!(with(&[(name, bad)]).unwrap_err().name(), name, "{bad}");
+        }
+        // Before: an unparsable number silently ran with the default.
+        assert!(with(&[("GOPAY_DUE_SHARDS", "4 shards")]).is_err());
     }
 
     #[test]

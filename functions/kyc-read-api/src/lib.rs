@@ -15,9 +15,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env(
+        env: &kyc_shared::config::Env,
+    ) -> Result<Self, kyc_shared::config::SettingsError> {
         Ok(Self {
-            table: kyc_shared::config::required("TABLE_NAME")?,
+            table: env.required("TABLE_NAME")?,
         })
     }
 }

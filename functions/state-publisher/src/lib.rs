@@ -2,7 +2,9 @@
 //! (`kyc_shared::downstream` holds the rules). The answer is Lambda's partial batch response.
 
 use kyc_shared::aws::eventbridge::EventBridgePublisher;
+use kyc_shared::config::{Env, SettingsError};
 use kyc_shared::downstream::StatePublisher;
+use kyc_shared::invocation::InvocationError;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -14,9 +16,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         Ok(Self {
-            event_bus: kyc_shared::config::required("EVENT_BUS_NAME")?,
+            event_bus: env.required("EVENT_BUS_NAME")?,
         })
     }
 }
@@ -27,10 +29,11 @@ pub fn build(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) ->
     }
 }
 
-/// A malformed event (no `Records`, a record without sequence number) fails the invocation:
-/// Lambda retries the whole batch, then sends it to the on-failure destination.
-pub async fn handle(publisher: &StatePublisher, event: Value) -> Result<Value, String> {
-    let report = publisher.handle(&event).await.map_err(|e| e.to_string())?;
+/// A malformed event (no `Records`, a record without sequence number) fails the invocation,
+/// reported permanent: Lambda retries the whole batch, then sends it to the on-failure
+/// destination. Records that failed to publish are reported in the answer, not as an error.
+pub async fn handle(publisher: &StatePublisher, event: Value) -> Result<Value, InvocationError> {
+    let report = publisher.handle(&event).await?;
     tracing_summary(&report);
     Ok(report.response())
 }

@@ -1,15 +1,25 @@
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use kyc_shared::config::Env;
+use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use state_publisher::{build, handle, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    let settings = Settings::from_env(&Env::Process)?;
     let config = kyc_shared::aws::load_config().await;
-    let publisher = build(&Settings::from_env()?, &config);
+    let publisher = build(&settings, &config);
     run(service_fn(|event: LambdaEvent<Value>| {
         let publisher = &publisher;
-        async move { handle(publisher, event.payload).await.map_err(Error::from) }
+        async move {
+            // Retryable or permanent, in the error type the runtime reports.
+            handle(publisher, event.payload)
+                .await
+                .map_err(|e| Diagnostic {
+                    error_type: e.error_type().into(),
+                    error_message: e.to_string(),
+                })
+        }
     }))
     .await
 }

@@ -1,19 +1,45 @@
 use kyc_shared::aws::s3::build_processor;
-use kyc_shared::trust_sign::processor::Settings;
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use kyc_shared::config::Env;
+use kyc_shared::invocation::InvocationError;
+use kyc_shared::metrics::{Metrics, StdoutEmf};
+use kyc_shared::trust_sign::processor::{metrics, Settings};
+use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use trust_sign_archive::{notifications, S3Event};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    // Settings first: a bad value fails the cold start before any network call.
+    let settings = Settings::from_env(&Env::Process)?;
     let config = kyc_shared::aws::load_config().await;
-    let processor = build_processor(Settings::from_env()?, &config);
+    let processor = build_processor(settings, &config);
+    // The only secret a record needs, fetched during init (not fatal: a record fetches again).
+    if let Err(e) = processor.keys.get().await {
+        tracing::error!(error = %e, "payload key not prefetched during init");
+    }
+    let sink = StdoutEmf {
+        service: "trust-sign-archive",
+    };
     run(service_fn(|event: LambdaEvent<S3Event>| {
-        let processor = &processor;
+        let (processor, sink) = (&processor, &sink);
         async move {
             let records = notifications(&event.payload);
-            Ok::<_, Error>(serde_json::to_value(processor.handle(&records).await?)?)
+            let results = processor
+                .handle(&records)
+                .await
+                .map_err(|e| diagnostic(e.into()))?;
+            sink.publish(&metrics(&results));
+            serde_json::to_value(results)
+                .map_err(|e| diagnostic(InvocationError::Permanent(e.to_string())))
         }
     }))
     .await
+}
+
+/// Retryable or permanent, in the error type the runtime reports.
+fn diagnostic(e: InvocationError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().into(),
+        error_message: e.to_string(),
+    }
 }

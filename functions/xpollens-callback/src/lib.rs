@@ -3,10 +3,12 @@
 
 use kyc_shared::auth::CredentialSet;
 use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
-use kyc_shared::callback_auth::CallbackAuthMode;
+use kyc_shared::callback_auth::{CallbackAuthConfigError, CallbackAuthMode};
+use kyc_shared::config::{secret_ttl, Env, SettingsError};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::http::lambda;
 use kyc_shared::ip_allow::IpAllowList;
+use kyc_shared::metrics::{Metrics, NoMetrics};
 use kyc_shared::secrets::Cached;
 use kyc_shared::xpollens::delivery::Recorder;
 use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint, HttpRequest};
@@ -14,7 +16,7 @@ use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Settings read once per cold start.
+/// Settings read once per cold start (every variable: README, "Settings").
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table: String,
@@ -32,30 +34,46 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, String> {
-        use kyc_shared::config::{or_default, required};
+    /// Every variable of the function, read and checked once per cold start.
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let allowed_cidrs = env.optional("XPOLLENS_ALLOWED_CIDRS").unwrap_or_default();
+        env.checked("XPOLLENS_ALLOWED_CIDRS", &allowed_cidrs, |v| {
+            IpAllowList::parse(v).map_err(|_| "comma- or space-separated CIDRs or addresses")
+        })?;
         Ok(Self {
-            table: required("TABLE_NAME")?,
-            credentials_secret: required("XPOLLENS_CREDENTIALS_SECRET")?,
-            payload_key_secret: required("PAYLOAD_KEY_SECRET")?,
-            body_bucket: required("XPOLLENS_BODY_BUCKET")?,
-            allowed_cidrs: or_default("XPOLLENS_ALLOWED_CIDRS", String::new()),
-            secret_ttl: Duration::from_secs(or_default("SECRET_CACHE_TTL_SECONDS", 300)),
+            table: env.required("TABLE_NAME")?,
+            credentials_secret: env.required("XPOLLENS_CREDENTIALS_SECRET")?,
+            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
+            body_bucket: env.required("XPOLLENS_BODY_BUCKET")?,
+            allowed_cidrs,
+            secret_ttl: secret_ttl(env)?,
+            // At most a week: a leaked previous credential must die with one rotation.
             previous_credential_grace: Duration::from_secs(
-                3600 * or_default(
+                3600 * env.number_in(
                     "XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS",
                     kyc_shared::auth::DEFAULT_PREVIOUS_GRACE_HOURS as u64,
-                ),
+                    0..=168,
+                )?,
             ),
-            callback_auth: CallbackAuthMode::from_env().map_err(|e| e.to_string())?,
+            callback_auth: CallbackAuthMode::from_lookup(|name| env.optional(name)).map_err(
+                |e| {
+                    let name = match &e {
+                        CallbackAuthConfigError::Missing(name, _) => name,
+                        CallbackAuthConfigError::UnknownMode(_) => "XPOLLENS_CALLBACK_AUTH_MODE",
+                    };
+                    SettingsError::invalid(name, e)
+                },
+            )?,
         })
     }
 }
 
+/// The endpoint over the AWS adapters. Settings are already checked by [`Settings::from_env`];
+/// one built by hand with a bad value fails here.
 pub fn build_endpoint(
     settings: &Settings,
     config: &kyc_shared::aws_config::SdkConfig,
-) -> Result<Endpoint, String> {
+) -> Result<Endpoint, SettingsError> {
     let secrets = Arc::new(SecretsManagerSource::new(config));
     Ok(Endpoint {
         recorder: Recorder {
@@ -75,7 +93,12 @@ pub fn build_endpoint(
             CallbackAuthMode::Basic => {
                 let grace =
                     kyc_shared::chrono::Duration::from_std(settings.previous_credential_grace)
-                        .map_err(|e| format!("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS: {e}"))?;
+                        .map_err(|_| {
+                            SettingsError::invalid(
+                                "XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS",
+                                "hours",
+                            )
+                        })?;
                 CallbackAuth::Credentials(Cached::new(
                     secrets,
                     &settings.credentials_secret,
@@ -85,21 +108,49 @@ pub fn build_endpoint(
             }
             CallbackAuthMode::Gateway(required) => CallbackAuth::Gateway(required.clone()),
         },
-        allow_list: IpAllowList::parse(&settings.allowed_cidrs).map_err(|e| e.to_string())?,
+        allow_list: IpAllowList::parse(&settings.allowed_cidrs)
+            .map_err(|_| SettingsError::invalid("XPOLLENS_ALLOWED_CIDRS", "CIDRs or addresses"))?,
         clock: Arc::new(chrono_now),
     })
+}
+
+/// During init: the two secrets every callback needs (credentials, payload key), fetched
+/// together, so the first request finds them cached. A failure is logged, not fatal: the
+/// request path fetches again and answers 503 (Xpollens retries) while it still fails.
+pub async fn prefetch_secrets(endpoint: &Endpoint) {
+    let credentials = async {
+        match &endpoint.auth {
+            CallbackAuth::Credentials(credentials) => credentials.get().await.map(drop),
+            // The gateway authenticates the caller: no credential secret to fetch.
+            CallbackAuth::Gateway(_) => Ok(()),
+        }
+    };
+    let keys = async { endpoint.recorder.keys.get().await.map(drop) };
+    if let Err(e) = tokio::try_join!(credentials, keys) {
+        tracing::error!(error = %e, "secrets not prefetched during init; the first request will retry");
+    }
 }
 
 fn chrono_now() -> kyc_shared::chrono::DateTime<kyc_shared::chrono::Utc> {
     kyc_shared::chrono::Utc::now()
 }
 
-/// API Gateway request → endpoint → API Gateway response.
+/// API Gateway request → endpoint → API Gateway response (metrics dropped: tests, tools).
 pub async fn handle(
     endpoint: &Endpoint,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let answer = endpoint.handle(&lambda::request(&request)).await;
+    handle_with_metrics(endpoint, &NoMetrics, request).await
+}
+
+/// The same, publishing what the request counted (one EMF line on Lambda).
+pub async fn handle_with_metrics(
+    endpoint: &Endpoint,
+    metrics: &dyn Metrics,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let (answer, counted) = endpoint.handle_counted(&lambda::request(&request)).await;
+    metrics.publish(&counted);
     Ok(lambda::response(answer)?)
 }
 
@@ -107,4 +158,64 @@ pub async fn handle(
 /// (the one conversion, `shared::http::lambda`).
 pub fn http_request(request: &Request) -> HttpRequest {
     lambda::request(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUIRED: [(&str, &str); 4] = [
+        ("TABLE_NAME", "t"),
+        ("XPOLLENS_CREDENTIALS_SECRET", "xpollens/credentials"),
+        ("PAYLOAD_KEY_SECRET", "payload-key"),
+        ("XPOLLENS_BODY_BUCKET", "bodies"),
+    ];
+
+    fn env(extra: &[(&'static str, &'static str)]) -> Env {
+        let mut pairs = REQUIRED.to_vec();
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(&pairs)
+    }
+
+    #[test]
+    fn defaults_apply_only_when_a_variable_is_unset() {
+        let s = Settings::from_env(&env(&[])).unwrap();
+        assert_eq!(s.secret_ttl, Duration::from_secs(300));
+        assert_eq!(s.previous_credential_grace, Duration::from_secs(24 * 3600));
+        assert_eq!(s.allowed_cidrs, "");
+        let s = Settings::from_env(&env(&[
+            ("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS", "0"),
+            ("XPOLLENS_ALLOWED_CIDRS", "203.0.113.0/24, 198.51.100.7"),
+        ]))
+        .unwrap();
+        assert_eq!(s.previous_credential_grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_bad_value_fails_the_cold_start_naming_the_variable_not_the_value() {
+        for (name, bad) in [
+            ("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS", "24h"),
+            ("XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS", "1000"),
+            ("SECRET_CACHE_TTL_SECONDS", "-5"),
+            ("SECRET_CACHE_TTL_SECONDS", "86400"),
+            ("XPOLLENS_ALLOWED_CIDRS", "203.0.113.0/24,pw-s3cret"),
+        ] {
+            let e = Settings::from_env(&env(&[(name, bad)])).unwrap_err();
+            assert_eq!(e.name(), name, "{bad}");
+            let text = e.to_string();
+            assert!(text.contains(name) && !text.contains(bad), "{text}");
+        }
+        for (missing, _) in REQUIRED {
+            let pairs: Vec<_> = REQUIRED
+                .into_iter()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            assert_eq!(
+                Settings::from_env(&Env::from_pairs(&pairs)).unwrap_err(),
+                SettingsError::Missing {
+                    name: missing.into()
+                }
+            );
+        }
+    }
 }

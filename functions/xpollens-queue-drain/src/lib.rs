@@ -11,13 +11,16 @@ use std::time::Duration;
 
 use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
 use kyc_shared::chrono::Utc;
-use kyc_shared::config::{parsed_or, required, run_deadline};
+use kyc_shared::config::{run_deadline, secret_ttl, Env, InitError, SettingsError};
 use kyc_shared::crypto::Keyring;
 use kyc_shared::http::xpollens::ReqwestApiTransport;
+use kyc_shared::invocation::InvocationError;
+use kyc_shared::metrics::{Metrics, NoMetrics};
 use kyc_shared::secrets::Cached;
 use kyc_shared::xpollens::api::{ApiConfig, ApiCredentials, ClientAuth, XpollensApi};
 use kyc_shared::xpollens::delivery::{DeliveryRecorder, Recorder};
 use kyc_shared::xpollens::drain::{emf_line, Clock, DrainReport, DrainSettings, QueueApi};
+use kyc_shared::xpollens::queue::{PRODUCTION_MAX_LIMIT, SANDBOX_MAX_LIMIT};
 
 /// The `Service` dimension of the metrics.
 pub const SERVICE: &str = "xpollens-queue-drain";
@@ -38,30 +41,51 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, String> {
-        let scope = std::env::var("XPOLLENS_API_SCOPE").ok();
-        let client_auth: ClientAuth = parsed_or("XPOLLENS_TOKEN_CLIENT_AUTH", ClientAuth::Basic)?;
+    /// Every variable of the function, read and checked once per cold start.
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let client_auth: ClientAuth = env.parsed_or(
+            "XPOLLENS_TOKEN_CLIENT_AUTH",
+            ClientAuth::Basic,
+            "basic or body",
+        )?;
         let api = ApiConfig::new(
-            &required("XPOLLENS_API_BASE_URL")?,
-            &required("XPOLLENS_TOKEN_URL")?,
-            scope.as_deref(),
+            &env.required("XPOLLENS_API_BASE_URL")?,
+            &env.required("XPOLLENS_TOKEN_URL")?,
+            env.optional("XPOLLENS_API_SCOPE").as_deref(),
             client_auth,
         )
-        .map_err(|e| e.to_string())?;
-        let mut drain = DrainSettings::new(parsed_or("XPOLLENS_QUEUE_LIMIT", 30)?)?;
-        drain.deadline_reserve = kyc_shared::chrono::Duration::seconds(parsed_or(
+        .map_err(|e| {
+            let name = match e.name {
+                "token URL" => "XPOLLENS_TOKEN_URL",
+                "scope" => "XPOLLENS_API_SCOPE",
+                _ => "XPOLLENS_API_BASE_URL",
+            };
+            SettingsError::invalid(name, e.reason)
+        })?;
+        let limit_rule = format!(
+            "a whole number from 1 to {} (sandbox: at most {})",
+            PRODUCTION_MAX_LIMIT, SANDBOX_MAX_LIMIT
+        );
+        let mut drain = DrainSettings::new(env.parsed_or(
+            "XPOLLENS_QUEUE_LIMIT",
+            SANDBOX_MAX_LIMIT,
+            &limit_rule,
+        )?)
+        .map_err(|why| SettingsError::invalid("XPOLLENS_QUEUE_LIMIT", why))?;
+        drain.deadline_reserve = kyc_shared::chrono::Duration::seconds(env.number_in(
             "XPOLLENS_DRAIN_DEADLINE_RESERVE_SECONDS",
             20,
+            1..=300,
         )?);
         Ok(Self {
-            table: required("TABLE_NAME")?,
-            payload_key_secret: required("PAYLOAD_KEY_SECRET")?,
-            body_bucket: required("XPOLLENS_BODY_BUCKET")?,
-            api_secret: required("XPOLLENS_API_SECRET")?,
+            table: env.required("TABLE_NAME")?,
+            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
+            body_bucket: env.required("XPOLLENS_BODY_BUCKET")?,
+            api_secret: env.required("XPOLLENS_API_SECRET")?,
             api,
             drain,
-            secret_ttl: Duration::from_secs(parsed_or("SECRET_CACHE_TTL_SECONDS", 300)?),
-            http_timeout: Duration::from_secs(parsed_or("XPOLLENS_HTTP_TIMEOUT_SECONDS", 10)?),
+            secret_ttl: secret_ttl(env)?,
+            http_timeout: env.seconds_in("XPOLLENS_HTTP_TIMEOUT_SECONDS", 10, 1..=60)?,
         })
     }
 }
@@ -87,6 +111,14 @@ impl std::fmt::Display for DrainFailed {
 
 impl std::error::Error for DrainFailed {}
 
+/// A failed run is retryable: nothing was removed from the queue unrecorded, and the next
+/// attempt (or the next scheduled run) reads the same entries again.
+impl From<DrainFailed> for InvocationError {
+    fn from(e: DrainFailed) -> Self {
+        InvocationError::Retryable(e.to_string())
+    }
+}
+
 /// The ports of a run, built once per cold start.
 pub struct Wiring {
     pub api: Arc<dyn QueueApi>,
@@ -95,22 +127,67 @@ pub struct Wiring {
     pub clock: Clock,
 }
 
-impl Wiring {
-    pub fn new(
-        settings: Settings,
-        config: &kyc_shared::aws_config::SdkConfig,
-    ) -> Result<Self, String> {
+/// The two secrets a run needs: the API client credentials and the payload key.
+struct RunSecrets {
+    api: Cached<ApiCredentials>,
+    keys: Cached<Keyring>,
+}
+
+impl RunSecrets {
+    fn new(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> Self {
         let secrets = Arc::new(SecretsManagerSource::new(config));
-        let clock: Clock = Arc::new(Utc::now);
-        let api = XpollensApi::new(
-            Arc::new(ReqwestApiTransport::new(settings.http_timeout)?),
-            settings.api.clone(),
-            Cached::new(
+        Self {
+            api: Cached::new(
                 secrets.clone(),
                 &settings.api_secret,
                 settings.secret_ttl,
                 |staged| ApiCredentials::from_secret_json(staged.current.expose()),
             ),
+            keys: Cached::new(
+                secrets,
+                &settings.payload_key_secret,
+                settings.secret_ttl,
+                Keyring::from_staged,
+            ),
+        }
+    }
+}
+
+impl Wiring {
+    pub fn new(
+        settings: Settings,
+        config: &kyc_shared::aws_config::SdkConfig,
+    ) -> Result<Self, InitError> {
+        let secrets = RunSecrets::new(&settings, config);
+        Self::assemble(settings, config, secrets)
+    }
+
+    /// The same, with both secrets fetched together first (init), so the first run finds
+    /// them cached. A failure is logged, not fatal: the run fetches again and fails (retried)
+    /// if it still cannot.
+    pub async fn new_prefetched(
+        settings: Settings,
+        config: &kyc_shared::aws_config::SdkConfig,
+    ) -> Result<Self, InitError> {
+        let secrets = RunSecrets::new(&settings, config);
+        if let Err(e) = tokio::try_join!(secrets.api.get(), secrets.keys.get()) {
+            tracing::error!(error = %e, "secrets not prefetched during init; the run will retry");
+        }
+        Self::assemble(settings, config, secrets)
+    }
+
+    fn assemble(
+        settings: Settings,
+        config: &kyc_shared::aws_config::SdkConfig,
+        secrets: RunSecrets,
+    ) -> Result<Self, InitError> {
+        let clock: Clock = Arc::new(Utc::now);
+        let api = XpollensApi::new(
+            Arc::new(
+                ReqwestApiTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
+            ),
+            settings.api.clone(),
+            secrets.api,
             clock.clone(),
         );
         let recorder = Recorder {
@@ -120,12 +197,7 @@ impl Wiring {
                     S3BodyStore::new(s3_client(config), &settings.body_bucket, "xpollens/"),
                 )),
             ),
-            keys: Cached::new(
-                secrets,
-                &settings.payload_key_secret,
-                settings.secret_ttl,
-                Keyring::from_staged,
-            ),
+            keys: secrets.keys,
         };
         Ok(Self {
             api: Arc::new(api),
@@ -135,8 +207,17 @@ impl Wiring {
         })
     }
 
-    /// One scheduled run: drains, logs the report and its metrics, errs if the run failed.
+    /// One scheduled run (metrics dropped: tests).
     pub async fn invoke(&self, deadline_ms: u64) -> Result<DrainReport, DrainFailed> {
+        self.invoke_with_metrics(deadline_ms, &NoMetrics).await
+    }
+
+    /// One scheduled run: drains, logs the report and its metrics, errs if the run failed.
+    pub async fn invoke_with_metrics(
+        &self,
+        deadline_ms: u64,
+        metrics: &dyn Metrics,
+    ) -> Result<DrainReport, DrainFailed> {
         let now = (self.clock)();
         let deadline = run_deadline(deadline_ms, now, Duration::from_secs(60));
         let report = kyc_shared::xpollens::drain::run(
@@ -149,6 +230,7 @@ impl Wiring {
         .await;
         // EMF: one raw JSON line on stdout, which CloudWatch turns into metrics.
         println!("{}", emf_line(&report, SERVICE, (self.clock)()));
+        metrics.publish(&kyc_shared::xpollens::drain::metrics(&report));
         let summary = serde_json::to_string(&report).unwrap_or_default();
         if report.is_failure() {
             tracing::error!(report = %summary, "xpollens queue drain run failed");
@@ -164,43 +246,72 @@ impl Wiring {
 mod tests {
     use super::*;
 
-    /// Environment variables are process-wide: every settings case runs in this one test.
     #[test]
     fn settings_fail_fast_on_missing_or_invalid_values() {
-        let set = |k: &str, v: &str| std::env::set_var(k, v);
-        for (k, v) in [
+        let mut vars = vec![
             ("TABLE_NAME", "t"),
             ("PAYLOAD_KEY_SECRET", "k"),
             ("XPOLLENS_BODY_BUCKET", "b"),
             ("XPOLLENS_API_SECRET", "s"),
             ("XPOLLENS_API_BASE_URL", "https://sb-api.xpollens.com"),
             ("XPOLLENS_TOKEN_URL", "https://auth.example/connect/token"),
-        ] {
-            set(k, v);
-        }
-        let s = Settings::from_env().unwrap();
+        ];
+        let with = |vars: &Vec<(&str, &str)>, extra: &[(&str, &str)]| {
+            let mut all = vars.clone();
+            all.extend_from_slice(extra);
+            Settings::from_env(&Env::from_pairs(&all))
+        };
+        let s = with(&vars, &[]).unwrap();
         assert_eq!(s.drain.limit, 30);
         assert_eq!(s.api.client_auth, ClientAuth::Basic);
-        set("XPOLLENS_QUEUE_LIMIT", "101");
-        assert!(Settings::from_env().unwrap_err().contains("limit"));
-        set("XPOLLENS_QUEUE_LIMIT", "thirty");
+        let e = with(&vars, &[("XPOLLENS_QUEUE_LIMIT", "101")]).unwrap_err();
+        assert!(e.to_string().contains("limit"), "{e}");
         assert_eq!(
-            Settings::from_env().unwrap_err(),
-            "environment variable XPOLLENS_QUEUE_LIMIT is not valid"
+            with(&vars, &[("XPOLLENS_QUEUE_LIMIT", "thirty")])
+                .unwrap_err()
+                .to_string(),
+            "environment variable XPOLLENS_QUEUE_LIMIT is not valid: \
+             a whole number from 1 to 100 (sandbox: at most 30)"
         );
-        set("XPOLLENS_QUEUE_LIMIT", "100");
-        set("XPOLLENS_TOKEN_CLIENT_AUTH", "body");
+        vars.push(("XPOLLENS_QUEUE_LIMIT", "100"));
         assert_eq!(
-            Settings::from_env().unwrap().api.client_auth,
+            with(&vars, &[("XPOLLENS_TOKEN_CLIENT_AUTH", "body")])
+                .unwrap()
+                .api
+                .client_auth,
             ClientAuth::Body
         );
-        set("XPOLLENS_API_BASE_URL", "http://sb-api.xpollens.com");
-        assert!(Settings::from_env().unwrap_err().contains("https"));
-        set("XPOLLENS_API_BASE_URL", "https://sb-api.xpollens.com");
-        std::env::remove_var("XPOLLENS_API_SECRET");
+        let e = with(&vars, &[("XPOLLENS_TOKEN_CLIENT_AUTH", "mtls")]).unwrap_err();
+        assert_eq!(e.name(), "XPOLLENS_TOKEN_CLIENT_AUTH");
+        let e = with(
+            &vars,
+            &[("XPOLLENS_API_BASE_URL", "http://sb-api.xpollens.com")],
+        );
+        // (the later pair wins in the map)
+        let e = e.unwrap_err();
+        assert!(e.to_string().contains("https"), "{e}");
+        assert_eq!(e.name(), "XPOLLENS_API_BASE_URL");
+        let e = with(&vars, &[("XPOLLENS_TOKEN_URL", "ftp://auth.example")]).unwrap_err();
+        assert_eq!(e.name(), "XPOLLENS_TOKEN_URL");
+        let e = with(&vars, &[("XPOLLENS_HTTP_TIMEOUT_SECONDS", "10s")]).unwrap_err();
+        assert_eq!(e.name(), "XPOLLENS_HTTP_TIMEOUT_SECONDS");
+        vars.retain(|(k, _)| *k != "XPOLLENS_API_SECRET");
         assert_eq!(
-            Settings::from_env().unwrap_err(),
+            with(&vars, &[]).unwrap_err().to_string(),
             "missing environment variable XPOLLENS_API_SECRET"
         );
+    }
+
+    #[test]
+    fn a_failed_run_is_reported_retryable() {
+        let e: InvocationError = DrainFailed(DrainReport {
+            failed: 1,
+            ..DrainReport::default()
+        })
+        .into();
+        assert!(e.is_retryable());
+        assert!(e
+            .to_string()
+            .starts_with("retryable: xpollens queue drain failed"));
     }
 }

@@ -62,14 +62,16 @@ impl SecretsManagerSource {
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError> {
-        let (current, current_since) =
-            self.stage(name, "AWSCURRENT")
-                .await?
-                .ok_or_else(|| SecretError::Invalid {
-                    name: name.into(),
-                    why: "no AWSCURRENT string value".into(),
-                })?;
-        let previous = self.stage(name, "AWSPREVIOUS").await?.map(|(s, _)| s);
+        // Both stages at once: one round trip of latency instead of two on a cold start.
+        let (current, previous) = tokio::try_join!(
+            self.stage(name, "AWSCURRENT"),
+            self.stage(name, "AWSPREVIOUS")
+        )?;
+        let (current, current_since) = current.ok_or_else(|| SecretError::Invalid {
+            name: name.into(),
+            why: "no AWSCURRENT string value".into(),
+        })?;
+        let previous = previous.map(|(s, _)| s);
         Ok(StagedSecret {
             current,
             previous,

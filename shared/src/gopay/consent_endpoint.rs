@@ -70,6 +70,7 @@ fn redirect(url: &str) -> Response {
             ("cache-control", "no-store".into()),
         ],
         body: String::new(),
+        refusal: None,
     }
 }
 
@@ -148,6 +149,7 @@ impl ConsentEndpoint {
                     .into(),
                 )],
                 body: String::new(),
+                refusal: Some("method_not_allowed"),
             },
             (None, _) => error(404, "not found"),
         }

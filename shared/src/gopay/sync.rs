@@ -187,6 +187,21 @@ pub struct SyncReport {
     pub pending_events_recorded: u64,
     /// Profiles that left service because GoPay answered 404 too many times.
     pub unknown_at_gopay: u64,
+    /// How late (seconds after its `nextDueAt`) the most overdue profile claimed was visited:
+    /// the sync lag (metric `SyncLagSeconds`).
+    pub max_due_lag_seconds: u64,
+}
+
+/// What a run counts in the shared `KycHooks` metrics (beside [`emf_line`]'s GoPay ones):
+/// published every run, zeros included.
+pub fn metrics(report: &SyncReport) -> crate::metrics::MetricBatch {
+    use crate::metrics::{Metric, MetricBatch};
+    let mut batch = MetricBatch::new();
+    batch
+        .add(Metric::TokensRotated, report.refreshed as f64)
+        .add(Metric::TokensRescued, report.rescued_tokens as f64)
+        .add(Metric::SyncLagSeconds, report.max_due_lag_seconds as f64);
+    batch
 }
 
 /// CloudWatch embedded-metric-format line of a run (printed to stdout by the function), so
@@ -245,6 +260,7 @@ struct Counters {
     deferred: AtomicU64,
     pending_events: AtomicU64,
     unknown_at_gopay: AtomicU64,
+    max_due_lag_seconds: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -359,6 +375,7 @@ pub async fn run(
         deferred_refreshes: get(&c.deferred),
         pending_events_recorded: get(&c.pending_events),
         unknown_at_gopay: get(&c.unknown_at_gopay),
+        max_due_lag_seconds: get(&c.max_due_lag_seconds),
     })
 }
 
@@ -664,6 +681,12 @@ impl Run {
             }
         };
         bump(&self.counters.claimed);
+        if let Some(due) = record.next_due_at {
+            let lag = (now - due).num_seconds().max(0) as u64;
+            self.counters
+                .max_due_lag_seconds
+                .fetch_max(lag, Ordering::Relaxed);
+        }
         if record.status != ProfileStatus::Active {
             // Out of service with its event still to record (claimable only for that).
             if self.record_pending_event(&record).await {

@@ -922,3 +922,21 @@ async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile()
     // First consent and an expired client token: the app token; a live profile: its token.
     assert_eq!(h.gopay.prefill_callers(), ["*app*", "9401", "*app*"]);
 }
+
+#[tokio::test]
+async fn a_run_reports_how_late_the_most_overdue_profile_was_and_counts_rotations() {
+    use crate::metrics::Metric;
+    let h = Harness::new();
+    h.consented("c-1", "5001", false); // due now
+    h.advance(Duration::seconds(30));
+    h.consented("c-2", "5002", false); // due 30 s after the first
+    h.advance(Duration::seconds(90));
+    let r = h.run("run-1").await;
+    assert_eq!(r.claimed, 2, "{r:?}");
+    assert_eq!(r.max_due_lag_seconds, 120, "{r:?}");
+    let m = metrics(&r);
+    assert_eq!(m.total(Metric::SyncLagSeconds), 120.0);
+    assert_eq!(m.total(Metric::TokensRotated), r.refreshed as f64);
+    assert_eq!(r.refreshed, 2);
+    assert_eq!(m.total(Metric::TokensRescued), 0.0);
+}

@@ -37,6 +37,9 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// The error code of a 4xx answer (`malformed_json`, `unauthorized`...): the metrics'
+    /// `Reason`. Not sent.
+    pub refusal: Option<&'static str>,
 }
 
 impl HttpResponse {
@@ -46,6 +49,7 @@ impl HttpResponse {
             status,
             headers: vec![("content-type", "application/json".into())],
             body: body.to_string(),
+            refusal: None,
         }
     }
 

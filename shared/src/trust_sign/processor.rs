@@ -79,26 +79,41 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, String> {
-        use crate::config::{or_default, required as var};
-        let or = |k: &str, d: &str| or_default(k, d.to_string());
+    /// The settings from the function's environment (`TABLE_NAME`, `PAYLOAD_KEY_SECRET`,
+    /// `ARCHIVE_PREFIX`, `PROCESSED_PREFIX`, `QUARANTINE_PREFIX`, `LINK_KEY`,
+    /// `MAX_REPORT_BYTES`, `SECRET_CACHE_TTL_SECONDS`), checked.
+    pub fn from_env(env: &crate::config::Env) -> Result<Self, crate::config::SettingsError> {
+        use crate::config::SettingsError;
+        let or = |k: &str, d: &str| env.optional(k).unwrap_or_else(|| d.to_string());
         let mut limits = Limits::default();
-        if let Ok(v) = std::env::var("MAX_REPORT_BYTES") {
-            limits.max_report_size = v
-                .parse()
-                .map_err(|_| format!("MAX_REPORT_BYTES: {v:?} is not a byte count"))?;
-        }
+        // Memory was measured up to the default (64 MiB, README): no larger value is allowed.
+        limits.max_report_size = env.number_in(
+            "MAX_REPORT_BYTES",
+            limits.max_report_size,
+            1024..=limits.max_report_size,
+        )?;
+        let link_key = or("LINK_KEY", "externalId");
         Self {
-            table: var("TABLE_NAME")?,
-            payload_key_secret: var("PAYLOAD_KEY_SECRET")?,
+            table: env.required("TABLE_NAME")?,
+            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
             archive_prefix: or("ARCHIVE_PREFIX", "incoming/"),
             processed_prefix: or("PROCESSED_PREFIX", "processed/"),
             quarantine_prefix: or("QUARANTINE_PREFIX", "quarantine/"),
-            link_key: LinkKey::parse(&or("LINK_KEY", "externalId"))?,
+            link_key: env.checked("LINK_KEY", &link_key, |v| {
+                LinkKey::parse(v).map_err(|_| "externalId or externalInfo.<key>")
+            })?,
             limits,
-            secret_ttl: Duration::from_secs(or_default("SECRET_CACHE_TTL_SECONDS", 300)),
+            secret_ttl: crate::config::secret_ttl(env)?,
         }
         .checked()
+        .map_err(|why| {
+            let name = if why.starts_with("QUARANTINE") {
+                "QUARANTINE_PREFIX"
+            } else {
+                "PROCESSED_PREFIX"
+            };
+            SettingsError::invalid(name, "non-empty and disjoint from ARCHIVE_PREFIX")
+        })
     }
 
     /// The processing's own writes must never look like archives to it (a loop otherwise).
@@ -192,6 +207,33 @@ impl std::fmt::Display for Transient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "transient failure: {}", self.0)
     }
+}
+
+/// What a batch of records counts in the metrics: events recorded or duplicates, and
+/// quarantined archives by reason code. (A batch that fails is retried: what it did comes
+/// back as duplicates then.)
+pub fn metrics(results: &[RecordResult]) -> crate::metrics::MetricBatch {
+    use crate::metrics::{Metric, MetricBatch};
+    let mut batch = MetricBatch::new();
+    for r in results {
+        let outcome = match r {
+            RecordResult::Processed { outcome, .. } => outcome,
+            RecordResult::Quarantined {
+                reason_code,
+                outcome,
+                ..
+            } => {
+                batch.add_for(Metric::ArchivesQuarantined, reason_code, 1.0);
+                outcome
+            }
+            RecordResult::Skipped { .. } | RecordResult::Gone { .. } => continue,
+        };
+        match outcome {
+            Outcome::Duplicate | Outcome::Conflict => batch.add(Metric::Duplicates, 1.0),
+            _ => batch.add(Metric::EventsRecorded, 1.0),
+        };
+    }
+    batch
 }
 
 pub struct Processor {

@@ -30,6 +30,7 @@ use super::dates::parse_provider_date;
 use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery};
 use super::queue::{group_page, EntryDefect, QueuePage, QueuedDelivery};
 use crate::intake::Outcome;
+use crate::metrics::{Metric, MetricBatch};
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -265,6 +266,28 @@ pub fn emf_line(report: &DrainReport, service: &str, at: DateTime<Utc>) -> Strin
         doc[name] = json!(value);
     }
     doc.to_string()
+}
+
+/// What a run counts in the shared `KycHooks` metrics (beside [`emf_line`], kept as it is for
+/// the `XpollensMissedLiveAlarm`): counts are published every run, zeros included, so an
+/// alarm's data never has gaps.
+pub fn metrics(report: &DrainReport) -> MetricBatch {
+    let mut batch = MetricBatch::new();
+    batch
+        .add(Metric::EventsRecorded, report.new as f64)
+        .add(Metric::Duplicates, report.duplicate as f64)
+        .add(Metric::MissedLive, report.new as f64);
+    if report.conflict > 0 {
+        batch.add_for(Metric::Rejections, "conflict", report.conflict as f64);
+    }
+    if report.rejected > 0 {
+        batch.add_for(
+            Metric::Rejections,
+            "unusable_queue_entry",
+            report.rejected as f64,
+        );
+    }
+    batch
 }
 
 fn should_take_more_work(now: DateTime<Utc>, deadline: DateTime<Utc>, reserve: Duration) -> bool {
@@ -816,6 +839,32 @@ mod tests {
         let intake = Intake::default();
         let r = drain(&q, &intake, 30).await;
         assert_eq!((r.new, r.new_despite_2xx, r.conflict), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_run_counts_recorded_missed_live_and_duplicates_even_when_zero() {
+        let report = DrainReport {
+            new: 2,
+            duplicate: 3,
+            conflict: 1,
+            rejected: 4,
+            ..DrainReport::default()
+        };
+        let m = metrics(&report);
+        assert_eq!(m.total(Metric::EventsRecorded), 2.0);
+        assert_eq!(m.total(Metric::MissedLive), 2.0);
+        assert_eq!(m.total(Metric::Duplicates), 3.0);
+        assert_eq!(m.for_reason(Metric::Rejections, "conflict"), 1.0);
+        assert_eq!(
+            m.for_reason(Metric::Rejections, "unusable_queue_entry"),
+            4.0
+        );
+        let quiet = metrics(&DrainReport::default());
+        let lines = crate::metrics::emf_lines(&quiet, "d", t0());
+        assert_eq!(lines.len(), 1, "no rejection line in a quiet run");
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["MissedLive"], 0);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "KycHooks");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::auth::{AuthError, CredentialSet};
 use crate::callback_auth::GatewayRequirement;
 use crate::intake::Outcome;
 use crate::ip_allow::IpAllowList;
+use crate::metrics::{Metric, MetricBatch};
 use crate::secrets::Cached;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -25,12 +26,19 @@ pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 pub use crate::http::{HttpRequest, HttpResponse};
 
-/// Our JSON error body: a stable code and a message.
-fn error_response(status: u16, code: &str, message: impl std::fmt::Display) -> HttpResponse {
-    HttpResponse::json(
+/// Our JSON error body: a stable code and a message. A 4xx also names its code as the
+/// metrics' `Reason` (`refusal`, never sent).
+fn error_response(
+    status: u16,
+    code: &'static str,
+    message: impl std::fmt::Display,
+) -> HttpResponse {
+    let mut resp = HttpResponse::json(
         status,
         json!({"error": code, "message": message.to_string()}),
-    )
+    );
+    resp.refusal = (400..500).contains(&status).then_some(code);
+    resp
 }
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -152,23 +160,36 @@ fn method_and_route(req: &HttpRequest) -> Result<Option<u32>, HttpResponse> {
 
 impl Endpoint {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        self.handle_counted(req).await.0
+    }
+
+    /// The answer, and what it counts for the metrics (one batch per request).
+    pub async fn handle_counted(&self, req: &HttpRequest) -> (HttpResponse, MetricBatch) {
+        let (resp, recorded) = self.answer_request(req).await;
+        let counted = count(&resp, recorded.as_ref());
+        (resp, counted)
+    }
+
+    async fn answer_request(&self, req: &HttpRequest) -> (HttpResponse, Option<Recorded>) {
         let path_type = match method_and_route(req) {
             Ok(t) => t,
-            Err(resp) => return resp,
+            Err(resp) => return (resp, None),
         };
         if let Some(list) = &self.allow_list {
             if !list.allows(req.source_ip) {
                 // The address itself is in the API Gateway access log; logs here carry no personal data.
                 tracing::warn!("callback from an address outside the allow-list");
-                return error_response(403, "forbidden", "source address not allowed");
+                return (
+                    error_response(403, "forbidden", "source address not allowed"),
+                    None,
+                );
             }
         }
         if let Some(resp) = self.authenticate(req).await {
-            return resp;
+            return (resp, None);
         }
         self.after_authentication(req, path_type, (self.clock)())
             .await
-            .0
     }
 
     /// What the function answers a request whose authentication is taken as checked, and
@@ -300,7 +321,7 @@ impl Endpoint {
         req: &HttpRequest,
         received_at: DateTime<Utc>,
         status: u16,
-        code: &str,
+        code: &'static str,
         message: String,
     ) -> HttpResponse {
         if status >= 500 {
@@ -322,6 +343,26 @@ impl Endpoint {
             ),
         }
     }
+}
+
+/// What an answer counts: a recorded event or a duplicate, or a rejection by its code. A 503
+/// counts nothing here (Xpollens retries; the Lambda's own error metrics see it).
+pub fn count(resp: &HttpResponse, recorded: Option<&Recorded>) -> MetricBatch {
+    let mut batch = MetricBatch::new();
+    if let Some(code) = resp.refusal {
+        batch.add_for(Metric::Rejections, code, 1.0);
+    }
+    match recorded.map(|r| &r.outcome) {
+        Some(Outcome::Duplicate) => {
+            batch.add(Metric::Duplicates, 1.0);
+        }
+        // A conflict writes nothing new (counted above as a `conflict` rejection).
+        Some(Outcome::Conflict) | None => {}
+        Some(_) => {
+            batch.add(Metric::EventsRecorded, 1.0);
+        }
+    }
+    batch
 }
 
 /// The answer to a delivery that could not be recorded.
@@ -351,6 +392,7 @@ pub fn answer(recorded: &Recorded) -> HttpResponse {
             status: 204,
             headers: vec![],
             body: String::new(),
+            refusal: None,
         },
         ref o => HttpResponse::json(
             202,
@@ -470,6 +512,53 @@ mod tests {
             Some("Pending")
         );
         assert_eq!(store.history("u1").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn each_answer_counts_what_happened_for_the_metrics() {
+        use crate::metrics::{MemoryMetrics, Metric, Metrics};
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store, None);
+        let sink = MemoryMetrics::default();
+        for (req, expected) in [
+            (post(KYC, "pw-new"), (Metric::EventsRecorded, None)),
+            (post(KYC, "pw-new"), (Metric::Duplicates, None)),
+            (
+                post(
+                    r#"{"type":"4","status":"Complete","appUserId":"u1"}"#,
+                    "pw-new",
+                ),
+                (Metric::Rejections, Some("conflict")),
+            ),
+            (
+                post(KYC, "wrong"),
+                (Metric::Rejections, Some("unauthorized")),
+            ),
+            (
+                post("not json", "pw-new"),
+                (Metric::Rejections, Some("malformed_json")),
+            ),
+        ] {
+            let (resp, counted) = ep.handle_counted(&req).await;
+            let (metric, reason) = expected;
+            let got = match reason {
+                Some(r) => counted.for_reason(metric, r),
+                None => counted.total(metric),
+            };
+            assert_eq!(
+                got, 1.0,
+                "{metric:?} {reason:?}: {} {counted:?}",
+                resp.status
+            );
+            let everything: f64 = Metric::ALL.iter().map(|m| counted.total(*m)).sum();
+            assert_eq!(
+                everything, 1.0,
+                "one thing counted per request: {counted:?}"
+            );
+            sink.publish(&counted);
+        }
+        assert_eq!(sink.merged().total(Metric::Rejections), 3.0);
+        assert_eq!(sink.batches().len(), 5);
     }
 
     #[tokio::test]

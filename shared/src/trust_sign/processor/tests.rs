@@ -227,3 +227,72 @@ fn own_prefixes_must_not_overlap_the_archive_prefix() {
     s.processed_prefix = "incoming/processed/".into();
     assert!(s.checked().is_err());
 }
+
+#[tokio::test]
+async fn a_batch_counts_recorded_duplicate_and_quarantined_by_reason() {
+    use crate::metrics::Metric;
+    let t = twins();
+    t.archives
+        .insert(BUCKET, "incoming/a.zip", "v1", customer(Kind::Full, "c1"));
+    t.archives.insert(
+        BUCKET,
+        "incoming/dossier jean_dupont.zip",
+        "v1",
+        archive_bytes(Kind::NotZip),
+    );
+    let good = notification("incoming/a.zip", "v1");
+    let bad = notification("incoming/dossier jean_dupont.zip", "v1");
+    let skipped = notification("elsewhere/x.zip", "v1");
+    let r = t
+        .processor
+        .handle(&[good.clone(), good, bad, skipped])
+        .await
+        .unwrap();
+    let m = metrics(&r);
+    assert_eq!(m.total(Metric::EventsRecorded), 2.0, "{r:?}");
+    assert_eq!(m.total(Metric::Duplicates), 1.0);
+    assert_eq!(m.for_reason(Metric::ArchivesQuarantined, "not_zip"), 1.0);
+    // The dimension is the reason code: nothing of the key reaches a metric line.
+    let lines = crate::metrics::emf_lines(&m, "trust-sign-archive", Utc::now()).join("\n");
+    assert!(
+        !lines.contains("dupont") && !lines.contains("dossier"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn settings_from_the_environment_fail_on_a_bad_value_naming_it() {
+    use crate::config::Env;
+    let base = [("TABLE_NAME", "t"), ("PAYLOAD_KEY_SECRET", "k")];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all = base.to_vec();
+        all.extend_from_slice(extra);
+        Settings::from_env(&Env::from_pairs(&all))
+    };
+    let s = with(&[]).unwrap();
+    assert_eq!(s.archive_prefix, "incoming/");
+    assert_eq!(s.link_key, LinkKey::ExternalId);
+    assert_eq!(s.limits.max_report_size, 64 * 1024 * 1024);
+    for (name, bad) in [
+        ("MAX_REPORT_BYTES", "64MiB"),
+        ("MAX_REPORT_BYTES", "134217728"),
+        ("LINK_KEY", "recordId"),
+        ("PROCESSED_PREFIX", "incoming/done/"),
+        ("QUARANTINE_PREFIX", "incoming/"),
+        ("SECRET_CACHE_TTL_SECONDS", "five"),
+    ] {
+        let e = with(&[(name, bad)]).unwrap_err();
+        assert_eq!(e.name(), name, "{bad}");
+        assert!(!e.to_string().contains(bad), "{e}");
+    }
+    assert_eq!(
+        with(&[]).map(|s| s.secret_ttl),
+        Ok(Duration::from_secs(300))
+    );
+    assert_eq!(
+        Settings::from_env(&Env::from_pairs(&[("TABLE_NAME", "t")]))
+            .unwrap_err()
+            .name(),
+        "PAYLOAD_KEY_SECRET"
+    );
+}
