@@ -31,8 +31,7 @@ fuzz_target!(|data: &[u8]| {
                 ),
             ],
             body: data.to_vec(),
-            query: String::new(),
-            source_ip: None,
+            ..HttpRequest::default()
         };
         block_on(replay.apply("fuzz-body", Deliveries::Http(request, received_at)));
     }

@@ -97,10 +97,14 @@ impl Harness {
             init_error: Mutex::default(),
             calls: Mutex::default(),
             upstream: upstream.trim_end_matches('/').to_string(),
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("loopback HTTP client"),
+            client: {
+                // reqwest takes the process's TLS provider: the build's one (aws-lc-rs).
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .build()
+                    .expect("loopback HTTP client")
+            },
             ids: AtomicU64::new(0),
         });
         let runtime = Router::new()
