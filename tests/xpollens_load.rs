@@ -7,6 +7,7 @@
 //! - zero double-applied: every customer's history names each of its events exactly once;
 //! - final states equal to an in-order delivery's: the same distinct callbacks, in order, into
 //!   the in-memory store through the same handler code, compared stream by stream.
+//!
 //! Prints throughput and p50/p99 handler time; writes target/bench-results/xpollens-load.json.
 //!
 //! Moto serves one request at a time (tools/moto_serial.py, see its header) and copies the

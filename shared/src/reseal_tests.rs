@@ -123,15 +123,18 @@ fn legacy_table() -> MemorySealedItems {
     t
 }
 
-/// Every sealed value of [`legacy_table`], and what it must open to.
-fn expected() -> Vec<(
+/// One sealed value: item key (pk, sk), path in the item, provider, binding, plaintext.
+type ExpectedValue = (
     &'static str,
     &'static str,
     Vec<PathStep>,
     Provider,
     Aad,
     &'static [u8],
-)> {
+);
+
+/// Every sealed value of [`legacy_table`], and what it must open to.
+fn expected() -> Vec<ExpectedValue> {
     let k = |s: &str| PathStep::Key(s.into());
     let id = gopay_id();
     vec![

@@ -33,6 +33,8 @@ pub enum ReplayError {
 }
 
 /// What one file holds.
+// One value per file read, never kept in bulk: the request's size does not matter here.
+#[allow(clippy::large_enum_variant)]
 pub enum Deliveries {
     /// An API Gateway event, as the function would receive it.
     Http(HttpRequest, DateTime<Utc>),
