@@ -75,6 +75,27 @@ impl From<KeyringError> for Failure {
     }
 }
 
+/// Errors that only ever describe bad input (an argument, a file, a secret's shape): the same
+/// command fails again until it is fixed.
+macro_rules! bad_input {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                Failure::BadInput(e.to_string())
+            }
+        }
+    )*};
+}
+
+bad_input!(
+    kyc_shared::trust_sign::intake::BadLinkKey,
+    kyc_shared::trust_sign::intake::RevealError,
+    kyc_shared::trust_sign::processor::OverlappingPrefix,
+    crate::trust_sign::BadS3Url,
+    kyc_shared::xpollens::replay::EventFormError,
+    kyc_shared::secrets::ClientSecretError,
+);
+
 impl From<AdminError> for Failure {
     fn from(e: AdminError) -> Self {
         if e.is_transient() {
@@ -96,5 +117,28 @@ mod tests {
         assert_eq!(down.exit_code(), ExitCode::from(EXIT_TRANSIENT));
         let corrupt = Failure::from(StoreError::Corrupt("bad item".into()));
         assert_eq!(corrupt.exit_code(), ExitCode::from(EXIT_BAD_INPUT));
+    }
+
+    /// Arguments, files and secret shapes that are wrong fail the same way again: exit 1
+    /// (fix it), never 3 (run it again).
+    #[test]
+    fn malformed_arguments_and_secrets_are_bad_input() {
+        use kyc_shared::secrets::ClientSecretError;
+        use kyc_shared::trust_sign::processor::OverlappingPrefix;
+        use kyc_shared::xpollens::replay::EventFormError;
+        for failure in [
+            Failure::from(crate::trust_sign::BadS3Url::NoBucket),
+            Failure::from(ClientSecretError::Missing("clientSecret")),
+            Failure::from(OverlappingPrefix {
+                name: "QUARANTINE_PREFIX",
+            }),
+            Failure::from(EventFormError::BodyNotBase64),
+        ] {
+            assert_eq!(
+                failure.exit_code(),
+                ExitCode::from(EXIT_BAD_INPUT),
+                "{failure}"
+            );
+        }
     }
 }

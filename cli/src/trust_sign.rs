@@ -7,7 +7,7 @@ use kyc_shared::crypto::Keyring;
 use kyc_shared::intake::{HistoryEntry, Outcome, Provider};
 use kyc_shared::kyc_state::ProviderState;
 use kyc_shared::trust_sign::intake::{reveal_keys, ArchiveObject, LinkKey};
-use kyc_shared::trust_sign::processor::{RecordResult, Settings};
+use kyc_shared::trust_sign::processor::{RecordResult, Settings, Transient};
 use kyc_shared::trust_sign::{analyze_archive, FileSource, Limits};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -115,19 +115,26 @@ pub struct Reprocess {
     pub quiet: bool,
 }
 
-fn parse_url(url: &str) -> Result<(String, String), String> {
-    let rest = url
-        .strip_prefix("s3://")
-        .ok_or_else(|| format!("{url:?} is not an s3://BUCKET/PREFIX URL"))?;
+/// An archive location that is not `s3://BUCKET[/PREFIX]`: fix the argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadS3Url {
+    #[error("the archive location is not an s3://BUCKET/PREFIX URL")]
+    NotS3,
+    #[error("the s3:// URL names no bucket")]
+    NoBucket,
+}
+
+fn parse_url(url: &str) -> Result<(String, String), BadS3Url> {
+    let rest = url.strip_prefix("s3://").ok_or(BadS3Url::NotS3)?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
-        return Err(format!("{url:?} names no bucket"));
+        return Err(BadS3Url::NoBucket);
     }
     Ok((bucket.to_string(), prefix.to_string()))
 }
 
 /// The outcome's name, for the final count.
-fn label(r: &Result<RecordResult, String>) -> String {
+fn label(r: &Result<RecordResult, Transient>) -> String {
     match r {
         Ok(RecordResult::Processed { outcome, .. }) => match outcome {
             Outcome::Applied => "applied".into(),
@@ -229,14 +236,11 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, Failure> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for (i, o) in objects.into_iter().enumerate() {
-        let r = processor
-            .process(o, opts.rerun.as_deref())
-            .await
-            .map_err(|e| e.to_string());
+        let r = processor.process(o, opts.rerun.as_deref()).await;
         let l = label(&r);
         if let Err(e) = &r {
             // The archive's position, not its key: keys may name the customer.
-            failures.push(json!({"archive": i, "error": e}));
+            failures.push(json!({"archive": i, "error": e.to_string()}));
         }
         bar.set_message(l.clone());
         *counts.entry(l).or_default() += 1;
@@ -272,7 +276,7 @@ mod tests {
             Ok(("b".into(), "incoming/2024/".into()))
         );
         assert_eq!(parse_url("s3://b"), Ok(("b".into(), String::new())));
-        assert!(parse_url("https://b/x").is_err());
-        assert!(parse_url("s3:///x").is_err());
+        assert_eq!(parse_url("https://b/x"), Err(BadS3Url::NotS3));
+        assert_eq!(parse_url("s3:///x"), Err(BadS3Url::NoBucket));
     }
 }

@@ -2,13 +2,14 @@
 
 use base64::Engine;
 use kyc_shared::intake::EventId;
+use kyc_shared::xpollens::replay::EventFormError;
 use kyc_shared::xpollens::{parse_callback, plan::summary};
 use serde_json::Value;
 
 use crate::failure::Failure;
 
 /// The body and `Webhook-Id` of a file: an API Gateway event or a bare callback body.
-fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
+fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), EventFormError> {
     if let Ok(Value::Object(event)) = serde_json::from_slice::<Value>(bytes) {
         if let (Some(body), true) = (
             event.get("body").and_then(Value::as_str),
@@ -17,7 +18,7 @@ fn callback_of(bytes: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
             let body = if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
                 base64::engine::general_purpose::STANDARD
                     .decode(body)
-                    .map_err(|_| "event body is not valid base64")?
+                    .map_err(|_| EventFormError::BodyNotBase64)?
             } else {
                 body.as_bytes().to_vec()
             };

@@ -109,9 +109,8 @@ impl CredentialSet {
     pub fn from_staged_with_grace(
         staged: &crate::secrets::StagedSecret,
         grace: Duration,
-    ) -> Result<Self, String> {
-        let current =
-            Credential::from_secret_json(staged.current.expose()).map_err(|e| e.to_string())?;
+    ) -> Result<Self, AuthError> {
+        let current = Credential::from_secret_json(staged.current.expose())?;
         let mut set = vec![(expected(&current), None)];
         let previous = staged
             .previous
@@ -124,7 +123,7 @@ impl CredentialSet {
     }
 
     /// [`Self::from_staged_with_grace`] with the default grace period.
-    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, String> {
+    pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, AuthError> {
         Self::from_staged_with_grace(staged, Duration::hours(DEFAULT_PREVIOUS_GRACE_HOURS))
     }
 

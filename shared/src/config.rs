@@ -40,8 +40,8 @@ pub enum InitError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     /// The HTTP client (TLS roots) could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    HttpClient(String),
+    #[error(transparent)]
+    HttpClient(#[from] crate::http::ClientBuildError),
 }
 
 /// Where settings come from: the process environment, or a map in tests (the process
@@ -159,16 +159,14 @@ pub fn gopay_hosts(
 }
 
 /// A required variable; the error names it (never its value).
-pub fn required(name: &str) -> Result<String, String> {
-    Env::Process.required(name).map_err(|e| e.to_string())
+pub fn required(name: &str) -> Result<String, SettingsError> {
+    Env::Process.required(name)
 }
 
 /// An optional variable parsed as `T`: `default` when absent, an error naming the variable
 /// (not its value) when present but unparsable.
-pub fn parsed_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    Env::Process
-        .parsed_or(name, default, "a value of the expected type")
-        .map_err(|e| e.to_string())
+pub fn parsed_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T, SettingsError> {
+    Env::Process.parsed_or(name, default, "a value of the expected type")
 }
 
 /// A scheduled run's deadline: the Lambda deadline (epoch ms from the runtime context) as a

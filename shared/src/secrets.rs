@@ -33,7 +33,37 @@ pub trait SecretSource: Send + Sync {
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError>;
 }
 
-type Parser<T> = Box<dyn Fn(&StagedSecret) -> Result<T, String> + Send + Sync>;
+/// Why a staged secret does not parse: the parser's own typed error, boxed (each secret has its
+/// own, e.g. `crypto::KeyringError`). Its text must never hold the secret.
+pub type SecretParseError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+type Parser<T> = Box<dyn Fn(&StagedSecret) -> Result<T, SecretParseError> + Send + Sync>;
+
+/// A client-credentials secret (`{"clientId":"...","clientSecret":"..."}`) that does not
+/// parse. Names the missing field, never a value. A configuration error: fix the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClientSecretError {
+    #[error("not a JSON object")]
+    NotJson,
+    #[error("missing {0}")]
+    Missing(&'static str),
+}
+
+/// The client id and secret of a client-credentials secret (both trimmed, neither blank):
+/// the shape GoPay's and Xpollens' OAuth2 client secrets share.
+pub fn client_id_and_secret(json: &str) -> Result<(String, Secret), ClientSecretError> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|_| ClientSecretError::NotJson)?;
+    let field = |k: &'static str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or(ClientSecretError::Missing(k))
+    };
+    Ok((field("clientId")?, Secret::new(field("clientSecret")?)))
+}
 
 /// A parsed secret, fetched at most once per TTL (and on demand after a failed check, but not
 /// more often than `min_refresh`, so a flood of bad requests cannot hammer Secrets Manager).
@@ -49,7 +79,7 @@ pub struct Cached<T> {
 impl<T: Send + Sync> Cached<T> {
     /// `parse` reads the staged value; its error (e.g. `crypto::KeyringError`) becomes
     /// [`SecretError::Invalid`]'s text, so it must never hold the secret itself.
-    pub fn new<E: std::fmt::Display>(
+    pub fn new<E: Into<SecretParseError>>(
         source: Arc<dyn SecretSource>,
         name: impl Into<String>,
         ttl: Duration,
@@ -60,7 +90,7 @@ impl<T: Send + Sync> Cached<T> {
             name: name.into(),
             ttl,
             min_refresh: Duration::from_secs(30),
-            parse: Box::new(move |staged: &StagedSecret| parse(staged).map_err(|e| e.to_string())),
+            parse: Box::new(move |staged: &StagedSecret| parse(staged).map_err(Into::into)),
             slot: Mutex::new(None),
         }
     }
@@ -93,7 +123,7 @@ impl<T: Send + Sync> Cached<T> {
         let staged = self.source.staged(&self.name).await?;
         let value = Arc::new((self.parse)(&staged).map_err(|why| SecretError::Invalid {
             name: self.name.clone(),
-            why,
+            why: why.to_string(),
         })?);
         *slot = Some((Instant::now(), value.clone()));
         Ok(value)
@@ -153,6 +183,43 @@ mod tests {
         tokio::time::advance(Duration::from_secs(301)).await;
         assert_eq!(*c.get().await.unwrap(), "v2");
         assert_eq!(src.0.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn client_secrets_name_the_missing_field_never_a_value() {
+        let (id, secret) =
+            client_id_and_secret(r#"{"clientId":" partner ","clientSecret":"s3cr3t"}"#).unwrap();
+        assert_eq!(
+            (id.as_str(), secret.expose().as_str()),
+            ("partner", "s3cr3t")
+        );
+        assert_eq!(
+            client_id_and_secret(r#"{"clientId":"partner","clientSecret":"  "}"#).unwrap_err(),
+            ClientSecretError::Missing("clientSecret")
+        );
+        assert_eq!(
+            client_id_and_secret("s3cr3t").unwrap_err(),
+            ClientSecretError::NotJson
+        );
+    }
+
+    /// A secret that does not parse is a configuration error (fix the secret), not an
+    /// unavailable store (retry): the typed parse error becomes `Invalid`, with its text.
+    #[tokio::test]
+    async fn a_typed_parse_error_makes_the_secret_invalid_not_unavailable() {
+        let src = Arc::new(Counting(AtomicUsize::new(0)));
+        let c = Cached::new(src, "gopay/client", Duration::from_secs(1), |s| {
+            client_id_and_secret(s.current.expose())
+        });
+        match c.get().await.unwrap_err() {
+            SecretError::Invalid { name, why } => {
+                assert_eq!(
+                    (name.as_str(), why.as_str()),
+                    ("gopay/client", "not a JSON object")
+                )
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
     }
 
     #[tokio::test]

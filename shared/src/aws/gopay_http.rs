@@ -17,7 +17,7 @@ pub struct ReqwestTransport {
 const MAX_BODY: usize = 20 * 1024 * 1024;
 
 impl ReqwestTransport {
-    pub fn new(timeout: Duration) -> Result<Self, String> {
+    pub fn new(timeout: Duration) -> Result<Self, crate::http::ClientBuildError> {
         Ok(Self {
             client: crate::http::client(timeout)?,
         })

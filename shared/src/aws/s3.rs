@@ -4,7 +4,9 @@
 //! tag). [`build_processor`] wires them with DynamoDB and Secrets Manager.
 
 use crate::trust_sign::intake::{ArchiveObject, ObjectVersion};
-use crate::trust_sign::processor::{ArchiveSources, ArchiveStore, ObjectGone, Processor, Settings};
+use crate::trust_sign::processor::{
+    ArchiveSources, ArchiveStore, ArchiveWriteError, ObjectGone, Processor, Settings,
+};
 use crate::trust_sign::{RangeSource, SourceError};
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -189,8 +191,9 @@ async fn quarantine(
     copy_to: Option<&str>,
     tag: &str,
     reason: &str,
-) -> Result<bool, String> {
-    let err = |e: &dyn std::fmt::Display| e.to_string();
+) -> Result<bool, ArchiveWriteError> {
+    let unavailable = |e: S3ReadError| ArchiveWriteError::Unavailable(e.to_string());
+    let tag_error = |e: aws_sdk_s3::error::BuildError| ArchiveWriteError::Tag(e.to_string());
     let current = match client
         .get_object_tagging()
         .bucket(&object.bucket)
@@ -203,7 +206,7 @@ async fn quarantine(
         Err(e) => {
             return match classify(e) {
                 S3ReadError::Gone { .. } => Ok(true),
-                other => Err(err(&other)),
+                other => Err(unavailable(other)),
             }
         }
     };
@@ -212,12 +215,12 @@ async fn quarantine(
         .key(tag)
         .value(reason)
         .build()
-        .map_err(|e| err(&e))?;
+        .map_err(tag_error)?;
     tags.push(mark);
     let tagging = Tagging::builder()
         .set_tag_set(Some(tags))
         .build()
-        .map_err(|e| err(&e))?;
+        .map_err(tag_error)?;
     client
         .put_object_tagging()
         .bucket(&object.bucket)
@@ -226,7 +229,7 @@ async fn quarantine(
         .tagging(tagging)
         .send()
         .await
-        .map_err(|e| describe(&e))?;
+        .map_err(|e| ArchiveWriteError::Unavailable(describe(&e)))?;
     if let Some(dest) = copy_to {
         let r = client
             .copy_object()
@@ -241,7 +244,7 @@ async fn quarantine(
         if let Err(e) = r {
             return match classify(e) {
                 S3ReadError::Gone { .. } => Ok(true),
-                other => Err(err(&other)),
+                other => Err(unavailable(other)),
             };
         }
     }
@@ -256,7 +259,7 @@ async fn put_bytes(
     key: &str,
     bytes: Vec<u8>,
     content_type: &str,
-) -> Result<(), String> {
+) -> Result<(), ArchiveWriteError> {
     client
         .put_object()
         .bucket(bucket)
@@ -266,7 +269,7 @@ async fn put_bytes(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| describe(&e))
+        .map_err(|e| ArchiveWriteError::Unavailable(describe(&e)))
 }
 
 /// The archive bucket as the processor's reader and writer.
@@ -283,7 +286,12 @@ impl ArchiveSources for S3Archives {
 
 #[async_trait]
 impl ArchiveStore for S3Archives {
-    async fn put_processed(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+    async fn put_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), ArchiveWriteError> {
         put_bytes(&self.client, bucket, key, bytes, "application/json").await
     }
     async fn quarantine(
@@ -292,7 +300,7 @@ impl ArchiveStore for S3Archives {
         copy_to: Option<&str>,
         tag: &str,
         reason: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ArchiveWriteError> {
         quarantine(&self.client, object, copy_to, tag, reason).await
     }
     fn max_copy_size(&self) -> u64 {

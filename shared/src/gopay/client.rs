@@ -267,20 +267,11 @@ pub fn check_pdf_answer(content_type: Option<&str>, body: &[u8]) -> Result<(), G
 }
 
 /// The client-credentials secret: `{"clientId":"...","clientSecret":"..."}` (AWSCURRENT).
-pub fn credentials_from_json(json: &str) -> Result<ClientCredentials, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|_| "not a JSON object".to_string())?;
-    let field = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| s.trim().to_string())
-            .ok_or_else(|| format!("missing {k}"))
-    };
-    Ok(ClientCredentials::new(
-        field("clientId")?,
-        Secret::new(field("clientSecret")?),
-    ))
+pub fn credentials_from_json(
+    json: &str,
+) -> Result<ClientCredentials, crate::secrets::ClientSecretError> {
+    let (client_id, client_secret) = crate::secrets::client_id_and_secret(json)?;
+    Ok(ClientCredentials::new(client_id, client_secret))
 }
 
 #[cfg(test)]
@@ -293,7 +284,7 @@ mod tests {
         assert_eq!(c.client_id, "123");
         assert_eq!(c.client_secret.expose(), "s3cr3t");
         let e = credentials_from_json(r#"{"clientId":"123","clientSecret":""}"#).unwrap_err();
-        assert_eq!(e, "missing clientSecret");
+        assert_eq!(e.to_string(), "missing clientSecret");
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 

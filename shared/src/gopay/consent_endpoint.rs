@@ -79,24 +79,40 @@ pub fn valid_customer_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
 }
 
-fn personal(obj: &serde_json::Map<String, Value>, key: &str) -> Result<Option<Personal>, String> {
+/// Why a request's `prefill` object is refused (400). Names the field, never its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum PrefillError {
+    #[error("prefill must be an object")]
+    NotAnObject,
+    #[error("prefill.{0} must be a string")]
+    NotAString(&'static str),
+    #[error("prefill.internationalBankAccount must be an object")]
+    AccountNotAnObject,
+    #[error("prefill.internationalBankAccount.iban is missing")]
+    MissingIban,
+}
+
+fn personal(
+    obj: &serde_json::Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<Personal>, PrefillError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(Personal::new(s.clone()))),
-        Some(_) => Err(format!("prefill.{key} must be a string")),
+        Some(_) => Err(PrefillError::NotAString(key)),
     }
 }
 
 /// The optional `prefill` object (documented field names). Values are never echoed.
-fn parse_prefill(value: &Value) -> Result<PrefillRequest, String> {
-    let obj = value.as_object().ok_or("prefill must be an object")?;
+fn parse_prefill(value: &Value) -> Result<PrefillRequest, PrefillError> {
+    let obj = value.as_object().ok_or(PrefillError::NotAnObject)?;
     let international = match obj.get("internationalBankAccount") {
         None | Some(Value::Null) => None,
         Some(Value::Object(a)) => Some(InternationalBankAccount {
-            iban: personal(a, "iban")?.ok_or("prefill.internationalBankAccount.iban is missing")?,
+            iban: personal(a, "iban")?.ok_or(PrefillError::MissingIban)?,
             bic: personal(a, "bic")?,
         }),
-        Some(_) => return Err("prefill.internationalBankAccount must be an object".into()),
+        Some(_) => return Err(PrefillError::AccountNotAnObject),
     };
     Ok(PrefillRequest {
         first_name: personal(obj, "firstName")?,
@@ -633,6 +649,15 @@ mod tests {
         let e = p.to_body().unwrap_err().to_string();
         assert!(!e.contains("jana"));
         assert!(parse_prefill(&json!({"email": 5})).is_err());
+        let bad =
+            parse_prefill(&json!({"internationalBankAccount": {"iban": 6508, "bic": "KOMBCZPP"}}))
+                .unwrap_err();
+        assert_eq!(bad, PrefillError::NotAString("iban"));
+        assert_eq!(bad.to_string(), "prefill.iban must be a string");
+        assert_eq!(
+            parse_prefill(&json!({"internationalBankAccount": {"bic": "KOMBCZPP"}})).unwrap_err(),
+            PrefillError::MissingIban
+        );
         let ok = parse_prefill(&json!({"firstName": "Jana", "internationalBankAccount": {"iban": "CZ6508000000192000145399"}}))
             .unwrap();
         assert!(!format!("{ok:?}").contains("Jana"));

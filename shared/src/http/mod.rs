@@ -13,6 +13,12 @@ pub mod xpollens;
 
 pub use message::{HttpAnswer, HttpRequest, HttpResponse, TransportError};
 
+/// The outgoing HTTP client could not be built (TLS setup): fails the cold start, a retry
+/// cannot help until the deployment is fixed. reqwest's text names no URL here.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientBuildError(pub String);
+
 #[cfg(any(feature = "xpollens-http", feature = "gopay-http"))]
 use std::time::Duration;
 
@@ -20,7 +26,7 @@ use std::time::Duration;
 /// The client every provider adapter uses: one overall timeout, a short connect timeout, and
 /// no redirects (a provider API that redirects is misconfigured, and a redirect could carry a
 /// token elsewhere).
-pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
     // reqwest is built without its own (ring) provider: it uses the process default, which is
     // the aws-lc-rs provider the AWS SDK already links. Err only means one is installed already.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -29,5 +35,5 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| ClientBuildError(e.without_url().to_string()))
 }

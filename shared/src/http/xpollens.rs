@@ -15,7 +15,7 @@ pub struct ReqwestApiTransport {
 }
 
 impl ReqwestApiTransport {
-    pub fn new(timeout: Duration) -> Result<Self, String> {
+    pub fn new(timeout: Duration) -> Result<Self, crate::http::ClientBuildError> {
         Ok(Self {
             client: crate::http::client(timeout)?,
         })

@@ -30,6 +30,37 @@ pub const QUARANTINE_TAG: &str = "kyc-hooks-quarantine";
 /// most 400 KB, and the summary is written twice: event and history).
 const MAX_SUMMARY_BYTES: usize = 150 * 1024;
 
+/// A link key that is neither `externalId` nor `externalInfo.<key>`. Configuration, not
+/// data: fix the setting. The value is not quoted (a typo might be a pasted value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("link key must be `externalId` or `externalInfo.<key>`")]
+pub struct BadLinkKey;
+
+/// A `--rerun` tag that cannot extend an event id (printable ASCII, the id at most 128
+/// characters): fix the tag.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("re-run tag: {0}")]
+pub struct BadRerunTag(#[source] crate::intake::InvalidEventId);
+
+/// Why a sealed archive key of a stored record does not open. Names the field and the event
+/// (an id, never the key).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RevealError {
+    /// Another payload key, or a record moved between events or customers.
+    #[error("{field} of {event_id}: {source}")]
+    Open {
+        field: &'static str,
+        event_id: String,
+        #[source]
+        source: crate::crypto::CryptoError,
+    },
+    #[error("{field} of {event_id} is not UTF-8")]
+    NotUtf8 {
+        field: &'static str,
+        event_id: String,
+    },
+}
+
 /// Which report field names the customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkKey {
@@ -40,14 +71,12 @@ pub enum LinkKey {
 
 impl LinkKey {
     /// `externalId` or `externalInfo.<key>`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, BadLinkKey> {
         match s.trim() {
             "externalId" => Ok(Self::ExternalId),
             other => match other.strip_prefix("externalInfo.") {
                 Some(k) if !k.is_empty() => Ok(Self::ExternalInfo(k.to_string())),
-                _ => Err(format!(
-                    "link key must be `externalId` or `externalInfo.<key>`, not {other:?}"
-                )),
+                _ => Err(BadLinkKey),
             },
         }
     }
@@ -130,7 +159,7 @@ impl ArchiveObject {
     /// `s3:<sha256 of bucket, key and version>`: fixed length whatever the key (event ids are
     /// at most 128 ASCII characters; keys are up to 1024 bytes of UTF-8). A deliberate re-run
     /// (`kyc reprocess --rerun TAG`) appends `#TAG` so it is a new event.
-    pub fn event_id(&self, rerun: Option<&str>) -> Result<EventId, String> {
+    pub fn event_id(&self, rerun: Option<&str>) -> Result<EventId, BadRerunTag> {
         let version = match &self.version {
             ObjectVersion::VersionId(v) => format!("v:{v}"),
             ObjectVersion::ETag(e) => format!("e:{e}"),
@@ -143,7 +172,7 @@ impl ArchiveObject {
             Some(tag) => format!("{base}#{tag}"),
             None => base,
         };
-        EventId::from_provider(&raw).map_err(|e| format!("re-run tag: {e}"))
+        EventId::from_provider(&raw).map_err(BadRerunTag)
     }
 
     /// The full description, key in clear: only ever stored sealed (the descriptor body).
@@ -200,7 +229,7 @@ pub fn reveal_keys(
     event_id: &str,
     subject: Option<&str>,
     value: &mut Value,
-) -> Result<usize, String> {
+) -> Result<usize, RevealError> {
     let mut opened = 0;
     match value {
         Value::Object(map) => {
@@ -213,11 +242,15 @@ pub fn reveal_keys(
                 ),
             ] {
                 if let Some(Value::String(text)) = map.get(sealed) {
-                    let bytes = keys
-                        .open(&aad, text)
-                        .map_err(|e| format!("{sealed} of {event_id}: {e}"))?;
-                    let key = String::from_utf8(bytes)
-                        .map_err(|_| format!("{sealed} of {event_id} is not UTF-8"))?;
+                    let bytes = keys.open(&aad, text).map_err(|source| RevealError::Open {
+                        field: sealed,
+                        event_id: event_id.to_string(),
+                        source,
+                    })?;
+                    let key = String::from_utf8(bytes).map_err(|_| RevealError::NotUtf8 {
+                        field: sealed,
+                        event_id: event_id.to_string(),
+                    })?;
                     map.insert(clear.into(), key.into());
                     opened += 1;
                 }
@@ -581,7 +614,9 @@ mod tests {
             Ok(LinkKey::ExternalInfo("customerId".into()))
         );
         assert!(LinkKey::parse("externalInfo.").is_err());
-        assert!(LinkKey::parse("recordId").is_err());
+        assert_eq!(LinkKey::parse("recordId"), Err(BadLinkKey));
+        // A setting's value is not quoted back (a mistyped setting might hold a pasted value).
+        assert!(!BadLinkKey.to_string().contains("recordId"));
     }
 
     #[test]

@@ -29,11 +29,32 @@ pub trait ArchiveSources: Send + Sync {
     fn open(&self, object: &ArchiveObject) -> Box<dyn RangeSource>;
 }
 
+/// Why a write of the processed copy or a quarantine failed. Every variant fails the record
+/// so Lambda retries it (the writes are idempotent). Carries no key (keys may name the
+/// customer) and no payload.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveWriteError {
+    /// The store refused or did not answer (throttling, timeout, 5xx, access denied).
+    #[error("S3 write failed: {0}")]
+    Unavailable(String),
+    /// The quarantine tag could not be built (its reason code is not a valid tag value).
+    #[error("invalid quarantine tag: {0}")]
+    Tag(String),
+    /// Reading the version to quarantine failed (other than it being gone).
+    #[error("reading the archive to quarantine failed: {0}")]
+    Read(#[source] SourceError),
+}
+
 /// Writes the processed copy of report.json and quarantines bad archives. Errors carry no
 /// key (keys may name the customer).
 #[async_trait]
 pub trait ArchiveStore: Send + Sync {
-    async fn put_processed(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), String>;
+    async fn put_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), ArchiveWriteError>;
     /// Tags the notified version `tag=reason` (other tags kept) and, with `copy_to`, copies
     /// it there with the same tag. Idempotent. `Ok(true)` when the version is gone.
     async fn quarantine(
@@ -42,7 +63,7 @@ pub trait ArchiveStore: Send + Sync {
         copy_to: Option<&str>,
         tag: &str,
         reason: &str,
-    ) -> Result<bool, String>;
+    ) -> Result<bool, ArchiveWriteError>;
     /// The most a quarantine copy may weigh (S3's single-request copy limit): larger archives
     /// are tagged in place only.
     fn max_copy_size(&self) -> u64 {
@@ -62,6 +83,14 @@ pub struct ObjectGone {
 /// True when an analysis failed because the object version is gone.
 pub fn is_gone(err: &TrustSignError) -> bool {
     matches!(err, TrustSignError::Source(e) if e.downcast_ref::<ObjectGone>().is_some())
+}
+
+/// A write prefix (processed or quarantine) that is empty or overlaps the archive prefix: the
+/// processing would read its own writes as archives. Fix the setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{name} must be non-empty and disjoint from ARCHIVE_PREFIX")]
+pub struct OverlappingPrefix {
+    pub name: &'static str,
 }
 
 /// Settings of the processing (the function reads them from its environment once).
@@ -106,18 +135,11 @@ impl Settings {
             secret_ttl: crate::config::secret_ttl(env)?,
         }
         .checked()
-        .map_err(|why| {
-            let name = if why.starts_with("QUARANTINE") {
-                "QUARANTINE_PREFIX"
-            } else {
-                "PROCESSED_PREFIX"
-            };
-            SettingsError::invalid(name, "non-empty and disjoint from ARCHIVE_PREFIX")
-        })
+        .map_err(|e| SettingsError::invalid(e.name, "non-empty and disjoint from ARCHIVE_PREFIX"))
     }
 
     /// The processing's own writes must never look like archives to it (a loop otherwise).
-    pub fn checked(self) -> Result<Self, String> {
+    pub fn checked(self) -> Result<Self, OverlappingPrefix> {
         for (name, p) in [
             ("PROCESSED_PREFIX", &self.processed_prefix),
             ("QUARANTINE_PREFIX", &self.quarantine_prefix),
@@ -126,9 +148,7 @@ impl Settings {
                 || p.starts_with(&self.archive_prefix)
                 || self.archive_prefix.starts_with(p.as_str())
             {
-                return Err(format!(
-                    "{name} must be non-empty and disjoint from ARCHIVE_PREFIX"
-                ));
+                return Err(OverlappingPrefix { name });
             }
         }
         Ok(self)
@@ -307,7 +327,9 @@ impl Processor {
         object: ArchiveObject,
         rerun: Option<&str>,
     ) -> Result<RecordResult, Transient> {
-        let event_id = object.event_id(rerun).map_err(Transient)?;
+        let event_id = object
+            .event_id(rerun)
+            .map_err(|e| Transient(e.to_string()))?;
         let id = event_id.as_str().to_string();
         let keys = self
             .keys
@@ -527,12 +549,21 @@ impl ArchiveSources for MemoryArchives {
     }
 }
 
+fn simulated_failure() -> ArchiveWriteError {
+    ArchiveWriteError::Unavailable("simulated S3 failure".into())
+}
+
 #[async_trait]
 impl ArchiveStore for MemoryArchives {
-    async fn put_processed(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+    async fn put_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), ArchiveWriteError> {
         let mut m = self.inner.lock().unwrap();
         if m.fail_writes {
-            return Err("simulated S3 failure".into());
+            return Err(simulated_failure());
         }
         m.objects.insert(
             (bucket.into(), key.into()),
@@ -547,15 +578,15 @@ impl ArchiveStore for MemoryArchives {
         copy_to: Option<&str>,
         tag: &str,
         reason: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ArchiveWriteError> {
         let bytes = match self.current(object) {
             Ok(b) => b,
             Err(e) if e.downcast_ref::<ObjectGone>().is_some() => return Ok(true),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(ArchiveWriteError::Read(e)),
         };
         let mut m = self.inner.lock().unwrap();
         if m.fail_writes {
-            return Err("simulated S3 failure".into());
+            return Err(simulated_failure());
         }
         let mark = (tag.to_string(), reason.to_string());
         let tags = m

@@ -35,20 +35,11 @@ pub struct ApiCredentials {
 
 impl ApiCredentials {
     /// Parses the secret; errors name the missing field, never a value.
-    pub fn from_secret_json(json: &str) -> Result<Self, String> {
-        let v: serde_json::Value =
-            serde_json::from_str(json).map_err(|_| "not a JSON object".to_string())?;
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(|x| x.as_str())
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| format!("missing {k}"))
-        };
+    pub fn from_secret_json(json: &str) -> Result<Self, crate::secrets::ClientSecretError> {
+        let (client_id, client_secret) = crate::secrets::client_id_and_secret(json)?;
         Ok(Self {
-            client_id: field("clientId")?,
-            client_secret: Secret::new(field("clientSecret")?),
+            client_id,
+            client_secret,
         })
     }
 }
@@ -61,13 +52,18 @@ pub enum ClientAuth {
     Body,
 }
 
+/// A token client authentication method other than basic or body. Configuration: fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("token client authentication must be basic or body")]
+pub struct BadClientAuth;
+
 impl std::str::FromStr for ClientAuth {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = BadClientAuth;
+    fn from_str(s: &str) -> Result<Self, BadClientAuth> {
         match s.trim().to_ascii_lowercase().as_str() {
             "basic" | "client_secret_basic" => Ok(ClientAuth::Basic),
             "body" | "post" | "client_secret_post" => Ok(ClientAuth::Body),
-            _ => Err("token client authentication must be basic or body".into()),
+            _ => Err(BadClientAuth),
         }
     }
 }
@@ -490,7 +486,9 @@ mod tests {
         );
         assert!(!format!("{:?} {:?}", body.body, creds()).contains("s3"));
         assert_eq!(
-            ApiCredentials::from_secret_json(r#"{"clientId":"a"}"#).unwrap_err(),
+            ApiCredentials::from_secret_json(r#"{"clientId":"a"}"#)
+                .unwrap_err()
+                .to_string(),
             "missing clientSecret"
         );
     }

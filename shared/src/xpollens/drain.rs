@@ -180,14 +180,19 @@ pub struct DrainSettings {
     pub deadline_reserve: Duration,
 }
 
+/// A queue page limit Xpollens does not accept. Configuration: fix the setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "queue page limit must be 1 to {} (sandbox: at most {})",
+    super::queue::PRODUCTION_MAX_LIMIT,
+    super::queue::SANDBOX_MAX_LIMIT
+)]
+pub struct BadQueueLimit;
+
 impl DrainSettings {
-    pub fn new(limit: u32) -> Result<Self, String> {
+    pub fn new(limit: u32) -> Result<Self, BadQueueLimit> {
         if !(1..=super::queue::PRODUCTION_MAX_LIMIT).contains(&limit) {
-            return Err(format!(
-                "queue page limit must be 1 to {} (sandbox: at most {})",
-                super::queue::PRODUCTION_MAX_LIMIT,
-                super::queue::SANDBOX_MAX_LIMIT
-            ));
+            return Err(BadQueueLimit);
         }
         Ok(Self {
             limit,
@@ -869,8 +874,11 @@ mod tests {
 
     #[test]
     fn settings_enforce_the_documented_limit() {
-        assert!(DrainSettings::new(0).is_err());
-        assert!(DrainSettings::new(101).is_err());
+        assert_eq!(DrainSettings::new(0).unwrap_err(), BadQueueLimit);
+        assert_eq!(
+            DrainSettings::new(101).unwrap_err().to_string(),
+            "queue page limit must be 1 to 100 (sandbox: at most 30)"
+        );
         assert!(DrainSettings::new(100).is_ok());
     }
 

@@ -254,16 +254,37 @@ fn finality(stream: &Stream) -> Finality {
     }
 }
 
+/// Why a recorded callback proposes no state (the event's `no_patch_reason`). Not an error
+/// of the delivery: the event is kept, the state left as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum NoProposal {
+    /// A status outside the documented vocabulary (the provider's status code, quoted so an
+    /// operator can add it; never personal data).
+    #[error("unrecognised {what} {raw:?}")]
+    Unrecognised { what: &'static str, raw: String },
+    #[error("no {0}")]
+    NoStatus(&'static str),
+    #[error("no activation code nor error message")]
+    NoEnrolmentOutcome,
+    #[error("no web-view URL")]
+    NoWebViewUrl,
+    #[error("callback type carries no KYC state")]
+    NoState,
+}
+
 /// The stream, canonical status, rank and finality a callback proposes; or why none.
-fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), String> {
+fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), NoProposal> {
     fn known<T: StatusRules>(
-        what: &str,
+        what: &'static str,
         s: &Option<Status<T>>,
-    ) -> Result<(&'static str, u8, bool), String> {
+    ) -> Result<(&'static str, u8, bool), NoProposal> {
         match s {
             Some(Status::Known(k)) => Ok((k.name(), k.rank(), k.is_final())),
-            Some(Status::Unrecognised(raw)) => Err(format!("unrecognised {what} {raw:?}")),
-            None => Err(format!("no {what}")),
+            Some(Status::Unrecognised(raw)) => Err(NoProposal::Unrecognised {
+                what,
+                raw: raw.to_string(),
+            }),
+            None => Err(NoProposal::NoStatus(what)),
         }
     }
     let (stream, (status, rank, fin)) = match kind {
@@ -277,7 +298,7 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), Str
         ),
         CallbackKind::UserFreeze(f) => (Stream::USER_FREEZE, known("user status", &f.status)?),
         CallbackKind::ScaEnrolment(e) => {
-            let (s, r) = enrolment_status(e).ok_or("no activation code nor error message")?;
+            let (s, r) = enrolment_status(e).ok_or(NoProposal::NoEnrolmentOutcome)?;
             (Stream::SCA_ENROLMENT, (s, r, false))
         }
         CallbackKind::DiligenceReupload(r) if r.web_view_url.is_some() => {
@@ -289,9 +310,9 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), Str
             (Stream::KYC_WEBVIEW, ("Issued", 1, false))
         }
         CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) => {
-            return Err("no web-view URL".into())
+            return Err(NoProposal::NoWebViewUrl)
         }
-        CallbackKind::Other => return Err("callback type carries no KYC state".into()),
+        CallbackKind::Other => return Err(NoProposal::NoState),
     };
     Ok((stream, status, rank, fin))
 }
@@ -365,7 +386,7 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             }
             (Some(StatePatch { stream, value }), None)
         }
-        Err(reason) => (None, Some(reason)),
+        Err(reason) => (None, Some(reason.to_string())),
     };
     WritePlan {
         event,

@@ -29,7 +29,29 @@ pub enum ReplayError {
     )]
     UnknownForm { file: String },
     #[error("{file}: {why}")]
-    BadEvent { file: String, why: String },
+    BadEvent {
+        file: String,
+        #[source]
+        why: EventFormError,
+    },
+}
+
+/// Why an API Gateway event cannot be read as a request: names the missing or malformed
+/// part, never a value (bodies and headers carry personal data and credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EventFormError {
+    #[error("no requestContext")]
+    NoRequestContext,
+    #[error("no requestContext.http (not a 2.0 event)")]
+    NotHttpApiV2,
+    #[error("body is not valid base64")]
+    BodyNotBase64,
+    #[error("body is not a string")]
+    BodyNotString,
+    #[error("no requestContext.http.method")]
+    NoMethod,
+    #[error("no rawPath")]
+    NoPath,
 }
 
 /// What one file holds.
@@ -46,15 +68,15 @@ pub enum Deliveries {
 /// Gateway received it (`requestContext.timeEpoch`, if present).
 pub fn http_request_from_event(
     event: &Map<String, Value>,
-) -> Result<(HttpRequest, Option<DateTime<Utc>>), String> {
+) -> Result<(HttpRequest, Option<DateTime<Utc>>), EventFormError> {
     let ctx = event
         .get("requestContext")
         .and_then(Value::as_object)
-        .ok_or("no requestContext")?;
+        .ok_or(EventFormError::NoRequestContext)?;
     let http = ctx
         .get("http")
         .and_then(Value::as_object)
-        .ok_or("no requestContext.http (not a 2.0 event)")?;
+        .ok_or(EventFormError::NotHttpApiV2)?;
     let text =
         |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
     let body = match event.get("body") {
@@ -62,10 +84,10 @@ pub fn http_request_from_event(
         Some(Value::String(b)) if event.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
             base64::engine::general_purpose::STANDARD
                 .decode(b)
-                .map_err(|_| "body is not valid base64")?
+                .map_err(|_| EventFormError::BodyNotBase64)?
         }
         Some(Value::String(b)) => b.as_bytes().to_vec(),
-        Some(_) => return Err("body is not a string".into()),
+        Some(_) => return Err(EventFormError::BodyNotString),
     };
     let headers = event
         .get("headers")
@@ -82,10 +104,10 @@ pub fn http_request_from_event(
         .and_then(DateTime::from_timestamp_millis);
     Ok((
         HttpRequest {
-            method: text(http, "method").ok_or("no requestContext.http.method")?,
+            method: text(http, "method").ok_or(EventFormError::NoMethod)?,
             path: text(event, "rawPath")
                 .or_else(|| text(http, "path"))
-                .ok_or("no rawPath")?,
+                .ok_or(EventFormError::NoPath)?,
             headers,
             body,
             query: text(event, "rawQueryString").unwrap_or_default(),

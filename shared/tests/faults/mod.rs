@@ -21,7 +21,7 @@ use kyc_shared::kyc_state::ProviderState;
 use kyc_shared::redact::{Personal, Secret};
 use kyc_shared::secrets::{SecretError, SecretSource, StagedSecret};
 use kyc_shared::trust_sign::intake::ArchiveObject;
-use kyc_shared::trust_sign::processor::{ArchiveSources, ArchiveStore};
+use kyc_shared::trust_sign::processor::{ArchiveSources, ArchiveStore, ArchiveWriteError};
 use kyc_shared::trust_sign::{RangeSource, SourceError};
 use kyc_shared::xpollens::api::ApiError;
 use kyc_shared::xpollens::drain::QueueApi;
@@ -254,14 +254,23 @@ impl<T: ArchiveSources + 'static> ArchiveSources for FaultyArchives<T> {
     }
 }
 
+fn write_err(f: Fault) -> ArchiveWriteError {
+    ArchiveWriteError::Unavailable(format!("injected {}", f.name()))
+}
+
 #[async_trait]
 impl<T: ArchiveStore + 'static> ArchiveStore for FaultyArchives<T> {
-    async fn put_processed(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+    async fn put_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), ArchiveWriteError> {
         inject!(
             self.inj,
             "s3.put_processed",
             self.inner.put_processed(bucket, key, bytes.clone()).await,
-            |f: Fault| format!("injected {}", f.name())
+            write_err
         )
     }
     async fn quarantine(
@@ -270,12 +279,12 @@ impl<T: ArchiveStore + 'static> ArchiveStore for FaultyArchives<T> {
         copy_to: Option<&str>,
         tag: &str,
         reason: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, ArchiveWriteError> {
         inject!(
             self.inj,
             "s3.quarantine",
             self.inner.quarantine(object, copy_to, tag, reason).await,
-            |f: Fault| format!("injected {}", f.name())
+            write_err
         )
     }
     fn max_copy_size(&self) -> u64 {

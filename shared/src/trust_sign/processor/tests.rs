@@ -225,7 +225,12 @@ fn own_prefixes_must_not_overlap_the_archive_prefix() {
     assert!(s.checked().is_err());
     let mut s = settings();
     s.processed_prefix = "incoming/processed/".into();
-    assert!(s.checked().is_err());
+    assert_eq!(
+        s.checked().unwrap_err(),
+        OverlappingPrefix {
+            name: "PROCESSED_PREFIX"
+        }
+    );
 }
 
 #[tokio::test]
