@@ -7,7 +7,7 @@ kyc_test_log::install!();
 use gopay_sim::{ConsentBehaviour, Endpoint as SimEndpoint, ProfileSpec, SimConfig};
 use kyc_integration_tests::gopay::*;
 use kyc_shared::chrono::Duration;
-use kyc_shared::gopay::events::{CONSENT_STREAM, IDENTIFICATION_STREAM};
+use kyc_shared::gopay::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM};
 use kyc_shared::gopay::store::ProfileStatus;
 use kyc_shared::intake::Provider;
 use kyc_shared::kyc_state::Stream;

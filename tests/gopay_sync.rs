@@ -12,7 +12,7 @@ use gopay_sim::{
 };
 use kyc_integration_tests::gopay::*;
 use kyc_shared::chrono::Duration;
-use kyc_shared::gopay::events::{CONSENT_STREAM, IDENTIFICATION_STREAM, PDF_STREAM};
+use kyc_shared::gopay::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM, PDF_STREAM};
 use kyc_shared::gopay::store::{ProfileRecord, ProfileStatus};
 use kyc_shared::intake::Provider;
 use kyc_shared::kyc_state::Stream;

@@ -22,7 +22,7 @@ use kyc_shared::reseal::{
     run, sealed_values, FileCheckpoint, ItemKey, ResealOptions, ResealReport, SealedItems,
 };
 use kyc_shared::secrets::SecretSource;
-use kyc_shared::trust_sign::intake::reveal_keys;
+use kyc_shared::trust_sign::plan::reveal_keys;
 use serde_json::json;
 use std::collections::BTreeMap;
 use trust_sign_gen::{write_archive, ArchiveOptions, Kind};

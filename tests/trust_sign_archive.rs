@@ -13,7 +13,7 @@ use kyc_shared::aws_sdk_dynamodb::Client as Ddb;
 use kyc_shared::aws_sdk_s3::Client as S3;
 use kyc_shared::intake::{EventStore, Outcome, Provider};
 use kyc_shared::kyc_state::{SkipReason, Stream};
-use kyc_shared::trust_sign::intake::QUARANTINE_TAG;
+use kyc_shared::trust_sign::plan::QUARANTINE_TAG;
 use kyc_shared::trust_sign::processor::{Processor, RecordResult};
 use kyc_shared::trust_sign::{analyze_archive, Limits, MemorySource};
 use serde_json::{json, Value};
@@ -264,7 +264,7 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
             .iter()
             .any(|t| t.key() == QUARANTINE_TAG && t.value() == code));
         // Named by the digest of its key: no customer name in the quarantine copy's key.
-        let qkey = kyc_shared::trust_sign::intake::quarantine_key(
+        let qkey = kyc_shared::trust_sign::plan::quarantine_key(
             "quarantine/",
             "incoming/",
             &format!("incoming/bad {}.zip", kind.name()),
@@ -274,7 +274,7 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
         assert!(item["summary"].get("quarantineKey").is_none(), "{item}");
         let mut summary = item["summary"].clone();
         // A bad archive names no customer: its keys are bound to none.
-        kyc_shared::trust_sign::intake::reveal_keys(&keys, event_id, None, &mut summary).unwrap();
+        kyc_shared::trust_sign::plan::reveal_keys(&keys, event_id, None, &mut summary).unwrap();
         assert_eq!(summary["quarantineKey"], json!(qkey));
         assert_eq!(
             object_bytes(&st.s3, &qkey).await.unwrap(),
@@ -640,7 +640,7 @@ async fn keys_naming_a_person_are_stored_nowhere_in_clear() {
         .next()
         .unwrap();
     let mut detail = stream.detail.clone();
-    kyc_shared::trust_sign::intake::reveal_keys(
+    kyc_shared::trust_sign::plan::reveal_keys(
         &keys,
         &stream.event_id,
         Some("cust-privacy"),

@@ -10,7 +10,7 @@ use kyc_integration_tests::bench_results::{self, Figure};
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
 use kyc_shared::aws::s3::build_processor;
-use kyc_shared::trust_sign::intake::ArchiveObject;
+use kyc_shared::trust_sign::plan::ArchiveObject;
 use kyc_shared::trust_sign::processor::RecordResult;
 use std::time::Instant;
 use trust_sign_gen::{ArchiveOptions, Kind};

@@ -88,8 +88,8 @@ macro_rules! bad_input {
 }
 
 bad_input!(
-    kyc_shared::trust_sign::intake::BadLinkKey,
-    kyc_shared::trust_sign::intake::RevealError,
+    kyc_shared::trust_sign::plan::BadLinkKey,
+    kyc_shared::trust_sign::plan::RevealError,
     kyc_shared::trust_sign::processor::OverlappingPrefix,
     crate::trust_sign::BadS3Url,
     kyc_shared::xpollens::replay::EventFormError,

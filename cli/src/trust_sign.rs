@@ -6,7 +6,7 @@ use kyc_shared::aws::s3::build_processor;
 use kyc_shared::crypto::Keyring;
 use kyc_shared::intake::{HistoryEntry, Outcome, Provider};
 use kyc_shared::kyc_state::ProviderState;
-use kyc_shared::trust_sign::intake::{reveal_keys, ArchiveObject, LinkKey};
+use kyc_shared::trust_sign::plan::{reveal_keys, ArchiveObject, LinkKey};
 use kyc_shared::trust_sign::processor::{RecordResult, Settings, Transient};
 use kyc_shared::trust_sign::{analyze_archive, FileSource, Limits};
 use serde_json::{json, Value};

@@ -20,7 +20,7 @@
 use kyc_shared::crypto::{Keyring, PayloadKey};
 use kyc_shared::intake::MemoryStore;
 use kyc_shared::secrets::{Cached, StaticSecrets};
-use kyc_shared::trust_sign::intake::{ArchiveObject, LinkKey};
+use kyc_shared::trust_sign::plan::{ArchiveObject, LinkKey};
 use kyc_shared::trust_sign::processor::{MemoryArchives, Processor, RecordResult, Settings};
 use kyc_shared::trust_sign::Limits;
 use std::io::Write;

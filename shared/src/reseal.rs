@@ -240,7 +240,7 @@ fn walk_archive_keys(
 ) {
     #[cfg(feature = "trust_sign")]
     {
-        use crate::trust_sign::intake::{archive_key_aad, quarantine_key_aad};
+        use crate::trust_sign::plan::{archive_key_aad, quarantine_key_aad};
         if provider != Provider::TrustSign {
             return;
         }

@@ -2,7 +2,7 @@ use super::*;
 use crate::crypto::PayloadKey;
 use crate::gopay::identification::ClientProfileId;
 use crate::gopay::store::{sealed_access_aad, sealed_refresh_aad};
-use crate::trust_sign::intake::archive_key_aad;
+use crate::trust_sign::plan::archive_key_aad;
 use crate::xpollens::plan::sealed_field_aad;
 use serde_json::json;
 

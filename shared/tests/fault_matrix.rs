@@ -34,7 +34,7 @@ use kyc_shared::intake::{EventStore, MemoryStore, Provider};
 use kyc_shared::kyc_state::{ProviderState, Stream, StreamValue};
 use kyc_shared::redact::Secret;
 use kyc_shared::secrets::{Cached, StagedSecret, StaticSecrets};
-use kyc_shared::trust_sign::intake::LinkKey;
+use kyc_shared::trust_sign::plan::LinkKey;
 use kyc_shared::trust_sign::processor::{MemoryArchives, Notification, Processor, Settings};
 use kyc_shared::trust_sign::Limits;
 use kyc_shared::xpollens::delivery::Recorder;

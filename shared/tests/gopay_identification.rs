@@ -517,10 +517,10 @@ proptest! {
 #[test]
 fn the_event_summary_models_the_documented_enumerations_and_nothing_personal() {
     use kyc_shared::crypto::{Keyring, PayloadKey};
-    use kyc_shared::gopay::events::identification_plan;
     use kyc_shared::gopay::identification::{
         DocumentState, DocumentType, ImageSource, VerificationState,
     };
+    use kyc_shared::gopay::plan::identification_plan;
 
     let s = IdentificationStatus::parse(&fixture("status_identified_person.json")).unwrap();
     let evidence = s.evidence();

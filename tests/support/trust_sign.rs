@@ -8,7 +8,7 @@ use kyc_shared::aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration,
 };
 use kyc_shared::aws_sdk_s3::Client;
-use kyc_shared::trust_sign::intake::LinkKey;
+use kyc_shared::trust_sign::plan::LinkKey;
 use kyc_shared::trust_sign::processor::{Notification, Settings};
 use kyc_shared::trust_sign::Limits;
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! [`S3Archives`] makes the few writes (processed copy of report.json, quarantine copy and
 //! tag). [`build_processor`] wires them with DynamoDB and Secrets Manager.
 
-use crate::trust_sign::intake::{ArchiveObject, ObjectVersion};
+use crate::trust_sign::plan::{ArchiveObject, ObjectVersion};
 use crate::trust_sign::processor::{
     ArchiveSources, ArchiveStore, ArchiveWriteError, ObjectGone, Processor, Settings,
 };

@@ -16,8 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::client::{CallError, GoPayApi};
-use super::events::{consent_plan, ConsentEvent};
 use super::identification::ClientProfileId;
+use super::plan::{consent_plan, ConsentEvent};
 use super::schedule::{Lease, DEFAULT_LEASE_DURATION};
 use super::store::{sealed_refresh_aad, GoPayStore, ProfileRecord, ProfileStatus};
 use super::tokens::TokenFailure;
@@ -278,8 +278,8 @@ mod tests {
     use super::*;
     use crate::crypto::PayloadKey;
     use crate::gopay::consent::GoPayHosts;
-    use crate::gopay::events::CONSENT_STREAM;
     use crate::gopay::memory::{MemoryGoPay, MemoryGoPayStore, ScriptedTokenAnswer};
+    use crate::gopay::plan::CONSENT_STREAM;
     use crate::gopay::store::sealed_access_aad;
     use crate::gopay::tokens::ClientCredentials;
     use crate::intake::{MemoryStore, Provider};

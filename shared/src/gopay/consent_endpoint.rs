@@ -17,8 +17,8 @@ use super::consent::{
     consent_url, parse_callback_query, CallbackOutcome, ConsentRequest, ConsentState, GoPayHosts,
     PendingConsent,
 };
-use super::events::{consent_plan, id_part, ConsentEvent};
 use super::identification::ClientProfileId;
+use super::plan::{consent_plan, id_part, ConsentEvent};
 use super::prefill::{InternationalBankAccount, PrefillRequest};
 use super::store::{
     sealed_access_aad, sealed_refresh_aad, ConsentSaved, GoPayStore, NewConsent, ProfileRecord,

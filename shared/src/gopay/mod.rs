@@ -17,7 +17,7 @@
 //!
 //! Orchestration over traits (still free of AWS and Lambda types; adapters in `aws`):
 //! [`client`] (transport trait + typed calls), [`store`] (profiles, states, leases, token
-//! rescue), [`events`] (history write plans), [`consent_endpoint`] (the consent function's
+//! rescue), [`plan`] (history write plans), [`consent_endpoint`] (the consent function's
 //! HTTP rules) and [`sync`] (one scheduled run).
 //!
 //! Secrets (tokens, codes, `state`) are [`crate::redact::Secret`]; personal data is
@@ -29,9 +29,9 @@ pub mod client;
 pub mod consent;
 pub mod consent_endpoint;
 pub mod error;
-pub mod events;
 pub mod identification;
 pub mod memory;
+pub mod plan;
 pub mod prefill;
 pub mod schedule;
 pub mod store;

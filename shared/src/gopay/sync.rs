@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use super::client::{CallError, GoPayApi, GoPayTransport};
 use super::consent::GoPayHosts;
-use super::events::{consent_plan, id_part, identification_plan, pdf_plan, ConsentEvent};
 use super::identification::{
     status_change, ClientProfileId, IdentificationState, IdentificationStatus,
 };
+use super::plan::{consent_plan, id_part, identification_plan, pdf_plan, ConsentEvent};
 use super::schedule::{
     access_token_needs_refresh, next_due_after_error, next_due_after_poll, should_take_more_work,
     BackoffPolicy, Lease, PollPolicy, DEFAULT_DEADLINE_RESERVE, DEFAULT_LEASE_DURATION,

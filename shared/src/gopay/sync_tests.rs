@@ -9,10 +9,10 @@ use super::*;
 use crate::crypto::PayloadKey;
 use crate::gopay::consent::{ConsentState, PendingConsent};
 use crate::gopay::consent_endpoint::{ConsentEndpoint, Request};
-use crate::gopay::events::CONSENT_STREAM;
 use crate::gopay::memory::{
     MemoryGoPay, MemoryGoPayStore, MemoryPdfSink, MemoryTokenRescue, ScriptedTokenAnswer,
 };
+use crate::gopay::plan::CONSENT_STREAM;
 use crate::gopay::store::ProfileStatus;
 use crate::intake::{EventStore, MemoryStore, Outcome, Provider, StoreError, WritePlan};
 use crate::kyc_state::{ProviderState, Stream};

@@ -6,7 +6,7 @@
 //! - [`controls`]: each documented control's polarity;
 //! - [`verdict`]: self-explaining verdicts and the client-file summary;
 //! - [`manifest`]: files named by the report vs the archive's entries;
-//! - [`intake`]: an analysis (or a bad archive) as a durable-intake write plan;
+//! - [`plan`]: an analysis (or a bad archive) as a durable-intake write plan;
 //! - [`processor`]: the orchestration (notification → read → analysis → copy or quarantine →
 //!   event) behind small ports, with in-memory twins.
 //!
@@ -16,8 +16,8 @@
 
 pub mod controls;
 pub mod error;
-pub mod intake;
 pub mod manifest;
+pub mod plan;
 pub mod processor;
 pub mod report;
 pub mod verdict;

@@ -9,7 +9,7 @@
 //! come back as duplicates, so a retry never applies anything twice.
 
 use super::error::TrustSignError;
-use super::intake::{
+use super::plan::{
     plan_analysis, plan_failure, processed_key, quarantine_key, ArchiveObject, LinkKey,
     ObjectVersion, QUARANTINE_TAG,
 };

@@ -20,7 +20,7 @@ use kyc_shared::intake::{
 use kyc_shared::kyc_state::ProviderState;
 use kyc_shared::redact::{Personal, Secret};
 use kyc_shared::secrets::{SecretError, SecretSource, StagedSecret};
-use kyc_shared::trust_sign::intake::ArchiveObject;
+use kyc_shared::trust_sign::plan::ArchiveObject;
 use kyc_shared::trust_sign::processor::{ArchiveSources, ArchiveStore, ArchiveWriteError};
 use kyc_shared::trust_sign::{RangeSource, SourceError};
 use kyc_shared::xpollens::api::ApiError;

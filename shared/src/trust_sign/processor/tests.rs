@@ -127,7 +127,7 @@ async fn a_bad_archive_is_quarantined_then_recorded_failed() {
     let mark = vec![(QUARANTINE_TAG.to_string(), "not_zip".to_string())];
     assert_eq!(t.archives.tags(BUCKET, "incoming/bad.zip"), mark);
     let quarantined =
-        crate::trust_sign::intake::quarantine_key("quarantine/", "incoming/", "incoming/bad.zip");
+        crate::trust_sign::plan::quarantine_key("quarantine/", "incoming/", "incoming/bad.zip");
     assert_eq!(t.archives.tags(BUCKET, &quarantined), mark);
     assert_eq!(
         t.archives.object(BUCKET, &quarantined).unwrap(),
