@@ -378,6 +378,11 @@ impl Keyring {
 
     /// Seals under the current key, as `v2`.
     pub fn seal(&self, aad: &Aad, plaintext: &[u8]) -> String {
+        self.seal_as("v2", &aad.v2_bytes(), plaintext)
+    }
+
+    /// `<version>.<key id>.<nonce>.<ciphertext>` under the current key with `aad_bytes`.
+    fn seal_as(&self, version: &str, aad_bytes: &[u8], plaintext: &[u8]) -> String {
         let cipher = Aes256GcmSiv::new(self.current.key.expose().into());
         // ThreadRng is a CSPRNG seeded from the OS: random nonces without a syscall per message.
         let mut nonce = Nonce::default();
@@ -387,12 +392,12 @@ impl Keyring {
                 &nonce,
                 Payload {
                     msg: plaintext,
-                    aad: &aad.v2_bytes(),
+                    aad: aad_bytes,
                 },
             )
             .expect("AES-GCM-SIV encryption cannot fail for in-memory buffers");
         format!(
-            "v2.{}.{}.{}",
+            "{version}.{}.{}.{}",
             self.current.id,
             URL_SAFE_NO_PAD.encode(nonce),
             URL_SAFE_NO_PAD.encode(ciphertext)
@@ -442,24 +447,7 @@ impl Keyring {
     /// never calls it: it builds pre-migration data for tests and the local demo of `kyc reseal`.
     #[doc(hidden)]
     pub fn seal_v1_legacy(&self, aad: &Aad, plaintext: &[u8]) -> String {
-        let cipher = Aes256GcmSiv::new(self.current.key.expose().into());
-        let mut nonce = Nonce::default();
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
-        let ciphertext = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: aad.legacy.as_bytes(),
-                },
-            )
-            .expect("AES-GCM-SIV encryption cannot fail for in-memory buffers");
-        format!(
-            "v1.{}.{}.{}",
-            self.current.id,
-            URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(ciphertext)
-        )
+        self.seal_as("v1", aad.legacy.as_bytes(), plaintext)
     }
 
     /// True when `sealed` is already what [`Keyring::seal`] writes today (`v2`, current key).

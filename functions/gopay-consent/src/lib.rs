@@ -8,58 +8,34 @@ use std::time::Duration;
 use kyc_shared::aws::gopay_http::ReqwestTransport;
 use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
-use kyc_shared::config::{gopay_hosts, secret_ttl, Env, InitError, SettingsError};
-use kyc_shared::crypto::Keyring;
-use kyc_shared::gopay::client::credentials_from_json;
-use kyc_shared::gopay::consent::GoPayHosts;
+use kyc_shared::config::{Env, GoPaySettings, InitError, SettingsError};
 use kyc_shared::gopay::consent_endpoint::ConsentEndpoint;
 use kyc_shared::http::lambda;
 use kyc_shared::metrics::{CountingEvents, Metrics};
-use kyc_shared::secrets::Cached;
 use lambda_http::{Body, Request, Response};
 
 /// Settings read once per cold start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub table: String,
-    pub payload_key_secret: String,
-    /// Secrets Manager secret `{"clientId","clientSecret"}`.
-    pub client_secret: String,
-    pub auth_base_url: String,
-    pub client_base_url: String,
+    /// Table, secrets, hosts, rescue bucket (first tokens the table could not take), shards.
+    pub gopay: GoPaySettings,
     pub redirect_uri: String,
     pub success_url: String,
     pub failure_url: String,
-    /// Bucket of the token rescue place (first tokens the table could not take).
-    pub bucket: String,
-    pub due_shards: u32,
-    pub secret_ttl: Duration,
+    /// At most 25 s: the customer waits, and API Gateway gives up at 30 s.
     pub http_timeout: Duration,
 }
 
 impl Settings {
     /// Every variable of the function, read and checked once per cold start.
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        let settings = Self {
-            table: env.required("TABLE_NAME")?,
-            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
-            client_secret: env.required("GOPAY_CLIENT_SECRET")?,
-            auth_base_url: env.required("GOPAY_AUTH_BASE_URL")?,
-            client_base_url: env.required("GOPAY_CLIENT_BASE_URL")?,
+        Ok(Self {
+            gopay: GoPaySettings::from_env(env)?,
             redirect_uri: env.required("GOPAY_REDIRECT_URI")?,
             success_url: env.required("GOPAY_SUCCESS_URL")?,
             failure_url: env.required("GOPAY_FAILURE_URL")?,
-            bucket: env.required("GOPAY_BUCKET")?,
-            due_shards: env.number_in("GOPAY_DUE_SHARDS", 4, 1..=64)?,
-            secret_ttl: secret_ttl(env)?,
             http_timeout: env.seconds_in("GOPAY_HTTP_TIMEOUT_SECONDS", 8, 1..=25)?,
-        };
-        settings.hosts()?;
-        Ok(settings)
-    }
-
-    fn hosts(&self) -> Result<GoPayHosts, SettingsError> {
-        gopay_hosts(&self.auth_base_url, &self.client_base_url)
+        })
     }
 }
 
@@ -73,34 +49,24 @@ pub fn build_endpoint(
     let config = &with_timeouts(config, Duration::from_secs(5), Duration::from_secs(2));
     let secrets = Arc::new(SecretsManagerSource::new(config));
     let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
+    let gopay = &settings.gopay;
     let events = Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
         ddb.clone(),
-        &settings.table,
+        &gopay.table,
     ))));
+    let (credentials, keys) = gopay.secret_caches(secrets);
     let endpoint = ConsentEndpoint {
         store: Arc::new(DynamoGoPayStore::new(
             ddb.clone(),
-            &settings.table,
-            settings.due_shards,
+            &gopay.table,
+            gopay.due_shards,
         )),
-        rescue: Arc::new(S3Objects::new(S3Objects::client(config), &settings.bucket)),
+        rescue: Arc::new(S3Objects::new(S3Objects::client(config), &gopay.bucket)),
         events: events.clone(),
-        transport: Arc::new(
-            ReqwestTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
-        ),
-        hosts: settings.hosts()?,
-        credentials: Cached::new(
-            secrets.clone(),
-            &settings.client_secret,
-            settings.secret_ttl,
-            |staged| credentials_from_json(staged.current.expose()),
-        ),
-        keys: Cached::new(
-            secrets,
-            &settings.payload_key_secret,
-            settings.secret_ttl,
-            Keyring::from_staged,
-        ),
+        transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
+        hosts: gopay.hosts()?,
+        credentials,
+        keys,
         redirect_uri: settings.redirect_uri.clone(),
         success_url: settings.success_url.clone(),
         failure_url: settings.failure_url.clone(),
@@ -164,7 +130,10 @@ mod tests {
     #[test]
     fn settings_read_defaults_and_refuse_bad_values_by_name() {
         let s = with(&[]).unwrap();
-        assert_eq!((s.due_shards, s.http_timeout), (4, Duration::from_secs(8)));
+        assert_eq!(
+            (s.gopay.due_shards, s.http_timeout),
+            (4, Duration::from_secs(8))
+        );
         for (name, bad) in [
             ("GOPAY_DUE_SHARDS", "four"),
             ("GOPAY_DUE_SHARDS", "0"),

@@ -12,30 +12,20 @@ use kyc_shared::aws::gopay_http::ReqwestTransport;
 use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
 
-use kyc_shared::config::{gopay_hosts, secret_ttl, Env, InitError, SettingsError};
-use kyc_shared::crypto::Keyring;
-use kyc_shared::gopay::client::credentials_from_json;
+use kyc_shared::config::{Env, GoPaySettings, InitError, SettingsError};
 use kyc_shared::gopay::sync::{longest_visit, refresh_budget, Clock, SyncDeps, SyncSettings};
 use kyc_shared::metrics::CountingEvents;
-use kyc_shared::secrets::Cached;
 
 /// Settings read once per cold start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub table: String,
-    pub payload_key_secret: String,
-    /// Secrets Manager secret `{"clientId","clientSecret"}`.
-    pub client_secret: String,
-    pub auth_base_url: String,
-    pub client_base_url: String,
-    /// Bucket of identification PDFs and of the rotated-token rescue objects.
-    pub bucket: String,
-    pub due_shards: u32,
+    /// Table, secrets, hosts, bucket (identification PDFs and rotated-token rescue objects),
+    /// shards.
+    pub gopay: GoPaySettings,
     pub concurrency: usize,
     pub max_profiles: usize,
     /// Stop taking profiles this long before the Lambda deadline.
     pub deadline_reserve: Duration,
-    pub secret_ttl: Duration,
     pub http_timeout: Duration,
     /// AWS SDK timeouts: a whole operation (retries included) and one attempt.
     pub aws_operation_timeout: Duration,
@@ -47,17 +37,10 @@ impl Settings {
     /// rule a run would refuse (the lease must outlive the longest visit).
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         let settings = Self {
-            table: env.required("TABLE_NAME")?,
-            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
-            client_secret: env.required("GOPAY_CLIENT_SECRET")?,
-            auth_base_url: env.required("GOPAY_AUTH_BASE_URL")?,
-            client_base_url: env.required("GOPAY_CLIENT_BASE_URL")?,
-            bucket: env.required("GOPAY_BUCKET")?,
-            due_shards: env.number_in("GOPAY_DUE_SHARDS", 4, 1..=64)?,
+            gopay: GoPaySettings::from_env(env)?,
             concurrency: env.number_in("GOPAY_SYNC_CONCURRENCY", 16, 1..=256)?,
             max_profiles: env.number_in("GOPAY_SYNC_MAX_PROFILES", 20_000, 1..=1_000_000)?,
             deadline_reserve: env.seconds_in("GOPAY_DEADLINE_RESERVE_SECONDS", 20, 1..=600)?,
-            secret_ttl: secret_ttl(env)?,
             http_timeout: env.seconds_in("GOPAY_HTTP_TIMEOUT_SECONDS", 8, 1..=60)?,
             aws_operation_timeout: env.seconds_in(
                 "GOPAY_AWS_OPERATION_TIMEOUT_SECONDS",
@@ -66,7 +49,6 @@ impl Settings {
             )?,
             aws_attempt_timeout: env.seconds_in("GOPAY_AWS_ATTEMPT_TIMEOUT_SECONDS", 2, 1..=60)?,
         };
-        gopay_hosts(&settings.auth_base_url, &settings.client_base_url)?;
         settings.sync_settings("init").validate().map_err(|e| {
             SettingsError::invalid(
                 "GOPAY_HTTP_TIMEOUT_SECONDS",
@@ -79,7 +61,7 @@ impl Settings {
     /// Run settings; `owner` names this run's leases (the Lambda request id).
     pub fn sync_settings(&self, owner: &str) -> SyncSettings {
         let mut s = SyncSettings::new(owner);
-        s.shards = self.due_shards;
+        s.shards = self.gopay.due_shards;
         s.concurrency = self.concurrency;
         s.max_profiles = self.max_profiles;
         s.deadline_reserve = kyc_shared::chrono::Duration::from_std(self.deadline_reserve)
@@ -125,13 +107,11 @@ impl Wiring {
         Ok(Self {
             events: Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
                 ddb.clone(),
-                &settings.table,
+                &settings.gopay.table,
             )))),
             ddb,
             s3: S3Objects::client(config),
-            transport: Arc::new(
-                ReqwestTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
-            ),
+            transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
             secrets: Arc::new(SecretsManagerSource::new(config)),
             settings,
             prepared: std::sync::Mutex::new(None),
@@ -160,7 +140,8 @@ impl Wiring {
 
     /// Dependencies of one run.
     pub fn deps(&self, clock: Clock) -> Result<SyncDeps, SettingsError> {
-        let s = &self.settings;
+        let s = &self.settings.gopay;
+        let (credentials, keys) = s.secret_caches(self.secrets.clone());
         let objects = Arc::new(S3Objects::new(self.s3.clone(), &s.bucket));
         Ok(SyncDeps {
             store: Arc::new(DynamoGoPayStore::new(
@@ -172,19 +153,9 @@ impl Wiring {
             rescue: objects.clone(),
             pdfs: objects,
             transport: self.transport.clone(),
-            hosts: gopay_hosts(&s.auth_base_url, &s.client_base_url)?,
-            credentials: Cached::new(
-                self.secrets.clone(),
-                &s.client_secret,
-                s.secret_ttl,
-                |staged| credentials_from_json(staged.current.expose()),
-            ),
-            keys: Cached::new(
-                self.secrets.clone(),
-                &s.payload_key_secret,
-                s.secret_ttl,
-                Keyring::from_staged,
-            ),
+            hosts: s.hosts()?,
+            credentials,
+            keys,
             clock,
         })
     }
@@ -196,17 +167,19 @@ mod tests {
 
     fn settings() -> Settings {
         Settings {
-            table: "t".into(),
-            payload_key_secret: "k".into(),
-            client_secret: "c".into(),
-            auth_base_url: "https://auth.example".into(),
-            client_base_url: "https://client.example".into(),
-            bucket: "b".into(),
-            due_shards: 4,
+            gopay: GoPaySettings {
+                table: "t".into(),
+                payload_key_secret: "k".into(),
+                client_secret: "c".into(),
+                auth_base_url: "https://auth.example".into(),
+                client_base_url: "https://client.example".into(),
+                bucket: "b".into(),
+                due_shards: 4,
+                secret_ttl: Duration::from_secs(300),
+            },
             concurrency: 16,
             max_profiles: 100,
             deadline_reserve: Duration::from_secs(20),
-            secret_ttl: Duration::from_secs(300),
             http_timeout: Duration::from_secs(8),
             aws_operation_timeout: Duration::from_secs(5),
             aws_attempt_timeout: Duration::from_secs(2),

@@ -151,18 +151,24 @@ impl Admin<'_> {
             .ok_or_else(|| AdminError::NoProfile(customer.to_string()))
     }
 
+    /// Records the consent event of a done command and completes its `answer` with the event
+    /// id and the intake's outcome.
     async fn record(
         &self,
         customer: &str,
         event: ConsentEvent,
         event_id: String,
-    ) -> Result<String, AdminError> {
-        let plan = consent_plan(self.keys, customer, &event, event_id, self.now);
-        self.events
+        mut answer: Value,
+    ) -> Result<Value, AdminError> {
+        let plan = consent_plan(self.keys, customer, &event, event_id.clone(), self.now);
+        let outcome = self
+            .events
             .record(&plan)
             .await
-            .map(|o| o.history_note())
-            .map_err(AdminError::EventNotRecorded)
+            .map_err(AdminError::EventNotRecorded)?;
+        answer["eventId"] = json!(event_id);
+        answer["outcome"] = json!(outcome.history_note());
+        Ok(answer)
     }
 
     /// `kyc gopay revoke CUSTOMER`.
@@ -189,23 +195,19 @@ impl Admin<'_> {
         }
         self.store.mark_revoked(&id, self.now).await?;
         let event_id = format!("gopay-consent-revoked-{}-{}", id.as_str(), held.token_gen);
-        let outcome = self
-            .record(
-                customer,
-                ConsentEvent::Revoked {
-                    profile: id.clone(),
-                },
-                event_id.clone(),
-            )
-            .await?;
-        Ok(json!({
+        let answer = json!({
             "customer": customer,
             "clientProfileId": id,
             "gopay": at_gopay.as_str(),
             "status": "revoked",
-            "eventId": event_id,
-            "outcome": outcome,
-        }))
+        });
+        self.record(
+            customer,
+            ConsentEvent::Revoked { profile: id },
+            event_id,
+            answer,
+        )
+        .await
     }
 
     /// Retires `previous` (another profile of a customer who just consented with a new one):
@@ -250,24 +252,20 @@ impl Admin<'_> {
             profile.token_gen,
             self.now.timestamp_millis()
         );
-        let outcome = self
-            .record(
-                customer,
-                ConsentEvent::Reactivated {
-                    profile: id.clone(),
-                },
-                event_id.clone(),
-            )
-            .await?;
-        Ok(json!({
+        let answer = json!({
             "customer": customer,
             "clientProfileId": id,
             "was": profile.status.as_str(),
             "status": "active",
             "dueAt": self.now + Duration::zero(),
-            "eventId": event_id,
-            "outcome": outcome,
-        }))
+        });
+        self.record(
+            customer,
+            ConsentEvent::Reactivated { profile: id },
+            event_id,
+            answer,
+        )
+        .await
     }
 }
 

@@ -21,8 +21,8 @@ use super::identification::ClientProfileId;
 use super::plan::{consent_plan, id_part, ConsentEvent};
 use super::prefill::{InternationalBankAccount, PrefillRequest};
 use super::store::{
-    sealed_access_aad, sealed_refresh_aad, ConsentSaved, GoPayStore, NewConsent, ProfileRecord,
-    SealedTokens, TokenRescue,
+    sealed_access_aad, ConsentSaved, GoPayStore, NewConsent, ProfileRecord, SealedTokens,
+    TokenRescue,
 };
 use super::sync::Clock;
 use super::tokens::ClientCredentials;
@@ -449,6 +449,26 @@ enum FirstTokens {
     Lost,
 }
 
+/// A consent's first tokens, sealed as `generation` and marked with their customer (recovery
+/// then creates or re-consents the profile instead of rotating one).
+fn first_tokens(
+    keys: &Keyring,
+    customer_id: &str,
+    generation: u64,
+    tokens: &super::tokens::ClientTokens,
+) -> SealedTokens {
+    SealedTokens {
+        customer_id: Some(customer_id.to_string()),
+        ..SealedTokens::seal(
+            keys,
+            &tokens.client_profile_id,
+            customer_id,
+            generation,
+            tokens,
+        )
+    }
+}
+
 impl ConsentEndpoint {
     /// The code exchange's tokens get the rotation's protection: a compare-and-swap on the
     /// profile's generation (a first consent only creates; a re-consent replaces exactly the
@@ -479,20 +499,7 @@ impl ConsentEndpoint {
             let generation = (sent_at.timestamp_millis().max(1) as u64)
                 .max(existing.as_ref().map_or(0, |p| p.token_gen + 1));
             last_generation = generation;
-            let tokens_sealed = SealedTokens {
-                client_profile_id: profile.as_str().to_string(),
-                generation,
-                sealed_refresh: keys.seal_secret(
-                    &sealed_refresh_aad(profile, generation, customer_id),
-                    &tokens.refresh_token,
-                ),
-                sealed_access: keys.seal_secret(
-                    &sealed_access_aad(profile, generation, customer_id),
-                    &tokens.access_token,
-                ),
-                access_expires_at: tokens.access_expires_at,
-                customer_id: Some(customer_id.to_string()),
-            };
+            let tokens_sealed = first_tokens(keys, customer_id, generation, tokens);
             let now = (self.clock)();
             let consent = NewConsent {
                 expected_generation: existing.as_ref().map(|p| p.token_gen),
@@ -522,20 +529,7 @@ impl ConsentEndpoint {
         let Some(sealed) = sealed else {
             // Never read the profile: seal for a generation no stored one can reach.
             let generation = last_generation.max(sent_at.timestamp_millis().max(1) as u64);
-            let s = SealedTokens {
-                client_profile_id: profile.as_str().to_string(),
-                generation,
-                sealed_refresh: keys.seal_secret(
-                    &sealed_refresh_aad(profile, generation, customer_id),
-                    &tokens.refresh_token,
-                ),
-                sealed_access: keys.seal_secret(
-                    &sealed_access_aad(profile, generation, customer_id),
-                    &tokens.access_token,
-                ),
-                access_expires_at: tokens.access_expires_at,
-                customer_id: Some(customer_id.to_string()),
-            };
+            let s = first_tokens(keys, customer_id, generation, tokens);
             return self.rescue_first(&s).await;
         };
         self.rescue_first(&sealed).await

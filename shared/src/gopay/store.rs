@@ -114,6 +114,33 @@ pub struct SealedTokens {
     pub customer_id: Option<String>,
 }
 
+impl SealedTokens {
+    /// `tokens` sealed as generation `generation` of `profile`, each bound to its customer.
+    /// `customer_id` stays `None` (set it for a consent's first tokens).
+    pub fn seal(
+        keys: &crate::crypto::Keyring,
+        profile: &ClientProfileId,
+        customer: &str,
+        generation: u64,
+        tokens: &super::tokens::ClientTokens,
+    ) -> Self {
+        SealedTokens {
+            client_profile_id: profile.as_str().to_string(),
+            generation,
+            sealed_refresh: keys.seal_secret(
+                &sealed_refresh_aad(profile, generation, customer),
+                &tokens.refresh_token,
+            ),
+            sealed_access: keys.seal_secret(
+                &sealed_access_aad(profile, generation, customer),
+                &tokens.access_token,
+            ),
+            access_expires_at: tokens.access_expires_at,
+            customer_id: None,
+        }
+    }
+}
+
 /// A profile just consented (code exchanged).
 #[derive(Debug, Clone)]
 pub struct NewConsent {

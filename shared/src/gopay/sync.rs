@@ -615,20 +615,7 @@ impl Run {
         generation: u64,
         tokens: &ClientTokens,
     ) -> SealedTokens {
-        SealedTokens {
-            client_profile_id: id.as_str().to_string(),
-            generation,
-            sealed_refresh: self.keys.seal_secret(
-                &sealed_refresh_aad(id, generation, customer),
-                &tokens.refresh_token,
-            ),
-            sealed_access: self.keys.seal_secret(
-                &sealed_access_aad(id, generation, customer),
-                &tokens.access_token,
-            ),
-            access_expires_at: tokens.access_expires_at,
-            customer_id: None,
-        }
+        SealedTokens::seal(&self.keys, id, customer, generation, tokens)
     }
 
     async fn collect_due(&self) -> Result<Vec<ClientProfileId>, SyncError> {

@@ -274,6 +274,24 @@ impl CheckVerdict {
 }
 
 /// Links review events to checks and remembers which events were used.
+impl Review {
+    /// A review event as found (not yet voided by a later REVIEW_CANCELED).
+    fn of(e: &Event) -> Self {
+        Review {
+            event_type: e.event_type.as_ref().map_or("", |t| t.as_str()).to_string(),
+            date: e.date.as_ref().map(|d| d.raw().to_string()),
+            task_id: e.task_id.clone(),
+            document_id: e.document_id.clone(),
+            accepted: match e.state {
+                Some(EventState::Ok) => Some(true),
+                Some(EventState::Ko) => Some(false),
+                _ => None,
+            },
+            canceled: false,
+        }
+    }
+}
+
 struct Reviews<'a> {
     events: Vec<(usize, &'a Event)>,
     used: Vec<bool>,
@@ -331,18 +349,7 @@ impl<'a> Reviews<'a> {
                 }
             } else if *t == review_type {
                 self.used[*index] = true;
-                current = Some(Review {
-                    event_type: t.as_str().to_string(),
-                    date: e.date.as_ref().map(|d| d.raw().to_string()),
-                    task_id: e.task_id.clone(),
-                    document_id: e.document_id.clone(),
-                    accepted: match e.state {
-                        Some(EventState::Ok) => Some(true),
-                        Some(EventState::Ko) => Some(false),
-                        _ => None,
-                    },
-                    canceled: false,
-                });
+                current = Some(Review::of(e));
             }
         }
         current
@@ -352,18 +359,7 @@ impl<'a> Reviews<'a> {
         self.events
             .iter()
             .filter(|(i, _)| !self.used[*i])
-            .map(|(_, e)| Review {
-                event_type: e.event_type.as_ref().map_or("", |t| t.as_str()).to_string(),
-                date: e.date.as_ref().map(|d| d.raw().to_string()),
-                task_id: e.task_id.clone(),
-                document_id: e.document_id.clone(),
-                accepted: match e.state {
-                    Some(EventState::Ok) => Some(true),
-                    Some(EventState::Ko) => Some(false),
-                    _ => None,
-                },
-                canceled: false,
-            })
+            .map(|(_, e)| Review::of(e))
             .collect()
     }
 }
