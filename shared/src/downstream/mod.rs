@@ -16,8 +16,8 @@ use crate::kyc_state::ProviderState;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Number, Value};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 /// EventBridge `source` of every state-change event.
@@ -83,6 +83,9 @@ pub enum RecordError {
     UnknownProvider,
     #[error("{0} image missing")]
     MissingImage(&'static str),
+    /// Not DynamoDB JSON (an attribute that is not `{"<type>": value}` of a known type).
+    #[error("{0} image is not DynamoDB JSON")]
+    BadImage(&'static str),
     #[error("stream attribute is malformed: {0}")]
     BadStream(String),
     #[error("state item has a malformed {0}")]
@@ -92,60 +95,18 @@ pub enum RecordError {
 /// A record waiting its turn: its events, or why it cannot be read.
 type QueuedRecord = Result<Vec<KycStateChanged>, RecordError>;
 
-/// DynamoDB's JSON (`{"S": "x"}`, `{"N": "1"}`, `{"M": {...}}`...) as plain JSON.
-pub fn from_dynamodb_json(value: &Value) -> Value {
-    let Some((kind, v)) = value.as_object().and_then(|o| o.iter().next()) else {
-        return Value::Null;
+/// A stream record's image (`NewImage`, `OldImage`) as plain JSON: DynamoDB's JSON
+/// (`{"S": "x"}`, `{"N": "1"}`, `{"M": {...}}`...) read by `serde_dynamo`. `None` when absent.
+fn image(record: &Value, name: &'static str) -> Result<Option<Map<String, Value>>, RecordError> {
+    let Some(raw) = record.get("dynamodb").and_then(|d| d.get(name)) else {
+        return Ok(None);
     };
-    match kind.as_str() {
-        "S" | "B" => v.clone(),
-        "N" => v
-            .as_str()
-            .and_then(|n| {
-                n.parse::<i64>()
-                    .map(Number::from)
-                    .ok()
-                    .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64))
-            })
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        "BOOL" => v.clone(),
-        "NULL" => Value::Null,
-        "M" => Value::Object(
-            v.as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), from_dynamodb_json(v)))
-                        .collect::<Map<_, _>>()
-                })
-                .unwrap_or_default(),
-        ),
-        "L" => Value::Array(
-            v.as_array()
-                .map(|l| l.iter().map(from_dynamodb_json).collect())
-                .unwrap_or_default(),
-        ),
-        "SS" | "BS" => v.clone(),
-        "NS" => Value::Array(
-            v.as_array()
-                .map(|l| {
-                    l.iter()
-                        .map(|n| from_dynamodb_json(&json!({ "N": n })))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        ),
-        _ => Value::Null,
-    }
-}
-
-fn image(record: &Value, name: &str) -> Option<Map<String, Value>> {
-    let raw = record.get("dynamodb")?.get(name)?.as_object()?;
-    Some(
-        raw.iter()
-            .map(|(k, v)| (k.clone(), from_dynamodb_json(v)))
-            .collect(),
-    )
+    // The error texts are dropped: serde's messages can quote a value.
+    let item: HashMap<String, serde_dynamo::AttributeValue> =
+        serde_json::from_value(raw.clone()).map_err(|_| RecordError::BadImage(name))?;
+    serde_dynamo::from_attribute_value(serde_dynamo::AttributeValue::M(item))
+        .map(Some)
+        .map_err(|_| RecordError::BadImage(name))
 }
 
 fn streams(item: &Map<String, Value>) -> Result<BTreeMap<String, StreamView>, RecordError> {
@@ -213,8 +174,8 @@ pub fn diff_record(record: &Value) -> Result<RecordChanges, RecordError> {
         .and_then(|pk| pk.strip_prefix("CUSTOMER#").map(str::to_string))
         .filter(|c| !c.is_empty())
         .ok_or(RecordError::BadKeys)?;
-    let new = image(record, "NewImage").ok_or(RecordError::MissingImage("NewImage"))?;
-    let old = image(record, "OldImage").unwrap_or_default();
+    let new = image(record, "NewImage")?.ok_or(RecordError::MissingImage("NewImage"))?;
+    let old = image(record, "OldImage")?.unwrap_or_default();
     let new_streams = streams(&new)?;
     let old_streams = streams(&old)?;
     let recorded_at = match new.get("updatedAt") {

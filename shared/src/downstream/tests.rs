@@ -205,6 +205,45 @@ fn a_malformed_state_record_is_an_error() {
     );
 }
 
+/// Images are DynamoDB JSON read by `serde_dynamo`, as the store reads items
+/// (`aws::attribute`): every type JSON can hold reads (only streams, `updatedAt` and `version`
+/// are used); binary (which the store never writes and cannot read either) and what is not
+/// DynamoDB JSON are the record's own error (reported for it alone), not a silent null.
+#[test]
+fn images_of_every_attribute_type_read_and_a_non_dynamodb_image_is_the_records_error() {
+    let item = state_item(
+        "c-1",
+        7,
+        &[("kycDemand", value("Validated", true, 1, "e1"))],
+        2,
+    );
+    let mut r = record(1, None, &item);
+    let new_image = &mut r["dynamodb"]["NewImage"];
+    new_image["tags"] = json!({"SS": ["a", "b"]});
+    new_image["counts"] = json!({"NS": ["1", "2.5"]});
+    new_image["gone"] = json!({"NULL": true});
+    new_image["eventPending"] = json!({"BOOL": false});
+    let events = changes(&r);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].state_version, Some(7));
+
+    let mut bad_new = record(1, None, &item);
+    bad_new["dynamodb"]["NewImage"]["version"] = json!({"X": "7"});
+    assert_eq!(
+        diff_record(&bad_new),
+        Err(RecordError::BadImage("NewImage"))
+    );
+    let mut binary = record(1, None, &item);
+    binary["dynamodb"]["NewImage"]["digest"] = json!({"B": "AAEC"});
+    assert_eq!(diff_record(&binary), Err(RecordError::BadImage("NewImage")));
+    let mut bad_old = record(2, Some(&item), &item);
+    bad_old["dynamodb"]["OldImage"]["updatedAt"] = json!("2026-11-27T09:02:00Z");
+    assert_eq!(
+        diff_record(&bad_old),
+        Err(RecordError::BadImage("OldImage"))
+    );
+}
+
 #[test]
 fn built_events_validate_against_the_checked_in_schema_and_the_schema_can_fail() {
     let old = state_item(
