@@ -436,7 +436,7 @@ mod tests {
                     Arc::new(StaticSecrets(HashMap::new())),
                     "unused",
                     StdDuration::from_secs(300),
-                    |_| -> Result<Keyring, String> { unreachable!() },
+                    |_| -> Result<Keyring, crate::crypto::KeyringError> { unreachable!() },
                 )
                 .preloaded(Keyring::new(PayloadKey::new("k", [1; 32]).unwrap(), vec![])),
             },
