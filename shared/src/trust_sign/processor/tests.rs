@@ -136,6 +136,26 @@ async fn a_bad_archive_is_quarantined_then_recorded_failed() {
     assert_eq!(t.store.event_count(), 1);
 }
 
+/// A failed quarantine write is an `ArchiveWriteError`: the record fails (Lambda retries it),
+/// no failure is recorded without its quarantined object, and the message names no key.
+#[tokio::test]
+async fn a_failed_quarantine_is_retried_and_records_nothing() {
+    let t = twins();
+    let key = "incoming/1_corinne_berthier.zip";
+    t.archives
+        .insert(BUCKET, key, "v1", archive_bytes(Kind::NotZip));
+    let n = [notification(key, "v1")];
+    t.archives.fail_writes(true);
+    let err = t.processor.handle(&n).await.unwrap_err().to_string();
+    assert!(err.contains("quarantine: S3 write failed"), "{err}");
+    assert!(!err.contains("corinne"), "{err}");
+    assert_eq!(t.store.event_count(), 0);
+    t.archives.fail_writes(false);
+    let r = t.processor.handle(&n).await.unwrap();
+    assert!(matches!(&r[0], RecordResult::Quarantined { .. }), "{r:?}");
+    assert_eq!(t.store.event_count(), 1);
+}
+
 #[tokio::test]
 async fn transient_failures_record_nothing_and_a_retry_applies_once() {
     let t = twins();
