@@ -31,6 +31,7 @@ style: tools
 	$(VENV)/bin/sam validate --lint --template-file template.yaml
 	$(PY) tools/table_schema.py check
 	$(PY) tools/template_checks.py
+	$(PY) tools/test_moto_serial.py
 	cargo fmt --all -- --check
 
 # Unused-dependency checker, pinned, installed into .tools/ (a cargo binary, not a Python tool).
