@@ -11,6 +11,9 @@ each transaction, so a run's cost grows with the square of the table (a 10,000-c
 would take hours). All-or-nothing is kept: on any cancellation the named items and the table's
 stream are put back as they were (`tools/test_moto_serial.py` holds it to that).
 
+And a Query on the table's own key reads the one partition it names: moto 5.2.5 sorts every
+item of the table to find a partition, so each Query costs the whole table.
+
 Usage: python tools/moto_serial.py -H 127.0.0.1 -p PORT
 """
 
@@ -92,6 +95,38 @@ def install_journaled_transactions() -> None:
     DynamoDBBackend.transact_write_items = journaled
 
 
+def install_partition_queries() -> None:
+    """A Query without an index reads the partition it names, not a sort of the whole table."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "partitioned", False):
+        return
+    whole_table = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto's backend passes index_name as the 8th positional argument.
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return whole_table(self, hash_key, *args, **kwargs)
+        # DynamoType hashes by (type, value) and compares the same way, so the dictionary's
+        # partition is exactly the items moto's filter `item.hash_key == hash_key` keeps.
+        partition = self.items.get(hash_key)
+        if partition is None:
+            rows: list = []
+        elif self.range_key_attr is not None:
+            rows = list(partition.values())  # moto sorts by range key after its filter
+        else:
+            rows = [partition]
+        self.all_items = lambda: rows  # shadows the method for this one call (requests are serial)
+        try:
+            return whole_table(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    query.partitioned = True  # type: ignore[attr-defined]
+    Table.query = query
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -100,6 +135,7 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
     install_journaled_transactions()
+    install_partition_queries()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
