@@ -5,17 +5,126 @@ lock, so two concurrent conditional writes can both pass -- real DynamoDB never 
 Holding one lock per request restores the atomicity the product relies on (and that the
 concurrency tests assert) while keeping the wire protocol and every SDK call real.
 
+It also makes a transaction's rollback journal hold only the items the transaction names:
+moto 5.2.5 deep-copies every table a TransactWriteItems names (items and stream records) before
+each transaction, so a run's cost grows with the square of the table (a 10,000-callback load run
+would take hours). All-or-nothing is kept: on any cancellation the named items and the table's
+stream are put back as they were (`tools/test_moto_serial.py` holds it to that).
+
+And a Query on the table's own key reads the one partition it names: moto 5.2.5 sorts every
+item of the table to find a partition, so each Query costs the whole table.
+
 Usage: python tools/moto_serial.py -H 127.0.0.1 -p PORT
 """
 
 import argparse
+import copy
 import os
 import threading
+from typing import Any
 
 from werkzeug.serving import run_simple
 
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: F401 (same handler as moto_server)
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+
+def install_journaled_transactions() -> None:
+    """Replace moto's whole-table backup in TransactWriteItems by a journal of the named items."""
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend.transact_write_items, "journaled", False):
+        return
+
+    class _NoTableCopies:
+        """`copy` as moto's module sees it: a Table is not copied (the journal covers it)."""
+
+        def deepcopy(self, value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+    dynamodb_models.copy = _NoTableCopies()
+    unjournaled = DynamoDBBackend.transact_write_items
+
+    def journaled(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        journal: list[tuple[Table, DynamoType, Any, Any]] = []
+        streams: dict[int, tuple[Table, int]] = {}
+        for entry in transact_items:
+            for op in entry.values():
+                table = self.tables.get(op.get("TableName"))
+                attrs = op.get("Item") if "Item" in op else op.get("Key")
+                if table is None or not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+                    continue  # moto refuses it before any write
+                hash_value = DynamoType(attrs[table.hash_key_attr])
+                range_value = None
+                if table.range_key_attr is not None:
+                    if table.range_key_attr not in attrs:
+                        continue
+                    range_value = DynamoType(attrs[table.range_key_attr])
+                before = table.get_item(hash_value, range_value)
+                journal.append((table, hash_value, range_value, copy.deepcopy(before)))
+                if table.stream_shard is not None:
+                    streams.setdefault(id(table), (table, len(table.stream_shard.items)))
+        try:
+            unjournaled(self, transact_items)
+        except BaseException:
+            for table, hash_value, range_value, before in reversed(journal):
+                if range_value is None:
+                    if before is None:
+                        table.items.pop(hash_value, None)
+                    else:
+                        table.items[hash_value] = before
+                else:
+                    rows = table.items[hash_value]
+                    if before is None:
+                        rows.pop(range_value, None)
+                        if not rows:
+                            table.items.pop(hash_value, None)
+                    else:
+                        rows[range_value] = before
+            for table, length in streams.values():
+                del table.stream_shard.items[length:]
+            raise
+
+    journaled.journaled = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = journaled
+
+
+def install_partition_queries() -> None:
+    """A Query without an index reads the partition it names, not a sort of the whole table."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "partitioned", False):
+        return
+    whole_table = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto's backend passes index_name as the 8th positional argument.
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return whole_table(self, hash_key, *args, **kwargs)
+        # DynamoType hashes by (type, value) and compares the same way, so the dictionary's
+        # partition is exactly the items moto's filter `item.hash_key == hash_key` keeps.
+        partition = self.items.get(hash_key)
+        if partition is None:
+            rows: list = []
+        elif self.range_key_attr is not None:
+            rows = list(partition.values())  # moto sorts by range key after its filter
+        else:
+            rows = [partition]
+        self.all_items = lambda: rows  # shadows the method for this one call (requests are serial)
+        try:
+            return whole_table(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    query.partitioned = True  # type: ignore[attr-defined]
+    Table.query = query
 
 
 def main() -> None:
@@ -25,6 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
+    install_journaled_transactions()
+    install_partition_queries()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
