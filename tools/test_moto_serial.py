@@ -31,7 +31,10 @@ def s(value: str) -> dict:
     return {"S": value}
 
 
-class JournaledTransactions(unittest.TestCase):
+class MotoCase(unittest.TestCase):
+    """moto in-process with both speed-ups installed, and one table `t` (pk, sk) with a
+    stream and a keys-only index `GSI` on (g, sk)."""
+
     def setUp(self) -> None:
         moto_serial.install_journaled_transactions()
         moto_serial.install_partition_queries()
@@ -45,17 +48,27 @@ class JournaledTransactions(unittest.TestCase):
                 {"AttributeName": "sk", "KeyType": "RANGE"},
             ],
             AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "g")
             ],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "GSI",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
+                              {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
-        self.ddb.put_item(TableName=TABLE, Item={"pk": s("A"), "sk": s("1"), "v": s("old")})
-        self.ddb.put_item(TableName=TABLE, Item={"pk": s("B"), "sk": s("1"), "v": s("taken")})
 
     def tearDown(self) -> None:
         self.mock.stop()
+
+
+class JournaledTransactions(MotoCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.ddb.put_item(TableName=TABLE, Item={"pk": s("A"), "sk": s("1"), "v": s("old")})
+        self.ddb.put_item(TableName=TABLE, Item={"pk": s("B"), "sk": s("1"), "v": s("taken")})
 
     def items(self) -> list:
         return sorted(
@@ -131,40 +144,15 @@ class JournaledTransactions(unittest.TestCase):
         self.assertIn(("D", "1", None), self.items())
 
 
-class PartitionQueries(unittest.TestCase):
+class PartitionQueries(MotoCase):
     def setUp(self) -> None:
-        moto_serial.install_partition_queries()
-        self.mock = mock_aws()
-        self.mock.start()
-        self.ddb = boto3.client("dynamodb")
-        self.ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "g", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[{
-                "IndexName": "GSI",
-                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
-                              {"AttributeName": "sk", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        super().setUp()
         # Written out of order, in three partitions, so that key order is the query's doing.
         for n in (7, 3, 11, 1, 5, 9, 2):
             for pk in ("CUSTOMER#b", "CUSTOMER#a", "EVENT#x"):
                 item = {"pk": s(pk), "sk": s(f"HIST#{n:03}"), "g": s(f"G#{n % 2}")}
                 self.ddb.put_item(TableName=TABLE, Item=item)
             self.ddb.put_item(TableName=TABLE, Item={"pk": s("CUSTOMER#a"), "sk": s(f"STATE#{n:03}")})
-
-    def tearDown(self) -> None:
-        self.mock.stop()
 
     def by_hand(self, pk: str, prefix: str = "", forward: bool = True) -> list:
         rows = [(i["pk"]["S"], i["sk"]["S"]) for i in self.ddb.scan(TableName=TABLE)["Items"]]
