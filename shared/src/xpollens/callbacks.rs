@@ -28,6 +28,8 @@ pub struct Callback {
     /// `appUserId` in whatever casing it came.
     pub subject: Option<String>,
     pub kind: CallbackKind,
+    /// The body's canonical digest ([`body_digest`]), from the same parse.
+    pub body_sha256: String,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +155,7 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
         CallbackError::NotJson(e.to_string())
     })?;
     let obj = value.as_object().ok_or(CallbackError::NotAnObject)?;
+    let body_sha256 = canonical_digest(&value);
     // Callback 36 nests everything under `Header`.
     let header = object(obj, &["Header"]);
     let fields = header.unwrap_or(obj);
@@ -211,7 +214,28 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
         // An unknown type with an unusable appUserId is kept unassigned rather than refused.
         subject: subject.filter(|_| subject_valid),
         kind,
+        body_sha256,
     })
+}
+
+/// The digest that tells a re-sent body from a different one. A JSON body is hashed in its
+/// canonical form (keys sorted, no whitespace): the fallback queue hands back the body as a
+/// JSON value, re-serialised, and it must still be a duplicate of the live delivery. Stored
+/// events keep this digest, so its bytes must never change (see the golden test).
+pub fn body_digest(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => canonical_digest(&v),
+        Err(_) => crate::intake::sha256_hex(body),
+    }
+}
+
+/// SHA-256 of `value` serialised compactly with sorted keys (serde_json's `Map` is a
+/// `BTreeMap`), streamed into the hash rather than into a buffer.
+fn canonical_digest(value: &Value) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    serde_json::to_writer(&mut hasher, value).expect("a Value always serialises into a hash");
+    hex::encode(hasher.finalize())
 }
 
 fn secret(obj: &Map<String, Value>, names: &[&str]) -> Option<Secret> {
@@ -485,5 +509,93 @@ mod tests {
             parse_callback(long.as_bytes(), None).unwrap_err(),
             CallbackError::InvalidSubject
         );
+    }
+
+    #[test]
+    fn a_json_body_re_serialised_keeps_its_digest() {
+        let live = br#"{ "type": "4",  "status":"Pending", "appUserId":"u", "n": 10.50 }"#;
+        let queued = br#"{"appUserId":"u","n":10.5,"status":"Pending","type":"4"}"#;
+        assert_eq!(body_digest(live), body_digest(queued));
+        assert_ne!(
+            body_digest(live),
+            body_digest(br#"{"type":"4","status":"Complete"}"#)
+        );
+        assert_eq!(body_digest(b"a=1"), crate::intake::sha256_hex(b"a=1"));
+    }
+
+    /// Stored events keep their body digest, and a re-sent `Webhook-Id` is a duplicate or a
+    /// conflict by comparing it: these digests were computed by the first release (parse, then
+    /// `serde_json::to_vec`) and must never change, whichever way the digest is computed.
+    #[test]
+    fn body_digests_are_those_already_stored() {
+        let golden = [
+            (
+                r#"{"type":"34","appUserId":"70rot07ay","publicUserCode":"363O2TWZ3787","userRecordStatus":"InProgress","identificationLevel":"Intermediate"}"#,
+                "dfa538c6c99d1c7d8b3ab400fb6e4a4e7119111562941a78efb4bce1aedc536a",
+            ),
+            (
+                r#"{"Header":{"AuthenticationId":"1240b556-604e-4b5d-9bc1-73b649fc992e","Type":36,"AppUserId":"49807005J","AuthenticationResultDate":"2021-05-18T12:47:25+00:00","RequestProcessedDate":"2021-05-18T12:47:14.4008694+00:00","RequestResponseCode":201,"Status":"Succeeded","Reason":null},"Payload":""}"#,
+                "782a1db2b71358f4b808ceeb2090d81909b3ee82c419ccd82cf1d2443c731cb4",
+            ),
+            (
+                "{ \"type\": 4, \"status\":\"Refus\u{e9}\", \"appUserId\":\"u\\u00e9\\n\\t\\\"/\\\\\u{1F600}\", \"n\": [10.50, -0.0, 1e3, 12345678901234567890, 1.7976931348623157e308, 5e-324, true, null], \"z\":{\"b\":1,\"a\":{}} }",
+                "b5579ad7ea7f2b6c8c8d74bb0223b7ac308d96b8d54bf17da0a7c4932c0c4e4c",
+            ),
+            (
+                "{\"type\":\"4\",\"ctl\":\"\\u0001\\u001f\\u007f\\u2028\",\"k\":\"\\ud83d\\ude00\"}",
+                "412e913ffbb7752372c37185432081fef1f11286ed9fe164d72f0cbce4aadb74",
+            ),
+            (
+                "type=4&appUserId=u",
+                "852221dacb62d1c4c7cdc93f73991e7ed76edaa3ed1f50366612c4b5218c0384",
+            ),
+        ];
+        for (body, digest) in golden {
+            assert_eq!(body_digest(body.as_bytes()), digest, "{body}");
+            if let Ok(c) = parse_callback(body.as_bytes(), None) {
+                assert_eq!(c.body_sha256, digest, "{body}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The digest the parse computes is the one `body_digest` gives the same bytes, for
+        /// any JSON object (whatever its keys, nesting, numbers and escapes). Top-level keys
+        /// start with `x` so that no generated body is a known callback missing its subject.
+        #[test]
+        fn the_parse_digest_is_the_body_digest(value in json_object()) {
+            let body = serde_json::to_vec_pretty(&value).unwrap();
+            let c = parse_callback(&body, None).unwrap();
+            proptest::prop_assert_eq!(&c.body_sha256, &body_digest(&body));
+            // The first release's way: parse, serialise to a buffer, hash the buffer.
+            let reparsed: Value = serde_json::from_slice(&body).unwrap();
+            proptest::prop_assert_eq!(
+                c.body_sha256,
+                crate::intake::sha256_hex(&serde_json::to_vec(&reparsed).unwrap())
+            );
+        }
+    }
+
+    fn json_object() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        let tree = leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(any::<String>(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        proptest::collection::btree_map("x[a-zA-Z]{0,7}", tree, 0..8)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
     }
 }

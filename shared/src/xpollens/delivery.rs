@@ -9,7 +9,7 @@
 
 use super::callbacks::{parse_callback, CallbackError};
 use super::dates::parse_provider_date;
-use super::plan::{body_digest, plan, Delivery};
+use super::plan::{plan, Delivery};
 use crate::crypto::Keyring;
 use crate::intake::{
     sha256_hex, EventId, EventStore, Outcome, Provider, Rejection, StoreError, REJECTED_BODY_LIMIT,
@@ -162,10 +162,20 @@ impl Recorder {
 #[async_trait]
 impl DeliveryRecorder for Recorder {
     async fn record(&self, d: &RawDelivery) -> Result<Recorded, DeliveryError> {
+        let callback = match parse_callback(&d.body, d.type_hint) {
+            Ok(c) => c,
+            Err(e) => {
+                let code = match e {
+                    CallbackError::NotJson(_) | CallbackError::NotAnObject => "malformed_json",
+                    _ => "invalid_callback",
+                };
+                return Err(self.unusable(d, 400, code, e.to_string()).await);
+            }
+        };
         let mut notes = d.notes.clone();
         // Without a usable Webhook-Id, the canonical body digest: the queue's re-serialised
         // copy of the same callback gets the same id.
-        let from_body = || EventId::from_digest(&body_digest(&d.body));
+        let from_body = || EventId::from_digest(&callback.body_sha256);
         let event_id = match d.webhook_id.as_deref().map(EventId::from_provider) {
             Some(Ok(id)) => id,
             Some(Err(_)) => {
@@ -187,16 +197,6 @@ impl DeliveryRecorder for Recorder {
                 None
             }
             None => None,
-        };
-        let callback = match parse_callback(&d.body, d.type_hint) {
-            Ok(c) => c,
-            Err(e) => {
-                let code = match e {
-                    CallbackError::NotJson(_) | CallbackError::NotAnObject => "malformed_json",
-                    _ => "invalid_callback",
-                };
-                return Err(self.unusable(d, 400, code, e.to_string()).await);
-            }
         };
         let keys = self.keys.get().await.map_err(|e| {
             tracing::error!(error = %e, "cannot load payload key");
