@@ -59,7 +59,7 @@ pub enum KeyringError {
 /// `item` is the logical item the value belongs to (an event, a GoPay profile, a rejection),
 /// not the DynamoDB key: a Trust & Sign archive key sealed for an event is kept in that
 /// event's summary, its history entry and the state stream, and opens in all three.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Aad {
     provider: &'static str,
     item: String,
@@ -67,9 +67,20 @@ pub struct Aad {
     /// `None` only for values attributable to no customer (rejected deliveries, events naming
     /// no subject).
     customer: Option<String>,
-    /// The `v1` associated data of the same value.
-    legacy: String,
+    /// The `v1` associated data of the same value when it was not `<provider>/<item>/<field>`
+    /// (built only when a `v1` value is opened: sealing never needs it).
+    legacy: Option<String>,
 }
+
+impl PartialEq for Aad {
+    fn eq(&self, other: &Self) -> bool {
+        (self.provider, &self.item, &self.field, &self.customer)
+            == (other.provider, &other.item, &other.field, &other.customer)
+            && self.legacy_text() == other.legacy_text()
+    }
+}
+
+impl Eq for Aad {}
 
 impl std::fmt::Debug for Aad {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,20 +101,27 @@ impl Aad {
         field: impl Into<String>,
         customer: Option<&str>,
     ) -> Self {
-        let (item, field) = (item.into(), field.into());
         Self {
-            legacy: format!("{provider}/{item}/{field}"),
+            legacy: None,
             provider,
-            item,
-            field,
+            item: item.into(),
+            field: field.into(),
             customer: customer.map(str::to_string),
         }
     }
 
     /// Overrides the `v1` associated data where it did not follow `<provider>/<item>/<field>`.
     pub fn with_legacy(mut self, legacy: impl Into<String>) -> Self {
-        self.legacy = legacy.into();
+        self.legacy = Some(legacy.into());
         self
+    }
+
+    /// The `v1` associated data.
+    fn legacy_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.legacy {
+            Some(text) => text.as_str().into(),
+            None => format!("{}/{}/{}", self.provider, self.item, self.field).into(),
+        }
     }
 
     pub fn provider(&self) -> &'static str {
@@ -113,8 +131,11 @@ impl Aad {
     /// The `v2` associated data: a domain tag, then provider, item, field and customer, each
     /// length-prefixed (no separator inside an id can make two bindings collide).
     fn v2_bytes(&self) -> Vec<u8> {
-        let mut out = b"kyc-hooks/aad/v2".to_vec();
+        const TAG: &[u8] = b"kyc-hooks/aad/v2";
         let customer = self.customer.as_deref();
+        let parts_len = self.item.len() + self.field.len() + customer.map_or(0, str::len);
+        let mut out = Vec::with_capacity(TAG.len() + 4 * 5 + self.provider.len() + parts_len);
+        out.extend_from_slice(TAG);
         for part in [
             Some(self.provider),
             Some(self.item.as_str()),
@@ -139,6 +160,8 @@ impl Aad {
 pub struct PayloadKey {
     id: String,
     key: Secret<[u8; 32]>,
+    /// The key's AES schedule, expanded once rather than per value.
+    cipher: Aes256GcmSiv,
 }
 
 impl std::fmt::Debug for PayloadKey {
@@ -188,6 +211,7 @@ impl PayloadKey {
         }
         Ok(Self {
             id: id.to_string(),
+            cipher: Aes256GcmSiv::new(&key.into()),
             key: Secret::new(key),
         })
     }
@@ -383,11 +407,12 @@ impl Keyring {
 
     /// `<version>.<key id>.<nonce>.<ciphertext>` under the current key with `aad_bytes`.
     fn seal_as(&self, version: &str, aad_bytes: &[u8], plaintext: &[u8]) -> String {
-        let cipher = Aes256GcmSiv::new(self.current.key.expose().into());
         // ThreadRng is a CSPRNG seeded from the OS: random nonces without a syscall per message.
         let mut nonce = Nonce::default();
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
-        let ciphertext = cipher
+        let ciphertext = self
+            .current
+            .cipher
             .encrypt(
                 &nonce,
                 Payload {
@@ -396,12 +421,17 @@ impl Keyring {
                 },
             )
             .expect("AES-GCM-SIV encryption cannot fail for in-memory buffers");
-        format!(
-            "{version}.{}.{}.{}",
-            self.current.id,
-            URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(ciphertext)
-        )
+        let id = &self.current.id;
+        let mut out = String::with_capacity(
+            version.len() + id.len() + 3 + 16 + ciphertext.len().div_ceil(3) * 4,
+        );
+        for part in [version, ".", id, "."] {
+            out.push_str(part);
+        }
+        URL_SAFE_NO_PAD.encode_string(nonce, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&ciphertext, &mut out);
+        out
     }
 
     pub fn seal_secret(&self, aad: &Aad, secret: &Secret) -> String {
@@ -424,15 +454,18 @@ impl Keyring {
         let ct = URL_SAFE_NO_PAD
             .decode(parsed.ciphertext)
             .map_err(|_| CryptoError::Malformed)?;
-        let v2;
+        let (v1, v2);
         let aad_bytes: &[u8] = match parsed.header.version {
-            SealVersion::V1 => aad.legacy.as_bytes(),
+            SealVersion::V1 => {
+                v1 = aad.legacy_text();
+                v1.as_bytes()
+            }
             SealVersion::V2 => {
                 v2 = aad.v2_bytes();
                 &v2
             }
         };
-        Aes256GcmSiv::new(key.key.expose().into())
+        key.cipher
             .decrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -447,7 +480,7 @@ impl Keyring {
     /// never calls it: it builds pre-migration data for tests and the local demo of `kyc reseal`.
     #[doc(hidden)]
     pub fn seal_v1_legacy(&self, aad: &Aad, plaintext: &[u8]) -> String {
-        self.seal_as("v1", aad.legacy.as_bytes(), plaintext)
+        self.seal_as("v1", aad.legacy_text().as_bytes(), plaintext)
     }
 
     /// True when `sealed` is already what [`Keyring::seal`] writes today (`v2`, current key).

@@ -125,31 +125,57 @@ fn diligences_json(d: &KycDemand) -> Value {
         .collect()
 }
 
+/// Bytes `value` takes serialised as JSON, counted without writing them anywhere.
+fn json_len(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
+
 /// Drops the largest top-level fields of `m` until it serialises within `limit` bytes, and
 /// names them under `omitted`: the last resort that makes the bound hold by construction.
-pub fn fit(mut m: Map<String, Value>, limit: usize) -> Map<String, Value> {
-    let size = |v: &Value| serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+pub fn fit(m: Map<String, Value>, limit: usize) -> Map<String, Value> {
+    fit_measured(m, limit).0
+}
+
+/// [`fit`], also returning the serialised size of the result.
+fn fit_measured(mut m: Map<String, Value>, limit: usize) -> (Map<String, Value>, usize) {
     let mut omitted = Vec::new();
-    while size(&Value::Object(m.clone())) > limit {
+    loop {
+        let size = json_len(&m);
+        if size <= limit {
+            return (m, size);
+        }
         let Some(largest) = m
             .iter()
             .filter(|(k, _)| {
                 !matches!(k.as_str(), "provider" | "eventType" | "eventId" | "omitted")
             })
-            .max_by_key(|(_, v)| size(v))
+            .max_by_key(|(_, v)| json_len(v))
             .map(|(k, _)| k.clone())
         else {
-            break;
+            return (m, size);
         };
         m.remove(&largest);
         omitted.push(Value::from(largest));
         m.insert("omitted".into(), Value::Array(omitted.clone()));
     }
-    m
 }
 
-/// The type-specific, non-secret details of a callback.
-fn details(kind: &CallbackKind) -> Map<String, Value> {
+/// The type-specific, non-secret details of a callback, and their serialised size.
+fn details(kind: &CallbackKind) -> (Map<String, Value>, usize) {
     let v = match kind {
         CallbackKind::KycDemand(d) => json!({
             "kycStatus": status_text(&d.status),
@@ -187,8 +213,8 @@ fn details(kind: &CallbackKind) -> Map<String, Value> {
         }
     };
     match v {
-        Value::Object(m) => fit(m, MAX_DETAIL_BYTES),
-        _ => Map::new(),
+        Value::Object(m) => fit_measured(m, MAX_DETAIL_BYTES),
+        _ => (Map::new(), 2),
     }
 }
 
@@ -200,7 +226,7 @@ pub fn summary(callback: &Callback, event_id: Option<&EventId>) -> Value {
 fn summary_with(
     callback: &Callback,
     event_id: Option<&EventId>,
-    details: Map<String, Value>,
+    (details, details_len): (Map<String, Value>, usize),
 ) -> Value {
     let mut m = Map::new();
     m.insert("provider".into(), "xpollens".into());
@@ -222,7 +248,6 @@ fn summary_with(
     if let Some(id) = event_id {
         m.insert("eventId".into(), id.as_str().into());
     }
-    m.extend(details);
     let secret_names: Map<String, Value> = secrets(&callback.kind)
         .into_iter()
         .map(|(n, _)| (n.to_string(), REDACTED.into()))
@@ -230,7 +255,15 @@ fn summary_with(
     if !secret_names.is_empty() {
         m.insert("secrets".into(), Value::Object(secret_names));
     }
-    Value::Object(fit(m, MAX_DETAIL_BYTES))
+    // Two objects merged serialise to at most the sum of their sizes: when that sum fits,
+    // the merged summary is not serialised again just to be measured.
+    let within = json_len(&m) + details_len <= MAX_DETAIL_BYTES;
+    m.extend(details);
+    if within {
+        Value::Object(m)
+    } else {
+        Value::Object(fit(m, MAX_DETAIL_BYTES))
+    }
 }
 
 fn enrolment_status(e: &ScaEnrolment) -> Option<(&'static str, u8)> {
@@ -350,7 +383,11 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             delivery.body,
         ),
         summary: {
-            let mut s = summary_with(callback, Some(delivery.event_id), detail.clone());
+            let mut s = summary_with(
+                callback,
+                Some(delivery.event_id),
+                (detail.0.clone(), detail.1),
+            );
             s["delivery"] = delivery_summary(delivery);
             s
         },
@@ -364,7 +401,7 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
                 .trunc_subsecs(0);
             let policy = finality(&stream);
             let mut value = StreamValue::with_finality(status, rank, fin, policy, at, event_id);
-            value.detail = Value::Object(detail);
+            value.detail = Value::Object(detail.0);
             for (name, secret) in secrets(&callback.kind) {
                 value.sealed.insert(
                     name.to_string(),
@@ -513,6 +550,41 @@ mod tests {
             )
             .unwrap();
         assert_eq!(raw.len(), body.len());
+    }
+
+    proptest::proptest! {
+        /// Around the bound (details just under it, a summary header pushing past it), the
+        /// summary and the detail still fit: the size shortcut never lets a summary through
+        /// unmeasured when it could be over.
+        #[test]
+        fn summaries_fit_at_the_bound(
+            n in 40usize..=MAX_LISTED,
+            reason_len in 180usize..256,
+            subject_len in 1usize..128,
+            level_len in 0usize..256,
+        ) {
+            let diligences: Vec<String> = (0..n)
+                .map(|i| format!(
+                    r#"{{"diligenceType":"D{i}","status":"Received","reason":"{}"}}"#,
+                    "r".repeat(reason_len)
+                ))
+                .collect();
+            let body = format!(
+                r#"{{"type":"4","status":"Pending","appUserId":"{}","kycLevel":"{}","diligences":[{}]}}"#,
+                "u".repeat(subject_len),
+                "L".repeat(level_len),
+                diligences.join(",")
+            );
+            let p = plan_of(&body, None);
+            let mut summary = p.event.summary.clone();
+            summary.as_object_mut().unwrap().remove("delivery");
+            proptest::prop_assert!(json_len(&summary) <= MAX_DETAIL_BYTES, "{}", json_len(&summary));
+            let detail = &p.patch.as_ref().unwrap().value.detail;
+            proptest::prop_assert!(json_len(detail) <= MAX_DETAIL_BYTES);
+            // What fits is kept whole: nothing is omitted from a summary within the bound.
+            let whole = summary.get("omitted").is_none();
+            proptest::prop_assert_eq!(whole, summary["diligences"].as_array().map(Vec::len) == Some(n));
+        }
     }
 
     #[test]
