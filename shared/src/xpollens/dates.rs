@@ -86,7 +86,13 @@ fn header_form(raw: &str) -> Option<DateTime<Utc>> {
     };
     let year = i32::try_from(n(6)? * 100 + n(8)?).ok()?;
     let local = NaiveDate::from_ymd_opt(year, n(3)?, n(0)?)?.and_hms_opt(n(11)?, n(14)?, n(17)?)?;
-    let offset = FixedOffset::east_opt(sign * i32::try_from(n(21)? * 3600 + n(24)? * 60).ok()?)?;
+    let (offset_hours, offset_minutes) = (n(21)?, n(24)?);
+    if offset_minutes >= 60 {
+        return None;
+    }
+    let offset = FixedOffset::east_opt(
+        sign * i32::try_from(offset_hours * 3600 + offset_minutes * 60).ok()?,
+    )?;
     Some(
         local
             .and_local_timezone(offset)
@@ -181,6 +187,26 @@ mod tests {
                 // Declined: the general path decides, as it did before.
                 None => proptest::prop_assert_eq!(parse_process_date(&raw), chrono),
             }
+        }
+
+        /// The same, on fields at and just past their limits (day 0 and 32, month 13, hour 24,
+        /// second 60, offset minute 60...), where a positional reader would go wrong.
+        #[test]
+        fn boundary_header_dates_read_as_chrono_does(
+            (y, mo, d, h, mi, s) in (0u32..10000, 0u32..14, 0u32..33, 0u32..26, 0u32..62, 0u32..62),
+            (sign, oh, om) in (proptest::bool::ANY, 0u32..26, 0u32..62),
+        ) {
+            let raw = format!(
+                "{d:02}/{mo:02}/{y:04} {h:02}:{mi:02}:{s:02} {}{oh:02}:{om:02}",
+                if sign { '+' } else { '-' }
+            );
+            let chrono = DateTime::parse_from_str(&raw, "%d/%m/%Y %H:%M:%S %:z")
+                .ok()
+                .map(|d| d.with_timezone(&Utc));
+            if let Some(fast) = header_form(&raw) {
+                proptest::prop_assert_eq!(Some(fast), chrono);
+            }
+            proptest::prop_assert_eq!(parse_process_date(&raw), chrono);
         }
 
         #[test]
