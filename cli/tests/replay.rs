@@ -63,9 +63,12 @@ fn replays_events_and_a_queue_page_in_the_order_given() {
 
 #[test]
 fn a_file_of_neither_form_fails_with_a_clear_message() {
-    let dir = std::env::temp_dir().join(format!("kyc-replay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bare = dir.join("bare-body.json");
+    // Removed when dropped, even if the test fails.
+    let dir = tempfile::Builder::new()
+        .prefix("kyc-replay-")
+        .tempdir()
+        .unwrap();
+    let bare = dir.path().join("bare-body.json");
     std::fs::write(&bare, r#"{"type":"4","status":"Pending","appUserId":"x"}"#).unwrap();
     let (ok, stdout, stderr) = replay(&[events("xpollens-04-v1-pending.json"), bare.clone()]);
     assert!(!ok);
@@ -77,6 +80,6 @@ fn a_file_of_neither_form_fails_with_a_clear_message() {
         stderr.contains("neither an API Gateway HTTP API 2.0 event nor a fallback-queue page"),
         "{stderr}"
     );
-    let (ok, _, stderr) = replay(&[dir.join("missing.json")]);
+    let (ok, _, stderr) = replay(&[dir.path().join("missing.json")]);
     assert!(!ok && stderr.contains("cannot read"), "{stderr}");
 }

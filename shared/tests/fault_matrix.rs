@@ -14,7 +14,10 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+#[path = "support/ddb_json.rs"]
+mod ddb_json;
 mod faults;
+use ddb_json::to_ddb;
 
 use base64::Engine;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -865,19 +868,6 @@ async fn sync_flow(inj: Arc<Injector>) -> RunOutcome {
 }
 
 // ----- state publisher ----------------------------------------------------------------------
-
-fn to_ddb(v: &Value) -> Value {
-    match v {
-        Value::Null => json!({"NULL": true}),
-        Value::Bool(b) => json!({ "BOOL": b }),
-        Value::Number(n) => json!({"N": n.to_string()}),
-        Value::String(s) => json!({ "S": s }),
-        Value::Array(a) => json!({"L": a.iter().map(to_ddb).collect::<Vec<_>>()}),
-        Value::Object(o) => {
-            json!({"M": o.iter().map(|(k, v)| (k.clone(), to_ddb(v))).collect::<Map<_, _>>()})
-        }
-    }
-}
 
 fn state_item(customer: &str, version: i64, status: &str, minute: u32) -> Value {
     let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, minute, 0).unwrap();

@@ -24,12 +24,12 @@ pub fn kyc_local(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output 
 /// Writes `content` to a fresh temporary file and runs `kyc inspect PROVIDER FILE`:
 /// (success, stdout, stderr).
 pub fn inspect(provider: &str, tag: &str, content: &str) -> (bool, String, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "kyc-inspect-{provider}-{}-{tag}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("input.json");
+    // Removed when dropped, even if the test fails.
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("kyc-inspect-{provider}-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let file = dir.path().join("input.json");
     std::fs::write(&file, content).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
         .args(["inspect", provider])

@@ -1,20 +1,9 @@
 use super::*;
 use crate::kyc_state::StreamValue;
 use chrono::TimeZone;
-
-/// Plain JSON → DynamoDB JSON, as the stream carries images.
-fn to_ddb(v: &Value) -> Value {
-    match v {
-        Value::Null => json!({"NULL": true}),
-        Value::Bool(b) => json!({ "BOOL": b }),
-        Value::Number(n) => json!({"N": n.to_string()}),
-        Value::String(s) => json!({ "S": s }),
-        Value::Array(a) => json!({"L": a.iter().map(to_ddb).collect::<Vec<_>>()}),
-        Value::Object(o) => {
-            json!({"M": o.iter().map(|(k, v)| (k.clone(), to_ddb(v))).collect::<Map<_, _>>()})
-        }
-    }
-}
+#[path = "../../tests/support/ddb_json.rs"]
+mod ddb_json;
+use ddb_json::to_ddb;
 
 fn image(v: &Value) -> Value {
     to_ddb(v)["M"].clone()
