@@ -101,7 +101,7 @@ fn bench(c: &mut Criterion) {
         });
         // The stages alone, to see where the time goes.
         g.bench_function("stage_auth", |b| {
-            b.iter(|| creds.authorize(Some(black_box(&header))).unwrap())
+            b.iter(|| creds.authorize(Some(black_box(header))).unwrap())
         });
         g.bench_function("stage_parse", |b| {
             b.iter(|| black_box(parse_callback(black_box(body.as_bytes()), None).unwrap()))
@@ -118,7 +118,7 @@ fn bench(c: &mut Criterion) {
                     channel: &Channel::Live,
                     notes: &[],
                 };
-                black_box(plan(black_box(&cb), &d, &keys))
+                black_box(plan(black_box(&cb), &d, keys))
             })
         });
         let body_aad = kyc_shared::crypto::Aad::new("xpollens", "x", "body", Some("c"));
