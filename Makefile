@@ -68,24 +68,26 @@ demo: tools
 FUNCTION_BINS := xpollens-callback xpollens-queue-drain trust-sign-archive gopay-consent gopay-sync state-publisher kyc-read-api
 bench: tools
 	rm -rf target/bench-results
-	# The release builds first, in two invocations (each resolves its own features once): the
-	# harness binaries, then the seven functions as they are packaged (their sizes).
-	cargo build --release -p kyc-integration-tests -p xpollens-callback -p lambda-harness --bins
+	# The builds first, in three invocations (each resolves its own features once): the harness
+	# binaries (profile bench-tools, no LTO), the hello-world baseline, then the seven functions
+	# as they are packaged (release: their sizes and cold start).
+	cargo build --profile bench-tools -p kyc-integration-tests --bins
+	cargo build --release -p lambda-harness --bins
 	cargo build --release $(addprefix -p ,$(FUNCTION_BINS)) --bins
 	@date +%s > target/bench-results.started
 	cargo bench -p kyc-shared --no-default-features --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
-	cargo run --release -p kyc-integration-tests --bin measure-aws-calls
-	cargo run --release -p kyc-integration-tests --bin gopay-sync-twin-bench
-	cargo run --release -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32
-	cargo run --release -p kyc-integration-tests --bin xpollens-drain-bench -- 300
-	cargo run --release -p kyc-integration-tests --bin xpollens-load -- --count 10000 --senders 64
+	cargo run --profile bench-tools -p kyc-integration-tests --bin measure-aws-calls
+	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-twin-bench
+	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32
+	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-drain-bench -- 300
+	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-load -- --count 10000 --senders 64
 	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
-	cargo run --release -p kyc-integration-tests --bin bench-trust-sign-archive -- 10240 209715200
+	cargo run --profile bench-tools -p kyc-integration-tests --bin bench-trust-sign-archive -- 10240 209715200
 	# Cold start: release binaries under the local Runtime API harness (target/bench-results/coldstart.json).
-	cargo run --release -p kyc-integration-tests --bin coldstart-bench
-	cargo run --release -p kyc-integration-tests --bin bench-summary -- sizes $(FUNCTION_BINS)
+	cargo run --profile bench-tools -p kyc-integration-tests --bin coldstart-bench
+	cargo run --profile bench-tools -p kyc-integration-tests --bin bench-summary -- sizes $(FUNCTION_BINS)
 	@echo "make bench: $$(( $$(date +%s) - $$(cat target/bench-results.started) )) s of runs after the release builds"
-	cargo run --release -p kyc-integration-tests --bin bench-summary
+	cargo run --profile bench-tools -p kyc-integration-tests --bin bench-summary
 
 # Fuzzing (nightly + cargo-fuzz/libFuzzer): every target FUZZ_SECONDS, then a table.
 FUZZ_SECONDS ?= 30

@@ -122,10 +122,11 @@ fn figure(name: &str, goal: &str, value: f64, unit: &str, pass: bool) -> Value {
 #[tokio::main]
 async fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    // The function binaries sit beside this one (the same profile and target directory).
+    // The function binaries are the release ones of this target directory (this harness may be
+    // built with another profile: `make bench` uses `bench-tools`).
     let release = std::env::current_exe()
         .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .and_then(|p| p.parent()?.parent().map(|target| target.join("release")))
         .unwrap_or_else(|| root.join("target/release"));
     let callback_bin = release.join("xpollens-callback");
     let hello_bin = release.join("hello-lambda");
