@@ -28,7 +28,8 @@ pub struct Callback {
     /// `appUserId` in whatever casing it came.
     pub subject: Option<String>,
     pub kind: CallbackKind,
-    /// The body's canonical digest ([`body_digest`]), from the same parse.
+    /// The body's canonical digest (keys sorted, no whitespace), from the same parse: what tells
+    /// a re-sent body from a different one.
     pub body_sha256: String,
 }
 
@@ -218,19 +219,11 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
     })
 }
 
-/// The digest that tells a re-sent body from a different one. A JSON body is hashed in its
-/// canonical form (keys sorted, no whitespace): the fallback queue hands back the body as a
-/// JSON value, re-serialised, and it must still be a duplicate of the live delivery. Stored
-/// events keep this digest, so its bytes must never change (see the golden test).
-pub fn body_digest(body: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) => canonical_digest(&v),
-        Err(_) => crate::intake::sha256_hex(body),
-    }
-}
-
-/// SHA-256 of `value` serialised compactly with sorted keys (serde_json's `Map` is a
-/// `BTreeMap`), streamed into the hash rather than into a buffer.
+/// The digest that tells a re-sent body from a different one: SHA-256 of the body in canonical
+/// form (keys sorted, as serde_json's `Map` is a `BTreeMap`; no whitespace), streamed into the
+/// hash. The fallback queue hands back the body as a JSON value, re-serialised, and it must
+/// still be a duplicate of the live delivery. Stored events keep this digest, so its bytes must
+/// never change (see the golden test).
 fn canonical_digest(value: &Value) -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
@@ -335,6 +328,15 @@ fn parse_sca_result(header: &Map<String, Value>, root: &Map<String, Value>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digest of a raw body as the first release computed it (a JSON body canonical, any
+    /// other body as it is): the reference the one-parse digest is held to.
+    fn body_digest(body: &[u8]) -> String {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => canonical_digest(&v),
+            Err(_) => crate::intake::sha256_hex(body),
+        }
+    }
 
     fn parse(json: &str) -> Callback {
         parse_callback(json.as_bytes(), None).unwrap()

@@ -366,7 +366,7 @@ pub fn provider_time(
 pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> WritePlan {
     let event_id = delivery.event_id.as_str();
     let provider_time = provider_time(callback, delivery.process_date);
-    let detail = details(&callback.kind);
+    let (detail, detail_len) = details(&callback.kind);
     let event = EventRecord {
         provider: Provider::Xpollens,
         event_id: event_id.to_string(),
@@ -386,7 +386,7 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             let mut s = summary_with(
                 callback,
                 Some(delivery.event_id),
-                (detail.0.clone(), detail.1),
+                (detail.clone(), detail_len),
             );
             s["delivery"] = delivery_summary(delivery);
             s
@@ -401,7 +401,7 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
                 .trunc_subsecs(0);
             let policy = finality(&stream);
             let mut value = StreamValue::with_finality(status, rank, fin, policy, at, event_id);
-            value.detail = Value::Object(detail.0);
+            value.detail = Value::Object(detail);
             for (name, secret) in secrets(&callback.kind) {
                 value.sealed.insert(
                     name.to_string(),
