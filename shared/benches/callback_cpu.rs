@@ -264,10 +264,10 @@ fn main() {
         let crypto = paired(value_parse, || {
             black_box(fixture.crypto_floor(black_box(body), secrets));
         });
-        let what = format!(
-            "of which the cryptography alone (auth, the body and {} secret values sealed)",
-            secrets.len()
-        );
+        let what = match secrets.len() {
+            0 => "of which the cryptography alone (auth, the body sealed)".to_string(),
+            n => format!("of which the cryptography alone (auth, the body and {n} secret sealed)"),
+        };
         figures.push(paired_figure(name, &what, &crypto, None));
     }
     bench_results::write("callback-cpu", figures);
