@@ -6,11 +6,11 @@ use base64::Engine;
 use criterion::{criterion_group, Criterion, Throughput};
 use kyc_shared::auth::{Credential, CredentialSet};
 use kyc_shared::crypto::{Aad, Keyring, PayloadKey};
-use kyc_shared::intake::{EventId, WritePlan};
+use kyc_shared::intake::{EventId, EventRecord, Provider, WritePlan};
 use kyc_shared::xpollens::dates::parse_process_date;
 use kyc_shared::xpollens::delivery::Channel;
 use kyc_shared::xpollens::parse_callback;
-use kyc_shared::xpollens::plan::{plan, Delivery};
+use kyc_shared::xpollens::plan::{plan, sealed_field_aad, Delivery};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -90,10 +90,11 @@ impl Fixture {
     /// each secret value. No design that keeps bodies and secrets sealed goes below this.
     fn crypto_floor(&self, body: &str, secrets: &[&str]) -> usize {
         self.creds.authorize(Some(black_box(&self.header))).unwrap();
-        let aad = Aad::new("xpollens", EVENT_ID, "body", Some("559d7e85J"));
+        let subject = Some("559d7e85J");
+        let aad = EventRecord::body_aad(Provider::Xpollens, EVENT_ID, subject);
         let mut sealed = self.keys.seal(&aad, black_box(body.as_bytes())).len();
         for secret in secrets {
-            let aad = Aad::new("xpollens", EVENT_ID, "publicUserCode", Some("559d7e85J"));
+            let aad = sealed_field_aad(EVENT_ID, "publicUserCode", subject);
             sealed += self.keys.seal(&aad, black_box(secret.as_bytes())).len();
         }
         sealed
