@@ -42,7 +42,13 @@ $(MACHETE):
 
 # style + clippy (warnings are errors) + no unused dependency. Not in `make test`: clippy
 # re-checks every dependency under its own profile (minutes on a cold cache).
+# Also the docs (every relative link and #anchor between the markdown files; offline, http(s)
+# links are not fetched) and the GitHub workflows (jactionlint with the pinned shellcheck; the
+# workflows pin actions by version tag, so its commit-SHA rule is off).
 lint: style $(MACHETE)
+	$(VENV)/bin/lychee --offline --include-fragments --no-progress README.md docs events/README.md
+	$(VENV)/bin/jactionlint --no-color --shellcheck=$(VENV)/bin/shellcheck --pyflakes= \
+		--ignore unpinned-uses .github/workflows/*.yml
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MACHETE)
 
