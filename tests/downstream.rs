@@ -6,14 +6,14 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_aws::DynamoStore;
+use kyc_core::intake::{EventStore, Outcome, Provider};
+use kyc_downstream::{event_id, KycStateChanged, SCHEMA_V1};
 use kyc_integration_tests::downstream::{
     at, bus_with_consumer, enable_stream, received, state_plan, stream_records,
 };
 use kyc_integration_tests::{provision, Moto, TABLE};
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
-use kyc_shared::downstream::{event_id, KycStateChanged, SCHEMA_V1};
-use kyc_shared::intake::{EventStore, Outcome, Provider};
 use serde_json::{json, Value};
 
 const BUS: &str = "kyc-downstream";
@@ -29,7 +29,7 @@ fn validator() -> impl Fn(&Value) -> Result<(), String> {
     move |v| schemas.validate(v, index).map_err(|e| e.to_string())
 }
 
-async fn setup() -> (Moto, kyc_shared::aws_config::SdkConfig, DynamoStore, String) {
+async fn setup() -> (Moto, kyc_aws::aws_config::SdkConfig, DynamoStore, String) {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
@@ -159,7 +159,7 @@ async fn a_poison_record_alone_is_reported_failed_and_nothing_else_is_lost() {
         .await
         .unwrap();
     // A state item no code of ours writes: its stream value has no status.
-    kyc_shared::aws_sdk_dynamodb::Client::new(&config)
+    kyc_aws::aws_sdk_dynamodb::Client::new(&config)
         .put_item()
         .table_name(TABLE)
         .item("PK", AttributeValue::S("CUSTOMER#mallory".into()))

@@ -5,12 +5,12 @@
 kyc_test_log::install!();
 
 use gopay_sim::{ConsentBehaviour, Endpoint as SimEndpoint, ProfileSpec, SimConfig};
+use kyc_core::chrono::Duration;
+use kyc_core::intake::Provider;
+use kyc_core::kyc_state::Stream;
+use kyc_gopay::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM};
+use kyc_gopay::store::ProfileStatus;
 use kyc_integration_tests::gopay::*;
-use kyc_shared::chrono::Duration;
-use kyc_shared::gopay::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM};
-use kyc_shared::gopay::store::ProfileStatus;
-use kyc_shared::intake::Provider;
-use kyc_shared::kyc_state::Stream;
 
 fn location(resp: &lambda_http::Response<lambda_http::Body>) -> String {
     resp.headers()["location"].to_str().unwrap().to_string()

@@ -10,12 +10,12 @@ use std::sync::atomic::Ordering;
 use gopay_sim::{
     Endpoint as SimEndpoint, Fault, FaultKind, ProfileSpec, Script, SimConfig, TokenUseOutcome,
 };
+use kyc_core::chrono::Duration;
+use kyc_core::intake::Provider;
+use kyc_core::kyc_state::Stream;
+use kyc_gopay::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM, PDF_STREAM};
+use kyc_gopay::store::{ProfileRecord, ProfileStatus};
 use kyc_integration_tests::gopay::*;
-use kyc_shared::chrono::Duration;
-use kyc_shared::gopay::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM, PDF_STREAM};
-use kyc_shared::gopay::store::{ProfileRecord, ProfileStatus};
-use kyc_shared::intake::Provider;
-use kyc_shared::kyc_state::Stream;
 
 /// A customer with a stored consent whose GoPay profile follows `script`.
 async fn consented(env: &GoPayEnv, customer: &str, script: Script) -> ProfileRecord {
@@ -287,7 +287,7 @@ async fn errors_back_off_and_the_run_stops_before_the_deadline() {
     // Less than the reserve before the deadline: no profile is taken.
     env.sim.advance(Duration::minutes(2));
     let deadline = env.sim.now() + Duration::seconds(10);
-    let r2 = kyc_shared::gopay::sync::run(env.sync_deps(), env.sync_settings("run-2"), deadline)
+    let r2 = kyc_gopay::sync::run(env.sync_deps(), env.sync_settings("run-2"), deadline)
         .await
         .unwrap();
     assert_eq!(r2.claimed, 0);
@@ -334,8 +334,8 @@ async fn bare_or_html_token_errors_never_mark_a_profile_needing_consent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrongly_marked_profile_is_reactivated_and_polled_again() {
-    use kyc_shared::gopay::admin::Admin;
-    use kyc_shared::gopay::client::GoPayApi;
+    use kyc_gopay::admin::Admin;
+    use kyc_gopay::client::GoPayApi;
 
     let env = GoPayEnv::start(SimConfig::default()).await;
     let p = consented(&env, "react-1", Script::pending()).await;
@@ -359,8 +359,8 @@ async fn a_wrongly_marked_profile_is_reactivated_and_polled_again() {
 
     // An operator notices the next morning.
     env.sim.advance(Duration::hours(10));
-    let keys = kyc_shared::crypto::Keyring::from_staged(
-        &kyc_shared::secrets::SecretSource::staged(
+    let keys = kyc_core::crypto::Keyring::from_staged(
+        &kyc_core::secrets::SecretSource::staged(
             env.secrets.as_ref(),
             kyc_integration_tests::GOPAY_PAYLOAD_KEY_SECRET,
         )
@@ -368,9 +368,9 @@ async fn a_wrongly_marked_profile_is_reactivated_and_polled_again() {
         .unwrap(),
     )
     .unwrap();
-    let credentials = kyc_shared::gopay::tokens::ClientCredentials::new(
+    let credentials = kyc_gopay::tokens::ClientCredentials::new(
         SimConfig::default().client_id,
-        kyc_shared::redact::Secret::new(SimConfig::default().client_secret),
+        kyc_core::redact::Secret::new(SimConfig::default().client_secret),
     );
     let events = env.events();
     let hosts = env.hosts();

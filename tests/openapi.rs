@@ -5,10 +5,10 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use kyc_aws::DynamoStore;
+use kyc_core::intake::EventStore;
 use kyc_integration_tests::gopay::GoPayEnv;
 use kyc_integration_tests::{event_file, provision, settings, Delivery, Moto, TABLE};
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::intake::EventStore;
 use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -184,7 +184,7 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let store = DynamoStore::new(&config, TABLE);
     assert_eq!(
         body,
-        kyc_shared::xpollens::replay::status_json(
+        kyc_core::kyc_state::status_json(
             "demo-alice",
             store.provider_states("demo-alice").await.unwrap()
         )

@@ -6,23 +6,23 @@
 kyc_test_log::install!();
 
 use base64::Engine;
+use kyc_aws::aws_config::SdkConfig;
+use kyc_aws::{DynamoStore, SecretsManagerSource};
+use kyc_core::crypto::{Keyring, PayloadKey};
+use kyc_core::intake::{EventStore, Provider};
+use kyc_core::redact::Secret;
+use kyc_core::secrets::SecretSource;
+use kyc_gopay::aws::store::DynamoGoPayStore;
+use kyc_gopay::identification::ClientProfileId;
+use kyc_gopay::store::{sealed_refresh_aad, GoPayStore, NewConsent, SealedTokens};
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
-use kyc_shared::aws::gopay_store::DynamoGoPayStore;
-use kyc_shared::aws::reseal_store::DynamoSealedItems;
-use kyc_shared::aws::s3::build_processor;
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
-use kyc_shared::aws_config::SdkConfig;
-use kyc_shared::crypto::{Keyring, PayloadKey};
-use kyc_shared::gopay::identification::ClientProfileId;
-use kyc_shared::gopay::store::{sealed_refresh_aad, GoPayStore, NewConsent, SealedTokens};
-use kyc_shared::intake::{EventStore, Provider};
-use kyc_shared::redact::Secret;
-use kyc_shared::reseal::{
+use kyc_reseal::aws::DynamoSealedItems;
+use kyc_reseal::{
     run, sealed_values, FileCheckpoint, ItemKey, ResealOptions, ResealReport, SealedItems,
 };
-use kyc_shared::secrets::SecretSource;
-use kyc_shared::trust_sign::plan::reveal_keys;
+use kyc_trust_sign::aws::build_processor;
+use kyc_trust_sign::plan::reveal_keys;
 use serde_json::json;
 use std::collections::BTreeMap;
 use trust_sign_gen::{write_archive, ArchiveOptions, Kind};
@@ -56,7 +56,7 @@ fn secret_name(provider: Provider) -> &'static str {
 /// Rotates every provider's keyring to key `n`, keeping all older keys (a new secret version:
 /// AWSCURRENT moves, AWSPREVIOUS keeps the previous keyring).
 async fn rotate_all(config: &SdkConfig, n: u8) {
-    let sm = kyc_shared::aws_sdk_secretsmanager::Client::new(config);
+    let sm = kyc_aws::aws_sdk_secretsmanager::Client::new(config);
     for p in PROVIDERS {
         let keys: Vec<_> = (1..=n)
             .rev()
@@ -135,14 +135,14 @@ async fn write_generation(config: &SdkConfig, n: u8) {
             &Secret::new(format!("refresh-{n}")),
         ),
         sealed_access: keys.seal_secret(
-            &kyc_shared::gopay::store::sealed_access_aad(&id, generation, &customer),
+            &kyc_gopay::store::sealed_access_aad(&id, generation, &customer),
             &Secret::new(format!("access-{n}")),
         ),
-        access_expires_at: kyc_shared::chrono::Utc::now(),
+        access_expires_at: kyc_core::chrono::Utc::now(),
         customer_id: None,
     };
-    let now = kyc_shared::chrono::Utc::now();
-    let store = DynamoGoPayStore::new(kyc_shared::aws_sdk_dynamodb::Client::new(config), TABLE, 4);
+    let now = kyc_core::chrono::Utc::now();
+    let store = DynamoGoPayStore::new(kyc_aws::aws_sdk_dynamodb::Client::new(config), TABLE, 4);
     store
         .save_consent(&NewConsent {
             expected_generation: None,
@@ -236,13 +236,13 @@ async fn reseal_moves_all_three_providers_from_two_old_keys_to_the_current_one()
         let page = items.page(after.as_ref(), 25).await.unwrap();
         for item in &page.items {
             for found in sealed_values(item) {
-                let at = kyc_shared::reseal::value_at(&item.attributes, &found.path)
+                let at = kyc_reseal::value_at(&item.attributes, &found.path)
                     .and_then(|v| v.as_str())
                     .unwrap()
                     .to_string();
                 let sealed = match found.place {
-                    kyc_shared::reseal::Place::Inline => at,
-                    kyc_shared::reseal::Place::Offloaded => {
+                    kyc_reseal::Place::Inline => at,
+                    kyc_reseal::Place::Offloaded => {
                         offloaded += 1;
                         items.read_body(&at).await.unwrap()
                     }
@@ -277,7 +277,7 @@ async fn reseal_moves_all_three_providers_from_two_old_keys_to_the_current_one()
         Ok(1)
     );
     assert_eq!(detail["archive"]["key"], "incoming/dossier 1.zip");
-    let gopay = DynamoGoPayStore::new(kyc_shared::aws_sdk_dynamodb::Client::new(&config), TABLE, 4);
+    let gopay = DynamoGoPayStore::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), TABLE, 4);
     let id = ClientProfileId::new("9001").unwrap();
     let profile = gopay.profile(&id).await.unwrap().unwrap();
     let refresh = only3[&Provider::Gopay]

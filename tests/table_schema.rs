@@ -4,8 +4,8 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use kyc_aws::aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
 use kyc_integration_tests::{create_kyc_table, project_python, project_root, Moto};
-use kyc_shared::aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
 use std::process::Command;
 
 fn python(args: &[&str]) -> std::process::Output {
@@ -57,7 +57,7 @@ async fn the_tests_table_is_the_schema_table() {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     create_kyc_table(&config, "schema-check").await;
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(&config);
+    let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(&config);
     let table = ddb
         .describe_table()
         .table_name("schema-check")

@@ -4,24 +4,24 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_aws::aws_sdk_dynamodb::Client as Ddb;
+use kyc_aws::aws_sdk_s3::Client as S3;
+use kyc_aws::DynamoStore;
+use kyc_core::intake::{EventStore, Outcome, Provider};
+use kyc_core::kyc_state::{SkipReason, Stream};
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
-use kyc_shared::aws::s3::build_processor;
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
-use kyc_shared::aws_sdk_dynamodb::Client as Ddb;
-use kyc_shared::aws_sdk_s3::Client as S3;
-use kyc_shared::intake::{EventStore, Outcome, Provider};
-use kyc_shared::kyc_state::{SkipReason, Stream};
-use kyc_shared::trust_sign::plan::QUARANTINE_TAG;
-use kyc_shared::trust_sign::processor::{Processor, RecordResult};
-use kyc_shared::trust_sign::{analyze_archive, Limits, MemorySource};
+use kyc_trust_sign::aws::build_processor;
+use kyc_trust_sign::plan::QUARANTINE_TAG;
+use kyc_trust_sign::processor::{Processor, RecordResult};
+use kyc_trust_sign::{analyze_archive, Limits, MemorySource};
 use serde_json::{json, Value};
 use trust_sign_gen::{write_archive, ArchiveOptions, Kind, NUMERIC_EXTERNAL_ID};
 
 struct Stack {
     _moto: Moto,
-    config: kyc_shared::aws_config::SdkConfig,
+    config: kyc_aws::aws_config::SdkConfig,
     s3: S3,
     processor: Processor,
     store: DynamoStore,
@@ -65,7 +65,7 @@ async fn object_bytes(s3: &S3, key: &str) -> Option<Vec<u8>> {
     Some(out.body.collect().await.unwrap().into_bytes().to_vec())
 }
 
-async fn event_item(config: &kyc_shared::aws_config::SdkConfig, event_id: &str) -> Value {
+async fn event_item(config: &kyc_aws::aws_config::SdkConfig, event_id: &str) -> Value {
     let item = Ddb::new(config)
         .get_item()
         .table_name(TABLE)
@@ -79,7 +79,7 @@ async fn event_item(config: &kyc_shared::aws_config::SdkConfig, event_id: &str) 
         .unwrap()
         .item
         .unwrap_or_else(|| panic!("event {event_id} not recorded"));
-    kyc_shared::aws::attribute::from_attribute(AttributeValue::M(item)).unwrap()
+    kyc_aws::attribute::from_attribute(AttributeValue::M(item)).unwrap()
 }
 
 fn processed(r: &RecordResult) -> (&str, &Outcome) {
@@ -264,7 +264,7 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
             .iter()
             .any(|t| t.key() == QUARANTINE_TAG && t.value() == code));
         // Named by the digest of its key: no customer name in the quarantine copy's key.
-        let qkey = kyc_shared::trust_sign::plan::quarantine_key(
+        let qkey = kyc_trust_sign::plan::quarantine_key(
             "quarantine/",
             "incoming/",
             &format!("incoming/bad {}.zip", kind.name()),
@@ -274,7 +274,7 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
         assert!(item["summary"].get("quarantineKey").is_none(), "{item}");
         let mut summary = item["summary"].clone();
         // A bad archive names no customer: its keys are bound to none.
-        kyc_shared::trust_sign::plan::reveal_keys(&keys, event_id, None, &mut summary).unwrap();
+        kyc_trust_sign::plan::reveal_keys(&keys, event_id, None, &mut summary).unwrap();
         assert_eq!(summary["quarantineKey"], json!(qkey));
         assert_eq!(
             object_bytes(&st.s3, &qkey).await.unwrap(),
@@ -573,7 +573,7 @@ async fn numeric_identifiers_are_processed_and_link_the_customer() {
 }
 
 /// Every item of the table, as one text (what a table export would show).
-async fn table_dump(config: &kyc_shared::aws_config::SdkConfig) -> String {
+async fn table_dump(config: &kyc_aws::aws_config::SdkConfig) -> String {
     let mut text = String::new();
     let mut start = None;
     loop {
@@ -586,7 +586,7 @@ async fn table_dump(config: &kyc_shared::aws_config::SdkConfig) -> String {
             .unwrap();
         for item in page.items() {
             text.push_str(
-                &kyc_shared::aws::attribute::from_attribute(AttributeValue::M(item.clone()))
+                &kyc_aws::attribute::from_attribute(AttributeValue::M(item.clone()))
                     .unwrap()
                     .to_string(),
             );
@@ -640,13 +640,8 @@ async fn keys_naming_a_person_are_stored_nowhere_in_clear() {
         .next()
         .unwrap();
     let mut detail = stream.detail.clone();
-    kyc_shared::trust_sign::plan::reveal_keys(
-        &keys,
-        &stream.event_id,
-        Some("cust-privacy"),
-        &mut detail,
-    )
-    .unwrap();
+    kyc_trust_sign::plan::reveal_keys(&keys, &stream.event_id, Some("cust-privacy"), &mut detail)
+        .unwrap();
     assert_eq!(detail["archive"]["key"], "incoming/dossier jean_dupont.zip");
     assert_eq!(detail["archive"]["versionId"], json!(good.version_id));
 }
@@ -656,7 +651,7 @@ async fn a_report_beyond_the_item_budget_is_quarantined_with_its_reason() {
     let st = stack(true).await;
     // 20,001 tiny documents: parsed and judged they would cost more memory than the function
     // has for a report; quarantined with a clear reason instead of an out-of-memory crash.
-    let docs = vec!["{}"; kyc_shared::trust_sign::report::lenient::MAX_ELEMENTS + 1].join(",");
+    let docs = vec!["{}"; kyc_trust_sign::report::lenient::MAX_ELEMENTS + 1].join(",");
     let report = format!(
         r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"uuid":"cf","externalId":"cust-big"}},"documents":[{docs}]}}"#
     );

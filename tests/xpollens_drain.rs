@@ -7,11 +7,11 @@ kyc_test_log::install!();
 
 use std::time::Duration as StdDuration;
 
+use kyc_core::chrono::{DateTime, TimeZone, Utc};
+use kyc_core::intake::{EventStore, Provider};
+use kyc_core::kyc_state::Stream;
 use kyc_integration_tests::xpollens_drain::*;
 use kyc_integration_tests::{basic, Delivery, USERNAME};
-use kyc_shared::chrono::{DateTime, TimeZone, Utc};
-use kyc_shared::intake::{EventStore, Provider};
-use kyc_shared::kyc_state::Stream;
 use xpollens_sim::{Callback, DateForm, Endpoint, Fault, FaultKind, PayloadForm, SimConfig};
 
 fn at(minute: u32) -> DateTime<Utc> {

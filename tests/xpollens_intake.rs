@@ -3,13 +3,13 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_aws::aws_sdk_dynamodb::Client as Ddb;
+use kyc_aws::DynamoStore;
+use kyc_core::intake::{EventStore, Provider};
+use kyc_core::kyc_state::Stream;
 use kyc_integration_tests::*;
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
-use kyc_shared::aws_sdk_dynamodb::Client as Ddb;
-use kyc_shared::intake::{EventStore, Provider};
-use kyc_shared::kyc_state::Stream;
-use kyc_shared::xpollens::endpoint::Endpoint;
+use kyc_xpollens::endpoint::Endpoint;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use xpollens_callback::{build_endpoint, handle};
 
 struct Stack {
     _moto: Moto,
-    config: kyc_shared::aws_config::SdkConfig,
+    config: kyc_aws::aws_config::SdkConfig,
     endpoint: Arc<Endpoint>,
     store: DynamoStore,
 }
@@ -104,7 +104,7 @@ async fn assert_expected_states(store: &DynamoStore) {
 }
 
 async fn scan_all(
-    config: &kyc_shared::aws_config::SdkConfig,
+    config: &kyc_aws::aws_config::SdkConfig,
 ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
     Ddb::new(config)
         .scan()
@@ -265,7 +265,7 @@ async fn bad_and_unauthenticated_callbacks() {
     // it is refused: a leaked credential dies with one rotation.
     let mut after_grace = build_endpoint(&settings(TABLE), &s.config).unwrap();
     after_grace.clock =
-        Arc::new(|| kyc_shared::chrono::Utc::now() + kyc_shared::chrono::Duration::hours(24));
+        Arc::new(|| kyc_core::chrono::Utc::now() + kyc_core::chrono::Duration::hours(24));
     let mut old_again = old.clone();
     old_again.webhook_id = Some("rot-2".into());
     assert_eq!(deliver(&after_grace, &old_again).await.0, 401);
@@ -352,20 +352,20 @@ async fn every_sample_event_file_is_accepted_by_the_handler() {
 }
 
 /// The same endpoint over a store with another inline-body limit and no body store.
-fn endpoint_over(config: &kyc_shared::aws_config::SdkConfig, store: DynamoStore) -> Endpoint {
+fn endpoint_over(config: &kyc_aws::aws_config::SdkConfig, store: DynamoStore) -> Endpoint {
     let mut endpoint = build_endpoint(&settings(TABLE), config).unwrap();
     endpoint.recorder.store = Arc::new(store);
     endpoint
 }
 
-fn open_key() -> kyc_shared::crypto::Keyring {
+fn open_key() -> kyc_core::crypto::Keyring {
     use base64::Engine;
     let secret = format!(
         r#"{{"keyId":"test-1","key":"{}"}}"#,
         base64::engine::general_purpose::STANDARD.encode([42u8; 32])
     );
-    kyc_shared::crypto::Keyring::from_staged(&kyc_shared::secrets::StagedSecret {
-        current: kyc_shared::redact::Secret::new(secret),
+    kyc_core::crypto::Keyring::from_staged(&kyc_core::secrets::StagedSecret {
+        current: kyc_core::redact::Secret::new(secret),
         previous: None,
         current_since: None,
     })
@@ -407,7 +407,7 @@ async fn large_callbacks_are_stored_with_their_body_in_s3_never_wedged() {
     assert_eq!(history[0].summary["diligenceCount"], 20_000);
 
     // The event items point at S3; the sealed objects open to the exact bodies.
-    let s3 = kyc_shared::aws::s3_client(&s.config);
+    let s3 = kyc_aws::s3_client(&s.config);
     for (id, body, _) in cases {
         let item = Ddb::new(&s.config)
             .get_item()
@@ -435,7 +435,7 @@ async fn large_callbacks_are_stored_with_their_body_in_s3_never_wedged() {
         let sealed = obj.body.collect().await.unwrap().to_vec();
         let raw = open_key()
             .open(
-                &kyc_shared::intake::EventRecord::body_aad(Provider::Xpollens, id, Some("big")),
+                &kyc_core::intake::EventRecord::body_aad(Provider::Xpollens, id, Some("big")),
                 std::str::from_utf8(&sealed).unwrap(),
             )
             .unwrap();
