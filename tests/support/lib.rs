@@ -175,8 +175,8 @@ pub fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// `schemas/kyc-table.json`: the table as `template.yaml` defines it (tests/table_schema.rs
-/// checks the two agree), in CreateTable form.
+/// `schemas/kyc-table.json`: the table as `template.yaml` defines it
+/// (tests/integration/table_schema.rs checks the two agree), in CreateTable form.
 pub fn table_schema() -> serde_json::Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/kyc-table.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -812,7 +812,7 @@ async fn a_pdf_answer_that_is_not_a_pdf_is_not_stored_and_is_retried() {
     assert_eq!(h.pdfs.keys().len(), 1);
 }
 
-/// Found by the fault matrix (`tests/fault_matrix.rs`): a PDF event written whose
+/// Found by the fault matrix (`tests/integration/fault_matrix.rs`): a PDF event written whose
 /// answer was lost, or a visit whose result was not stored, made the next visit copy the PDF
 /// again and record it as a second `gopayPdf` event.
 #[tokio::test]

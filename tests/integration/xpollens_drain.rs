@@ -2,9 +2,6 @@
 //! API simulator (OAuth2 token, queue with one entry per delivery attempt) and moto (the same
 //! durable intake as the live callback handler, which the tests also drive).
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use std::time::Duration as StdDuration;
 
 use kyc_core::chrono::{DateTime, TimeZone, Utc};

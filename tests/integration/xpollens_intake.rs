@@ -1,8 +1,5 @@
 //! Xpollens callbacks end to end: the real Lambda handler, real SDK calls, a moto server.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
 use kyc_aws::aws_sdk_dynamodb::Client as Ddb;
 use kyc_aws::DynamoStore;

@@ -2,9 +2,6 @@
 //! alarms per function and queue, on-failure destinations, LeadingKeys on every table grant,
 //! alarm actions, the JWT authorizer on the callback routes.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_integration_tests::{project_python, project_root};
 use std::process::Command;
 

@@ -2,9 +2,6 @@
 //! code (Xpollens endpoint with an offloaded body, Trust & Sign processor, GoPay store) under
 //! two keys each, then re-sealed under a third through the DynamoDB + S3 adapter.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use base64::Engine;
 use kyc_aws::aws_config::SdkConfig;
 use kyc_aws::{DynamoStore, SecretsManagerSource};

@@ -2,9 +2,6 @@
 //! (due index, leases, conditional token writes, S3) and the GoPay simulator (rotating refresh
 //! tokens, scripted identification states, faults).
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use std::sync::atomic::Ordering;
 
 use gopay_sim::{

@@ -1,9 +1,6 @@
 //! GoPay consent end to end: the real consent handler (Lambda entry point), real SDK calls to
 //! moto, the GoPay simulator's consent page and token endpoint.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use gopay_sim::{ConsentBehaviour, Endpoint as SimEndpoint, ProfileSpec, SimConfig};
 use kyc_core::chrono::Duration;
 use kyc_core::intake::Provider;

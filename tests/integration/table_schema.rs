@@ -1,9 +1,6 @@
 //! One table definition (issue 12): `schemas/kyc-table.json` is what local provisioning and
 //! the tests create, and `template.yaml`'s KycTable must say the same.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
 use kyc_integration_tests::{create_kyc_table, project_python, project_root, Moto};
 use std::process::Command;

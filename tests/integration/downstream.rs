@@ -3,9 +3,6 @@
 //! shaped exactly as AWS's, are handed to the publisher's handler), published with the real
 //! EventBridge adapter, and read back through a rule that targets an SQS queue.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
 use kyc_aws::DynamoStore;
 use kyc_core::intake::{EventStore, Outcome, Provider};

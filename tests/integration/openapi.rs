@@ -2,9 +2,6 @@
 //! their Lambda entry points on moto: every answer's status must be documented for its
 //! operation, and its body must match the documented schema (or be empty when none is).
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::DynamoStore;
 use kyc_core::intake::EventStore;
 use kyc_integration_tests::gopay::GoPayEnv;
@@ -13,7 +10,7 @@ use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-const DOC: &str = include_str!("../openapi/kyc-hooks.json");
+const DOC: &str = include_str!("../../openapi/kyc-hooks.json");
 
 struct OpenApi {
     doc: Value,

@@ -11,10 +11,7 @@
 //! In memory, on the twins: the whole matrix runs in a few seconds. The table is printed
 //! (`--nocapture`) and written to `target/tmp/fault-matrix.md`.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
-#[path = "support/ddb_json.rs"]
+#[path = "../support/ddb_json.rs"]
 mod ddb_json;
 mod faults;
 use ddb_json::to_ddb;

@@ -1,9 +1,6 @@
 //! Trust & Sign archives end to end: generated archives uploaded to a moto S3 bucket, the real
 //! function's processor on real S3 notifications, DynamoDB through the real store.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
 use kyc_aws::aws_sdk_dynamodb::Client as Ddb;
 use kyc_aws::aws_sdk_s3::Client as S3;
