@@ -81,13 +81,13 @@ bench: tools
 	cargo build --release -p lambda-harness --bins
 	cargo build --release $(addprefix -p ,$(FUNCTION_BINS)) --bins
 	@date +%s > target/bench-results.started
-	cargo bench -p kyc-shared --no-default-features --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
+	cargo bench -p kyc-xpollens --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
 	cargo run --profile bench-tools -p kyc-integration-tests --bin measure-aws-calls
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-twin-bench
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32
 	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-drain-bench -- 300
 	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-load -- --count 10000 --senders 64
-	cargo bench -p kyc-shared --no-default-features --features trust_sign --bench trust_sign_report
+	cargo bench -p kyc-trust-sign --bench trust_sign_report
 	cargo run --profile bench-tools -p kyc-integration-tests --bin bench-trust-sign-archive -- 10240 209715200
 	# Cold start: release binaries under the local Runtime API harness (target/bench-results/coldstart.json).
 	cargo run --profile bench-tools -p kyc-integration-tests --bin coldstart-bench

@@ -13,16 +13,16 @@
 use std::time::Instant;
 
 use gopay_sim::{ProfileSpec, Script, SimConfig};
+use kyc_aws::aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use kyc_core::chrono::Duration;
+use kyc_core::crypto::Keyring;
+use kyc_core::redact::Secret;
+use kyc_core::secrets::SecretSource;
+use kyc_gopay::aws::store::DynamoGoPayStore;
+use kyc_gopay::identification::{ClientProfileId, IdentificationState, StatusSnapshot};
+use kyc_gopay::store::{sealed_access_aad, sealed_refresh_aad, NewConsent, SealedTokens};
 use kyc_integration_tests::gopay::GoPayEnv;
 use kyc_integration_tests::{GOPAY_PAYLOAD_KEY_SECRET, TABLE};
-use kyc_shared::aws::gopay_store::DynamoGoPayStore;
-use kyc_shared::aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use kyc_shared::chrono::Duration;
-use kyc_shared::crypto::Keyring;
-use kyc_shared::gopay::identification::{ClientProfileId, IdentificationState, StatusSnapshot};
-use kyc_shared::gopay::store::{sealed_access_aad, sealed_refresh_aad, NewConsent, SealedTokens};
-use kyc_shared::redact::Secret;
-use kyc_shared::secrets::SecretSource;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -106,7 +106,7 @@ async fn main() {
     settings.concurrency = concurrency;
     let deadline = env.sim.now() + Duration::minutes(15);
     let started = Instant::now();
-    let report = kyc_shared::gopay::sync::run(env.sync_deps(), settings, deadline)
+    let report = kyc_gopay::sync::run(env.sync_deps(), settings, deadline)
         .await
         .unwrap();
     let secs = started.elapsed().as_secs_f64();
@@ -114,10 +114,9 @@ async fn main() {
     // The run's own calls (its lease, the due-list pages) do not grow with the profiles: a
     // second run right away finds nothing due and makes only those.
     let idle_before = env.probe.calls();
-    let idle =
-        kyc_shared::gopay::sync::run(env.sync_deps(), env.sync_settings("bench-idle"), deadline)
-            .await
-            .unwrap();
+    let idle = kyc_gopay::sync::run(env.sync_deps(), env.sync_settings("bench-idle"), deadline)
+        .await
+        .unwrap();
     assert_eq!(idle.polled, 0, "the idle run found profiles due");
     let run_calls = env.probe.calls() - idle_before;
     let per_profile = calls.saturating_sub(run_calls) as f64 / report.polled.max(1) as f64;

@@ -1,5 +1,5 @@
 //! GoPay sync engine measured alone (`make bench`): N due profiles (default 10,000) in the
-//! in-memory twins (`kyc_shared::gopay::memory`) with a per-call latency (default 5 ms for the
+//! in-memory twins (`kyc_gopay::memory`) with a per-call latency (default 5 ms for the
 //! store, the rescue place and the PDF sink; 20 ms for GoPay), ONE run.
 //! Every access token has expired, so each profile is claimed, refreshed (raw answer kept,
 //! rotated token stored, raw copy removed), polled and scheduled.
@@ -13,19 +13,17 @@
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use kyc_shared::chrono::{Duration, Utc};
-use kyc_shared::crypto::{Keyring, PayloadKey};
-use kyc_shared::gopay::consent::GoPayHosts;
-use kyc_shared::gopay::identification::{IdentificationState, StatusSnapshot};
-use kyc_shared::gopay::memory::{MemoryGoPay, MemoryGoPayStore, MemoryPdfSink, MemoryTokenRescue};
-use kyc_shared::gopay::store::{
-    sealed_access_aad, sealed_refresh_aad, ProfileRecord, ProfileStatus,
-};
-use kyc_shared::gopay::sync::{run, SyncDeps, SyncSettings};
-use kyc_shared::gopay::tokens::ClientCredentials;
-use kyc_shared::intake::MemoryStore;
-use kyc_shared::redact::Secret;
-use kyc_shared::secrets::{Cached, StaticSecrets};
+use kyc_core::chrono::{Duration, Utc};
+use kyc_core::crypto::{Keyring, PayloadKey};
+use kyc_core::intake::MemoryStore;
+use kyc_core::redact::Secret;
+use kyc_core::secrets::{Cached, StaticSecrets};
+use kyc_gopay::consent::GoPayHosts;
+use kyc_gopay::identification::{IdentificationState, StatusSnapshot};
+use kyc_gopay::memory::{MemoryGoPay, MemoryGoPayStore, MemoryPdfSink, MemoryTokenRescue};
+use kyc_gopay::store::{sealed_access_aad, sealed_refresh_aad, ProfileRecord, ProfileStatus};
+use kyc_gopay::sync::{run, SyncDeps, SyncSettings};
+use kyc_gopay::tokens::ClientCredentials;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

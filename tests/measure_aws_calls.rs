@@ -1,16 +1,16 @@
 //! Measures DynamoDB calls per callback through the real handler against moto: a new
 //! callback, a duplicate, and a stale one. Run: `make bench`.
 
+use kyc_aws::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use kyc_aws::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use kyc_aws::{DynamoStore, SecretsManagerSource};
+use kyc_core::auth::CredentialSet;
+use kyc_core::crypto::Keyring;
+use kyc_core::secrets::Cached;
 use kyc_integration_tests::bench_results::{self, Figure};
 use kyc_integration_tests::*;
-use kyc_shared::auth::CredentialSet;
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
-use kyc_shared::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use kyc_shared::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use kyc_shared::crypto::Keyring;
-use kyc_shared::secrets::Cached;
-use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint};
+use kyc_xpollens::delivery::Recorder;
+use kyc_xpollens::endpoint::{CallbackAuth, Endpoint};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +26,7 @@ impl Intercept for CountCalls {
         &self,
         _: &BeforeSerializationInterceptorContextRef<'_>,
         _: &mut ConfigBag,
-    ) -> Result<(), kyc_shared::aws_sdk_dynamodb::error::BoxError> {
+    ) -> Result<(), kyc_aws::aws_sdk_dynamodb::error::BoxError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -38,8 +38,8 @@ async fn main() {
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
     let counter = CountCalls::default();
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::from_conf(
-        kyc_shared::aws_sdk_dynamodb::config::Builder::from(&config)
+    let ddb = kyc_aws::aws_sdk_dynamodb::Client::from_conf(
+        kyc_aws::aws_sdk_dynamodb::config::Builder::from(&config)
             .interceptor(counter.clone())
             .build(),
     );
@@ -61,7 +61,7 @@ async fn main() {
             CredentialSet::from_staged,
         )),
         allow_list: None,
-        clock: Arc::new(kyc_shared::chrono::Utc::now),
+        clock: Arc::new(kyc_core::chrono::Utc::now),
     };
     let body = r#"{"type":"4","status":"Incomplete","appUserId":"m1"}"#;
     // Goal per case: one transaction; a stale event costs a second one recording why.

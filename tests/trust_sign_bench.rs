@@ -9,9 +9,9 @@
 use kyc_integration_tests::bench_results::{self, Figure};
 use kyc_integration_tests::trust_sign::*;
 use kyc_integration_tests::*;
-use kyc_shared::aws::s3::build_processor;
-use kyc_shared::trust_sign::plan::ArchiveObject;
-use kyc_shared::trust_sign::processor::RecordResult;
+use kyc_trust_sign::aws::build_processor;
+use kyc_trust_sign::plan::ArchiveObject;
+use kyc_trust_sign::processor::RecordResult;
 use std::time::Instant;
 use trust_sign_gen::{ArchiveOptions, Kind};
 
@@ -61,8 +61,8 @@ fn child(args: &[String]) {
             }
         }
         let per = t.elapsed() / RUNS;
-        let source = kyc_shared::aws::s3::S3Source::new(s3(&config), object);
-        let a = kyc_shared::trust_sign::analyze_archive(&source, &Default::default())
+        let source = kyc_trust_sign::aws::S3Source::new(s3(&config), object);
+        let a = kyc_trust_sign::analyze_archive(&source, &Default::default())
             .await
             .unwrap();
         println!(

@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
+use kyc_core::chrono::{Duration, TimeZone, Utc};
 use kyc_integration_tests::xpollens_drain::DrainEnv;
-use kyc_shared::chrono::{Duration, TimeZone, Utc};
 use xpollens_sim::{Callback, SimConfig};
 
 fn queue_all(env: &DrainEnv, prefix: &str, n: usize, attempts: usize) {

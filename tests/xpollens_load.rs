@@ -17,17 +17,17 @@
 //!
 //! Usage: xpollens-load [--count N] [--senders S] [--seed X]
 
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_aws::DynamoStore;
+use kyc_core::auth::CredentialSet;
+use kyc_core::crypto::{Keyring, PayloadKey};
+use kyc_core::intake::{EventStore, MemoryStore, Provider};
+use kyc_core::kyc_state::ProviderState;
+use kyc_core::secrets::{Cached, StagedSecret, StaticSecrets};
 use kyc_integration_tests::bench_results::{self, Figure};
 use kyc_integration_tests::*;
-use kyc_shared::auth::CredentialSet;
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
-use kyc_shared::crypto::{Keyring, PayloadKey};
-use kyc_shared::intake::{EventStore, MemoryStore, Provider};
-use kyc_shared::kyc_state::ProviderState;
-use kyc_shared::secrets::{Cached, StagedSecret, StaticSecrets};
-use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint};
+use kyc_xpollens::delivery::Recorder;
+use kyc_xpollens::endpoint::{CallbackAuth, Endpoint};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -48,13 +48,13 @@ struct Generated {
 /// use (16, naming nobody: answered 204).
 fn generate(distinct: usize, rng: &mut impl Rng) -> Vec<Generated> {
     let mut out = Vec::with_capacity(distinct);
-    let base = kyc_shared::chrono::DateTime::parse_from_rfc3339("2026-11-12T08:00:00Z")
+    let base = kyc_core::chrono::DateTime::parse_from_rfc3339("2026-11-12T08:00:00Z")
         .unwrap()
-        .with_timezone(&kyc_shared::chrono::Utc);
+        .with_timezone(&kyc_core::chrono::Utc);
     let mut customer = 0usize;
     while out.len() < distinct {
         let c = format!("load-{customer:05}");
-        let t0 = base + kyc_shared::chrono::Duration::seconds(customer as i64 * 10);
+        let t0 = base + kyc_core::chrono::Duration::seconds(customer as i64 * 10);
         let demand_end = if rng.random_bool(0.5) {
             "Complete"
         } else {
@@ -106,7 +106,7 @@ fn generate(distinct: usize, rng: &mut impl Rng) -> Vec<Generated> {
             if out.len() == distinct {
                 break;
             }
-            let at = t0 + kyc_shared::chrono::Duration::seconds(offset);
+            let at = t0 + kyc_core::chrono::Duration::seconds(offset);
             out.push(Generated {
                 customer: who.map(str::to_string),
                 delivery: Delivery::new(
@@ -121,7 +121,7 @@ fn generate(distinct: usize, rng: &mut impl Rng) -> Vec<Generated> {
     // In provider order: the reference in-order delivery.
     out.sort_by_key(|g| {
         g.delivery.process_date.as_deref().and_then(|d| {
-            kyc_shared::chrono::DateTime::parse_from_str(d, "%d/%m/%Y %H:%M:%S %:z").ok()
+            kyc_core::chrono::DateTime::parse_from_str(d, "%d/%m/%Y %H:%M:%S %:z").ok()
         })
     });
     out
@@ -235,7 +235,7 @@ async fn main() {
     timings.sort();
 
     // --- checks --------------------------------------------------------------------------
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(&config);
+    let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(&config);
     let mut event_items = 0usize;
     let mut start_key: Option<HashMap<String, AttributeValue>> = None;
     loop {
@@ -245,7 +245,7 @@ async fn main() {
             .filter_expression("begins_with(PK, :p) AND SK = :e")
             .expression_attribute_values(":p", AttributeValue::S("EVENT#xpollens#".into()))
             .expression_attribute_values(":e", AttributeValue::S("EVENT".into()))
-            .select(kyc_shared::aws_sdk_dynamodb::types::Select::Count)
+            .select(kyc_aws::aws_sdk_dynamodb::types::Select::Count)
             .set_exclusive_start_key(start_key.take())
             .send()
             .await
@@ -260,7 +260,7 @@ async fn main() {
     // The in-order reference: the same handler code, the in-memory store, provider order.
     let reference = Arc::new(MemoryStore::default());
     let creds = StagedSecret {
-        current: kyc_shared::redact::Secret::new(format!(
+        current: kyc_core::redact::Secret::new(format!(
             r#"{{"scheme":"basic","username":"{USERNAME}","password":"{PASSWORD}"}}"#
         )),
         previous: None,
@@ -290,7 +290,7 @@ async fn main() {
             .preloaded(CredentialSet::from_staged(&creds).unwrap()),
         ),
         allow_list: None,
-        clock: Arc::new(kyc_shared::chrono::Utc::now),
+        clock: Arc::new(kyc_core::chrono::Utc::now),
     };
     for g in generated.iter() {
         xpollens_callback::handle(&in_order, g.delivery.request())

@@ -1,5 +1,5 @@
 """Operational rules template.yaml must keep (issue 10), checked in make lint and by
-tests/template_checks.rs:
+tests/integration/template_checks.rs:
 
 - every function has an errors alarm and a throttles alarm;
 - every queue has a depth alarm and an oldest-message alarm;

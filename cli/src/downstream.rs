@@ -2,12 +2,12 @@
 //! state (the replay path after a failed batch in the state publisher's failure queue). Each
 //! event has the id of the live one, so consumers that dedupe on `id` see no change twice.
 
-use kyc_shared::aws::eventbridge::EventBridgePublisher;
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::aws_sdk_dynamodb::types::AttributeValue;
-use kyc_shared::chrono::{DateTime, Utc};
-use kyc_shared::downstream::{replay_events, EventPublisher, KycStateChanged, PUBLISH_CHUNK};
-use kyc_shared::intake::EventStore;
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
+use kyc_aws::DynamoStore;
+use kyc_core::chrono::{DateTime, Utc};
+use kyc_core::intake::EventStore;
+use kyc_downstream::aws::eventbridge::EventBridgePublisher;
+use kyc_downstream::{replay_events, EventPublisher, KycStateChanged, PUBLISH_CHUNK};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -34,7 +34,7 @@ pub struct Publish {
 }
 
 async fn customers_since(
-    client: &kyc_shared::aws_sdk_dynamodb::Client,
+    client: &kyc_aws::aws_sdk_dynamodb::Client,
     table: &str,
     since: DateTime<Utc>,
 ) -> Result<BTreeSet<String>, Failure> {
@@ -53,7 +53,7 @@ async fn customers_since(
         .map_err(|e| {
             transient(
                 "scan",
-                kyc_shared::aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+                kyc_aws::aws_sdk_dynamodb::error::DisplayErrorContext(&e),
             )
         })?;
     Ok(items
@@ -64,12 +64,12 @@ async fn customers_since(
 }
 
 pub async fn publish(args: Publish) -> Result<Value, Failure> {
-    let config = kyc_shared::aws::load_config().await;
+    let config = kyc_aws::load_config().await;
     let store = DynamoStore::new(&config, &args.table);
     let customers: Vec<String> = match (&args.customer, args.since) {
         (Some(c), _) => vec![c.clone()],
         (None, Some(since)) => customers_since(
-            &kyc_shared::aws_sdk_dynamodb::Client::new(&config),
+            &kyc_aws::aws_sdk_dynamodb::Client::new(&config),
             &args.table,
             since,
         )

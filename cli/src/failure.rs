@@ -1,10 +1,10 @@
 //! Why a command failed, and the exit code that tells an operator's script what to do next:
 //! 1 bad input (fix it, do not retry), 2 usage (clap's own code), 3 transient (run it again).
 
-use kyc_shared::crypto::KeyringError;
-use kyc_shared::gopay::admin::AdminError;
-use kyc_shared::intake::StoreError;
-use kyc_shared::secrets::SecretError;
+use kyc_core::crypto::KeyringError;
+use kyc_core::intake::StoreError;
+use kyc_core::secrets::SecretError;
+use kyc_gopay::admin::AdminError;
 use std::fmt::Display;
 use std::process::ExitCode;
 
@@ -88,12 +88,12 @@ macro_rules! bad_input {
 }
 
 bad_input!(
-    kyc_shared::trust_sign::plan::BadLinkKey,
-    kyc_shared::trust_sign::plan::RevealError,
-    kyc_shared::trust_sign::processor::OverlappingPrefix,
+    kyc_trust_sign::plan::BadLinkKey,
+    kyc_trust_sign::plan::RevealError,
+    kyc_trust_sign::processor::OverlappingPrefix,
     crate::trust_sign::BadS3Url,
-    kyc_shared::xpollens::replay::EventFormError,
-    kyc_shared::secrets::ClientSecretError,
+    kyc_xpollens::replay::EventFormError,
+    kyc_core::secrets::ClientSecretError,
 );
 
 impl From<AdminError> for Failure {
@@ -123,9 +123,9 @@ mod tests {
     /// (fix it), never 3 (run it again).
     #[test]
     fn malformed_arguments_and_secrets_are_bad_input() {
-        use kyc_shared::secrets::ClientSecretError;
-        use kyc_shared::trust_sign::processor::OverlappingPrefix;
-        use kyc_shared::xpollens::replay::EventFormError;
+        use kyc_core::secrets::ClientSecretError;
+        use kyc_trust_sign::processor::OverlappingPrefix;
+        use kyc_xpollens::replay::EventFormError;
         for failure in [
             Failure::from(crate::trust_sign::BadS3Url::NoBucket),
             Failure::from(ClientSecretError::Missing("clientSecret")),

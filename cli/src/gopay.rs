@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use kyc_shared::aws::gopay_http::ReqwestTransport;
-use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore};
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
-use kyc_shared::crypto::Keyring;
-use kyc_shared::gopay::admin::Admin;
-use kyc_shared::gopay::client::{credentials_from_json, GoPayApi};
-use kyc_shared::gopay::consent::GoPayHosts;
-use kyc_shared::gopay::IdentificationStatus;
-use kyc_shared::secrets::SecretSource;
+use kyc_aws::{DynamoStore, SecretsManagerSource};
+use kyc_core::crypto::Keyring;
+use kyc_core::secrets::SecretSource;
+use kyc_gopay::admin::Admin;
+use kyc_gopay::aws::http::ReqwestTransport;
+use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore};
+use kyc_gopay::client::{credentials_from_json, GoPayApi};
+use kyc_gopay::consent::GoPayHosts;
+use kyc_gopay::IdentificationStatus;
 use serde_json::Value;
 
 use crate::failure::{transient, Failure};
@@ -53,7 +53,7 @@ pub struct RevokeSettings {
 /// Revokes the customer's consent at GoPay under the profile's lease, then marks the profile
 /// revoked (tokens erased, out of the schedule) and records the event. Only GoPay refusing the
 /// token itself (`invalid_grant`) counts as already revoked; an inconclusive answer changes
-/// nothing (rules: `kyc_shared::gopay::admin`).
+/// nothing (rules: `kyc_gopay::admin`).
 pub async fn revoke(customer: &str, s: &RevokeSettings) -> Result<Value, Failure> {
     with_admin(s, Action::Revoke, customer).await
 }
@@ -72,11 +72,11 @@ enum Action {
 
 async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Result<Value, Failure> {
     let config = with_timeouts(
-        &kyc_shared::aws::load_config().await,
+        &kyc_aws::load_config().await,
         Duration::from_secs(10),
         Duration::from_secs(3),
     );
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(&config);
+    let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(&config);
     let store = DynamoGoPayStore::new(ddb.clone(), &s.table, s.due_shards);
     let events = DynamoStore::from_client(ddb, &s.table);
     let secrets = SecretsManagerSource::new(&config);
@@ -86,7 +86,7 @@ async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Resul
     let hosts = GoPayHosts::new(&s.auth_base_url, &s.client_base_url).map_err(|e| e.to_string())?;
     let transport =
         ReqwestTransport::new(Duration::from_secs(10)).map_err(|e| transient("HTTP client", e))?;
-    let now = kyc_shared::chrono::Utc::now();
+    let now = kyc_core::chrono::Utc::now();
     let admin = Admin {
         store: &store,
         events: &events,

@@ -10,8 +10,8 @@
 kyc_test_log::install!();
 
 use clap::{Parser, Subcommand, ValueEnum};
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::intake::EventStore;
+use kyc_aws::DynamoStore;
+use kyc_core::intake::EventStore;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -277,18 +277,15 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 async fn store(table: &str) -> DynamoStore {
-    DynamoStore::new(&kyc_shared::aws::load_config().await, table)
+    DynamoStore::new(&kyc_aws::load_config().await, table)
 }
 
 async fn status(r: &CustomerReport) -> Result<Value, Failure> {
     let mut states = store(&r.table).await.provider_states(&r.customer).await?;
-    if let Some(state) = states.get_mut(&kyc_shared::intake::Provider::TrustSign) {
+    if let Some(state) = states.get_mut(&kyc_core::intake::Provider::TrustSign) {
         r.reveal.streams(&r.customer, state).await?;
     }
-    Ok(kyc_shared::xpollens::replay::status_json(
-        &r.customer,
-        states,
-    ))
+    Ok(kyc_core::kyc_state::status_json(&r.customer, states))
 }
 
 async fn history(r: &CustomerReport) -> Result<Value, Failure> {

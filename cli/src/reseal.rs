@@ -1,14 +1,14 @@
 //! `kyc reseal`: re-seals every stored value not yet `v2` under its provider's current key
-//! (rules in `kyc_shared::reseal`), so retired payload keys can be dropped from the keyrings.
+//! (rules in `kyc_reseal`), so retired payload keys can be dropped from the keyrings.
 
 use crate::failure::Failure;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use kyc_shared::aws::reseal_store::DynamoSealedItems;
-use kyc_shared::crypto::Keyring;
-use kyc_shared::intake::Provider;
-use kyc_shared::reseal::{run, FileCheckpoint, ResealError, ResealOptions, ResealReport};
-use kyc_shared::secrets::{SecretError, SecretSource};
+use kyc_core::crypto::Keyring;
+use kyc_core::intake::Provider;
+use kyc_core::secrets::{SecretError, SecretSource};
+use kyc_reseal::aws::DynamoSealedItems;
+use kyc_reseal::{run, FileCheckpoint, ResealError, ResealOptions, ResealReport};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -75,8 +75,8 @@ pub async fn reseal(args: Reseal) -> Result<Value, Failure> {
     } else {
         args.provider.iter().map(|p| p.provider()).collect()
     };
-    let config = kyc_shared::aws::load_config().await;
-    let secrets = kyc_shared::aws::SecretsManagerSource::new(&config);
+    let config = kyc_aws::load_config().await;
+    let secrets = kyc_aws::SecretsManagerSource::new(&config);
     let mut keyrings = BTreeMap::new();
     for p in &providers {
         let name = match p {

@@ -2,13 +2,13 @@
 //! (re-runs the archive function's processing on every archive under a prefix).
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kyc_shared::aws::s3::build_processor;
-use kyc_shared::crypto::Keyring;
-use kyc_shared::intake::{HistoryEntry, Outcome, Provider};
-use kyc_shared::kyc_state::ProviderState;
-use kyc_shared::trust_sign::plan::{reveal_keys, ArchiveObject, LinkKey};
-use kyc_shared::trust_sign::processor::{RecordResult, Settings, Transient};
-use kyc_shared::trust_sign::{analyze_archive, FileSource, Limits};
+use kyc_core::crypto::Keyring;
+use kyc_core::intake::{HistoryEntry, Outcome, Provider};
+use kyc_core::kyc_state::ProviderState;
+use kyc_trust_sign::aws::build_processor;
+use kyc_trust_sign::plan::{reveal_keys, ArchiveObject, LinkKey};
+use kyc_trust_sign::processor::{RecordResult, Settings, Transient};
+use kyc_trust_sign::{analyze_archive, FileSource, Limits};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -43,9 +43,9 @@ pub struct Reveal {
 
 impl Reveal {
     async fn keyring(&self) -> Result<Keyring, Failure> {
-        use kyc_shared::secrets::SecretSource;
-        let config = kyc_shared::aws::load_config().await;
-        let staged = kyc_shared::aws::SecretsManagerSource::new(&config)
+        use kyc_core::secrets::SecretSource;
+        let config = kyc_aws::load_config().await;
+        let staged = kyc_aws::SecretsManagerSource::new(&config)
             .staged(&self.payload_key.name)
             .await?;
         Ok(Keyring::from_staged(&staged)?)
@@ -158,7 +158,7 @@ fn label(r: &Result<RecordResult, Transient>) -> String {
 /// skipped. Its version id gives the same event id as its S3 notification did (ETag on an
 /// unversioned bucket, where the id is "null").
 async fn current_archives(
-    s3: &kyc_shared::aws_sdk_s3::Client,
+    s3: &kyc_aws::aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
     is_archive_key: impl Fn(&str) -> bool,
@@ -179,7 +179,7 @@ async fn current_archives(
             .map_err(|e| {
                 transient(
                     &format!("listing s3://{bucket}/{prefix}"),
-                    kyc_shared::aws_sdk_s3::error::DisplayErrorContext(&e),
+                    kyc_aws::aws_sdk_s3::error::DisplayErrorContext(&e),
                 )
             })?;
         for v in page.versions() {
@@ -216,9 +216,9 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, Failure> {
         secret_ttl: std::time::Duration::from_secs(300),
     }
     .checked()?;
-    let config = kyc_shared::aws::load_config().await;
+    let config = kyc_aws::load_config().await;
     let processor = build_processor(settings, &config);
-    let s3 = kyc_shared::aws::s3::client(&config);
+    let s3 = kyc_trust_sign::aws::client(&config);
     let (objects, skipped) = current_archives(&s3, &bucket, &prefix, |key| {
         processor.settings.is_archive_key(key)
     })

@@ -1,9 +1,9 @@
 //! `kyc xpollens inspect FILE` and `kyc xpollens replay FILE...` (offline).
 
 use base64::Engine;
-use kyc_shared::intake::EventId;
-use kyc_shared::xpollens::replay::EventFormError;
-use kyc_shared::xpollens::{parse_callback, plan::summary};
+use kyc_core::intake::EventId;
+use kyc_xpollens::replay::EventFormError;
+use kyc_xpollens::{parse_callback, plan::summary};
 use serde_json::Value;
 
 use crate::failure::Failure;
@@ -48,7 +48,7 @@ pub fn inspect(file: &std::path::Path) -> Result<Value, Failure> {
 /// `kyc xpollens replay FILE...`: every file is read first (a bad one stops the replay before
 /// anything is applied), then applied in order.
 pub async fn replay(files: &[std::path::PathBuf]) -> Result<Value, Failure> {
-    use kyc_shared::xpollens::replay::{read_file, Replay};
+    use kyc_xpollens::replay::{read_file, Replay};
     let mut inputs = Vec::with_capacity(files.len());
     for file in files {
         let name = file.display().to_string();

@@ -4,11 +4,11 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use kyc_aws::DynamoStore;
+use kyc_core::intake::{EventStore, Provider};
+use kyc_downstream::event_id;
 use kyc_integration_tests::downstream::{bus_with_consumer, received, state_plan};
 use kyc_integration_tests::{provision, Moto, TABLE};
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::downstream::event_id;
-use kyc_shared::intake::{EventStore, Provider};
 
 mod common;
 

@@ -3,10 +3,10 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use kyc_aws::DynamoStore;
+use kyc_core::intake::EventStore;
 use kyc_integration_tests::downstream::state_plan;
 use kyc_integration_tests::{provision, Moto, TABLE};
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::intake::EventStore;
 
 mod common;
 

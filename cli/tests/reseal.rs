@@ -4,16 +4,16 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
-use kyc_integration_tests::{provision, Moto, GOPAY_PAYLOAD_KEY_SECRET, TABLE};
-use kyc_shared::aws::gopay_store::DynamoGoPayStore;
-use kyc_shared::aws::SecretsManagerSource;
-use kyc_shared::crypto::Keyring;
-use kyc_shared::gopay::identification::ClientProfileId;
-use kyc_shared::gopay::store::{
+use kyc_aws::SecretsManagerSource;
+use kyc_core::crypto::Keyring;
+use kyc_core::redact::Secret;
+use kyc_core::secrets::SecretSource;
+use kyc_gopay::aws::store::DynamoGoPayStore;
+use kyc_gopay::identification::ClientProfileId;
+use kyc_gopay::store::{
     sealed_access_aad, sealed_refresh_aad, GoPayStore, NewConsent, SealedTokens,
 };
-use kyc_shared::redact::Secret;
-use kyc_shared::secrets::SecretSource;
+use kyc_integration_tests::{provision, Moto, GOPAY_PAYLOAD_KEY_SECRET, TABLE};
 use std::process::Command;
 
 #[test]
@@ -30,8 +30,8 @@ fn reseal_reports_per_key_id_changes_nothing_twice_and_leaves_the_old_key_retira
             .unwrap();
         let keys = Keyring::from_staged(&staged).unwrap();
         let id = ClientProfileId::new("8001").unwrap();
-        let now = kyc_shared::chrono::Utc::now();
-        DynamoGoPayStore::new(kyc_shared::aws_sdk_dynamodb::Client::new(&config), TABLE, 4)
+        let now = kyc_core::chrono::Utc::now();
+        DynamoGoPayStore::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), TABLE, 4)
             .save_consent(&NewConsent {
                 expected_generation: None,
                 customer_id: "cust-1".into(),
@@ -57,7 +57,7 @@ fn reseal_reports_per_key_id_changes_nothing_twice_and_leaves_the_old_key_retira
             .unwrap();
         // Rotate: gp-2 current, gp-1 kept.
         let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
-        kyc_shared::aws_sdk_secretsmanager::Client::new(&config)
+        kyc_aws::aws_sdk_secretsmanager::Client::new(&config)
             .put_secret_value()
             .secret_id(GOPAY_PAYLOAD_KEY_SECRET)
             .secret_string(

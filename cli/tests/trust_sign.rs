@@ -154,7 +154,7 @@ fn status_and_history_show_archive_keys_only_with_reveal() {
         };
         trust_sign_gen::write_archive(Kind::Full, &opts, &mut bytes).unwrap();
         let up = put(&s3, BUCKET, "incoming/dossier jean_dupont.zip", bytes).await;
-        let processor = kyc_shared::aws::s3::build_processor(archive_settings(TABLE), &config);
+        let processor = kyc_trust_sign::aws::build_processor(archive_settings(TABLE), &config);
         processor
             .handle(&event(vec![record_json(BUCKET, &up)]))
             .await

@@ -2,8 +2,8 @@
 //! dates, GoPay's local date-times (Europe/Prague, with or without offset).
 #![no_main]
 
-use kyc_shared::gopay::time::GoPayDateTime;
-use kyc_shared::xpollens::dates::{parse_body_date, parse_provider_date};
+use kyc_gopay::time::GoPayDateTime;
+use kyc_xpollens::dates::{parse_body_date, parse_provider_date};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

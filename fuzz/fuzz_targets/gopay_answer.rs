@@ -4,10 +4,10 @@
 #![no_main]
 
 use chrono::{TimeZone, Utc};
-use kyc_shared::gopay::client::check_pdf_answer;
-use kyc_shared::gopay::prefill::parse_prefill_response;
-use kyc_shared::gopay::tokens::{classify_token_failure, AppToken, ClientTokens, GoPayErrorBody};
-use kyc_shared::gopay::IdentificationStatus;
+use kyc_gopay::client::check_pdf_answer;
+use kyc_gopay::prefill::parse_prefill_response;
+use kyc_gopay::tokens::{classify_token_failure, AppToken, ClientTokens, GoPayErrorBody};
+use kyc_gopay::IdentificationStatus;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

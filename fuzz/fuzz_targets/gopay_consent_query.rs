@@ -1,7 +1,7 @@
 //! The GoPay consent redirect's query (`?code=&state=` or `?error=&state=`).
 #![no_main]
 
-use kyc_shared::gopay::consent::{parse_callback_query, CallbackOutcome};
+use kyc_gopay::consent::{parse_callback_query, CallbackOutcome};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

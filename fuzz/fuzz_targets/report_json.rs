@@ -2,7 +2,7 @@
 //! the manifest check that run on whatever it accepts.
 #![no_main]
 
-use kyc_shared::trust_sign::{check_manifest, summarize, Report};
+use kyc_trust_sign::{check_manifest, summarize, Report};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,8 @@
 
 use chrono::{TimeZone, Utc};
 use kyc_hooks_fuzz::{block_on, check_answers};
-use kyc_shared::xpollens::endpoint::HttpRequest;
-use kyc_shared::xpollens::replay::{Deliveries, Replay};
+use kyc_xpollens::endpoint::HttpRequest;
+use kyc_xpollens::replay::{Deliveries, Replay};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

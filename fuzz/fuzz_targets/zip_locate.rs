@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use kyc_hooks_fuzz::block_on;
-use kyc_shared::trust_sign::{analyze_archive, Limits, MemorySource, RangeSource, SourceError};
+use kyc_trust_sign::{analyze_archive, Limits, MemorySource, RangeSource, SourceError};
 use libfuzzer_sys::fuzz_target;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,6 +1,6 @@
 //! Helpers shared by the fuzz targets.
 
-use kyc_shared::xpollens::replay::Replay;
+use kyc_xpollens::replay::Replay;
 use serde_json::Value;
 use std::future::Future;
 
@@ -23,7 +23,7 @@ pub const CALLBACK_ANSWERS: [u16; 8] = [202, 204, 400, 404, 405, 409, 413, 422];
 /// Applies `bytes` as `kyc replay` reads a file (an API Gateway event or a queue page) and
 /// checks every answer is one the endpoint documents.
 pub fn replay_file(bytes: &[u8]) {
-    let Ok(deliveries) = kyc_shared::xpollens::replay::read_file("fuzz-input", bytes) else {
+    let Ok(deliveries) = kyc_xpollens::replay::read_file("fuzz-input", bytes) else {
         return;
     };
     let mut replay = Replay::new();

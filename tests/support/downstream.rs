@@ -4,8 +4,8 @@
 //! are not dependencies of the product.
 
 use crate::Moto;
-use kyc_shared::aws_config::SdkConfig;
-use kyc_shared::aws_sdk_dynamodb::types::StreamViewType;
+use kyc_aws::aws_config::SdkConfig;
+use kyc_aws::aws_sdk_dynamodb::types::StreamViewType;
 use serde_json::{json, Value};
 
 /// One JSON-protocol call; the credential scope names the region moto files it under.
@@ -37,7 +37,7 @@ pub async fn call(moto: &Moto, target: &str, body: Value) -> Value {
 
 /// The table's stream ARN (the schema enables it, NEW_AND_OLD_IMAGES, as the template does).
 pub async fn enable_stream(config: &SdkConfig, table: &str) -> String {
-    let out = kyc_shared::aws_sdk_dynamodb::Client::new(config)
+    let out = kyc_aws::aws_sdk_dynamodb::Client::new(config)
         .describe_table()
         .table_name(table)
         .send()
@@ -104,7 +104,7 @@ pub async fn bus_with_consumer(moto: &Moto, config: &SdkConfig, bus: &str) -> Co
     )
     .await;
     let queue_arn = a["Attributes"]["QueueArn"].as_str().unwrap().to_string();
-    let eb = kyc_shared::aws_sdk_eventbridge::Client::new(config);
+    let eb = kyc_downstream::aws_sdk_eventbridge::Client::new(config);
     eb.create_event_bus().name(bus).send().await.unwrap();
     eb.put_rule()
         .name("all-kyc-state")
@@ -117,7 +117,7 @@ pub async fn bus_with_consumer(moto: &Moto, config: &SdkConfig, bus: &str) -> Co
         .rule("all-kyc-state")
         .event_bus_name(bus)
         .targets(
-            kyc_shared::aws_sdk_eventbridge::types::Target::builder()
+            kyc_downstream::aws_sdk_eventbridge::types::Target::builder()
                 .id("q")
                 .arn(queue_arn)
                 .build()
@@ -155,9 +155,9 @@ pub async fn received(moto: &Moto, consumer: &Consumer) -> Vec<Value> {
 }
 
 /// A time on the test day.
-pub fn at(minute: u32) -> kyc_shared::chrono::DateTime<kyc_shared::chrono::Utc> {
-    use kyc_shared::chrono::TimeZone;
-    kyc_shared::chrono::Utc
+pub fn at(minute: u32) -> kyc_core::chrono::DateTime<kyc_core::chrono::Utc> {
+    use kyc_core::chrono::TimeZone;
+    kyc_core::chrono::Utc
         .with_ymd_and_hms(2026, 11, 27, 9, minute, 0)
         .unwrap()
 }
@@ -170,9 +170,9 @@ pub fn state_plan(
     status: &str,
     is_final: bool,
     minute: u32,
-) -> kyc_shared::intake::WritePlan {
-    use kyc_shared::intake::{EventRecord, Provider, WritePlan};
-    use kyc_shared::kyc_state::{StatePatch, Stream, StreamValue};
+) -> kyc_core::intake::WritePlan {
+    use kyc_core::intake::{EventRecord, Provider, WritePlan};
+    use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
     let mut value = StreamValue::new(status, 2, is_final, at(minute), event);
     value.detail = json!({"lastName": "PERSONAL-NAME"});
     value

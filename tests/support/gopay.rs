@@ -7,24 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gopay_sim::{GoPaySim, SimConfig};
-use kyc_shared::aws::gopay_http::ReqwestTransport;
-use kyc_shared::aws::gopay_store::{DynamoGoPayStore, S3Objects};
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
-use kyc_shared::aws_config::SdkConfig;
-use kyc_shared::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use kyc_shared::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use kyc_shared::aws_sdk_dynamodb::operation::scan::ScanInput;
-use kyc_shared::aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
-use kyc_shared::chrono::Duration as ChronoDuration;
-use kyc_shared::crypto::Keyring;
-use kyc_shared::gopay::client::credentials_from_json;
-use kyc_shared::gopay::consent::GoPayHosts;
-use kyc_shared::gopay::consent_endpoint::ConsentEndpoint;
-use kyc_shared::gopay::store::GoPayStore;
-use kyc_shared::gopay::sync::{Clock, SyncDeps, SyncReport, SyncSettings};
-use kyc_shared::intake::EventStore;
-use kyc_shared::secrets::Cached;
-use kyc_shared::{aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_secretsmanager};
+use kyc_aws::aws_config::SdkConfig;
+use kyc_aws::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use kyc_aws::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use kyc_aws::aws_sdk_dynamodb::operation::scan::ScanInput;
+use kyc_aws::aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use kyc_aws::{aws_sdk_dynamodb, aws_sdk_s3, aws_sdk_secretsmanager};
+use kyc_aws::{DynamoStore, SecretsManagerSource};
+use kyc_core::chrono::Duration as ChronoDuration;
+use kyc_core::crypto::Keyring;
+use kyc_core::intake::EventStore;
+use kyc_core::secrets::Cached;
+use kyc_gopay::aws::http::ReqwestTransport;
+use kyc_gopay::aws::store::{DynamoGoPayStore, S3Objects};
+use kyc_gopay::client::credentials_from_json;
+use kyc_gopay::consent::GoPayHosts;
+use kyc_gopay::consent_endpoint::ConsentEndpoint;
+use kyc_gopay::store::GoPayStore;
+use kyc_gopay::sync::{Clock, SyncDeps, SyncReport, SyncSettings};
 
 use crate::{Moto, GOPAY_PAYLOAD_KEY_SECRET, TABLE};
 
@@ -177,7 +177,7 @@ impl GoPayEnv {
         )
     }
 
-    fn credentials(&self) -> Cached<kyc_shared::gopay::tokens::ClientCredentials> {
+    fn credentials(&self) -> Cached<kyc_gopay::tokens::ClientCredentials> {
         Cached::new(
             self.secrets.clone(),
             GOPAY_CLIENT_SECRET,
@@ -226,7 +226,7 @@ impl GoPayEnv {
     /// One sync run with a deadline 15 simulated minutes ahead.
     pub async fn sync(&self, owner: &str) -> SyncReport {
         let deadline = self.sim.now() + ChronoDuration::minutes(15);
-        kyc_shared::gopay::sync::run(self.sync_deps(), self.sync_settings(owner), deadline)
+        kyc_gopay::sync::run(self.sync_deps(), self.sync_settings(owner), deadline)
             .await
             .expect("sync run")
     }

@@ -7,12 +7,12 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use base64::Engine;
-use kyc_shared::aws_config::{self, BehaviorVersion, SdkConfig};
-use kyc_shared::aws_sdk_dynamodb::{
+use kyc_aws::aws_config::{self, BehaviorVersion, SdkConfig};
+use kyc_aws::aws_sdk_dynamodb::{
     self as aws_sdk_dynamodb,
     config::{Credentials, Region},
 };
-use kyc_shared::{aws_sdk_s3, aws_sdk_secretsmanager};
+use kyc_aws::{aws_sdk_s3, aws_sdk_secretsmanager};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -175,8 +175,8 @@ pub fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// `schemas/kyc-table.json`: the table as `template.yaml` defines it (tests/table_schema.rs
-/// checks the two agree), in CreateTable form.
+/// `schemas/kyc-table.json`: the table as `template.yaml` defines it
+/// (tests/integration/table_schema.rs checks the two agree), in CreateTable form.
 pub fn table_schema() -> serde_json::Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/kyc-table.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -268,7 +268,7 @@ pub async fn create_kyc_table(config: &SdkConfig, table: &str) {
 /// Creates the table and both secrets (credentials with a previous stage, as after a rotation).
 pub async fn provision(config: &SdkConfig, table: &str) {
     create_kyc_table(config, table).await;
-    kyc_shared::aws::s3_client(config)
+    kyc_aws::s3_client(config)
         .create_bucket()
         .bucket(BODY_BUCKET)
         .create_bucket_configuration(
@@ -307,7 +307,7 @@ pub fn settings(table: &str) -> xpollens_callback::Settings {
         allowed_cidrs: String::new(),
         secret_ttl: Duration::from_secs(300),
         previous_credential_grace: Duration::from_secs(24 * 3600),
-        callback_auth: kyc_shared::callback_auth::CallbackAuthMode::Basic,
+        callback_auth: kyc_core::callback_auth::CallbackAuthMode::Basic,
     }
 }
 

@@ -2,15 +2,15 @@
 //! upload, never held whole in memory), the S3 notification Lambda receives, the function's
 //! settings.
 
-use kyc_shared::aws_config::SdkConfig;
-use kyc_shared::aws_sdk_s3::primitives::ByteStream;
-use kyc_shared::aws_sdk_s3::types::{
+use kyc_aws::aws_config::SdkConfig;
+use kyc_aws::aws_sdk_s3::primitives::ByteStream;
+use kyc_aws::aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, VersioningConfiguration,
 };
-use kyc_shared::aws_sdk_s3::Client;
-use kyc_shared::trust_sign::plan::LinkKey;
-use kyc_shared::trust_sign::processor::{Notification, Settings};
-use kyc_shared::trust_sign::Limits;
+use kyc_aws::aws_sdk_s3::Client;
+use kyc_trust_sign::plan::LinkKey;
+use kyc_trust_sign::processor::{Notification, Settings};
+use kyc_trust_sign::Limits;
 use std::io::Write;
 use std::time::Duration;
 use trust_sign_archive::S3Event;
@@ -33,8 +33,8 @@ pub fn archive_settings(table: &str) -> Settings {
 
 /// SDK configuration for a moto server started elsewhere (the benchmark's child process).
 pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
-    use kyc_shared::aws_sdk_dynamodb::config::{Credentials, Region};
-    kyc_shared::aws_config::defaults(kyc_shared::aws_config::BehaviorVersion::latest())
+    use kyc_aws::aws_sdk_dynamodb::config::{Credentials, Region};
+    kyc_aws::aws_config::defaults(kyc_aws::aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("eu-west-3"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
@@ -43,17 +43,15 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
 }
 
 pub fn s3(config: &SdkConfig) -> Client {
-    kyc_shared::aws::s3::client(config)
+    kyc_trust_sign::aws::client(config)
 }
 
 pub async fn create_bucket(s3: &Client, bucket: &str, versioned: bool) {
     s3.create_bucket()
         .bucket(bucket)
         .create_bucket_configuration(
-            kyc_shared::aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(
-                    kyc_shared::aws_sdk_s3::types::BucketLocationConstraint::EuWest3,
-                )
+            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
                 .build(),
         )
         .send()
@@ -252,11 +250,11 @@ pub fn event(records: Vec<serde_json::Value>) -> Vec<Notification> {
 }
 
 /// The payload keyring the function seals with (what `kyc status --reveal` opens with).
-pub async fn trust_sign_keyring(config: &SdkConfig) -> kyc_shared::crypto::Keyring {
-    use kyc_shared::secrets::SecretSource;
-    let staged = kyc_shared::aws::SecretsManagerSource::new(config)
+pub async fn trust_sign_keyring(config: &SdkConfig) -> kyc_core::crypto::Keyring {
+    use kyc_core::secrets::SecretSource;
+    let staged = kyc_aws::SecretsManagerSource::new(config)
         .staged(crate::TRUST_SIGN_PAYLOAD_KEY_SECRET)
         .await
         .expect("payload key secret");
-    kyc_shared::crypto::Keyring::from_staged(&staged).expect("payload key")
+    kyc_core::crypto::Keyring::from_staged(&staged).expect("payload key")
 }

@@ -1,17 +1,18 @@
 //! Wiring of the GoPay consent Lambda: configuration from the environment, AWS and HTTP
 //! adapters, and the conversion between API Gateway requests and the shared endpoint's types
-//! (`kyc_shared::gopay::consent_endpoint` holds the rules).
+//! (`kyc_gopay::consent_endpoint` holds the rules).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use kyc_shared::aws::gopay_http::ReqwestTransport;
-use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
-use kyc_shared::config::{Env, GoPaySettings, InitError, SettingsError};
-use kyc_shared::gopay::consent_endpoint::ConsentEndpoint;
-use kyc_shared::http::lambda;
-use kyc_shared::metrics::{CountingEvents, Metrics};
+use kyc_aws::{DynamoStore, SecretsManagerSource};
+use kyc_core::config::{Env, InitError, SettingsError};
+use kyc_core::http::lambda;
+use kyc_core::metrics::{CountingEvents, Metrics};
+use kyc_gopay::aws::http::ReqwestTransport;
+use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
+use kyc_gopay::consent_endpoint::ConsentEndpoint;
+use kyc_gopay::settings::GoPaySettings;
 use lambda_http::{Body, Request, Response};
 
 /// Settings read once per cold start.
@@ -43,12 +44,12 @@ impl Settings {
 /// after each request).
 pub fn build_endpoint(
     settings: &Settings,
-    config: &kyc_shared::aws_config::SdkConfig,
+    config: &kyc_aws::aws_config::SdkConfig,
 ) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
     // Explicit SDK timeouts: the customer waits on this function (API Gateway gives up at 30 s).
     let config = &with_timeouts(config, Duration::from_secs(5), Duration::from_secs(2));
     let secrets = Arc::new(SecretsManagerSource::new(config));
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
+    let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
     let gopay = &settings.gopay;
     let events = Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
         ddb.clone(),
@@ -70,7 +71,7 @@ pub fn build_endpoint(
         redirect_uri: settings.redirect_uri.clone(),
         success_url: settings.success_url.clone(),
         failure_url: settings.failure_url.clone(),
-        clock: Arc::new(kyc_shared::chrono::Utc::now),
+        clock: Arc::new(kyc_core::chrono::Utc::now),
     };
     Ok((endpoint, events))
 }

@@ -1,5 +1,5 @@
 //! Wiring of the GoPay sync Lambda (EventBridge Scheduler target): configuration from the
-//! environment and the adapters; `kyc_shared::gopay::sync` holds the rules of a run.
+//! environment and the adapters; `kyc_gopay::sync` holds the rules of a run.
 
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
@@ -8,13 +8,14 @@ kyc_test_log::install!();
 use std::sync::Arc;
 use std::time::Duration;
 
-use kyc_shared::aws::gopay_http::ReqwestTransport;
-use kyc_shared::aws::gopay_store::{with_timeouts, DynamoGoPayStore, S3Objects};
-use kyc_shared::aws::{DynamoStore, SecretsManagerSource};
+use kyc_aws::{DynamoStore, SecretsManagerSource};
+use kyc_gopay::aws::http::ReqwestTransport;
+use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
 
-use kyc_shared::config::{Env, GoPaySettings, InitError, SettingsError};
-use kyc_shared::gopay::sync::{longest_visit, refresh_budget, Clock, SyncDeps, SyncSettings};
-use kyc_shared::metrics::CountingEvents;
+use kyc_core::config::{Env, InitError, SettingsError};
+use kyc_core::metrics::CountingEvents;
+use kyc_gopay::settings::GoPaySettings;
+use kyc_gopay::sync::{longest_visit, refresh_budget, Clock, SyncDeps, SyncSettings};
 
 /// Settings read once per cold start.
 #[derive(Debug, Clone)]
@@ -64,7 +65,7 @@ impl Settings {
         s.shards = self.gopay.due_shards;
         s.concurrency = self.concurrency;
         s.max_profiles = self.max_profiles;
-        s.deadline_reserve = kyc_shared::chrono::Duration::from_std(self.deadline_reserve)
+        s.deadline_reserve = kyc_core::chrono::Duration::from_std(self.deadline_reserve)
             .unwrap_or(s.deadline_reserve);
         s.refresh_budget = refresh_budget(
             self.http_timeout,
@@ -82,8 +83,8 @@ impl Settings {
 
 /// The adapters, built once per cold start (the secret caches live across invocations).
 pub struct Wiring {
-    pub ddb: kyc_shared::aws_sdk_dynamodb::Client,
-    pub s3: kyc_shared::aws_sdk_s3::Client,
+    pub ddb: kyc_aws::aws_sdk_dynamodb::Client,
+    pub s3: kyc_aws::aws_sdk_s3::Client,
     pub transport: Arc<ReqwestTransport>,
     pub secrets: Arc<SecretsManagerSource>,
     /// The event store of every run, counting what it records (metrics).
@@ -96,14 +97,14 @@ pub struct Wiring {
 impl Wiring {
     pub fn new(
         settings: Settings,
-        config: &kyc_shared::aws_config::SdkConfig,
+        config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
         let config = &with_timeouts(
             config,
             settings.aws_operation_timeout,
             settings.aws_attempt_timeout,
         );
-        let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
+        let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
         Ok(Self {
             events: Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
                 ddb.clone(),
@@ -188,9 +189,9 @@ mod tests {
 
     #[tokio::test]
     async fn every_aws_client_has_explicit_operation_and_attempt_timeouts() {
-        let config = kyc_shared::aws_config::SdkConfig::builder()
-            .behavior_version(kyc_shared::aws_config::BehaviorVersion::latest())
-            .region(kyc_shared::aws_config::Region::new("eu-west-3"))
+        let config = kyc_aws::aws_config::SdkConfig::builder()
+            .behavior_version(kyc_aws::aws_config::BehaviorVersion::latest())
+            .region(kyc_aws::aws_config::Region::new("eu-west-3"))
             .build();
         let wiring = Wiring::new(settings(), &config).unwrap();
         let ddb = wiring.ddb.config().timeout_config().cloned().unwrap();
@@ -244,7 +245,7 @@ mod tests {
     fn the_lease_outlives_the_longest_visit_with_the_configured_timeouts() {
         let s = settings().sync_settings("owner");
         assert!(s.validate().is_ok());
-        assert!(s.refresh_budget >= kyc_shared::chrono::Duration::seconds(8 + 5 * 3));
+        assert!(s.refresh_budget >= kyc_core::chrono::Duration::seconds(8 + 5 * 3));
         let mut slow = settings();
         slow.http_timeout = Duration::from_secs(60);
         assert!(slow.sync_settings("owner").validate().is_err());

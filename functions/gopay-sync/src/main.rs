@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use gopay_sync::{Settings, Wiring};
-use kyc_shared::config::{run_deadline, Env};
-use kyc_shared::invocation::InvocationError;
-use kyc_shared::metrics::{Metrics, StdoutEmf};
+use kyc_core::config::{run_deadline, Env};
+use kyc_core::invocation::InvocationError;
+use kyc_core::metrics::{Metrics, StdoutEmf};
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -12,10 +12,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
-    let config = kyc_shared::aws::load_config().await;
+    let config = kyc_aws::load_config().await;
     let wiring = Wiring::new(settings, &config)?;
     wiring
-        .prefetch_secrets(Arc::new(kyc_shared::chrono::Utc::now))
+        .prefetch_secrets(Arc::new(kyc_core::chrono::Utc::now))
         .await?;
     let sink = StdoutEmf {
         service: "gopay-sync",
@@ -25,15 +25,15 @@ async fn main() -> Result<(), Error> {
         async move {
             // The scheduler's payload carries nothing we need: every run does the same work.
             let deps = wiring
-                .next_deps(Arc::new(kyc_shared::chrono::Utc::now))
+                .next_deps(Arc::new(kyc_core::chrono::Utc::now))
                 .map_err(|e| diagnostic(InvocationError::Permanent(e.to_string())))?;
             let settings = wiring.settings.sync_settings(&event.context.request_id);
             let deadline = run_deadline(
                 event.context.deadline,
-                kyc_shared::chrono::Utc::now(),
+                kyc_core::chrono::Utc::now(),
                 std::time::Duration::from_secs(60),
             );
-            let outcome = kyc_shared::gopay::sync::run(deps, settings, deadline).await;
+            let outcome = kyc_gopay::sync::run(deps, settings, deadline).await;
             let mut counted = wiring.events.take();
             let report = outcome.map_err(|e| {
                 sink.publish(&counted);
@@ -44,12 +44,9 @@ async fn main() -> Result<(), Error> {
             // CloudWatch embedded metric format: alarms on the breaker, lost consents, rescues.
             println!(
                 "{}",
-                kyc_shared::gopay::sync::emf_line(
-                    &report,
-                    kyc_shared::chrono::Utc::now().timestamp_millis()
-                )
+                kyc_gopay::sync::emf_line(&report, kyc_core::chrono::Utc::now().timestamp_millis())
             );
-            counted.merge(&kyc_shared::gopay::sync::metrics(&report));
+            counted.merge(&kyc_gopay::sync::metrics(&report));
             sink.publish(&counted);
             serde_json::to_value(report)
                 .map_err(|e| diagnostic(InvocationError::Permanent(e.to_string())))

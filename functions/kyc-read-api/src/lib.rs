@@ -1,11 +1,11 @@
 //! Wiring of the read API Lambda (`GET /customers/{id}/kyc`, `.../kyc/history`): the table
 //! from the environment, and the conversion between API Gateway requests and the shared
-//! handler's plain types (`kyc_shared::downstream::read_api` holds the rules).
+//! handler's plain types (`kyc_downstream::read_api` holds the rules).
 
-use kyc_shared::aws::history_pages::DynamoHistoryPages;
-use kyc_shared::aws::DynamoStore;
-use kyc_shared::downstream::read_api::ReadApi;
-use kyc_shared::http::lambda;
+use kyc_aws::DynamoStore;
+use kyc_core::http::lambda;
+use kyc_downstream::aws::history_pages::DynamoHistoryPages;
+use kyc_downstream::read_api::ReadApi;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
@@ -15,17 +15,15 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env(
-        env: &kyc_shared::config::Env,
-    ) -> Result<Self, kyc_shared::config::SettingsError> {
+    pub fn from_env(env: &kyc_core::config::Env) -> Result<Self, kyc_core::config::SettingsError> {
         Ok(Self {
             table: env.required("TABLE_NAME")?,
         })
     }
 }
 
-pub fn build(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> ReadApi {
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(config);
+pub fn build(settings: &Settings, config: &kyc_aws::aws_config::SdkConfig) -> ReadApi {
+    let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
     ReadApi {
         store: Arc::new(DynamoStore::from_client(ddb.clone(), &settings.table)),
         history: Arc::new(DynamoHistoryPages::new(ddb, &settings.table)),

@@ -1,10 +1,10 @@
 //! Wiring of the state-publisher Lambda: the table's DynamoDB stream in, EventBridge out
-//! (`kyc_shared::downstream` holds the rules). The answer is Lambda's partial batch response.
+//! (`kyc_downstream` holds the rules). The answer is Lambda's partial batch response.
 
-use kyc_shared::aws::eventbridge::EventBridgePublisher;
-use kyc_shared::config::{Env, SettingsError};
-use kyc_shared::downstream::StatePublisher;
-use kyc_shared::invocation::InvocationError;
+use kyc_core::config::{Env, SettingsError};
+use kyc_core::invocation::InvocationError;
+use kyc_downstream::aws::eventbridge::EventBridgePublisher;
+use kyc_downstream::StatePublisher;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ impl Settings {
     }
 }
 
-pub fn build(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> StatePublisher {
+pub fn build(settings: &Settings, config: &kyc_aws::aws_config::SdkConfig) -> StatePublisher {
     StatePublisher {
         publisher: Arc::new(EventBridgePublisher::new(config, &settings.event_bus)),
     }
@@ -38,7 +38,7 @@ pub async fn handle(publisher: &StatePublisher, event: Value) -> Result<Value, I
     Ok(report.response())
 }
 
-fn tracing_summary(report: &kyc_shared::downstream::BatchReport) {
+fn tracing_summary(report: &kyc_downstream::BatchReport) {
     // Counts and sequence numbers only: no customer id, no status.
     tracing::info!(
         published = report.published,

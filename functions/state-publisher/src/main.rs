@@ -1,4 +1,4 @@
-use kyc_shared::config::Env;
+use kyc_core::config::Env;
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use state_publisher::{build, handle, Settings};
@@ -7,7 +7,7 @@ use state_publisher::{build, handle, Settings};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_env(&Env::Process)?;
-    let config = kyc_shared::aws::load_config().await;
+    let config = kyc_aws::load_config().await;
     let publisher = build(&settings, &config);
     run(service_fn(|event: LambdaEvent<Value>| {
         let publisher = &publisher;

@@ -1,13 +1,13 @@
 //! Wiring of the Trust & Sign archive Lambda: S3 `ObjectCreated` records become
-//! [`Notification`]s for `kyc_shared::trust_sign::processor::Processor` (the orchestration,
-//! behind ports), built on AWS by `kyc_shared::aws::s3::build_processor`.
+//! [`Notification`]s for `kyc_trust_sign::processor::Processor` (the orchestration,
+//! behind ports), built on AWS by `kyc_trust_sign::aws::build_processor`.
 
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();
 
 pub use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-pub use kyc_shared::trust_sign::processor::Notification;
+pub use kyc_trust_sign::processor::Notification;
 
 /// The records of an S3 event, as the processor reads them.
 pub fn notifications(event: &S3Event) -> Vec<Notification> {
@@ -28,7 +28,7 @@ pub fn notifications(event: &S3Event) -> Vec<Notification> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kyc_shared::trust_sign::processor::decode_key;
+    use kyc_trust_sign::processor::decode_key;
 
     #[test]
     fn the_sample_event_maps_to_a_notification_whose_key_decodes() {

@@ -1,8 +1,8 @@
-use kyc_shared::aws::s3::build_processor;
-use kyc_shared::config::Env;
-use kyc_shared::invocation::InvocationError;
-use kyc_shared::metrics::{Metrics, StdoutEmf};
-use kyc_shared::trust_sign::processor::{metrics, Settings};
+use kyc_core::config::Env;
+use kyc_core::invocation::InvocationError;
+use kyc_core::metrics::{Metrics, StdoutEmf};
+use kyc_trust_sign::aws::build_processor;
+use kyc_trust_sign::processor::{metrics, Settings};
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use trust_sign_archive::{notifications, S3Event};
 
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
-    let config = kyc_shared::aws::load_config().await;
+    let config = kyc_aws::load_config().await;
     let processor = build_processor(settings, &config);
     // The only secret a record needs, fetched during init (not fatal: a record fetches again).
     if let Err(e) = processor.keys.get().await {

@@ -1,17 +1,17 @@
 //! Wiring of the Xpollens callback Lambda: configuration from the environment, AWS adapters,
 //! and the conversion between API Gateway requests and the shared endpoint's plain types.
 
-use kyc_shared::auth::CredentialSet;
-use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
-use kyc_shared::callback_auth::{CallbackAuthConfigError, CallbackAuthMode};
-use kyc_shared::config::{secret_ttl, Env, SettingsError};
-use kyc_shared::crypto::Keyring;
-use kyc_shared::http::lambda;
-use kyc_shared::ip_allow::IpAllowList;
-use kyc_shared::metrics::{Metrics, NoMetrics};
-use kyc_shared::secrets::Cached;
-use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint, HttpRequest};
+use kyc_aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
+use kyc_core::auth::CredentialSet;
+use kyc_core::callback_auth::{CallbackAuthConfigError, CallbackAuthMode};
+use kyc_core::config::{secret_ttl, Env, SettingsError};
+use kyc_core::crypto::Keyring;
+use kyc_core::http::lambda;
+use kyc_core::ip_allow::IpAllowList;
+use kyc_core::metrics::{Metrics, NoMetrics};
+use kyc_core::secrets::Cached;
+use kyc_xpollens::delivery::Recorder;
+use kyc_xpollens::endpoint::{CallbackAuth, Endpoint, HttpRequest};
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +51,7 @@ impl Settings {
             previous_credential_grace: Duration::from_secs(
                 3600 * env.number_in(
                     "XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS",
-                    kyc_shared::auth::DEFAULT_PREVIOUS_GRACE_HOURS as u64,
+                    kyc_core::auth::DEFAULT_PREVIOUS_GRACE_HOURS as u64,
                     0..=168,
                 )?,
             ),
@@ -72,7 +72,7 @@ impl Settings {
 /// one built by hand with a bad value fails here.
 pub fn build_endpoint(
     settings: &Settings,
-    config: &kyc_shared::aws_config::SdkConfig,
+    config: &kyc_aws::aws_config::SdkConfig,
 ) -> Result<Endpoint, SettingsError> {
     let secrets = Arc::new(SecretsManagerSource::new(config));
     Ok(Endpoint {
@@ -92,7 +92,7 @@ pub fn build_endpoint(
         auth: match &settings.callback_auth {
             CallbackAuthMode::Basic => {
                 let grace =
-                    kyc_shared::chrono::Duration::from_std(settings.previous_credential_grace)
+                    kyc_core::chrono::Duration::from_std(settings.previous_credential_grace)
                         .map_err(|_| {
                             SettingsError::invalid(
                                 "XPOLLENS_PREVIOUS_CREDENTIAL_GRACE_HOURS",
@@ -131,8 +131,8 @@ pub async fn prefetch_secrets(endpoint: &Endpoint) {
     }
 }
 
-fn chrono_now() -> kyc_shared::chrono::DateTime<kyc_shared::chrono::Utc> {
-    kyc_shared::chrono::Utc::now()
+fn chrono_now() -> kyc_core::chrono::DateTime<kyc_core::chrono::Utc> {
+    kyc_core::chrono::Utc::now()
 }
 
 /// API Gateway request → endpoint → API Gateway response (metrics dropped: tests, tools).

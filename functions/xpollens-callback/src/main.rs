@@ -1,5 +1,5 @@
-use kyc_shared::config::Env;
-use kyc_shared::metrics::StdoutEmf;
+use kyc_core::config::Env;
+use kyc_core::metrics::StdoutEmf;
 use lambda_http::{run, service_fn, Error, Request};
 use xpollens_callback::{build_endpoint, handle_with_metrics, prefetch_secrets, Settings};
 
@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
-    let config = kyc_shared::aws::load_config().await;
+    let config = kyc_aws::load_config().await;
     let endpoint = build_endpoint(&settings, &config)?;
     prefetch_secrets(&endpoint).await;
     let metrics = StdoutEmf {

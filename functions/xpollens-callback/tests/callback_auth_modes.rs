@@ -6,15 +6,15 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
-use kyc_shared::callback_auth::{
+use kyc_core::callback_auth::{
     CallbackAuthMode, ClientCertificateRequirement, GatewayRequirement, JwtRequirement,
 };
-use kyc_shared::chrono::{DateTime, TimeZone, Utc};
-use kyc_shared::crypto::{Keyring, PayloadKey};
-use kyc_shared::intake::MemoryStore;
-use kyc_shared::secrets::{Cached, StagedSecret, StaticSecrets};
-use kyc_shared::xpollens::delivery::Recorder;
-use kyc_shared::xpollens::endpoint::{CallbackAuth, Endpoint};
+use kyc_core::chrono::{DateTime, TimeZone, Utc};
+use kyc_core::crypto::{Keyring, PayloadKey};
+use kyc_core::intake::MemoryStore;
+use kyc_core::secrets::{Cached, StagedSecret, StaticSecrets};
+use kyc_xpollens::delivery::Recorder;
+use kyc_xpollens::endpoint::{CallbackAuth, Endpoint};
 use lambda_http::Request;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -64,7 +64,7 @@ fn endpoint(mode: CallbackAuthMode, store: Arc<MemoryStore>) -> Endpoint {
     let secrets = Arc::new(StaticSecrets(HashMap::from([(
         "creds".to_string(),
         StagedSecret {
-            current: kyc_shared::redact::Secret::new(
+            current: kyc_core::redact::Secret::new(
                 r#"{"scheme":"basic","username":"xpollens","password":"demo-password"}"#.into(),
             ),
             previous: None,
@@ -84,7 +84,7 @@ fn endpoint(mode: CallbackAuthMode, store: Arc<MemoryStore>) -> Endpoint {
                 secrets,
                 "creds",
                 Duration::from_secs(300),
-                kyc_shared::auth::CredentialSet::from_staged,
+                kyc_core::auth::CredentialSet::from_staged,
             )),
             CallbackAuthMode::Gateway(required) => CallbackAuth::Gateway(required),
         },

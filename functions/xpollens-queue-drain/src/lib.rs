@@ -1,6 +1,6 @@
 //! Wiring of the Xpollens fallback-queue drain Lambda (EventBridge Scheduler target):
 //! settings from the environment, the API client (its token cache lives across invocations)
-//! and the intake; `kyc_shared::xpollens::drain` holds the rules of a run.
+//! and the intake; `kyc_xpollens::drain` holds the rules of a run.
 
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
@@ -9,18 +9,18 @@ kyc_test_log::install!();
 use std::sync::Arc;
 use std::time::Duration;
 
-use kyc_shared::aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
-use kyc_shared::chrono::Utc;
-use kyc_shared::config::{run_deadline, secret_ttl, Env, InitError, SettingsError};
-use kyc_shared::crypto::Keyring;
-use kyc_shared::http::xpollens::ReqwestApiTransport;
-use kyc_shared::invocation::InvocationError;
-use kyc_shared::metrics::{Metrics, NoMetrics};
-use kyc_shared::secrets::Cached;
-use kyc_shared::xpollens::api::{ApiConfig, ApiCredentials, ClientAuth, XpollensApi};
-use kyc_shared::xpollens::delivery::{DeliveryRecorder, Recorder};
-use kyc_shared::xpollens::drain::{emf_line, Clock, DrainReport, DrainSettings, QueueApi};
-use kyc_shared::xpollens::queue::{PRODUCTION_MAX_LIMIT, SANDBOX_MAX_LIMIT};
+use kyc_aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
+use kyc_core::chrono::Utc;
+use kyc_core::config::{run_deadline, secret_ttl, Env, InitError, SettingsError};
+use kyc_core::crypto::Keyring;
+use kyc_core::invocation::InvocationError;
+use kyc_core::metrics::{Metrics, NoMetrics};
+use kyc_core::secrets::Cached;
+use kyc_xpollens::api::{ApiConfig, ApiCredentials, ClientAuth, XpollensApi};
+use kyc_xpollens::delivery::{DeliveryRecorder, Recorder};
+use kyc_xpollens::drain::{emf_line, Clock, DrainReport, DrainSettings, QueueApi};
+use kyc_xpollens::http::ReqwestApiTransport;
+use kyc_xpollens::queue::{PRODUCTION_MAX_LIMIT, SANDBOX_MAX_LIMIT};
 
 /// The `Service` dimension of the metrics.
 pub const SERVICE: &str = "xpollens-queue-drain";
@@ -72,7 +72,7 @@ impl Settings {
             &limit_rule,
         )?)
         .map_err(|why| SettingsError::invalid("XPOLLENS_QUEUE_LIMIT", why))?;
-        drain.deadline_reserve = kyc_shared::chrono::Duration::seconds(env.number_in(
+        drain.deadline_reserve = kyc_core::chrono::Duration::seconds(env.number_in(
             "XPOLLENS_DRAIN_DEADLINE_RESERVE_SECONDS",
             20,
             1..=300,
@@ -134,7 +134,7 @@ struct RunSecrets {
 }
 
 impl RunSecrets {
-    fn new(settings: &Settings, config: &kyc_shared::aws_config::SdkConfig) -> Self {
+    fn new(settings: &Settings, config: &kyc_aws::aws_config::SdkConfig) -> Self {
         let secrets = Arc::new(SecretsManagerSource::new(config));
         Self {
             api: Cached::new(
@@ -156,7 +156,7 @@ impl RunSecrets {
 impl Wiring {
     pub fn new(
         settings: Settings,
-        config: &kyc_shared::aws_config::SdkConfig,
+        config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
         let secrets = RunSecrets::new(&settings, config);
         Self::assemble(settings, config, secrets)
@@ -167,7 +167,7 @@ impl Wiring {
     /// if it still cannot.
     pub async fn new_prefetched(
         settings: Settings,
-        config: &kyc_shared::aws_config::SdkConfig,
+        config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
         let secrets = RunSecrets::new(&settings, config);
         if let Err(e) = tokio::try_join!(secrets.api.get(), secrets.keys.get()) {
@@ -178,7 +178,7 @@ impl Wiring {
 
     fn assemble(
         settings: Settings,
-        config: &kyc_shared::aws_config::SdkConfig,
+        config: &kyc_aws::aws_config::SdkConfig,
         secrets: RunSecrets,
     ) -> Result<Self, InitError> {
         let clock: Clock = Arc::new(Utc::now);
@@ -220,7 +220,7 @@ impl Wiring {
     ) -> Result<DrainReport, DrainFailed> {
         let now = (self.clock)();
         let deadline = run_deadline(deadline_ms, now, Duration::from_secs(60));
-        let report = kyc_shared::xpollens::drain::run(
+        let report = kyc_xpollens::drain::run(
             self.api.as_ref(),
             self.recorder.as_ref(),
             &self.settings,
@@ -230,7 +230,7 @@ impl Wiring {
         .await;
         // EMF: one raw JSON line on stdout, which CloudWatch turns into metrics.
         println!("{}", emf_line(&report, SERVICE, (self.clock)()));
-        metrics.publish(&kyc_shared::xpollens::drain::metrics(&report));
+        metrics.publish(&kyc_xpollens::drain::metrics(&report));
         let summary = serde_json::to_string(&report).unwrap_or_default();
         if report.is_failure() {
             tracing::error!(report = %summary, "xpollens queue drain run failed");

@@ -1,6 +1,6 @@
-use kyc_shared::config::Env;
-use kyc_shared::invocation::InvocationError;
-use kyc_shared::metrics::StdoutEmf;
+use kyc_core::config::Env;
+use kyc_core::invocation::InvocationError;
+use kyc_core::metrics::StdoutEmf;
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use xpollens_queue_drain::{Settings, Wiring, SERVICE};
@@ -9,7 +9,7 @@ use xpollens_queue_drain::{Settings, Wiring, SERVICE};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_env(&Env::Process)?;
-    let config = kyc_shared::aws::load_config().await;
+    let config = kyc_aws::load_config().await;
     let wiring = Wiring::new_prefetched(settings, &config).await?;
     let metrics = StdoutEmf { service: SERVICE };
     run(service_fn(|event: LambdaEvent<Value>| {

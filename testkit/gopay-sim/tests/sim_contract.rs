@@ -1,4 +1,4 @@
-//! Contract: the shared crate's pure GoPay core (URLs, form bodies, parsers, rules) against
+//! Contract: kyc-gopay's pure GoPay core (URLs, form bodies, parsers, rules) against
 //! the simulator, over HTTP on 127.0.0.1 with the two hosts split as in production. This is
 //! the sequence the gopay-consent and gopay-sync Lambdas will run.
 
@@ -6,19 +6,19 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use gopay_sim::{Endpoint, Fault, FaultKind, GoPaySim, ProfileSpec, Script, SimConfig};
-use kyc_shared::gopay::consent::{
+use kyc_core::redact::{Personal, Secret};
+use kyc_gopay::consent::{
     check_state, consent_url, parse_callback_query, CallbackOutcome, ConsentError, ConsentRequest,
     ConsentState, GoPayHosts, PendingConsent,
 };
-use kyc_shared::gopay::identification::{status_change, StatusSnapshot};
-use kyc_shared::gopay::prefill::{parse_prefill_response, PrefillRequest};
-use kyc_shared::gopay::schedule::{access_token_needs_refresh, DEFAULT_REFRESH_MARGIN};
-use kyc_shared::gopay::tokens::{
+use kyc_gopay::identification::{status_change, StatusSnapshot};
+use kyc_gopay::prefill::{parse_prefill_response, PrefillRequest};
+use kyc_gopay::schedule::{access_token_needs_refresh, DEFAULT_REFRESH_MARGIN};
+use kyc_gopay::tokens::{
     bearer_authorization, classify_token_failure, revoke_request_body, token_request_body,
     AppToken, ClientCredentials, ClientTokens, GoPayErrorBody, Grant, TokenFailure,
 };
-use kyc_shared::gopay::{IdentificationState, IdentificationStatus, Reason};
-use kyc_shared::redact::{Personal, Secret};
+use kyc_gopay::{IdentificationState, IdentificationStatus, Reason};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::Client;
 

@@ -1,4 +1,4 @@
-//! Contract: the shared crate's Xpollens API client (token, cache, 401 renewal) and queue
+//! Contract: kyc-xpollens' Xpollens API client (token, cache, 401 renewal) and queue
 //! model (entry shape, repeated ids, null status codes, dates) against the simulator, over
 //! HTTP on 127.0.0.1 through the production reqwest adapter.
 
@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use kyc_shared::http::xpollens::ReqwestApiTransport;
-use kyc_shared::redact::Secret;
-use kyc_shared::secrets::{Cached, StagedSecret, StaticSecrets};
-use kyc_shared::xpollens::api::{
+use kyc_core::redact::Secret;
+use kyc_core::secrets::{Cached, StagedSecret, StaticSecrets};
+use kyc_xpollens::api::{
     token_request, ApiConfig, ApiCredentials, ApiError, ClientAuth, XpollensApi,
 };
-use kyc_shared::xpollens::dates::parse_process_date;
-use kyc_shared::xpollens::queue::group_page;
+use kyc_xpollens::dates::parse_process_date;
+use kyc_xpollens::http::ReqwestApiTransport;
+use kyc_xpollens::queue::group_page;
 use xpollens_sim::{
     Callback, DateForm, Endpoint, Fault, FaultKind, PayloadForm, SimConfig, XpollensSim,
 };
@@ -73,7 +73,7 @@ async fn token_endpoint_accepts_basic_or_body_client_auth_and_refuses_bad_client
     assert!(matches!(e, ApiError::Token { status: 401 }), "{e}");
 
     // Raw requests: both client-auth methods at once, another grant, another scope.
-    let http = kyc_shared::http::client(std::time::Duration::from_secs(10)).unwrap();
+    let http = kyc_core::http::client(std::time::Duration::from_secs(10)).unwrap();
     let creds = ApiCredentials::from_secret_json(&sim.credentials_json()).unwrap();
     let cfg = |scope| {
         ApiConfig::new(&sim.base_url(), &sim.token_url(), scope, ClientAuth::Basic).unwrap()

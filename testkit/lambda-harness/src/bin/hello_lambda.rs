@@ -6,8 +6,8 @@ use lambda_http::{run, service_fn, Body, Error, Request, Response};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = kyc_shared::aws::load_config().await;
-    let ddb = kyc_shared::aws_sdk_dynamodb::Client::new(&config);
+    let config = kyc_aws::load_config().await;
+    let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(&config);
     run(service_fn(|_request: Request| {
         // Holds the client as a function would; never calls it.
         let _client = &ddb;

@@ -1,0 +1,449 @@
+//! DynamoDB single-table adapter of [`EventStore`].
+//!
+//! | item       | PK                                 | SK                                  | TTL |
+//! |------------|------------------------------------|-------------------------------------|-----|
+//! | event      | `EVENT#<provider>#<eventId>`       | `EVENT`                             | no  |
+//! | history    | `CUSTOMER#<subject>`               | `HIST#<receivedAt>#<provider>#<id>` | no  |
+//! | state      | `CUSTOMER#<subject>`               | `STATE#<provider>`                  | no  |
+//! | unassigned | `UNASSIGNED#<provider>#<day>`      | `HIST#...`                          | no  |
+//! | rejection  | `REJECTED#<provider>#<day>`        | `<receivedAt>#<sha256>`             | `expiresAt` |
+//!
+//! An event's sealed raw body larger than [`INLINE_BODY_LIMIT`] is put in the body store (S3)
+//! first, and the event item keeps its location (`bodyRef`): no item nears DynamoDB's 400 KB
+//! limit whatever the provider sends. A write DynamoDB refuses for good (validation error) is
+//! `StoreError::Refused`, never retried as if the store were down.
+//!
+//! A new event is ONE `TransactWriteItems`: put the event (condition: id unseen), put the
+//! history entry (condition: new), update the state stream (condition: `ord` greater — see
+//! `kyc_core::kyc_state`). A duplicate fails the first condition: one call, nothing changed.
+//! Only an event the rules do not apply costs a second transaction, recording it with the
+//! reason.
+
+use super::attribute::{from_attribute, to_attribute};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue as Av, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use kyc_core::intake::{
+    body_object_key, history_entry, unassigned_partition, BodyStore, EventRecord, EventStore,
+    HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
+};
+use kyc_core::kyc_state::{check, ProviderState, Stream, StreamValue};
+use rand::Rng as _;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    bodies: Option<Arc<dyn BodyStore>>,
+    inline_body_limit: usize,
+}
+
+/// With a body store, sealed bodies up to this size stay in the event item and larger ones go
+/// to the body store: with the summary bounded (see `kyc_xpollens::plan`) an event item stays far
+/// below 400 KB.
+pub const INLINE_BODY_LIMIT: usize = 64 * 1024;
+/// Without a body store (functions whose bodies are small: GoPay answers, Trust & Sign object
+/// descriptors), bodies up to this size stay inline, as before body stores existed; a larger
+/// one is refused rather than failing on DynamoDB's limit every retry.
+pub const INLINE_BODY_LIMIT_WITHOUT_STORE: usize = 350 * 1024;
+
+const CONFLICT_RETRIES: u32 = 6;
+
+fn s(v: impl Into<String>) -> Av {
+    Av::S(v.into())
+}
+
+pub fn customer_pk(subject: &str) -> String {
+    format!("CUSTOMER#{subject}")
+}
+
+fn event_pk(provider: Provider, event_id: &str) -> String {
+    format!("EVENT#{}#{}", provider.as_str(), event_id)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Why a transaction was cancelled, read from its cancellation reasons.
+enum Cancelled {
+    /// The event id was already recorded; its stored body hash.
+    Duplicate(Option<String>),
+    /// The state condition failed; the stored state item.
+    StateNotNewer(HashMap<String, Av>),
+    /// Lost a race with a concurrent transaction on the same items: retry.
+    Conflict,
+}
+
+impl DynamoStore {
+    pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::from_client(Client::new(config), table)
+    }
+
+    pub fn from_client(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            bodies: None,
+            inline_body_limit: INLINE_BODY_LIMIT_WITHOUT_STORE,
+        }
+    }
+
+    /// Changes [`INLINE_BODY_LIMIT`] (tests of DynamoDB's own item limit).
+    pub fn with_inline_body_limit(mut self, bytes: usize) -> Self {
+        self.inline_body_limit = bytes;
+        self
+    }
+
+    /// Where large sealed bodies go. Without one, an event whose body is too large to keep
+    /// inline is refused (`StoreError::Refused`).
+    pub fn with_body_store(mut self, bodies: Arc<dyn BodyStore>) -> Self {
+        self.bodies = Some(bodies);
+        self.inline_body_limit = INLINE_BODY_LIMIT;
+        self
+    }
+
+    /// Puts a large sealed body in the body store; `None` when it stays inline.
+    async fn offload_body(&self, e: &EventRecord) -> Result<Option<String>, StoreError> {
+        if e.sealed_body.len() <= self.inline_body_limit {
+            return Ok(None);
+        }
+        let Some(bodies) = &self.bodies else {
+            return Err(StoreError::Refused(format!(
+                "sealed body of {} bytes and no body store configured",
+                e.sealed_body.len()
+            )));
+        };
+        bodies
+            .put(&body_object_key(e), &e.sealed_body)
+            .await
+            .map(Some)
+    }
+
+    fn put_event(
+        &self,
+        e: &EventRecord,
+        outcome: &Outcome,
+        body_ref: Option<&str>,
+    ) -> TransactWriteItem {
+        let mut item = HashMap::from([
+            ("PK".to_string(), s(event_pk(e.provider, &e.event_id))),
+            ("SK".to_string(), s("EVENT")),
+            ("itemType".to_string(), s("event")),
+            ("provider".to_string(), s(e.provider.as_str())),
+            ("eventId".to_string(), s(&e.event_id)),
+            ("eventType".to_string(), s(&e.event_type)),
+            ("receivedAt".to_string(), s(e.received_at.to_rfc3339())),
+            ("bodySha256".to_string(), s(&e.body_sha256)),
+            ("summary".to_string(), to_attribute(&e.summary)),
+            ("outcome".to_string(), s(outcome.history_note())),
+        ]);
+        match body_ref {
+            Some(location) => item.insert("bodyRef".into(), s(location)),
+            None => item.insert("sealedBody".into(), s(&e.sealed_body)),
+        };
+        if let Some(subject) = &e.subject {
+            item.insert("subject".into(), s(subject));
+        }
+        if let Some(t) = e.provider_time {
+            item.insert("providerTime".into(), s(t.to_rfc3339()));
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("table, item set");
+        TransactWriteItem::builder().put(put).build()
+    }
+
+    fn put_history(&self, e: &EventRecord, outcome: &Outcome) -> TransactWriteItem {
+        let h = history_entry(e, outcome);
+        let pk = e
+            .subject
+            .as_deref()
+            .map(customer_pk)
+            .unwrap_or_else(|| unassigned_partition(e));
+        let mut item =
+            match to_attribute(&serde_json::to_value(&h).expect("history entry serialises")) {
+                Av::M(m) => m,
+                _ => unreachable!("a struct serialises to an object"),
+            };
+        item.insert("PK".into(), s(pk));
+        item.insert("SK".into(), s(e.history_sort_key()));
+        item.insert("itemType".into(), s("history"));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("table, item set");
+        TransactWriteItem::builder().put(put).build()
+    }
+
+    fn update_state(
+        &self,
+        subject: &str,
+        provider: Provider,
+        plan: &WritePlan,
+    ) -> Option<TransactWriteItem> {
+        let patch = plan.patch.as_ref()?;
+        let value = serde_json::to_value(&patch.value).expect("stream value serialises");
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(customer_pk(subject)))
+            .key("SK", s(format!("STATE#{}", provider.as_str())))
+            .update_expression("SET #s = :v, #t = :type, #u = :now, #last = :id ADD #ver :one")
+            .condition_expression("attribute_not_exists(#s) OR #s.#ord < :ord")
+            .expression_attribute_names("#s", patch.stream.attribute())
+            .expression_attribute_names("#ord", "ord")
+            .expression_attribute_names("#t", "itemType")
+            .expression_attribute_names("#u", "updatedAt")
+            .expression_attribute_names("#last", "lastEventId")
+            .expression_attribute_names("#ver", "version")
+            .expression_attribute_values(":v", to_attribute(&value))
+            .expression_attribute_values(":ord", Av::N(patch.value.ord.to_string()))
+            .expression_attribute_values(":type", s("state"))
+            .expression_attribute_values(":now", s(plan.event.received_at.to_rfc3339()))
+            .expression_attribute_values(":id", s(&plan.event.event_id))
+            .expression_attribute_values(":one", Av::N("1".into()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("table, key, expression set");
+        Some(TransactWriteItem::builder().update(update).build())
+    }
+
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Cancelled>, StoreError> {
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(None),
+            Err(e) => e,
+        };
+        if err.code() == Some("ValidationException")
+            && err.message().is_some_and(|m| m.contains("Item size"))
+        {
+            // The item is too large: the same write fails every time. Any other validation
+            // error (an expression bug after a deploy) stays transient: it is retried, and
+            // fixed by a deploy, not turned into a rejection.
+            return Err(StoreError::Refused(
+                err.message().unwrap_or("ValidationException").to_string(),
+            ));
+        }
+        let Some(TransactWriteItemsError::TransactionCanceledException(tc)) =
+            err.as_service_error()
+        else {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_transaction_in_progress_exception())
+            {
+                return Ok(Some(Cancelled::Conflict));
+            }
+            return Err(unavailable(DisplayErrorContext(&err)));
+        };
+        let reasons = tc.cancellation_reasons();
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        if code(0) == "ConditionalCheckFailed" {
+            let hash = reasons[0]
+                .item()
+                .and_then(|i| i.get("bodySha256"))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
+            return Ok(Some(Cancelled::Duplicate(hash)));
+        }
+        if code(2) == "ConditionalCheckFailed" {
+            return Ok(Some(Cancelled::StateNotNewer(
+                reasons[2].item().cloned().unwrap_or_default(),
+            )));
+        }
+        if reasons
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+        {
+            return Ok(Some(Cancelled::Conflict));
+        }
+        let codes: Vec<&str> = (0..reasons.len()).map(code).collect();
+        Err(unavailable(format!("transaction cancelled: {codes:?}")))
+    }
+
+    /// Every map attribute holding an `ord` is a stream (see `kyc_core::kyc_state::Stream`).
+    fn parse_state(item: &HashMap<String, Av>) -> Result<ProviderState, StoreError> {
+        let mut state = ProviderState::default();
+        for (name, v) in item {
+            let Av::M(m) = v else { continue };
+            if !m.contains_key("ord") {
+                continue;
+            }
+            let stream = Stream::named(name.clone())
+                .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
+            let value = from_attribute(v.clone())
+                .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
+            let value: StreamValue = serde_json::from_value(value)
+                .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))?;
+            state.streams.insert(stream, value);
+        }
+        Ok(state)
+    }
+}
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError> {
+        let e = &plan.event;
+        let mut outcome = Outcome::planned(plan);
+        // Before the transaction: a body stored for an event that then turns out a duplicate
+        // is the same body under the same key, harmless.
+        let body_ref = self.offload_body(e).await?;
+        for attempt in 0..=CONFLICT_RETRIES {
+            let mut items = vec![
+                self.put_event(e, &outcome, body_ref.as_deref()),
+                self.put_history(e, &outcome),
+            ];
+            if outcome == Outcome::Applied {
+                if let Some(subject) = &e.subject {
+                    items.extend(self.update_state(subject, e.provider, plan));
+                }
+            }
+            match self.transact(items).await? {
+                None => return Ok(outcome),
+                Some(Cancelled::Duplicate(hash)) => {
+                    return Ok(if hash.as_deref() == Some(e.body_sha256.as_str()) {
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::Conflict
+                    })
+                }
+                Some(Cancelled::StateNotNewer(item)) => {
+                    let state = Self::parse_state(&item)?;
+                    let patch = plan
+                        .patch
+                        .as_ref()
+                        .expect("only a patch has a state condition");
+                    outcome = match check(state.stream(&patch.stream), patch) {
+                        Err(reason) => Outcome::NotApplied { reason },
+                        // The item changed between the condition and this read: try again.
+                        Ok(()) => Outcome::Applied,
+                    };
+                }
+                Some(Cancelled::Conflict) => {
+                    let backoff = 10u64 << attempt.min(5);
+                    // Jitter de-synchronises writers retrying the same item.
+                    let wait = backoff + rand::rng().random_range(0..backoff);
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                }
+            }
+        }
+        Err(unavailable("too many transaction conflicts"))
+    }
+
+    async fn record_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            (
+                "PK".to_string(),
+                s(format!(
+                    "REJECTED#{}#{}",
+                    r.provider.as_str(),
+                    r.received_at.format("%Y-%m-%d")
+                )),
+            ),
+            (
+                "SK".to_string(),
+                s(format!(
+                    "{}#{}",
+                    r.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                    r.body_sha256
+                )),
+            ),
+            ("itemType".to_string(), s("rejection")),
+            ("httpStatus".to_string(), Av::N(r.http_status.to_string())),
+            ("reason".to_string(), s(&r.reason)),
+            ("bodySize".to_string(), Av::N(r.body_size.to_string())),
+            ("bodySha256".to_string(), s(&r.body_sha256)),
+            ("sealedBodyPrefix".to_string(), s(&r.sealed_body_prefix)),
+            ("receivedAt".to_string(), s(r.received_at.to_rfc3339())),
+            (
+                "expiresAt".to_string(),
+                Av::N(r.expires_at.timestamp().to_string()),
+            ),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))
+    }
+
+    async fn provider_states(
+        &self,
+        subject: &str,
+    ) -> Result<BTreeMap<Provider, ProviderState>, StoreError> {
+        let items = self.query_prefix(subject, "STATE#").await?;
+        let mut out = BTreeMap::new();
+        for item in items {
+            let sk = item
+                .get("SK")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            if let Some(p) = sk.strip_prefix("STATE#").and_then(Provider::parse) {
+                out.insert(p, Self::parse_state(&item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.query_prefix(subject, "HIST#")
+            .await?
+            .into_iter()
+            .map(|mut m| {
+                for k in ["PK", "SK", "itemType"] {
+                    m.remove(k);
+                }
+                let entry = from_attribute(Av::M(m))
+                    .map_err(|e| StoreError::Corrupt(format!("history: {e}")))?;
+                serde_json::from_value(entry)
+                    .map_err(|e| StoreError::Corrupt(format!("history: {e}")))
+            })
+            .collect()
+    }
+}
+
+impl DynamoStore {
+    async fn query_prefix(
+        &self,
+        subject: &str,
+        prefix: &str,
+    ) -> Result<Vec<HashMap<String, Av>>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+            .expression_attribute_values(":pk", s(customer_pk(subject)))
+            .expression_attribute_values(":p", s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))
+    }
+}

@@ -1,0 +1,430 @@
+//! The durable-intake mechanism every provider flow uses: an event is recorded once and
+//! applied once. A [`WritePlan`] says everything one event writes; an [`EventStore`] executes
+//! it atomically (DynamoDB: one conditional transaction). Pure types and the store trait live
+//! here; the DynamoDB adapter is `kyc_aws::dynamo_store`, the in-memory twin [`MemoryStore`].
+
+use crate::crypto::Aad;
+use crate::kyc_state::{check, ProviderState, SkipReason, StatePatch};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Xpollens,
+    TrustSign,
+    Gopay,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Xpollens => "xpollens",
+            Provider::TrustSign => "trust_sign",
+            Provider::Gopay => "gopay",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Provider::Xpollens, Provider::TrustSign, Provider::Gopay]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The provider's id of an event, or `sha256:<hex>` of the raw body when it gives none.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventId(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("event id must be 1 to 128 visible ASCII characters")]
+pub struct InvalidEventId;
+
+impl EventId {
+    pub fn from_provider(raw: &str) -> Result<Self, InvalidEventId> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 128 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidEventId);
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn from_body(body: &[u8]) -> Self {
+        Self::from_digest(&sha256_hex(body))
+    }
+
+    /// `sha256:<hex>` of a digest the caller computed (e.g. of a canonical body).
+    pub fn from_digest(hex_digest: &str) -> Self {
+        Self(format!("sha256:{hex_digest}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Everything recorded about one event, whatever it changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub provider: Provider,
+    pub event_id: String,
+    pub event_type: String,
+    pub subject: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub provider_time: Option<DateTime<Utc>>,
+    pub body_sha256: String,
+    /// The raw body sealed with the payload key (it may hold secrets and personal data).
+    pub sealed_body: String,
+    /// Normalised, redacted view of the event.
+    pub summary: serde_json::Value,
+}
+
+impl EventRecord {
+    /// Associated data binding a sealed raw body to its event and its customer (`subject`).
+    pub fn body_aad(provider: Provider, event_id: &str, subject: Option<&str>) -> Aad {
+        Aad::new(provider.as_str(), event_id, "body", subject)
+    }
+
+    /// Sort key of the history entry: received time (microseconds, fixed width) then id, so
+    /// the history reads in arrival order and two events never collide.
+    pub fn history_sort_key(&self) -> String {
+        format!(
+            "HIST#{}#{}#{}",
+            self.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+            self.provider.as_str(),
+            self.event_id
+        )
+    }
+}
+
+/// What one event writes: its record, and at most one state change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritePlan {
+    pub event: EventRecord,
+    pub patch: Option<StatePatch>,
+    /// Why there is no patch (unknown type, unrecognised status...), for the history.
+    pub no_patch_reason: Option<String>,
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum Outcome {
+    /// Recorded, and the state changed.
+    Applied,
+    /// Recorded; the event type carries no state.
+    Recorded { reason: String },
+    /// Recorded; the state rules kept the current state.
+    NotApplied { reason: SkipReason },
+    /// Already recorded with the same body: nothing changed.
+    Duplicate,
+    /// Already recorded with a different body under the same id: nothing changed.
+    Conflict,
+}
+
+impl Outcome {
+    /// The text kept in the history for an outcome that recorded the event.
+    pub fn history_note(&self) -> String {
+        match self {
+            Outcome::Applied => "applied".into(),
+            Outcome::Recorded { reason } => format!("recorded: {reason}"),
+            Outcome::NotApplied { reason } => format!("not applied: {reason}"),
+            Outcome::Duplicate => "duplicate".into(),
+            Outcome::Conflict => "conflict".into(),
+        }
+    }
+
+    /// The outcome for a plan whose state change (if any) succeeds.
+    pub fn planned(plan: &WritePlan) -> Outcome {
+        match (&plan.patch, &plan.no_patch_reason) {
+            (Some(_), _) => Outcome::Applied,
+            (None, reason) => Outcome::Recorded {
+                reason: reason.clone().unwrap_or_else(|| "no state change".into()),
+            },
+        }
+    }
+}
+
+/// A delivery refused with a 4xx after authentication: kept (sealed, size-bounded) so nothing
+/// a provider sent is lost, and it expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejection {
+    pub provider: Provider,
+    pub received_at: DateTime<Utc>,
+    pub http_status: u16,
+    pub reason: String,
+    pub body_size: usize,
+    pub body_sha256: String,
+    /// The first [`REJECTED_BODY_LIMIT`] bytes, sealed.
+    pub sealed_body_prefix: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub const REJECTED_BODY_LIMIT: usize = 64 * 1024;
+
+/// Associated data of a rejected delivery's sealed body prefix. A rejection names no customer
+/// (the delivery was not understood), so none is bound.
+pub fn rejection_body_aad(provider: Provider, body_sha256: &str) -> Aad {
+    Aad::new(
+        provider.as_str(),
+        format!("rejected/{body_sha256}"),
+        "body-prefix",
+        None,
+    )
+    .with_legacy(format!("{}/rejected/{body_sha256}", provider.as_str()))
+}
+pub const REJECTION_RETENTION_DAYS: i64 = 90;
+
+impl Rejection {
+    pub fn body_aad(&self) -> Aad {
+        rejection_body_aad(self.provider, &self.body_sha256)
+    }
+}
+
+/// One entry of a customer's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub provider: Provider,
+    pub event_id: String,
+    pub event_type: String,
+    pub received_at: DateTime<Utc>,
+    pub provider_time: Option<DateTime<Utc>>,
+    pub outcome: String,
+    pub summary: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The write may not have happened: the caller must make the provider retry (5xx).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store refuses this write for good (e.g. a DynamoDB validation error): retrying the
+    /// same delivery cannot help, so the caller records it as a rejection instead.
+    #[error("store refuses the write: {0}")]
+    Refused(String),
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+/// Where events and states are kept.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Records the event, appends it to the subject's history and applies the patch, all or
+    /// nothing. A known event id changes nothing and answers `Duplicate` (or `Conflict`).
+    async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError>;
+    async fn record_rejection(&self, rejection: &Rejection) -> Result<(), StoreError>;
+    async fn provider_states(
+        &self,
+        subject: &str,
+    ) -> Result<BTreeMap<Provider, ProviderState>, StoreError>;
+    async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError>;
+}
+
+/// Where an event store keeps a sealed raw body too large for its event item (DynamoDB items
+/// stop at 400 KB). The event item keeps the location and the body's digest.
+#[async_trait]
+pub trait BodyStore: Send + Sync {
+    /// Stores `sealed` under `key`; storing the same key again is harmless (same event, same
+    /// body digest). Returns a location the store can read back.
+    async fn put(&self, key: &str, sealed: &str) -> Result<String, StoreError>;
+    async fn get(&self, location: &str) -> Result<String, StoreError>;
+}
+
+/// The object key of an offloaded body: hashed, so no provider id or customer shows in S3. It
+/// ends with the digest of the sealed text (a fresh nonce each time), so a retry or the
+/// queue's copy of the same event never overwrites the body an event item points to.
+pub fn body_object_key(event: &EventRecord) -> String {
+    format!(
+        "bodies/{}/{}/{}.sealed",
+        event.provider.as_str(),
+        sha256_hex(event.event_id.as_bytes()),
+        sha256_hex(event.sealed_body.as_bytes())
+    )
+}
+
+/// The in-memory twin of an S3 body store.
+#[derive(Default)]
+pub struct MemoryBodyStore {
+    objects: Mutex<BTreeMap<String, String>>,
+}
+
+impl MemoryBodyStore {
+    pub fn len(&self) -> usize {
+        self.objects.lock().unwrap().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl BodyStore for MemoryBodyStore {
+    async fn put(&self, key: &str, sealed: &str) -> Result<String, StoreError> {
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), sealed.to_string());
+        Ok(format!("memory:{key}"))
+    }
+    async fn get(&self, location: &str) -> Result<String, StoreError> {
+        let key = location.strip_prefix("memory:").unwrap_or(location);
+        self.objects
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("no body at {location}")))
+    }
+}
+
+/// The in-memory twin of the DynamoDB store, for unit tests of handlers and rules.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Memory>,
+}
+
+#[derive(Default)]
+struct Memory {
+    events: BTreeMap<(Provider, String), EventRecord>,
+    states: BTreeMap<(String, Provider), ProviderState>,
+    history: BTreeMap<String, Vec<HistoryEntry>>,
+    rejections: Vec<Rejection>,
+}
+
+impl MemoryStore {
+    pub fn rejections(&self) -> Vec<Rejection> {
+        self.inner.lock().unwrap().rejections.clone()
+    }
+    pub fn event_count(&self) -> usize {
+        self.inner.lock().unwrap().events.len()
+    }
+    /// Every customer with a history, sorted.
+    pub fn subjects(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .unwrap()
+            .history
+            .keys()
+            .filter(|k| !k.starts_with("UNASSIGNED#"))
+            .cloned()
+            .collect()
+    }
+}
+
+pub fn history_entry(event: &EventRecord, outcome: &Outcome) -> HistoryEntry {
+    HistoryEntry {
+        provider: event.provider,
+        event_id: event.event_id.clone(),
+        event_type: event.event_type.clone(),
+        received_at: event.received_at,
+        provider_time: event.provider_time,
+        outcome: outcome.history_note(),
+        summary: event.summary.clone(),
+    }
+}
+
+/// History partition for events that name no subject (unknown callback types): one per day.
+pub fn unassigned_partition(event: &EventRecord) -> String {
+    format!(
+        "UNASSIGNED#{}#{}",
+        event.provider.as_str(),
+        event.received_at.format("%Y-%m-%d")
+    )
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError> {
+        let mut m = self.inner.lock().unwrap();
+        let e = &plan.event;
+        let key = (e.provider, e.event_id.clone());
+        if let Some(old) = m.events.get(&key) {
+            return Ok(if old.body_sha256 == e.body_sha256 {
+                Outcome::Duplicate
+            } else {
+                Outcome::Conflict
+            });
+        }
+        let partition = e.subject.clone().unwrap_or_else(|| unassigned_partition(e));
+        let mut outcome = Outcome::planned(plan);
+        if let (Some(patch), Some(subject)) = (&plan.patch, &e.subject) {
+            let state = m.states.entry((subject.clone(), e.provider)).or_default();
+            if let Err(reason) = check(state.stream(&patch.stream), patch) {
+                outcome = Outcome::NotApplied { reason };
+            } else {
+                state
+                    .streams
+                    .insert(patch.stream.clone(), patch.value.clone());
+            }
+        }
+        m.events.insert(key, e.clone());
+        m.history
+            .entry(partition)
+            .or_default()
+            .push(history_entry(e, &outcome));
+        Ok(outcome)
+    }
+
+    async fn record_rejection(&self, rejection: &Rejection) -> Result<(), StoreError> {
+        self.inner
+            .lock()
+            .unwrap()
+            .rejections
+            .push(rejection.clone());
+        Ok(())
+    }
+
+    async fn provider_states(
+        &self,
+        subject: &str,
+    ) -> Result<BTreeMap<Provider, ProviderState>, StoreError> {
+        let m = self.inner.lock().unwrap();
+        Ok(m.states
+            .iter()
+            .filter(|((s, _), _)| s == subject)
+            .map(|((_, p), st)| (*p, st.clone()))
+            .collect())
+    }
+
+    async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .history
+            .get(subject)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_validated_or_derived_from_the_body() {
+        assert!(EventId::from_provider("3a0a2870-f188-46e5-a6f0-f55b38565d7b").is_ok());
+        assert_eq!(EventId::from_provider(""), Err(InvalidEventId));
+        assert_eq!(EventId::from_provider("a b"), Err(InvalidEventId));
+        assert_eq!(
+            EventId::from_provider(&"x".repeat(129)),
+            Err(InvalidEventId)
+        );
+        let a = EventId::from_body(b"{}");
+        assert_eq!(a, EventId::from_body(b"{}"));
+        assert!(a.as_str().starts_with("sha256:"));
+        assert_ne!(a, EventId::from_body(b"{ }"));
+    }
+}

@@ -1,0 +1,396 @@
+//! The read API for the bank's systems, free of Lambda types (the `kyc-read-api` function
+//! converts API Gateway requests):
+//!
+//! - `GET /customers/{id}/kyc`: the current state per provider, as `kyc status` prints it
+//!   (sealed values stay sealed: only their names are listed).
+//! - `GET /customers/{id}/kyc/history?limit=&cursor=`: the history, oldest first, at most
+//!   [`MAX_PAGE`] entries a page; `nextCursor` (opaque) while more may follow.
+//!
+//! 404 for a customer kyc-hooks knows nothing of; 400 for a malformed id, limit or cursor;
+//! 405 for another method. Routes are matched from the `customers` segment on, so a stage
+//! or local-runner prefix does not matter.
+
+use async_trait::async_trait;
+use base64::Engine;
+use kyc_core::intake::{EventStore, HistoryEntry, MemoryStore, StoreError};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 100;
+
+/// One page of a customer's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// The sort key of the last entry when more may follow.
+    pub next_after: Option<String>,
+}
+
+/// Reads a customer's history a page at a time (DynamoDB: a bounded Query).
+#[async_trait]
+pub trait HistoryPages: Send + Sync {
+    /// Up to `limit` entries whose history sort key is after `after`, oldest first.
+    async fn history_page(
+        &self,
+        customer: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError>;
+}
+
+/// The sort key a history entry is stored under (as `EventRecord::history_sort_key`).
+pub fn history_sort_key(h: &HistoryEntry) -> String {
+    format!(
+        "HIST#{}#{}#{}",
+        h.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        h.provider.as_str(),
+        h.event_id
+    )
+}
+
+#[async_trait]
+impl HistoryPages for MemoryStore {
+    async fn history_page(
+        &self,
+        customer: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        let mut all: Vec<(String, HistoryEntry)> = self
+            .history(customer)
+            .await?
+            .into_iter()
+            .map(|h| (history_sort_key(&h), h))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rest: Vec<(String, HistoryEntry)> = all
+            .into_iter()
+            .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+            .collect();
+        let more = rest.len() > limit;
+        rest.truncate(limit);
+        Ok(HistoryPage {
+            next_after: if more {
+                rest.last().map(|(k, _)| k.clone())
+            } else {
+                None
+            },
+            entries: rest.into_iter().map(|(_, h)| h).collect(),
+        })
+    }
+}
+
+pub use kyc_core::http::{HttpRequest as ApiRequest, HttpResponse as ApiResponse};
+
+/// A customer's state is not for caches.
+fn answer(status: u16, body: Value) -> ApiResponse {
+    ApiResponse::json(status, body).with_header("cache-control", "no-store")
+}
+
+fn error(status: u16, code: &str, message: &str) -> ApiResponse {
+    answer(status, json!({"error": code, "message": message}))
+}
+
+pub struct ReadApi {
+    pub store: Arc<dyn EventStore>,
+    pub history: Arc<dyn HistoryPages>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Route {
+    State(String),
+    History(String),
+}
+
+/// A path segment decoded (`%xx`), or `None` for a malformed escape (which the crate would
+/// pass through as text) or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let escapes_well_formed = s.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_well_formed {
+        return None;
+    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|d| d.into_owned())
+}
+
+/// Our customer ids: 1 to 128 visible ASCII characters, no `#` (they become key parts).
+pub fn valid_customer_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+}
+
+/// `Some(Err(()))`: this API's route with a malformed customer id.
+fn route(path: &str) -> Option<Result<Route, ()>> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let at = segments.iter().rposition(|s| *s == "customers")?;
+    let (id, rest) = match &segments[at + 1..] {
+        [id, "kyc"] => (id, false),
+        [id, "kyc", "history"] => (id, true),
+        _ => return None,
+    };
+    let Some(id) = percent_decode(id).filter(|id| valid_customer_id(id)) else {
+        return Some(Err(()));
+    };
+    Some(Ok(if rest {
+        Route::History(id)
+    } else {
+        Route::State(id)
+    }))
+}
+
+fn encode_cursor(after: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(after)
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|k| k.starts_with("HIST#") && k.len() <= 512)
+}
+
+impl ReadApi {
+    pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
+        let route = match route(&req.path) {
+            None => return error(404, "not_found", "no such route"),
+            Some(Err(())) => {
+                return error(
+                    400,
+                    "invalid_customer_id",
+                    "a customer id is 1 to 128 visible ASCII characters, without '#'",
+                )
+            }
+            Some(Ok(r)) => r,
+        };
+        if req.method != "GET" {
+            let mut r = error(405, "method_not_allowed", "only GET");
+            r.headers.push(("allow", "GET".into()));
+            return r;
+        }
+        let result = match route {
+            Route::State(id) => self.state(&id).await,
+            Route::History(id) => self.history(&id, &req.query).await,
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "read API store error");
+            error(503, "unavailable", "the store is unavailable; retry")
+        })
+    }
+
+    async fn state(&self, customer: &str) -> Result<ApiResponse, StoreError> {
+        let states = self.store.provider_states(customer).await?;
+        if states.is_empty()
+            && self
+                .history
+                .history_page(customer, None, 1)
+                .await?
+                .entries
+                .is_empty()
+        {
+            return Ok(unknown_customer());
+        }
+        Ok(answer(
+            200,
+            kyc_core::kyc_state::status_json(customer, states),
+        ))
+    }
+
+    async fn history(&self, customer: &str, query: &str) -> Result<ApiResponse, StoreError> {
+        let mut limit = DEFAULT_PAGE;
+        let mut after = None;
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "limit" => match v.parse::<usize>() {
+                    Ok(n) if (1..=MAX_PAGE).contains(&n) => limit = n,
+                    _ => {
+                        return Ok(error(
+                            400,
+                            "invalid_limit",
+                            &format!("limit is an integer from 1 to {MAX_PAGE}"),
+                        ))
+                    }
+                },
+                "cursor" => match decode_cursor(&v) {
+                    Some(a) => after = Some(a),
+                    None => return Ok(error(400, "invalid_cursor", "cursor is not one we gave")),
+                },
+                _ => {}
+            }
+        }
+        let page = self
+            .history
+            .history_page(customer, after.as_deref(), limit)
+            .await?;
+        if after.is_none() && page.entries.is_empty() {
+            return Ok(unknown_customer());
+        }
+        Ok(answer(
+            200,
+            json!({
+                "customer": customer,
+                "entries": page.entries,
+                "nextCursor": page.next_after.as_deref().map(encode_cursor),
+            }),
+        ))
+    }
+}
+
+fn unknown_customer() -> ApiResponse {
+    error(
+        404,
+        "unknown_customer",
+        "kyc-hooks has no KYC record of this customer",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use kyc_core::intake::{EventRecord, Provider, WritePlan};
+    use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
+
+    pub(crate) async fn store_with(customer: &str, events: usize) -> Arc<MemoryStore> {
+        let store = Arc::new(MemoryStore::default());
+        for i in 0..events {
+            let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, i as u32, 0).unwrap();
+            let mut value = StreamValue::new("Pending", 2, false, at, &format!("ev-{i}"));
+            value.sealed.insert("iban".into(), "SEALED-TEXT".into());
+            store
+                .record(&WritePlan {
+                    event: EventRecord {
+                        provider: Provider::Xpollens,
+                        event_id: format!("ev-{i}"),
+                        event_type: "04".into(),
+                        subject: Some(customer.into()),
+                        received_at: at,
+                        provider_time: Some(at),
+                        body_sha256: "0".repeat(64),
+                        sealed_body: "x".into(),
+                        summary: json!({}),
+                    },
+                    patch: Some(StatePatch {
+                        stream: Stream::KYC_DEMAND,
+                        value,
+                    }),
+                    no_patch_reason: None,
+                })
+                .await
+                .unwrap();
+        }
+        store
+    }
+
+    fn api(store: Arc<MemoryStore>) -> ReadApi {
+        ReadApi {
+            store: store.clone(),
+            history: store,
+        }
+    }
+
+    async fn get(api: &ReadApi, path: &str, query: &str) -> (u16, Value) {
+        let r = api
+            .handle(&ApiRequest {
+                method: "GET".into(),
+                path: path.into(),
+                query: query.into(),
+                ..Default::default()
+            })
+            .await;
+        (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn state_is_kyc_status_and_secrets_stay_sealed() {
+        let store = store_with("c-1", 2).await;
+        let api = api(store.clone());
+        let (status, body) = get(&api, "/prod/customers/c-1/kyc", "").await;
+        assert_eq!(status, 200);
+        let expected =
+            kyc_core::kyc_state::status_json("c-1", store.provider_states("c-1").await.unwrap());
+        assert_eq!(body, expected);
+        assert_eq!(
+            body["providers"]["xpollens"]["kycDemand"]["sealedSecrets"],
+            json!(["iban"])
+        );
+        assert!(!body.to_string().contains("SEALED-TEXT"));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_escape_is_a_malformed_id_not_a_customer_named_with_a_percent() {
+        let api = api(store_with("c-1", 1).await);
+        assert_eq!(get(&api, "/customers/%zz/kyc", "").await.0, 400);
+        assert_eq!(get(&api, "/customers/ab%2/kyc", "").await.0, 400);
+        assert_eq!(get(&api, "/customers/c%2D1/kyc", "").await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn unknown_customers_bad_ids_and_methods_are_refused() {
+        let api = api(store_with("c-1", 1).await);
+        assert_eq!(get(&api, "/customers/nobody/kyc", "").await.0, 404);
+        assert_eq!(get(&api, "/customers/nobody/kyc/history", "").await.0, 404);
+        assert_eq!(get(&api, "/customers/a%23b/kyc", "").await.0, 400);
+        assert_eq!(get(&api, "/customers/c-1/other", "").await.0, 404);
+        let r = api
+            .handle(&ApiRequest {
+                method: "POST".into(),
+                path: "/customers/c-1/kyc".into(),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(r.status, 405);
+        assert!(r.headers.contains(&("allow", "GET".into())));
+    }
+
+    #[tokio::test]
+    async fn history_pages_follow_the_cursor_to_the_end_without_gaps_or_repeats() {
+        let api = api(store_with("c-1", 7).await);
+        let mut ids = Vec::new();
+        let mut query = "limit=3".to_string();
+        let mut pages = 0;
+        loop {
+            let (status, body) = get(&api, "/customers/c-1/kyc/history", &query).await;
+            assert_eq!(status, 200);
+            pages += 1;
+            let entries = body["entries"].as_array().unwrap();
+            assert!(entries.len() <= 3);
+            ids.extend(
+                entries
+                    .iter()
+                    .map(|e| e["eventId"].as_str().unwrap().to_string()),
+            );
+            match body["nextCursor"].as_str() {
+                Some(c) => query = format!("limit=3&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        let expected: Vec<String> = (0..7).map(|i| format!("ev-{i}")).collect();
+        assert_eq!(ids, expected);
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "cursor=%%%",
+            "cursor=bm9wZQ",
+        ] {
+            assert_eq!(
+                get(&api, "/customers/c-1/kyc/history", bad).await.0,
+                400,
+                "{bad}"
+            );
+        }
+        let (_, body) = get(&api, "/customers/c-1/kyc/history", "").await;
+        assert_eq!(body["entries"].as_array().unwrap().len(), 7);
+        assert_eq!(body["nextCursor"], Value::Null);
+    }
+}

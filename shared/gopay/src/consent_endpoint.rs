@@ -1,0 +1,659 @@
+//! HTTP rules of the consent function, free of Lambda types:
+//!
+//! - `POST /gopay/consents {customerId, prefill?}` → 201 `{consentUrl}`: a random single-use
+//!   `state` stored (hash only) for 10 minutes; the prefill call made first when data is given.
+//! - `GET /gopay/callback?code=&state=` (the redirect URI): a malformed query or an unknown,
+//!   expired or reused `state` → 400 and nothing else; `error=` → recorded on the customer,
+//!   302 to the failure URL; otherwise the code is exchanged, the profile stored (refresh token
+//!   sealed, due now), 302 to the success URL.
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::client::{CallError, GoPayApi, GoPayTransport};
+use super::consent::{
+    consent_url, parse_callback_query, CallbackOutcome, ConsentRequest, ConsentState, GoPayHosts,
+    PendingConsent,
+};
+use super::identification::ClientProfileId;
+use super::plan::{consent_plan, id_part, ConsentEvent};
+use super::prefill::{InternationalBankAccount, PrefillRequest};
+use super::store::{
+    sealed_access_aad, ConsentSaved, GoPayStore, NewConsent, ProfileRecord, SealedTokens,
+    TokenRescue,
+};
+use super::sync::Clock;
+use super::tokens::ClientCredentials;
+use super::GoPayError;
+use kyc_core::crypto::Keyring;
+use kyc_core::intake::EventStore;
+use kyc_core::redact::Personal;
+use kyc_core::secrets::Cached;
+
+/// Largest accepted `POST /gopay/consents` body.
+pub const MAX_BODY: usize = 16 * 1024;
+
+pub struct ConsentEndpoint {
+    pub store: Arc<dyn GoPayStore>,
+    /// Where the first tokens go if the table cannot take them (the sync recovers them).
+    pub rescue: Arc<dyn TokenRescue>,
+    pub events: Arc<dyn EventStore>,
+    pub transport: Arc<dyn GoPayTransport>,
+    pub hosts: GoPayHosts,
+    pub credentials: Cached<ClientCredentials>,
+    pub keys: Cached<Keyring>,
+    /// Our `GET /gopay/callback` URL as registered at GoPay.
+    pub redirect_uri: String,
+    pub success_url: String,
+    pub failure_url: String,
+    pub clock: Clock,
+}
+
+pub use kyc_core::http::{HttpRequest as Request, HttpResponse as Response};
+
+/// Consent answers carry a customer's consent URL or outcome: never cached.
+fn json_response(status: u16, body: Value) -> Response {
+    Response::json(status, body).with_header("cache-control", "no-store")
+}
+
+fn error(status: u16, message: &str) -> Response {
+    json_response(status, json!({ "error": message }))
+}
+
+fn redirect(url: &str) -> Response {
+    Response {
+        status: 302,
+        headers: vec![
+            ("location", url.to_string()),
+            ("cache-control", "no-store".into()),
+        ],
+        body: String::new(),
+        refusal: None,
+    }
+}
+
+/// Our customer ids: 1 to 128 visible ASCII characters (they become key parts).
+pub fn valid_customer_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+}
+
+/// Why a request's `prefill` object is refused (400). Names the field, never its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum PrefillError {
+    #[error("prefill must be an object")]
+    NotAnObject,
+    #[error("prefill.{0} must be a string")]
+    NotAString(&'static str),
+    #[error("prefill.internationalBankAccount must be an object")]
+    AccountNotAnObject,
+    #[error("prefill.internationalBankAccount.iban is missing")]
+    MissingIban,
+}
+
+fn personal(
+    obj: &serde_json::Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<Personal>, PrefillError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(Personal::new(s.clone()))),
+        Some(_) => Err(PrefillError::NotAString(key)),
+    }
+}
+
+/// The optional `prefill` object (documented field names). Values are never echoed.
+fn parse_prefill(value: &Value) -> Result<PrefillRequest, PrefillError> {
+    let obj = value.as_object().ok_or(PrefillError::NotAnObject)?;
+    let international = match obj.get("internationalBankAccount") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => Some(InternationalBankAccount {
+            iban: personal(a, "iban")?.ok_or(PrefillError::MissingIban)?,
+            bic: personal(a, "bic")?,
+        }),
+        Some(_) => return Err(PrefillError::AccountNotAnObject),
+    };
+    Ok(PrefillRequest {
+        first_name: personal(obj, "firstName")?,
+        last_name: personal(obj, "lastName")?,
+        email: personal(obj, "email")?,
+        phone_number: personal(obj, "phoneNumber")?,
+        domestic_bank_account: personal(obj, "domesticBankAccount")?,
+        international_bank_account: international,
+        address: personal(obj, "address")?,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Consents,
+    Callback,
+}
+
+/// Matched on the path's end, so a stage or local-runner prefix (`/prod`,
+/// `/lambda-url/gopay-consent`) does not matter.
+fn route(path: &str) -> Option<Route> {
+    let path = path.trim_end_matches('/');
+    if path.ends_with("/gopay/consents") {
+        Some(Route::Consents)
+    } else if path.ends_with("/gopay/callback") {
+        Some(Route::Callback)
+    } else {
+        None
+    }
+}
+
+/// One consent attempt's events: keyed by its (single-use) state.
+fn consent_event_id(kind: &str, state_key: &str) -> String {
+    format!("gopay-consent-{kind}-{}", id_part(state_key))
+}
+
+impl ConsentEndpoint {
+    pub async fn handle(&self, req: &Request) -> Response {
+        match (route(&req.path), req.method.as_str()) {
+            (Some(Route::Consents), "POST") => self.create(req).await,
+            (Some(Route::Callback), "GET") => self.callback(req).await,
+            (Some(r), _) => Response {
+                status: 405,
+                headers: vec![(
+                    "allow",
+                    match r {
+                        Route::Consents => "POST",
+                        Route::Callback => "GET",
+                    }
+                    .into(),
+                )],
+                body: String::new(),
+                refusal: Some("method_not_allowed"),
+            },
+            (None, _) => error(404, "not found"),
+        }
+    }
+
+    async fn create(&self, req: &Request) -> Response {
+        if req.body.len() > MAX_BODY {
+            return error(413, "body too large");
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return error(400, "body must be a JSON object");
+        };
+        let Some(customer_id) = body.get("customerId").and_then(Value::as_str) else {
+            return error(400, "customerId is required");
+        };
+        if !valid_customer_id(customer_id) {
+            return error(
+                400,
+                "customerId must be 1 to 128 visible ASCII characters, no '#'",
+            );
+        }
+        let prefill_body = match body.get("prefill") {
+            None | Some(Value::Null) => None,
+            Some(p) => match parse_prefill(p)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.to_body().map_err(|e: GoPayError| e.to_string()))
+            {
+                Ok(b) => Some(b),
+                Err(message) => return error(400, &message),
+            },
+        };
+        let credentials = match self.credentials.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: client credentials unavailable");
+                return error(503, "temporarily unavailable");
+            }
+        };
+        let api = GoPayApi {
+            transport: self.transport.as_ref(),
+            hosts: &self.hosts,
+            credentials: &credentials,
+        };
+        let prefill_id = match &prefill_body {
+            None => None,
+            Some(b) => {
+                let answer = match self.client_token_of(customer_id).await {
+                    Some(client_token) => api.prefill_with(&client_token, b).await,
+                    None => api.prefill(b).await,
+                };
+                match answer {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "gopay: prefill call failed");
+                        return error(502, "GoPay prefill failed");
+                    }
+                }
+            }
+        };
+        let state = match ConsentState::generate() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: no random source");
+                return error(503, "temporarily unavailable");
+            }
+        };
+        let pending = PendingConsent::new(&state, customer_id, (self.clock)());
+        if let Err(e) = self.store.put_consent_state(&pending).await {
+            tracing::error!(error = %e, "gopay: consent state not stored");
+            return error(503, "temporarily unavailable");
+        }
+        let url = match consent_url(
+            &self.hosts,
+            &ConsentRequest {
+                client_id: &credentials.client_id,
+                state: &state,
+                redirect_uri: &self.redirect_uri,
+                prefill_id: prefill_id.as_ref(),
+            },
+        ) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: consent URL not built (configuration)");
+                return error(500, "misconfigured");
+            }
+        };
+        tracing::info!(prefilled = prefill_id.is_some(), "gopay: consent started");
+        json_response(201, json!({ "consentUrl": url.expose() }))
+    }
+
+    async fn callback(&self, req: &Request) -> Response {
+        let outcome = match parse_callback_query(&req.query) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::info!(error = %e, "gopay: malformed consent callback");
+                return error(400, "invalid callback");
+            }
+        };
+        let state_key = outcome.state().storage_key();
+        let now = (self.clock)();
+        let pending = match self.store.take_consent_state(&state_key, now).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(rejection)) => {
+                tracing::info!(reason = %rejection, "gopay: consent callback refused");
+                return error(400, "invalid or expired state");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: consent state unavailable");
+                return error(503, "temporarily unavailable");
+            }
+        };
+        let keys = match self.keys.get().await {
+            Ok(k) => k,
+            Err(e) => {
+                // The state is spent: the customer restarts from the failure page.
+                tracing::error!(error = %e, "gopay: payload key unavailable");
+                return redirect(&self.failure_url);
+            }
+        };
+        let event_id = |kind: &str| consent_event_id(kind, &state_key);
+        match outcome {
+            CallbackOutcome::Denied { error: e, .. } => {
+                let plan = consent_plan(
+                    &keys,
+                    &pending.customer_id,
+                    &ConsentEvent::Denied {
+                        error: e.as_str().to_string(),
+                    },
+                    event_id("denied"),
+                    now,
+                );
+                if let Err(err) = self.events.record(&plan).await {
+                    tracing::error!(error = %err, "gopay: consent refusal not recorded");
+                }
+                tracing::info!(error = e.as_str(), "gopay: consent refused by the customer");
+                redirect(&self.failure_url)
+            }
+            CallbackOutcome::Granted { code, .. } => {
+                self.granted(&keys, &pending.customer_id, &code, &state_key)
+                    .await
+            }
+        }
+    }
+
+    async fn granted(
+        &self,
+        keys: &Keyring,
+        customer_id: &str,
+        code: &kyc_core::redact::Secret,
+        state_key: &str,
+    ) -> Response {
+        let credentials = match self.credentials.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: client credentials unavailable");
+                return redirect(&self.failure_url);
+            }
+        };
+        let api = GoPayApi {
+            transport: self.transport.as_ref(),
+            hosts: &self.hosts,
+            credentials: &credentials,
+        };
+        let sent_at = (self.clock)();
+        let tokens = match api.exchange_code(code, sent_at).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "gopay: code exchange failed");
+                self.record_exchange_failure(keys, customer_id, state_key, &e, sent_at)
+                    .await;
+                return redirect(&self.failure_url);
+            }
+        };
+        let profile = tokens.client_profile_id.clone();
+        // Read before storing (the link then points to the new profile): a previous profile
+        // of this customer is retired once the new consent is safe.
+        let previous = self.previous_profile(customer_id, &profile).await;
+        match self
+            .store_first_tokens(keys, customer_id, &tokens, sent_at)
+            .await
+        {
+            FirstTokens::Stored | FirstTokens::Rescued => {}
+            FirstTokens::LinkedToOtherCustomer => {
+                tracing::error!(client_profile_id = %profile.as_str(),
+                    "gopay: this GoPay profile is linked to another customer; consent not stored");
+                return redirect(&self.failure_url);
+            }
+            FirstTokens::Lost => {
+                tracing::error!(client_profile_id = %profile.as_str(),
+                    "gopay: CONSENT LOST: first tokens stored nowhere (table and rescue place failed); the customer must consent again");
+                return redirect(&self.failure_url);
+            }
+        }
+        let now = (self.clock)();
+        if let Some(previous) = previous {
+            self.retire(keys, &credentials, &previous, now).await;
+        }
+        let plan = consent_plan(
+            keys,
+            customer_id,
+            &ConsentEvent::Granted {
+                profile: profile.clone(),
+            },
+            consent_event_id("granted", state_key),
+            now,
+        );
+        // The customer's redirect cannot be replayed (the state is spent) and no later run
+        // records a GRANTED: retried here like the first tokens' write, so one failed or lost
+        // write does not leave the consent stream without it (a retry of a landed write is a
+        // duplicate, same event id).
+        for attempt in 1..=3u32 {
+            if attempt > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            match self.events.record(&plan).await {
+                Ok(_) => break,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!(error = %e, attempt, "gopay: consent-granted event not recorded; retrying");
+                }
+                Err(e) => {
+                    // The profile (the source of truth) is stored and due now; the first poll
+                    // records the identification state.
+                    tracing::error!(error = %e, "gopay: ALERT consent-granted event not recorded");
+                }
+            }
+        }
+        tracing::info!(client_profile_id = %profile.as_str(), "gopay: consent stored, profile due now");
+        redirect(&self.success_url)
+    }
+
+    /// The failed code exchange in the customer's history (with GoPay's status if it answered).
+    async fn record_exchange_failure(
+        &self,
+        keys: &Keyring,
+        customer_id: &str,
+        state_key: &str,
+        e: &CallError,
+        at: DateTime<Utc>,
+    ) {
+        let http_status = match e {
+            CallError::Token { status, .. } | CallError::Status { status } => Some(*status),
+            _ => None,
+        };
+        let plan = consent_plan(
+            keys,
+            customer_id,
+            &ConsentEvent::ExchangeFailed { http_status },
+            consent_event_id("exchange-failed", state_key),
+            at,
+        );
+        if let Err(err) = self.events.record(&plan).await {
+            tracing::error!(error = %err, "gopay: exchange failure not recorded");
+        }
+    }
+
+    /// Another live profile of this customer (to retire once the new consent is safe).
+    async fn previous_profile(
+        &self,
+        customer_id: &str,
+        profile: &ClientProfileId,
+    ) -> Option<ProfileRecord> {
+        match self.store.profile_of_customer(customer_id).await {
+            Ok(p) => p.filter(|p| {
+                &p.client_profile_id != profile && p.status != super::store::ProfileStatus::Revoked
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: ALERT customer's previous profile unknown (store); not retired");
+                None
+            }
+        }
+    }
+}
+
+/// Where a consent's first tokens ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstTokens {
+    Stored,
+    /// The table did not take them; sealed in the rescue place, the next sync run stores them.
+    Rescued,
+    LinkedToOtherCustomer,
+    Lost,
+}
+
+/// A consent's first tokens, sealed as `generation` and marked with their customer (recovery
+/// then creates or re-consents the profile instead of rotating one).
+fn first_tokens(
+    keys: &Keyring,
+    customer_id: &str,
+    generation: u64,
+    tokens: &super::tokens::ClientTokens,
+) -> SealedTokens {
+    SealedTokens {
+        customer_id: Some(customer_id.to_string()),
+        ..SealedTokens::seal(
+            keys,
+            &tokens.client_profile_id,
+            customer_id,
+            generation,
+            tokens,
+        )
+    }
+}
+
+impl ConsentEndpoint {
+    /// The code exchange's tokens get the rotation's protection: a compare-and-swap on the
+    /// profile's generation (a first consent only creates; a re-consent replaces exactly the
+    /// generation it read), retried, and the rescue place when the table stays unwritable.
+    async fn store_first_tokens(
+        &self,
+        keys: &Keyring,
+        customer_id: &str,
+        tokens: &super::tokens::ClientTokens,
+        sent_at: chrono::DateTime<chrono::Utc>,
+    ) -> FirstTokens {
+        let profile = &tokens.client_profile_id;
+        let mut last_generation = 0u64;
+        let mut sealed = None;
+        for attempt in 1..=3u32 {
+            if attempt > 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            let existing = match self.store.profile(profile).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "gopay: profile not readable; retrying");
+                    continue;
+                }
+            };
+            // A consent's first generation is its time in ms (and above any stored one): a
+            // re-consent never reuses a generation (and so never an AEAD binding).
+            let generation = (sent_at.timestamp_millis().max(1) as u64)
+                .max(existing.as_ref().map_or(0, |p| p.token_gen + 1));
+            last_generation = generation;
+            let tokens_sealed = first_tokens(keys, customer_id, generation, tokens);
+            let now = (self.clock)();
+            let consent = NewConsent {
+                expected_generation: existing.as_ref().map(|p| p.token_gen),
+                customer_id: customer_id.to_string(),
+                client_profile_id: profile.clone(),
+                tokens: tokens_sealed.clone(),
+                due_at: now,
+                now,
+            };
+            sealed = Some(tokens_sealed);
+            match self.store.save_consent(&consent).await {
+                Ok(ConsentSaved::Stored) => return FirstTokens::Stored,
+                Ok(ConsentSaved::LinkedToOtherCustomer) => {
+                    return FirstTokens::LinkedToOtherCustomer
+                }
+                Ok(ConsentSaved::GenerationMoved) => {
+                    tracing::warn!(
+                        attempt,
+                        "gopay: profile changed while storing the consent; reading it again"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "gopay: consent not stored yet; retrying");
+                }
+            }
+        }
+        let Some(sealed) = sealed else {
+            // Never read the profile: seal for a generation no stored one can reach.
+            let generation = last_generation.max(sent_at.timestamp_millis().max(1) as u64);
+            let s = first_tokens(keys, customer_id, generation, tokens);
+            return self.rescue_first(&s).await;
+        };
+        self.rescue_first(&sealed).await
+    }
+
+    /// The reference names the client token for the prefill call; a first consent has none.
+    /// When the customer already has an active profile with a valid access token, that token
+    /// is used; otherwise (first consent, expired token, any read error) the app token.
+    async fn client_token_of(&self, customer_id: &str) -> Option<kyc_core::redact::Secret> {
+        let profile = self.store.profile_of_customer(customer_id).await.ok()??;
+        let now = (self.clock)();
+        if profile.status != super::store::ProfileStatus::Active
+            || profile
+                .access_expires_at
+                .is_none_or(|at| at <= now + chrono::Duration::minutes(1))
+        {
+            return None;
+        }
+        let keys = self.keys.get().await.ok()?;
+        let bytes = keys
+            .open(
+                &sealed_access_aad(
+                    &profile.client_profile_id,
+                    profile.token_gen,
+                    &profile.customer_id,
+                ),
+                profile.sealed_access.as_ref()?,
+            )
+            .ok()?;
+        String::from_utf8(bytes)
+            .ok()
+            .map(kyc_core::redact::Secret::new)
+    }
+
+    /// One customer is never fed by two GoPay identities: the previous profile is revoked at
+    /// GoPay (when conclusive), its tokens erased and it leaves the due index.
+    async fn retire(
+        &self,
+        keys: &Keyring,
+        credentials: &ClientCredentials,
+        previous: &super::store::ProfileRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let admin = super::admin::Admin {
+            store: self.store.as_ref(),
+            events: self.events.as_ref(),
+            api: GoPayApi {
+                transport: self.transport.as_ref(),
+                hosts: &self.hosts,
+                credentials,
+            },
+            keys,
+            owner: format!("gopay-consent-retire-{}", now.timestamp_millis()),
+            now,
+        };
+        let id = previous.client_profile_id.as_str();
+        match admin.retire(previous).await {
+            Ok(at_gopay) => tracing::warn!(client_profile_id = %id, gopay = at_gopay.as_str(),
+                "gopay: customer consented with another GoPay profile; the previous one is retired"),
+            Err(e) => tracing::error!(client_profile_id = %id, error = %e,
+                "gopay: ALERT previous GoPay profile of a re-consenting customer NOT retired"),
+        }
+    }
+
+    async fn rescue_first(&self, sealed: &SealedTokens) -> FirstTokens {
+        for attempt in 1..=3u32 {
+            match self.rescue.save(sealed).await {
+                Ok(()) => {
+                    tracing::error!(client_profile_id = %sealed.client_profile_id,
+                        "gopay: consent kept sealed in the rescue place (table unwritable); the next sync run stores it");
+                    return FirstTokens::Rescued;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, attempt, "gopay: rescue write failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+            }
+        }
+        FirstTokens::Lost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_ignore_prefixes() {
+        assert_eq!(route("/gopay/consents"), Some(Route::Consents));
+        assert_eq!(route("/prod/gopay/callback/"), Some(Route::Callback));
+        assert_eq!(
+            route("/lambda-url/gopay-consent/gopay/callback"),
+            Some(Route::Callback)
+        );
+        assert_eq!(route("/gopay/callbacks"), None);
+        assert_eq!(route("/gopay"), None);
+    }
+
+    #[test]
+    fn customer_ids_are_key_safe() {
+        assert!(valid_customer_id("cust-42"));
+        assert!(!valid_customer_id(""));
+        assert!(!valid_customer_id("a#b"));
+        assert!(!valid_customer_id("a b"));
+        assert!(!valid_customer_id(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn prefill_errors_never_echo_values() {
+        let p = parse_prefill(&json!({"email": "not-an-email-jana@"})).unwrap();
+        let e = p.to_body().unwrap_err().to_string();
+        assert!(!e.contains("jana"));
+        assert!(parse_prefill(&json!({"email": 5})).is_err());
+        let bad =
+            parse_prefill(&json!({"internationalBankAccount": {"iban": 6508, "bic": "KOMBCZPP"}}))
+                .unwrap_err();
+        assert_eq!(bad, PrefillError::NotAString("iban"));
+        assert_eq!(bad.to_string(), "prefill.iban must be a string");
+        assert_eq!(
+            parse_prefill(&json!({"internationalBankAccount": {"bic": "KOMBCZPP"}})).unwrap_err(),
+            PrefillError::MissingIban
+        );
+        let ok = parse_prefill(&json!({"firstName": "Jana", "internationalBankAccount": {"iban": "CZ6508000000192000145399"}}))
+            .unwrap();
+        assert!(!format!("{ok:?}").contains("Jana"));
+    }
+}

@@ -1,0 +1,86 @@
+//! The settings both GoPay functions (consent, sync) read the same way, on [`Env`].
+
+use kyc_core::config::{secret_ttl, Env, SettingsError};
+use std::time::Duration;
+
+/// `GOPAY_AUTH_BASE_URL` and `GOPAY_CLIENT_BASE_URL`, each checked under its own name.
+pub fn gopay_hosts(
+    auth_base: &str,
+    client_base: &str,
+) -> Result<crate::consent::GoPayHosts, SettingsError> {
+    use crate::consent::GoPayHosts;
+    let expected = "an absolute https URL (plain http on loopback only)";
+    for (name, url) in [
+        ("GOPAY_AUTH_BASE_URL", auth_base),
+        ("GOPAY_CLIENT_BASE_URL", client_base),
+    ] {
+        GoPayHosts::new(url, url).map_err(|_| SettingsError::invalid(name, expected))?;
+    }
+    GoPayHosts::new(auth_base, client_base)
+        .map_err(|_| SettingsError::invalid("GOPAY_AUTH_BASE_URL", expected))
+}
+
+/// What both GoPay functions (consent, sync) read the same way, in this order: table, secrets,
+/// hosts (checked), bucket, due shards, secret TTL. Each function adds its own variables.
+#[derive(Debug, Clone)]
+pub struct GoPaySettings {
+    pub table: String,
+    pub payload_key_secret: String,
+    /// Secrets Manager secret `{"clientId","clientSecret"}`.
+    pub client_secret: String,
+    pub auth_base_url: String,
+    pub client_base_url: String,
+    /// Bucket of the token rescue objects (and of the sync's identification PDFs).
+    pub bucket: String,
+    pub due_shards: u32,
+    pub secret_ttl: Duration,
+}
+
+impl GoPaySettings {
+    /// `TABLE_NAME`, `PAYLOAD_KEY_SECRET`, `GOPAY_CLIENT_SECRET`, `GOPAY_AUTH_BASE_URL`,
+    /// `GOPAY_CLIENT_BASE_URL` (both checked), `GOPAY_BUCKET`, `GOPAY_DUE_SHARDS`,
+    /// `SECRET_CACHE_TTL_SECONDS`.
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let settings = Self {
+            table: env.required("TABLE_NAME")?,
+            payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
+            client_secret: env.required("GOPAY_CLIENT_SECRET")?,
+            auth_base_url: env.required("GOPAY_AUTH_BASE_URL")?,
+            client_base_url: env.required("GOPAY_CLIENT_BASE_URL")?,
+            bucket: env.required("GOPAY_BUCKET")?,
+            due_shards: env.number_in("GOPAY_DUE_SHARDS", 4, 1..=64)?,
+            secret_ttl: secret_ttl(env)?,
+        };
+        settings.hosts()?;
+        Ok(settings)
+    }
+
+    pub fn hosts(&self) -> Result<crate::consent::GoPayHosts, SettingsError> {
+        gopay_hosts(&self.auth_base_url, &self.client_base_url)
+    }
+
+    /// The client-credentials and payload-key caches over `source`.
+    pub fn secret_caches(
+        &self,
+        source: std::sync::Arc<dyn kyc_core::secrets::SecretSource>,
+    ) -> (
+        kyc_core::secrets::Cached<crate::tokens::ClientCredentials>,
+        kyc_core::secrets::Cached<kyc_core::crypto::Keyring>,
+    ) {
+        use kyc_core::secrets::Cached;
+        (
+            Cached::new(
+                source.clone(),
+                &self.client_secret,
+                self.secret_ttl,
+                |staged| crate::client::credentials_from_json(staged.current.expose()),
+            ),
+            Cached::new(
+                source,
+                &self.payload_key_secret,
+                self.secret_ttl,
+                kyc_core::crypto::Keyring::from_staged,
+            ),
+        )
+    }
+}

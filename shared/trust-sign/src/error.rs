@@ -1,0 +1,173 @@
+//! The one error type of the Trust & Sign module.
+//!
+//! Every variant but [`TrustSignError::Source`] describes a bad archive: retrying cannot help,
+//! so the caller records a failed event and quarantines the object. `Source` is a failed read
+//! (an S3 error, a timeout): the caller lets the invocation fail so Lambda retries it.
+//!
+//! No variant carries personal data in clear: entry names (they often contain the customer's
+//! name, e.g. `1_corinne_berthier_attachment_1_1.jpg`) are wrapped in [`Personal`], and JSON
+//! errors keep only the path and position, never serde's message (which can quote a value).
+
+use kyc_core::redact::Personal;
+
+/// The error a [`super::zip_locate::RangeSource`] returns: opaque, always treated as transient.
+pub type SourceError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a syntactically valid JSON document is not a report.json V6.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotV6Reason {
+    /// The top-level value is an array, a string, a number...
+    NotAnObject,
+    /// A field every V6 report has (`date`, `clientFile`) is absent.
+    MissingField(&'static str),
+    /// A `version` field is present and names another version (the V6 reference itself has
+    /// no version field; one that appears must at least not contradict V6).
+    OtherVersion(String),
+}
+
+impl std::fmt::Display for NotV6Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("the top-level JSON value is not an object"),
+            Self::MissingField(name) => write!(f, "the field `{name}` is missing"),
+            Self::OtherVersion(v) => write!(f, "the `version` field says {v}, not 6"),
+        }
+    }
+}
+
+/// Which size went past the configured limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeKind {
+    /// report.json's uncompressed size as the central directory declares it.
+    DeclaredUncompressed,
+    /// report.json's compressed size as declared (it is read whole, so it is bounded too).
+    DeclaredCompressed,
+    /// What inflating really produced, whatever the header said (a lying header).
+    Inflated,
+    /// The central directory (read whole before anything else).
+    CentralDirectory,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustSignError {
+    /// Reading the archive failed. Transient: the only variant worth a retry.
+    #[error("reading the archive failed: {0}")]
+    Source(#[source] SourceError),
+
+    #[error("not a ZIP archive: {reason}")]
+    NotZip { reason: &'static str },
+
+    #[error("truncated archive: {reason}")]
+    Truncated { reason: String },
+
+    /// Structurally broken in a way neither "not a ZIP" nor "truncated" describes
+    /// (inconsistent offsets, CRC mismatch, multi-disk archive...).
+    #[error("malformed archive: {reason}")]
+    Malformed { reason: String },
+
+    #[error("the archive holds no report.json at its root")]
+    NoReport,
+
+    #[error("the archive holds {count} entries named report.json")]
+    DuplicateReport { count: usize },
+
+    #[error("entry #{index} ({name}) is encrypted")]
+    EncryptedEntry {
+        index: usize,
+        name: Personal<String>,
+    },
+
+    #[error(
+        "report.json uses compression method {method}; only stored (0) and deflate (8) are read"
+    )]
+    UnsupportedCompression { method: u16 },
+
+    #[error("entry #{index} ({name}) has an unsafe name: {reason}")]
+    UnsafeEntryName {
+        index: usize,
+        name: Personal<String>,
+        reason: &'static str,
+    },
+
+    #[error("{kind:?} size {size} exceeds the limit of {limit} bytes")]
+    SizeLimitExceeded {
+        kind: SizeKind,
+        size: u64,
+        limit: u64,
+    },
+
+    /// Not JSON at all (syntax error or premature end). Position only, never the text.
+    #[error("report.json is not JSON (line {line}, column {column})")]
+    ReportNotJson { line: usize, column: usize },
+
+    #[error("report.json is not a report.json V6: {reason}")]
+    NotV6 { reason: NotV6Reason },
+
+    /// More list items (documents, events, checks...) than one invocation analyses within its
+    /// memory: quarantined rather than risk an out-of-memory crash.
+    #[error("report.json holds more than {limit} documents, events, checks and other items, beyond what is analysed within the function's memory")]
+    TooComplex { limit: usize },
+
+    /// JSON and V6-shaped, but a documented field has a type the model cannot take (e.g.
+    /// `participants` is a string). The JSON path says where; serde's message is dropped
+    /// because it may quote the offending (personal) value.
+    #[error("report.json has an unexpected type at `{path}` (line {line}, column {column})")]
+    ReportSchema {
+        path: String,
+        line: usize,
+        column: usize,
+    },
+}
+
+impl TrustSignError {
+    /// True when a retry may succeed (the read failed), false when the archive itself is bad.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Source(_))
+    }
+
+    /// A stable, machine-readable reason for failed-event records, metrics and quarantine tags.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Source(_) => "source_error",
+            Self::NotZip { .. } => "not_zip",
+            Self::Truncated { .. } => "truncated",
+            Self::Malformed { .. } => "malformed",
+            Self::NoReport => "no_report",
+            Self::DuplicateReport { .. } => "duplicate_report",
+            Self::EncryptedEntry { .. } => "encrypted_entry",
+            Self::UnsupportedCompression { .. } => "unsupported_compression",
+            Self::UnsafeEntryName { .. } => "unsafe_entry_name",
+            Self::SizeLimitExceeded { .. } => "size_limit_exceeded",
+            Self::ReportNotJson { .. } => "report_not_json",
+            Self::NotV6 { .. } => "report_not_v6",
+            Self::ReportSchema { .. } => "report_schema",
+            Self::TooComplex { .. } => "report_too_complex",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_source_errors_are_transient() {
+        let io: SourceError = Box::new(std::io::Error::other("timeout"));
+        assert!(TrustSignError::Source(io).is_transient());
+        assert!(!TrustSignError::NoReport.is_transient());
+        assert!(!TrustSignError::NotZip { reason: "x" }.is_transient());
+    }
+
+    #[test]
+    fn entry_names_never_reach_the_message() {
+        let e = TrustSignError::UnsafeEntryName {
+            index: 3,
+            name: Personal::new("../1_corinne_berthier.jpg".to_string()),
+            reason: "`..` component",
+        };
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("corinne"), "{text}");
+        assert!(text.contains("#3"));
+        assert_eq!(e.reason_code(), "unsafe_entry_name");
+    }
+}

@@ -1,0 +1,329 @@
+use super::*;
+use chrono::TimeZone;
+use kyc_core::crypto::PayloadKey;
+use kyc_core::intake::{MemoryStore, Provider};
+use kyc_core::secrets::StaticSecrets;
+use trust_sign_gen::{archive_bytes, write_archive, ArchiveOptions, Kind};
+
+const BUCKET: &str = "archives";
+
+fn settings() -> Settings {
+    Settings {
+        table: "t".into(),
+        payload_key_secret: "k".into(),
+        archive_prefix: "incoming/".into(),
+        processed_prefix: "processed/".into(),
+        quarantine_prefix: "quarantine/".into(),
+        link_key: LinkKey::ExternalId,
+        limits: Limits::default(),
+        secret_ttl: Duration::from_secs(300),
+    }
+}
+
+struct Twins {
+    archives: Arc<MemoryArchives>,
+    store: Arc<MemoryStore>,
+    processor: Processor,
+}
+
+fn twins() -> Twins {
+    let archives = Arc::new(MemoryArchives::default());
+    let store = Arc::new(MemoryStore::default());
+    let keys = Keyring::new(PayloadKey::new("t", [7; 32]).unwrap(), vec![]);
+    let processor = Processor {
+        sources: archives.clone(),
+        objects: archives.clone(),
+        store: store.clone(),
+        keys: Cached::new(
+            Arc::new(StaticSecrets(Default::default())),
+            "k",
+            Duration::from_secs(300),
+            Keyring::from_staged,
+        )
+        .preloaded(keys),
+        settings: settings(),
+        clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()),
+    };
+    Twins {
+        archives,
+        store,
+        processor,
+    }
+}
+
+fn notification(key: &str, version: &str) -> Notification {
+    Notification {
+        event_name: Some("ObjectCreated:Put".into()),
+        bucket: Some(BUCKET.into()),
+        key: Some(key.replace(' ', "+")),
+        version_id: Some(version.into()),
+        etag: Some("\"e\"".into()),
+        size: None,
+    }
+}
+
+fn customer(kind: Kind, customer: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    let opts = ArchiveOptions {
+        report_patch: Some(serde_json::json!({"clientFile": {"externalId": customer}})),
+        ..ArchiveOptions::default()
+    };
+    write_archive(kind, &opts, &mut v).unwrap();
+    v
+}
+
+#[tokio::test]
+async fn a_valid_archive_is_copied_then_recorded_once() {
+    let t = twins();
+    t.archives
+        .insert(BUCKET, "incoming/a b.zip", "v1", customer(Kind::Full, "c1"));
+    let n = notification("incoming/a b.zip", "v1");
+    let r = t.processor.handle(&[n.clone(), n]).await.unwrap();
+    let RecordResult::Processed {
+        event_id, outcome, ..
+    } = &r[0]
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(outcome, &Outcome::Applied);
+    assert!(matches!(
+        &r[1],
+        RecordResult::Processed {
+            outcome: Outcome::Duplicate,
+            ..
+        }
+    ));
+    let states = t.store.provider_states("c1").await.unwrap();
+    let stream = states[&Provider::TrustSign]
+        .streams
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(&stream.event_id, event_id);
+    let processed = stream.detail["processedKey"].as_str().unwrap();
+    let copy = t.archives.object(BUCKET, processed).unwrap();
+    assert!(serde_json::from_slice::<serde_json::Value>(&copy).is_ok());
+    assert_eq!(t.store.event_count(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_archive_is_quarantined_then_recorded_failed() {
+    let t = twins();
+    t.archives.insert(
+        BUCKET,
+        "incoming/bad.zip",
+        "v1",
+        archive_bytes(Kind::NotZip),
+    );
+    let r = t
+        .processor
+        .handle(&[notification("incoming/bad.zip", "v1")])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r[0], RecordResult::Quarantined { reason_code, outcome: Outcome::Recorded { .. }, .. } if reason_code == "not_zip"),
+        "{r:?}"
+    );
+    let mark = vec![(QUARANTINE_TAG.to_string(), "not_zip".to_string())];
+    assert_eq!(t.archives.tags(BUCKET, "incoming/bad.zip"), mark);
+    let quarantined = crate::plan::quarantine_key("quarantine/", "incoming/", "incoming/bad.zip");
+    assert_eq!(t.archives.tags(BUCKET, &quarantined), mark);
+    assert_eq!(
+        t.archives.object(BUCKET, &quarantined).unwrap(),
+        archive_bytes(Kind::NotZip)
+    );
+    assert_eq!(t.store.event_count(), 1);
+}
+
+/// A failed quarantine write is an `ArchiveWriteError`: the record fails (Lambda retries it),
+/// no failure is recorded without its quarantined object, and the message names no key.
+#[tokio::test]
+async fn a_failed_quarantine_is_retried_and_records_nothing() {
+    let t = twins();
+    let key = "incoming/1_corinne_berthier.zip";
+    t.archives
+        .insert(BUCKET, key, "v1", archive_bytes(Kind::NotZip));
+    let n = [notification(key, "v1")];
+    t.archives.fail_writes(true);
+    let err = t.processor.handle(&n).await.unwrap_err().to_string();
+    assert!(err.contains("quarantine: S3 write failed"), "{err}");
+    assert!(!err.contains("corinne"), "{err}");
+    assert_eq!(t.store.event_count(), 0);
+    t.archives.fail_writes(false);
+    let r = t.processor.handle(&n).await.unwrap();
+    assert!(matches!(&r[0], RecordResult::Quarantined { .. }), "{r:?}");
+    assert_eq!(t.store.event_count(), 1);
+}
+
+#[tokio::test]
+async fn transient_failures_record_nothing_and_a_retry_applies_once() {
+    let t = twins();
+    t.archives
+        .insert(BUCKET, "incoming/t.zip", "v1", customer(Kind::Full, "c2"));
+    let n = [notification("incoming/t.zip", "v1")];
+    t.archives.fail_reads(true);
+    assert!(t.processor.handle(&n).await.is_err());
+    t.archives.fail_reads(false);
+    // The processed copy fails: nothing is recorded (the copy comes first).
+    t.archives.fail_writes(true);
+    let err = t.processor.handle(&n).await.unwrap_err();
+    assert!(err.to_string().contains("processed copy"), "{err}");
+    assert_eq!(t.store.event_count(), 0);
+    t.archives.fail_writes(false);
+    let r = t.processor.handle(&n).await.unwrap();
+    assert!(matches!(
+        &r[0],
+        RecordResult::Processed {
+            outcome: Outcome::Applied,
+            ..
+        }
+    ));
+    assert_eq!(t.store.history("c2").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_version_gone_before_it_is_read_records_nothing() {
+    let t = twins();
+    t.archives
+        .insert(BUCKET, "incoming/g.zip", "v2", customer(Kind::Full, "c3"));
+    let r = t
+        .processor
+        .handle(&[notification("incoming/g.zip", "v1")])
+        .await
+        .unwrap();
+    assert!(matches!(r[0], RecordResult::Gone { .. }), "{r:?}");
+    assert_eq!(t.store.event_count(), 0);
+}
+
+#[tokio::test]
+async fn foreign_objects_and_events_are_skipped() {
+    let t = twins();
+    let mut removed = notification("incoming/a.zip", "v1");
+    removed.event_name = Some("ObjectRemoved:Delete".into());
+    let r = t
+        .processor
+        .handle(&[
+            notification("incoming/notes.json", "v1"),
+            notification("processed/a.zip", "v1"),
+            notification("incoming/bad%zz.zip", "v1"),
+            removed,
+        ])
+        .await
+        .unwrap();
+    assert!(r.iter().all(|r| matches!(r, RecordResult::Skipped { .. })));
+    assert_eq!(t.store.event_count(), 0);
+}
+
+#[test]
+fn keys_are_url_decoded_form_style() {
+    assert_eq!(
+        decode_key("incoming/dossier+2024%2F06+%C3%A9t%C3%A9.zip").as_deref(),
+        Some("incoming/dossier 2024/06 été.zip")
+    );
+    assert_eq!(decode_key("a%2Bb").as_deref(), Some("a+b"));
+    assert_eq!(decode_key("bad%2"), None);
+    assert_eq!(decode_key("bad%zz"), None);
+    assert_eq!(decode_key("%FF"), None);
+}
+
+#[test]
+fn only_zip_keys_under_the_prefix_are_archives() {
+    let s = settings();
+    assert!(s.is_archive_key("incoming/a.zip"));
+    assert!(s.is_archive_key("incoming/sub/A.ZIP"));
+    assert!(!s.is_archive_key("incoming/a.json"));
+    assert!(!s.is_archive_key("quarantine/incoming/a.zip"));
+    assert!(!s.is_archive_key("incoming/.zip"));
+}
+
+#[test]
+fn own_prefixes_must_not_overlap_the_archive_prefix() {
+    assert!(settings().checked().is_ok());
+    let mut s = settings();
+    s.archive_prefix = String::new();
+    assert!(s.checked().is_err());
+    let mut s = settings();
+    s.processed_prefix = "incoming/processed/".into();
+    assert_eq!(
+        s.checked().unwrap_err(),
+        OverlappingPrefix {
+            name: "PROCESSED_PREFIX"
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_batch_counts_recorded_duplicate_and_quarantined_by_reason() {
+    use kyc_core::metrics::Metric;
+    let t = twins();
+    t.archives
+        .insert(BUCKET, "incoming/a.zip", "v1", customer(Kind::Full, "c1"));
+    t.archives.insert(
+        BUCKET,
+        "incoming/dossier jean_dupont.zip",
+        "v1",
+        archive_bytes(Kind::NotZip),
+    );
+    let good = notification("incoming/a.zip", "v1");
+    let bad = notification("incoming/dossier jean_dupont.zip", "v1");
+    let skipped = notification("elsewhere/x.zip", "v1");
+    let r = t
+        .processor
+        .handle(&[good.clone(), good, bad, skipped])
+        .await
+        .unwrap();
+    let m = metrics(&r);
+    assert_eq!(m.total(Metric::EventsRecorded), 2.0, "{r:?}");
+    assert_eq!(m.total(Metric::Duplicates), 1.0);
+    assert_eq!(m.for_reason(Metric::ArchivesQuarantined, "not_zip"), 1.0);
+    // The dimension is the reason code: nothing of the key reaches a metric line.
+    let lines = kyc_core::metrics::emf_lines(&m, "trust-sign-archive", Utc::now()).join("\n");
+    assert!(
+        !lines.contains("dupont") && !lines.contains("dossier"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn settings_from_the_environment_fail_on_a_bad_value_naming_it() {
+    use kyc_core::config::Env;
+    let base = [("TABLE_NAME", "t"), ("PAYLOAD_KEY_SECRET", "k")];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all = base.to_vec();
+        all.extend_from_slice(extra);
+        Settings::from_env(&Env::from_pairs(&all))
+    };
+    let s = with(&[]).unwrap();
+    assert_eq!(s.archive_prefix, "incoming/");
+    assert_eq!(s.link_key, LinkKey::ExternalId);
+    assert_eq!(s.limits.max_report_size, 64 * 1024 * 1024);
+    for (name, bad) in [
+        ("MAX_REPORT_BYTES", "64MiB"),
+        ("MAX_REPORT_BYTES", "134217728"),
+        ("LINK_KEY", "recordId"),
+        ("PROCESSED_PREFIX", "incoming/done/"),
+        ("QUARANTINE_PREFIX", "incoming/"),
+        ("SECRET_CACHE_TTL_SECONDS", "five"),
+    ] {
+        let e = with(&[(name, bad)]).unwrap_err();
+        assert_eq!(e.name(), name, "{bad}");
+        assert!(!e.to_string().contains(bad), "{e}");
+    }
+    assert_eq!(
+        with(&[]).map(|s| s.secret_ttl),
+        Ok(Duration::from_secs(300))
+    );
+    assert_eq!(
+        Settings::from_env(&Env::from_pairs(&[("TABLE_NAME", "t")]))
+            .unwrap_err()
+            .name(),
+        "PAYLOAD_KEY_SECRET"
+    );
+}
+
+#[test]
+fn a_transient_archive_failure_is_retryable() {
+    use kyc_core::invocation::InvocationError;
+    let e: InvocationError = Transient("record 0: S3".into()).into();
+    assert_eq!(e, InvocationError::Retryable("record 0: S3".into()));
+}

@@ -1,0 +1,603 @@
+//! Typed Xpollens callbacks. To support a new callback type: add a variant to
+//! [`CallbackKind`], a `parse_*` function below, one arm in [`parse_callback`], and its state
+//! rule in `kyc_state::plan_xpollens`.
+
+use super::dates::parse_body_date;
+use super::lenient::{array, field, integer, object, scalar_text, text};
+use super::status::{
+    authentication_reason, AuthenticationStatus, DiligenceStatus, KycStatus, Status,
+    UserFreezeStatus, UserRecordStatus,
+};
+use chrono::{DateTime, Utc};
+use kyc_core::redact::Secret;
+use serde_json::{Map, Value};
+
+pub const USER_FREEZE: u32 = 15;
+pub const KYC_DEMAND: u32 = 4;
+pub const USER_RECORD: u32 = 34;
+pub const SCA_ENROLMENT: u32 = 35;
+pub const SCA_RESULT: u32 = 36;
+pub const DILIGENCE_REUPLOAD: u32 = 47;
+pub const KYC_WEBVIEW: u32 = 48;
+
+/// One callback as Xpollens sent it, normalised.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    /// `None` only for an unknown callback without a readable type.
+    pub callback_type: Option<u32>,
+    /// `appUserId` in whatever casing it came.
+    pub subject: Option<String>,
+    pub kind: CallbackKind,
+    /// The body's canonical digest (keys sorted, no whitespace), from the same parse: what tells
+    /// a re-sent body from a different one.
+    pub body_sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum CallbackKind {
+    KycDemand(KycDemand),
+    UserRecord(UserRecord),
+    ScaEnrolment(ScaEnrolment),
+    ScaResult(ScaResult),
+    DiligenceReupload(DiligenceReupload),
+    KycWebview(KycWebview),
+    UserFreeze(UserFreeze),
+    /// Every other type (payments, cards...): recorded raw, never rejected.
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct KycDemand {
+    /// `None` when the callback carries no status.
+    pub status: Option<Status<KycStatus>>,
+    /// v2 fields (`kycLevel`, `workflowCode`, `expectedDiligences`, `receivedDiligences`).
+    pub v2: bool,
+    pub kyc_level: Option<String>,
+    pub workflow_code: Option<String>,
+    pub expected: Vec<ExpectedDiligence>,
+    /// v1 `diligences` or v2 `receivedDiligences`.
+    pub diligences: Vec<Diligence>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExpectedDiligence {
+    pub diligence_type: Option<String>,
+    pub expected_count: Option<i64>,
+    pub possible_sub_types: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diligence {
+    pub diligence_type: Option<String>,
+    pub status: Option<Status<DiligenceStatus>>,
+    /// Free-text refusal reason from the provider ("Illegible document"...).
+    pub reason: Option<String>,
+    /// Attachment keys only: file names may carry personal data and stay in the sealed raw body.
+    pub attachment_keys: Vec<String>,
+    pub attachment_count: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub status: Option<Status<UserRecordStatus>>,
+    /// Used to enrol strong authentication: treated as a secret.
+    pub public_user_code: Option<Secret>,
+    pub identification_level: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScaEnrolment {
+    pub activation_code: Option<Secret>,
+    pub web_view_url: Option<Secret>,
+    /// Provider error text; kept out of logs all the same.
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScaResult {
+    pub authentication_id: Option<String>,
+    pub status: Option<Status<AuthenticationStatus>>,
+    pub reason: Option<String>,
+    pub result_date: Option<DateTime<Utc>>,
+    pub processed_date: Option<DateTime<Utc>>,
+    pub response_code: Option<i64>,
+    pub payload: PayloadShape,
+}
+
+/// Callback 36 `Payload`: a JSON document serialised into a string, or empty, or null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PayloadShape {
+    Absent,
+    Empty,
+    /// A JSON string holding JSON (or a JSON object sent as is).
+    Json,
+    /// A string that is not JSON: kept in the sealed raw body.
+    Opaque,
+}
+
+/// Callback 15, sent as a query string (`?type=15&userstatus=1|2&userid=`).
+#[derive(Debug, Clone)]
+pub struct UserFreeze {
+    pub status: Option<Status<UserFreezeStatus>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiligenceReupload {
+    pub web_view_url: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KycWebview {
+    pub url: Option<Secret>,
+    pub token: Option<Secret>,
+    pub web_view_url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("body must be a JSON object")]
+    NotAnObject,
+    #[error("callback type {body} in the body does not match type {path} in the URL")]
+    TypeMismatch { path: u32, body: u32 },
+    #[error("callback type {0} requires appUserId")]
+    MissingSubject(u32),
+    #[error("appUserId is longer than 128 characters or contains control characters")]
+    InvalidSubject,
+}
+
+/// Parses a callback body. `path_type` is the `{type}` of `/xpollens/callbacks/{type}` when the
+/// callback URL names it; it fills a missing body type and must agree with a present one.
+pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, CallbackError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        // serde_json's message names line/column and the expected token, never the content.
+        CallbackError::NotJson(e.to_string())
+    })?;
+    let obj = value.as_object().ok_or(CallbackError::NotAnObject)?;
+    let body_sha256 = canonical_digest(&value);
+    // Callback 36 nests everything under `Header`.
+    let header = object(obj, &["Header"]);
+    let fields = header.unwrap_or(obj);
+
+    // A `type` that is not a number cannot be a known callback: it is recorded raw like any
+    // other unknown type, never refused.
+    let body_type = text(fields, &["type"])
+        .or_else(|| text(obj, &["type"]))
+        .and_then(|t| t.parse::<u32>().ok());
+    let callback_type = match (path_type, body_type) {
+        (Some(p), Some(b)) if p != b => {
+            return Err(CallbackError::TypeMismatch { path: p, body: b })
+        }
+        (p, b) => b.or(p),
+    };
+    // Callback 15 names the customer `userid` (query string).
+    let subject = text(fields, &["appUserId"]).or_else(|| {
+        (callback_type == Some(USER_FREEZE))
+            .then(|| text(fields, &["userid", "userId"]))
+            .flatten()
+    });
+    let subject_valid = subject
+        .as_ref()
+        .is_none_or(|s| s.chars().count() <= 128 && !s.chars().any(char::is_control));
+
+    let kind = match callback_type {
+        Some(KYC_DEMAND) => CallbackKind::KycDemand(parse_kyc_demand(fields)),
+        Some(USER_RECORD) => CallbackKind::UserRecord(parse_user_record(fields)),
+        Some(SCA_ENROLMENT) => CallbackKind::ScaEnrolment(parse_sca_enrolment(fields)),
+        Some(SCA_RESULT) => CallbackKind::ScaResult(parse_sca_result(fields, obj)),
+        Some(DILIGENCE_REUPLOAD) => CallbackKind::DiligenceReupload(DiligenceReupload {
+            web_view_url: secret(fields, &["webviewUrl", "webViewUrl"]),
+        }),
+        Some(KYC_WEBVIEW) => CallbackKind::KycWebview(KycWebview {
+            url: secret(fields, &["url"]),
+            token: secret(fields, &["token"]),
+            web_view_url: secret(fields, &["webviewUrl", "webViewUrl"]),
+        }),
+        Some(USER_FREEZE) => CallbackKind::UserFreeze(UserFreeze {
+            status: text(fields, &["userstatus", "userStatus"])
+                .map(|s| UserFreezeStatus::parse(&s)),
+        }),
+        _ => CallbackKind::Other,
+    };
+    let known = !matches!(kind, CallbackKind::Other);
+    if known && subject.is_none() {
+        return Err(CallbackError::MissingSubject(
+            callback_type.unwrap_or_default(),
+        ));
+    }
+    if known && !subject_valid {
+        return Err(CallbackError::InvalidSubject);
+    }
+    Ok(Callback {
+        callback_type,
+        // An unknown type with an unusable appUserId is kept unassigned rather than refused.
+        subject: subject.filter(|_| subject_valid),
+        kind,
+        body_sha256,
+    })
+}
+
+/// The digest that tells a re-sent body from a different one: SHA-256 of the body in canonical
+/// form (keys sorted, as serde_json's `Map` is a `BTreeMap`; no whitespace), streamed into the
+/// hash. The fallback queue hands back the body as a JSON value, re-serialised, and it must
+/// still be a duplicate of the live delivery. Stored events keep this digest, so its bytes must
+/// never change (see the golden test).
+fn canonical_digest(value: &Value) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    serde_json::to_writer(&mut hasher, value).expect("a Value always serialises into a hash");
+    hex::encode(hasher.finalize())
+}
+
+fn secret(obj: &Map<String, Value>, names: &[&str]) -> Option<Secret> {
+    text(obj, names).map(Secret::new)
+}
+
+fn parse_kyc_demand(obj: &Map<String, Value>) -> KycDemand {
+    let v2_keys = [
+        "kycLevel",
+        "workflowCode",
+        "expectedDiligences",
+        "receivedDiligences",
+    ];
+    let v2 = v2_keys.iter().any(|k| field(obj, &[k]).is_some());
+    let expected = array(obj, &["expectedDiligences"])
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|e| ExpectedDiligence {
+            diligence_type: text(e, &["type", "diligenceType"]),
+            expected_count: integer(e, &["expectedCount"]),
+            possible_sub_types: array(e, &["possibleDiligenceSubTypes"])
+                .iter()
+                .filter_map(scalar_text)
+                .collect(),
+        })
+        .collect();
+    let diligences = array(obj, &["receivedDiligences", "diligences"])
+        .iter()
+        .filter_map(Value::as_object)
+        .map(parse_diligence)
+        .collect();
+    KycDemand {
+        status: text(obj, &["status"]).map(|s| KycStatus::parse(&s)),
+        v2,
+        kyc_level: text(obj, &["kycLevel"]),
+        workflow_code: text(obj, &["workflowCode"]),
+        expected,
+        diligences,
+    }
+}
+
+fn parse_diligence(d: &Map<String, Value>) -> Diligence {
+    let attachments = array(d, &["attachments"]);
+    Diligence {
+        diligence_type: text(d, &["diligenceType", "type"]),
+        status: text(d, &["status"]).map(|s| DiligenceStatus::parse(&s)),
+        reason: text(d, &["reason"]),
+        attachment_keys: attachments
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(|a| text(a, &["attachmentKey"]))
+            .collect(),
+        attachment_count: attachments.len(),
+    }
+}
+
+fn parse_user_record(obj: &Map<String, Value>) -> UserRecord {
+    UserRecord {
+        status: text(obj, &["userRecordStatus", "status"]).map(|s| UserRecordStatus::parse(&s)),
+        public_user_code: secret(obj, &["publicUserCode"]),
+        identification_level: text(obj, &["identificationLevel"]),
+    }
+}
+
+fn parse_sca_enrolment(obj: &Map<String, Value>) -> ScaEnrolment {
+    let extra = object(obj, &["ExtraData"]);
+    ScaEnrolment {
+        activation_code: secret(obj, &["ActivationCode"]),
+        web_view_url: extra
+            .and_then(|e| secret(e, &["WebViewUrl"]))
+            .or_else(|| secret(obj, &["WebViewUrl"])),
+        error_message: text(obj, &["ErrorMessage"]),
+    }
+}
+
+fn parse_sca_result(header: &Map<String, Value>, root: &Map<String, Value>) -> ScaResult {
+    let date = |names: &[&str]| text(header, names).and_then(|s| parse_body_date(&s));
+    ScaResult {
+        authentication_id: text(header, &["AuthenticationId"]),
+        status: text(header, &["Status"]).map(|s| AuthenticationStatus::parse(&s)),
+        reason: text(header, &["Reason"]).map(|r| authentication_reason(&r)),
+        result_date: date(&["AuthenticationResultDate"]),
+        processed_date: date(&["RequestProcessDate", "RequestProcessedDate"]),
+        response_code: integer(header, &["RequestResponseCode"]),
+        payload: match field(root, &["Payload"]) {
+            None | Some(Value::Null) => PayloadShape::Absent,
+            Some(Value::String(s)) if s.trim().is_empty() => PayloadShape::Empty,
+            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(_) => PayloadShape::Json,
+                Err(_) => PayloadShape::Opaque,
+            },
+            Some(_) => PayloadShape::Json,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest of a raw body as the first release computed it (a JSON body canonical, any
+    /// other body as it is): the reference the one-parse digest is held to.
+    fn body_digest(body: &[u8]) -> String {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => canonical_digest(&v),
+            Err(_) => kyc_core::intake::sha256_hex(body),
+        }
+    }
+
+    fn parse(json: &str) -> Callback {
+        parse_callback(json.as_bytes(), None).unwrap()
+    }
+
+    #[test]
+    fn kyc_demand_v1_documented_example() {
+        let c = parse(
+            r#"{"type":"4","status":"Incomplete","appUserId":"559d7e85J","diligences":[{"reason":"","diligenceType":"ID_CARD","status":"Validated"}]}"#,
+        );
+        assert_eq!(c.callback_type, Some(4));
+        assert_eq!(c.subject.as_deref(), Some("559d7e85J"));
+        let CallbackKind::KycDemand(d) = c.kind else {
+            panic!()
+        };
+        assert!(!d.v2);
+        assert_eq!(d.status, Some(Status::Known(KycStatus::Incomplete)));
+        assert_eq!(d.diligences[0].diligence_type.as_deref(), Some("ID_CARD"));
+        assert_eq!(
+            d.diligences[0].status,
+            Some(Status::Known(DiligenceStatus::Validated))
+        );
+        assert_eq!(d.diligences[0].reason, None);
+    }
+
+    #[test]
+    fn kyc_demand_v2_with_mixed_case_attachments() {
+        let c = parse(
+            r#"{"type":4,"status":"AwaintingExpertise","appUserid":"u1","kycLevel":"High","workflowCode":"Identity",
+            "expectedDiligences":[{"type":"Complementary","expectedCount":1,"possibleDiligenceSubTypes":["PAYSLIP"]}],
+            "receivedDiligences":[{"diligenceType":"SELFIE","status":"Refused","reason":"Too dark selfie",
+               "attachments":[{"fileName":"a.jpg","attachmentKey":"k1"},{"FileName":"b.jpg","AttachmentKey":"k2"}]}],
+            "someNewField":{"x":1}}"#,
+        );
+        assert_eq!(c.subject.as_deref(), Some("u1"));
+        let CallbackKind::KycDemand(d) = c.kind else {
+            panic!()
+        };
+        assert!(d.v2);
+        assert_eq!(d.status, Some(Status::Known(KycStatus::AwaitingExpertise)));
+        assert_eq!(d.kyc_level.as_deref(), Some("High"));
+        assert_eq!(d.expected[0].expected_count, Some(1));
+        assert_eq!(d.expected[0].possible_sub_types, vec!["PAYSLIP"]);
+        assert_eq!(d.diligences[0].attachment_keys, vec!["k1", "k2"]);
+        assert_eq!(d.diligences[0].reason.as_deref(), Some("Too dark selfie"));
+    }
+
+    #[test]
+    fn sca_enrolment_pascal_case_keeps_secrets_wrapped() {
+        let c = parse(
+            r#"{"type":"35","AppUserId":"Au007","ActivationCode":"5743c6747156074e5aebcaec6f8b4a8","ErrorMessage":null,
+            "ExtraData":{"WebViewUrl":"https://pad.example/index.html?technicalId=X&token=l03lhEzA"}}"#,
+        );
+        assert_eq!(c.subject.as_deref(), Some("Au007"));
+        let CallbackKind::ScaEnrolment(e) = c.kind else {
+            panic!()
+        };
+        assert_eq!(
+            e.activation_code.as_ref().unwrap().expose(),
+            "5743c6747156074e5aebcaec6f8b4a8"
+        );
+        assert!(e.web_view_url.is_some());
+        assert_eq!(e.error_message, None);
+        let debug = format!("{e:?}");
+        assert!(
+            !debug.contains("5743c") && !debug.contains("l03lhEzA"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn sca_result_header_and_payload_shapes() {
+        let base = r#"{"Header":{"AuthenticationId":"1240b556-604e-4b5d-9bc1-73b649fc992e","Type":36,"AppUserId":"49807005J",
+            "AuthenticationResultDate":"2021-05-18T12:47:25+00:00","RequestProcessedDate":"2021-05-18T12:47:14.4008694+00:00",
+            "RequestResponseCode":201,"Status":"Failed","Reason":"NotFound "},"Payload":PAYLOAD}"#;
+        for (payload, shape) in [
+            ("\"\"", PayloadShape::Empty),
+            ("null", PayloadShape::Absent),
+            (r#""{\"amount\":12}""#, PayloadShape::Json),
+            ("\"not json\"", PayloadShape::Opaque),
+        ] {
+            let c = parse(&base.replace("PAYLOAD", payload));
+            assert_eq!(c.callback_type, Some(36));
+            assert_eq!(c.subject.as_deref(), Some("49807005J"));
+            let CallbackKind::ScaResult(r) = c.kind else {
+                panic!()
+            };
+            assert_eq!(r.payload, shape);
+            assert_eq!(r.status, Some(Status::Known(AuthenticationStatus::Failed)));
+            assert_eq!(r.reason.as_deref(), Some("NotFound"));
+            assert!(r.processed_date.is_some() && r.result_date.is_some());
+            assert_eq!(r.response_code, Some(201));
+        }
+        let newer = base
+            .replace("RequestProcessedDate", "RequestProcessDate")
+            .replace("PAYLOAD", "\"\"");
+        let CallbackKind::ScaResult(r) = parse(&newer).kind else {
+            panic!()
+        };
+        assert!(r.processed_date.is_some());
+    }
+
+    #[test]
+    fn webview_callbacks() {
+        let CallbackKind::KycWebview(w) = parse(
+            r#"{"type":"48","appUserId":"u","url":"https://x/i.html","token":"20240702_71Q"}"#,
+        )
+        .kind
+        else {
+            panic!()
+        };
+        assert_eq!(w.token.unwrap().expose(), "20240702_71Q");
+        assert!(w.url.is_some());
+        let CallbackKind::DiligenceReupload(r) =
+            parse(r#"{"type":"47","appUserId":"u","webviewUrl":"https://x"}"#).kind
+        else {
+            panic!()
+        };
+        assert!(r.web_view_url.is_some());
+    }
+
+    #[test]
+    fn unknown_types_are_accepted_even_without_subject() {
+        let c = parse(r#"{"type":"16","amount":10}"#);
+        assert_eq!(c.callback_type, Some(16));
+        assert!(matches!(c.kind, CallbackKind::Other));
+        let c = parse(r#"{"whatever":true}"#);
+        assert_eq!(c.callback_type, None);
+    }
+
+    #[test]
+    fn path_type_fills_and_must_agree() {
+        let c = parse_callback(
+            br#"{"appUserId":"u","userRecordStatus":"InProgress"}"#,
+            Some(34),
+        )
+        .unwrap();
+        assert!(matches!(c.kind, CallbackKind::UserRecord(_)));
+        assert_eq!(
+            parse_callback(br#"{"type":"4","appUserId":"u"}"#, Some(34)).unwrap_err(),
+            CallbackError::TypeMismatch { path: 34, body: 4 }
+        );
+    }
+
+    #[test]
+    fn malformed_inputs_get_precise_errors() {
+        assert!(matches!(
+            parse_callback(b"{not json", None),
+            Err(CallbackError::NotJson(_))
+        ));
+        assert_eq!(
+            parse_callback(b"[1]", None).unwrap_err(),
+            CallbackError::NotAnObject
+        );
+        // Not a number: an unknown type, recorded raw.
+        let c = parse_callback(br#"{"type":"four"}"#, None).unwrap();
+        assert_eq!(c.callback_type, None);
+        assert!(matches!(c.kind, CallbackKind::Other));
+        let long_unknown = format!(r#"{{"type":"16","appUserId":"{}"}}"#, "x".repeat(200));
+        assert_eq!(
+            parse_callback(long_unknown.as_bytes(), None)
+                .unwrap()
+                .subject,
+            None
+        );
+        assert_eq!(
+            parse_callback(br#"{"type":"4","status":"Pending"}"#, None).unwrap_err(),
+            CallbackError::MissingSubject(4)
+        );
+        let long = format!(r#"{{"type":"34","appUserId":"{}"}}"#, "x".repeat(200));
+        assert_eq!(
+            parse_callback(long.as_bytes(), None).unwrap_err(),
+            CallbackError::InvalidSubject
+        );
+    }
+
+    #[test]
+    fn a_json_body_re_serialised_keeps_its_digest() {
+        let live = br#"{ "type": "4",  "status":"Pending", "appUserId":"u", "n": 10.50 }"#;
+        let queued = br#"{"appUserId":"u","n":10.5,"status":"Pending","type":"4"}"#;
+        assert_eq!(body_digest(live), body_digest(queued));
+        assert_ne!(
+            body_digest(live),
+            body_digest(br#"{"type":"4","status":"Complete"}"#)
+        );
+        assert_eq!(body_digest(b"a=1"), kyc_core::intake::sha256_hex(b"a=1"));
+    }
+
+    /// Stored events keep their body digest, and a re-sent `Webhook-Id` is a duplicate or a
+    /// conflict by comparing it: these digests were computed by the first release (parse, then
+    /// `serde_json::to_vec`) and must never change, whichever way the digest is computed.
+    #[test]
+    fn body_digests_are_those_already_stored() {
+        let golden = [
+            (
+                r#"{"type":"34","appUserId":"70rot07ay","publicUserCode":"363O2TWZ3787","userRecordStatus":"InProgress","identificationLevel":"Intermediate"}"#,
+                "dfa538c6c99d1c7d8b3ab400fb6e4a4e7119111562941a78efb4bce1aedc536a",
+            ),
+            (
+                r#"{"Header":{"AuthenticationId":"1240b556-604e-4b5d-9bc1-73b649fc992e","Type":36,"AppUserId":"49807005J","AuthenticationResultDate":"2021-05-18T12:47:25+00:00","RequestProcessedDate":"2021-05-18T12:47:14.4008694+00:00","RequestResponseCode":201,"Status":"Succeeded","Reason":null},"Payload":""}"#,
+                "782a1db2b71358f4b808ceeb2090d81909b3ee82c419ccd82cf1d2443c731cb4",
+            ),
+            (
+                "{ \"type\": 4, \"status\":\"Refus\u{e9}\", \"appUserId\":\"u\\u00e9\\n\\t\\\"/\\\\\u{1F600}\", \"n\": [10.50, -0.0, 1e3, 12345678901234567890, 1.7976931348623157e308, 5e-324, true, null], \"z\":{\"b\":1,\"a\":{}} }",
+                "b5579ad7ea7f2b6c8c8d74bb0223b7ac308d96b8d54bf17da0a7c4932c0c4e4c",
+            ),
+            (
+                "{\"type\":\"4\",\"ctl\":\"\\u0001\\u001f\\u007f\\u2028\",\"k\":\"\\ud83d\\ude00\"}",
+                "412e913ffbb7752372c37185432081fef1f11286ed9fe164d72f0cbce4aadb74",
+            ),
+            (
+                "type=4&appUserId=u",
+                "852221dacb62d1c4c7cdc93f73991e7ed76edaa3ed1f50366612c4b5218c0384",
+            ),
+        ];
+        for (body, digest) in golden {
+            assert_eq!(body_digest(body.as_bytes()), digest, "{body}");
+            if let Ok(c) = parse_callback(body.as_bytes(), None) {
+                assert_eq!(c.body_sha256, digest, "{body}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The digest the parse computes is the one `body_digest` gives the same bytes, for
+        /// any JSON object (whatever its keys, nesting, numbers and escapes). Top-level keys
+        /// start with `x` so that no generated body is a known callback missing its subject.
+        #[test]
+        fn the_parse_digest_is_the_body_digest(value in json_object()) {
+            let body = serde_json::to_vec_pretty(&value).unwrap();
+            let c = parse_callback(&body, None).unwrap();
+            proptest::prop_assert_eq!(&c.body_sha256, &body_digest(&body));
+            // The first release's way: parse, serialise to a buffer, hash the buffer.
+            let reparsed: Value = serde_json::from_slice(&body).unwrap();
+            proptest::prop_assert_eq!(
+                c.body_sha256,
+                kyc_core::intake::sha256_hex(&serde_json::to_vec(&reparsed).unwrap())
+            );
+        }
+    }
+
+    fn json_object() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        let tree = leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(any::<String>(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        proptest::collection::btree_map("x[a-zA-Z]{0,7}", tree, 0..8)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+}

@@ -1,0 +1,199 @@
+//! GoPay consent end to end: the real consent handler (Lambda entry point), real SDK calls to
+//! moto, the GoPay simulator's consent page and token endpoint.
+
+use gopay_sim::{ConsentBehaviour, Endpoint as SimEndpoint, ProfileSpec, SimConfig};
+use kyc_core::chrono::Duration;
+use kyc_core::intake::Provider;
+use kyc_core::kyc_state::Stream;
+use kyc_gopay::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM};
+use kyc_gopay::store::ProfileStatus;
+use kyc_integration_tests::gopay::*;
+
+fn location(resp: &lambda_http::Response<lambda_http::Body>) -> String {
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+async fn consent_status(env: &GoPayEnv, customer: &str) -> Option<String> {
+    let states = env.events().provider_states(customer).await.unwrap();
+    states
+        .get(&Provider::Gopay)
+        .and_then(|s| s.status(Stream::named(CONSENT_STREAM).unwrap()))
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_happy_path_stores_a_sealed_profile_due_now_and_the_first_poll_records_state() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let endpoint = env.consent_endpoint();
+    let callback = env.consent_redirect(&endpoint, "cust-1").await;
+    assert!(callback.starts_with("/gopay/callback?code="), "{callback}");
+
+    let resp = env.call(&endpoint, "GET", &callback, "").await;
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(location(&resp), SUCCESS_URL);
+
+    let profile = env
+        .store()
+        .profile_of_customer("cust-1")
+        .await
+        .unwrap()
+        .expect("profile stored");
+    assert_eq!(profile.status, ProfileStatus::Active);
+    assert_eq!(profile.customer_id, "cust-1");
+    assert!(profile
+        .sealed_refresh
+        .as_deref()
+        .unwrap()
+        .starts_with("v2."));
+    assert_eq!(profile.next_due_at, Some(env.sim.now()), "due now");
+    assert_eq!(
+        profile.access_expires_at,
+        Some(env.sim.now() + Duration::minutes(60))
+    );
+    assert_eq!(
+        consent_status(&env, "cust-1").await.as_deref(),
+        Some("GRANTED")
+    );
+    assert_eq!(env.sim.request_count(SimEndpoint::Token), 1);
+
+    // Due now: the next run polls it and records the first identification state.
+    let report = env.sync("run-1").await;
+    assert_eq!((report.claimed, report.polled, report.changes), (1, 1, 1));
+    let states = env.events().provider_states("cust-1").await.unwrap();
+    let gopay = &states[&Provider::Gopay];
+    assert_eq!(
+        gopay.status(Stream::named(IDENTIFICATION_STREAM).unwrap()),
+        Some("PENDING")
+    );
+    assert_eq!(
+        report.refreshed, 0,
+        "the access token from the exchange is still valid"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_consent_is_recorded_on_the_customer_and_redirects_to_the_failure_url() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let denying = env.sim.add_profile(ProfileSpec {
+        consent: ConsentBehaviour::Deny,
+        ..ProfileSpec::default()
+    });
+    assert!(env.sim.enqueue_consent(denying));
+    let endpoint = env.consent_endpoint();
+    let callback = env.consent_redirect(&endpoint, "cust-2").await;
+    assert!(callback.contains("error=access_denied"), "{callback}");
+
+    let resp = env.call(&endpoint, "GET", &callback, "").await;
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(location(&resp), FAILURE_URL);
+    assert_eq!(
+        consent_status(&env, "cust-2").await.as_deref(),
+        Some("DENIED")
+    );
+    let history = env.events().history("cust-2").await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].summary["detail"]["error"], "access_denied");
+    assert!(env
+        .store()
+        .profile_of_customer("cust-2")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(env.sim.request_count(SimEndpoint::Token), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_unknown_expired_or_malformed_state_is_400_and_nothing_else_happens() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let endpoint = env.consent_endpoint();
+
+    // Replay: the first use succeeds, the second is refused before any token call.
+    let callback = env.consent_redirect(&endpoint, "cust-3").await;
+    assert_eq!(
+        env.call(&endpoint, "GET", &callback, "").await.status(),
+        302
+    );
+    let history_before = env.events().history("cust-3").await.unwrap().len();
+    let replay = env.call(&endpoint, "GET", &callback, "").await;
+    assert_eq!(replay.status().as_u16(), 400);
+    assert_eq!(env.sim.request_count(SimEndpoint::Token), 1);
+    assert_eq!(env.sim.authorization_code_reuse_count(), 0);
+    assert_eq!(
+        env.events().history("cust-3").await.unwrap().len(),
+        history_before
+    );
+
+    // Unknown (well-formed) state.
+    let unknown = format!("/gopay/callback?code=abc&state={}", "A".repeat(43));
+    assert_eq!(env.call(&endpoint, "GET", &unknown, "").await.status(), 400);
+
+    // Expired: the customer comes back after 10 minutes.
+    let late = env.consent_redirect(&endpoint, "cust-4").await;
+    env.sim
+        .advance(Duration::minutes(10) + Duration::seconds(1));
+    assert_eq!(env.call(&endpoint, "GET", &late, "").await.status(), 400);
+    assert!(env
+        .store()
+        .profile_of_customer("cust-4")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(env.events().history("cust-4").await.unwrap().is_empty());
+
+    // Malformed queries.
+    for bad in [
+        "/gopay/callback",
+        "/gopay/callback?code=abc",
+        "/gopay/callback?code=a&error=access_denied&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/gopay/callback?code=a&state=short",
+    ] {
+        assert_eq!(env.call(&endpoint, "GET", bad, "").await.status(), 400, "{bad}");
+    }
+    assert_eq!(env.sim.request_count(SimEndpoint::Token), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_start_validates_input_and_sends_prefill_data() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let endpoint = env.consent_endpoint();
+    for (body, status) in [
+        ("not json", 400),
+        (r#"{"customerId":""}"#, 400),
+        (r#"{"customerId":"a#b"}"#, 400),
+        (r#"{"customerId":"c","prefill":{"email":"nope"}}"#, 400),
+    ] {
+        let resp = env.call(&endpoint, "POST", "/gopay/consents", body).await;
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        assert!(!String::from_utf8_lossy(resp.body().as_ref()).contains("nope"));
+    }
+    assert_eq!(
+        env.call(&endpoint, "GET", "/gopay/consents", "")
+            .await
+            .status(),
+        405
+    );
+    assert_eq!(
+        env.call(&endpoint, "GET", "/elsewhere", "").await.status(),
+        404
+    );
+
+    let body = r#"{"customerId":"cust-5","prefill":{"firstName":"Jana","lastName":"Nováková","email":"jana@example.cz","phoneNumber":"+420 601 123 456"}}"#;
+    let resp = env.call(&endpoint, "POST", "/gopay/consents", body).await;
+    assert_eq!(resp.status().as_u16(), 201);
+    let v: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+    let url = v["consentUrl"].as_str().unwrap();
+    let prefill_id = url
+        .split('&')
+        .find_map(|p| p.strip_prefix("prefill_id="))
+        .expect("prefill_id in the consent URL");
+    let data = env
+        .sim
+        .prefill(prefill_id)
+        .expect("simulator has the prefill");
+    assert_eq!(data["firstName"], "Jana");
+    assert_eq!(data["phoneNumber"], "+420601123456");
+    // The consent page accepts the prefill and the callback completes.
+    let callback = follow_consent_page(url).await;
+    let resp = env.call(&endpoint, "GET", &callback, "").await;
+    assert_eq!(location(&resp), SUCCESS_URL);
+}

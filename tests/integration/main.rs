@@ -1,0 +1,18 @@
+//! The integration tests, one module per area, in one test binary: the AWS SDK and every
+//! function are linked once. Each test that needs AWS starts its own moto server
+//! (`kyc_integration_tests::Moto`), so tests of every module run side by side.
+
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
+mod downstream;
+mod fault_matrix;
+mod gopay_consent;
+mod gopay_sync;
+mod openapi;
+mod reseal;
+mod table_schema;
+mod template_checks;
+mod trust_sign_archive;
+mod xpollens_drain;
+mod xpollens_intake;

@@ -1,0 +1,52 @@
+//! The operational rules of template.yaml (issue 10), checked by `tools/template_checks.py`:
+//! alarms per function and queue, on-failure destinations, LeadingKeys on every table grant,
+//! alarm actions, the JWT authorizer on the callback routes.
+
+use kyc_integration_tests::{project_python, project_root};
+use std::process::Command;
+
+fn check(template: &std::path::Path) -> (bool, String) {
+    let out = Command::new(project_python())
+        .arg("tools/template_checks.py")
+        .arg(template)
+        .current_dir(project_root())
+        .output()
+        .expect("run the venv's python (make test creates it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_template_keeps_its_operational_rules() {
+    let (ok, breaches) = check(&project_root().join("template.yaml"));
+    assert!(ok, "{breaches}");
+}
+
+#[test]
+fn a_template_breaking_them_is_refused_with_each_breach_named() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    // gopay-sync without its on-failure destination; the read API's grant without LeadingKeys.
+    let broken = template
+        .replacen(
+            "        DestinationConfig:\n          OnFailure:\n            Type: SQS\n            Destination: !GetAtt GoPaySyncDeadLetters.Arn\n",
+            "",
+            1,
+        )
+        .replacen(
+            "                Resource: !GetAtt KycTable.Arn\n                Condition:\n                  ForAllValues:StringLike:\n                    dynamodb:LeadingKeys:\n                      - CUSTOMER#*\n",
+            "                Resource: !GetAtt KycTable.Arn\n",
+            1,
+        );
+    assert_ne!(broken, template, "the test's edits no longer apply");
+    let path = std::env::temp_dir().join(format!("kyc-template-{}.yaml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+    let (ok, breaches) = check(&path);
+    std::fs::remove_file(&path).ok();
+    assert!(!ok);
+    let lines: Vec<&str> = breaches.lines().collect();
+    assert_eq!(lines.len(), 2, "{breaches}");
+    assert!(lines[0].contains("GoPaySyncFunction: invoked asynchronously without an on-failure"));
+    assert!(lines[1].contains("KycReadApiRole/KycTableRead: table access without"));
+}
