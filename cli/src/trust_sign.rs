@@ -212,6 +212,7 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, Failure> {
         processed_prefix: opts.processed_prefix,
         quarantine_prefix: opts.quarantine_prefix,
         link_key: LinkKey::parse(&opts.link_key)?,
+        legacy_keys: crate::legacy_layout()?,
         limits: Limits::default(),
         secret_ttl: std::time::Duration::from_secs(300),
     }

@@ -35,7 +35,7 @@ fn a_template_breaking_them_is_refused_with_each_breach_named() {
             1,
         )
         .replacen(
-            "                Resource: !GetAtt KycTable.Arn\n                Condition:\n                  ForAllValues:StringLike:\n                    dynamodb:LeadingKeys:\n                      - CUSTOMER#*\n",
+            "                Resource: !GetAtt KycTable.Arn\n                Condition:\n                  ForAllValues:StringLike:\n                    dynamodb:LeadingKeys:\n                      - XP#C#*\n                      - TS#C#*\n                      - GP#C#*\n",
             "                Resource: !GetAtt KycTable.Arn\n",
             1,
         );

@@ -30,7 +30,10 @@ async fn stack(versioned: bool) -> Stack {
     provision(&config, TABLE).await;
     let s3 = s3(&config);
     create_bucket(&s3, BUCKET, versioned).await;
-    let processor = build_processor(archive_settings(TABLE), &config);
+    let processor = build_processor(
+        archive_settings(TABLE),
+        &moto.sdk_config_for(Function::TrustSignArchive).await,
+    );
     let store = DynamoStore::new(&config, TABLE);
     Stack {
         _moto: moto,
@@ -68,7 +71,10 @@ async fn event_item(config: &kyc_aws::aws_config::SdkConfig, event_id: &str) -> 
         .table_name(TABLE)
         .key(
             "PK",
-            AttributeValue::S(format!("EVENT#trust_sign#{event_id}")),
+            AttributeValue::S(kyc_core::keys::event_pk(
+                kyc_core::intake::Provider::TrustSign,
+                event_id,
+            )),
         )
         .key("SK", AttributeValue::S("EVENT".into()))
         .send()

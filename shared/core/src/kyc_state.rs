@@ -39,13 +39,16 @@ use std::collections::BTreeMap;
 pub struct Stream(Cow<'static, str>);
 
 /// Attribute names of the state item that are not streams.
-const RESERVED: [&str; 6] = [
+const RESERVED: [&str; 9] = [
     "PK",
     "SK",
     "itemType",
     "updatedAt",
     "lastEventId",
     "version",
+    "customerId",
+    "migratedAt",
+    "migratedFrom",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -271,6 +274,21 @@ impl ProviderState {
 
     pub fn stream(&self, stream: &Stream) -> Option<&StreamValue> {
         self.streams.get(stream)
+    }
+
+    /// Takes, stream by stream, whichever value the state rules rank higher (the greater
+    /// `ord`, as [`check`] decides): two copies of one customer's state — the layout migration's
+    /// old and new items — merge to the state either order of their events would have reached.
+    pub fn merge(&mut self, other: &ProviderState) {
+        for (stream, value) in &other.streams {
+            let newer = self
+                .streams
+                .get(stream)
+                .is_none_or(|cur| cur.ord < value.ord);
+            if newer {
+                self.streams.insert(stream.clone(), value.clone());
+            }
+        }
     }
 }
 

@@ -106,6 +106,8 @@ pub struct Settings {
     pub link_key: LinkKey,
     pub limits: Limits,
     pub secret_ttl: Duration,
+    /// Whether the table still holds items of the key layout before provider-scoped keys.
+    pub legacy_keys: kyc_core::legacy_keys::LegacyKeyLayout,
 }
 
 impl Settings {
@@ -134,6 +136,7 @@ impl Settings {
             })?,
             limits,
             secret_ttl: kyc_core::config::secret_ttl(env)?,
+            legacy_keys: kyc_core::legacy_keys::LegacyKeyLayout::from_env(env)?,
         }
         .checked()
         .map_err(|e| SettingsError::invalid(e.name, "non-empty and disjoint from ARCHIVE_PREFIX"))

@@ -15,6 +15,7 @@ fn settings() -> Settings {
         processed_prefix: "processed/".into(),
         quarantine_prefix: "quarantine/".into(),
         link_key: LinkKey::ExternalId,
+        legacy_keys: Default::default(),
         limits: Limits::default(),
         secret_ttl: Duration::from_secs(300),
     }
