@@ -58,7 +58,8 @@ fn only_the_configured_uploaders_may_put_archives_and_a_widened_policy_is_refuse
     let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
     assert!(template.contains("DenyArchivePutExceptUploaders"));
     let write = |text: &str, name: &str| {
-        let path = std::env::temp_dir().join(format!("kyc-template-{name}-{}.yaml", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("kyc-template-{name}-{}.yaml", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let out = check(&path);
         std::fs::remove_file(&path).ok();
@@ -74,14 +75,28 @@ fn only_the_configured_uploaders_may_put_archives_and_a_widened_policy_is_refuse
     assert_ne!(widened, template, "the test's edit no longer applies");
     let (ok, breaches) = write(&widened, "widened");
     assert!(!ok);
-    assert!(breaches.contains("role/some-app may PutObject under the archive prefix"), "{breaches}");
-    assert!(breaches.contains("user/namirial-drop (configured) is denied"), "{breaches}");
+    assert!(
+        breaches.contains("role/some-app may PutObject under the archive prefix"),
+        "{breaches}"
+    );
+    assert!(
+        breaches.contains("user/namirial-drop (configured) is denied"),
+        "{breaches}"
+    );
     // The deny statement gone: every principal may.
-    let start = template.find("          - Sid: DenyArchivePutExceptUploaders").unwrap();
+    let start = template
+        .find("          - Sid: DenyArchivePutExceptUploaders")
+        .unwrap();
     let end = start + template[start..].find("\n\n").unwrap();
-    let (ok, breaches) = write(&format!("{}{}", &template[..start], &template[end..]), "gone");
+    let (ok, breaches) = write(
+        &format!("{}{}", &template[..start], &template[end..]),
+        "gone",
+    );
     assert!(!ok);
     for who in ["role/some-app", "user/alice", ":root"] {
-        assert!(breaches.contains(&format!("{who} may PutObject")), "{who}: {breaches}");
+        assert!(
+            breaches.contains(&format!("{who} may PutObject")),
+            "{who}: {breaches}"
+        );
     }
 }

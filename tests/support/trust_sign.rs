@@ -27,6 +27,7 @@ pub fn archive_settings(table: &str) -> Settings {
         quarantine_prefix: "quarantine/".into(),
         link_key: LinkKey::ExternalId,
         limits: Limits::default(),
+        reading: Default::default(),
         secret_ttl: Duration::from_secs(300),
     }
 }
