@@ -52,6 +52,21 @@ pub struct InspectArgs {
     pub link_key: String,
 }
 
+impl InspectArgs {
+    /// The function's settings from the environment, defaults as the function's (the legacy
+    /// `kyc inspect archive FILE` form has no options).
+    pub fn from_env() -> Self {
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        Self {
+            reading: ReadingArgs {
+                review_outcome: env("REVIEW_OUTCOME", "unconfirmed"),
+                time_zone: env("REPORT_TIME_ZONE", "Europe/Paris"),
+            },
+            link_key: env("LINK_KEY", "externalId"),
+        }
+    }
+}
+
 /// Summary, verdicts, manifest and read costs of a local archive (personal data redacted),
 /// and the state change recording it would make (`stateChange`: customer, stream, status,
 /// provider time, final, flags; or `noStateChange`: why none), so a person can check a
