@@ -456,14 +456,17 @@ pub fn legal_entity() -> Scenario {
 /// whatever its validation and the review say.
 pub fn fraud_marked() -> Scenario {
     let mut s = french_id_card(false);
-    s.events.push(json!({"date": "2024-06-17T09:30:00Z", "state": "OK",
+    s.events
+        .push(json!({"date": "2024-06-17T09:30:00Z", "state": "OK",
         "type": "DEFRAUDED_DOCUMENT_REGISTRATION", "taskId": "1_1", "label": "Document frauduleux",
         // The reference says the submission event is attached without naming the field:
         // this name is the generator's, not Namirial's.
         "submissionEvent": {"date": "2024-06-17T07:35:21Z", "type": "DOCUMENT_SUBMISSION",
             "taskId": "1_1", "documentId": "ID_CARD"}}));
-    s.events.push(json!({"date": "2024-06-17T10:00:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
-        "taskId": "1_1", "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}));
+    s.events.push(
+        json!({"date": "2024-06-17T10:00:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
+        "taskId": "1_1", "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}),
+    );
     s.state = Some("ACCEPTED");
     s
 }
@@ -472,7 +475,8 @@ pub fn fraud_marked() -> Scenario {
 /// fails the file (listed unlinked).
 pub fn fraud_unlinked() -> Scenario {
     let mut s = payslip();
-    s.events.push(json!({"date": "2024-06-17T09:30:00Z", "state": "OK",
+    s.events
+        .push(json!({"date": "2024-06-17T09:30:00Z", "state": "OK",
         "type": "DEFRAUDED_DOCUMENT_REGISTRATION", "taskId": "9_9"}));
     s.state = Some("ACCEPTED");
     s
@@ -501,13 +505,19 @@ pub fn review_other_participant() -> Scenario {
     john["data"] = json!({"pages": []});
     s.identity_checks.push((JOHN, json!({"idDocument": john})));
     s.files.extend(files);
-    s.events.push(json!({"date": "2024-06-17T08:10:00Z", "state": "OK", "type": "DOCUMENT_SUBMISSION",
+    s.events.push(
+        json!({"date": "2024-06-17T08:10:00Z", "state": "OK", "type": "DOCUMENT_SUBMISSION",
         "executedBy": JOHN, "taskId": "2_1", "documentType": "ID_CARD", "documentId": "ID_CARD",
-        "documentCategory": "ID_DOCUMENT"}));
-    s.events.push(json!({"date": "2024-06-17T11:00:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
-        "taskId": "2_1", "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}));
-    s.events.push(json!({"date": "2024-06-17T11:05:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
-        "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}));
+        "documentCategory": "ID_DOCUMENT"}),
+    );
+    s.events.push(
+        json!({"date": "2024-06-17T11:00:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
+        "taskId": "2_1", "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}),
+    );
+    s.events.push(
+        json!({"date": "2024-06-17T11:05:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
+        "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}),
+    );
     s.state = Some("PENDING");
     s
 }
