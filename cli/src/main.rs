@@ -117,10 +117,13 @@ enum XpollensCommand {
 
 #[derive(Subcommand)]
 enum TrustSignCommand {
-    /// Print the summary, verdicts, manifest and read costs of a local archive (offline).
+    /// Print the summary, verdicts, manifest and read costs of a local archive, and the state
+    /// change recording it would make (offline).
     Inspect {
         /// A Trust & Sign client-file archive, e.g. client-file.zip.
         file: PathBuf,
+        #[command(flatten)]
+        args: trust_sign::InspectArgs,
     },
     /// Re-run the archive processing on every archive under s3://BUCKET/PREFIX.
     Reprocess(trust_sign::Reprocess),
@@ -239,11 +242,16 @@ fn main() -> ExitCode {
             provider: ReplayProvider::Xpollens,
             files,
         } => runtime().block_on(xpollens::replay(&files)),
-        Command::TrustSign(TrustSignCommand::Inspect { file })
-        | Command::Inspect {
+        Command::TrustSign(TrustSignCommand::Inspect { file, args }) => {
+            runtime().block_on(trust_sign::inspect(&file, &args))
+        }
+        Command::Inspect {
             provider: InspectProvider::Archive,
             file,
-        } => runtime().block_on(trust_sign::inspect(&file)),
+        } => runtime().block_on(trust_sign::inspect(
+            &file,
+            &trust_sign::InspectArgs::from_env(),
+        )),
         Command::TrustSign(TrustSignCommand::Reprocess(args)) | Command::Reprocess(args) => {
             runtime().block_on(trust_sign::reprocess(args))
         }

@@ -444,6 +444,7 @@ async fn archive_flow(inj: Arc<Injector>) -> RunOutcome {
             link_key: LinkKey::ExternalId,
             legacy_keys: Default::default(),
             limits: Limits::default(),
+            reading: Default::default(),
             secret_ttl: StdDuration::from_secs(300),
         },
         clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()),

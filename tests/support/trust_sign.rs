@@ -28,6 +28,7 @@ pub fn archive_settings(table: &str) -> Settings {
         link_key: LinkKey::ExternalId,
         legacy_keys: Default::default(),
         limits: Limits::default(),
+        reading: Default::default(),
         secret_ttl: Duration::from_secs(300),
     }
 }

@@ -163,6 +163,11 @@ pub struct StreamValue {
     /// Secrets sealed with the payload key (`crypto::Sealed` text), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sealed: BTreeMap<String, String>,
+    /// What every consumer must see beside the status (e.g. Trust & Sign `fraudMarked`):
+    /// carried by the state-change event. Never personal data. Absent when empty, so values
+    /// without flags are stored as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 impl StreamValue {
@@ -188,6 +193,7 @@ impl StreamValue {
             event_id: event_id.to_string(),
             detail: serde_json::Value::Null,
             sealed: BTreeMap::new(),
+            flags: Vec::new(),
         }
     }
 }

@@ -69,6 +69,11 @@ pub struct KycStateChanged {
     pub state_version: Option<i64>,
     /// Re-published by `kyc publish`, not from the live stream.
     pub replay: bool,
+    /// What the consumer must see beside the status (Trust & Sign: `fraudMarked`,
+    /// `fraudMarkedParticipant:<uuid>`, `reviewedOutcomeUnknown`, `unconfirmedFailures`,
+    /// `zonelessReportDate`). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 /// The stable event id: SHA-256 of the four parts (none can hold a newline).
@@ -86,6 +91,8 @@ struct StreamView {
     at: DateTime<Utc>,
     ord: i64,
     event_id: String,
+    #[serde(default)]
+    flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -250,6 +257,7 @@ pub fn diff_record(record: &Value) -> Result<RecordChanges, RecordError> {
             cause_event_id: v.event_id.clone(),
             state_version: version,
             replay: false,
+            flags: v.flags.clone(),
         })
         .collect();
     Ok(RecordChanges::Changes(changes))
@@ -288,6 +296,7 @@ pub fn replay_events(
                 cause_event_id: v.event_id.clone(),
                 state_version: None,
                 replay: true,
+                flags: v.flags.clone(),
             });
         }
     }

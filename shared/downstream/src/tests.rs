@@ -112,6 +112,42 @@ fn a_first_value_is_one_event_with_no_previous_status_and_no_detail_or_secret() 
     assert!(!text.contains("iban"), "{text}");
 }
 
+/// Issue 23: a stream value's flags (Trust & Sign `fraudMarked`...) ride on its event and
+/// validate against the schema; a value without flags leaves the event as before (no field).
+#[test]
+fn flags_of_a_stream_value_are_carried_by_its_event() {
+    let mut v = StreamValue::new("ACCEPTED", 6, false, at(1), "s3:abc");
+    v.flags = vec![
+        "fraudMarked".into(),
+        "fraudMarkedParticipant:65436df9-1490-44f7-af78-76f67b86e6d1".into(),
+    ];
+    let new = state_item(
+        "c-9",
+        1,
+        &[("clientFile#cf", serde_json::to_value(&v).unwrap())],
+        2,
+    );
+    let c = changes(&record(11, None, &new));
+    assert_eq!(c[0].flags, v.flags);
+    let event = serde_json::to_value(&c[0]).unwrap();
+    assert_eq!(event["flags"][0], "fraudMarked");
+    schema_validates(&event).unwrap();
+    let plain = changes(&record(
+        12,
+        None,
+        &state_item(
+            "c-9",
+            1,
+            &[("kycDemand", value("Pending", false, 1, "ev-1"))],
+            2,
+        ),
+    ));
+    assert!(serde_json::to_value(&plain[0])
+        .unwrap()
+        .get("flags")
+        .is_none());
+}
+
 #[test]
 fn only_streams_whose_event_changed_are_published() {
     let old = state_item(
