@@ -36,6 +36,7 @@ pub fn request(request: &Request) -> HttpRequest {
                 subject_dn: cert.subject_dn.clone().unwrap_or_default(),
                 issuer_dn: cert.issuer_dn.clone().unwrap_or_default(),
             }),
+        iam: None,
     };
     HttpRequest {
         method: request.method().as_str().to_string(),
@@ -96,5 +97,34 @@ mod tests {
         assert_eq!(resp.headers()["content-type"], "application/json");
         assert_eq!(resp.headers()["cache-control"], "no-store");
         assert!(matches!(resp.body(), Body::Text(t) if t == r#"{"error":"conflict"}"#));
+        assert_eq!(req.gateway.iam, None, "no authorizer, no IAM caller");
+    }
+
+    /// What API Gateway's IAM authorizer adds (HTTP API, payload 2.0), as the route receives it.
+    #[test]
+    fn the_iam_authorizers_attestation_reaches_our_request() {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "GET /customers/{id}/kyc", "rawPath": "/customers/c-1/kyc",
+            "rawQueryString": "", "headers": {},
+            "requestContext": {"http": {"method": "GET", "path": "/customers/c-1/kyc",
+                "protocol": "HTTP/1.1", "sourceIp": "10.0.0.7", "userAgent": "t"},
+                "authorizer": {"iam": {"accessKey": "ASIAEXAMPLE", "accountId": "123456789012",
+                    "callerId": "AROAEXAMPLE:core", "cognitoIdentity": null, "principalOrgId": null,
+                    "userArn": "arn:aws:sts::123456789012:assumed-role/bank-core/core",
+                    "userId": "AROAEXAMPLE:core"}},
+                "accountId": "123456789012", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+                "requestId": "r", "routeKey": "GET /customers/{id}/kyc", "stage": "$default",
+                "time": "27/Nov/2026:10:00:00 +0000", "timeEpoch": 0},
+            "isBase64Encoded": false
+        });
+        let req = request(&lambda_http::request::from_str(&event.to_string()).unwrap());
+        let caller = crate::iam_route::require_iam_caller(&req.gateway).expect("attested");
+        assert_eq!(
+            caller.user_arn,
+            "arn:aws:sts::123456789012:assumed-role/bank-core/core"
+        );
+        assert_eq!(caller.account_id, "123456789012");
+        assert_eq!(caller.access_key, "ASIAEXAMPLE");
+        assert_eq!(caller.caller_id, "AROAEXAMPLE:core");
     }
 }
