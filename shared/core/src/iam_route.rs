@@ -94,7 +94,11 @@ mod tests {
                 iam: Some(broken.clone()),
                 ..Default::default()
             };
-            assert_eq!(require_iam_caller(&gateway), Err(NoIamAttestation), "{broken:?}");
+            assert_eq!(
+                require_iam_caller(&gateway),
+                Err(NoIamAttestation),
+                "{broken:?}"
+            );
         }
         // Another kind of attestation is not an IAM one.
         let jwt_only = GatewayAttestation {

@@ -6,12 +6,14 @@
 //! - `GET /customers/{id}/kyc/history?limit=&cursor=`: the history, oldest first, at most
 //!   [`MAX_PAGE`] entries a page; `nextCursor` (opaque) while more may follow.
 //!
-//! 404 for a customer kyc-hooks knows nothing of; 400 for a malformed id, limit or cursor;
-//! 405 for another method. Routes are matched from the `customers` segment on, so a stage
+//! 403 for any request without the IAM authorizer's attestation (`kyc_core::iam_route`: a route
+//! deployed without `AWS_IAM` serves nothing); 404 for a customer kyc-hooks knows nothing of;
+//! 400 for a malformed id, limit or cursor; 405 for another method. Routes are matched from the `customers` segment on, so a stage
 //! or local-runner prefix does not matter.
 
 use async_trait::async_trait;
 use base64::Engine;
+use kyc_core::iam_route::{require_iam_caller, NoIamAttestation};
 use kyc_core::intake::{EventStore, HistoryEntry, MemoryStore, StoreError};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -160,6 +162,16 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 
 impl ReadApi {
     pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
+        // Every route of this API is IAM-authorised: without the authorizer's attestation
+        // nothing is answered but 403, before any route or customer is looked at.
+        if let Err(e) = require_iam_caller(&req.gateway) {
+            tracing::error!(error = %e, "read API reached without IAM authentication: refused");
+            return error(
+                NoIamAttestation::STATUS,
+                "forbidden",
+                "this API requires IAM (SigV4) authentication",
+            );
+        }
         let route = match route(&req.path) {
             None => return error(404, "not_found", "no such route"),
             Some(Err(())) => {
@@ -330,10 +342,7 @@ mod tests {
 
     #[async_trait]
     impl EventStore for Untouchable {
-        async fn record(
-            &self,
-            _: &WritePlan,
-        ) -> Result<kyc_core::intake::Outcome, StoreError> {
+        async fn record(&self, _: &WritePlan) -> Result<kyc_core::intake::Outcome, StoreError> {
             panic!("the read API wrote")
         }
         async fn record_rejection(

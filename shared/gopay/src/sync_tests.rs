@@ -942,7 +942,11 @@ async fn a_consent_start_without_the_iam_attestation_is_refused_and_nothing_happ
     }
     assert_eq!(h.store.calls(), 0, "no consent state stored");
     assert_eq!(h.rescue.calls(), 0);
-    assert_eq!(h.gopay.requests(), 0, "GoPay not called (no prefill, no token)");
+    assert_eq!(
+        h.gopay.requests(),
+        0,
+        "GoPay not called (no prefill, no token)"
+    );
     assert!(h.events.history("cust-1").await.unwrap().is_empty());
 }
 

@@ -3,12 +3,13 @@
 
 use super::{HttpRequest, HttpResponse};
 use crate::callback_auth::{ClientCertificate, GatewayAttestation, JwtClaims};
+use crate::iam_route::IamCaller;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 /// Method, raw path and query, headers (those that are text), body, the caller's IP as API
 /// Gateway saw it and what the gateway attests (JWT authorizer claims, mTLS client
-/// certificate) (HTTP API 2.0 events).
+/// certificate, IAM caller) (HTTP API 2.0 events; any other event attests nothing).
 pub fn request(request: &Request) -> HttpRequest {
     let context = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => Some(ctx),
@@ -36,7 +37,15 @@ pub fn request(request: &Request) -> HttpRequest {
                 subject_dn: cert.subject_dn.clone().unwrap_or_default(),
                 issuer_dn: cert.issuer_dn.clone().unwrap_or_default(),
             }),
-        iam: None,
+        iam: context
+            .and_then(|ctx| ctx.authorizer.as_ref())
+            .and_then(|a| a.iam.as_ref())
+            .map(|iam| IamCaller {
+                user_arn: iam.user_arn.clone().unwrap_or_default(),
+                account_id: iam.account_id.clone().unwrap_or_default(),
+                access_key: iam.access_key.clone().unwrap_or_default(),
+                caller_id: iam.caller_id.clone().unwrap_or_default(),
+            }),
     };
     HttpRequest {
         method: request.method().as_str().to_string(),
