@@ -109,6 +109,7 @@ pub async fn provision_gopay(config: &SdkConfig, sim: &SimConfig) {
         .send()
         .await
         .expect("create bucket");
+    crate::set_default_encryption(&S3Objects::client(config), BUCKET, None).await;
 }
 
 /// moto + simulator + the wiring the functions use, with the simulator's clock.
@@ -251,7 +252,8 @@ impl GoPayEnv {
             .expect("sync run")
     }
 
-    /// The consent handler through its Lambda entry point.
+    /// The consent handler through its Lambda entry point, as the customer's browser or
+    /// anyone unauthenticated reaches it (no IAM attestation).
     pub async fn call(
         &self,
         endpoint: &ConsentEndpoint,
@@ -259,12 +261,21 @@ impl GoPayEnv {
         path_and_query: &str,
         body: &str,
     ) -> lambda_http::Response<lambda_http::Body> {
-        let request = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(format!("https://api.example{path_and_query}"))
-            .header("content-type", "application/json")
-            .body(lambda_http::Body::Text(body.to_string()))
-            .unwrap();
+        gopay_consent::handle(endpoint, request(method, path_and_query, body))
+            .await
+            .unwrap()
+    }
+
+    /// The same, signed by our backend (SigV4) and attested by API Gateway's IAM authorizer,
+    /// as `POST /gopay/consents` requires.
+    pub async fn call_signed(
+        &self,
+        endpoint: &ConsentEndpoint,
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        let request = crate::iam_signed(request(method, path_and_query, body));
         gopay_consent::handle(endpoint, request).await.unwrap()
     }
 
@@ -272,7 +283,7 @@ impl GoPayEnv {
     /// callback path and query GoPay redirects the browser to.
     pub async fn consent_redirect(&self, endpoint: &ConsentEndpoint, customer: &str) -> String {
         let resp = self
-            .call(
+            .call_signed(
                 endpoint,
                 "POST",
                 "/gopay/consents",
@@ -285,6 +296,15 @@ impl GoPayEnv {
         assert!(url.starts_with(&self.sim.auth_base_url()));
         follow_consent_page(&url).await
     }
+}
+
+fn request(method: &str, path_and_query: &str, body: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example{path_and_query}"))
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::Text(body.to_string()))
+        .unwrap()
 }
 
 /// GETs the simulator's consent page and returns the redirect back, as path + query.

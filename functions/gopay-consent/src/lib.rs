@@ -11,6 +11,7 @@ use kyc_core::http::lambda;
 use kyc_core::metrics::{CountingEvents, Metrics};
 use kyc_gopay::aws::http::ReqwestTransport;
 use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
+use kyc_gopay::consent::{check_browser_url, check_redirect_uri};
 use kyc_gopay::consent_endpoint::ConsentEndpoint;
 use kyc_gopay::settings::GoPaySettings;
 use lambda_http::{Body, Request, Response};
@@ -32,9 +33,21 @@ impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         Ok(Self {
             gopay: GoPaySettings::from_env(env)?,
-            redirect_uri: env.required("GOPAY_REDIRECT_URI")?,
-            success_url: env.required("GOPAY_SUCCESS_URL")?,
-            failure_url: env.required("GOPAY_FAILURE_URL")?,
+            redirect_uri: env.checked(
+                "GOPAY_REDIRECT_URI",
+                &env.required("GOPAY_REDIRECT_URI")?,
+                |v| check_redirect_uri(v).map(|()| v.to_string()),
+            )?,
+            success_url: env.checked(
+                "GOPAY_SUCCESS_URL",
+                &env.required("GOPAY_SUCCESS_URL")?,
+                |v| check_browser_url("success_url", v).map(|()| v.to_string()),
+            )?,
+            failure_url: env.checked(
+                "GOPAY_FAILURE_URL",
+                &env.required("GOPAY_FAILURE_URL")?,
+                |v| check_browser_url("failure_url", v).map(|()| v.to_string()),
+            )?,
             http_timeout: env.seconds_in("GOPAY_HTTP_TIMEOUT_SECONDS", 8, 1..=25)?,
         })
     }
@@ -140,6 +153,21 @@ mod tests {
             ("SECRET_CACHE_TTL_SECONDS", "5m"),
         ] {
             assert_eq!(with(&[(name, bad)]).unwrap_err().name(), name, "{bad}");
+        }
+        for (name, bad) in [
+            ("GOPAY_REDIRECT_URI", "https://api.example/gopay/elsewhere"),
+            ("GOPAY_REDIRECT_URI", "http://api.example/gopay/callback"),
+            (
+                "GOPAY_REDIRECT_URI",
+                "https://api.example/gopay/callback?x=1",
+            ),
+            ("GOPAY_SUCCESS_URL", "app.example/ok"),
+            ("GOPAY_FAILURE_URL", "https://bank.example/ko#top"),
+            ("GOPAY_FAILURE_URL", "https://user@bank.example/ko"),
+        ] {
+            let e = with(&[(name, bad)]).unwrap_err();
+            assert_eq!(e.name(), name, "{bad}");
+            assert!(!e.to_string().contains("example"), "no value in {e}");
         }
         let e = with(&[("GOPAY_AUTH_BASE_URL", "gw.example")]).unwrap_err();
         assert_eq!(e.name(), "GOPAY_AUTH_BASE_URL");

@@ -2,6 +2,7 @@
 //!
 //! - `POST /gopay/consents {customerId, prefill?}` → 201 `{consentUrl}`: a random single-use
 //!   `state` stored (hash only) for 10 minutes; the prefill call made first when data is given.
+//!   IAM-authorised: 403 without the IAM authorizer's attestation (`kyc_core::iam_route`).
 //! - `GET /gopay/callback?code=&state=` (the redirect URI): a malformed query or an unknown,
 //!   expired or reused `state` → 400 and nothing else; `error=` → recorded on the customer,
 //!   302 to the failure URL; otherwise the code is exchanged, the profile stored (refresh token
@@ -28,6 +29,7 @@ use super::sync::Clock;
 use super::tokens::ClientCredentials;
 use super::GoPayError;
 use kyc_core::crypto::Keyring;
+use kyc_core::iam_route::{require_iam_caller, NoIamAttestation};
 use kyc_core::intake::EventStore;
 use kyc_core::redact::Personal;
 use kyc_core::secrets::Cached;
@@ -150,7 +152,21 @@ fn consent_event_id(kind: &str, state_key: &str) -> String {
 
 impl ConsentEndpoint {
     pub async fn handle(&self, req: &Request) -> Response {
-        match (route(&req.path), req.method.as_str()) {
+        let route = route(&req.path);
+        // Starting a consent is IAM-authorised (our backend, SigV4): without the authorizer's
+        // attestation, 403 before the body is read, anything stored or GoPay called.
+        if route == Some(Route::Consents) {
+            if let Err(e) = require_iam_caller(&req.gateway) {
+                tracing::error!(error = %e, "gopay: consent start reached without IAM authentication: refused");
+                let mut refused = error(
+                    NoIamAttestation::STATUS,
+                    "this route requires IAM (SigV4) authentication",
+                );
+                refused.refusal = Some("forbidden");
+                return refused;
+            }
+        }
+        match (route, req.method.as_str()) {
             (Some(Route::Consents), "POST") => self.create(req).await,
             (Some(Route::Callback), "GET") => self.callback(req).await,
             (Some(r), _) => Response {
