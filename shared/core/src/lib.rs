@@ -19,6 +19,7 @@
 kyc_test_log::install!();
 
 pub mod auth;
+pub mod bank;
 pub mod callback_auth;
 pub mod config;
 pub mod crypto;
