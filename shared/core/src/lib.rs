@@ -23,6 +23,7 @@ pub mod bank;
 pub mod callback_auth;
 pub mod config;
 pub mod crypto;
+pub mod evidence;
 pub mod http;
 pub mod iam_route;
 pub mod intake;
