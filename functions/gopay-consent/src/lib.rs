@@ -69,9 +69,12 @@ pub fn build_endpoint(
         credentials,
         keys,
         redirect_uri: settings.redirect_uri.clone(),
+        completion: kyc_gopay::consent::CompletionMode::DirectCallback,
+        state_ttl: kyc_gopay::consent::DEFAULT_STATE_TTL,
         success_url: settings.success_url.clone(),
         failure_url: settings.failure_url.clone(),
         clock: Arc::new(kyc_core::chrono::Utc::now),
+        counters: Default::default(),
     };
     Ok((endpoint, events))
 }

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use super::client::{CallError, GoPayApi, GoPayTransport};
 use super::consent::{
-    consent_url, parse_callback_query, CallbackOutcome, ConsentRequest, ConsentState, GoPayHosts,
-    PendingConsent,
+    consent_url, parse_callback_query, CallbackOutcome, CompletionMode, ConsentRequest,
+    ConsentState, GoPayHosts, PendingConsent,
 };
 use super::identification::ClientProfileId;
 use super::plan::{consent_plan, id_part, ConsentEvent};
@@ -44,11 +44,79 @@ pub struct ConsentEndpoint {
     pub hosts: GoPayHosts,
     pub credentials: Cached<ClientCredentials>,
     pub keys: Cached<Keyring>,
-    /// Our `GET /gopay/callback` URL as registered at GoPay.
+    /// The redirect URI put in consent URLs (registered at GoPay): the bank's front end in
+    /// [`CompletionMode::BankSession`], our `GET /gopay/callback` in
+    /// [`CompletionMode::DirectCallback`].
     pub redirect_uri: String,
+    /// Who completes the consents this endpoint starts.
+    pub completion: CompletionMode,
+    /// How long a started consent waits for the customer's return.
+    pub state_ttl: chrono::Duration,
     pub success_url: String,
     pub failure_url: String,
     pub clock: Clock,
+    /// What the requests counted (published as metrics by the function).
+    pub counters: ConsentCounters,
+}
+
+/// Counts of what the consent routes saw that an alarm watches.
+#[derive(Debug, Default)]
+pub struct ConsentCounters {
+    binding_mismatches: std::sync::atomic::AtomicU64,
+    prefill_failures: std::sync::atomic::AtomicU64,
+}
+
+/// A snapshot of [`ConsentCounters`] (taken and reset once per request).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentCounts {
+    /// A completion by another customer than the one who started the consent.
+    pub binding_mismatches: u64,
+    /// Prefill calls that failed (the consent URL went out without `prefill_id`).
+    pub prefill_failures: u64,
+}
+
+impl ConsentCounters {
+    fn bump(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// What was counted since the last call, reset.
+    pub fn take(&self) -> ConsentCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        ConsentCounts {
+            binding_mismatches: self.binding_mismatches.swap(0, Relaxed),
+            prefill_failures: self.prefill_failures.swap(0, Relaxed),
+        }
+    }
+}
+
+impl ConsentCounts {
+    pub fn is_zero(&self) -> bool {
+        *self == ConsentCounts::default()
+    }
+}
+
+/// CloudWatch embedded-metric-format line of the consent routes' counts (namespace
+/// `kyc-hooks`, like the sync's), so the template can alarm on them.
+pub fn emf_line(counts: &ConsentCounts, timestamp_ms: i64) -> String {
+    let metrics = [
+        ("GoPayConsentBindingMismatch", counts.binding_mismatches),
+        ("GoPayPrefillFailed", counts.prefill_failures),
+    ];
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "kyc-hooks",
+                "Dimensions": [[]],
+                "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }]
+        }
+    });
+    for (name, value) in metrics {
+        line[name] = json!(value);
+    }
+    line.to_string()
 }
 
 pub use kyc_core::http::{HttpRequest as Request, HttpResponse as Response};
@@ -506,6 +574,7 @@ impl ConsentEndpoint {
                 customer_id: customer_id.to_string(),
                 client_profile_id: profile.clone(),
                 tokens: tokens_sealed.clone(),
+                sealed_identity: None,
                 due_at: now,
                 now,
             };
@@ -611,6 +680,10 @@ impl ConsentEndpoint {
         FirstTokens::Lost
     }
 }
+
+#[cfg(test)]
+#[path = "consent_tests.rs"]
+mod consent_tests;
 
 #[cfg(test)]
 mod tests {

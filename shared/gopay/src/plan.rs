@@ -14,6 +14,9 @@ use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
 pub const IDENTIFICATION_STREAM: &str = "gopayIdentification";
 /// Stream of the consent: granted, denied, lost (needs a new consent), revoked.
 pub const CONSENT_STREAM: &str = "gopayConsent";
+/// Stream of the binding of consents to their customer: `MISMATCH` once a consent this
+/// customer started was completed by another customer (a fraud signal for the KYC decision).
+pub const BINDING_STREAM: &str = "gopayConsentBinding";
 /// Stream of the latest identification PDF copied to S3.
 pub const PDF_STREAM: &str = "gopayPdf";
 

@@ -190,6 +190,17 @@ pub struct SyncReport {
     /// How late (seconds after its `nextDueAt`) the most overdue profile claimed was visited:
     /// the sync lag (metric `SyncLagSeconds`).
     pub max_due_lag_seconds: u64,
+    /// Status polls answered 404 (GoPay: "non-existent service").
+    pub status_not_found: u64,
+    /// The 404s of this run were not specific to a few profiles (or no other poll succeeded):
+    /// no profile was taken out of service for them.
+    pub missing_guard_tripped: bool,
+    /// Refreshes refused with a bare 403 (neither about the token nor about our credentials).
+    pub bare_refresh_refusals: u64,
+    /// Profiles whose dead-token evidence this run advanced.
+    pub dead_token_evidence_recorded: u64,
+    /// Identified persons who are not the identity their customer declared (recorded changes).
+    pub identity_mismatches: u64,
 }
 
 /// What a run counts in the shared `KycHooks` metrics (beside [`emf_line`]'s GoPay ones):
@@ -223,6 +234,13 @@ pub fn emf_line(report: &SyncReport, timestamp_ms: i64) -> String {
         ("GoPayUnreadableTokenAnswers", report.unreadable_answers),
         ("GoPayFailures", report.failures),
         ("GoPayUnknownAtGoPay", report.unknown_at_gopay),
+        (
+            "GoPayMissingGuardTripped",
+            u64::from(report.missing_guard_tripped),
+        ),
+        ("GoPayStatusNotFound", report.status_not_found),
+        ("GoPayBareRefreshRefusals", report.bare_refresh_refusals),
+        ("GoPayIdentityMismatch", report.identity_mismatches),
     ];
     let mut line = serde_json::json!({
         "_aws": {
@@ -386,6 +404,7 @@ pub async fn run(
         pending_events_recorded: get(&c.pending_events),
         unknown_at_gopay: get(&c.unknown_at_gopay),
         max_due_lag_seconds: get(&c.max_due_lag_seconds),
+        ..SyncReport::default()
     })
 }
 
@@ -526,6 +545,7 @@ impl Run {
             customer_id: customer.to_string(),
             client_profile_id: profile.clone(),
             tokens: tokens.clone(),
+            sealed_identity: tokens.sealed_identity.clone(),
             due_at: now,
             now,
         };
@@ -1264,4 +1284,4 @@ impl Run {
 
 #[cfg(test)]
 #[path = "sync_tests.rs"]
-mod tests;
+pub(crate) mod tests;
