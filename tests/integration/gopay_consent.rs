@@ -85,7 +85,10 @@ async fn denied_consent_is_recorded_on_the_customer_and_redirects_to_the_failure
 
     let resp = env.call(&endpoint, "GET", &callback, "").await;
     assert_eq!(resp.status().as_u16(), 302);
-    assert_eq!(location(&resp), format!("{FAILURE_URL}?reason=access_denied"));
+    assert_eq!(
+        location(&resp),
+        format!("{FAILURE_URL}?reason=access_denied")
+    );
     assert_eq!(
         consent_status(&env, "cust-2").await.as_deref(),
         Some("DENIED")
@@ -245,7 +248,10 @@ async fn a_cancelled_new_consent_keeps_the_working_one() {
     assert!(env.sim.enqueue_consent(denying));
     let callback = env.consent_redirect(&endpoint, "cust-8").await;
     let resp = env.call(&endpoint, "GET", &callback, "").await;
-    assert_eq!(location(&resp), format!("{FAILURE_URL}?reason=access_denied"));
+    assert_eq!(
+        location(&resp),
+        format!("{FAILURE_URL}?reason=access_denied")
+    );
     assert_eq!(
         consent_status(&env, "cust-8").await.as_deref(),
         Some("GRANTED"),

@@ -425,8 +425,7 @@ async fn consented_declaring(
 async fn the_identified_person_is_matched_with_the_declared_identity() {
     use gopay_sim::SubjectSpec;
     let env = GoPayEnv::start(SimConfig::default()).await;
-    let declared =
-        serde_json::json!({"firstName": "Bohumila", "lastName": "Křížová", "birthDate": "1977-04-23"});
+    let declared = serde_json::json!({"firstName": "Bohumila", "lastName": "Křížová", "birthDate": "1977-04-23"});
     let same = consented_declaring(
         &env,
         "id-same",
@@ -446,8 +445,17 @@ async fn the_identified_person_is_matched_with_the_declared_identity() {
         .ddb
         .get_item()
         .table_name(kyc_integration_tests::TABLE)
-        .key("PK", kyc_aws::aws_sdk_dynamodb::types::AttributeValue::S(format!("GOPAY_PROFILE#{}", same.client_profile_id)))
-        .key("SK", kyc_aws::aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .key(
+            "PK",
+            kyc_aws::aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "GOPAY_PROFILE#{}",
+                same.client_profile_id
+            )),
+        )
+        .key(
+            "SK",
+            kyc_aws::aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
         .send()
         .await
         .unwrap()

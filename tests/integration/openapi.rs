@@ -291,12 +291,16 @@ async fn gopay_consent_and_redirect_answer_as_documented() {
         .await;
     assert_eq!(resp.status().as_u16(), 200);
     api.check("post", "/gopay/consents/complete", &resp);
-    let resp = env.bank_session_consent(&bank, "cust-4", "cust-5", None).await;
+    let resp = env
+        .bank_session_consent(&bank, "cust-4", "cust-5", None)
+        .await;
     assert_eq!(resp.status().as_u16(), 403);
     api.check("post", "/gopay/consents/complete", &resp);
     let complete = "/gopay/consents/complete";
     let unknown = serde_json::json!({"customerId": "cust-6", "code": "c", "state": "A".repeat(43)});
-    let resp = env.call(&bank, "POST", complete, &unknown.to_string()).await;
+    let resp = env
+        .call(&bank, "POST", complete, &unknown.to_string())
+        .await;
     assert_eq!(resp.status().as_u16(), 409);
     api.check("post", complete, &resp);
     let resp = env
@@ -305,7 +309,12 @@ async fn gopay_consent_and_redirect_answer_as_documented() {
     assert_eq!(resp.status().as_u16(), 400);
     api.check("post", complete, &resp);
     let resp = env
-        .call(&bank, "POST", consents, r#"{"customerId":"c","declaredIdentity":{"birthDate":"soon"}}"#)
+        .call(
+            &bank,
+            "POST",
+            consents,
+            r#"{"customerId":"c","declaredIdentity":{"birthDate":"soon"}}"#,
+        )
         .await;
     assert_eq!(resp.status().as_u16(), 400);
     api.check("post", consents, &resp);

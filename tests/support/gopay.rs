@@ -281,7 +281,11 @@ impl GoPayEnv {
     }
 
     /// `POST /gopay/consents` with `body`: the consent URL.
-    pub async fn start_consent(&self, endpoint: &ConsentEndpoint, body: serde_json::Value) -> String {
+    pub async fn start_consent(
+        &self,
+        endpoint: &ConsentEndpoint,
+        body: serde_json::Value,
+    ) -> String {
         let resp = self
             .call(endpoint, "POST", "/gopay/consents", &body.to_string())
             .await;

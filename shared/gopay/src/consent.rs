@@ -91,6 +91,12 @@ fn check_absolute(name: &'static str, url: &str) -> Result<(), GoPayError> {
     Ok(())
 }
 
+/// A redirect URI we can register at GoPay: absolute `https://` (plain http on loopback only),
+/// no user information, no fragment.
+pub fn check_redirect_uri(name: &'static str, url: &str) -> Result<(), GoPayError> {
+    check_absolute(name, url.trim())
+}
+
 fn check_base(name: &'static str, url: &str) -> Result<String, GoPayError> {
     let url = url.trim();
     check_absolute(name, url)?;
@@ -280,7 +286,7 @@ impl PendingConsent {
             state_key: state.storage_key(),
             customer_id: customer_id.into(),
             created_at: now,
-            expires_at: now + AUTHORIZATION_CODE_LIFETIME,
+            expires_at: now + DEFAULT_STATE_TTL,
             used_at: None,
             completion: CompletionMode::DirectCallback,
             sealed_identity: None,

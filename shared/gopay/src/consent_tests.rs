@@ -88,8 +88,16 @@ async fn a_customer_back_after_twelve_minutes_at_gopay_still_completes() {
             format!("code={code}&state={state}"),
         ))
         .await;
-    assert_eq!((resp.status, location(&resp)), (302, "https://app.example/ok"));
-    let p = h.store.profile_of_customer("cust-1").await.unwrap().unwrap();
+    assert_eq!(
+        (resp.status, location(&resp)),
+        (302, "https://app.example/ok")
+    );
+    let p = h
+        .store
+        .profile_of_customer("cust-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.status, ProfileStatus::Active);
 
     // A day is the default bound: a customer back after it lands on the failure page.
@@ -125,13 +133,28 @@ async fn every_refusal_on_return_lands_on_the_failure_page_with_a_reason() {
         ("code=abc".to_string(), "malformed_callback"),
         (format!("code=a&state={unknown}"), "state_unknown"),
         (format!("code={code}&state={used}"), "state_used"),
-        (format!("error=access_denied&state={denied}"), "access_denied"),
-        (format!("error=invalid_scope&state={scope}"), "invalid_scope"),
-        (format!("code=not-a-code&state={bad_code}"), "exchange_failed"),
+        (
+            format!("error=access_denied&state={denied}"),
+            "access_denied",
+        ),
+        (
+            format!("error=invalid_scope&state={scope}"),
+            "invalid_scope",
+        ),
+        (
+            format!("code=not-a-code&state={bad_code}"),
+            "exchange_failed",
+        ),
     ] {
-        let resp = endpoint.handle(&get("/gopay/callback", query.clone())).await;
+        let resp = endpoint
+            .handle(&get("/gopay/callback", query.clone()))
+            .await;
         assert_eq!(resp.status, 302, "{query}: {}", resp.body);
-        assert_eq!(location(&resp), format!("{FAILURE}?reason={reason}"), "{query}");
+        assert_eq!(
+            location(&resp),
+            format!("{FAILURE}?reason={reason}"),
+            "{query}"
+        );
         assert!(!location(&resp).contains(&used) && !location(&resp).contains("code"));
     }
     // The store is down: still a page, not an error.
@@ -175,17 +198,33 @@ async fn a_consent_completed_by_another_customer_is_refused_spent_and_flagged() 
     assert_eq!(resp.status, 403, "{}", resp.body);
     assert_eq!(body(&resp)["reason"], "binding_mismatch");
     assert_eq!(h.gopay.exchanges(), 0, "nothing exchanged");
-    assert!(h.store.profile_of_customer("victim").await.unwrap().is_none());
-    assert!(h.store.profile_of_customer("attacker").await.unwrap().is_none());
+    assert!(h
+        .store
+        .profile_of_customer("victim")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(h
+        .store
+        .profile_of_customer("attacker")
+        .await
+        .unwrap()
+        .is_none());
     // The state is spent: not even its own customer can use it now.
     let resp = endpoint.handle(&complete("attacker")).await;
-    assert_eq!((resp.status, body(&resp)["reason"].as_str()), (409, Some("state_used")));
+    assert_eq!(
+        (resp.status, body(&resp)["reason"].as_str()),
+        (409, Some("state_used"))
+    );
     assert_eq!(h.gopay.exchanges(), 0);
     // A fraud signal on the customer who started it; the consent stream untouched.
     let history = h.events.history("attacker").await.unwrap();
     assert_eq!(history.len(), 1, "{history:?}");
     assert_eq!(history[0].event_type, "consentBindingMismatch");
-    assert_eq!(history[0].summary["detail"]["completingCustomerId"], "victim");
+    assert_eq!(
+        history[0].summary["detail"]["completingCustomerId"],
+        "victim"
+    );
     assert_eq!(
         stream_status(&h, "attacker", crate::plan::BINDING_STREAM)
             .await
@@ -229,18 +268,32 @@ async fn the_bank_session_completes_the_consent_of_its_own_customer() {
         .await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(
-        (body(&resp)["outcome"].as_str(), body(&resp)["reason"].as_str()),
+        (
+            body(&resp)["outcome"].as_str(),
+            body(&resp)["reason"].as_str()
+        ),
         (Some("denied"), Some("access_denied"))
     );
     // Malformed requests name what is wrong.
     for (b, status) in [
         (json!({"customerId": "cust-3", "state": state}), 400),
-        (json!({"customerId": "cust-3", "code": "c", "error": "access_denied", "state": state}), 400),
+        (
+            json!({"customerId": "cust-3", "code": "c", "error": "access_denied", "state": state}),
+            400,
+        ),
         (json!({"code": "c", "state": state}), 400),
-        (json!({"customerId": "cust-3", "code": "c", "state": "short"}), 400),
-        (json!({"customerId": "cust-3", "code": "c", "state": "A".repeat(43)}), 409),
+        (
+            json!({"customerId": "cust-3", "code": "c", "state": "short"}),
+            400,
+        ),
+        (
+            json!({"customerId": "cust-3", "code": "c", "state": "A".repeat(43)}),
+            409,
+        ),
     ] {
-        let resp = endpoint.handle(&post("/gopay/consents/complete", b.clone())).await;
+        let resp = endpoint
+            .handle(&post("/gopay/consents/complete", b.clone()))
+            .await;
         assert_eq!(resp.status, status, "{b}: {}", resp.body);
     }
     assert_eq!(
@@ -260,7 +313,10 @@ async fn a_bank_session_state_sent_to_the_direct_callback_is_refused_and_spent()
     // The link's redirect_uri rewritten to our direct callback (skipping the bank's session).
     let code = h.gopay.issue_code("7601");
     let resp = endpoint
-        .handle(&get("/gopay/callback", format!("code={code}&state={state}")))
+        .handle(&get(
+            "/gopay/callback",
+            format!("code={code}&state={state}"),
+        ))
         .await;
     assert_eq!(location(&resp), format!("{FAILURE}?reason=wrong_route"));
     assert_eq!(h.gopay.exchanges(), 0);
@@ -287,13 +343,17 @@ async fn a_bank_session_state_sent_to_the_direct_callback_is_refused_and_spent()
 async fn the_declared_identity_is_kept_sealed_from_start_to_profile() {
     let h = Harness::new();
     let endpoint = h.endpoint(CompletionMode::BankSession);
-    let declared = json!({"firstName": "Bohumila", "lastName": "Křížová-Šťastná", "birthDate": "1977-04-23"});
+    let declared =
+        json!({"firstName": "Bohumila", "lastName": "Křížová-Šťastná", "birthDate": "1977-04-23"});
     let state = start(&endpoint, "cust-1", json!({ "declaredIdentity": declared })).await;
     let key = crate::consent::ConsentState::from_callback(&state)
         .unwrap()
         .storage_key();
     let pending = h.store.consent_state(&key).expect("state stored");
-    let sealed = pending.sealed_identity.clone().expect("declared identity kept");
+    let sealed = pending
+        .sealed_identity
+        .clone()
+        .expect("declared identity kept");
     assert!(!sealed.contains("Bohumila") && !sealed.contains("1977"));
     let opened = h
         .keys
@@ -309,11 +369,19 @@ async fn the_declared_identity_is_kept_sealed_from_start_to_profile() {
         ))
         .await;
     assert_eq!(resp.status, 200, "{}", resp.body);
-    let p = h.store.profile_of_customer("cust-1").await.unwrap().unwrap();
+    let p = h
+        .store
+        .profile_of_customer("cust-1")
+        .await
+        .unwrap()
+        .unwrap();
     let sealed = p.sealed_identity.expect("moved to the profile");
     let opened = h
         .keys
-        .open(&declared_identity_aad(&p.client_profile_id, "cust-1"), &sealed)
+        .open(
+            &declared_identity_aad(&p.client_profile_id, "cust-1"),
+            &sealed,
+        )
         .unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&opened).unwrap(), declared);
 
@@ -325,7 +393,11 @@ async fn the_declared_identity_is_kept_sealed_from_start_to_profile() {
         ))
         .await;
     assert_eq!(resp.status, 400);
-    assert!(resp.body.contains("birthDate") && !resp.body.contains("1977"), "{}", resp.body);
+    assert!(
+        resp.body.contains("birthDate") && !resp.body.contains("1977"),
+        "{}",
+        resp.body
+    );
 }
 
 // ----- a failed attempt never overwrites a consent -------------------------------------------
@@ -371,7 +443,12 @@ async fn a_cancelled_or_failed_new_attempt_keeps_the_working_consent() {
     let history = h.events.history("cust-1").await.unwrap();
     let kinds: Vec<(&str, &str)> = history
         .iter()
-        .map(|e| (e.summary["consent"].as_str().unwrap_or(""), e.outcome.as_str()))
+        .map(|e| {
+            (
+                e.summary["consent"].as_str().unwrap_or(""),
+                e.outcome.as_str(),
+            )
+        })
         .collect();
     assert_eq!(kinds.len(), 3, "{kinds:?}");
     assert_eq!(kinds[0], ("GRANTED", "applied"));
@@ -417,5 +494,8 @@ async fn a_prefill_failure_is_counted_and_the_consent_url_goes_out_without_it() 
         ))
         .await;
     assert_eq!(body(&resp)["prefilled"], true);
-    assert!(body(&resp)["consentUrl"].as_str().unwrap().contains("prefill_id"));
+    assert!(body(&resp)["consentUrl"]
+        .as_str()
+        .unwrap()
+        .contains("prefill_id"));
 }

@@ -173,7 +173,9 @@ fn name_field(
 impl DeclaredIdentity {
     /// Reads the API's `declaredIdentity` object (`firstName`, `lastName`, `birthDate`).
     pub fn from_json(value: &Value) -> Result<Self, DeclaredIdentityError> {
-        let obj = value.as_object().ok_or(DeclaredIdentityError::NotAnObject)?;
+        let obj = value
+            .as_object()
+            .ok_or(DeclaredIdentityError::NotAnObject)?;
         let birth_date = match obj.get("birthDate") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(Personal::new(
@@ -230,8 +232,14 @@ impl DeclaredIdentity {
                 .filter(|s| !s.is_empty())
         };
         IdentityMatch::from_fields(
-            compare_names(self.first_name.as_ref().map(|p| p.expose().as_str()), text("firstName")),
-            compare_names(self.last_name.as_ref().map(|p| p.expose().as_str()), text("lastName")),
+            compare_names(
+                self.first_name.as_ref().map(|p| p.expose().as_str()),
+                text("firstName"),
+            ),
+            compare_names(
+                self.last_name.as_ref().map(|p| p.expose().as_str()),
+                text("lastName"),
+            ),
             compare_dates(
                 self.birth_date.as_ref().map(|p| p.expose().as_str()),
                 text("dateOfBirth"),
@@ -349,7 +357,11 @@ mod tests {
         assert_eq!(fold_name("Nova\u{301}kova\u{301}"), ["novakova"]);
         assert_eq!(fold_name("O'Brien"), ["o", "brien"]);
         assert_eq!(fold_name("Weiß  Łukasz"), ["weiss", "lukasz"]);
-        assert_eq!(fold_name("Jean–Luc"), ["jean", "luc"], "an en dash separates");
+        assert_eq!(
+            fold_name("Jean–Luc"),
+            ["jean", "luc"],
+            "an en dash separates"
+        );
         assert!(fold_name(" - ").is_empty());
     }
 
@@ -376,19 +388,29 @@ mod tests {
 
     #[test]
     fn birth_dates_must_be_the_same_day() {
-        assert_eq!(compare_dates(Some("1990-06-12"), Some("1990-06-12")), FieldMatch::Match);
+        assert_eq!(
+            compare_dates(Some("1990-06-12"), Some("1990-06-12")),
+            FieldMatch::Match
+        );
         assert_eq!(
             compare_dates(Some("1990-06-12"), Some("1990-06-12 00:00:00.000")),
             FieldMatch::Match
         );
-        assert_eq!(compare_dates(Some("1990-06-12"), Some("1990-06-13")), FieldMatch::Mismatch);
-        assert_eq!(compare_dates(Some("1990-06-12"), Some("12.06.1990")), FieldMatch::Mismatch);
+        assert_eq!(
+            compare_dates(Some("1990-06-12"), Some("1990-06-13")),
+            FieldMatch::Mismatch
+        );
+        assert_eq!(
+            compare_dates(Some("1990-06-12"), Some("12.06.1990")),
+            FieldMatch::Mismatch
+        );
         assert_eq!(compare_dates(Some("1990-06-12"), None), FieldMatch::Absent);
     }
 
     #[test]
     fn the_overall_result_is_the_worst_field_and_names_fields_only() {
-        let subject = json!({"firstName": "Bohumila", "lastName": "Křížová", "dateOfBirth": "1977-04-23"});
+        let subject =
+            json!({"firstName": "Bohumila", "lastName": "Křížová", "dateOfBirth": "1977-04-23"});
         let all = declared(Some("bohumila"), Some("Krizova"), Some("1977-04-23")).compare(&subject);
         assert_eq!(all.result, FieldMatch::Match);
         assert!(all.differing_fields().is_empty());
@@ -400,7 +422,8 @@ mod tests {
         );
         assert_eq!(part.differing_fields(), ["firstName"]);
 
-        let wrong = declared(Some("Bohumila"), Some("Šťastná"), Some("1977-04-24")).compare(&subject);
+        let wrong =
+            declared(Some("Bohumila"), Some("Šťastná"), Some("1977-04-24")).compare(&subject);
         assert_eq!(wrong.result, FieldMatch::Mismatch);
         assert_eq!(wrong.differing_fields(), ["lastName", "birthDate"]);
         let text = wrong.summary().to_string();
@@ -425,11 +448,26 @@ mod tests {
         assert_eq!(DeclaredIdentity::from_sealed_json(bytes.expose()), Some(ok));
         for (value, error) in [
             (json!("Bohumila"), DeclaredIdentityError::NotAnObject),
-            (json!({"firstName": 5}), DeclaredIdentityError::NotAString("firstName")),
-            (json!({"lastName": "  "}), DeclaredIdentityError::Empty("lastName")),
-            (json!({"birthDate": "1977-02-30"}), DeclaredIdentityError::BadBirthDate),
-            (json!({"birthDate": "23.04.1977"}), DeclaredIdentityError::BadBirthDate),
-            (json!({"firstName": "Bo\nhumila"}), DeclaredIdentityError::ControlCharacters("firstName")),
+            (
+                json!({"firstName": 5}),
+                DeclaredIdentityError::NotAString("firstName"),
+            ),
+            (
+                json!({"lastName": "  "}),
+                DeclaredIdentityError::Empty("lastName"),
+            ),
+            (
+                json!({"birthDate": "1977-02-30"}),
+                DeclaredIdentityError::BadBirthDate,
+            ),
+            (
+                json!({"birthDate": "23.04.1977"}),
+                DeclaredIdentityError::BadBirthDate,
+            ),
+            (
+                json!({"firstName": "Bo\nhumila"}),
+                DeclaredIdentityError::ControlCharacters("firstName"),
+            ),
             (json!({}), DeclaredIdentityError::NoField),
         ] {
             let e = DeclaredIdentity::from_json(&value).unwrap_err();

@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kyc_core::redact::{Personal, Secret};
 use kyc_gopay::consent::{
     check_state, consent_url, parse_callback_query, CallbackOutcome, ConsentError, ConsentRequest,
-    ConsentState, GoPayHosts, PendingConsent, AUTHORIZATION_CODE_LIFETIME,
-    SCOPE_IDENTIFICATION_READ, DEFAULT_STATE_TTL, MAX_STATE_TTL, MIN_STATE_TTL,
+    ConsentState, GoPayHosts, PendingConsent, AUTHORIZATION_CODE_LIFETIME, DEFAULT_STATE_TTL,
+    MAX_STATE_TTL, MIN_STATE_TTL, SCOPE_IDENTIFICATION_READ,
 };
 use kyc_gopay::prefill::{
     normalize_iban, parse_prefill_response, InternationalBankAccount, PrefillRequest,

@@ -239,7 +239,10 @@ async fn admin_next_consent(State(s): S, RawQuery(q): RawQuery) -> Response {
     ) {
         spec.subject = Some(SubjectSpec::new(first, last, born));
     }
-    if let Some(secs) = params.get("journeySeconds").and_then(|v| v.parse::<i64>().ok()) {
+    if let Some(secs) = params
+        .get("journeySeconds")
+        .and_then(|v| v.parse::<i64>().ok())
+    {
         spec.journey = Duration::seconds(secs.max(0));
     }
     if let Some(state) = params.get("state") {
