@@ -3,7 +3,7 @@
 //!
 //! | item          | PK                          | SK             | notes |
 //! |---------------|-----------------------------|----------------|-------|
-//! | consent state | `GOPAY_STATE#sha256:<hex>`  | `GOPAY_STATE`  | customer, `validUntil` (10 min), `usedAt` once taken; TTL `expiresAt` a day later |
+//! | consent state | `GOPAY_STATE#sha256:<hex>`  | `GOPAY_STATE`  | customer, `validUntil` (24 h by default), `completion`, sealed declared identity, `usedAt` once taken; TTL `expiresAt` a day later |
 //! | profile       | `GOPAY_PROFILE#<id>`        | `PROFILE`      | customer, status, sealed tokens + `tokenGen`, `nextDueAt`, lease, last snapshot, PDF key; `GSI1PK`=`GOPAY_DUE#<shard>`, `GSI1SK`=`<nextDueAt>#<id>` while active |
 //! | customer link | `CUSTOMER#<customer>`       | `GOPAY#PROFILE`| the customer's GoPay profile id |
 //!
