@@ -719,7 +719,7 @@ impl ConsentEndpoint {
         match keys.open(&aad, sealed) {
             Ok(plain) => Some(keys.seal(
                 &declared_identity_aad(profile, &pending.customer_id),
-                &Personal::new(plain).expose()[..],
+                &plain,
             )),
             Err(e) => {
                 tracing::error!(error = %e,

@@ -222,8 +222,13 @@ impl DeclaredIdentity {
         Self::from_json(&value).ok()
     }
 
-    /// Compares with the identified person's `subjectData`.
+    /// Compares with the identified person's `subjectData` (an object; a list holding one
+    /// object is read as that object, anything else has no field to compare).
     pub fn compare(&self, subject: &Value) -> IdentityMatch {
+        let subject = match subject {
+            Value::Array(items) if items.len() == 1 => &items[0],
+            other => other,
+        };
         let text = |key: &str| {
             subject
                 .get(key)
@@ -434,6 +439,10 @@ mod tests {
 
         let nothing = declared(Some("Bohumila"), None, None).compare(&json!({}));
         assert_eq!(nothing.result, FieldMatch::Absent);
+        // The layout of the reference's "person" example: a list of one.
+        let listed = declared(Some("Bohumila"), Some("Křížová"), Some("1977-04-23"))
+            .compare(&json!([subject]));
+        assert_eq!(listed.result, FieldMatch::Match);
     }
 
     #[test]
