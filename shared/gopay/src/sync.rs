@@ -1304,6 +1304,18 @@ impl Run {
         self.retry_result(record, false, missing)
     }
 
+    /// Whether the end-of-run decisions may still start one (half the deadline reserve left).
+    /// A decision cut short is taken by the next run: the evidence stays where it was.
+    fn may_decide(&self) -> bool {
+        let left = self.now() + self.settings.deadline_reserve / 2 < self.deadline;
+        if !left {
+            tracing::warn!(
+                "gopay: end-of-run decisions cut short by the deadline; the next run takes them"
+            );
+        }
+        left
+    }
+
     /// The 404 guard: profiles at the 404 limit leave service only if this run's 404s are
     /// specific to a few profiles (at most [`SyncSettings::missing_guard_limit`]) and other
     /// profiles' polls succeeded. Otherwise (a wrong or moved base URL, an outage answering
@@ -1324,6 +1336,9 @@ impl Run {
             return;
         }
         for id in candidates {
+            if !self.may_decide() {
+                break;
+            }
             let now = self.now();
             let lease = Lease::new(&self.settings.owner, now, self.settings.lease_duration);
             let record = match self.deps.store.take_lease(&id, &lease, now).await {
@@ -1383,6 +1398,9 @@ impl Run {
         }
         let mut condemned = 0u32;
         for (id, generation) in candidates {
+            if !self.may_decide() {
+                break;
+            }
             let now = self.now();
             let record = match self.deps.store.profile(&id).await {
                 Ok(Some(r)) if r.status == ProfileStatus::Active && r.token_gen == generation => r,
