@@ -453,7 +453,7 @@ async fn a_huge_non_v6_version_is_recorded_by_its_type_only() {
     );
     let day = t
         .store
-        .history("UNASSIGNED#trust_sign#2026-11-22")
+        .history("TS#U#2026-11-22")
         .await
         .unwrap();
     let summary = day[0].summary.to_string();
