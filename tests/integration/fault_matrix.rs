@@ -721,6 +721,7 @@ async fn consent_flow(inj: Arc<Injector>) -> RunOutcome {
                     path: "/gopay/consents".into(),
                     query: String::new(),
                     body: br#"{"customerId":"cust-1"}"#.to_vec(),
+                    gateway: signed_by_our_backend(),
                     ..ConsentRequest::default()
                 })
                 .await;
@@ -1047,4 +1048,17 @@ async fn a_fault_without_retry_loses_the_callback_so_the_matrix_can_fail() {
     assert_eq!(resp.status, 503);
     assert_eq!(store.event_count(), 0);
     assert_eq!(inj.fired(), Some((0, "events.record", Fault::Refused)));
+}
+
+/// What API Gateway's IAM authorizer attests for our backend's SigV4-signed consent start.
+fn signed_by_our_backend() -> kyc_core::callback_auth::GatewayAttestation {
+    kyc_core::callback_auth::GatewayAttestation {
+        iam: Some(kyc_core::iam_route::IamCaller {
+            user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core-kyc/test".into(),
+            account_id: "123456789012".into(),
+            access_key: "ASIAEXAMPLEBANKCORE1".into(),
+            caller_id: "AROAEXAMPLEBANKCORE01:test".into(),
+        }),
+        ..Default::default()
+    }
 }

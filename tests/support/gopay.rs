@@ -111,6 +111,7 @@ pub async fn provision_gopay(config: &SdkConfig, sim: &SimConfig) {
         .send()
         .await
         .expect("create bucket");
+    crate::set_default_encryption(&S3Objects::client(config), BUCKET, None).await;
 }
 
 /// moto + simulator + the wiring the functions use, with the simulator's clock.
@@ -274,7 +275,8 @@ impl GoPayEnv {
             .expect("sync run")
     }
 
-    /// The consent handler through its Lambda entry point.
+    /// The consent handler through its Lambda entry point, as the customer's browser or
+    /// anyone unauthenticated reaches it (no IAM attestation).
     pub async fn call(
         &self,
         endpoint: &ConsentEndpoint,
@@ -282,12 +284,21 @@ impl GoPayEnv {
         path_and_query: &str,
         body: &str,
     ) -> lambda_http::Response<lambda_http::Body> {
-        let request = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(format!("https://api.example{path_and_query}"))
-            .header("content-type", "application/json")
-            .body(lambda_http::Body::Text(body.to_string()))
-            .unwrap();
+        gopay_consent::handle(endpoint, request(method, path_and_query, body))
+            .await
+            .unwrap()
+    }
+
+    /// The same, signed by our backend (SigV4) and attested by API Gateway's IAM authorizer,
+    /// as `POST /gopay/consents` requires.
+    pub async fn call_signed(
+        &self,
+        endpoint: &ConsentEndpoint,
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        let request = crate::iam_signed(request(method, path_and_query, body));
         gopay_consent::handle(endpoint, request).await.unwrap()
     }
 
@@ -307,7 +318,7 @@ impl GoPayEnv {
         body: serde_json::Value,
     ) -> String {
         let resp = self
-            .call(endpoint, "POST", "/gopay/consents", &body.to_string())
+            .call_signed(endpoint, "POST", "/gopay/consents", &body.to_string())
             .await;
         assert_eq!(resp.status().as_u16(), 201, "consent start");
         let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
@@ -344,7 +355,7 @@ impl GoPayEnv {
             (None, Some(error)) => complete["error"] = error.clone().into(),
             (None, None) => panic!("GoPay's redirect carries neither code nor error: {back}"),
         }
-        self.call(
+        self.call_signed(
             endpoint,
             "POST",
             "/gopay/consents/complete",
@@ -368,6 +379,15 @@ pub async fn follow_consent_page_to(url: &str, base: &str) -> String {
         .strip_prefix(base)
         .unwrap_or_else(|| panic!("redirect to {base}: {location}"))
         .to_string()
+}
+
+fn request(method: &str, path_and_query: &str, body: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example{path_and_query}"))
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::Text(body.to_string()))
+        .unwrap()
 }
 
 /// GETs the simulator's consent page and returns the redirect back, as path + query.

@@ -46,36 +46,52 @@ for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$GP_LAMBDA_PORT/"
 gp_next() {
   curl -s -X POST "$GP_AUTH/_sim/next-consent?behaviour=$1&state=IDENTIFIED&firstName=$2&lastName=$3&dateOfBirth=$4" >/dev/null
 }
+# POST /gopay/consents and POST /gopay/consents/complete are IAM-authorised: API Gateway's IAM
+# authorizer checks our backend's SigV4 signature and hands the function its attestation
+# (requestContext.authorizer.iam); the function refuses a request without it. cargo lambda
+# watch's HTTP front adds none, so the demo invokes the function with the event API Gateway
+# would hand over (events/gopay-consent-start.json, events/gopay-consent-complete.json) and
+# this body. Prints the answer: {"statusCode", "body"}.
+gp_invoke() { # sample event, body (JSON), name
+  python3 - "$1" "$2" >"$GP_DIR/$3.json" <<'PY'
+import json, sys
+event = json.load(open(sys.argv[1]))
+event["body"] = sys.argv[2]
+print(json.dumps(event))
+PY
+  cargo lambda invoke gopay-consent -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file "$GP_DIR/$3.json"
+}
 # Our back end starts a consent for $1 declaring identity $2 (JSON) → the consent URL.
 gp_start() {
-  curl -s -X POST "$GP_URL/gopay/consents" -H 'content-type: application/json' \
-    -d "{\"customerId\":\"$1\",\"declaredIdentity\":$2,\"prefill\":{\"email\":\"$1@example.cz\"}}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["consentUrl"])'
+  gp_invoke events/gopay-consent-start.json \
+    "{\"customerId\":\"$1\",\"declaredIdentity\":$2,\"prefill\":{\"email\":\"$1@example.cz\"}}" "start-$1" |
+    python3 -c 'import json,sys; print(json.loads(json.load(sys.stdin)["body"])["consentUrl"])'
 }
 # The browser at GoPay, sent back to the bank's front end; the bank's back end completes the
 # consent for the customer of ITS session ($2): prints the HTTP status and the answer.
 gp_complete() {
-  local back
+  local back body
   back=$(curl -s -o /dev/null -w '%{redirect_url}' "$1")
-  python3 - "$back" "$2" "$GP_URL/gopay/consents/complete" <<'PY'
-import json, sys, urllib.parse, urllib.request
-back, customer, url = sys.argv[1:]
+  body=$(python3 - "$back" "$2" <<'PY'
+import json, sys, urllib.parse
+back, customer = sys.argv[1:]
 q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(back).query))
 body = {"customerId": customer, "state": q["state"]}
 body.update({k: q[k] for k in ("code", "error") if k in q})
-req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
-try:
-    r = urllib.request.urlopen(req)
-    print("   -> HTTP", r.status, r.read().decode())
-except urllib.error.HTTPError as e:
-    print("   -> HTTP", e.code, e.read().decode())
+print(json.dumps(body))
 PY
+)
+  gp_invoke events/gopay-consent-complete.json "$body" "complete-$2" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin); print("   -> HTTP", r["statusCode"], r["body"])'
 }
 
 echo "== demo-dana declares Dana Dvořáková, born 1985-01-01; GoPay identifies the same person (first call compiles the function)"
 gp_next grant Dana 'DVO%C5%98%C3%81KOV%C3%81' 1985-01-01
 CONSENT=$(gp_start demo-dana '{"firstName":"Dana","lastName":"Dvořáková","birthDate":"1985-01-01"}')
 echo "   consentUrl: ${CONSENT%%\?*}?scopes[]=...&client_id=...&state=<random, single use>&redirect_uri=<the bank's front end>&prefill_id=..."
+echo "== the same request without IAM authentication (as on a route deployed without AWS_IAM): refused, nothing stored"
+curl -s -o /dev/null -w '   -> HTTP %{http_code}\n' -X POST "$GP_URL/gopay/consents" -H 'content-type: application/json' \
+  -d '{"customerId":"demo-dana"}'
 gp_complete "$CONSENT" demo-dana
 
 echo "== demo-fanny declares Fanny Novotná; GoPay identifies Fanny Horáková (same birth date)"

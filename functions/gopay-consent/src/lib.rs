@@ -11,7 +11,9 @@ use kyc_core::http::lambda;
 use kyc_core::metrics::{CountingEvents, Metrics};
 use kyc_gopay::aws::http::ReqwestTransport;
 use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
-use kyc_gopay::consent::{check_redirect_uri, CompletionMode};
+use kyc_gopay::consent::{
+    check_browser_url, check_frontend_redirect_uri, check_redirect_uri, CompletionMode,
+};
 use kyc_gopay::consent_endpoint::{emf_line, ConsentEndpoint};
 use kyc_gopay::settings::GoPaySettings;
 use lambda_http::{Body, Request, Response};
@@ -46,15 +48,21 @@ impl Settings {
                 SettingsError::invalid("GOPAY_COMPLETION_MODE", "bank-session or direct-callback")
             })?,
         };
-        let uri_name = match completion {
+        // Both redirect URIs are checked when set (a malformed one is a configuration error
+        // whatever the mode); the mode's own is required.
+        if let Some(u) = env.optional("GOPAY_FRONTEND_REDIRECT_URI") {
+            env.checked(
+                "GOPAY_FRONTEND_REDIRECT_URI",
+                &u,
+                check_frontend_redirect_uri,
+            )?;
+        }
+        if let Some(u) = env.optional("GOPAY_REDIRECT_URI") {
+            env.checked("GOPAY_REDIRECT_URI", &u, check_redirect_uri)?;
+        }
+        let redirect_uri = env.required(match completion {
             CompletionMode::BankSession => "GOPAY_FRONTEND_REDIRECT_URI",
             CompletionMode::DirectCallback => "GOPAY_REDIRECT_URI",
-        };
-        let redirect_uri = env.required(uri_name)?;
-        env.checked(uri_name, &redirect_uri, |u| {
-            check_redirect_uri("redirect_uri", u).map_err(|_| {
-                "an absolute https URL without a fragment (plain http on loopback only)"
-            })
         })?;
         let hours = env.number_in("GOPAY_CONSENT_STATE_TTL_HOURS", 24u64, 1..=168)?;
         Ok(Self {
@@ -62,8 +70,16 @@ impl Settings {
             completion,
             redirect_uri,
             state_ttl: Duration::from_secs(hours * 3600),
-            success_url: env.required("GOPAY_SUCCESS_URL")?,
-            failure_url: env.required("GOPAY_FAILURE_URL")?,
+            success_url: env.checked(
+                "GOPAY_SUCCESS_URL",
+                &env.required("GOPAY_SUCCESS_URL")?,
+                |v| check_browser_url("success_url", v).map(|()| v.to_string()),
+            )?,
+            failure_url: env.checked(
+                "GOPAY_FAILURE_URL",
+                &env.required("GOPAY_FAILURE_URL")?,
+                |v| check_browser_url("failure_url", v).map(|()| v.to_string()),
+            )?,
             http_timeout: env.seconds_in("GOPAY_HTTP_TIMEOUT_SECONDS", 8, 1..=25)?,
         })
     }
@@ -196,6 +212,30 @@ mod tests {
             ("GOPAY_FRONTEND_REDIRECT_URI", "http://bank.example/return"),
         ] {
             assert_eq!(with(&[(name, bad)]).unwrap_err().name(), name, "{bad}");
+        }
+        for (name, bad) in [
+            ("GOPAY_REDIRECT_URI", "https://api.example/gopay/elsewhere"),
+            ("GOPAY_REDIRECT_URI", "http://api.example/gopay/callback"),
+            (
+                "GOPAY_REDIRECT_URI",
+                "https://api.example/gopay/callback?x=1",
+            ),
+            (
+                "GOPAY_FRONTEND_REDIRECT_URI",
+                "https://bank.example/return#top",
+            ),
+            (
+                "GOPAY_FRONTEND_REDIRECT_URI",
+                "https://user@bank.example/return",
+            ),
+            ("GOPAY_SUCCESS_URL", "app.example/ok"),
+            ("GOPAY_FAILURE_URL", "https://bank.example/ko#top"),
+            ("GOPAY_FAILURE_URL", "https://user@bank.example/ko"),
+        ] {
+            // Checked whenever set, in either mode.
+            let e = with(&[(name, bad)]).unwrap_err();
+            assert_eq!(e.name(), name, "{bad}");
+            assert!(!e.to_string().contains("example"), "no value in {e}");
         }
         let e = with(&[("GOPAY_AUTH_BASE_URL", "gw.example")]).unwrap_err();
         assert_eq!(e.name(), "GOPAY_AUTH_BASE_URL");

@@ -23,6 +23,7 @@ pub mod callback_auth;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod iam_route;
 pub mod intake;
 pub mod invocation;
 pub mod ip_allow;

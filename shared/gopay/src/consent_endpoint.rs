@@ -5,8 +5,9 @@
 //!   (24 h by default: the journey at GoPay may include registering), with the completion mode
 //!   it was issued for and the declared identity sealed; the prefill call made first when data
 //!   is given (a prefill failure is counted and the URL goes out without `prefill_id`).
+//!   IAM-authorised: 403 without the IAM authorizer's attestation (`kyc_core::iam_route`).
 //! - `POST /gopay/consents/complete {customerId, state, code | error}` (completion in the
-//!   bank's session, IAM): the state is spent; a customer other than the one who started it →
+//!   bank's session, IAM-authorised like the start): the state is spent; a customer other than the one who started it →
 //!   403, nothing exchanged, `consentBindingMismatch` on the starter; otherwise as below, in
 //!   JSON.
 //! - `GET /gopay/callback?code=&state=` (direct-callback mode): every refusal (malformed query,
@@ -40,6 +41,7 @@ use super::sync::Clock;
 use super::tokens::ClientCredentials;
 use super::GoPayError;
 use kyc_core::crypto::Keyring;
+use kyc_core::iam_route::{require_iam_caller, NoIamAttestation};
 use kyc_core::intake::EventStore;
 use kyc_core::redact::Personal;
 use kyc_core::secrets::Cached;
@@ -287,7 +289,22 @@ fn parse_completion(body: &[u8]) -> Result<Completion, &'static str> {
 
 impl ConsentEndpoint {
     pub async fn handle(&self, req: &Request) -> Response {
-        match (route(&req.path), req.method.as_str()) {
+        let route = route(&req.path);
+        // Starting and completing a consent are IAM-authorised (our backend, SigV4): without
+        // the authorizer's attestation, 403 before the body is read, anything stored or GoPay
+        // called. A completion taken from anyone else would void the binding to the customer.
+        if matches!(route, Some(Route::Consents | Route::Complete)) {
+            if let Err(e) = require_iam_caller(&req.gateway) {
+                tracing::error!(error = %e, "gopay: consent start reached without IAM authentication: refused");
+                let mut refused = error(
+                    NoIamAttestation::STATUS,
+                    "this route requires IAM (SigV4) authentication",
+                );
+                refused.refusal = Some("forbidden");
+                return refused;
+            }
+        }
+        match (route, req.method.as_str()) {
             (Some(Route::Consents), "POST") => self.create(req).await,
             (Some(Route::Complete), "POST") => self.complete(req).await,
             (Some(Route::Callback), "GET") => self.callback(req).await,

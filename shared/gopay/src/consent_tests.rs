@@ -10,17 +10,19 @@ use super::*;
 use crate::consent::{declared_identity_state_aad, CompletionMode};
 use crate::plan::{consent_plan, ConsentEvent, CONSENT_STREAM};
 use crate::store::{declared_identity_aad, ProfileStatus};
-use crate::sync::tests::Harness;
+use crate::sync::tests::{signed, Harness};
 use kyc_core::intake::Provider;
 use kyc_core::kyc_state::Stream;
 
 const FAILURE: &str = "https://app.example/failed";
 
+/// A request of our back end, signed (SigV4, attested by API Gateway's IAM authorizer).
 fn post(path: &str, body: Value) -> Request {
     Request {
         method: "POST".into(),
         path: path.into(),
         body: body.to_string().into_bytes(),
+        gateway: signed(),
         ..Request::default()
     }
 }
@@ -296,13 +298,39 @@ async fn the_bank_session_completes_the_consent_of_its_own_customer() {
             .await;
         assert_eq!(resp.status, status, "{b}: {}", resp.body);
     }
+    let signed_get = Request {
+        gateway: signed(),
+        ..get("/gopay/consents/complete", String::new())
+    };
+    assert_eq!(endpoint.handle(&signed_get).await.status, 405);
+}
+
+/// The completion is IAM-authorised like the start: a request without the authorizer's
+/// attestation is refused before the body is read (the state stays usable, GoPay not called).
+#[tokio::test]
+async fn a_completion_without_the_iam_attestation_is_refused_and_takes_nothing() {
+    let h = Harness::new();
+    let endpoint = h.endpoint(CompletionMode::BankSession);
+    let state = start(&endpoint, "cust-1", json!({})).await;
+    let code = h.gopay.issue_code("7551");
+    let body = json!({"customerId": "cust-1", "code": code, "state": state});
+    let unsigned = Request {
+        gateway: Default::default(),
+        ..post("/gopay/consents/complete", body.clone())
+    };
+    let calls = (h.store.calls(), h.gopay.requests());
+    let resp = endpoint.handle(&unsigned).await;
+    assert_eq!((resp.status, resp.refusal), (403, Some("forbidden")));
     assert_eq!(
-        endpoint
-            .handle(&get("/gopay/consents/complete", String::new()))
-            .await
-            .status,
-        405
+        (h.store.calls(), h.gopay.requests()),
+        calls,
+        "nothing read or asked"
     );
+    // The state was not taken: the signed completion still works.
+    let resp = endpoint
+        .handle(&post("/gopay/consents/complete", body))
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]

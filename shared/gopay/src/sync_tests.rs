@@ -936,6 +936,55 @@ async fn a_re_identification_fetches_the_pdf_again() {
     assert_eq!((r.changes, r.pdfs), (0, 0), "{r:?}");
 }
 
+/// What API Gateway's IAM authorizer attests after checking the SigV4 signature.
+pub(crate) fn signed() -> kyc_core::callback_auth::GatewayAttestation {
+    kyc_core::callback_auth::GatewayAttestation {
+        iam: Some(kyc_core::iam_route::IamCaller {
+            user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core/s".into(),
+            account_id: "123456789012".into(),
+            access_key: "ASIAEXAMPLE".into(),
+            caller_id: "AROAEXAMPLE:s".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// `POST /gopay/consents` reached without the IAM authorizer (a route deployed without
+/// AWS_IAM): 403, and nothing is stored, nothing asked of GoPay, no event recorded.
+#[tokio::test]
+async fn a_consent_start_without_the_iam_attestation_is_refused_and_nothing_happens() {
+    let h = Harness::new();
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
+    let mut incomplete = signed();
+    incomplete.iam.as_mut().unwrap().access_key.clear();
+    for gateway in [Default::default(), incomplete] {
+        for method in ["POST", "GET"] {
+            let resp = endpoint
+                .handle(&Request {
+                    method: method.into(),
+                    path: "/prod/gopay/consents".into(),
+                    body: serde_json::json!({"customerId": "cust-1", "prefill": {"firstName": "Dana"}})
+                        .to_string()
+                        .into_bytes(),
+                    gateway: gateway.clone(),
+                    ..Default::default()
+                })
+                .await;
+            assert_eq!(resp.status, 403, "{method}: {}", resp.body);
+            assert_eq!(resp.refusal, Some("forbidden"));
+            assert!(resp.headers.contains(&("cache-control", "no-store".into())));
+        }
+    }
+    assert_eq!(h.store.calls(), 0, "no consent state stored");
+    assert_eq!(h.rescue.calls(), 0);
+    assert_eq!(
+        h.gopay.requests(),
+        0,
+        "GoPay not called (no prefill, no token)"
+    );
+    assert!(h.events.history("cust-1").await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile() {
     let h = Harness::new();
@@ -951,6 +1000,7 @@ async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile()
                 body: serde_json::json!({"customerId": customer, "prefill": {"firstName": "Dana"}})
                     .to_string()
                     .into_bytes(),
+                gateway: signed(),
                 ..Default::default()
             })
             .await;

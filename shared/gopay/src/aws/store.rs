@@ -27,7 +27,6 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use kyc_core::intake::Provider;
 use kyc_core::keys;
@@ -846,8 +845,9 @@ impl GoPayStore for DynamoGoPayStore {
     }
 }
 
-/// S3: the rescue place for rotated tokens and the identification PDFs, both written with
-/// server-side encryption (the rescue objects are sealed with the payload key as well).
+/// S3: the rescue place for rotated tokens and the identification PDFs, both encrypted at rest
+/// by the bucket's default (SSE-KMS under `DataKmsKeyArn`, else SSE-S3: no encryption header is
+/// sent, one would override it); the rescue objects are sealed with the payload key as well.
 pub struct S3Objects {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -947,7 +947,6 @@ impl S3Objects {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .server_side_encryption(ServerSideEncryption::Aes256)
             .body(ByteStream::from(body))
             .send()
             .await
