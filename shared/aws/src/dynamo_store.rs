@@ -314,8 +314,15 @@ impl DynamoStore {
     }
 
     /// Every map attribute holding an `ord` is a stream (see `kyc_core::kyc_state::Stream`).
-    fn parse_state(item: &HashMap<String, Av>) -> Result<ProviderState, StoreError> {
-        let mut state = ProviderState::default();
+    pub fn parse_state(item: &HashMap<String, Av>) -> Result<ProviderState, StoreError> {
+        let mut state = ProviderState {
+            version: item
+                .get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            ..ProviderState::default()
+        };
         for (name, v) in item {
             let Av::M(m) = v else { continue };
             if !m.contains_key("ord") {

@@ -263,6 +263,9 @@ pub fn check(current: Option<&StreamValue>, patch: &StatePatch) -> Result<(), Sk
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProviderState {
     pub streams: BTreeMap<Stream, StreamValue>,
+    /// Applied changes so far (the item's `version`): what the KYC decision records it was
+    /// computed from, so an older computation never overwrites a newer one.
+    pub version: i64,
 }
 
 impl ProviderState {
@@ -271,6 +274,7 @@ impl ProviderState {
         check(self.streams.get(&patch.stream), patch)?;
         self.streams
             .insert(patch.stream.clone(), patch.value.clone());
+        self.version += 1;
         Ok(())
     }
 
@@ -295,6 +299,7 @@ impl ProviderState {
                 self.streams.insert(stream.clone(), value.clone());
             }
         }
+        self.version = self.version.max(other.version);
     }
 }
 
