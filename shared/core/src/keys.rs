@@ -260,6 +260,20 @@ pub const DECISION_SK: &str = "DECISION";
 pub const LIFECYCLE_SK: &str = "LIFECYCLE";
 pub const HOLD_SK: &str = "HOLD";
 
+/// Shards of the expiry index (`GSI1PK = EXPIRY#<shard>`): many decisions expiring at the
+/// same minute spread over this many index partitions; the sweep queries each.
+pub const EXPIRY_SHARDS: u8 = 8;
+
+/// The expiry-index keys (`GSI1PK`, `GSI1SK`) of a decision valid until `valid_until`.
+pub fn expiry_index_keys(customer: &str, valid_until: DateTime<Utc>) -> (String, String) {
+    let escaped = escape_id(customer);
+    let shard = Sha256::digest(escaped.as_bytes())[0] % EXPIRY_SHARDS;
+    (
+        format!("EXPIRY#{shard}"),
+        format!("{}#{escaped}", key_time(valid_until)),
+    )
+}
+
 /// A provider id the bank has aliased to one of its customers (`kyc customer alias`).
 pub fn alias_pk(provider: Provider, provider_id: &str) -> String {
     format!("A#{}#{}", provider_prefix(provider), escape_id(provider_id))

@@ -165,6 +165,21 @@ pub enum ConsentEvent {
     },
 }
 
+/// Every status of the consent and binding streams (the KYC decision's mapping table has a
+/// row for each).
+pub const CONSENT_STATUSES: &[&str] = &[
+    "GRANTED",
+    "DENIED",
+    "EXCHANGE_FAILED",
+    "NEEDS_CONSENT",
+    "REVOKED",
+    "PROFILE_UNKNOWN",
+    "PROFILE_LINKED_ELSEWHERE",
+];
+pub const BINDING_STATUSES: &[&str] = &["MISMATCH"];
+/// The status of the PDF stream (not decisive).
+pub const PDF_STATUS: &str = "COPIED";
+
 impl ConsentEvent {
     fn status(&self) -> &'static str {
         match self {
@@ -277,7 +292,7 @@ pub fn pdf_plan(
     now: DateTime<Utc>,
 ) -> WritePlan {
     let detail = json!({ "clientProfileId": profile, "s3Key": key, "sha256": pdf_sha256 });
-    let mut value = StreamValue::new("COPIED", 0, false, now, &event_id);
+    let mut value = StreamValue::new(PDF_STATUS, 0, false, now, &event_id);
     value.detail = detail.clone();
     let body = serde_json::to_vec(&detail).expect("JSON serializes");
     plan(
@@ -306,6 +321,29 @@ mod tests {
 
     fn keys() -> Keyring {
         Keyring::new(PayloadKey::new("k", [7u8; 32]).unwrap(), vec![])
+    }
+
+    #[test]
+    fn every_consent_status_is_listed_for_the_decision() {
+        let p = || ClientProfileId::new("42").unwrap();
+        let all = [
+            ConsentEvent::Granted { profile: p() },
+            ConsentEvent::Denied { error: "access_denied".into() },
+            ConsentEvent::ExchangeFailed { http_status: None },
+            ConsentEvent::Lost { profile: p(), evidence: Value::Null },
+            ConsentEvent::BindingMismatch { completing_customer: "c2".into() },
+            ConsentEvent::LinkedElsewhere { profile: p() },
+            ConsentEvent::Revoked { profile: p() },
+            ConsentEvent::UnknownAtGoPay { profile: p() },
+            ConsentEvent::Reactivated { profile: p() },
+        ];
+        for e in &all {
+            let listed = match e.stream() {
+                CONSENT_STREAM => CONSENT_STATUSES,
+                _ => BINDING_STATUSES,
+            };
+            assert!(listed.contains(&e.status()), "{e:?}");
+        }
     }
 
     #[test]

@@ -29,6 +29,11 @@ macro_rules! open_enum {
         }
 
         impl $name {
+            /// Every value the reference describes (the KYC decision's mapping table has a
+            /// row for each).
+            #[allow(dead_code)]
+            pub const ALL: &'static [&'static str] = &[$($text),+];
+
             /// The value as Namirial writes it.
             pub fn as_str(&self) -> &str {
                 match self {

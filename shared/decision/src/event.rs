@@ -1,0 +1,106 @@
+//! `KYC decision changed`: the event published from the decision item's own stream record (an
+//! outbox: the decision is written first, the stream delivers its change until it is
+//! published). Schema: `schemas/kyc-decision-changed.v1.json`. Codes, ids and times only.
+
+use crate::{CustomerDecision, Decision};
+use chrono::{DateTime, Utc};
+use kyc_core::intake::{sha256_hex, Provider};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// EventBridge `detail-type` of the decision events (source `kyc-hooks`, as the state events).
+pub const DETAIL_TYPE: &str = "KYC decision changed";
+pub const SCHEMA_VERSION: u32 = 1;
+/// The JSON Schema of the detail, as checked in.
+pub const SCHEMA_V1: &str = include_str!("../../../schemas/kyc-decision-changed.v1.json");
+
+/// One provider's part of the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderPart {
+    pub decision: Decision,
+    pub reasons: Vec<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub evidence: Vec<String>,
+}
+
+/// The adjudication the decision takes into account (no operator identity).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdjudicationPart {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub outcome: Decision,
+    pub reason: String,
+}
+
+/// The `detail` of `KYC decision changed` (schema version 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KycDecisionChanged {
+    pub schema_version: u32,
+    /// hash(customer, decisionVersion): the same change published twice has one id.
+    pub id: String,
+    pub customer_id: String,
+    pub decision: Decision,
+    /// `null` for the customer's first decision.
+    pub previous_decision: Option<Decision>,
+    pub reasons: Vec<String>,
+    pub flags: Vec<String>,
+    pub policy_version: String,
+    /// A consumer keeps the highest it has seen and ignores lower ones.
+    pub decision_version: i64,
+    pub since: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub providers: BTreeMap<Provider, ProviderPart>,
+    pub adjudication: Option<AdjudicationPart>,
+    /// When the decision was computed.
+    pub computed_at: DateTime<Utc>,
+}
+
+/// The stable event id of a decision version.
+pub fn event_id(customer: &str, decision_version: i64) -> String {
+    sha256_hex(format!("{customer}\n{decision_version}").as_bytes())
+}
+
+impl KycDecisionChanged {
+    pub fn new(decision: &CustomerDecision, previous: Option<&CustomerDecision>) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            id: event_id(&decision.customer_id, decision.decision_version),
+            customer_id: decision.customer_id.clone(),
+            decision: decision.decision,
+            previous_decision: previous.map(|p| p.decision),
+            reasons: decision.reasons.clone(),
+            flags: decision.flags.clone(),
+            policy_version: decision.policy_version.clone(),
+            decision_version: decision.decision_version,
+            since: decision.since,
+            valid_until: decision.valid_until,
+            providers: decision
+                .providers
+                .iter()
+                .map(|(p, d)| {
+                    (
+                        *p,
+                        ProviderPart {
+                            decision: d.decision,
+                            reasons: d.reasons.clone(),
+                            since: d.since,
+                            valid_until: d.valid_until,
+                            evidence: d.evidence.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            adjudication: decision.adjudication.as_ref().map(|a| AdjudicationPart {
+                id: a.id.clone(),
+                at: a.at,
+                outcome: a.outcome,
+                reason: a.reason.clone(),
+            }),
+            computed_at: decision.computed_at,
+        }
+    }
+}
