@@ -328,10 +328,17 @@ mod tests {
         let p = || ClientProfileId::new("42").unwrap();
         let all = [
             ConsentEvent::Granted { profile: p() },
-            ConsentEvent::Denied { error: "access_denied".into() },
+            ConsentEvent::Denied {
+                error: "access_denied".into(),
+            },
             ConsentEvent::ExchangeFailed { http_status: None },
-            ConsentEvent::Lost { profile: p(), evidence: Value::Null },
-            ConsentEvent::BindingMismatch { completing_customer: "c2".into() },
+            ConsentEvent::Lost {
+                profile: p(),
+                evidence: Value::Null,
+            },
+            ConsentEvent::BindingMismatch {
+                completing_customer: "c2".into(),
+            },
             ConsentEvent::LinkedElsewhere { profile: p() },
             ConsentEvent::Revoked { profile: p() },
             ConsentEvent::UnknownAtGoPay { profile: p() },
