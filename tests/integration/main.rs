@@ -5,6 +5,7 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+mod decision;
 mod downstream;
 mod encryption_at_rest;
 mod fault_matrix;
