@@ -936,6 +936,7 @@ async fn publisher_flow(inj: Arc<Injector>) -> RunOutcome {
             inner: sink.clone(),
             inj: inj.clone(),
         }),
+        decisions: None,
     };
     let mut breaches = Vec::new();
     let mut batch = records.clone();

@@ -1,9 +1,13 @@
 //! Wiring of the state-publisher Lambda: the table's DynamoDB stream in, EventBridge out
-//! (`kyc_downstream` holds the rules). The answer is Lambda's partial batch response.
+//! (`kyc_downstream` holds the rules). The answer is Lambda's partial batch response. The same
+//! consumer recomputes the KYC decision and publishes its changes (`kyc_downstream::decision`).
 
 use kyc_core::config::{Env, SettingsError};
 use kyc_core::invocation::InvocationError;
+use kyc_decision::aws::DynamoDecisionStore;
+use kyc_decision::policy::Policy;
 use kyc_downstream::aws::eventbridge::EventBridgePublisher;
+use kyc_downstream::decision::Recompute;
 use kyc_downstream::StatePublisher;
 use serde_json::Value;
 use std::sync::Arc;
@@ -23,9 +27,57 @@ impl Settings {
     }
 }
 
+/// The decision's settings, read once per cold start: a bad policy stops the function.
+#[derive(Debug, Clone)]
+pub struct DecisionSettings {
+    pub table: String,
+    pub policy: Policy,
+}
+
+impl DecisionSettings {
+    /// `TABLE_NAME`; `DECISION_POLICY_FILE` (optional): a policy file deployed with the
+    /// function instead of the repository's (`policy/kyc-decision.v1.json`, embedded).
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        const VAR: &str = "DECISION_POLICY_FILE";
+        let policy = match env.optional(VAR).filter(|p| !p.is_empty()) {
+            None => Policy::default_policy(),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|_| SettingsError::invalid(VAR, "a readable policy file"))?;
+                env.checked(VAR, &text, Policy::parse)?
+            }
+        };
+        Ok(Self {
+            table: env.required("TABLE_NAME")?,
+            policy,
+        })
+    }
+}
+
 pub fn build(settings: &Settings, config: &kyc_aws::aws_config::SdkConfig) -> StatePublisher {
     StatePublisher {
         publisher: Arc::new(EventBridgePublisher::new(config, &settings.event_bus)),
+        decisions: None,
+    }
+}
+
+/// The publisher that also recomputes decisions (what the function runs).
+pub fn build_with_decisions(
+    settings: &Settings,
+    decisions: &DecisionSettings,
+    config: &kyc_aws::aws_config::SdkConfig,
+) -> StatePublisher {
+    let store = DynamoDecisionStore::new(
+        kyc_aws::aws_sdk_dynamodb::Client::new(config),
+        &decisions.table,
+    );
+    StatePublisher {
+        decisions: Some(Arc::new(Recompute {
+            store: Arc::new(store),
+            policy: decisions.policy.clone(),
+            now: chrono::Utc::now,
+        })),
+        ..build(settings, config)
     }
 }
 

@@ -19,6 +19,7 @@ kyc_test_log::install!();
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod decision;
 pub mod read_api;
 
 // Re-exported so function crates and tests share the exact version.
@@ -30,6 +31,7 @@ use chrono::{DateTime, Utc};
 use kyc_core::intake::{sha256_hex, HistoryEntry, Provider};
 use kyc_core::keys;
 use kyc_core::kyc_state::ProviderState;
+pub use kyc_decision::event::KycDecisionChanged;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -114,8 +116,8 @@ pub enum RecordError {
     BadAttribute(&'static str),
 }
 
-/// A record waiting its turn: its events, or why it cannot be read.
-type QueuedRecord = Result<Vec<KycStateChanged>, RecordError>;
+/// A record waiting its turn: what it asks for, or why it cannot be read.
+type QueuedRecord = Result<decision::Work, RecordError>;
 
 /// A stream record's image (`NewImage`, `OldImage`) as plain JSON: DynamoDB's JSON
 /// (`{"S": "x"}`, `{"N": "1"}`, `{"M": {...}}`...) read by `serde_dynamo`. `None` when absent.
@@ -315,6 +317,20 @@ pub struct PublishError(pub String);
 pub trait EventPublisher: Send + Sync {
     /// Publishes `events` (at most [`PUBLISH_CHUNK`]); one result per event, same order.
     async fn publish(&self, events: &[KycStateChanged]) -> Vec<Result<(), PublishError>>;
+    /// Publishes `KYC decision changed` events (at most [`PUBLISH_CHUNK`]), likewise.
+    async fn publish_decisions(
+        &self,
+        events: &[KycDecisionChanged],
+    ) -> Vec<Result<(), PublishError>> {
+        events
+            .iter()
+            .map(|_| {
+                Err(PublishError(
+                    "this publisher sends no decision events".into(),
+                ))
+            })
+            .collect()
+    }
 }
 
 /// EventBridge takes at most 10 entries per `PutEvents`.
@@ -324,12 +340,16 @@ pub const PUBLISH_CHUNK: usize = 10;
 #[derive(Default)]
 pub struct MemoryPublisher {
     published: Mutex<Vec<KycStateChanged>>,
+    decisions: Mutex<Vec<KycDecisionChanged>>,
     refuse: Mutex<HashSet<String>>,
 }
 
 impl MemoryPublisher {
     pub fn published(&self) -> Vec<KycStateChanged> {
         self.published.lock().unwrap().clone()
+    }
+    pub fn published_decisions(&self) -> Vec<KycDecisionChanged> {
+        self.decisions.lock().unwrap().clone()
     }
     /// Makes every publication of this event id fail (a throttled or failed entry).
     pub fn refuse(&self, id: &str) {
@@ -361,12 +381,34 @@ impl EventPublisher for MemoryPublisher {
             })
             .collect()
     }
+
+    async fn publish_decisions(
+        &self,
+        events: &[KycDecisionChanged],
+    ) -> Vec<Result<(), PublishError>> {
+        assert!(events.len() <= PUBLISH_CHUNK);
+        let refuse = self.refuse.lock().unwrap().clone();
+        let mut published = self.decisions.lock().unwrap();
+        events
+            .iter()
+            .map(|e| {
+                if refuse.contains(&e.id) {
+                    Err(PublishError("refused".into()))
+                } else {
+                    published.push(e.clone());
+                    Ok(())
+                }
+            })
+            .collect()
+    }
 }
 
 /// The state-publisher function's rules, free of Lambda types: a DynamoDB stream event in,
 /// the partial-batch answer (`{"batchItemFailures": [{"itemIdentifier": seq}]}`) out.
 pub struct StatePublisher {
     pub publisher: Arc<dyn EventPublisher>,
+    /// The KYC decision's recompute (`None`: state events only).
+    pub decisions: Option<Arc<decision::Recompute>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -407,6 +449,27 @@ impl BatchReport {
 }
 
 impl StatePublisher {
+    /// Counts a chunk's results into the report and the records that failed.
+    fn tally(
+        &self,
+        round: &[(String, String, decision::Work)],
+        records: impl Iterator<Item = usize>,
+        results: Vec<Result<(), PublishError>>,
+        failed_records: &mut [bool],
+        report: &mut BatchReport,
+    ) {
+        for (k, i) in records.enumerate() {
+            match results.get(k) {
+                Some(Ok(())) => report.published += 1,
+                Some(Err(e)) => {
+                    tracing::warn!(sequence = %round[i].1, error = %e, "event not accepted");
+                    failed_records[i] = true;
+                }
+                None => failed_records[i] = true,
+            }
+        }
+    }
+
     /// Per customer (the table's partition key) in stream order: a record's events are sent
     /// only once the customer's previous record in the batch is fully accepted. A record that
     /// cannot be read or whose events are refused is reported failed and holds back the later
@@ -417,7 +480,7 @@ impl StatePublisher {
             .get("Records")
             .and_then(Value::as_array)
             .ok_or(BatchError::Malformed("no Records array"))?;
-        // Per partition, its records in order: (sequence, changes or error).
+        // Per partition, its records in order: (sequence, work or error).
         let mut queues: BTreeMap<String, VecDeque<(String, QueuedRecord)>> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
         for record in records {
@@ -425,32 +488,41 @@ impl StatePublisher {
                 "a record has no dynamodb.SequenceNumber",
             ))?;
             let partition = record_partition(record).unwrap_or_default();
-            let changes = match diff_record(record) {
-                Ok(RecordChanges::Ignored) => continue,
-                Ok(RecordChanges::Changes(c)) => Ok(c),
+            let work = match decision::work_of(record, self.decisions.is_some()) {
+                Ok(None) => continue,
+                Ok(Some(w)) => Ok(w),
                 Err(e) => Err(e),
             };
             if !queues.contains_key(&partition) {
                 order.push(partition.clone());
             }
-            queues
-                .entry(partition)
-                .or_default()
-                .push_back((seq, changes));
+            queues.entry(partition).or_default().push_back((seq, work));
+        }
+        // One recompute per customer and batch: at its last state record (it reads the
+        // current states, which hold every earlier change).
+        for queue in queues.values_mut() {
+            let mut seen = false;
+            for (_, work) in queue.iter_mut().rev() {
+                if let Ok(w) = work {
+                    if w.recompute.is_some() && std::mem::replace(&mut seen, true) {
+                        w.recompute = None;
+                    }
+                }
+            }
         }
         let mut report = BatchReport::default();
         // Rounds: each takes the next record of every customer still going.
         loop {
-            let mut round: Vec<(String, String, Vec<KycStateChanged>)> = Vec::new();
+            let mut round: Vec<(String, String, decision::Work)> = Vec::new();
             for partition in &order {
                 let Some(queue) = queues.get_mut(partition) else {
                     continue;
                 };
-                let Some((seq, changes)) = queue.pop_front() else {
+                let Some((seq, work)) = queue.pop_front() else {
                     continue;
                 };
-                match changes {
-                    Ok(c) => round.push((partition.clone(), seq, c)),
+                match work {
+                    Ok(w) => round.push((partition.clone(), seq, w)),
                     Err(e) => {
                         tracing::warn!(sequence = %seq, error = %e, "state record not published");
                         report.failed.push(seq);
@@ -462,24 +534,52 @@ impl StatePublisher {
             if round.is_empty() && queues.values().all(VecDeque::is_empty) {
                 break;
             }
+            let mut failed_records: Vec<bool> = vec![false; round.len()];
             let flat: Vec<(usize, &KycStateChanged)> = round
                 .iter()
                 .enumerate()
-                .flat_map(|(i, (_, _, c))| c.iter().map(move |e| (i, e)))
+                .flat_map(|(i, (_, _, w))| w.state.iter().map(move |e| (i, e)))
                 .collect();
-            let mut failed_records: Vec<bool> = vec![false; round.len()];
             for chunk in flat.chunks(PUBLISH_CHUNK) {
                 let events: Vec<KycStateChanged> =
                     chunk.iter().map(|(_, e)| (*e).clone()).collect();
                 let results = self.publisher.publish(&events).await;
-                for (k, (i, _)) in chunk.iter().enumerate() {
-                    match results.get(k) {
-                        Some(Ok(())) => report.published += 1,
-                        Some(Err(e)) => {
-                            tracing::warn!(sequence = %round[*i].1, error = %e, "state event not accepted");
-                            failed_records[*i] = true;
-                        }
-                        None => failed_records[*i] = true,
+                self.tally(
+                    &round,
+                    chunk.iter().map(|(i, _)| *i),
+                    results,
+                    &mut failed_records,
+                    &mut report,
+                );
+            }
+            let flat: Vec<(usize, &KycDecisionChanged)> = round
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, _, w))| w.decision.as_ref().map(|e| (i, e)))
+                .collect();
+            for chunk in flat.chunks(PUBLISH_CHUNK) {
+                let events: Vec<KycDecisionChanged> =
+                    chunk.iter().map(|(_, e)| (*e).clone()).collect();
+                let results = self.publisher.publish_decisions(&events).await;
+                self.tally(
+                    &round,
+                    chunk.iter().map(|(i, _)| *i),
+                    results,
+                    &mut failed_records,
+                    &mut report,
+                );
+            }
+            // The decision: recomputed once the record's events are out (a failed recompute
+            // fails the record; its retry publishes the same event ids again).
+            if let Some(decisions) = &self.decisions {
+                for (i, (_, seq, w)) in round.iter().enumerate() {
+                    let Some(customer) = w.recompute.as_deref().filter(|_| !failed_records[i])
+                    else {
+                        continue;
+                    };
+                    if let Err(e) = decisions.run(customer).await {
+                        tracing::warn!(sequence = %seq, error = %e, "decision not recomputed");
+                        failed_records[i] = true;
                     }
                 }
             }

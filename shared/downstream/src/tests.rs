@@ -2,7 +2,7 @@ use super::*;
 use chrono::TimeZone;
 use kyc_core::kyc_state::StreamValue;
 #[path = "../../../tests/support/ddb_json.rs"]
-mod ddb_json;
+pub(crate) mod ddb_json;
 use ddb_json::to_ddb;
 
 fn image(v: &Value) -> Value {
@@ -440,6 +440,7 @@ async fn a_poison_record_alone_is_reported_and_holds_back_only_its_customer() {
     let publisher = Arc::new(MemoryPublisher::default());
     let handler = StatePublisher {
         publisher: publisher.clone(),
+        decisions: None,
     };
     let batch = stream_event(vec![
         record(100, None, &a),
@@ -486,6 +487,7 @@ async fn a_refused_event_fails_its_record_and_the_retry_publishes_the_same_id() 
     let publisher = Arc::new(MemoryPublisher::default());
     let handler = StatePublisher {
         publisher: publisher.clone(),
+        decisions: None,
     };
     let refused = event_id("a", Provider::Xpollens, "kycDemand", "ev-a1");
     publisher.refuse(&refused);
@@ -536,6 +538,7 @@ async fn more_than_ten_events_are_sent_in_chunks_and_a_batch_without_records_is_
     let publisher = Arc::new(MemoryPublisher::default());
     let handler = StatePublisher {
         publisher: publisher.clone(),
+        decisions: None,
     };
     let records: Vec<Value> = (0..25)
         .map(|i| {

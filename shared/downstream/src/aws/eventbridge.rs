@@ -2,7 +2,8 @@
 //! per-entry results (a throttled entry fails alone).
 
 use crate::{
-    EventPublisher, KycStateChanged, PublishError, DETAIL_TYPE, EVENT_SOURCE, PUBLISH_CHUNK,
+    EventPublisher, KycDecisionChanged, KycStateChanged, PublishError, DETAIL_TYPE, EVENT_SOURCE,
+    PUBLISH_CHUNK,
 };
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -23,27 +24,29 @@ impl EventBridgePublisher {
     }
 }
 
-#[async_trait]
-impl EventPublisher for EventBridgePublisher {
-    async fn publish(&self, events: &[KycStateChanged]) -> Vec<Result<(), PublishError>> {
+impl EventBridgePublisher {
+    /// One `PutEvents` of `(detail-type, detail, time)` entries; one result per entry.
+    async fn put(
+        &self,
+        entries: Vec<(&'static str, String, i64)>,
+    ) -> Vec<Result<(), PublishError>> {
         assert!(
-            events.len() <= PUBLISH_CHUNK,
+            entries.len() <= PUBLISH_CHUNK,
             "PutEvents takes at most 10 entries"
         );
-        if events.is_empty() {
+        if entries.is_empty() {
             return Vec::new();
         }
-        let entries = events
-            .iter()
-            .map(|e| {
+        let count = entries.len();
+        let entries = entries
+            .into_iter()
+            .map(|(detail_type, detail, millis)| {
                 PutEventsRequestEntry::builder()
                     .event_bus_name(&self.bus)
                     .source(EVENT_SOURCE)
-                    .detail_type(DETAIL_TYPE)
-                    .detail(serde_json::to_string(e).expect("event serialises"))
-                    .time(aws_smithy_types::DateTime::from_millis(
-                        e.recorded_at.timestamp_millis(),
-                    ))
+                    .detail_type(detail_type)
+                    .detail(detail)
+                    .time(aws_smithy_types::DateTime::from_millis(millis))
                     .build()
             })
             .collect();
@@ -56,14 +59,12 @@ impl EventPublisher for EventBridgePublisher {
         {
             Err(e) => {
                 let why = PublishError(format!("{}", DisplayErrorContext(&e)));
-                events.iter().map(|_| Err(why.clone())).collect()
+                (0..count).map(|_| Err(why.clone())).collect()
             }
             Ok(out) => {
                 let results = out.entries();
-                events
-                    .iter()
-                    .enumerate()
-                    .map(|(i, _)| match results.get(i) {
+                (0..count)
+                    .map(|i| match results.get(i) {
                         Some(r) if r.error_code().is_none() && r.event_id().is_some() => Ok(()),
                         Some(r) => Err(PublishError(
                             r.error_code().unwrap_or("no event id").to_string(),
@@ -73,5 +74,43 @@ impl EventPublisher for EventBridgePublisher {
                     .collect()
             }
         }
+    }
+}
+
+#[async_trait]
+impl EventPublisher for EventBridgePublisher {
+    async fn publish(&self, events: &[KycStateChanged]) -> Vec<Result<(), PublishError>> {
+        self.put(
+            events
+                .iter()
+                .map(|e| {
+                    (
+                        DETAIL_TYPE,
+                        serde_json::to_string(e).expect("event serialises"),
+                        e.recorded_at.timestamp_millis(),
+                    )
+                })
+                .collect(),
+        )
+        .await
+    }
+
+    async fn publish_decisions(
+        &self,
+        events: &[KycDecisionChanged],
+    ) -> Vec<Result<(), PublishError>> {
+        self.put(
+            events
+                .iter()
+                .map(|e| {
+                    (
+                        kyc_decision::event::DETAIL_TYPE,
+                        serde_json::to_string(e).expect("event serialises"),
+                        e.computed_at.timestamp_millis(),
+                    )
+                })
+                .collect(),
+        )
+        .await
     }
 }
