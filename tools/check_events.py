@@ -48,6 +48,9 @@ def kind_of(event):
     if event.get("source") == "kyc-hooks.scheduler":
         assert set(event) == {"source", "detail-type", "detail"}, "the Scheduler's Input only"
         return "schedule input"
+    if event.get("source") == "kyc-hooks" and event.get("detail-type") == "KYC decision changed":
+        assert event["detail"]["schemaVersion"] == 1, "a decision event of schema version 1"
+        return "published decision event"
     if "clientProfileId" in event and "state" in event:
         return "GoPay identification status"
     raise AssertionError("unknown kind")

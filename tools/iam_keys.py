@@ -33,6 +33,7 @@ FUNCTIONS = {
     "gopay-consent": "GoPayConsentFunction",
     "gopay-sync": "GoPaySyncFunction",
     "kyc-read-api": "KycReadApiFunction",
+    "state-publisher": "StatePublisherFunction",
 }
 
 # One key of every area of the table (new layout), and which provider roles own it.
@@ -175,7 +176,7 @@ def note_breaches(template, notes):
     for n in notes:
         function, layout = n["function"], n["layout"]
         if function not in FUNCTIONS:
-            continue  # a function without table access of its own (state-publisher)
+            continue  # a function without table access of its own
         seen.add(function)
         role = role_of(template, function)
         key = (role, layout)

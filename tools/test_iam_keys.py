@@ -25,6 +25,7 @@ BASELINE = [
     note("gopay-consent", "dynamodb:PutItem", ["GOPAY_STATE#sha256:00"]),
     note("gopay-sync", "dynamodb:Query", ["GOPAY_DUE#1"], index="GSI1"),
     note("kyc-read-api", "dynamodb:BatchGetItem", ["XP#C#a", "TS#C#a", "GP#C#a"]),
+    note("state-publisher", "dynamodb:PutItem", ["C#a"]),
 ]
 
 
@@ -56,6 +57,9 @@ class IamKeys(unittest.TestCase):
         for bad in [
             # The forgeries of issue 20: another provider's state, the GoPay link, a decision.
             note("xpollens-callback", "dynamodb:UpdateItem", ["GP#C#victim"]),
+            # The decision's role reads provider states, never writes them.
+            note("state-publisher", "dynamodb:PutItem", ["XP#C#victim"]),
+            note("state-publisher", "dynamodb:UpdateItem", ["GP#C#victim"]),
             note("xpollens-callback", "dynamodb:PutItem", ["GP#C#victim"]),
             note("trust-sign-archive", "dynamodb:UpdateItem", ["XP#C#victim"]),
             note("gopay-sync", "dynamodb:PutItem", ["C#victim"]),

@@ -197,3 +197,56 @@ pub fn state_plan(
         no_patch_reason: None,
     }
 }
+
+/// A second consumer on a bus `bus_with_consumer` created: every `KYC decision changed` event.
+pub async fn decision_consumer(moto: &Moto, config: &SdkConfig, bus: &str) -> Consumer {
+    let q = call(
+        moto,
+        "AmazonSQS.CreateQueue",
+        json!({"QueueName": "decisions"}),
+    )
+    .await;
+    let queue_url = q["QueueUrl"].as_str().unwrap().to_string();
+    let a = call(
+        moto,
+        "AmazonSQS.GetQueueAttributes",
+        json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
+    )
+    .await;
+    let queue_arn = a["Attributes"]["QueueArn"].as_str().unwrap().to_string();
+    let eb = kyc_downstream::aws_sdk_eventbridge::Client::new(config);
+    eb.put_rule()
+        .name("all-kyc-decisions")
+        .event_bus_name(bus)
+        .event_pattern(r#"{"source":["kyc-hooks"],"detail-type":["KYC decision changed"]}"#)
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets()
+        .rule("all-kyc-decisions")
+        .event_bus_name(bus)
+        .targets(
+            kyc_downstream::aws_sdk_eventbridge::types::Target::builder()
+                .id("d")
+                .arn(queue_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Consumer { queue_url }
+}
+
+/// The stream records not handed over yet (by `eventID`): what the next Lambda batch gets.
+pub async fn new_stream_records(
+    moto: &Moto,
+    stream_arn: &str,
+    seen: &mut std::collections::HashSet<String>,
+) -> Vec<Value> {
+    stream_records(moto, stream_arn)
+        .await
+        .into_iter()
+        .filter(|r| seen.insert(r["eventID"].as_str().unwrap_or_default().to_string()))
+        .collect()
+}

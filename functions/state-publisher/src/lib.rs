@@ -12,6 +12,9 @@ use kyc_downstream::StatePublisher;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The schedule's `detail-type` of the expiry sweep.
+pub const SWEEP: &str = "decision-expiry-sweep";
+
 /// Settings read once per cold start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -84,7 +87,24 @@ pub fn build_with_decisions(
 /// A malformed event (no `Records`, a record without sequence number) fails the invocation,
 /// reported permanent: Lambda retries the whole batch, then sends it to the on-failure
 /// destination. Records that failed to publish are reported in the answer, not as an error.
+///
+/// The schedule's input (`events/decision-expiry-sweep-scheduled.json`) runs the decision
+/// expiry sweep.
 pub async fn handle(publisher: &StatePublisher, event: Value) -> Result<Value, InvocationError> {
+    if event.get("source").and_then(Value::as_str) == Some("kyc-hooks.scheduler")
+        && event.get("detail-type").and_then(Value::as_str) == Some(SWEEP)
+    {
+        let Some(decisions) = &publisher.decisions else {
+            return Err(InvocationError::Permanent(
+                "expiry sweep without the decision's settings".into(),
+            ));
+        };
+        let changed = decisions
+            .sweep()
+            .await
+            .map_err(|e| InvocationError::Retryable(e.to_string()))?;
+        return Ok(serde_json::json!({ "expired": changed }));
+    }
     let report = publisher.handle(&event).await?;
     tracing_summary(&report);
     Ok(report.response())

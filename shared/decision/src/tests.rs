@@ -584,3 +584,20 @@ fn decision_events_match_their_schema_and_carry_no_operator() {
     assert_eq!(e.id, event::event_id("c-1", 1));
     assert!(!v.to_string().contains("arn:aws"));
 }
+
+#[test]
+fn the_sample_event_matches_the_schema() {
+    let sample: serde_json::Value =
+        serde_json::from_str(include_str!("../../../events/kyc-decision-changed.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(event::SCHEMA_V1).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource("schema.json", schema).unwrap();
+    let idx = compiler.compile("schema.json", &mut schemas).unwrap();
+    schemas.validate(&sample["detail"], idx).unwrap();
+    let detail: event::KycDecisionChanged =
+        serde_json::from_value(sample["detail"].clone()).unwrap();
+    assert_eq!(sample["detail-type"], event::DETAIL_TYPE);
+    assert_eq!(detail.decision, Decision::Blocked);
+}

@@ -85,7 +85,24 @@ pub struct Recompute {
     pub now: fn() -> DateTime<Utc>,
 }
 
+/// Decisions recomputed per sweep at most: within the function's timeout (a recompute is three
+/// DynamoDB calls); the rest wait five minutes for the next sweep.
+pub const SWEEP_LIMIT: usize = 200;
+
 impl Recompute {
+    /// The expiry sweep: decisions whose `validUntil` passed are recomputed (→ `expired`).
+    pub async fn sweep(&self) -> Result<usize, RecomputeError> {
+        let changed = kyc_decision::store::sweep_expiries(
+            self.store.as_ref(),
+            &self.policy,
+            (self.now)(),
+            SWEEP_LIMIT,
+        )
+        .await?;
+        tracing::info!(changed, "decision expiry sweep");
+        Ok(changed)
+    }
+
     pub async fn run(&self, customer: &str) -> Result<(), RecomputeError> {
         let (outcome, cost) =
             recompute(self.store.as_ref(), &self.policy, customer, (self.now)()).await?;
