@@ -100,6 +100,7 @@ bench: tools
 	@date +%s > target/bench-results.started
 	cargo bench -p kyc-xpollens --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
 	cargo run --profile bench-tools -p kyc-integration-tests --bin measure-aws-calls
+	cargo run --profile bench-tools -p kyc-integration-tests --bin decision-latency-bench -- 50
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-twin-bench
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32
 	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-drain-bench -- 300
