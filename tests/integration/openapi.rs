@@ -12,6 +12,8 @@ use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
+use kyc_decision::store::DecisionStore as _;
+
 const DOC: &str = include_str!("../../openapi/kyc-hooks.json");
 
 struct OpenApi {
@@ -188,16 +190,36 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     api.check("get", state, &resp);
+    // With a decision computed: `decision` first, as documented.
+    let decisions = kyc_decision::aws::DynamoDecisionStore::new(
+        kyc_aws::aws_sdk_dynamodb::Client::new(&config),
+        TABLE,
+    );
+    kyc_decision::store::recompute(
+        &decisions,
+        &kyc_decision::policy::Policy::default_policy(),
+        "demo-alice",
+        kyc_core::chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let resp = kyc_read_api::handle(&read, signed_get("/customers/demo-alice/kyc"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    api.check("get", state, &resp);
     // Same content as `kyc status`.
     let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
     let store = DynamoStore::new(&config, TABLE);
     assert_eq!(
         body,
-        kyc_core::kyc_state::status_json(
+        kyc_downstream::read_api::status_with_decision(
             "demo-alice",
-            store.provider_states("demo-alice").await.unwrap()
+            store.provider_states("demo-alice").await.unwrap(),
+            decisions.get("demo-alice").await.unwrap().as_ref(),
         )
     );
+    assert_eq!(body["decision"]["decision"], "pending");
     // Reached without the IAM authorizer (a route deployed without AWS_IAM): 403, nothing read.
     for (uri, path) in [
         ("/customers/demo-alice/kyc", state),

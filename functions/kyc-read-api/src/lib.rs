@@ -5,6 +5,7 @@
 use kyc_aws::DynamoStore;
 use kyc_core::http::lambda;
 use kyc_core::legacy_keys::LegacyKeyLayout;
+use kyc_decision::aws::DynamoDecisionStore;
 use kyc_downstream::aws::history_pages::DynamoHistoryPages;
 use kyc_downstream::read_api::ReadApi;
 use lambda_http::{Body, Request, Response};
@@ -34,8 +35,10 @@ pub fn build(settings: &Settings, config: &kyc_aws::aws_config::SdkConfig) -> Re
                 .with_legacy_layout(settings.legacy_keys),
         ),
         history: Arc::new(
-            DynamoHistoryPages::new(ddb, &settings.table).with_legacy_layout(settings.legacy_keys),
+            DynamoHistoryPages::new(ddb.clone(), &settings.table)
+                .with_legacy_layout(settings.legacy_keys),
         ),
+        decisions: Some(Arc::new(DynamoDecisionStore::new(ddb, &settings.table))),
     }
 }
 
@@ -65,6 +68,7 @@ mod tests {
         let api = ReadApi {
             store: store.clone(),
             history: store,
+            decisions: None,
         };
         let attested = handle(&api, event("read-api-customer-kyc.json"))
             .await

@@ -104,3 +104,16 @@ impl KycDecisionChanged {
         }
     }
 }
+
+/// The decision as the read API and `kyc status` show it: the event's fields without the
+/// event's own (`schemaVersion`, `id`, `previousDecision`, `customerId`).
+pub fn view(decision: &CustomerDecision) -> serde_json::Value {
+    let mut v = serde_json::to_value(KycDecisionChanged::new(decision, None))
+        .expect("a decision serialises");
+    if let Some(m) = v.as_object_mut() {
+        for k in ["schemaVersion", "id", "previousDecision", "customerId"] {
+            m.remove(k);
+        }
+    }
+    v
+}

@@ -89,6 +89,8 @@ fn error(status: u16, code: &str, message: &str) -> ApiResponse {
 pub struct ReadApi {
     pub store: Arc<dyn EventStore>,
     pub history: Arc<dyn HistoryPages>,
+    /// The KYC decisions (`None`: the answer's `decision` is null).
+    pub decisions: Option<Arc<dyn kyc_decision::store::DecisionStore>>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -186,8 +188,17 @@ impl ReadApi {
     }
 
     async fn state(&self, customer: &str) -> Result<ApiResponse, StoreError> {
-        let states = self.store.provider_states(customer).await?;
+        // The decision is read beside the states (its own item), not after them.
+        let decision = async {
+            match &self.decisions {
+                Some(d) => d.get(customer).await,
+                None => Ok(None),
+            }
+        };
+        let (states, decision) = tokio::join!(self.store.provider_states(customer), decision);
+        let (states, decision) = (states?, decision?);
         if states.is_empty()
+            && decision.is_none()
             && self
                 .history
                 .history_page(customer, None, 1)
@@ -199,7 +210,7 @@ impl ReadApi {
         }
         Ok(answer(
             200,
-            kyc_core::kyc_state::status_json(customer, states),
+            status_with_decision(customer, states, decision.as_ref()),
         ))
     }
 
@@ -241,6 +252,20 @@ impl ReadApi {
             }),
         ))
     }
+}
+
+/// A customer's states with the KYC decision first (`null` before the first one).
+pub fn status_with_decision(
+    customer: &str,
+    states: std::collections::BTreeMap<
+        kyc_core::intake::Provider,
+        kyc_core::kyc_state::ProviderState,
+    >,
+    decision: Option<&kyc_decision::CustomerDecision>,
+) -> Value {
+    let mut v = kyc_core::kyc_state::status_json(customer, states);
+    v["decision"] = decision.map_or(Value::Null, kyc_decision::event::view);
+    v
 }
 
 fn unknown_customer() -> ApiResponse {
@@ -295,6 +320,7 @@ mod tests {
         ReadApi {
             store: store.clone(),
             history: store,
+            decisions: None,
         }
     }
 
@@ -371,6 +397,7 @@ mod tests {
         let api = ReadApi {
             store: Arc::new(Untouchable),
             history: Arc::new(Untouchable),
+            decisions: None,
         };
         let mut incomplete = signed();
         incomplete.iam.as_mut().unwrap().user_arn.clear();
@@ -405,8 +432,9 @@ mod tests {
         let (status, body) = get(&api, "/prod/customers/c-1/kyc", "").await;
         assert_eq!(status, 200);
         let expected =
-            kyc_core::kyc_state::status_json("c-1", store.provider_states("c-1").await.unwrap());
+            status_with_decision("c-1", store.provider_states("c-1").await.unwrap(), None);
         assert_eq!(body, expected);
+        assert_eq!(body["decision"], Value::Null, "none computed yet");
         assert_eq!(
             body["providers"]["xpollens"]["kycDemand"]["sealedSecrets"],
             json!(["iban"])
