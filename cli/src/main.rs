@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
+mod decision;
 mod downstream;
 mod failure;
 mod gopay;
@@ -35,6 +36,8 @@ const EXAMPLES: &str = "Examples:
   kyc trust-sign reprocess s3://kyc-archives/incoming/2026/ --rerun fix-42
   kyc gopay revoke customer-0042
   kyc status customer-0042 --output table
+  kyc decision explain customer-0042
+  kyc decision resolve customer-0042 --outcome rejected --reason AML-CASE-117
   kyc history customer-0042
   kyc publish --since 2026-11-27T09:00:00Z --dry-run
   kyc migrate keys --dry-run
@@ -61,8 +64,11 @@ enum Command {
     /// GoPay identification: inspect a status response, revoke or reactivate a profile.
     #[command(subcommand)]
     Gopay(GopayCommand),
-    /// Print a customer's current state per provider.
+    /// Print a customer's KYC decision, then the current state per provider.
     Status(CustomerReport),
+    /// A customer's KYC decision: explain it, or record the bank's own call.
+    #[command(subcommand)]
+    Decision(DecisionCommand),
     /// Print a customer's history, oldest first.
     History(CustomerReport),
     /// Re-publish state-change events from the stored state (same ids as the live events).
@@ -88,6 +94,14 @@ enum Command {
     },
     #[command(hide = true)]
     Reprocess(trust_sign::Reprocess),
+}
+
+#[derive(Subcommand)]
+enum DecisionCommand {
+    /// Print, per provider, the rules that produced the decision and the events it rests on.
+    Explain(decision::Explain),
+    /// Record the bank's adjudication (operator: the caller's AWS identity) and recompute.
+    Resolve(decision::Resolve),
 }
 
 #[derive(Subcommand)]
@@ -267,6 +281,12 @@ fn main() -> ExitCode {
             runtime().block_on(gopay::reactivate(&customer, &settings))
         }
         Command::Publish(args) => runtime().block_on(downstream::publish(args)),
+        Command::Decision(DecisionCommand::Explain(args)) => {
+            runtime().block_on(decision::explain(args))
+        }
+        Command::Decision(DecisionCommand::Resolve(args)) => {
+            runtime().block_on(decision::resolve(args))
+        }
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
         Command::Migrate(MigrateCommand::Keys(args)) => {
             runtime().block_on(migrate::migrate_keys(args))
@@ -311,11 +331,23 @@ pub fn legacy_layout() -> Result<kyc_core::legacy_keys::LegacyKeyLayout, Failure
 }
 
 async fn status(r: &CustomerReport) -> Result<Value, Failure> {
+    use kyc_decision::store::DecisionStore;
     let mut states = store(&r.table).await?.provider_states(&r.customer).await?;
     if let Some(state) = states.get_mut(&kyc_core::intake::Provider::TrustSign) {
         r.reveal.streams(&r.customer, state).await?;
     }
-    Ok(kyc_core::kyc_state::status_json(&r.customer, states))
+    let decision = kyc_decision::aws::DynamoDecisionStore::new(
+        kyc_aws::aws_sdk_dynamodb::Client::new(&kyc_aws::load_config().await),
+        &r.table,
+    )
+    .get(&r.customer)
+    .await?;
+    // The same answer as the read API: the decision first, then the detail.
+    Ok(kyc_downstream::read_api::status_with_decision(
+        &r.customer,
+        states,
+        decision.as_ref(),
+    ))
 }
 
 async fn history(r: &CustomerReport) -> Result<Value, Failure> {

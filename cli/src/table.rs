@@ -6,6 +6,22 @@ use serde_json::Value;
 /// The report as a table; a report of another shape stays JSON.
 pub fn render(report: &Value) -> String {
     if let Some(providers) = report.get("providers").and_then(Value::as_object) {
+        // `kyc status`: the decision first, on one line.
+        let first = match report.get("decision") {
+            None => String::new(),
+            Some(Value::Null) => "DECISION  none yet\n".to_string(),
+            Some(d) => format!(
+                "DECISION  {}  reasons: {}  policy {}  version {}\n",
+                text(&d["decision"]),
+                d["reasons"]
+                    .as_array()
+                    .filter(|r| !r.is_empty())
+                    .map(|r| r.iter().map(text).collect::<Vec<_>>().join(","))
+                    .unwrap_or_else(|| "-".into()),
+                text(&d["policyVersion"]),
+                text(&d["decisionVersion"]),
+            ),
+        };
         let rows = providers.iter().flat_map(|(provider, streams)| {
             streams
                 .as_object()
@@ -22,10 +38,11 @@ pub fn render(report: &Value) -> String {
                     ]
                 })
         });
-        return columns(
-            &["PROVIDER", "STREAM", "STATUS", "FINAL", "AT", "EVENT"],
-            rows,
-        );
+        return first
+            + &columns(
+                &["PROVIDER", "STREAM", "STATUS", "FINAL", "AT", "EVENT"],
+                rows,
+            );
     }
     if let Some(history) = report.get("history").and_then(Value::as_array) {
         let rows = history.iter().map(|e| {

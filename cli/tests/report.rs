@@ -48,10 +48,12 @@ async fn status_and_history_print_as_json_or_as_a_table() {
     let (code, table, err) = kyc(&moto, &["status", "alice", "--output", "table"]);
     assert_eq!(code, Some(0), "{err}");
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("PROVIDER"), "{table}");
-    assert_eq!(lines.len(), 2, "{table}");
-    assert!(lines[1].contains("xpollens") && lines[1].contains("userRecord"));
-    assert!(lines[1].contains("Validated") && lines[1].contains("true"));
+    // The decision first (none computed in this test), then one row per stream.
+    assert_eq!(lines[0], "DECISION  none yet", "{table}");
+    assert!(lines[1].starts_with("PROVIDER"), "{table}");
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[2].contains("xpollens") && lines[2].contains("userRecord"));
+    assert!(lines[2].contains("Validated") && lines[2].contains("true"));
 
     let (code, table, err) = kyc(&moto, &["history", "alice", "--output", "table"]);
     assert_eq!(code, Some(0), "{err}");

@@ -1,0 +1,119 @@
+//! `kyc decision explain|resolve` and `kyc status` with a decision, against moto.
+
+// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
+kyc_test_log::install!();
+
+use kyc_aws::DynamoStore;
+use kyc_core::intake::EventStore;
+use kyc_decision::aws::DynamoDecisionStore;
+use kyc_decision::policy::Policy;
+use kyc_decision::store::recompute;
+use kyc_integration_tests::downstream::state_plan;
+use kyc_integration_tests::{provision, Moto, TABLE};
+use serde_json::Value;
+
+mod common;
+
+fn kyc(moto: &Moto, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::kyc_local(&moto.endpoint, args, &[("TABLE_NAME", TABLE)]);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_then_resolve_with_the_callers_identity() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    DynamoStore::new(&config, TABLE)
+        .record(&state_plan("alice", "e1", "Refused", true, 1))
+        .await
+        .unwrap();
+    let decisions =
+        DynamoDecisionStore::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), TABLE);
+    recompute(
+        &decisions,
+        &Policy::default_policy(),
+        "alice",
+        kyc_core::chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+
+    let (code, out, err) = kyc(&moto, &["decision", "explain", "alice"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"], "rejected");
+    let rule = &v["providers"]["xpollens"]["rules"][0];
+    assert_eq!(rule["rule"], "xpollens:userRecord=Refused");
+    assert_eq!(rule["eventId"], "e1");
+    assert_eq!(v["providers"]["xpollens"]["evidence"][0], "e1");
+    let (code, _, err) = kyc(&moto, &["decision", "explain", "nobody"]);
+    assert_eq!(code, Some(1), "{err}");
+
+    // The default policy wants a second approver to turn a customer verified.
+    let (code, _, err) = kyc(
+        &moto,
+        &[
+            "decision",
+            "resolve",
+            "alice",
+            "--outcome",
+            "verified",
+            "--reason",
+            "AML-CASE-1",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("second approver"), "{err}");
+    let (code, _, err) = kyc(
+        &moto,
+        &[
+            "decision",
+            "resolve",
+            "alice",
+            "--outcome",
+            "rejected",
+            "--reason",
+            "free text",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let (code, out, err) = kyc(
+        &moto,
+        &[
+            "decision",
+            "resolve",
+            "alice",
+            "--outcome",
+            "verified",
+            "--reason",
+            "AML-CASE-1",
+            "--approver",
+            "arn:aws:iam::123456789012:user/second-approver",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["operator"].as_str().unwrap().starts_with("arn:aws:"),
+        "{out}"
+    );
+    assert_eq!(v["decision"]["decision"], "verified");
+    assert_eq!(v["decision"]["adjudication"]["reason"], "AML-CASE-1");
+
+    let (code, out, err) = kyc(&moto, &["status", "alice"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"]["decision"], "verified");
+    assert_eq!(v["decision"]["decisionVersion"], 2);
+    assert_eq!(v["decision"]["flags"][0], "bankAdjudicated");
+    let (_, table, _) = kyc(&moto, &["status", "alice", "--output", "table"]);
+    assert!(
+        table.starts_with("DECISION  verified  reasons: -  policy "),
+        "{table}"
+    );
+}
