@@ -170,7 +170,7 @@ async fn a_callback_becomes_a_decision_event_through_the_stream() {
         deliver(
             "f-02",
             "10:00:00",
-            r#"{"type":"4","status":"Fraud_Suspicion","appUserId":"frank","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud Jana Novakova"}]}"#,
+            r#"{"type":"4","status":"Fraud_Suspicion","appUserId":"frank","diligences":[{"diligenceType":"ID_CARD","status":"Refused","reason":"Identity fraud Novakova-DECISION"}]}"#,
         ),
         deliver(
             "g-01",
@@ -207,10 +207,7 @@ async fn a_callback_becomes_a_decision_event_through_the_stream() {
             assert_eq!(e["detail-type"], "KYC decision changed");
             schemas.validate(&e["detail"], index).unwrap();
             let text = e["detail"].to_string();
-            assert!(
-                !text.contains("Jana") && !text.contains("fraud Jana"),
-                "{text}"
-            );
+            assert!(!text.contains("Novakova-DECISION"), "{text}");
             serde_json::from_value(e["detail"].clone()).unwrap()
         })
         .collect();

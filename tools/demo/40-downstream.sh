@@ -18,3 +18,18 @@ cargo lambda invoke kyc-read-api --invoke-address 127.0.0.1 --invoke-port "$LAMB
 echo "== read API: the same request without the IAM attestation (a route deployed without AWS_IAM)"
 cargo lambda invoke kyc-read-api --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --data-file events/read-api-customer-kyc-without-iam.json |
   python3 -c 'import json,sys; r=json.load(sys.stdin); print("   -> HTTP", r["statusCode"], json.loads(r["body"])["error"])'
+# The KYC decision (docs/decision.md): the state publisher recomputed each customer's decision
+# from the state records above; the decision items' own records now publish KYC decision changed.
+echo "== decision: the stream again (the decision items' records) -> state-publisher"
+python tools/downstream_demo.py records "$LOGS/stream-event-decisions.json"
+cargo lambda invoke state-publisher --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --data-file "$LOGS/stream-event-decisions.json"
+echo
+echo "== decision: one line per demo customer (kyc decision explain: decision, reasons, rules that applied)"
+for c in demo-alice demo-bob demo-carol demo-dave demo-dana demo-erik demo-fanny demo-gita; do
+  "$KYC" decision explain "$c" 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+rules = [r["rule"] for p in d["providers"].values() for r in p["rules"]]
+print("  ", d["customer"].ljust(12), d["decision"].ljust(15), ",".join(d["reasons"]) or "-", " ", "; ".join(rules))' ||
+    echo "   $c: no decision (no decisive provider state)"
+done

@@ -601,3 +601,26 @@ fn the_sample_event_matches_the_schema() {
     assert_eq!(sample["detail-type"], event::DETAIL_TYPE);
     assert_eq!(detail.decision, Decision::Blocked);
 }
+
+#[test]
+fn every_row_is_in_the_decision_page() {
+    let doc = include_str!("../../../docs/decision.md");
+    for row in mapping::ROWS {
+        let stream = match row.stream {
+            StreamName::Exact(s) => s.to_string(),
+            StreamName::Prefix(p) => format!("{p}<uuid>"),
+        };
+        let decision = match row.effect {
+            Effect::Decide { decision, .. } => decision.as_str(),
+            Effect::Neutral => "(no effect)",
+        };
+        let line = format!("| `{stream}` | `{}` | {decision} |", row.status);
+        assert!(doc.contains(&line), "docs/decision.md lacks {line}");
+    }
+    for r in mapping::REASON_ROWS {
+        assert!(doc.contains(&format!("| `{}` |", r.reason)), "{}", r.reason);
+    }
+    for f in mapping::FLAG_ROWS {
+        assert!(doc.contains(&format!("`{}`", f.flag)), "{}", f.flag);
+    }
+}

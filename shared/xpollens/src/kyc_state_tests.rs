@@ -218,7 +218,8 @@ proptest! {
         shuffle(&mut shuffled, seed);
         let mut s = ProviderState::default();
         for e in &shuffled { let _ = s.apply(e); }
-        prop_assert_eq!(s, in_order);
+        // The streams (the version counts applied changes, which depends on the order).
+        prop_assert_eq!(s.streams, in_order.streams);
     }
 
     #[test]
@@ -245,6 +246,7 @@ proptest! {
         shuffle(&mut shuffled, seed);
         let mut s = ProviderState::default();
         for e in &shuffled { let _ = s.apply(e); }
-        prop_assert_eq!(s, in_order);
+        // The streams (the version counts applied changes, which depends on the order).
+        prop_assert_eq!(s.streams, in_order.streams);
     }
 }
