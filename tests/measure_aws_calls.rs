@@ -47,11 +47,10 @@ async fn main() {
     let endpoint = Endpoint {
         recorder: Recorder {
             store: Arc::new(DynamoStore::from_client(ddb, TABLE)),
-            keys: Cached::new(
+            keys: Keyring::cached(
                 secrets.clone(),
                 XPOLLENS_PAYLOAD_KEY_SECRET,
                 Duration::from_secs(300),
-                Keyring::from_staged,
             ),
         },
         auth: CallbackAuth::Credentials(Cached::new(

@@ -39,7 +39,8 @@ pub const TRUST_SIGN_PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key/trust-sig
 pub const GOPAY_PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key/gopay";
 
 /// The Secrets Manager values of the three payload keyrings: Xpollens in the single-key form
-/// of earlier releases, the others in the keyring form; different key material each.
+/// of earlier releases, the others in the keyring form (Trust & Sign with its naming key);
+/// different key material each.
 pub fn payload_key_secrets() -> [(&'static str, String); 3] {
     use base64::Engine;
     let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
@@ -51,8 +52,9 @@ pub fn payload_key_secrets() -> [(&'static str, String); 3] {
         (
             TRUST_SIGN_PAYLOAD_KEY_SECRET,
             format!(
-                r#"{{"currentKeyId":"ts-1","keys":[{{"keyId":"ts-1","key":"{}"}}]}}"#,
-                b64(43)
+                r#"{{"currentKeyId":"ts-1","keys":[{{"keyId":"ts-1","key":"{}"}}],"namingKey":{{"keyId":"ts-names-1","key":"{}"}}}}"#,
+                b64(43),
+                b64(53)
             ),
         ),
         (
