@@ -7,7 +7,11 @@ tests/integration/template_checks.rs:
   on-failure destination;
 - every IAM statement on the table itself is limited by dynamodb:LeadingKeys;
 - every alarm notifies the alarm topic, on alarm and on recovery;
-- every Xpollens callback route takes the JWT authorizer in the OAuth2 mode.
+- every Xpollens callback route takes the JWT authorizer in the OAuth2 mode;
+- every payload keyring secret is kept (Retain), replicable (KeyringReplicaRegion) and
+  protected by a resource policy refusing a deletion without recovery window (issue 21);
+- a function invoked by S3 sends its failures through an EventBridge rule whose input
+  transformer drops the object key (keys often name the customer), never the raw event.
 
     python tools/template_checks.py [TEMPLATE]   # exit 1, naming each breach
 """
@@ -98,6 +102,57 @@ def breaches(template):
                 "AuthorizerId"
             ) != {"If": ["UseOAuth2", {"Ref": "XpollensCallbackJwtAuthorizer"}, {"Ref": "AWS::NoValue"}]}:
                 out.append(f"{name}: the OAuth2 mode does not put the JWT authorizer on this route")
+    out += _keyring_breaches(resources)
+    out += _s3_failure_record_breaches(resources, functions)
+    return out
+
+
+def _keyring_breaches(resources):
+    out = []
+    replica = {"If": ["HasKeyringReplica", [{"Region": {"Ref": "KeyringReplicaRegion"}}], {"Ref": "AWS::NoValue"}]}
+    protected = set()
+    for r in resources.values():
+        if r["Type"] != "AWS::SecretsManager::ResourcePolicy":
+            continue
+        for st in r["Properties"]["ResourcePolicy"]["Statement"]:
+            force = st.get("Condition", {}).get("Bool", {}).get("secretsmanager:ForceDeleteWithoutRecovery")
+            if st.get("Effect") == "Deny" and st.get("Action") == "secretsmanager:DeleteSecret" and force == "true":
+                protected.add(_ref(r["Properties"]["SecretId"]))
+    for name, r in resources.items():
+        if r["Type"] != "AWS::SecretsManager::Secret" or not name.endswith("PayloadKeySecret"):
+            continue
+        if r.get("DeletionPolicy") != "Retain":
+            out.append(f"{name}: a payload keyring must be retained (DeletionPolicy Retain)")
+        if r["Properties"].get("ReplicaRegions") != replica:
+            out.append(f"{name}: no ReplicaRegions on KeyringReplicaRegion")
+        if name not in protected:
+            out.append(f"{name}: no resource policy refusing a deletion without recovery window")
+    return out
+
+
+def _s3_failure_record_breaches(resources, functions):
+    out = []
+    for fn in functions:
+        props = resources[fn]["Properties"]
+        if not any(e["Type"] == "S3" for e in props.get("Events", {}).values()):
+            continue
+        on_failure = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        bus = on_failure.get("Destination", {}).get("GetAtt", "").split(".")[0]
+        if on_failure.get("Type") != "EventBridge":
+            out.append(f"{fn}: S3 events' failure records go to {on_failure.get('Type')} with the raw object key")
+            continue
+        rules = [
+            r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::Events::Rule" and _ref(r["Properties"].get("EventBusName")) == bus
+        ]
+        targets = [t for rule in rules for t in rule.get("Targets", [])]
+        if not targets:
+            out.append(f"{fn}: no rule on {bus} delivers the failure records")
+        for t in targets:
+            paths = t.get("InputTransformer", {}).get("InputPathsMap")
+            if not paths or any(".s3.object.key" in p or p.rstrip(".") in ("$", "$.detail") for p in paths.values()):
+                out.append(f"{fn}: failure record target {t.get('Id')} does not drop the object key")
     return out
 
 
@@ -111,7 +166,10 @@ def main(argv):
     for b in found:
         print(f"template check: {b}", file=sys.stderr)
     if not found:
-        print("template.yaml: alarms, on-failure destinations, LeadingKeys and callback routes as required")
+        print(
+            "template.yaml: alarms, on-failure destinations, LeadingKeys, callback routes, "
+            "keyrings and failure records as required"
+        )
     return 1 if found else 0
 
 

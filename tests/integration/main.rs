@@ -5,6 +5,7 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+mod cold_start;
 mod downstream;
 mod fault_matrix;
 mod gopay_consent;
@@ -14,5 +15,6 @@ mod reseal;
 mod table_schema;
 mod template_checks;
 mod trust_sign_archive;
+mod trust_sign_failure_record;
 mod xpollens_drain;
 mod xpollens_intake;

@@ -21,9 +21,13 @@ use std::time::{Duration, Instant};
 
 /// Figures each benchmark writes for `make bench`'s closing table.
 pub mod bench_results;
+/// Every function that reads secrets, as it starts: its secrets in moto and its environment.
+pub mod cold_start;
 /// Downstream: the table's stream, a bus with a consumer queue, state write plans.
 pub mod downstream;
 pub mod gopay;
+/// Sealed values of every provider written by the real code (keyring checks, restore drill).
+pub mod keyrings;
 /// Trust & Sign archives: buckets, uploads (multipart, streamed), S3 events.
 pub mod trust_sign;
 /// Xpollens fallback-queue drain: the API simulator, the drain wiring, a DynamoDB probe.

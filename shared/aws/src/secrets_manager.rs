@@ -53,6 +53,15 @@ impl SecretsManagerSource {
                 let service = e.as_service_error();
                 if service.is_some_and(|s| s.is_resource_not_found_exception()) {
                     Ok(None)
+                } else if service.is_some_and(|s| s.is_invalid_request_exception()) {
+                    // Marked for deletion (restore it within its recovery window): fix, not retry.
+                    Err(SecretError::Invalid {
+                        name: name.to_string(),
+                        why: format!(
+                            "GetSecretValue {stage}: {}",
+                            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                        ),
+                    })
                 } else {
                     Err(SecretError::Unavailable(format!(
                         "GetSecretValue {stage}: {}",

@@ -23,6 +23,8 @@ kyc_test_log::install!();
 
 #[cfg(feature = "aws")]
 pub mod aws;
+/// `kyc keys check`: every key a stored value is sealed under is in its keyring (issue 21).
+pub mod keys_check;
 
 use async_trait::async_trait;
 use kyc_core::crypto::{usage_label, Aad, Keyring};
