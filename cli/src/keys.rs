@@ -2,7 +2,9 @@
 //! provider's keyring (rules in `kyc_reseal::keys_check`, the same scan as `kyc reseal`).
 //! Exit 1 when one is missing (or, with `--open`, when a value does not open); the count is
 //! published as the CloudWatch metric `KycHooks/SealedValuesWithoutKey`, which
-//! `KeysCheckAlarm` watches.
+//! `KeysCheckAlarm` watches: one embedded-metric-format line written to the stack's
+//! `KeysCheckLogGroup` (CloudWatch Logs turns it into the metric, as it does the functions'
+//! lines; no CloudWatch metrics client needed).
 
 use crate::failure::{transient, Failure};
 use crate::reseal::{providers, KeyringSecrets, ProviderArg};
@@ -31,6 +33,14 @@ pub struct Check {
     /// Items per Scan page.
     #[arg(long, default_value_t = 100)]
     pub page_size: usize,
+    /// Log group the metric line goes to (output KeysCheckLogGroupName), e.g.
+    /// /kyc-hooks/kyc-hooks-prod/keys-check.
+    #[arg(
+        long,
+        env = "KEYS_CHECK_LOG_GROUP",
+        default_value = "/kyc-hooks/keys-check"
+    )]
+    pub log_group: String,
     /// Do not publish the SealedValuesWithoutKey metric (a check that is not the scheduled
     /// one, e.g. during a restore drill in a test account).
     #[arg(long)]
@@ -69,7 +79,7 @@ pub async fn check(args: Check) -> Result<Value, Failure> {
         })?;
     bar.finish_and_clear();
     if !args.no_metric {
-        publish(&config, report.values_without_key).await?;
+        publish(&config, &args.log_group, report.values_without_key).await?;
     }
     let json = serde_json::to_value(&report).expect("the report serialises");
     if report.ok {
@@ -81,25 +91,68 @@ pub async fn check(args: Check) -> Result<Value, Failure> {
     }
 }
 
-/// One data point of `KycHooks/SealedValuesWithoutKey` (0 clears the alarm).
-async fn publish(config: &kyc_aws::aws_config::SdkConfig, count: u64) -> Result<(), Failure> {
-    use aws_sdk_cloudwatch::types::{MetricDatum, StandardUnit};
-    aws_sdk_cloudwatch::Client::new(config)
-        .put_metric_data()
-        .namespace(kyc_core::metrics::NAMESPACE)
-        .metric_data(
-            MetricDatum::builder()
-                .metric_name(METRIC)
-                .value(count as f64)
-                .unit(StandardUnit::Count)
-                .build(),
+/// The embedded-metric-format line of one `KycHooks/SealedValuesWithoutKey` data point (no
+/// dimension, as the alarm watches it).
+pub fn emf_line(count: u64, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": kyc_core::metrics::NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": METRIC, "Unit": "Count"}],
+            }],
+        },
+        METRIC: count,
+    })
+    .to_string()
+}
+
+/// One data point of `KycHooks/SealedValuesWithoutKey` (0 clears the alarm): a log stream of
+/// its own in `log_group`, one EMF line.
+async fn publish(
+    config: &kyc_aws::aws_config::SdkConfig,
+    log_group: &str,
+    count: u64,
+) -> Result<(), Failure> {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+    let now = kyc_core::chrono::Utc::now();
+    let stream = format!(
+        "keys-check/{}/{}",
+        now.format("%Y-%m-%dT%H-%M-%S"),
+        std::process::id()
+    );
+    let failed = |doing: &str, e: &dyn std::fmt::Display| {
+        transient(&format!("publishing {METRIC} ({doing} in {log_group})"), e)
+    };
+    logs.create_log_stream()
+        .log_group_name(log_group)
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .map_err(|e| {
+            failed(
+                "log stream",
+                &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
+            )
+        })?;
+    logs.put_log_events()
+        .log_group_name(log_group)
+        .log_stream_name(&stream)
+        .log_events(
+            InputLogEvent::builder()
+                .timestamp(now.timestamp_millis())
+                .message(emf_line(count, now.timestamp_millis()))
+                .build()
+                .expect("timestamp and message are set"),
         )
         .send()
         .await
         .map_err(|e| {
-            transient(
-                &format!("publishing {METRIC}"),
-                aws_sdk_cloudwatch::error::DisplayErrorContext(&e),
+            failed(
+                "log event",
+                &aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e),
             )
         })?;
     Ok(())

@@ -31,6 +31,7 @@ fn keys_check(moto: &Moto, args: &[&str]) -> (Option<i32>, Value, String) {
                 TRUST_SIGN_PAYLOAD_KEY_SECRET,
             ),
             ("GOPAY_PAYLOAD_KEY_SECRET", GOPAY_PAYLOAD_KEY_SECRET),
+            ("KEYS_CHECK_LOG_GROUP", LOG_GROUP),
         ],
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -45,24 +46,29 @@ fn keys_check(moto: &Moto, args: &[&str]) -> (Option<i32>, Value, String) {
     (out.status.code(), report, stderr)
 }
 
-/// The latest `KycHooks/SealedValuesWithoutKey` data point's maximum.
-async fn metric(config: &kyc_aws::aws_config::SdkConfig) -> Option<f64> {
-    let now = std::time::SystemTime::now();
-    let out = aws_sdk_cloudwatch::Client::new(config)
-        .get_metric_statistics()
-        .namespace("KycHooks")
-        .metric_name("SealedValuesWithoutKey")
-        .start_time((now - std::time::Duration::from_secs(3600)).into())
-        .end_time((now + std::time::Duration::from_secs(60)).into())
-        .period(60)
-        .statistics(aws_sdk_cloudwatch::types::Statistic::Maximum)
+const LOG_GROUP: &str = "/kyc-hooks/test/keys-check";
+
+/// Every `SealedValuesWithoutKey` value the check published, oldest first: the EMF lines in
+/// its log group, which CloudWatch Logs turns into the metric `KeysCheckAlarm` watches.
+async fn published(config: &kyc_aws::aws_config::SdkConfig) -> Vec<f64> {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+    let out = logs
+        .filter_log_events()
+        .log_group_name(LOG_GROUP)
         .send()
         .await
         .unwrap();
-    out.datapoints()
+    out.events()
         .iter()
-        .filter_map(|d| d.maximum())
-        .reduce(f64::max)
+        .map(|e| {
+            let line: Value = serde_json::from_str(e.message().unwrap()).unwrap();
+            let metrics = &line["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(metrics["Namespace"], "KycHooks");
+            assert_eq!(metrics["Dimensions"], json!([[]]));
+            assert_eq!(metrics["Metrics"][0]["Name"], "SealedValuesWithoutKey");
+            line["SealedValuesWithoutKey"].as_f64().unwrap()
+        })
+        .collect()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -81,6 +87,12 @@ fn keys_check_passes_with_every_key_and_fails_with_exit_1_and_the_metric_when_on
         let config = moto.sdk_config().await;
         provision(&config, TABLE).await;
         write_sealed_values(&config, 1).await;
+        aws_sdk_cloudwatchlogs::Client::new(&config)
+            .create_log_group()
+            .log_group_name(LOG_GROUP)
+            .send()
+            .await
+            .unwrap();
         config
     });
     let (code, ok, stderr) = keys_check(&moto, &["--open"]);
@@ -90,7 +102,7 @@ fn keys_check_passes_with_every_key_and_fails_with_exit_1_and_the_metric_when_on
     assert_eq!(ok["opened"], ok["sealedValues"], "{ok}");
     assert_eq!(ok["inUse"]["gopay"], json!({"v2.gp-1": 2}), "{ok}");
     assert_eq!(ok["namingKeys"]["trust_sign"], "ts-names-1");
-    assert_eq!(rt.block_on(metric(&config)), Some(0.0));
+    assert_eq!(rt.block_on(published(&config)), [0.0]);
 
     // gp-1 removed from the GoPay keyring (AWSPREVIOUS still holds it: irrelevant).
     rt.block_on(async {
@@ -117,7 +129,7 @@ fn keys_check_passes_with_every_key_and_fails_with_exit_1_and_the_metric_when_on
     );
     assert_eq!(missing["valuesWithoutKey"], 2, "{missing}");
     assert!(stderr.contains("missing key ids: gp-1"), "{stderr}");
-    assert_eq!(rt.block_on(metric(&config)), Some(2.0));
+    assert_eq!(rt.block_on(published(&config)), [0.0, 2.0]);
 }
 
 /// The drill of docs/runbook.md, "Restore a payload keyring", step by step.

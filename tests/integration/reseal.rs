@@ -66,7 +66,7 @@ async fn rotate_all(config: &SdkConfig, n: u8) {
         if p == Provider::TrustSign {
             // The naming key stays what it was: a payload-key rotation renames nothing.
             keyring["namingKey"] = json!({"keyId": "ts-names-1",
-                "key": base64::engine::general_purpose::STANDARD.encode([53u8; 32])});
+                "key": base64::engine::general_purpose::STANDARD.encode([200u8; 32])});
         }
         sm.put_secret_value()
             .secret_id(secret_name(p))

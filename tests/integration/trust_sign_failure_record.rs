@@ -2,7 +2,7 @@
 //! `TrustSignArchiveFailures` (kept 14 days) without the archive's S3 key, which often names
 //! the customer. The function's on-failure destination is an EventBridge bus; the rule's input
 //! transformer, taken here from template.yaml as deployed, keeps bucket, version, ETag, times,
-//! attempts and the function's error. Run on moto's EventBridge and SQS with the failure
+//! attempts, the error's type and the request id (the message is in the function's log). Run on moto's EventBridge and SQS with the failure
 //! record Lambda sends, for a real failed invocation of the real processor.
 
 use kyc_core::invocation::InvocationError;
@@ -185,6 +185,6 @@ async fn a_failed_archive_event_is_recorded_without_its_s3_key() {
     assert_eq!(got["attempts"], 3);
     assert_eq!(got["condition"], "RetriesExhausted");
     assert_eq!(got["errorType"], "KycHooks.Retryable");
-    assert_eq!(got["errorMessage"], json!(failed.to_string()));
-    assert!(!failed.to_string().contains("Kowalczyk"), "{failed}");
+    assert_eq!(got["requestId"], "0d3c5e1a-6f0e-4d61-9d32-4b4d43a1f0aa");
+    assert!(got.get("errorMessage").is_none(), "no free text: {body}");
 }

@@ -58,7 +58,7 @@ pub fn payload_key_secrets() -> [(&'static str, String); 3] {
             format!(
                 r#"{{"currentKeyId":"ts-1","keys":[{{"keyId":"ts-1","key":"{}"}}],"namingKey":{{"keyId":"ts-names-1","key":"{}"}}}}"#,
                 b64(43),
-                b64(53)
+                b64(200)
             ),
         ),
         (
