@@ -11,7 +11,8 @@ tests/integration/template_checks.rs:
 - every payload keyring secret is kept (Retain), replicable (KeyringReplicaRegion) and
   protected by a resource policy refusing a deletion without recovery window (issue 21);
 - a function invoked by S3 sends its failures through an EventBridge rule whose input
-  transformer drops the object key (keys often name the customer), never the raw event.
+  transformer drops the object key (keys often name the customer), never the raw event;
+- every function logs at INFO or above (at DEBUG the S3 SDK logs object keys).
 
     python tools/template_checks.py [TEMPLATE]   # exit 1, naming each breach
 """
@@ -102,6 +103,13 @@ def breaches(template):
                 "AuthorizerId"
             ) != {"If": ["UseOAuth2", {"Ref": "XpollensCallbackJwtAuthorizer"}, {"Ref": "AWS::NoValue"}]}:
                 out.append(f"{name}: the OAuth2 mode does not put the JWT authorizer on this route")
+    logging = template.get("Globals", {}).get("Function", {}).get("LoggingConfig", {})
+    if logging.get("ApplicationLogLevel") != "INFO":
+        out.append("Globals: ApplicationLogLevel is not INFO (at DEBUG the S3 SDK logs object keys)")
+    for fn in functions:
+        level = resources[fn]["Properties"].get("LoggingConfig", {}).get("ApplicationLogLevel")
+        if level not in (None, "INFO", "WARN", "ERROR", "FATAL"):
+            out.append(f"{fn}: ApplicationLogLevel {level} (at DEBUG the S3 SDK logs object keys)")
     out += _keyring_breaches(resources)
     out += _s3_failure_record_breaches(resources, functions)
     return out
