@@ -23,14 +23,14 @@ fn b64(byte: u8) -> String {
 
 /// A GoPay profile whose refresh and access tokens are sealed under the provisioned key gp-1.
 async fn save_tokens_sealed_under_the_provisioned_key(config: &kyc_aws::aws_config::SdkConfig) {
-    let staged = SecretsManagerSource::new(&config)
+    let staged = SecretsManagerSource::new(config)
         .staged(GOPAY_PAYLOAD_KEY_SECRET)
         .await
         .unwrap();
     let keys = Keyring::from_staged(&staged).unwrap();
     let id = ClientProfileId::new("8001").unwrap();
     let now = kyc_core::chrono::Utc::now();
-    DynamoGoPayStore::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), TABLE, 4)
+    DynamoGoPayStore::new(kyc_aws::aws_sdk_dynamodb::Client::new(config), TABLE, 4)
         .save_consent(&NewConsent {
             expected_generation: None,
             customer_id: "cust-1".into(),

@@ -93,7 +93,6 @@ async fn init(function: &str, h: &Harness) {
             let second = wiring.next_deps(clock).await.unwrap();
             second.keys.get().await.unwrap();
             assert_eq!(secrets_calls(&h.calls()[before..]), ["BatchGetSecretValue"]);
-            return;
         }
         other => panic!("{other}"),
     }
