@@ -32,6 +32,7 @@ style: tools
 	$(PY) tools/table_schema.py check
 	$(PY) tools/template_checks.py
 	$(PY) tools/test_moto_serial.py
+	$(PY) tools/test_iam_keys.py
 	cargo fmt --all -- --check
 
 # Unused-dependency checker, pinned, installed into .tools/ (a cargo binary, not a Python tool).
@@ -58,11 +59,15 @@ PII_LOG := target/pii/test-output.log
 PII_SCAN := cargo run --quiet -p pii-scan -- --planted testkit/pii-scan/planted.tsv \
 	--inputs events tests testkit shared functions cli --output $(PII_LOG)
 
+# The suite also notes every DynamoDB key each function touches (target/iam-keys); the IAM key
+# check then fails the build if one is outside the function's role (moto does not enforce IAM).
 test: tools style
 	@mkdir -p $(dir $(PII_LOG))
+	rm -rf target/iam-keys
 	set -o pipefail; KYC_TEST_LOG=debug cargo test --workspace --no-fail-fast -- --nocapture 2>&1 \
 		| tee $(PII_LOG) | grep -v '^{"timestamp":'
 	$(PII_SCAN)
+	$(PY) tools/iam_keys.py check template.yaml target/iam-keys
 
 demo: tools
 	./tools/demo.sh

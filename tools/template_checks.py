@@ -13,11 +13,15 @@ tests/integration/template_checks.rs:
 - a function invoked by S3 sends its failures through an EventBridge rule whose input
   transformer drops the object key (keys often name the customer), never the raw event;
 - every function logs at INFO or above (at DEBUG the S3 SDK logs object keys).
+- only the configured uploaders and the stack's archive function may put an object under the
+  Trust & Sign archive prefix (the bucket policy, evaluated here: moto does not enforce it).
 
     python tools/template_checks.py [TEMPLATE]   # exit 1, naming each breach
 """
 
+import fnmatch
 import pathlib
+import re
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -163,6 +167,160 @@ def _s3_failure_record_breaches(resources, functions):
                 out.append(f"{fn}: failure record target {t.get('Id')} does not drop the object key")
     return out
 
+# --- Who may drop a Trust & Sign archive (issue 23) --------------------------------------
+# moto does not enforce bucket policies, so the uploader-only rule is proved here, on the
+# template itself: the archive bucket's policy is evaluated (Deny statements, with the
+# CloudFormation functions they use resolved against sample parameter values) for sample
+# principals putting an object under the archive prefix.
+
+_SAMPLE = {
+    "AWS::Partition": "aws",
+    "AWS::AccountId": "111122223333",
+    "AWS::Region": "eu-west-3",
+    "AWS::StackName": "kyc-hooks",
+    "ArchiveBucketName": "kyc-archives",
+    "ArchivePrefix": "incoming/",
+    "TrustSignArchiveUploaderArns": [
+        "arn:aws:iam::444455556666:role/namirial-uploader",
+        "arn:aws:iam::111122223333:user/namirial-drop",
+    ],
+}
+_FUNCTION_ROLE = "arn:aws:iam::111122223333:role/kyc-hooks-TrustSignArchiveRole-ABC123"
+_GETATT = {
+    "TrustSignArchiveRole.Arn": _FUNCTION_ROLE,
+    "TrustSignArchiveBucket.Arn": "arn:aws:s3:::kyc-archives",
+}
+
+
+def _resolve(v):
+    """A template value with Ref/Sub/GetAtt/Join/Split resolved on the sample values."""
+    if isinstance(v, list):
+        return [_resolve(x) for x in v]
+    if not isinstance(v, dict):
+        return v
+    if "Ref" in v:
+        return _SAMPLE[v["Ref"]]
+    if "GetAtt" in v:
+        name = v["GetAtt"] if isinstance(v["GetAtt"], str) else ".".join(v["GetAtt"])
+        return _GETATT[name]
+    if "Join" in v:
+        sep, items = v["Join"]
+        items = _resolve(items)
+        return sep.join(x for item in items for x in (item if isinstance(item, list) else [item]))
+    if "Split" in v:
+        sep, text = v["Split"]
+        return _resolve(text).split(sep)
+    if "Sub" in v:
+        text, extra = (v["Sub"], {}) if isinstance(v["Sub"], str) else v["Sub"]
+        extra = {k: _resolve(x) for k, x in extra.items()}
+
+        def one(m):
+            name = m.group(1)
+            if name in extra:
+                return extra[name]
+            if "." in name:
+                return _GETATT[name]
+            value = _SAMPLE[name]
+            return ",".join(value) if isinstance(value, list) else value
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+    return {k: _resolve(x) for k, x in v.items()}
+
+
+def _as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def _matches(pattern, value):
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+def _condition_holds(condition, context):
+    """IAM condition operators the policy may use (each key must hold: AND)."""
+    for op, keys in condition.items():
+        for key, wanted in keys.items():
+            wanted = _as_list(wanted)
+            have = context.get(key)
+            if op in ("ArnNotLike", "StringNotLike", "ArnNotEquals", "StringNotEquals"):
+                like = op.endswith("Like")
+                if have is not None and any(
+                    (_matches(w, have) if like else w == have) for w in wanted
+                ):
+                    return False
+            elif op in ("ArnLike", "StringLike", "ArnEquals", "StringEquals"):
+                like = op.endswith("Like")
+                if have is None or not any((_matches(w, have) if like else w == have) for w in wanted):
+                    return False
+            elif op == "Bool":
+                if have is None or str(have).lower() not in [str(w).lower() for w in wanted]:
+                    return False
+            else:
+                return None  # an operator this check does not know: fail closed
+    return True
+
+
+def _denied(statements, principal, action, resource):
+    context = {"aws:PrincipalArn": principal, "aws:SecureTransport": "true"}
+    for st in statements:
+        if st.get("Effect") != "Deny" or st.get("Principal") not in ("*", {"AWS": "*"}):
+            continue
+        if not any(_matches(a, action) for a in _as_list(st["Action"])):
+            continue
+        if not any(_matches(r, resource) for r in _as_list(st["Resource"])):
+            continue
+        holds = _condition_holds(st.get("Condition", {}), context)
+        if holds is None:
+            return None
+        if holds:
+            return True
+    return False
+
+
+def archive_uploader_breaches(template):
+    """Every principal but the configured uploaders and the stack's own function role is
+    denied s3:PutObject under the archive prefix; the stack's other prefixes are not."""
+    resources = template["Resources"]
+    params = template.get("Parameters", {})
+    out = []
+    if params.get("TrustSignArchiveUploaderArns", {}).get("Type") != "CommaDelimitedList":
+        out.append("TrustSignArchiveUploaderArns: no CommaDelimitedList parameter of uploader ARNs")
+        return out
+    policy = next(
+        (
+            r["Properties"]["PolicyDocument"]
+            for r in resources.values()
+            if r["Type"] == "AWS::S3::BucketPolicy"
+            and r["Properties"].get("Bucket") == {"Ref": "TrustSignArchiveBucket"}
+        ),
+        None,
+    )
+    if policy is None:
+        return ["TrustSignArchiveBucket: no bucket policy"]
+    statements = _resolve(policy["Statement"])
+    bucket = _GETATT["TrustSignArchiveBucket.Arn"]
+    archive = f"{bucket}/{_SAMPLE['ArchivePrefix']}2026/dossier 42.zip"
+    allowed = _SAMPLE["TrustSignArchiveUploaderArns"] + [_FUNCTION_ROLE]
+    others = [
+        "arn:aws:iam::111122223333:role/some-app",
+        "arn:aws:iam::111122223333:user/alice",
+        "arn:aws:iam::111122223333:root",
+        "arn:aws:iam::444455556666:role/namirial-other",
+    ]
+    for p in allowed:
+        d = _denied(statements, p, "s3:PutObject", archive)
+        if d is None:
+            out.append("TrustSignArchiveBucketPolicy: a condition operator the check cannot evaluate")
+            return out
+        if d:
+            out.append(f"TrustSignArchiveBucketPolicy: {p} (configured) is denied PutObject under the archive prefix")
+    for p in others:
+        if not _denied(statements, p, "s3:PutObject", archive):
+            out.append(f"TrustSignArchiveBucketPolicy: {p} may PutObject under the archive prefix")
+    for prefix in ("processed/x/report.json", "quarantine/x.zip"):
+        if _denied(statements, _FUNCTION_ROLE, "s3:PutObject", f"{bucket}/{prefix}"):
+            out.append(f"TrustSignArchiveBucketPolicy: the function role is denied PutObject on {prefix}")
+    return out
+
 
 def load(path):
     return yaml.load(pathlib.Path(path).read_text(), Loader=table_schema._TemplateLoader)
@@ -170,13 +328,14 @@ def load(path):
 
 def main(argv):
     path = argv[1] if len(argv) > 1 else table_schema.TEMPLATE
-    found = breaches(load(path))
+    template = load(path)
+    found = breaches(template) + archive_uploader_breaches(template)
     for b in found:
         print(f"template check: {b}", file=sys.stderr)
     if not found:
         print(
-            "template.yaml: alarms, on-failure destinations, LeadingKeys, callback routes, "
-            "keyrings and failure records as required"
+            "template.yaml: alarms, on-failure destinations, LeadingKeys, callback routes,"
+            " keyrings, failure records and archive uploaders as required"
         )
     return 1 if found else 0
 

@@ -272,7 +272,7 @@ async fn xpollens_callback_flow(inj: Arc<Injector>) -> RunOutcome {
         .collect();
     rejections.sort();
     rejections.dedup();
-    let unassigned = "UNASSIGNED#xpollens#2026-11-22";
+    let unassigned = "XP#U#2026-11-22";
     RunOutcome {
         projection: json!({
             "answers": answers,
@@ -444,7 +444,9 @@ async fn archive_flow(inj: Arc<Injector>) -> RunOutcome {
             processed_prefix: "processed/".into(),
             quarantine_prefix: "quarantine/".into(),
             link_key: LinkKey::ExternalId,
+            legacy_keys: Default::default(),
             limits: Limits::default(),
+            reading: Default::default(),
             secret_ttl: StdDuration::from_secs(300),
         },
         clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()),
@@ -472,7 +474,7 @@ async fn archive_flow(inj: Arc<Injector>) -> RunOutcome {
             "events": store.event_count(),
             "c1": customer_view(&store, "c1", &mut breaches).await,
             "c2": customer_view(&store, "c2", &mut breaches).await,
-            "unassigned": history_once(&store, "UNASSIGNED#trust_sign#2026-11-22", &mut breaches).await,
+            "unassigned": history_once(&store, "TS#U#2026-11-22", &mut breaches).await,
             "objects": keys,
             "badArchiveTags": archives.tags(BUCKET, "incoming/b.zip"),
         }),
@@ -872,8 +874,9 @@ fn state_item(customer: &str, version: i64, status: &str, minute: u32) -> Value 
     let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, minute, 0).unwrap();
     let value = StreamValue::new(status, 3, false, at, &format!("ev-{customer}-{version}"));
     json!({
-        "PK": format!("CUSTOMER#{customer}"),
-        "SK": "STATE#xpollens",
+        "PK": format!("XP#C#{customer}"),
+        "SK": "STATE",
+        "customerId": customer,
         "updatedAt": at.to_rfc3339(),
         "version": version,
         "kycDemand": serde_json::to_value(value).unwrap(),

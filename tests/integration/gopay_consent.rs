@@ -159,7 +159,7 @@ async fn consent_start_validates_input_and_sends_prefill_data() {
     for (body, status) in [
         ("not json", 400),
         (r#"{"customerId":""}"#, 400),
-        (r#"{"customerId":"a#b"}"#, 400),
+        (r#"{"customerId":7}"#, 400),
         (r#"{"customerId":"c","prefill":{"email":"nope"}}"#, 400),
     ] {
         let resp = env.call(&endpoint, "POST", "/gopay/consents", body).await;

@@ -10,6 +10,7 @@ mod downstream;
 mod fault_matrix;
 mod gopay_consent;
 mod gopay_sync;
+mod key_migration;
 mod openapi;
 mod reseal;
 mod table_schema;

@@ -5,7 +5,7 @@
 use kyc_aws::DynamoStore;
 use kyc_core::intake::EventStore;
 use kyc_integration_tests::gopay::GoPayEnv;
-use kyc_integration_tests::{event_file, provision, settings, Delivery, Moto, TABLE};
+use kyc_integration_tests::{event_file, provision, settings, Delivery, Function, Moto, TABLE};
 use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -122,7 +122,11 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
-    let callbacks = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
+    let callbacks = xpollens_callback::build_endpoint(
+        &settings(TABLE),
+        &moto.sdk_config_for(Function::XpollensCallback).await,
+    )
+    .unwrap();
     let cb = "/xpollens/callbacks";
     for (file, expected) in [
         ("xpollens-34-inprogress.json", 202),
@@ -166,8 +170,9 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let read = kyc_read_api::build(
         &kyc_read_api::Settings {
             table: TABLE.into(),
+            legacy_keys: Default::default(),
         },
-        &config,
+        &moto.sdk_config_for(Function::KycReadApi).await,
     );
     let state = "/customers/{id}/kyc";
     let history = "/customers/{id}/kyc/history";
@@ -188,7 +193,8 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     );
     for (uri, expected, path) in [
         ("/customers/nobody/kyc", 404, state),
-        ("/customers/a%23b/kyc", 400, state),
+        ("/customers/a%23b/kyc", 404, state),
+        ("/customers/%zz/kyc", 400, state),
         ("/customers/nobody/kyc/history", 404, history),
         ("/customers/demo-alice/kyc/history?limit=0", 400, history),
         (

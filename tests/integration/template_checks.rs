@@ -35,7 +35,7 @@ fn a_template_breaking_them_is_refused_with_each_breach_named() {
             1,
         )
         .replacen(
-            "                Resource: !GetAtt KycTable.Arn\n                Condition:\n                  ForAllValues:StringLike:\n                    dynamodb:LeadingKeys:\n                      - CUSTOMER#*\n",
+            "                Resource: !GetAtt KycTable.Arn\n                Condition:\n                  ForAllValues:StringLike:\n                    dynamodb:LeadingKeys:\n                      - XP#C#*\n                      - TS#C#*\n                      - GP#C#*\n",
             "                Resource: !GetAtt KycTable.Arn\n",
             1,
         );
@@ -100,6 +100,56 @@ fn keyring_protection_and_key_free_failure_records_are_enforced() {
             breaches.trim(),
             format!("template check: {expected}"),
             "case {n}"
+        );
+    }
+}
+
+/// Issue 23: moto does not enforce bucket policies, so the uploader-only rule is proved on the
+/// template: the check evaluates the archive bucket's policy for sample principals.
+#[test]
+fn only_the_configured_uploaders_may_put_archives_and_a_widened_policy_is_refused() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    assert!(template.contains("DenyArchivePutExceptUploaders"));
+    let write = |text: &str, name: &str| {
+        let path =
+            std::env::temp_dir().join(format!("kyc-template-{name}-{}.yaml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let out = check(&path);
+        std::fs::remove_file(&path).ok();
+        out
+    };
+    // Every role of the account let through: an application role and Namirial's other role
+    // may now drop archives; a configured user is no longer exempt.
+    let widened = template.replacen(
+        "              ArnNotLike:\n                aws:PrincipalArn: !Split\n",
+        "              ArnNotLike:\n                aws:PrincipalArn: arn:aws:iam::*:role/*\n                unused: !Split\n",
+        1,
+    );
+    assert_ne!(widened, template, "the test's edit no longer applies");
+    let (ok, breaches) = write(&widened, "widened");
+    assert!(!ok);
+    assert!(
+        breaches.contains("role/some-app may PutObject under the archive prefix"),
+        "{breaches}"
+    );
+    assert!(
+        breaches.contains("user/namirial-drop (configured) is denied"),
+        "{breaches}"
+    );
+    // The deny statement gone: every principal may.
+    let start = template
+        .find("          - Sid: DenyArchivePutExceptUploaders")
+        .unwrap();
+    let end = start + template[start..].find("\n\n").unwrap();
+    let (ok, breaches) = write(
+        &format!("{}{}", &template[..start], &template[end..]),
+        "gone",
+    );
+    assert!(!ok);
+    for who in ["role/some-app", "user/alice", ":root"] {
+        assert!(
+            breaches.contains(&format!("{who} may PutObject")),
+            "{who}: {breaches}"
         );
     }
 }

@@ -20,7 +20,7 @@ fn kyc_body(user: &str, status: &str) -> String {
 }
 
 async fn kyc_status(env: &DrainEnv, user: &str) -> Option<String> {
-    env.events
+    env.reader
         .provider_states(user)
         .await
         .unwrap()

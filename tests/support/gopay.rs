@@ -116,7 +116,12 @@ pub struct GoPayEnv {
     pub sim: Arc<GoPaySim>,
     pub config: SdkConfig,
     pub probe: DdbProbe,
+    /// The table as the tests read and seed it (no function's role).
     pub ddb: aws_sdk_dynamodb::Client,
+    /// The table as the consent function reaches it (its keys are checked against its role).
+    pub consent_ddb: aws_sdk_dynamodb::Client,
+    /// The table as the sync function reaches it (its keys are checked against its role).
+    pub sync_ddb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub transport: Arc<ReqwestTransport>,
     pub secrets: Arc<SecretsManagerSource>,
@@ -132,11 +137,16 @@ impl GoPayEnv {
         provision_gopay(&config, &sim_config).await;
         let sim = Arc::new(GoPaySim::start(sim_config).await.expect("simulator starts"));
         let probe = DdbProbe::default();
-        let ddb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config)
-                .interceptor(probe.clone())
-                .build(),
-        );
+        let client_as = |config: &SdkConfig| {
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(config)
+                    .interceptor(probe.clone())
+                    .build(),
+            )
+        };
+        let ddb = client_as(&config);
+        let consent_ddb = client_as(&moto.sdk_config_for(crate::Function::GoPayConsent).await);
+        let sync_ddb = client_as(&moto.sdk_config_for(crate::Function::GoPaySync).await);
         Self {
             s3: S3Objects::client(&config),
             transport: Arc::new(ReqwestTransport::new(Duration::from_secs(5)).unwrap()),
@@ -145,6 +155,8 @@ impl GoPayEnv {
             config,
             probe,
             ddb,
+            consent_ddb,
+            sync_ddb,
             shards: 4,
             moto,
         }
@@ -187,9 +199,13 @@ impl GoPayEnv {
 
     pub fn consent_endpoint(&self) -> ConsentEndpoint {
         ConsentEndpoint {
-            store: self.store(),
+            store: Arc::new(DynamoGoPayStore::new(
+                self.consent_ddb.clone(),
+                TABLE,
+                self.shards,
+            )),
             rescue: Arc::new(S3Objects::new(self.s3.clone(), BUCKET)),
-            events: self.events(),
+            events: Arc::new(DynamoStore::from_client(self.consent_ddb.clone(), TABLE)),
             transport: self.transport.clone(),
             hosts: self.hosts(),
             credentials: self.credentials(),
@@ -204,8 +220,12 @@ impl GoPayEnv {
     pub fn sync_deps(&self) -> SyncDeps {
         let objects = Arc::new(S3Objects::new(self.s3.clone(), BUCKET));
         SyncDeps {
-            store: self.store(),
-            events: self.events(),
+            store: Arc::new(DynamoGoPayStore::new(
+                self.sync_ddb.clone(),
+                TABLE,
+                self.shards,
+            )),
+            events: Arc::new(DynamoStore::from_client(self.sync_ddb.clone(), TABLE)),
             rescue: objects.clone(),
             pdfs: objects,
             transport: self.transport.clone(),

@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 pub mod bench_results;
 /// Every function that reads secrets, as it starts: its secrets in moto and its environment.
 pub mod cold_start;
+/// The IAM key check's recorder: every DynamoDB key each function touches.
+pub mod iam_keys;
+pub use iam_keys::Function;
 /// Downstream: the table's stream, a bus with a consumer queue, state write plans.
 pub mod downstream;
 pub mod gopay;
@@ -164,6 +167,26 @@ impl Moto {
             .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
             .load()
             .await
+    }
+
+    /// The configuration `function` runs with in a test: every DynamoDB key it reads or writes
+    /// is noted for the IAM key check (`iam_keys`).
+    pub async fn sdk_config_for(&self, function: Function) -> SdkConfig {
+        self.sdk_config_as(function, kyc_core::legacy_keys::LegacyKeyLayout::Off)
+            .await
+    }
+
+    /// As [`Self::sdk_config_for`], for a function run with `LEGACY_KEY_LAYOUT` = `layout`.
+    pub async fn sdk_config_as(
+        &self,
+        function: Function,
+        layout: kyc_core::legacy_keys::LegacyKeyLayout,
+    ) -> SdkConfig {
+        let base = self.sdk_config().await;
+        let inner = aws_smithy_http_client::Builder::new().build_http();
+        base.into_builder()
+            .http_client(iam_keys::recording(inner, function, layout))
+            .build()
     }
 }
 
@@ -314,6 +337,7 @@ pub fn settings(table: &str) -> xpollens_callback::Settings {
         secret_ttl: Duration::from_secs(300),
         previous_credential_grace: Duration::from_secs(24 * 3600),
         callback_auth: kyc_core::callback_auth::CallbackAuthMode::Basic,
+        legacy_keys: Default::default(),
     }
 }
 

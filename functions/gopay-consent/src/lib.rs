@@ -51,17 +51,15 @@ pub fn build_endpoint(
     let secrets = Arc::new(SecretsManagerSource::new(config));
     let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
     let gopay = &settings.gopay;
-    let events = Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
-        ddb.clone(),
-        &gopay.table,
-    ))));
+    let events = Arc::new(CountingEvents::new(Arc::new(
+        DynamoStore::from_client(ddb.clone(), &gopay.table).with_legacy_layout(gopay.legacy_keys),
+    )));
     let (credentials, keys) = gopay.secret_caches(secrets);
     let endpoint = ConsentEndpoint {
-        store: Arc::new(DynamoGoPayStore::new(
-            ddb.clone(),
-            &gopay.table,
-            gopay.due_shards,
-        )),
+        store: Arc::new(
+            DynamoGoPayStore::new(ddb.clone(), &gopay.table, gopay.due_shards)
+                .with_legacy_layout(gopay.legacy_keys),
+        ),
         rescue: Arc::new(S3Objects::new(S3Objects::client(config), &gopay.bucket)),
         events: events.clone(),
         transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),

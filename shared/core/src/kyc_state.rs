@@ -39,13 +39,16 @@ use std::collections::BTreeMap;
 pub struct Stream(Cow<'static, str>);
 
 /// Attribute names of the state item that are not streams.
-const RESERVED: [&str; 6] = [
+const RESERVED: [&str; 9] = [
     "PK",
     "SK",
     "itemType",
     "updatedAt",
     "lastEventId",
     "version",
+    "customerId",
+    "migratedAt",
+    "migratedFrom",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -160,6 +163,11 @@ pub struct StreamValue {
     /// Secrets sealed with the payload key (`crypto::Sealed` text), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sealed: BTreeMap<String, String>,
+    /// What every consumer must see beside the status (e.g. Trust & Sign `fraudMarked`):
+    /// carried by the state-change event. Never personal data. Absent when empty, so values
+    /// without flags are stored as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 impl StreamValue {
@@ -185,6 +193,7 @@ impl StreamValue {
             event_id: event_id.to_string(),
             detail: serde_json::Value::Null,
             sealed: BTreeMap::new(),
+            flags: Vec::new(),
         }
     }
 }
@@ -271,6 +280,21 @@ impl ProviderState {
 
     pub fn stream(&self, stream: &Stream) -> Option<&StreamValue> {
         self.streams.get(stream)
+    }
+
+    /// Takes, stream by stream, whichever value the state rules rank higher (the greater
+    /// `ord`, as [`check`] decides): two copies of one customer's state — the layout migration's
+    /// old and new items — merge to the state either order of their events would have reached.
+    pub fn merge(&mut self, other: &ProviderState) {
+        for (stream, value) in &other.streams {
+            let newer = self
+                .streams
+                .get(stream)
+                .is_none_or(|cur| cur.ord < value.ord);
+            if newer {
+                self.streams.insert(stream.clone(), value.clone());
+            }
+        }
     }
 }
 

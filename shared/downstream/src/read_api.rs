@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use base64::Engine;
 use kyc_core::intake::{EventStore, HistoryEntry, MemoryStore, StoreError};
+use kyc_core::keys::{valid_customer_id, HistoryPosition};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -23,30 +24,21 @@ pub const MAX_PAGE: usize = 100;
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
-    /// The sort key of the last entry when more may follow.
+    /// The position of the last entry (`HistoryEntry::position`) when more may follow.
     pub next_after: Option<String>,
 }
 
 /// Reads a customer's history a page at a time (DynamoDB: a bounded Query).
 #[async_trait]
 pub trait HistoryPages: Send + Sync {
-    /// Up to `limit` entries whose history sort key is after `after`, oldest first.
+    /// Up to `limit` entries whose position (`HistoryEntry::position`) is after `after`, oldest
+    /// first, across every provider.
     async fn history_page(
         &self,
         customer: &str,
         after: Option<&str>,
         limit: usize,
     ) -> Result<HistoryPage, StoreError>;
-}
-
-/// The sort key a history entry is stored under (as `EventRecord::history_sort_key`).
-pub fn history_sort_key(h: &HistoryEntry) -> String {
-    format!(
-        "HIST#{}#{}#{}",
-        h.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-        h.provider.as_str(),
-        h.event_id
-    )
 }
 
 #[async_trait]
@@ -61,7 +53,7 @@ impl HistoryPages for MemoryStore {
             .history(customer)
             .await?
             .into_iter()
-            .map(|h| (history_sort_key(&h), h))
+            .map(|h| (h.position(), h))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let mut rest: Vec<(String, HistoryEntry)> = all
@@ -121,11 +113,6 @@ fn percent_decode(s: &str) -> Option<String> {
         .map(|d| d.into_owned())
 }
 
-/// Our customer ids: 1 to 128 visible ASCII characters, no `#` (they become key parts).
-pub fn valid_customer_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
-}
-
 /// `Some(Err(()))`: this API's route with a malformed customer id.
 fn route(path: &str) -> Option<Result<Route, ()>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -155,7 +142,7 @@ fn decode_cursor(cursor: &str) -> Option<String> {
         .ok()?;
     String::from_utf8(bytes)
         .ok()
-        .filter(|k| k.starts_with("HIST#") && k.len() <= 512)
+        .filter(|k| HistoryPosition::parse(k).is_some())
 }
 
 impl ReadApi {
@@ -166,7 +153,7 @@ impl ReadApi {
                 return error(
                     400,
                     "invalid_customer_id",
-                    "a customer id is 1 to 128 visible ASCII characters, without '#'",
+                    "a customer id is 1 to 1024 characters, percent-encoded in the path",
                 )
             }
             Some(Ok(r)) => r,
@@ -334,11 +321,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_customer_named_with_separators_is_read_as_stored() {
+        let api = api(store_with("h5#STATE#gopay 2", 2).await);
+        let (status, body) = get(&api, "/customers/h5%23STATE%23gopay%202/kyc", "").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["customer"], "h5#STATE#gopay 2");
+        let (status, body) = get(&api, "/customers/h5%23STATE%23gopay%202/kyc/history", "").await;
+        assert_eq!(
+            (status, body["entries"].as_array().unwrap().len()),
+            (200, 2)
+        );
+        // Not another customer's prefix.
+        assert_eq!(get(&api, "/customers/h5/kyc", "").await.0, 404);
+    }
+
+    #[tokio::test]
     async fn unknown_customers_bad_ids_and_methods_are_refused() {
         let api = api(store_with("c-1", 1).await);
         assert_eq!(get(&api, "/customers/nobody/kyc", "").await.0, 404);
         assert_eq!(get(&api, "/customers/nobody/kyc/history", "").await.0, 404);
-        assert_eq!(get(&api, "/customers/a%23b/kyc", "").await.0, 400);
+        // Any id a provider can send is an id: unknown here, not malformed.
+        assert_eq!(get(&api, "/customers/a%23b/kyc", "").await.0, 404);
+        assert_eq!(get(&api, "/customers//kyc", "").await.0, 404);
+        let too_long = "x".repeat(kyc_core::keys::MAX_CUSTOMER_ID_CHARS + 1);
+        assert_eq!(
+            get(&api, &format!("/customers/{too_long}/kyc"), "").await.0,
+            400
+        );
         assert_eq!(get(&api, "/customers/c-1/other", "").await.0, 404);
         let r = api
             .handle(&ApiRequest {

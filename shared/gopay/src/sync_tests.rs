@@ -646,6 +646,59 @@ async fn a_re_consent_of_the_same_profile_is_a_compare_and_swap() {
     assert_eq!(h.profile(&id).token_gen, before.token_gen);
 }
 
+/// A link is followed only to a profile of its own customer: a forged link (the layout before
+/// provider-scoped keys let the Xpollens role write it) can neither show another customer's
+/// profile nor get it retired by this customer's next consent.
+#[tokio::test]
+async fn a_link_to_another_customers_profile_is_never_followed() {
+    let h = Harness::new();
+    let victim = h.consented("victim", "7201", true);
+    h.store.forge_link("attacker", &victim);
+    assert_eq!(h.store.profile_of_customer("attacker").await.unwrap(), None);
+    assert!(h
+        .store
+        .profile_of_customer("victim")
+        .await
+        .unwrap()
+        .is_some());
+
+    let endpoint = ConsentEndpoint {
+        store: h.store.clone(),
+        rescue: h.rescue.clone(),
+        events: h.events.clone(),
+        transport: h.gopay.clone(),
+        hosts: GoPayHosts::beta(),
+        credentials: h.credentials(),
+        keys: h.key_cache(),
+        redirect_uri: "https://api.example/gopay/callback".into(),
+        success_url: "https://app.example/ok".into(),
+        failure_url: "https://app.example/failed".into(),
+        clock: h.clock(),
+    };
+    let state = ConsentState::generate().unwrap();
+    h.store
+        .put_consent_state(&PendingConsent::new(&state, "attacker", h.now()))
+        .await
+        .unwrap();
+    let code = h.gopay.issue_code("7202");
+    let resp = endpoint
+        .handle(&Request {
+            method: "GET".into(),
+            path: "/gopay/callback".into(),
+            query: format!("code={code}&state={}", state.expose()),
+            ..Request::default()
+        })
+        .await;
+    assert_eq!(resp.headers[0].1, "https://app.example/ok");
+    let v = h.profile(&victim);
+    assert_eq!(
+        (v.status, v.customer_id.as_str()),
+        (ProfileStatus::Active, "victim"),
+        "the victim's profile is neither retired nor taken"
+    );
+    assert!(h.gopay.is_live(&h.stored_refresh(&victim)));
+}
+
 // ----- the engine on its twins ---------------------------------------------------------------
 
 #[tokio::test]
