@@ -494,11 +494,7 @@ async fn a_huge_non_v6_version_is_recorded_by_its_type_only() {
         matches!(&r[0], RecordResult::Quarantined { reason_code, .. } if reason_code == "report_not_v6"),
         "{r:?}"
     );
-    let day = t
-        .store
-        .history("UNASSIGNED#trust_sign#2026-11-22")
-        .await
-        .unwrap();
+    let day = t.store.history("TS#U#2026-11-22").await.unwrap();
     let summary = day[0].summary.to_string();
     assert!(summary.len() < 4 * 1024, "{}", summary.len());
     assert!(summary.contains(r#"the string \"5.99999"#), "{summary}");
