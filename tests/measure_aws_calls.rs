@@ -200,6 +200,7 @@ async fn main() {
             .handle(&kyc_core::http::HttpRequest {
                 method: "GET".into(),
                 path: path.into(),
+                gateway: iam_attestation(),
                 ..Default::default()
             })
             .await;

@@ -43,6 +43,7 @@ AREAS = {
     "C": ["C#c"],
     "A": ["A#XP#c"],
     "T": ["T#00"],
+    "D": ["D#2026-01-01"],
 }
 PROVIDER_ROLES = {
     "XpollensCallbackRole": "XP",

@@ -48,7 +48,9 @@ async fn save_tokens_sealed_under_the_provisioned_key(config: &kyc_aws::aws_conf
                 ),
                 access_expires_at: now,
                 customer_id: None,
+                sealed_identity: None,
             },
+            sealed_identity: None,
             due_at: now,
             now,
         })

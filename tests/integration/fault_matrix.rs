@@ -599,6 +599,8 @@ impl GoPayTwins {
             updated_at: Some(now),
             event_pending: false,
             missing_polls: 0,
+            sealed_identity: None,
+            dead_token_evidence: None,
         });
     }
 
@@ -701,9 +703,12 @@ async fn consent_flow(inj: Arc<Injector>) -> RunOutcome {
         credentials: twins.credentials(),
         keys: preloaded(keyring()),
         redirect_uri: "https://api.example/gopay/callback".into(),
+        completion: kyc_gopay::consent::CompletionMode::DirectCallback,
+        state_ttl: kyc_gopay::consent::DEFAULT_STATE_TTL,
         success_url: "https://app.example/ok".into(),
         failure_url: "https://app.example/failed".into(),
         clock: twins.clock.func(),
+        counters: Default::default(),
     };
     let mut breaches = Vec::new();
     let mut consented = false;
@@ -718,6 +723,7 @@ async fn consent_flow(inj: Arc<Injector>) -> RunOutcome {
                     path: "/gopay/consents".into(),
                     query: String::new(),
                     body: br#"{"customerId":"cust-1"}"#.to_vec(),
+                    gateway: signed_by_our_backend(),
                     ..ConsentRequest::default()
                 })
                 .await;
@@ -1044,4 +1050,17 @@ async fn a_fault_without_retry_loses_the_callback_so_the_matrix_can_fail() {
     assert_eq!(resp.status, 503);
     assert_eq!(store.event_count(), 0);
     assert_eq!(inj.fired(), Some((0, "events.record", Fault::Refused)));
+}
+
+/// What API Gateway's IAM authorizer attests for our backend's SigV4-signed consent start.
+fn signed_by_our_backend() -> kyc_core::callback_auth::GatewayAttestation {
+    kyc_core::callback_auth::GatewayAttestation {
+        iam: Some(kyc_core::iam_route::IamCaller {
+            user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core-kyc/test".into(),
+            account_id: "123456789012".into(),
+            access_key: "ASIAEXAMPLEBANKCORE1".into(),
+            caller_id: "AROAEXAMPLEBANKCORE01:test".into(),
+        }),
+        ..Default::default()
+    }
 }

@@ -155,6 +155,7 @@ async fn read_api_get(
             method: "GET".into(),
             path: path.into(),
             query: query.into(),
+            gateway: iam_attestation(),
             ..Default::default()
         })
         .await;

@@ -5,7 +5,9 @@
 use kyc_aws::DynamoStore;
 use kyc_core::intake::EventStore;
 use kyc_integration_tests::gopay::GoPayEnv;
-use kyc_integration_tests::{event_file, provision, settings, Delivery, Function, Moto, TABLE};
+use kyc_integration_tests::{
+    event_file, iam_signed, provision, settings, Delivery, Function, Moto, TABLE,
+};
 use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -116,6 +118,11 @@ fn get(uri: &str) -> lambda_http::Request {
         .unwrap()
 }
 
+/// A GET through API Gateway's IAM authorizer (the read API's routes).
+fn signed_get(uri: &str) -> lambda_http::Request {
+    iam_signed(get(uri))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let mut api = OpenApi::new();
@@ -176,7 +183,7 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     );
     let state = "/customers/{id}/kyc";
     let history = "/customers/{id}/kyc/history";
-    let resp = kyc_read_api::handle(&read, get("/customers/demo-alice/kyc"))
+    let resp = kyc_read_api::handle(&read, signed_get("/customers/demo-alice/kyc"))
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
@@ -191,6 +198,15 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
             store.provider_states("demo-alice").await.unwrap()
         )
     );
+    // Reached without the IAM authorizer (a route deployed without AWS_IAM): 403, nothing read.
+    for (uri, path) in [
+        ("/customers/demo-alice/kyc", state),
+        ("/customers/demo-alice/kyc/history", history),
+    ] {
+        let resp = kyc_read_api::handle(&read, get(uri)).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 403, "{uri}");
+        api.check("get", path, &resp);
+    }
     for (uri, expected, path) in [
         ("/customers/nobody/kyc", 404, state),
         ("/customers/a%23b/kyc", 404, state),
@@ -203,7 +219,7 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
             history,
         ),
     ] {
-        let resp = kyc_read_api::handle(&read, get(uri)).await.unwrap();
+        let resp = kyc_read_api::handle(&read, signed_get(uri)).await.unwrap();
         assert_eq!(resp.status().as_u16(), expected, "{uri}");
         api.check("get", path, &resp);
     }
@@ -219,7 +235,7 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let mut paged = Vec::new();
     let mut uri = "/customers/demo-alice/kyc/history?limit=2".to_string();
     loop {
-        let resp = kyc_read_api::handle(&read, get(&uri)).await.unwrap();
+        let resp = kyc_read_api::handle(&read, signed_get(&uri)).await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         api.check("get", history, &resp);
         let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
@@ -272,20 +288,68 @@ async fn gopay_consent_and_redirect_answer_as_documented() {
     let endpoint = env.consent_endpoint();
     let consents = "/gopay/consents";
     let resp = env
-        .call(&endpoint, "POST", consents, r#"{"customerId":"cust-1"}"#)
+        .call_signed(&endpoint, "POST", consents, r#"{"customerId":"cust-1"}"#)
         .await;
     assert_eq!(resp.status().as_u16(), 201);
     api.check("post", consents, &resp);
-    let resp = env.call(&endpoint, "POST", consents, "[]").await;
+    let resp = env.call_signed(&endpoint, "POST", consents, "[]").await;
     assert_eq!(resp.status().as_u16(), 400);
+    api.check("post", consents, &resp);
+    // Reached without the IAM authorizer (a route deployed without AWS_IAM).
+    let resp = env
+        .call(&endpoint, "POST", consents, r#"{"customerId":"cust-1"}"#)
+        .await;
+    assert_eq!(resp.status().as_u16(), 403);
     api.check("post", consents, &resp);
 
     let callback = env.consent_redirect(&endpoint, "cust-2").await;
     let resp = env.call(&endpoint, "GET", &callback, "").await;
     assert_eq!(resp.status().as_u16(), 302);
     api.check("get", "/gopay/callback", &resp);
-    // The state is single-use.
+    // The state is single-use: the replay lands on the failure page too.
     let resp = env.call(&endpoint, "GET", &callback, "").await;
-    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.status().as_u16(), 302);
     api.check("get", "/gopay/callback", &resp);
+
+    // Completion in the bank's session, with a declared identity.
+    let bank = env.bank_session_endpoint();
+    let declared = serde_json::json!({"firstName": "Bohumila", "lastName": "Křížová", "birthDate": "1977-04-23"});
+    let resp = env
+        .bank_session_consent(&bank, "cust-3", "cust-3", Some(declared))
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    api.check("post", "/gopay/consents/complete", &resp);
+    let resp = env
+        .bank_session_consent(&bank, "cust-4", "cust-5", None)
+        .await;
+    assert_eq!(resp.status().as_u16(), 403);
+    api.check("post", "/gopay/consents/complete", &resp);
+    let complete = "/gopay/consents/complete";
+    let unknown = serde_json::json!({"customerId": "cust-6", "code": "c", "state": "A".repeat(43)});
+    let resp = env
+        .call_signed(&bank, "POST", complete, &unknown.to_string())
+        .await;
+    assert_eq!(resp.status().as_u16(), 409);
+    api.check("post", complete, &resp);
+    let resp = env
+        .call_signed(&bank, "POST", complete, r#"{"customerId":"cust-6"}"#)
+        .await;
+    assert_eq!(resp.status().as_u16(), 400);
+    api.check("post", complete, &resp);
+    // Reached without the IAM authorizer: 403 like the start.
+    let resp = env
+        .call(&bank, "POST", complete, &unknown.to_string())
+        .await;
+    assert_eq!(resp.status().as_u16(), 403);
+    api.check("post", complete, &resp);
+    let resp = env
+        .call_signed(
+            &bank,
+            "POST",
+            consents,
+            r#"{"customerId":"c","declaredIdentity":{"birthDate":"soon"}}"#,
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 400);
+    api.check("post", consents, &resp);
 }

@@ -1,6 +1,7 @@
 //! The operational rules of template.yaml (issue 10), checked by `tools/template_checks.py`:
 //! alarms per function and queue, on-failure destinations, LeadingKeys on every table grant,
-//! alarm actions, the JWT authorizer on the callback routes.
+//! alarm actions, the JWT authorizer on the callback routes; and issue 21's: parameter bounds,
+//! the data key on buckets, secrets and table, the buckets' encryption denies.
 
 use kyc_integration_tests::{project_python, project_root};
 use std::process::Command;
@@ -152,4 +153,39 @@ fn only_the_configured_uploaders_may_put_archives_and_a_widened_policy_is_refuse
             "{who}: {breaches}"
         );
     }
+}
+
+/// Issue 21's rules: the parameter bounds equal the function's, the data key encrypts every
+/// secret, and a bucket deny that would refuse uploads relying on the default (a condition on
+/// the header without requiring it present) is caught.
+#[test]
+fn a_template_breaking_the_security_rules_is_refused_with_each_breach_named() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    let broken = template
+        .replacen("    MaxValue: 168\n", "    MaxValue: 720\n", 1)
+        .replacen(
+            "      KmsKeyId: !If [HasDataKmsKey, !Ref DataKmsKeyArn, !Ref AWS::NoValue]\n",
+            "",
+            1,
+        )
+        .replacen(
+            "                \"Null\":\n                  s3:x-amz-server-side-encryption: \"false\"\n",
+            "",
+            1,
+        );
+    assert_ne!(broken, template, "the test's edits no longer apply");
+    let path = std::env::temp_dir().join(format!("kyc-template-21-{}.yaml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+    let (ok, breaches) = check(&path);
+    std::fs::remove_file(&path).ok();
+    assert!(!ok);
+    let lines: Vec<&str> = breaches.lines().collect();
+    assert_eq!(lines.len(), 3, "{breaches}");
+    assert!(
+        lines[0].contains("PreviousCredentialGraceHours: bounds {'MinValue': 0, 'MaxValue': 720}")
+    );
+    assert!(lines[1].contains("XpollensCredentialsSecret: not encrypted with DataKmsKeyArn"));
+    assert!(lines[2].contains(
+        "XpollensBodyBucket: an upload with no encryption header is refused (DenyOtherEncryption)"
+    ));
 }

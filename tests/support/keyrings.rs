@@ -85,7 +85,9 @@ pub async fn write_sealed_values(config: &SdkConfig, n: u8) {
                 ),
                 access_expires_at: now,
                 customer_id: None,
+                sealed_identity: None,
             },
+            sealed_identity: None,
             due_at: now,
             now,
         })

@@ -294,6 +294,39 @@ pub async fn create_kyc_table(config: &SdkConfig, table: &str) {
         .expect("table TTL");
 }
 
+/// A bucket's default encryption as template.yaml sets it: SSE-KMS with a bucket key under
+/// `kms_key` (`DataKmsKeyArn`), or SSE-S3. The product's writers send no encryption header.
+pub async fn set_default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, kms_key: Option<&str>) {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let default = match kms_key {
+        Some(key) => ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(key),
+        None => {
+            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
+        }
+    };
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(default.build().unwrap())
+                        .bucket_key_enabled(kms_key.is_some())
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("bucket default encryption");
+}
+
 /// Creates the table and both secrets (credentials with a previous stage, as after a rotation).
 pub async fn provision(config: &SdkConfig, table: &str) {
     create_kyc_table(config, table).await;
@@ -308,6 +341,7 @@ pub async fn provision(config: &SdkConfig, table: &str) {
         .send()
         .await
         .expect("create body bucket");
+    set_default_encryption(&kyc_aws::s3_client(config), BODY_BUCKET, None).await;
     let sm = aws_sdk_secretsmanager::Client::new(config);
     let cred =
         |p: &str| format!(r#"{{"scheme":"basic","username":"{USERNAME}","password":"{p}"}}"#);
@@ -375,6 +409,42 @@ impl Delivery {
             b = b.header("webhook-processdate", d);
         }
         b.body(lambda_http::Body::Text(self.body.clone())).unwrap()
+    }
+}
+
+/// The request as API Gateway hands it over after its IAM authorizer checked the SigV4
+/// signature (HTTP API payload 2.0, `requestContext.authorizer.iam`). The IAM routes (read
+/// API, `POST /gopay/consents`) refuse a request without it.
+pub fn iam_signed(request: lambda_http::Request) -> lambda_http::Request {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let context = serde_json::from_value(serde_json::json!({
+        "accountId": "123456789012", "apiId": "a1b2c3d4e5", "stage": "$default",
+        "requestId": "test", "routeKey": "$default",
+        "domainName": "a1b2c3d4e5.execute-api.eu-west-3.amazonaws.com", "domainPrefix": "a1b2c3d4e5",
+        "time": "27/Nov/2026:10:00:00 +0000", "timeEpoch": 1795773600000u64,
+        "http": {"method": request.method().as_str(), "path": request.uri().path(),
+            "protocol": "HTTP/1.1", "sourceIp": "10.20.30.40", "userAgent": "integration-test"},
+        "authorizer": {"iam": {"accessKey": "ASIAEXAMPLEBANKCORE1", "accountId": "123456789012",
+            "callerId": "AROAEXAMPLEBANKCORE01:test", "cognitoIdentity": null,
+            "principalOrgId": null, "userId": "AROAEXAMPLEBANKCORE01:test",
+            "userArn": "arn:aws:sts::123456789012:assumed-role/bank-core-kyc/test"}}
+    }))
+    .expect("an API Gateway v2 request context");
+    request.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+/// What API Gateway's IAM authorizer attests (as [`iam_signed`]), for calls of an IAM route's
+/// plain handler (`HttpRequest::gateway`).
+pub fn iam_attestation() -> kyc_core::callback_auth::GatewayAttestation {
+    kyc_core::callback_auth::GatewayAttestation {
+        iam: Some(kyc_core::iam_route::IamCaller {
+            user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core-kyc/test".into(),
+            account_id: "123456789012".into(),
+            access_key: "ASIAEXAMPLEBANKCORE1".into(),
+            caller_id: "AROAEXAMPLEBANKCORE01:test".into(),
+        }),
+        ..Default::default()
     }
 }
 

@@ -44,3 +44,35 @@ pub async fn handle(api: &ReadApi, request: Request) -> Result<Response<Body>, l
     let answer = api.handle(&lambda::request(&request)).await;
     Ok(lambda::response(answer)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kyc_core::intake::MemoryStore;
+
+    fn event(name: &str) -> Request {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// The sample events through the Lambda wiring: the one API Gateway's IAM authorizer
+    /// attested gets past the check (404: the store knows no one), the other is refused.
+    #[tokio::test]
+    async fn the_sample_events_are_let_through_only_with_the_iam_attestation() {
+        let store = Arc::new(MemoryStore::default());
+        let api = ReadApi {
+            store: store.clone(),
+            history: store,
+        };
+        let attested = handle(&api, event("read-api-customer-kyc.json"))
+            .await
+            .unwrap();
+        assert_eq!(attested.status(), 404);
+        let bare = handle(&api, event("read-api-customer-kyc-without-iam.json"))
+            .await
+            .unwrap();
+        assert_eq!(bare.status(), 403);
+    }
+}

@@ -255,6 +255,28 @@ pub fn customer_area_pk(customer: &str) -> String {
     format!("C#{}", escape_id(customer))
 }
 
+/// Sort keys of the customer level's single items (its history uses [`history_sk`]).
+pub const DECISION_SK: &str = "DECISION";
+pub const LIFECYCLE_SK: &str = "LIFECYCLE";
+pub const HOLD_SK: &str = "HOLD";
+
+/// A provider id the bank has aliased to one of its customers (`kyc customer alias`).
+pub fn alias_pk(provider: Provider, provider_id: &str) -> String {
+    format!("A#{}#{}", provider_prefix(provider), escape_id(provider_id))
+}
+pub const ALIAS_SK: &str = "ALIAS";
+
+/// An erasure tombstone, keyed by a keyed digest (HMAC, hex) of the erased customer's id.
+pub fn tombstone_pk(keyed_digest_hex: &str) -> String {
+    format!("T#{keyed_digest_hex}")
+}
+pub const TOMBSTONE_SK: &str = "TOMBSTONE";
+
+/// Records of what the lifecycle deleted, one partition per day (for `kyc verify`).
+pub fn deletion_record_pk(at: DateTime<Utc>) -> String {
+    format!("D#{}", at.format("%Y-%m-%d"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

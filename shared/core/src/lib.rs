@@ -19,10 +19,13 @@
 kyc_test_log::install!();
 
 pub mod auth;
+pub mod bank;
 pub mod callback_auth;
 pub mod config;
 pub mod crypto;
+pub mod evidence;
 pub mod http;
+pub mod iam_route;
 pub mod intake;
 pub mod invocation;
 pub mod ip_allow;

@@ -6,12 +6,14 @@
 //! - `GET /customers/{id}/kyc/history?limit=&cursor=`: the history, oldest first, at most
 //!   [`MAX_PAGE`] entries a page; `nextCursor` (opaque) while more may follow.
 //!
-//! 404 for a customer kyc-hooks knows nothing of; 400 for a malformed id, limit or cursor;
-//! 405 for another method. Routes are matched from the `customers` segment on, so a stage
+//! 403 for any request without the IAM authorizer's attestation (`kyc_core::iam_route`: a route
+//! deployed without `AWS_IAM` serves nothing); 404 for a customer kyc-hooks knows nothing of;
+//! 400 for a malformed id, limit or cursor; 405 for another method. Routes are matched from the `customers` segment on, so a stage
 //! or local-runner prefix does not matter.
 
 use async_trait::async_trait;
 use base64::Engine;
+use kyc_core::iam_route::{require_iam_caller, NoIamAttestation};
 use kyc_core::intake::{EventStore, HistoryEntry, MemoryStore, StoreError};
 use kyc_core::keys::{valid_customer_id, HistoryPosition};
 use serde_json::{json, Value};
@@ -147,6 +149,16 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 
 impl ReadApi {
     pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
+        // Every route of this API is IAM-authorised: without the authorizer's attestation
+        // nothing is answered but 403, before any route or customer is looked at.
+        if let Err(e) = require_iam_caller(&req.gateway) {
+            tracing::error!(error = %e, "read API reached without IAM authentication: refused");
+            return error(
+                NoIamAttestation::STATUS,
+                "forbidden",
+                "this API requires IAM (SigV4) authentication",
+            );
+        }
         let route = match route(&req.path) {
             None => return error(404, "not_found", "no such route"),
             Some(Err(())) => {
@@ -243,6 +255,8 @@ fn unknown_customer() -> ApiResponse {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+    use kyc_core::callback_auth::GatewayAttestation;
+    use kyc_core::iam_route::IamCaller;
     use kyc_core::intake::{EventRecord, Provider, WritePlan};
     use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
 
@@ -284,16 +298,104 @@ mod tests {
         }
     }
 
+    /// What API Gateway's IAM authorizer attests after checking the SigV4 signature.
+    fn signed() -> GatewayAttestation {
+        GatewayAttestation {
+            iam: Some(IamCaller {
+                user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core/s".into(),
+                account_id: "123456789012".into(),
+                access_key: "ASIAEXAMPLE".into(),
+                caller_id: "AROAEXAMPLE:s".into(),
+            }),
+            ..Default::default()
+        }
+    }
+
     async fn get(api: &ReadApi, path: &str, query: &str) -> (u16, Value) {
         let r = api
             .handle(&ApiRequest {
                 method: "GET".into(),
                 path: path.into(),
                 query: query.into(),
+                gateway: signed(),
                 ..Default::default()
             })
             .await;
         (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    /// A store any read of which fails the test.
+    struct Untouchable;
+
+    #[async_trait]
+    impl EventStore for Untouchable {
+        async fn record(&self, _: &WritePlan) -> Result<kyc_core::intake::Outcome, StoreError> {
+            panic!("the read API wrote")
+        }
+        async fn record_rejection(
+            &self,
+            _: &kyc_core::intake::Rejection,
+        ) -> Result<(), StoreError> {
+            panic!("the read API wrote")
+        }
+        async fn provider_states(
+            &self,
+            _: &str,
+        ) -> Result<
+            std::collections::BTreeMap<Provider, kyc_core::kyc_state::ProviderState>,
+            StoreError,
+        > {
+            panic!("state read without an IAM attestation")
+        }
+        async fn history(&self, _: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+            panic!("history read without an IAM attestation")
+        }
+    }
+
+    #[async_trait]
+    impl HistoryPages for Untouchable {
+        async fn history_page(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<HistoryPage, StoreError> {
+            panic!("history read without an IAM attestation")
+        }
+    }
+
+    /// A route deployed without AWS_IAM (or any request API Gateway's IAM authorizer did not
+    /// sign off): 403 for every path and method, and nothing is read.
+    #[tokio::test]
+    async fn without_the_iam_attestation_every_request_is_refused_before_any_read() {
+        let api = ReadApi {
+            store: Arc::new(Untouchable),
+            history: Arc::new(Untouchable),
+        };
+        let mut incomplete = signed();
+        incomplete.iam.as_mut().unwrap().user_arn.clear();
+        for gateway in [GatewayAttestation::default(), incomplete] {
+            for (method, path) in [
+                ("GET", "/customers/c-1/kyc"),
+                ("GET", "/customers/c-1/kyc/history"),
+                ("GET", "/customers/a%23b/kyc"),
+                ("POST", "/customers/c-1/kyc"),
+                ("GET", "/elsewhere"),
+            ] {
+                let r = api
+                    .handle(&ApiRequest {
+                        method: method.into(),
+                        path: path.into(),
+                        gateway: gateway.clone(),
+                        ..Default::default()
+                    })
+                    .await;
+                assert_eq!(r.status, 403, "{method} {path}");
+                let body: Value = serde_json::from_str(&r.body).unwrap();
+                assert_eq!(body["error"], "forbidden");
+                assert!(r.headers.contains(&("cache-control", "no-store".into())));
+            }
+        }
     }
 
     #[tokio::test]
@@ -353,6 +455,7 @@ mod tests {
             .handle(&ApiRequest {
                 method: "POST".into(),
                 path: "/customers/c-1/kyc".into(),
+                gateway: signed(),
                 ..Default::default()
             })
             .await;
