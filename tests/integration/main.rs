@@ -6,6 +6,7 @@
 kyc_test_log::install!();
 
 mod cold_start;
+mod contract;
 mod downstream;
 mod encryption_at_rest;
 mod fault_matrix;
