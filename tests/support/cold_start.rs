@@ -122,7 +122,10 @@ pub fn function_env(function: &str, up: &Upstreams) -> Vec<(&'static str, String
                 v.extend([
                     ("GOPAY_REDIRECT_URI", crate::gopay::REDIRECT_URI.into()),
                     // The default completion mode (bank-session, issue 22) needs the bank's page.
-                    ("GOPAY_FRONTEND_REDIRECT_URI", crate::gopay::FRONTEND_URI.into()),
+                    (
+                        "GOPAY_FRONTEND_REDIRECT_URI",
+                        crate::gopay::FRONTEND_URI.into(),
+                    ),
                     ("GOPAY_SUCCESS_URL", crate::gopay::SUCCESS_URL.into()),
                     ("GOPAY_FAILURE_URL", crate::gopay::FAILURE_URL.into()),
                 ]);
