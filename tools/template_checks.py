@@ -132,7 +132,14 @@ def breaches(template):
 
 def _keyring_breaches(resources):
     out = []
-    replica = {"If": ["HasKeyringReplica", [{"Region": {"Ref": "KeyringReplicaRegion"}}], {"Ref": "AWS::NoValue"}]}
+    replica_key = {"If": ["HasKeyringReplicaKmsKey", {"Ref": "KeyringReplicaKmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
+    replica = {
+        "If": [
+            "HasKeyringReplica",
+            [{"Region": {"Ref": "KeyringReplicaRegion"}, "KmsKeyId": replica_key}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     protected = set()
     for r in resources.values():
         if r["Type"] != "AWS::SecretsManager::ResourcePolicy":
@@ -147,7 +154,7 @@ def _keyring_breaches(resources):
         if r.get("DeletionPolicy") != "Retain":
             out.append(f"{name}: a payload keyring must be retained (DeletionPolicy Retain)")
         if r["Properties"].get("ReplicaRegions") != replica:
-            out.append(f"{name}: no ReplicaRegions on KeyringReplicaRegion")
+            out.append(f"{name}: no ReplicaRegions on KeyringReplicaRegion (under KeyringReplicaKmsKeyArn)")
         if name not in protected:
             out.append(f"{name}: no resource policy refusing a deletion without recovery window")
     return out
