@@ -16,7 +16,9 @@ tests/integration/template_checks.rs:
 - with DataKmsKeyArn, the data key encrypts the stack's buckets, secrets and table, every role
   that uses them may use the key through that service, and the buckets deny uploads presenting
   another encryption (evaluated on sample uploads) but not those relying on the default;
-- every checkov suppression gives its reason.
+- every checkov suppression gives its reason;
+- every function takes the stack's Architecture and Tracing parameters, and with Tracing=Active
+  every function's role may write to X-Ray (a role without it fails the deployment).
 
     python tools/template_checks.py [TEMPLATE]   # exit 1, naming each breach
 """
@@ -113,6 +115,33 @@ def breaches(template):
     out += bound_breaches(template, json.loads(BOUNDS.read_text())["settings"])
     out += encryption_breaches(template)
     out += suppression_breaches(template)
+    out += tracing_breaches(template)
+    return out
+
+
+XRAY_POLICY = {"Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
+
+
+def tracing_breaches(template):
+    """Architecture and Tracing come from the parameters, for every function; an active trace
+    needs the X-Ray write policy on the function's own role (explicit roles get nothing from SAM)."""
+    out = []
+    glob = template.get("Globals", {}).get("Function", {})
+    resources = template["Resources"]
+    for name, r in resources.items():
+        if r["Type"] != "AWS::Serverless::Function":
+            continue
+        props = r["Properties"]
+        arch = props.get("Architectures", glob.get("Architectures"))
+        if arch != [{"Ref": "Architecture"}]:
+            out.append(f"{name}: Architectures is not the Architecture parameter")
+        if props.get("Tracing", glob.get("Tracing")) != {"Ref": "Tracing"}:
+            out.append(f"{name}: Tracing is not the Tracing parameter")
+        role = props.get("Role", {})
+        role_name = role.get("GetAtt", "").split(".")[0] if isinstance(role, dict) else ""
+        managed = resources.get(role_name, {}).get("Properties", {}).get("ManagedPolicyArns")
+        if managed != {"If": ["TracingActive", [XRAY_POLICY], {"Ref": "AWS::NoValue"}]}:
+            out.append(f"{name}: its role {role_name or '?'} cannot write to X-Ray when Tracing=Active")
     return out
 
 
