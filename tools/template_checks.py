@@ -17,6 +17,8 @@ tests/integration/template_checks.rs:
   that uses them may use the key through that service, and the buckets deny uploads presenting
   another encryption (evaluated on sample uploads) but not those relying on the default;
 - every checkov suppression gives its reason;
+- every alarm has its runbook section (docs/runbook.md, the alarm's name as heading) and its
+  link in the README's alarm table;
 - every function takes the stack's Architecture and Tracing parameters, and with Tracing=Active
   every function's role may write to X-Ray (a role without it fails the deployment).
 
@@ -116,6 +118,22 @@ def breaches(template):
     out += encryption_breaches(template)
     out += suppression_breaches(template)
     out += tracing_breaches(template)
+    out += runbook_breaches(template)
+    return out
+
+
+def runbook_breaches(template, runbook=None, readme=None):
+    """An alarm someone is paged for must be found in a minute: README table → runbook section."""
+    root = table_schema.ROOT
+    runbook = runbook if runbook is not None else (root / "docs" / "runbook.md").read_text()
+    readme = readme if readme is not None else (root / "README.md").read_text()
+    headings = {line[3:].strip() for line in runbook.splitlines() if line.startswith("## ")}
+    out = []
+    for name in _alarms(template["Resources"]):
+        if name not in headings:
+            out.append(f"{name}: no section in docs/runbook.md")
+        if f"(docs/runbook.md#{name.lower()})" not in readme:
+            out.append(f"{name}: not in the README's alarm table")
     return out
 
 

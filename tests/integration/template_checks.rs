@@ -183,3 +183,29 @@ fn a_function_off_the_tracing_and_architecture_parameters_is_refused() {
     ));
     assert_eq!(breaches.lines().count(), 2 * functions + 1, "{breaches}");
 }
+
+/// Issue 28: an alarm nobody can look up is refused: each needs its runbook section and its
+/// link in the README's alarm table.
+#[test]
+fn an_alarm_without_a_runbook_section_or_readme_link_is_refused() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    let broken = template.replacen(
+        "\n  KycReadApiThrottlesAlarm:\n",
+        "\n  KycReadApiUnexplainedAlarm:\n",
+        1,
+    );
+    assert_ne!(broken, template, "the test's edit no longer applies");
+    let path = std::env::temp_dir().join(format!("kyc-template-28b-{}.yaml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+    let (ok, breaches) = check(&path);
+    std::fs::remove_file(&path).ok();
+    assert!(!ok);
+    assert_eq!(
+        breaches.lines().collect::<Vec<_>>(),
+        [
+            "template check: KycReadApiUnexplainedAlarm: no section in docs/runbook.md",
+            "template check: KycReadApiUnexplainedAlarm: not in the README's alarm table"
+        ],
+        "{breaches}"
+    );
+}
