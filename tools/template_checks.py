@@ -21,7 +21,11 @@ tests/integration/template_checks.rs:
 - with DataKmsKeyArn, the data key encrypts the stack's buckets, secrets and table, every role
   that uses them may use the key through that service, and the buckets deny uploads presenting
   another encryption (evaluated on sample uploads) but not those relying on the default;
-- every checkov suppression gives its reason.
+- every checkov suppression gives its reason;
+- every alarm has its runbook section (docs/runbook.md, the alarm's name as heading) and its
+  link in the README's alarm table;
+- every function takes the stack's Architecture and Tracing parameters, and with Tracing=Active
+  every function's role may write to X-Ray (a role without it fails the deployment).
 
     python tools/template_checks.py [TEMPLATE]   # exit 1, naming each breach
 """
@@ -125,6 +129,8 @@ def breaches(template):
     out += bound_breaches(template, json.loads(BOUNDS.read_text())["settings"])
     out += encryption_breaches(template)
     out += suppression_breaches(template)
+    out += tracing_breaches(template)
+    out += runbook_breaches(template)
     out += _keyring_breaches(resources)
     out += _s3_failure_record_breaches(resources, functions)
     return out
@@ -183,6 +189,47 @@ def _s3_failure_record_breaches(resources, functions):
             paths = t.get("InputTransformer", {}).get("InputPathsMap")
             if not paths or any(".s3.object.key" in p or p.rstrip(".") in ("$", "$.detail") for p in paths.values()):
                 out.append(f"{fn}: failure record target {t.get('Id')} does not drop the object key")
+    return out
+
+
+def runbook_breaches(template, runbook=None, readme=None):
+    """An alarm someone is paged for must be found in a minute: README table → runbook section."""
+    root = table_schema.ROOT
+    runbook = runbook if runbook is not None else (root / "docs" / "runbook.md").read_text()
+    readme = readme if readme is not None else (root / "README.md").read_text()
+    headings = {line[3:].strip() for line in runbook.splitlines() if line.startswith("## ")}
+    out = []
+    for name in _alarms(template["Resources"]):
+        if name not in headings:
+            out.append(f"{name}: no section in docs/runbook.md")
+        if f"(docs/runbook.md#{name.lower()})" not in readme:
+            out.append(f"{name}: not in the README's alarm table")
+    return out
+
+
+XRAY_POLICY = {"Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
+
+
+def tracing_breaches(template):
+    """Architecture and Tracing come from the parameters, for every function; an active trace
+    needs the X-Ray write policy on the function's own role (explicit roles get nothing from SAM)."""
+    out = []
+    glob = template.get("Globals", {}).get("Function", {})
+    resources = template["Resources"]
+    for name, r in resources.items():
+        if r["Type"] != "AWS::Serverless::Function":
+            continue
+        props = r["Properties"]
+        arch = props.get("Architectures", glob.get("Architectures"))
+        if arch != [{"Ref": "Architecture"}]:
+            out.append(f"{name}: Architectures is not the Architecture parameter")
+        if props.get("Tracing", glob.get("Tracing")) != {"Ref": "Tracing"}:
+            out.append(f"{name}: Tracing is not the Tracing parameter")
+        role = props.get("Role", {})
+        role_name = role.get("GetAtt", "").split(".")[0] if isinstance(role, dict) else ""
+        managed = resources.get(role_name, {}).get("Properties", {}).get("ManagedPolicyArns")
+        if managed != {"If": ["TracingActive", [XRAY_POLICY], {"Ref": "AWS::NoValue"}]}:
+            out.append(f"{name}: its role {role_name or '?'} cannot write to X-Ray when Tracing=Active")
     return out
 
 

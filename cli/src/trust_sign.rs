@@ -47,7 +47,7 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub reading: ReadingArgs,
     /// What links an archive to a customer, as the function's: externalId or
-    /// externalInfo.<key>.
+    /// `externalInfo.<key>`.
     #[arg(long, env = "LINK_KEY", default_value = "externalId")]
     pub link_key: String,
 }
@@ -166,7 +166,7 @@ pub struct Reprocess {
     /// Where bad archives are copied, as the function's, e.g. quarantine/.
     #[arg(long, env = "QUARANTINE_PREFIX", default_value = "quarantine/")]
     pub quarantine_prefix: String,
-    /// What links an archive to a customer: externalId or externalInfo.<key>, e.g.
+    /// What links an archive to a customer: `externalId` or `externalInfo.<key>`, e.g.
     /// externalInfo.customerId.
     #[arg(long, env = "LINK_KEY", default_value = "externalId")]
     pub link_key: String,
