@@ -52,6 +52,59 @@ fn a_template_breaking_them_is_refused_with_each_breach_named() {
     assert!(lines[1].contains("KycReadApiRole/KycTableRead: table access without"));
 }
 
+/// Issue 21: the keyrings' protection and the Trust & Sign failure records' redaction are
+/// rules of the template too: undoing either is refused, naming the resource.
+#[test]
+fn keyring_protection_and_key_free_failure_records_are_enforced() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    let cases = [
+        (
+            // The failure records straight to the queue: Lambda's record holds the key.
+            template.replacen(
+                "            Type: EventBridge\n            Destination: !GetAtt TrustSignArchiveFailureBus.Arn\n",
+                "            Type: SQS\n            Destination: !GetAtt TrustSignArchiveFailures.Arn\n",
+                1,
+            ),
+            "TrustSignArchiveFunction: S3 events' failure records go to SQS with the raw object key",
+        ),
+        (
+            // The transformer keeping the key.
+            template.replacen(
+                "              size: $.detail.requestPayload.Records[0].s3.object.size\n",
+                "              size: $.detail.requestPayload.Records[0].s3.object.size\n              key: $.detail.requestPayload.Records[0].s3.object.key\n",
+                1,
+            ),
+            "TrustSignArchiveFunction: failure record target failure-record-without-key does not drop the object key",
+        ),
+        (
+            // A keyring whose deletion protection is gone.
+            template.replacen(
+                "      SecretId: !Ref GoPayPayloadKeySecret\n",
+                "      SecretId: !Ref GoPayClientSecret\n",
+                1,
+            ),
+            "GoPayPayloadKeySecret: no resource policy refusing a deletion without recovery window",
+        ),
+    ];
+    for (n, (broken, expected)) in cases.into_iter().enumerate() {
+        assert_ne!(
+            broken, template,
+            "case {n}: the test's edit no longer applies"
+        );
+        let path =
+            std::env::temp_dir().join(format!("kyc-template-21-{n}-{}.yaml", std::process::id()));
+        std::fs::write(&path, broken).unwrap();
+        let (ok, breaches) = check(&path);
+        std::fs::remove_file(&path).ok();
+        assert!(!ok, "case {n}");
+        assert_eq!(
+            breaches.trim(),
+            format!("template check: {expected}"),
+            "case {n}"
+        );
+    }
+}
+
 /// Issue 23: moto does not enforce bucket policies, so the uploader-only rule is proved on the
 /// template: the check evaluates the archive bucket's policy for sample principals.
 #[test]
