@@ -21,6 +21,7 @@ mod decision;
 mod downstream;
 mod failure;
 mod gopay;
+mod keys;
 mod migrate;
 mod reseal;
 mod table;
@@ -40,6 +41,7 @@ const EXAMPLES: &str = "Examples:
   kyc decision resolve customer-0042 --outcome rejected --reason AML-CASE-117
   kyc history customer-0042
   kyc publish --since 2026-11-27T09:00:00Z --dry-run
+  kyc keys check --open
   kyc migrate keys --dry-run
 
 Exit codes: 0 done, 1 bad input (fix it, do not retry), 2 usage, 3 transient AWS or provider
@@ -76,6 +78,9 @@ enum Command {
     /// Re-seal every stored value not yet v2 under its provider's current payload key
     /// (resumable, idempotent); reports values per key id so retired keys can be dropped.
     Reseal(reseal::Reseal),
+    /// Payload keyrings: check that every key stored values are sealed under is present.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Move the table to a new key layout (resumable, idempotent; docs/deploy.md).
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -102,6 +107,14 @@ enum DecisionCommand {
     Explain(decision::Explain),
     /// Record the bank's adjudication (operator: the caller's AWS identity) and recompute.
     Resolve(decision::Resolve),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Scan the table: every key id a stored value is sealed under must be in its keyring
+    /// (with --open, every value must open). Exit 1 otherwise; publishes the metric
+    /// SealedValuesWithoutKey (alarm KeysCheckAlarm).
+    Check(keys::Check),
 }
 
 #[derive(Subcommand)]
@@ -288,6 +301,7 @@ fn main() -> ExitCode {
             runtime().block_on(decision::resolve(args))
         }
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
+        Command::Keys(KeysCommand::Check(args)) => runtime().block_on(keys::check(args)),
         Command::Migrate(MigrateCommand::Keys(args)) => {
             runtime().block_on(migrate::migrate_keys(args))
         }
