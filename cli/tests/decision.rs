@@ -28,8 +28,14 @@ async fn explain_then_resolve_with_the_callers_identity() {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
+    let mut plan = state_plan("alice", "e1", "Refused", true, 1);
+    // The shared fixture plants a name in the detail to prove events never carry it; the
+    // product keeps no name there, and `kyc status` prints the detail.
+    if let Some(patch) = plan.patch.as_mut() {
+        patch.value.detail = serde_json::json!({"identificationLevel": "Intermediate"});
+    }
     DynamoStore::new(&config, TABLE)
-        .record(&state_plan("alice", "e1", "Refused", true, 1))
+        .record(&plan)
         .await
         .unwrap();
     let decisions =
