@@ -17,7 +17,9 @@
 //! history entry (condition: new), update the state stream (condition: `ord` greater — see
 //! `kyc_core::kyc_state`). A duplicate fails the first condition: one call, nothing changed.
 //! Only an event the rules do not apply costs a second transaction, recording it with the
-//! reason.
+//! reason. A stream that merges (same-second ties, keyed items: `kyc_state::resolve`) takes the
+//! state item the cancelled transaction hands back, merges, and writes over exactly that
+//! version (`#ver = :ver`): a compare-and-swap, no extra read.
 
 use super::attribute::{from_attribute, to_attribute};
 use async_trait::async_trait;
@@ -32,7 +34,7 @@ use kyc_core::intake::{
     body_object_key, history_entry, unassigned_partition, BodyStore, EventRecord, EventStore,
     HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
 };
-use kyc_core::kyc_state::{check, ProviderState, Stream, StreamValue};
+use kyc_core::kyc_state::{blind_write_floor, resolve, ProviderState, Stream, StreamValue};
 use rand::Rng as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -69,6 +71,21 @@ fn event_pk(provider: Provider, event_id: &str) -> String {
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// How one attempt writes the state stream.
+enum StateWrite {
+    /// The event's own value, over a current value below `kyc_state::blind_write_floor` (no
+    /// read; for most events the only attempt).
+    Blind,
+    /// A value merged with the current one, over exactly that item version.
+    Merged {
+        value: StreamValue,
+        /// The item's `version` when it was read (absent on an item no event wrote).
+        version: Option<String>,
+        /// Sealed texts the merge kept from the current value, by name.
+        kept_sealed: Vec<(String, String)>,
+    },
 }
 
 /// Why a transaction was cancelled, read from its cancellation reasons.
@@ -193,23 +210,60 @@ impl DynamoStore {
         subject: &str,
         provider: Provider,
         plan: &WritePlan,
+        write: &StateWrite,
     ) -> Option<TransactWriteItem> {
         let patch = plan.patch.as_ref()?;
-        let value = serde_json::to_value(&patch.value).expect("stream value serialises");
-        let update = Update::builder()
+        let mut update = Update::builder();
+        let value = match write {
+            StateWrite::Blind => {
+                update = update
+                    .condition_expression("attribute_not_exists(#s) OR #s.#ord < :ord")
+                    .expression_attribute_names("#ord", "ord")
+                    .expression_attribute_values(
+                        ":ord",
+                        Av::N(blind_write_floor(&patch.value).to_string()),
+                    );
+                &patch.value
+            }
+            StateWrite::Merged {
+                value,
+                version,
+                kept_sealed,
+            } => {
+                // Compare-and-swap: the item is still the version merged from, and a sealed
+                // text the merge kept was not re-sealed meanwhile (a reseal bumps no version).
+                let mut condition = match version {
+                    Some(v) => {
+                        update = update.expression_attribute_values(":ver", Av::N(v.clone()));
+                        "#ver = :ver".to_string()
+                    }
+                    None => "attribute_not_exists(#ver)".to_string(),
+                };
+                if !kept_sealed.is_empty() {
+                    update = update.expression_attribute_names("#sealed", "sealed");
+                }
+                for (i, (name, text)) in kept_sealed.iter().enumerate() {
+                    condition.push_str(&format!(" AND #s.#sealed.#f{i} = :f{i}"));
+                    update = update
+                        .expression_attribute_names(format!("#f{i}"), name)
+                        .expression_attribute_values(format!(":f{i}"), s(text));
+                }
+                update = update.condition_expression(condition);
+                value
+            }
+        };
+        let value = serde_json::to_value(value).expect("stream value serialises");
+        let update = update
             .table_name(&self.table)
             .key("PK", s(customer_pk(subject)))
             .key("SK", s(format!("STATE#{}", provider.as_str())))
             .update_expression("SET #s = :v, #t = :type, #u = :now, #last = :id ADD #ver :one")
-            .condition_expression("attribute_not_exists(#s) OR #s.#ord < :ord")
             .expression_attribute_names("#s", patch.stream.attribute())
-            .expression_attribute_names("#ord", "ord")
             .expression_attribute_names("#t", "itemType")
             .expression_attribute_names("#u", "updatedAt")
             .expression_attribute_names("#last", "lastEventId")
             .expression_attribute_names("#ver", "version")
             .expression_attribute_values(":v", to_attribute(&value))
-            .expression_attribute_values(":ord", Av::N(patch.value.ord.to_string()))
             .expression_attribute_values(":type", s("state"))
             .expression_attribute_values(":now", s(plan.event.received_at.to_rfc3339()))
             .expression_attribute_values(":id", s(&plan.event.event_id))
@@ -308,15 +362,14 @@ impl EventStore for DynamoStore {
         // Before the transaction: a body stored for an event that then turns out a duplicate
         // is the same body under the same key, harmless.
         let body_ref = self.offload_body(e).await?;
+        let mut state_write = (outcome == Outcome::Applied).then_some(StateWrite::Blind);
         for attempt in 0..=CONFLICT_RETRIES {
             let mut items = vec![
                 self.put_event(e, &outcome, body_ref.as_deref()),
                 self.put_history(e, &outcome),
             ];
-            if outcome == Outcome::Applied {
-                if let Some(subject) = &e.subject {
-                    items.extend(self.update_state(subject, e.provider, plan));
-                }
+            if let (Some(write), Some(subject)) = (&state_write, &e.subject) {
+                items.extend(self.update_state(subject, e.provider, plan, write));
             }
             match self.transact(items).await? {
                 None => return Ok(outcome),
@@ -328,16 +381,29 @@ impl EventStore for DynamoStore {
                     })
                 }
                 Some(Cancelled::StateNotNewer(item)) => {
+                    // The cancelled transaction handed back the state item: merge with it
+                    // (`kyc_state::resolve`) and write over exactly that version, or skip.
                     let state = Self::parse_state(&item)?;
                     let patch = plan
                         .patch
                         .as_ref()
                         .expect("only a patch has a state condition");
-                    outcome = match check(state.stream(&patch.stream), patch) {
-                        Err(reason) => Outcome::NotApplied { reason },
-                        // The item changed between the condition and this read: try again.
-                        Ok(()) => Outcome::Applied,
+                    let current = state.stream(&patch.stream);
+                    let r = resolve(current, patch);
+                    outcome = match r.skipped {
+                        Some(reason) => Outcome::NotApplied { reason },
+                        None => Outcome::Applied,
                     };
+                    state_write = r.value.map(|value| StateWrite::Merged {
+                        kept_sealed: value
+                            .sealed
+                            .iter()
+                            .filter(|(k, v)| current.and_then(|c| c.sealed.get(*k)) == Some(*v))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                        version: item.get("version").and_then(|v| v.as_n().ok()).cloned(),
+                        value,
+                    });
                 }
                 Some(Cancelled::Conflict) => {
                     let backoff = 10u64 << attempt.min(5);
