@@ -25,13 +25,23 @@ $(STAMP): tools/requirements.txt
 
 tools: $(STAMP)
 
+# checkov in a virtualenv of its own (its boto3 pin and aws-sam-cli's cannot share one).
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha256sum tools/requirements-checkov.txt | cut -c1-12)
+$(CHECKOV_STAMP): tools/requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	touch $@
+
 # Template lint and formatting: part of `make test` (a few seconds).
 style: tools
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template-file template.yaml
 	$(PY) tools/table_schema.py check
 	$(PY) tools/template_checks.py
+	$(PY) tools/check_events.py
 	$(PY) tools/test_moto_serial.py
+	$(PY) tools/test_iam_keys.py
 	cargo fmt --all -- --check
 
 # Unused-dependency checker, pinned, installed into .tools/ (a cargo binary, not a Python tool).
@@ -40,12 +50,15 @@ MACHETE := .tools/bin/cargo-machete
 $(MACHETE):
 	cargo install --locked --root .tools cargo-machete --version $(MACHETE_VERSION)
 
-# style + clippy (warnings are errors) + no unused dependency. Not in `make test`: clippy
+# style + checkov + clippy (warnings are errors) + no unused dependency. Not in `make test`: clippy
 # re-checks every dependency under its own profile (minutes on a cold cache).
 # Also the docs (every relative link and #anchor between the markdown files; offline, http(s)
 # links are not fetched) and the GitHub workflows (jactionlint with the pinned shellcheck; the
 # workflows pin actions by version tag, so its commit-SHA rule is off).
-lint: style $(MACHETE)
+lint: style $(MACHETE) $(CHECKOV_STAMP)
+	# The IaC scanner, every check on: findings are fixed, or suppressed in the resource's
+	# Metadata with the reason (never a skip list here). --skip-download: offline, no platform.
+	$(CHECKOV_VENV)/bin/checkov --skip-download --framework cloudformation -f template.yaml --compact --quiet
 	$(VENV)/bin/lychee --offline --include-fragments --no-progress README.md docs events/README.md
 	$(VENV)/bin/jactionlint --no-color --shellcheck=$(VENV)/bin/shellcheck --pyflakes= \
 		--ignore unpinned-uses .github/workflows/*.yml
@@ -58,11 +71,15 @@ PII_LOG := target/pii/test-output.log
 PII_SCAN := cargo run --quiet -p pii-scan -- --planted testkit/pii-scan/planted.tsv \
 	--inputs events tests testkit shared functions cli --output $(PII_LOG)
 
+# The suite also notes every DynamoDB key each function touches (target/iam-keys); the IAM key
+# check then fails the build if one is outside the function's role (moto does not enforce IAM).
 test: tools style
 	@mkdir -p $(dir $(PII_LOG))
+	rm -rf target/iam-keys
 	set -o pipefail; KYC_TEST_LOG=debug cargo test --workspace --no-fail-fast -- --nocapture 2>&1 \
 		| tee $(PII_LOG) | grep -v '^{"timestamp":'
 	$(PII_SCAN)
+	$(PY) tools/iam_keys.py check template.yaml target/iam-keys
 
 demo: tools
 	./tools/demo.sh

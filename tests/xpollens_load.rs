@@ -243,7 +243,7 @@ async fn main() {
             .scan()
             .table_name(TABLE)
             .filter_expression("begins_with(PK, :p) AND SK = :e")
-            .expression_attribute_values(":p", AttributeValue::S("EVENT#xpollens#".into()))
+            .expression_attribute_values(":p", AttributeValue::S("XP#E#".into()))
             .expression_attribute_values(":e", AttributeValue::S("EVENT".into()))
             .select(kyc_aws::aws_sdk_dynamodb::types::Select::Count)
             .set_exclusive_start_key(start_key.take())

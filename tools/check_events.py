@@ -3,11 +3,28 @@
 
 Kinds: API Gateway HTTP API 2.0 events (a JSON body parses), a fallback-queue page, an S3
 notification, a schedule input (exactly what EventBridge Scheduler sends: the template's
-Input), a GoPay identification-status response. Exits 1 naming the first bad file.
+Input), a GoPay identification-status response. An event of an IAM (SigV4) route carries the
+IAM authorizer's attestation, as API Gateway hands it over, unless its name says
+`without-iam` (the functions refuse such requests). Exits 1 naming the first bad file.
 """
 import glob
 import json
 import sys
+
+# The routes template.yaml puts behind the IAM authorizer (Auth: Authorizer: AWS_IAM).
+IAM_ROUTES = ("POST /gopay/consents", "GET /customers/{id}/kyc", "GET /customers/{id}/kyc/history")
+
+
+def check_iam(name, event):
+    if event.get("routeKey") not in IAM_ROUTES:
+        return
+    iam = (event["requestContext"].get("authorizer") or {}).get("iam")
+    if "without-iam" in name:
+        assert iam is None, "named without-iam but attested"
+    else:
+        assert iam and iam["userArn"].startswith("arn:") and iam["accessKey"] and iam["accountId"], (
+            "an IAM route's event without the IAM authorizer's attestation (userArn, accessKey, accountId)"
+        )
 
 
 def kind_of(event):
@@ -35,7 +52,10 @@ counts = {}
 for name in sorted(glob.glob("events/*.json")):
     try:
         with open(name) as f:
-            kind = kind_of(json.load(f))
+            event = json.load(f)
+        kind = kind_of(event)
+        if kind == "API Gateway HTTP API 2.0":
+            check_iam(name, event)
     except (AssertionError, KeyError, ValueError) as e:
         sys.exit(f"{name}: {e}")
     counts[kind] = counts.get(kind, 0) + 1

@@ -6,6 +6,7 @@ use kyc_aws::aws_sdk_dynamodb::types::AttributeValue;
 use kyc_aws::DynamoStore;
 use kyc_core::chrono::{DateTime, Utc};
 use kyc_core::intake::EventStore;
+use kyc_core::keys;
 use kyc_downstream::aws::eventbridge::EventBridgePublisher;
 use kyc_downstream::{replay_events, EventPublisher, KycStateChanged, PUBLISH_CHUNK};
 use serde_json::{json, Value};
@@ -38,13 +39,15 @@ async fn customers_since(
     table: &str,
     since: DateTime<Utc>,
 ) -> Result<BTreeSet<String>, Failure> {
+    // Provider state items (`<P>#C#<id>`, `STATE`), and the layout before while a table moves.
     let items: Vec<_> = client
         .scan()
         .table_name(table)
-        .filter_expression("begins_with(SK, :state) AND updatedAt >= :since")
-        .expression_attribute_values(":state", AttributeValue::S("STATE#".into()))
+        .filter_expression("(SK = :state OR begins_with(SK, :legacy)) AND updatedAt >= :since")
+        .expression_attribute_values(":state", AttributeValue::S(keys::STATE_SK.into()))
+        .expression_attribute_values(":legacy", AttributeValue::S("STATE#".into()))
         .expression_attribute_values(":since", AttributeValue::S(since.to_rfc3339()))
-        .projection_expression("PK")
+        .projection_expression("PK, customerId")
         .into_paginator()
         .items()
         .send()
@@ -58,14 +61,19 @@ async fn customers_since(
         })?;
     Ok(items
         .iter()
-        .filter_map(|item| item.get("PK")?.as_s().ok()?.strip_prefix("CUSTOMER#"))
-        .map(str::to_string)
+        .filter_map(|item| {
+            let text = |name: &str| item.get(name)?.as_s().ok().cloned();
+            let pk = text("PK")?;
+            text("customerId")
+                .or_else(|| keys::parse_customer_pk(&pk).map(|(_, c)| c))
+                .or_else(|| pk.strip_prefix("CUSTOMER#").map(str::to_string))
+        })
         .collect())
 }
 
 pub async fn publish(args: Publish) -> Result<Value, Failure> {
     let config = kyc_aws::load_config().await;
-    let store = DynamoStore::new(&config, &args.table);
+    let store = DynamoStore::new(&config, &args.table).with_legacy_layout(crate::legacy_layout()?);
     let customers: Vec<String> = match (&args.customer, args.since) {
         (Some(c), _) => vec![c.clone()],
         (None, Some(since)) => customers_since(

@@ -77,8 +77,10 @@ async fn with_admin(s: &RevokeSettings, action: Action, customer: &str) -> Resul
         Duration::from_secs(3),
     );
     let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(&config);
-    let store = DynamoGoPayStore::new(ddb.clone(), &s.table, s.due_shards);
-    let events = DynamoStore::from_client(ddb, &s.table);
+    let legacy = crate::legacy_layout()?;
+    let store =
+        DynamoGoPayStore::new(ddb.clone(), &s.table, s.due_shards).with_legacy_layout(legacy);
+    let events = DynamoStore::from_client(ddb, &s.table).with_legacy_layout(legacy);
     let secrets = SecretsManagerSource::new(&config);
     let keys = Keyring::from_staged(&secrets.staged(&s.payload_key.name).await?)?;
     let credentials =

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 mod downstream;
 mod failure;
 mod gopay;
+mod migrate;
 mod reseal;
 mod table;
 mod trust_sign;
@@ -36,6 +37,7 @@ const EXAMPLES: &str = "Examples:
   kyc status customer-0042 --output table
   kyc history customer-0042
   kyc publish --since 2026-11-27T09:00:00Z --dry-run
+  kyc migrate keys --dry-run
 
 Exit codes: 0 done, 1 bad input (fix it, do not retry), 2 usage, 3 transient AWS or provider
 failure (nothing lost: run the same command again later).
@@ -68,6 +70,9 @@ enum Command {
     /// Re-seal every stored value not yet v2 under its provider's current payload key
     /// (resumable, idempotent); reports values per key id so retired keys can be dropped.
     Reseal(reseal::Reseal),
+    /// Move the table to a new key layout (resumable, idempotent; docs/deploy.md).
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
 
     // The forms operators' scripts already call: same code, hidden from help.
     #[command(hide = true)]
@@ -83,6 +88,13 @@ enum Command {
     },
     #[command(hide = true)]
     Reprocess(trust_sign::Reprocess),
+}
+
+#[derive(Subcommand)]
+enum MigrateCommand {
+    /// Move every item of the key layout before provider-scoped keys to its new keys, while
+    /// the stack runs with LegacyKeyLayout=read; then set LegacyKeyLayout=off.
+    Keys(migrate::MigrateKeys),
 }
 
 #[derive(Subcommand)]
@@ -105,10 +117,13 @@ enum XpollensCommand {
 
 #[derive(Subcommand)]
 enum TrustSignCommand {
-    /// Print the summary, verdicts, manifest and read costs of a local archive (offline).
+    /// Print the summary, verdicts, manifest and read costs of a local archive, and the state
+    /// change recording it would make (offline).
     Inspect {
         /// A Trust & Sign client-file archive, e.g. client-file.zip.
         file: PathBuf,
+        #[command(flatten)]
+        args: trust_sign::InspectArgs,
     },
     /// Re-run the archive processing on every archive under s3://BUCKET/PREFIX.
     Reprocess(trust_sign::Reprocess),
@@ -227,11 +242,16 @@ fn main() -> ExitCode {
             provider: ReplayProvider::Xpollens,
             files,
         } => runtime().block_on(xpollens::replay(&files)),
-        Command::TrustSign(TrustSignCommand::Inspect { file })
-        | Command::Inspect {
+        Command::TrustSign(TrustSignCommand::Inspect { file, args }) => {
+            runtime().block_on(trust_sign::inspect(&file, &args))
+        }
+        Command::Inspect {
             provider: InspectProvider::Archive,
             file,
-        } => runtime().block_on(trust_sign::inspect(&file)),
+        } => runtime().block_on(trust_sign::inspect(
+            &file,
+            &trust_sign::InspectArgs::from_env(),
+        )),
         Command::TrustSign(TrustSignCommand::Reprocess(args)) | Command::Reprocess(args) => {
             runtime().block_on(trust_sign::reprocess(args))
         }
@@ -248,6 +268,9 @@ fn main() -> ExitCode {
         }
         Command::Publish(args) => runtime().block_on(downstream::publish(args)),
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
+        Command::Migrate(MigrateCommand::Keys(args)) => {
+            runtime().block_on(migrate::migrate_keys(args))
+        }
         Command::Status(r) => runtime().block_on(status(&r)),
         Command::History(r) => runtime().block_on(history(&r)),
     };
@@ -276,12 +299,19 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-async fn store(table: &str) -> DynamoStore {
-    DynamoStore::new(&kyc_aws::load_config().await, table)
+async fn store(table: &str) -> Result<DynamoStore, Failure> {
+    Ok(DynamoStore::new(&kyc_aws::load_config().await, table).with_legacy_layout(legacy_layout()?))
+}
+
+/// `LEGACY_KEY_LAYOUT=read` while a deployed table moves to provider-scoped keys (the same
+/// setting as the functions'; `docs/table-design.md`).
+pub fn legacy_layout() -> Result<kyc_core::legacy_keys::LegacyKeyLayout, Failure> {
+    kyc_core::legacy_keys::LegacyKeyLayout::from_env(&kyc_core::config::Env::Process)
+        .map_err(|e| Failure::BadInput(e.to_string()))
 }
 
 async fn status(r: &CustomerReport) -> Result<Value, Failure> {
-    let mut states = store(&r.table).await.provider_states(&r.customer).await?;
+    let mut states = store(&r.table).await?.provider_states(&r.customer).await?;
     if let Some(state) = states.get_mut(&kyc_core::intake::Provider::TrustSign) {
         r.reveal.streams(&r.customer, state).await?;
     }
@@ -289,7 +319,7 @@ async fn status(r: &CustomerReport) -> Result<Value, Failure> {
 }
 
 async fn history(r: &CustomerReport) -> Result<Value, Failure> {
-    let mut entries = store(&r.table).await.history(&r.customer).await?;
+    let mut entries = store(&r.table).await?.history(&r.customer).await?;
     r.reveal.history(&r.customer, &mut entries).await?;
     Ok(json!({"customer": r.customer, "history": entries}))
 }

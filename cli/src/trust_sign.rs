@@ -6,22 +6,86 @@ use kyc_core::crypto::Keyring;
 use kyc_core::intake::{HistoryEntry, Outcome, Provider};
 use kyc_core::kyc_state::ProviderState;
 use kyc_trust_sign::aws::build_processor;
-use kyc_trust_sign::plan::{reveal_keys, ArchiveObject, LinkKey};
+use kyc_trust_sign::plan::{reveal_keys, state_change, ArchiveObject, LinkKey};
 use kyc_trust_sign::processor::{RecordResult, Settings, Transient};
-use kyc_trust_sign::{analyze_archive, FileSource, Limits};
+use kyc_trust_sign::{
+    analyze_archive_with, parse_time_zone, FileSource, Limits, Reading, ReviewOutcome,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::failure::{transient, Failure};
 
-/// Summary, verdicts, manifest and read costs of a local archive (personal data redacted).
-/// A bad archive is an error naming its reason code.
-pub async fn inspect(file: &Path) -> Result<Value, Failure> {
+/// How reports are read, as the archive function's settings (same names, same defaults).
+#[derive(clap::Args, Clone)]
+pub struct ReadingArgs {
+    /// How an operator review's acceptance is read: unconfirmed (none: a reviewed check
+    /// awaits a person), event-state (events[].state OK/KO), or
+    /// field:NAME=ACCEPTED[|...]/REJECTED[|...], as confirmed with Namirial.
+    #[arg(long, env = "REVIEW_OUTCOME", default_value = "unconfirmed")]
+    pub review_outcome: String,
+    /// The zone a report date without an offset is read in (IANA name).
+    #[arg(long, env = "REPORT_TIME_ZONE", default_value = "Europe/Paris")]
+    pub time_zone: String,
+}
+
+impl ReadingArgs {
+    pub fn reading(&self) -> Result<Reading, Failure> {
+        Ok(Reading {
+            review_outcome: ReviewOutcome::parse(&self.review_outcome)
+                .map_err(|e| Failure::BadInput(format!("--review-outcome: {e}")))?,
+            time_zone: parse_time_zone(&self.time_zone)
+                .map_err(|e| Failure::BadInput(format!("--time-zone: {e}")))?,
+        })
+    }
+}
+
+/// Options of `kyc trust-sign inspect`.
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub reading: ReadingArgs,
+    /// What links an archive to a customer, as the function's: externalId or
+    /// externalInfo.<key>.
+    #[arg(long, env = "LINK_KEY", default_value = "externalId")]
+    pub link_key: String,
+}
+
+impl InspectArgs {
+    /// The function's settings from the environment, defaults as the function's (the legacy
+    /// `kyc inspect archive FILE` form has no options).
+    pub fn from_env() -> Self {
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+        Self {
+            reading: ReadingArgs {
+                review_outcome: env("REVIEW_OUTCOME", "unconfirmed"),
+                time_zone: env("REPORT_TIME_ZONE", "Europe/Paris"),
+            },
+            link_key: env("LINK_KEY", "externalId"),
+        }
+    }
+}
+
+/// Summary, verdicts, manifest and read costs of a local archive (personal data redacted),
+/// and the state change recording it would make (`stateChange`: customer, stream, status,
+/// provider time, final, flags; or `noStateChange`: why none), so a person can check a
+/// report before it is dropped in S3. A bad archive is an error naming its reason code.
+pub async fn inspect(file: &Path, args: &InspectArgs) -> Result<Value, Failure> {
+    let reading = args.reading.reading()?;
+    let link = LinkKey::parse(&args.link_key)
+        .map_err(|e| Failure::BadInput(format!("--link-key: {e}")))?;
     let source =
         FileSource::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    match analyze_archive(&source, &Limits::default()).await {
-        Ok(a) => Ok(serde_json::to_value(a.view()).expect("analysis view serialises")),
+    match analyze_archive_with(&source, &Limits::default(), &reading).await {
+        Ok(a) => {
+            let mut out = serde_json::to_value(a.view()).expect("analysis view serialises");
+            match state_change(&a, &link) {
+                Ok(change) => out["stateChange"] = json!(change),
+                Err(why) => out["noStateChange"] = json!(why),
+            }
+            Ok(out)
+        }
         Err(e) => Err(Failure::BadInput(format!(
             "{}: bad archive ({}): {e}",
             file.display(),
@@ -110,6 +174,8 @@ pub struct Reprocess {
     /// e.g. --rerun fix-42. Without it, archives already recorded come back as duplicates.
     #[arg(long)]
     pub rerun: Option<String>,
+    #[command(flatten)]
+    pub reading: ReadingArgs,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -212,7 +278,9 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, Failure> {
         processed_prefix: opts.processed_prefix,
         quarantine_prefix: opts.quarantine_prefix,
         link_key: LinkKey::parse(&opts.link_key)?,
+        legacy_keys: crate::legacy_layout()?,
         limits: Limits::default(),
+        reading: opts.reading.reading()?,
         secret_ttl: std::time::Duration::from_secs(300),
     }
     .checked()?;

@@ -44,8 +44,11 @@ fn a_valid_archive_prints_summary_verdicts_and_manifest() {
         v["stats"]["bytes_read"].as_u64().unwrap() > 0
             || v["stats"]["bytesRead"].as_u64().unwrap() > 0
     );
-    // The overturned face match explains itself.
-    assert!(out.contains("overturned"), "{out}");
+    // The face match failed, then an operator reviewed it; the report does not say how (the
+    // reference names no acceptance field): a person decides.
+    assert!(out.contains("reviewed_outcome_unknown"), "{out}");
+    // And the state change recording it would make.
+    assert_eq!(v["stateChange"]["status"], "ACCEPTED", "{v}");
     // Entry names carry the customer's name: redacted.
     assert!(!out.to_lowercase().contains("john_doe"), "{out}");
 }
@@ -76,6 +79,161 @@ fn bad_archives_are_clear_errors_with_a_non_zero_exit() {
         assert!(err.contains(&format!("bad archive ({code})")), "{err}");
         assert!(!err.contains("cron"), "{err}");
     }
+}
+
+/// `kyc trust-sign inspect FILE ARGS...`: (exit ok, stdout as JSON or null, stderr).
+fn trust_sign_inspect(kind: Kind, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let file = std::env::temp_dir().join(format!(
+        "kyc-trust-sign-inspect-{}-{}-{}.zip",
+        std::process::id(),
+        kind.name(),
+        args.len()
+    ));
+    std::fs::write(&file, archive_bytes(kind)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kyc"))
+        .args(["trust-sign", "inspect"])
+        .arg(&file)
+        .args(args)
+        .env_remove("REVIEW_OUTCOME")
+        .env_remove("REPORT_TIME_ZONE")
+        .env_remove("LINK_KEY")
+        .output()
+        .map(kyc_test_log::shown)
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.success(),
+        v,
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Issue 23: each generated case shows its verdict, and the state change the archive would
+/// make (stream, status, provider time, final or not, flags).
+#[test]
+fn inspect_shows_each_verdict_case_and_the_state_change_it_would_make() {
+    use serde_json::json;
+    let stream = format!("clientFile#{}", trust_sign_gen::scenarios::CLIENT_FILE_UUID);
+
+    let (ok, v, err) = trust_sign_inspect(Kind::FraudMarked, &[]);
+    assert!(ok, "{err}");
+    let card = &v["summary"]["participants"][0]["identity_checks"][0];
+    assert_eq!(
+        (&card["validation"], &card["outcome"], &card["reason"]),
+        (&json!("VALIDATED"), &json!("failed"), &json!("fraudMarked")),
+        "{v}"
+    );
+    assert_eq!(v["summary"]["fraudMarked"], true);
+    let change = &v["stateChange"];
+    assert_eq!(change["customer"], trust_sign_gen::scenarios::EXTERNAL_ID);
+    assert_eq!(change["stream"], stream.as_str());
+    assert_eq!(change["status"], "ACCEPTED");
+    assert_eq!(change["providerTime"], "2024-06-18T08:00:05Z");
+    assert_eq!(change["final"], false);
+    assert_eq!(
+        change["flags"],
+        json!([
+            "fraudMarked",
+            format!(
+                "fraudMarkedParticipant:{}",
+                trust_sign_gen::scenarios::CORINNE
+            )
+        ])
+    );
+
+    let (ok, v, err) = trust_sign_inspect(Kind::FraudUnlinked, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(v["summary"]["fraudMarked"], true);
+    assert_eq!(
+        v["summary"]["unlinkedFraudMarks"][0]["task_id"], "9_9",
+        "{v}"
+    );
+    assert_eq!(v["stateChange"]["flags"], json!(["fraudMarked"]));
+
+    let (ok, v, err) = trust_sign_inspect(
+        Kind::ReviewOtherParticipant,
+        &["--review-outcome", "event-state"],
+    );
+    assert!(ok, "{err}");
+    let participants = &v["summary"]["participants"];
+    assert_eq!(
+        participants[0]["identity_checks"][0]["outcome"], "failed",
+        "{v}"
+    );
+    assert_eq!(
+        participants[1]["identity_checks"][0]["review"]["linked_by"],
+        "taskId"
+    );
+    assert_eq!(v["summary"]["unlinkedReviews"].as_array().unwrap().len(), 1);
+    assert_eq!(v["stateChange"]["status"], "PENDING");
+
+    let field = "field:reviewState=ACCEPTED/REJECTED";
+    for (args, outcome, flags) in [
+        (
+            &[][..],
+            "reviewed_outcome_unknown",
+            json!(["reviewedOutcomeUnknown"]),
+        ),
+        (&["--review-outcome", field][..], "overturned", json!([])),
+    ] {
+        let (ok, v, err) = trust_sign_inspect(Kind::ReviewOutcomeField, args);
+        assert!(ok, "{err}");
+        let fm = &v["summary"]["participants"][0]["identity_checks"][1];
+        assert_eq!(fm["outcome"], outcome, "{args:?}: {v}");
+        assert_eq!(fm["review"]["other_fields"]["reviewState"], "ACCEPTED");
+        assert_eq!(v["stateChange"]["flags"], flags, "{args:?}");
+    }
+
+    let (ok, v, err) = trust_sign_inspect(Kind::NotValidatedFailures, &[]);
+    assert!(ok, "{err}");
+    let payslip = &v["summary"]["participants"][1]["documents"][0];
+    assert_eq!(payslip["outcome"], "not_evaluated");
+    assert_eq!(
+        payslip["unconfirmed_failures"][0], "document/maxAgeExceeded",
+        "{v}"
+    );
+    assert_eq!(v["stateChange"]["flags"], json!(["unconfirmedFailures"]));
+
+    // The report date has a basic offset; startDate none (read in the zone, flagged).
+    for zone in ["Europe/Paris", "UTC"] {
+        let (ok, v, err) = trust_sign_inspect(Kind::IsoDates, &["--time-zone", zone]);
+        assert!(ok, "{err}");
+        assert_eq!(
+            v["stateChange"]["providerTime"], "2024-06-18T08:00:05Z",
+            "{v}"
+        );
+        assert_eq!(
+            v["summary"]["zonelessDates"],
+            json!(["clientFile.startDate"])
+        );
+        assert_eq!(v["summary"]["timeZone"], zone);
+    }
+
+    // Another link key naming nothing: no state change, and why.
+    let (ok, v, err) = trust_sign_inspect(Kind::Payslip, &["--link-key", "externalInfo.crm"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        v["noStateChange"],
+        "the report names no customer (externalInfo.crm)"
+    );
+    assert!(v.get("stateChange").is_none());
+
+    // A bad setting is refused, naming the option, not the value.
+    let (ok, _, err) = trust_sign_inspect(Kind::Payslip, &["--review-outcome", "status-ok"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--review-outcome") && !err.contains("status-ok"),
+        "{err}"
+    );
+
+    // A huge non-V6 version: a short, clear error.
+    let (ok, _, err) = trust_sign_inspect(Kind::VersionHuge, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("bad archive (report_not_v6)") && err.len() < 400,
+        "{err}"
+    );
 }
 
 /// `kyc reprocess` against a moto server: every current archive version under the prefix,

@@ -10,7 +10,7 @@ use kyc_downstream::{event_id, KycStateChanged, SCHEMA_V1};
 use kyc_integration_tests::downstream::{
     at, bus_with_consumer, enable_stream, received, state_plan, stream_records,
 };
-use kyc_integration_tests::{provision, Moto, TABLE};
+use kyc_integration_tests::{provision, Function, Moto, TABLE};
 use serde_json::{json, Value};
 
 const BUS: &str = "kyc-downstream";
@@ -84,7 +84,7 @@ async fn applied_changes_are_published_once_each_with_previous_status_and_no_per
         &state_publisher::Settings {
             event_bus: BUS.into(),
         },
-        &config,
+        &moto.sdk_config_for(Function::StatePublisher).await,
     );
     let answer = state_publisher::handle(&publisher, json!({ "Records": records }))
         .await
@@ -159,8 +159,8 @@ async fn a_poison_record_alone_is_reported_failed_and_nothing_else_is_lost() {
     kyc_aws::aws_sdk_dynamodb::Client::new(&config)
         .put_item()
         .table_name(TABLE)
-        .item("PK", AttributeValue::S("CUSTOMER#mallory".into()))
-        .item("SK", AttributeValue::S("STATE#xpollens".into()))
+        .item("PK", AttributeValue::S("XP#C#mallory".into()))
+        .item("SK", AttributeValue::S("STATE".into()))
         .item(
             "userRecord",
             AttributeValue::M(
@@ -179,14 +179,14 @@ async fn a_poison_record_alone_is_reported_failed_and_nothing_else_is_lost() {
     let records = stream_records(&moto, &stream_arn).await;
     let poison_seq = records
         .iter()
-        .find(|r| r["dynamodb"]["Keys"]["PK"]["S"] == "CUSTOMER#mallory")
+        .find(|r| r["dynamodb"]["Keys"]["PK"]["S"] == "XP#C#mallory")
         .map(|r| r["dynamodb"]["SequenceNumber"].clone())
         .unwrap();
     let publisher = state_publisher::build(
         &state_publisher::Settings {
             event_bus: BUS.into(),
         },
-        &config,
+        &moto.sdk_config_for(Function::StatePublisher).await,
     );
     let answer = state_publisher::handle(&publisher, json!({ "Records": records }))
         .await

@@ -270,7 +270,7 @@ async fn xpollens_callback_flow(inj: Arc<Injector>) -> RunOutcome {
         .collect();
     rejections.sort();
     rejections.dedup();
-    let unassigned = "UNASSIGNED#xpollens#2026-11-22";
+    let unassigned = "XP#U#2026-11-22";
     RunOutcome {
         projection: json!({
             "answers": answers,
@@ -442,7 +442,9 @@ async fn archive_flow(inj: Arc<Injector>) -> RunOutcome {
             processed_prefix: "processed/".into(),
             quarantine_prefix: "quarantine/".into(),
             link_key: LinkKey::ExternalId,
+            legacy_keys: Default::default(),
             limits: Limits::default(),
+            reading: Default::default(),
             secret_ttl: StdDuration::from_secs(300),
         },
         clock: Arc::new(|| Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()),
@@ -470,7 +472,7 @@ async fn archive_flow(inj: Arc<Injector>) -> RunOutcome {
             "events": store.event_count(),
             "c1": customer_view(&store, "c1", &mut breaches).await,
             "c2": customer_view(&store, "c2", &mut breaches).await,
-            "unassigned": history_once(&store, "UNASSIGNED#trust_sign#2026-11-22", &mut breaches).await,
+            "unassigned": history_once(&store, "TS#U#2026-11-22", &mut breaches).await,
             "objects": keys,
             "badArchiveTags": archives.tags(BUCKET, "incoming/b.zip"),
         }),
@@ -714,6 +716,7 @@ async fn consent_flow(inj: Arc<Injector>) -> RunOutcome {
                     path: "/gopay/consents".into(),
                     query: String::new(),
                     body: br#"{"customerId":"cust-1"}"#.to_vec(),
+                    gateway: signed_by_our_backend(),
                     ..ConsentRequest::default()
                 })
                 .await;
@@ -870,8 +873,9 @@ fn state_item(customer: &str, version: i64, status: &str, minute: u32) -> Value 
     let at = Utc.with_ymd_and_hms(2026, 11, 27, 9, minute, 0).unwrap();
     let value = StreamValue::new(status, 3, false, at, &format!("ev-{customer}-{version}"));
     json!({
-        "PK": format!("CUSTOMER#{customer}"),
-        "SK": "STATE#xpollens",
+        "PK": format!("XP#C#{customer}"),
+        "SK": "STATE",
+        "customerId": customer,
         "updatedAt": at.to_rfc3339(),
         "version": version,
         "kycDemand": serde_json::to_value(value).unwrap(),
@@ -1039,4 +1043,17 @@ async fn a_fault_without_retry_loses_the_callback_so_the_matrix_can_fail() {
     assert_eq!(resp.status, 503);
     assert_eq!(store.event_count(), 0);
     assert_eq!(inj.fired(), Some((0, "events.record", Fault::Refused)));
+}
+
+/// What API Gateway's IAM authorizer attests for our backend's SigV4-signed consent start.
+fn signed_by_our_backend() -> kyc_core::callback_auth::GatewayAttestation {
+    kyc_core::callback_auth::GatewayAttestation {
+        iam: Some(kyc_core::iam_route::IamCaller {
+            user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core-kyc/test".into(),
+            account_id: "123456789012".into(),
+            access_key: "ASIAEXAMPLEBANKCORE1".into(),
+            caller_id: "AROAEXAMPLEBANKCORE01:test".into(),
+        }),
+        ..Default::default()
+    }
 }

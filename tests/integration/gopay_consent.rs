@@ -159,15 +159,17 @@ async fn consent_start_validates_input_and_sends_prefill_data() {
     for (body, status) in [
         ("not json", 400),
         (r#"{"customerId":""}"#, 400),
-        (r#"{"customerId":"a#b"}"#, 400),
+        (r#"{"customerId":7}"#, 400),
         (r#"{"customerId":"c","prefill":{"email":"nope"}}"#, 400),
     ] {
-        let resp = env.call(&endpoint, "POST", "/gopay/consents", body).await;
+        let resp = env
+            .call_signed(&endpoint, "POST", "/gopay/consents", body)
+            .await;
         assert_eq!(resp.status().as_u16(), status, "{body}");
         assert!(!String::from_utf8_lossy(resp.body().as_ref()).contains("nope"));
     }
     assert_eq!(
-        env.call(&endpoint, "GET", "/gopay/consents", "")
+        env.call_signed(&endpoint, "GET", "/gopay/consents", "")
             .await
             .status(),
         405
@@ -178,7 +180,9 @@ async fn consent_start_validates_input_and_sends_prefill_data() {
     );
 
     let body = r#"{"customerId":"cust-5","prefill":{"firstName":"Jana","lastName":"Nováková","email":"jana@example.cz","phoneNumber":"+420 601 123 456"}}"#;
-    let resp = env.call(&endpoint, "POST", "/gopay/consents", body).await;
+    let resp = env
+        .call_signed(&endpoint, "POST", "/gopay/consents", body)
+        .await;
     assert_eq!(resp.status().as_u16(), 201);
     let v: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
     let url = v["consentUrl"].as_str().unwrap();
@@ -196,4 +200,32 @@ async fn consent_start_validates_input_and_sends_prefill_data() {
     let callback = follow_consent_page(url).await;
     let resp = env.call(&endpoint, "GET", &callback, "").await;
     assert_eq!(location(&resp), SUCCESS_URL);
+}
+
+/// `POST /gopay/consents` reached without API Gateway's IAM authorizer (a route deployed
+/// without AWS_IAM): 403 through the Lambda entry point, no DynamoDB call, GoPay not called.
+/// The sample event, attested as API Gateway hands it over, starts a consent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consent_start_without_iam_authentication_is_refused_before_anything_happens() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let endpoint = env.consent_endpoint();
+    let calls = env.probe.calls.load(std::sync::atomic::Ordering::SeqCst);
+    let body = r#"{"customerId":"cust-9","prefill":{"firstName":"Jana"}}"#;
+    let resp = env.call(&endpoint, "POST", "/gopay/consents", body).await;
+    assert_eq!(resp.status().as_u16(), 403);
+    assert_eq!(
+        env.probe.calls.load(std::sync::atomic::Ordering::SeqCst),
+        calls,
+        "no DynamoDB call"
+    );
+    for e in SimEndpoint::ALL {
+        assert_eq!(env.sim.request_count(e), 0, "{e:?}");
+    }
+    let resp = gopay_consent::handle(
+        &endpoint,
+        kyc_integration_tests::event_file("gopay-consent-start.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
 }

@@ -6,11 +6,14 @@
 kyc_test_log::install!();
 
 mod downstream;
+mod encryption_at_rest;
 mod fault_matrix;
 mod gopay_consent;
 mod gopay_sync;
+mod key_migration;
 mod openapi;
 mod reseal;
+mod settings_bounds;
 mod table_schema;
 mod template_checks;
 mod trust_sign_archive;

@@ -5,7 +5,9 @@
 use kyc_aws::DynamoStore;
 use kyc_core::intake::EventStore;
 use kyc_integration_tests::gopay::GoPayEnv;
-use kyc_integration_tests::{event_file, provision, settings, Delivery, Moto, TABLE};
+use kyc_integration_tests::{
+    event_file, iam_signed, provision, settings, Delivery, Function, Moto, TABLE,
+};
 use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -116,13 +118,22 @@ fn get(uri: &str) -> lambda_http::Request {
         .unwrap()
 }
 
+/// A GET through API Gateway's IAM authorizer (the read API's routes).
+fn signed_get(uri: &str) -> lambda_http::Request {
+    iam_signed(get(uri))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let mut api = OpenApi::new();
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
-    let callbacks = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
+    let callbacks = xpollens_callback::build_endpoint(
+        &settings(TABLE),
+        &moto.sdk_config_for(Function::XpollensCallback).await,
+    )
+    .unwrap();
     let cb = "/xpollens/callbacks";
     for (file, expected) in [
         ("xpollens-34-inprogress.json", 202),
@@ -166,12 +177,13 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let read = kyc_read_api::build(
         &kyc_read_api::Settings {
             table: TABLE.into(),
+            legacy_keys: Default::default(),
         },
-        &config,
+        &moto.sdk_config_for(Function::KycReadApi).await,
     );
     let state = "/customers/{id}/kyc";
     let history = "/customers/{id}/kyc/history";
-    let resp = kyc_read_api::handle(&read, get("/customers/demo-alice/kyc"))
+    let resp = kyc_read_api::handle(&read, signed_get("/customers/demo-alice/kyc"))
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
@@ -186,9 +198,19 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
             store.provider_states("demo-alice").await.unwrap()
         )
     );
+    // Reached without the IAM authorizer (a route deployed without AWS_IAM): 403, nothing read.
+    for (uri, path) in [
+        ("/customers/demo-alice/kyc", state),
+        ("/customers/demo-alice/kyc/history", history),
+    ] {
+        let resp = kyc_read_api::handle(&read, get(uri)).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 403, "{uri}");
+        api.check("get", path, &resp);
+    }
     for (uri, expected, path) in [
         ("/customers/nobody/kyc", 404, state),
-        ("/customers/a%23b/kyc", 400, state),
+        ("/customers/a%23b/kyc", 404, state),
+        ("/customers/%zz/kyc", 400, state),
         ("/customers/nobody/kyc/history", 404, history),
         ("/customers/demo-alice/kyc/history?limit=0", 400, history),
         (
@@ -197,7 +219,7 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
             history,
         ),
     ] {
-        let resp = kyc_read_api::handle(&read, get(uri)).await.unwrap();
+        let resp = kyc_read_api::handle(&read, signed_get(uri)).await.unwrap();
         assert_eq!(resp.status().as_u16(), expected, "{uri}");
         api.check("get", path, &resp);
     }
@@ -213,7 +235,7 @@ async fn xpollens_callbacks_and_the_read_api_answer_as_documented() {
     let mut paged = Vec::new();
     let mut uri = "/customers/demo-alice/kyc/history?limit=2".to_string();
     loop {
-        let resp = kyc_read_api::handle(&read, get(&uri)).await.unwrap();
+        let resp = kyc_read_api::handle(&read, signed_get(&uri)).await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         api.check("get", history, &resp);
         let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
@@ -266,12 +288,18 @@ async fn gopay_consent_and_redirect_answer_as_documented() {
     let endpoint = env.consent_endpoint();
     let consents = "/gopay/consents";
     let resp = env
-        .call(&endpoint, "POST", consents, r#"{"customerId":"cust-1"}"#)
+        .call_signed(&endpoint, "POST", consents, r#"{"customerId":"cust-1"}"#)
         .await;
     assert_eq!(resp.status().as_u16(), 201);
     api.check("post", consents, &resp);
-    let resp = env.call(&endpoint, "POST", consents, "[]").await;
+    let resp = env.call_signed(&endpoint, "POST", consents, "[]").await;
     assert_eq!(resp.status().as_u16(), 400);
+    api.check("post", consents, &resp);
+    // Reached without the IAM authorizer (a route deployed without AWS_IAM).
+    let resp = env
+        .call(&endpoint, "POST", consents, r#"{"customerId":"cust-1"}"#)
+        .await;
+    assert_eq!(resp.status().as_u16(), 403);
     api.check("post", consents, &resp);
 
     let callback = env.consent_redirect(&endpoint, "cust-2").await;

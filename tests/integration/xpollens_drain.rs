@@ -20,7 +20,7 @@ fn kyc_body(user: &str, status: &str) -> String {
 }
 
 async fn kyc_status(env: &DrainEnv, user: &str) -> Option<String> {
-    env.events
+    env.reader
         .provider_states(user)
         .await
         .unwrap()
@@ -342,8 +342,11 @@ async fn event_item(
     kyc_aws::aws_sdk_dynamodb::Client::new(&env.config)
         .get_item()
         .table_name(kyc_integration_tests::TABLE)
-        .key("PK", Av::S(format!("EVENT#xpollens#{id}")))
-        .key("SK", Av::S("EVENT".into()))
+        .key(
+            "PK",
+            Av::S(kyc_core::keys::event_pk(Provider::Xpollens, id)),
+        )
+        .key("SK", Av::S(kyc_core::keys::EVENT_SK.into()))
         .send()
         .await
         .unwrap()

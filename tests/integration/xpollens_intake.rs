@@ -15,6 +15,8 @@ use xpollens_callback::{build_endpoint, handle};
 struct Stack {
     _moto: Moto,
     config: kyc_aws::aws_config::SdkConfig,
+    /// The callback function's own configuration (its keys are checked against its role).
+    callback_config: kyc_aws::aws_config::SdkConfig,
     endpoint: Arc<Endpoint>,
     store: DynamoStore,
 }
@@ -23,11 +25,13 @@ async fn stack() -> Stack {
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
-    let endpoint = Arc::new(build_endpoint(&settings(TABLE), &config).unwrap());
+    let callback_config = moto.sdk_config_for(Function::XpollensCallback).await;
+    let endpoint = Arc::new(build_endpoint(&settings(TABLE), &callback_config).unwrap());
     let store = DynamoStore::new(&config, TABLE);
     Stack {
         _moto: moto,
         config,
+        callback_config,
         endpoint,
         store,
     }
@@ -300,8 +304,11 @@ async fn sixty_four_concurrent_deliveries_of_one_webhook_apply_once() {
     let state = Ddb::new(&s.config)
         .get_item()
         .table_name(TABLE)
-        .key("PK", AttributeValue::S("CUSTOMER#dave".into()))
-        .key("SK", AttributeValue::S("STATE#xpollens".into()))
+        .key(
+            "PK",
+            AttributeValue::S(kyc_core::keys::customer_pk(Provider::Xpollens, "dave")),
+        )
+        .key("SK", AttributeValue::S(kyc_core::keys::STATE_SK.into()))
         .send()
         .await
         .unwrap();
@@ -352,7 +359,7 @@ async fn bad_and_unauthenticated_callbacks() {
     assert_eq!(deliver(&s.endpoint, &old).await.0, 202);
     // ...for 24 hours after the rotation (Secrets Manager's CreatedDate of AWSCURRENT), then
     // it is refused: a leaked credential dies with one rotation.
-    let mut after_grace = build_endpoint(&settings(TABLE), &s.config).unwrap();
+    let mut after_grace = build_endpoint(&settings(TABLE), &s.callback_config).unwrap();
     after_grace.clock =
         Arc::new(|| kyc_core::chrono::Utc::now() + kyc_core::chrono::Duration::hours(24));
     let mut old_again = old.clone();
@@ -389,7 +396,7 @@ async fn bad_and_unauthenticated_callbacks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_durable_write_answers_5xx_so_the_provider_retries() {
     let s = stack().await;
-    let broken = build_endpoint(&settings("no-such-table"), &s.config).unwrap();
+    let broken = build_endpoint(&settings("no-such-table"), &s.callback_config).unwrap();
     let d = Delivery::new(
         "w-1",
         "12/11/2026 09:00:00 +00:00",
@@ -518,7 +525,10 @@ async fn large_callbacks_are_stored_with_their_body_in_s3_never_wedged() {
         let item = Ddb::new(&s.config)
             .get_item()
             .table_name(TABLE)
-            .key("PK", AttributeValue::S(format!("EVENT#xpollens#{id}")))
+            .key(
+                "PK",
+                AttributeValue::S(kyc_core::keys::event_pk(Provider::Xpollens, id)),
+            )
             .key("SK", AttributeValue::S("EVENT".into()))
             .send()
             .await
@@ -554,8 +564,8 @@ async fn a_write_dynamodb_refuses_for_good_is_a_recorded_rejection_not_a_503_loo
     let s = stack().await;
     // No offload: the event item exceeds 400 KB and moto, like DynamoDB, refuses it.
     let endpoint = endpoint_over(
-        &s.config,
-        DynamoStore::new(&s.config, TABLE).with_inline_body_limit(usize::MAX),
+        &s.callback_config,
+        DynamoStore::new(&s.callback_config, TABLE).with_inline_body_limit(usize::MAX),
     );
     let body = format!(
         r#"{{"type":"4","status":"Pending","appUserId":"huge","pad":"{}"}}"#,

@@ -109,6 +109,7 @@ pub async fn provision_gopay(config: &SdkConfig, sim: &SimConfig) {
         .send()
         .await
         .expect("create bucket");
+    crate::set_default_encryption(&S3Objects::client(config), BUCKET, None).await;
 }
 
 /// moto + simulator + the wiring the functions use, with the simulator's clock.
@@ -116,7 +117,12 @@ pub struct GoPayEnv {
     pub sim: Arc<GoPaySim>,
     pub config: SdkConfig,
     pub probe: DdbProbe,
+    /// The table as the tests read and seed it (no function's role).
     pub ddb: aws_sdk_dynamodb::Client,
+    /// The table as the consent function reaches it (its keys are checked against its role).
+    pub consent_ddb: aws_sdk_dynamodb::Client,
+    /// The table as the sync function reaches it (its keys are checked against its role).
+    pub sync_ddb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub transport: Arc<ReqwestTransport>,
     pub secrets: Arc<SecretsManagerSource>,
@@ -132,11 +138,16 @@ impl GoPayEnv {
         provision_gopay(&config, &sim_config).await;
         let sim = Arc::new(GoPaySim::start(sim_config).await.expect("simulator starts"));
         let probe = DdbProbe::default();
-        let ddb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config)
-                .interceptor(probe.clone())
-                .build(),
-        );
+        let client_as = |config: &SdkConfig| {
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(config)
+                    .interceptor(probe.clone())
+                    .build(),
+            )
+        };
+        let ddb = client_as(&config);
+        let consent_ddb = client_as(&moto.sdk_config_for(crate::Function::GoPayConsent).await);
+        let sync_ddb = client_as(&moto.sdk_config_for(crate::Function::GoPaySync).await);
         Self {
             s3: S3Objects::client(&config),
             transport: Arc::new(ReqwestTransport::new(Duration::from_secs(5)).unwrap()),
@@ -145,6 +156,8 @@ impl GoPayEnv {
             config,
             probe,
             ddb,
+            consent_ddb,
+            sync_ddb,
             shards: 4,
             moto,
         }
@@ -188,9 +201,13 @@ impl GoPayEnv {
 
     pub fn consent_endpoint(&self) -> ConsentEndpoint {
         ConsentEndpoint {
-            store: self.store(),
+            store: Arc::new(DynamoGoPayStore::new(
+                self.consent_ddb.clone(),
+                TABLE,
+                self.shards,
+            )),
             rescue: Arc::new(S3Objects::new(self.s3.clone(), BUCKET)),
-            events: self.events(),
+            events: Arc::new(DynamoStore::from_client(self.consent_ddb.clone(), TABLE)),
             transport: self.transport.clone(),
             hosts: self.hosts(),
             credentials: self.credentials(),
@@ -205,8 +222,12 @@ impl GoPayEnv {
     pub fn sync_deps(&self) -> SyncDeps {
         let objects = Arc::new(S3Objects::new(self.s3.clone(), BUCKET));
         SyncDeps {
-            store: self.store(),
-            events: self.events(),
+            store: Arc::new(DynamoGoPayStore::new(
+                self.sync_ddb.clone(),
+                TABLE,
+                self.shards,
+            )),
+            events: Arc::new(DynamoStore::from_client(self.sync_ddb.clone(), TABLE)),
             rescue: objects.clone(),
             pdfs: objects,
             transport: self.transport.clone(),
@@ -231,7 +252,8 @@ impl GoPayEnv {
             .expect("sync run")
     }
 
-    /// The consent handler through its Lambda entry point.
+    /// The consent handler through its Lambda entry point, as the customer's browser or
+    /// anyone unauthenticated reaches it (no IAM attestation).
     pub async fn call(
         &self,
         endpoint: &ConsentEndpoint,
@@ -239,12 +261,21 @@ impl GoPayEnv {
         path_and_query: &str,
         body: &str,
     ) -> lambda_http::Response<lambda_http::Body> {
-        let request = lambda_http::http::Request::builder()
-            .method(method)
-            .uri(format!("https://api.example{path_and_query}"))
-            .header("content-type", "application/json")
-            .body(lambda_http::Body::Text(body.to_string()))
-            .unwrap();
+        gopay_consent::handle(endpoint, request(method, path_and_query, body))
+            .await
+            .unwrap()
+    }
+
+    /// The same, signed by our backend (SigV4) and attested by API Gateway's IAM authorizer,
+    /// as `POST /gopay/consents` requires.
+    pub async fn call_signed(
+        &self,
+        endpoint: &ConsentEndpoint,
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        let request = crate::iam_signed(request(method, path_and_query, body));
         gopay_consent::handle(endpoint, request).await.unwrap()
     }
 
@@ -252,7 +283,7 @@ impl GoPayEnv {
     /// callback path and query GoPay redirects the browser to.
     pub async fn consent_redirect(&self, endpoint: &ConsentEndpoint, customer: &str) -> String {
         let resp = self
-            .call(
+            .call_signed(
                 endpoint,
                 "POST",
                 "/gopay/consents",
@@ -265,6 +296,15 @@ impl GoPayEnv {
         assert!(url.starts_with(&self.sim.auth_base_url()));
         follow_consent_page(&url).await
     }
+}
+
+fn request(method: &str, path_and_query: &str, body: &str) -> lambda_http::Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example{path_and_query}"))
+        .header("content-type", "application/json")
+        .body(lambda_http::Body::Text(body.to_string()))
+        .unwrap()
 }
 
 /// GETs the simulator's consent page and returns the redirect back, as path + query.

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 /// Figures each benchmark writes for `make bench`'s closing table.
 pub mod bench_results;
+/// The IAM key check's recorder: every DynamoDB key each function touches.
+pub mod iam_keys;
+pub use iam_keys::Function;
 /// Downstream: the table's stream, a bus with a consumer queue, state write plans.
 pub mod downstream;
 pub mod gopay;
@@ -159,6 +162,26 @@ impl Moto {
             .load()
             .await
     }
+
+    /// The configuration `function` runs with in a test: every DynamoDB key it reads or writes
+    /// is noted for the IAM key check (`iam_keys`).
+    pub async fn sdk_config_for(&self, function: Function) -> SdkConfig {
+        self.sdk_config_as(function, kyc_core::legacy_keys::LegacyKeyLayout::Off)
+            .await
+    }
+
+    /// As [`Self::sdk_config_for`], for a function run with `LEGACY_KEY_LAYOUT` = `layout`.
+    pub async fn sdk_config_as(
+        &self,
+        function: Function,
+        layout: kyc_core::legacy_keys::LegacyKeyLayout,
+    ) -> SdkConfig {
+        let base = self.sdk_config().await;
+        let inner = aws_smithy_http_client::Builder::new().build_http();
+        base.into_builder()
+            .http_client(iam_keys::recording(inner, function, layout))
+            .build()
+    }
 }
 
 impl Drop for Moto {
@@ -265,6 +288,39 @@ pub async fn create_kyc_table(config: &SdkConfig, table: &str) {
         .expect("table TTL");
 }
 
+/// A bucket's default encryption as template.yaml sets it: SSE-KMS with a bucket key under
+/// `kms_key` (`DataKmsKeyArn`), or SSE-S3. The product's writers send no encryption header.
+pub async fn set_default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, kms_key: Option<&str>) {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let default = match kms_key {
+        Some(key) => ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(key),
+        None => {
+            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256)
+        }
+    };
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(default.build().unwrap())
+                        .bucket_key_enabled(kms_key.is_some())
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("bucket default encryption");
+}
+
 /// Creates the table and both secrets (credentials with a previous stage, as after a rotation).
 pub async fn provision(config: &SdkConfig, table: &str) {
     create_kyc_table(config, table).await;
@@ -279,6 +335,7 @@ pub async fn provision(config: &SdkConfig, table: &str) {
         .send()
         .await
         .expect("create body bucket");
+    set_default_encryption(&kyc_aws::s3_client(config), BODY_BUCKET, None).await;
     let sm = aws_sdk_secretsmanager::Client::new(config);
     let cred =
         |p: &str| format!(r#"{{"scheme":"basic","username":"{USERNAME}","password":"{p}"}}"#);
@@ -308,6 +365,7 @@ pub fn settings(table: &str) -> xpollens_callback::Settings {
         secret_ttl: Duration::from_secs(300),
         previous_credential_grace: Duration::from_secs(24 * 3600),
         callback_auth: kyc_core::callback_auth::CallbackAuthMode::Basic,
+        legacy_keys: Default::default(),
     }
 }
 
@@ -345,6 +403,42 @@ impl Delivery {
             b = b.header("webhook-processdate", d);
         }
         b.body(lambda_http::Body::Text(self.body.clone())).unwrap()
+    }
+}
+
+/// The request as API Gateway hands it over after its IAM authorizer checked the SigV4
+/// signature (HTTP API payload 2.0, `requestContext.authorizer.iam`). The IAM routes (read
+/// API, `POST /gopay/consents`) refuse a request without it.
+pub fn iam_signed(request: lambda_http::Request) -> lambda_http::Request {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let context = serde_json::from_value(serde_json::json!({
+        "accountId": "123456789012", "apiId": "a1b2c3d4e5", "stage": "$default",
+        "requestId": "test", "routeKey": "$default",
+        "domainName": "a1b2c3d4e5.execute-api.eu-west-3.amazonaws.com", "domainPrefix": "a1b2c3d4e5",
+        "time": "27/Nov/2026:10:00:00 +0000", "timeEpoch": 1795773600000u64,
+        "http": {"method": request.method().as_str(), "path": request.uri().path(),
+            "protocol": "HTTP/1.1", "sourceIp": "10.20.30.40", "userAgent": "integration-test"},
+        "authorizer": {"iam": {"accessKey": "ASIAEXAMPLEBANKCORE1", "accountId": "123456789012",
+            "callerId": "AROAEXAMPLEBANKCORE01:test", "cognitoIdentity": null,
+            "principalOrgId": null, "userId": "AROAEXAMPLEBANKCORE01:test",
+            "userArn": "arn:aws:sts::123456789012:assumed-role/bank-core-kyc/test"}}
+    }))
+    .expect("an API Gateway v2 request context");
+    request.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+/// What API Gateway's IAM authorizer attests (as [`iam_signed`]), for calls of an IAM route's
+/// plain handler (`HttpRequest::gateway`).
+pub fn iam_attestation() -> kyc_core::callback_auth::GatewayAttestation {
+    kyc_core::callback_auth::GatewayAttestation {
+        iam: Some(kyc_core::iam_route::IamCaller {
+            user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core-kyc/test".into(),
+            account_id: "123456789012".into(),
+            access_key: "ASIAEXAMPLEBANKCORE1".into(),
+            caller_id: "AROAEXAMPLEBANKCORE01:test".into(),
+        }),
+        ..Default::default()
     }
 }
 

@@ -26,7 +26,9 @@ pub fn archive_settings(table: &str) -> Settings {
         processed_prefix: "processed/".into(),
         quarantine_prefix: "quarantine/".into(),
         link_key: LinkKey::ExternalId,
+        legacy_keys: Default::default(),
         limits: Limits::default(),
+        reading: Default::default(),
         secret_ttl: Duration::from_secs(300),
     }
 }

@@ -74,7 +74,10 @@ pub struct DrainEnv {
     /// One API client for the whole test: its token cache lives across runs, as in a warm
     /// Lambda.
     pub api: Arc<XpollensApi>,
+    /// The table as the drain function writes it (its keys are checked against its role).
     pub events: Arc<DynamoStore>,
+    /// The table as the tests read it (across providers: no function's role).
+    pub reader: DynamoStore,
 }
 
 impl DrainEnv {
@@ -92,12 +95,19 @@ impl DrainEnv {
             .expect("create API secret");
         let probe = DdbProbe::default();
         let ddb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config)
-                .interceptor(probe.clone())
-                .build(),
+            aws_sdk_dynamodb::config::Builder::from(
+                &moto
+                    .sdk_config_for(crate::Function::XpollensQueueDrain)
+                    .await,
+            )
+            .interceptor(probe.clone())
+            .build(),
         );
-        let endpoint =
-            xpollens_callback::build_endpoint(&settings(TABLE), &config).expect("endpoint");
+        let endpoint = xpollens_callback::build_endpoint(
+            &settings(TABLE),
+            &moto.sdk_config_for(crate::Function::XpollensCallback).await,
+        )
+        .expect("endpoint");
         let secrets = Arc::new(SecretsManagerSource::new(&config));
         let api = Arc::new(XpollensApi::new(
             Arc::new(ReqwestApiTransport::new(Duration::from_secs(5)).unwrap()),
@@ -114,6 +124,7 @@ impl DrainEnv {
             Arc::new(Utc::now),
         ));
         Self {
+            reader: DynamoStore::new(&config, TABLE),
             events: Arc::new(
                 DynamoStore::from_client(ddb, TABLE).with_body_store(Arc::new(S3BodyStore::new(
                     s3_client(&config),
@@ -200,7 +211,7 @@ impl DrainEnv {
     }
 
     pub async fn history(&self, subject: &str) -> Vec<HistoryEntry> {
-        self.events.history(subject).await.unwrap()
+        self.reader.history(subject).await.unwrap()
     }
 }
 

@@ -36,16 +36,29 @@ cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$GP_LAMBDA_PORT" >"$GP_DIR/
 pids+=($!)
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$GP_LAMBDA_PORT/" && break; sleep 0.5; done
 
+# POST /gopay/consents is IAM-authorised: API Gateway's IAM authorizer checks our backend's
+# SigV4 signature and hands the function its attestation (requestContext.authorizer.iam); the
+# function refuses a request without it. cargo lambda watch's HTTP front adds none, so the demo
+# invokes the function with the event API Gateway would hand over
+# (events/gopay-consent-start.json, for this customer).
 gp_start() { # customer → consent URL
-  curl -s -X POST "$GP_URL/gopay/consents" -H 'content-type: application/json' \
-    -d "{\"customerId\":\"$1\",\"prefill\":{\"firstName\":\"Dana\",\"email\":\"dana@example.cz\"}}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["consentUrl"])'
+  python3 - "$1" >"$GP_DIR/consent-$1.json" <<'PY'
+import json, sys
+event = json.load(open("events/gopay-consent-start.json"))
+event["body"] = json.dumps({"customerId": sys.argv[1], "prefill": {"firstName": "Dana", "email": "dana@example.cz"}})
+print(json.dumps(event))
+PY
+  cargo lambda invoke gopay-consent -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file "$GP_DIR/consent-$1.json" |
+    python3 -c 'import json,sys; print(json.loads(json.load(sys.stdin)["body"])["consentUrl"])'
 }
 gp_show() { curl -s -o /dev/null -w '   -> HTTP %{http_code} %{redirect_url}\n' "$1"; }
 
 echo "== demo-dana: POST /gopay/consents (the first call waits for cargo lambda to compile the function)"
 CONSENT=$(gp_start demo-dana)
 echo "   consentUrl: ${CONSENT%%\?*}?scopes[]=...&client_id=...&state=<random, single use>&prefill_id=..."
+echo "== the same request without IAM authentication (as on a route deployed without AWS_IAM): refused, nothing stored"
+curl -s -o /dev/null -w '   -> HTTP %{http_code}\n' -X POST "$GP_URL/gopay/consents" -H 'content-type: application/json' \
+  -d '{"customerId":"demo-dana"}'
 echo "== the customer consents at GoPay (simulator): redirected back to our callback"
 CALLBACK=$(curl -s -o /dev/null -w '%{redirect_url}' "$CONSENT")
 echo "   GET /gopay/callback?code=...&state=..."

@@ -11,6 +11,7 @@ use kyc_core::http::lambda;
 use kyc_core::metrics::{CountingEvents, Metrics};
 use kyc_gopay::aws::http::ReqwestTransport;
 use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
+use kyc_gopay::consent::{check_browser_url, check_redirect_uri};
 use kyc_gopay::consent_endpoint::ConsentEndpoint;
 use kyc_gopay::settings::GoPaySettings;
 use lambda_http::{Body, Request, Response};
@@ -32,9 +33,21 @@ impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         Ok(Self {
             gopay: GoPaySettings::from_env(env)?,
-            redirect_uri: env.required("GOPAY_REDIRECT_URI")?,
-            success_url: env.required("GOPAY_SUCCESS_URL")?,
-            failure_url: env.required("GOPAY_FAILURE_URL")?,
+            redirect_uri: env.checked(
+                "GOPAY_REDIRECT_URI",
+                &env.required("GOPAY_REDIRECT_URI")?,
+                |v| check_redirect_uri(v).map(|()| v.to_string()),
+            )?,
+            success_url: env.checked(
+                "GOPAY_SUCCESS_URL",
+                &env.required("GOPAY_SUCCESS_URL")?,
+                |v| check_browser_url("success_url", v).map(|()| v.to_string()),
+            )?,
+            failure_url: env.checked(
+                "GOPAY_FAILURE_URL",
+                &env.required("GOPAY_FAILURE_URL")?,
+                |v| check_browser_url("failure_url", v).map(|()| v.to_string()),
+            )?,
             http_timeout: env.seconds_in("GOPAY_HTTP_TIMEOUT_SECONDS", 8, 1..=25)?,
         })
     }
@@ -51,17 +64,15 @@ pub fn build_endpoint(
     let secrets = Arc::new(SecretsManagerSource::new(config));
     let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
     let gopay = &settings.gopay;
-    let events = Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
-        ddb.clone(),
-        &gopay.table,
-    ))));
+    let events = Arc::new(CountingEvents::new(Arc::new(
+        DynamoStore::from_client(ddb.clone(), &gopay.table).with_legacy_layout(gopay.legacy_keys),
+    )));
     let (credentials, keys) = gopay.secret_caches(secrets);
     let endpoint = ConsentEndpoint {
-        store: Arc::new(DynamoGoPayStore::new(
-            ddb.clone(),
-            &gopay.table,
-            gopay.due_shards,
-        )),
+        store: Arc::new(
+            DynamoGoPayStore::new(ddb.clone(), &gopay.table, gopay.due_shards)
+                .with_legacy_layout(gopay.legacy_keys),
+        ),
         rescue: Arc::new(S3Objects::new(S3Objects::client(config), &gopay.bucket)),
         events: events.clone(),
         transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
@@ -142,6 +153,21 @@ mod tests {
             ("SECRET_CACHE_TTL_SECONDS", "5m"),
         ] {
             assert_eq!(with(&[(name, bad)]).unwrap_err().name(), name, "{bad}");
+        }
+        for (name, bad) in [
+            ("GOPAY_REDIRECT_URI", "https://api.example/gopay/elsewhere"),
+            ("GOPAY_REDIRECT_URI", "http://api.example/gopay/callback"),
+            (
+                "GOPAY_REDIRECT_URI",
+                "https://api.example/gopay/callback?x=1",
+            ),
+            ("GOPAY_SUCCESS_URL", "app.example/ok"),
+            ("GOPAY_FAILURE_URL", "https://bank.example/ko#top"),
+            ("GOPAY_FAILURE_URL", "https://user@bank.example/ko"),
+        ] {
+            let e = with(&[(name, bad)]).unwrap_err();
+            assert_eq!(e.name(), name, "{bad}");
+            assert!(!e.to_string().contains("example"), "no value in {e}");
         }
         let e = with(&[("GOPAY_AUTH_BASE_URL", "gw.example")]).unwrap_err();
         assert_eq!(e.name(), "GOPAY_AUTH_BASE_URL");

@@ -106,10 +106,10 @@ impl Wiring {
         );
         let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
         Ok(Self {
-            events: Arc::new(CountingEvents::new(Arc::new(DynamoStore::from_client(
-                ddb.clone(),
-                &settings.gopay.table,
-            )))),
+            events: Arc::new(CountingEvents::new(Arc::new(
+                DynamoStore::from_client(ddb.clone(), &settings.gopay.table)
+                    .with_legacy_layout(settings.gopay.legacy_keys),
+            ))),
             ddb,
             s3: S3Objects::client(config),
             transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
@@ -145,11 +145,10 @@ impl Wiring {
         let (credentials, keys) = s.secret_caches(self.secrets.clone());
         let objects = Arc::new(S3Objects::new(self.s3.clone(), &s.bucket));
         Ok(SyncDeps {
-            store: Arc::new(DynamoGoPayStore::new(
-                self.ddb.clone(),
-                &s.table,
-                s.due_shards,
-            )),
+            store: Arc::new(
+                DynamoGoPayStore::new(self.ddb.clone(), &s.table, s.due_shards)
+                    .with_legacy_layout(s.legacy_keys),
+            ),
             events: self.events.clone(),
             rescue: objects.clone(),
             pdfs: objects,
@@ -177,6 +176,7 @@ mod tests {
                 bucket: "b".into(),
                 due_shards: 4,
                 secret_ttl: Duration::from_secs(300),
+                legacy_keys: Default::default(),
             },
             concurrency: 16,
             max_profiles: 100,

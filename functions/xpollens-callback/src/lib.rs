@@ -8,6 +8,7 @@ use kyc_core::config::{secret_ttl, Env, SettingsError};
 use kyc_core::crypto::Keyring;
 use kyc_core::http::lambda;
 use kyc_core::ip_allow::IpAllowList;
+use kyc_core::legacy_keys::LegacyKeyLayout;
 use kyc_core::metrics::{Metrics, NoMetrics};
 use kyc_core::secrets::Cached;
 use kyc_xpollens::delivery::Recorder;
@@ -20,6 +21,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table: String,
+    /// Whether the table still holds items of the key layout before provider-scoped keys.
+    pub legacy_keys: LegacyKeyLayout,
     pub credentials_secret: String,
     pub payload_key_secret: String,
     /// Bucket for sealed bodies too large for a DynamoDB item (prefix `xpollens/`).
@@ -42,6 +45,7 @@ impl Settings {
         })?;
         Ok(Self {
             table: env.required("TABLE_NAME")?,
+            legacy_keys: LegacyKeyLayout::from_env(env)?,
             credentials_secret: env.required("XPOLLENS_CREDENTIALS_SECRET")?,
             payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
             body_bucket: env.required("XPOLLENS_BODY_BUCKET")?,
@@ -78,9 +82,13 @@ pub fn build_endpoint(
     Ok(Endpoint {
         recorder: Recorder {
             store: Arc::new(
-                DynamoStore::new(config, &settings.table).with_body_store(Arc::new(
-                    S3BodyStore::new(s3_client(config), &settings.body_bucket, "xpollens/"),
-                )),
+                DynamoStore::new(config, &settings.table)
+                    .with_legacy_layout(settings.legacy_keys)
+                    .with_body_store(Arc::new(S3BodyStore::new(
+                        s3_client(config),
+                        &settings.body_bucket,
+                        "xpollens/",
+                    ))),
             ),
             keys: Cached::new(
                 secrets.clone(),

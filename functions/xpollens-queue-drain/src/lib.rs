@@ -6,6 +6,7 @@
 #[cfg(test)]
 kyc_test_log::install!();
 
+use kyc_core::legacy_keys::LegacyKeyLayout;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub const SERVICE: &str = "xpollens-queue-drain";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table: String,
+    /// Whether the table still holds items of the key layout before provider-scoped keys.
+    pub legacy_keys: LegacyKeyLayout,
     pub payload_key_secret: String,
     /// Bucket for sealed bodies too large for a DynamoDB item (the intake's, prefix `xpollens/`).
     pub body_bucket: String,
@@ -79,6 +82,7 @@ impl Settings {
         )?);
         Ok(Self {
             table: env.required("TABLE_NAME")?,
+            legacy_keys: LegacyKeyLayout::from_env(env)?,
             payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
             body_bucket: env.required("XPOLLENS_BODY_BUCKET")?,
             api_secret: env.required("XPOLLENS_API_SECRET")?,
@@ -193,9 +197,13 @@ impl Wiring {
         let recorder = Recorder {
             // The same store as the live endpoint: large bodies go to the same bucket.
             store: Arc::new(
-                DynamoStore::new(config, &settings.table).with_body_store(Arc::new(
-                    S3BodyStore::new(s3_client(config), &settings.body_bucket, "xpollens/"),
-                )),
+                DynamoStore::new(config, &settings.table)
+                    .with_legacy_layout(settings.legacy_keys)
+                    .with_body_store(Arc::new(S3BodyStore::new(
+                        s3_client(config),
+                        &settings.body_bucket,
+                        "xpollens/",
+                    ))),
             ),
             keys: secrets.keys,
         };

@@ -1,11 +1,12 @@
 //! S3 as the [`BodyStore`] of sealed raw bodies too large for a DynamoDB item. The body is
 //! already sealed (AES-256-GCM-SIV, bound to its event); the object is also encrypted at rest
-//! (SSE-S3). Keys hold only digests (see `kyc_core::intake::body_object_key`).
+//! by the bucket's default encryption (SSE-KMS under `DataKmsKeyArn`, else SSE-S3): no
+//! encryption header is sent, since one would override that default. Keys hold only digests
+//! (see `kyc_core::intake::body_object_key`).
 
 use async_trait::async_trait;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 use kyc_core::intake::{BodyStore, StoreError};
 
@@ -36,7 +37,6 @@ impl BodyStore for S3BodyStore {
             .key(&key)
             .body(ByteStream::from(sealed.as_bytes().to_vec()))
             .content_type("text/plain")
-            .server_side_encryption(ServerSideEncryption::Aes256)
             .send()
             .await
             .map_err(|e| {

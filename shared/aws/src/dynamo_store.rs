@@ -1,12 +1,18 @@
-//! DynamoDB single-table adapter of [`EventStore`].
+//! DynamoDB single-table adapter of [`EventStore`]. Keys come from `kyc_core::keys` (the design
+//! record is `docs/table-design.md`): everything an event writes is in its provider's own area.
 //!
-//! | item       | PK                                 | SK                                  | TTL |
-//! |------------|------------------------------------|-------------------------------------|-----|
-//! | event      | `EVENT#<provider>#<eventId>`       | `EVENT`                             | no  |
-//! | history    | `CUSTOMER#<subject>`               | `HIST#<receivedAt>#<provider>#<id>` | no  |
-//! | state      | `CUSTOMER#<subject>`               | `STATE#<provider>`                  | no  |
-//! | unassigned | `UNASSIGNED#<provider>#<day>`      | `HIST#...`                          | no  |
-//! | rejection  | `REJECTED#<provider>#<day>`        | `<receivedAt>#<sha256>`             | `expiresAt` |
+//! | item       | PK                    | SK                    | TTL |
+//! |------------|-----------------------|-----------------------|-----|
+//! | event      | `<P>#E#<eventId>`     | `EVENT`               | no  |
+//! | history    | `<P>#C#<customer>`    | `HIST#<receivedAt>#<eventId>` | no  |
+//! | state      | `<P>#C#<customer>`    | `STATE`               | no  |
+//! | unassigned | `<P>#U#<day>`         | `HIST#...`            | no  |
+//! | rejection  | `<P>#R#<day>`         | `<receivedAt>#<sha256>` | `expiresAt` |
+//!
+//! With `LegacyKeyLayout::Read` (while a deployed table moves to this layout) it also reads the
+//! layout of earlier releases: a redelivered event is checked against its old key in the same
+//! transaction, a customer's old state seeds the new item the first time it is touched, and
+//! reads merge old and new.
 //!
 //! An event's sealed raw body larger than [`INLINE_BODY_LIMIT`] is put in the body store (S3)
 //! first, and the event item keeps its location (`bodyRef`): no item nears DynamoDB's 400 KB
@@ -29,12 +35,15 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue as Av, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
+use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use kyc_core::intake::{
     body_object_key, history_entry, unassigned_partition, BodyStore, EventRecord, EventStore,
     HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
 };
+use kyc_core::keys;
 use kyc_core::kyc_state::{blind_write_floor, resolve, ProviderState, Stream, StreamValue};
+use kyc_core::legacy_keys::{self, LegacyKeyLayout};
 use rand::Rng as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -44,6 +53,7 @@ pub struct DynamoStore {
     table: String,
     bodies: Option<Arc<dyn BodyStore>>,
     inline_body_limit: usize,
+    legacy: LegacyKeyLayout,
 }
 
 /// With a body store, sealed bodies up to this size stay in the event item and larger ones go
@@ -59,14 +69,6 @@ const CONFLICT_RETRIES: u32 = 6;
 
 fn s(v: impl Into<String>) -> Av {
     Av::S(v.into())
-}
-
-pub fn customer_pk(subject: &str) -> String {
-    format!("CUSTOMER#{subject}")
-}
-
-fn event_pk(provider: Provider, event_id: &str) -> String {
-    format!("EVENT#{}#{}", provider.as_str(), event_id)
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -86,6 +88,13 @@ enum StateWrite {
         /// Sealed texts the merge kept from the current value, by name.
         kept_sealed: Vec<(String, String)>,
     },
+}
+
+/// Where, in one transaction's items, the legacy event check and the state update are.
+#[derive(Clone, Copy, Default)]
+struct ItemsAt {
+    legacy_event: Option<usize>,
+    state: Option<usize>,
 }
 
 /// Why a transaction was cancelled, read from its cancellation reasons.
@@ -109,7 +118,14 @@ impl DynamoStore {
             table: table.into(),
             bodies: None,
             inline_body_limit: INLINE_BODY_LIMIT_WITHOUT_STORE,
+            legacy: LegacyKeyLayout::Off,
         }
+    }
+
+    /// Also reads the key layout of earlier releases (see the module docs).
+    pub fn with_legacy_layout(mut self, legacy: LegacyKeyLayout) -> Self {
+        self.legacy = legacy;
+        self
     }
 
     /// Changes [`INLINE_BODY_LIMIT`] (tests of DynamoDB's own item limit).
@@ -150,8 +166,8 @@ impl DynamoStore {
         body_ref: Option<&str>,
     ) -> TransactWriteItem {
         let mut item = HashMap::from([
-            ("PK".to_string(), s(event_pk(e.provider, &e.event_id))),
-            ("SK".to_string(), s("EVENT")),
+            ("PK".to_string(), s(keys::event_pk(e.provider, &e.event_id))),
+            ("SK".to_string(), s(keys::EVENT_SK)),
             ("itemType".to_string(), s("event")),
             ("provider".to_string(), s(e.provider.as_str())),
             ("eventId".to_string(), s(&e.event_id)),
@@ -186,15 +202,22 @@ impl DynamoStore {
         let pk = e
             .subject
             .as_deref()
-            .map(customer_pk)
+            .map(|c| keys::customer_pk(e.provider, c))
             .unwrap_or_else(|| unassigned_partition(e));
+        let sk = e.history_sort_key();
         let mut item =
             match to_attribute(&serde_json::to_value(&h).expect("history entry serialises")) {
                 Av::M(m) => m,
                 _ => unreachable!("a struct serialises to an object"),
             };
+        let (hour_pk, hour_sk) = keys::hour_index_keys(&pk, &sk, e.received_at);
+        item.insert("GSI1PK".into(), s(hour_pk));
+        item.insert("GSI1SK".into(), s(hour_sk));
+        if let Some(subject) = &e.subject {
+            item.insert("customerId".into(), s(subject));
+        }
         item.insert("PK".into(), s(pk));
-        item.insert("SK".into(), s(e.history_sort_key()));
+        item.insert("SK".into(), s(sk));
         item.insert("itemType".into(), s("history"));
         let put = Put::builder()
             .table_name(&self.table)
@@ -255,14 +278,18 @@ impl DynamoStore {
         let value = serde_json::to_value(value).expect("stream value serialises");
         let update = update
             .table_name(&self.table)
-            .key("PK", s(customer_pk(subject)))
-            .key("SK", s(format!("STATE#{}", provider.as_str())))
-            .update_expression("SET #s = :v, #t = :type, #u = :now, #last = :id ADD #ver :one")
+            .key("PK", s(keys::customer_pk(provider, subject)))
+            .key("SK", s(keys::STATE_SK))
+            .update_expression(
+                "SET #s = :v, #t = :type, #u = :now, #last = :id, #c = :c ADD #ver :one",
+            )
             .expression_attribute_names("#s", patch.stream.attribute())
             .expression_attribute_names("#t", "itemType")
             .expression_attribute_names("#u", "updatedAt")
             .expression_attribute_names("#last", "lastEventId")
             .expression_attribute_names("#ver", "version")
+            .expression_attribute_names("#c", "customerId")
+            .expression_attribute_values(":c", s(subject))
             .expression_attribute_values(":v", to_attribute(&value))
             .expression_attribute_values(":type", s("state"))
             .expression_attribute_values(":now", s(plan.event.received_at.to_rfc3339()))
@@ -274,9 +301,12 @@ impl DynamoStore {
         Some(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Runs one transaction; `plan` says where its event (index 0), legacy event check and
+    /// state update are, to read the cancellation reasons.
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
+        plan: ItemsAt,
     ) -> Result<Option<Cancelled>, StoreError> {
         let err = match self
             .client
@@ -311,17 +341,20 @@ impl DynamoStore {
         };
         let reasons = tc.cancellation_reasons();
         let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-        if code(0) == "ConditionalCheckFailed" {
-            let hash = reasons[0]
-                .item()
-                .and_then(|i| i.get("bodySha256"))
-                .and_then(|v| v.as_s().ok())
-                .cloned();
-            return Ok(Some(Cancelled::Duplicate(hash)));
+        // The event's own key, or its key in the old layout: already recorded.
+        for i in std::iter::once(0).chain(plan.legacy_event) {
+            if code(i) == "ConditionalCheckFailed" {
+                let hash = reasons[i]
+                    .item()
+                    .and_then(|i| i.get("bodySha256"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned();
+                return Ok(Some(Cancelled::Duplicate(hash)));
+            }
         }
-        if code(2) == "ConditionalCheckFailed" {
+        if let Some(i) = plan.state.filter(|i| code(*i) == "ConditionalCheckFailed") {
             return Ok(Some(Cancelled::StateNotNewer(
-                reasons[2].item().cloned().unwrap_or_default(),
+                reasons[i].item().cloned().unwrap_or_default(),
             )));
         }
         if reasons
@@ -362,16 +395,28 @@ impl EventStore for DynamoStore {
         // Before the transaction: a body stored for an event that then turns out a duplicate
         // is the same body under the same key, harmless.
         let body_ref = self.offload_body(e).await?;
+        if let (Some(subject), Some(_), true) =
+            (&e.subject, &plan.patch, self.legacy.reads_legacy())
+        {
+            self.seed_state_from_legacy(e.provider, subject, e.received_at)
+                .await?;
+        }
         let mut state_write = (outcome == Outcome::Applied).then_some(StateWrite::Blind);
         for attempt in 0..=CONFLICT_RETRIES {
-            let mut items = vec![
-                self.put_event(e, &outcome, body_ref.as_deref()),
-                self.put_history(e, &outcome),
-            ];
-            if let (Some(write), Some(subject)) = (&state_write, &e.subject) {
-                items.extend(self.update_state(subject, e.provider, plan, write));
+            let mut at = ItemsAt::default();
+            let mut items = vec![self.put_event(e, &outcome, body_ref.as_deref())];
+            if self.legacy.reads_legacy() {
+                at.legacy_event = Some(items.len());
+                items.push(self.legacy_event_absent(e));
             }
-            match self.transact(items).await? {
+            items.push(self.put_history(e, &outcome));
+            if let (Some(write), Some(subject)) = (&state_write, &e.subject) {
+                if let Some(update) = self.update_state(subject, e.provider, plan, write) {
+                    at.state = Some(items.len());
+                    items.push(update);
+                }
+            }
+            match self.transact(items, at).await? {
                 None => return Ok(outcome),
                 Some(Cancelled::Duplicate(hash)) => {
                     return Ok(if hash.as_deref() == Some(e.body_sha256.as_str()) {
@@ -420,19 +465,11 @@ impl EventStore for DynamoStore {
         let item = HashMap::from([
             (
                 "PK".to_string(),
-                s(format!(
-                    "REJECTED#{}#{}",
-                    r.provider.as_str(),
-                    r.received_at.format("%Y-%m-%d")
-                )),
+                s(keys::rejection_pk(r.provider, r.received_at)),
             ),
             (
                 "SK".to_string(),
-                s(format!(
-                    "{}#{}",
-                    r.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                    r.body_sha256
-                )),
+                s(keys::rejection_sk(r.received_at, &r.body_sha256)),
             ),
             ("itemType".to_string(), s("rejection")),
             ("httpStatus".to_string(), Av::N(r.http_status.to_string())),
@@ -460,49 +497,135 @@ impl EventStore for DynamoStore {
         &self,
         subject: &str,
     ) -> Result<BTreeMap<Provider, ProviderState>, StoreError> {
-        let items = self.query_prefix(subject, "STATE#").await?;
+        let keys: Vec<(String, String)> = Provider::ALL
+            .iter()
+            .map(|p| (keys::customer_pk(*p, subject), keys::STATE_SK.to_string()))
+            .collect();
         let mut out = BTreeMap::new();
-        for item in items {
-            let sk = item
-                .get("SK")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if let Some(p) = sk.strip_prefix("STATE#").and_then(Provider::parse) {
+        for item in self.batch_get(&keys).await? {
+            let pk = text(&item, "PK").unwrap_or_default();
+            if let Some(p) = keys::provider_of_partition(&pk) {
                 out.insert(p, Self::parse_state(&item)?);
+            }
+        }
+        if self.legacy.reads_legacy() {
+            let old = self
+                .query_partition(&legacy_keys::customer_pk(subject), "STATE#")
+                .await?;
+            for item in old {
+                let sk = text(&item, "SK").unwrap_or_default();
+                if let Some(p) = sk.strip_prefix("STATE#").and_then(Provider::parse) {
+                    out.entry(p)
+                        .or_insert_with(ProviderState::default)
+                        .merge(&Self::parse_state(&item)?);
+                }
             }
         }
         Ok(out)
     }
 
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.query_prefix(subject, "HIST#")
-            .await?
-            .into_iter()
-            .map(|mut m| {
-                for k in ["PK", "SK", "itemType"] {
-                    m.remove(k);
-                }
-                let entry = from_attribute(Av::M(m))
-                    .map_err(|e| StoreError::Corrupt(format!("history: {e}")))?;
-                serde_json::from_value(entry)
-                    .map_err(|e| StoreError::Corrupt(format!("history: {e}")))
-            })
-            .collect()
+        let mut partitions: Vec<String> = Provider::ALL
+            .iter()
+            .map(|p| keys::customer_pk(*p, subject))
+            .collect();
+        if self.legacy.reads_legacy() {
+            partitions.push(legacy_keys::customer_pk(subject));
+        }
+        let mut entries = Vec::new();
+        for pk in partitions {
+            for item in self.query_partition(&pk, keys::HISTORY_PREFIX).await? {
+                entries.push(history_of_item(item)?);
+            }
+        }
+        Ok(merge_history(entries))
     }
 }
 
+/// A stored history entry without its keys and index attributes.
+pub fn history_of_item(mut m: HashMap<String, Av>) -> Result<HistoryEntry, StoreError> {
+    for k in ["PK", "SK", "itemType", "customerId", "GSI1PK", "GSI1SK"] {
+        m.remove(k);
+    }
+    let entry =
+        from_attribute(Av::M(m)).map_err(|e| StoreError::Corrupt(format!("history: {e}")))?;
+    serde_json::from_value(entry).map_err(|e| StoreError::Corrupt(format!("history: {e}")))
+}
+
+/// One customer's history entries from several partitions (one per provider, and the old
+/// layout's while a table moves): in merged order, each event once.
+pub fn merge_history(mut entries: Vec<HistoryEntry>) -> Vec<HistoryEntry> {
+    entries.sort_by_cached_key(HistoryEntry::position);
+    let mut seen = std::collections::HashSet::new();
+    entries.retain(|h| seen.insert((h.provider, h.event_id.clone())));
+    entries
+}
+
+fn text(item: &HashMap<String, Av>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// BatchGetItem asks for at most 100 keys and may leave some unprocessed under load.
+const BATCH_GET_ATTEMPTS: u32 = 8;
+
 impl DynamoStore {
-    async fn query_prefix(
+    /// The items at `keys` (absent ones are skipped), strongly consistent, in one
+    /// `BatchGetItem` unless DynamoDB leaves keys unprocessed.
+    pub async fn batch_get(
         &self,
-        subject: &str,
+        keys: &[(String, String)],
+    ) -> Result<Vec<HashMap<String, Av>>, StoreError> {
+        let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+        for (pk, sk) in keys {
+            wanted = wanted.keys(HashMap::from([
+                ("PK".to_string(), s(pk)),
+                ("SK".to_string(), s(sk)),
+            ]));
+        }
+        let mut request = Some(wanted.build().map_err(unavailable)?);
+        let mut found = Vec::new();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            let Some(ask) = request.take() else {
+                return Ok(found);
+            };
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ask)
+                .send()
+                .await
+                .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+            if let Some(items) = out.responses().and_then(|r| r.get(&self.table)) {
+                found.extend(items.iter().cloned());
+            }
+            request = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+            if request.is_some() {
+                let wait = 10u64 << attempt.min(5);
+                let jitter = rand::rng().random_range(0..wait);
+                tokio::time::sleep(std::time::Duration::from_millis(wait + jitter)).await;
+            }
+        }
+        match request {
+            None => Ok(found),
+            Some(_) => Err(unavailable("keys left unprocessed by BatchGetItem")),
+        }
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix`, strongly consistent.
+    pub async fn query_partition(
+        &self,
+        pk: &str,
         prefix: &str,
     ) -> Result<Vec<HashMap<String, Av>>, StoreError> {
         self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-            .expression_attribute_values(":pk", s(customer_pk(subject)))
+            .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":p", s(prefix))
             .consistent_read(true)
             .into_paginator()
@@ -511,5 +634,80 @@ impl DynamoStore {
             .try_collect()
             .await
             .map_err(|e| unavailable(DisplayErrorContext(&e)))
+    }
+
+    /// The transaction item that cancels a new event already recorded under the old layout.
+    fn legacy_event_absent(&self, e: &EventRecord) -> TransactWriteItem {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("PK", s(legacy_keys::event_pk(e.provider, &e.event_id)))
+            .key("SK", s("EVENT"))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("table, key, condition set");
+        TransactWriteItem::builder().condition_check(check).build()
+    }
+
+    /// While a table moves: the first time a customer's provider state is written in the new
+    /// layout, it starts from the old item (streams and `version`, so consumers keep ordering
+    /// by `stateVersion`). Marked `migratedAt`: the state publisher does not mistake the copy
+    /// for a change. Costs one `BatchGetItem` (and a put the first time) per event in
+    /// `LegacyKeyLayout::Read` only.
+    async fn seed_state_from_legacy(
+        &self,
+        provider: Provider,
+        subject: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let new_key = (
+            keys::customer_pk(provider, subject),
+            keys::STATE_SK.to_string(),
+        );
+        let old_key = (
+            legacy_keys::customer_pk(subject),
+            legacy_keys::state_sk(provider),
+        );
+        let found = self.batch_get(&[new_key.clone(), old_key.clone()]).await?;
+        if found
+            .iter()
+            .any(|i| text(i, "PK").as_ref() == Some(&new_key.0))
+        {
+            return Ok(());
+        }
+        let Some(old) = found
+            .into_iter()
+            .find(|i| text(i, "PK").as_ref() == Some(&old_key.0))
+        else {
+            return Ok(());
+        };
+        let mut item = old;
+        item.insert("PK".into(), s(&new_key.0));
+        item.insert("SK".into(), s(&new_key.1));
+        item.insert("customerId".into(), s(subject));
+        item.insert("migratedAt".into(), s(now.to_rfc3339()));
+        item.insert(
+            "migratedFrom".into(),
+            s(format!("{}|{}", old_key.0, old_key.1)),
+        );
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            // Seeded by a concurrent writer: the same copy.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(DisplayErrorContext(&e))),
+        }
     }
 }

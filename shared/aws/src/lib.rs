@@ -11,6 +11,7 @@
 kyc_test_log::install!();
 
 pub mod attribute;
+pub mod bank_history;
 pub mod body_store;
 pub mod dynamo_store;
 pub mod secrets_manager;

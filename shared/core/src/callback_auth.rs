@@ -51,6 +51,9 @@ pub struct GatewayAttestation {
     pub jwt: Option<JwtClaims>,
     /// `requestContext.authentication.clientCert`: present only on an mTLS domain.
     pub client_certificate: Option<ClientCertificate>,
+    /// `requestContext.authorizer.iam`: present only when the IAM authorizer ran (SigV4 routes,
+    /// [`crate::iam_route`]).
+    pub iam: Option<crate::iam_route::IamCaller>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -272,7 +275,7 @@ mod tests {
                     .collect(),
                 scopes: vec![],
             }),
-            client_certificate: None,
+            ..Default::default()
         }
     }
 
@@ -359,11 +362,11 @@ mod tests {
 
     fn cert(subject: &str, issuer: &str) -> GatewayAttestation {
         GatewayAttestation {
-            jwt: None,
             client_certificate: Some(ClientCertificate {
                 subject_dn: subject.into(),
                 issuer_dn: issuer.into(),
             }),
+            ..Default::default()
         }
     }
 

@@ -21,6 +21,8 @@ pub enum Provider {
 }
 
 impl Provider {
+    pub const ALL: [Provider; 3] = [Provider::Xpollens, Provider::TrustSign, Provider::Gopay];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Xpollens => "xpollens",
@@ -30,9 +32,7 @@ impl Provider {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Provider::Xpollens, Provider::TrustSign, Provider::Gopay]
-            .into_iter()
-            .find(|p| p.as_str() == s)
+        Provider::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -94,15 +94,11 @@ impl EventRecord {
         Aad::new(provider.as_str(), event_id, "body", subject)
     }
 
-    /// Sort key of the history entry: received time (microseconds, fixed width) then id, so
-    /// the history reads in arrival order and two events never collide.
+    /// Sort key of the history entry in its partition (the customer's, or the day's unassigned
+    /// one, both in the provider's own area): received time (microseconds, fixed width) then
+    /// the escaped id, so a partition reads in arrival order and two events never collide.
     pub fn history_sort_key(&self) -> String {
-        format!(
-            "HIST#{}#{}#{}",
-            self.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-            self.provider.as_str(),
-            self.event_id
-        )
+        crate::keys::history_sk(self.received_at, &self.event_id)
     }
 }
 
@@ -298,7 +294,9 @@ pub struct MemoryStore {
 struct Memory {
     events: BTreeMap<(Provider, String), EventRecord>,
     states: BTreeMap<(String, Provider), ProviderState>,
+    /// By customer, and by unassigned partition (listed in `unassigned`).
     history: BTreeMap<String, Vec<HistoryEntry>>,
+    unassigned: std::collections::BTreeSet<String>,
     rejections: Vec<Rejection>,
 }
 
@@ -311,12 +309,10 @@ impl MemoryStore {
     }
     /// Every customer with a history, sorted.
     pub fn subjects(&self) -> Vec<String> {
-        self.inner
-            .lock()
-            .unwrap()
-            .history
+        let m = self.inner.lock().unwrap();
+        m.history
             .keys()
-            .filter(|k| !k.starts_with("UNASSIGNED#"))
+            .filter(|k| !m.unassigned.contains(*k))
             .cloned()
             .collect()
     }
@@ -334,13 +330,26 @@ pub fn history_entry(event: &EventRecord, outcome: &Outcome) -> HistoryEntry {
     }
 }
 
-/// History partition for events that name no subject (unknown callback types): one per day.
+/// History partition for events that name no subject (unknown callback types): one per
+/// provider and day.
 pub fn unassigned_partition(event: &EventRecord) -> String {
-    format!(
-        "UNASSIGNED#{}#{}",
-        event.provider.as_str(),
-        event.received_at.format("%Y-%m-%d")
-    )
+    crate::keys::unassigned_pk(event.provider, event.received_at)
+}
+
+impl HistoryEntry {
+    /// The entry's place in a customer's history merged across providers: received time, then
+    /// provider, then escaped event id — the order one partition gave when every provider's
+    /// history shared it. Compared as text, it sorts in that order; the read API's cursor is
+    /// the last entry's position.
+    pub fn position(&self) -> String {
+        format!(
+            "{}{}#{}#{}",
+            crate::keys::HISTORY_PREFIX,
+            crate::keys::key_time(self.received_at),
+            self.provider.as_str(),
+            crate::keys::escape_id(&self.event_id)
+        )
+    }
 }
 
 #[async_trait]
@@ -356,7 +365,14 @@ impl EventStore for MemoryStore {
                 Outcome::Conflict
             });
         }
-        let partition = e.subject.clone().unwrap_or_else(|| unassigned_partition(e));
+        let partition = match &e.subject {
+            Some(subject) => subject.clone(),
+            None => {
+                let partition = unassigned_partition(e);
+                m.unassigned.insert(partition.clone());
+                partition
+            }
+        };
         let mut outcome = Outcome::planned(plan);
         if let (Some(patch), Some(subject)) = (&plan.patch, &e.subject) {
             let state = m.states.entry((subject.clone(), e.provider)).or_default();

@@ -56,13 +56,16 @@ use std::collections::BTreeMap;
 pub struct Stream(Cow<'static, str>);
 
 /// Attribute names of the state item that are not streams.
-const RESERVED: [&str; 6] = [
+const RESERVED: [&str; 9] = [
     "PK",
     "SK",
     "itemType",
     "updatedAt",
     "lastEventId",
     "version",
+    "customerId",
+    "migratedAt",
+    "migratedFrom",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -181,8 +184,14 @@ pub struct StreamValue {
     /// Secrets sealed with the payload key (`crypto::Sealed` text), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sealed: BTreeMap<String, String>,
+    /// What every consumer must see beside the status (e.g. Trust & Sign `fraudMarked`):
+    /// carried by the state-change event. Never personal data. Absent when empty, so values
+    /// without flags are stored as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
     /// `Some` when the stream tracks same-second ties (see the module documentation); `true`
-    /// when the winner's order against another status of its second was not certain.
+    /// when the winner's order against another status of its second was not certain (then
+    /// also the flag [`SAME_SECOND_AMBIGUOUS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_second_ambiguous: Option<bool>,
     /// Keyed items, for a stream that follows many processes at once.
@@ -213,6 +222,7 @@ impl StreamValue {
             event_id: event_id.to_string(),
             detail: serde_json::Value::Null,
             sealed: BTreeMap::new(),
+            flags: Vec::new(),
             same_second_ambiguous: None,
             items: None,
         }
@@ -230,6 +240,10 @@ impl StreamValue {
         self
     }
 }
+
+/// The flag (`StreamValue::flags`) a value carries while `same_second_ambiguous` is true, so
+/// the state-change event and the KYC decision see it beside the status.
+pub const SAME_SECOND_AMBIGUOUS: &str = "sameSecondAmbiguous";
 
 /// Open items kept at most (the most recent); beyond, `overflowed` says some are not listed.
 pub const MAX_OPEN_ITEMS: usize = 40;
@@ -472,6 +486,14 @@ pub fn resolve(current: Option<&StreamValue>, patch: &StatePatch) -> Resolution 
     if let Some(items) = &new.items {
         out.items = Some(cur.items.clone().unwrap_or_default().merged(items));
     }
+    let flagged = out.same_second_ambiguous == Some(true);
+    if flagged != out.flags.iter().any(|f| f == SAME_SECOND_AMBIGUOUS) {
+        if flagged {
+            out.flags.push(SAME_SECOND_AMBIGUOUS.to_string());
+        } else {
+            out.flags.retain(|f| f != SAME_SECOND_AMBIGUOUS);
+        }
+    }
     match verdict {
         Ok(()) => Resolution {
             value: Some(out),
@@ -517,7 +539,7 @@ pub fn blind_write_floor(value: &StreamValue) -> i64 {
     }
 }
 
-/// A provider's state for one customer: what the store keeps under `STATE#<provider>`.
+/// A provider's state for one customer: what the store keeps under `<P>#C#<customer>` / `STATE`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProviderState {
     pub streams: BTreeMap<Stream, StreamValue>,
@@ -540,6 +562,22 @@ impl ProviderState {
 
     pub fn stream(&self, stream: &Stream) -> Option<&StreamValue> {
         self.streams.get(stream)
+    }
+
+    /// Merges, stream by stream, as the state rules merge an event ([`resolve`]: the greater
+    /// `ord`, tie flags and keyed items of both): two copies of one customer's state — the
+    /// layout migration's old and new items — merge to the state either order of their events
+    /// would have reached.
+    pub fn merge(&mut self, other: &ProviderState) {
+        for (stream, value) in &other.streams {
+            let patch = StatePatch {
+                stream: stream.clone(),
+                value: value.clone(),
+            };
+            if let Some(merged) = resolve(self.streams.get(stream), &patch).value {
+                self.streams.insert(stream.clone(), merged);
+            }
+        }
     }
 }
 

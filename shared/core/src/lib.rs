@@ -5,6 +5,8 @@
 //! Where things are:
 //! - `kyc_state`: the state rules (order keys, sticky finals), a customer's state as JSON.
 //! - `intake`: events, write plans, the `EventStore` trait.
+//! - `keys`: every DynamoDB key (provider-scoped areas, escaped ids); `legacy_keys`: the layout
+//!   before, read only while a deployed table moves (`docs/table-design.md`).
 //! - `crypto`, `redact`: sealing secrets, redacting by construction.
 //! - `auth`, `callback_auth`, `ip_allow`: who may call an endpoint.
 //! - `config`, `secrets`, `invocation`, `metrics`: a function's settings, secrets, failure
@@ -17,14 +19,19 @@
 kyc_test_log::install!();
 
 pub mod auth;
+pub mod bank;
 pub mod callback_auth;
 pub mod config;
 pub mod crypto;
+pub mod evidence;
 pub mod http;
+pub mod iam_route;
 pub mod intake;
 pub mod invocation;
 pub mod ip_allow;
+pub mod keys;
 pub mod kyc_state;
+pub mod legacy_keys;
 pub mod metrics;
 pub mod redact;
 pub mod secrets;

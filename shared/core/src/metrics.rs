@@ -42,10 +42,15 @@ pub enum Metric {
     SyncLagSeconds,
     /// Fallback-queue drain: callbacks found only in the queue (missed by the live endpoint).
     MissedLive,
+    /// Trust & Sign: checks an operator reviewed whose outcome the report does not say (in
+    /// the field `REVIEW_OUTCOME` reads): each awaits a person.
+    ReviewOutcomeUnknown,
+    /// Trust & Sign: archives of a fraud-marked client file.
+    FraudMarkedFiles,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 10] = [
         Metric::EventsRecorded,
         Metric::Duplicates,
         Metric::Rejections,
@@ -54,6 +59,8 @@ impl Metric {
         Metric::TokensRescued,
         Metric::SyncLagSeconds,
         Metric::MissedLive,
+        Metric::ReviewOutcomeUnknown,
+        Metric::FraudMarkedFiles,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +73,8 @@ impl Metric {
             Metric::TokensRescued => "TokensRescued",
             Metric::SyncLagSeconds => "SyncLagSeconds",
             Metric::MissedLive => "MissedLive",
+            Metric::ReviewOutcomeUnknown => "ReviewOutcomeUnknown",
+            Metric::FraudMarkedFiles => "FraudMarkedFiles",
         }
     }
 

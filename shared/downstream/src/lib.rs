@@ -1,7 +1,7 @@
 //! Downstream: what the rest of the bank sees of the KYC state.
 //!
 //! - State-change events: the table's DynamoDB stream (NEW_AND_OLD_IMAGES) feeds the
-//!   `state-publisher` function; each applied change of a `STATE#<provider>` item becomes one
+//!   `state-publisher` function; each applied change of a provider's `STATE` item becomes one
 //!   [`KycStateChanged`] per stream whose value changed (its `eventId` or `ord`), published on
 //!   EventBridge through an [`EventPublisher`]. Schema: `schemas/kyc-state-changed.v1.json`.
 //! - The read API (`read_api`): `GET /customers/{id}/kyc` and `.../kyc/history`.
@@ -28,6 +28,7 @@ pub use aws_sdk_eventbridge;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kyc_core::intake::{sha256_hex, HistoryEntry, Provider};
+use kyc_core::keys;
 use kyc_core::kyc_state::ProviderState;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -68,6 +69,11 @@ pub struct KycStateChanged {
     pub state_version: Option<i64>,
     /// Re-published by `kyc publish`, not from the live stream.
     pub replay: bool,
+    /// What the consumer must see beside the status (Trust & Sign: `fraudMarked`,
+    /// `fraudMarkedParticipant:<uuid>`, `reviewedOutcomeUnknown`, `unconfirmedFailures`,
+    /// `zonelessReportDate`). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
 }
 
 /// The stable event id: SHA-256 of the four parts (none can hold a newline).
@@ -85,13 +91,15 @@ struct StreamView {
     at: DateTime<Utc>,
     ord: i64,
     event_id: String,
+    #[serde(default)]
+    flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     #[error("record has no dynamodb.SequenceNumber")]
     NoSequence,
-    #[error("record keys are not a state item's (CUSTOMER#<id>, STATE#<provider>)")]
+    #[error("record keys are not a state item's (<P>#C#<id>, STATE)")]
     BadKeys,
     #[error("unknown provider in the state item's key")]
     UnknownProvider,
@@ -147,7 +155,8 @@ pub enum RecordChanges {
     Changes(Vec<KycStateChanged>),
 }
 
-/// The partition of a record (`CUSTOMER#<id>`), read from its keys only: the unit of order.
+/// The partition of a record (a provider's customer partition, `<P>#C#<id>`), read from its
+/// keys only: the unit of order.
 pub fn record_partition(record: &Value) -> Option<String> {
     record
         .get("dynamodb")?
@@ -177,19 +186,41 @@ pub fn diff_record(record: &Value) -> Result<RecordChanges, RecordError> {
         .get("SK")
         .and_then(|v| v.get("S"))
         .and_then(Value::as_str);
-    let Some(provider) = sk.and_then(|sk| sk.strip_prefix("STATE#")) else {
-        return Ok(RecordChanges::Ignored);
+    // A provider's state item (`<P>#C#<customer>`, `STATE`), or one of the layout before
+    // (`CUSTOMER#<customer>`, `STATE#<provider>`) in records written while a table moves.
+    let pk = record_partition(record).ok_or(RecordError::BadKeys)?;
+    let (provider, customer_in_key) = match sk {
+        Some(keys::STATE_SK) => (
+            keys::provider_of_partition(&pk).ok_or(RecordError::UnknownProvider)?,
+            keys::parse_customer_pk(&pk).map(|(_, c)| c),
+        ),
+        Some(sk) if sk.starts_with("STATE#") => (
+            Provider::parse(&sk["STATE#".len()..]).ok_or(RecordError::UnknownProvider)?,
+            pk.strip_prefix("CUSTOMER#").map(str::to_string),
+        ),
+        _ => return Ok(RecordChanges::Ignored),
     };
     if record.get("eventName").and_then(Value::as_str) == Some("REMOVE") {
         return Ok(RecordChanges::Ignored);
     }
-    let provider = Provider::parse(provider).ok_or(RecordError::UnknownProvider)?;
-    let customer = record_partition(record)
-        .and_then(|pk| pk.strip_prefix("CUSTOMER#").map(str::to_string))
-        .filter(|c| !c.is_empty())
-        .ok_or(RecordError::BadKeys)?;
     let new = image(record, "NewImage")?.ok_or(RecordError::MissingImage("NewImage"))?;
     let old = image(record, "OldImage")?.unwrap_or_default();
+    // A copy written by the layout migration is not a state change: its changes were
+    // published when they happened to the old item.
+    if new.get("migratedAt") != old.get("migratedAt") {
+        return Ok(RecordChanges::Ignored);
+    }
+    // The id as the provider sent it (the key holds it escaped, or only its digest).
+    let customer = match new.get("customerId") {
+        Some(v) => Some(
+            v.as_str()
+                .ok_or(RecordError::BadAttribute("customerId"))?
+                .to_string(),
+        ),
+        None => customer_in_key,
+    }
+    .filter(|c| !c.is_empty())
+    .ok_or(RecordError::BadKeys)?;
     let new_streams = streams(&new)?;
     let old_streams = streams(&old)?;
     let recorded_at = match new.get("updatedAt") {
@@ -226,6 +257,7 @@ pub fn diff_record(record: &Value) -> Result<RecordChanges, RecordError> {
             cause_event_id: v.event_id.clone(),
             state_version: version,
             replay: false,
+            flags: v.flags.clone(),
         })
         .collect();
     Ok(RecordChanges::Changes(changes))
@@ -264,6 +296,7 @@ pub fn replay_events(
                 cause_event_id: v.event_id.clone(),
                 state_version: None,
                 replay: true,
+                flags: v.flags.clone(),
             });
         }
     }

@@ -6,13 +6,16 @@
 //! - `GET /customers/{id}/kyc/history?limit=&cursor=`: the history, oldest first, at most
 //!   [`MAX_PAGE`] entries a page; `nextCursor` (opaque) while more may follow.
 //!
-//! 404 for a customer kyc-hooks knows nothing of; 400 for a malformed id, limit or cursor;
-//! 405 for another method. Routes are matched from the `customers` segment on, so a stage
+//! 403 for any request without the IAM authorizer's attestation (`kyc_core::iam_route`: a route
+//! deployed without `AWS_IAM` serves nothing); 404 for a customer kyc-hooks knows nothing of;
+//! 400 for a malformed id, limit or cursor; 405 for another method. Routes are matched from the `customers` segment on, so a stage
 //! or local-runner prefix does not matter.
 
 use async_trait::async_trait;
 use base64::Engine;
+use kyc_core::iam_route::{require_iam_caller, NoIamAttestation};
 use kyc_core::intake::{EventStore, HistoryEntry, MemoryStore, StoreError};
+use kyc_core::keys::{valid_customer_id, HistoryPosition};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -23,30 +26,21 @@ pub const MAX_PAGE: usize = 100;
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
-    /// The sort key of the last entry when more may follow.
+    /// The position of the last entry (`HistoryEntry::position`) when more may follow.
     pub next_after: Option<String>,
 }
 
 /// Reads a customer's history a page at a time (DynamoDB: a bounded Query).
 #[async_trait]
 pub trait HistoryPages: Send + Sync {
-    /// Up to `limit` entries whose history sort key is after `after`, oldest first.
+    /// Up to `limit` entries whose position (`HistoryEntry::position`) is after `after`, oldest
+    /// first, across every provider.
     async fn history_page(
         &self,
         customer: &str,
         after: Option<&str>,
         limit: usize,
     ) -> Result<HistoryPage, StoreError>;
-}
-
-/// The sort key a history entry is stored under (as `EventRecord::history_sort_key`).
-pub fn history_sort_key(h: &HistoryEntry) -> String {
-    format!(
-        "HIST#{}#{}#{}",
-        h.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-        h.provider.as_str(),
-        h.event_id
-    )
 }
 
 #[async_trait]
@@ -61,7 +55,7 @@ impl HistoryPages for MemoryStore {
             .history(customer)
             .await?
             .into_iter()
-            .map(|h| (history_sort_key(&h), h))
+            .map(|h| (h.position(), h))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let mut rest: Vec<(String, HistoryEntry)> = all
@@ -121,11 +115,6 @@ fn percent_decode(s: &str) -> Option<String> {
         .map(|d| d.into_owned())
 }
 
-/// Our customer ids: 1 to 128 visible ASCII characters, no `#` (they become key parts).
-pub fn valid_customer_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
-}
-
 /// `Some(Err(()))`: this API's route with a malformed customer id.
 fn route(path: &str) -> Option<Result<Route, ()>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -155,18 +144,28 @@ fn decode_cursor(cursor: &str) -> Option<String> {
         .ok()?;
     String::from_utf8(bytes)
         .ok()
-        .filter(|k| k.starts_with("HIST#") && k.len() <= 512)
+        .filter(|k| HistoryPosition::parse(k).is_some())
 }
 
 impl ReadApi {
     pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
+        // Every route of this API is IAM-authorised: without the authorizer's attestation
+        // nothing is answered but 403, before any route or customer is looked at.
+        if let Err(e) = require_iam_caller(&req.gateway) {
+            tracing::error!(error = %e, "read API reached without IAM authentication: refused");
+            return error(
+                NoIamAttestation::STATUS,
+                "forbidden",
+                "this API requires IAM (SigV4) authentication",
+            );
+        }
         let route = match route(&req.path) {
             None => return error(404, "not_found", "no such route"),
             Some(Err(())) => {
                 return error(
                     400,
                     "invalid_customer_id",
-                    "a customer id is 1 to 128 visible ASCII characters, without '#'",
+                    "a customer id is 1 to 1024 characters, percent-encoded in the path",
                 )
             }
             Some(Ok(r)) => r,
@@ -256,6 +255,8 @@ fn unknown_customer() -> ApiResponse {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+    use kyc_core::callback_auth::GatewayAttestation;
+    use kyc_core::iam_route::IamCaller;
     use kyc_core::intake::{EventRecord, Provider, WritePlan};
     use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
 
@@ -297,16 +298,104 @@ mod tests {
         }
     }
 
+    /// What API Gateway's IAM authorizer attests after checking the SigV4 signature.
+    fn signed() -> GatewayAttestation {
+        GatewayAttestation {
+            iam: Some(IamCaller {
+                user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core/s".into(),
+                account_id: "123456789012".into(),
+                access_key: "ASIAEXAMPLE".into(),
+                caller_id: "AROAEXAMPLE:s".into(),
+            }),
+            ..Default::default()
+        }
+    }
+
     async fn get(api: &ReadApi, path: &str, query: &str) -> (u16, Value) {
         let r = api
             .handle(&ApiRequest {
                 method: "GET".into(),
                 path: path.into(),
                 query: query.into(),
+                gateway: signed(),
                 ..Default::default()
             })
             .await;
         (r.status, serde_json::from_str(&r.body).unwrap())
+    }
+
+    /// A store any read of which fails the test.
+    struct Untouchable;
+
+    #[async_trait]
+    impl EventStore for Untouchable {
+        async fn record(&self, _: &WritePlan) -> Result<kyc_core::intake::Outcome, StoreError> {
+            panic!("the read API wrote")
+        }
+        async fn record_rejection(
+            &self,
+            _: &kyc_core::intake::Rejection,
+        ) -> Result<(), StoreError> {
+            panic!("the read API wrote")
+        }
+        async fn provider_states(
+            &self,
+            _: &str,
+        ) -> Result<
+            std::collections::BTreeMap<Provider, kyc_core::kyc_state::ProviderState>,
+            StoreError,
+        > {
+            panic!("state read without an IAM attestation")
+        }
+        async fn history(&self, _: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+            panic!("history read without an IAM attestation")
+        }
+    }
+
+    #[async_trait]
+    impl HistoryPages for Untouchable {
+        async fn history_page(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<HistoryPage, StoreError> {
+            panic!("history read without an IAM attestation")
+        }
+    }
+
+    /// A route deployed without AWS_IAM (or any request API Gateway's IAM authorizer did not
+    /// sign off): 403 for every path and method, and nothing is read.
+    #[tokio::test]
+    async fn without_the_iam_attestation_every_request_is_refused_before_any_read() {
+        let api = ReadApi {
+            store: Arc::new(Untouchable),
+            history: Arc::new(Untouchable),
+        };
+        let mut incomplete = signed();
+        incomplete.iam.as_mut().unwrap().user_arn.clear();
+        for gateway in [GatewayAttestation::default(), incomplete] {
+            for (method, path) in [
+                ("GET", "/customers/c-1/kyc"),
+                ("GET", "/customers/c-1/kyc/history"),
+                ("GET", "/customers/a%23b/kyc"),
+                ("POST", "/customers/c-1/kyc"),
+                ("GET", "/elsewhere"),
+            ] {
+                let r = api
+                    .handle(&ApiRequest {
+                        method: method.into(),
+                        path: path.into(),
+                        gateway: gateway.clone(),
+                        ..Default::default()
+                    })
+                    .await;
+                assert_eq!(r.status, 403, "{method} {path}");
+                let body: Value = serde_json::from_str(&r.body).unwrap();
+                assert_eq!(body["error"], "forbidden");
+                assert!(r.headers.contains(&("cache-control", "no-store".into())));
+            }
+        }
     }
 
     #[tokio::test]
@@ -334,16 +423,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_customer_named_with_separators_is_read_as_stored() {
+        let api = api(store_with("h5#STATE#gopay 2", 2).await);
+        let (status, body) = get(&api, "/customers/h5%23STATE%23gopay%202/kyc", "").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["customer"], "h5#STATE#gopay 2");
+        let (status, body) = get(&api, "/customers/h5%23STATE%23gopay%202/kyc/history", "").await;
+        assert_eq!(
+            (status, body["entries"].as_array().unwrap().len()),
+            (200, 2)
+        );
+        // Not another customer's prefix.
+        assert_eq!(get(&api, "/customers/h5/kyc", "").await.0, 404);
+    }
+
+    #[tokio::test]
     async fn unknown_customers_bad_ids_and_methods_are_refused() {
         let api = api(store_with("c-1", 1).await);
         assert_eq!(get(&api, "/customers/nobody/kyc", "").await.0, 404);
         assert_eq!(get(&api, "/customers/nobody/kyc/history", "").await.0, 404);
-        assert_eq!(get(&api, "/customers/a%23b/kyc", "").await.0, 400);
+        // Any id a provider can send is an id: unknown here, not malformed.
+        assert_eq!(get(&api, "/customers/a%23b/kyc", "").await.0, 404);
+        assert_eq!(get(&api, "/customers//kyc", "").await.0, 404);
+        let too_long = "x".repeat(kyc_core::keys::MAX_CUSTOMER_ID_CHARS + 1);
+        assert_eq!(
+            get(&api, &format!("/customers/{too_long}/kyc"), "").await.0,
+            400
+        );
         assert_eq!(get(&api, "/customers/c-1/other", "").await.0, 404);
         let r = api
             .handle(&ApiRequest {
                 method: "POST".into(),
                 path: "/customers/c-1/kyc".into(),
+                gateway: signed(),
                 ..Default::default()
             })
             .await;

@@ -24,8 +24,12 @@ fn value(status: &str, is_final: bool, minute: u32, event: &str) -> Value {
 
 fn state_item(customer: &str, version: i64, streams: &[(&str, Value)], updated: u32) -> Value {
     let mut m = Map::new();
-    m.insert("PK".into(), json!(format!("CUSTOMER#{customer}")));
-    m.insert("SK".into(), json!("STATE#xpollens"));
+    m.insert(
+        "PK".into(),
+        json!(kyc_core::keys::customer_pk(Provider::Xpollens, customer)),
+    );
+    m.insert("SK".into(), json!("STATE"));
+    m.insert("customerId".into(), json!(customer));
     m.insert("itemType".into(), json!("state"));
     m.insert("updatedAt".into(), json!(at(updated).to_rfc3339()));
     m.insert("version".into(), json!(version));
@@ -108,6 +112,42 @@ fn a_first_value_is_one_event_with_no_previous_status_and_no_detail_or_secret() 
     assert!(!text.contains("iban"), "{text}");
 }
 
+/// Issue 23: a stream value's flags (Trust & Sign `fraudMarked`...) ride on its event and
+/// validate against the schema; a value without flags leaves the event as before (no field).
+#[test]
+fn flags_of_a_stream_value_are_carried_by_its_event() {
+    let mut v = StreamValue::new("ACCEPTED", 6, false, at(1), "s3:abc");
+    v.flags = vec![
+        "fraudMarked".into(),
+        "fraudMarkedParticipant:65436df9-1490-44f7-af78-76f67b86e6d1".into(),
+    ];
+    let new = state_item(
+        "c-9",
+        1,
+        &[("clientFile#cf", serde_json::to_value(&v).unwrap())],
+        2,
+    );
+    let c = changes(&record(11, None, &new));
+    assert_eq!(c[0].flags, v.flags);
+    let event = serde_json::to_value(&c[0]).unwrap();
+    assert_eq!(event["flags"][0], "fraudMarked");
+    schema_validates(&event).unwrap();
+    let plain = changes(&record(
+        12,
+        None,
+        &state_item(
+            "c-9",
+            1,
+            &[("kycDemand", value("Pending", false, 1, "ev-1"))],
+            2,
+        ),
+    ));
+    assert!(serde_json::to_value(&plain[0])
+        .unwrap()
+        .get("flags")
+        .is_none());
+}
+
 #[test]
 fn only_streams_whose_event_changed_are_published() {
     let old = state_item(
@@ -163,7 +203,7 @@ fn the_event_id_is_stable_and_distinguishes_its_parts() {
 #[test]
 fn items_that_are_not_states_and_removals_are_ignored() {
     let mut event_item = state_item("c-1", 1, &[], 2);
-    event_item["SK"] = json!("HIST#2026-11-27T09:00:00.000000Z#xpollens#ev-1");
+    event_item["SK"] = json!("HIST#2026-11-27T09:00:00.000000Z#ev-1");
     assert_eq!(
         diff_record(&record(1, None, &event_item)),
         Ok(RecordChanges::Ignored)
@@ -187,11 +227,77 @@ fn a_malformed_state_record_is_an_error() {
         Err(RecordError::BadStream(_))
     ));
     let mut unknown = state_item("c-1", 1, &[], 2);
-    unknown["SK"] = json!("STATE#nobody");
+    unknown["PK"] = json!("ZZ#C#c-1");
     assert_eq!(
         diff_record(&record(1, None, &unknown)),
         Err(RecordError::UnknownProvider)
     );
+    let mut legacy_unknown = state_item("c-1", 1, &[], 2);
+    legacy_unknown["PK"] = json!("CUSTOMER#c-1");
+    legacy_unknown["SK"] = json!("STATE#nobody");
+    assert_eq!(
+        diff_record(&record(1, None, &legacy_unknown)),
+        Err(RecordError::UnknownProvider)
+    );
+}
+
+#[test]
+fn the_customer_is_the_id_as_sent_whatever_its_key_form() {
+    // Escaped in the key; a long id is only a digest there: the attribute names it.
+    for customer in ["a#b c".to_string(), "z".repeat(600)] {
+        let new = state_item(
+            &customer,
+            1,
+            &[("kycDemand", value("Pending", false, 1, "ev-1"))],
+            2,
+        );
+        assert_eq!(changes(&record(1, None, &new))[0].customer_id, customer);
+    }
+}
+
+#[test]
+fn records_of_the_layout_before_are_still_published() {
+    // Written by a function of the previous release while the stack updates.
+    let mut new = state_item(
+        "c-1",
+        4,
+        &[("kycDemand", value("Complete", true, 3, "ev-3"))],
+        3,
+    );
+    new["PK"] = json!("CUSTOMER#c-1");
+    new["SK"] = json!("STATE#xpollens");
+    new.as_object_mut().unwrap().remove("customerId");
+    let c = changes(&record(1, None, &new));
+    assert_eq!(
+        (c[0].customer_id.as_str(), c[0].provider),
+        ("c-1", Provider::Xpollens)
+    );
+}
+
+#[test]
+fn copies_written_by_the_layout_migration_are_not_state_changes() {
+    let old = state_item(
+        "c-1",
+        4,
+        &[("kycDemand", value("Pending", false, 1, "ev-1"))],
+        2,
+    );
+    let mut copy = old.clone();
+    copy["migratedAt"] = json!(at(5).to_rfc3339());
+    copy["kycDemand"] = value("Complete", true, 3, "ev-3");
+    // The first copy (an insert), and a merge into an item that already existed.
+    assert_eq!(
+        diff_record(&record(1, None, &copy)),
+        Ok(RecordChanges::Ignored)
+    );
+    assert_eq!(
+        diff_record(&record(2, Some(&old), &copy)),
+        Ok(RecordChanges::Ignored)
+    );
+    // The intake's next write to the copy is a change again.
+    let mut next = copy.clone();
+    next["kycDemand"] = value("Rejected", true, 4, "ev-4");
+    assert_eq!(changes(&record(3, Some(&copy), &next)).len(), 1);
 }
 
 /// Images are DynamoDB JSON read by `serde_dynamo`, as the store reads items

@@ -97,6 +97,34 @@ fn check_base(name: &'static str, url: &str) -> Result<String, GoPayError> {
     Ok(url.to_string())
 }
 
+/// `GOPAY_REDIRECT_URI`, our consent callback as registered at GoPay: an absolute https URL
+/// (plain http on loopback only) whose path ends in `/gopay/callback`, without query or
+/// fragment. Checked at cold start: a bad one would fail every consent.
+pub fn check_redirect_uri(url: &str) -> Result<(), GoPayError> {
+    let url = url.trim();
+    check_absolute("redirect_uri", url)?;
+    if url.contains('?') {
+        return Err(GoPayError::InvalidHost {
+            name: "redirect_uri",
+            reason: "a query is not allowed",
+        });
+    }
+    if !url.ends_with("/gopay/callback") {
+        return Err(GoPayError::InvalidHost {
+            name: "redirect_uri",
+            reason: "the path must end in /gopay/callback (this function's route)",
+        });
+    }
+    Ok(())
+}
+
+/// `GOPAY_SUCCESS_URL`/`GOPAY_FAILURE_URL`, where the customer's browser is sent: an absolute
+/// https URL (plain http on loopback only), without fragment. Checked at cold start: a bad one
+/// would break every consent's last redirect.
+pub fn check_browser_url(name: &'static str, url: &str) -> Result<(), GoPayError> {
+    check_absolute(name, url.trim())
+}
+
 impl GoPayHosts {
     /// Validates both base URLs (`https://host[:port][/prefix]`; plain http on loopback only).
     pub fn new(auth_base: &str, client_base: &str) -> Result<Self, GoPayError> {

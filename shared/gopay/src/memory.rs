@@ -100,6 +100,14 @@ impl MemoryGoPayStore {
             .insert(record.customer_id.clone(), record.client_profile_id.clone());
         m.profiles.insert(record.client_profile_id.clone(), record);
     }
+    /// Points `customer`'s link at `profile` as a forged write would (tests of the owner check).
+    pub fn forge_link(&self, customer: &str, profile: &ClientProfileId) {
+        self.inner
+            .lock()
+            .unwrap()
+            .links
+            .insert(customer.to_string(), profile.clone());
+    }
     /// A profile as stored, without a call (assertions).
     pub fn peek(&self, id: &ClientProfileId) -> Option<ProfileRecord> {
         self.inner.lock().unwrap().profiles.get(id).cloned()
@@ -434,10 +442,12 @@ impl GoPayStore for MemoryGoPayStore {
     ) -> Result<Option<ProfileRecord>, StoreError> {
         self.ports.enter("profile_of_customer").await?;
         let m = self.inner.lock().unwrap();
-        Ok(m.links
+        let profile = m
+            .links
             .get(customer_id)
             .and_then(|id| m.profiles.get(id))
-            .cloned())
+            .cloned();
+        Ok(crate::store::owned_by(profile, customer_id))
     }
 }
 

@@ -34,6 +34,9 @@ pub struct GoPaySettings {
     pub bucket: String,
     pub due_shards: u32,
     pub secret_ttl: Duration,
+    /// Whether the table still holds items of the key layout before provider-scoped keys
+    /// (`LEGACY_KEY_LAYOUT`).
+    pub legacy_keys: kyc_core::legacy_keys::LegacyKeyLayout,
 }
 
 impl GoPaySettings {
@@ -50,6 +53,7 @@ impl GoPaySettings {
             bucket: env.required("GOPAY_BUCKET")?,
             due_shards: env.number_in("GOPAY_DUE_SHARDS", 4, 1..=64)?,
             secret_ttl: secret_ttl(env)?,
+            legacy_keys: kyc_core::legacy_keys::LegacyKeyLayout::from_env(env)?,
         };
         settings.hosts()?;
         Ok(settings)

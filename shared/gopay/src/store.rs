@@ -331,3 +331,18 @@ pub fn due_shard(profile: &ClientProfileId, shards: u32) -> u32 {
     let n = u32::from_str_radix(&digest[..8], 16).unwrap_or(0);
     n % shards.max(1)
 }
+
+/// A linked profile is the customer's only if the profile says so: a link pointing at another
+/// customer's profile (written by anything but our consent flow) is never followed, so a
+/// re-consent cannot revoke someone else's profile at GoPay. Both adapters of
+/// [`GoPayStore::profile_of_customer`] apply it.
+pub fn owned_by(profile: Option<ProfileRecord>, customer_id: &str) -> Option<ProfileRecord> {
+    match profile {
+        Some(p) if p.customer_id == customer_id => Some(p),
+        Some(_) => {
+            tracing::error!("gopay link points at a profile of another customer: not followed");
+            None
+        }
+        None => None,
+    }
+}

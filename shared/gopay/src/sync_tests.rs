@@ -646,6 +646,59 @@ async fn a_re_consent_of_the_same_profile_is_a_compare_and_swap() {
     assert_eq!(h.profile(&id).token_gen, before.token_gen);
 }
 
+/// A link is followed only to a profile of its own customer: a forged link (the layout before
+/// provider-scoped keys let the Xpollens role write it) can neither show another customer's
+/// profile nor get it retired by this customer's next consent.
+#[tokio::test]
+async fn a_link_to_another_customers_profile_is_never_followed() {
+    let h = Harness::new();
+    let victim = h.consented("victim", "7201", true);
+    h.store.forge_link("attacker", &victim);
+    assert_eq!(h.store.profile_of_customer("attacker").await.unwrap(), None);
+    assert!(h
+        .store
+        .profile_of_customer("victim")
+        .await
+        .unwrap()
+        .is_some());
+
+    let endpoint = ConsentEndpoint {
+        store: h.store.clone(),
+        rescue: h.rescue.clone(),
+        events: h.events.clone(),
+        transport: h.gopay.clone(),
+        hosts: GoPayHosts::beta(),
+        credentials: h.credentials(),
+        keys: h.key_cache(),
+        redirect_uri: "https://api.example/gopay/callback".into(),
+        success_url: "https://app.example/ok".into(),
+        failure_url: "https://app.example/failed".into(),
+        clock: h.clock(),
+    };
+    let state = ConsentState::generate().unwrap();
+    h.store
+        .put_consent_state(&PendingConsent::new(&state, "attacker", h.now()))
+        .await
+        .unwrap();
+    let code = h.gopay.issue_code("7202");
+    let resp = endpoint
+        .handle(&Request {
+            method: "GET".into(),
+            path: "/gopay/callback".into(),
+            query: format!("code={code}&state={}", state.expose()),
+            ..Request::default()
+        })
+        .await;
+    assert_eq!(resp.headers[0].1, "https://app.example/ok");
+    let v = h.profile(&victim);
+    assert_eq!(
+        (v.status, v.customer_id.as_str()),
+        (ProfileStatus::Active, "victim"),
+        "the victim's profile is neither retired nor taken"
+    );
+    assert!(h.gopay.is_live(&h.stored_refresh(&victim)));
+}
+
 // ----- the engine on its twins ---------------------------------------------------------------
 
 #[tokio::test]
@@ -889,6 +942,67 @@ async fn a_re_identification_fetches_the_pdf_again() {
     assert_eq!((r.changes, r.pdfs), (0, 0), "{r:?}");
 }
 
+/// What API Gateway's IAM authorizer attests after checking the SigV4 signature.
+fn signed() -> kyc_core::callback_auth::GatewayAttestation {
+    kyc_core::callback_auth::GatewayAttestation {
+        iam: Some(kyc_core::iam_route::IamCaller {
+            user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core/s".into(),
+            account_id: "123456789012".into(),
+            access_key: "ASIAEXAMPLE".into(),
+            caller_id: "AROAEXAMPLE:s".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// `POST /gopay/consents` reached without the IAM authorizer (a route deployed without
+/// AWS_IAM): 403, and nothing is stored, nothing asked of GoPay, no event recorded.
+#[tokio::test]
+async fn a_consent_start_without_the_iam_attestation_is_refused_and_nothing_happens() {
+    let h = Harness::new();
+    let endpoint = ConsentEndpoint {
+        store: h.store.clone(),
+        rescue: h.rescue.clone(),
+        events: h.events.clone(),
+        transport: h.gopay.clone(),
+        hosts: GoPayHosts::beta(),
+        credentials: h.credentials(),
+        keys: h.key_cache(),
+        redirect_uri: "https://api.example/gopay/callback".into(),
+        success_url: "https://app.example/ok".into(),
+        failure_url: "https://app.example/failed".into(),
+        clock: h.clock(),
+    };
+    let mut incomplete = signed();
+    incomplete.iam.as_mut().unwrap().access_key.clear();
+    for gateway in [Default::default(), incomplete] {
+        for method in ["POST", "GET"] {
+            let resp = endpoint
+                .handle(&Request {
+                    method: method.into(),
+                    path: "/prod/gopay/consents".into(),
+                    body: serde_json::json!({"customerId": "cust-1", "prefill": {"firstName": "Dana"}})
+                        .to_string()
+                        .into_bytes(),
+                    gateway: gateway.clone(),
+                    ..Default::default()
+                })
+                .await;
+            assert_eq!(resp.status, 403, "{method}: {}", resp.body);
+            assert_eq!(resp.refusal, Some("forbidden"));
+            assert!(resp.headers.contains(&("cache-control", "no-store".into())));
+        }
+    }
+    assert_eq!(h.store.calls(), 0, "no consent state stored");
+    assert_eq!(h.rescue.calls(), 0);
+    assert_eq!(
+        h.gopay.requests(),
+        0,
+        "GoPay not called (no prefill, no token)"
+    );
+    assert!(h.events.history("cust-1").await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile() {
     let h = Harness::new();
@@ -916,6 +1030,7 @@ async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile()
                 body: serde_json::json!({"customerId": customer, "prefill": {"firstName": "Dana"}})
                     .to_string()
                     .into_bytes(),
+                gateway: signed(),
                 ..Default::default()
             })
             .await;

@@ -8,7 +8,6 @@ use crate::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use kyc_aws::attribute::from_attribute;
 use std::collections::HashMap;
 
@@ -188,6 +187,8 @@ impl SealedItems for DynamoSealedItems {
             .map_err(|_| ResealError::Unavailable("offloaded body is not UTF-8".into()))
     }
 
+    /// No encryption header: the body bucket's default applies (with `DataKmsKeyArn`, an
+    /// upload presenting another encryption is refused by the bucket policy).
     async fn write_body(&self, old_location: &str, sealed: &str) -> Result<String, ResealError> {
         let location = resealed_body_location(old_location, sealed);
         let (bucket, key) = s3_location(&location)?;
@@ -197,7 +198,6 @@ impl SealedItems for DynamoSealedItems {
             .key(key)
             .body(ByteStream::from(sealed.as_bytes().to_vec()))
             .content_type("text/plain")
-            .server_side_encryption(ServerSideEncryption::Aes256)
             .send()
             .await
             .map_err(|e| unavailable("S3 PutObject", aws_sdk_s3::error::DisplayErrorContext(&e)))?;

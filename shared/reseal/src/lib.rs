@@ -27,6 +27,8 @@ pub mod aws;
 use async_trait::async_trait;
 use kyc_core::crypto::{usage_label, Aad, Keyring};
 use kyc_core::intake::{EventRecord, Provider};
+use kyc_core::keys;
+use kyc_core::legacy_keys;
 use kyc_core::redact::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -104,7 +106,34 @@ pub fn sealed_values(item: &StoredItem) -> Vec<Found> {
     let (pk, sk, a) = (&item.key.pk, &item.key.sk, &item.attributes);
     let mut found = Vec::new();
     let provider = text(a, "provider").and_then(Provider::parse);
-    if pk.starts_with("EVENT#") && sk == "EVENT" {
+    // Both key layouts: the provider-scoped one (`kyc_core::keys`) and, while a table moves,
+    // the one before (`kyc_core::legacy_keys`). A customer is bound as the provider sent it:
+    // the item's `customerId` (keys hold it escaped, or only a digest), else the old key.
+    let legacy = legacy_keys::classify(pk, sk);
+    let customer_of_item = || {
+        text(a, "customerId")
+            .map(str::to_string)
+            .or_else(|| {
+                legacy
+                    .as_ref()
+                    .and_then(|l| l.customer().map(str::to_string))
+            })
+            .or_else(|| keys::parse_customer_pk(pk).map(|(_, c)| c))
+    };
+    let is_event = sk == keys::EVENT_SK
+        && (pk.starts_with("EVENT#")
+            || (keys::provider_of_partition(pk).is_some() && pk.contains("#E#")));
+    let state_provider = match &legacy {
+        Some(legacy_keys::LegacyItem::State { provider, .. }) => Some(*provider),
+        Some(_) => None,
+        None if sk == keys::STATE_SK => keys::parse_customer_pk(pk)
+            .map(|(p, _)| p)
+            .or_else(|| keys::provider_of_partition(pk).filter(|_| pk.contains("#C#"))),
+        None => None,
+    };
+    let is_rejection = matches!(legacy, Some(legacy_keys::LegacyItem::Rejection { .. }))
+        || (keys::provider_of_partition(pk).is_some() && pk.contains("#R#"));
+    if is_event {
         let (Some(provider), Some(event_id)) = (provider, text(a, "eventId")) else {
             return found;
         };
@@ -121,16 +150,21 @@ pub fn sealed_values(item: &StoredItem) -> Vec<Found> {
             }
         }
         archive_keys(provider, event_id, subject, a, "summary", &mut found);
-    } else if sk.starts_with("HIST#") {
+    } else if sk.starts_with(keys::HISTORY_PREFIX) {
         // A customer's history, or a day's unassigned events (no customer).
-        let customer = pk.strip_prefix("CUSTOMER#");
+        let customer = customer_of_item();
         if let (Some(provider), Some(event_id)) = (provider, text(a, "eventId")) {
-            archive_keys(provider, event_id, customer, a, "summary", &mut found);
+            archive_keys(
+                provider,
+                event_id,
+                customer.as_deref(),
+                a,
+                "summary",
+                &mut found,
+            );
         }
-    } else if let (Some(customer), Some(provider)) = (
-        pk.strip_prefix("CUSTOMER#"),
-        sk.strip_prefix("STATE#").and_then(Provider::parse),
-    ) {
+    } else if let (Some(customer), Some(provider)) = (customer_of_item(), state_provider) {
+        let customer = customer.as_str();
         for (name, stream) in a {
             let (Some(event_id), true) = (
                 stream.get("eventId").and_then(Value::as_str),
@@ -161,9 +195,11 @@ pub fn sealed_values(item: &StoredItem) -> Vec<Found> {
             }
             found.extend(in_stream);
         }
-    } else if pk.starts_with("REJECTED#") {
+    } else if is_rejection {
         if let (Some(provider), Some(sha), Some(_)) = (
-            provider.or_else(|| pk.split('#').nth(1).and_then(Provider::parse)),
+            provider
+                .or_else(|| legacy.as_ref().map(legacy_keys::LegacyItem::provider))
+                .or_else(|| keys::provider_of_partition(pk)),
             text(a, "bodySha256"),
             text(a, "sealedBodyPrefix"),
         ) {

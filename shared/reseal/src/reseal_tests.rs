@@ -513,3 +513,62 @@ async fn a_value_that_does_not_open_is_reported_and_left_as_it_is() {
         "k1 and k2 are still in use"
     );
 }
+
+/// The provider-scoped layout: sealed values are found by item kind and bound to the customer
+/// as the provider sent it (the `customerId` attribute), whether the key holds the id escaped
+/// or only its digest.
+#[test]
+fn sealed_values_of_the_provider_scoped_layout_open_under_their_customer() {
+    let xp = ring(Provider::Xpollens, 2);
+    let ts = ring(Provider::TrustSign, 1);
+    let long = "l".repeat(700);
+    let archive = ts.seal(&archive_key_aad("s3:ev9", Some(&long)), b"incoming/x.zip");
+    let items = [
+        (
+            kyc_core::keys::event_pk(Provider::Xpollens, "wh#9"),
+            "EVENT".to_string(),
+            json!({"provider": "xpollens", "eventId": "wh#9", "subject": "a#b",
+                   "sealedBody": xp.seal(&EventRecord::body_aad(Provider::Xpollens, "wh#9", Some("a#b")), b"{}")}),
+        ),
+        (
+            kyc_core::keys::customer_pk(Provider::Xpollens, "a#b"),
+            "STATE".to_string(),
+            json!({"customerId": "a#b", "scaEnrolment": {"ord": "1", "eventId": "wh#9", "status": "Enrolled",
+                   "sealed": {"activationCode": xp.seal(&sealed_field_aad("wh#9", "activationCode", Some("a#b")), b"ACT")}}}),
+        ),
+        (
+            kyc_core::keys::customer_pk(Provider::TrustSign, &long),
+            kyc_core::keys::history_sk(kyc_core::chrono::Utc::now(), "s3:ev9"),
+            json!({"customerId": long, "provider": "trust_sign", "eventId": "s3:ev9",
+                   "summary": {"detail": {"archive": {"sealedKey": archive}}}}),
+        ),
+        (
+            "XP#R#2026-11-01".to_string(),
+            "2026-11-01T10:00:00.000000Z#abc".to_string(),
+            json!({"bodySha256": "abc",
+                   "sealedBodyPrefix": xp.seal(&kyc_core::intake::rejection_body_aad(Provider::Xpollens, "abc"), b"x")}),
+        ),
+    ];
+    assert!(items[2].0.starts_with("TS#C#%%"), "a digest-form key");
+    for (pk, sk, attributes) in items {
+        let item = StoredItem {
+            key: ItemKey { pk: pk.clone(), sk },
+            attributes: attributes.as_object().unwrap().clone(),
+        };
+        let found = sealed_values(&item);
+        assert_eq!(found.len(), 1, "{pk}");
+        let f = &found[0];
+        let sealed = value_at(&item.attributes, &f.path)
+            .and_then(Value::as_str)
+            .unwrap();
+        let keyring = if f.provider == Provider::TrustSign {
+            &ts
+        } else {
+            &xp
+        };
+        assert!(
+            keyring.open(&f.aad, sealed).is_ok(),
+            "{pk}: opens under its binding"
+        );
+    }
+}

@@ -15,7 +15,11 @@
 //! - `docs-at-budget`: 19,000 ordinary documents (just under the element budget,
 //!   `lenient::MAX_ELEMENTS`), each padded with an undescribed field to reach the size;
 //! - `known-docs`: ordinary documents only, ~220,000 of them (beyond the element budget:
-//!   expected quarantined `report_too_complex`, never an out-of-memory crash).
+//!   expected quarantined `report_too_complex`, never an out-of-memory crash);
+//! - `bomb-external-info`, `bomb-postal-address`, `bomb-version`: the deflate bomb of issue 23
+//!   in a field read as a free-form value — `clientFile.externalInfo.bomb`, a participant's
+//!   `postalAddress`, the top-level `version` — holding a `[0,0,...]` array that fills the
+//!   report (the archive entry is ~64 KiB: `0,` deflates ~1000:1).
 
 use kyc_core::crypto::{Keyring, PayloadKey};
 use kyc_core::intake::MemoryStore;
@@ -32,13 +36,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trust_sign_gen::zip_writer::{EntryOptions, Method, ZipWriter};
 
-const SHAPES: [&str; 5] = [
+const SHAPES: [&str; 8] = [
     "unknown-top",
     "unknown-docs",
     "unknown-controls",
     "docs-at-budget",
     "known-docs",
+    "bomb-external-info",
+    "bomb-postal-address",
+    "bomb-version",
 ];
+
+/// A report.json of about `target` bytes whose free-form field at `at` (`head` ends where the
+/// field's value starts, `tail` closes the report) is a `[0,0,...]` array filling the rest.
+fn bomb(head: &str, tail: &str, target: usize) -> Vec<u8> {
+    let mut out = String::with_capacity(target + 4096);
+    out.push_str(head);
+    out.push('[');
+    while out.len() + tail.len() + 2 < target {
+        out.push_str("0,");
+    }
+    out.push('0');
+    out.push(']');
+    out.push_str(tail);
+    out.into_bytes()
+}
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -53,6 +75,37 @@ fn peak_rss_kib() -> u64 {
 
 /// A report.json of `shape`, about `target` bytes, written as text (no JSON value in memory).
 fn report(shape: &str, target: usize) -> Vec<u8> {
+    const CLIENT_FILE: &str = r#""uuid":"89eb482c-0fab-4821-8c89-b4c9013262d8","id":10002,"state":"ACCEPTED","finishDate":"2024-06-18T08:00:00Z","externalId":"bench-customer""#;
+    match shape {
+        "bomb-external-info" => {
+            return bomb(
+                &format!(
+                    r#"{{"date":"2024-06-18T08:00:00Z","clientFile":{{{CLIENT_FILE},"participants":[{{"uuid":"p1","type":"SIGNER"}}],"externalInfo":{{"customerId":"bench-customer","bomb":"#
+                ),
+                r#"}},"events":[]}"#,
+                target,
+            )
+        }
+        "bomb-postal-address" => {
+            return bomb(
+                &format!(
+                    r#"{{"date":"2024-06-18T08:00:00Z","clientFile":{{{CLIENT_FILE},"participants":[{{"uuid":"p1","type":"SIGNER","postalAddress":"#
+                ),
+                r#"}]},"events":[]}"#,
+                target,
+            )
+        }
+        "bomb-version" => {
+            return bomb(
+                &format!(
+                    r#"{{"date":"2024-06-18T08:00:00Z","clientFile":{{{CLIENT_FILE},"participants":[{{"uuid":"p1","type":"SIGNER"}}]}},"version":"#
+                ),
+                r#","events":[]}"#,
+                target,
+            )
+        }
+        _ => {}
+    }
     let mut out = String::with_capacity(target + 4096);
     out.push_str(
         r#"{"date":"2024-06-18T08:00:00Z","clientFile":{"uuid":"89eb482c-0fab-4821-8c89-b4c9013262d8","id":10002,"state":"ACCEPTED","finishDate":"2024-06-18T08:00:00Z","externalId":"bench-customer","participants":[{"uuid":"p1","type":"SIGNER"}]},"#,
@@ -125,7 +178,9 @@ fn settings() -> Settings {
         processed_prefix: "processed/".into(),
         quarantine_prefix: "quarantine/".into(),
         link_key: LinkKey::ExternalId,
+        legacy_keys: Default::default(),
         limits: Limits::default(),
+        reading: Default::default(),
         secret_ttl: Duration::from_secs(300),
     }
 }

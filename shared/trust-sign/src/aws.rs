@@ -320,7 +320,10 @@ pub fn build_processor(settings: Settings, config: &aws_config::SdkConfig) -> Pr
     Processor {
         sources: archives.clone(),
         objects: archives,
-        store: Arc::new(kyc_aws::DynamoStore::new(config, &settings.table)),
+        store: Arc::new(
+            kyc_aws::DynamoStore::new(config, &settings.table)
+                .with_legacy_layout(settings.legacy_keys),
+        ),
         keys: Cached::new(
             Arc::new(kyc_aws::SecretsManagerSource::new(config)),
             &settings.payload_key_secret,

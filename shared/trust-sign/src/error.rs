@@ -21,7 +21,8 @@ pub enum NotV6Reason {
     /// A field every V6 report has (`date`, `clientFile`) is absent.
     MissingField(&'static str),
     /// A `version` field is present and names another version (the V6 reference itself has
-    /// no version field; one that appears must at least not contradict V6).
+    /// no version field; one that appears must at least not contradict V6). Holds its type
+    /// and a clipped form only (`the string "5"`, `an object`), never the raw value.
     OtherVersion(String),
 }
 
@@ -30,7 +31,7 @@ impl std::fmt::Display for NotV6Reason {
         match self {
             Self::NotAnObject => f.write_str("the top-level JSON value is not an object"),
             Self::MissingField(name) => write!(f, "the field `{name}` is missing"),
-            Self::OtherVersion(v) => write!(f, "the `version` field says {v}, not 6"),
+            Self::OtherVersion(v) => write!(f, "the `version` field is {v}, not 6"),
         }
     }
 }
@@ -108,6 +109,11 @@ pub enum TrustSignError {
     #[error("report.json holds more than {limit} documents, events, checks and other items, beyond what is analysed within the function's memory")]
     TooComplex { limit: usize },
 
+    /// The analysis was read, but DynamoDB refused even its minimal record (item size): a
+    /// retry would be refused again. Recorded as a failed event, the archive tagged.
+    #[error("the archive's analysis is too large to store, even reduced to its minimal record")]
+    Unstorable,
+
     /// JSON and V6-shaped, but a documented field has a type the model cannot take (e.g.
     /// `participants` is a string). The JSON path says where; serde's message is dropped
     /// because it may quote the offending (personal) value.
@@ -142,6 +148,7 @@ impl TrustSignError {
             Self::NotV6 { .. } => "report_not_v6",
             Self::ReportSchema { .. } => "report_schema",
             Self::TooComplex { .. } => "report_too_complex",
+            Self::Unstorable => "item_too_large",
         }
     }
 }

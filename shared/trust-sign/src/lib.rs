@@ -33,7 +33,7 @@ pub mod zip_locate;
 pub use error::{NotV6Reason, SizeKind, SourceError, TrustSignError};
 pub use manifest::{check_manifest, ManifestCheck, ManifestEntry};
 pub use report::Report;
-pub use verdict::{summarize, ClientFileSummary, Decision, Outcome};
+pub use verdict::{summarize, summarize_with, ClientFileSummary, Decision, Outcome, ReviewOutcome};
 pub use zip_locate::{
     locate_report, ArchiveEntry, FileSource, Limits, LocatedReport, MemorySource, RangeSource,
     ReadStats,
@@ -71,14 +71,52 @@ impl ArchiveAnalysis {
     }
 }
 
-/// Reads report.json from the archive, parses it, and builds verdicts and the manifest check.
+/// How a report is read where the reference leaves a choice to the bank: the acceptance of
+/// an operator's review (`REVIEW_OUTCOME`) and the zone of a date without an offset
+/// (`REPORT_TIME_ZONE`, Namirial's Europe/Paris by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    pub review_outcome: ReviewOutcome,
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Self {
+            review_outcome: ReviewOutcome::default(),
+            time_zone: report::iso8601::DEFAULT_ZONE,
+        }
+    }
+}
+
+/// A `REPORT_TIME_ZONE` that is not an IANA zone name (`Europe/Paris`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("time zone must be an IANA zone name such as Europe/Paris")]
+pub struct BadTimeZone;
+
+/// An IANA zone name (`Europe/Paris`, `UTC`).
+pub fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, BadTimeZone> {
+    name.trim().parse().map_err(|_| BadTimeZone)
+}
+
+/// Reads report.json from the archive, parses it, and builds verdicts and the manifest check
+/// (reviews read as `unconfirmed`, zone-less dates in Europe/Paris).
 pub async fn analyze_archive<S: RangeSource + ?Sized>(
     source: &S,
     limits: &Limits,
 ) -> Result<ArchiveAnalysis, TrustSignError> {
+    analyze_archive_with(source, limits, &Reading::default()).await
+}
+
+/// [`analyze_archive`], read as `reading` says.
+pub async fn analyze_archive_with<S: RangeSource + ?Sized>(
+    source: &S,
+    limits: &Limits,
+    reading: &Reading,
+) -> Result<ArchiveAnalysis, TrustSignError> {
     let located = locate_report(source, limits).await?;
-    let report = Report::from_slice(&located.report_json)?;
-    let summary = summarize(&report);
+    let report = Report::from_slice_in(&located.report_json, reading.time_zone)?;
+    let summary = summarize_with(&report, &reading.review_outcome);
     let manifest = check_manifest(&report, &located.entries);
     Ok(ArchiveAnalysis {
         report_json: located.report_json,

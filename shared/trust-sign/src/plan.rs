@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use kyc_core::crypto::{Aad, Keyring};
 use kyc_core::intake::{sha256_hex, EventId, EventRecord, Provider, WritePlan};
 use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// Event types of this provider's events.
@@ -92,7 +93,11 @@ impl LinkKey {
     pub fn subject(&self, analysis: &ArchiveAnalysis) -> Option<String> {
         let v = match self {
             Self::ExternalId => analysis.summary.external_id.clone().map(Value::from),
-            Self::ExternalInfo(k) => analysis.summary.external_info.get(k).cloned(),
+            Self::ExternalInfo(k) => analysis
+                .report
+                .client_file()
+                .and_then(|c| c.external_info.get(k))
+                .cloned(),
         }?;
         let s = match v {
             Value::String(s) => s.trim().to_string(),
@@ -337,9 +342,24 @@ fn fits<T: serde::Serialize>(value: &T, limit: usize) -> bool {
 /// Failing checks listed per participant in the state stream (the item must stay far below
 /// DynamoDB's 400 KB); beyond, only counted.
 const MAX_LISTED_CHECKS: usize = 20;
+/// Participants listed in the state stream; beyond, only counted.
+const MAX_LISTED_PARTICIPANTS: usize = 20;
+/// Fraud-marked participants named in a state change's flags.
+const MAX_FLAGGED_PARTICIPANTS: usize = 16;
 
 fn outcome_name(o: CheckOutcome) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+/// Outcomes that are not a pass: listed in the state for a person to look at.
+fn needs_a_look(o: CheckOutcome) -> bool {
+    matches!(
+        o,
+        CheckOutcome::Failed
+            | CheckOutcome::RejectedOnReview
+            | CheckOutcome::Overturned
+            | CheckOutcome::ReviewedOutcomeUnknown
+    )
 }
 
 /// What the state stream keeps: small, enough to act on (the full verdicts are in the event).
@@ -348,17 +368,9 @@ pub fn compact_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &s
     let participants: Vec<Value> = s
         .participants
         .iter()
+        .take(MAX_LISTED_PARTICIPANTS)
         .map(|p| {
-            let failing = p
-                .identity_checks
-                .iter()
-                .chain(p.documents.iter())
-                .filter(|c| {
-                    matches!(
-                        c.outcome,
-                        CheckOutcome::Failed | CheckOutcome::RejectedOnReview | CheckOutcome::Overturned
-                    )
-                });
+            let failing = p.checks().filter(|c| needs_a_look(c.outcome));
             let count = failing.clone().count();
             let listed: Vec<Value> = failing
                 .take(MAX_LISTED_CHECKS)
@@ -367,17 +379,48 @@ pub fn compact_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &s
                         "kind": c.kind,
                         "locator": c.locator,
                         "outcome": outcome_name(c.outcome),
+                        "reason": c.reason,
                         "failedControls": c.failed_controls.iter().take(MAX_LISTED_CHECKS).map(|f| f.control.clone()).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
-            let mut entry = json!({"uuid": p.uuid, "outcome": outcome_name(p.outcome), "checks": listed});
+            let unconfirmed: Vec<Value> = p
+                .checks()
+                .filter(|c| !c.unconfirmed_failures.is_empty())
+                .take(MAX_LISTED_CHECKS)
+                .map(|c| {
+                    json!({
+                        "kind": c.kind,
+                        "locator": c.locator,
+                        "failures": c.unconfirmed_failures.iter().take(MAX_LISTED_CHECKS).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let mut entry = json!({
+                "uuid": p.uuid,
+                "outcome": outcome_name(p.outcome),
+                "fraudMarked": p.fraud_marked,
+                "checks": listed,
+                "unconfirmedFailures": unconfirmed,
+            });
             if count > MAX_LISTED_CHECKS {
                 entry["moreFailingChecks"] = (count - MAX_LISTED_CHECKS).into();
             }
             entry
         })
         .collect();
+    let mut detail = minimal_detail(analysis, archive, processed);
+    detail["participants"] = participants.into();
+    if s.participants.len() > MAX_LISTED_PARTICIPANTS {
+        detail["moreParticipants"] = (s.participants.len() - MAX_LISTED_PARTICIPANTS).into();
+    }
+    detail
+}
+
+/// The state detail without the per-participant lists: what is stored when the full one is
+/// refused (item size).
+pub fn minimal_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &str) -> Value {
+    let s = &analysis.summary;
     json!({
         "clientFileUuid": s.client_file_uuid,
         "clientFileId": s.client_file_id,
@@ -387,17 +430,106 @@ pub fn compact_detail(analysis: &ArchiveAnalysis, archive: &Value, processed: &s
         "rejectionCause": s.rejection_cause,
         "recordId": s.record_id,
         "archivingState": s.archiving_state,
-        "participants": participants,
+        "fraudMarked": s.fraud_marked,
+        "unlinkedFraudMarks": s.unlinked_fraud_marks.len(),
+        "reviewedOutcomeUnknown": s.reviewed_outcome_unknown,
+        "reviewOutcomeReading": s.review_outcome_reading,
+        "unconfirmedFailures": s.unconfirmed_failures,
+        "timeZone": s.time_zone,
+        "zonelessDates": s.zoneless_dates,
         "legalEntity": s.legal_entity.as_ref().map(|l| outcome_name(l.outcome)),
         "manifest": {
             "complete": analysis.manifest.is_complete(),
             "missing": analysis.manifest.missing.len(),
             "unexpected": analysis.manifest.unexpected.len(),
         },
-        "inconsistencies": s.inconsistencies,
+        "inconsistencies": s.inconsistencies.iter().take(MAX_LISTED_CHECKS).collect::<Vec<_>>(),
         "typeMismatches": s.type_mismatches.count,
         "archive": archive,
         "processedKey": processed,
+    })
+}
+
+/// What a state change tells every consumer beside its status (kept in the stream value and
+/// carried by the state-change event): `fraudMarked` (the file), `fraudMarkedParticipant:<uuid>`
+/// (each fraud-marked participant, at most 16), `reviewedOutcomeUnknown` (a reviewed check
+/// awaits a person), `unconfirmedFailures` (failures on a NOT_VALIDATED check),
+/// `zonelessReportDate` (the provider time assumed the configured zone).
+pub fn state_flags(analysis: &ArchiveAnalysis) -> Vec<String> {
+    let s = &analysis.summary;
+    let mut flags = Vec::new();
+    if s.fraud_marked {
+        flags.push("fraudMarked".to_string());
+    }
+    flags.extend(
+        s.participants
+            .iter()
+            .filter(|p| p.fraud_marked)
+            .filter_map(|p| p.uuid.as_deref())
+            .take(MAX_FLAGGED_PARTICIPANTS)
+            .map(|u| {
+                format!(
+                    "fraudMarkedParticipant:{}",
+                    super::report::lenient::clip(u, 64)
+                )
+            }),
+    );
+    if s.reviewed_outcome_unknown > 0 {
+        flags.push("reviewedOutcomeUnknown".into());
+    }
+    if s.unconfirmed_failures > 0 {
+        flags.push("unconfirmedFailures".into());
+    }
+    if s.zoneless_dates.iter().any(|d| d == "date") {
+        flags.push("zonelessReportDate".into());
+    }
+    flags
+}
+
+/// The state change an analysed archive makes: the customer, the stream, the status, the
+/// provider time, finality and flags. Pure (nothing sealed): what [`plan_analysis`] applies
+/// and what `kyc trust-sign inspect` prints before a report is dropped in S3.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateChange {
+    pub customer: String,
+    pub stream: String,
+    pub status: String,
+    pub rank: u8,
+    /// The report's `date` (when Namirial generated it).
+    pub provider_time: DateTime<Utc>,
+    /// Never: a newer report of the same client file must always supersede the stored one
+    /// (an ACCEPTED file can later be archived, or reopened).
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub flags: Vec<String>,
+}
+
+/// The state change of an analysis, or why it makes none.
+pub fn state_change(analysis: &ArchiveAnalysis, link: &LinkKey) -> Result<StateChange, String> {
+    let s = &analysis.summary;
+    let customer = link
+        .subject(analysis)
+        .ok_or_else(|| format!("the report names no customer ({})", link.name()))?;
+    let stream = s
+        .client_file_uuid
+        .as_deref()
+        .and_then(|u| Stream::named(format!("clientFile#{u}")).ok())
+        .ok_or_else(|| "the report has no usable clientFile.uuid".to_string())?;
+    let provider_time = analysis
+        .report
+        .date
+        .as_ref()
+        .and_then(|d| d.instant())
+        .ok_or_else(|| "the report date is not an ISO 8601 date and time".to_string())?;
+    Ok(StateChange {
+        customer,
+        stream: stream.attribute().to_string(),
+        status: s.state.as_deref().unwrap_or("UNKNOWN").to_string(),
+        rank: state_rank(s.state.as_deref()),
+        provider_time,
+        is_final: false,
+        flags: state_flags(analysis),
     })
 }
 
@@ -425,14 +557,61 @@ pub fn plan_analysis(
     processed: &str,
     received_at: DateTime<Utc>,
 ) -> WritePlan {
+    plan_analysis_as(
+        keys,
+        object,
+        event_id,
+        analysis,
+        link,
+        processed,
+        received_at,
+        false,
+    )
+}
+
+/// [`plan_analysis`] with the minimal state detail and no analysis in the event summary: the
+/// plan stored when DynamoDB refused the full one for its size (the state still changes).
+pub fn plan_analysis_minimal(
+    keys: &Keyring,
+    object: &ArchiveObject,
+    event_id: &EventId,
+    analysis: &ArchiveAnalysis,
+    link: &LinkKey,
+    processed: &str,
+    received_at: DateTime<Utc>,
+) -> WritePlan {
+    plan_analysis_as(
+        keys,
+        object,
+        event_id,
+        analysis,
+        link,
+        processed,
+        received_at,
+        true,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_analysis_as(
+    keys: &Keyring,
+    object: &ArchiveObject,
+    event_id: &EventId,
+    analysis: &ArchiveAnalysis,
+    link: &LinkKey,
+    processed: &str,
+    received_at: DateTime<Utc>,
+    minimal: bool,
+) -> WritePlan {
     let s = &analysis.summary;
     let subject = link.subject(analysis);
     let report_at = analysis.report.date.as_ref().and_then(|d| d.instant());
-    let detail = compact_detail(
-        analysis,
-        &object.reference(keys, event_id, subject.as_deref()),
-        processed,
-    );
+    let archive = object.reference(keys, event_id, subject.as_deref());
+    let detail = if minimal {
+        minimal_detail(analysis, &archive, processed)
+    } else {
+        compact_detail(analysis, &archive, processed)
+    };
 
     let mut summary = Map::new();
     summary.insert("provider".into(), Provider::TrustSign.as_str().into());
@@ -444,7 +623,7 @@ pub fn plan_analysis(
     summary.insert("detail".into(), detail.clone());
     // Measured by a bounded writer first: a report of 100,000 documents must not be turned
     // into a JSON value (hundreds of MB) only to find it does not fit.
-    if fits(&analysis.view(), MAX_SUMMARY_BYTES) {
+    if !minimal && fits(&analysis.view(), MAX_SUMMARY_BYTES) {
         let full = serde_json::to_value(analysis.view()).expect("analysis view serialises");
         summary.insert("analysis".into(), full);
     } else {
@@ -459,35 +638,19 @@ pub fn plan_analysis(
     let (body_sha256, sealed_body) =
         seal_descriptor(keys, event_id, subject.as_deref(), &descriptor);
 
-    let stream = s
-        .client_file_uuid
-        .as_deref()
-        .and_then(|u| Stream::named(format!("clientFile#{u}")).ok());
-    let (patch, no_patch_reason) = match (&subject, stream, report_at) {
-        (None, _, _) => (
-            None,
-            Some(format!("the report names no customer ({})", link.name())),
-        ),
-        (_, None, _) => (
-            None,
-            Some("the report has no usable clientFile.uuid".to_string()),
-        ),
-        (_, _, None) => (
-            None,
-            Some("the report date is not an RFC 3339 instant".to_string()),
-        ),
-        (Some(_), Some(stream), Some(at)) => {
-            let status = s.state.as_deref().unwrap_or("UNKNOWN");
-            // Non-final on purpose: a newer report of the same client file must always
-            // supersede the stored one (an ACCEPTED file can later be archived, or reopened).
+    let (patch, no_patch_reason) = match state_change(analysis, link) {
+        Err(why) => (None, Some(why)),
+        Ok(change) => {
+            let stream = Stream::named(change.stream).expect("checked by state_change");
             let mut value = StreamValue::new(
-                status,
-                state_rank(s.state.as_deref()),
-                false,
-                at,
+                &change.status,
+                change.rank,
+                change.is_final,
+                change.provider_time,
                 event_id.as_str(),
             );
             value.detail = detail;
+            value.flags = change.flags;
             (Some(StatePatch { stream, value }), None)
         }
     };

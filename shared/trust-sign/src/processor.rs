@@ -11,14 +11,16 @@
 
 use super::error::TrustSignError;
 use super::plan::{
-    plan_analysis, plan_failure, processed_key, quarantine_key, ArchiveObject, LinkKey,
-    ObjectVersion, QUARANTINE_TAG,
+    plan_analysis, plan_analysis_minimal, plan_failure, processed_key, quarantine_key,
+    ArchiveObject, LinkKey, ObjectVersion, QUARANTINE_TAG,
 };
-use super::{analyze_archive, Limits, RangeSource, SourceError};
+use super::{
+    analyze_archive_with, parse_time_zone, Limits, RangeSource, Reading, ReviewOutcome, SourceError,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kyc_core::crypto::Keyring;
-use kyc_core::intake::{EventStore, Outcome};
+use kyc_core::intake::{EventStore, Outcome, StoreError};
 use kyc_core::secrets::Cached;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -105,13 +107,18 @@ pub struct Settings {
     pub quarantine_prefix: String,
     pub link_key: LinkKey,
     pub limits: Limits,
+    /// How reviews and zone-less dates are read (`REVIEW_OUTCOME`, `REPORT_TIME_ZONE`).
+    pub reading: Reading,
     pub secret_ttl: Duration,
+    /// Whether the table still holds items of the key layout before provider-scoped keys.
+    pub legacy_keys: kyc_core::legacy_keys::LegacyKeyLayout,
 }
 
 impl Settings {
     /// The settings from the function's environment (`TABLE_NAME`, `PAYLOAD_KEY_SECRET`,
     /// `ARCHIVE_PREFIX`, `PROCESSED_PREFIX`, `QUARANTINE_PREFIX`, `LINK_KEY`,
-    /// `MAX_REPORT_BYTES`, `SECRET_CACHE_TTL_SECONDS`), checked.
+    /// `MAX_REPORT_BYTES`, `REVIEW_OUTCOME`, `REPORT_TIME_ZONE`, `SECRET_CACHE_TTL_SECONDS`),
+    /// checked: a bad value fails the cold start, naming the setting.
     pub fn from_env(env: &kyc_core::config::Env) -> Result<Self, kyc_core::config::SettingsError> {
         use kyc_core::config::SettingsError;
         let or = |k: &str, d: &str| env.optional(k).unwrap_or_else(|| d.to_string());
@@ -123,6 +130,8 @@ impl Settings {
             1024..=limits.max_report_size,
         )?;
         let link_key = or("LINK_KEY", "externalId");
+        let review_outcome = or("REVIEW_OUTCOME", "unconfirmed");
+        let time_zone = or("REPORT_TIME_ZONE", "Europe/Paris");
         Self {
             table: env.required("TABLE_NAME")?,
             payload_key_secret: env.required("PAYLOAD_KEY_SECRET")?,
@@ -133,7 +142,18 @@ impl Settings {
                 LinkKey::parse(v).map_err(|_| "externalId or externalInfo.<key>")
             })?,
             limits,
+            reading: Reading {
+                review_outcome: env.checked("REVIEW_OUTCOME", &review_outcome, |v| {
+                    ReviewOutcome::parse(v).map_err(|_| {
+                        "unconfirmed, event-state or field:NAME=ACCEPTED[|...]/REJECTED[|...]"
+                    })
+                })?,
+                time_zone: env.checked("REPORT_TIME_ZONE", &time_zone, |v| {
+                    parse_time_zone(v).map_err(|_| "an IANA time zone name such as Europe/Paris")
+                })?,
+            },
             secret_ttl: kyc_core::config::secret_ttl(env)?,
+            legacy_keys: kyc_core::legacy_keys::LegacyKeyLayout::from_env(env)?,
         }
         .checked()
         .map_err(|e| SettingsError::invalid(e.name, "non-empty and disjoint from ARCHIVE_PREFIX"))
@@ -207,6 +227,12 @@ pub enum RecordResult {
         event_id: String,
         outcome: Outcome,
         bytes_read: u64,
+        /// Checks reviewed by an operator whose outcome the report does not say (as read).
+        reviewed_outcome_unknown: usize,
+        /// The file is fraud-marked (a check, or an unlinked mark).
+        fraud_marked: bool,
+        /// DynamoDB refused the full record for its size: the minimal one was stored.
+        minimal: bool,
     },
     /// A bad archive: recorded as failed and quarantined.
     Quarantined {
@@ -236,15 +262,34 @@ impl From<Transient> for kyc_core::invocation::InvocationError {
     }
 }
 
-/// What a batch of records counts in the metrics: events recorded or duplicates, and
-/// quarantined archives by reason code. (A batch that fails is retried: what it did comes
+/// What a batch of records counts in the metrics: events recorded or duplicates, quarantined
+/// archives by reason code, and — for newly recorded archives — reviewed checks whose outcome
+/// awaits a person (`ReviewOutcomeUnknown`) and fraud-marked files (`FraudMarkedFiles`). (A batch that fails is retried: what it did comes
 /// back as duplicates then.)
 pub fn metrics(results: &[RecordResult]) -> kyc_core::metrics::MetricBatch {
     use kyc_core::metrics::{Metric, MetricBatch};
     let mut batch = MetricBatch::new();
     for r in results {
         let outcome = match r {
-            RecordResult::Processed { outcome, .. } => outcome,
+            RecordResult::Processed {
+                outcome,
+                reviewed_outcome_unknown,
+                fraud_marked,
+                ..
+            } => {
+                if !matches!(outcome, Outcome::Duplicate | Outcome::Conflict) {
+                    if *reviewed_outcome_unknown > 0 {
+                        batch.add(
+                            Metric::ReviewOutcomeUnknown,
+                            *reviewed_outcome_unknown as f64,
+                        );
+                    }
+                    if *fraud_marked {
+                        batch.add(Metric::FraudMarkedFiles, 1.0);
+                    }
+                }
+                outcome
+            }
             RecordResult::Quarantined {
                 reason_code,
                 outcome,
@@ -344,7 +389,12 @@ impl Processor {
             .await
             .map_err(|e| Transient(format!("payload key: {e}")))?;
         let source = self.sources.open(&object);
-        let analysis = analyze_archive(source.as_ref(), &self.settings.limits).await;
+        let analysis = analyze_archive_with(
+            source.as_ref(),
+            &self.settings.limits,
+            &self.settings.reading,
+        )
+        .await;
         drop(source);
         let received_at = (self.clock)();
         match analysis {
@@ -370,11 +420,34 @@ impl Processor {
                     )
                     .await
                     .map_err(|e| Transient(format!("processed copy: {e}")))?;
-                let outcome = self
-                    .store
-                    .record(&plan)
-                    .await
-                    .map_err(|e| Transient(e.to_string()))?;
+                let (outcome, minimal) = match self.store.record(&plan).await {
+                    Ok(outcome) => (outcome, false),
+                    // Refused for good (an item past DynamoDB's 400 KB): the same write would
+                    // fail on every retry, so it is never retried. The minimal record (state
+                    // detail without lists, no analysis) still changes the state.
+                    Err(StoreError::Refused(why)) => {
+                        tracing::warn!(event_id = %id, refusal = %clip(&why), "record refused, storing the minimal one");
+                        let minimal = plan_analysis_minimal(
+                            &keys,
+                            &object,
+                            &event_id,
+                            &analysis,
+                            &self.settings.link_key,
+                            &processed,
+                            received_at,
+                        );
+                        match self.store.record(&minimal).await {
+                            Ok(outcome) => (outcome, true),
+                            Err(StoreError::Refused(why)) => {
+                                return self
+                                    .record_unstorable(&keys, &object, &event_id, &why, received_at)
+                                    .await
+                            }
+                            Err(e) => return Err(Transient(e.to_string())),
+                        }
+                    }
+                    Err(e) => return Err(Transient(e.to_string())),
+                };
                 tracing::info!(
                     event_id = %id,
                     outcome = %outcome.history_note(),
@@ -382,12 +455,18 @@ impl Processor {
                     bytes_read = analysis.stats.bytes_read,
                     archive_size = analysis.stats.archive_size,
                     type_mismatches = analysis.summary.type_mismatches.count,
+                    fraud_marked = analysis.summary.fraud_marked,
+                    reviewed_outcome_unknown = analysis.summary.reviewed_outcome_unknown,
+                    minimal,
                     "archive processed"
                 );
                 Ok(RecordResult::Processed {
                     event_id: id,
                     outcome,
                     bytes_read: analysis.stats.bytes_read,
+                    reviewed_outcome_unknown: analysis.summary.reviewed_outcome_unknown,
+                    fraud_marked: analysis.summary.fraud_marked,
+                    minimal,
                 })
             }
             Err(e) if is_gone(&e) => {
@@ -442,6 +521,46 @@ impl Processor {
             }
         }
     }
+
+    /// Even the minimal record was refused for its size: the archive is tagged (in place: it
+    /// is not bad, its analysis does not fit) and a failed event says why. Never retried.
+    async fn record_unstorable(
+        &self,
+        keys: &Keyring,
+        object: &ArchiveObject,
+        event_id: &kyc_core::intake::EventId,
+        refusal: &str,
+        received_at: DateTime<Utc>,
+    ) -> Result<RecordResult, Transient> {
+        let id = event_id.as_str().to_string();
+        let error = TrustSignError::Unstorable;
+        let reason = error.reason_code();
+        tracing::error!(event_id = %id, refusal = %clip(refusal), reason_code = reason, "even the minimal record was refused");
+        let gone = self
+            .objects
+            .quarantine(object, None, QUARANTINE_TAG, reason)
+            .await
+            .map_err(|e| Transient(format!("quarantine: {e}")))?;
+        if gone {
+            return Ok(RecordResult::Gone { event_id: id });
+        }
+        let plan = plan_failure(keys, object, event_id, &error, "", received_at);
+        let outcome = self
+            .store
+            .record(&plan)
+            .await
+            .map_err(|e| Transient(e.to_string()))?;
+        Ok(RecordResult::Quarantined {
+            event_id: id,
+            reason_code: reason.into(),
+            outcome,
+        })
+    }
+}
+
+/// A store's refusal message, clipped for a log line (it names the limit, never data).
+fn clip(text: &str) -> &str {
+    super::report::lenient::clip(text, 200)
 }
 
 /// The in-memory twin of the S3 bucket: archives by (bucket, key) with their version, written

@@ -6,21 +6,33 @@
 //!   decision. Failed controls explain a failure; on a VALIDATED document they are warnings
 //!   ("si l'événement représente une erreur, ce champ indique plus précisément la cause, sinon
 //!   il indique des warning"). Without `validation`, failed controls or error codes decide.
-//! - A later operator review (`DOCUMENT_REVIEWED`, `FACE_MATCH_REVIEWED`) with state OK accepts,
-//!   KO rejects; an automatic failure accepted on review is `Overturned`. A later
-//!   `REVIEW_CANCELED` for the same task voids the review before it. A review is linked to a
-//!   check by `taskId`, or for documents by `documentId`; one that links to nothing is listed
-//!   in `unlinked_reviews`, never dropped. (Reading OK/KO as accepted/rejected is our
-//!   interpretation of "il contient ... son état (accepté ou rejeté)".)
+//! - An operator's review (`DOCUMENT_REVIEWED`, `FACE_MATCH_REVIEWED`) later than the
+//!   submission, and not voided by a later `REVIEW_CANCELED`, decides the check — but the
+//!   reference names no field holding its acceptance ("il contient ... son état (accepté ou
+//!   rejeté)"; `state` is "OK pour un succès ou KO pour une erreur" of the event itself). So
+//!   the acceptance is read only as the bank configured it ([`ReviewOutcome`]): by default
+//!   nothing is read, and a reviewed check is `ReviewedOutcomeUnknown`, for a person to decide.
+//! - Reviews and cancellations link by `taskId` when the event has one (a task belongs to one
+//!   participant); by `documentId` only when the event has no `taskId` and that id names one
+//!   document of the report (a document `id` is the workflow's slot, `ID_CARD` for every
+//!   participant); otherwise they are listed unlinked, never guessed.
+//! - A fraud mark (`DEFRAUDED_DOCUMENT_REGISTRATION`, linked the same way, or by the task of
+//!   the submission event attached to it) fails its check with reason `fraudMarked`, whatever
+//!   `validation` says and whatever review comes before or after it; its participant and the
+//!   file are flagged. A mark that links to nothing is listed unlinked and still flags the file.
+//! - A NOT_VALIDATED check (validation not run) is `NotEvaluated`, but its failed controls and
+//!   error codes are kept visible as `unconfirmed_failures`: neither a pass nor a final failure.
 
 use super::controls::{self, ControlResult};
 use super::report::{
     ClientFile, ClientFileState, Controls, Document, Event, EventState, EventType, FaceMatch, Lin,
-    LinMatch, LinVerdict, Report, SignedDocument, Timestamp, Validation, VideoIdentification,
+    LinMatch, LinVerdict, OtherField, Report, SignedDocument, Timestamp, Validation,
+    VideoIdentification,
 };
 use kyc_core::redact::Personal;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +42,10 @@ pub enum Outcome {
     Overturned,
     /// Not validated (no decision aid, nothing submitted yet...).
     NotEvaluated,
+    /// An operator reviewed it, and the report does not say (in a field the bank's
+    /// [`ReviewOutcome`] setting reads) whether the review accepted or rejected it: a person
+    /// decides. Never a pass.
+    ReviewedOutcomeUnknown,
     Failed,
     /// Passed (or not evaluated) automatically, rejected by an operator's review.
     RejectedOnReview,
@@ -42,7 +58,8 @@ impl Outcome {
             Outcome::Passed => 0,
             Outcome::Overturned => 1,
             Outcome::NotEvaluated => 2,
-            Outcome::Failed | Outcome::RejectedOnReview => 3,
+            Outcome::ReviewedOutcomeUnknown => 3,
+            Outcome::Failed | Outcome::RejectedOnReview => 4,
         }
     }
     fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
@@ -98,6 +115,110 @@ fn code(v: &Value) -> Code {
     }
 }
 
+/// How the acceptance of an operator's review is read: the setting `REVIEW_OUTCOME`.
+///
+/// The reference says `DOCUMENT_REVIEWED` and `FACE_MATCH_REVIEWED` carry an acceptance
+/// state without naming its field, and none of its examples shows either event; `state` is
+/// the event's own success. Until Namirial confirms how its reports spell the outcome, none
+/// is read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ReviewOutcome {
+    /// `unconfirmed` (the default): no field is read as the acceptance; a review makes its
+    /// check `ReviewedOutcomeUnknown`.
+    #[default]
+    Unconfirmed,
+    /// `event-state`: `state` OK is accepted, KO rejected (once Namirial has confirmed that
+    /// `state` carries the review's outcome).
+    EventState,
+    /// `field:NAME=ACCEPTED[|...]/REJECTED[|...]`: an (undocumented) field of the review
+    /// event, and the values meaning accepted and rejected (any other value: unknown).
+    Field {
+        name: String,
+        accepted: Vec<String>,
+        rejected: Vec<String>,
+    },
+}
+
+/// A `REVIEW_OUTCOME` that is none of the forms [`ReviewOutcome`] reads. The value is not
+/// quoted back (a setting is not the place for data, but one could be pasted there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("review outcome must be `unconfirmed`, `event-state` or `field:NAME=ACCEPTED[|...]/REJECTED[|...]`")]
+pub struct BadReviewOutcome;
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
+
+impl ReviewOutcome {
+    pub fn parse(s: &str) -> Result<Self, BadReviewOutcome> {
+        match s.trim() {
+            "unconfirmed" => Ok(Self::Unconfirmed),
+            "event-state" => Ok(Self::EventState),
+            other => {
+                let rest = other.strip_prefix("field:").ok_or(BadReviewOutcome)?;
+                let (name, values) = rest.split_once('=').ok_or(BadReviewOutcome)?;
+                let (accepted, rejected) = values.split_once('/').ok_or(BadReviewOutcome)?;
+                let list = |v: &str| -> Result<Vec<String>, BadReviewOutcome> {
+                    v.split('|')
+                        .map(|t| is_token(t).then(|| t.to_string()).ok_or(BadReviewOutcome))
+                        .collect()
+                };
+                let (accepted, rejected) = (list(accepted)?, list(rejected)?);
+                if !is_token(name) || accepted.iter().any(|a| rejected.contains(a)) {
+                    return Err(BadReviewOutcome);
+                }
+                Ok(Self::Field {
+                    name: name.to_string(),
+                    accepted,
+                    rejected,
+                })
+            }
+        }
+    }
+
+    /// As the setting spells it.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Unconfirmed => "unconfirmed".into(),
+            Self::EventState => "event-state".into(),
+            Self::Field {
+                name,
+                accepted,
+                rejected,
+            } => format!("field:{name}={}/{}", accepted.join("|"), rejected.join("|")),
+        }
+    }
+
+    /// Accepted, rejected, or unknown (`None`) for a review event.
+    fn read(&self, e: &Event) -> Option<bool> {
+        match self {
+            Self::Unconfirmed => None,
+            Self::EventState => match e.state {
+                Some(EventState::Ok) => Some(true),
+                Some(EventState::Ko) => Some(false),
+                _ => None,
+            },
+            Self::Field {
+                name,
+                accepted,
+                rejected,
+            } => {
+                let value = e.other_fields.get(name)?.as_token()?;
+                if accepted.contains(&value) {
+                    Some(true)
+                } else if rejected.contains(&value) {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
 /// An operator review that applies to a check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Review {
@@ -105,11 +226,35 @@ pub struct Review {
     pub date: Option<String>,
     pub task_id: Option<String>,
     pub document_id: Option<String>,
-    /// OK → true, KO → false, anything else → unknown (the review then changes nothing).
+    /// How it was linked to the check: `taskId`, or `documentId` (unique in the report).
+    pub linked_by: Option<&'static str>,
+    /// The event's own `state`: OK/KO of the event, not the review's outcome.
+    pub event_state: Option<String>,
+    /// Accepted (true), rejected (false) or unknown (null) under [`Review::reading`].
     pub accepted: Option<bool>,
+    /// The `REVIEW_OUTCOME` setting `accepted` was read under.
+    pub reading: String,
+    /// The event's undocumented fields (bounded, see `report::OtherField`): what a person
+    /// deciding the review can go on.
+    pub other_fields: BTreeMap<String, OtherField>,
     /// A later REVIEW_CANCELED voided it.
     pub canceled: bool,
 }
+
+/// A `DEFRAUDED_DOCUMENT_REGISTRATION` event: a document marked as defrauded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FraudMark {
+    pub date: Option<String>,
+    pub task_id: Option<String>,
+    pub document_id: Option<String>,
+    /// How it was linked: `taskId`, `attached.taskId` (the submission event attached to it),
+    /// `documentId` or `attached.documentId` (unique in the report); null when unlinked.
+    pub linked_by: Option<&'static str>,
+    pub other_fields: BTreeMap<String, OtherField>,
+}
+
+/// The reason a check failed whatever its validation and reviews say.
+pub const FRAUD_MARKED: &str = "fraudMarked";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckVerdict {
@@ -123,8 +268,10 @@ pub struct CheckVerdict {
     pub validation: Option<String>,
     /// What Namirial decided automatically.
     pub automatic: Outcome,
-    /// After operator reviews.
+    /// After operator reviews and fraud marks.
     pub outcome: Outcome,
+    /// Why the outcome is what it is whatever else says: `fraudMarked`.
+    pub reason: Option<&'static str>,
     pub failed_controls: Vec<ControlFinding>,
     pub warning_controls: Vec<ControlFinding>,
     /// Controls the reference never shows: reported, not judged.
@@ -135,6 +282,11 @@ pub struct CheckVerdict {
     pub errors: Vec<Code>,
     pub warnings: Vec<Code>,
     pub review: Option<Review>,
+    /// The fraud marks on this check (any one fails it).
+    pub fraud_marks: Vec<FraudMark>,
+    /// On a NOT_VALIDATED check (validation not run): the failed controls
+    /// (`scope/control`) and error codes found anyway. Not a pass, not a final failure.
+    pub unconfirmed_failures: Vec<String>,
     /// Other facts worth a look: LiveCheck refusal reason, obsolete controls, anonymized...
     pub notes: Vec<String>,
 }
@@ -151,6 +303,7 @@ impl CheckVerdict {
             validation: None,
             automatic: Outcome::NotEvaluated,
             outcome: Outcome::NotEvaluated,
+            reason: None,
             failed_controls: Vec::new(),
             warning_controls: Vec::new(),
             unknown_polarity_controls: Vec::new(),
@@ -158,8 +311,14 @@ impl CheckVerdict {
             errors: Vec::new(),
             warnings: Vec::new(),
             review: None,
+            fraud_marks: Vec::new(),
+            unconfirmed_failures: Vec::new(),
             notes: Vec::new(),
         }
+    }
+
+    pub fn is_fraud_marked(&self) -> bool {
+        !self.fraud_marks.is_empty()
     }
 
     /// Judges a control set; returns how many controls had a good/bad reading.
@@ -256,13 +415,21 @@ impl CheckVerdict {
             _ => Outcome::NotEvaluated,
         };
         self.outcome = self.automatic;
+        if matches!(validation, Some(Validation::NotValidated)) {
+            self.unconfirmed_failures = self
+                .failed_controls
+                .iter()
+                .map(|f| format!("{}/{}", f.scope, f.control))
+                .chain(self.errors.iter().map(|c| format!("error/{}", c.code)))
+                .collect();
+        }
     }
 
     fn apply_review(&mut self, review: Option<Review>) {
         let Some(review) = review else { return };
         if !review.canceled {
             self.outcome = match (self.automatic, review.accepted) {
-                (automatic, None) => automatic,
+                (_, None) => Outcome::ReviewedOutcomeUnknown,
                 (Outcome::Failed, Some(true)) => Outcome::Overturned,
                 (Outcome::Failed, Some(false)) => Outcome::Failed,
                 (_, Some(true)) => Outcome::Passed,
@@ -271,30 +438,77 @@ impl CheckVerdict {
         }
         self.review = Some(review);
     }
+
+    /// After the reviews: a fraud mark fails the check whatever came before or after it.
+    fn apply_fraud_marks(&mut self, marks: Vec<FraudMark>) {
+        if marks.is_empty() {
+            return;
+        }
+        self.outcome = Outcome::Failed;
+        self.reason = Some(FRAUD_MARKED);
+        self.fraud_marks = marks;
+    }
 }
 
-/// Links review events to checks and remembers which events were used.
 impl Review {
     /// A review event as found (not yet voided by a later REVIEW_CANCELED).
-    fn of(e: &Event) -> Self {
+    fn of(e: &Event, reading: &ReviewOutcome, linked_by: Option<&'static str>) -> Self {
         Review {
             event_type: e.event_type.as_ref().map_or("", |t| t.as_str()).to_string(),
             date: e.date.as_ref().map(|d| d.raw().to_string()),
             task_id: e.task_id.clone(),
             document_id: e.document_id.clone(),
-            accepted: match e.state {
-                Some(EventState::Ok) => Some(true),
-                Some(EventState::Ko) => Some(false),
-                _ => None,
-            },
+            linked_by,
+            event_state: e.state.as_ref().map(|s| s.as_str().to_string()),
+            accepted: reading.read(e),
+            reading: reading.name(),
+            other_fields: e.other_fields.clone(),
             canceled: false,
         }
     }
 }
 
-struct Reviews<'a> {
-    events: Vec<(usize, &'a Event)>,
+impl FraudMark {
+    fn of(e: &Event, linked_by: Option<&'static str>) -> Self {
+        FraudMark {
+            date: e.date.as_ref().map(|d| d.raw().to_string()),
+            task_id: e.task_id.clone(),
+            document_id: e.document_id.clone(),
+            linked_by,
+            other_fields: e.other_fields.clone(),
+        }
+    }
+}
+
+/// The task and document named by an object field of an event: the submission event the
+/// reference says is attached to a fraud mark (its field is not named, so any object field
+/// naming a `taskId` or `documentId` is read as that).
+fn attached(e: &Event) -> (Option<&str>, Option<&str>) {
+    for v in e.other_fields.values() {
+        if let OtherField::Object {
+            task_id,
+            document_id,
+            ..
+        } = v
+        {
+            if task_id.is_some() || document_id.is_some() {
+                return (task_id.as_deref(), document_id.as_deref());
+            }
+        }
+    }
+    (None, None)
+}
+
+/// The review, cancellation and fraud-mark events of a report, linked to checks as the
+/// verdicts are built; remembers which events were used, so the rest is listed unlinked.
+struct Links<'a> {
+    /// Reviews and cancellations, chronological.
+    reviews: Vec<(usize, &'a Event)>,
+    fraud_marks: Vec<(usize, &'a Event)>,
     used: Vec<bool>,
+    /// Document ids that name exactly one document (or identity document) of the report.
+    unique_document_ids: HashSet<&'a str>,
+    reading: &'a ReviewOutcome,
 }
 
 fn is_review(t: &EventType) -> bool {
@@ -308,37 +522,89 @@ fn is_review(t: &EventType) -> bool {
     )
 }
 
-impl<'a> Reviews<'a> {
-    fn new(events: &'a [Event]) -> Self {
-        let mut list: Vec<(usize, &Event)> = events
+/// What a check is known by, to link events to it.
+#[derive(Clone, Copy)]
+struct CheckIds<'a> {
+    task_id: Option<&'a str>,
+    document_id: Option<&'a str>,
+}
+
+impl<'a> Links<'a> {
+    fn new(report: &'a Report, reading: &'a ReviewOutcome) -> Self {
+        let events = &report.events;
+        let mut reviews: Vec<(usize, &Event)> = events
             .iter()
             .enumerate()
             .filter(|(_, e)| e.event_type.as_ref().is_some_and(is_review))
             .collect();
         // Chronological; the array order breaks ties and places undated events.
-        list.sort_by_key(|(i, e)| (e.date.as_ref().and_then(Timestamp::instant), *i));
-        let used = vec![false; events.len()];
-        Self { events: list, used }
+        reviews.sort_by_key(|(i, e)| (e.date.as_ref().and_then(Timestamp::instant), *i));
+        let fraud_marks = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.event_type == Some(EventType::DefraudedDocumentRegistration))
+            .collect();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let id_documents = report
+            .participants()
+            .iter()
+            .flat_map(|p| &p.identity_checks)
+            .filter_map(|c| c.id_document.as_ref());
+        for doc in report.documents.iter().chain(id_documents) {
+            if let Some(id) = doc.id.as_deref() {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+        Self {
+            reviews,
+            fraud_marks,
+            used: vec![false; events.len()],
+            unique_document_ids: counts
+                .into_iter()
+                .filter(|(_, n)| *n == 1)
+                .map(|(id, _)| id)
+                .collect(),
+            reading,
+        }
+    }
+
+    /// How `(task_id, document_id)` named by an event links it to `check`: by task id when
+    /// the event has one, else by a document id that is unique in the report.
+    fn link(
+        &self,
+        task_id: Option<&str>,
+        document_id: Option<&str>,
+        check: CheckIds,
+    ) -> Option<bool> {
+        match (task_id, document_id) {
+            (Some(t), _) => Some(check.task_id == Some(t)),
+            (None, Some(d)) => {
+                Some(check.document_id == Some(d) && self.unique_document_ids.contains(d))
+            }
+            (None, None) => None,
+        }
     }
 
     /// The review in force for a check of `review_type`, after `since`.
-    fn find(
+    fn review(
         &mut self,
         review_type: EventType,
-        task_id: Option<&str>,
-        document_id: Option<&str>,
+        check: CheckIds,
         since: Option<&Timestamp>,
     ) -> Option<Review> {
         let since = since.and_then(Timestamp::instant);
         let mut current: Option<Review> = None;
-        for (index, e) in &self.events {
-            let linked = (task_id.is_some() && e.task_id.as_deref() == task_id)
-                || (document_id.is_some() && e.document_id.as_deref() == document_id);
+        for (index, e) in &self.reviews {
+            let linked_by = match self.link(e.task_id.as_deref(), e.document_id.as_deref(), check) {
+                Some(true) if e.task_id.is_some() => "taskId",
+                Some(true) => "documentId",
+                _ => continue,
+            };
             let later = match (since, e.date.as_ref().and_then(Timestamp::instant)) {
                 (Some(s), Some(d)) => d >= s,
                 _ => true,
             };
-            if !linked || !later {
+            if !later {
                 continue;
             }
             let t = e.event_type.as_ref().expect("filtered on type");
@@ -349,17 +615,50 @@ impl<'a> Reviews<'a> {
                 }
             } else if *t == review_type {
                 self.used[*index] = true;
-                current = Some(Review::of(e));
+                current = Some(Review::of(e, self.reading, Some(linked_by)));
             }
         }
         current
     }
 
-    fn unlinked(&self) -> Vec<Review> {
-        self.events
+    /// Every fraud mark on a check, whatever its date: the event's own task id, else the
+    /// attached submission event's, else a document id unique in the report.
+    fn fraud_marks(&mut self, check: CheckIds) -> Vec<FraudMark> {
+        let mut found = Vec::new();
+        for (index, e) in &self.fraud_marks {
+            let (attached_task, attached_document) = attached(e);
+            let linked_by = if e.task_id.is_some() {
+                (self.link(e.task_id.as_deref(), None, check) == Some(true)).then_some("taskId")
+            } else if attached_task.is_some() {
+                (self.link(attached_task, None, check) == Some(true)).then_some("attached.taskId")
+            } else if e.document_id.is_some() {
+                (self.link(None, e.document_id.as_deref(), check) == Some(true))
+                    .then_some("documentId")
+            } else {
+                (self.link(None, attached_document, check) == Some(true))
+                    .then_some("attached.documentId")
+            };
+            if let Some(by) = linked_by {
+                self.used[*index] = true;
+                found.push(FraudMark::of(e, Some(by)));
+            }
+        }
+        found
+    }
+
+    fn unlinked_reviews(&self) -> Vec<Review> {
+        self.reviews
             .iter()
             .filter(|(i, _)| !self.used[*i])
-            .map(|(_, e)| Review::of(e))
+            .map(|(_, e)| Review::of(e, self.reading, None))
+            .collect()
+    }
+
+    fn unlinked_fraud_marks(&self) -> Vec<FraudMark> {
+        self.fraud_marks
+            .iter()
+            .filter(|(i, _)| !self.used[*i])
+            .map(|(_, e)| FraudMark::of(e, None))
             .collect()
     }
 }
@@ -368,7 +667,7 @@ fn document_verdict(
     doc: &Document,
     kind: CheckKind,
     locator: String,
-    reviews: &mut Reviews,
+    links: &mut Links,
 ) -> CheckVerdict {
     let mut v = CheckVerdict::new(kind, locator);
     v.participant_uuid = doc.participant_uuid.clone();
@@ -390,17 +689,17 @@ fn document_verdict(
             .push("anonymized: the file is not in the archive".into());
     }
     v.decide(doc.validation.as_ref(), judged);
-    let review = reviews.find(
-        EventType::DocumentReviewed,
-        doc.task_id.as_deref(),
-        doc.id.as_deref(),
-        doc.date.as_ref(),
-    );
+    let ids = CheckIds {
+        task_id: doc.task_id.as_deref(),
+        document_id: doc.id.as_deref(),
+    };
+    let review = links.review(EventType::DocumentReviewed, ids, doc.date.as_ref());
     v.apply_review(review);
+    v.apply_fraud_marks(links.fraud_marks(ids));
     v
 }
 
-fn face_match_verdict(fm: &FaceMatch, locator: String, reviews: &mut Reviews) -> CheckVerdict {
+fn face_match_verdict(fm: &FaceMatch, locator: String, links: &mut Links) -> CheckVerdict {
     let mut v = CheckVerdict::new(CheckKind::FaceMatch, locator);
     v.participant_uuid = fm.participant_uuid.clone();
     v.task_id = fm.task_id.clone();
@@ -411,17 +710,18 @@ fn face_match_verdict(fm: &FaceMatch, locator: String, reviews: &mut Reviews) ->
         .as_ref()
         .map_or(0, |c| v.add_controls(c, "faceMatch"));
     v.decide(fm.validation.as_ref(), judged);
-    let review = reviews.find(
-        EventType::FaceMatchReviewed,
-        fm.task_id.as_deref(),
-        None,
-        fm.date.as_ref(),
-    );
+    // A face match has no document id: only its task links events to it.
+    let ids = CheckIds {
+        task_id: fm.task_id.as_deref(),
+        document_id: None,
+    };
+    let review = links.review(EventType::FaceMatchReviewed, ids, fm.date.as_ref());
     v.apply_review(review);
+    v.apply_fraud_marks(links.fraud_marks(ids));
     v
 }
 
-fn video_verdict(video: &VideoIdentification, locator: String) -> CheckVerdict {
+fn video_verdict(video: &VideoIdentification, locator: String, links: &mut Links) -> CheckVerdict {
     let mut v = CheckVerdict::new(CheckKind::VideoIdentification, locator);
     v.participant_uuid = video.participant_uuid.clone();
     v.task_id = video.task_id.clone();
@@ -436,6 +736,10 @@ fn video_verdict(video: &VideoIdentification, locator: String) -> CheckVerdict {
         judged += v.add_controls(c, "biometryControls");
     }
     v.decide(video.validation.as_ref(), judged);
+    v.apply_fraud_marks(links.fraud_marks(CheckIds {
+        task_id: video.task_id.as_deref(),
+        document_id: None,
+    }));
     v
 }
 
@@ -506,8 +810,18 @@ pub struct ParticipantVerdict {
     pub participant_type: Option<String>,
     /// The worst outcome of the participant's identity checks and documents.
     pub outcome: Outcome,
+    /// One of the participant's checks is fraud-marked.
+    pub fraud_marked: bool,
+    /// Checks NOT_VALIDATED with failures found anyway (see `CheckVerdict::unconfirmed_failures`).
+    pub unconfirmed_failures: usize,
     pub identity_checks: Vec<CheckVerdict>,
     pub documents: Vec<CheckVerdict>,
+}
+
+impl ParticipantVerdict {
+    pub fn checks(&self) -> impl Iterator<Item = &CheckVerdict> + Clone {
+        self.identity_checks.iter().chain(&self.documents)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -545,7 +859,9 @@ pub struct ClientFileSummary {
     pub record_id: Option<String>,
     pub archiving_state: Option<String>,
     pub external_id: Option<String>,
-    pub external_info: Map<String, Value>,
+    /// The keys of `externalInfo` only: its values are the bank's business data, which can
+    /// hold personal data (the link key's value is the event's customer id already).
+    pub external_info_keys: Vec<String>,
     pub start_date: Option<String>,
     pub finish_date: Option<String>,
     pub validation_date: Option<String>,
@@ -561,24 +877,59 @@ pub struct ClientFileSummary {
     pub other_documents: Vec<CheckVerdict>,
     pub legal_entity: Option<CheckVerdict>,
     pub signed_documents: Vec<SignedDocumentSummary>,
+    /// The `REVIEW_OUTCOME` setting reviews were read under.
+    pub review_outcome_reading: String,
     pub unlinked_reviews: Vec<Review>,
+    /// A check of the file is fraud-marked, or a fraud mark links to no check.
+    pub fraud_marked: bool,
+    /// Fraud marks that link to no check: still a failure of the file.
+    pub unlinked_fraud_marks: Vec<FraudMark>,
+    /// Checks reviewed by an operator whose outcome the report does not say (as read).
+    pub reviewed_outcome_unknown: usize,
+    /// Checks NOT_VALIDATED with failures found anyway.
+    pub unconfirmed_failures: usize,
+    /// The zone a date without an offset was read in.
+    pub time_zone: String,
+    /// The client file's dates written without an offset (`date`, `clientFile.finishDate`...),
+    /// read in `time_zone`.
+    pub zoneless_dates: Vec<String>,
+    /// All dates of the report written without an offset.
+    pub zoneless_date_count: usize,
     /// Breaches of the reference's own rules (e.g. REJECTED without a rejection cause).
     pub inconsistencies: Vec<String>,
-    /// Display-only fields of an unexpected type: read leniently and noted, never fatal.
+    /// Display-only fields of an unexpected type, and free-form values clipped at their
+    /// bounds: read leniently and noted, never fatal.
     pub type_mismatches: super::report::TypeMismatches,
+}
+
+impl ClientFileSummary {
+    /// Every check: participants', other documents', the legal entity's.
+    pub fn all_checks(&self) -> impl Iterator<Item = &CheckVerdict> {
+        self.participants
+            .iter()
+            .flat_map(ParticipantVerdict::checks)
+            .chain(&self.other_documents)
+            .chain(&self.legal_entity)
+    }
 }
 
 fn raw(t: &Option<Timestamp>) -> Option<String> {
     t.as_ref().map(|t| t.raw().to_string())
 }
 
-/// Builds the summary and every verdict of a report.
+/// Builds the summary and every verdict of a report, reviews read as `unconfirmed`.
 pub fn summarize(report: &Report) -> ClientFileSummary {
-    let mut reviews = Reviews::new(&report.events);
+    summarize_with(report, &ReviewOutcome::default())
+}
+
+/// Builds the summary and every verdict of a report, reviews read as `reading` says.
+pub fn summarize_with(report: &Report, reading: &ReviewOutcome) -> ClientFileSummary {
+    let mut links = Links::new(report, reading);
     let cf = report.client_file.as_ref();
     // Reviews are claimed in this order: identity checks first, then documents.
-    let mut participants = participant_verdicts(report, &mut reviews);
-    let other_documents = place_documents(report, &mut participants, &mut reviews);
+    let mut participants = participant_verdicts(report, &mut links);
+    let other_documents = place_documents(report, &mut participants, &mut links);
+    let unlinked_fraud_marks = links.unlinked_fraud_marks();
     let signed_documents: Vec<SignedDocumentSummary> = report
         .signed_documents
         .iter()
@@ -592,7 +943,26 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
     };
     let inconsistencies = inconsistencies(cf, decision, &signed_documents);
 
-    ClientFileSummary {
+    let zoneless_dates = [
+        ("date", report.date.as_ref()),
+        (
+            "clientFile.startDate",
+            cf.and_then(|c| c.start_date.as_ref()),
+        ),
+        (
+            "clientFile.finishDate",
+            cf.and_then(|c| c.finish_date.as_ref()),
+        ),
+        (
+            "clientFile.validationDate",
+            cf.and_then(|c| c.validation_date.as_ref()),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, t)| t.is_some_and(Timestamp::is_zoneless))
+    .map(|(name, _)| name.to_string())
+    .collect();
+    let mut summary = ClientFileSummary {
         client_file_uuid: cf.and_then(|c| c.uuid.clone()),
         client_file_id: cf.and_then(|c| c.id.as_ref().map(|i| i.0.clone())),
         report_date: raw(&report.date),
@@ -605,7 +975,9 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
         archiving_state: cf
             .and_then(|c| c.archiving_state.as_ref().map(|s| s.as_str().to_string())),
         external_id: cf.and_then(|c| c.external_id.clone()),
-        external_info: cf.map(|c| c.external_info.clone()).unwrap_or_default(),
+        external_info_keys: cf
+            .map(|c| c.external_info.keys().cloned().collect())
+            .unwrap_or_default(),
         start_date: cf.and_then(|c| raw(&c.start_date)),
         finish_date: cf.and_then(|c| raw(&c.finish_date)),
         validation_date: cf.and_then(|c| raw(&c.validation_date)),
@@ -620,14 +992,33 @@ pub fn summarize(report: &Report) -> ClientFileSummary {
         other_documents,
         legal_entity: cf.and_then(legal_entity_verdict),
         signed_documents,
-        unlinked_reviews: reviews.unlinked(),
+        review_outcome_reading: reading.name(),
+        unlinked_reviews: links.unlinked_reviews(),
+        fraud_marked: !unlinked_fraud_marks.is_empty(),
+        unlinked_fraud_marks,
+        reviewed_outcome_unknown: 0,
+        unconfirmed_failures: 0,
+        time_zone: report.time_zone.name().to_string(),
+        zoneless_dates,
+        zoneless_date_count: report.zoneless_dates,
         inconsistencies,
         type_mismatches: report.type_mismatches.clone(),
-    }
+    };
+    let any_marked = summary.all_checks().any(CheckVerdict::is_fraud_marked);
+    summary.fraud_marked |= any_marked;
+    summary.reviewed_outcome_unknown = summary
+        .all_checks()
+        .filter(|c| c.outcome == Outcome::ReviewedOutcomeUnknown)
+        .count();
+    summary.unconfirmed_failures = summary
+        .all_checks()
+        .filter(|c| !c.unconfirmed_failures.is_empty())
+        .count();
+    summary
 }
 
 /// Each participant's identity-check verdicts (documents are placed afterwards).
-fn participant_verdicts(report: &Report, reviews: &mut Reviews) -> Vec<ParticipantVerdict> {
+fn participant_verdicts(report: &Report, links: &mut Links) -> Vec<ParticipantVerdict> {
     report
         .participants()
         .iter()
@@ -641,16 +1032,20 @@ fn participant_verdicts(report: &Report, reviews: &mut Reviews) -> Vec<Participa
                         doc,
                         CheckKind::IdDocument,
                         format!("{base}.idDocument"),
-                        reviews,
+                        links,
                     );
                     v.participant_uuid = v.participant_uuid.or_else(|| p.uuid.clone());
                     checks.push(v);
                 }
                 for (at, fm) in check.all_face_matches() {
-                    checks.push(face_match_verdict(fm, format!("{base}.{at}"), reviews));
+                    checks.push(face_match_verdict(fm, format!("{base}.{at}"), links));
                 }
                 if let Some(video) = &check.video_identification {
-                    checks.push(video_verdict(video, format!("{base}.videoIdentification")));
+                    checks.push(video_verdict(
+                        video,
+                        format!("{base}.videoIdentification"),
+                        links,
+                    ));
                 }
                 if let Some(lin) = &check.lin {
                     checks.push(lin_verdict(lin, format!("{base}.lin")));
@@ -663,6 +1058,8 @@ fn participant_verdicts(report: &Report, reviews: &mut Reviews) -> Vec<Participa
                 uuid: p.uuid.clone(),
                 participant_type: p.participant_type.clone(),
                 outcome: Outcome::NotEvaluated,
+                fraud_marked: false,
+                unconfirmed_failures: 0,
                 identity_checks: checks,
                 documents: Vec::new(),
             }
@@ -675,16 +1072,11 @@ fn participant_verdicts(report: &Report, reviews: &mut Reviews) -> Vec<Participa
 fn place_documents(
     report: &Report,
     participants: &mut [ParticipantVerdict],
-    reviews: &mut Reviews,
+    links: &mut Links,
 ) -> Vec<CheckVerdict> {
     let mut other_documents = Vec::new();
     for (di, doc) in report.documents.iter().enumerate() {
-        let v = document_verdict(
-            doc,
-            CheckKind::Document,
-            format!("documents[{di}]"),
-            reviews,
-        );
+        let v = document_verdict(doc, CheckKind::Document, format!("documents[{di}]"), links);
         let owner = participants
             .iter_mut()
             .find(|p| p.uuid.is_some() && p.uuid == doc.participant_uuid);
@@ -694,12 +1086,13 @@ fn place_documents(
         }
     }
     for p in participants {
-        p.outcome = Outcome::worst(
-            p.identity_checks
-                .iter()
-                .chain(&p.documents)
-                .map(|c| c.outcome),
-        );
+        p.outcome = Outcome::worst(p.checks().map(|c| c.outcome));
+        let marked = p.checks().any(CheckVerdict::is_fraud_marked);
+        p.fraud_marked = marked;
+        p.unconfirmed_failures = p
+            .checks()
+            .filter(|c| !c.unconfirmed_failures.is_empty())
+            .count();
     }
     other_documents
 }

@@ -99,8 +99,19 @@ fn french_id_card_with_failed_controls() {
 }
 
 #[test]
-fn face_match_failed_then_overturned_by_review() {
-    let a = analyze(Kind::FaceMatchOverturned).unwrap();
+fn face_match_failed_then_overturned_by_review_when_reviews_are_read_from_their_state() {
+    // `REVIEW_OUTCOME=event-state` (by default the review's outcome is unknown: see the unit
+    // tests of `verdict`).
+    let reading = kyc_trust_sign::Reading {
+        review_outcome: kyc_trust_sign::ReviewOutcome::EventState,
+        ..Default::default()
+    };
+    let a = run(kyc_trust_sign::analyze_archive_with(
+        &MemorySource(archive_bytes(Kind::FaceMatchOverturned)),
+        &Limits::default(),
+        &reading,
+    ))
+    .unwrap();
     assert_eq!(a.summary.decision, Decision::Accepted);
     assert_eq!(a.summary.record_id.as_deref(), Some(RECORD_ID));
     let p = participant(&a, CORINNE);
@@ -238,6 +249,7 @@ fn every_bad_archive_gets_its_precise_error() {
         (Kind::DotDotName, "unsafe_entry_name"),
         (Kind::AbsoluteName, "unsafe_entry_name"),
         (Kind::UnsupportedCompression, "unsupported_compression"),
+        (Kind::VersionHuge, "report_not_v6"),
     ];
     for (kind, code) in expected {
         let err = analyze(kind)

@@ -174,6 +174,15 @@ fn pep_detail(p: &PepScreening) -> Value {
     d
 }
 
+/// What a consumer (and the KYC decision) must see beside a PEP status: an acceptance of a
+/// PEP carries enhanced due diligence (`Blocked` says itself that it blocks).
+fn pep_flags(p: &PepScreening) -> Vec<String> {
+    match pep_of(p) {
+        Some(PepStatus::AcceptedWithEnhancedDueDiligence) => vec!["enhancedDueDiligence".into()],
+        _ => Vec::new(),
+    }
+}
+
 /// At most this many bytes of one transfer's diligence in the state (an item): the state
 /// keeps up to `kyc_state::MAX_OPEN_ITEMS` of them.
 const MAX_ITEM_DETAIL_BYTES: usize = 700;
@@ -520,6 +529,10 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
             if let CallbackKind::ComplementaryDiligence(d) = &callback.kind {
                 value =
                     value.with_item(&diligence_key(d, event_id), diligence_item(d, at, event_id));
+            }
+            if let CallbackKind::PepScreening(p) = &callback.kind {
+                // Carried by the state-change event: an acceptance is not a plain pass.
+                value.flags = pep_flags(p);
             }
             value.detail = Value::Object(detail);
             for (name, secret) in secrets(&callback.kind) {

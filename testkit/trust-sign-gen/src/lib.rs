@@ -54,10 +54,29 @@ pub enum Kind {
     UnsupportedCompression,
     /// A valid archive missing a named file and holding an unexpected one.
     ManifestMismatch,
+    // Verdict cases of issue 23.
+    /// A VALIDATED ID card marked as defrauded, then reviewed: failed, `fraudMarked`.
+    FraudMarked,
+    /// A fraud mark naming a task of no document: the file still fails (unlinked mark).
+    FraudUnlinked,
+    /// Two participants' `ID_CARD`s; a review of participant 2's (task 2_1) and one naming
+    /// only `ID_CARD`: participant 1's failure stands.
+    ReviewOtherParticipant,
+    /// A face match review carrying an acceptance field (`reviewState`, the generator's name).
+    ReviewOutcomeField,
+    /// A NOT_VALIDATED payslip whose controls failed: unconfirmed failures.
+    NotValidatedFailures,
+    /// Dates in other ISO 8601 forms: basic offset, no offset, comma fraction, basic format.
+    IsoDates,
+    /// `externalInfo` holding a ~63 MiB `[0,0,...]` array, deflated to ~64 KiB: processed
+    /// with the value clipped, never an out-of-memory crash.
+    ExternalInfoBomb,
+    /// A 1 MiB `version` string naming no V6: quarantined `report_not_v6`, the value clipped.
+    VersionHuge,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 24] = [
+    pub const ALL: [Kind; 32] = [
         Kind::IdCard,
         Kind::FaceMatchOverturned,
         Kind::FaceMatchNested,
@@ -82,6 +101,14 @@ impl Kind {
         Kind::AbsoluteName,
         Kind::UnsupportedCompression,
         Kind::ManifestMismatch,
+        Kind::FraudMarked,
+        Kind::FraudUnlinked,
+        Kind::ReviewOtherParticipant,
+        Kind::ReviewOutcomeField,
+        Kind::NotValidatedFailures,
+        Kind::IsoDates,
+        Kind::ExternalInfoBomb,
+        Kind::VersionHuge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -110,6 +137,14 @@ impl Kind {
             Kind::AbsoluteName => "absolute-name",
             Kind::UnsupportedCompression => "unsupported-compression",
             Kind::ManifestMismatch => "manifest-mismatch",
+            Kind::FraudMarked => "fraud-marked",
+            Kind::FraudUnlinked => "fraud-unlinked",
+            Kind::ReviewOtherParticipant => "review-other-participant",
+            Kind::ReviewOutcomeField => "review-outcome-field",
+            Kind::NotValidatedFailures => "not-validated-failures",
+            Kind::IsoDates => "iso-dates",
+            Kind::ExternalInfoBomb => "external-info-bomb",
+            Kind::VersionHuge => "version-huge",
         }
     }
 
@@ -134,6 +169,13 @@ impl Kind {
                 | Kind::LegalEntity
                 | Kind::Full
                 | Kind::ManifestMismatch
+                | Kind::FraudMarked
+                | Kind::FraudUnlinked
+                | Kind::ReviewOtherParticipant
+                | Kind::ReviewOutcomeField
+                | Kind::NotValidatedFailures
+                | Kind::IsoDates
+                | Kind::ExternalInfoBomb
         )
     }
 }
@@ -228,6 +270,15 @@ pub fn scenario(kind: Kind) -> Scenario {
             ..french_id_card(true)
         },
         Kind::LegalEntity => legal_entity().merge(signed_documents()),
+        Kind::FraudMarked => fraud_marked(),
+        Kind::FraudUnlinked => fraud_unlinked(),
+        Kind::ReviewOtherParticipant => review_other_participant(),
+        Kind::ReviewOutcomeField => review_outcome_field(),
+        Kind::NotValidatedFailures => not_validated_failures(),
+        Kind::IsoDates | Kind::ExternalInfoBomb | Kind::VersionHuge => Scenario {
+            state: Some("ACCEPTED"),
+            ..french_id_card(false)
+        },
         _ => face_match_overturned()
             .merge(video_identification(VIDEO_NAME))
             .merge(lin())
@@ -245,8 +296,35 @@ pub fn scenario(kind: Kind) -> Scenario {
 
 /// The report.json of a valid kind.
 pub fn report_json(kind: Kind) -> serde_json::Value {
-    scenarios::report(&scenario(kind))
+    let mut report = scenarios::report(&scenario(kind));
+    if let Some(patch) = kind_patch(kind) {
+        merge_patch(&mut report, &patch);
+    }
+    report
 }
+
+/// What a kind changes in its scenario's report (before the caller's patch).
+fn kind_patch(kind: Kind) -> Option<serde_json::Value> {
+    use serde_json::json;
+    match kind {
+        // The same instants as the other kinds, in other ISO 8601 forms; startDate has no
+        // offset (read in Europe/Paris: 09:00 UTC).
+        Kind::IsoDates => Some(json!({
+            "date": "2024-06-18T10:00:05+0200",
+            "clientFile": {
+                "startDate": "2024-06-14T11:00:00",
+                "finishDate": "2024-06-18T10:00:00,000+02",
+                "validationDate": "20240618T080000Z"
+            }
+        })),
+        Kind::VersionHuge => Some(json!({"version": format!("5.{}", "9".repeat(1 << 20))})),
+        _ => None,
+    }
+}
+
+/// The size report.json of [`Kind::ExternalInfoBomb`] inflates to: under the default 64 MiB
+/// limit, so it is read and parsed (the bomb is in a free-form field, not the archive).
+pub const EXTERNAL_INFO_BOMB_SIZE: u64 = 63 * 1024 * 1024;
 
 fn deflated() -> EntryOptions {
     EntryOptions {
@@ -293,6 +371,9 @@ pub fn write_archive<W: Write>(kind: Kind, opts: &ArchiveOptions, out: W) -> io:
         scenario(Kind::IdCard)
     };
     let mut report = scenarios::report(&s);
+    if let Some(patch) = kind_patch(kind) {
+        merge_patch(&mut report, &patch);
+    }
     if opts.numeric_ids {
         make_ids_numeric(&mut report);
     }
@@ -331,6 +412,17 @@ pub fn write_archive<W: Write>(kind: Kind, opts: &ArchiveOptions, out: W) -> io:
                 ..EntryOptions::default()
             },
         )?,
+        Kind::ExternalInfoBomb => {
+            let (payload, size, crc) = external_info_bomb(&report, EXTERNAL_INFO_BOMB_SIZE)?;
+            zip.add_raw(
+                "report.json",
+                &payload,
+                size,
+                crc,
+                Method::Deflated,
+                &EntryOptions::default(),
+            )?
+        }
         Kind::ZipBomb | Kind::ZipBombLying => {
             let (payload, crc) = bomb(BOMB_SIZE)?;
             let declared = (kind == Kind::ZipBombLying).then_some(1024);
@@ -452,6 +544,49 @@ fn bomb(size: u64) -> io::Result<(Vec<u8>, u32)> {
     crc.update(&tail);
     payload.extend(step(&tail, FlushCompress::Finish)?);
     Ok((payload, crc.finalize()))
+}
+
+/// report.json (pretty JSON bytes) with `clientFile.externalInfo.bomb` set to a `[0,0,...]`
+/// array making the whole about `size` bytes, deflated without ever holding it inflated: the
+/// array is one 1 MiB block of `0,` compressed once after a full flush and repeated (see
+/// [`bomb`]). Returns the deflated bytes, the inflated size and its CRC-32.
+fn external_info_bomb(report: &[u8], size: u64) -> io::Result<(Vec<u8>, u64, u32)> {
+    use flate2::{Compress, Compression, FlushCompress};
+    const BLOCK: usize = 1024 * 1024;
+    const MARK: &str = "\"@@bomb@@\"";
+    let mut value: serde_json::Value = serde_json::from_slice(report)?;
+    value["clientFile"]["externalInfo"]["bomb"] = serde_json::json!("@@bomb@@");
+    let text = serde_json::to_string(&value)?;
+    let at = text.find(MARK).expect("the mark was just written");
+    let head = format!("{}[", &text[..at]);
+    let tail = format!("0]{}", &text[at + MARK.len()..]);
+    let mut c = Compress::new(Compression::best(), false);
+    let mut step = |input: &[u8], flush| -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(input.len() / 2 + 1024);
+        let before = c.total_in();
+        c.compress_vec(input, &mut out, flush)
+            .map_err(io::Error::other)?;
+        assert_eq!(
+            (c.total_in() - before) as usize,
+            input.len(),
+            "output buffer large enough"
+        );
+        Ok(out)
+    };
+    let block_text = "0,".repeat(BLOCK / 2);
+    let mut payload = step(head.as_bytes(), FlushCompress::Full)?;
+    let block = step(block_text.as_bytes(), FlushCompress::Full)?;
+    let fixed = (head.len() + tail.len()) as u64;
+    let blocks = size.saturating_sub(fixed) / BLOCK as u64;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head.as_bytes());
+    for _ in 0..blocks {
+        payload.extend_from_slice(&block);
+        crc.update(block_text.as_bytes());
+    }
+    crc.update(tail.as_bytes());
+    payload.extend(step(tail.as_bytes(), FlushCompress::Finish)?);
+    Ok((payload, fixed + blocks * BLOCK as u64, crc.finalize()))
 }
 
 /// A small archive of `kind` in memory (tests).

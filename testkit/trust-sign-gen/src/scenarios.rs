@@ -450,6 +450,102 @@ pub fn legal_entity() -> Scenario {
     }
 }
 
+/// A VALIDATED ID card that an operator later marked as defrauded
+/// (`DEFRAUDED_DOCUMENT_REGISTRATION` with its task id and the submission event attached), and
+/// a `DOCUMENT_REVIEWED` of it after the mark: the card fails with reason `fraudMarked`
+/// whatever its validation and the review say.
+pub fn fraud_marked() -> Scenario {
+    let mut s = french_id_card(false);
+    s.events
+        .push(json!({"date": "2024-06-17T09:30:00Z", "state": "OK",
+        "type": "DEFRAUDED_DOCUMENT_REGISTRATION", "taskId": "1_1", "label": "Document frauduleux",
+        // The reference says the submission event is attached without naming the field:
+        // this name is the generator's, not Namirial's.
+        "submissionEvent": {"date": "2024-06-17T07:35:21Z", "type": "DOCUMENT_SUBMISSION",
+            "taskId": "1_1", "documentId": "ID_CARD"}}));
+    s.events.push(
+        json!({"date": "2024-06-17T10:00:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
+        "taskId": "1_1", "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}),
+    );
+    s.state = Some("ACCEPTED");
+    s
+}
+
+/// A fraud mark naming a task no document of the file has: it links to nothing and still
+/// fails the file (listed unlinked).
+pub fn fraud_unlinked() -> Scenario {
+    let mut s = payslip();
+    s.events
+        .push(json!({"date": "2024-06-17T09:30:00Z", "state": "OK",
+        "type": "DEFRAUDED_DOCUMENT_REGISTRATION", "taskId": "9_9"}));
+    s.state = Some("ACCEPTED");
+    s
+}
+
+/// Two participants' ID cards share the workflow's document id `ID_CARD`: Corinne's (task
+/// 1_1) failed, John's (task 2_1) passed. An operator reviews John's card (task 2_1), and a
+/// second review names only `ID_CARD`: neither may touch Corinne's failure.
+pub fn review_other_participant() -> Scenario {
+    let mut s = french_id_card(true);
+    let mut john = s.identity_checks[0].1["idDocument"].clone();
+    let files = vec![
+        image("2_john_doe_attachment_2_1.jpg", 51),
+        image("2_john_doe_attachment_2_2.jpg", 52),
+    ];
+    john["files"] = file_refs(&files);
+    john["taskId"] = json!("2_1");
+    john["participantUuid"] = json!(JOHN);
+    john["owner"] = json!("participant_2");
+    john["validation"] = json!("VALIDATED");
+    john["date"] = json!("2024-06-17T08:10:00Z");
+    john["controls"]["documentExpired"] = json!(false);
+    john["controls"]["ocrMrzBirthDateMatch"] = json!(true);
+    john["controls"]["participants"] = json!([{"owner": JOHN, "firstLastNamesInverted": false,
+        "namesInverted": false, "lastNameMatch": true, "firstNameMatch": true, "civilityMatch": true}]);
+    john["data"] = json!({"pages": []});
+    s.identity_checks.push((JOHN, json!({"idDocument": john})));
+    s.files.extend(files);
+    s.events.push(
+        json!({"date": "2024-06-17T08:10:00Z", "state": "OK", "type": "DOCUMENT_SUBMISSION",
+        "executedBy": JOHN, "taskId": "2_1", "documentType": "ID_CARD", "documentId": "ID_CARD",
+        "documentCategory": "ID_DOCUMENT"}),
+    );
+    s.events.push(
+        json!({"date": "2024-06-17T11:00:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
+        "taskId": "2_1", "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}),
+    );
+    s.events.push(
+        json!({"date": "2024-06-17T11:05:00Z", "state": "OK", "type": "DOCUMENT_REVIEWED",
+        "documentId": "ID_CARD", "documentCategory": "ID_DOCUMENT"}),
+    );
+    s.state = Some("PENDING");
+    s
+}
+
+/// The face match of [`face_match_overturned`], its review carrying an acceptance field.
+/// `reviewState` is the generator's name for it (the reference names none): a bank that has
+/// confirmed the real name with Namirial sets `REVIEW_OUTCOME=field:<name>=<accepted>/<rejected>`.
+pub fn review_outcome_field() -> Scenario {
+    let mut s = face_match_overturned();
+    let review = s
+        .events
+        .iter_mut()
+        .find(|e| e["type"] == "FACE_MATCH_REVIEWED")
+        .expect("the face match's review");
+    review["reviewState"] = json!("ACCEPTED");
+    s
+}
+
+/// A payslip whose validation was not run (NOT_VALIDATED) though its controls found it too
+/// old and its postal address wrong: failures kept visible, neither a pass nor a failure.
+pub fn not_validated_failures() -> Scenario {
+    let mut s = payslip();
+    s.documents[0]["validation"] = json!("NOT_VALIDATED");
+    s.documents[0]["controls"]["participants"][0]["postalAddressMatch"] = json!(false);
+    s.state = Some("PENDING");
+    s
+}
+
 /// The participants, in a fixed order, with their identity checks attached.
 fn participants(checks: &[(&'static str, Value)]) -> Value {
     let people = [

@@ -14,7 +14,11 @@ fn names(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> Vec<String> {
 
 #[test]
 fn valid_kinds_are_valid_zips_naming_their_files() {
-    for kind in Kind::ALL.into_iter().filter(|k| k.is_valid()) {
+    // The external-info bomb is read back on its own (a JSON value of it would need GiBs).
+    let kinds = Kind::ALL
+        .into_iter()
+        .filter(|k| k.is_valid() && *k != Kind::ExternalInfoBomb);
+    for kind in kinds {
         for zip64 in [false, true] {
             let mut bytes = Vec::new();
             write_archive(
@@ -163,6 +167,47 @@ fn the_bomb_stream_inflates_to_valid_json_of_the_requested_size() {
     assert!(serde_json::from_slice::<serde_json::Value>(&out)
         .unwrap()
         .is_object());
+}
+
+#[test]
+fn the_external_info_bomb_is_small_and_inflates_to_a_valid_report_near_the_limit() {
+    let bytes = archive_bytes(Kind::ExternalInfoBomb);
+    assert!(bytes.len() < 256 * 1024, "{}", bytes.len());
+    let mut archive = read_back(&bytes);
+    let entry = archive.by_name("report.json").unwrap();
+    assert!(entry.size() > 62 * 1024 * 1024 && entry.size() <= EXTERNAL_INFO_BOMB_SIZE);
+    // Streamed through a JSON reader that keeps nothing: valid JSON (the CRC is checked by
+    // the zip crate at the end of the entry).
+    let mut reader = std::io::BufReader::new(entry);
+    serde_json::from_reader::<_, serde::de::IgnoredAny>(&mut reader).unwrap();
+}
+
+#[test]
+fn verdict_kinds_carry_what_they_are_about() {
+    let events = |k: Kind| report_json(k)["events"].as_array().unwrap().clone();
+    let fraud = events(Kind::FraudMarked);
+    assert!(fraud
+        .iter()
+        .any(|e| e["type"] == "DEFRAUDED_DOCUMENT_REGISTRATION" && e["taskId"] == "1_1"));
+    let unlinked = events(Kind::FraudUnlinked);
+    assert!(unlinked
+        .iter()
+        .any(|e| e["type"] == "DEFRAUDED_DOCUMENT_REGISTRATION" && e["taskId"] == "9_9"));
+    let r = report_json(Kind::ReviewOtherParticipant);
+    let ids: Vec<_> = r["clientFile"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["identityChecks"][0]["idDocument"]["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![serde_json::json!("ID_CARD"); 2]);
+    let field = events(Kind::ReviewOutcomeField);
+    assert!(field.iter().any(|e| e["reviewState"] == "ACCEPTED"));
+    let nv = report_json(Kind::NotValidatedFailures);
+    assert_eq!(nv["documents"][0]["validation"], "NOT_VALIDATED");
+    let dates = report_json(Kind::IsoDates);
+    assert_eq!(dates["date"], "2024-06-18T10:00:05+0200");
+    assert_eq!(dates["clientFile"]["startDate"], "2024-06-14T11:00:00");
 }
 
 #[test]

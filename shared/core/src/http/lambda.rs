@@ -3,12 +3,13 @@
 
 use super::{HttpRequest, HttpResponse};
 use crate::callback_auth::{ClientCertificate, GatewayAttestation, JwtClaims};
+use crate::iam_route::IamCaller;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 /// Method, raw path and query, headers (those that are text), body, the caller's IP as API
 /// Gateway saw it and what the gateway attests (JWT authorizer claims, mTLS client
-/// certificate) (HTTP API 2.0 events).
+/// certificate, IAM caller) (HTTP API 2.0 events; any other event attests nothing).
 pub fn request(request: &Request) -> HttpRequest {
     let context = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => Some(ctx),
@@ -35,6 +36,15 @@ pub fn request(request: &Request) -> HttpRequest {
             .map(|cert| ClientCertificate {
                 subject_dn: cert.subject_dn.clone().unwrap_or_default(),
                 issuer_dn: cert.issuer_dn.clone().unwrap_or_default(),
+            }),
+        iam: context
+            .and_then(|ctx| ctx.authorizer.as_ref())
+            .and_then(|a| a.iam.as_ref())
+            .map(|iam| IamCaller {
+                user_arn: iam.user_arn.clone().unwrap_or_default(),
+                account_id: iam.account_id.clone().unwrap_or_default(),
+                access_key: iam.access_key.clone().unwrap_or_default(),
+                caller_id: iam.caller_id.clone().unwrap_or_default(),
             }),
     };
     HttpRequest {
@@ -96,5 +106,34 @@ mod tests {
         assert_eq!(resp.headers()["content-type"], "application/json");
         assert_eq!(resp.headers()["cache-control"], "no-store");
         assert!(matches!(resp.body(), Body::Text(t) if t == r#"{"error":"conflict"}"#));
+        assert_eq!(req.gateway.iam, None, "no authorizer, no IAM caller");
+    }
+
+    /// What API Gateway's IAM authorizer adds (HTTP API, payload 2.0), as the route receives it.
+    #[test]
+    fn the_iam_authorizers_attestation_reaches_our_request() {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "GET /customers/{id}/kyc", "rawPath": "/customers/c-1/kyc",
+            "rawQueryString": "", "headers": {},
+            "requestContext": {"http": {"method": "GET", "path": "/customers/c-1/kyc",
+                "protocol": "HTTP/1.1", "sourceIp": "10.0.0.7", "userAgent": "t"},
+                "authorizer": {"iam": {"accessKey": "ASIAEXAMPLE", "accountId": "123456789012",
+                    "callerId": "AROAEXAMPLE:core", "cognitoIdentity": null, "principalOrgId": null,
+                    "userArn": "arn:aws:sts::123456789012:assumed-role/bank-core/core",
+                    "userId": "AROAEXAMPLE:core"}},
+                "accountId": "123456789012", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+                "requestId": "r", "routeKey": "GET /customers/{id}/kyc", "stage": "$default",
+                "time": "27/Nov/2026:10:00:00 +0000", "timeEpoch": 0},
+            "isBase64Encoded": false
+        });
+        let req = request(&lambda_http::request::from_str(&event.to_string()).unwrap());
+        let caller = crate::iam_route::require_iam_caller(&req.gateway).expect("attested");
+        assert_eq!(
+            caller.user_arn,
+            "arn:aws:sts::123456789012:assumed-role/bank-core/core"
+        );
+        assert_eq!(caller.account_id, "123456789012");
+        assert_eq!(caller.access_key, "ASIAEXAMPLE");
+        assert_eq!(caller.caller_id, "AROAEXAMPLE:core");
     }
 }

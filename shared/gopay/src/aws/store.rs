@@ -5,7 +5,12 @@
 //! |---------------|-----------------------------|----------------|-------|
 //! | consent state | `GOPAY_STATE#sha256:<hex>`  | `GOPAY_STATE`  | customer, `validUntil` (10 min), `usedAt` once taken; TTL `expiresAt` a day later |
 //! | profile       | `GOPAY_PROFILE#<id>`        | `PROFILE`      | customer, status, sealed tokens + `tokenGen`, `nextDueAt`, lease, last snapshot, PDF key; `GSI1PK`=`GOPAY_DUE#<shard>`, `GSI1SK`=`<nextDueAt>#<id>` while active |
-//! | customer link | `CUSTOMER#<customer>`       | `GOPAY#PROFILE`| the customer's GoPay profile id |
+//! | customer link | `GP#C#<customer>` (escaped) | `LINK#PROFILE` | the customer's GoPay profile id, and `customerId` |
+//!
+//! The link is in the customer's GoPay partition (`kyc_core::keys`), which only the GoPay roles
+//! can write; a link is followed only to a profile whose `customerId` is the link's customer.
+//! Profiles and pending consents keep their keys (`docs/table-design.md`: a profile holds a
+//! refresh token that rotates on every use, and is never moved).
 //!
 //! Every state change that matters is a conditional write: taking a state (unused, unexpired),
 //! claiming (active, due, lease free/expired/ours), storing a rotated token (`tokenGen` equals
@@ -22,8 +27,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ServerSideEncryption;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use kyc_core::intake::Provider;
+use kyc_core::keys;
+use kyc_core::legacy_keys::{self, LegacyKeyLayout};
 
 use crate::consent::PendingConsent;
 use crate::identification::{ClientProfileId, StatusSnapshot};
@@ -120,8 +127,16 @@ fn profile_pk(id: &ClientProfileId) -> String {
 
 fn link_key(customer: &str) -> HashMap<String, Av> {
     HashMap::from([
-        ("PK".into(), s(format!("CUSTOMER#{customer}"))),
-        ("SK".into(), s("GOPAY#PROFILE")),
+        ("PK".into(), s(keys::customer_pk(Provider::Gopay, customer))),
+        ("SK".into(), s(keys::GOPAY_LINK_SK)),
+    ])
+}
+
+/// The link as releases before provider-scoped keys wrote it (read while a table moves).
+fn legacy_link_key(customer: &str) -> HashMap<String, Av> {
+    HashMap::from([
+        ("PK".into(), s(legacy_keys::customer_pk(customer))),
+        ("SK".into(), s(legacy_keys::GOPAY_LINK_SK)),
     ])
 }
 
@@ -136,6 +151,7 @@ pub struct DynamoGoPayStore {
     client: Client,
     table: String,
     shards: u32,
+    legacy: LegacyKeyLayout,
 }
 
 impl DynamoGoPayStore {
@@ -144,7 +160,14 @@ impl DynamoGoPayStore {
             client,
             table: table.into(),
             shards: shards.max(1),
+            legacy: LegacyKeyLayout::Off,
         }
+    }
+
+    /// Also reads the customer link where releases before provider-scoped keys kept it.
+    pub fn with_legacy_layout(mut self, legacy: LegacyKeyLayout) -> Self {
+        self.legacy = legacy;
+        self
     }
 
     fn due_keys(&self, id: &ClientProfileId, due: DateTime<Utc>) -> (String, String) {
@@ -393,6 +416,7 @@ impl GoPayStore for DynamoGoPayStore {
         let mut link = link_key(&c.customer_id);
         link.extend([
             ("itemType".to_string(), s("gopayLink")),
+            ("customerId".to_string(), s(&c.customer_id)),
             ("clientProfileId".to_string(), s(id.as_str())),
             ("updatedAt".to_string(), s(ts(c.now))),
         ]);
@@ -755,18 +779,24 @@ impl GoPayStore for DynamoGoPayStore {
         &self,
         customer_id: &str,
     ) -> Result<Option<ProfileRecord>, StoreError> {
-        let Some(link) = self.get(link_key(customer_id)).await? else {
+        let mut link = self.get(link_key(customer_id)).await?;
+        if link.is_none() && self.legacy.reads_legacy() {
+            link = self.get(legacy_link_key(customer_id)).await?;
+        }
+        let Some(link) = link else {
             return Ok(None);
         };
         let id = text(&link, "clientProfileId")
             .and_then(|id| ClientProfileId::new(id).ok())
             .ok_or_else(|| StoreError::Corrupt("gopay link: clientProfileId".into()))?;
-        self.profile(&id).await
+        let profile = self.profile(&id).await?;
+        Ok(crate::store::owned_by(profile, customer_id))
     }
 }
 
-/// S3: the rescue place for rotated tokens and the identification PDFs, both written with
-/// server-side encryption (the rescue objects are sealed with the payload key as well).
+/// S3: the rescue place for rotated tokens and the identification PDFs, both encrypted at rest
+/// by the bucket's default (SSE-KMS under `DataKmsKeyArn`, else SSE-S3: no encryption header is
+/// sent, one would override it); the rescue objects are sealed with the payload key as well.
 pub struct S3Objects {
     client: aws_sdk_s3::Client,
     bucket: String,
@@ -866,7 +896,6 @@ impl S3Objects {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .server_side_encryption(ServerSideEncryption::Aes256)
             .body(ByteStream::from(body))
             .send()
             .await

@@ -15,7 +15,9 @@ fn settings() -> Settings {
         processed_prefix: "processed/".into(),
         quarantine_prefix: "quarantine/".into(),
         link_key: LinkKey::ExternalId,
+        legacy_keys: Default::default(),
         limits: Limits::default(),
+        reading: Default::default(),
         secret_ttl: Duration::from_secs(300),
     }
 }
@@ -326,4 +328,312 @@ fn a_transient_archive_failure_is_retryable() {
     use kyc_core::invocation::InvocationError;
     let e: InvocationError = Transient("record 0: S3".into()).into();
     assert_eq!(e, InvocationError::Retryable("record 0: S3".into()));
+}
+
+// --- Issue 23 ---
+
+/// The event store's twin, refusing (as DynamoDB does for an item past 400 KB) every record
+/// whose event summary or state detail serialises past `limit` bytes.
+struct SizeLimitedStore {
+    inner: MemoryStore,
+    limit: usize,
+    refusals: Mutex<usize>,
+}
+
+#[async_trait]
+impl EventStore for SizeLimitedStore {
+    async fn record(&self, plan: &kyc_core::intake::WritePlan) -> Result<Outcome, StoreError> {
+        let size = plan.event.summary.to_string().len()
+            + plan
+                .patch
+                .as_ref()
+                .map_or(0, |p| p.value.detail.to_string().len());
+        if size > self.limit {
+            *self.refusals.lock().unwrap() += 1;
+            return Err(StoreError::Refused(
+                "Item size has exceeded the maximum allowed size".into(),
+            ));
+        }
+        self.inner.record(plan).await
+    }
+    async fn record_rejection(&self, r: &kyc_core::intake::Rejection) -> Result<(), StoreError> {
+        self.inner.record_rejection(r).await
+    }
+    async fn provider_states(
+        &self,
+        subject: &str,
+    ) -> Result<BTreeMap<Provider, kyc_core::kyc_state::ProviderState>, StoreError> {
+        self.inner.provider_states(subject).await
+    }
+    async fn history(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<kyc_core::intake::HistoryEntry>, StoreError> {
+        self.inner.history(subject).await
+    }
+}
+
+fn limited(limit: usize) -> (Twins, Arc<SizeLimitedStore>) {
+    let mut t = twins();
+    let store = Arc::new(SizeLimitedStore {
+        inner: MemoryStore::default(),
+        limit,
+        refusals: Mutex::new(0),
+    });
+    t.processor.store = store.clone();
+    (t, store)
+}
+
+#[tokio::test]
+async fn a_record_refused_for_its_size_is_stored_minimal_never_retried() {
+    // The full record of `full` is a few tens of KB; the minimal one a few KB.
+    let (t, store) = limited(6 * 1024);
+    t.archives
+        .insert(BUCKET, "incoming/a.zip", "v1", customer(Kind::Full, "c1"));
+    let r = t
+        .processor
+        .handle(&[notification("incoming/a.zip", "v1")])
+        .await
+        .expect("a refusal for size is not a transient failure");
+    let RecordResult::Processed {
+        outcome, minimal, ..
+    } = &r[0]
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!((outcome, *minimal), (&Outcome::Applied, true));
+    assert_eq!(*store.refusals.lock().unwrap(), 1);
+    let states = store.provider_states("c1").await.unwrap();
+    let stream = states[&Provider::TrustSign]
+        .streams
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(stream.status, "ACCEPTED");
+    assert!(stream.detail.get("participants").is_none());
+
+    // Refused even minimal: tagged, recorded failed, the invocation succeeds (no retry).
+    let (t, store) = limited(1024);
+    t.archives
+        .insert(BUCKET, "incoming/a.zip", "v1", customer(Kind::Full, "c1"));
+    let r = t
+        .processor
+        .handle(&[notification("incoming/a.zip", "v1")])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r[0], RecordResult::Quarantined { reason_code, .. } if reason_code == "item_too_large"),
+        "{r:?}"
+    );
+    assert_eq!(
+        t.archives.tags(BUCKET, "incoming/a.zip"),
+        vec![(QUARANTINE_TAG.to_string(), "item_too_large".to_string())]
+    );
+    assert_eq!(*store.refusals.lock().unwrap(), 2);
+    assert_eq!(store.inner.event_count(), 1);
+}
+
+#[tokio::test]
+async fn a_huge_non_v6_version_is_recorded_by_its_type_only() {
+    let t = twins();
+    t.archives.insert(
+        BUCKET,
+        "incoming/v.zip",
+        "v1",
+        archive_bytes(Kind::VersionHuge),
+    );
+    let r = t
+        .processor
+        .handle(&[notification("incoming/v.zip", "v1")])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r[0], RecordResult::Quarantined { reason_code, .. } if reason_code == "report_not_v6"),
+        "{r:?}"
+    );
+    let day = t.store.history("TS#U#2026-11-22").await.unwrap();
+    let summary = day[0].summary.to_string();
+    assert!(summary.len() < 4 * 1024, "{}", summary.len());
+    assert!(summary.contains(r#"the string \"5.99999"#), "{summary}");
+}
+
+#[tokio::test]
+async fn a_deflate_bomb_in_external_info_is_clipped_and_the_archive_processed() {
+    let t = twins();
+    t.archives.insert(
+        BUCKET,
+        "incoming/bomb.zip",
+        "v1",
+        archive_bytes(Kind::ExternalInfoBomb),
+    );
+    let r = t
+        .processor
+        .handle(&[notification("incoming/bomb.zip", "v1")])
+        .await
+        .unwrap();
+    let RecordResult::Processed { outcome, .. } = &r[0] else {
+        panic!("{r:?}")
+    };
+    assert_eq!(outcome, &Outcome::Applied);
+    let history = t
+        .store
+        .history(trust_sign_gen::scenarios::EXTERNAL_ID)
+        .await
+        .unwrap();
+    let summary = &history[0].summary;
+    // externalInfo: keys only, the bomb noted as a clipped value.
+    let keys = &summary["analysis"]["summary"]["externalInfoKeys"];
+    assert_eq!(keys, &serde_json::json!(["bomb", "channel", "customerId"]));
+    let mismatches = &summary["analysis"]["summary"]["typeMismatches"];
+    assert_eq!(mismatches["located"][0]["path"], "clientFile.externalInfo");
+    assert_eq!(mismatches["located"][0]["found"], "clipped");
+}
+
+#[tokio::test]
+async fn external_info_values_never_reach_summaries_or_history() {
+    let t = twins();
+    let mut bytes = Vec::new();
+    let opts = ArchiveOptions {
+        report_patch: Some(serde_json::json!({"clientFile": {"externalInfo": {
+            "advisorNote": "client Jean-Michel Planté, né le 03/04/1971", "customerId": "customer-0042"}}})),
+        ..ArchiveOptions::default()
+    };
+    write_archive(Kind::Full, &opts, &mut bytes).unwrap();
+    t.archives.insert(BUCKET, "incoming/i.zip", "v1", bytes);
+    t.processor
+        .handle(&[notification("incoming/i.zip", "v1")])
+        .await
+        .unwrap();
+    let history = t
+        .store
+        .history(trust_sign_gen::scenarios::EXTERNAL_ID)
+        .await
+        .unwrap();
+    let states = t
+        .store
+        .provider_states(trust_sign_gen::scenarios::EXTERNAL_ID)
+        .await
+        .unwrap();
+    let stored = format!(
+        "{} {}",
+        history[0].summary,
+        states[&Provider::TrustSign]
+            .streams
+            .values()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect::<String>()
+    );
+    assert!(
+        !stored.contains("Planté") && !stored.contains("1971"),
+        "{stored}"
+    );
+    assert!(stored.contains("advisorNote"));
+}
+
+#[tokio::test]
+async fn fraud_marks_and_unknown_review_outcomes_flag_the_state_and_are_counted() {
+    let t = twins();
+    t.archives.insert(
+        BUCKET,
+        "incoming/f.zip",
+        "v1",
+        archive_bytes(Kind::FraudMarked),
+    );
+    t.archives.insert(
+        BUCKET,
+        "incoming/r.zip",
+        "v1",
+        customer(Kind::FaceMatchOverturned, "c2"),
+    );
+    let r = t
+        .processor
+        .handle(&[
+            notification("incoming/f.zip", "v1"),
+            notification("incoming/r.zip", "v1"),
+        ])
+        .await
+        .unwrap();
+    let states = t
+        .store
+        .provider_states(trust_sign_gen::scenarios::EXTERNAL_ID)
+        .await
+        .unwrap();
+    let stream = states[&Provider::TrustSign]
+        .streams
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(
+        stream.flags,
+        vec![
+            "fraudMarked".to_string(),
+            format!(
+                "fraudMarkedParticipant:{}",
+                trust_sign_gen::scenarios::CORINNE
+            ),
+        ]
+    );
+    assert_eq!(stream.detail["fraudMarked"], true);
+    assert_eq!(stream.detail["participants"][0]["fraudMarked"], true);
+    assert_eq!(
+        stream.detail["participants"][0]["checks"][0]["reason"],
+        "fraudMarked"
+    );
+    let states = t.store.provider_states("c2").await.unwrap();
+    let stream = states[&Provider::TrustSign]
+        .streams
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(stream.flags, vec!["reviewedOutcomeUnknown".to_string()]);
+    assert_eq!(
+        stream.detail["participants"][0]["checks"][0]["outcome"],
+        "reviewed_outcome_unknown"
+    );
+    let batch = metrics(&r);
+    use kyc_core::metrics::Metric;
+    assert_eq!(batch.total(Metric::ReviewOutcomeUnknown), 1.0);
+    assert_eq!(batch.total(Metric::FraudMarkedFiles), 1.0);
+    // A duplicate delivery counts neither again.
+    let again = t
+        .processor
+        .handle(&[notification("incoming/r.zip", "v1")])
+        .await
+        .unwrap();
+    assert_eq!(metrics(&again).total(Metric::ReviewOutcomeUnknown), 0.0);
+}
+
+#[tokio::test]
+async fn a_report_dated_without_an_offset_reaches_the_state_read_in_the_configured_zone() {
+    for (zone, at) in [
+        (chrono_tz::Europe::Paris, "2024-06-18T08:00:05+00:00"),
+        (chrono_tz::UTC, "2024-06-18T10:00:05+00:00"),
+    ] {
+        let mut t = twins();
+        t.processor.settings.reading.time_zone = zone;
+        let mut bytes = Vec::new();
+        let opts = ArchiveOptions {
+            report_patch: Some(serde_json::json!({"date": "2024-06-18T10:00:05"})),
+            ..ArchiveOptions::default()
+        };
+        write_archive(Kind::Full, &opts, &mut bytes).unwrap();
+        t.archives.insert(BUCKET, "incoming/d.zip", "v1", bytes);
+        t.processor
+            .handle(&[notification("incoming/d.zip", "v1")])
+            .await
+            .unwrap();
+        let states = t
+            .store
+            .provider_states(trust_sign_gen::scenarios::EXTERNAL_ID)
+            .await
+            .unwrap();
+        let stream = states[&Provider::TrustSign]
+            .streams
+            .values()
+            .next()
+            .unwrap();
+        assert_eq!(stream.at.to_rfc3339(), at);
+        assert!(stream.flags.contains(&"zonelessReportDate".to_string()));
+        assert_eq!(stream.detail["zonelessDates"], serde_json::json!(["date"]));
+    }
 }

@@ -5,6 +5,7 @@ use super::types::{open_enum, Timestamp};
 use kyc_core::redact::Personal;
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 open_enum!(
     /// `events[].state`: OK for a success, KO for an error.
@@ -52,44 +53,253 @@ open_enum!(
     }
 );
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One entry of `events[]`. Read field by field (not derived) so the fields the reference
+/// does not document are kept, bounded ([`Event::other_fields`]): the acceptance of a
+/// review and the submission event attached to a fraud mark have no documented field, and a
+/// person deciding a review needs to see what the event carried.
+#[derive(Debug, Clone, Default)]
 pub struct Event {
     pub date: Option<Timestamp>,
     pub state: Option<EventState>,
     /// The participant who conceptually caused the event (end-user actions only).
-    #[serde(default, deserialize_with = "lenient::ident")]
     pub executed_by: Option<String>,
-    #[serde(default, deserialize_with = "lenient::ident")]
     pub delegatee_uuid: Option<String>,
-    #[serde(default, deserialize_with = "lenient::text")]
     pub source: Option<String>,
-    #[serde(rename = "IPAddress")]
-    #[serde(default, deserialize_with = "lenient::personal")]
     pub ip_address: Option<Personal<String>>,
-    #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
-    #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
-    #[serde(rename = "type")]
     pub event_type: Option<EventType>,
-    #[serde(default, deserialize_with = "lenient::personal")]
     pub sent_to: Option<Personal<String>>,
-    #[serde(default, deserialize_with = "lenient::text")]
     pub document_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::ident")]
     pub document_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::text")]
     pub document_category: Option<String>,
-    #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
-    #[serde(default, deserialize_with = "lenient::text")]
     pub channel: Option<String>,
     /// REOPEN only: reopened tasks, the operator's message, extra tasks.
-    #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub causes: Option<Personal<Value>>,
+    /// Fields the reference does not document, by name: at most [`MAX_OTHER_FIELDS`].
+    pub other_fields: BTreeMap<String, OtherField>,
+    /// Undocumented fields beyond [`MAX_OTHER_FIELDS`] (skipped, counted).
+    pub other_fields_omitted: usize,
+}
+
+/// Undocumented fields kept per event (real events carry a handful: `attachmentId`,
+/// `groupUuid`, `groupName` in the reference's example).
+pub const MAX_OTHER_FIELDS: usize = 16;
+
+/// An undocumented field's value, reduced to what can be shown without personal data: flags,
+/// numbers and enum-like tokens (`ACCEPTED`, `1_1`) as written; other text by its length
+/// only (an operator's comment may name the customer); an object by the task and document it
+/// names (an attached event); a list by its length.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OtherField {
+    Null,
+    Flag(bool),
+    Number(serde_json::Number),
+    Token(String),
+    Text {
+        chars: usize,
+    },
+    List {
+        items: usize,
+    },
+    Object {
+        task_id: Option<String>,
+        document_id: Option<String>,
+        fields: usize,
+    },
+}
+
+/// The longest text kept as a token; tokens are letters, digits and `_.:-`.
+const MAX_TOKEN: usize = 64;
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_TOKEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
+
+impl OtherField {
+    /// The value as a setting would name it (`ACCEPTED`, `true`, `1`); `None` for text,
+    /// lists and objects.
+    pub fn as_token(&self) -> Option<String> {
+        match self {
+            Self::Flag(b) => Some(b.to_string()),
+            Self::Number(n) => Some(n.to_string()),
+            Self::Token(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl serde::Serialize for OtherField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Self::Null => s.serialize_unit(),
+            Self::Flag(b) => s.serialize_bool(*b),
+            Self::Number(n) => n.serialize(s),
+            Self::Token(t) => s.serialize_str(t),
+            Self::Text { chars } => s.serialize_str(&format!("<text, {chars} characters>")),
+            Self::List { items } => s.serialize_str(&format!("<list, {items} items>")),
+            Self::Object {
+                task_id,
+                document_id,
+                fields,
+            } => {
+                let mut m = s.serialize_map(None)?;
+                if let Some(t) = task_id {
+                    m.serialize_entry("taskId", t)?;
+                }
+                if let Some(d) = document_id {
+                    m.serialize_entry("documentId", d)?;
+                }
+                m.serialize_entry("fields", fields)?;
+                m.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OtherField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OtherField;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<OtherField, E> {
+                Ok(OtherField::Null)
+            }
+            fn visit_none<E>(self) -> Result<OtherField, E> {
+                Ok(OtherField::Null)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<OtherField, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<OtherField, E> {
+                Ok(OtherField::Flag(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<OtherField, E> {
+                Ok(OtherField::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<OtherField, E> {
+                Ok(OtherField::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<OtherField, E> {
+                Ok(serde_json::Number::from_f64(v).map_or(OtherField::Null, OtherField::Number))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<OtherField, E> {
+                Ok(if is_token(v) {
+                    OtherField::Token(v.to_string())
+                } else {
+                    OtherField::Text {
+                        chars: v.chars().count(),
+                    }
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OtherField, A::Error> {
+                let mut items = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    items += 1;
+                }
+                Ok(OtherField::List { items })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OtherField, A::Error> {
+                let (mut task_id, mut document_id, mut fields) = (None, None, 0);
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    fields += 1;
+                    match k.as_ref() {
+                        "taskId" => task_id = map.next_value::<IdentField>()?.0,
+                        "documentId" => document_id = map.next_value::<IdentField>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(OtherField::Object {
+                    task_id,
+                    document_id,
+                    fields,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Adapters from the [`lenient`] readers to types `MapAccess::next_value` can take.
+macro_rules! lenient_field {
+    ($name:ident, $ty:ty, $reader:path) => {
+        struct $name($ty);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $reader(d).map($name)
+            }
+        }
+    };
+}
+lenient_field!(IdentField, Option<String>, lenient::ident);
+lenient_field!(TextField, Option<String>, lenient::text);
+lenient_field!(PersonalField, Option<Personal<String>>, lenient::personal);
+lenient_field!(CodesField, Vec<Value>, lenient::codes);
+lenient_field!(
+    CausesField,
+    Option<Personal<Value>>,
+    lenient::opt_personal_value
+);
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Event;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
+                let mut e = Event::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "date" => e.date = map.next_value()?,
+                        "state" => e.state = map.next_value()?,
+                        "executedBy" => e.executed_by = map.next_value::<IdentField>()?.0,
+                        "delegateeUuid" => e.delegatee_uuid = map.next_value::<IdentField>()?.0,
+                        "source" => e.source = map.next_value::<TextField>()?.0,
+                        "IPAddress" => e.ip_address = map.next_value::<PersonalField>()?.0,
+                        "taskId" => e.task_id = map.next_value::<IdentField>()?.0,
+                        "errors" => e.errors = map.next_value::<CodesField>()?.0,
+                        "warnings" => e.warnings = map.next_value::<CodesField>()?.0,
+                        "type" => e.event_type = map.next_value()?,
+                        "sentTo" => e.sent_to = map.next_value::<PersonalField>()?.0,
+                        "documentType" => e.document_type = map.next_value::<TextField>()?.0,
+                        "documentId" => e.document_id = map.next_value::<IdentField>()?.0,
+                        "documentCategory" => {
+                            e.document_category = map.next_value::<TextField>()?.0
+                        }
+                        "label" => e.label = map.next_value::<TextField>()?.0,
+                        "channel" => e.channel = map.next_value::<TextField>()?.0,
+                        "causes" => e.causes = map.next_value::<CausesField>()?.0,
+                        _ if e.other_fields.len() < MAX_OTHER_FIELDS && key.len() <= MAX_TOKEN => {
+                            let v = map.next_value::<OtherField>()?;
+                            e.other_fields.insert(key, v);
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            e.other_fields_omitted += 1;
+                        }
+                    }
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// A signed document; the archive holds it as `signed_{id}.pdf`.

@@ -41,6 +41,9 @@ thread_local! {
     static SEEN: Cell<usize> = const { Cell::new(0) };
     static FAIL_AT: Cell<Option<usize>> = const { Cell::new(None) };
     static ELEMENTS: Cell<usize> = const { Cell::new(0) };
+    /// The zone a time without an offset is read in (see `iso8601`).
+    static ZONE: Cell<chrono_tz::Tz> = const { Cell::new(super::iso8601::DEFAULT_ZONE) };
+    static ZONELESS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Starts counting for one parse; with `fail_at`, the mismatch of that index becomes an error.
@@ -48,6 +51,27 @@ pub(crate) fn begin(fail_at: Option<usize>) {
     SEEN.with(|s| s.set(0));
     FAIL_AT.with(|f| f.set(fail_at));
     ELEMENTS.with(|e| e.set(0));
+    ZONELESS.with(|z| z.set(0));
+}
+
+/// Sets the zone zone-less times of this parse are read in (reset by [`end`]).
+pub(crate) fn set_zone(zone: chrono_tz::Tz) {
+    ZONE.with(|z| z.set(zone));
+}
+
+/// The zone of the current parse.
+pub(crate) fn zone() -> chrono_tz::Tz {
+    ZONE.with(Cell::get)
+}
+
+/// Counts one time read without an offset.
+pub(crate) fn count_zoneless() {
+    ZONELESS.with(|z| z.set(z.get() + 1));
+}
+
+/// How many times of the current parse had no offset.
+pub(crate) fn zoneless() -> usize {
+    ZONELESS.with(Cell::get)
 }
 
 /// Counts one list item of the model; an error past [`MAX_ELEMENTS`].
@@ -148,19 +172,102 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<T> {
     }
 }
 
-/// A JSON value whose array items and object entries count against [`MAX_ELEMENTS`]: the
-/// free-form parts of a report (`externalInfo`, `postalAddress`, keyword lists, `causes`...)
-/// cannot grow memory past the budget either.
+/// What one free-form value (`externalInfo`, `postalAddress`, `version`, keyword lists,
+/// `causes`...) may keep: the report is untrusted, and `[0,0,...]` deflates 1000:1 (a 64 KiB
+/// archive entry inflating to a 64 MiB array would be a billion bytes of values). Past any
+/// bound the rest of the value is skipped unread (`IgnoredAny`: nothing kept) and the field
+/// is noted as clipped (like a type mismatch: counted, its JSON path located). Kept items
+/// still count against [`MAX_ELEMENTS`].
+pub const VALUE_MAX_ITEMS: usize = 1024;
+/// Text bytes one free-form value keeps (keys and strings together).
+pub const VALUE_MAX_BYTES: usize = 16 * 1024;
+/// Nesting one free-form value keeps (deeper arrays and objects are skipped).
+pub const VALUE_MAX_DEPTH: usize = 8;
+/// The most of any one text kept (labels, identifiers, enum values, dates...): longer text is
+/// clipped and noted.
+pub const MAX_TEXT: usize = 1024;
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `s` clipped to `max` bytes, marked with `…` when clipped.
+pub(crate) fn clip_owned(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    format!("{}…", clip(&s, max))
+}
+
+/// What is left of one free-form value's bounds.
+struct Budget {
+    items: usize,
+    bytes: usize,
+    clipped: bool,
+}
+
+/// A JSON value read within its own [`Budget`] (see [`VALUE_MAX_ITEMS`]).
 pub(crate) struct BoundedValue;
 
 impl<'de> de::DeserializeSeed<'de> for BoundedValue {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        let mut budget = Budget {
+            items: VALUE_MAX_ITEMS,
+            bytes: VALUE_MAX_BYTES,
+            clipped: false,
+        };
+        let v = d.deserialize_any(Clipped {
+            budget: &mut budget,
+            depth: 0,
+        })?;
+        if budget.clipped {
+            note::<D::Error>("value within bounds", "clipped")?;
+        }
+        Ok(v)
+    }
+}
+
+struct Clipped<'b> {
+    budget: &'b mut Budget,
+    depth: usize,
+}
+
+impl Clipped<'_> {
+    fn text(&mut self, v: &str) -> String {
+        let kept = clip(v, self.budget.bytes.min(MAX_TEXT));
+        if kept.len() < v.len() {
+            self.budget.clipped = true;
+        }
+        self.budget.bytes -= kept.len();
+        kept.to_string()
+    }
+    /// Whether one more item fits (the value is marked clipped only if one more comes).
+    fn room(&mut self) -> bool {
+        if self.depth >= VALUE_MAX_DEPTH || self.budget.items == 0 || self.budget.bytes == 0 {
+            return false;
+        }
+        self.budget.items -= 1;
+        true
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for Clipped<'_> {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for BoundedValue {
+impl<'de> Visitor<'de> for Clipped<'_> {
     type Value = Value;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
@@ -177,11 +284,8 @@ impl<'de> Visitor<'de> for BoundedValue {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(self.text(v)))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
@@ -192,28 +296,60 @@ impl<'de> Visitor<'de> for BoundedValue {
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(BoundedValue)? {
-            count_element()?;
-            items.push(v);
+        while self.room() {
+            let child = Clipped {
+                budget: &mut *self.budget,
+                depth: self.depth + 1,
+            };
+            match seq.next_element_seed(child)? {
+                Some(v) => {
+                    count_element()?;
+                    items.push(v);
+                }
+                None => return Ok(Value::Array(items)),
+            }
+        }
+        // Past a bound: the rest is read and dropped, nothing kept.
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            self.budget.clipped = true;
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
         }
         Ok(Value::Array(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
         let mut out = serde_json::Map::new();
-        while let Some(k) = map.next_key::<String>()? {
-            let v = map.next_value_seed(BoundedValue)?;
+        while self.room() {
+            let Some(k) = map.next_key::<String>()? else {
+                return Ok(Value::Object(out));
+            };
+            if k.len() > self.budget.bytes.min(MAX_TEXT) {
+                // A key cannot be clipped without changing what it names: skipped.
+                self.budget.clipped = true;
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            self.budget.bytes -= k.len();
+            let child = Clipped {
+                budget: &mut *self.budget,
+                depth: self.depth + 1,
+            };
+            let v = map.next_value_seed(child)?;
             count_element()?;
             out.insert(k, v);
+        }
+        if map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+            self.budget.clipped = true;
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         }
         Ok(Value::Object(out))
     }
 }
 
-/// Any JSON value, within the element budget.
+/// Any JSON value, within its bounds (see [`VALUE_MAX_ITEMS`]).
 pub(crate) fn bounded<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    d.deserialize_any(BoundedValue)
+    de::DeserializeSeed::deserialize(BoundedValue, d)
 }
 
 /// An optional free-form value (`null` is absent).
@@ -248,6 +384,7 @@ pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> 
 /// Stops counting; returns how many mismatches the parse met.
 pub(crate) fn end() -> usize {
     FAIL_AT.with(|f| f.set(None));
+    ZONE.with(|z| z.set(super::iso8601::DEFAULT_ZONE));
     SEEN.with(|s| s.replace(0))
 }
 
@@ -329,13 +466,15 @@ impl<'de> Visitor<'de> for ScalarVisitor {
                 "false" => note("boolean", "string").map(|_| Scalar::Flag(false)),
                 _ => note("boolean", "string").map(|_| Scalar::Absent),
             },
+            _ if v.len() > MAX_TEXT => note("text within bounds", "clipped")
+                .map(|_| Scalar::Text(format!("{}…", clip(v, MAX_TEXT)))),
             _ => Ok(Scalar::Text(v.to_string())),
         }
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
         match self.0 {
-            Want::Flag => self.visit_str(&v),
-            _ => Ok(Scalar::Text(v)),
+            Want::Text | Want::Ident if v.len() <= MAX_TEXT => Ok(Scalar::Text(v)),
+            _ => self.visit_str(&v),
         }
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
@@ -537,18 +676,142 @@ pub(crate) fn codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Er
     })
 }
 
-/// A display-only map (`externalInfo`): a non-object is noted and read as empty.
+/// Top-level entries one free-form map keeps (`externalInfo`).
+pub const MAP_MAX_ENTRIES: usize = 256;
+
+/// A free-form map (`externalInfo`): a non-object is noted and read as empty (skipped
+/// unread). Its top-level scalar entries are kept whatever its nested values hold (up to
+/// [`MAP_MAX_ENTRIES`], text clipped at [`MAX_TEXT`]): the customer link may be one of them
+/// (`LINK_KEY=externalInfo.<key>`), and an oversized neighbour must not crowd it out. Nested
+/// arrays and objects share one [`Budget`].
 pub(crate) fn map<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<serde_json::Map<String, Value>, D::Error> {
-    Ok(match bounded(d)? {
-        Value::Object(m) => m,
-        Value::Null => serde_json::Map::new(),
-        other => {
-            note::<D::Error>("object", kind(&other))?;
-            serde_json::Map::new()
+    struct TopMap;
+    impl TopMap {
+        fn other<E: de::Error>(found: &'static str) -> Result<serde_json::Map<String, Value>, E> {
+            note("object", found).map(|_| serde_json::Map::new())
         }
-    })
+    }
+    impl<'de> Visitor<'de> for TopMap {
+        type Value = serde_json::Map<String, Value>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            let mut nested = Budget {
+                items: VALUE_MAX_ITEMS,
+                bytes: VALUE_MAX_BYTES,
+                clipped: false,
+            };
+            let mut clipped = false;
+            while let Some(k) = map.next_key::<String>()? {
+                if out.len() >= MAP_MAX_ENTRIES || k.len() > MAX_TEXT {
+                    clipped = true;
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                let v = map.next_value_seed(TopEntry {
+                    nested: &mut nested,
+                })?;
+                count_element()?;
+                out.insert(k, v);
+            }
+            if clipped || nested.clipped {
+                note::<A::Error>("value within bounds", "clipped")?;
+            }
+            Ok(out)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(serde_json::Map::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(serde_json::Map::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Self::other("array")
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Self::other("string")
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Self::other("boolean")
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Self::other("number")
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Self::other("number")
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Self::other("number")
+        }
+    }
+
+    /// One top-level entry: a scalar on its own allowance, a container on the shared budget.
+    struct TopEntry<'b> {
+        nested: &'b mut Budget,
+    }
+    impl<'de> de::DeserializeSeed<'de> for TopEntry<'_> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for TopEntry<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+            if v.len() > MAX_TEXT {
+                self.nested.clipped = true;
+            }
+            Ok(Value::String(clip(v, MAX_TEXT).to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+            Clipped {
+                budget: self.nested,
+                depth: 1,
+            }
+            .visit_seq(seq)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+            Clipped {
+                budget: self.nested,
+                depth: 1,
+            }
+            .visit_map(map)
+        }
+    }
+
+    d.deserialize_any(TopMap)
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -16,6 +16,7 @@
 
 mod document;
 mod events;
+pub mod iso8601;
 pub mod lenient;
 mod participant;
 mod types;
@@ -25,7 +26,9 @@ pub use document::{
     Holder, IdDocumentInformation, IdInformations, LegalAgent, LiveCheckReason,
     LiveCheckRefuseReason, Mrz, Office, OwnerControls, Validation, MAX_UNKNOWN_CONTROLS,
 };
-pub use events::{ConsentClause, Event, EventState, EventType, SignedDocument};
+pub use events::{
+    ConsentClause, Event, EventState, EventType, OtherField, SignedDocument, MAX_OTHER_FIELDS,
+};
 pub use lenient::{TypeMismatch, TypeMismatches};
 pub use participant::{
     FaceMatch, FaceMatchField, IdentityCheck, Lin, LinMatch, LinProviderData, LinVerdict,
@@ -83,9 +86,20 @@ pub struct Report {
     /// name another version.
     #[serde(default, deserialize_with = "lenient::opt_value")]
     pub version: Option<Value>,
-    /// Display-only fields of an unexpected type, noted rather than fatal (see [`lenient`]).
+    /// Display-only fields of an unexpected type, and free-form values clipped at their
+    /// bounds: noted rather than fatal (see [`lenient`]).
     #[serde(skip)]
     pub type_mismatches: TypeMismatches,
+    /// How many dates had no offset (read in [`Report::time_zone`], flagged).
+    #[serde(skip)]
+    pub zoneless_dates: usize,
+    /// The zone dates without an offset were read in.
+    #[serde(skip, default = "default_zone")]
+    pub time_zone: chrono_tz::Tz,
+}
+
+fn default_zone() -> chrono_tz::Tz {
+    iso8601::DEFAULT_ZONE
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,10 +204,19 @@ impl Report {
     /// Errors keep positions and JSON paths only, never serde's message, which can quote a
     /// (personal) value.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, TrustSignError> {
+        Self::from_slice_in(bytes, iso8601::DEFAULT_ZONE)
+    }
+
+    /// [`Report::from_slice`], reading a date without an offset in `zone`.
+    pub fn from_slice_in(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Self, TrustSignError> {
         lenient::begin(None);
+        lenient::set_zone(zone);
         let parsed = Self::parse(bytes);
+        let zoneless = lenient::zoneless();
         let mismatches = lenient::end();
         let mut report = parsed?;
+        report.zoneless_dates = zoneless;
+        report.time_zone = zone;
         if mismatches > 0 {
             report.type_mismatches = Self::locate_mismatches(bytes, mismatches);
         }
@@ -244,7 +267,7 @@ impl Report {
         }
         if let Some(v) = report.version.as_ref().filter(|v| !v.is_null()) {
             if !names_v6(v) {
-                return Err(not_v6(NotV6Reason::OtherVersion(v.to_string())));
+                return Err(not_v6(NotV6Reason::OtherVersion(describe_version(v))));
             }
         }
         if report.date.is_none() {
@@ -271,6 +294,20 @@ impl Report {
 
 fn not_v6(reason: NotV6Reason) -> TrustSignError {
     TrustSignError::NotV6 { reason }
+}
+
+/// A `version` that is not 6, as the failed event records it: its type, and a short clipped
+/// form of a string or number (the field is untrusted: a huge value must not reach an item).
+fn describe_version(v: &Value) -> String {
+    const SHOWN: usize = 32;
+    match v {
+        Value::String(s) => format!("the string {:?}", lenient::clip_owned(s.clone(), SHOWN)),
+        Value::Number(n) => format!("the number {}", lenient::clip_owned(n.to_string(), SHOWN)),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+        Value::Null => "null".into(),
+    }
 }
 
 fn names_v6(v: &Value) -> bool {
@@ -315,7 +352,7 @@ fn classify_error(
     match serde_json::from_slice::<TopShape>(bytes) {
         Ok(top) => {
             if let Some(v) = top.version.filter(|v| !v.is_null() && !names_v6(v)) {
-                not_v6(NotV6Reason::OtherVersion(v.to_string()))
+                not_v6(NotV6Reason::OtherVersion(describe_version(&v)))
             } else if !top.client_file.is_some_and(|o| o.0) {
                 not_v6(NotV6Reason::MissingField("clientFile"))
             } else {

@@ -178,11 +178,11 @@ fn not_v6_says_why() {
         (r#"{"clientFile":{}}"#, NotV6Reason::MissingField("date")),
         (
             r#"{"version":5,"date":"2024-01-01T00:00:00Z","clientFile":{}}"#,
-            NotV6Reason::OtherVersion("5".into()),
+            NotV6Reason::OtherVersion("the number 5".into()),
         ),
         (
             r#"{"version":"V5","participants":"x","clientFile":"no"}"#,
-            NotV6Reason::OtherVersion("\"V5\"".into()),
+            NotV6Reason::OtherVersion("the string \"V5\"".into()),
         ),
     ];
     for (json, want) in cases {
@@ -349,16 +349,39 @@ fn more_items_than_the_budget_is_a_clear_error_not_a_crash() {
 }
 
 #[test]
-fn free_form_values_count_against_the_budget_too() {
-    // A keyword list or an externalInfo of millions of entries is refused, not built.
+fn free_form_values_are_clipped_at_their_bounds_and_noted() {
+    // A keyword list or an externalInfo of millions of entries keeps its first items only; the
+    // rest is skipped unread (nothing built), the field noted clipped with its path.
     let words = vec!["\"w\""; lenient::MAX_ELEMENTS + 1].join(",");
     let json = format!(
         r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{}},"documents":[{{"controls":{{"keywordsBlacklist":[{words}]}}}}]}}"#
     );
-    assert!(matches!(
-        Report::from_slice(json.as_bytes()),
-        Err(TrustSignError::TooComplex { .. })
-    ));
+    let r = Report::from_slice(json.as_bytes()).unwrap();
+    let kept = &r.documents[0].controls.as_ref().unwrap().checks["keywordsBlacklist"];
+    assert_eq!(kept.as_array().unwrap().len(), lenient::VALUE_MAX_ITEMS);
+    assert_eq!(r.type_mismatches.count, 1);
+    assert_eq!(
+        r.type_mismatches.located[0].path,
+        "documents[0].controls.keywordsBlacklist"
+    );
+    assert_eq!(r.type_mismatches.located[0].found, "clipped");
+
+    // externalInfo: its top-level scalars survive a neighbour that is a bomb, whatever the
+    // order; the neighbour is clipped.
+    let bomb = vec!["0"; 5_000_000].join(",");
+    let json = format!(
+        r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"externalInfo":{{"junk":{{"a":[{bomb}]}},"customerId":"c-42","n":7}}}}}}"#
+    );
+    let r = Report::from_slice(json.as_bytes()).unwrap();
+    let info = &r.client_file().unwrap().external_info;
+    assert_eq!(info["customerId"], "c-42");
+    assert_eq!(info["n"], 7);
+    assert_eq!(
+        info["junk"]["a"].as_array().unwrap().len(),
+        lenient::VALUE_MAX_ITEMS - 1
+    );
+    assert_eq!(r.type_mismatches.located[0].path, "clientFile.externalInfo");
+    // More than 256 keys: the first 256 kept.
     let info: Vec<String> = (0..=lenient::MAX_ELEMENTS)
         .map(|i| format!("\"k{i}\":1"))
         .collect();
@@ -366,8 +389,55 @@ fn free_form_values_count_against_the_budget_too() {
         r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"externalInfo":{{{}}}}}}}"#,
         info.join(",")
     );
-    assert!(matches!(
-        Report::from_slice(json.as_bytes()),
-        Err(TrustSignError::TooComplex { .. })
-    ));
+    let r = Report::from_slice(json.as_bytes()).unwrap();
+    assert_eq!(
+        r.client_file().unwrap().external_info.len(),
+        lenient::MAP_MAX_ENTRIES
+    );
+    // Deeper than 8 levels: the deep part is dropped.
+    let deep = format!("{}1{}", "[".repeat(20), "]".repeat(20));
+    let json = format!(
+        r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"legalEntity":{{"postalAddress":{deep}}}}}}}"#
+    );
+    let r = Report::from_slice(json.as_bytes()).unwrap();
+    let address = r.client_file().unwrap().legal_entity.as_ref().unwrap();
+    let text = address.postal_address.as_ref().unwrap().to_string();
+    assert_eq!(text, format!("{}{}", "[".repeat(9), "]".repeat(9)));
+    assert_eq!(r.type_mismatches.count, 1);
+}
+
+#[test]
+fn a_huge_version_or_text_is_kept_clipped() {
+    let json = format!(
+        r#"{{"version":"5.{}","date":"2024-01-01T00:00:00Z","clientFile":{{}}}}"#,
+        "9".repeat(1 << 20)
+    );
+    match Report::from_slice(json.as_bytes()) {
+        Err(e @ TrustSignError::NotV6 { .. }) => {
+            let text = e.to_string();
+            assert!(text.len() < 200, "{}", text.len());
+            assert!(text.contains(r#"the string "5.999"#), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let json = format!(
+        r#"{{"version":[{}],"date":"2024-01-01T00:00:00Z","clientFile":{{}}}}"#,
+        vec!["0"; 100_000].join(",")
+    );
+    match Report::from_slice(json.as_bytes()) {
+        Err(TrustSignError::NotV6 { reason }) => {
+            assert_eq!(reason, NotV6Reason::OtherVersion("an array".into()))
+        }
+        other => panic!("{other:?}"),
+    }
+    let json = format!(
+        r#"{{"date":"2024-01-01T00:00:00Z","clientFile":{{"state":"{}","workflowLabel":"{}"}}}}"#,
+        "A".repeat(100_000),
+        "é".repeat(100_000)
+    );
+    let r = Report::from_slice(json.as_bytes()).unwrap();
+    let cf = r.client_file().unwrap();
+    assert!(cf.state.as_ref().unwrap().as_str().len() <= lenient::MAX_TEXT + 3);
+    assert!(cf.workflow_label.as_ref().unwrap().len() <= lenient::MAX_TEXT + 3);
+    assert_eq!(r.type_mismatches.count, 2);
 }

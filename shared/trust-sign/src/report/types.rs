@@ -71,21 +71,31 @@ macro_rules! open_enum {
 }
 pub(crate) use open_enum;
 
-/// A date as written in the report (ISO 8601), with its parsed instant when it parses.
-/// An unparseable date is kept raw, never fatal; ordering code treats it as unknown.
+/// A date as written in the report (ISO 8601, see [`super::iso8601`]), with its parsed
+/// instant when it parses. An unparseable date is kept raw (clipped), never fatal; ordering
+/// code treats it as unknown. A time written without an offset is read in the zone the parse
+/// was given (Europe/Paris by default) and marked [`Timestamp::is_zoneless`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Timestamp {
     raw: String,
     parsed: Option<chrono::DateTime<chrono::Utc>>,
+    zoneless: bool,
 }
 
 impl Timestamp {
+    /// Parsed with a zone-less time read in Europe/Paris (Namirial's zone).
     pub fn new(raw: impl Into<String>) -> Self {
+        Self::in_zone(raw, super::iso8601::DEFAULT_ZONE)
+    }
+    /// Parsed with a zone-less time read in `zone`.
+    pub fn in_zone(raw: impl Into<String>, zone: chrono_tz::Tz) -> Self {
         let raw = raw.into();
-        let parsed = chrono::DateTime::parse_from_rfc3339(raw.trim())
-            .ok()
-            .map(|d| d.with_timezone(&chrono::Utc));
-        Self { raw, parsed }
+        let parsed = super::iso8601::parse(&raw, zone);
+        Self {
+            raw: super::lenient::clip_owned(raw, MAX_RAW_DATE),
+            parsed: parsed.map(|p| p.instant),
+            zoneless: parsed.is_some_and(|p| p.zoneless),
+        }
     }
     pub fn raw(&self) -> &str {
         &self.raw
@@ -93,7 +103,14 @@ impl Timestamp {
     pub fn instant(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.parsed
     }
+    /// The text had no offset: [`Timestamp::instant`] assumes the configured zone.
+    pub fn is_zoneless(&self) -> bool {
+        self.zoneless
+    }
 }
+
+/// The most of an unparseable date's text kept (a date is ~30 characters).
+const MAX_RAW_DATE: usize = 64;
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -110,10 +127,17 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match super::lenient::bounded(d)? {
-            Value::String(s) => Self::new(s),
+            Value::String(s) => {
+                let t = Self::in_zone(s, super::lenient::zone());
+                if t.zoneless {
+                    super::lenient::count_zoneless();
+                }
+                t
+            }
             other => Self {
-                raw: other.to_string(),
+                raw: super::lenient::clip_owned(other.to_string(), MAX_RAW_DATE),
                 parsed: None,
+                zoneless: false,
             },
         })
     }
@@ -160,6 +184,19 @@ mod tests {
         let bad: Timestamp = serde_json::from_str(r#""10/03/2015""#).unwrap();
         assert_eq!(bad.instant(), None);
         assert_eq!(bad.raw(), "10/03/2015");
+        // Not only RFC 3339: a basic offset, and no offset at all (read in Paris, flagged).
+        let basic: Timestamp = serde_json::from_str(r#""2024-05-02T10:15:30+0200""#).unwrap();
+        assert_eq!(
+            basic.instant().unwrap().to_rfc3339(),
+            "2024-05-02T08:15:30+00:00"
+        );
+        assert!(!basic.is_zoneless());
+        let local: Timestamp = serde_json::from_str(r#""2024-05-02T10:15:30""#).unwrap();
+        assert_eq!(local.instant(), basic.instant());
+        assert!(local.is_zoneless());
+        // A huge non-date keeps a clipped text only.
+        let huge = Timestamp::new("x".repeat(100_000));
+        assert!(huge.raw().len() < 100, "{}", huge.raw().len());
     }
 
     #[test]

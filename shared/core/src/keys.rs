@@ -1,0 +1,440 @@
+//! Every DynamoDB key the product builds, in one place (the design record is
+//! `docs/table-design.md`).
+//!
+//! Whoever writes an item owns its key's prefix, so IAM's `dynamodb:LeadingKeys` (which sees only
+//! the partition key) can confine each role to its own area: `XP#`, `TS#`, `GP#` for the three
+//! providers' events, history and states, `C#` for the customer level (decision, lifecycle),
+//! `A#` for aliases, `T#` for erasure tombstones.
+//!
+//! Ids that providers send are never refused; they are [`escape_id`]d where they enter a key, so
+//! no id can hold a separator, look like another customer's prefix, or break DynamoDB's key
+//! limits.
+
+use crate::intake::Provider;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// An escaped id longer than this is replaced by its digest (`%%<sha256 hex>`): partition keys
+/// stop at 2,048 bytes and sort keys at 1,024, and a provider may send ids of any length.
+pub const MAX_ESCAPED_ID_BYTES: usize = 512;
+
+/// The marker of a digest-form id. Escaping never produces `%%` (a `%` is always followed by
+/// two hex digits), so a digest form and an escaped form never meet.
+const DIGEST_MARK: &str = "%%";
+
+/// The separator between key parts. Escaped ids never contain it.
+pub const SEP: char = '#';
+
+/// The key form of an id: visible ASCII other than `#` and `%` as is, every other byte as
+/// `%XX`; the digest form when that is longer than [`MAX_ESCAPED_ID_BYTES`].
+pub fn escape_id(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_graphic() && b != b'#' && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0x0f));
+        }
+    }
+    if out.len() > MAX_ESCAPED_ID_BYTES {
+        return format!(
+            "{DIGEST_MARK}{}",
+            hex::encode(Sha256::digest(id.as_bytes()))
+        );
+    }
+    out
+}
+
+fn hex_digit(n: u8) -> char {
+    char::from_digit(u32::from(n), 16)
+        .expect("a nibble")
+        .to_ascii_uppercase()
+}
+
+/// The id an escaped key part stands for; `None` for the digest form (the item's own
+/// `customerId`/`eventId` attribute holds the id) or for text [`escape_id`] cannot produce.
+pub fn unescape_id(key_part: &str) -> Option<String> {
+    if key_part.starts_with(DIGEST_MARK) {
+        return None;
+    }
+    let bytes = key_part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = key_part.get(i + 1..i + 3)?;
+                if !hex
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
+                {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'#' => return None,
+            b if b.is_ascii_graphic() => {
+                out.push(b);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    let id = String::from_utf8(out).ok()?;
+    // Only the canonical escape of an id is a key part (`%41` is not `A`).
+    (escape_id(&id) == key_part).then_some(id)
+}
+
+/// The longest customer id (in characters) the bank's own HTTP calls take (the read API, GoPay
+/// consents): far above any id a provider sends (Xpollens: 128), within API Gateway's URL limits
+/// once percent-encoded. Provider intake takes any non-empty id (keys use the digest form past
+/// [`MAX_ESCAPED_ID_BYTES`]).
+pub const MAX_CUSTOMER_ID_CHARS: usize = 1024;
+
+/// The one customer-id rule of every entry point: any non-empty text up to
+/// [`MAX_CUSTOMER_ID_CHARS`] characters — `#`, `%`, spaces and non-ASCII included, since a
+/// provider may send them and the bank must be able to read what was stored. Ids are escaped
+/// where they enter a key, never refused for their characters.
+pub fn valid_customer_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_CUSTOMER_ID_CHARS
+}
+
+/// The provider's own prefix: the first part of every key it writes.
+pub fn provider_prefix(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Xpollens => "XP",
+        Provider::TrustSign => "TS",
+        Provider::Gopay => "GP",
+    }
+}
+
+/// The provider whose prefix a partition key starts with.
+pub fn provider_of_partition(pk: &str) -> Option<Provider> {
+    let prefix = pk.split(SEP).next()?;
+    Provider::ALL
+        .into_iter()
+        .find(|p| provider_prefix(*p) == prefix)
+}
+
+/// Fixed-width UTC time with microseconds: keys sort in time order.
+pub fn key_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// An event item: `<P>#E#<eventId>`, sort key [`EVENT_SK`].
+pub fn event_pk(provider: Provider, event_id: &str) -> String {
+    format!("{}#E#{}", provider_prefix(provider), escape_id(event_id))
+}
+pub const EVENT_SK: &str = "EVENT";
+
+/// A customer's partition in a provider's area (history, state, GoPay link): `<P>#C#<id>`.
+pub fn customer_pk(provider: Provider, customer: &str) -> String {
+    format!("{}#C#{}", provider_prefix(provider), escape_id(customer))
+}
+
+/// The customer a provider-area customer partition belongs to, and its provider; `None` for
+/// any other key or a digest-form id.
+pub fn parse_customer_pk(pk: &str) -> Option<(Provider, String)> {
+    let provider = provider_of_partition(pk)?;
+    let rest = pk
+        .strip_prefix(provider_prefix(provider))?
+        .strip_prefix("#C#")?;
+    Some((provider, unescape_id(rest)?))
+}
+
+/// The provider state item's sort key, in the customer's partition.
+pub const STATE_SK: &str = "STATE";
+/// Prefix of history entries' sort keys.
+pub const HISTORY_PREFIX: &str = "HIST#";
+
+/// A history entry's sort key: received time then event id (the partition names the provider).
+pub fn history_sk(received_at: DateTime<Utc>, event_id: &str) -> String {
+    format!(
+        "{HISTORY_PREFIX}{}#{}",
+        key_time(received_at),
+        escape_id(event_id)
+    )
+}
+
+/// History of events naming no customer: one partition per provider and day.
+pub fn unassigned_pk(provider: Provider, received_at: DateTime<Utc>) -> String {
+    format!(
+        "{}#U#{}",
+        provider_prefix(provider),
+        received_at.format("%Y-%m-%d")
+    )
+}
+
+/// Refused deliveries: one partition per provider and day.
+pub fn rejection_pk(provider: Provider, received_at: DateTime<Utc>) -> String {
+    format!(
+        "{}#R#{}",
+        provider_prefix(provider),
+        received_at.format("%Y-%m-%d")
+    )
+}
+
+pub fn rejection_sk(received_at: DateTime<Utc>, body_sha256: &str) -> String {
+    format!("{}#{}", key_time(received_at), body_sha256)
+}
+
+/// Shards of the hour index every history entry is in (`GSI1PK = HOUR#<yyyy-mm-ddTHH>#<shard>`,
+/// for the hourly seal): a burst of entries in one hour spreads over this many index partitions.
+pub const HOUR_SHARDS: u8 = 16;
+
+/// The hour-index keys (`GSI1PK`, `GSI1SK`) of a history entry at `pk`/`sk`.
+pub fn hour_index_keys(pk: &str, sk: &str, received_at: DateTime<Utc>) -> (String, String) {
+    let digest = Sha256::digest(format!("{pk}\n{sk}").as_bytes());
+    let shard = digest[0] % HOUR_SHARDS;
+    (
+        format!("HOUR#{}#{shard:02}", received_at.format("%Y-%m-%dT%H")),
+        key_time(received_at),
+    )
+}
+
+/// The GoPay link (customer → client profile id), in the customer's GoPay partition.
+pub const GOPAY_LINK_SK: &str = "LINK#PROFILE";
+
+/// A place in a customer's history merged across providers (`HistoryEntry::position`): the
+/// read API's cursor, validated before any query uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPosition {
+    /// The received time as keys write it ([`key_time`]).
+    pub time: String,
+    pub provider: Provider,
+    pub escaped_event_id: String,
+}
+
+impl HistoryPosition {
+    /// Reads `HIST#<time>#<provider>#<escaped id>`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix(HISTORY_PREFIX)?;
+        let (time, rest) = rest.split_once(SEP)?;
+        let (provider, id) = rest.split_once(SEP)?;
+        let time_ok =
+            time.len() == 27 && DateTime::parse_from_rfc3339(time).is_ok() && time.ends_with('Z');
+        let id_ok = !id.is_empty()
+            && id.len() <= MAX_ESCAPED_ID_BYTES
+            && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+        if !(time_ok && id_ok) {
+            return None;
+        }
+        Some(Self {
+            time: time.to_string(),
+            provider: Provider::parse(provider)?,
+            escaped_event_id: id.to_string(),
+        })
+    }
+
+    /// The lowest history sort key of `provider`'s partition that can come after this
+    /// position, for `SK BETWEEN <it> AND` [`HISTORY_END`]: entries of the same time sort by
+    /// provider, so a provider sorting before this one starts after this time, one after it at
+    /// this time, and this provider after this entry (escaped ids are visible ASCII, whose
+    /// lowest character is `!`).
+    pub fn lower_bound_in(&self, provider: Provider) -> String {
+        let t = &self.time;
+        match provider.as_str().cmp(self.provider.as_str()) {
+            std::cmp::Ordering::Less => format!("{HISTORY_PREFIX}{t}$"),
+            std::cmp::Ordering::Greater => format!("{HISTORY_PREFIX}{t}"),
+            std::cmp::Ordering::Equal => {
+                format!("{HISTORY_PREFIX}{t}#{}!", self.escaped_event_id)
+            }
+        }
+    }
+}
+
+/// Above every history sort key (`$` follows `#`).
+pub const HISTORY_END: &str = "HIST$";
+
+/// The customer level (decision, lifecycle, bank history): written only by the decision and
+/// lifecycle roles.
+pub fn customer_area_pk(customer: &str) -> String {
+    format!("C#{}", escape_id(customer))
+}
+
+/// Sort keys of the customer level's single items (its history uses [`history_sk`]).
+pub const DECISION_SK: &str = "DECISION";
+pub const LIFECYCLE_SK: &str = "LIFECYCLE";
+pub const HOLD_SK: &str = "HOLD";
+
+/// A provider id the bank has aliased to one of its customers (`kyc customer alias`).
+pub fn alias_pk(provider: Provider, provider_id: &str) -> String {
+    format!("A#{}#{}", provider_prefix(provider), escape_id(provider_id))
+}
+pub const ALIAS_SK: &str = "ALIAS";
+
+/// An erasure tombstone, keyed by a keyed digest (HMAC, hex) of the erased customer's id.
+pub fn tombstone_pk(keyed_digest_hex: &str) -> String {
+    format!("T#{keyed_digest_hex}")
+}
+pub const TOMBSTONE_SK: &str = "TOMBSTONE";
+
+/// Records of what the lifecycle deleted, one partition per day (for `kyc verify`).
+pub fn deletion_record_pk(at: DateTime<Utc>) -> String {
+    format!("D#{}", at.format("%Y-%m-%d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ids_seen_in_practice_are_kept_as_they_are() {
+        for id in [
+            "demo-alice",
+            "4711",
+            "3a0a2870-f188-46e5-a6f0-f55b38565d7b",
+            "a.b_c~d",
+        ] {
+            assert_eq!(escape_id(id), id);
+            assert_eq!(unescape_id(id).as_deref(), Some(id));
+        }
+    }
+
+    #[test]
+    fn separators_spaces_and_text_are_escaped() {
+        assert_eq!(escape_id("h5#STATE#gopay"), "h5%23STATE%23gopay");
+        assert_eq!(escape_id("100%"), "100%25");
+        assert_eq!(escape_id("Zoé Dupont"), "Zo%C3%A9%20Dupont");
+        assert_eq!(escape_id("a\nb"), "a%0Ab");
+        assert_eq!(
+            customer_pk(Provider::Xpollens, "h5#STATE#gopay"),
+            "XP#C#h5%23STATE%23gopay"
+        );
+    }
+
+    #[test]
+    fn a_long_id_becomes_its_digest() {
+        let long = "x".repeat(MAX_ESCAPED_ID_BYTES + 1);
+        let key = escape_id(&long);
+        assert!(key.starts_with("%%") && key.len() == 2 + 64, "{key}");
+        assert_eq!(unescape_id(&key), None);
+        // Exactly at the bound stays readable.
+        let edge = "y".repeat(MAX_ESCAPED_ID_BYTES);
+        assert_eq!(escape_id(&edge), edge);
+        // Escaping can push a shorter id over the bound.
+        let hashes = "#".repeat(MAX_ESCAPED_ID_BYTES / 3 + 1);
+        assert!(escape_id(&hashes).starts_with("%%"));
+    }
+
+    #[test]
+    fn only_canonical_escapes_read_back() {
+        assert_eq!(unescape_id("%41"), None, "A is never escaped");
+        assert_eq!(unescape_id("%c3%a9"), None, "upper-case hex only");
+        assert_eq!(unescape_id("a#b"), None);
+        assert_eq!(unescape_id("%2"), None);
+        assert_eq!(unescape_id("%FF"), None, "not UTF-8");
+    }
+
+    #[test]
+    fn customer_partitions_name_their_provider_and_customer() {
+        for p in [Provider::Xpollens, Provider::TrustSign, Provider::Gopay] {
+            let pk = customer_pk(p, "a b#c");
+            assert_eq!(parse_customer_pk(&pk), Some((p, "a b#c".to_string())));
+            assert_eq!(provider_of_partition(&event_pk(p, "e#1")), Some(p));
+        }
+        assert_eq!(parse_customer_pk("C#alice"), None);
+        assert_eq!(parse_customer_pk("XP#E#alice"), None);
+        assert_eq!(parse_customer_pk("CUSTOMER#alice"), None);
+    }
+
+    #[test]
+    fn positions_parse_and_bound_each_partition() {
+        let p =
+            HistoryPosition::parse("HIST#2026-11-01T09:00:00.000000Z#trust_sign#s3:ab").unwrap();
+        assert_eq!(p.provider, Provider::TrustSign);
+        // gopay < trust_sign < xpollens, as the single partition of earlier releases sorted.
+        assert_eq!(
+            p.lower_bound_in(Provider::Gopay),
+            "HIST#2026-11-01T09:00:00.000000Z$"
+        );
+        assert_eq!(
+            p.lower_bound_in(Provider::Xpollens),
+            "HIST#2026-11-01T09:00:00.000000Z"
+        );
+        assert_eq!(
+            p.lower_bound_in(Provider::TrustSign),
+            "HIST#2026-11-01T09:00:00.000000Z#s3:ab!"
+        );
+        for bad in [
+            "",
+            "nope",
+            "HIST#2026-11-01T09:00:00Z#xpollens#a",
+            "HIST#2026-11-01T09:00:00.000000Z#nobody#a",
+            "HIST#2026-11-01T09:00:00.000000Z#xpollens#",
+            "HIST#2026-11-01T09:00:00.000000Z#xpollens#a b",
+            "HIST#2026-11-01T09:00:00.000000Z#xpollens#a#b",
+        ] {
+            assert_eq!(HistoryPosition::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_customer_id_rule_takes_what_providers_send() {
+        for id in ["a#b", "100%", "Zoé", " x ", "h5#STATE#gopay"] {
+            assert!(valid_customer_id(id), "{id}");
+        }
+        assert!(!valid_customer_id(""));
+        assert!(valid_customer_id(&"é".repeat(MAX_CUSTOMER_ID_CHARS)));
+        assert!(!valid_customer_id(&"x".repeat(MAX_CUSTOMER_ID_CHARS + 1)));
+    }
+
+    proptest! {
+        #[test]
+        fn a_position_orders_as_the_entries_do(
+            t1 in 0i64..1_000_000, t2 in 0i64..1_000_000,
+            p1 in 0usize..3, p2 in 0usize..3,
+            e1 in "[ -~]{1,12}", e2 in "[ -~]{1,12}",
+        ) {
+            // The entry at (t2, p2, e2) comes after position (t1, p1, e1) exactly when it is at or
+            // above the lower bound of its partition.
+            let at = |t: i64| DateTime::from_timestamp_micros(1_800_000_000_000_000 + t).unwrap();
+            let (p1, p2) = (Provider::ALL[p1], Provider::ALL[p2]);
+            let pos = |t, p: Provider, e: &str| format!("HIST#{}#{}#{}", key_time(at(t)), p.as_str(), escape_id(e));
+            let cursor = HistoryPosition::parse(&pos(t1, p1, &e1)).unwrap();
+            let sk = history_sk(at(t2), &e2);
+            let after = pos(t2, p2, &e2) > pos(t1, p1, &e1);
+            let in_range = sk.as_str() >= cursor.lower_bound_in(p2).as_str() && sk.as_str() <= HISTORY_END;
+            prop_assert_eq!(after, in_range);
+        }
+
+        #[test]
+        fn every_id_round_trips_or_is_a_digest(id in any::<String>()) {
+            let key = escape_id(&id);
+            prop_assert!(!key.contains(SEP));
+            prop_assert!(key.bytes().all(|b| b.is_ascii_graphic()));
+            prop_assert!(key.len() <= MAX_ESCAPED_ID_BYTES);
+            match unescape_id(&key) {
+                Some(back) => prop_assert_eq!(back, id),
+                None => prop_assert!(key.starts_with("%%")),
+            }
+        }
+
+        #[test]
+        fn two_distinct_ids_never_share_a_key(
+            a in any::<String>(),
+            b in any::<String>(),
+            // Ids that differ by a separator, an escape or a prefix: the likely collisions.
+            tricky in proptest::sample::select(vec!["#", "%", "%23", "%%", " ", "#STATE", ""]),
+        ) {
+            let pairs = [(a.clone(), b.clone()), (a.clone(), format!("{a}{tricky}")),
+                         (format!("{tricky}{a}"), a.clone())];
+            for (x, y) in pairs {
+                if x != y {
+                    prop_assert_ne!(escape_id(&x), escape_id(&y));
+                    prop_assert_ne!(customer_pk(Provider::Xpollens, &x), customer_pk(Provider::Xpollens, &y));
+                }
+            }
+        }
+
+        #[test]
+        fn long_ids_do_not_collide(a in ".{200,400}", b in ".{200,400}") {
+            prop_assume!(a != b);
+            prop_assert_ne!(escape_id(&a), escape_id(&b));
+        }
+    }
+}
