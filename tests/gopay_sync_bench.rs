@@ -62,12 +62,14 @@ async fn main() {
                 ),
                 access_expires_at: c.access_expires_at,
                 customer_id: None,
+                sealed_identity: None,
             };
             let consent = NewConsent {
                 expected_generation: None,
                 customer_id: customer,
                 client_profile_id: id,
                 tokens,
+                sealed_identity: None,
                 due_at: now,
                 now,
             };

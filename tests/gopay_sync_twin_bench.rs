@@ -74,6 +74,8 @@ async fn main() {
             updated_at: Some(now),
             event_pending: false,
             missing_polls: 0,
+            sealed_identity: None,
+            dead_token_evidence: None,
         });
     }
     let source = Arc::new(StaticSecrets(Default::default()));

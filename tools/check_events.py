@@ -12,7 +12,12 @@ import json
 import sys
 
 # The routes template.yaml puts behind the IAM authorizer (Auth: Authorizer: AWS_IAM).
-IAM_ROUTES = ("POST /gopay/consents", "GET /customers/{id}/kyc", "GET /customers/{id}/kyc/history")
+IAM_ROUTES = (
+    "POST /gopay/consents",
+    "POST /gopay/consents/complete",
+    "GET /customers/{id}/kyc",
+    "GET /customers/{id}/kyc/history",
+)
 
 
 def check_iam(name, event):

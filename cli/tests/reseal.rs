@@ -49,7 +49,9 @@ fn reseal_reports_per_key_id_changes_nothing_twice_and_leaves_the_old_key_retira
                     ),
                     access_expires_at: now,
                     customer_id: None,
+                    sealed_identity: None,
                 },
+                sealed_identity: None,
                 due_at: now,
                 now,
             })

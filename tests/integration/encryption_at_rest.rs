@@ -75,6 +75,7 @@ async fn write_with_every_writer(config: &kyc_aws::aws_config::SdkConfig, bucket
             sealed_access: "v2.k1.access".into(),
             access_expires_at: at,
             customer_id: None,
+            sealed_identity: None,
         })
         .await
         .expect("token rescue");

@@ -597,6 +597,8 @@ impl GoPayTwins {
             updated_at: Some(now),
             event_pending: false,
             missing_polls: 0,
+            sealed_identity: None,
+            dead_token_evidence: None,
         });
     }
 
@@ -699,9 +701,12 @@ async fn consent_flow(inj: Arc<Injector>) -> RunOutcome {
         credentials: twins.credentials(),
         keys: preloaded(keyring()),
         redirect_uri: "https://api.example/gopay/callback".into(),
+        completion: kyc_gopay::consent::CompletionMode::DirectCallback,
+        state_ttl: kyc_gopay::consent::DEFAULT_STATE_TTL,
         success_url: "https://app.example/ok".into(),
         failure_url: "https://app.example/failed".into(),
         clock: twins.clock.func(),
+        counters: Default::default(),
     };
     let mut breaches = Vec::new();
     let mut consented = false;

@@ -398,3 +398,149 @@ async fn a_wrongly_marked_profile_is_reactivated_and_polled_again() {
     );
     assert_eq!(env.sim.refresh_token_reuse_count(), 0);
 }
+
+// ----- issue 22 ----------------------------------------------------------------------------------
+
+/// A customer who consented in the bank's session with `declared` identity, identified by GoPay
+/// as `subject`.
+async fn consented_declaring(
+    env: &GoPayEnv,
+    customer: &str,
+    declared: serde_json::Value,
+    subject: gopay_sim::SubjectSpec,
+) -> ProfileRecord {
+    let id = env.sim.add_profile(
+        ProfileSpec::with_script(Script::constant("IDENTIFIED", &[])).identified_as(subject),
+    );
+    assert!(env.sim.enqueue_consent(id));
+    let endpoint = env.bank_session_endpoint();
+    let resp = env
+        .bank_session_consent(&endpoint, customer, customer, Some(declared))
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    profile(env, customer).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_identified_person_is_matched_with_the_declared_identity() {
+    use gopay_sim::SubjectSpec;
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let declared = serde_json::json!({"firstName": "Bohumila", "lastName": "Křížová", "birthDate": "1977-04-23"});
+    let same = consented_declaring(
+        &env,
+        "id-same",
+        declared.clone(),
+        SubjectSpec::new("BOHUMILA", "Krizova", "1977-04-23"),
+    )
+    .await;
+    consented_declaring(
+        &env,
+        "id-other",
+        declared,
+        SubjectSpec::new("Bohumila", "Šťastná", "1977-04-23"),
+    )
+    .await;
+    // Sealed at rest: the table holds no declared value in clear.
+    let item = env
+        .ddb
+        .get_item()
+        .table_name(kyc_integration_tests::TABLE)
+        .key(
+            "PK",
+            kyc_aws::aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "GOPAY_PROFILE#{}",
+                same.client_profile_id
+            )),
+        )
+        .key(
+            "SK",
+            kyc_aws::aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let text = format!("{item:?}");
+    assert!(text.contains("sealedDeclaredIdentity"));
+    assert!(!text.contains("Bohumila") && !text.contains("1977-04-23"));
+
+    let report = env.sync("run-1").await;
+    assert_eq!(report.identity_mismatches, 1, "{report:?}");
+    let states = env.events().provider_states("id-same").await.unwrap();
+    let same = states[&Provider::Gopay]
+        .stream(&Stream::named(IDENTIFICATION_STREAM).unwrap())
+        .unwrap()
+        .clone();
+    assert_eq!(same.status, "IDENTIFIED");
+    assert_eq!(same.detail["identityMatch"]["result"], "match");
+    let states = env.events().provider_states("id-other").await.unwrap();
+    let other = states[&Provider::Gopay]
+        .stream(&Stream::named(IDENTIFICATION_STREAM).unwrap())
+        .unwrap()
+        .clone();
+    assert_eq!(other.status, "IDENTITY_MISMATCH");
+    assert_eq!(
+        other.detail["identityMatch"]["differingFields"],
+        serde_json::json!(["lastName"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_for_every_profile_takes_none_out_of_service() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    for i in 0..3 {
+        consented(&env, &format!("nf-{i}"), Script::pending()).await;
+    }
+    // A wrong or moved base URL: "non-existent service" for every poll.
+    env.sim.set_fault(
+        SimEndpoint::IdentificationStatus,
+        Fault::always(FaultKind::Status(404)),
+    );
+    let mut marked = 0;
+    for run in 0..5 {
+        let r = env.sync(&format!("run-{run}")).await;
+        assert!(r.missing_guard_tripped, "run {run}: {r:?}");
+        marked += r.unknown_at_gopay;
+        env.sim.advance(Duration::hours(7));
+    }
+    assert_eq!(marked, 0);
+    for i in 0..3 {
+        assert_eq!(
+            profile(&env, &format!("nf-{i}")).await.status,
+            ProfileStatus::Active
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_403_on_one_profiles_refresh_over_three_runs_and_a_day_needs_consent() {
+    let env = GoPayEnv::start(SimConfig::default()).await;
+    let dead = consented(&env, "bare-dead", Script::pending()).await;
+    consented(&env, "bare-ok-1", Script::pending()).await;
+    consented(&env, "bare-ok-2", Script::pending()).await;
+    let sim_id: u64 = dead.client_profile_id.as_str().parse().unwrap();
+    assert!(env.sim.refuse_refresh_bare(sim_id, true));
+    env.sim.advance(Duration::minutes(61));
+    for run in 0..3 {
+        let r = env.sync(&format!("run-{run}")).await;
+        assert!(r.refreshed >= 2, "run {run}: {r:?}");
+        assert_eq!(r.bare_refresh_refusals, 1, "run {run}: {r:?}");
+        let expected = if run < 2 { 0 } else { 1 };
+        assert_eq!(r.needs_consent, expected, "run {run}: {r:?}");
+        env.sim.advance(Duration::hours(13));
+    }
+    let p = profile(&env, "bare-dead").await;
+    assert_eq!(p.status, ProfileStatus::NeedsConsent);
+    let states = env.events().provider_states("bare-dead").await.unwrap();
+    let consent = states[&Provider::Gopay]
+        .stream(&Stream::named(CONSENT_STREAM).unwrap())
+        .unwrap()
+        .clone();
+    assert_eq!(consent.status, "NEEDS_CONSENT");
+    assert_eq!(consent.detail["evidence"]["runs"], 3);
+    for c in ["bare-ok-1", "bare-ok-2"] {
+        assert_eq!(profile(&env, c).await.status, ProfileStatus::Active);
+    }
+    assert_eq!(env.sim.refresh_token_reuse_count(), 0);
+}

@@ -306,8 +306,50 @@ async fn gopay_consent_and_redirect_answer_as_documented() {
     let resp = env.call(&endpoint, "GET", &callback, "").await;
     assert_eq!(resp.status().as_u16(), 302);
     api.check("get", "/gopay/callback", &resp);
-    // The state is single-use.
+    // The state is single-use: the replay lands on the failure page too.
     let resp = env.call(&endpoint, "GET", &callback, "").await;
-    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.status().as_u16(), 302);
     api.check("get", "/gopay/callback", &resp);
+
+    // Completion in the bank's session, with a declared identity.
+    let bank = env.bank_session_endpoint();
+    let declared = serde_json::json!({"firstName": "Bohumila", "lastName": "Křížová", "birthDate": "1977-04-23"});
+    let resp = env
+        .bank_session_consent(&bank, "cust-3", "cust-3", Some(declared))
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    api.check("post", "/gopay/consents/complete", &resp);
+    let resp = env
+        .bank_session_consent(&bank, "cust-4", "cust-5", None)
+        .await;
+    assert_eq!(resp.status().as_u16(), 403);
+    api.check("post", "/gopay/consents/complete", &resp);
+    let complete = "/gopay/consents/complete";
+    let unknown = serde_json::json!({"customerId": "cust-6", "code": "c", "state": "A".repeat(43)});
+    let resp = env
+        .call_signed(&bank, "POST", complete, &unknown.to_string())
+        .await;
+    assert_eq!(resp.status().as_u16(), 409);
+    api.check("post", complete, &resp);
+    let resp = env
+        .call_signed(&bank, "POST", complete, r#"{"customerId":"cust-6"}"#)
+        .await;
+    assert_eq!(resp.status().as_u16(), 400);
+    api.check("post", complete, &resp);
+    // Reached without the IAM authorizer: 403 like the start.
+    let resp = env
+        .call(&bank, "POST", complete, &unknown.to_string())
+        .await;
+    assert_eq!(resp.status().as_u16(), 403);
+    api.check("post", complete, &resp);
+    let resp = env
+        .call_signed(
+            &bank,
+            "POST",
+            consents,
+            r#"{"customerId":"c","declaredIdentity":{"birthDate":"soon"}}"#,
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 400);
+    api.check("post", consents, &resp);
 }

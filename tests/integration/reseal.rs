@@ -137,6 +137,7 @@ async fn write_generation(config: &SdkConfig, n: u8) {
         ),
         access_expires_at: kyc_core::chrono::Utc::now(),
         customer_id: None,
+        sealed_identity: None,
     };
     let now = kyc_core::chrono::Utc::now();
     let store = DynamoGoPayStore::new(kyc_aws::aws_sdk_dynamodb::Client::new(config), TABLE, 4);
@@ -146,6 +147,7 @@ async fn write_generation(config: &SdkConfig, n: u8) {
             customer_id: customer,
             client_profile_id: id,
             tokens,
+            sealed_identity: None,
             due_at: now,
             now,
         })

@@ -43,6 +43,10 @@ fn baseline(function: &str) -> Vec<(&'static str, &'static str)> {
             ("GOPAY_AUTH_BASE_URL", "https://gw.example"),
             ("GOPAY_CLIENT_BASE_URL", "https://client.example"),
             ("GOPAY_REDIRECT_URI", "https://api.example/gopay/callback"),
+            (
+                "GOPAY_FRONTEND_REDIRECT_URI",
+                "https://bank.example/gopay/return",
+            ),
             ("GOPAY_SUCCESS_URL", "https://bank.example/ok"),
             ("GOPAY_FAILURE_URL", "https://bank.example/ko"),
             ("GOPAY_BUCKET", "b"),
@@ -85,11 +89,16 @@ fn parse(function: &str, env: &Env) -> Result<(), SettingsError> {
 
 /// The function's settings with `var` set to `value` (everything else valid).
 fn with(function: &str, var: &str, value: &str) -> Result<(), SettingsError> {
+    with_all(function, &[(var, value)])
+}
+
+/// The function's settings with each of `set` replaced (everything else valid).
+fn with_all(function: &str, set: &[(&str, &str)]) -> Result<(), SettingsError> {
     let mut pairs: Vec<(&str, &str)> = baseline(function)
         .into_iter()
-        .filter(|(k, _)| *k != var)
+        .filter(|(k, _)| set.iter().all(|(var, _)| k != var))
         .collect();
-    pairs.push((var, value));
+    pairs.extend_from_slice(set);
     parse(function, &Env::from_pairs(&pairs))
 }
 
@@ -138,6 +147,7 @@ fn what_the_template_lets_through_starts_every_function_and_no_more_for_numbers_
                 }
             };
             let mut outside = Vec::new();
+            let mut empty_in_mode: Option<Vec<(String, String)>> = None;
             if let Some(n) = bound.get("number") {
                 let (min, max) = (n["min"].as_i64().unwrap(), n["max"].as_i64().unwrap());
                 accepted(&min.to_string());
@@ -149,8 +159,21 @@ fn what_the_template_lets_through_starts_every_function_and_no_more_for_numbers_
                 }
                 outside = vec!["not-one-of-them".to_string()];
             } else if let Some(pattern) = bound.get("pattern") {
+                // An empty value the template passes for a setting another mode uses: accepted
+                // in that mode (`emptyWhen`).
+                let empty_when: Vec<(String, String)> = bound
+                    .get("emptyWhen")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 for v in generated(pattern.as_str().unwrap()) {
-                    if !(v.is_empty() && bound.get("emptyMeans").is_some()) {
+                    if v.is_empty() && !empty_when.is_empty() {
+                        empty_in_mode = Some(empty_when.clone());
+                    } else if !(v.is_empty() && bound.get("emptyMeans").is_some()) {
                         accepted(&v);
                     }
                 }
@@ -169,6 +192,15 @@ fn what_the_template_lets_through_starts_every_function_and_no_more_for_numbers_
                     "{var}: number, values, pattern or text"
                 );
                 accepted("CN=webhooks.xpollens.com,O=Xpollens,C=FR");
+            }
+            if let Some(mode) = empty_in_mode {
+                checked += 1;
+                let mut set: Vec<(&str, &str)> =
+                    mode.iter().map(|(k, x)| (k.as_str(), x.as_str())).collect();
+                set.push((var.as_str(), ""));
+                if let Err(e) = with_all(function, &set) {
+                    failures.push(format!("{function}: {var}=\"\" with {mode:?} refused: {e}"));
+                }
             }
             for value in outside {
                 checked += 1;

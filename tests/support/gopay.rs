@@ -21,7 +21,7 @@ use kyc_core::secrets::Cached;
 use kyc_gopay::aws::http::ReqwestTransport;
 use kyc_gopay::aws::store::{DynamoGoPayStore, S3Objects};
 use kyc_gopay::client::credentials_from_json;
-use kyc_gopay::consent::GoPayHosts;
+use kyc_gopay::consent::{CompletionMode, GoPayHosts, DEFAULT_STATE_TTL};
 use kyc_gopay::consent_endpoint::ConsentEndpoint;
 use kyc_gopay::store::GoPayStore;
 use kyc_gopay::sync::{Clock, SyncDeps, SyncReport, SyncSettings};
@@ -31,6 +31,8 @@ use crate::{Moto, GOPAY_PAYLOAD_KEY_SECRET, TABLE};
 pub const GOPAY_CLIENT_SECRET: &str = "kyc-hooks/gopay-client";
 pub const BUCKET: &str = "kyc-hooks-gopay";
 pub const REDIRECT_URI: &str = "https://api.example/gopay/callback";
+/// The bank's front-end page GoPay sends the browser back to (completion in the bank's session).
+pub const FRONTEND_URI: &str = "https://app.example/gopay/return";
 pub const SUCCESS_URL: &str = "https://app.example/gopay/done";
 pub const FAILURE_URL: &str = "https://app.example/gopay/failed";
 
@@ -199,7 +201,17 @@ impl GoPayEnv {
         )
     }
 
+    /// The consent function completing through the direct callback (`GET /gopay/callback`).
     pub fn consent_endpoint(&self) -> ConsentEndpoint {
+        self.endpoint_in(CompletionMode::DirectCallback)
+    }
+
+    /// The consent function completing in the bank's session (`POST /gopay/consents/complete`).
+    pub fn bank_session_endpoint(&self) -> ConsentEndpoint {
+        self.endpoint_in(CompletionMode::BankSession)
+    }
+
+    fn endpoint_in(&self, completion: CompletionMode) -> ConsentEndpoint {
         ConsentEndpoint {
             store: Arc::new(DynamoGoPayStore::new(
                 self.consent_ddb.clone(),
@@ -212,11 +224,22 @@ impl GoPayEnv {
             hosts: self.hosts(),
             credentials: self.credentials(),
             keys: self.keys(),
-            redirect_uri: REDIRECT_URI.into(),
+            redirect_uri: match completion {
+                CompletionMode::BankSession => FRONTEND_URI.into(),
+                CompletionMode::DirectCallback => REDIRECT_URI.into(),
+            },
+            completion,
+            state_ttl: DEFAULT_STATE_TTL,
             success_url: SUCCESS_URL.into(),
             failure_url: FAILURE_URL.into(),
             clock: self.clock(),
+            counters: Default::default(),
         }
+    }
+
+    /// The payload keyring (to open what the functions sealed).
+    pub async fn keyring(&self) -> std::sync::Arc<Keyring> {
+        self.keys().get().await.expect("payload key")
     }
 
     pub fn sync_deps(&self) -> SyncDeps {
@@ -282,20 +305,80 @@ impl GoPayEnv {
     /// Starts a consent for `customer` and lets the simulator's consent page answer: the
     /// callback path and query GoPay redirects the browser to.
     pub async fn consent_redirect(&self, endpoint: &ConsentEndpoint, customer: &str) -> String {
+        let url = self
+            .start_consent(endpoint, serde_json::json!({ "customerId": customer }))
+            .await;
+        follow_consent_page(&url).await
+    }
+
+    /// `POST /gopay/consents` with `body`: the consent URL.
+    pub async fn start_consent(
+        &self,
+        endpoint: &ConsentEndpoint,
+        body: serde_json::Value,
+    ) -> String {
         let resp = self
-            .call_signed(
-                endpoint,
-                "POST",
-                "/gopay/consents",
-                &serde_json::json!({ "customerId": customer }).to_string(),
-            )
+            .call_signed(endpoint, "POST", "/gopay/consents", &body.to_string())
             .await;
         assert_eq!(resp.status().as_u16(), 201, "consent start");
         let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
         let url = body["consentUrl"].as_str().unwrap().to_string();
         assert!(url.starts_with(&self.sim.auth_base_url()));
-        follow_consent_page(&url).await
+        url
     }
+
+    /// Completion in the bank's session: the customer `starter` starts a consent (with
+    /// `declared` identity, if any), GoPay sends the browser to the bank's front end, and the
+    /// bank's back end completes it for the customer of ITS session, `completer`. The answer.
+    pub async fn bank_session_consent(
+        &self,
+        endpoint: &ConsentEndpoint,
+        starter: &str,
+        completer: &str,
+        declared: Option<serde_json::Value>,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        let mut body = serde_json::json!({ "customerId": starter });
+        if let Some(d) = declared {
+            body["declaredIdentity"] = d;
+        }
+        let url = self.start_consent(endpoint, body).await;
+        let back = follow_consent_page_to(&url, FRONTEND_URI).await;
+        let query: std::collections::HashMap<String, String> =
+            reqwest::Url::parse(&format!("{FRONTEND_URI}{back}"))
+                .expect("GoPay's redirect is a URL")
+                .query_pairs()
+                .into_owned()
+                .collect();
+        let mut complete = serde_json::json!({ "customerId": completer, "state": query["state"] });
+        match (query.get("code"), query.get("error")) {
+            (Some(code), _) => complete["code"] = code.clone().into(),
+            (None, Some(error)) => complete["error"] = error.clone().into(),
+            (None, None) => panic!("GoPay's redirect carries neither code nor error: {back}"),
+        }
+        self.call_signed(
+            endpoint,
+            "POST",
+            "/gopay/consents/complete",
+            &complete.to_string(),
+        )
+        .await
+    }
+}
+
+/// GETs the simulator's consent page and returns the redirect back to `base`: its query.
+pub async fn follow_consent_page_to(url: &str, base: &str) -> String {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(url).send().await.expect("consent page");
+    assert_eq!(resp.status().as_u16(), 302, "consent page redirects");
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    location
+        .strip_prefix(base)
+        .unwrap_or_else(|| panic!("redirect to {base}: {location}"))
+        .to_string()
 }
 
 fn request(method: &str, path_and_query: &str, body: &str) -> lambda_http::Request {

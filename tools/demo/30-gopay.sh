@@ -4,10 +4,15 @@
 # The functions read GoPay's hosts from their environment, and the simulator's ports are only
 # known once it runs; `cargo lambda watch` hands a function the environment it was started
 # with, so this section starts its own watcher (GoPay variables set) on a second port.
+#
+# The consent completes in the bank's session (the template's default): GoPay sends the
+# browser to the bank's front end (GOPAY_FRONTEND_REDIRECT_URI); this script plays the bank's
+# back end, which calls POST /gopay/consents/complete for the customer of ITS session.
 GP_DIR="$LOGS/gopay"
 mkdir -p "$GP_DIR"
 GP_LAMBDA_PORT=$(free_port)
 GP_URL="http://127.0.0.1:$GP_LAMBDA_PORT/lambda-url/gopay-consent"
+GP_FRONT_END=https://app.example/gopay/return
 
 echo "== GoPay: simulator (auth + identification hosts on loopback, real clock)"
 target/debug/gopay-sim >"$GP_DIR/sim.json" 2>"$GP_DIR/sim.log" &
@@ -19,6 +24,7 @@ echo "   auth $GP_AUTH, identification $GP_CLIENT"
 export GOPAY_CLIENT_SECRET=kyc-hooks/gopay-client
 export GOPAY_AUTH_BASE_URL="$GP_AUTH" GOPAY_CLIENT_BASE_URL="$GP_CLIENT"
 export GOPAY_BUCKET=kyc-hooks-gopay-demo
+export GOPAY_COMPLETION_MODE=bank-session GOPAY_FRONTEND_REDIRECT_URI="$GP_FRONT_END"
 export GOPAY_REDIRECT_URI="$GP_URL/gopay/callback"
 export GOPAY_SUCCESS_URL=https://app.example/gopay/done GOPAY_FAILURE_URL=https://app.example/gopay/failed
 
@@ -36,50 +42,87 @@ cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$GP_LAMBDA_PORT" >"$GP_DIR/
 pids+=($!)
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$GP_LAMBDA_PORT/" && break; sleep 0.5; done
 
-# POST /gopay/consents is IAM-authorised: API Gateway's IAM authorizer checks our backend's
-# SigV4 signature and hands the function its attestation (requestContext.authorizer.iam); the
-# function refuses a request without it. cargo lambda watch's HTTP front adds none, so the demo
-# invokes the function with the event API Gateway would hand over
-# (events/gopay-consent-start.json, for this customer).
-gp_start() { # customer → consent URL
-  python3 - "$1" >"$GP_DIR/consent-$1.json" <<'PY'
+# The next customer at GoPay's consent page: behaviour, identified as (first, last, born).
+gp_next() {
+  curl -s -X POST "$GP_AUTH/_sim/next-consent?behaviour=$1&state=IDENTIFIED&firstName=$2&lastName=$3&dateOfBirth=$4" >/dev/null
+}
+# POST /gopay/consents and POST /gopay/consents/complete are IAM-authorised: API Gateway's IAM
+# authorizer checks our backend's SigV4 signature and hands the function its attestation
+# (requestContext.authorizer.iam); the function refuses a request without it. cargo lambda
+# watch's HTTP front adds none, so the demo invokes the function with the event API Gateway
+# would hand over (events/gopay-consent-start.json, events/gopay-consent-complete.json) and
+# this body. Prints the answer: {"statusCode", "body"}.
+gp_invoke() { # sample event, body (JSON), name
+  python3 - "$1" "$2" >"$GP_DIR/$3.json" <<'PY'
 import json, sys
-event = json.load(open("events/gopay-consent-start.json"))
-event["body"] = json.dumps({"customerId": sys.argv[1], "prefill": {"firstName": "Dana", "email": "dana@example.cz"}})
+event = json.load(open(sys.argv[1]))
+event["body"] = sys.argv[2]
 print(json.dumps(event))
 PY
-  cargo lambda invoke gopay-consent -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file "$GP_DIR/consent-$1.json" |
+  cargo lambda invoke gopay-consent -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file "$GP_DIR/$3.json"
+}
+# Our back end starts a consent for $1 declaring identity $2 (JSON) → the consent URL.
+gp_start() {
+  gp_invoke events/gopay-consent-start.json \
+    "{\"customerId\":\"$1\",\"declaredIdentity\":$2,\"prefill\":{\"email\":\"$1@example.cz\"}}" "start-$1" |
     python3 -c 'import json,sys; print(json.loads(json.load(sys.stdin)["body"])["consentUrl"])'
 }
-gp_show() { curl -s -o /dev/null -w '   -> HTTP %{http_code} %{redirect_url}\n' "$1"; }
+# The browser at GoPay, sent back to the bank's front end; the bank's back end completes the
+# consent for the customer of ITS session ($2): prints the HTTP status and the answer.
+gp_complete() {
+  local back body
+  back=$(curl -s -o /dev/null -w '%{redirect_url}' "$1")
+  body=$(python3 - "$back" "$2" <<'PY'
+import json, sys, urllib.parse
+back, customer = sys.argv[1:]
+q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(back).query))
+body = {"customerId": customer, "state": q["state"]}
+body.update({k: q[k] for k in ("code", "error") if k in q})
+print(json.dumps(body))
+PY
+)
+  gp_invoke events/gopay-consent-complete.json "$body" "complete-$2" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin); print("   -> HTTP", r["statusCode"], r["body"])'
+}
 
-echo "== demo-dana: POST /gopay/consents (the first call waits for cargo lambda to compile the function)"
-CONSENT=$(gp_start demo-dana)
-echo "   consentUrl: ${CONSENT%%\?*}?scopes[]=...&client_id=...&state=<random, single use>&prefill_id=..."
+echo "== demo-dana declares Dana Dvořáková, born 1985-01-01; GoPay identifies the same person (first call compiles the function)"
+gp_next grant Dana 'DVO%C5%98%C3%81KOV%C3%81' 1985-01-01
+CONSENT=$(gp_start demo-dana '{"firstName":"Dana","lastName":"Dvořáková","birthDate":"1985-01-01"}')
+echo "   consentUrl: ${CONSENT%%\?*}?scopes[]=...&client_id=...&state=<random, single use>&redirect_uri=<the bank's front end>&prefill_id=..."
 echo "== the same request without IAM authentication (as on a route deployed without AWS_IAM): refused, nothing stored"
 curl -s -o /dev/null -w '   -> HTTP %{http_code}\n' -X POST "$GP_URL/gopay/consents" -H 'content-type: application/json' \
   -d '{"customerId":"demo-dana"}'
-echo "== the customer consents at GoPay (simulator): redirected back to our callback"
-CALLBACK=$(curl -s -o /dev/null -w '%{redirect_url}' "$CONSENT")
-echo "   GET /gopay/callback?code=...&state=..."
-gp_show "$CALLBACK"
-echo "== the same callback again (replayed state): 400, nothing else happens"
-gp_show "$CALLBACK"
+gp_complete "$CONSENT" demo-dana
 
-echo "== demo-erik refuses consent"
-curl -s -X POST "$GP_AUTH/_sim/next-consent?behaviour=deny" >/dev/null
-DENIED=$(curl -s -o /dev/null -w '%{redirect_url}' "$(gp_start demo-erik)")
-gp_show "$DENIED"
+echo "== demo-fanny declares Fanny Novotná; GoPay identifies Fanny Horáková (same birth date)"
+gp_next grant Fanny 'Hor%C3%A1kov%C3%A1' 1990-02-03
+gp_complete "$(gp_start demo-fanny '{"firstName":"Fanny","lastName":"Novotná","birthDate":"1990-02-03"}')" demo-fanny
+
+echo "== demo-erik refuses consent at GoPay"
+gp_next deny Erik Svoboda 1970-05-05
+gp_complete "$(gp_start demo-erik '{"firstName":"Erik"}')" demo-erik
+
+echo "== demo-mallory's consent link, opened by demo-gita and completed in demo-gita's session: refused"
+gp_next grant Gita 'Dvo%C5%99%C3%A1k' 1992-07-08
+gp_complete "$(gp_start demo-mallory '{"firstName":"Mallory"}')" demo-gita
 
 echo "== cargo lambda invoke gopay-sync (EventBridge Scheduler input; the first call compiles it)"
-cargo lambda invoke gopay-sync -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file events/gopay-sync-scheduled.json
-echo
-for c in demo-dana demo-erik; do
+cargo lambda invoke gopay-sync -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file events/gopay-sync-scheduled.json |
+  python3 -c 'import json,sys; r=json.load(sys.stdin); print("  ", {k: r[k] for k in ("claimed","polled","changes","pdfs","identityMismatches")})'
+for c in demo-dana demo-fanny demo-erik demo-mallory demo-gita; do
   echo "== $c: GoPay state"
-  "$KYC" status "$c"
-  echo "== $c: history"
-  "$KYC" history "$c" | python3 -c 'import json,sys; [print("  ", h["receivedAt"][11:23], h["eventType"].ljust(22), h["outcome"], json.dumps(h["summary"].get("state") or h["summary"].get("consent"))) for h in json.load(sys.stdin)["history"]]'
+  "$KYC" status "$c" | python3 -c '
+import json, sys
+gp = json.load(sys.stdin).get("providers", {}).get("gopay", {})
+if not gp:
+    print("   (nothing)")
+for stream, v in sorted(gp.items()):
+    d = v.get("detail") or {}
+    extra = {k: d[k] for k in ("identityMatch", "gopayState", "error", "completingCustomerId") if k in d}
+    print("  ", stream.ljust(20), v["status"].ljust(18), json.dumps(extra, ensure_ascii=False) if extra else "")'
 done
+echo "== demo-fanny: history"
+"$KYC" history demo-fanny | python3 -c 'import json,sys; [print("  ", h["receivedAt"][11:23], h["eventType"].ljust(22), h["outcome"], json.dumps(h["summary"].get("identityMatch", {}).get("differingFields") or h["summary"].get("state") or h["summary"].get("consent"))) for h in json.load(sys.stdin)["history"]]'
 echo "== kyc inspect gopay (offline, personal data redacted)"
 "$KYC" inspect gopay events/gopay-identification-status.json | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  ", {k: d[k] for k in ("state","reasons","inProgress","dateLastChange","subjectData")})'
 echo "== kyc gopay revoke demo-dana"

@@ -31,6 +31,14 @@ pub struct Settings {
     /// AWS SDK timeouts: a whole operation (retries included) and one attempt.
     pub aws_operation_timeout: Duration,
     pub aws_attempt_timeout: Duration,
+    /// `GOPAY_MISSING_GUARD_LIMIT`: the most profiles answering 404 in a run that are taken
+    /// as specific to them (1 to 1,000, default 3).
+    pub missing_guard_limit: u32,
+    /// `GOPAY_DEAD_TOKEN_MIN_RUNS` (2 to 50, default 3) and `GOPAY_DEAD_TOKEN_MIN_HOURS` (1 to
+    /// 336, default 24): a bare 403 on a refresh condemns the token after that many qualifying
+    /// runs spanning that long.
+    pub dead_token_min_runs: u32,
+    pub dead_token_min_span: Duration,
 }
 
 impl Settings {
@@ -49,6 +57,11 @@ impl Settings {
                 1..=60,
             )?,
             aws_attempt_timeout: env.seconds_in("GOPAY_AWS_ATTEMPT_TIMEOUT_SECONDS", 2, 1..=60)?,
+            missing_guard_limit: env.number_in("GOPAY_MISSING_GUARD_LIMIT", 3, 1..=1_000)?,
+            dead_token_min_runs: env.number_in("GOPAY_DEAD_TOKEN_MIN_RUNS", 3, 2..=50)?,
+            dead_token_min_span: Duration::from_secs(
+                3600 * env.number_in("GOPAY_DEAD_TOKEN_MIN_HOURS", 24u64, 1..=336)?,
+            ),
         };
         settings.sync_settings("init").validate().map_err(|e| {
             SettingsError::invalid(
@@ -65,6 +78,10 @@ impl Settings {
         s.shards = self.gopay.due_shards;
         s.concurrency = self.concurrency;
         s.max_profiles = self.max_profiles;
+        s.missing_guard_limit = self.missing_guard_limit;
+        s.dead_token_min_runs = self.dead_token_min_runs;
+        s.dead_token_min_span = kyc_core::chrono::Duration::from_std(self.dead_token_min_span)
+            .unwrap_or(s.dead_token_min_span);
         s.deadline_reserve = kyc_core::chrono::Duration::from_std(self.deadline_reserve)
             .unwrap_or(s.deadline_reserve);
         s.refresh_budget = refresh_budget(
@@ -184,6 +201,9 @@ mod tests {
             http_timeout: Duration::from_secs(8),
             aws_operation_timeout: Duration::from_secs(5),
             aws_attempt_timeout: Duration::from_secs(2),
+            missing_guard_limit: 3,
+            dead_token_min_runs: 3,
+            dead_token_min_span: Duration::from_secs(24 * 3600),
         }
     }
 
@@ -228,7 +248,34 @@ mod tests {
         };
         let s = with(&[]).unwrap();
         assert_eq!((s.concurrency, s.max_profiles), (16, 20_000));
+        let run = s.sync_settings("owner");
+        assert_eq!(
+            (
+                run.missing_guard_limit,
+                run.dead_token_min_runs,
+                run.dead_token_min_span
+            ),
+            (3, 3, kyc_core::chrono::Duration::hours(24))
+        );
+        let s = with(&[
+            ("GOPAY_DEAD_TOKEN_MIN_RUNS", "5"),
+            ("GOPAY_DEAD_TOKEN_MIN_HOURS", "48"),
+            ("GOPAY_MISSING_GUARD_LIMIT", "10"),
+        ])
+        .unwrap();
+        let run = s.sync_settings("owner");
+        assert_eq!(
+            (
+                run.missing_guard_limit,
+                run.dead_token_min_runs,
+                run.dead_token_min_span
+            ),
+            (10, 5, kyc_core::chrono::Duration::hours(48))
+        );
         for (name, bad) in [
+            ("GOPAY_DEAD_TOKEN_MIN_RUNS", "1"),
+            ("GOPAY_DEAD_TOKEN_MIN_HOURS", "0"),
+            ("GOPAY_MISSING_GUARD_LIMIT", "many"),
             ("GOPAY_SYNC_CONCURRENCY", "sixteen"),
             ("GOPAY_SYNC_CONCURRENCY", "0"),
             ("GOPAY_SYNC_MAX_PROFILES", "-1"),

@@ -355,6 +355,8 @@ mod tests {
                 updated_at: None,
                 event_pending: false,
                 missing_polls: 0,
+                sealed_identity: None,
+                dead_token_evidence: None,
             });
             (pid, issued.refresh_token.expose().clone())
         }

@@ -1,5 +1,6 @@
 //! Consent (OAuth 2.0 authorization code): configured hosts and endpoint URLs, the consent
-//! URL, the random single-use `state`, its 10-minute expiry, and the callback query.
+//! URL, the random single-use `state` and its lifetime, the completion modes, the callback
+//! query, and the reason codes a refused return carries to the failure page.
 //!
 //! The `state` is a 256-bit value from the operating system's CSPRNG, base64url-encoded. It is
 //! a [`Secret`]; only its SHA-256 ([`ConsentState::storage_key`]) should be stored, so a copy of
@@ -16,8 +17,14 @@ use kyc_core::redact::Secret;
 
 /// The scope the consent asks for (`scopes[]`).
 pub const SCOPE_IDENTIFICATION_READ: &str = "perm.client.identification:read";
-/// A pending `state` is accepted for 10 minutes (the lifetime of the code it leads to).
-pub const STATE_TTL: Duration = Duration::minutes(10);
+/// How long a started consent waits for the customer's return by default. The 10 minutes of
+/// the reference are the *code's* life ("životnost 10 minut"), counted from GoPay's redirect
+/// back; before it the customer may register or log in at GoPay ("po provedení registrace,
+/// případně přihlášení"), which can take much longer. The code is exchanged at once on return.
+pub const DEFAULT_STATE_TTL: Duration = Duration::hours(24);
+/// The bounds a configured state lifetime must keep: longer than a code, at most a week.
+pub const MIN_STATE_TTL: Duration = Duration::hours(1);
+pub const MAX_STATE_TTL: Duration = Duration::days(7);
 /// GoPay's authorization `code` lives 10 minutes (reference: "životnost 10 minut").
 pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::minutes(10);
 /// Beta hosts from the reference; production hosts differ and come from configuration.
@@ -82,6 +89,13 @@ fn check_absolute(name: &'static str, url: &str) -> Result<(), GoPayError> {
         return Err(bad("a fragment is not allowed"));
     }
     Ok(())
+}
+
+/// `GOPAY_FRONTEND_REDIRECT_URI`, the bank's front-end page GoPay sends the browser back to
+/// (completion in the bank's session), as registered at GoPay: an absolute https URL (plain
+/// http on loopback only), no user information, no fragment. Checked at cold start.
+pub fn check_frontend_redirect_uri(url: &str) -> Result<(), GoPayError> {
+    check_absolute("frontend_redirect_uri", url.trim())
 }
 
 fn check_base(name: &'static str, url: &str) -> Result<String, GoPayError> {
@@ -241,6 +255,34 @@ impl ConsentState {
     }
 }
 
+/// Who completes a consent when GoPay sends the customer back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompletionMode {
+    /// GoPay redirects to the bank's own front end; the bank's back end, taking the customer
+    /// from its authenticated session, completes with `POST /gopay/consents/complete`, and a
+    /// consent is stored only for the customer who started it.
+    #[default]
+    BankSession,
+    /// GoPay redirects the browser to our `GET /gopay/callback`: whoever holds the consent
+    /// link completes it for the customer who started it (the identity match is then the only
+    /// defence against a link opened by someone else).
+    DirectCallback,
+}
+
+impl CompletionMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompletionMode::BankSession => "bank-session",
+            CompletionMode::DirectCallback => "direct-callback",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        [CompletionMode::BankSession, CompletionMode::DirectCallback]
+            .into_iter()
+            .find(|m| m.as_str() == text.trim())
+    }
+}
+
 /// A consent started for a customer, as stored (keyed by the state's storage key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingConsent {
@@ -250,17 +292,46 @@ pub struct PendingConsent {
     pub expires_at: DateTime<Utc>,
     /// Set when a callback consumed the state (single use).
     pub used_at: Option<DateTime<Utc>>,
+    /// The route that may complete it (a state stored before the modes existed: direct).
+    pub completion: CompletionMode,
+    /// The customer's declared identity, sealed with [`declared_identity_state_aad`].
+    pub sealed_identity: Option<String>,
+}
+
+/// Associated data of a declared identity sealed on a pending consent: its state and customer.
+pub fn declared_identity_state_aad(state_key: &str, customer: &str) -> kyc_core::crypto::Aad {
+    kyc_core::crypto::Aad::new(
+        "gopay",
+        format!("state/{state_key}"),
+        "declared-identity",
+        Some(customer),
+    )
 }
 
 impl PendingConsent {
+    /// Completed through the direct callback, for [`DEFAULT_STATE_TTL`].
     pub fn new(state: &ConsentState, customer_id: impl Into<String>, now: DateTime<Utc>) -> Self {
         Self {
             state_key: state.storage_key(),
             customer_id: customer_id.into(),
             created_at: now,
-            expires_at: now + STATE_TTL,
+            expires_at: now + DEFAULT_STATE_TTL,
             used_at: None,
+            completion: CompletionMode::DirectCallback,
+            sealed_identity: None,
         }
+    }
+
+    /// The same, accepted for `ttl` from its creation.
+    pub fn lasting(mut self, ttl: Duration) -> Self {
+        self.expires_at = self.created_at + ttl;
+        self
+    }
+
+    /// The same, to be completed by `mode`.
+    pub fn completed_by(mut self, mode: CompletionMode) -> Self {
+        self.completion = mode;
+        self
     }
 
     /// Usable iff never used and `now` is before `expires_at` (an exact hit is expired).
@@ -275,7 +346,86 @@ impl PendingConsent {
     }
 }
 
-/// The rule for a callback's state: unknown, used or expired → rejected (400, nothing else).
+/// Why a customer coming back from GoPay lands on the failure page: a short code appended to
+/// the failure URL (`reason=`), never the state, the code or anything about the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    MalformedCallback,
+    StateUnknown,
+    StateExpired,
+    StateUsed,
+    /// A state issued for completion in the bank's session reached the direct callback.
+    WrongRoute,
+    AccessDenied,
+    InvalidScope,
+    /// Another `error=` value from GoPay.
+    GoPayError,
+    ExchangeFailed,
+    /// The GoPay profile is already linked to another of our customers.
+    ProfileLinkedElsewhere,
+    /// The tokens could not be kept anywhere: the customer must consent again.
+    NotStored,
+    /// Our store or secrets were unavailable.
+    Unavailable,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::MalformedCallback => "malformed_callback",
+            FailureReason::StateUnknown => "state_unknown",
+            FailureReason::StateExpired => "state_expired",
+            FailureReason::StateUsed => "state_used",
+            FailureReason::WrongRoute => "wrong_route",
+            FailureReason::AccessDenied => "access_denied",
+            FailureReason::InvalidScope => "invalid_scope",
+            FailureReason::GoPayError => "gopay_error",
+            FailureReason::ExchangeFailed => "exchange_failed",
+            FailureReason::ProfileLinkedElsewhere => "profile_linked_elsewhere",
+            FailureReason::NotStored => "not_stored",
+            FailureReason::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn of_rejection(rejection: StateRejection) -> Self {
+        match rejection {
+            StateRejection::Unknown => FailureReason::StateUnknown,
+            StateRejection::Expired => FailureReason::StateExpired,
+            StateRejection::AlreadyUsed => FailureReason::StateUsed,
+        }
+    }
+
+    pub fn of_consent_error(error: &ConsentError) -> Self {
+        match error {
+            ConsentError::AccessDenied => FailureReason::AccessDenied,
+            ConsentError::InvalidScope => FailureReason::InvalidScope,
+            ConsentError::Other(_) => FailureReason::GoPayError,
+        }
+    }
+}
+
+/// `failure_url` with `reason=<code>` appended to its query (kept before a fragment).
+pub fn failure_redirect(failure_url: &str, reason: FailureReason) -> String {
+    let (base, fragment) = match failure_url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (failure_url, None),
+    };
+    let separator = if !base.contains('?') {
+        "?"
+    } else if base.ends_with('?') || base.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    let mut url = format!("{base}{separator}reason={}", reason.as_str());
+    if let Some(f) = fragment {
+        url.push('#');
+        url.push_str(f);
+    }
+    url
+}
+
+/// The rule for a callback's state: unknown, used or expired → rejected (nothing else happens).
 pub fn check_state(
     stored: Option<&PendingConsent>,
     now: DateTime<Utc>,

@@ -1,12 +1,21 @@
 //! HTTP rules of the consent function, free of Lambda types:
 //!
-//! - `POST /gopay/consents {customerId, prefill?}` → 201 `{consentUrl}`: a random single-use
-//!   `state` stored (hash only) for 10 minutes; the prefill call made first when data is given.
+//! - `POST /gopay/consents {customerId, prefill?, declaredIdentity?}` → 201 `{consentUrl,
+//!   prefilled}`: a random single-use `state` stored (hash only) for the configured lifetime
+//!   (24 h by default: the journey at GoPay may include registering), with the completion mode
+//!   it was issued for and the declared identity sealed; the prefill call made first when data
+//!   is given (a prefill failure is counted and the URL goes out without `prefill_id`).
 //!   IAM-authorised: 403 without the IAM authorizer's attestation (`kyc_core::iam_route`).
-//! - `GET /gopay/callback?code=&state=` (the redirect URI): a malformed query or an unknown,
-//!   expired or reused `state` → 400 and nothing else; `error=` → recorded on the customer,
-//!   302 to the failure URL; otherwise the code is exchanged, the profile stored (refresh token
-//!   sealed, due now), 302 to the success URL.
+//! - `POST /gopay/consents/complete {customerId, state, code | error}` (completion in the
+//!   bank's session, IAM-authorised like the start): the state is spent; a customer other than the one who started it →
+//!   403, nothing exchanged, `consentBindingMismatch` on the starter; otherwise as below, in
+//!   JSON.
+//! - `GET /gopay/callback?code=&state=` (direct-callback mode): every refusal (malformed query,
+//!   unknown, expired, reused or bank-session state, GoPay's `error=`, a failed exchange) is a
+//!   302 to the failure URL with `reason=<code>`; otherwise the code is exchanged at once, the
+//!   profile stored (refresh token sealed, due now), 302 to the success URL.
+//!
+//! A refused or failed attempt is its own history event and never replaces a working consent.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -15,15 +24,18 @@ use serde_json::{json, Value};
 
 use super::client::{CallError, GoPayApi, GoPayTransport};
 use super::consent::{
-    consent_url, parse_callback_query, CallbackOutcome, ConsentRequest, ConsentState, GoPayHosts,
+    consent_url, declared_identity_state_aad, failure_redirect, parse_callback_query,
+    CallbackOutcome, CompletionMode, ConsentRequest, ConsentState, FailureReason, GoPayHosts,
     PendingConsent,
 };
+use super::error::CallbackDefect;
 use super::identification::ClientProfileId;
-use super::plan::{consent_plan, id_part, ConsentEvent};
+use super::identity_match::DeclaredIdentity;
+use super::plan::{consent_plan, failed_attempt_plan, id_part, ConsentEvent};
 use super::prefill::{InternationalBankAccount, PrefillRequest};
 use super::store::{
-    sealed_access_aad, ConsentSaved, GoPayStore, NewConsent, ProfileRecord, SealedTokens,
-    TokenRescue,
+    declared_identity_aad, sealed_access_aad, ConsentSaved, GoPayStore, NewConsent, ProfileRecord,
+    ProfileStatus, SealedTokens, TokenRescue,
 };
 use super::sync::Clock;
 use super::tokens::ClientCredentials;
@@ -46,11 +58,79 @@ pub struct ConsentEndpoint {
     pub hosts: GoPayHosts,
     pub credentials: Cached<ClientCredentials>,
     pub keys: Cached<Keyring>,
-    /// Our `GET /gopay/callback` URL as registered at GoPay.
+    /// The redirect URI put in consent URLs (registered at GoPay): the bank's front end in
+    /// [`CompletionMode::BankSession`], our `GET /gopay/callback` in
+    /// [`CompletionMode::DirectCallback`].
     pub redirect_uri: String,
+    /// Who completes the consents this endpoint starts.
+    pub completion: CompletionMode,
+    /// How long a started consent waits for the customer's return.
+    pub state_ttl: chrono::Duration,
     pub success_url: String,
     pub failure_url: String,
     pub clock: Clock,
+    /// What the requests counted (published as metrics by the function).
+    pub counters: ConsentCounters,
+}
+
+/// Counts of what the consent routes saw that an alarm watches.
+#[derive(Debug, Default)]
+pub struct ConsentCounters {
+    binding_mismatches: std::sync::atomic::AtomicU64,
+    prefill_failures: std::sync::atomic::AtomicU64,
+}
+
+/// A snapshot of [`ConsentCounters`] (taken and reset once per request).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentCounts {
+    /// A completion by another customer than the one who started the consent.
+    pub binding_mismatches: u64,
+    /// Prefill calls that failed (the consent URL went out without `prefill_id`).
+    pub prefill_failures: u64,
+}
+
+impl ConsentCounters {
+    fn bump(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// What was counted since the last call, reset.
+    pub fn take(&self) -> ConsentCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        ConsentCounts {
+            binding_mismatches: self.binding_mismatches.swap(0, Relaxed),
+            prefill_failures: self.prefill_failures.swap(0, Relaxed),
+        }
+    }
+}
+
+impl ConsentCounts {
+    pub fn is_zero(&self) -> bool {
+        *self == ConsentCounts::default()
+    }
+}
+
+/// CloudWatch embedded-metric-format line of the consent routes' counts (namespace
+/// `kyc-hooks`, like the sync's), so the template can alarm on them.
+pub fn emf_line(counts: &ConsentCounts, timestamp_ms: i64) -> String {
+    let metrics = [
+        ("GoPayConsentBindingMismatch", counts.binding_mismatches),
+        ("GoPayPrefillFailed", counts.prefill_failures),
+    ];
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "kyc-hooks",
+                "Dimensions": [[]],
+                "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }]
+        }
+    });
+    for (name, value) in metrics {
+        line[name] = json!(value);
+    }
+    line.to_string()
 }
 
 pub use kyc_core::http::{HttpRequest as Request, HttpResponse as Response};
@@ -129,6 +209,7 @@ fn parse_prefill(value: &Value) -> Result<PrefillRequest, PrefillError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Consents,
+    Complete,
     Callback,
 }
 
@@ -138,6 +219,8 @@ fn route(path: &str) -> Option<Route> {
     let path = path.trim_end_matches('/');
     if path.ends_with("/gopay/consents") {
         Some(Route::Consents)
+    } else if path.ends_with("/gopay/consents/complete") {
+        Some(Route::Complete)
     } else if path.ends_with("/gopay/callback") {
         Some(Route::Callback)
     } else {
@@ -150,12 +233,67 @@ fn consent_event_id(kind: &str, state_key: &str) -> String {
     format!("gopay-consent-{kind}-{}", id_part(state_key))
 }
 
+/// A refusal of the bank's back end (`POST /gopay/consents/complete`): status, message and
+/// the short reason code of [`FailureReason`] (or `binding_mismatch`).
+fn refusal(status: u16, message: &str, reason: &str) -> Response {
+    json_response(status, json!({ "error": message, "reason": reason }))
+}
+
+/// What the bank's back end passes on from GoPay's redirect to its front end.
+struct Completion {
+    customer_id: String,
+    outcome: CallbackOutcome,
+}
+
+/// Reads `{customerId, state, code | error}`. Errors name the field, never a value.
+fn parse_completion(body: &[u8]) -> Result<Completion, &'static str> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| "body must be a JSON object")?;
+    let obj = value.as_object().ok_or("body must be a JSON object")?;
+    let text = |key: &'static str| match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(key),
+    };
+    let customer_id = text("customerId")
+        .map_err(|_| "customerId must be a string")?
+        .ok_or("customerId is required")?;
+    if !valid_customer_id(customer_id) {
+        return Err("customerId must be 1 to 1024 characters");
+    }
+    let state = text("state")
+        .map_err(|_| "state must be a string")?
+        .ok_or("state is required")?;
+    let code = text("code").map_err(|_| "code must be a string")?;
+    let error = text("error").map_err(|_| "error must be a string")?;
+    // The same rules as GoPay's redirect query, so both routes accept exactly the same.
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("state", state);
+    match (code, error) {
+        (Some(c), None) => query.append_pair("code", c),
+        (None, Some(e)) => query.append_pair("error", e),
+        (Some(_), Some(_)) => return Err("give either code or error, not both"),
+        (None, None) => return Err("code or error is required"),
+    };
+    let outcome = parse_callback_query(&query.finish()).map_err(|e| match e {
+        GoPayError::MalformedCallback(CallbackDefect::BadState) => {
+            "state is not a state this service issues"
+        }
+        GoPayError::MalformedCallback(CallbackDefect::CodeTooLong) => "code is too long",
+        _ => "code, error or state is empty",
+    })?;
+    Ok(Completion {
+        customer_id: customer_id.to_string(),
+        outcome,
+    })
+}
+
 impl ConsentEndpoint {
     pub async fn handle(&self, req: &Request) -> Response {
         let route = route(&req.path);
-        // Starting a consent is IAM-authorised (our backend, SigV4): without the authorizer's
-        // attestation, 403 before the body is read, anything stored or GoPay called.
-        if route == Some(Route::Consents) {
+        // Starting and completing a consent are IAM-authorised (our backend, SigV4): without
+        // the authorizer's attestation, 403 before the body is read, anything stored or GoPay
+        // called. A completion taken from anyone else would void the binding to the customer.
+        if matches!(route, Some(Route::Consents | Route::Complete)) {
             if let Err(e) = require_iam_caller(&req.gateway) {
                 tracing::error!(error = %e, "gopay: consent start reached without IAM authentication: refused");
                 let mut refused = error(
@@ -168,13 +306,14 @@ impl ConsentEndpoint {
         }
         match (route, req.method.as_str()) {
             (Some(Route::Consents), "POST") => self.create(req).await,
+            (Some(Route::Complete), "POST") => self.complete(req).await,
             (Some(Route::Callback), "GET") => self.callback(req).await,
             (Some(r), _) => Response {
                 status: 405,
                 headers: vec![(
                     "allow",
                     match r {
-                        Route::Consents => "POST",
+                        Route::Consents | Route::Complete => "POST",
                         Route::Callback => "GET",
                     }
                     .into(),
@@ -184,6 +323,11 @@ impl ConsentEndpoint {
             },
             (None, _) => error(404, "not found"),
         }
+    }
+
+    /// The browser to the failure page, with the reason.
+    fn failure(&self, reason: FailureReason) -> Response {
+        redirect(&failure_redirect(&self.failure_url, reason))
     }
 
     async fn create(&self, req: &Request) -> Response {
@@ -209,6 +353,13 @@ impl ConsentEndpoint {
                 Err(message) => return error(400, &message),
             },
         };
+        let declared = match body.get("declaredIdentity") {
+            None | Some(Value::Null) => None,
+            Some(d) => match DeclaredIdentity::from_json(d) {
+                Ok(d) => Some(d),
+                Err(e) => return error(400, &e.to_string()),
+            },
+        };
         let credentials = match self.credentials.get().await {
             Ok(c) => c,
             Err(e) => {
@@ -221,6 +372,8 @@ impl ConsentEndpoint {
             hosts: &self.hosts,
             credentials: &credentials,
         };
+        // Prefill is optional in the reference (`prefill_id` … "NE"): a failure costs the
+        // customer some typing at GoPay, never the consent.
         let prefill_id = match &prefill_body {
             None => None,
             Some(b) => {
@@ -231,8 +384,10 @@ impl ConsentEndpoint {
                 match answer {
                     Ok(id) => Some(id),
                     Err(e) => {
-                        tracing::warn!(error = %e, "gopay: prefill call failed");
-                        return error(502, "GoPay prefill failed");
+                        ConsentCounters::bump(&self.counters.prefill_failures);
+                        tracing::warn!(error = %e,
+                            "gopay: prefill call failed; the consent URL goes out without prefill_id");
+                        None
                     }
                 }
             }
@@ -244,7 +399,22 @@ impl ConsentEndpoint {
                 return error(503, "temporarily unavailable");
             }
         };
-        let pending = PendingConsent::new(&state, customer_id, (self.clock)());
+        let mut pending = PendingConsent::new(&state, customer_id, (self.clock)())
+            .lasting(self.state_ttl)
+            .completed_by(self.completion);
+        if let Some(declared) = &declared {
+            let keys = match self.keys.get().await {
+                Ok(k) => k,
+                Err(e) => {
+                    tracing::error!(error = %e, "gopay: payload key unavailable");
+                    return error(503, "temporarily unavailable");
+                }
+            };
+            pending.sealed_identity = Some(keys.seal(
+                &declared_identity_state_aad(&pending.state_key, customer_id),
+                declared.to_sealed_json().expose(),
+            ));
+        }
         if let Err(e) = self.store.put_consent_state(&pending).await {
             tracing::error!(error = %e, "gopay: consent state not stored");
             return error(503, "temporarily unavailable");
@@ -264,16 +434,26 @@ impl ConsentEndpoint {
                 return error(500, "misconfigured");
             }
         };
-        tracing::info!(prefilled = prefill_id.is_some(), "gopay: consent started");
-        json_response(201, json!({ "consentUrl": url.expose() }))
+        tracing::info!(
+            prefilled = prefill_id.is_some(),
+            identity_declared = declared.is_some(),
+            completion = self.completion.as_str(),
+            "gopay: consent started"
+        );
+        json_response(
+            201,
+            json!({ "consentUrl": url.expose(), "prefilled": prefill_id.is_some() }),
+        )
     }
 
+    /// `GET /gopay/callback`: the browser GoPay sent back (direct-callback mode). Every
+    /// refusal is a redirect to the failure page with a reason code.
     async fn callback(&self, req: &Request) -> Response {
         let outcome = match parse_callback_query(&req.query) {
             Ok(o) => o,
             Err(e) => {
                 tracing::info!(error = %e, "gopay: malformed consent callback");
-                return error(400, "invalid callback");
+                return self.failure(FailureReason::MalformedCallback);
             }
         };
         let state_key = outcome.state().storage_key();
@@ -282,58 +462,167 @@ impl ConsentEndpoint {
             Ok(Ok(p)) => p,
             Ok(Err(rejection)) => {
                 tracing::info!(reason = %rejection, "gopay: consent callback refused");
-                return error(400, "invalid or expired state");
+                return self.failure(FailureReason::of_rejection(rejection));
             }
             Err(e) => {
                 tracing::error!(error = %e, "gopay: consent state unavailable");
-                return error(503, "temporarily unavailable");
+                return self.failure(FailureReason::Unavailable);
             }
         };
+        if pending.completion == CompletionMode::BankSession {
+            // Issued for completion in the bank's session: someone pointed the consent link's
+            // redirect_uri at the direct callback to skip it. The state is spent.
+            tracing::warn!(customer_id = %pending.customer_id,
+                "gopay: a consent issued for completion in the bank's session reached the direct callback; refused");
+            return self.failure(FailureReason::WrongRoute);
+        }
+        match self.finish(&pending, &outcome, &state_key).await {
+            Ok(Finished::Granted) => redirect(&self.success_url),
+            Ok(Finished::Denied(reason)) | Err(reason) => self.failure(reason),
+        }
+    }
+
+    /// `POST /gopay/consents/complete`: the bank's back end completes a consent for the
+    /// customer of its authenticated session.
+    async fn complete(&self, req: &Request) -> Response {
+        if req.body.len() > MAX_BODY {
+            return error(413, "body too large");
+        }
+        let completion = match parse_completion(&req.body) {
+            Ok(c) => c,
+            Err(message) => return error(400, message),
+        };
+        let state_key = completion.outcome.state().storage_key();
+        let now = (self.clock)();
+        let pending = match self.store.take_consent_state(&state_key, now).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(rejection)) => {
+                tracing::info!(reason = %rejection, "gopay: consent completion refused");
+                let reason = FailureReason::of_rejection(rejection);
+                return refusal(409, "invalid or expired state", reason.as_str());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: consent state unavailable");
+                return refusal(
+                    503,
+                    "temporarily unavailable",
+                    FailureReason::Unavailable.as_str(),
+                );
+            }
+        };
+        if pending.customer_id != completion.customer_id {
+            self.binding_mismatch(&pending, &completion.customer_id, &state_key, now)
+                .await;
+            return refusal(
+                403,
+                "this consent was started by another customer",
+                "binding_mismatch",
+            );
+        }
+        match self.finish(&pending, &completion.outcome, &state_key).await {
+            Ok(Finished::Granted) => json_response(200, json!({ "outcome": "granted" })),
+            Ok(Finished::Denied(_)) => {
+                let reason = match &completion.outcome {
+                    CallbackOutcome::Denied { error, .. } => error.as_str().to_string(),
+                    CallbackOutcome::Granted { .. } => String::new(),
+                };
+                json_response(200, json!({ "outcome": "denied", "reason": reason }))
+            }
+            Err(reason) => {
+                let status = match reason {
+                    FailureReason::ExchangeFailed => 502,
+                    FailureReason::ProfileLinkedElsewhere => 409,
+                    _ => 503,
+                };
+                refusal(status, "consent not stored", reason.as_str())
+            }
+        }
+    }
+
+    /// The consent was completed in another customer's session: nothing is exchanged (the
+    /// state is already spent); the customer who started it gets the fraud signal.
+    async fn binding_mismatch(
+        &self,
+        pending: &PendingConsent,
+        completing_customer: &str,
+        state_key: &str,
+        now: DateTime<Utc>,
+    ) {
+        ConsentCounters::bump(&self.counters.binding_mismatches);
+        tracing::warn!(customer_id = %pending.customer_id, completing_customer_id = %completing_customer,
+            "gopay: ALERT consent completed in another customer's session; refused, nothing exchanged");
+        let keys = match self.keys.get().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(error = %e, "gopay: ALERT payload key unavailable; consentBindingMismatch not recorded");
+                return;
+            }
+        };
+        let plan = consent_plan(
+            &keys,
+            &pending.customer_id,
+            &ConsentEvent::BindingMismatch {
+                completing_customer: completing_customer.to_string(),
+            },
+            consent_event_id("binding-mismatch", state_key),
+            now,
+        );
+        if let Err(e) = self.events.record(&plan).await {
+            tracing::error!(error = %e, "gopay: ALERT consentBindingMismatch not recorded");
+        }
+    }
+
+    /// What GoPay's redirect said, for the customer who started the consent: a refusal
+    /// recorded, or the code exchanged and the consent stored.
+    async fn finish(
+        &self,
+        pending: &PendingConsent,
+        outcome: &CallbackOutcome,
+        state_key: &str,
+    ) -> Result<Finished, FailureReason> {
         let keys = match self.keys.get().await {
             Ok(k) => k,
             Err(e) => {
                 // The state is spent: the customer restarts from the failure page.
                 tracing::error!(error = %e, "gopay: payload key unavailable");
-                return redirect(&self.failure_url);
+                return Err(FailureReason::Unavailable);
             }
         };
-        let event_id = |kind: &str| consent_event_id(kind, &state_key);
         match outcome {
             CallbackOutcome::Denied { error: e, .. } => {
-                let plan = consent_plan(
+                self.record_failed_attempt(
                     &keys,
                     &pending.customer_id,
                     &ConsentEvent::Denied {
                         error: e.as_str().to_string(),
                     },
-                    event_id("denied"),
-                    now,
-                );
-                if let Err(err) = self.events.record(&plan).await {
-                    tracing::error!(error = %err, "gopay: consent refusal not recorded");
-                }
-                tracing::info!(error = e.as_str(), "gopay: consent refused by the customer");
-                redirect(&self.failure_url)
+                    consent_event_id("denied", state_key),
+                    (self.clock)(),
+                )
+                .await;
+                tracing::info!(error = e.as_str(), "gopay: consent refused at GoPay");
+                Ok(Finished::Denied(FailureReason::of_consent_error(e)))
             }
-            CallbackOutcome::Granted { code, .. } => {
-                self.granted(&keys, &pending.customer_id, &code, &state_key)
-                    .await
-            }
+            CallbackOutcome::Granted { code, .. } => self
+                .granted(&keys, pending, code, state_key)
+                .await
+                .map(|()| Finished::Granted),
         }
     }
 
     async fn granted(
         &self,
         keys: &Keyring,
-        customer_id: &str,
+        pending: &PendingConsent,
         code: &kyc_core::redact::Secret,
         state_key: &str,
-    ) -> Response {
+    ) -> Result<(), FailureReason> {
+        let customer_id = pending.customer_id.as_str();
         let credentials = match self.credentials.get().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "gopay: client credentials unavailable");
-                return redirect(&self.failure_url);
+                return Err(FailureReason::Unavailable);
             }
         };
         let api = GoPayApi {
@@ -346,29 +635,50 @@ impl ConsentEndpoint {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "gopay: code exchange failed");
-                self.record_exchange_failure(keys, customer_id, state_key, &e, sent_at)
-                    .await;
-                return redirect(&self.failure_url);
+                let http_status = match e {
+                    CallError::Token { status, .. } | CallError::Status { status } => Some(status),
+                    _ => None,
+                };
+                self.record_failed_attempt(
+                    keys,
+                    customer_id,
+                    &ConsentEvent::ExchangeFailed { http_status },
+                    consent_event_id("exchange-failed", state_key),
+                    sent_at,
+                )
+                .await;
+                return Err(FailureReason::ExchangeFailed);
             }
         };
         let profile = tokens.client_profile_id.clone();
+        let sealed_identity = self.declared_identity_for(keys, pending, &profile);
         // Read before storing (the link then points to the new profile): a previous profile
         // of this customer is retired once the new consent is safe.
         let previous = self.previous_profile(customer_id, &profile).await;
         match self
-            .store_first_tokens(keys, customer_id, &tokens, sent_at)
+            .store_first_tokens(keys, customer_id, &tokens, sealed_identity, sent_at)
             .await
         {
             FirstTokens::Stored | FirstTokens::Rescued => {}
             FirstTokens::LinkedToOtherCustomer => {
                 tracing::error!(client_profile_id = %profile.as_str(),
                     "gopay: this GoPay profile is linked to another customer; consent not stored");
-                return redirect(&self.failure_url);
+                self.record_failed_attempt(
+                    keys,
+                    customer_id,
+                    &ConsentEvent::LinkedElsewhere {
+                        profile: profile.clone(),
+                    },
+                    consent_event_id("linked-elsewhere", state_key),
+                    (self.clock)(),
+                )
+                .await;
+                return Err(FailureReason::ProfileLinkedElsewhere);
             }
             FirstTokens::Lost => {
                 tracing::error!(client_profile_id = %profile.as_str(),
                     "gopay: CONSENT LOST: first tokens stored nowhere (table and rescue place failed); the customer must consent again");
-                return redirect(&self.failure_url);
+                return Err(FailureReason::NotStored);
             }
         }
         let now = (self.clock)();
@@ -405,31 +715,55 @@ impl ConsentEndpoint {
             }
         }
         tracing::info!(client_profile_id = %profile.as_str(), "gopay: consent stored, profile due now");
-        redirect(&self.success_url)
+        Ok(())
     }
 
-    /// The failed code exchange in the customer's history (with GoPay's status if it answered).
-    async fn record_exchange_failure(
+    /// The declared identity kept on the pending consent, sealed again for the profile. `None`
+    /// when none was declared, or (logged) when it cannot be opened: the consent is stored
+    /// regardless, its identification then compared with nothing.
+    fn declared_identity_for(
+        &self,
+        keys: &Keyring,
+        pending: &PendingConsent,
+        profile: &ClientProfileId,
+    ) -> Option<String> {
+        let sealed = pending.sealed_identity.as_ref()?;
+        let aad = declared_identity_state_aad(&pending.state_key, &pending.customer_id);
+        match keys.open(&aad, sealed) {
+            Ok(plain) => Some(keys.seal(
+                &declared_identity_aad(profile, &pending.customer_id),
+                &plain,
+            )),
+            Err(e) => {
+                tracing::error!(error = %e,
+                    "gopay: ALERT declared identity cannot be opened; the consent is stored without it");
+                None
+            }
+        }
+    }
+
+    /// A refused or failed attempt in the customer's history. It replaces the consent stream
+    /// only when the customer has no consent to keep (no profile, or a revoked one); a
+    /// working consent (or one we cannot read: fail safe) stands.
+    async fn record_failed_attempt(
         &self,
         keys: &Keyring,
         customer_id: &str,
-        state_key: &str,
-        e: &CallError,
+        event: &ConsentEvent,
+        event_id: String,
         at: DateTime<Utc>,
     ) {
-        let http_status = match e {
-            CallError::Token { status, .. } | CallError::Status { status } => Some(*status),
-            _ => None,
+        let consent_stands = match self.store.profile_of_customer(customer_id).await {
+            Ok(None) => false,
+            Ok(Some(p)) => p.status != ProfileStatus::Revoked,
+            Err(e) => {
+                tracing::warn!(error = %e, "gopay: customer's profile unreadable; the failed attempt leaves the consent stream as it is");
+                true
+            }
         };
-        let plan = consent_plan(
-            keys,
-            customer_id,
-            &ConsentEvent::ExchangeFailed { http_status },
-            consent_event_id("exchange-failed", state_key),
-            at,
-        );
+        let plan = failed_attempt_plan(keys, customer_id, event, event_id, at, consent_stands);
         if let Err(err) = self.events.record(&plan).await {
-            tracing::error!(error = %err, "gopay: exchange failure not recorded");
+            tracing::error!(error = %err, "gopay: failed consent attempt not recorded");
         }
     }
 
@@ -451,6 +785,13 @@ impl ConsentEndpoint {
     }
 }
 
+/// How a consent attempt ended for the customer who started it.
+enum Finished {
+    Granted,
+    /// GoPay's redirect carried `error=`: recorded, the reason for the failure page.
+    Denied(FailureReason),
+}
+
 /// Where a consent's first tokens ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FirstTokens {
@@ -462,15 +803,18 @@ enum FirstTokens {
 }
 
 /// A consent's first tokens, sealed as `generation` and marked with their customer (recovery
-/// then creates or re-consents the profile instead of rotating one).
+/// then creates or re-consents the profile instead of rotating one), with the declared
+/// identity sealed for the profile.
 fn first_tokens(
     keys: &Keyring,
     customer_id: &str,
     generation: u64,
     tokens: &super::tokens::ClientTokens,
+    sealed_identity: Option<String>,
 ) -> SealedTokens {
     SealedTokens {
         customer_id: Some(customer_id.to_string()),
+        sealed_identity,
         ..SealedTokens::seal(
             keys,
             &tokens.client_profile_id,
@@ -490,6 +834,7 @@ impl ConsentEndpoint {
         keys: &Keyring,
         customer_id: &str,
         tokens: &super::tokens::ClientTokens,
+        sealed_identity: Option<String>,
         sent_at: chrono::DateTime<chrono::Utc>,
     ) -> FirstTokens {
         let profile = &tokens.client_profile_id;
@@ -511,13 +856,20 @@ impl ConsentEndpoint {
             let generation = (sent_at.timestamp_millis().max(1) as u64)
                 .max(existing.as_ref().map_or(0, |p| p.token_gen + 1));
             last_generation = generation;
-            let tokens_sealed = first_tokens(keys, customer_id, generation, tokens);
+            let tokens_sealed = first_tokens(
+                keys,
+                customer_id,
+                generation,
+                tokens,
+                sealed_identity.clone(),
+            );
             let now = (self.clock)();
             let consent = NewConsent {
                 expected_generation: existing.as_ref().map(|p| p.token_gen),
                 customer_id: customer_id.to_string(),
                 client_profile_id: profile.clone(),
                 tokens: tokens_sealed.clone(),
+                sealed_identity: sealed_identity.clone(),
                 due_at: now,
                 now,
             };
@@ -541,7 +893,7 @@ impl ConsentEndpoint {
         let Some(sealed) = sealed else {
             // Never read the profile: seal for a generation no stored one can reach.
             let generation = last_generation.max(sent_at.timestamp_millis().max(1) as u64);
-            let s = first_tokens(keys, customer_id, generation, tokens);
+            let s = first_tokens(keys, customer_id, generation, tokens, sealed_identity);
             return self.rescue_first(&s).await;
         };
         self.rescue_first(&sealed).await
@@ -623,6 +975,10 @@ impl ConsentEndpoint {
         FirstTokens::Lost
     }
 }
+
+#[cfg(test)]
+#[path = "consent_tests.rs"]
+mod consent_tests;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::GoPayError;
+use super::identity_match::IdentityMatch;
 use super::time::{GoPayDateTime, ZoneSource, ASSUMED_ZONE};
 use super::PROVIDER;
 use kyc_core::redact::Personal;
@@ -227,13 +228,18 @@ pub struct IdentificationStatus {
     pub warnings: Vec<ParseWarning>,
 }
 
-/// The part of a status that decides history: its state and its set of reasons. Storable
+/// The part of a status that decides history: its state, its set of reasons and, once a
+/// declared identity was compared with the identified person, the outcome. Storable
 /// (serializes as strings) so the sync can compare a poll with what it recorded last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusSnapshot {
     pub state: IdentificationState,
     /// Sorted and de-duplicated, so equality is set equality.
     pub reasons: Vec<Reason>,
+    /// Field names and results only (no values). `None`: nothing was compared (no declared
+    /// identity, or not identified), as in snapshots stored before the identity match existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityMatch>,
 }
 
 impl StatusSnapshot {
@@ -242,7 +248,14 @@ impl StatusSnapshot {
         Self {
             state,
             reasons: set.into_iter().collect(),
+            identity: None,
         }
+    }
+
+    /// The same snapshot with the identity match's outcome.
+    pub fn with_identity(mut self, identity: Option<IdentityMatch>) -> Self {
+        self.identity = identity;
+        self
     }
 }
 
@@ -263,10 +276,10 @@ impl StatusChange {
     }
 }
 
-/// Whether two statuses differ in state or in their set of reasons (order and duplicates do
-/// not count; dates and personal data do not count).
+/// Whether two statuses differ in state, in their set of reasons or in the identity match's
+/// outcome (order and duplicates do not count; dates and personal data do not count).
 pub fn differs(a: &StatusSnapshot, b: &StatusSnapshot) -> bool {
-    a.state != b.state || a.reasons != b.reasons
+    a.state != b.state || a.reasons != b.reasons || a.identity != b.identity
 }
 
 /// The history event a poll makes, if any: always for the first observation, then only when
@@ -401,6 +414,16 @@ impl IdentificationStatus {
     /// keeps it once. It covers the profile, the previous and current snapshots and the raw
     /// `dateLastChange`.
     pub fn event_id(&self, previous: Option<&StatusSnapshot>) -> String {
+        self.event_id_for(previous, &self.snapshot())
+    }
+
+    /// [`Self::event_id`] for `current`, this status's snapshot with its identity match's
+    /// outcome (which counts only when there is one, so ids made before it are unchanged).
+    pub fn event_id_for(
+        &self,
+        previous: Option<&StatusSnapshot>,
+        current: &StatusSnapshot,
+    ) -> String {
         let mut h = Sha256::new();
         let mut part = |s: &str| {
             h.update((s.len() as u64).to_be_bytes());
@@ -413,13 +436,18 @@ impl IdentificationStatus {
                 part(p.state.as_str());
                 part(&p.reasons.len().to_string());
                 p.reasons.iter().for_each(|r| part(r.as_str()));
+                if let Some(m) = &p.identity {
+                    part(&identity_part(m));
+                }
             }
             None => part("\u{0}none"),
         }
-        let current = self.snapshot();
         part(current.state.as_str());
         part(&current.reasons.len().to_string());
         current.reasons.iter().for_each(|r| part(r.as_str()));
+        if let Some(m) = &current.identity {
+            part(&identity_part(m));
+        }
         part(
             self.date_last_change
                 .as_ref()
@@ -486,6 +514,16 @@ impl IdentificationStatus {
             "warnings": self.warnings,
         })
     }
+}
+
+/// An identity match's outcome as an event-id part.
+fn identity_part(m: &IdentityMatch) -> String {
+    let fields: Vec<String> = m
+        .fields()
+        .iter()
+        .map(|(name, r)| format!("{name}={}", r.as_str()))
+        .collect();
+    format!("\u{0}identity:{}:{}", m.result.as_str(), fields.join(","))
 }
 
 /// `PENDING`, a `WAITING_*` reason, or an unknown state.

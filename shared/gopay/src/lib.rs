@@ -38,6 +38,7 @@ pub mod consent;
 pub mod consent_endpoint;
 pub mod error;
 pub mod identification;
+pub mod identity_match;
 pub mod memory;
 pub mod plan;
 pub mod prefill;

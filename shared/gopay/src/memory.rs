@@ -20,8 +20,8 @@ use super::error::StateRejection;
 use super::identification::ClientProfileId;
 use super::schedule::{can_claim, Lease};
 use super::store::{
-    due_shard, ConsentSaved, GoPayStore, NewConsent, PdfSink, ProfileRecord, ProfileStatus,
-    RawRefreshAnswer, RotationWrite, SealedTokens, TokenRescue, VisitResult,
+    due_shard, ConsentSaved, DeadTokenEvidence, GoPayStore, NewConsent, PdfSink, ProfileRecord,
+    ProfileStatus, RawRefreshAnswer, RotationWrite, SealedTokens, TokenRescue, VisitResult,
 };
 use super::tokens::FormBody;
 use kyc_core::intake::StoreError;
@@ -112,6 +112,10 @@ impl MemoryGoPayStore {
     pub fn peek(&self, id: &ClientProfileId) -> Option<ProfileRecord> {
         self.inner.lock().unwrap().profiles.get(id).cloned()
     }
+    /// A consent state as stored, without a call (assertions).
+    pub fn consent_state(&self, state_key: &str) -> Option<PendingConsent> {
+        self.inner.lock().unwrap().states.get(state_key).cloned()
+    }
     /// All profiles (assertions).
     pub fn all(&self) -> Vec<ProfileRecord> {
         self.inner
@@ -189,6 +193,8 @@ impl GoPayStore for MemoryGoPayStore {
             updated_at: Some(c.now),
             event_pending: false,
             missing_polls: 0,
+            sealed_identity: c.sealed_identity.clone(),
+            dead_token_evidence: None,
         };
         m.profiles.insert(id.clone(), record);
         m.links.insert(c.customer_id.clone(), id.clone());
@@ -248,6 +254,8 @@ impl GoPayStore for MemoryGoPayStore {
                 p.sealed_refresh = Some(t.sealed_refresh.clone());
                 p.sealed_access = Some(t.sealed_access.clone());
                 p.access_expires_at = Some(t.access_expires_at);
+                // A working token: whatever refusals were seen before are no evidence any more.
+                p.dead_token_evidence = None;
                 Ok(RotationWrite::Stored)
             }
             _ => Ok(RotationWrite::GenerationMoved),
@@ -354,6 +362,24 @@ impl GoPayStore for MemoryGoPayStore {
         Ok(())
     }
 
+    async fn record_dead_token_evidence(
+        &self,
+        id: &ClientProfileId,
+        evidence: &DeadTokenEvidence,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.ports.enter("record_dead_token_evidence").await?;
+        let mut m = self.inner.lock().unwrap();
+        match m.profiles.get_mut(id) {
+            Some(p) if p.status == ProfileStatus::Active && p.token_gen == evidence.generation => {
+                p.dead_token_evidence = Some(evidence.clone());
+                p.updated_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn reactivate(
         &self,
         id: &ClientProfileId,
@@ -372,6 +398,7 @@ impl GoPayStore for MemoryGoPayStore {
                 p.event_pending = false;
                 p.next_due_at = Some(now);
                 p.consecutive_failures = 0;
+                p.dead_token_evidence = None;
                 p.lease = None;
                 p.updated_at = Some(now);
                 Ok(true)
@@ -593,11 +620,16 @@ impl ScriptedTokenAnswer {
     }
 }
 
+#[derive(Default)]
 struct GoPayProfile {
     state: String,
     reasons: Vec<String>,
     /// Answer 404 to status polls (profile unknown to GoPay).
     gone: bool,
+    /// `subjectData` of an identified person (sent once not PENDING).
+    subject: Option<serde_json::Value>,
+    /// Refreshes with this profile's tokens answer a bare 403 (token untouched).
+    bare_403: bool,
 }
 
 #[derive(Default)]
@@ -622,6 +654,10 @@ struct GoPayMemory {
     prefill_callers: Vec<String>,
     /// authorization code → profile (single use)
     codes: HashMap<String, String>,
+    /// `/api/prefill-client-data` answers this status until reset.
+    prefill_status: Option<u16>,
+    /// Codes exchanged (`/api/token` with `grant_type=authorization_code`), valid or not.
+    exchanges: u64,
 }
 
 /// A small GoPay: rotating refresh tokens (a used one is dead, its reuse counted), access
@@ -676,8 +712,7 @@ impl MemoryGoPay {
             .entry(profile.to_string())
             .or_insert(GoPayProfile {
                 state: "PENDING".into(),
-                reasons: vec![],
-                gone: false,
+                ..GoPayProfile::default()
             });
         let (access, refresh) = Self::mint(&mut m, profile);
         IssuedTokens {
@@ -704,8 +739,7 @@ impl MemoryGoPay {
             .entry(profile.to_string())
             .or_insert(GoPayProfile {
                 state: "PENDING".into(),
-                reasons: vec![],
-                gone: false,
+                ..GoPayProfile::default()
             });
         m.serial += 1;
         let code = format!("code-{profile}-{}", m.serial);
@@ -725,6 +759,26 @@ impl MemoryGoPay {
         if let Some(p) = self.inner.lock().unwrap().profiles.get_mut(profile) {
             p.gone = true;
         }
+    }
+    /// The identified person's `subjectData` this profile answers once it is not PENDING.
+    pub fn set_subject(&self, profile: &str, subject: serde_json::Value) {
+        if let Some(p) = self.inner.lock().unwrap().profiles.get_mut(profile) {
+            p.subject = Some(subject);
+        }
+    }
+    /// Refreshes with `profile`'s tokens answer a bare 403 (no body; the token stays live).
+    pub fn refuse_refresh_bare(&self, profile: &str, refuse: bool) {
+        if let Some(p) = self.inner.lock().unwrap().profiles.get_mut(profile) {
+            p.bare_403 = refuse;
+        }
+    }
+    /// `POST /api/prefill-client-data` answers this status (`None`: normally).
+    pub fn fail_prefill(&self, status: Option<u16>) {
+        self.inner.lock().unwrap().prefill_status = status;
+    }
+    /// Code exchanges received (valid or not).
+    pub fn exchanges(&self) -> u64 {
+        self.inner.lock().unwrap().exchanges
     }
     /// Kills every refresh token of `profile` (as a revoke or an expiry at GoPay would).
     pub fn kill_tokens(&self, profile: &str) {
@@ -814,6 +868,7 @@ impl MemoryGoPay {
         match Self::form_field(body, "grant_type").as_deref() {
             Some("refresh_token") => {}
             Some("authorization_code") => {
+                m.exchanges += 1;
                 let code = Self::form_field(body, "code").unwrap_or_default();
                 let Some(profile) = m.codes.remove(&code) else {
                     return oauth_error("invalid_grant");
@@ -837,6 +892,17 @@ impl MemoryGoPay {
                     content_type: None,
                 };
             }
+        }
+        let owner = m.refresh.get(&token).map(|(p, _)| p.clone());
+        if owner
+            .and_then(|p| m.profiles.get(&p))
+            .is_some_and(|p| p.bare_403)
+        {
+            return HttpAnswer {
+                status: 403,
+                body: Vec::new(),
+                content_type: None,
+            };
         }
         let profile = match m.refresh.get_mut(&token) {
             Some((p, valid)) if *valid => {
@@ -943,7 +1009,7 @@ impl GoPayTransport for MemoryGoPay {
             ));
         }
         if url.contains("/identification-status") {
-            let body = json!({
+            let mut body = json!({
                 "clientProfileId": profile.parse::<u64>().map(serde_json::Value::from).unwrap_or(json!(profile)),
                 "state": p.state,
                 "reasons": p.reasons,
@@ -951,6 +1017,9 @@ impl GoPayTransport for MemoryGoPay {
                 "dateLastChange": "2025-03-10 09:05:00.000",
                 "subjectType": "PERSON",
             });
+            if let (Some(subject), false) = (&p.subject, p.state == "PENDING") {
+                body["subjectData"] = subject.clone();
+            }
             return Ok(answer(200, body));
         }
         if url.contains("/identification-pdf") {
@@ -999,6 +1068,12 @@ impl GoPayTransport for MemoryGoPay {
             ));
         };
         m.prefill_callers.push(caller);
+        if let Some(status) = m.prefill_status {
+            return Ok(answer(
+                status,
+                json!({"errors": [{"error_name": "SIMULATED_FAILURE"}]}),
+            ));
+        }
         Ok(answer(200, json!({"prefillId": "prefill-1"})))
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::identification::{ClientProfileId, IdentificationStatus, StatusChange};
+use super::identity_match::IdentityMatch;
 use kyc_core::crypto::Keyring;
 use kyc_core::intake::{sha256_hex, EventRecord, Provider, WritePlan};
 use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
@@ -14,6 +15,9 @@ use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
 pub const IDENTIFICATION_STREAM: &str = "gopayIdentification";
 /// Stream of the consent: granted, denied, lost (needs a new consent), revoked.
 pub const CONSENT_STREAM: &str = "gopayConsent";
+/// Stream of the binding of consents to their customer: `MISMATCH` once a consent this
+/// customer started was completed by another customer (a fraud signal for the KYC decision).
+pub const BINDING_STREAM: &str = "gopayConsentBinding";
 /// Stream of the latest identification PDF copied to S3.
 pub const PDF_STREAM: &str = "gopayPdf";
 
@@ -53,24 +57,45 @@ fn plan(
     }
 }
 
-/// A poll whose state or reasons differ from the last recorded ones. Non-final on purpose:
-/// GoPay keeps monitoring, so even IDENTIFIED can later expire; the newest observation wins.
+/// The `gopayIdentification` status of an identified person who is not the identity the
+/// customer declared: never read downstream as plainly identified (GoPay's own state is kept
+/// in the detail as `gopayState`).
+pub const IDENTITY_MISMATCH: &str = "IDENTITY_MISMATCH";
+
+/// A poll whose state, reasons or identity match differ from the last recorded ones.
+/// Non-final on purpose: GoPay keeps monitoring, so even IDENTIFIED can later expire; the
+/// newest observation wins. `identity`: the declared identity compared with the identified
+/// person (field names and results only).
+#[allow(clippy::too_many_arguments)]
 pub fn identification_plan(
     keys: &Keyring,
     customer_id: &str,
     status: &IdentificationStatus,
     raw_body: &[u8],
     change: &StatusChange,
+    identity: Option<&IdentityMatch>,
     event_id: String,
     now: DateTime<Utc>,
 ) -> WritePlan {
     let snapshot = status.snapshot();
-    let mut value = StreamValue::new(status.state.as_str(), 0, false, now, &event_id);
+    let mismatch = identity.is_some_and(IdentityMatch::is_mismatch);
+    let shown = if mismatch {
+        IDENTITY_MISMATCH
+    } else {
+        status.state.as_str()
+    };
+    let mut value = StreamValue::new(shown, 0, false, now, &event_id);
     value.detail = json!({
         "reasons": snapshot.reasons,
         "clientProfileId": status.client_profile_id,
     });
-    let summary = json!({
+    if let Some(m) = identity {
+        value.detail["identityMatch"] = m.summary();
+    }
+    if mismatch {
+        value.detail["gopayState"] = json!(status.state);
+    }
+    let mut summary = json!({
         "clientProfileId": status.client_profile_id,
         "state": status.state,
         "reasons": snapshot.reasons,
@@ -78,6 +103,9 @@ pub fn identification_plan(
         "subjectType": status.subject_type,
         "evidence": status.evidence(),
     });
+    if let Some(m) = identity {
+        summary["identityMatch"] = m.summary();
+    }
     let mut written = plan(
         keys,
         customer_id,
@@ -108,8 +136,20 @@ pub enum ConsentEvent {
     ExchangeFailed {
         http_status: Option<u16>,
     },
-    /// GoPay refused the refresh token: a new consent is needed.
+    /// GoPay refused the refresh token: a new consent is needed. `evidence`: what condemned
+    /// it (an answer about the token, or the runs that saw a bare 403).
     Lost {
+        profile: ClientProfileId,
+        evidence: Value,
+    },
+    /// The consent was completed in another customer's session: refused, nothing stored. On
+    /// the customer who started it (stream [`BINDING_STREAM`]), a fraud signal.
+    BindingMismatch {
+        /// The customer whose session completed it (a pseudonymous id, as in our logs).
+        completing_customer: String,
+    },
+    /// The GoPay profile the code gave is already linked to another customer: not stored.
+    LinkedElsewhere {
         profile: ClientProfileId,
     },
     Revoked {
@@ -135,18 +175,48 @@ impl ConsentEvent {
             ConsentEvent::Revoked { .. } => "REVOKED",
             ConsentEvent::UnknownAtGoPay { .. } => "PROFILE_UNKNOWN",
             ConsentEvent::Reactivated { .. } => "GRANTED",
+            ConsentEvent::BindingMismatch { .. } => "MISMATCH",
+            ConsentEvent::LinkedElsewhere { .. } => "PROFILE_LINKED_ELSEWHERE",
         }
     }
     fn detail(&self) -> Value {
         match self {
             ConsentEvent::Granted { profile }
-            | ConsentEvent::Lost { profile }
             | ConsentEvent::Revoked { profile }
             | ConsentEvent::UnknownAtGoPay { profile }
+            | ConsentEvent::LinkedElsewhere { profile }
             | ConsentEvent::Reactivated { profile } => json!({ "clientProfileId": profile }),
+            ConsentEvent::Lost { profile, evidence } => {
+                json!({ "clientProfileId": profile, "evidence": evidence })
+            }
             ConsentEvent::Denied { error } => json!({ "error": error }),
             ConsentEvent::ExchangeFailed { http_status } => json!({ "httpStatus": http_status }),
+            ConsentEvent::BindingMismatch {
+                completing_customer,
+            } => json!({ "completingCustomerId": completing_customer }),
         }
+    }
+    fn event_type(&self) -> &'static str {
+        match self {
+            ConsentEvent::BindingMismatch { .. } => "consentBindingMismatch",
+            _ => "consent",
+        }
+    }
+    fn stream(&self) -> &'static str {
+        match self {
+            ConsentEvent::BindingMismatch { .. } => BINDING_STREAM,
+            _ => CONSENT_STREAM,
+        }
+    }
+    /// An attempt that did not give us a consent (refused at GoPay, failed exchange, profile
+    /// linked elsewhere): it must never replace a working consent.
+    pub fn is_failed_attempt(&self) -> bool {
+        matches!(
+            self,
+            ConsentEvent::Denied { .. }
+                | ConsentEvent::ExchangeFailed { .. }
+                | ConsentEvent::LinkedElsewhere { .. }
+        )
     }
 }
 
@@ -166,15 +236,34 @@ pub fn consent_plan(
     plan(
         keys,
         customer_id,
-        "consent",
+        event.event_type(),
         &body,
         json!({ "consent": event.status(), "detail": detail }),
         StatePatch {
-            stream: stream(CONSENT_STREAM),
+            stream: stream(event.stream()),
             value,
         },
         now,
     )
+}
+
+/// A failed attempt ([`ConsentEvent::is_failed_attempt`]) as its own history event. It sets
+/// the consent stream only when `consent_stands` is false (the customer has no consent to
+/// keep); otherwise the stream, e.g. `GRANTED`, is left as it is.
+pub fn failed_attempt_plan(
+    keys: &Keyring,
+    customer_id: &str,
+    event: &ConsentEvent,
+    event_id: String,
+    now: DateTime<Utc>,
+    consent_stands: bool,
+) -> WritePlan {
+    let mut p = consent_plan(keys, customer_id, event, event_id, now);
+    if consent_stands {
+        p.patch = None;
+        p.no_patch_reason = Some("failed attempt; the customer's consent stands".into());
+    }
+    p
 }
 
 /// An identification PDF copied to S3 under `key`.
@@ -232,6 +321,7 @@ mod tests {
             &status,
             body,
             &change,
+            None,
             status.event_id(None),
             now,
         );

@@ -76,6 +76,72 @@ pub struct ProfileRecord {
     pub event_pending: bool,
     /// Status polls answered 404 in a row (profile unknown to GoPay).
     pub missing_polls: u32,
+    /// The customer's declared identity, sealed with [`declared_identity_aad`] (compared with
+    /// the identified person once GoPay identifies them).
+    pub sealed_identity: Option<String>,
+    /// Runs that saw this profile's refresh refused with a bare 403 while the same run proved
+    /// our credentials and refreshed other profiles (cleared by a successful rotation).
+    pub dead_token_evidence: Option<DeadTokenEvidence>,
+}
+
+/// Differential evidence that a refresh token is dead although GoPay's refusal (a bare 403)
+/// does not say so: the same generation refused across several runs over a long enough span,
+/// each of them with our credentials proven and other profiles' refreshes succeeding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadTokenEvidence {
+    /// The token generation the refusals were about.
+    pub generation: u64,
+    /// Qualifying runs that saw the refusal (a run counts once).
+    pub runs: u32,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    /// The last run counted.
+    pub last_run: String,
+}
+
+impl DeadTokenEvidence {
+    /// The evidence after one more qualifying run `run` at `now` for `generation` (a new
+    /// generation starts over; the same run is not counted twice).
+    pub fn advanced(
+        previous: Option<&DeadTokenEvidence>,
+        generation: u64,
+        run: &str,
+        now: DateTime<Utc>,
+    ) -> DeadTokenEvidence {
+        match previous {
+            Some(p) if p.generation == generation && p.last_run == run => p.clone(),
+            Some(p) if p.generation == generation => DeadTokenEvidence {
+                generation,
+                runs: p.runs.saturating_add(1),
+                first_at: p.first_at,
+                last_at: now,
+                last_run: run.to_string(),
+            },
+            _ => DeadTokenEvidence {
+                generation,
+                runs: 1,
+                first_at: now,
+                last_at: now,
+                last_run: run.to_string(),
+            },
+        }
+    }
+
+    /// Enough to condemn the token: at least `min_runs` runs spanning at least `min_span`.
+    pub fn is_conclusive(&self, min_runs: u32, min_span: chrono::Duration) -> bool {
+        self.runs >= min_runs.max(1) && self.last_at - self.first_at >= min_span
+    }
+}
+
+/// Associated data of a declared identity sealed on a profile: its profile and customer.
+pub fn declared_identity_aad(profile: &ClientProfileId, customer: &str) -> Aad {
+    Aad::new(
+        "gopay",
+        profile.as_str(),
+        "declared-identity",
+        Some(customer),
+    )
 }
 
 /// Associated data of a sealed refresh token: its profile, generation and customer.
@@ -112,6 +178,9 @@ pub struct SealedTokens {
     /// profile for this customer instead of rotating an existing generation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+    /// A consent's first tokens only: the declared identity, sealed for the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_identity: Option<String>,
 }
 
 impl SealedTokens {
@@ -137,6 +206,7 @@ impl SealedTokens {
             ),
             access_expires_at: tokens.access_expires_at,
             customer_id: None,
+            sealed_identity: None,
         }
     }
 }
@@ -151,6 +221,8 @@ pub struct NewConsent {
     pub client_profile_id: ClientProfileId,
     /// Sealed for `generation` = [`NewConsent::generation`].
     pub tokens: SealedTokens,
+    /// The declared identity, sealed with [`declared_identity_aad`] (`None`: none declared).
+    pub sealed_identity: Option<String>,
     pub due_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
@@ -248,6 +320,14 @@ pub trait GoPayStore: Send + Sync {
         profile: &ClientProfileId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Stores the dead-token evidence of an active profile if its generation is still
+    /// `evidence.generation`. `false`: generation moved or not active (nothing written).
+    async fn record_dead_token_evidence(
+        &self,
+        profile: &ClientProfileId,
+        evidence: &DeadTokenEvidence,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Puts a `needsConsent` (or `unknownAtGoPay`) profile that still holds a refresh token back in service, due
     /// now. `false`: not in that state (nothing written).
     async fn reactivate(

@@ -14,8 +14,10 @@ use serde::Serialize;
 use super::client::{CallError, GoPayApi, GoPayTransport};
 use super::consent::GoPayHosts;
 use super::identification::{
-    status_change, ClientProfileId, IdentificationState, IdentificationStatus,
+    status_change, ClientProfileId, IdentificationState, IdentificationStatus, StatusSnapshot,
+    SubjectType,
 };
+use super::identity_match::{DeclaredIdentity, IdentityMatch};
 use super::plan::{consent_plan, id_part, identification_plan, pdf_plan, ConsentEvent};
 use super::schedule::{
     access_token_needs_refresh, next_due_after_error, next_due_after_poll, should_take_more_work,
@@ -23,9 +25,9 @@ use super::schedule::{
     DEFAULT_REFRESH_MARGIN,
 };
 use super::store::{
-    raw_answer_aad, sealed_access_aad, sealed_refresh_aad, ConsentSaved, GoPayStore, NewConsent,
-    PdfSink, ProfileRecord, ProfileStatus, RawRefreshAnswer, RotationWrite, SealedTokens,
-    TokenRescue, VisitResult,
+    declared_identity_aad, raw_answer_aad, sealed_access_aad, sealed_refresh_aad, ConsentSaved,
+    DeadTokenEvidence, GoPayStore, NewConsent, PdfSink, ProfileRecord, ProfileStatus,
+    RawRefreshAnswer, RotationWrite, SealedTokens, TokenRescue, VisitResult,
 };
 use super::tokens::{recover_tokens, ClientCredentials, ClientTokens, TokenFailure};
 use kyc_core::crypto::{Aad, Keyring};
@@ -75,8 +77,17 @@ pub struct SyncSettings {
     /// `needsConsent` (circuit breaker).
     pub breaker_threshold: u32,
     /// Status polls answered 404 in a row after which the profile leaves service
-    /// (`unknownAtGoPay`).
+    /// (`unknownAtGoPay`) — if the run's 404s are specific to it ([`Self::missing_guard_limit`]).
     pub missing_poll_limit: u32,
+    /// The most profiles answering 404 in one run that the run takes as specific to them. The
+    /// reference's 404 is "non-existent service": beyond this, or with no other poll
+    /// succeeding, it is the service (a wrong or moved base URL) and nobody is marked.
+    pub missing_guard_limit: u32,
+    /// A refresh refused with a bare 403 condemns the token only after this many qualifying
+    /// runs (credentials proven, other refreshes succeeding, few such refusals)...
+    pub dead_token_min_runs: u32,
+    /// ... spanning at least this long from the first refusal to the last.
+    pub dead_token_min_span: Duration,
 }
 
 /// Worst-case time of one refresh: the token call, `attempts` table writes (each bounded by
@@ -125,6 +136,9 @@ impl SyncSettings {
             longest_visit: longest_visit(DEFAULT_HTTP_TIMEOUT, DEFAULT_STORE_TIMEOUT, 3),
             breaker_threshold: 3,
             missing_poll_limit: 3,
+            missing_guard_limit: 3,
+            dead_token_min_runs: 3,
+            dead_token_min_span: Duration::hours(24),
         }
     }
 
@@ -190,6 +204,17 @@ pub struct SyncReport {
     /// How late (seconds after its `nextDueAt`) the most overdue profile claimed was visited:
     /// the sync lag (metric `SyncLagSeconds`).
     pub max_due_lag_seconds: u64,
+    /// Status polls answered 404 (GoPay: "non-existent service").
+    pub status_not_found: u64,
+    /// The 404s of this run were not specific to a few profiles (or no other poll succeeded):
+    /// no profile was taken out of service for them.
+    pub missing_guard_tripped: bool,
+    /// Refreshes refused with a bare 403 (neither about the token nor about our credentials).
+    pub bare_refresh_refusals: u64,
+    /// Profiles whose dead-token evidence this run advanced.
+    pub dead_token_evidence_recorded: u64,
+    /// Identified persons who are not the identity their customer declared (recorded changes).
+    pub identity_mismatches: u64,
 }
 
 /// What a run counts in the shared `KycHooks` metrics (beside [`emf_line`]'s GoPay ones):
@@ -223,6 +248,13 @@ pub fn emf_line(report: &SyncReport, timestamp_ms: i64) -> String {
         ("GoPayUnreadableTokenAnswers", report.unreadable_answers),
         ("GoPayFailures", report.failures),
         ("GoPayUnknownAtGoPay", report.unknown_at_gopay),
+        (
+            "GoPayMissingGuardTripped",
+            u64::from(report.missing_guard_tripped),
+        ),
+        ("GoPayStatusNotFound", report.status_not_found),
+        ("GoPayBareRefreshRefusals", report.bare_refresh_refusals),
+        ("GoPayIdentityMismatch", report.identity_mismatches),
     ];
     let mut line = serde_json::json!({
         "_aws": {
@@ -261,6 +293,12 @@ struct Counters {
     pending_events: AtomicU64,
     unknown_at_gopay: AtomicU64,
     max_due_lag_seconds: AtomicU64,
+    status_not_found: AtomicU64,
+    /// Status polls GoPay answered (200): the differential evidence of the 404 guard.
+    healthy_polls: AtomicU64,
+    bare_refusals: AtomicU64,
+    dead_token_evidence: AtomicU64,
+    identity_mismatches: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -302,6 +340,11 @@ struct Run {
     breaker_tripped: AtomicBool,
     /// Raw answers kept for a visit in progress, removed once its tokens are stored.
     raw_kept: Mutex<std::collections::HashMap<ClientProfileId, RawRefreshAnswer>>,
+    /// Profiles at the 404 limit: decided once the whole run's evidence is in.
+    missing_candidates: Mutex<Vec<ClientProfileId>>,
+    /// Profiles whose refresh got a bare 403, with the generation refused: decided the same way.
+    bare_candidates: Mutex<Vec<(ClientProfileId, u64)>>,
+    missing_guard_tripped: AtomicBool,
 }
 
 /// Runs one sync until the work is done or the deadline (minus the reserve) is near.
@@ -333,6 +376,9 @@ pub async fn run(
         rejections_in_a_row: AtomicU64::new(0),
         breaker_tripped: AtomicBool::new(false),
         raw_kept: Mutex::default(),
+        missing_candidates: Mutex::default(),
+        bare_candidates: Mutex::default(),
+        missing_guard_tripped: AtomicBool::new(false),
     });
     // Prove our client credentials first: only then can a token rejection be about the token.
     match run.api().app_token().await {
@@ -361,6 +407,10 @@ pub async fn run(
             tracing::error!(error = %e, "gopay sync worker panicked");
         }
     }
+    // What a single visit cannot tell (is a 404 or a bare 403 about this profile, or about
+    // GoPay or us?) is decided with the whole run's evidence.
+    run.decide_missing().await;
+    run.decide_bare_refusals().await;
     let c = &run.counters;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     Ok(SyncReport {
@@ -386,6 +436,11 @@ pub async fn run(
         pending_events_recorded: get(&c.pending_events),
         unknown_at_gopay: get(&c.unknown_at_gopay),
         max_due_lag_seconds: get(&c.max_due_lag_seconds),
+        status_not_found: get(&c.status_not_found),
+        missing_guard_tripped: run.missing_guard_tripped.load(Ordering::SeqCst),
+        bare_refresh_refusals: get(&c.bare_refusals),
+        dead_token_evidence_recorded: get(&c.dead_token_evidence),
+        identity_mismatches: get(&c.identity_mismatches),
     })
 }
 
@@ -526,6 +581,7 @@ impl Run {
             customer_id: customer.to_string(),
             client_profile_id: profile.clone(),
             tokens: tokens.clone(),
+            sealed_identity: tokens.sealed_identity.clone(),
             due_at: now,
             now,
         };
@@ -834,6 +890,15 @@ impl Run {
                 failure: TokenFailure::Unrecognized,
             }) => {
                 bump(&self.counters.unrecognized);
+                if status == 403 {
+                    // Proves nothing alone; several runs of it, while other profiles refresh
+                    // fine, do (decided at the end of the run).
+                    bump(&self.counters.bare_refusals);
+                    self.bare_candidates
+                        .lock()
+                        .unwrap()
+                        .push((id.clone(), record.token_gen));
+                }
                 tracing::error!(client_profile_id = %id.as_str(), http_status = status,
                     "gopay: ALERT token endpoint answered an error that is not about the token (bare/HTML/other); token kept, retried with backoff");
                 Err(VisitEnd::Retry { drop_access: false })
@@ -1042,6 +1107,7 @@ impl Run {
             ProfileStatus::NeedsConsent => (
                 ConsentEvent::Lost {
                     profile: id.clone(),
+                    evidence: self.condemnation_evidence(record),
                 },
                 "lost",
             ),
@@ -1067,12 +1133,71 @@ impl Run {
         true
     }
 
+    /// What condemned a profile's token, for its `NEEDS_CONSENT` event: the runs that saw a
+    /// bare 403 when they are conclusive for its current generation, otherwise GoPay's answer
+    /// about the token (`invalid_grant`).
+    fn condemnation_evidence(&self, record: &ProfileRecord) -> serde_json::Value {
+        match &record.dead_token_evidence {
+            Some(e)
+                if e.generation == record.token_gen
+                    && e.is_conclusive(
+                        self.settings.dead_token_min_runs,
+                        self.settings.dead_token_min_span,
+                    ) =>
+            {
+                serde_json::json!({
+                    "kind": "bareRefreshRefusal",
+                    "httpStatus": 403,
+                    "runs": e.runs,
+                    "firstAt": e.first_at,
+                    "lastAt": e.last_at,
+                    "tokenGeneration": e.generation,
+                    "eachRun": "credentials proven, other profiles' refreshes succeeded",
+                })
+            }
+            _ => serde_json::json!({ "kind": "tokenRefused", "error": "invalid_grant" }),
+        }
+    }
+
+    /// The declared identity of the profile's customer compared with the identified person:
+    /// only for `IDENTIFIED` / `PARTIALLY_IDENTIFIED` persons with a declared identity.
+    fn identity_match(
+        &self,
+        record: &ProfileRecord,
+        status: &IdentificationStatus,
+    ) -> Option<IdentityMatch> {
+        let sealed = record.sealed_identity.as_ref()?;
+        if !matches!(
+            status.state,
+            IdentificationState::Identified | IdentificationState::PartiallyIdentified
+        ) || status
+            .subject_type
+            .as_ref()
+            .is_some_and(|t| *t != SubjectType::Person)
+        {
+            return None;
+        }
+        let id = &record.client_profile_id;
+        let declared = self
+            .keys
+            .open(&declared_identity_aad(id, &record.customer_id), sealed)
+            .ok()
+            .and_then(|plain| DeclaredIdentity::from_sealed_json(&plain));
+        let Some(declared) = declared else {
+            tracing::error!(client_profile_id = %id.as_str(),
+                "gopay: ALERT declared identity cannot be opened; the identification is recorded without the match");
+            return None;
+        };
+        let null = serde_json::Value::Null;
+        Some(declared.compare(status.subject_data.as_ref().map_or(&null, |d| d.expose())))
+    }
+
     async fn visit_claimed(&self, record: &ProfileRecord) -> Result<VisitResult, VisitEnd> {
         let id = &record.client_profile_id;
         let access = self.access_token(record).await?;
         let (status, body) = match self.api().identification_status(id, &access).await {
             Ok(v) => v,
-            Err(CallError::Status { status: 404 }) => return self.missing_at_gopay(record).await,
+            Err(CallError::Status { status: 404 }) => return Ok(self.missing_at_gopay(record)),
             Err(e) => {
                 tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: status poll failed");
                 let drop_access = matches!(e, CallError::Status { status: 401 | 403 });
@@ -1080,17 +1205,20 @@ impl Run {
             }
         };
         bump(&self.counters.polled);
+        bump(&self.counters.healthy_polls);
         let now = self.now();
-        let snapshot = status.snapshot();
+        let identity = self.identity_match(record, &status);
+        let snapshot = status.snapshot().with_identity(identity.clone());
         let change = status_change(record.last_snapshot.as_ref(), &snapshot);
         if let Some(change) = &change {
-            let event_id = status.event_id(record.last_snapshot.as_ref());
+            let event_id = status.event_id_for(record.last_snapshot.as_ref(), &snapshot);
             let plan = identification_plan(
                 &self.keys,
                 &record.customer_id,
                 &status,
                 &body,
                 change,
+                identity.as_ref(),
                 event_id.clone(),
                 now,
             );
@@ -1099,6 +1227,12 @@ impl Run {
                     bump(&self.counters.changes);
                     tracing::info!(client_profile_id = %id.as_str(), event_id = %event_id,
                         state = %status.state, outcome = %outcome.history_note(), "gopay: identification change recorded");
+                    if let Some(m) = identity.as_ref().filter(|m| m.is_mismatch()) {
+                        bump(&self.counters.identity_mismatches);
+                        tracing::warn!(client_profile_id = %id.as_str(),
+                            differing_fields = %m.differing_fields().join(","),
+                            "gopay: ALERT the identified person is not the identity the customer declared; recorded as IDENTITY_MISMATCH");
+                    }
                 }
                 Err(e) => {
                     // Snapshot not advanced: the next visit records the change again.
@@ -1119,7 +1253,10 @@ impl Run {
         if status.state == IdentificationState::Identified
             && (record.pdf_key.is_none() || reidentified)
         {
-            match self.copy_pdf(record, &status, &access, now).await {
+            match self
+                .copy_pdf(record, &status, &snapshot, &access, now)
+                .await
+            {
                 Ok(key) => pdf_key = Some(key),
                 Err(()) => pdf_failed = true,
             }
@@ -1152,37 +1289,189 @@ impl Run {
         })
     }
 
-    /// GoPay answered 404 for the profile: retried with backoff a few times, then the
-    /// profile leaves service as `unknownAtGoPay` (tokens kept, event recorded).
-    async fn missing_at_gopay(&self, record: &ProfileRecord) -> Result<VisitResult, VisitEnd> {
+    /// GoPay answered 404 for the profile: retried with backoff; once at the limit, a
+    /// candidate for `unknownAtGoPay`, decided at the end of the run ([`Self::decide_missing`]).
+    fn missing_at_gopay(&self, record: &ProfileRecord) -> VisitResult {
         let id = &record.client_profile_id;
         let missing = record.missing_polls.saturating_add(1);
-        if missing < self.settings.missing_poll_limit.max(1) {
-            tracing::warn!(client_profile_id = %id.as_str(), missing_polls = missing,
-                "gopay: status poll answered 404; retried with backoff");
-            bump(&self.counters.failures);
-            return Ok(self.retry_result(record, false, missing));
+        bump(&self.counters.status_not_found);
+        bump(&self.counters.failures);
+        tracing::warn!(client_profile_id = %id.as_str(), missing_polls = missing,
+            "gopay: status poll answered 404 (GoPay: non-existent service); retried with backoff");
+        if missing >= self.settings.missing_poll_limit.max(1) {
+            self.missing_candidates.lock().unwrap().push(id.clone());
         }
-        let now = self.now();
-        match self
-            .deps
-            .store
-            .mark_unknown_at_gopay(id, &self.settings.owner, now)
-            .await
-        {
-            Ok(true) => {
-                bump(&self.counters.unknown_at_gopay);
-                tracing::error!(client_profile_id = %id.as_str(), missing_polls = missing,
-                    "gopay: ALERT profile unknown to GoPay after repeated 404s; out of service (unknownAtGoPay)");
-                let mut marked = record.clone();
-                marked.status = ProfileStatus::UnknownAtGoPay;
-                self.record_pending_event(&marked).await;
-                Err(VisitEnd::Leave)
+        self.retry_result(record, false, missing)
+    }
+
+    /// Whether the end-of-run decisions may still start one (half the deadline reserve left).
+    /// A decision cut short is taken by the next run: the evidence stays where it was.
+    fn may_decide(&self) -> bool {
+        let left = self.now() + self.settings.deadline_reserve / 2 < self.deadline;
+        if !left {
+            tracing::warn!(
+                "gopay: end-of-run decisions cut short by the deadline; the next run takes them"
+            );
+        }
+        left
+    }
+
+    /// The 404 guard: profiles at the 404 limit leave service only if this run's 404s are
+    /// specific to a few profiles (at most [`SyncSettings::missing_guard_limit`]) and other
+    /// profiles' polls succeeded. Otherwise (a wrong or moved base URL, an outage answering
+    /// 404) nobody is marked and the run alerts.
+    async fn decide_missing(&self) {
+        let not_found = self.counters.status_not_found.load(Ordering::Relaxed);
+        let healthy = self.counters.healthy_polls.load(Ordering::Relaxed);
+        let candidates = std::mem::take(&mut *self.missing_candidates.lock().unwrap());
+        if not_found == 0 {
+            return;
+        }
+        let specific = not_found <= u64::from(self.settings.missing_guard_limit) && healthy > 0;
+        if !specific {
+            self.missing_guard_tripped.store(true, Ordering::SeqCst);
+            tracing::error!(status_not_found = not_found, healthy_polls = healthy,
+                at_limit = candidates.len(),
+                "gopay: ALERT identification-status answered 404 for too many profiles (or no other poll succeeded): GoPay's non-existent service, not unknown profiles; none taken out of service (check GOPAY_CLIENT_BASE_URL)");
+            return;
+        }
+        for id in candidates {
+            if !self.may_decide() {
+                break;
             }
-            Ok(false) => Err(VisitEnd::Leave),
-            Err(e) => {
-                tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: profile not marked unknown; retried");
-                Ok(self.retry_result(record, false, missing))
+            let now = self.now();
+            let lease = Lease::new(&self.settings.owner, now, self.settings.lease_duration);
+            let record = match self.deps.store.take_lease(&id, &lease, now).await {
+                Ok(Some(r)) => r,
+                Ok(None) => continue, // another run holds it: it decides
+                Err(e) => {
+                    tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: profile not re-leased; decided next run");
+                    continue;
+                }
+            };
+            if record.status != ProfileStatus::Active
+                || record.missing_polls < self.settings.missing_poll_limit.max(1)
+            {
+                self.release(&record).await;
+                continue;
+            }
+            match self
+                .deps
+                .store
+                .mark_unknown_at_gopay(&id, &self.settings.owner, now)
+                .await
+            {
+                Ok(true) => {
+                    bump(&self.counters.unknown_at_gopay);
+                    tracing::error!(client_profile_id = %id.as_str(), missing_polls = record.missing_polls,
+                        "gopay: ALERT profile unknown to GoPay after repeated 404s specific to it; out of service (unknownAtGoPay)");
+                    let mut marked = record.clone();
+                    marked.status = ProfileStatus::UnknownAtGoPay;
+                    self.record_pending_event(&marked).await;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: profile not marked unknown; decided next run");
+                    self.release(&record).await;
+                }
+            }
+        }
+    }
+
+    /// Differential evidence for refreshes refused with a bare 403: a run counts for a profile
+    /// only if it proved our credentials, refreshed other profiles, and saw such refusals for
+    /// no more profiles than the breaker's threshold (more is GoPay's or a WAF's doing). A
+    /// profile with enough qualifying runs over a long enough span is condemned, through the
+    /// breaker's count.
+    async fn decide_bare_refusals(&self) {
+        let candidates = std::mem::take(&mut *self.bare_candidates.lock().unwrap());
+        if candidates.is_empty() {
+            return;
+        }
+        let proven = self.credentials_proven.load(Ordering::SeqCst);
+        let others_refreshed = self.counters.refreshed.load(Ordering::Relaxed) > 0;
+        let few = candidates.len() <= self.settings.breaker_threshold as usize;
+        if !(proven && others_refreshed && few) {
+            tracing::warn!(bare_refusals = candidates.len(), credentials_proven = proven, others_refreshed,
+                "gopay: refreshes refused with a bare 403 in a run that proves nothing about the tokens; no evidence recorded");
+            return;
+        }
+        let mut condemned = 0u32;
+        for (id, generation) in candidates {
+            if !self.may_decide() {
+                break;
+            }
+            let now = self.now();
+            let record = match self.deps.store.profile(&id).await {
+                Ok(Some(r)) if r.status == ProfileStatus::Active && r.token_gen == generation => r,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: dead-token evidence not recorded");
+                    continue;
+                }
+            };
+            let evidence = DeadTokenEvidence::advanced(
+                record.dead_token_evidence.as_ref(),
+                generation,
+                &self.settings.owner,
+                now,
+            );
+            match self
+                .deps
+                .store
+                .record_dead_token_evidence(&id, &evidence, now)
+                .await
+            {
+                Ok(true) => bump(&self.counters.dead_token_evidence),
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(client_profile_id = %id.as_str(), error = %e, "gopay: dead-token evidence not recorded");
+                    continue;
+                }
+            }
+            tracing::warn!(client_profile_id = %id.as_str(), runs = evidence.runs,
+                first_at = %evidence.first_at, "gopay: refresh refused with a bare 403 while other refreshes succeed; evidence recorded");
+            if !evidence.is_conclusive(
+                self.settings.dead_token_min_runs,
+                self.settings.dead_token_min_span,
+            ) {
+                continue;
+            }
+            condemned += 1;
+            if condemned > self.settings.breaker_threshold
+                || self.breaker_tripped.load(Ordering::SeqCst)
+            {
+                bump(&self.counters.withheld);
+                if !self.breaker_tripped.swap(true, Ordering::SeqCst) {
+                    tracing::error!("gopay: ALERT circuit breaker open: too many tokens condemned in one run; no more profiles marked needsConsent");
+                }
+                continue;
+            }
+            match self
+                .deps
+                .store
+                .mark_needs_consent(&id, generation, now)
+                .await
+            {
+                Ok(true) => {
+                    bump(&self.counters.needs_consent);
+                    tracing::error!(client_profile_id = %id.as_str(), runs = evidence.runs,
+                        first_at = %evidence.first_at, last_at = %evidence.last_at,
+                        "gopay: refresh refused with a bare 403 across runs while other refreshes succeeded: the token is dead; the customer must consent again");
+                    let marked = ProfileRecord {
+                        status: ProfileStatus::NeedsConsent,
+                        dead_token_evidence: Some(evidence),
+                        ..record
+                    };
+                    if !self.record_pending_event(&marked).await {
+                        tracing::error!(client_profile_id = %id.as_str(),
+                            "gopay: consent-lost event not recorded yet; the profile stays due until it is");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(client_profile_id = %id.as_str(), error = %e, "gopay: dead token not marked; decided again next run");
+                }
             }
         }
     }
@@ -1191,6 +1480,7 @@ impl Run {
         &self,
         record: &ProfileRecord,
         status: &IdentificationStatus,
+        snapshot: &StatusSnapshot,
         access: &Secret,
         now: DateTime<Utc>,
     ) -> Result<String, ()> {
@@ -1241,7 +1531,7 @@ impl Run {
         // is then a duplicate, not a second PDF. A re-identification is another change.
         let event_id = format!(
             "gopay-pdf-{}",
-            id_part(&status.event_id(record.last_snapshot.as_ref()))
+            id_part(&status.event_id_for(record.last_snapshot.as_ref(), snapshot))
         );
         let plan = pdf_plan(
             &self.keys,
@@ -1264,4 +1554,4 @@ impl Run {
 
 #[cfg(test)]
 #[path = "sync_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -6,12 +6,12 @@ use std::sync::atomic::AtomicU32;
 use async_trait::async_trait;
 
 use super::*;
-use crate::consent::{ConsentState, PendingConsent};
+use crate::consent::{CompletionMode, ConsentState, PendingConsent};
 use crate::consent_endpoint::{ConsentEndpoint, Request};
 use crate::memory::{
     MemoryGoPay, MemoryGoPayStore, MemoryPdfSink, MemoryTokenRescue, ScriptedTokenAnswer,
 };
-use crate::plan::CONSENT_STREAM;
+use crate::plan::{CONSENT_STREAM, IDENTIFICATION_STREAM};
 use crate::store::ProfileStatus;
 use kyc_core::crypto::PayloadKey;
 use kyc_core::intake::{EventStore, MemoryStore, Outcome, Provider, StoreError, WritePlan};
@@ -24,11 +24,11 @@ fn keyring() -> Keyring {
 
 /// An event store that fails the next `fail` writes (an outage of the history table).
 #[derive(Default)]
-struct FlakyEvents {
-    inner: MemoryStore,
-    fail: AtomicU32,
+pub(crate) struct FlakyEvents {
+    pub(crate) inner: MemoryStore,
+    pub(crate) fail: AtomicU32,
     /// Counts down the writes; the one that reaches 1 lands and answers an error.
-    lose_next_answer: AtomicU32,
+    pub(crate) lose_next_answer: AtomicU32,
 }
 
 #[async_trait]
@@ -71,23 +71,23 @@ impl EventStore for FlakyEvents {
     }
 }
 
-struct Harness {
-    store: Arc<MemoryGoPayStore>,
-    rescue: Arc<MemoryTokenRescue>,
-    pdfs: Arc<MemoryPdfSink>,
-    gopay: Arc<MemoryGoPay>,
-    events: Arc<FlakyEvents>,
-    keys: Keyring,
-    now: Arc<Mutex<DateTime<Utc>>>,
-    shards: u32,
+pub(crate) struct Harness {
+    pub(crate) store: Arc<MemoryGoPayStore>,
+    pub(crate) rescue: Arc<MemoryTokenRescue>,
+    pub(crate) pdfs: Arc<MemoryPdfSink>,
+    pub(crate) gopay: Arc<MemoryGoPay>,
+    pub(crate) events: Arc<FlakyEvents>,
+    pub(crate) keys: Keyring,
+    pub(crate) now: Arc<Mutex<DateTime<Utc>>>,
+    pub(crate) shards: u32,
 }
 
 impl Harness {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_shards(4)
     }
 
-    fn with_shards(shards: u32) -> Self {
+    pub(crate) fn with_shards(shards: u32) -> Self {
         Self {
             store: Arc::new(MemoryGoPayStore::new(shards)),
             rescue: Arc::new(MemoryTokenRescue::default()),
@@ -104,24 +104,48 @@ impl Harness {
         }
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         *self.now.lock().unwrap()
     }
 
-    fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         *self.now.lock().unwrap() += by;
     }
 
-    fn clock(&self) -> Clock {
+    pub(crate) fn clock(&self) -> Clock {
         let now = self.now.clone();
         Arc::new(move || *now.lock().unwrap())
     }
 
-    fn source() -> Arc<StaticSecrets> {
+    /// The consent endpoint over the twins, completing in `completion` mode (redirect URI: the
+    /// bank's front end, or our callback).
+    pub(crate) fn endpoint(&self, completion: CompletionMode) -> ConsentEndpoint {
+        ConsentEndpoint {
+            store: self.store.clone(),
+            rescue: self.rescue.clone(),
+            events: self.events.clone(),
+            transport: self.gopay.clone(),
+            hosts: GoPayHosts::beta(),
+            credentials: self.credentials(),
+            keys: self.key_cache(),
+            redirect_uri: match completion {
+                CompletionMode::BankSession => "https://app.example/gopay/return".into(),
+                CompletionMode::DirectCallback => "https://api.example/gopay/callback".into(),
+            },
+            completion,
+            state_ttl: crate::consent::DEFAULT_STATE_TTL,
+            success_url: "https://app.example/ok".into(),
+            failure_url: "https://app.example/failed".into(),
+            clock: self.clock(),
+            counters: Default::default(),
+        }
+    }
+
+    pub(crate) fn source() -> Arc<StaticSecrets> {
         Arc::new(StaticSecrets(HashMap::new()))
     }
 
-    fn credentials(&self) -> Cached<ClientCredentials> {
+    pub(crate) fn credentials(&self) -> Cached<ClientCredentials> {
         Cached::new(Self::source(), "c", StdDuration::from_secs(300), |_| {
             Err("unused".to_string())
         })
@@ -131,14 +155,14 @@ impl Harness {
         ))
     }
 
-    fn key_cache(&self) -> Cached<Keyring> {
+    pub(crate) fn key_cache(&self) -> Cached<Keyring> {
         Cached::new(Self::source(), "k", StdDuration::from_secs(300), |_| {
             Err("unused".to_string())
         })
         .preloaded(keyring())
     }
 
-    fn deps(&self) -> SyncDeps {
+    pub(crate) fn deps(&self) -> SyncDeps {
         SyncDeps {
             store: self.store.clone(),
             events: self.events.clone(),
@@ -152,7 +176,7 @@ impl Harness {
         }
     }
 
-    fn settings(&self, owner: &str) -> SyncSettings {
+    pub(crate) fn settings(&self, owner: &str) -> SyncSettings {
         let mut s = SyncSettings::new(owner);
         s.concurrency = 1;
         s.shards = self.shards;
@@ -160,7 +184,12 @@ impl Harness {
     }
 
     /// A consented profile, due now; `fresh_access`: its access token is still valid.
-    fn consented(&self, customer: &str, profile: &str, fresh_access: bool) -> ClientProfileId {
+    pub(crate) fn consented(
+        &self,
+        customer: &str,
+        profile: &str,
+        fresh_access: bool,
+    ) -> ClientProfileId {
         let issued = self.gopay.consent(profile);
         let id = issued.profile.clone();
         let generation = 1;
@@ -191,25 +220,27 @@ impl Harness {
             updated_at: Some(now),
             event_pending: false,
             missing_polls: 0,
+            sealed_identity: None,
+            dead_token_evidence: None,
         });
         id
     }
 
-    async fn run(&self, owner: &str) -> SyncReport {
+    pub(crate) async fn run(&self, owner: &str) -> SyncReport {
         self.run_with(self.settings(owner)).await
     }
 
-    async fn run_with(&self, settings: SyncSettings) -> SyncReport {
+    pub(crate) async fn run_with(&self, settings: SyncSettings) -> SyncReport {
         let deadline = self.now() + Duration::minutes(15);
         run(self.deps(), settings, deadline).await.expect("run")
     }
 
-    fn profile(&self, id: &ClientProfileId) -> ProfileRecord {
+    pub(crate) fn profile(&self, id: &ClientProfileId) -> ProfileRecord {
         self.store.peek(id).expect("profile")
     }
 
     /// The refresh token the table holds for a profile, opened.
-    fn stored_refresh(&self, id: &ClientProfileId) -> String {
+    pub(crate) fn stored_refresh(&self, id: &ClientProfileId) -> String {
         let p = self.profile(id);
         let bytes = self
             .keys
@@ -221,7 +252,7 @@ impl Harness {
         String::from_utf8(bytes).unwrap()
     }
 
-    async fn consent_status(&self, customer: &str) -> Option<String> {
+    pub(crate) async fn consent_status(&self, customer: &str) -> Option<String> {
         self.events
             .provider_states(customer)
             .await
@@ -525,19 +556,7 @@ async fn a_pdf_event_that_fails_is_recorded_on_a_later_visit() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_consent_granted_write_is_retried_so_the_stream_says_granted() {
     let h = Harness::new();
-    let endpoint = ConsentEndpoint {
-        store: h.store.clone(),
-        rescue: h.rescue.clone(),
-        events: h.events.clone(),
-        transport: h.gopay.clone(),
-        hosts: GoPayHosts::beta(),
-        credentials: h.credentials(),
-        keys: h.key_cache(),
-        redirect_uri: "https://api.example/gopay/callback".into(),
-        success_url: "https://app.example/ok".into(),
-        failure_url: "https://app.example/failed".into(),
-        clock: h.clock(),
-    };
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let state = ConsentState::generate().unwrap();
     h.store
         .put_consent_state(&PendingConsent::new(&state, "cust-1", h.now()))
@@ -560,19 +579,7 @@ async fn a_failed_consent_granted_write_is_retried_so_the_stream_says_granted() 
 #[tokio::test]
 async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
     let h = Harness::new();
-    let endpoint = ConsentEndpoint {
-        store: h.store.clone(),
-        rescue: h.rescue.clone(),
-        events: h.events.clone(),
-        transport: h.gopay.clone(),
-        hosts: GoPayHosts::beta(),
-        credentials: h.credentials(),
-        keys: h.key_cache(),
-        redirect_uri: "https://api.example/gopay/callback".into(),
-        success_url: "https://app.example/ok".into(),
-        failure_url: "https://app.example/failed".into(),
-        clock: h.clock(),
-    };
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let state = ConsentState::generate().unwrap();
     h.store
         .put_consent_state(&PendingConsent::new(&state, "cust-1", h.now()))
@@ -626,7 +633,9 @@ async fn a_re_consent_of_the_same_profile_is_a_compare_and_swap() {
             sealed_access: "y".into(),
             access_expires_at: h.now(),
             customer_id: Some("cust-1".into()),
+            sealed_identity: None,
         },
+        sealed_identity: None,
         due_at: h.now(),
         now: h.now(),
     };
@@ -662,19 +671,7 @@ async fn a_link_to_another_customers_profile_is_never_followed() {
         .unwrap()
         .is_some());
 
-    let endpoint = ConsentEndpoint {
-        store: h.store.clone(),
-        rescue: h.rescue.clone(),
-        events: h.events.clone(),
-        transport: h.gopay.clone(),
-        hosts: GoPayHosts::beta(),
-        credentials: h.credentials(),
-        keys: h.key_cache(),
-        redirect_uri: "https://api.example/gopay/callback".into(),
-        success_url: "https://app.example/ok".into(),
-        failure_url: "https://app.example/failed".into(),
-        clock: h.clock(),
-    };
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let state = ConsentState::generate().unwrap();
     h.store
         .put_consent_state(&PendingConsent::new(&state, "attacker", h.now()))
@@ -730,12 +727,20 @@ async fn many_runs_with_overlaps_never_use_a_refresh_token_twice() {
 async fn a_404_status_poll_ends_in_unknown_at_gopay_after_a_few_tries() {
     let h = Harness::new();
     let id = h.consented("c-1", "9001", true);
+    // Other profiles polled fine in the same runs: the 404s are specific to this one.
+    let healthy: Vec<_> = (0..3)
+        .map(|i| h.consented(&format!("c-ok-{i}"), &format!("900{}", i + 2), true))
+        .collect();
     h.gopay.forget_profile("9001");
     let mut seen = vec![];
     for run in 0..5 {
         let r = h.run(&format!("run-{run}")).await;
+        assert!(!r.missing_guard_tripped, "run {run}: {r:?}");
         seen.push(r.unknown_at_gopay);
         h.advance(Duration::hours(7));
+    }
+    for ok in &healthy {
+        assert_eq!(h.profile(ok).status, ProfileStatus::Active);
     }
     assert_eq!(seen.iter().sum::<u64>(), 1, "{seen:?}");
     let p = h.profile(&id);
@@ -751,19 +756,7 @@ async fn a_404_status_poll_ends_in_unknown_at_gopay_after_a_few_tries() {
 #[tokio::test]
 async fn a_re_consent_with_another_profile_retires_the_previous_one() {
     let h = Harness::new();
-    let endpoint = ConsentEndpoint {
-        store: h.store.clone(),
-        rescue: h.rescue.clone(),
-        events: h.events.clone(),
-        transport: h.gopay.clone(),
-        hosts: GoPayHosts::beta(),
-        credentials: h.credentials(),
-        keys: h.key_cache(),
-        redirect_uri: "https://api.example/gopay/callback".into(),
-        success_url: "https://app.example/ok".into(),
-        failure_url: "https://app.example/failed".into(),
-        clock: h.clock(),
-    };
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let mut refresh_tokens = vec![];
     for profile in ["7301", "7302"] {
         let state = ConsentState::generate().unwrap();
@@ -829,6 +822,7 @@ async fn a_token_rotated_while_its_profile_was_revoked_is_revoked_at_gopay_too()
             ),
             access_expires_at: h.now() + Duration::minutes(60),
             customer_id: None,
+            sealed_identity: None,
         })
         .await
         .unwrap();
@@ -943,7 +937,7 @@ async fn a_re_identification_fetches_the_pdf_again() {
 }
 
 /// What API Gateway's IAM authorizer attests after checking the SigV4 signature.
-fn signed() -> kyc_core::callback_auth::GatewayAttestation {
+pub(crate) fn signed() -> kyc_core::callback_auth::GatewayAttestation {
     kyc_core::callback_auth::GatewayAttestation {
         iam: Some(kyc_core::iam_route::IamCaller {
             user_arn: "arn:aws:sts::123456789012:assumed-role/bank-core/s".into(),
@@ -960,19 +954,7 @@ fn signed() -> kyc_core::callback_auth::GatewayAttestation {
 #[tokio::test]
 async fn a_consent_start_without_the_iam_attestation_is_refused_and_nothing_happens() {
     let h = Harness::new();
-    let endpoint = ConsentEndpoint {
-        store: h.store.clone(),
-        rescue: h.rescue.clone(),
-        events: h.events.clone(),
-        transport: h.gopay.clone(),
-        hosts: GoPayHosts::beta(),
-        credentials: h.credentials(),
-        keys: h.key_cache(),
-        redirect_uri: "https://api.example/gopay/callback".into(),
-        success_url: "https://app.example/ok".into(),
-        failure_url: "https://app.example/failed".into(),
-        clock: h.clock(),
-    };
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let mut incomplete = signed();
     incomplete.iam.as_mut().unwrap().access_key.clear();
     for gateway in [Default::default(), incomplete] {
@@ -1006,19 +988,7 @@ async fn a_consent_start_without_the_iam_attestation_is_refused_and_nothing_happ
 #[tokio::test]
 async fn prefill_uses_the_client_token_when_the_customer_already_has_a_profile() {
     let h = Harness::new();
-    let endpoint = ConsentEndpoint {
-        store: h.store.clone(),
-        rescue: h.rescue.clone(),
-        events: h.events.clone(),
-        transport: h.gopay.clone(),
-        hosts: GoPayHosts::beta(),
-        credentials: h.credentials(),
-        keys: h.key_cache(),
-        redirect_uri: "https://api.example/gopay/callback".into(),
-        success_url: "https://app.example/ok".into(),
-        failure_url: "https://app.example/failed".into(),
-        clock: h.clock(),
-    };
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     h.consented("known", "9401", true);
     h.consented("stale", "9402", false);
     for customer in ["new", "known", "stale"] {
@@ -1065,4 +1035,224 @@ fn unsafe_sync_settings_are_permanent_and_outages_retryable() {
     assert!(!InvocationError::from(SyncError::Settings("lease".into())).is_retryable());
     assert!(InvocationError::from(SyncError::Store("down".into())).is_retryable());
     assert!(InvocationError::from(SyncError::Secret("down".into())).is_retryable());
+}
+
+// ----- issue 22: neither too quick nor too slow to give up a profile --------------------------
+
+impl Harness {
+    /// The stored profile with a declared identity sealed on it.
+    fn declare(&self, id: &ClientProfileId, declared: serde_json::Value) {
+        let p = self.profile(id);
+        let sealed = self.keys.seal(
+            &crate::store::declared_identity_aad(id, &p.customer_id),
+            &serde_json::to_vec(&declared).unwrap(),
+        );
+        self.store.insert(ProfileRecord {
+            sealed_identity: Some(sealed),
+            ..p
+        });
+    }
+
+    async fn stream(
+        &self,
+        customer: &str,
+        stream: &str,
+    ) -> Option<kyc_core::kyc_state::StreamValue> {
+        self.events
+            .provider_states(customer)
+            .await
+            .unwrap()
+            .get(&Provider::Gopay)
+            .and_then(|s| s.stream(&Stream::named(stream).unwrap()).cloned())
+    }
+}
+
+#[tokio::test]
+async fn a_404_for_every_profile_takes_none_out_of_service_and_alerts() {
+    let h = Harness::new();
+    let ids: Vec<_> = (0..5)
+        .map(|i| h.consented(&format!("c-{i}"), &format!("910{i}"), true))
+        .collect();
+    // A wrong or moved base URL: GoPay's "non-existent service" for every poll.
+    for i in 0..5 {
+        h.gopay.forget_profile(&format!("910{i}"));
+    }
+    let mut marked = 0;
+    let mut tripped = vec![];
+    for run in 0..6 {
+        let r = h.run(&format!("run-{run}")).await;
+        marked += r.unknown_at_gopay;
+        tripped.push(r.missing_guard_tripped);
+        if run == 5 {
+            let emf: serde_json::Value = serde_json::from_str(&emf_line(&r, 0)).unwrap();
+            assert_eq!(emf["GoPayMissingGuardTripped"], 1, "{r:?}");
+            assert_eq!(r.status_not_found, 5, "{r:?}");
+        }
+        h.advance(Duration::hours(7));
+    }
+    assert_eq!(marked, 0, "{tripped:?}");
+    assert!(tripped.iter().all(|t| *t), "{tripped:?}");
+    for id in &ids {
+        let p = h.profile(id);
+        assert_eq!(p.status, ProfileStatus::Active);
+        assert!(p.next_due_at.is_some(), "still polled (with backoff)");
+    }
+    assert_eq!(h.consent_status("c-0").await, None);
+}
+
+#[tokio::test]
+async fn a_bare_403_on_one_profile_over_three_runs_and_a_day_needs_consent_with_evidence() {
+    let h = Harness::new();
+    let dead = h.consented("c-dead", "9301", false);
+    let others: Vec<_> = (0..2)
+        .map(|i| h.consented(&format!("c-{i}"), &format!("930{}", i + 2), false))
+        .collect();
+    h.gopay.refuse_refresh_bare("9301", true);
+    // Three runs within two hours: refused each time, other refreshes fine, too short a span.
+    for run in 0..3 {
+        let r = h.run(&format!("run-{run}")).await;
+        assert!(r.credentials_proven && r.refreshed >= 1, "run {run}: {r:?}");
+        assert_eq!(
+            (r.bare_refresh_refusals, r.needs_consent),
+            (1, 0),
+            "run {run}: {r:?}"
+        );
+        let p = h.profile(&dead);
+        assert_eq!(p.status, ProfileStatus::Active, "run {run}");
+        assert_eq!(p.dead_token_evidence.as_ref().unwrap().runs, run + 1);
+        h.advance(Duration::hours(1));
+    }
+    // A day after the first refusal: the fourth run condemns it.
+    h.advance(Duration::hours(21));
+    let r = h.run("run-3").await;
+    assert_eq!(r.needs_consent, 1, "{r:?}");
+    let p = h.profile(&dead);
+    assert_eq!(p.status, ProfileStatus::NeedsConsent);
+    assert!(p.sealed_refresh.is_some(), "kept for a reactivation");
+    let consent = h.stream("c-dead", CONSENT_STREAM).await.unwrap();
+    assert_eq!(consent.status, "NEEDS_CONSENT");
+    let evidence = &consent.detail["evidence"];
+    assert_eq!(evidence["kind"], "bareRefreshRefusal", "{evidence}");
+    assert_eq!(evidence["runs"], 4);
+    assert_eq!(evidence["firstAt"], "2025-03-10T08:00:00Z");
+    for id in &others {
+        assert_eq!(h.profile(id).status, ProfileStatus::Active);
+    }
+    assert_eq!(h.gopay.reuses(), 0);
+}
+
+#[tokio::test]
+async fn bare_403s_prove_nothing_without_other_refreshes_succeeding_or_when_many() {
+    // Alone: no other refresh to compare with, over three days.
+    let h = Harness::new();
+    let alone = h.consented("c-alone", "9401", false);
+    h.gopay.refuse_refresh_bare("9401", true);
+    for run in 0..4 {
+        let r = h.run(&format!("run-{run}")).await;
+        assert_eq!((r.bare_refresh_refusals, r.needs_consent), (1, 0), "{r:?}");
+        h.advance(Duration::hours(18));
+    }
+    assert_eq!(h.profile(&alone).status, ProfileStatus::Active);
+    assert!(h.profile(&alone).dead_token_evidence.is_none());
+
+    // Many at once (a WAF rule, GoPay's fault): the breaker's threshold bounds what a run may
+    // take as specific to a profile.
+    let h = Harness::new();
+    let refused: Vec<_> = (0..5)
+        .map(|i| h.consented(&format!("c-{i}"), &format!("950{i}"), false))
+        .collect();
+    for i in 0..2 {
+        h.consented(&format!("ok-{i}"), &format!("951{i}"), false);
+    }
+    for i in 0..5 {
+        h.gopay.refuse_refresh_bare(&format!("950{i}"), true);
+    }
+    for run in 0..4 {
+        let r = h.run(&format!("run-{run}")).await;
+        assert_eq!((r.bare_refresh_refusals, r.needs_consent), (5, 0), "{r:?}");
+        assert!(r.refreshed >= 2);
+        h.advance(Duration::hours(12));
+    }
+    for id in &refused {
+        let p = h.profile(id);
+        assert_eq!(p.status, ProfileStatus::Active);
+        assert!(p.dead_token_evidence.is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_successful_refresh_clears_the_dead_token_evidence() {
+    let h = Harness::new();
+    let id = h.consented("c-1", "9601", false);
+    h.consented("c-2", "9602", false);
+    h.gopay.refuse_refresh_bare("9601", true);
+    h.run("run-0").await;
+    h.advance(Duration::hours(13));
+    h.run("run-1").await;
+    assert_eq!(h.profile(&id).dead_token_evidence.as_ref().unwrap().runs, 2);
+    h.gopay.refuse_refresh_bare("9601", false);
+    h.advance(Duration::hours(13));
+    let r = h.run("run-2").await;
+    assert_eq!(r.needs_consent, 0);
+    assert!(h.profile(&id).dead_token_evidence.is_none());
+    assert_eq!(h.profile(&id).status, ProfileStatus::Active);
+}
+
+// ----- issue 22: the identified person is the one who declared themselves ----------------------
+
+#[tokio::test]
+async fn an_identified_person_who_is_not_the_declared_one_is_never_shown_as_identified() {
+    let h = Harness::new();
+    let matching = h.consented("c-match", "9701", true);
+    let other = h.consented("c-other", "9702", true);
+    let declared = serde_json::json!({"firstName": "Bohumila", "lastName": "Křížová", "birthDate": "1977-04-23"});
+    h.declare(&matching, declared.clone());
+    h.declare(&other, declared);
+    h.gopay.set_state("9701", "IDENTIFIED", &[]);
+    h.gopay.set_subject(
+        "9701",
+        serde_json::json!({"firstName": "BOHUMILA", "lastName": "Krizova", "dateOfBirth": "1977-04-23", "birthNumber": "775423/1234"}),
+    );
+    h.gopay.set_state("9702", "PARTIALLY_IDENTIFIED", &[]);
+    h.gopay.set_subject(
+        "9702",
+        serde_json::json!({"firstName": "Bohumila", "lastName": "Šťastná", "dateOfBirth": "1977-04-23"}),
+    );
+    let r = h.run("run-1").await;
+    assert_eq!(r.identity_mismatches, 1, "{r:?}");
+    let emf: serde_json::Value = serde_json::from_str(&emf_line(&r, 0)).unwrap();
+    assert_eq!(emf["GoPayIdentityMismatch"], 1);
+
+    let ok = h.stream("c-match", IDENTIFICATION_STREAM).await.unwrap();
+    assert_eq!(ok.status, "IDENTIFIED");
+    assert_eq!(ok.detail["identityMatch"]["result"], "match");
+
+    let bad = h.stream("c-other", IDENTIFICATION_STREAM).await.unwrap();
+    assert_eq!(bad.status, "IDENTITY_MISMATCH", "{:?}", bad.detail);
+    assert_eq!(bad.detail["gopayState"], "PARTIALLY_IDENTIFIED");
+    assert_eq!(
+        bad.detail["identityMatch"]["differingFields"],
+        serde_json::json!(["lastName"])
+    );
+    let history = h.events.history("c-other").await.unwrap();
+    let event = history
+        .iter()
+        .find(|e| e.event_type == "identification-status")
+        .unwrap();
+    assert_eq!(
+        event.summary["identityMatch"]["fields"]["lastName"],
+        "mismatch"
+    );
+    let text = format!(
+        "{} {}",
+        event.summary,
+        serde_json::to_string(&bad.detail).unwrap()
+    );
+    for value in ["Bohumila", "Křížová", "Šťastná", "1977-04-23", "775423"] {
+        assert!(!text.contains(value), "{value} in {text}");
+    }
+    // The same outcome on the next poll is not a new event.
+    h.advance(Duration::hours(25));
+    let r = h.run("run-2").await;
+    assert_eq!((r.changes, r.identity_mismatches), (0, 0), "{r:?}");
 }

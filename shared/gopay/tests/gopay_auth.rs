@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kyc_core::redact::{Personal, Secret};
 use kyc_gopay::consent::{
     check_state, consent_url, parse_callback_query, CallbackOutcome, ConsentError, ConsentRequest,
-    ConsentState, GoPayHosts, PendingConsent, AUTHORIZATION_CODE_LIFETIME,
-    SCOPE_IDENTIFICATION_READ, STATE_TTL,
+    ConsentState, GoPayHosts, PendingConsent, AUTHORIZATION_CODE_LIFETIME, DEFAULT_STATE_TTL,
+    MAX_STATE_TTL, MIN_STATE_TTL, SCOPE_IDENTIFICATION_READ,
 };
 use kyc_gopay::prefill::{
     normalize_iban, parse_prefill_response, InternationalBankAccount, PrefillRequest,
@@ -457,18 +457,24 @@ fn states_are_random_urlsafe_and_stored_only_as_a_hash() {
 fn state_expiry_and_single_use() {
     let state = ConsentState::generate().unwrap();
     let pending = PendingConsent::new(&state, "customer-1", t0());
-    assert_eq!(STATE_TTL, Duration::minutes(10));
+    // The code lives 10 minutes from GoPay's redirect back; the journey before it (registering
+    // or logging in at GoPay) gets a day by default, bounded by configuration.
     assert_eq!(AUTHORIZATION_CODE_LIFETIME, Duration::minutes(10));
-    assert_eq!(pending.expires_at, t0() + Duration::minutes(10));
+    assert_eq!(DEFAULT_STATE_TTL, Duration::hours(24));
+    assert!(MIN_STATE_TTL > AUTHORIZATION_CODE_LIFETIME && MAX_STATE_TTL <= Duration::days(7));
+    assert_eq!(pending.expires_at, t0() + Duration::hours(24));
     assert_eq!(pending.state_key, state.storage_key());
     assert_eq!(pending.check(t0()), Ok(()));
-    assert_eq!(pending.check(t0() + Duration::seconds(599)), Ok(()));
+    assert_eq!(pending.check(t0() + Duration::minutes(12)), Ok(()));
+    assert_eq!(pending.check(t0() + Duration::hours(23)), Ok(()));
     assert_eq!(
-        pending.check(t0() + Duration::minutes(10)),
+        pending.check(t0() + Duration::hours(24)),
         Err(StateRejection::Expired)
     );
+    let short = pending.clone().lasting(Duration::hours(1));
+    assert_eq!(short.check(t0() + Duration::minutes(59)), Ok(()));
     assert_eq!(
-        pending.check(t0() + Duration::hours(5)),
+        short.check(t0() + Duration::minutes(61)),
         Err(StateRejection::Expired)
     );
     let used = PendingConsent {

@@ -543,6 +543,7 @@ fn the_event_summary_models_the_documented_enumerations_and_nothing_personal() {
         &s,
         b"{}",
         &change,
+        None,
         "e-1".into(),
         utc("2025-03-10T08:00:00Z"),
     );

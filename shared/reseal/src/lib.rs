@@ -212,18 +212,39 @@ pub fn sealed_values(item: &StoredItem) -> Vec<Found> {
         }
     } else if let (Some(profile), "PROFILE") = (pk.strip_prefix("GOPAY_PROFILE#"), sk.as_str()) {
         gopay_tokens(profile, a, &mut found);
+    } else if let (Some(state_key), "GOPAY_STATE") = (pk.strip_prefix("GOPAY_STATE#"), sk.as_str())
+    {
+        // A started consent's declared identity (lives a day or so, but a key may retire sooner).
+        if let (Some(customer), Some(_)) =
+            (text(a, "customerId"), text(a, "sealedDeclaredIdentity"))
+        {
+            found.push(Found {
+                provider: Provider::Gopay,
+                path: vec![key("sealedDeclaredIdentity")],
+                aad: kyc_gopay::consent::declared_identity_state_aad(state_key, customer),
+                place: Place::Inline,
+            });
+        }
     }
     found
 }
 
 fn gopay_tokens(profile: &str, a: &Attributes, found: &mut Vec<Found>) {
     use kyc_gopay::identification::ClientProfileId;
-    use kyc_gopay::store::{sealed_access_aad, sealed_refresh_aad};
-    let (Ok(id), Some(customer), Some(generation)) = (
-        ClientProfileId::new(profile),
-        text(a, "customerId"),
-        a.get("tokenGen").and_then(Value::as_u64),
-    ) else {
+    use kyc_gopay::store::{declared_identity_aad, sealed_access_aad, sealed_refresh_aad};
+    let (Ok(id), Some(customer)) = (ClientProfileId::new(profile), text(a, "customerId")) else {
+        return;
+    };
+    // The declared identity is bound to the profile and customer, not to a token generation.
+    if text(a, "sealedDeclaredIdentity").is_some() {
+        found.push(Found {
+            provider: Provider::Gopay,
+            path: vec![key("sealedDeclaredIdentity")],
+            aad: declared_identity_aad(&id, customer),
+            place: Place::Inline,
+        });
+    }
+    let Some(generation) = a.get("tokenGen").and_then(Value::as_u64) else {
         return;
     };
     for (name, aad) in [

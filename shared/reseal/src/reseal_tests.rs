@@ -514,6 +514,61 @@ async fn a_value_that_does_not_open_is_reported_and_left_as_it_is() {
     );
 }
 
+/// Issue 22: the customer's declared identity, sealed on a started consent and on the
+/// profile, moves to the current key with the tokens.
+#[tokio::test]
+async fn a_declared_identity_is_resealed_on_the_state_and_on_the_profile() {
+    use kyc_gopay::consent::declared_identity_state_aad;
+    use kyc_gopay::store::declared_identity_aad;
+    let t = MemorySealedItems::default();
+    let id = gopay_id();
+    let gp1 = ring(Provider::Gopay, 1);
+    let declared = br#"{"firstName":"Bohumila"}"#;
+    t.put(
+        "GOPAY_PROFILE#7001",
+        "PROFILE",
+        json!({"customerId": "carol",
+               "sealedDeclaredIdentity": gp1.seal(&declared_identity_aad(&id, "carol"), declared)}),
+    );
+    let state_key = "sha256:00ff";
+    t.put(
+        &format!("GOPAY_STATE#{state_key}"),
+        "GOPAY_STATE",
+        json!({"customerId": "carol",
+               "sealedDeclaredIdentity": gp1.seal(&declared_identity_state_aad(state_key, "carol"), declared)}),
+    );
+    let report = run(
+        &t,
+        &MemoryCheckpoint::default(),
+        &rings(2),
+        &all(),
+        &no_progress,
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.resealed, report.failed), (2, 0), "{report:?}");
+    let gp2 = ring(Provider::Gopay, 2);
+    let path = [PathStep::Key("sealedDeclaredIdentity".into())];
+    let on_profile = inline(&t, "GOPAY_PROFILE#7001", "PROFILE", &path);
+    assert!(on_profile.starts_with("v2.gopay-k2"), "{on_profile}");
+    assert_eq!(
+        gp2.open(&declared_identity_aad(&id, "carol"), &on_profile)
+            .unwrap(),
+        declared
+    );
+    let on_state = inline(
+        &t,
+        &format!("GOPAY_STATE#{state_key}"),
+        "GOPAY_STATE",
+        &path,
+    );
+    assert_eq!(
+        gp2.open(&declared_identity_state_aad(state_key, "carol"), &on_state)
+            .unwrap(),
+        declared
+    );
+}
+
 /// The provider-scoped layout: sealed values are found by item kind and bound to the customer
 /// as the provider sent it (the `customerId` attribute), whether the key holds the id escaped
 /// or only its digest.

@@ -162,6 +162,26 @@ pub enum ConsentBehaviour {
     Deny,
 }
 
+/// The identified person's names and birth date, as `subjectData` reports them (the other
+/// fields stay synthetic). Values are personal data in tests: list them in the planted file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectSpec {
+    pub first_name: String,
+    pub last_name: String,
+    /// `yyyy-mm-dd`, as the reference writes `dateOfBirth`.
+    pub date_of_birth: String,
+}
+
+impl SubjectSpec {
+    pub fn new(first_name: &str, last_name: &str, date_of_birth: &str) -> Self {
+        Self {
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            date_of_birth: date_of_birth.into(),
+        }
+    }
+}
+
 /// A simulated customer profile.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileSpec {
@@ -169,6 +189,12 @@ pub struct ProfileSpec {
     pub consent: ConsentBehaviour,
     /// `PERSON` or `COMPANY`.
     pub company: bool,
+    /// How long the customer spends at GoPay (registering, logging in) before GoPay redirects
+    /// back: the simulated clock moves on by it when the consent page answers, and the code
+    /// is issued at the end of it.
+    pub journey: Duration,
+    /// The identified person (`None`: synthetic names and birth date).
+    pub subject: Option<SubjectSpec>,
 }
 
 impl ProfileSpec {
@@ -183,6 +209,16 @@ impl ProfileSpec {
             consent: ConsentBehaviour::Deny,
             ..Self::default()
         }
+    }
+    /// The same profile, identified as `subject`.
+    pub fn identified_as(mut self, subject: SubjectSpec) -> Self {
+        self.subject = Some(subject);
+        self
+    }
+    /// The same profile, whose customer spends `journey` at GoPay before coming back.
+    pub fn taking(mut self, journey: Duration) -> Self {
+        self.journey = journey;
+        self
     }
 }
 

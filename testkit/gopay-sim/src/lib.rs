@@ -6,10 +6,10 @@
 //! | host | route | behaviour |
 //! | --- | --- | --- |
 //! | auth | `GET /api/login/app` | Basic `ClientID:ClientSecret` → `{accessToken}` (app token); 403 otherwise |
-//! | auth | `GET /consent` | 302 to `redirect_uri?code=…&state=…`, or `?error=access_denied` (denying profile) / `?error=invalid_scope` |
+//! | auth | `GET /consent` | 302 to `redirect_uri?code=…&state=…` after the profile's `journey` (the clock moves on by it: registration, login), or `?error=access_denied` (denying profile) / `?error=invalid_scope` |
 //! | auth | `POST /api/token` | form; `authorization_code` (10-minute, single-use codes) and `refresh_token` (ROTATION: the token sent dies) → `{refreshToken, accessToken, clientProfileId}`; dead grant → 403 `invalid_grant`; bad client → 403 `invalid_client`; missing fields → 409 |
 //! | auth | `POST /api/revoke` | form; disconnects the profile (all its tokens die) → 200 `{}` |
-//! | client | `GET /api/client-profile/{id}/identification-status` | client bearer token of that profile (60 minutes) → the profile's scripted state |
+//! | client | `GET /api/client-profile/{id}/identification-status` | client bearer token of that profile (60 minutes) → the profile's scripted state, with `subjectData` (the profile's `subject`, or synthetic) once not PENDING; 404 once forgotten |
 //! | client | `GET /api/client-profile/{id}/identification-pdf[?onDate=]` | client token, or app token once consented → `application/pdf` |
 //! | client | `POST /api/prefill-client-data` | JSON, bearer token → `{prefillId}`; 409 on validation errors |
 //!
@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     ClockMode, ConsentBehaviour, Endpoint, Fault, FaultKind, ProfileSpec, Script, ScriptStep,
-    SimConfig,
+    SimConfig, SubjectSpec,
 };
 pub use model::{IssuedConsent, ProfileView, TokenUse, TokenUseOutcome};
 
@@ -193,6 +193,16 @@ impl GoPaySim {
     pub fn profile(&self, profile_id: u64) -> Option<ProfileView> {
         let now = self.now();
         self.shared.model().profile_view(profile_id, now)
+    }
+    /// From now on the profile answers 404 to status and PDF requests (GoPay no longer knows
+    /// it). For "every profile" (a wrong base URL), put a `Status(404)` fault on the endpoint.
+    pub fn forget_profile(&self, profile_id: u64) -> bool {
+        self.shared.model().forget_profile(profile_id)
+    }
+    /// Refreshes with this profile's tokens answer a bare 403 (no body; the token is neither
+    /// used nor killed) while `refuse` holds.
+    pub fn refuse_refresh_bare(&self, profile_id: u64, refuse: bool) -> bool {
+        self.shared.model().refuse_refresh_bare(profile_id, refuse)
     }
     /// The data a `prefillId` stands for.
     pub fn prefill(&self, prefill_id: &str) -> Option<serde_json::Value> {

@@ -10,7 +10,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::config::{ConsentBehaviour, Endpoint, Fault, FaultKind, ProfileSpec, SimConfig};
+use crate::config::{
+    ConsentBehaviour, Endpoint, Fault, FaultKind, ProfileSpec, SimConfig, SubjectSpec,
+};
 
 pub(crate) const SCOPE: &str = "perm.client.identification:read";
 
@@ -114,6 +116,10 @@ struct Profile {
     polls: u64,
     generation: u32,
     prefill_id: Option<String>,
+    /// Answers 404 to status and PDF requests (the profile no longer exists at GoPay).
+    gone: bool,
+    /// Refreshes with this profile's tokens answer a bare 403 (no body, token untouched).
+    bare_refresh_refusal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +176,8 @@ pub(crate) struct Model {
     pub(crate) token_uses: Vec<TokenUse>,
     pub(crate) code_reuses: u64,
     pub(crate) requests: HashMap<Endpoint, u64>,
+    /// Time the last consent page's customer spent at GoPay: the server moves the clock on.
+    pub(crate) journey: Duration,
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
@@ -215,6 +223,7 @@ impl Model {
             token_uses: Vec::new(),
             code_reuses: 0,
             requests: HashMap::new(),
+            journey: Duration::zero(),
         }
     }
 
@@ -255,9 +264,22 @@ impl Model {
                 polls: 0,
                 generation: 0,
                 prefill_id: None,
+                gone: false,
+                bare_refresh_refusal: false,
             },
         );
         id
+    }
+
+    pub(crate) fn forget_profile(&mut self, id: u64) -> bool {
+        self.profiles.get_mut(&id).map(|p| p.gone = true).is_some()
+    }
+
+    pub(crate) fn refuse_refresh_bare(&mut self, id: u64, refuse: bool) -> bool {
+        self.profiles
+            .get_mut(&id)
+            .map(|p| p.bare_refresh_refusal = refuse)
+            .is_some()
     }
 
     pub(crate) fn enqueue_consent(&mut self, id: u64) -> bool {
@@ -529,13 +551,18 @@ impl Model {
             },
         };
         let behaviour = self.profiles[&profile].spec.consent;
+        // The customer registers or logs in first: GoPay redirects back only after it.
+        let journey = self.profiles[&profile].spec.journey;
+        self.journey = journey;
         if let Some(p) = prefill {
             self.profiles.get_mut(&profile).expect("exists").prefill_id = Some(p);
         }
         match behaviour {
             ConsentBehaviour::Deny => back(&[("error", "access_denied")], state),
             ConsentBehaviour::Grant => {
-                let code = self.issue_code(profile, now).expect("profile exists");
+                let code = self
+                    .issue_code(profile, now + journey)
+                    .expect("profile exists");
                 back(&[("code", &code)], state)
             }
         }
@@ -591,6 +618,20 @@ impl Model {
                 let Some(token) = f.get("refresh_token").filter(|t| !t.is_empty()).cloned() else {
                     return Reply::oauth_error(409, "invalid_request", "refresh_token is required");
                 };
+                let refused = self
+                    .refresh
+                    .get(&token)
+                    .and_then(|e| self.profiles.get(&e.profile))
+                    .is_some_and(|p| p.bare_refresh_refusal);
+                if refused {
+                    // A bare 403: no body at all, nothing said about the token (kept live).
+                    return Reply {
+                        status: 403,
+                        content_type: "text/plain; charset=utf-8",
+                        body: Vec::new(),
+                        location: None,
+                    };
+                }
                 let entry = self.refresh.get_mut(&token);
                 let (outcome, profile, generation) = match entry {
                     None => (TokenUseOutcome::RejectedUnknown, None, None),
@@ -663,7 +704,7 @@ impl Model {
     fn profile_for_read(&self, id: &str) -> Result<u64, Reply> {
         id.parse::<u64>()
             .ok()
-            .filter(|id| self.profiles.contains_key(id))
+            .filter(|id| self.profiles.get(id).is_some_and(|p| !p.gone))
             .ok_or_else(|| Reply::rest_error(404, "NOT_FOUND", "unknown client profile"))
     }
 
@@ -699,8 +740,9 @@ impl Model {
         });
         if step.state != "PENDING" {
             body["subjectType"] = json!(if p.spec.company { "COMPANY" } else { "PERSON" });
-            body["subjectData"] = subject_data(id);
-            body["identificationData"] = identification_data(id, p.started_at);
+            body["subjectData"] = subject_data(id, p.spec.subject.as_ref());
+            body["identificationData"] =
+                identification_data(id, p.started_at, p.spec.subject.as_ref());
         }
         Reply::json(200, body)
     }
@@ -846,21 +888,28 @@ fn hex(bytes: &[u8]) -> String {
 const FIRST_NAMES: [&str; 4] = ["Pavel", "Jana", "Tomáš", "Eva"];
 const LAST_NAMES: [&str; 4] = ["Novák", "Svobodová", "Dvořák", "Černá"];
 
-/// Synthetic (fake) subject data, deterministic per profile.
-fn subject_data(id: u64) -> Value {
+/// Synthetic (fake) subject data, deterministic per profile; names and birth date from
+/// `subject` when the test chose them.
+fn subject_data(id: u64, subject: Option<&SubjectSpec>) -> Value {
     let i = (id % 4) as usize;
-    json!({
+    let mut data = json!({
         "firstName": FIRST_NAMES[i],
         "lastName": LAST_NAMES[i],
         "dateOfBirth": format!("19{:02}-06-12", 60 + id % 40),
         "birthNumber": format!("{:02}0612/{:04}", 60 + id % 40, id % 10_000),
         "sex": if i % 2 == 0 { "MALE" } else { "FEMALE" },
         "nationality": "CZE",
-    })
+    });
+    if let Some(s) = subject {
+        data["firstName"] = json!(s.first_name);
+        data["lastName"] = json!(s.last_name);
+        data["dateOfBirth"] = json!(s.date_of_birth);
+    }
+    data
 }
 
 /// Synthetic identification data in the reference's layout.
-fn identification_data(id: u64, started: DateTime<Utc>) -> Value {
+fn identification_data(id: u64, started: DateTime<Utc>, subject: Option<&SubjectSpec>) -> Value {
     let received = gopay_date(started + Duration::minutes(1));
     let verified = gopay_date(started + Duration::minutes(20));
     let bank = json!({
@@ -877,7 +926,7 @@ fn identification_data(id: u64, started: DateTime<Utc>) -> Value {
         "documentType": "BANK_STATEMENT", "source": "UPLOAD", "ip": "127.0.0.1",
         "dateReceived": received, "dateVerified": verified,
     });
-    let mut person = subject_data(id);
+    let mut person = subject_data(id, subject);
     person["faceMatch"] =
         json!({"verified": true, "source": "WEBCAM", "ip": "127.0.0.1", "dateReceived": received});
     person["identDocuments"] = json!([{

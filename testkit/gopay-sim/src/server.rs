@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::clock::SimClock;
-use crate::config::{ConsentBehaviour, Endpoint, Fault, FaultKind, ProfileSpec};
+use crate::config::{ConsentBehaviour, Endpoint, Fault, FaultKind, ProfileSpec, SubjectSpec};
 use crate::model::{Model, Reply, TokenUseOutcome};
 
 pub(crate) struct Shared {
@@ -113,7 +113,13 @@ async fn login_app(State(s): S, headers: HeaderMap) -> Response {
 }
 
 async fn consent(State(s): S, RawQuery(q): RawQuery) -> Response {
-    run(&s, Endpoint::Consent, |m, now| m.consent(now, q.as_deref())).await
+    let response = run(&s, Endpoint::Consent, |m, now| m.consent(now, q.as_deref())).await;
+    // The customer's time at GoPay (registration, login) passes before the redirect back.
+    let journey = std::mem::replace(&mut s.model().journey, Duration::zero());
+    if journey > Duration::zero() {
+        s.clock.advance(journey);
+    }
+    response
 }
 
 async fn token(State(s): S, body: Bytes) -> Response {
@@ -213,10 +219,12 @@ async fn admin_stats(State(s): S) -> Response {
     .into_response()
 }
 
-/// `POST /_sim/next-consent?behaviour=grant|deny`: the next `/consent` creates this customer.
+/// `POST /_sim/next-consent?behaviour=grant|deny[&firstName=&lastName=&dateOfBirth=]
+/// [&journeySeconds=N][&state=IDENTIFIED]`: the next `/consent` creates this customer
+/// (identified as these names, spending N seconds at GoPay, in this identification state).
 async fn admin_next_consent(State(s): S, RawQuery(q): RawQuery) -> Response {
     let params = query_map(q.as_deref());
-    let spec = match params.get("behaviour").map(String::as_str) {
+    let mut spec = match params.get("behaviour").map(String::as_str) {
         Some("deny") => ProfileSpec {
             consent: ConsentBehaviour::Deny,
             ..ProfileSpec::default()
@@ -224,6 +232,22 @@ async fn admin_next_consent(State(s): S, RawQuery(q): RawQuery) -> Response {
         Some("grant") | None => ProfileSpec::default(),
         Some(_) => return respond(Reply::rest_error(409, "INVALID", "behaviour=grant|deny")),
     };
+    if let (Some(first), Some(last), Some(born)) = (
+        params.get("firstName"),
+        params.get("lastName"),
+        params.get("dateOfBirth"),
+    ) {
+        spec.subject = Some(SubjectSpec::new(first, last, born));
+    }
+    if let Some(secs) = params
+        .get("journeySeconds")
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        spec.journey = Duration::seconds(secs.max(0));
+    }
+    if let Some(state) = params.get("state") {
+        spec.script = crate::config::Script::constant(state, &[]);
+    }
     let now = s.clock.now();
     let mut m = s.model();
     let id = m.add_profile(spec, now);

@@ -270,7 +270,9 @@ async fn denied_consent_and_a_state_reused_or_late() {
             ..
         }
     ));
-    let late = s.sim.now() + Duration::minutes(10);
+    // A state waits a day for the customer (the code's 10 minutes start at GoPay's redirect).
+    assert!(check_state(Some(&pending), s.sim.now() + Duration::minutes(10)).is_ok());
+    let late = s.sim.now() + Duration::hours(24);
     assert!(check_state(Some(&pending), late).is_err());
     let used = PendingConsent {
         used_at: Some(s.sim.now()),

@@ -1011,3 +1011,79 @@ async fn shutdown_stops_serving() {
         .await
         .is_err());
 }
+
+// ----- issue 22: the journey at GoPay, chosen subjects, forgotten profiles, bare refusals ----
+
+#[tokio::test]
+async fn a_slow_customer_moves_the_clock_and_gets_a_fresh_code_at_the_end() {
+    let sim = sim().await;
+    let api = Api::new(&sim);
+    let p = sim.add_profile(ProfileSpec::default().taking(Duration::minutes(12)));
+    let before = sim.now();
+    let r = api.consent(&[("sim_profile", &p.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        sim.now() - before,
+        Duration::minutes(12),
+        "12 minutes at GoPay"
+    );
+    let q = query_of(r.headers()[LOCATION].to_str().unwrap());
+    // The code's 10 minutes start at the redirect back, not at our redirect to GoPay.
+    sim.advance(Duration::minutes(9));
+    assert_eq!(api.exchange(&q["code"]).await.0, 200);
+}
+
+#[tokio::test]
+async fn the_identified_subject_can_be_chosen() {
+    use gopay_sim::SubjectSpec;
+    let sim = sim().await;
+    let api = Api::new(&sim);
+    let p = sim.add_profile(
+        ProfileSpec::with_script(Script::constant("IDENTIFIED", &[]))
+            .identified_as(SubjectSpec::new("Bohumila", "Křížová", "1977-04-23")),
+    );
+    let (at, _) = api.connect(p).await;
+    let (s, body) = api.status(&p.to_string(), Some(&at)).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["subjectData"]["firstName"], "Bohumila");
+    assert_eq!(body["subjectData"]["lastName"], "Křížová");
+    assert_eq!(body["subjectData"]["dateOfBirth"], "1977-04-23");
+    assert_eq!(
+        body["identificationData"]["persons"][0]["lastName"],
+        "Křížová"
+    );
+}
+
+#[tokio::test]
+async fn a_forgotten_profile_answers_404_and_a_refused_refresh_a_bare_403() {
+    let sim = sim().await;
+    let api = Api::new(&sim);
+    let gone = sim.add_profile(ProfileSpec::default());
+    let refused = sim.add_profile(ProfileSpec::default());
+    let (at, _) = api.connect(gone).await;
+    let (_, rt) = api.connect(refused).await;
+    assert!(sim.forget_profile(gone));
+    assert_eq!(api.status(&gone.to_string(), Some(&at)).await.0, 404);
+
+    assert!(sim.refuse_refresh_bare(refused, true));
+    let r = api
+        .http
+        .post(format!("{}/api/token", sim.auth_base_url()))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("client_id", "777777777777"),
+            ("client_secret", "sim-client-secret"),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.bytes().await.unwrap().is_empty(), "a bare 403");
+    // The token was neither used nor killed: it works once the refusal stops.
+    assert!(sim.refuse_refresh_bare(refused, false));
+    assert_eq!(api.refresh(&rt).await.0, 200);
+    assert_eq!(sim.refresh_token_reuse_count(), 0);
+    assert!(!sim.forget_profile(9_999_999));
+}

@@ -417,6 +417,21 @@ impl GoPayStore for FaultyGoPayStore {
             store_err
         )
     }
+    async fn record_dead_token_evidence(
+        &self,
+        profile: &ClientProfileId,
+        evidence: &kyc_gopay::store::DeadTokenEvidence,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        inject!(
+            self.inj,
+            "table.record_dead_token_evidence",
+            self.inner
+                .record_dead_token_evidence(profile, evidence, now)
+                .await,
+            store_err
+        )
+    }
     async fn reactivate(
         &self,
         profile: &ClientProfileId,

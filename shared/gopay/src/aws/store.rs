@@ -3,7 +3,7 @@
 //!
 //! | item          | PK                          | SK             | notes |
 //! |---------------|-----------------------------|----------------|-------|
-//! | consent state | `GOPAY_STATE#sha256:<hex>`  | `GOPAY_STATE`  | customer, `validUntil` (10 min), `usedAt` once taken; TTL `expiresAt` a day later |
+//! | consent state | `GOPAY_STATE#sha256:<hex>`  | `GOPAY_STATE`  | customer, `validUntil` (24 h by default), `completion`, sealed declared identity, `usedAt` once taken; TTL `expiresAt` a day later |
 //! | profile       | `GOPAY_PROFILE#<id>`        | `PROFILE`      | customer, status, sealed tokens + `tokenGen`, `nextDueAt`, lease, last snapshot, PDF key; `GSI1PK`=`GOPAY_DUE#<shard>`, `GSI1SK`=`<nextDueAt>#<id>` while active |
 //! | customer link | `GP#C#<customer>` (escaped) | `LINK#PROFILE` | the customer's GoPay profile id, and `customerId` |
 //!
@@ -32,12 +32,12 @@ use kyc_core::intake::Provider;
 use kyc_core::keys;
 use kyc_core::legacy_keys::{self, LegacyKeyLayout};
 
-use crate::consent::PendingConsent;
+use crate::consent::{CompletionMode, PendingConsent};
 use crate::identification::{ClientProfileId, StatusSnapshot};
 use crate::schedule::Lease;
 use crate::store::{
-    due_shard, ConsentSaved, GoPayStore, NewConsent, PdfSink, ProfileRecord, ProfileStatus,
-    RawRefreshAnswer, RotationWrite, SealedTokens, TokenRescue, VisitResult,
+    due_shard, ConsentSaved, DeadTokenEvidence, GoPayStore, NewConsent, PdfSink, ProfileRecord,
+    ProfileStatus, RawRefreshAnswer, RotationWrite, SealedTokens, TokenRescue, VisitResult,
 };
 use crate::StateRejection;
 use kyc_core::intake::StoreError;
@@ -206,6 +206,9 @@ impl DynamoGoPayStore {
             ("GSI1PK".to_string(), s(gsi_pk)),
             ("GSI1SK".to_string(), s(gsi_sk)),
         ]);
+        if let Some(sealed) = &c.sealed_identity {
+            item.insert("sealedDeclaredIdentity".into(), s(sealed));
+        }
         if let Some(snapshot) = snapshot {
             item.insert(
                 "lastSnapshot".into(),
@@ -304,6 +307,14 @@ impl DynamoGoPayStore {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            sealed_identity: text(item, "sealedDeclaredIdentity"),
+            dead_token_evidence: match text(item, "deadTokenEvidence") {
+                Some(j) => Some(
+                    serde_json::from_str::<DeadTokenEvidence>(&j)
+                        .map_err(|_| corrupt("deadTokenEvidence"))?,
+                ),
+                None => None,
+            },
         })
     }
 
@@ -327,7 +338,8 @@ impl DynamoGoPayStore {
 #[async_trait]
 impl GoPayStore for DynamoGoPayStore {
     async fn put_consent_state(&self, p: &PendingConsent) -> Result<(), StoreError> {
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("PK", s(state_pk(&p.state_key)))
@@ -336,9 +348,13 @@ impl GoPayStore for DynamoGoPayStore {
             .item("customerId", s(&p.customer_id))
             .item("createdAt", s(ts(p.created_at)))
             .item("validUntil", s(ts(p.expires_at)))
-            .item("expiresAt", n((p.expires_at + STATE_RETENTION).timestamp()))
-            // 256 random bits: a collision means a bug, never overwrite.
-            .condition_expression("attribute_not_exists(PK)")
+            .item("completion", s(p.completion.as_str()))
+            .item("expiresAt", n((p.expires_at + STATE_RETENTION).timestamp()));
+        if let Some(sealed) = &p.sealed_identity {
+            put = put.item("sealedDeclaredIdentity", s(sealed));
+        }
+        // 256 random bits: a collision means a bug, never overwrite.
+        put.condition_expression("attribute_not_exists(PK)")
             .send()
             .await
             .map_err(unavailable)?;
@@ -376,6 +392,14 @@ impl GoPayStore for DynamoGoPayStore {
                     created_at,
                     expires_at: parse_ts(item.get("validUntil")).unwrap_or(now),
                     used_at: Some(now),
+                    // States stored before the completion modes existed: the direct callback.
+                    completion: match text(&item, "completion") {
+                        None => CompletionMode::DirectCallback,
+                        Some(m) => CompletionMode::parse(&m).ok_or_else(|| {
+                            StoreError::Corrupt("consent state: completion".into())
+                        })?,
+                    },
+                    sealed_identity: text(&item, "sealedDeclaredIdentity"),
                 }))
             }
             Err(e) => match e.as_service_error() {
@@ -525,7 +549,7 @@ impl GoPayStore for DynamoGoPayStore {
             .set_key(Some(profile_key(&id)))
             .update_expression(
                 "SET sealedRefresh = :r, sealedAccess = :a, accessExpiresAt = :x, \
-                 tokenGen = :new, updatedAt = :now",
+                 tokenGen = :new, updatedAt = :now REMOVE deadTokenEvidence",
             )
             .condition_expression("tokenGen = :prev")
             .expression_attribute_values(":r", s(&t.sealed_refresh))
@@ -678,6 +702,32 @@ impl GoPayStore for DynamoGoPayStore {
         Ok(())
     }
 
+    async fn record_dead_token_evidence(
+        &self,
+        id: &ClientProfileId,
+        evidence: &DeadTokenEvidence,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(id)))
+            .update_expression("SET deadTokenEvidence = :e, updatedAt = :now")
+            .condition_expression("#status = :active AND tokenGen = :g")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s(ProfileStatus::Active.as_str()))
+            .expression_attribute_values(":g", n(evidence.generation))
+            .expression_attribute_values(
+                ":e",
+                s(serde_json::to_string(evidence).expect("evidence serializes")),
+            )
+            .expression_attribute_values(":now", s(ts(now)))
+            .send()
+            .await;
+        Ok(conditional(result)?.is_some())
+    }
+
     async fn reactivate(
         &self,
         id: &ClientProfileId,
@@ -692,7 +742,8 @@ impl GoPayStore for DynamoGoPayStore {
             .update_expression(
                 "SET #status = :active, nextDueAt = :now, GSI1PK = :gpk, GSI1SK = :gsk, \
                  failures = :zero, reactivatedAt = :now, updatedAt = :now \
-                 REMOVE eventPending, needsConsentAt, unknownAtGoPayAt, leaseOwner, leaseUntil",
+                 REMOVE eventPending, needsConsentAt, unknownAtGoPayAt, leaseOwner, leaseUntil, \
+                 deadTokenEvidence",
             )
             .condition_expression(
                 "(#status = :needs OR #status = :unknown) AND attribute_exists(sealedRefresh)",
