@@ -246,13 +246,13 @@ async fn a_pep_acceptance_is_published_with_enhanced_due_diligence() {
         .unwrap();
     assert_eq!(answer, json!({"batchItemFailures": []}));
     let validate = validator();
-    let mut seen: Vec<(String, Option<String>, String, bool)> = received(&moto, &bus)
+    let mut seen: Vec<(String, Option<String>, String, bool, Vec<String>)> = received(&moto, &bus)
         .await
         .iter()
         .map(|e| {
             validate(&e["detail"]).unwrap_or_else(|err| panic!("{}: {err}", e["detail"]));
             let d: KycStateChanged = serde_json::from_value(e["detail"].clone()).unwrap();
-            (d.stream, d.previous_status, d.status, d.is_final)
+            (d.stream, d.previous_status, d.status, d.is_final, d.flags)
         })
         .collect();
     seen.sort();
@@ -263,13 +263,16 @@ async fn a_pep_acceptance_is_published_with_enhanced_due_diligence() {
                 "pepScreening".into(),
                 None,
                 "PepAwaitingDecision".into(),
-                false
+                false,
+                vec![]
             ),
             (
                 "pepScreening".into(),
                 Some("PepAwaitingDecision".into()),
                 "AcceptedWithEnhancedDueDiligence".into(),
-                true
+                true,
+                // The decision reads it as a flag, never as a plain pass.
+                vec!["enhancedDueDiligence".into()]
             ),
         ]
     );

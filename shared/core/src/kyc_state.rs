@@ -597,6 +597,9 @@ pub fn status_json(customer: &str, states: BTreeMap<Provider, ProviderState>) ->
                     let sealed: Vec<&String> = v.sealed.keys().collect();
                     let mut out = json!({"status": v.status, "final": v.is_final, "at": v.at, "eventId": v.event_id,
                                "detail": v.detail, "sealedSecrets": sealed});
+                    if !v.flags.is_empty() {
+                        out["flags"] = json!(v.flags);
+                    }
                     if let Some(flag) = v.same_second_ambiguous {
                         out["sameSecondAmbiguous"] = flag.into();
                     }
@@ -854,6 +857,8 @@ mod tests {
                     && (!sticky || p.value.is_final == w.is_final)
             });
             prop_assert_eq!(w.same_second_ambiguous, Some(uncertain));
+            // The event's flags say it too (what consumers and the KYC decision read).
+            prop_assert_eq!(w.flags.iter().any(|f| f == SAME_SECOND_AMBIGUOUS), uncertain);
         }
 
         /// Keyed items (a few keys, statuses open or final, seconds colliding), in any order:
@@ -935,6 +940,41 @@ mod tests {
     }
 
     #[test]
+    fn two_copies_of_a_state_merge_their_items_and_tie_flags() {
+        // The layout migration's old and new items: each saw some of the events.
+        let patch = |key: &str, status: &str, rank: u8, secs: i64, id: &str| {
+            let at = t0() + chrono::Duration::seconds(secs);
+            let item = Item::new(status, rank, false, at, id, Value::Null);
+            StatePatch {
+                stream: Stream::COMPLEMENTARY_DILIGENCE,
+                value: StreamValue::with_finality(status, rank, false, Finality::Latest, at, id)
+                    .tracking_ties()
+                    .with_item(key, item),
+            }
+        };
+        let (a, b, c) = (
+            patch("o1", "Review", 2, 5, "a"),
+            patch("o2", "Open", 1, 7, "b"),
+            patch("o3", "Review", 2, 7, "c"),
+        );
+        let mut old = ProviderState::default();
+        old.apply(&a).unwrap();
+        old.apply(&b).unwrap();
+        let mut new = ProviderState::default();
+        new.apply(&c).unwrap();
+        let mut all = ProviderState::default();
+        for p in [&a, &b, &c] {
+            let _ = all.apply(p);
+        }
+        new.merge(&old);
+        assert_eq!(new, all);
+        let v = new.stream(&Stream::COMPLEMENTARY_DILIGENCE).unwrap();
+        assert_eq!(v.items.as_ref().unwrap().open.len(), 3);
+        assert_eq!(v.same_second_ambiguous, Some(true));
+        assert_eq!(v.flags, vec![SAME_SECOND_AMBIGUOUS.to_string()]);
+    }
+
+    #[test]
     fn the_state_shows_the_flag_and_the_open_items() {
         let at = t0();
         let item = Item::new("Review", 2, false, at, "e1", json!({"amount": 145}));
@@ -948,6 +988,7 @@ mod tests {
         assert_eq!(d["sameSecondAmbiguous"], false);
         assert_eq!(d["items"]["open"]["order-1"]["detail"]["amount"], 145);
         assert_eq!(d["items"]["closedCount"], 0);
+        assert!(d.get("flags").is_none(), "absent when empty");
         // Serialised as the store keeps it, and back.
         let stored = serde_json::to_value(&out).unwrap();
         assert!(stored.to_string().contains("sameSecondAmbiguous"));

@@ -838,6 +838,12 @@ mod tests {
             let pep = &s["providers"]["xpollens"]["pepScreening"];
             assert_eq!(pep["status"], status);
             assert_eq!(pep["final"], is_final);
+            // Only the acceptance of a PEP carries the flag the decision reads.
+            let edd = status == "AcceptedWithEnhancedDueDiligence";
+            assert_eq!(pep.get("flags").is_some(), edd, "{pep}");
+            if edd {
+                assert_eq!(pep["flags"], json!(["enhancedDueDiligence"]));
+            }
         }
         let s = state_json(&store, "u-pep").await;
         let detail = &s["providers"]["xpollens"]["pepScreening"]["detail"];
@@ -987,6 +993,7 @@ mod tests {
             // The fixed precedence, documented: AwaitingExpertise before Incomplete.
             assert_eq!(demand["status"], "AwaitingExpertise", "{order:?}");
             assert_eq!(demand["sameSecondAmbiguous"], true, "{order:?}");
+            assert_eq!(demand["flags"], json!(["sameSecondAmbiguous"]), "{order:?}");
             // The loser, when it comes second, says why it is not the state.
             let h = store.history("u-tie").await.unwrap();
             let outcomes: Vec<&str> = h.iter().map(|e| e.outcome.as_str()).collect();
@@ -1004,6 +1011,9 @@ mod tests {
                 s["providers"]["xpollens"]["kycDemand"]["sameSecondAmbiguous"],
                 false
             );
+            assert!(s["providers"]["xpollens"]["kycDemand"]
+                .get("flags")
+                .is_none());
         }
     }
 }
