@@ -66,6 +66,10 @@ pub const INLINE_BODY_LIMIT: usize = 64 * 1024;
 pub const INLINE_BODY_LIMIT_WITHOUT_STORE: usize = 350 * 1024;
 
 const CONFLICT_RETRIES: u32 = 6;
+/// Merged writes that may lose their compare-and-swap in a row. Each loss means another
+/// writer of the same customer succeeded (progress), so with N concurrent callbacks of one
+/// customer a writer loses at most N - 1 times; a burst of tens is tolerated, jittered.
+const MERGE_RETRIES: u32 = 32;
 
 fn s(v: impl Into<String>) -> Av {
     Av::S(v.into())
@@ -402,7 +406,8 @@ impl EventStore for DynamoStore {
                 .await?;
         }
         let mut state_write = (outcome == Outcome::Applied).then_some(StateWrite::Blind);
-        for attempt in 0..=CONFLICT_RETRIES {
+        let (mut conflicts, mut merges) = (0u32, 0u32);
+        loop {
             let mut at = ItemsAt::default();
             let mut items = vec![self.put_event(e, &outcome, body_ref.as_deref())];
             if self.legacy.reads_legacy() {
@@ -426,6 +431,17 @@ impl EventStore for DynamoStore {
                     })
                 }
                 Some(Cancelled::StateNotNewer(item)) => {
+                    merges += 1;
+                    if merges > MERGE_RETRIES {
+                        return Err(unavailable("the state kept changing under the merge"));
+                    }
+                    if merges > 1 {
+                        // Lost the compare-and-swap to a concurrent writer of this customer:
+                        // a short jittered wait, so the writers of a burst stop colliding.
+                        let ceiling = 2u64 << (merges - 2).min(5);
+                        let wait = rand::rng().random_range(0..=ceiling);
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    }
                     // The cancelled transaction handed back the state item: merge with it
                     // (`kyc_state::resolve`) and write over exactly that version, or skip.
                     let state = Self::parse_state(&item)?;
@@ -451,14 +467,17 @@ impl EventStore for DynamoStore {
                     });
                 }
                 Some(Cancelled::Conflict) => {
-                    let backoff = 10u64 << attempt.min(5);
+                    if conflicts == CONFLICT_RETRIES {
+                        return Err(unavailable("too many transaction conflicts"));
+                    }
+                    let backoff = 10u64 << conflicts.min(5);
+                    conflicts += 1;
                     // Jitter de-synchronises writers retrying the same item.
                     let wait = backoff + rand::rng().random_range(0..backoff);
                     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                 }
             }
         }
-        Err(unavailable("too many transaction conflicts"))
     }
 
     async fn record_rejection(&self, r: &Rejection) -> Result<(), StoreError> {
