@@ -377,7 +377,7 @@ async fn a_freeze_missed_live_is_applied_from_its_kept_query_or_kept_as_missed()
         (2, 1, 0),
         "{r:?}"
     );
-    let fred = env.events.provider_states("fred").await.unwrap();
+    let fred = env.reader.provider_states("fred").await.unwrap();
     assert_eq!(
         fred[&Provider::Xpollens].status(Stream::USER_FREEZE),
         Some("Frozen")
