@@ -86,7 +86,7 @@ enum StateWrite {
     Blind,
     /// A value merged with the current one, over exactly that item version.
     Merged {
-        value: StreamValue,
+        value: Box<StreamValue>,
         /// The item's `version` when it was read (absent on an item no event wrote).
         version: Option<String>,
         /// Sealed texts the merge kept from the current value, by name.
@@ -276,7 +276,7 @@ impl DynamoStore {
                         .expression_attribute_values(format!(":f{i}"), s(text));
                 }
                 update = update.condition_expression(condition);
-                value
+                value.as_ref()
             }
         };
         let value = serde_json::to_value(value).expect("stream value serialises");
@@ -463,7 +463,7 @@ impl EventStore for DynamoStore {
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
                         version: item.get("version").and_then(|v| v.as_n().ok()).cloned(),
-                        value,
+                        value: Box::new(value),
                     });
                 }
                 Some(Cancelled::Conflict) => {
