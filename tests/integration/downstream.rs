@@ -246,7 +246,9 @@ async fn a_pep_acceptance_is_published_with_enhanced_due_diligence() {
         .unwrap();
     assert_eq!(answer, json!({"batchItemFailures": []}));
     let validate = validator();
-    let mut seen: Vec<(String, Option<String>, String, bool, Vec<String>)> = received(&moto, &bus)
+    // Stream, previous status, status, final, flags.
+    type Seen = (String, Option<String>, String, bool, Vec<String>);
+    let mut seen: Vec<Seen> = received(&moto, &bus)
         .await
         .iter()
         .map(|e| {
