@@ -63,6 +63,8 @@ lint: style $(MACHETE) $(CHECKOV_STAMP)
 	$(VENV)/bin/jactionlint --no-color --shellcheck=$(VENV)/bin/shellcheck --pyflakes= \
 		--ignore unpinned-uses .github/workflows/*.yml
 	cargo clippy --workspace --all-targets -- -D warnings
+	# The API docs build clean: broken intra-doc links, bare URLs and stray HTML fail lint.
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 	$(MACHETE)
 
 # The suite runs with the product's logs on (KYC_TEST_LOG, --nocapture) and every byte it prints

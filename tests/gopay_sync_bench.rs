@@ -8,7 +8,7 @@
 //! of a run; `first` — each poll is a change, recorded through the intake transaction. Moto
 //! deep-copies the whole table for every item of a transaction, so `first` slows down with
 //! table size on moto (not on DynamoDB): run it with a few hundred profiles.
-//! Usage: gopay-sync-bench [PROFILES] [CONCURRENCY] [steady|first]
+//! Usage: `gopay-sync-bench [PROFILES] [CONCURRENCY] [steady|first]`
 
 use std::time::Instant;
 

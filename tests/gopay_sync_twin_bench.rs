@@ -8,7 +8,7 @@
 //! (`concurrency / W`, W = the sum of the latencies of one profile's sequential calls, from the
 //! measured calls per profile), the ratio (goal >= 80 %), calls per profile and the refresh
 //! tokens GoPay saw used twice (must be 0).
-//! Usage: gopay-sync-twin-bench [PROFILES] [CONCURRENCY] [STORE_MS] [GOPAY_MS]
+//! Usage: `gopay-sync-twin-bench [PROFILES] [CONCURRENCY] [STORE_MS] [GOPAY_MS]`
 
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};

@@ -49,11 +49,10 @@ async fn main() {
     let endpoint = Endpoint {
         recorder: Recorder {
             store: Arc::new(DynamoStore::from_client(ddb.clone(), TABLE)),
-            keys: Cached::new(
+            keys: Keyring::cached(
                 secrets.clone(),
                 XPOLLENS_PAYLOAD_KEY_SECRET,
                 Duration::from_secs(300),
-                Keyring::from_staged,
             ),
         },
         auth: CallbackAuth::Credentials(Cached::new(
@@ -130,11 +129,10 @@ async fn main() {
                 DynamoStore::from_client(ddb.clone(), TABLE)
                     .with_legacy_layout(kyc_core::legacy_keys::LegacyKeyLayout::Read),
             ),
-            keys: Cached::new(
+            keys: Keyring::cached(
                 secrets.clone(),
                 XPOLLENS_PAYLOAD_KEY_SECRET,
                 Duration::from_secs(300),
-                Keyring::from_staged,
             ),
         },
         auth: CallbackAuth::Credentials(Cached::new(

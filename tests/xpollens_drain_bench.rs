@@ -7,7 +7,7 @@
 //!
 //! Moto deep-copies the table for every item of a transaction, so `new` slows down with the
 //! table's size on moto (not on DynamoDB): keep N in the hundreds.
-//! Usage: xpollens-drain-bench [CALLBACKS] [ATTEMPTS_PER_CALLBACK]
+//! Usage: `xpollens-drain-bench [CALLBACKS] [ATTEMPTS_PER_CALLBACK]`
 
 use std::time::Instant;
 

@@ -52,6 +52,8 @@ for n, name in enumerate(keyrings, start=1):
         SecretString=json.dumps({
             "currentKeyId": key_id,
             "keys": [{"keyId": key_id, "key": base64.b64encode(os.urandom(32)).decode()}],
+            # The key of keyed names (Trust & Sign quarantine copies), not a payload key.
+            "namingKey": {"keyId": f"demo-names-{n}", "key": base64.b64encode(os.urandom(32)).decode()},
         }),
     )
 print(f"provisioned table {table} and secrets", file=sys.stderr)

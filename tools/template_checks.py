@@ -8,6 +8,11 @@ tests/integration/template_checks.rs:
 - every IAM statement on the table itself is limited by dynamodb:LeadingKeys;
 - every alarm notifies the alarm topic, on alarm and on recovery;
 - every Xpollens callback route takes the JWT authorizer in the OAuth2 mode;
+- every payload keyring secret is kept (Retain), replicable (KeyringReplicaRegion) and
+  protected by a resource policy refusing a deletion without recovery window (issue 21);
+- a function invoked by S3 sends its failures through an EventBridge rule whose input
+  transformer drops the object key (keys often name the customer), never the raw event;
+- every function logs at INFO or above (at DEBUG the S3 SDK logs object keys).
 - only the configured uploaders and the stack's archive function may put an object under the
   Trust & Sign archive prefix (the bucket policy, evaluated here: moto does not enforce it).
 - every parameter that reaches a function's environment has the bounds of
@@ -16,7 +21,11 @@ tests/integration/template_checks.rs:
 - with DataKmsKeyArn, the data key encrypts the stack's buckets, secrets and table, every role
   that uses them may use the key through that service, and the buckets deny uploads presenting
   another encryption (evaluated on sample uploads) but not those relying on the default;
-- every checkov suppression gives its reason.
+- every checkov suppression gives its reason;
+- every alarm has its runbook section (docs/runbook.md, the alarm's name as heading) and its
+  link in the README's alarm table;
+- every function takes the stack's Architecture and Tracing parameters, and with Tracing=Active
+  every function's role may write to X-Ray (a role without it fails the deployment).
 
     python tools/template_checks.py [TEMPLATE]   # exit 1, naming each breach
 """
@@ -110,9 +119,117 @@ def breaches(template):
                 "AuthorizerId"
             ) != {"If": ["UseOAuth2", {"Ref": "XpollensCallbackJwtAuthorizer"}, {"Ref": "AWS::NoValue"}]}:
                 out.append(f"{name}: the OAuth2 mode does not put the JWT authorizer on this route")
+    logging = template.get("Globals", {}).get("Function", {}).get("LoggingConfig", {})
+    if logging.get("ApplicationLogLevel") != "INFO":
+        out.append("Globals: ApplicationLogLevel is not INFO (at DEBUG the S3 SDK logs object keys)")
+    for fn in functions:
+        level = resources[fn]["Properties"].get("LoggingConfig", {}).get("ApplicationLogLevel")
+        if level not in (None, "INFO", "WARN", "ERROR", "FATAL"):
+            out.append(f"{fn}: ApplicationLogLevel {level} (at DEBUG the S3 SDK logs object keys)")
     out += bound_breaches(template, json.loads(BOUNDS.read_text())["settings"])
     out += encryption_breaches(template)
     out += suppression_breaches(template)
+    out += tracing_breaches(template)
+    out += runbook_breaches(template)
+    out += _keyring_breaches(resources)
+    out += _s3_failure_record_breaches(resources, functions)
+    return out
+
+
+def _keyring_breaches(resources):
+    out = []
+    replica_key = {"If": ["HasKeyringReplicaKmsKey", {"Ref": "KeyringReplicaKmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
+    replica = {
+        "If": [
+            "HasKeyringReplica",
+            [{"Region": {"Ref": "KeyringReplicaRegion"}, "KmsKeyId": replica_key}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    protected = set()
+    for r in resources.values():
+        if r["Type"] != "AWS::SecretsManager::ResourcePolicy":
+            continue
+        for st in r["Properties"]["ResourcePolicy"]["Statement"]:
+            force = st.get("Condition", {}).get("Bool", {}).get("secretsmanager:ForceDeleteWithoutRecovery")
+            if st.get("Effect") == "Deny" and st.get("Action") == "secretsmanager:DeleteSecret" and force == "true":
+                protected.add(_ref(r["Properties"]["SecretId"]))
+    for name, r in resources.items():
+        if r["Type"] != "AWS::SecretsManager::Secret" or not name.endswith("PayloadKeySecret"):
+            continue
+        if r.get("DeletionPolicy") != "Retain":
+            out.append(f"{name}: a payload keyring must be retained (DeletionPolicy Retain)")
+        if r["Properties"].get("ReplicaRegions") != replica:
+            out.append(f"{name}: no ReplicaRegions on KeyringReplicaRegion (under KeyringReplicaKmsKeyArn)")
+        if name not in protected:
+            out.append(f"{name}: no resource policy refusing a deletion without recovery window")
+    return out
+
+
+def _s3_failure_record_breaches(resources, functions):
+    out = []
+    for fn in functions:
+        props = resources[fn]["Properties"]
+        if not any(e["Type"] == "S3" for e in props.get("Events", {}).values()):
+            continue
+        on_failure = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+        bus = on_failure.get("Destination", {}).get("GetAtt", "").split(".")[0]
+        if on_failure.get("Type") != "EventBridge":
+            out.append(f"{fn}: S3 events' failure records go to {on_failure.get('Type')} with the raw object key")
+            continue
+        rules = [
+            r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::Events::Rule" and _ref(r["Properties"].get("EventBusName")) == bus
+        ]
+        targets = [t for rule in rules for t in rule.get("Targets", [])]
+        if not targets:
+            out.append(f"{fn}: no rule on {bus} delivers the failure records")
+        for t in targets:
+            paths = t.get("InputTransformer", {}).get("InputPathsMap")
+            if not paths or any(".s3.object.key" in p or p.rstrip(".") in ("$", "$.detail") for p in paths.values()):
+                out.append(f"{fn}: failure record target {t.get('Id')} does not drop the object key")
+    return out
+
+
+def runbook_breaches(template, runbook=None, readme=None):
+    """An alarm someone is paged for must be found in a minute: README table → runbook section."""
+    root = table_schema.ROOT
+    runbook = runbook if runbook is not None else (root / "docs" / "runbook.md").read_text()
+    readme = readme if readme is not None else (root / "README.md").read_text()
+    headings = {line[3:].strip() for line in runbook.splitlines() if line.startswith("## ")}
+    out = []
+    for name in _alarms(template["Resources"]):
+        if name not in headings:
+            out.append(f"{name}: no section in docs/runbook.md")
+        if f"(docs/runbook.md#{name.lower()})" not in readme:
+            out.append(f"{name}: not in the README's alarm table")
+    return out
+
+
+XRAY_POLICY = {"Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"}
+
+
+def tracing_breaches(template):
+    """Architecture and Tracing come from the parameters, for every function; an active trace
+    needs the X-Ray write policy on the function's own role (explicit roles get nothing from SAM)."""
+    out = []
+    glob = template.get("Globals", {}).get("Function", {})
+    resources = template["Resources"]
+    for name, r in resources.items():
+        if r["Type"] != "AWS::Serverless::Function":
+            continue
+        props = r["Properties"]
+        arch = props.get("Architectures", glob.get("Architectures"))
+        if arch != [{"Ref": "Architecture"}]:
+            out.append(f"{name}: Architectures is not the Architecture parameter")
+        if props.get("Tracing", glob.get("Tracing")) != {"Ref": "Tracing"}:
+            out.append(f"{name}: Tracing is not the Tracing parameter")
+        role = props.get("Role", {})
+        role_name = role.get("GetAtt", "").split(".")[0] if isinstance(role, dict) else ""
+        managed = resources.get(role_name, {}).get("Properties", {}).get("ManagedPolicyArns")
+        if managed != {"If": ["TracingActive", [XRAY_POLICY], {"Ref": "AWS::NoValue"}]}:
+            out.append(f"{name}: its role {role_name or '?'} cannot write to X-Ray when Tracing=Active")
     return out
 
 
@@ -500,8 +617,9 @@ def main(argv):
         print(f"template check: {b}", file=sys.stderr)
     if not found:
         print(
-            "template.yaml: alarms, on-failure destinations, LeadingKeys, callback routes, archive"
-            " uploaders, parameter bounds, data-key encryption and checkov reasons as required"
+            "template.yaml: alarms, on-failure destinations, LeadingKeys, callback routes, keyrings,"
+            " failure records, archive uploaders, parameter bounds, data-key encryption and checkov"
+            " reasons as required"
         )
     return 1 if found else 0
 

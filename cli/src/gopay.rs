@@ -39,10 +39,10 @@ pub struct RevokeSettings {
         default_value = "kyc-hooks/gopay-client"
     )]
     pub client_secret: String,
-    /// GoPay's OAuth host, e.g. https://gw.sandbox.gopay.com (the functions' setting).
+    /// GoPay's OAuth host, e.g. `https://gw.sandbox.gopay.com` (the functions' setting).
     #[arg(long, env = "GOPAY_AUTH_BASE_URL")]
     pub auth_base_url: String,
-    /// GoPay's client API host, e.g. https://gw.sandbox.gopay.com (the functions' setting).
+    /// GoPay's client API host, e.g. `https://gw.sandbox.gopay.com` (the functions' setting).
     #[arg(long, env = "GOPAY_CLIENT_BASE_URL")]
     pub client_base_url: String,
     /// Shards of the due index, as the functions' GOPAY_DUE_SHARDS, e.g. 4.

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 mod downstream;
 mod failure;
 mod gopay;
+mod keys;
 mod migrate;
 mod reseal;
 mod table;
@@ -37,6 +38,7 @@ const EXAMPLES: &str = "Examples:
   kyc status customer-0042 --output table
   kyc history customer-0042
   kyc publish --since 2026-11-27T09:00:00Z --dry-run
+  kyc keys check --open
   kyc migrate keys --dry-run
 
 Exit codes: 0 done, 1 bad input (fix it, do not retry), 2 usage, 3 transient AWS or provider
@@ -70,6 +72,9 @@ enum Command {
     /// Re-seal every stored value not yet v2 under its provider's current payload key
     /// (resumable, idempotent); reports values per key id so retired keys can be dropped.
     Reseal(reseal::Reseal),
+    /// Payload keyrings: check that every key stored values are sealed under is present.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Move the table to a new key layout (resumable, idempotent; docs/deploy.md).
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -88,6 +93,14 @@ enum Command {
     },
     #[command(hide = true)]
     Reprocess(trust_sign::Reprocess),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Scan the table: every key id a stored value is sealed under must be in its keyring
+    /// (with --open, every value must open). Exit 1 otherwise; publishes the metric
+    /// SealedValuesWithoutKey (alarm KeysCheckAlarm).
+    Check(keys::Check),
 }
 
 #[derive(Subcommand)]
@@ -268,6 +281,7 @@ fn main() -> ExitCode {
         }
         Command::Publish(args) => runtime().block_on(downstream::publish(args)),
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
+        Command::Keys(KeysCommand::Check(args)) => runtime().block_on(keys::check(args)),
         Command::Migrate(MigrateCommand::Keys(args)) => {
             runtime().block_on(migrate::migrate_keys(args))
         }

@@ -29,16 +29,9 @@ impl ProviderArg {
     }
 }
 
+/// Where the three providers' payload keyrings are.
 #[derive(clap::Args)]
-pub struct Reseal {
-    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
-    pub table: String,
-    /// Only this provider's values (repeatable); all three by default.
-    #[arg(long, value_enum)]
-    pub provider: Vec<ProviderArg>,
-    /// Count what would be re-sealed; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+pub struct KeyringSecrets {
     #[arg(
         long,
         env = "XPOLLENS_PAYLOAD_KEY_SECRET",
@@ -57,6 +50,60 @@ pub struct Reseal {
         default_value = "kyc-hooks/payload-key/gopay"
     )]
     pub gopay_key_secret: String,
+}
+
+impl KeyringSecrets {
+    /// The keyring of each of `providers` (each secret read with both stages: AWSPREVIOUS
+    /// counts only for the single-key form).
+    pub async fn load(
+        &self,
+        config: &kyc_aws::aws_config::SdkConfig,
+        providers: &[Provider],
+    ) -> Result<BTreeMap<Provider, Keyring>, Failure> {
+        let secrets = kyc_aws::SecretsManagerSource::new(config);
+        let mut keyrings = BTreeMap::new();
+        for p in providers {
+            let name = match p {
+                Provider::Xpollens => &self.xpollens_key_secret,
+                Provider::TrustSign => &self.trust_sign_key_secret,
+                Provider::Gopay => &self.gopay_key_secret,
+            };
+            let staged = secrets.staged(name).await.map_err(|e| {
+                let why = format!("{} payload keyring: {e}", p.as_str());
+                match e {
+                    SecretError::Unavailable(_) => Failure::Transient(why),
+                    SecretError::Invalid { .. } => Failure::BadInput(why),
+                }
+            })?;
+            let ring = Keyring::from_staged(&staged)
+                .map_err(|e| Failure::BadInput(format!("{} payload keyring: {e}", p.as_str())))?;
+            keyrings.insert(*p, ring);
+        }
+        Ok(keyrings)
+    }
+}
+
+/// The providers named (repeatable `--provider`), all three when none is.
+pub fn providers(args: &[ProviderArg]) -> Vec<Provider> {
+    if args.is_empty() {
+        vec![Provider::Xpollens, Provider::TrustSign, Provider::Gopay]
+    } else {
+        args.iter().map(|p| p.provider()).collect()
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Reseal {
+    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
+    pub table: String,
+    /// Only this provider's values (repeatable); all three by default.
+    #[arg(long, value_enum)]
+    pub provider: Vec<ProviderArg>,
+    /// Count what would be re-sealed; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub keyrings: KeyringSecrets,
     /// Where progress is kept between pages: an interrupted run continues from it; a complete
     /// run removes it.
     #[arg(long, default_value = "kyc-reseal.checkpoint.json")]
@@ -70,31 +117,9 @@ pub struct Reseal {
 }
 
 pub async fn reseal(args: Reseal) -> Result<Value, Failure> {
-    let providers: Vec<Provider> = if args.provider.is_empty() {
-        vec![Provider::Xpollens, Provider::TrustSign, Provider::Gopay]
-    } else {
-        args.provider.iter().map(|p| p.provider()).collect()
-    };
+    let providers = providers(&args.provider);
     let config = kyc_aws::load_config().await;
-    let secrets = kyc_aws::SecretsManagerSource::new(&config);
-    let mut keyrings = BTreeMap::new();
-    for p in &providers {
-        let name = match p {
-            Provider::Xpollens => &args.xpollens_key_secret,
-            Provider::TrustSign => &args.trust_sign_key_secret,
-            Provider::Gopay => &args.gopay_key_secret,
-        };
-        let staged = secrets.staged(name).await.map_err(|e| {
-            let why = format!("{} payload keyring: {e}", p.as_str());
-            match e {
-                SecretError::Unavailable(_) => Failure::Transient(why),
-                SecretError::Invalid { .. } => Failure::BadInput(why),
-            }
-        })?;
-        let ring = Keyring::from_staged(&staged)
-            .map_err(|e| Failure::BadInput(format!("{} payload keyring: {e}", p.as_str())))?;
-        keyrings.insert(*p, ring);
-    }
+    let keyrings = args.keyrings.load(&config, &providers).await?;
     let items = DynamoSealedItems::new(&config, &args.table);
     let bar = if args.quiet {
         ProgressBar::hidden()

@@ -47,7 +47,7 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub reading: ReadingArgs,
     /// What links an archive to a customer, as the function's: externalId or
-    /// externalInfo.<key>.
+    /// `externalInfo.<key>`.
     #[arg(long, env = "LINK_KEY", default_value = "externalId")]
     pub link_key: String,
 }
@@ -166,7 +166,7 @@ pub struct Reprocess {
     /// Where bad archives are copied, as the function's, e.g. quarantine/.
     #[arg(long, env = "QUARANTINE_PREFIX", default_value = "quarantine/")]
     pub quarantine_prefix: String,
-    /// What links an archive to a customer: externalId or externalInfo.<key>, e.g.
+    /// What links an archive to a customer: `externalId` or `externalInfo.<key>`, e.g.
     /// externalInfo.customerId.
     #[arg(long, env = "LINK_KEY", default_value = "externalId")]
     pub link_key: String,
@@ -174,6 +174,11 @@ pub struct Reprocess {
     /// e.g. --rerun fix-42. Without it, archives already recorded come back as duplicates.
     #[arg(long)]
     pub rerun: Option<String>,
+    /// Only the archive versions with these S3 version ids (repeatable), current or not, as
+    /// a TrustSignArchiveFailures record names them (it names no key), e.g.
+    /// --version-id 3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY.
+    #[arg(long = "version-id")]
+    pub version_ids: Vec<String>,
     #[command(flatten)]
     pub reading: ReadingArgs,
     /// No progress bar.
@@ -220,14 +225,16 @@ fn label(r: &Result<RecordResult, Transient>) -> String {
     }
 }
 
-/// The current version of each archive under the prefix, and how many other objects were
-/// skipped. Its version id gives the same event id as its S3 notification did (ETag on an
-/// unversioned bucket, where the id is "null").
+/// The current version of each archive under the prefix (or, with `version_ids`, the
+/// versions so named, current or not), and how many other objects were skipped. Its version
+/// id gives the same event id as its S3 notification did (ETag on an unversioned bucket,
+/// where the id is "null").
 async fn current_archives(
     s3: &kyc_aws::aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
     is_archive_key: impl Fn(&str) -> bool,
+    version_ids: &[String],
 ) -> Result<(Vec<ArchiveObject>, usize), Failure> {
     let mut objects = Vec::new();
     let mut skipped = 0usize;
@@ -249,7 +256,13 @@ async fn current_archives(
                 )
             })?;
         for v in page.versions() {
-            let (Some(key), true) = (v.key(), v.is_latest() == Some(true)) else {
+            let wanted = if version_ids.is_empty() {
+                v.is_latest() == Some(true)
+            } else {
+                v.version_id()
+                    .is_some_and(|id| version_ids.iter().any(|w| w == id))
+            };
+            let (Some(key), true) = (v.key(), wanted) else {
                 continue;
             };
             if !is_archive_key(key) {
@@ -287,9 +300,13 @@ pub async fn reprocess(opts: Reprocess) -> Result<Value, Failure> {
     let config = kyc_aws::load_config().await;
     let processor = build_processor(settings, &config);
     let s3 = kyc_trust_sign::aws::client(&config);
-    let (objects, skipped) = current_archives(&s3, &bucket, &prefix, |key| {
-        processor.settings.is_archive_key(key)
-    })
+    let (objects, skipped) = current_archives(
+        &s3,
+        &bucket,
+        &prefix,
+        |key| processor.settings.is_archive_key(key),
+        &opts.version_ids,
+    )
     .await?;
 
     let bar = if opts.quiet {

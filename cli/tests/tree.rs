@@ -139,6 +139,7 @@ fn every_argument_has_help_with_an_example() {
         &["gopay", "revoke", "--help"][..],
         &["status", "--help"][..],
         &["publish", "--help"][..],
+        &["keys", "check", "--help"][..],
     ] {
         let out = kyc(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");

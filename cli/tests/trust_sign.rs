@@ -244,7 +244,7 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
     use kyc_integration_tests::{provision, Moto, TABLE, TRUST_SIGN_PAYLOAD_KEY_SECRET};
     let moto = Moto::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
+    let (outside, bad) = rt.block_on(async {
         let config = moto.sdk_config().await;
         provision(&config, TABLE).await;
         let s3 = s3(&config);
@@ -252,7 +252,7 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
         let full = archive_bytes(Kind::Full);
         put(&s3, BUCKET, "incoming/a.zip", full.clone()).await;
         put(&s3, BUCKET, "incoming/b c.zip", archive_bytes(Kind::Rib)).await;
-        put(&s3, BUCKET, "incoming/bad.zip", archive_bytes(Kind::NotZip)).await;
+        let bad = put(&s3, BUCKET, "incoming/bad.zip", archive_bytes(Kind::NotZip)).await;
         put(
             &s3,
             BUCKET,
@@ -260,12 +260,15 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
             b"not an archive".to_vec(),
         )
         .await;
-        put(&s3, BUCKET, "elsewhere/x.zip", full).await;
+        (put(&s3, BUCKET, "elsewhere/x.zip", full).await, bad)
     });
-    let run = || {
+    let run = |extra: &[&str]| {
+        let url = format!("s3://{BUCKET}/incoming/");
+        let mut args = vec!["reprocess", url.as_str(), "--quiet"];
+        args.extend_from_slice(extra);
         let out = common::kyc_local(
             &moto.endpoint,
-            &["reprocess", &format!("s3://{BUCKET}/incoming/"), "--quiet"],
+            &args,
             &[
                 ("TABLE_NAME", TABLE),
                 (
@@ -278,7 +281,11 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
         assert!(out.status.success(), "{stderr}");
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
-    let first = run();
+    // Issue 21: a failure record names a version, not a key: `--version-id` re-runs just it
+    // (here an object outside the prefix: nothing under the prefix has that version).
+    let only = run(&["--version-id", outside.version_id.as_deref().unwrap()]);
+    assert_eq!(only["archives"], 0, "{only}");
+    let first = run(&[]);
     assert_eq!(first["archives"], 3, "{first}");
     assert_eq!(first["skippedObjects"], 1, "{first}");
     // Both valid archives name the same client file and report date: the second is recorded
@@ -286,8 +293,11 @@ fn reprocess_runs_every_archive_under_a_prefix_and_counts_outcomes() {
     assert_eq!(first["counts"]["applied"], 1, "{first}");
     assert_eq!(first["counts"]["notApplied"], 1, "{first}");
     assert_eq!(first["counts"]["quarantined:not_zip"], 1, "{first}");
-    let second = run();
+    let second = run(&[]);
     assert_eq!(second["counts"]["duplicate"], 3, "{second}");
+    let one = run(&["--version-id", bad.version_id.as_deref().unwrap()]);
+    assert_eq!(one["archives"], 1, "{one}");
+    assert_eq!(one["counts"]["duplicate"], 1, "{one}");
 }
 
 /// `kyc status` and `kyc history` never print an archive key (it names the customer) unless

@@ -48,8 +48,10 @@ use std::time::Duration as StdDuration;
 
 // ----- shared helpers -----------------------------------------------------------------------
 
+/// With a naming key: Trust & Sign names quarantine copies with it (issue 21).
 fn keyring() -> Keyring {
     Keyring::new(PayloadKey::new("k", [5; 32]).unwrap(), vec![])
+        .with_naming_key(kyc_core::crypto::NamingKey::new("n", [6; 32]).unwrap())
 }
 
 fn preloaded<T: Send + Sync + 'static>(value: T) -> Cached<T> {

@@ -406,3 +406,30 @@ async fn a_consent_completion_without_iam_authentication_is_refused_before_anyth
     .unwrap();
     assert_eq!(resp.status().as_u16(), 409);
 }
+
+/// Issue 21: GoPay's `clientProfileId` stays out of the consent endpoint's logs (planted in
+/// testkit/pii-scan/planted.tsv: the scan fails `make test` if a log line carries one), on a
+/// first consent and on a re-consent that retires the customer's previous profile. The logs
+/// name our (pseudonymous) customer id instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consent_endpoint_logs_no_client_profile_id() {
+    let env = GoPayEnv::start(SimConfig {
+        first_profile_id: 918_273_645_501,
+        ..SimConfig::default()
+    })
+    .await;
+    let endpoint = env.consent_endpoint();
+    for expected in ["918273645501", "918273645502"] {
+        let callback = env.consent_redirect(&endpoint, "cust-pii").await;
+        let resp = env.call(&endpoint, "GET", &callback, "").await;
+        assert_eq!(resp.status().as_u16(), 302);
+        assert_eq!(location(&resp), SUCCESS_URL);
+        let profile = env
+            .store()
+            .profile_of_customer("cust-pii")
+            .await
+            .unwrap()
+            .expect("profile stored");
+        assert_eq!(profile.client_profile_id.as_str(), expected);
+    }
+}

@@ -5,6 +5,8 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+mod cold_start;
+mod contract;
 mod downstream;
 mod encryption_at_rest;
 mod fault_matrix;
@@ -17,5 +19,6 @@ mod settings_bounds;
 mod table_schema;
 mod template_checks;
 mod trust_sign_archive;
+mod trust_sign_failure_record;
 mod xpollens_drain;
 mod xpollens_intake;

@@ -62,9 +62,15 @@ async fn rotate_all(config: &SdkConfig, n: u8) {
                 json!({"keyId": id, "key": base64::engine::general_purpose::STANDARD.encode([byte; 32])})
             })
             .collect();
+        let mut keyring = json!({"currentKeyId": key(p, n).0, "keys": keys});
+        if p == Provider::TrustSign {
+            // The naming key stays what it was: a payload-key rotation renames nothing.
+            keyring["namingKey"] = json!({"keyId": "ts-names-1",
+                "key": base64::engine::general_purpose::STANDARD.encode([200u8; 32])});
+        }
         sm.put_secret_value()
             .secret_id(secret_name(p))
-            .secret_string(json!({"currentKeyId": key(p, n).0, "keys": keys}).to_string())
+            .secret_string(keyring.to_string())
             .send()
             .await
             .expect("rotate keyring");

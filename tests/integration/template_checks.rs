@@ -52,6 +52,59 @@ fn a_template_breaking_them_is_refused_with_each_breach_named() {
     assert!(lines[1].contains("KycReadApiRole/KycTableRead: table access without"));
 }
 
+/// Issue 21: the keyrings' protection and the Trust & Sign failure records' redaction are
+/// rules of the template too: undoing either is refused, naming the resource.
+#[test]
+fn keyring_protection_and_key_free_failure_records_are_enforced() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    let cases = [
+        (
+            // The failure records straight to the queue: Lambda's record holds the key.
+            template.replacen(
+                "            Type: EventBridge\n            Destination: !GetAtt TrustSignArchiveFailureBus.Arn\n",
+                "            Type: SQS\n            Destination: !GetAtt TrustSignArchiveFailures.Arn\n",
+                1,
+            ),
+            "TrustSignArchiveFunction: S3 events' failure records go to SQS with the raw object key",
+        ),
+        (
+            // The transformer keeping the key.
+            template.replacen(
+                "              size: $.detail.requestPayload.Records[0].s3.object.size\n",
+                "              size: $.detail.requestPayload.Records[0].s3.object.size\n              key: $.detail.requestPayload.Records[0].s3.object.key\n",
+                1,
+            ),
+            "TrustSignArchiveFunction: failure record target failure-record-without-key does not drop the object key",
+        ),
+        (
+            // A keyring whose deletion protection is gone.
+            template.replacen(
+                "      SecretId: !Ref GoPayPayloadKeySecret\n",
+                "      SecretId: !Ref GoPayClientSecret\n",
+                1,
+            ),
+            "GoPayPayloadKeySecret: no resource policy refusing a deletion without recovery window",
+        ),
+    ];
+    for (n, (broken, expected)) in cases.into_iter().enumerate() {
+        assert_ne!(
+            broken, template,
+            "case {n}: the test's edit no longer applies"
+        );
+        let path =
+            std::env::temp_dir().join(format!("kyc-template-21-{n}-{}.yaml", std::process::id()));
+        std::fs::write(&path, broken).unwrap();
+        let (ok, breaches) = check(&path);
+        std::fs::remove_file(&path).ok();
+        assert!(!ok, "case {n}");
+        assert_eq!(
+            breaches.trim(),
+            format!("template check: {expected}"),
+            "case {n}"
+        );
+    }
+}
+
 /// Issue 23: moto does not enforce bucket policies, so the uploader-only rule is proved on the
 /// template: the check evaluates the archive bucket's policy for sample principals.
 #[test]
@@ -135,4 +188,77 @@ fn a_template_breaking_the_security_rules_is_refused_with_each_breach_named() {
     assert!(lines[2].contains(
         "XpollensBodyBucket: an upload with no encryption header is refused (DenyOtherEncryption)"
     ));
+}
+
+/// Issue 28: a function off the Architecture/Tracing parameters, or whose role cannot write to
+/// X-Ray while tracing is active (explicit roles get no policy from SAM: the deployment fails),
+/// is refused.
+#[test]
+fn a_function_off_the_tracing_and_architecture_parameters_is_refused() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    let xray_policy = "      ManagedPolicyArns: !If\n        - TracingActive\n        - [!Sub \"arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess\"]\n        - !Ref AWS::NoValue\n";
+    let role_at = template.find("\n  KycReadApiRole:\n").unwrap();
+    let policy_at = role_at + template[role_at..].find(xray_policy).unwrap();
+    let mut broken = template.clone();
+    broken.replace_range(policy_at..policy_at + xray_policy.len(), "");
+    let broken = broken
+        .replacen("      - !Ref Architecture\n", "      - arm64\n", 1)
+        .replacen(
+            "    Tracing: !Ref Tracing\n",
+            "    Tracing: PassThrough\n",
+            1,
+        );
+    let path = std::env::temp_dir().join(format!("kyc-template-28-{}.yaml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+    let (ok, breaches) = check(&path);
+    std::fs::remove_file(&path).ok();
+    assert!(!ok);
+    let functions = template
+        .matches("    Type: AWS::Serverless::Function\n")
+        .count();
+    assert!(functions >= 7);
+    assert_eq!(
+        breaches
+            .matches("Architectures is not the Architecture parameter")
+            .count(),
+        functions,
+        "{breaches}"
+    );
+    assert_eq!(
+        breaches
+            .matches("Tracing is not the Tracing parameter")
+            .count(),
+        functions,
+        "{breaches}"
+    );
+    assert!(breaches.contains(
+        "KycReadApiFunction: its role KycReadApiRole cannot write to X-Ray when Tracing=Active"
+    ));
+    assert_eq!(breaches.lines().count(), 2 * functions + 1, "{breaches}");
+}
+
+/// Issue 28: an alarm nobody can look up is refused: each needs its runbook section and its
+/// link in the README's alarm table.
+#[test]
+fn an_alarm_without_a_runbook_section_or_readme_link_is_refused() {
+    let template = std::fs::read_to_string(project_root().join("template.yaml")).unwrap();
+    let broken = template.replacen(
+        "\n  KycReadApiThrottlesAlarm:\n",
+        "\n  KycReadApiUnexplainedAlarm:\n",
+        1,
+    );
+    assert_ne!(broken, template, "the test's edit no longer applies");
+    let path = std::env::temp_dir().join(format!("kyc-template-28b-{}.yaml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+    let (ok, breaches) = check(&path);
+    std::fs::remove_file(&path).ok();
+    assert!(!ok);
+    assert_eq!(
+        breaches.lines().collect::<Vec<_>>(),
+        [
+            "template check: KycReadApiUnexplainedAlarm: no section in docs/runbook.md",
+            "template check: KycReadApiUnexplainedAlarm: not in the README's alarm table"
+        ],
+        "{breaches}"
+    );
 }

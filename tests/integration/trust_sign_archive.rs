@@ -300,6 +300,8 @@ async fn every_bad_archive_is_recorded_with_its_reason_and_quarantined() {
             "quarantine/",
             "incoming/",
             &format!("incoming/bad {}.zip", kind.name()),
+            keys.naming_key()
+                .expect("the provisioned keyring has a naming key"),
         );
         assert!(!qkey.contains(kind.name()), "{qkey}");
         // The quarantine key (it may name the customer) is sealed; the payload key opens it.

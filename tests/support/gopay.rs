@@ -184,11 +184,10 @@ impl GoPayEnv {
     }
 
     fn keys(&self) -> Cached<Keyring> {
-        Cached::new(
+        Keyring::cached(
             self.secrets.clone(),
             GOPAY_PAYLOAD_KEY_SECRET,
             Duration::from_secs(300),
-            Keyring::from_staged,
         )
     }
 

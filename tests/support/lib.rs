@@ -21,12 +21,16 @@ use std::time::{Duration, Instant};
 
 /// Figures each benchmark writes for `make bench`'s closing table.
 pub mod bench_results;
+/// Every function that reads secrets, as it starts: its secrets in moto and its environment.
+pub mod cold_start;
 /// The IAM key check's recorder: every DynamoDB key each function touches.
 pub mod iam_keys;
 pub use iam_keys::Function;
 /// Downstream: the table's stream, a bus with a consumer queue, state write plans.
 pub mod downstream;
 pub mod gopay;
+/// Sealed values of every provider written by the real code (keyring checks, restore drill).
+pub mod keyrings;
 /// Trust & Sign archives: buckets, uploads (multipart, streamed), S3 events.
 pub mod trust_sign;
 /// Xpollens fallback-queue drain: the API simulator, the drain wiring, a DynamoDB probe.
@@ -42,7 +46,8 @@ pub const TRUST_SIGN_PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key/trust-sig
 pub const GOPAY_PAYLOAD_KEY_SECRET: &str = "kyc-hooks/payload-key/gopay";
 
 /// The Secrets Manager values of the three payload keyrings: Xpollens in the single-key form
-/// of earlier releases, the others in the keyring form; different key material each.
+/// of earlier releases, the others in the keyring form (Trust & Sign with its naming key);
+/// different key material each.
 pub fn payload_key_secrets() -> [(&'static str, String); 3] {
     use base64::Engine;
     let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
@@ -54,8 +59,9 @@ pub fn payload_key_secrets() -> [(&'static str, String); 3] {
         (
             TRUST_SIGN_PAYLOAD_KEY_SECRET,
             format!(
-                r#"{{"currentKeyId":"ts-1","keys":[{{"keyId":"ts-1","key":"{}"}}]}}"#,
-                b64(43)
+                r#"{{"currentKeyId":"ts-1","keys":[{{"keyId":"ts-1","key":"{}"}}],"namingKey":{{"keyId":"ts-names-1","key":"{}"}}}}"#,
+                b64(43),
+                b64(200)
             ),
         ),
         (

@@ -148,11 +148,10 @@ impl DrainEnv {
             api: self.api.clone(),
             recorder: Arc::new(Recorder {
                 store: self.events.clone(),
-                keys: Cached::new(
+                keys: Keyring::cached(
                     secrets,
                     XPOLLENS_PAYLOAD_KEY_SECRET,
                     Duration::from_secs(300),
-                    Keyring::from_staged,
                 ),
             }),
             settings: DrainSettings::new(limit).unwrap(),

@@ -123,10 +123,10 @@ pub fn build_endpoint(
     Ok((endpoint, events))
 }
 
-/// During init: both secrets a request needs, fetched together (not fatal: a request fetches
-/// again and answers 503 while it still fails).
+/// During init: both secrets a request needs, in ONE Secrets Manager call (not fatal: a
+/// request fetches again and answers 503 while it still fails).
 pub async fn prefetch_secrets(endpoint: &ConsentEndpoint) {
-    if let Err(e) = tokio::try_join!(endpoint.credentials.get(), endpoint.keys.get()) {
+    if let Err(e) = kyc_core::secrets::prefetch(&[&endpoint.credentials, &endpoint.keys]).await {
         tracing::error!(error = %e, "secrets not prefetched during init; the first request will retry");
     }
 }

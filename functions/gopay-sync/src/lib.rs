@@ -136,24 +136,31 @@ impl Wiring {
         })
     }
 
-    /// During init: the first run's dependencies with both secrets fetched together. Not
-    /// fatal: a run whose secrets are missing fetches them again (and fails, retryable).
+    /// During init: the first run's dependencies with both secrets read in ONE Secrets
+    /// Manager call. Not fatal: a run whose secrets are missing fetches them again (and
+    /// fails, retryable).
     pub async fn prefetch_secrets(&self, clock: Clock) -> Result<(), SettingsError> {
-        let deps = self.deps(clock)?;
-        if let Err(e) = tokio::try_join!(deps.credentials.get(), deps.keys.get()) {
-            tracing::error!(error = %e, "secrets not prefetched during init; the run will retry");
-        }
+        let deps = self.prefetched_deps(clock).await?;
         *self.prepared.lock().unwrap() = Some(deps);
         Ok(())
     }
 
-    /// The dependencies of the next run: the ones prepared during init, else fresh ones
-    /// (fresh secret caches per run are cheap: one fetch each).
-    pub fn next_deps(&self, clock: Clock) -> Result<SyncDeps, SettingsError> {
-        match self.prepared.lock().unwrap().take() {
+    /// The dependencies of the next run: the ones prepared during init, else fresh ones with
+    /// their secrets read in one call.
+    pub async fn next_deps(&self, clock: Clock) -> Result<SyncDeps, SettingsError> {
+        let prepared = self.prepared.lock().unwrap().take();
+        match prepared {
             Some(deps) => Ok(deps),
-            None => self.deps(clock),
+            None => self.prefetched_deps(clock).await,
         }
+    }
+
+    async fn prefetched_deps(&self, clock: Clock) -> Result<SyncDeps, SettingsError> {
+        let deps = self.deps(clock)?;
+        if let Err(e) = kyc_core::secrets::prefetch(&[&deps.credentials, &deps.keys]).await {
+            tracing::error!(error = %e, "secrets not prefetched; the run will retry");
+        }
+        Ok(deps)
     }
 
     /// Dependencies of one run.

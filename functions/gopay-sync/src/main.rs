@@ -26,6 +26,7 @@ async fn main() -> Result<(), Error> {
             // The scheduler's payload carries nothing we need: every run does the same work.
             let deps = wiring
                 .next_deps(Arc::new(kyc_core::chrono::Utc::now))
+                .await
                 .map_err(|e| diagnostic(InvocationError::Permanent(e.to_string())))?;
             let settings = wiring.settings.sync_settings(&event.context.request_id);
             let deadline = run_deadline(

@@ -10,7 +10,7 @@ use kyc_core::http::lambda;
 use kyc_core::ip_allow::IpAllowList;
 use kyc_core::legacy_keys::LegacyKeyLayout;
 use kyc_core::metrics::{Metrics, NoMetrics};
-use kyc_core::secrets::Cached;
+use kyc_core::secrets::{prefetch, Cached, Prefetch};
 use kyc_xpollens::delivery::Recorder;
 use kyc_xpollens::endpoint::{CallbackAuth, Endpoint, HttpRequest};
 use lambda_http::{Body, Request, Response};
@@ -90,11 +90,10 @@ pub fn build_endpoint(
                         "xpollens/",
                     ))),
             ),
-            keys: Cached::new(
+            keys: Keyring::cached(
                 secrets.clone(),
                 &settings.payload_key_secret,
                 settings.secret_ttl,
-                Keyring::from_staged,
             ),
         },
         auth: match &settings.callback_auth {
@@ -122,19 +121,18 @@ pub fn build_endpoint(
     })
 }
 
-/// During init: the two secrets every callback needs (credentials, payload key), fetched
-/// together, so the first request finds them cached. A failure is logged, not fatal: the
-/// request path fetches again and answers 503 (Xpollens retries) while it still fails.
+/// During init: the secrets every callback needs (credentials in Basic mode, payload keyring)
+/// in ONE Secrets Manager call, so the first request finds them cached. A failure is logged,
+/// not fatal: the request path fetches again and answers 503 (Xpollens retries) while it still
+/// fails.
 pub async fn prefetch_secrets(endpoint: &Endpoint) {
-    let credentials = async {
-        match &endpoint.auth {
-            CallbackAuth::Credentials(credentials) => credentials.get().await.map(drop),
-            // The gateway authenticates the caller: no credential secret to fetch.
-            CallbackAuth::Gateway(_) => Ok(()),
-        }
+    let keys: &dyn Prefetch = &endpoint.recorder.keys;
+    let result = match &endpoint.auth {
+        CallbackAuth::Credentials(credentials) => prefetch(&[credentials, keys]).await,
+        // The gateway authenticates the caller: no credential secret to fetch.
+        CallbackAuth::Gateway(_) => prefetch(&[keys]).await,
     };
-    let keys = async { endpoint.recorder.keys.get().await.map(drop) };
-    if let Err(e) = tokio::try_join!(credentials, keys) {
+    if let Err(e) = result {
         tracing::error!(error = %e, "secrets not prefetched during init; the first request will retry");
     }
 }

@@ -16,7 +16,7 @@ use kyc_core::config::{run_deadline, secret_ttl, Env, InitError, SettingsError};
 use kyc_core::crypto::Keyring;
 use kyc_core::invocation::InvocationError;
 use kyc_core::metrics::{Metrics, NoMetrics};
-use kyc_core::secrets::Cached;
+use kyc_core::secrets::{prefetch, Cached};
 use kyc_xpollens::api::{ApiConfig, ApiCredentials, ClientAuth, XpollensApi};
 use kyc_xpollens::delivery::{DeliveryRecorder, Recorder};
 use kyc_xpollens::drain::{emf_line, Clock, DrainReport, DrainSettings, QueueApi};
@@ -147,12 +147,7 @@ impl RunSecrets {
                 settings.secret_ttl,
                 |staged| ApiCredentials::from_secret_json(staged.current.expose()),
             ),
-            keys: Cached::new(
-                secrets,
-                &settings.payload_key_secret,
-                settings.secret_ttl,
-                Keyring::from_staged,
-            ),
+            keys: Keyring::cached(secrets, &settings.payload_key_secret, settings.secret_ttl),
         }
     }
 }
@@ -166,15 +161,15 @@ impl Wiring {
         Self::assemble(settings, config, secrets)
     }
 
-    /// The same, with both secrets fetched together first (init), so the first run finds
-    /// them cached. A failure is logged, not fatal: the run fetches again and fails (retried)
-    /// if it still cannot.
+    /// The same, with both secrets read first in ONE Secrets Manager call (init), so the
+    /// first run finds them cached. A failure is logged, not fatal: the run fetches again and
+    /// fails (retried) if it still cannot.
     pub async fn new_prefetched(
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
         let secrets = RunSecrets::new(&settings, config);
-        if let Err(e) = tokio::try_join!(secrets.api.get(), secrets.keys.get()) {
+        if let Err(e) = prefetch(&[&secrets.api, &secrets.keys]).await {
             tracing::error!(error = %e, "secrets not prefetched during init; the run will retry");
         }
         Self::assemble(settings, config, secrets)

@@ -61,7 +61,11 @@ fn digest(s: &[u8]) -> [u8; 32] {
 /// The credentials accepted right now, kept as SHA-256 digests computed once (not per
 /// request): comparing digests in constant time hides lengths and prefixes.
 #[derive(Clone)]
-pub struct CredentialSet(Vec<(Expected, Option<DateTime<Utc>>)>);
+pub struct CredentialSet {
+    accepted: Vec<(Expected, Option<DateTime<Utc>>)>,
+    /// The previous credential's grace period, for a set read from a rotated secret.
+    previous_grace: Option<Duration>,
+}
 
 #[derive(Clone)]
 enum Expected {
@@ -76,7 +80,11 @@ enum Expected {
 
 impl std::fmt::Debug for CredentialSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CredentialSet({} credentials, redacted)", self.0.len())
+        write!(
+            f,
+            "CredentialSet({} credentials, redacted)",
+            self.accepted.len()
+        )
     }
 }
 
@@ -98,14 +106,19 @@ pub const DEFAULT_PREVIOUS_GRACE_HOURS: i64 = 24;
 impl CredentialSet {
     /// Credentials valid with no end.
     pub fn new(credentials: Vec<Credential>) -> Self {
-        Self(credentials.iter().map(|c| (expected(c), None)).collect())
+        Self {
+            accepted: credentials.iter().map(|c| (expected(c), None)).collect(),
+            previous_grace: None,
+        }
     }
 
     /// The current stage of the credential secret, and the previous one only for `grace`
     /// after the rotation (the current version's creation): the sender has that long to move
     /// to the new credential, and a leaked credential dies with one rotation. An unknown
     /// rotation time gives the previous credential no grace. A malformed previous stage is
-    /// ignored (it is being replaced), a malformed current one is an error.
+    /// ignored (it is being replaced), a malformed current one is an error. Read from
+    /// AWSCURRENT alone (no `previous`), the set holds the current credential only: see
+    /// [`Self::previous_may_apply`].
     pub fn from_staged_with_grace(
         staged: &crate::secrets::StagedSecret,
         grace: Duration,
@@ -119,7 +132,18 @@ impl CredentialSet {
         if let (Some(prev), Some(since)) = (previous, staged.current_since) {
             set.push((expected(&prev), Some(since + grace)));
         }
-        Ok(Self(set))
+        Ok(Self {
+            accepted: set,
+            previous_grace: Some(grace),
+        })
+    }
+
+    /// Whether a presented credential that matched nothing could be the previous one within
+    /// its grace period, so AWSPREVIOUS is worth reading: a grace period is configured. (When
+    /// it ends is known only from the current version's creation time, which only a
+    /// `GetSecretValue` of AWSCURRENT documents; the batch read at cold start does not.)
+    pub fn previous_may_apply(&self) -> bool {
+        self.previous_grace.is_some_and(|g| g > Duration::zero())
     }
 
     /// [`Self::from_staged_with_grace`] with the default grace period.
@@ -149,7 +173,7 @@ impl CredentialSet {
                 None => return Err(AuthError::Invalid),
             };
             let (user, pass) = (digest(user), digest(pass));
-            for (e, until) in &self.0 {
+            for (e, until) in &self.accepted {
                 if let Expected::Basic { username, password } = e {
                     let matched = username.ct_eq(&user) & password.ct_eq(&pass);
                     ok |= matched & Choice::from(u8::from(valid(until)));
@@ -157,7 +181,7 @@ impl CredentialSet {
             }
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let presented = digest(value.as_bytes());
-            for (e, until) in &self.0 {
+            for (e, until) in &self.accepted {
                 if let Expected::Bearer { token } = e {
                     ok |= token.ct_eq(&presented) & Choice::from(u8::from(valid(until)));
                 }
@@ -174,14 +198,14 @@ impl CredentialSet {
     pub fn challenges(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self
-            .0
+            .accepted
             .iter()
             .any(|(c, _)| matches!(c, Expected::Basic { .. }))
         {
             out.push(r#"Basic realm="kyc-hooks", charset="UTF-8""#);
         }
         if self
-            .0
+            .accepted
             .iter()
             .any(|(c, _)| matches!(c, Expected::Bearer { .. }))
         {

@@ -18,6 +18,13 @@
 //! opens) and every retired key still in use (open only), each by key id; a key id is never
 //! reused for other key material (refused at load), so a sealed value always names the one key
 //! that opens it.
+//!
+//! Names: a keyring secret may also hold a `namingKey` (`{"keyId","key"}`), the key of the
+//! keyed names ([`NamingKey::name`], HMAC-SHA256) given to things whose plain name may be
+//! personal (a quarantined Trust & Sign archive: its S3 key often names the customer). An
+//! unsalted digest of such a name is reversible with a list of likely names; a keyed one is
+//! not without the key. The naming key has its own id, written into each name, and is not a
+//! payload key: rotating payload keys renames nothing.
 
 use crate::redact::Secret;
 use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
@@ -32,8 +39,10 @@ pub enum CryptoError {
     BadKey(&'static str),
     #[error("sealed value is malformed")]
     Malformed,
-    #[error("no key with the id of this sealed value")]
-    UnknownKey,
+    /// The keyring has no key of that id: it was removed (a compromised key stops opening
+    /// anything at once) or never added. Key ids are not secret.
+    #[error("sealed under key id {key_id:?}, which is not in the keyring (removed, or never added): restore that key to open it")]
+    UnknownKey { key_id: String },
     #[error("sealed value does not open (wrong key or associated data, or tampered)")]
     Open,
 }
@@ -180,35 +189,97 @@ struct KeyJson {
     key: String,
 }
 
-/// The keyring secret: `{"currentKeyId": "...", "keys": [{"keyId", "key"}, ...]}`.
+/// The keyring secret: `{"currentKeyId": "...", "keys": [{"keyId", "key"}, ...]}`, and
+/// optionally `"namingKey": {"keyId", "key"}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct KeyringJson {
     current_key_id: String,
     keys: Vec<KeyJson>,
+    naming_key: Option<KeyJson>,
 }
 
 impl KeyJson {
-    fn into_key(self) -> Result<PayloadKey, CryptoError> {
+    fn bytes(&self) -> Result<[u8; 32], CryptoError> {
         let bytes = STANDARD
             .decode(self.key.trim())
             .map_err(|_| CryptoError::BadKey("key is not base64"))?;
-        let key: [u8; 32] = bytes
+        bytes
             .try_into()
-            .map_err(|_| CryptoError::BadKey("key must be 32 bytes"))?;
-        PayloadKey::new(&self.key_id, key)
+            .map_err(|_| CryptoError::BadKey("key must be 32 bytes"))
+    }
+
+    fn into_key(self) -> Result<PayloadKey, CryptoError> {
+        PayloadKey::new(&self.key_id, self.bytes()?)
+    }
+
+    fn into_naming_key(self) -> Result<NamingKey, CryptoError> {
+        NamingKey::new(&self.key_id, self.bytes()?)
+    }
+}
+
+fn check_key_id(id: &str) -> Result<(), CryptoError> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(CryptoError::BadKey("keyId must be non-empty [A-Za-z0-9_-]"));
+    }
+    Ok(())
+}
+
+/// The key of keyed names (see the module docs), with its id.
+#[derive(Clone)]
+pub struct NamingKey {
+    id: String,
+    key: Secret<[u8; 32]>,
+}
+
+impl std::fmt::Debug for NamingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamingKey")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl NamingKey {
+    pub fn new(id: &str, key: [u8; 32]) -> Result<Self, CryptoError> {
+        check_key_id(id)?;
+        Ok(Self {
+            id: id.to_string(),
+            key: Secret::new(key),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `<keyId>.<hex of HMAC-SHA256(key, purpose NUL text)>`: the same text always gets the same
+    /// name under this key (a retried copy lands on the same object), no name reveals its text
+    /// to anyone without the key, and the purpose keeps names of different things apart.
+    pub fn name(&self, purpose: &str, text: &str) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.key.expose())
+            .expect("HMAC takes a key of any length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(text.as_bytes());
+        format!("{}.{}", self.id, hex::encode(mac.finalize().into_bytes()))
+    }
+
+    fn same_material(&self, other: &[u8; 32]) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.key.expose()[..].ct_eq(&other[..]))
     }
 }
 
 impl PayloadKey {
     pub fn new(id: &str, key: [u8; 32]) -> Result<Self, CryptoError> {
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(CryptoError::BadKey("keyId must be non-empty [A-Za-z0-9_-]"));
-        }
+        check_key_id(id)?;
         Ok(Self {
             id: id.to_string(),
             cipher: Aes256GcmSiv::new(&key.into()),
@@ -294,6 +365,8 @@ pub fn sealed_header(sealed: &str) -> Option<SealedHeader<'_>> {
 pub struct Keyring {
     current: PayloadKey,
     retired: Vec<PayloadKey>,
+    /// The secret's `namingKey`, if it has one.
+    naming: Option<NamingKey>,
 }
 
 /// Adds `key` to `keys` unless the same id and material are there; refuses an id reused with
@@ -309,8 +382,10 @@ fn add_key(keys: &mut Vec<PayloadKey>, key: PayloadKey) -> Result<(), KeyringErr
     }
 }
 
-/// The keys a stage of the secret holds, and its current key id.
-fn stage_keys(stage: &'static str, json: &str) -> Result<(String, Vec<PayloadKey>), KeyringError> {
+/// The keys a stage of the secret holds, its current key id and its naming key.
+type StageKeys = (String, Vec<PayloadKey>, Option<NamingKey>);
+
+fn stage_keys(stage: &'static str, json: &str) -> Result<StageKeys, KeyringError> {
     let malformed = |why| KeyringError::Malformed { stage, why };
     let value: serde_json::Value = serde_json::from_str(json).map_err(|_| malformed("not JSON"))?;
     let bad_key = |e: CryptoError| match e {
@@ -327,12 +402,23 @@ fn stage_keys(stage: &'static str, json: &str) -> Result<(String, Vec<PayloadKey
         if !keys.iter().any(|k| k.id == ring.current_key_id) {
             return Err(KeyringError::CurrentKeyMissing(ring.current_key_id));
         }
-        Ok((ring.current_key_id, keys))
+        let naming = match ring.naming_key {
+            Some(n) => {
+                // A naming key is nobody's payload key: one key, one use.
+                let naming = n.into_naming_key().map_err(bad_key)?;
+                if keys.iter().any(|k| naming.same_material(k.key.expose())) {
+                    return Err(malformed("namingKey must not be one of the payload keys"));
+                }
+                Some(naming)
+            }
+            None => None,
+        };
+        Ok((ring.current_key_id, keys, naming))
     } else {
         let key: KeyJson = serde_json::from_value(value)
             .map_err(|_| malformed("neither a keyring nor {keyId, key} JSON"))?;
         let key = key.into_key().map_err(bad_key)?;
-        Ok((key.id.clone(), vec![key]))
+        Ok((key.id.clone(), vec![key], None))
     }
 }
 
@@ -352,24 +438,65 @@ impl Keyring {
         Ok(Self {
             current,
             retired: keys,
+            naming: None,
         })
+    }
+
+    /// The same keyring with `naming` as its naming key.
+    pub fn with_naming_key(self, naming: NamingKey) -> Self {
+        Self {
+            naming: Some(naming),
+            ..self
+        }
+    }
+
+    /// The secret's `namingKey` (`None`: the secret has none).
+    pub fn naming_key(&self) -> Option<&NamingKey> {
+        self.naming.as_ref()
+    }
+
+    /// The cache of a provider's keyring secret: AWSCURRENT only, and AWSPREVIOUS too while
+    /// AWSCURRENT is in the single-key form (see [`Keyring::from_staged`]).
+    pub fn cached(
+        source: std::sync::Arc<dyn crate::secrets::SecretSource>,
+        name: impl Into<String>,
+        ttl: std::time::Duration,
+    ) -> crate::secrets::Cached<Keyring> {
+        crate::secrets::Cached::new(source, name, ttl, Keyring::from_staged)
+            .previous_when(Keyring::needs_previous)
+    }
+
+    /// True when AWSCURRENT's value is the single-key form `{"keyId","key"}` of earlier
+    /// releases: the only form whose keyring also needs AWSPREVIOUS (so only then is
+    /// AWSPREVIOUS fetched at all). An unreadable value is parsed (and refused) without it.
+    pub fn needs_previous(current_json: &str) -> bool {
+        serde_json::from_str::<serde_json::Value>(current_json)
+            .is_ok_and(|v| v.is_object() && v.get("keys").is_none())
     }
 
     /// The keyring from the payload-key secret's stages.
     ///
     /// AWSCURRENT is either the keyring form `{"currentKeyId", "keys": [{"keyId", "key"}...]}`
-    /// (every key a provider's values may still be sealed under) or the single-key form
-    /// `{"keyId", "key"}` of earlier releases. AWSPREVIOUS (either form) adds its keys as
-    /// retired, so a single-key rotation keeps working; an unreadable AWSPREVIOUS is skipped as
-    /// before (after the first `put-secret-value` it is the stack's placeholder). A key id
-    /// present twice with different material, in one stage or across both, refuses the whole
-    /// keyring: better a cold start that fails loudly than values sealed under a key that can
-    /// no longer be told apart.
+    /// or the single-key form `{"keyId", "key"}` of earlier releases.
+    /// - Keyring form: its `keys` are the whole keyring; AWSPREVIOUS is ignored. So a key
+    ///   removed with one `put-secret-value` (a compromised one) opens nothing from the next
+    ///   cache refresh, although AWSPREVIOUS still holds it (issue 21).
+    /// - Single-key form: AWSPREVIOUS (either form) adds its keys as retired, so a single-key
+    ///   rotation keeps working; an unreadable AWSPREVIOUS is skipped (after the first
+    ///   `put-secret-value` it is the stack's placeholder).
+    ///
+    /// A key id present twice with different material (in one stage, or across both in the
+    /// single-key form) refuses the whole keyring: better a cold start that fails loudly than
+    /// values sealed under a key that can no longer be told apart.
     pub fn from_staged(staged: &crate::secrets::StagedSecret) -> Result<Self, KeyringError> {
-        let (current_id, mut keys) = stage_keys("AWSCURRENT", staged.current.expose())?;
-        if let Some(previous) = &staged.previous {
+        let (current_id, mut keys, naming) = stage_keys("AWSCURRENT", staged.current.expose())?;
+        let previous = staged
+            .previous
+            .as_ref()
+            .filter(|_| Self::needs_previous(staged.current.expose()));
+        if let Some(previous) = previous {
             match stage_keys("AWSPREVIOUS", previous.expose()) {
-                Ok((_, previous)) => {
+                Ok((_, previous, _)) => {
                     for k in previous {
                         add_key(&mut keys, k)?;
                     }
@@ -386,6 +513,7 @@ impl Keyring {
         Ok(Self {
             current,
             retired: keys,
+            naming,
         })
     }
 
@@ -444,7 +572,9 @@ impl Keyring {
         let key = std::iter::once(&self.current)
             .chain(&self.retired)
             .find(|k| k.id == parsed.header.key_id)
-            .ok_or(CryptoError::UnknownKey)?;
+            .ok_or_else(|| CryptoError::UnknownKey {
+                key_id: parsed.header.key_id.to_string(),
+            })?;
         let nonce = URL_SAFE_NO_PAD
             .decode(parsed.nonce)
             .map_err(|_| CryptoError::Malformed)?;
@@ -562,7 +692,9 @@ mod tests {
         assert_eq!(k.open(&body("b", "c1"), &sealed), Err(CryptoError::Open));
         assert_eq!(
             ring("k2", 7).open(&a, &sealed),
-            Err(CryptoError::UnknownKey)
+            Err(CryptoError::UnknownKey {
+                key_id: "k1".into()
+            })
         );
         assert_eq!(ring("k1", 8).open(&a, &sealed), Err(CryptoError::Open));
         let mut t = sealed.clone();
@@ -683,7 +815,7 @@ mod tests {
         assert_eq!(legacy.current_key_id(), "k2");
         assert_eq!(legacy.open(&body("e", "c"), &old).unwrap(), b"x");
 
-        // A keyring rotated from a single key: AWSPREVIOUS's key is kept (once).
+        // A keyring migrated from a single key lists the old key itself: AWSPREVIOUS is not read.
         let migrated = format!(
             r#"{{"currentKeyId":"k2","keys":[{},{}]}}"#,
             key_json("k2", 2),
@@ -691,6 +823,138 @@ mod tests {
         );
         let m = Keyring::from_staged(&staged(migrated, Some(key_json("k1", 1)))).unwrap();
         assert_eq!(m.key_ids().collect::<Vec<_>>(), ["k2", "k1"]);
+    }
+
+    /// Issue 21: a key removed from AWSCURRENT's keyring (a compromised one) opens nothing at
+    /// once, although AWSPREVIOUS (the keyring before the removal) still holds it.
+    #[test]
+    fn a_key_removed_from_the_keyring_opens_nothing_whatever_awsprevious_holds() {
+        let under_k1 = Keyring::new(key("k1", 1), vec![]).seal(&body("e", "c"), b"x");
+        let before = format!(
+            r#"{{"currentKeyId":"k2","keys":[{},{}]}}"#,
+            key_json("k2", 2),
+            key_json("k1", 1)
+        );
+        let after = format!(r#"{{"currentKeyId":"k2","keys":[{}]}}"#, key_json("k2", 2));
+        let ring = Keyring::from_staged(&staged(after, Some(before))).unwrap();
+        assert_eq!(ring.key_ids().collect::<Vec<_>>(), ["k2"]);
+        let refused = ring.open(&body("e", "c"), &under_k1).unwrap_err();
+        assert_eq!(
+            refused,
+            CryptoError::UnknownKey {
+                key_id: "k1".into()
+            }
+        );
+        assert_eq!(
+            refused.to_string(),
+            "sealed under key id \"k1\", which is not in the keyring (removed, or never added): restore that key to open it"
+        );
+        // Only the legacy single-key form still reads AWSPREVIOUS.
+        assert!(Keyring::needs_previous(&key_json("k2", 2)));
+        assert!(!Keyring::needs_previous(&format!(
+            r#"{{"currentKeyId":"k2","keys":[{}]}}"#,
+            key_json("k2", 2)
+        )));
+    }
+
+    /// HMAC-SHA256 written out from RFC 2104, as the reference of `NamingKey::name`.
+    fn reference_hmac(key: &[u8; 32], message: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        let pad = |byte: u8| {
+            let mut block = [byte; 64];
+            for (b, k) in block.iter_mut().zip(key) {
+                *b ^= k;
+            }
+            block
+        };
+        let inner = Sha256::new()
+            .chain_update(pad(0x36))
+            .chain_update(message)
+            .finalize();
+        hex::encode(
+            Sha256::new()
+                .chain_update(pad(0x5c))
+                .chain_update(inner)
+                .finalize(),
+        )
+    }
+
+    /// Issue 21: derived names are keyed (HMAC-SHA256 under the naming key, whose id is in
+    /// the name), not an unsalted digest a list of likely names reverses; the naming key lives
+    /// in the keyring secret and stays the same when the payload keys rotate.
+    #[test]
+    fn a_keyring_secret_holds_a_naming_key_for_keyed_names_untouched_by_payload_rotations() {
+        let naming_json = |id: &str, byte: u8| key_json(id, byte);
+        let before = format!(
+            r#"{{"currentKeyId":"k1","keys":[{}],"namingKey":{}}}"#,
+            key_json("k1", 1),
+            naming_json("n1", 9)
+        );
+        let rotated = format!(
+            r#"{{"currentKeyId":"k2","keys":[{},{}],"namingKey":{}}}"#,
+            key_json("k2", 2),
+            key_json("k1", 1),
+            naming_json("n1", 9)
+        );
+        let a = Keyring::from_staged(&staged(before, None)).unwrap();
+        let b = Keyring::from_staged(&staged(rotated, None)).unwrap();
+        let name = a
+            .naming_key()
+            .unwrap()
+            .name("quarantine", "dossier jean_dupont.zip");
+        assert_eq!(
+            name,
+            format!(
+                "n1.{}",
+                reference_hmac(&[9; 32], b"quarantine\0dossier jean_dupont.zip")
+            )
+        );
+        assert_eq!(
+            b.naming_key()
+                .unwrap()
+                .name("quarantine", "dossier jean_dupont.zip"),
+            name,
+            "a payload-key rotation renames nothing"
+        );
+        use sha2::{Digest, Sha256};
+        let unsalted = hex::encode(Sha256::digest(b"dossier jean_dupont.zip"));
+        assert!(!name.contains(&unsalted));
+        assert_ne!(
+            NamingKey::new("n1", [8; 32])
+                .unwrap()
+                .name("quarantine", "dossier jean_dupont.zip"),
+            name,
+            "another key, another name"
+        );
+        assert_ne!(
+            a.naming_key()
+                .unwrap()
+                .name("other", "dossier jean_dupont.zip"),
+            name
+        );
+        assert!(!format!("{a:?}").contains("9, 9"));
+        // Optional; never one of the payload keys; refused when malformed.
+        assert!(Keyring::from_staged(&staged(key_json("k1", 1), None))
+            .unwrap()
+            .naming_key()
+            .is_none());
+        let reused = format!(
+            r#"{{"currentKeyId":"k1","keys":[{}],"namingKey":{}}}"#,
+            key_json("k1", 1),
+            naming_json("n1", 1)
+        );
+        assert_eq!(
+            Keyring::from_staged(&staged(reused, None)).unwrap_err(),
+            KeyringError::Malformed {
+                stage: "AWSCURRENT",
+                why: "namingKey must not be one of the payload keys"
+            }
+        );
+        let short = format!(
+            r#"{{"currentKeyId":"k1","keys":[{}],"namingKey":{{"keyId":"n1","key":"AAAA"}}}}"#,
+            key_json("k1", 1)
+        );
+        assert!(Keyring::from_staged(&staged(short, None)).is_err());
     }
 
     #[test]
@@ -777,7 +1041,12 @@ mod tests {
         let gopay = Keyring::new(key("gp-1", 2), vec![]);
         let token = Aad::new("gopay", "p1", "refresh/1", Some("c"));
         let sealed = gopay.seal(&token, b"refresh-token");
-        assert_eq!(xpollens.open(&token, &sealed), Err(CryptoError::UnknownKey));
+        assert_eq!(
+            xpollens.open(&token, &sealed),
+            Err(CryptoError::UnknownKey {
+                key_id: "gp-1".into()
+            })
+        );
         // Even a provider keyring given the same id and material (a mistake) cannot open it
         // as its own value: the provider is part of the binding.
         let same_material = Keyring::new(key("gp-1", 2), vec![]);

@@ -1,5 +1,10 @@
 //! Secrets with rotation stages, cached with a TTL. The source is a small trait; the Secrets
 //! Manager adapter is `kyc_aws::secrets_manager`.
+//!
+//! Cold start: a function reads the AWSCURRENT value of all its secrets in ONE call
+//! ([`prefetch`], `BatchGetSecretValue` on AWS). AWSPREVIOUS is read only when it can matter:
+//! a keyring still in the single-key form ([`Cached::previous_when`]), or a presented
+//! credential that does not match while a grace period could apply ([`Cached::with_previous`]).
 
 use crate::redact::Secret;
 use async_trait::async_trait;
@@ -28,8 +33,24 @@ pub enum SecretError {
     Invalid { name: String, why: String },
 }
 
+/// A secret's AWSCURRENT value, as a batch read returns it.
+#[derive(Debug, Clone)]
+pub struct CurrentSecret {
+    pub value: Secret,
+    /// Secrets Manager's `CreatedDate` of the entry (`None` if unknown). Not used for a grace
+    /// period: the batch API documents it as the secret's creation, not the version's.
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[async_trait]
 pub trait SecretSource: Send + Sync {
+    /// The AWSCURRENT value of every secret named, in the order named, in ONE call. Fails
+    /// closed: a secret that is missing, unreadable or not returned fails the whole call, so
+    /// nothing is ever half-loaded.
+    async fn current(&self, names: &[&str]) -> Result<Vec<CurrentSecret>, SecretError>;
+    /// Both stages of one secret (two reads; AWSPREVIOUS `None` when there is none), with the
+    /// current version's creation time: for a rotation's grace period, a legacy keyring and
+    /// offline tools.
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError>;
 }
 
@@ -73,12 +94,32 @@ pub struct Cached<T> {
     ttl: Duration,
     min_refresh: Duration,
     parse: Parser<T>,
-    slot: Mutex<Option<(Instant, Arc<T>)>>,
+    /// Whether a current value needs AWSPREVIOUS too (a legacy single-key keyring).
+    needs_previous: Option<fn(&str) -> bool>,
+    slot: Mutex<Option<Slot<T>>>,
+}
+
+struct Slot<T> {
+    at: Instant,
+    value: Arc<T>,
+    /// Parsed with AWSPREVIOUS read (see [`Cached::with_previous`]).
+    with_previous: bool,
+}
+
+/// Which stages a load reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stages {
+    /// AWSCURRENT (and AWSPREVIOUS only if `needs_previous` says so).
+    Current,
+    /// Both, always.
+    Both,
 }
 
 impl<T: Send + Sync> Cached<T> {
     /// `parse` reads the staged value; its error (e.g. `crypto::KeyringError`) becomes
-    /// [`SecretError::Invalid`]'s text, so it must never hold the secret itself.
+    /// [`SecretError::Invalid`]'s text, so it must never hold the secret itself. Only
+    /// AWSCURRENT is read (its `previous` is `None`) unless [`Self::previous_when`] or
+    /// [`Self::with_previous`] asks for AWSPREVIOUS.
     pub fn new<E: Into<SecretParseError>>(
         source: Arc<dyn SecretSource>,
         name: impl Into<String>,
@@ -91,43 +132,156 @@ impl<T: Send + Sync> Cached<T> {
             ttl,
             min_refresh: Duration::from_secs(30),
             parse: Box::new(move |staged: &StagedSecret| parse(staged).map_err(Into::into)),
+            needs_previous: None,
             slot: Mutex::new(None),
+        }
+    }
+
+    /// Reads AWSPREVIOUS as well whenever `needs_previous(current value)` (a keyring still in
+    /// the single-key form: `crypto::Keyring::needs_previous`).
+    pub fn previous_when(self, needs_previous: fn(&str) -> bool) -> Self {
+        Self {
+            needs_previous: Some(needs_previous),
+            ..self
         }
     }
 
     /// A cache already holding `value` (tests, offline tools).
     pub fn preloaded(self, value: T) -> Self {
         Self {
-            slot: Mutex::new(Some((Instant::now(), Arc::new(value)))),
+            slot: Mutex::new(Some(Slot {
+                at: Instant::now(),
+                value: Arc::new(value),
+                with_previous: true,
+            })),
             ..self
         }
     }
 
+    /// The secret's name (or ARN) as configured.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub async fn get(&self) -> Result<Arc<T>, SecretError> {
-        self.load(self.ttl).await
+        self.load(self.ttl, Stages::Current).await
     }
 
     /// The value, refetched if older than `min_refresh`: used after a credential check failed,
     /// so a just-rotated credential works at once.
     pub async fn refreshed(&self) -> Result<Arc<T>, SecretError> {
-        self.load(self.min_refresh).await
+        self.load(self.min_refresh, Stages::Current).await
     }
 
-    async fn load(&self, max_age: Duration) -> Result<Arc<T>, SecretError> {
+    /// The value parsed with AWSPREVIOUS too, refetched (both stages) unless the cached one
+    /// already read it less than `min_refresh` ago: after a presented credential did not match
+    /// while a grace period for the previous one could apply. Also picks up a rotation.
+    pub async fn with_previous(&self) -> Result<Arc<T>, SecretError> {
+        self.load(self.min_refresh, Stages::Both).await
+    }
+
+    async fn load(&self, max_age: Duration, stages: Stages) -> Result<Arc<T>, SecretError> {
         let mut slot = self.slot.lock().await;
-        if let Some((at, v)) = slot.as_ref() {
-            if at.elapsed() < max_age {
-                return Ok(v.clone());
+        if let Some(s) = slot.as_ref() {
+            if s.at.elapsed() < max_age && (stages == Stages::Current || s.with_previous) {
+                return Ok(s.value.clone());
             }
         }
-        let staged = self.source.staged(&self.name).await?;
-        let value = Arc::new((self.parse)(&staged).map_err(|why| SecretError::Invalid {
-            name: self.name.clone(),
-            why: why.to_string(),
-        })?);
-        *slot = Some((Instant::now(), value.clone()));
+        let loaded = match stages {
+            Stages::Both => self.parse_staged(self.source.staged(&self.name).await?)?,
+            Stages::Current => {
+                let current = self.source.current(&[self.name.as_str()]).await?;
+                let current = current
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| SecretError::Invalid {
+                        name: self.name.clone(),
+                        why: "not returned".into(),
+                    })?;
+                self.parse_current(current).await?
+            }
+        };
+        let value = loaded.value.clone();
+        *slot = Some(loaded);
         Ok(value)
     }
+
+    /// Parses a batch-read AWSCURRENT value, reading both stages first if it needs AWSPREVIOUS.
+    async fn parse_current(&self, current: CurrentSecret) -> Result<Slot<T>, SecretError> {
+        if self
+            .needs_previous
+            .is_some_and(|needs| needs(current.value.expose()))
+        {
+            return self.parse_staged(self.source.staged(&self.name).await?);
+        }
+        let mut slot = self.parse_staged(StagedSecret {
+            current: current.value,
+            previous: None,
+            current_since: None,
+        })?;
+        slot.with_previous = false;
+        Ok(slot)
+    }
+
+    fn parse_staged(&self, staged: StagedSecret) -> Result<Slot<T>, SecretError> {
+        let value = (self.parse)(&staged).map_err(|why| SecretError::Invalid {
+            name: self.name.clone(),
+            why: why.to_string(),
+        })?;
+        Ok(Slot {
+            at: Instant::now(),
+            value: Arc::new(value),
+            with_previous: true,
+        })
+    }
+}
+
+/// A cache [`prefetch`] can fill from a batch read.
+#[async_trait]
+pub trait Prefetch: Send + Sync {
+    fn secret_name(&self) -> &str;
+    fn source(&self) -> &Arc<dyn SecretSource>;
+    /// Parses and keeps `current` (reading AWSPREVIOUS only if the value needs it).
+    async fn install(&self, current: CurrentSecret) -> Result<(), SecretError>;
+}
+
+#[async_trait]
+impl<T: Send + Sync> Prefetch for Cached<T> {
+    fn secret_name(&self) -> &str {
+        &self.name
+    }
+
+    fn source(&self) -> &Arc<dyn SecretSource> {
+        &self.source
+    }
+
+    async fn install(&self, current: CurrentSecret) -> Result<(), SecretError> {
+        let loaded = self.parse_current(current).await?;
+        *self.slot.lock().await = Some(loaded);
+        Ok(())
+    }
+}
+
+/// During init: the AWSCURRENT values of every cache (all over one source) in ONE call, each
+/// parsed into its cache. Fails closed (nothing cached for a secret that did not come back or
+/// does not parse); the request path then fetches again.
+pub async fn prefetch(caches: &[&dyn Prefetch]) -> Result<(), SecretError> {
+    let Some(first) = caches.first() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = caches.iter().map(|c| c.secret_name()).collect();
+    let values = first.source().current(&names).await?;
+    if values.len() != caches.len() {
+        return Err(SecretError::Unavailable(format!(
+            "{} values for {} secrets",
+            values.len(),
+            caches.len()
+        )));
+    }
+    for (cache, value) in caches.iter().zip(values) {
+        cache.install(value).await?;
+    }
+    Ok(())
 }
 
 /// A fixed in-memory source, for unit tests and offline tools.
@@ -135,6 +289,18 @@ pub struct StaticSecrets(pub std::collections::HashMap<String, StagedSecret>);
 
 #[async_trait]
 impl SecretSource for StaticSecrets {
+    async fn current(&self, names: &[&str]) -> Result<Vec<CurrentSecret>, SecretError> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let staged = self.staged(name).await?;
+            out.push(CurrentSecret {
+                value: staged.current,
+                created: staged.current_since,
+            });
+        }
+        Ok(out)
+    }
+
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError> {
         self.0
             .get(name)
@@ -151,23 +317,68 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    struct Counting(AtomicUsize);
+    /// Counts batch reads (`current`) and two-stage reads (`staged`); every read returns a new
+    /// value `v<n>` (n = reads so far), AWSPREVIOUS `p<n>`.
+    #[derive(Default)]
+    struct Counting {
+        reads: AtomicUsize,
+        batches: AtomicUsize,
+        staged: AtomicUsize,
+        /// The current value, when fixed.
+        value: Option<&'static str>,
+    }
+
+    impl Counting {
+        fn next(&self) -> usize {
+            self.reads.fetch_add(1, Ordering::SeqCst)
+        }
+        fn value(&self, n: usize) -> String {
+            self.value.map_or_else(|| format!("v{n}"), str::to_string)
+        }
+        fn calls(&self) -> (usize, usize) {
+            (
+                self.batches.load(Ordering::SeqCst),
+                self.staged.load(Ordering::SeqCst),
+            )
+        }
+    }
 
     #[async_trait]
     impl SecretSource for Counting {
+        async fn current(&self, names: &[&str]) -> Result<Vec<CurrentSecret>, SecretError> {
+            self.batches.fetch_add(1, Ordering::SeqCst);
+            let n = self.next();
+            Ok(names
+                .iter()
+                .map(|_| CurrentSecret {
+                    value: Secret::new(self.value(n)),
+                    created: None,
+                })
+                .collect())
+        }
+
         async fn staged(&self, _: &str) -> Result<StagedSecret, SecretError> {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            self.staged.fetch_add(1, Ordering::SeqCst);
+            let n = self.next();
             Ok(StagedSecret {
                 current_since: None,
-                current: Secret::new(format!("v{n}")),
-                previous: None,
+                current: Secret::new(self.value(n)),
+                previous: Some(Secret::new(format!("p{n}"))),
             })
         }
     }
 
+    /// The current value and, when read, the previous one.
+    fn both(s: &StagedSecret) -> Result<String, String> {
+        Ok(match &s.previous {
+            Some(p) => format!("{}+{}", s.current.expose(), p.expose()),
+            None => s.current.expose().clone(),
+        })
+    }
+
     #[tokio::test(start_paused = true)]
     async fn caches_for_the_ttl_and_refreshes_on_demand_at_most_every_min_refresh() {
-        let src = Arc::new(Counting(AtomicUsize::new(0)));
+        let src = Arc::new(Counting::default());
         let c = Cached::new(src.clone(), "s", Duration::from_secs(300), |s| {
             Ok::<_, String>(s.current.expose().clone())
         });
@@ -182,7 +393,77 @@ mod tests {
         assert_eq!(*c.get().await.unwrap(), "v1");
         tokio::time::advance(Duration::from_secs(301)).await;
         assert_eq!(*c.get().await.unwrap(), "v2");
-        assert_eq!(src.0.load(Ordering::SeqCst), 3);
+        assert_eq!(src.calls(), (3, 0), "AWSCURRENT only, never AWSPREVIOUS");
+    }
+
+    /// Issue 21: a function's secrets are read in one call during init; AWSPREVIOUS is not
+    /// read for them.
+    #[tokio::test]
+    async fn prefetch_reads_every_cache_in_one_call_and_no_previous_stage() {
+        let src = Arc::new(Counting::default());
+        let a = Cached::new(src.clone(), "a", Duration::from_secs(300), both);
+        let b = Cached::new(src.clone(), "b", Duration::from_secs(300), both);
+        prefetch(&[&a, &b]).await.unwrap();
+        assert_eq!(src.calls(), (1, 0));
+        assert_eq!(*a.get().await.unwrap(), "v0");
+        assert_eq!(*b.get().await.unwrap(), "v0");
+        assert_eq!(src.calls(), (1, 0), "served from the caches");
+    }
+
+    /// AWSPREVIOUS only for a value that needs it (a legacy single-key keyring), and on demand
+    /// (a credential that did not match), at most every min_refresh.
+    #[tokio::test(start_paused = true)]
+    async fn awsprevious_is_read_only_when_needed_and_at_most_every_min_refresh() {
+        let legacy = Arc::new(Counting {
+            value: Some("legacy"),
+            ..Counting::default()
+        });
+        let ring = Cached::new(legacy.clone(), "k", Duration::from_secs(300), both)
+            .previous_when(|v| v == "legacy");
+        prefetch(&[&ring]).await.unwrap();
+        assert_eq!(*ring.get().await.unwrap(), "legacy+p1");
+        assert_eq!(legacy.calls(), (1, 1));
+
+        let src = Arc::new(Counting::default());
+        let creds = Cached::new(src.clone(), "c", Duration::from_secs(300), both)
+            .previous_when(|v| v == "legacy");
+        prefetch(&[&creds]).await.unwrap();
+        assert_eq!(*creds.get().await.unwrap(), "v0");
+        assert_eq!(src.calls(), (1, 0));
+        // A credential did not match: both stages once, then cached.
+        assert_eq!(*creds.with_previous().await.unwrap(), "v1+p1");
+        assert_eq!(*creds.with_previous().await.unwrap(), "v1+p1");
+        assert_eq!(*creds.get().await.unwrap(), "v1+p1");
+        assert_eq!(src.calls(), (1, 1));
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(*creds.with_previous().await.unwrap(), "v2+p2");
+        assert_eq!(src.calls(), (1, 2));
+    }
+
+    /// A batch that fails (an entry in `Errors`, a secret not returned) leaves every cache
+    /// empty: the request path reads again and fails closed while it still fails.
+    #[tokio::test]
+    async fn a_failed_batch_fills_no_cache() {
+        let secrets = StaticSecrets(
+            [(
+                "a".to_string(),
+                StagedSecret {
+                    current: Secret::new("A".into()),
+                    previous: None,
+                    current_since: None,
+                },
+            )]
+            .into(),
+        );
+        let src: Arc<dyn SecretSource> = Arc::new(secrets);
+        let a = Cached::new(src.clone(), "a", Duration::from_secs(300), both);
+        let missing = Cached::new(src, "missing", Duration::from_secs(300), both);
+        let e = prefetch(&[&a, &missing]).await.unwrap_err();
+        assert!(
+            matches!(e, SecretError::Invalid { ref name, .. } if name == "missing"),
+            "{e}"
+        );
+        assert!(a.slot.lock().await.is_none());
     }
 
     #[test]
@@ -207,7 +488,7 @@ mod tests {
     /// unavailable store (retry): the typed parse error becomes `Invalid`, with its text.
     #[tokio::test]
     async fn a_typed_parse_error_makes_the_secret_invalid_not_unavailable() {
-        let src = Arc::new(Counting(AtomicUsize::new(0)));
+        let src = Arc::new(Counting::default());
         let c = Cached::new(src, "gopay/client", Duration::from_secs(1), |s| {
             client_id_and_secret(s.current.expose())
         });
@@ -224,7 +505,7 @@ mod tests {
 
     #[tokio::test]
     async fn parse_errors_name_the_secret_not_its_value() {
-        let src = Arc::new(Counting(AtomicUsize::new(0)));
+        let src = Arc::new(Counting::default());
         let c: Cached<()> = Cached::new(src, "xpollens/creds", Duration::from_secs(1), |_| {
             Err::<(), String>("bad shape".into())
         });

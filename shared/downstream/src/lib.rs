@@ -11,7 +11,7 @@
 //! No provider crate here: the read API links no provider's parser.
 //!
 //! Only what a consumer needs leaves the table: a stream's `detail` and `sealed` values are
-//! never read here (the images are deserialised into [`StreamView`], which has no such field).
+//! never read here (the images are deserialised into `StreamView`, which has no such field).
 
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]

@@ -661,7 +661,7 @@ impl ConsentEndpoint {
         {
             FirstTokens::Stored | FirstTokens::Rescued => {}
             FirstTokens::LinkedToOtherCustomer => {
-                tracing::error!(client_profile_id = %profile.as_str(),
+                tracing::error!(customer = %customer_id,
                     "gopay: this GoPay profile is linked to another customer; consent not stored");
                 self.record_failed_attempt(
                     keys,
@@ -676,7 +676,7 @@ impl ConsentEndpoint {
                 return Err(FailureReason::ProfileLinkedElsewhere);
             }
             FirstTokens::Lost => {
-                tracing::error!(client_profile_id = %profile.as_str(),
+                tracing::error!(customer = %customer_id,
                     "gopay: CONSENT LOST: first tokens stored nowhere (table and rescue place failed); the customer must consent again");
                 return Err(FailureReason::NotStored);
             }
@@ -714,7 +714,7 @@ impl ConsentEndpoint {
                 }
             }
         }
-        tracing::info!(client_profile_id = %profile.as_str(), "gopay: consent stored, profile due now");
+        tracing::info!(customer = %customer_id, "gopay: consent stored, profile due now");
         Ok(())
     }
 
@@ -894,9 +894,9 @@ impl ConsentEndpoint {
             // Never read the profile: seal for a generation no stored one can reach.
             let generation = last_generation.max(sent_at.timestamp_millis().max(1) as u64);
             let s = first_tokens(keys, customer_id, generation, tokens, sealed_identity);
-            return self.rescue_first(&s).await;
+            return self.rescue_first(customer_id, &s).await;
         };
-        self.rescue_first(&sealed).await
+        self.rescue_first(customer_id, &sealed).await
     }
 
     /// The reference names the client token for the prefill call; a first consent has none.
@@ -949,20 +949,20 @@ impl ConsentEndpoint {
             owner: format!("gopay-consent-retire-{}", now.timestamp_millis()),
             now,
         };
-        let id = previous.client_profile_id.as_str();
+        let customer = previous.customer_id.as_str();
         match admin.retire(previous).await {
-            Ok(at_gopay) => tracing::warn!(client_profile_id = %id, gopay = at_gopay.as_str(),
+            Ok(at_gopay) => tracing::warn!(customer = %customer, gopay = at_gopay.as_str(),
                 "gopay: customer consented with another GoPay profile; the previous one is retired"),
-            Err(e) => tracing::error!(client_profile_id = %id, error = %e,
+            Err(e) => tracing::error!(customer = %customer, error = %e,
                 "gopay: ALERT previous GoPay profile of a re-consenting customer NOT retired"),
         }
     }
 
-    async fn rescue_first(&self, sealed: &SealedTokens) -> FirstTokens {
+    async fn rescue_first(&self, customer_id: &str, sealed: &SealedTokens) -> FirstTokens {
         for attempt in 1..=3u32 {
             match self.rescue.save(sealed).await {
                 Ok(()) => {
-                    tracing::error!(client_profile_id = %sealed.client_profile_id,
+                    tracing::error!(customer = %customer_id,
                         "gopay: consent kept sealed in the rescue place (table unwritable); the next sync run stores it");
                     return FirstTokens::Rescued;
                 }

@@ -79,12 +79,7 @@ impl GoPaySettings {
                 self.secret_ttl,
                 |staged| crate::client::credentials_from_json(staged.current.expose()),
             ),
-            Cached::new(
-                source,
-                &self.payload_key_secret,
-                self.secret_ttl,
-                kyc_core::crypto::Keyring::from_staged,
-            ),
+            kyc_core::crypto::Keyring::cached(source, &self.payload_key_secret, self.secret_ttl),
         )
     }
 }

@@ -219,7 +219,7 @@ pub struct NewConsent {
     pub expected_generation: Option<u64>,
     pub customer_id: String,
     pub client_profile_id: ClientProfileId,
-    /// Sealed for `generation` = [`NewConsent::generation`].
+    /// Sealed for `generation` = `NewConsent::generation`.
     pub tokens: SealedTokens,
     /// The declared identity, sealed with [`declared_identity_aad`] (`None`: none declared).
     pub sealed_identity: Option<String>,

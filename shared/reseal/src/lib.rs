@@ -23,6 +23,8 @@ kyc_test_log::install!();
 
 #[cfg(feature = "aws")]
 pub mod aws;
+/// `kyc keys check`: every key a stored value is sealed under is in its keyring (issue 21).
+pub mod keys_check;
 
 use async_trait::async_trait;
 use kyc_core::crypto::{usage_label, Aad, Keyring};
@@ -433,6 +435,10 @@ pub struct ResealReport {
     pub remaining: BTreeMap<String, BTreeMap<String, u64>>,
     /// Per provider, keyring ids no stored value uses any more (complete scans only).
     pub retirable: BTreeMap<String, Vec<String>>,
+    /// Per provider, key ids stored values are sealed under that the keyring does not hold
+    /// (removed, or never added): those values open nothing until the key is restored.
+    #[serde(default)]
+    pub missing_keys: BTreeMap<String, Vec<String>>,
     /// True when the run resumed from a checkpoint.
     pub resumed: bool,
     pub complete: bool,
@@ -557,6 +563,9 @@ pub async fn run(
             .map(str::to_string)
             .collect();
         report.retirable.insert(p.as_str().to_string(), retirable);
+        report
+            .missing_keys
+            .insert(p.as_str().to_string(), missing_keys(used, ring));
     }
     report.message = if options.dry_run {
         format!(
@@ -576,6 +585,17 @@ pub async fn run(
         checkpoints.clear().await?;
     }
     Ok(report)
+}
+
+/// The key ids of `labels` (`<version>.<keyId>` → count) that `ring` does not hold.
+pub fn missing_keys(labels: Option<&BTreeMap<String, u64>>, ring: &Keyring) -> Vec<String> {
+    let held: BTreeSet<&str> = ring.key_ids().collect();
+    let used: BTreeSet<&str> = labels
+        .into_iter()
+        .flat_map(|l| l.keys())
+        .filter_map(|l| l.split_once('.').map(|(_, key_id)| key_id))
+        .collect();
+    used.difference(&held).map(|id| id.to_string()).collect()
 }
 
 async fn reseal_one(

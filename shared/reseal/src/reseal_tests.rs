@@ -512,6 +512,7 @@ async fn a_value_that_does_not_open_is_reported_and_left_as_it_is() {
         report.retirable["gopay"].is_empty(),
         "k1 and k2 are still in use"
     );
+    assert_eq!(report.missing_keys["gopay"], ["gopay-k1"]);
 }
 
 /// Issue 22: the customer's declared identity, sealed on a started consent and on the

@@ -23,7 +23,7 @@
 
 use kyc_core::crypto::{Keyring, PayloadKey};
 use kyc_core::intake::MemoryStore;
-use kyc_core::secrets::{Cached, StaticSecrets};
+use kyc_core::secrets::StaticSecrets;
 use kyc_trust_sign::plan::{ArchiveObject, LinkKey};
 use kyc_trust_sign::processor::{MemoryArchives, Processor, RecordResult, Settings};
 use kyc_trust_sign::Limits;
@@ -203,11 +203,10 @@ fn child(file: &str) {
             sources: archives.clone(),
             objects: archives.clone(),
             store: Arc::new(MemoryStore::default()),
-            keys: Cached::new(
+            keys: Keyring::cached(
                 Arc::new(StaticSecrets(Default::default())),
                 "bench",
                 Duration::from_secs(300),
-                Keyring::from_staged,
             )
             .preloaded(Keyring::new(PayloadKey::new("b", [7; 32]).unwrap(), vec![])),
             settings: settings(),

@@ -312,7 +312,6 @@ impl ArchiveStore for S3Archives {
 /// payload key (built once per cold start).
 pub fn build_processor(settings: Settings, config: &aws_config::SdkConfig) -> Processor {
     use kyc_core::crypto::Keyring;
-    use kyc_core::secrets::Cached;
     use std::sync::Arc;
     let archives = Arc::new(S3Archives {
         client: client(config),
@@ -324,11 +323,10 @@ pub fn build_processor(settings: Settings, config: &aws_config::SdkConfig) -> Pr
             kyc_aws::DynamoStore::new(config, &settings.table)
                 .with_legacy_layout(settings.legacy_keys),
         ),
-        keys: Cached::new(
+        keys: Keyring::cached(
             Arc::new(kyc_aws::SecretsManagerSource::new(config)),
             &settings.payload_key_secret,
             settings.secret_ttl,
-            Keyring::from_staged,
         ),
         settings,
         clock: Arc::new(chrono::Utc::now),

@@ -14,7 +14,7 @@
 
 use super::{ArchiveAnalysis, Decision, Outcome as CheckOutcome, TrustSignError};
 use chrono::{DateTime, Utc};
-use kyc_core::crypto::{Aad, Keyring};
+use kyc_core::crypto::{Aad, Keyring, NamingKey};
 use kyc_core::intake::{sha256_hex, EventId, EventRecord, Provider, WritePlan};
 use kyc_core::kyc_state::{StatePatch, Stream, StreamValue};
 use serde::Serialize;
@@ -289,15 +289,19 @@ pub fn processed_key(prefix: &str, analysis: &ArchiveAnalysis, event_id: &EventI
     format!("{prefix}{uuid}/{id}/report.json")
 }
 
-/// Where a bad archive is copied: under the quarantine prefix, named by the digest of its
-/// key (`<sha256>.zip`), because keys often name the customer ("dossier jean_dupont.zip").
-/// The event keeps the quarantine key sealed; `kyc status --reveal` opens both.
-pub fn quarantine_key(prefix: &str, archive_prefix: &str, key: &str) -> String {
+/// The naming purpose of quarantine copies (a keyed name of one thing never equals one of
+/// another).
+pub const QUARANTINE_NAMING: &str = "trust-sign/quarantine";
+
+/// Where a bad archive is copied: under the quarantine prefix, named by a keyed hash of its key
+/// (`<namingKeyId>.<HMAC-SHA256 hex>.zip`, [`NamingKey::name`]), because keys often name the
+/// customer ("dossier jean_dupont.zip") and an unsalted digest is reversed with a list of
+/// likely names. The same archive always gets the same name under one naming key (a retried
+/// copy overwrites itself); rotating payload keys renames nothing. The event keeps the
+/// quarantine key sealed; `kyc status --reveal` opens both.
+pub fn quarantine_key(prefix: &str, archive_prefix: &str, key: &str, naming: &NamingKey) -> String {
     let relative = key.strip_prefix(archive_prefix).unwrap_or(key);
-    format!(
-        "{prefix}{}.zip",
-        kyc_core::intake::sha256_hex(relative.as_bytes())
-    )
+    format!("{prefix}{}.zip", naming.name(QUARANTINE_NAMING, relative))
 }
 
 fn safe_segment(s: &str) -> bool {
@@ -735,7 +739,11 @@ mod tests {
     use trust_sign_gen::{archive_bytes, write_archive, ArchiveOptions, Kind};
 
     fn keys() -> Keyring {
-        Keyring::new(PayloadKey::new("t", [7; 32]).unwrap(), vec![])
+        Keyring::new(PayloadKey::new("t", [7; 32]).unwrap(), vec![]).with_naming_key(naming())
+    }
+
+    fn naming() -> NamingKey {
+        NamingKey::new("n1", [8; 32]).unwrap()
     }
 
     fn now() -> DateTime<Utc> {
@@ -936,7 +944,7 @@ mod tests {
         let err = analyze_archive(&MemorySource(b"not a zip".to_vec()), &Limits::default())
             .await
             .unwrap_err();
-        let q = quarantine_key("quarantine/", "incoming/", &o.key);
+        let q = quarantine_key("quarantine/", "incoming/", &o.key, &naming());
         assert!(
             q.starts_with("quarantine/") && !q.contains("jean_dupont"),
             "{q}"
@@ -1041,13 +1049,20 @@ mod tests {
         .unwrap_err();
         let o = object("v1");
         let id = o.event_id(None).unwrap();
-        let q = quarantine_key("quarantine/", "incoming/", &o.key);
+        let q = quarantine_key("quarantine/", "incoming/", &o.key, &naming());
+        // A keyed name (issue 21): the naming key's id, then HMAC-SHA256 of the key relative
+        // to the archive prefix; not the unsalted digest a list of likely names reverses.
         assert_eq!(
             q,
             format!(
                 "quarantine/{}.zip",
-                kyc_core::intake::sha256_hex(b"file one.zip")
+                naming().name(QUARANTINE_NAMING, "file one.zip")
             )
+        );
+        assert!(q.starts_with("quarantine/n1."), "{q}");
+        assert!(
+            !q.contains(&kyc_core::intake::sha256_hex(b"file one.zip")),
+            "{q}"
         );
         let p = plan_failure(&keys(), &o, &id, &err, &q, now());
         assert_eq!(p.event.subject, None);

@@ -476,10 +476,18 @@ impl Processor {
             Err(e) if e.is_transient() => Err(Transient(format!("reading the archive: {e}"))),
             Err(e) => {
                 let reason = e.reason_code();
+                // Without its naming key a quarantine copy would get a reversible name: retried
+                // (then the failure queue) until the keyring has one.
+                let naming = keys.naming_key().ok_or_else(|| {
+                    Transient(
+                        "the Trust & Sign payload keyring has no namingKey: add one (docs/security.md) to quarantine bad archives".into(),
+                    )
+                })?;
                 let dest = quarantine_key(
                     &self.settings.quarantine_prefix,
                     &self.settings.archive_prefix,
                     &object.key,
+                    naming,
                 );
                 let copy = object
                     .size

@@ -182,8 +182,15 @@ impl Endpoint {
         let now = (self.clock)();
         let mut result = creds.authorize_at(header, now);
         if result == Err(AuthError::Invalid) {
-            // Maybe the credential was rotated since the cache was filled.
-            if let Ok(fresh) = credentials.refreshed().await {
+            // Maybe the credential was rotated since the cache was filled (AWSCURRENT read
+            // again), or the sender still uses the previous one within its grace period: only
+            // then is AWSPREVIOUS read (never at cold start), at most every 30 s.
+            let fresh = if creds.previous_may_apply() {
+                credentials.with_previous().await
+            } else {
+                credentials.refreshed().await
+            };
+            if let Ok(fresh) = fresh {
                 result = fresh.authorize_at(header, now);
             }
         }
@@ -359,12 +366,40 @@ mod tests {
     use kyc_core::intake::{EventStore, MemoryStore, Provider};
     use kyc_core::kyc_state::Stream;
     use kyc_core::redact::Secret;
-    use kyc_core::secrets::{StagedSecret, StaticSecrets};
+    use kyc_core::secrets::{SecretSource, StagedSecret, StaticSecrets};
     use std::collections::HashMap;
     use std::time::Duration as StdDuration;
 
+    /// Counts the batch (AWSCURRENT) and two-stage reads of the credential secret.
+    #[derive(Default)]
+    struct CountingSecrets {
+        batches: std::sync::atomic::AtomicUsize,
+        staged: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl SecretSource for CountingSecrets {
+        async fn current(
+            &self,
+            names: &[&str],
+        ) -> Result<Vec<kyc_core::secrets::CurrentSecret>, kyc_core::secrets::SecretError> {
+            self.batches
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            credentials_source().current(names).await
+        }
+        async fn staged(&self, name: &str) -> Result<StagedSecret, kyc_core::secrets::SecretError> {
+            self.staged
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            credentials_source().staged(name).await
+        }
+    }
+
     fn endpoint(store: Arc<MemoryStore>, allow: Option<&str>) -> Endpoint {
-        let src = Arc::new(StaticSecrets(HashMap::from([(
+        endpoint_over(store, allow, Arc::new(credentials_source()))
+    }
+
+    fn credentials_source() -> StaticSecrets {
+        StaticSecrets(HashMap::from([(
             "creds".to_string(),
             StagedSecret {
                 current: Secret::new(
@@ -376,7 +411,14 @@ mod tests {
                 // Rotated an hour before the test clock: the old password is in its grace.
                 current_since: Some(Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()),
             },
-        )])));
+        )]))
+    }
+
+    fn endpoint_over(
+        store: Arc<MemoryStore>,
+        allow: Option<&str>,
+        src: Arc<dyn SecretSource>,
+    ) -> Endpoint {
         Endpoint {
             recorder: Recorder {
                 store,
@@ -507,6 +549,28 @@ mod tests {
         }
         assert_eq!(sink.merged().total(Metric::Rejections), 3.0);
         assert_eq!(sink.batches().len(), 5);
+    }
+
+    /// Issue 21: AWSCURRENT alone is read until a presented credential does not match; then
+    /// both stages once (the previous credential within its grace is accepted), and a flood
+    /// of wrong credentials reads nothing more.
+    #[tokio::test]
+    async fn awsprevious_is_read_only_when_a_credential_does_not_match() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let src = Arc::new(CountingSecrets::default());
+        let ep = endpoint_over(Arc::new(MemoryStore::default()), None, src.clone());
+        let reads = || (src.batches.load(SeqCst), src.staged.load(SeqCst));
+        assert_eq!(ep.handle(&post(KYC, "pw-new")).await.status, 202);
+        assert_eq!(reads(), (1, 0));
+        // The same delivery again with the previous password (still in its grace): accepted.
+        let r = ep.handle(&post(KYC, "pw-old")).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        assert_eq!(reads(), (1, 1));
+        for _ in 0..5 {
+            assert_eq!(ep.handle(&post(KYC, "wrong")).await.status, 401);
+        }
+        assert_eq!(ep.handle(&post(KYC, "pw-old")).await.status, 202);
+        assert_eq!(reads(), (1, 1));
     }
 
     #[tokio::test]

@@ -261,18 +261,22 @@ async fn next(State(s): State<Arc<Shared>>) -> Response {
     let mut put = |k: &'static str, v: String| {
         headers.insert(k, HeaderValue::from_str(&v).expect("ASCII header"));
     };
+    put("lambda-runtime-trace-id", trace_id(&inv.id));
     put("lambda-runtime-aws-request-id", inv.id);
     put("lambda-runtime-deadline-ms", deadline_ms.to_string());
     put(
         "lambda-runtime-invoked-function-arn",
         "arn:aws:lambda:eu-west-3:123456789012:function:coldstart".into(),
     );
-    put(
-        "lambda-runtime-trace-id",
-        "Root=1-00000000-000000000000000000000000".into(),
-    );
     put("content-type", "application/json".into());
     (headers, inv.event).into_response()
+}
+
+/// The X-Ray trace header the harness hands with invocation `request_id` (`req-N`): one trace
+/// per invocation, so a test can tell which invocation a log line belongs to.
+pub fn trace_id(request_id: &str) -> String {
+    let n: u64 = request_id.trim_start_matches("req-").parse().unwrap_or(0);
+    format!("Root=1-00000000-{n:024x};Sampled=1")
 }
 
 fn answer(s: &Shared, id: &str, answer: Answer) -> StatusCode {

@@ -30,6 +30,12 @@ const CHATTY_DEPENDENCIES: [&str; 8] = [
     "reqwest",
 ];
 
+/// Dependencies that log personal data at debug (the S3 SDK: each request's endpoint
+/// parameters, the object key included): capped at info here because production runs at INFO
+/// (template.yaml pins `ApplicationLogLevel: INFO`, checked by tools/template_checks.py), so
+/// the scan sees what production writes. The product's own debug lines stay scanned.
+const CAPPED_AS_IN_PRODUCTION: [&str; 1] = ["aws_sdk_s3"];
+
 /// Installs the subscriber if `KYC_TEST_LOG` names a level; does nothing otherwise, or when
 /// a subscriber is already installed.
 pub fn init_from_env() {
@@ -41,6 +47,7 @@ pub fn init_from_env() {
     };
     let targets = CHATTY_DEPENDENCIES
         .iter()
+        .chain(&CAPPED_AS_IN_PRODUCTION)
         .fold(Targets::new().with_default(level), |t, name| {
             t.with_target(*name, level.min(LevelFilter::INFO))
         });

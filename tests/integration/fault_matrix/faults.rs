@@ -9,7 +9,7 @@ use kyc_core::intake::{
 };
 use kyc_core::kyc_state::ProviderState;
 use kyc_core::redact::{Personal, Secret};
-use kyc_core::secrets::{SecretError, SecretSource, StagedSecret};
+use kyc_core::secrets::{CurrentSecret, SecretError, SecretSource, StagedSecret};
 use kyc_downstream::{EventPublisher, KycStateChanged, MemoryPublisher, PublishError};
 use kyc_gopay::client::{GoPayTransport, HttpAnswer, TransportError};
 use kyc_gopay::consent::PendingConsent;
@@ -168,6 +168,15 @@ pub struct FaultySecrets {
 
 #[async_trait]
 impl SecretSource for FaultySecrets {
+    async fn current(&self, names: &[&str]) -> Result<Vec<CurrentSecret>, SecretError> {
+        inject!(
+            self.inj,
+            "secrets.get",
+            self.inner.current(names).await,
+            |f: Fault| { SecretError::Unavailable(format!("injected {}", f.name())) }
+        )
+    }
+
     async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError> {
         inject!(
             self.inj,

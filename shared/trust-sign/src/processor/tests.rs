@@ -1,6 +1,6 @@
 use super::*;
 use chrono::TimeZone;
-use kyc_core::crypto::PayloadKey;
+use kyc_core::crypto::{NamingKey, PayloadKey};
 use kyc_core::intake::{MemoryStore, Provider};
 use kyc_core::secrets::StaticSecrets;
 use trust_sign_gen::{archive_bytes, write_archive, ArchiveOptions, Kind};
@@ -28,19 +28,23 @@ struct Twins {
     processor: Processor,
 }
 
+fn naming() -> NamingKey {
+    NamingKey::new("n1", [8; 32]).unwrap()
+}
+
 fn twins() -> Twins {
     let archives = Arc::new(MemoryArchives::default());
     let store = Arc::new(MemoryStore::default());
-    let keys = Keyring::new(PayloadKey::new("t", [7; 32]).unwrap(), vec![]);
+    let keys =
+        Keyring::new(PayloadKey::new("t", [7; 32]).unwrap(), vec![]).with_naming_key(naming());
     let processor = Processor {
         sources: archives.clone(),
         objects: archives.clone(),
         store: store.clone(),
-        keys: Cached::new(
+        keys: Keyring::cached(
             Arc::new(StaticSecrets(Default::default())),
             "k",
             Duration::from_secs(300),
-            Keyring::from_staged,
         )
         .preloaded(keys),
         settings: settings(),
@@ -128,7 +132,8 @@ async fn a_bad_archive_is_quarantined_then_recorded_failed() {
     );
     let mark = vec![(QUARANTINE_TAG.to_string(), "not_zip".to_string())];
     assert_eq!(t.archives.tags(BUCKET, "incoming/bad.zip"), mark);
-    let quarantined = crate::plan::quarantine_key("quarantine/", "incoming/", "incoming/bad.zip");
+    let quarantined =
+        crate::plan::quarantine_key("quarantine/", "incoming/", "incoming/bad.zip", &naming());
     assert_eq!(t.archives.tags(BUCKET, &quarantined), mark);
     assert_eq!(
         t.archives.object(BUCKET, &quarantined).unwrap(),
@@ -155,6 +160,44 @@ async fn a_failed_quarantine_is_retried_and_records_nothing() {
     let r = t.processor.handle(&n).await.unwrap();
     assert!(matches!(&r[0], RecordResult::Quarantined { .. }), "{r:?}");
     assert_eq!(t.store.event_count(), 1);
+}
+
+/// Issue 21: without a naming key no quarantine copy gets a reversible name: the record fails
+/// (retried) and nothing is copied, tagged or recorded; good archives still go through.
+#[tokio::test]
+async fn without_a_naming_key_a_bad_archive_is_retried_not_copied_under_a_reversible_name() {
+    let mut t = twins();
+    t.processor.keys = Keyring::cached(
+        Arc::new(StaticSecrets(Default::default())),
+        "k",
+        Duration::from_secs(300),
+    )
+    .preloaded(Keyring::new(PayloadKey::new("t", [7; 32]).unwrap(), vec![]));
+    let key = "incoming/1_corinne_berthier.zip";
+    t.archives
+        .insert(BUCKET, key, "v1", archive_bytes(Kind::NotZip));
+    let err = t
+        .processor
+        .handle(&[notification(key, "v1")])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no namingKey"), "{err}");
+    assert!(!err.contains("corinne"), "{err}");
+    assert_eq!(t.store.event_count(), 0);
+    assert!(t.archives.tags(BUCKET, key).is_empty());
+    t.archives.insert(
+        BUCKET,
+        "incoming/good.zip",
+        "v1",
+        customer(Kind::Full, "c9"),
+    );
+    let r = t
+        .processor
+        .handle(&[notification("incoming/good.zip", "v1")])
+        .await
+        .unwrap();
+    assert!(matches!(&r[0], RecordResult::Processed { .. }), "{r:?}");
 }
 
 #[tokio::test]
