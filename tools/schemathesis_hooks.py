@@ -66,7 +66,9 @@ schemathesis.openapi.format(
 
 # --- /xpollens/callbacks/{type}: the URL's type and the body ---------------------------------
 
-KNOWN_TYPES = {4, 15, 34, 35, 36, 47, 48}
+# Numbers, and the named PEP screening (compared case-insensitively, as the handler does).
+KNOWN_TYPES = {4, 15, 31, 34, 35, 36, 47, 48, "politicallyexposedpersonstatuscreatedorupdated"}
+_WORD = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _CONTROL = "\u0000-\u001f\u007f-\u009f"
 _SUBJECT = re.compile(rf"\s*[^\s{_CONTROL}](?:[^{_CONTROL}]*[^\s{_CONTROL}])?\s*")
 
@@ -83,11 +85,15 @@ def _scalar_text(value):
 
 
 def _callback_type(value):
-    """The body's type as the handler parses it (Rust's u32 FromStr), or None."""
+    """The type as the handler parses it (kyc_xpollens::callbacks::CallbackType::parse): a number
+    (Rust's u32 FromStr), else a word (letters, digits, `_`, `-`, `.`; lower-cased: compared
+    case-insensitively), or None."""
     text = _scalar_text(value)
-    if text is None or not re.fullmatch(r"\+?[0-9]+", text) or int(text) > 0xFFFF_FFFF:
+    if text is None:
         return None
-    return int(text)
+    if re.fullmatch(r"\+?[0-9]+", text) and int(text) <= 0xFFFF_FFFF:
+        return int(text)
+    return text.lower() if _WORD.fullmatch(text) else None
 
 
 def _valid_subject(value):
@@ -110,7 +116,7 @@ def before_call(context, case, kwargs):
     fields = body["Header"] if isinstance(body.get("Header"), dict) else body
     body_type = _callback_type(fields.get("type", body.get("type")))
     if body_type is not None and body_type != path_type:
-        fields["type"] = str(path_type)
+        fields["type"] = _scalar_text(case.path_parameters["type"])
         body_type = path_type
     if (body_type or path_type) in KNOWN_TYPES and not _valid_subject(fields.get("appUserId")):
         fields["appUserId"] = "contract-customer"
