@@ -376,6 +376,7 @@ impl EventStore for MemoryStore {
         let mut outcome = Outcome::planned(plan);
         if let (Some(patch), Some(subject)) = (&plan.patch, &e.subject) {
             let state = m.states.entry((subject.clone(), e.provider)).or_default();
+            // Under the lock: the compare-and-swap of the DynamoDB store, trivially.
             if let Err(reason) = state.apply(patch) {
                 outcome = Outcome::NotApplied { reason };
             }

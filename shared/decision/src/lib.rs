@@ -255,6 +255,14 @@ pub fn provider_decision(
         })
         .flatten();
     let mut rules: Vec<AppliedRule> = Vec::new();
+    let mut flags: Vec<String> = decisive
+        .iter()
+        .flat_map(|(_, v)| v.flags.iter())
+        .filter(|f| mapping::INFO_FLAGS.contains(&f.as_str()))
+        .cloned()
+        .collect();
+    flags.sort();
+    flags.dedup();
     let mut evidence = Vec::new();
     let mut since: Option<DateTime<Utc>> = None;
     let mut valid_until: Option<DateTime<Utc>> = None;
@@ -281,6 +289,7 @@ pub fn provider_decision(
         return ProviderDecision {
             evidence,
             since,
+            flags,
             ..ProviderDecision::not_started()
         };
     };
@@ -309,7 +318,7 @@ pub fn provider_decision(
     ProviderDecision {
         decision,
         reasons,
-        flags: Vec::new(),
+        flags,
         since,
         evidence,
         valid_until,
@@ -607,10 +616,13 @@ pub fn decide(
             reasons.extend(d.reasons.iter().cloned());
         }
     }
-    let mut flags = Vec::new();
+    // Information a provider gave that holds whatever the outcome (enhanced due diligence).
+    let mut flags: Vec<String> = providers.values().flat_map(|d| d.flags.clone()).collect();
     if covered_any {
         flags.push("bankAdjudicated".to_string());
     }
+    flags.sort();
+    flags.dedup();
     reasons.sort();
     reasons.dedup();
     let valid_until = (decision == Decision::Verified)

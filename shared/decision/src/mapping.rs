@@ -93,6 +93,10 @@ use StreamName::{Exact, Prefix};
 const KYC_DEMAND: StreamName = Exact("kycDemand");
 const USER_RECORD: StreamName = Exact("userRecord");
 const USER_FREEZE: StreamName = Exact("userFreeze");
+/// Xpollens PEP screening (`PoliticallyExposedPersonStatusCreatedOrUpdated`). The #31
+/// complementary diligence stream is not decisive: it follows transfers (origin of funds), not
+/// the customer's identity; an operator sees it in the provider detail.
+const PEP_SCREENING: StreamName = Exact("pepScreening");
 /// Trust & Sign: one stream per client file.
 const CLIENT_FILE: StreamName = Prefix("clientFile#");
 /// GoPay streams (`kyc_gopay::plan`).
@@ -179,6 +183,28 @@ pub const ROWS: &[Row] = &[
         decide(Blocked, Some("userFrozen"))
     ),
     row!(Xpollens, USER_FREEZE, "NotFrozen", Effect::Neutral),
+    // Xpollens PEP screening: onboarding waits for the screening; a refusal blocks until the
+    // bank resolves it; an acceptance passes with the `enhancedDueDiligence` flag (INFO_FLAGS).
+    row!(
+        Xpollens,
+        PEP_SCREENING,
+        "InAnalysis",
+        decide(Pending, Some("pepScreeningRunning"))
+    ),
+    row!(Xpollens, PEP_SCREENING, "NotPep", Effect::Neutral),
+    row!(
+        Xpollens,
+        PEP_SCREENING,
+        "PepAwaitingDecision",
+        decide(InReview, Some("pepDecisionAwaited"))
+    ),
+    row!(
+        Xpollens,
+        PEP_SCREENING,
+        "AcceptedWithEnhancedDueDiligence",
+        Effect::Neutral
+    ),
+    row!(Xpollens, PEP_SCREENING, "Blocked", sticky("pepRefused")),
     // Trust & Sign client files (`clientFile.state`): the newest file decides; a fraud mark on
     // any file is a sticky block (see FLAG_ROWS).
     row!(
@@ -346,6 +372,10 @@ pub const FLAG_ROWS: &[FlagRow] = &[
         effect: decide(InReview, Some("sameSecondAmbiguous")),
     },
 ];
+
+/// Flags a stream value carries that change no decision but must reach whoever onboards the
+/// customer (copied into the provider's and the overall decision's `flags`).
+pub const INFO_FLAGS: &[&str] = &["enhancedDueDiligence"];
 
 /// A GoPay identification reason (`detail.reasons[]`, GoPay's `reasons`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

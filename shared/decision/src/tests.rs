@@ -186,7 +186,9 @@ fn streams_without_rows_are_not_decisive() {
 /// The test that fails when a status a provider's parser knows has no row.
 #[test]
 fn every_status_the_parsers_know_has_a_row() {
-    use kyc_xpollens::status::{KycStatus, StatusRules, UserFreezeStatus, UserRecordStatus};
+    use kyc_xpollens::status::{
+        KycStatus, PepStatus, StatusRules, UserFreezeStatus, UserRecordStatus,
+    };
     let has = |p: Provider, stream: &str, status: &str| {
         assert!(
             mapping::row(p, stream, status).is_some(),
@@ -203,6 +205,14 @@ fn every_status_the_parsers_know_has_a_row() {
     for s in UserFreezeStatus::ALL {
         has(Provider::Xpollens, "userFreeze", s.name());
     }
+    for s in PepStatus::ALL {
+        has(Provider::Xpollens, "pepScreening", s.name());
+    }
+    assert_eq!(Stream::PEP_SCREENING.attribute(), "pepScreening");
+    assert!(!mapping::is_decisive(
+        Provider::Xpollens,
+        Stream::COMPLEMENTARY_DILIGENCE.attribute()
+    ));
     assert_eq!(Stream::KYC_DEMAND.attribute(), "kycDemand");
     assert_eq!(Stream::USER_RECORD.attribute(), "userRecord");
     assert_eq!(Stream::USER_FREEZE.attribute(), "userFreeze");
@@ -245,6 +255,9 @@ fn every_status_the_parsers_know_has_a_row() {
             }
             (Provider::Xpollens, "userFreeze") => {
                 UserFreezeStatus::ALL.iter().any(|s| s.name() == row.status)
+            }
+            (Provider::Xpollens, "pepScreening") => {
+                PepStatus::ALL.iter().any(|s| s.name() == row.status)
             }
             (Provider::TrustSign, _) => {
                 kyc_trust_sign::report::ClientFileState::ALL.contains(&row.status)
@@ -623,4 +636,43 @@ fn every_row_is_in_the_decision_page() {
     for f in mapping::FLAG_ROWS {
         assert!(doc.contains(&format!("`{}`", f.flag)), "{}", f.flag);
     }
+}
+
+/// Issue 24's PEP screening (issue 25's rows): an accepted PEP passes with the
+/// `enhancedDueDiligence` flag on the provider's and the overall decision; a refusal blocks,
+/// and stays blocked after a later acceptance until the bank resolves it.
+#[test]
+fn a_pep_acceptance_passes_with_enhanced_due_diligence_and_a_refusal_stays_blocked() {
+    let mut accepted = value("AcceptedWithEnhancedDueDiligence", 2, "pep-ok");
+    accepted.flags = vec!["enhancedDueDiligence".into()];
+    let pep_ok = inputs(&[(
+        Provider::Xpollens,
+        state(&[
+            ("kycDemand", value("Complete", 1, "k")),
+            ("pepScreening", accepted.clone()),
+        ]),
+    )]);
+    let d = decide("c", &pep_ok, &policy(), now());
+    assert_eq!(d.decision, Decision::Verified);
+    assert_eq!(d.flags, ["enhancedDueDiligence"]);
+    assert_eq!(
+        d.providers[&Provider::Xpollens].flags,
+        ["enhancedDueDiligence"]
+    );
+
+    let refused = inputs(&[(
+        Provider::Xpollens,
+        state(&[
+            ("kycDemand", value("Complete", 1, "k")),
+            ("pepScreening", value("Blocked", 3, "pep-no")),
+        ]),
+    )]);
+    let first = decide("c", &refused, &policy(), now());
+    assert_eq!(first.decision, Decision::Blocked);
+    assert_eq!(first.reasons, ["pepRefused"]);
+    let mut later = pep_ok.clone();
+    later.stored = Some(first);
+    let second = decide("c", &later, &policy(), now());
+    assert_eq!(second.decision, Decision::Blocked, "sticky until the bank");
+    assert_eq!(second.reasons, ["pepRefused"]);
 }
