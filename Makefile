@@ -100,7 +100,7 @@ bench: tools
 	cargo build --release -p lambda-harness --bins
 	cargo build --release $(addprefix -p ,$(FUNCTION_BINS)) --bins
 	@date +%s > target/bench-results.started
-	cargo bench -p kyc-xpollens --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
+	cargo bench -p xpollens-callback --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
 	cargo run --profile bench-tools -p kyc-integration-tests --bin measure-aws-calls
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-twin-bench
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32

@@ -83,3 +83,62 @@ fn a_file_of_neither_form_fails_with_a_clear_message() {
     let (ok, _, stderr) = replay(&[dir.path().join("missing.json")]);
     assert!(!ok && stderr.contains("cannot read"), "{stderr}");
 }
+
+/// Issue 24: a real delivery sequence of one day — PEP screening, a transfer's complementary
+/// diligence, a user freeze live then its queue copies — keeps `kyc xpollens replay`'s output
+/// format, each of them its own stream in the customer's state.
+#[test]
+fn pep_screening_and_complementary_diligence_show_as_their_own_streams() {
+    let (ok, stdout, stderr) = replay(&[
+        events("xpollens-15-user-freeze.json"),
+        events("xpollens-pep-awaiting-decision.json"),
+        events("xpollens-31-to-review.json"),
+        events("xpollens-pep-accepted-edd.json"),
+        events("xpollens-31-validated.json"),
+        events("xpollens-queue-page-without-payload.json"),
+    ]);
+    assert!(ok, "{stderr}");
+    let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let erin = &out["customers"]["demo-erin"]["state"]["providers"]["xpollens"];
+    assert_eq!(
+        erin["pepScreening"]["status"],
+        "AcceptedWithEnhancedDueDiligence"
+    );
+    assert_eq!(erin["pepScreening"]["final"], true);
+    assert_eq!(erin["pepScreening"]["detail"]["enhancedDueDiligence"], true);
+    let bob = &out["customers"]["demo-bob"]["state"]["providers"]["xpollens"];
+    let diligence = &bob["complementaryDiligence"];
+    assert_eq!(diligence["status"], "Validated");
+    assert_eq!(diligence["detail"]["orderId"], "rx193bo32");
+    assert_eq!(diligence["items"]["closedCount"], 1);
+    assert_eq!(diligence["items"]["open"], serde_json::json!({}));
+    assert_eq!(
+        diligence["sealedSecrets"],
+        serde_json::json!(["transmitterFullName"])
+    );
+    // The queue kept the second freeze's query string: applied (unfrozen a minute later).
+    assert_eq!(bob["userFreeze"]["status"], "NotFrozen");
+    let history = out["customers"]["demo-erin"]["history"].as_array().unwrap();
+    assert_eq!(
+        history[0]["eventType"],
+        "PoliticallyExposedPersonStatusCreatedOrUpdated"
+    );
+    // The first freeze copy kept nothing: a missed callback, recorded, never applied.
+    let deliveries = out["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 7, "{deliveries:?}");
+    let missed = &deliveries[5];
+    assert!(
+        missed["eventId"]
+            .as_str()
+            .unwrap()
+            .ends_with(".withoutPayload"),
+        "{missed}"
+    );
+    assert!(missed["outcome"]
+        .as_str()
+        .unwrap()
+        .starts_with("recorded: missed callback kept without its data"));
+    assert_eq!(deliveries[6]["outcome"], "applied");
+    // The transmitter's name is personal data: never printed.
+    assert!(!stdout.contains("Epp Sandra"), "{stdout}");
+}

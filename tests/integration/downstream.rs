@@ -203,3 +203,79 @@ async fn a_poison_record_alone_is_reported_failed_and_nothing_else_is_lost() {
     customers.sort();
     assert_eq!(customers, vec!["alice", "bob"]);
 }
+
+/// Issue 24: a PEP screening is a stream of its own in the state-change events, and an
+/// acceptance says so explicitly: `AcceptedWithEnhancedDueDiligence`, never a plain pass.
+#[tokio::test]
+async fn a_pep_acceptance_is_published_with_enhanced_due_diligence() {
+    use kyc_core::crypto::{Keyring, PayloadKey};
+    use kyc_core::intake::EventId;
+    use kyc_xpollens::delivery::Channel;
+    use kyc_xpollens::plan::{plan, Delivery};
+    let (moto, config, store, stream_arn) = setup().await;
+    let bus = bus_with_consumer(&moto, &config, BUS).await;
+    let keys = Keyring::new(PayloadKey::new("k", [5; 32]).unwrap(), vec![]);
+    let pep = |decision: &str| {
+        format!(
+            r#"{{"appUserId":"erin","type":"PoliticallyExposedPersonStatusCreatedOrUpdated","isPoliticallyExposedPerson":true,"finalDecisionPep":{decision},"riskAnalysisStatut":"done"}}"#
+        )
+    };
+    for (id, second, body) in [("p1", 1, pep("null")), ("p2", 2, pep("true"))] {
+        let callback = kyc_xpollens::parse_callback(body.as_bytes(), None).unwrap();
+        let event_id = EventId::from_provider(id).unwrap();
+        let delivery = Delivery {
+            event_id: &event_id,
+            received_at: at(second),
+            process_date: Some(at(second)),
+            body: body.as_bytes(),
+            channel: &Channel::Live,
+            notes: &[],
+        };
+        let outcome = store.record(&plan(&callback, &delivery, &keys)).await;
+        assert_eq!(outcome.unwrap(), Outcome::Applied);
+    }
+    let records = stream_records(&moto, &stream_arn).await;
+    let publisher = state_publisher::build(
+        &state_publisher::Settings {
+            event_bus: BUS.into(),
+        },
+        &config,
+    );
+    let answer = state_publisher::handle(&publisher, json!({ "Records": records }))
+        .await
+        .unwrap();
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let validate = validator();
+    // Stream, previous status, status, final, flags.
+    type Seen = (String, Option<String>, String, bool, Vec<String>);
+    let mut seen: Vec<Seen> = received(&moto, &bus)
+        .await
+        .iter()
+        .map(|e| {
+            validate(&e["detail"]).unwrap_or_else(|err| panic!("{}: {err}", e["detail"]));
+            let d: KycStateChanged = serde_json::from_value(e["detail"].clone()).unwrap();
+            (d.stream, d.previous_status, d.status, d.is_final, d.flags)
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "pepScreening".into(),
+                None,
+                "PepAwaitingDecision".into(),
+                false,
+                vec![]
+            ),
+            (
+                "pepScreening".into(),
+                Some("PepAwaitingDecision".into()),
+                "AcceptedWithEnhancedDueDiligence".into(),
+                true,
+                // The decision reads it as a flag, never as a plain pass.
+                vec!["enhancedDueDiligence".into()]
+            ),
+        ]
+    );
+}

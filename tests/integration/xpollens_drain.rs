@@ -330,3 +330,116 @@ async fn many_pages_with_repeated_ids_make_one_event_per_id() {
     let limits: Vec<u32> = env.sim.removals().iter().map(|r| r.limit).collect();
     assert_eq!(limits, [10, 10, 10, 10, 3]);
 }
+
+// ----- issue 24: every queue copy applied or kept whole -------------------------------------
+
+/// The event item of an event id, as DynamoDB holds it.
+async fn event_item(
+    env: &DrainEnv,
+    id: &str,
+) -> Option<std::collections::HashMap<String, kyc_aws::aws_sdk_dynamodb::types::AttributeValue>> {
+    use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
+    kyc_aws::aws_sdk_dynamodb::Client::new(&env.config)
+        .get_item()
+        .table_name(kyc_integration_tests::TABLE)
+        .key(
+            "PK",
+            Av::S(kyc_core::keys::event_pk(Provider::Xpollens, id)),
+        )
+        .key("SK", Av::S(kyc_core::keys::EVENT_SK.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_missed_live_is_applied_from_its_kept_query_or_kept_as_missed() {
+    let env = DrainEnv::start(SimConfig::default()).await;
+    // #15 never reached us; the queue kept its query string beside the empty payload.
+    env.sim.push(
+        Callback::new("frz-q", at(1), "")
+            .payload_form(PayloadForm::String)
+            .of_type("15")
+            .with_query_string("type=15&userstatus=2&userid=fred")
+            .attempts(&[None, Some(503)]),
+    );
+    // Another one kept nothing but its type.
+    env.sim.push(
+        Callback::new("frz-lost", at(2), "")
+            .payload_form(PayloadForm::String)
+            .of_type("15")
+            .attempts(&[None]),
+    );
+    let r = env.drain(30).await.unwrap();
+    assert_eq!(
+        (r.new, r.missed_without_payload, r.rejected),
+        (2, 1, 0),
+        "{r:?}"
+    );
+    let fred = env.reader.provider_states("fred").await.unwrap();
+    assert_eq!(
+        fred[&Provider::Xpollens].status(Stream::USER_FREEZE),
+        Some("Frozen")
+    );
+    // The lost one: an event (never expires) under an id derived from its Webhook-Id.
+    let missed = event_item(&env, "frz-lost.withoutPayload").await.unwrap();
+    assert_eq!(missed["eventType"].as_s().unwrap(), "15");
+    assert!(event_item(&env, "frz-lost").await.is_none());
+    assert_eq!(env.sim.queue_len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_over_the_live_limit_is_stored_whole_in_the_body_bucket_and_applied() {
+    let env = DrainEnv::start(SimConfig::default()).await;
+    // Refused live with 413 on every attempt: only the queue has it, whole.
+    let pad = "p".repeat(kyc_xpollens::endpoint::BODY_LIMIT + 64 * 1024);
+    let body = format!(r#"{{"type":"4","status":"Complete","appUserId":"gina","note":"{pad}"}}"#);
+    env.sim
+        .push(Callback::new("big-1", at(1), &body).attempts(&[Some(413), Some(413)]));
+    let r = env.drain(30).await.unwrap();
+    assert_eq!((r.new, r.oversized, r.removed), (1, 0, 2), "{r:?}");
+    assert_eq!(kyc_status(&env, "gina").await.as_deref(), Some("Complete"));
+    let item = event_item(&env, "big-1").await.unwrap();
+    assert!(item.contains_key("bodyRef") && !item.contains_key("sealedBody"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_over_the_bound_is_read_smaller_and_an_entry_over_it_kept_as_digest() {
+    let env = DrainEnv::start(SimConfig::default()).await;
+    for (n, minute) in [(1, 1), (2, 2), (3, 4), (4, 5)] {
+        env.sim.push(Callback::new(
+            &format!("small-{n}"),
+            at(minute),
+            &kyc_body(&format!("hana{n}"), "Pending"),
+        ));
+    }
+    let huge = format!(
+        r#"{{"type":"4","status":"Rejected","appUserId":"hugo","note":"{}"}}"#,
+        "h".repeat(256 * 1024)
+    );
+    env.sim
+        .push(Callback::new("huge-1", at(3), &huge).attempts(&[Some(413)]));
+    // Answers bounded at 64 KiB: the page of five is too large, so is the huge entry alone.
+    let api = env.bounded_api(64 * 1024);
+    let r = env.drain_with(api.clone(), 30).await.unwrap();
+    assert!(r.drained, "{r:?}");
+    assert_eq!((r.new, r.oversized, r.removed), (5, 1, 5), "{r:?}");
+    assert!(r.smaller_reads >= 1, "{r:?}");
+    assert_eq!(env.sim.queue_len(), 0);
+    for n in 1..=4 {
+        assert_eq!(
+            kyc_status(&env, &format!("hana{n}")).await.as_deref(),
+            Some("Pending")
+        );
+    }
+    assert_eq!(
+        kyc_status(&env, "hugo").await,
+        None,
+        "never read, never applied"
+    );
+    let kept = event_item(&env, "huge-1.oversized").await.unwrap();
+    let summary = format!("{:?}", kept["summary"]);
+    assert!(summary.contains("oversizedQueueEntry"), "{summary}");
+    assert!(kept.contains_key("bodySha256"));
+}

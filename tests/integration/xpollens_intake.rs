@@ -186,6 +186,98 @@ async fn shuffled_storm_ends_in_the_in_order_states() {
     assert_eq!(s.store.history("bob").await.unwrap().len(), 5);
 }
 
+const TRANSMITTER: &str = "Sandrine Transmitter-Planted";
+
+/// One customer's same-second statuses, transfers' complementary diligences and PEP
+/// screenings (issue 24): each of them merges with the current value.
+fn merging_scenario() -> Vec<Delivery> {
+    let d = |id: &str, at: &str, body: String| {
+        Delivery::new(id, &format!("12/11/2026 {at} +00:00"), &body)
+    };
+    let kyc = |status: &str| format!(r#"{{"type":"4","status":"{status}","appUserId":"tess"}}"#);
+    let dil = |order: &str, status: &str| {
+        format!(
+            r#"{{"type":"31","status":"{status}","appUserId":"tess","diligenceType":"SCTIN","reason":"Name mismatch","amount":145,"transferDate":"2026-11-12T08:30:00Z","transmitterFullName":"{TRANSMITTER}","operationType":"SCT_In","orderId":"{order}","score":{{"name":0.3,"firstName":1}}}}"#
+        )
+    };
+    let pep = |is_pep: &str, decision: &str| {
+        format!(
+            r#"{{"appUserId":"tess","type":"PoliticallyExposedPersonStatusCreatedOrUpdated","isPoliticallyExposedPerson":{is_pep},"finalDecisionPep":{decision},"riskAnalysisStatut":"inProgress"}}"#
+        )
+    };
+    let mut all = vec![
+        // Three statuses of one second: the fixed precedence picks AwaitingExpertise.
+        d("t-k1", "10:00:00", kyc("Pending")),
+        d("t-k2", "10:00:00", kyc("Incomplete")),
+        d("t-k3", "10:00:00", kyc("AwaitingExpertise")),
+        // PEP: two values of one second, then the decision.
+        d("t-p1", "10:00:00", pep("null", "null")),
+        d("t-p2", "10:00:00", pep("true", "null")),
+        d("t-p3", "10:00:05", pep("true", "true")),
+    ];
+    for n in 1..=6 {
+        // Two transfers per second: their diligences tie on the second too.
+        let at = format!("10:00:0{}", n / 2);
+        all.push(d(
+            &format!("t-d{n}"),
+            &at,
+            dil(&format!("o{n}"), "To_Review_Manually"),
+        ));
+    }
+    all.push(d("t-v1", "10:00:07", dil("o1", "Validated")));
+    all.push(d("t-v3", "10:00:08", dil("o3", "Validated")));
+    all.push(d("t-r5", "10:00:09", dil("o5", "Refused")));
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn same_second_ties_and_diligences_converge_under_concurrent_delivery() {
+    for seed in [1u64, 2] {
+        let s = stack().await;
+        let mut deliveries = merging_scenario();
+        // Every callback twice (Xpollens retries), shuffled, all at once.
+        deliveries.extend(merging_scenario());
+        deliveries.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        let tasks: Vec<_> = deliveries
+            .into_iter()
+            .map(|d| {
+                let ep = s.endpoint.clone();
+                tokio::spawn(async move { deliver(&ep, &d).await })
+            })
+            .collect();
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, 202, "{body}");
+        }
+        let states = s.store.provider_states("tess").await.unwrap();
+        let x = &states[&Provider::Xpollens];
+        let demand = x.stream(&Stream::KYC_DEMAND).unwrap();
+        assert_eq!(demand.status, "AwaitingExpertise", "seed {seed}");
+        assert_eq!(demand.same_second_ambiguous, Some(true), "seed {seed}");
+        let pep = x.stream(&Stream::PEP_SCREENING).unwrap();
+        assert_eq!(pep.status, "AcceptedWithEnhancedDueDiligence");
+        assert_eq!(pep.same_second_ambiguous, Some(false), "a later second");
+        let dil = x.stream(&Stream::COMPLEMENTARY_DILIGENCE).unwrap();
+        assert_eq!(
+            (dil.status.as_str(), dil.event_id.as_str()),
+            ("Refused", "t-r5")
+        );
+        let items = dil.items.as_ref().unwrap();
+        let open: Vec<&str> = items.open.keys().map(String::as_str).collect();
+        assert_eq!(open, ["o2", "o4", "o6"], "seed {seed}");
+        assert_eq!(items.closed.len(), 3);
+        assert_eq!(items.open["o4"].event_id, "t-d4");
+        assert_eq!(s.store.history("tess").await.unwrap().len(), 15);
+        // The transmitter's name is sealed: nowhere in clear in the table.
+        let dump = format!("{:?}", scan_all(&s.config).await);
+        assert!(
+            !dump.contains("Transmitter-Planted"),
+            "name stored in clear"
+        );
+        assert!(dil.sealed.contains_key("transmitterFullName"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_deliveries_of_one_webhook_apply_once() {
     let s = stack().await;
@@ -353,6 +445,23 @@ async fn every_sample_event_file_is_accepted_by_the_handler() {
         .unwrap();
     assert_eq!(header_form.outcome, "applied");
     assert_eq!(header_form.summary["authenticationStatus"], "Succeeded");
+    // Issue 24's samples: PEP accepted with enhanced due diligence, a transfer's diligence
+    // reviewed then validated, a JSON callback sent form-typed.
+    let erin = s.store.provider_states("demo-erin").await.unwrap();
+    assert_eq!(
+        erin[&Provider::Xpollens].status(Stream::PEP_SCREENING),
+        Some("AcceptedWithEnhancedDueDiligence")
+    );
+    let diligence = bob[&Provider::Xpollens]
+        .stream(&Stream::COMPLEMENTARY_DILIGENCE)
+        .unwrap();
+    assert_eq!(diligence.status, "Validated");
+    assert!(diligence.items.as_ref().unwrap().open.is_empty());
+    let frank = s.store.provider_states("demo-frank").await.unwrap();
+    assert_eq!(
+        frank[&Provider::Xpollens].status(Stream::KYC_DEMAND),
+        Some("Incomplete")
+    );
 }
 
 /// The same endpoint over a store with another inline-body limit and no body store.

@@ -159,6 +159,41 @@ impl DrainEnv {
         }
     }
 
+    /// The API client, its queue answers bounded at `bytes` (the oversized paths without
+    /// 32 MiB pages).
+    pub fn bounded_api(&self, bytes: usize) -> Arc<XpollensApi> {
+        let secrets = Arc::new(SecretsManagerSource::new(&self.config));
+        Arc::new(
+            XpollensApi::new(
+                Arc::new(ReqwestApiTransport::new(Duration::from_secs(5)).unwrap()),
+                ApiConfig::new(
+                    &self.sim.base_url(),
+                    &self.sim.token_url(),
+                    self.sim.config().scope.as_deref(),
+                    ClientAuth::Basic,
+                )
+                .unwrap(),
+                Cached::new(secrets, API_SECRET, Duration::from_secs(300), |s| {
+                    ApiCredentials::from_secret_json(s.current.expose())
+                }),
+                Arc::new(Utc::now),
+            )
+            .with_max_page_bytes(bytes),
+        )
+    }
+
+    /// One scheduled run with another API client.
+    pub async fn drain_with(
+        &self,
+        api: Arc<XpollensApi>,
+        limit: u32,
+    ) -> Result<DrainReport, DrainFailed> {
+        let deadline = Utc::now().timestamp_millis() as u64 + 60_000;
+        let mut wiring = self.wiring(limit);
+        wiring.api = api;
+        wiring.invoke(deadline).await
+    }
+
     /// One scheduled run, with a minute before its deadline.
     pub async fn drain(&self, limit: u32) -> Result<DrainReport, DrainFailed> {
         let deadline = Utc::now().timestamp_millis() as u64 + 60_000;

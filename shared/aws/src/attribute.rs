@@ -12,8 +12,26 @@ use serde_json::Value;
 #[error("attribute is not a JSON value: {0}")]
 pub struct NotJson(String);
 
+/// The attribute of a JSON value, built in one walk (the same mapping as `serde_dynamo`, which
+/// reads them back: null → NULL, number → N (integers as written, floats as Rust prints them), string → S, array → L, object → M;
+/// property-tested against it). Every event writes a few of these trees, on the hot path.
 pub fn to_attribute(value: &Value) -> AttributeValue {
-    serde_dynamo::to_attribute_value(value).expect("every JSON value is a DynamoDB value")
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        // Integers as written, floats as Rust prints an f64 (`0.0` → `0`), as serde_dynamo.
+        Value::Number(n) => AttributeValue::N(match n.as_f64() {
+            Some(f) if !(n.is_i64() || n.is_u64()) => f.to_string(),
+            _ => n.to_string(),
+        }),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(items) => AttributeValue::L(items.iter().map(to_attribute).collect()),
+        Value::Object(map) => AttributeValue::M(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_attribute(v)))
+                .collect(),
+        ),
+    }
 }
 
 pub fn from_attribute(value: AttributeValue) -> Result<Value, NotJson> {
@@ -46,6 +64,37 @@ mod tests {
     use aws_sdk_dynamodb::primitives::Blob;
     use serde_json::json;
     use std::collections::HashMap;
+
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The one-walk conversion is exactly serde_dynamo's (which reads the values back).
+        #[test]
+        fn the_direct_conversion_is_serde_dynamos(value in json()) {
+            let direct = to_attribute(&value);
+            let reference: AttributeValue = serde_dynamo::to_attribute_value(&value).unwrap();
+            proptest::prop_assert_eq!(&direct, &reference);
+        }
+    }
 
     #[test]
     fn round_trip() {

@@ -23,7 +23,9 @@
 //! history entry (condition: new), update the state stream (condition: `ord` greater — see
 //! `kyc_core::kyc_state`). A duplicate fails the first condition: one call, nothing changed.
 //! Only an event the rules do not apply costs a second transaction, recording it with the
-//! reason.
+//! reason. A stream that merges (same-second ties, keyed items: `kyc_state::resolve`) takes the
+//! state item the cancelled transaction hands back, merges, and writes over exactly that
+//! version (`#ver = :ver`): a compare-and-swap, no extra read.
 
 use super::attribute::{from_attribute, to_attribute};
 use async_trait::async_trait;
@@ -40,7 +42,7 @@ use kyc_core::intake::{
     HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
 };
 use kyc_core::keys;
-use kyc_core::kyc_state::{check, ProviderState, Stream, StreamValue};
+use kyc_core::kyc_state::{blind_write_floor, resolve, ProviderState, Stream, StreamValue};
 use kyc_core::legacy_keys::{self, LegacyKeyLayout};
 use rand::Rng as _;
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +66,10 @@ pub const INLINE_BODY_LIMIT: usize = 64 * 1024;
 pub const INLINE_BODY_LIMIT_WITHOUT_STORE: usize = 350 * 1024;
 
 const CONFLICT_RETRIES: u32 = 6;
+/// Merged writes that may lose their compare-and-swap in a row. Each loss means another
+/// writer of the same customer succeeded (progress), so with N concurrent callbacks of one
+/// customer a writer loses at most N - 1 times; a burst of tens is tolerated, jittered.
+const MERGE_RETRIES: u32 = 32;
 
 fn s(v: impl Into<String>) -> Av {
     Av::S(v.into())
@@ -71,6 +77,21 @@ fn s(v: impl Into<String>) -> Av {
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// How one attempt writes the state stream.
+enum StateWrite {
+    /// The event's own value, over a current value below `kyc_state::blind_write_floor` (no
+    /// read; for most events the only attempt).
+    Blind,
+    /// A value merged with the current one, over exactly that item version.
+    Merged {
+        value: Box<StreamValue>,
+        /// The item's `version` when it was read (absent on an item no event wrote).
+        version: Option<String>,
+        /// Sealed texts the merge kept from the current value, by name.
+        kept_sealed: Vec<(String, String)>,
+    },
 }
 
 /// Where, in one transaction's items, the legacy event check and the state update are.
@@ -216,19 +237,57 @@ impl DynamoStore {
         subject: &str,
         provider: Provider,
         plan: &WritePlan,
+        write: &StateWrite,
     ) -> Option<TransactWriteItem> {
         let patch = plan.patch.as_ref()?;
-        let value = serde_json::to_value(&patch.value).expect("stream value serialises");
-        let update = Update::builder()
+        let mut update = Update::builder();
+        let value = match write {
+            StateWrite::Blind => {
+                update = update
+                    .condition_expression("attribute_not_exists(#s) OR #s.#ord < :ord")
+                    .expression_attribute_names("#ord", "ord")
+                    .expression_attribute_values(
+                        ":ord",
+                        Av::N(blind_write_floor(&patch.value).to_string()),
+                    );
+                &patch.value
+            }
+            StateWrite::Merged {
+                value,
+                version,
+                kept_sealed,
+            } => {
+                // Compare-and-swap: the item is still the version merged from, and a sealed
+                // text the merge kept was not re-sealed meanwhile (a reseal bumps no version).
+                let mut condition = match version {
+                    Some(v) => {
+                        update = update.expression_attribute_values(":ver", Av::N(v.clone()));
+                        "#ver = :ver".to_string()
+                    }
+                    None => "attribute_not_exists(#ver)".to_string(),
+                };
+                if !kept_sealed.is_empty() {
+                    update = update.expression_attribute_names("#sealed", "sealed");
+                }
+                for (i, (name, text)) in kept_sealed.iter().enumerate() {
+                    condition.push_str(&format!(" AND #s.#sealed.#f{i} = :f{i}"));
+                    update = update
+                        .expression_attribute_names(format!("#f{i}"), name)
+                        .expression_attribute_values(format!(":f{i}"), s(text));
+                }
+                update = update.condition_expression(condition);
+                value.as_ref()
+            }
+        };
+        let value = serde_json::to_value(value).expect("stream value serialises");
+        let update = update
             .table_name(&self.table)
             .key("PK", s(keys::customer_pk(provider, subject)))
             .key("SK", s(keys::STATE_SK))
             .update_expression(
                 "SET #s = :v, #t = :type, #u = :now, #last = :id, #c = :c ADD #ver :one",
             )
-            .condition_expression("attribute_not_exists(#s) OR #s.#ord < :ord")
             .expression_attribute_names("#s", patch.stream.attribute())
-            .expression_attribute_names("#ord", "ord")
             .expression_attribute_names("#t", "itemType")
             .expression_attribute_names("#u", "updatedAt")
             .expression_attribute_names("#last", "lastEventId")
@@ -236,7 +295,6 @@ impl DynamoStore {
             .expression_attribute_names("#c", "customerId")
             .expression_attribute_values(":c", s(subject))
             .expression_attribute_values(":v", to_attribute(&value))
-            .expression_attribute_values(":ord", Av::N(patch.value.ord.to_string()))
             .expression_attribute_values(":type", s("state"))
             .expression_attribute_values(":now", s(plan.event.received_at.to_rfc3339()))
             .expression_attribute_values(":id", s(&plan.event.event_id))
@@ -347,7 +405,9 @@ impl EventStore for DynamoStore {
             self.seed_state_from_legacy(e.provider, subject, e.received_at)
                 .await?;
         }
-        for attempt in 0..=CONFLICT_RETRIES {
+        let mut state_write = (outcome == Outcome::Applied).then_some(StateWrite::Blind);
+        let (mut conflicts, mut merges) = (0u32, 0u32);
+        loop {
             let mut at = ItemsAt::default();
             let mut items = vec![self.put_event(e, &outcome, body_ref.as_deref())];
             if self.legacy.reads_legacy() {
@@ -355,12 +415,10 @@ impl EventStore for DynamoStore {
                 items.push(self.legacy_event_absent(e));
             }
             items.push(self.put_history(e, &outcome));
-            if outcome == Outcome::Applied {
-                if let Some(subject) = &e.subject {
-                    if let Some(update) = self.update_state(subject, e.provider, plan) {
-                        at.state = Some(items.len());
-                        items.push(update);
-                    }
+            if let (Some(write), Some(subject)) = (&state_write, &e.subject) {
+                if let Some(update) = self.update_state(subject, e.provider, plan, write) {
+                    at.state = Some(items.len());
+                    items.push(update);
                 }
             }
             match self.transact(items, at).await? {
@@ -373,26 +431,53 @@ impl EventStore for DynamoStore {
                     })
                 }
                 Some(Cancelled::StateNotNewer(item)) => {
+                    merges += 1;
+                    if merges > MERGE_RETRIES {
+                        return Err(unavailable("the state kept changing under the merge"));
+                    }
+                    if merges > 1 {
+                        // Lost the compare-and-swap to a concurrent writer of this customer:
+                        // a short jittered wait, so the writers of a burst stop colliding.
+                        let ceiling = 2u64 << (merges - 2).min(5);
+                        let wait = rand::rng().random_range(0..=ceiling);
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    }
+                    // The cancelled transaction handed back the state item: merge with it
+                    // (`kyc_state::resolve`) and write over exactly that version, or skip.
                     let state = Self::parse_state(&item)?;
                     let patch = plan
                         .patch
                         .as_ref()
                         .expect("only a patch has a state condition");
-                    outcome = match check(state.stream(&patch.stream), patch) {
-                        Err(reason) => Outcome::NotApplied { reason },
-                        // The item changed between the condition and this read: try again.
-                        Ok(()) => Outcome::Applied,
+                    let current = state.stream(&patch.stream);
+                    let r = resolve(current, patch);
+                    outcome = match r.skipped {
+                        Some(reason) => Outcome::NotApplied { reason },
+                        None => Outcome::Applied,
                     };
+                    state_write = r.value.map(|value| StateWrite::Merged {
+                        kept_sealed: value
+                            .sealed
+                            .iter()
+                            .filter(|(k, v)| current.and_then(|c| c.sealed.get(*k)) == Some(*v))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                        version: item.get("version").and_then(|v| v.as_n().ok()).cloned(),
+                        value: Box::new(value),
+                    });
                 }
                 Some(Cancelled::Conflict) => {
-                    let backoff = 10u64 << attempt.min(5);
+                    if conflicts == CONFLICT_RETRIES {
+                        return Err(unavailable("too many transaction conflicts"));
+                    }
+                    let backoff = 10u64 << conflicts.min(5);
+                    conflicts += 1;
                     // Jitter de-synchronises writers retrying the same item.
                     let wait = backoff + rand::rng().random_range(0..backoff);
                     tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
                 }
             }
         }
-        Err(unavailable("too many transaction conflicts"))
     }
 
     async fn record_rejection(&self, r: &Rejection) -> Result<(), StoreError> {

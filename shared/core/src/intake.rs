@@ -4,7 +4,7 @@
 //! here; the DynamoDB adapter is `kyc_aws::dynamo_store`, the in-memory twin [`MemoryStore`].
 
 use crate::crypto::Aad;
-use crate::kyc_state::{check, ProviderState, SkipReason, StatePatch};
+use crate::kyc_state::{ProviderState, SkipReason, StatePatch};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -376,12 +376,9 @@ impl EventStore for MemoryStore {
         let mut outcome = Outcome::planned(plan);
         if let (Some(patch), Some(subject)) = (&plan.patch, &e.subject) {
             let state = m.states.entry((subject.clone(), e.provider)).or_default();
-            if let Err(reason) = check(state.stream(&patch.stream), patch) {
+            // Under the lock: the compare-and-swap of the DynamoDB store, trivially.
+            if let Err(reason) = state.apply(patch) {
                 outcome = Outcome::NotApplied { reason };
-            } else {
-                state
-                    .streams
-                    .insert(patch.stream.clone(), patch.value.clone());
             }
         }
         m.events.insert(key, e.clone());

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::Mutex;
 
+use crate::queue::{QueueAnswer, MAX_PAGE_BYTES};
 use kyc_core::redact::Secret;
 use kyc_core::secrets::Cached;
 
@@ -259,6 +260,14 @@ pub fn parse_token_response(body: &[u8], now: DateTime<Utc>) -> Result<AccessTok
 
 pub use kyc_core::http::{HttpAnswer, TransportError};
 
+/// An answer read up to a bound: whole, or (past the bound) only its size, digest and first
+/// bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundedAnswer {
+    pub status: u16,
+    pub body: QueueAnswer,
+}
+
 /// The two requests the drain needs. Implementations send exactly what they are given.
 #[async_trait]
 pub trait ApiTransport: Send + Sync {
@@ -269,6 +278,21 @@ pub trait ApiTransport: Send + Sync {
         authorization: Option<&Secret>,
         body: &Secret,
     ) -> Result<HttpAnswer, TransportError>;
+    /// A GET whose answer past `max_bytes` is not kept but streamed through SHA-256 (the
+    /// fallback queue: one huge entry must never fail every run). By default, [`Self::get`]
+    /// and the bound applied to what it read.
+    async fn get_bounded(
+        &self,
+        url: &str,
+        authorization: &Secret,
+        max_bytes: usize,
+    ) -> Result<BoundedAnswer, TransportError> {
+        let answer = self.get(url, authorization).await?;
+        Ok(BoundedAnswer {
+            status: answer.status,
+            body: QueueAnswer::bounded(answer.body, max_bytes),
+        })
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -310,6 +334,8 @@ pub struct XpollensApi {
     clock: Clock,
     refresh_margin: Duration,
     token: Mutex<Option<AccessToken>>,
+    /// Queue answers past this are not kept ([`MAX_PAGE_BYTES`]; smaller in tests).
+    max_page_bytes: usize,
 }
 
 impl XpollensApi {
@@ -326,7 +352,14 @@ impl XpollensApi {
             clock,
             refresh_margin: DEFAULT_REFRESH_MARGIN,
             token: Mutex::new(None),
+            max_page_bytes: MAX_PAGE_BYTES,
         }
+    }
+
+    /// A smaller bound of queue answers (tests of the oversized paths without 32 MiB pages).
+    pub fn with_max_page_bytes(mut self, bytes: usize) -> Self {
+        self.max_page_bytes = bytes;
+        self
     }
 
     pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
@@ -380,11 +413,15 @@ impl XpollensApi {
         Ok(authorization)
     }
 
-    /// GET with a bearer token; a 401 renews the token once and repeats.
-    async fn authorized_get(&self, url: &str) -> Result<Vec<u8>, ApiError> {
+    /// GET with a bearer token, its answer bounded (`max_page_bytes`); a 401 renews the
+    /// token once and repeats.
+    async fn authorized_get(&self, url: &str) -> Result<QueueAnswer, ApiError> {
         let mut authorization = self.token(None).await?;
         for attempt in 0..2 {
-            let answer = self.transport.get(url, &authorization).await?;
+            let answer = self
+                .transport
+                .get_bounded(url, &authorization, self.max_page_bytes)
+                .await?;
             match answer.status {
                 200..=299 => return Ok(answer.body),
                 401 if attempt == 0 => {
@@ -402,13 +439,13 @@ impl XpollensApi {
     }
 
     /// `remove=false`: the oldest `limit` entries, left in the queue.
-    pub async fn read_queue(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    pub async fn read_queue(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         self.authorized_get(&self.config.queue_url(limit, false))
             .await
     }
 
     /// `remove=true`: removes (and returns) the oldest `limit` entries.
-    pub async fn remove_from_queue(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    pub async fn remove_from_queue(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         self.authorized_get(&self.config.queue_url(limit, true))
             .await
     }
@@ -638,7 +675,10 @@ mod tests {
             .extend([status(401), ok("[1]"), status(401), status(401)]);
         let now = Arc::new(StdMutex::new(t0()));
         let api = api(script.clone(), now);
-        assert_eq!(api.read_queue(30).await.unwrap(), b"[1]");
+        assert_eq!(
+            api.read_queue(30).await.unwrap(),
+            QueueAnswer::Page(b"[1]".to_vec())
+        );
         let err = api.read_queue(30).await.unwrap_err();
         assert!(matches!(err, ApiError::Unauthorized), "{err}");
         assert!(!err.is_transient());

@@ -1,15 +1,16 @@
 //! Typed Xpollens callbacks. To support a new callback type: add a variant to
 //! [`CallbackKind`], a `parse_*` function below, one arm in [`parse_callback`], and its state
-//! rule in `kyc_state::plan_xpollens`.
+//! rule in `plan.rs` (`proposal`, `finality`).
 
 use super::dates::parse_body_date;
+use super::lenient::squash;
 use super::lenient::{array, field, integer, object, scalar_text, text};
 use super::status::{
     authentication_reason, AuthenticationStatus, DiligenceStatus, KycStatus, Status,
     UserFreezeStatus, UserRecordStatus,
 };
 use chrono::{DateTime, Utc};
-use kyc_core::redact::Secret;
+use kyc_core::redact::{Personal, Secret};
 use serde_json::{Map, Value};
 
 pub const USER_FREEZE: u32 = 15;
@@ -19,12 +20,82 @@ pub const SCA_ENROLMENT: u32 = 35;
 pub const SCA_RESULT: u32 = 36;
 pub const DILIGENCE_REUPLOAD: u32 = 47;
 pub const KYC_WEBVIEW: u32 = 48;
+pub const COMPLEMENTARY_DILIGENCE: u32 = 31;
+/// The PEP screening callback is named, not numbered.
+pub const PEP_SCREENING: &str = "PoliticallyExposedPersonStatusCreatedOrUpdated";
+/// Callbacks whose data travels outside the body (query string: #01, #05, #15, #37; HTTP
+/// headers: #36's header form): a fallback-queue copy may have lost it.
+pub const DATA_OUTSIDE_THE_BODY: [u32; 5] = [1, 5, 15, 36, 37];
+
+/// A callback type as Xpollens names it: a number (`"4"`, `4`, `"04"`) or a word
+/// (`PoliticallyExposedPersonStatusCreatedOrUpdated`, `SepaCreditTransferCreatedOrUpdated`).
+/// A word is kept as sent (at most 100 letters, digits, `_`, `-`, `.`): it is the only name
+/// such a callback has in the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackType {
+    Number(u32),
+    Named(String),
+}
+
+impl CallbackType {
+    /// `None` for a type that is neither a number nor a word (blank, too long, other
+    /// characters): such a callback is recorded as of an unknown type.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        if let Ok(n) = raw.parse::<u32>() {
+            return Some(Self::Number(n));
+        }
+        let word = !raw.is_empty()
+            && raw.len() <= 100
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        word.then(|| Self::Named(raw.to_string()))
+    }
+
+    pub fn number(&self) -> Option<u32> {
+        match self {
+            Self::Number(n) => Some(*n),
+            Self::Named(_) => None,
+        }
+    }
+
+    pub fn is_pep_screening(&self) -> bool {
+        matches!(self, Self::Named(n) if squash(n) == squash(PEP_SCREENING))
+    }
+
+    /// Whether two spellings name the same type (words ignore case).
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Number(a), Self::Number(b)) => a == b,
+            (Self::Named(a), Self::Named(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        }
+    }
+
+    /// As the summary keeps it: a number stays a JSON number (as stored events have it).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Number(n) => Value::from(*n),
+            Self::Named(n) => Value::from(n.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for CallbackType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Named(n) => f.write_str(n),
+        }
+    }
+}
 
 /// One callback as Xpollens sent it, normalised.
 #[derive(Debug, Clone)]
 pub struct Callback {
     /// `None` only for an unknown callback without a readable type.
-    pub callback_type: Option<u32>,
+    pub callback_type: Option<CallbackType>,
     /// `appUserId` in whatever casing it came.
     pub subject: Option<String>,
     pub kind: CallbackKind,
@@ -42,8 +113,38 @@ pub enum CallbackKind {
     DiligenceReupload(DiligenceReupload),
     KycWebview(KycWebview),
     UserFreeze(UserFreeze),
+    PepScreening(PepScreening),
+    ComplementaryDiligence(ComplementaryDiligence),
     /// Every other type (payments, cards...): recorded raw, never rejected.
     Other,
+}
+
+/// PEP screening: each flag true, false, or null (`None`: null or absent). A value that is
+/// none of these is kept as sent (`Err`), never guessed.
+#[derive(Debug, Clone)]
+pub struct PepScreening {
+    pub is_pep: Result<Option<bool>, String>,
+    pub final_decision: Result<Option<bool>, String>,
+    /// `riskAnalysisStatut`: null, inProgress, done.
+    pub risk_analysis: Option<String>,
+}
+
+/// #31: the complementary diligence of one incoming transfer (SCT IN or Instant Payment).
+#[derive(Debug, Clone)]
+pub struct ComplementaryDiligence {
+    pub status: Option<Status<DiligenceStatus>>,
+    pub diligence_type: Option<String>,
+    pub reason: Option<String>,
+    /// Cents of euro.
+    pub amount: Option<i64>,
+    pub transfer_date: Option<String>,
+    /// The transmitter's first and last (and birth) names: personal data, sealed.
+    pub transmitter_full_name: Option<Personal>,
+    pub operation_type: Option<String>,
+    /// The transfer's order id: the key of its diligence.
+    pub order_id: Option<String>,
+    pub score_name: Option<f64>,
+    pub score_first_name: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,16 +242,19 @@ pub enum CallbackError {
     #[error("body must be a JSON object")]
     NotAnObject,
     #[error("callback type {body} in the body does not match type {path} in the URL")]
-    TypeMismatch { path: u32, body: u32 },
+    TypeMismatch { path: String, body: String },
     #[error("callback type {0} requires appUserId")]
-    MissingSubject(u32),
+    MissingSubject(String),
     #[error("appUserId is longer than 128 characters or contains control characters")]
     InvalidSubject,
 }
 
 /// Parses a callback body. `path_type` is the `{type}` of `/xpollens/callbacks/{type}` when the
 /// callback URL names it; it fills a missing body type and must agree with a present one.
-pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, CallbackError> {
+pub fn parse_callback(
+    body: &[u8],
+    path_type: Option<&CallbackType>,
+) -> Result<Callback, CallbackError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         // serde_json's message names line/column and the expected token, never the content.
         CallbackError::NotJson(e.to_string())
@@ -161,20 +265,24 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
     let header = object(obj, &["Header"]);
     let fields = header.unwrap_or(obj);
 
-    // A `type` that is not a number cannot be a known callback: it is recorded raw like any
-    // other unknown type, never refused.
+    // A type that is neither a number nor a word is recorded raw like any other unknown
+    // type, never refused; a word is kept as its name.
     let body_type = text(fields, &["type"])
         .or_else(|| text(obj, &["type"]))
-        .and_then(|t| t.parse::<u32>().ok());
+        .and_then(|t| CallbackType::parse(&t));
     let callback_type = match (path_type, body_type) {
-        (Some(p), Some(b)) if p != b => {
-            return Err(CallbackError::TypeMismatch { path: p, body: b })
+        (Some(p), Some(b)) if !p.same_as(&b) => {
+            return Err(CallbackError::TypeMismatch {
+                path: p.to_string(),
+                body: b.to_string(),
+            })
         }
-        (p, b) => b.or(p),
+        (p, b) => b.or_else(|| p.cloned()),
     };
+    let number = callback_type.as_ref().and_then(CallbackType::number);
     // Callback 15 names the customer `userid` (query string).
     let subject = text(fields, &["appUserId"]).or_else(|| {
-        (callback_type == Some(USER_FREEZE))
+        (number == Some(USER_FREEZE))
             .then(|| text(fields, &["userid", "userId"]))
             .flatten()
     });
@@ -182,7 +290,7 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
         .as_ref()
         .is_none_or(|s| s.chars().count() <= 128 && !s.chars().any(char::is_control));
 
-    let kind = match callback_type {
+    let kind = match number {
         Some(KYC_DEMAND) => CallbackKind::KycDemand(parse_kyc_demand(fields)),
         Some(USER_RECORD) => CallbackKind::UserRecord(parse_user_record(fields)),
         Some(SCA_ENROLMENT) => CallbackKind::ScaEnrolment(parse_sca_enrolment(fields)),
@@ -199,12 +307,25 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
             status: text(fields, &["userstatus", "userStatus"])
                 .map(|s| UserFreezeStatus::parse(&s)),
         }),
+        Some(COMPLEMENTARY_DILIGENCE) => {
+            CallbackKind::ComplementaryDiligence(parse_complementary_diligence(fields))
+        }
+        _ if callback_type
+            .as_ref()
+            .is_some_and(CallbackType::is_pep_screening) =>
+        {
+            CallbackKind::PepScreening(PepScreening {
+                is_pep: flag(fields, "isPoliticallyExposedPerson"),
+                final_decision: flag(fields, "finalDecisionPep"),
+                risk_analysis: text(fields, &["riskAnalysisStatut", "riskAnalysisStatus"]),
+            })
+        }
         _ => CallbackKind::Other,
     };
     let known = !matches!(kind, CallbackKind::Other);
     if known && subject.is_none() {
         return Err(CallbackError::MissingSubject(
-            callback_type.unwrap_or_default(),
+            callback_type.map(|t| t.to_string()).unwrap_or_default(),
         ));
     }
     if known && !subject_valid {
@@ -226,9 +347,47 @@ pub fn parse_callback(body: &[u8], path_type: Option<u32>) -> Result<Callback, C
 /// never change (see the golden test).
 fn canonical_digest(value: &Value) -> String {
     use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    serde_json::to_writer(&mut hasher, value).expect("a Value always serialises into a hash");
+    // Buffered: the serializer writes a token at a time, and each hasher call costs more than
+    // copying the token (a quarter of a 64 KiB callback's parse, unbuffered).
+    let mut writer = std::io::BufWriter::with_capacity(8 * 1024, sha2::Sha256::new());
+    serde_json::to_writer(&mut writer, value).expect("a Value always serialises into a hash");
+    let hasher = writer
+        .into_inner()
+        .unwrap_or_else(|_| unreachable!("writing into a hasher cannot fail"));
     hex::encode(hasher.finalize())
+}
+
+/// A documented tri-state flag: JSON true/false (or their text), null/absent/blank = `None`;
+/// anything else kept as sent (clipped), never guessed.
+fn flag(obj: &Map<String, Value>, name: &str) -> Result<Option<bool>, String> {
+    match field(obj, &[name]) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(t)) => match t.trim().to_ascii_lowercase().as_str() {
+            "" | "null" => Ok(None),
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            _ => Err(t.trim().chars().take(32).collect()),
+        },
+        Some(other) => Err(other.to_string().chars().take(32).collect()),
+    }
+}
+
+fn parse_complementary_diligence(obj: &Map<String, Value>) -> ComplementaryDiligence {
+    let score = object(obj, &["score"]);
+    let number = |names: &[&str]| score.and_then(|s| field(s, names)).and_then(Value::as_f64);
+    ComplementaryDiligence {
+        status: text(obj, &["status"]).map(|s| DiligenceStatus::parse(&s)),
+        diligence_type: text(obj, &["diligenceType"]),
+        reason: text(obj, &["reason"]),
+        amount: integer(obj, &["amount"]),
+        transfer_date: text(obj, &["transferDate"]),
+        transmitter_full_name: text(obj, &["transmitterFullName"]).map(Personal::new),
+        operation_type: text(obj, &["operationType"]),
+        order_id: text(obj, &["orderId"]),
+        score_name: number(&["name"]),
+        score_first_name: number(&["firstName"]),
+    }
 }
 
 fn secret(obj: &Map<String, Value>, names: &[&str]) -> Option<Secret> {
@@ -347,7 +506,7 @@ mod tests {
         let c = parse(
             r#"{"type":"4","status":"Incomplete","appUserId":"559d7e85J","diligences":[{"reason":"","diligenceType":"ID_CARD","status":"Validated"}]}"#,
         );
-        assert_eq!(c.callback_type, Some(4));
+        assert_eq!(c.callback_type, Some(CallbackType::Number(4)));
         assert_eq!(c.subject.as_deref(), Some("559d7e85J"));
         let CallbackKind::KycDemand(d) = c.kind else {
             panic!()
@@ -419,7 +578,7 @@ mod tests {
             ("\"not json\"", PayloadShape::Opaque),
         ] {
             let c = parse(&base.replace("PAYLOAD", payload));
-            assert_eq!(c.callback_type, Some(36));
+            assert_eq!(c.callback_type, Some(CallbackType::Number(36)));
             assert_eq!(c.subject.as_deref(), Some("49807005J"));
             let CallbackKind::ScaResult(r) = c.kind else {
                 panic!()
@@ -461,7 +620,7 @@ mod tests {
     #[test]
     fn unknown_types_are_accepted_even_without_subject() {
         let c = parse(r#"{"type":"16","amount":10}"#);
-        assert_eq!(c.callback_type, Some(16));
+        assert_eq!(c.callback_type, Some(CallbackType::Number(16)));
         assert!(matches!(c.kind, CallbackKind::Other));
         let c = parse(r#"{"whatever":true}"#);
         assert_eq!(c.callback_type, None);
@@ -471,14 +630,106 @@ mod tests {
     fn path_type_fills_and_must_agree() {
         let c = parse_callback(
             br#"{"appUserId":"u","userRecordStatus":"InProgress"}"#,
-            Some(34),
+            Some(&CallbackType::Number(34)),
         )
         .unwrap();
         assert!(matches!(c.kind, CallbackKind::UserRecord(_)));
         assert_eq!(
-            parse_callback(br#"{"type":"4","appUserId":"u"}"#, Some(34)).unwrap_err(),
-            CallbackError::TypeMismatch { path: 34, body: 4 }
+            parse_callback(
+                br#"{"type":"4","appUserId":"u"}"#,
+                Some(&CallbackType::Number(34))
+            )
+            .unwrap_err(),
+            CallbackError::TypeMismatch {
+                path: "34".into(),
+                body: "4".into()
+            }
         );
+        // A named type in the URL, in any case, fills and agrees with the body's.
+        let pep = CallbackType::parse("politicallyexposedpersonstatuscreatedorupdated").unwrap();
+        let c = parse_callback(br#"{"appUserId":"u"}"#, Some(&pep)).unwrap();
+        assert!(matches!(c.kind, CallbackKind::PepScreening(_)));
+        let c = parse_callback(
+            br#"{"appUserId":"u","type":"PoliticallyExposedPersonStatusCreatedOrUpdated"}"#,
+            Some(&pep),
+        )
+        .unwrap();
+        assert_eq!(
+            c.callback_type,
+            Some(CallbackType::Named(PEP_SCREENING.into()))
+        );
+    }
+
+    #[test]
+    fn callback_types_are_numbers_or_words_kept_as_sent() {
+        assert_eq!(CallbackType::parse(" 04 "), Some(CallbackType::Number(4)));
+        assert_eq!(
+            CallbackType::parse("SepaCreditTransferCreatedOrUpdated"),
+            Some(CallbackType::Named(
+                "SepaCreditTransferCreatedOrUpdated".into()
+            ))
+        );
+        for bad in ["", "two words", "a/b", &"x".repeat(101), "é"] {
+            assert_eq!(CallbackType::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            CallbackType::Named("Internaltransfer".into()).to_json(),
+            "Internaltransfer"
+        );
+        assert_eq!(CallbackType::Number(4).to_json(), 4);
+    }
+
+    #[test]
+    fn pep_screening_reads_the_three_documented_values() {
+        let c = parse(
+            r#"{"appUserId":"rx193bo32","type":"PoliticallyExposedPersonStatusCreatedOrUpdated","isPoliticallyExposedPerson":"true","finalDecisionPep":null,"riskAnalysisStatut":"inProgress"}"#,
+        );
+        assert_eq!(c.subject.as_deref(), Some("rx193bo32"));
+        let CallbackKind::PepScreening(p) = c.kind else {
+            panic!()
+        };
+        assert_eq!(p.is_pep, Ok(Some(true)));
+        assert_eq!(p.final_decision, Ok(None));
+        assert_eq!(p.risk_analysis.as_deref(), Some("inProgress"));
+        let CallbackKind::PepScreening(p) = parse(
+            r#"{"appUserId":"u","type":"PoliticallyExposedPersonStatusCreatedOrUpdated","isPoliticallyExposedPerson":"maybe","finalDecisionPep":false}"#,
+        )
+        .kind
+        else {
+            panic!()
+        };
+        assert_eq!(p.is_pep, Err("maybe".into()));
+        assert_eq!(p.final_decision, Ok(Some(false)));
+        assert!(matches!(
+            parse_callback(
+                br#"{"type":"PoliticallyExposedPersonStatusCreatedOrUpdated"}"#,
+                None
+            ),
+            Err(CallbackError::MissingSubject(t)) if t == PEP_SCREENING
+        ));
+    }
+
+    #[test]
+    fn complementary_diligence_documented_example_keeps_the_name_personal() {
+        let c = parse(
+            r#"{"type":"31","status":"To_Review_Manually","appUserId":"NemaabcJs","diligenceType":"SCTIN","reason":"The beneficiary's name is different from the transmitter's name","amount":145,"transferDate":"2021-01-30T08:30:00Z","transmitterFullName":"Epp Sandra","operationType":"SCT_In","orderId":"rx193bo32","score":{"name":0.333333333333333,"firstName":1}}"#,
+        );
+        let CallbackKind::ComplementaryDiligence(d) = c.kind else {
+            panic!()
+        };
+        assert_eq!(
+            d.status,
+            Some(Status::Known(DiligenceStatus::ToReviewManually))
+        );
+        assert_eq!(d.amount, Some(145));
+        assert_eq!(d.order_id.as_deref(), Some("rx193bo32"));
+        assert_eq!(d.score_name, Some(0.333333333333333));
+        assert_eq!(d.score_first_name, Some(1.0));
+        assert_eq!(
+            d.transmitter_full_name.as_ref().unwrap().expose(),
+            "Epp Sandra"
+        );
+        assert!(!format!("{d:?}").contains("Epp Sandra"));
     }
 
     #[test]
@@ -491,10 +742,12 @@ mod tests {
             parse_callback(b"[1]", None).unwrap_err(),
             CallbackError::NotAnObject
         );
-        // Not a number: an unknown type, recorded raw.
+        // Not a number: an unknown type, recorded raw under its name.
         let c = parse_callback(br#"{"type":"four"}"#, None).unwrap();
-        assert_eq!(c.callback_type, None);
+        assert_eq!(c.callback_type, Some(CallbackType::Named("four".into())));
         assert!(matches!(c.kind, CallbackKind::Other));
+        let c = parse_callback(br#"{"type":"not a type"}"#, None).unwrap();
+        assert_eq!(c.callback_type, None);
         let long_unknown = format!(r#"{{"type":"16","appUserId":"{}"}}"#, "x".repeat(200));
         assert_eq!(
             parse_callback(long_unknown.as_bytes(), None)
@@ -504,7 +757,7 @@ mod tests {
         );
         assert_eq!(
             parse_callback(br#"{"type":"4","status":"Pending"}"#, None).unwrap_err(),
-            CallbackError::MissingSubject(4)
+            CallbackError::MissingSubject("4".into())
         );
         let long = format!(r#"{{"type":"34","appUserId":"{}"}}"#, "x".repeat(200));
         assert_eq!(

@@ -7,9 +7,10 @@
 //! event. Only a body that cannot be a callback (not JSON, no `appUserId` on a KYC type, ...)
 //! is refused, and even then it is kept as a rejection.
 
-use super::callbacks::{parse_callback, CallbackError};
+use super::callbacks::{parse_callback, CallbackError, CallbackType, DATA_OUTSIDE_THE_BODY};
 use super::dates::parse_provider_date;
-use super::plan::{plan, Delivery};
+use super::plan::{plan, plan_missed, plan_oversized, Delivery};
+use super::queue::Oversized;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use kyc_core::crypto::Keyring;
@@ -20,9 +21,18 @@ use kyc_core::intake::{
 use kyc_core::secrets::Cached;
 use std::sync::Arc;
 
-/// Callback types this product reads (the others are recorded and answered 204, Xpollens'
-/// best practice for "not interested").
-pub const TYPES_IN_USE: [u32; 7] = [4, 15, 34, 35, 36, 47, 48];
+/// Numbered callback types this product reads, with the named PEP screening (the others are
+/// recorded and answered 204, Xpollens' best practice for "not interested").
+pub const TYPES_IN_USE: [u32; 8] = [4, 15, 31, 34, 35, 36, 47, 48];
+
+/// Whether this product reads callbacks of this type.
+pub fn in_use(callback_type: Option<&CallbackType>) -> bool {
+    match callback_type {
+        Some(CallbackType::Number(n)) => TYPES_IN_USE.contains(n),
+        Some(named) => named.is_pep_screening(),
+        None => false,
+    }
+}
 
 /// Where a delivery came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +60,9 @@ pub struct RawDelivery {
     pub webhook_id: Option<String>,
     /// `Webhook-Processdate` as sent (queue: `metadata.processDate`).
     pub process_date: Option<String>,
-    /// The callback type named outside the body (route `/xpollens/callbacks/{type}`).
-    pub type_hint: Option<u32>,
+    /// The callback type named outside the body (route `/xpollens/callbacks/{type}`, queue
+    /// `metadata.type`).
+    pub type_hint: Option<CallbackType>,
     /// The callback body (a JSON object; query-string and header-form callbacks are turned
     /// into one by the endpoint).
     pub body: Vec<u8>,
@@ -59,16 +70,22 @@ pub struct RawDelivery {
     pub channel: Channel,
     /// How the delivery was read (`queryStringForm`, `headerForm`...), kept on the event.
     pub notes: Vec<&'static str>,
+    /// Fallback queue: the entry kept nothing of the callback (no payload, no query string,
+    /// no headers). Recorded as a missed callback of `type_hint`, never applied.
+    pub without_payload: bool,
 }
 
 /// What recording a delivery did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
     pub event_id: EventId,
-    pub callback_type: Option<u32>,
+    pub callback_type: Option<CallbackType>,
     pub outcome: Outcome,
-    /// Whether this product reads the callback type (see [`TYPES_IN_USE`]).
+    /// Whether this product reads the callback type (see [`in_use`]).
     pub in_use: bool,
+    /// Recorded as a missed callback whose data the fallback queue did not keep: nothing of
+    /// it could be applied (see [`RawDelivery::without_payload`]).
+    pub missed_without_payload: bool,
 }
 
 impl Recorded {
@@ -96,6 +113,21 @@ pub enum DeliveryError {
 #[async_trait]
 pub trait DeliveryRecorder: Send + Sync {
     async fn record(&self, delivery: &RawDelivery) -> Result<Recorded, DeliveryError>;
+    /// Records a fallback-queue entry too large to read (past the drain's hard ceiling) by
+    /// what is known of it: metadata, size, digest, first bytes. Never applied.
+    async fn record_oversized(&self, entry: &OversizedEntry) -> Result<Recorded, DeliveryError>;
+}
+
+/// A fallback-queue entry alone in a page over the drain's bound (`queue::MAX_PAGE_BYTES`,
+/// the stated hard ceiling), known only by its metadata (read from its first bytes), size
+/// and digest.
+#[derive(Debug, Clone)]
+pub struct OversizedEntry {
+    pub webhook_id: Option<String>,
+    pub process_date: Option<String>,
+    pub type_hint: Option<CallbackType>,
+    pub answer: Oversized,
+    pub received_at: DateTime<Utc>,
 }
 
 /// The durable intake of Xpollens deliveries.
@@ -161,16 +193,58 @@ impl Recorder {
 
 #[async_trait]
 impl DeliveryRecorder for Recorder {
+    async fn record_oversized(&self, entry: &OversizedEntry) -> Result<Recorded, DeliveryError> {
+        // Derived, never the Webhook-Id itself (see `missed_event_id`); else the digest.
+        let event_id = entry
+            .webhook_id
+            .as_deref()
+            .and_then(|id| EventId::from_provider(&format!("{}.oversized", id.trim())).ok())
+            .unwrap_or_else(|| EventId::from_digest(&entry.answer.sha256));
+        let keys = self.keys.get().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot load payload key");
+            DeliveryError::Unavailable("encryption key unavailable".into())
+        })?;
+        let process_date = entry
+            .process_date
+            .as_deref()
+            .and_then(parse_provider_date)
+            .map(|d| d.at);
+        let write = plan_oversized(entry, &event_id, process_date, &keys);
+        let outcome = self.record_unapplied(&write).await?;
+        tracing::error!(
+            event_id = event_id.as_str(),
+            bytes = entry.answer.bytes,
+            complete = entry.answer.complete,
+            outcome = %outcome.history_note(),
+            "xpollens queue: entry over the hard ceiling kept as metadata and digest; nothing applied (runbook: XpollensOversizedQueueEntryAlarm)"
+        );
+        Ok(Recorded {
+            in_use: in_use(entry.type_hint.as_ref()),
+            callback_type: entry.type_hint.clone(),
+            event_id,
+            outcome,
+            missed_without_payload: false,
+        })
+    }
+
     async fn record(&self, d: &RawDelivery) -> Result<Recorded, DeliveryError> {
-        let callback = match parse_callback(&d.body, d.type_hint) {
-            Ok(c) => c,
-            Err(e) => {
-                let code = match e {
-                    CallbackError::NotJson(_) | CallbackError::NotAnObject => "malformed_json",
-                    _ => "invalid_callback",
-                };
-                return Err(self.unusable(d, 400, code, e.to_string()).await);
+        let callback = if d.without_payload {
+            None
+        } else {
+            match parse_callback(&d.body, d.type_hint.as_ref()) {
+                Ok(c) => Some(c),
+                Err(e) if lost_outside_the_body(d, &e) => None,
+                Err(e) => {
+                    let code = match e {
+                        CallbackError::NotJson(_) | CallbackError::NotAnObject => "malformed_json",
+                        _ => "invalid_callback",
+                    };
+                    return Err(self.unusable(d, 400, code, e.to_string()).await);
+                }
             }
+        };
+        let Some(callback) = callback else {
+            return self.record_missed(d).await;
         };
         let mut notes = d.notes.clone();
         // Without a usable Webhook-Id, the canonical body digest: the queue's re-serialised
@@ -252,12 +326,108 @@ impl DeliveryRecorder for Recorder {
             .await?;
         }
         Ok(Recorded {
-            in_use: callback
-                .callback_type
-                .is_some_and(|t| TYPES_IN_USE.contains(&t)),
+            in_use: in_use(callback.callback_type.as_ref()),
             callback_type: callback.callback_type,
             event_id,
             outcome,
+            missed_without_payload: false,
+        })
+    }
+}
+
+/// A queue copy of a callback whose data travels outside the body (#15's query string, #36's
+/// headers) holds only the body: empty, or the operation's answer. That is a callback missed
+/// live whose data is lost, not a malformed one.
+fn lost_outside_the_body(d: &RawDelivery, e: &CallbackError) -> bool {
+    let CallbackError::MissingSubject(t) = e else {
+        return false;
+    };
+    matches!(d.channel, Channel::Queue { .. })
+        && CallbackType::parse(t)
+            .and_then(|t| t.number())
+            .is_some_and(|n| DATA_OUTSIDE_THE_BODY.contains(&n))
+}
+
+/// The event id of a missed callback: derived from its `Webhook-Id`, never the id itself, so
+/// the real callback, if a live retry still brings it, is recorded and applied under its own
+/// id (not refused as a conflicting body).
+fn missed_event_id(d: &RawDelivery) -> EventId {
+    d.webhook_id
+        .as_deref()
+        .and_then(|id| EventId::from_provider(&format!("{}.withoutPayload", id.trim())).ok())
+        .unwrap_or_else(|| {
+            EventId::from_digest(&sha256_hex(
+                format!(
+                    "withoutPayload\n{}\n{}\n{}",
+                    d.webhook_id.as_deref().unwrap_or(""),
+                    d.process_date.as_deref().unwrap_or(""),
+                    sha256_hex(&d.body)
+                )
+                .as_bytes(),
+            ))
+        })
+}
+
+impl Recorder {
+    /// Writes a plan that applies nothing; `Unavailable` when the store fails (the drain
+    /// leaves the entry in the queue).
+    async fn record_unapplied(
+        &self,
+        write: &kyc_core::intake::WritePlan,
+    ) -> Result<Outcome, DeliveryError> {
+        self.store.record(write).await.map_err(|e| {
+            tracing::error!(error = %e, event_id = write.event.event_id.as_str(), "durable write failed");
+            DeliveryError::Unavailable("event not stored".into())
+        })
+    }
+
+    /// Records a callback the fallback queue kept without its data: an event (it never
+    /// expires, unlike a rejection) naming its type, sealing what the entry held, applying
+    /// nothing. Its alarm and runbook line tell an operator to fetch the user's status.
+    async fn record_missed(&self, d: &RawDelivery) -> Result<Recorded, DeliveryError> {
+        let callback_type = d.type_hint.clone().or_else(|| {
+            // #36's answer-only copy may still name its type in the body.
+            serde_json::from_slice::<serde_json::Value>(&d.body)
+                .ok()
+                .and_then(|v| v.get("type").and_then(super::lenient::scalar_text))
+                .and_then(|t| CallbackType::parse(&t))
+        });
+        let event_id = missed_event_id(d);
+        let mut notes = d.notes.clone();
+        let process_date = match d.process_date.as_deref().map(parse_provider_date) {
+            Some(Some(date)) => Some(date.at),
+            Some(None) => {
+                notes.push("unreadableProcessDate");
+                None
+            }
+            None => None,
+        };
+        let keys = self.keys.get().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot load payload key");
+            DeliveryError::Unavailable("encryption key unavailable".into())
+        })?;
+        let delivery = Delivery {
+            event_id: &event_id,
+            received_at: d.received_at,
+            process_date,
+            body: &d.body,
+            channel: &d.channel,
+            notes: &notes,
+        };
+        let write = plan_missed(callback_type.as_ref(), &delivery, &keys);
+        let outcome = self.record_unapplied(&write).await?;
+        tracing::error!(
+            event_id = event_id.as_str(),
+            callback_type = %callback_type.as_ref().map(ToString::to_string).unwrap_or_else(|| "unknown".into()),
+            outcome = %outcome.history_note(),
+            "xpollens queue: callback missed live and kept WITHOUT its data; nothing applied (runbook: XpollensMissedWithoutPayloadAlarm)"
+        );
+        Ok(Recorded {
+            in_use: in_use(callback_type.as_ref()),
+            callback_type,
+            event_id,
+            outcome,
+            missed_without_payload: true,
         })
     }
 }
@@ -292,6 +462,7 @@ mod tests {
             received_at: Utc.with_ymd_and_hms(2026, 11, 12, 9, 0, 1).unwrap(),
             channel,
             notes: vec![],
+            without_payload: false,
         }
     }
 

@@ -12,7 +12,15 @@
 //! - the removal's answer (the removed entries) is checked against what was read: an entry
 //!   removed without having been read (someone else drained meanwhile) is recorded from that
 //!   answer at once;
-//! - a run stops taking pages `deadline_reserve` before its deadline.
+//! - a run stops taking pages `deadline_reserve` before its deadline;
+//! - a page over the byte bound ([`MAX_PAGE_BYTES`]) is read again with half the `limit`,
+//!   down to 1; an entry alone under the bound is recorded whole (a body over the live limit
+//!   goes sealed to the body bucket, as live ones do) and applied; an entry alone over it
+//!   (the stated hard ceiling) is recorded by its metadata, size and digest, never expiring,
+//!   counted in `OversizedQueueEntries` (alarm), then removed: the queue never stalls on it;
+//! - an entry the queue kept without the callback's data (a #15 or header-form #36: no
+//!   payload, no query string, no headers) is recorded as a missed callback of its type,
+//!   never expiring, counted in `MissedLive` and `MissedWithoutPayload` (alarm).
 //!
 //! Ports: [`QueueApi`] (the HTTP client [`XpollensApi`] or the twin [`MemoryQueue`]) and
 //! [`DeliveryRecorder`] (the intake shared with the live endpoint, `super::delivery`).
@@ -26,19 +34,28 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::api::{ApiError, XpollensApi};
+use super::callbacks::CallbackType;
 use super::dates::parse_provider_date;
-use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery};
-use super::queue::{group_page, EntryDefect, QueuePage, QueuedDelivery};
+use super::delivery::{
+    Channel, DeliveryError, DeliveryRecorder, OversizedEntry, RawDelivery, Recorded,
+};
+use super::forms::{callback_body, Carried};
+use super::queue::{
+    group_page, oversized_metadata, EntryDefect, Oversized, QueueAnswer, QueuePage, QueuedDelivery,
+    MAX_PAGE_BYTES,
+};
 use kyc_core::intake::Outcome;
 use kyc_core::metrics::{Metric, MetricBatch};
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The one place a queue entry becomes an intake delivery: `metadata.id` is the
-/// `Webhook-Id`, `metadata.processDate` the provider time, `payload` the body, and every
+/// `Webhook-Id`, `metadata.processDate` the provider time, `payload` the body (read like a
+/// live request's, with the query string or headers the entry kept: `forms`), and every
 /// attempt's `response` the delivery evidence.
-/// A defective entry (not an object, no payload) goes as the raw entry with no id: the intake
-/// keeps it under its digest, so it can never shadow the real callback of that id.
+/// An entry that is not an object goes as the raw entry with no id: the intake keeps it under
+/// its digest, so it can never shadow the real callback of that id. An entry that kept
+/// nothing of its callback goes `without_payload`: the intake records a missed callback.
 ///
 /// Without a readable `processDate`, the provider time is the first attempt's `pushDate`
 /// (Xpollens' own clock, with an offset), never the drain's clock: a callback recovered days
@@ -59,40 +76,63 @@ pub fn raw_delivery(d: &QueuedDelivery, received_at: DateTime<Utc>) -> RawDelive
     };
     let mut notes = match d.defect {
         Some(EntryDefect::NotAnObject) => vec!["queueEntryNotAnObject"],
-        Some(EntryDefect::MissingPayload) => vec!["queueEntryWithoutPayload"],
         None => vec![],
+    };
+    let (body, without_payload) = if d.defect.is_some() {
+        (d.body.clone(), false)
+    } else {
+        // The queue keeps no content type: a payload that is not JSON and reads as
+        // `key=value` pairs is a form body.
+        let carried = Carried {
+            query: d.query.as_deref().unwrap_or(""),
+            headers: &d.headers,
+            form_body: d.body.contains(&b'='),
+        };
+        match callback_body(carried, &d.body) {
+            Some((body, form)) => {
+                notes.push(form);
+                (body, false)
+            }
+            None if d.payload_missing => {
+                notes.push("queueEntryWithoutPayload");
+                (Vec::new(), true)
+            }
+            None => (d.body.clone(), false),
+        }
     };
     notes.extend(date_note);
     RawDelivery {
         webhook_id: d.webhook_id.clone().filter(|_| d.defect.is_none()),
         process_date,
-        type_hint: d.type_hint.as_deref().and_then(|t| t.trim().parse().ok()),
-        body: d.body.clone(),
+        type_hint: d.type_hint.as_deref().and_then(CallbackType::parse),
+        body,
         received_at,
         channel: Channel::Queue {
             attempts: d.attempts.iter().map(|a| a.raw.clone()).collect(),
         },
         notes,
+        without_payload,
     }
 }
 
 // ----- queue port ---------------------------------------------------------------------------
 
-/// The queue endpoint: both calls answer the JSON page (the removal answers what it removed).
+/// The queue endpoint: both calls answer the JSON page (the removal answers what it removed),
+/// or, past the byte bound, only its size, digest and first bytes.
 #[async_trait]
 pub trait QueueApi: Send + Sync {
     /// `remove=false&limit=limit`.
-    async fn read(&self, limit: u32) -> Result<Vec<u8>, ApiError>;
+    async fn read(&self, limit: u32) -> Result<QueueAnswer, ApiError>;
     /// `remove=true&limit=limit`: removes the oldest `limit` entries.
-    async fn remove(&self, limit: u32) -> Result<Vec<u8>, ApiError>;
+    async fn remove(&self, limit: u32) -> Result<QueueAnswer, ApiError>;
 }
 
 #[async_trait]
 impl QueueApi for XpollensApi {
-    async fn read(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    async fn read(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         self.read_queue(limit).await
     }
-    async fn remove(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    async fn remove(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         self.remove_from_queue(limit).await
     }
 }
@@ -113,6 +153,8 @@ struct MemoryQueueState {
     arrive_after_read: Vec<serde_json::Value>,
     reads: u32,
     removes: Vec<u32>,
+    /// Answers past this many bytes are too large (the transport's bound).
+    max_answer_bytes: Option<usize>,
 }
 
 impl MemoryQueue {
@@ -141,11 +183,22 @@ impl MemoryQueue {
     pub fn reads(&self) -> u32 {
         self.inner.lock().unwrap().reads
     }
+    /// The transport's bound: a larger answer comes back as its size, digest and first bytes.
+    pub fn bound_answers(&self, bytes: usize) {
+        self.inner.lock().unwrap().max_answer_bytes = Some(bytes);
+    }
+}
+
+impl MemoryQueueState {
+    fn answer(&self, page: &[serde_json::Value]) -> QueueAnswer {
+        let bytes = serde_json::to_vec(page).expect("JSON values serialize");
+        QueueAnswer::bounded(bytes, self.max_answer_bytes.unwrap_or(MAX_PAGE_BYTES))
+    }
 }
 
 #[async_trait]
 impl QueueApi for MemoryQueue {
-    async fn read(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    async fn read(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         let mut q = self.inner.lock().unwrap();
         q.reads += 1;
         if q.fail_reads > 0 {
@@ -155,9 +208,9 @@ impl QueueApi for MemoryQueue {
         let page: Vec<_> = q.entries.iter().take(limit as usize).cloned().collect();
         let arriving = std::mem::take(&mut q.arrive_after_read);
         q.entries.extend(arriving);
-        Ok(serde_json::to_vec(&page).expect("JSON values serialize"))
+        Ok(q.answer(&page))
     }
-    async fn remove(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    async fn remove(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         let mut q = self.inner.lock().unwrap();
         if q.fail_removes > 0 {
             q.fail_removes -= 1;
@@ -166,7 +219,7 @@ impl QueueApi for MemoryQueue {
         q.removes.push(limit);
         let n = (limit as usize).min(q.entries.len());
         let page: Vec<_> = q.entries.drain(..n).collect();
-        Ok(serde_json::to_vec(&page).expect("JSON values serialize"))
+        Ok(q.answer(&page))
     }
 }
 
@@ -226,6 +279,12 @@ pub struct DrainReport {
     pub removed_unread: u64,
     /// Deliveries not recorded (intake unavailable) or removed unrecorded: 0 in a good run.
     pub failed: u64,
+    /// Callbacks the queue kept without their data, recorded as missed (included in `new`).
+    pub missed_without_payload: u64,
+    /// Entries alone over the byte bound, recorded by metadata and digest (in `new`).
+    pub oversized: u64,
+    /// Pages read again with a smaller `limit` because they were over the byte bound.
+    pub smaller_reads: u64,
     /// The last read returned fewer than X entries: the queue was empty at that point.
     pub drained: bool,
     pub stopped_for_deadline: bool,
@@ -253,6 +312,9 @@ pub fn emf_line(report: &DrainReport, service: &str, at: DateTime<Utc>) -> Strin
         ("Rejected", report.rejected),
         ("NewDespite2xx", report.new_despite_2xx),
         ("QueueEntriesRemoved", report.removed),
+        ("MissedWithoutPayload", report.missed_without_payload),
+        ("OversizedQueueEntries", report.oversized),
+        ("SmallerPageReads", report.smaller_reads),
         ("Failed", report.failed),
         ("RunFailed", u64::from(report.is_failure())),
     ];
@@ -312,6 +374,9 @@ struct Run<'a> {
     clock: &'a Clock,
     deadline: DateTime<Utc>,
     report: DrainReport,
+    /// The `limit` of the next read: the setting's, halved while pages are over the byte
+    /// bound, doubled back after each page recorded.
+    limit: u32,
 }
 
 /// Runs one drain until the queue is empty, the deadline (minus the reserve) is near, or a
@@ -330,6 +395,7 @@ pub async fn run(
         clock,
         deadline,
         report: DrainReport::default(),
+        limit: settings.limit,
     };
     loop {
         match run.page().await {
@@ -363,12 +429,27 @@ impl Run<'_> {
         if !self.time_left() {
             return Err(PageEnd::Deadline);
         }
-        let limit = self.settings.limit;
-        let raw = self
+        let limit = self.limit;
+        let answer = self
             .api
             .read(limit)
             .await
             .map_err(|e| PageEnd::Failure(format!("queue read failed: {e}")))?;
+        let raw = match answer {
+            QueueAnswer::Page(raw) => raw,
+            QueueAnswer::TooLarge(o) if limit > 1 => {
+                self.limit = (limit / 2).max(1);
+                self.report.smaller_reads += 1;
+                tracing::warn!(
+                    limit,
+                    next_limit = self.limit,
+                    bytes = o.bytes,
+                    "xpollens queue: page over the byte bound; reading fewer entries"
+                );
+                return Ok(true);
+            }
+            QueueAnswer::TooLarge(o) => return self.oversized_entry(o).await,
+        };
         let page = group_page(&raw).map_err(|e| PageEnd::Failure(e.to_string()))?;
         let y = page.entry_count;
         if y == 0 {
@@ -402,12 +483,110 @@ impl Run<'_> {
                 "queue removal failed after the page was recorded (read again next run): {e}"
             ))
         })?;
-        self.check_removal(&page, &removed, received_at).await?;
+        match removed {
+            QueueAnswer::Page(removed) => self.check_removal(&page, &removed, received_at).await?,
+            QueueAnswer::TooLarge(o) => {
+                // The read page was under the bound; an answer over it removed other entries.
+                tracing::error!(bytes = o.bytes, "xpollens queue: the removal answered more than the page read; its entries cannot be checked");
+                self.report.removed += y as u64;
+            }
+        }
         if y < limit as usize {
             self.report.drained = true;
             return Ok(false);
         }
+        self.limit = (limit.saturating_mul(2)).min(self.settings.limit);
         Ok(true)
+    }
+
+    /// A page of one entry over the byte bound: the entry is past the hard ceiling. Recorded
+    /// by its metadata, size and digest, then removed (never left to stall the queue), the
+    /// removal checked by digest.
+    async fn oversized_entry(&mut self, answer: Oversized) -> Result<bool, PageEnd> {
+        let (webhook_id, process_date, type_hint) = oversized_metadata(&answer.prefix);
+        let entry = OversizedEntry {
+            webhook_id,
+            process_date,
+            type_hint: type_hint.as_deref().and_then(CallbackType::parse),
+            answer,
+            received_at: (self.clock)(),
+        };
+        self.report.pages += 1;
+        self.report.read += 1;
+        self.report.deliveries += 1;
+        self.record_oversized(&entry).await?;
+        let removed = self.api.remove(1).await.map_err(|e| {
+            PageEnd::Failure(format!(
+                "queue removal failed after the oversized entry was recorded (read again next run): {e}"
+            ))
+        })?;
+        match removed {
+            QueueAnswer::TooLarge(o) => {
+                self.report.removed += 1;
+                let same = if o.complete && entry.answer.complete {
+                    o.sha256 == entry.answer.sha256
+                } else {
+                    o.prefix == entry.answer.prefix
+                };
+                if !same {
+                    // Another entry went: it exists nowhere else now.
+                    tracing::warn!("xpollens queue: the removal removed another oversized entry than the one read");
+                    self.report.removed_unread += 1;
+                    self.report.deliveries += 1;
+                    let (webhook_id, process_date, type_hint) = oversized_metadata(&o.prefix);
+                    let other = OversizedEntry {
+                        webhook_id,
+                        process_date,
+                        type_hint: type_hint.as_deref().and_then(CallbackType::parse),
+                        answer: o,
+                        received_at: entry.received_at,
+                    };
+                    self.record_oversized(&other).await?;
+                }
+            }
+            QueueAnswer::Page(removed) => {
+                let read = QueuePage {
+                    entry_count: 1,
+                    entry_ids: vec![entry.webhook_id.clone()],
+                    deliveries: vec![],
+                };
+                self.check_removal(&read, &removed, entry.received_at)
+                    .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn record_oversized(&mut self, entry: &OversizedEntry) -> Result<(), PageEnd> {
+        match self.recorder.record_oversized(entry).await {
+            Ok(recorded) => {
+                self.count(&recorded);
+                if recorded.is_new() {
+                    self.report.oversized += 1;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.report.failed += 1;
+                Err(PageEnd::Failure(format!(
+                    "oversized entry not recorded, left in the queue: {e}"
+                )))
+            }
+        }
+    }
+
+    /// Counts what recording one delivery did.
+    fn count(&mut self, recorded: &Recorded) {
+        match recorded.outcome {
+            Outcome::Duplicate => self.report.duplicate += 1,
+            Outcome::Conflict => self.report.conflict += 1,
+            Outcome::Applied | Outcome::Recorded { .. } | Outcome::NotApplied { .. } => {
+                self.report.new += 1;
+                if recorded.missed_without_payload {
+                    self.report.missed_without_payload += 1;
+                }
+            }
+        }
     }
 
     async fn record(
@@ -419,12 +598,23 @@ impl Run<'_> {
         if let Some(defect) = &d.defect {
             tracing::warn!(webhook_id, defect = %defect, "xpollens queue: malformed entry handed to the intake as is");
         }
-        match self.recorder.record(&raw_delivery(d, received_at)).await {
+        let raw = raw_delivery(d, received_at);
+        if raw.without_payload && d.answered_live() {
+            // We answered it 2xx live, so the live endpoint recorded it (and applied what it
+            // carried): this payload-less copy adds nothing.
+            tracing::info!(
+                webhook_id,
+                "xpollens queue: payload-less copy of a callback answered live"
+            );
+            self.report.duplicate += 1;
+            return Ok(());
+        }
+        match self.recorder.record(&raw).await {
             Ok(recorded) => {
+                self.count(&recorded);
                 match recorded.outcome {
-                    Outcome::Duplicate => self.report.duplicate += 1,
+                    Outcome::Duplicate => {}
                     Outcome::Conflict => {
-                        self.report.conflict += 1;
                         tracing::warn!(
                             webhook_id,
                             event_id = recorded.event_id.as_str(),
@@ -432,7 +622,6 @@ impl Run<'_> {
                         );
                     }
                     Outcome::Applied | Outcome::Recorded { .. } | Outcome::NotApplied { .. } => {
-                        self.report.new += 1;
                         let statuses: Vec<String> = d
                             .attempts
                             .iter()
@@ -570,6 +759,7 @@ mod tests {
         calls: Mutex<Vec<RawDelivery>>,
         fail_on_call: Mutex<Option<usize>>,
         unusable_bodies: Vec<Vec<u8>>,
+        oversized: Mutex<Vec<OversizedEntry>>,
     }
 
     #[async_trait]
@@ -594,6 +784,12 @@ mod tests {
                 .webhook_id
                 .clone()
                 .unwrap_or_else(|| format!("sha256:{}", kyc_core::intake::sha256_hex(&d.body)));
+            // As the recorder: a missed callback never takes the real id.
+            let id = if d.without_payload {
+                format!("{id}.withoutPayload")
+            } else {
+                id
+            };
             let mut seen = self.seen.lock().unwrap();
             let outcome = match seen.get(&id) {
                 Some(b) if *b == d.body => Outcome::Duplicate,
@@ -605,9 +801,37 @@ mod tests {
             };
             Ok(Recorded {
                 event_id: EventId::from_provider(&id).unwrap(),
-                callback_type: d.type_hint,
+                callback_type: d.type_hint.clone(),
                 outcome,
                 in_use: true,
+                missed_without_payload: d.without_payload,
+            })
+        }
+
+        async fn record_oversized(
+            &self,
+            entry: &OversizedEntry,
+        ) -> Result<Recorded, DeliveryError> {
+            self.oversized.lock().unwrap().push(entry.clone());
+            let id = format!("sha256:{}", entry.answer.sha256);
+            let fresh = self
+                .seen
+                .lock()
+                .unwrap()
+                .insert(id.clone(), vec![])
+                .is_none();
+            Ok(Recorded {
+                event_id: EventId::from_provider(&id).unwrap(),
+                callback_type: entry.type_hint.clone(),
+                outcome: if fresh {
+                    Outcome::Recorded {
+                        reason: "oversized".into(),
+                    }
+                } else {
+                    Outcome::Duplicate
+                },
+                in_use: true,
+                missed_without_payload: false,
             })
         }
     }
@@ -642,7 +866,7 @@ mod tests {
         assert_eq!(calls[0].webhook_id.as_deref(), Some("k0"));
         assert_eq!(calls[0].received_at, t0());
         assert!(matches!(&calls[0].channel, Channel::Queue { attempts } if attempts.len() == 1));
-        assert_eq!(calls[0].type_hint, Some(4));
+        assert_eq!(calls[0].type_hint, Some(CallbackType::Number(4)));
         assert_eq!(
             calls[0].process_date.as_deref(),
             Some("2026-11-26T13:05:14.9053587+00:00")
@@ -764,12 +988,12 @@ mod tests {
         struct Racing(MemoryQueue);
         #[async_trait]
         impl QueueApi for Racing {
-            async fn read(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+            async fn read(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
                 let page = self.0.read(limit).await;
                 let _ = self.0.remove(1).await;
                 page
             }
-            async fn remove(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+            async fn remove(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
                 self.0.remove(limit).await
             }
         }
@@ -825,14 +1049,13 @@ mod tests {
         };
         q.push(json!({"metadata": {"id": "k"}, "payload": null}));
         let r = drain(&q, &intake, 30).await;
-        assert_eq!((r.rejected, r.new, r.removed), (2, 2, 4));
+        assert_eq!((r.rejected, r.new, r.removed), (2, 2, 4), "{r:?}");
+        assert_eq!(r.missed_without_payload, 1);
         let calls = intake.calls.lock().unwrap();
         assert_eq!(calls[1].body, b"42");
         assert_eq!(calls[1].webhook_id, None);
-        assert_eq!(
-            calls[3].webhook_id, None,
-            "a payload-less entry never takes the id"
-        );
+        // A payload-less entry is a missed callback (under an id derived from its own).
+        assert!(calls[3].without_payload && calls[3].body.is_empty());
         assert!(q.is_empty() && !r.is_failure());
     }
 
@@ -941,5 +1164,188 @@ mod raw_delivery_tests {
         let raw = raw_delivery(&d, drained_at);
         assert_eq!(raw.process_date.as_deref(), Some("2026-11-12T11:59:59"));
         assert!(raw.notes.is_empty());
+    }
+}
+
+/// Issue 24: every queue copy is applied or kept whole, through the real recorder.
+#[cfg(test)]
+mod recovery_tests {
+    use super::*;
+    use crate::delivery::Recorder;
+    use chrono::TimeZone;
+    use kyc_core::crypto::{Keyring, PayloadKey};
+    use kyc_core::intake::{EventStore, MemoryStore};
+    use kyc_core::secrets::{Cached, StaticSecrets};
+    use serde_json::Value;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+    }
+
+    fn recorder(store: Arc<MemoryStore>) -> Recorder {
+        Recorder {
+            store,
+            keys: Cached::new(
+                Arc::new(StaticSecrets(Default::default())),
+                "k",
+                std::time::Duration::from_secs(60),
+                |_| Err("preloaded".to_string()),
+            )
+            .preloaded(Keyring::new(PayloadKey::new("k", [7; 32]).unwrap(), vec![])),
+        }
+    }
+
+    async fn drain(q: &MemoryQueue, store: Arc<MemoryStore>) -> DrainReport {
+        let clock: Clock = Arc::new(t0);
+        run(
+            q,
+            &recorder(store),
+            &DrainSettings::new(30).unwrap(),
+            &clock,
+            t0() + Duration::minutes(5),
+        )
+        .await
+    }
+
+    fn entry(id: &str, kind: Value, payload: Value) -> Value {
+        json!({
+            "metadata": {"id": id, "processDate": "2026-11-26T13:05:14.9053587+00:00", "type": kind},
+            "payload": payload,
+            "response": {"pushDate": "2026-11-26T13:05:15+00:00", "httpStatusCode": "500 (Internal Server Error)"}
+        })
+    }
+
+    async fn state(store: &MemoryStore, customer: &str) -> Value {
+        kyc_core::kyc_state::status_json(customer, store.provider_states(customer).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_freeze_the_queue_kept_with_its_query_string_is_applied() {
+        let store = Arc::new(MemoryStore::default());
+        let q = MemoryQueue::default();
+        let mut e = entry("frz-1", json!("15"), json!(""));
+        e["queryString"] = json!("type=15&userstatus=2&userid=u-frz");
+        q.push(e);
+        let r = drain(&q, store.clone()).await;
+        assert!(!r.is_failure(), "{r:?}");
+        assert_eq!((r.new, r.rejected), (1, 0), "{r:?}");
+        let s = state(&store, "u-frz").await;
+        assert_eq!(s["providers"]["xpollens"]["userFreeze"]["status"], "Frozen");
+        assert!(store.rejections().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_payload_less_freeze_or_authentication_is_kept_as_a_missed_callback() {
+        let store = Arc::new(MemoryStore::default());
+        let q = MemoryQueue::default();
+        // #15 as the queue keeps it (the query string is lost), and #36 in its header form
+        // (only the sensitive operation's answer is the body).
+        q.push(entry("frz-2", json!(15), json!("")));
+        q.push(entry(
+            "sca-2",
+            json!("36"),
+            json!({"operation": "transfer", "amount": 12}),
+        ));
+        let r = drain(&q, store.clone()).await;
+        assert!(!r.is_failure(), "{r:?}");
+        assert_eq!((r.new, r.rejected, r.removed), (2, 0, 2), "{r:?}");
+        assert_eq!(metrics(&r).total(Metric::MissedLive), 2.0);
+        // Events (they never expire), not rejections (they do).
+        assert!(store.rejections().is_empty(), "{:?}", store.rejections());
+        assert_eq!(store.event_count(), 2);
+        let line: Value = serde_json::from_str(&emf_line(&r, "d", t0())).unwrap();
+        assert_eq!(line["MissedWithoutPayload"], 2, "{line}");
+    }
+
+    fn kyc(user: &str) -> Value {
+        entry(
+            &format!("id-{user}"),
+            json!("4"),
+            json!({"type": "4", "status": "Pending", "appUserId": user}),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_page_over_the_byte_bound_is_read_again_smaller() {
+        let store = Arc::new(MemoryStore::default());
+        let q = MemoryQueue::default();
+        for i in 0..10 {
+            q.push(kyc(&format!("u{i}")));
+        }
+        let one = serde_json::to_vec(&kyc("u0")).unwrap().len();
+        // Seven entries fit, ten do not.
+        q.bound_answers(one * 8);
+        let r = drain(&q, store.clone()).await;
+        assert!(!r.is_failure() && r.drained, "{r:?}");
+        assert_eq!((r.new, r.removed), (10, 10), "{r:?}");
+        assert!(r.smaller_reads >= 2, "{r:?}");
+        assert_eq!(q.removals(), [7, 3], "{r:?}");
+        for i in 0..10 {
+            let s = state(&store, &format!("u{i}")).await;
+            assert_eq!(s["providers"]["xpollens"]["kycDemand"]["status"], "Pending");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_entry_alone_over_the_ceiling_is_kept_as_metadata_and_digest_and_removed() {
+        let store = Arc::new(MemoryStore::default());
+        let q = MemoryQueue::default();
+        q.push(kyc("before"));
+        let huge = entry(
+            "huge-1",
+            json!("4"),
+            json!({"type": "4", "status": "Rejected", "appUserId": "u-huge", "pad": "p".repeat(4000)}),
+        );
+        q.push(huge.clone());
+        q.push(kyc("after"));
+        q.bound_answers(2000);
+        let r = drain(&q, store.clone()).await;
+        assert!(!r.is_failure() && r.drained, "{r:?}");
+        assert!(q.is_empty());
+        assert_eq!((r.new, r.oversized, r.removed), (3, 1, 3), "{r:?}");
+        let line: Value = serde_json::from_str(&emf_line(&r, "d", t0())).unwrap();
+        assert_eq!(line["OversizedQueueEntries"], 1);
+        // Nothing of it applied (its body was never read), both neighbours were.
+        assert!(store.provider_states("u-huge").await.unwrap().is_empty());
+        for user in ["before", "after"] {
+            let s = state(&store, user).await;
+            assert_eq!(s["providers"]["xpollens"]["kycDemand"]["status"], "Pending");
+        }
+        // Its record: the entry's metadata, size and digest; never expiring (an event).
+        assert_eq!(store.event_count(), 3);
+        assert!(store.rejections().is_empty());
+        // A rerun after a crash finds it recorded: a duplicate, not a second record.
+        q.push(huge);
+        let r = drain(&q, store.clone()).await;
+        assert_eq!((r.new, r.duplicate, r.oversized), (0, 1, 0), "{r:?}");
+        assert_eq!(store.event_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_payload_less_copy_of_a_callback_answered_live_adds_nothing() {
+        let store = Arc::new(MemoryStore::default());
+        let q = MemoryQueue::default();
+        let mut e = entry("frz-live", json!(15), json!(""));
+        e["response"]["httpStatusCode"] = json!("202 (Accepted)");
+        q.push(e);
+        let r = drain(&q, store.clone()).await;
+        assert_eq!((r.new, r.duplicate, r.removed), (0, 1, 1), "{r:?}");
+        assert_eq!(store.event_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_entry_over_the_live_body_limit_is_recorded_whole_and_applied() {
+        let store = Arc::new(MemoryStore::default());
+        let q = MemoryQueue::default();
+        let pad = "p".repeat(crate::endpoint::BODY_LIMIT + 1024);
+        q.push(entry(
+            "big-1",
+            json!("4"),
+            json!({"type": "4", "status": "Pending", "appUserId": "u-big", "pad": pad}),
+        ));
+        let r = drain(&q, store.clone()).await;
+        assert!(!r.is_failure() && r.new == 1, "{r:?}");
+        let s = state(&store, "u-big").await;
+        assert_eq!(s["providers"]["xpollens"]["kycDemand"]["status"], "Pending");
     }
 }

@@ -10,7 +10,9 @@
 //! a recorded callback of a type this product does not use (Xpollens' best practice). 5xx only
 //! when a durable write (or the secret needed to make it) failed, so that Xpollens retries.
 
+use super::callbacks::CallbackType;
 use super::delivery::{Channel, DeliveryError, DeliveryRecorder, RawDelivery, Recorded, Recorder};
+use super::forms::{callback_body, Carried};
 use chrono::{DateTime, Utc};
 use kyc_core::auth::{AuthError, CredentialSet};
 use kyc_core::callback_auth::GatewayRequirement;
@@ -59,16 +61,17 @@ pub struct Endpoint {
     pub clock: Clock,
 }
 
-/// `/xpollens/callbacks` → `Some(None)`, `/xpollens/callbacks/36` → `Some(Some(36))`; a stage
-/// prefix (`/prod/...`) is allowed; anything else is not this endpoint.
-fn route(path: &str) -> Option<Option<u32>> {
+/// `/xpollens/callbacks` → `Some(None)`, `/xpollens/callbacks/36` → `Some(Some(36))`,
+/// `/xpollens/callbacks/PoliticallyExposedPersonStatusCreatedOrUpdated` → that named type; a
+/// stage prefix (`/prod/...`) is allowed; anything else is not this endpoint.
+fn route(path: &str) -> Option<Option<CallbackType>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let at = segments
         .windows(2)
         .position(|w| w == ["xpollens", "callbacks"])?;
     match &segments[at + 2..] {
         [] => Some(None),
-        [t] => t.parse().ok().map(Some),
+        [t] => CallbackType::parse(t).map(Some),
         _ => None,
     }
 }
@@ -83,72 +86,11 @@ fn mime(content_type: Option<&str>) -> String {
         .to_ascii_lowercase()
 }
 
-/// Callback 36's header form: the OpenAPI puts its fields in these HTTP headers.
-const SCA_HEADERS: [&str; 9] = [
-    "AuthenticationId",
-    "Type",
-    "AppUserId",
-    "AuthenticationResultDate",
-    "RequestProcessDate",
-    "RequestResponseCode",
-    "RequestDate",
-    "Status",
-    "Reason",
-];
-
-/// The callback a request carries as one JSON object, whatever form Xpollens used, and the
-/// note saying which form it was. `None`: the body is handed over as is (JSON, or unusable).
-fn callback_body(req: &HttpRequest) -> Option<(Vec<u8>, &'static str)> {
-    // Header form of callback 36: `AppUserId` and `AuthenticationId` never come as headers
-    // otherwise.
-    if req.header("appuserid").is_some() && req.header("authenticationid").is_some() {
-        let mut header = serde_json::Map::new();
-        for name in SCA_HEADERS {
-            if let Some(v) = req.header(name) {
-                header.insert(name.to_string(), v.into());
-            }
-        }
-        let text = String::from_utf8_lossy(&req.body).into_owned();
-        // The body is the operation's answer: a JSON string holding JSON, or JSON, or empty.
-        let payload = match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::String(inner)) => inner,
-            _ => text,
-        };
-        let body = json!({"Header": header, "Payload": payload});
-        return Some((body.to_string().into_bytes(), "headerForm"));
-    }
-    let form_body = mime(req.header("content-type")) == "application/x-www-form-urlencoded";
-    if req.body.is_empty() || form_body {
-        let mut params = serde_json::Map::new();
-        let body_params: &[u8] = if form_body { &req.body } else { &[] };
-        for (k, v) in
-            form_urlencoded::parse(req.query.as_bytes()).chain(form_urlencoded::parse(body_params))
-        {
-            params
-                .entry(k.into_owned())
-                .or_insert(v.into_owned().into());
-        }
-        if !params.is_empty() {
-            return Some((
-                serde_json::Value::Object(params).to_string().into_bytes(),
-                "queryStringForm",
-            ));
-        }
-    }
-    // A JSON object sent as a JSON string.
-    if let Ok(serde_json::Value::String(inner)) = serde_json::from_slice(&req.body) {
-        if serde_json::from_str::<serde_json::Value>(&inner).is_ok_and(|v| v.is_object()) {
-            return Some((inner.into_bytes(), "jsonInString"));
-        }
-    }
-    None
-}
-
 enum Refusal {
     Status(u16, &'static str, String),
 }
 
-fn method_and_route(req: &HttpRequest) -> Result<Option<u32>, HttpResponse> {
+fn method_and_route(req: &HttpRequest) -> Result<Option<CallbackType>, HttpResponse> {
     if !req.method.eq_ignore_ascii_case("POST") {
         return Err(
             error_response(405, "method_not_allowed", "only POST is accepted")
@@ -208,7 +150,7 @@ impl Endpoint {
     async fn after_authentication(
         &self,
         req: &HttpRequest,
-        path_type: Option<u32>,
+        path_type: Option<CallbackType>,
         received_at: DateTime<Utc>,
     ) -> (HttpResponse, Option<Recorded>) {
         match self.accept(req, path_type, received_at).await {
@@ -292,7 +234,7 @@ impl Endpoint {
     async fn accept(
         &self,
         req: &HttpRequest,
-        path_type: Option<u32>,
+        path_type: Option<CallbackType>,
         received_at: DateTime<Utc>,
     ) -> Result<(HttpResponse, Option<Recorded>), Refusal> {
         if req.body.len() > BODY_LIMIT {
@@ -302,7 +244,12 @@ impl Endpoint {
                 format!("body exceeds {BODY_LIMIT} bytes"),
             ));
         }
-        let (body, notes) = match callback_body(req) {
+        let carried = Carried {
+            query: &req.query,
+            headers: &req.headers,
+            form_body: mime(req.header("content-type")) == "application/x-www-form-urlencoded",
+        };
+        let (body, notes) = match callback_body(carried, &req.body) {
             Some((body, form)) => (body, vec![form]),
             None => (req.body.clone(), vec![]),
         };
@@ -314,6 +261,7 @@ impl Endpoint {
             received_at,
             channel: Channel::Live,
             notes,
+            without_payload: false,
         };
         Ok(match self.recorder.record(&delivery).await {
             Ok(recorded) => (answer(&recorded), Some(recorded)),
@@ -861,13 +809,275 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(route("/xpollens/callbacks"), Some(None));
-        assert_eq!(route("/prod/xpollens/callbacks/36/"), Some(Some(36)));
-        assert_eq!(route("/xpollens/callbacks/abc"), None);
+        assert_eq!(
+            route("/prod/xpollens/callbacks/36/"),
+            Some(Some(CallbackType::Number(36)))
+        );
+        assert_eq!(
+            route("/xpollens/callbacks/PoliticallyExposedPersonStatusCreatedOrUpdated"),
+            Some(Some(CallbackType::Named(
+                "PoliticallyExposedPersonStatusCreatedOrUpdated".into()
+            )))
+        );
+        assert_eq!(route("/xpollens/callbacks/a%20b"), None);
         assert_eq!(route("/xpollens"), None);
         assert_eq!(
             mime(Some("Application/X-WWW-Form-URLEncoded; charset=utf-8")),
             "application/x-www-form-urlencoded"
         );
         assert_eq!(mime(None), "");
+    }
+
+    // ----- issue 24: PEP, #31, type text, JSON sent as a form, same-second ties -----------
+
+    /// The customer's state as the read API prints it.
+    async fn state_json(store: &MemoryStore, customer: &str) -> serde_json::Value {
+        kyc_core::kyc_state::status_json(customer, store.provider_states(customer).await.unwrap())
+    }
+
+    /// One delivery: its own Webhook-Id and process date.
+    fn delivery(body: &str, id: &str, process_date: &str) -> HttpRequest {
+        with(
+            with(post(body, "pw-new"), "Webhook-Id", id),
+            "Webhook-Processdate",
+            process_date,
+        )
+    }
+
+    const PEP: &str = "PoliticallyExposedPersonStatusCreatedOrUpdated";
+
+    fn pep(user: &str, is_pep: &str, decision: &str, risk: &str) -> String {
+        format!(
+            r#"{{"appUserId":"{user}","type":"{PEP}","isPoliticallyExposedPerson":{is_pep},"finalDecisionPep":{decision},"riskAnalysisStatut":{risk}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn a_pep_screening_is_its_own_stream_answered_202_and_keeps_its_type_text() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        let r = ep
+            .handle(&delivery(
+                &pep("u-pep", "null", "null", "null"),
+                "pep-1",
+                "12/12/2023 17:51:40 +00:00",
+            ))
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let s = state_json(&store, "u-pep").await;
+        assert_eq!(
+            s["providers"]["xpollens"]["pepScreening"]["status"],
+            "InAnalysis"
+        );
+        let h = store.history("u-pep").await.unwrap();
+        assert_eq!(h[0].event_type, PEP);
+        assert_eq!(h[0].summary["eventType"], PEP);
+        assert_eq!(h[0].outcome, "applied");
+        // A PEP: waiting for Xpollens' decision, then accepted WITH enhanced due diligence.
+        for (id, second, body, status, is_final) in [
+            (
+                "pep-2",
+                41,
+                pep("u-pep", "true", "null", r#""inProgress""#),
+                "PepAwaitingDecision",
+                false,
+            ),
+            (
+                "pep-3",
+                42,
+                pep("u-pep", "true", "true", r#""done""#),
+                "AcceptedWithEnhancedDueDiligence",
+                true,
+            ),
+        ] {
+            let r = ep
+                .handle(&delivery(
+                    &body,
+                    id,
+                    &format!("12/12/2023 17:51:{second} +00:00"),
+                ))
+                .await;
+            assert_eq!(r.status, 202, "{}", r.body);
+            let s = state_json(&store, "u-pep").await;
+            let pep = &s["providers"]["xpollens"]["pepScreening"];
+            assert_eq!(pep["status"], status);
+            assert_eq!(pep["final"], is_final);
+            // Only the acceptance of a PEP carries the flag the decision reads.
+            let edd = status == "AcceptedWithEnhancedDueDiligence";
+            assert_eq!(pep.get("flags").is_some(), edd, "{pep}");
+            if edd {
+                assert_eq!(pep["flags"], json!(["enhancedDueDiligence"]));
+            }
+        }
+        let s = state_json(&store, "u-pep").await;
+        let detail = &s["providers"]["xpollens"]["pepScreening"]["detail"];
+        assert_eq!(detail["enhancedDueDiligence"], true);
+        assert_eq!(detail["isPoliticallyExposedPerson"], true);
+        assert_eq!(detail["riskAnalysisStatut"], "done");
+    }
+
+    #[tokio::test]
+    async fn a_pep_decision_false_blocks_whatever_came_before() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        for (id, second, body) in [
+            ("b-1", 40, pep("u-blk", "false", "null", r#""inProgress""#)),
+            ("b-2", 45, pep("u-blk", "true", "false", r#""done""#)),
+        ] {
+            let r = ep
+                .handle(&delivery(
+                    &body,
+                    id,
+                    &format!("12/12/2023 17:51:{second} +00:00"),
+                ))
+                .await;
+            assert_eq!(r.status, 202, "{}", r.body);
+        }
+        let s = state_json(&store, "u-blk").await;
+        let pep = &s["providers"]["xpollens"]["pepScreening"];
+        assert_eq!(pep["status"], "Blocked");
+        assert_eq!(pep["final"], true);
+        assert_eq!(pep["detail"]["blocking"], true);
+    }
+
+    fn diligence(user: &str, order: &str, status: &str, name: &str) -> String {
+        format!(
+            r#"{{"type":"31","status":"{status}","appUserId":"{user}","diligenceType":"SCTIN","reason":"The beneficiary's name is different from the transmitter's name","amount":145,"transferDate":"2021-01-30T08:30:00Z","transmitterFullName":"{name}","operationType":"SCT_In","orderId":"{order}","score":{{"name":0.333333333333333,"firstName":1}}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn complementary_diligence_keeps_the_latest_and_every_open_one_names_sealed() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        for (id, second, order, status) in [
+            ("c-1", 10, "rx193bo32", "To_Review_Manually"),
+            ("c-2", 20, "rx193bo33", "To_Review_Manually"),
+            ("c-3", 30, "rx193bo32", "Validated"),
+        ] {
+            let r = ep
+                .handle(&delivery(
+                    &diligence("u-31", order, status, "Epp Sandra-Transmitter"),
+                    id,
+                    &format!("12/12/2023 17:51:{second} +00:00"),
+                ))
+                .await;
+            assert_eq!(r.status, 202, "{}", r.body);
+        }
+        let s = state_json(&store, "u-31").await;
+        let d = &s["providers"]["xpollens"]["complementaryDiligence"];
+        assert_eq!(d["status"], "Validated", "{d}");
+        assert_eq!(d["detail"]["orderId"], "rx193bo32");
+        assert_eq!(d["detail"]["amount"], 145);
+        let open: Vec<&String> = d["items"]["open"].as_object().unwrap().keys().collect();
+        assert_eq!(open, ["rx193bo33"], "{d}");
+        assert_eq!(
+            d["items"]["open"]["rx193bo33"]["status"],
+            "To_Review_Manually"
+        );
+        assert_eq!(d["sealedSecrets"], json!(["transmitterFullName"]));
+        let everything = format!("{s} {:?}", store.history("u-31").await.unwrap());
+        assert!(!everything.contains("Epp Sandra"), "{everything}");
+        assert_eq!(store.history("u-31").await.unwrap()[0].event_type, "31");
+    }
+
+    #[tokio::test]
+    async fn every_non_numeric_type_keeps_its_text() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        let r = ep
+            .handle(&delivery(
+                r#"{"type":"SepaCreditTransferCreatedOrUpdated","appUserId":"u-sct","amount":3}"#,
+                "sct-1",
+                "12/12/2023 17:51:40 +00:00",
+            ))
+            .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let h = store.history("u-sct").await.unwrap();
+        assert_eq!(h[0].event_type, "SepaCreditTransferCreatedOrUpdated");
+        assert_eq!(
+            h[0].summary["eventType"],
+            "SepaCreditTransferCreatedOrUpdated"
+        );
+        // The type named in the URL instead of the body.
+        let mut r = delivery(
+            &pep("u-path", "false", "null", "null"),
+            "pep-path",
+            "12/12/2023 17:51:40 +00:00",
+        );
+        r.body = br#"{"appUserId":"u-path","isPoliticallyExposedPerson":false}"#.to_vec();
+        r.path = format!("/xpollens/callbacks/{PEP}");
+        assert_eq!(ep.handle(&r).await.status, 202);
+        let s = state_json(&store, "u-path").await;
+        assert_eq!(
+            s["providers"]["xpollens"]["pepScreening"]["status"],
+            "NotPep"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_json_body_sent_as_a_form_is_read_as_json() {
+        let store = Arc::new(MemoryStore::default());
+        let ep = endpoint(store.clone(), None);
+        let r = with(
+            delivery(
+                r#"{"type":"4","status":"Incomplete","appUserId":"u-form"}"#,
+                "form-json",
+                "12/12/2023 17:51:40 +00:00",
+            ),
+            "Content-Type",
+            "application/x-www-form-urlencoded",
+        );
+        let resp = ep.handle(&r).await;
+        assert_eq!(resp.status, 202, "{}", resp.body);
+        let s = state_json(&store, "u-form").await;
+        assert_eq!(
+            s["providers"]["xpollens"]["kycDemand"]["status"],
+            "Incomplete"
+        );
+    }
+
+    #[tokio::test]
+    async fn two_statuses_at_the_same_second_are_flagged_whatever_their_order() {
+        for order in [
+            ["Incomplete", "AwaitingExpertise"],
+            ["AwaitingExpertise", "Incomplete"],
+        ] {
+            let store = Arc::new(MemoryStore::default());
+            let ep = endpoint(store.clone(), None);
+            for status in order {
+                let body = format!(r#"{{"type":"4","status":"{status}","appUserId":"u-tie"}}"#);
+                let r = ep
+                    .handle(&delivery(&body, status, "12/12/2023 17:51:40 +00:00"))
+                    .await;
+                assert_eq!(r.status, 202, "{}", r.body);
+            }
+            let s = state_json(&store, "u-tie").await;
+            let demand = &s["providers"]["xpollens"]["kycDemand"];
+            // The fixed precedence, documented: AwaitingExpertise before Incomplete.
+            assert_eq!(demand["status"], "AwaitingExpertise", "{order:?}");
+            assert_eq!(demand["sameSecondAmbiguous"], true, "{order:?}");
+            assert_eq!(demand["flags"], json!(["sameSecondAmbiguous"]), "{order:?}");
+            // The loser, when it comes second, says why it is not the state.
+            let h = store.history("u-tie").await.unwrap();
+            let outcomes: Vec<&str> = h.iter().map(|e| e.outcome.as_str()).collect();
+            if order[1] == "Incomplete" {
+                assert_eq!(outcomes[1], "not applied: lost a same-second tie to AwaitingExpertise (fixed precedence); state flagged sameSecondAmbiguous");
+            } else {
+                assert_eq!(outcomes, ["applied", "applied"]);
+            }
+            // A later second is certain again.
+            let body = r#"{"type":"4","status":"Complete","appUserId":"u-tie"}"#;
+            ep.handle(&delivery(body, "later", "12/12/2023 17:51:41 +00:00"))
+                .await;
+            let s = state_json(&store, "u-tie").await;
+            assert_eq!(
+                s["providers"]["xpollens"]["kycDemand"]["sameSecondAmbiguous"],
+                false
+            );
+            assert!(s["providers"]["xpollens"]["kycDemand"]
+                .get("flags")
+                .is_none());
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! types.
 //!
 //! Where things are:
-//! - `callbacks`, `lenient`, `status`, `dates`: parsing. New callback type: `callbacks.rs`.
+//! - `callbacks`, `lenient`, `status`, `dates`, `forms`: parsing. New callback type:
+//!   `callbacks.rs`.
 //! - `plan`: a parsed callback as durable-intake writes; `delivery`: recording one delivery.
 //! - `endpoint`: the callback endpoint (authentication, answers), free of Lambda types.
 //! - `api`, `queue`, `drain`: the Xpollens API (token, fallback queue) and one drain run;
@@ -20,6 +21,7 @@ pub mod dates;
 pub mod delivery;
 pub mod drain;
 pub mod endpoint;
+pub mod forms;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod lenient;

@@ -3,12 +3,12 @@
 
 use super::callbacks::*;
 use super::delivery::Channel;
-use super::status::{Status, StatusRules};
+use super::status::{pep_status, PepStatus, Status, StatusRules};
 use chrono::{DateTime, SubsecRound, Utc};
 use kyc_core::crypto::{Aad, Keyring};
 use kyc_core::intake::{EventId, EventRecord, Provider, WritePlan};
-use kyc_core::kyc_state::{Finality, StatePatch, Stream, StreamValue};
-use kyc_core::redact::Secret;
+use kyc_core::kyc_state::{Finality, Item, StatePatch, Stream, StreamValue};
+use kyc_core::redact::{Personal, Secret};
 use serde_json::{json, Map, Value};
 
 /// Delivery facts that come from outside the body.
@@ -68,6 +68,21 @@ fn status_text<T: StatusRules>(s: &Option<Status<T>>) -> Value {
 }
 
 /// Secret fields present in a callback, by name (for sealing and for the redacted summary).
+const REDACTED_PERSONAL: &str = "[REDACTED personal data]";
+
+/// Personal data fields present in a callback, by name (sealed like secrets).
+fn personal(kind: &CallbackKind) -> Vec<(&'static str, &Personal)> {
+    match kind {
+        CallbackKind::ComplementaryDiligence(d) => d
+            .transmitter_full_name
+            .as_ref()
+            .map(|n| ("transmitterFullName", n))
+            .into_iter()
+            .collect(),
+        _ => vec![],
+    }
+}
+
 fn secrets(kind: &CallbackKind) -> Vec<(&'static str, &Secret)> {
     let fields: Vec<(&'static str, &Option<Secret>)> = match kind {
         CallbackKind::UserRecord(r) => vec![("publicUserCode", &r.public_user_code)],
@@ -123,6 +138,81 @@ fn diligences_json(d: &KycDemand) -> Value {
             })
         })
         .collect()
+}
+
+fn flag_json(flag: &Result<Option<bool>, String>) -> Value {
+    match flag {
+        Ok(b) => json!(b),
+        Err(raw) => Value::from(raw.as_str()),
+    }
+}
+
+/// The PEP status a screening means, when both flags are readable.
+fn pep_of(p: &PepScreening) -> Option<PepStatus> {
+    Some(pep_status(
+        p.is_pep.clone().ok()?,
+        p.final_decision.clone().ok()?,
+    ))
+}
+
+/// The three documented values as sent, and what they mean, said explicitly: an acceptance
+/// of a PEP carries enhanced due diligence; a negative decision blocks onboarding.
+fn pep_detail(p: &PepScreening) -> Value {
+    let status = pep_of(p);
+    let mut d = json!({
+        "isPoliticallyExposedPerson": flag_json(&p.is_pep),
+        "finalDecisionPep": flag_json(&p.final_decision),
+        "riskAnalysisStatut": clip(&p.risk_analysis),
+        "pepStatus": status.map(|s| s.name()),
+        "enhancedDueDiligence": status == Some(PepStatus::AcceptedWithEnhancedDueDiligence),
+        "blocking": status == Some(PepStatus::Blocked),
+    });
+    if p.final_decision == Ok(Some(true)) && p.is_pep != Ok(Some(true)) {
+        // Outside the documented domain (a decision only exists for a PEP): kept conservative.
+        d["inconsistent"] = "finalDecisionPep true without isPoliticallyExposedPerson true".into();
+    }
+    d
+}
+
+/// What a consumer (and the KYC decision) must see beside a PEP status: an acceptance of a
+/// PEP carries enhanced due diligence (`Blocked` says itself that it blocks).
+fn pep_flags(p: &PepScreening) -> Vec<String> {
+    match pep_of(p) {
+        Some(PepStatus::AcceptedWithEnhancedDueDiligence) => vec!["enhancedDueDiligence".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// At most this many bytes of one transfer's diligence in the state (an item): the state
+/// keeps up to `kyc_state::MAX_OPEN_ITEMS` of them.
+const MAX_ITEM_DETAIL_BYTES: usize = 700;
+
+/// One transfer's complementary diligence, without the transmitter's name (sealed apart).
+fn diligence_detail(d: &ComplementaryDiligence) -> Map<String, Value> {
+    let short = |t: &Option<String>| match t {
+        Some(t) => Value::from(t.chars().take(64).collect::<String>()),
+        None => Value::Null,
+    };
+    let transfer_date = match d.transfer_date.as_deref() {
+        Some(raw) => super::dates::parse_body_date(raw)
+            .map(|t| Value::from(t.to_rfc3339()))
+            .unwrap_or_else(|| short(&d.transfer_date)),
+        None => Value::Null,
+    };
+    let v = json!({
+        "diligenceStatus": status_text(&d.status),
+        "orderId": short(&d.order_id),
+        "diligenceType": short(&d.diligence_type),
+        "operationType": short(&d.operation_type),
+        "amount": d.amount,
+        "transferDate": transfer_date,
+        "score": {"name": d.score_name, "firstName": d.score_first_name},
+        "reason": clip(&d.reason),
+    });
+    match v {
+        Value::Object(m) => fit(m, MAX_ITEM_DETAIL_BYTES),
+        _ => unreachable!("an object literal"),
+    }
 }
 
 /// Bytes `value` takes serialised as JSON, counted without writing them anywhere.
@@ -208,6 +298,8 @@ fn details(kind: &CallbackKind) -> (Map<String, Value>, usize) {
             "payload": r.payload,
         }),
         CallbackKind::UserFreeze(f) => json!({"userStatus": status_text(&f.status)}),
+        CallbackKind::PepScreening(p) => pep_detail(p),
+        CallbackKind::ComplementaryDiligence(d) => Value::Object(diligence_detail(d)),
         CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) | CallbackKind::Other => {
             json!({})
         }
@@ -234,7 +326,8 @@ fn summary_with(
         "eventType".into(),
         callback
             .callback_type
-            .map(Value::from)
+            .as_ref()
+            .map(CallbackType::to_json)
             .unwrap_or(Value::Null),
     );
     m.insert(
@@ -254,6 +347,13 @@ fn summary_with(
         .collect();
     if !secret_names.is_empty() {
         m.insert("secrets".into(), Value::Object(secret_names));
+    }
+    let personal_names: Map<String, Value> = personal(&callback.kind)
+        .into_iter()
+        .map(|(n, _)| (n.to_string(), REDACTED_PERSONAL.into()))
+        .collect();
+    if !personal_names.is_empty() {
+        m.insert("personalData".into(), Value::Object(personal_names));
     }
     // Two objects merged serialise to at most the sum of their sizes: when that sum fits,
     // the merged summary is not serialised again just to be measured.
@@ -345,6 +445,28 @@ fn proposal(kind: &CallbackKind) -> Result<(Stream, &'static str, u8, bool), NoP
         CallbackKind::DiligenceReupload(_) | CallbackKind::KycWebview(_) => {
             return Err(NoProposal::NoWebViewUrl)
         }
+        CallbackKind::PepScreening(p) => {
+            let unreadable = |what, raw: &String| NoProposal::Unrecognised {
+                what,
+                raw: raw.clone(),
+            };
+            let is_pep = p
+                .is_pep
+                .as_ref()
+                .map_err(|raw| unreadable("isPoliticallyExposedPerson", raw))?;
+            let decision = p
+                .final_decision
+                .as_ref()
+                .map_err(|raw| unreadable("finalDecisionPep", raw))?;
+            let s = pep_status(*is_pep, *decision);
+            (Stream::PEP_SCREENING, (s.name(), s.rank(), s.is_final()))
+        }
+        CallbackKind::ComplementaryDiligence(d) => {
+            let (status, rank, _) = known("diligence status", &d.status)?;
+            // The stream follows every transfer: none of its statuses ends it (each
+            // transfer's own finality is its item's).
+            (Stream::COMPLEMENTARY_DILIGENCE, (status, rank, false))
+        }
         CallbackKind::Other => return Err(NoProposal::NoState),
     };
     Ok((stream, status, rank, fin))
@@ -372,7 +494,8 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
         event_id: event_id.to_string(),
         event_type: callback
             .callback_type
-            .map(|t| t.to_string())
+            .as_ref()
+            .map(CallbackType::to_string)
             .unwrap_or_else(|| "unknown".into()),
         subject: callback.subject.clone(),
         received_at: delivery.received_at,
@@ -400,7 +523,17 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
                 .unwrap_or(delivery.received_at)
                 .trunc_subsecs(0);
             let policy = finality(&stream);
-            let mut value = StreamValue::with_finality(status, rank, fin, policy, at, event_id);
+            // Every Xpollens stream flags same-second ties: its dates have second resolution.
+            let mut value =
+                StreamValue::with_finality(status, rank, fin, policy, at, event_id).tracking_ties();
+            if let CallbackKind::ComplementaryDiligence(d) = &callback.kind {
+                value =
+                    value.with_item(&diligence_key(d, event_id), diligence_item(d, at, event_id));
+            }
+            if let CallbackKind::PepScreening(p) = &callback.kind {
+                // Carried by the state-change event: an acceptance is not a plain pass.
+                value.flags = pep_flags(p);
+            }
             value.detail = Value::Object(detail);
             for (name, secret) in secrets(&callback.kind) {
                 value.sealed.insert(
@@ -408,6 +541,15 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
                     keys.seal_secret(
                         &sealed_field_aad(event_id, name, callback.subject.as_deref()),
                         secret,
+                    ),
+                );
+            }
+            for (name, personal) in personal(&callback.kind) {
+                value.sealed.insert(
+                    name.to_string(),
+                    keys.seal(
+                        &sealed_field_aad(event_id, name, callback.subject.as_deref()),
+                        personal.expose().as_bytes(),
                     ),
                 );
             }
@@ -420,6 +562,128 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
         patch,
         no_patch_reason,
     }
+}
+
+/// What to do about a callback the fallback queue kept without its data (also the runbook's
+/// line for `XpollensMissedWithoutPayloadAlarm`).
+pub const MISSED_ACTION: &str = "Xpollens kept this callback in its fallback queue without the query string or headers its data travelled in, so nothing of it was applied. Ask Xpollens for this Webhook-Id's callback (or, for a user freeze #15 or a strong authentication #36, the user's current status), then record the answer with `kyc xpollens replay` and check the customer's state.";
+
+/// The write plan of a callback the fallback queue kept without its data: the entry's
+/// evidence (what it held, sealed; its delivery attempts), its type, no state change.
+pub fn plan_missed(
+    callback_type: Option<&CallbackType>,
+    delivery: &Delivery<'_>,
+    keys: &Keyring,
+) -> WritePlan {
+    let event_id = delivery.event_id.as_str();
+    let mut summary = json!({
+        "provider": "xpollens",
+        "eventType": callback_type.map(CallbackType::to_json),
+        "subjectId": null,
+        "eventId": event_id,
+        "missedCallback": {
+            "keptBodyBytes": delivery.body.len(),
+            "action": MISSED_ACTION,
+        },
+    });
+    summary["delivery"] = delivery_summary(delivery);
+    WritePlan {
+        event: EventRecord {
+            provider: Provider::Xpollens,
+            event_id: event_id.to_string(),
+            event_type: callback_type
+                .map(CallbackType::to_string)
+                .unwrap_or_else(|| "unknown".into()),
+            subject: None,
+            received_at: delivery.received_at,
+            provider_time: delivery.process_date,
+            body_sha256: kyc_core::intake::sha256_hex(delivery.body),
+            sealed_body: keys.seal(
+                &EventRecord::body_aad(Provider::Xpollens, event_id, None),
+                delivery.body,
+            ),
+            summary,
+        },
+        patch: None,
+        no_patch_reason: Some(
+            "missed callback kept without its data by the fallback queue: nothing applied \
+             (runbook: XpollensMissedWithoutPayloadAlarm)"
+                .into(),
+        ),
+    }
+}
+
+/// The write plan of a fallback-queue entry past the drain's hard ceiling: its metadata,
+/// size and digest, its first bytes sealed as evidence; no state change. The event never
+/// expires, so the entry's existence outlives the queue's 14 days.
+pub fn plan_oversized(
+    entry: &super::delivery::OversizedEntry,
+    event_id: &EventId,
+    process_date: Option<DateTime<Utc>>,
+    keys: &Keyring,
+) -> WritePlan {
+    let id = event_id.as_str();
+    let summary = json!({
+        "provider": "xpollens",
+        "eventType": entry.type_hint.as_ref().map(CallbackType::to_json),
+        "subjectId": null,
+        "eventId": id,
+        "oversizedQueueEntry": {
+            "webhookId": entry.webhook_id,
+            "bytes": entry.answer.bytes,
+            "sha256": entry.answer.sha256,
+            "complete": entry.answer.complete,
+            "keptPrefixBytes": entry.answer.prefix.len(),
+            "ceilingBytes": super::queue::MAX_PAGE_BYTES,
+        },
+        "delivery": {"channel": "queue"},
+    });
+    WritePlan {
+        event: EventRecord {
+            provider: Provider::Xpollens,
+            event_id: id.to_string(),
+            event_type: entry
+                .type_hint
+                .as_ref()
+                .map(CallbackType::to_string)
+                .unwrap_or_else(|| "unknown".into()),
+            subject: None,
+            received_at: entry.received_at,
+            provider_time: process_date,
+            body_sha256: entry.answer.sha256.clone(),
+            sealed_body: keys.seal(
+                &EventRecord::body_aad(Provider::Xpollens, id, None),
+                &entry.answer.prefix,
+            ),
+            summary,
+        },
+        patch: None,
+        no_patch_reason: Some(format!(
+            "queue entry of {} bytes over the {} MiB ceiling: kept as metadata and digest, \
+             nothing applied (runbook: XpollensOversizedQueueEntryAlarm)",
+            entry.answer.bytes,
+            super::queue::MAX_PAGE_BYTES / (1024 * 1024)
+        )),
+    }
+}
+
+/// The key of a transfer's diligence among the stream's items: its order id (event id when
+/// it has none: then the event is its own item).
+fn diligence_key(d: &ComplementaryDiligence, event_id: &str) -> String {
+    d.order_id.clone().unwrap_or_else(|| event_id.to_string())
+}
+
+/// A transfer's diligence as an item: sticky (Validated and Refused are final in the
+/// diligence diagram), with its bounded detail.
+fn diligence_item(d: &ComplementaryDiligence, at: DateTime<Utc>, event_id: &str) -> Item {
+    let (status, rank, fin) = match &d.status {
+        Some(Status::Known(s)) => (s.name(), s.rank(), s.is_final()),
+        // Not reached: a diligence without a known status proposes no patch.
+        _ => ("", 0, false),
+    };
+    let mut detail = diligence_detail(d);
+    detail.remove("diligenceStatus");
+    Item::new(status, rank, fin, at, event_id, Value::Object(detail))
 }
 
 /// Associated data of a secret sealed into a state stream: its event, its name and the

@@ -11,9 +11,12 @@
 //! `version` may be missing, strings or numbers; `payload` may be an object or the JSON body
 //! as a string. Unknown fields are ignored. An entry without `metadata.id` is used like a
 //! live callback without `Webhook-Id` (the intake derives the id from the body). An entry
-//! that cannot be read at all (not an object, no payload) is not dropped: it becomes a
-//! [`QueuedDelivery`] with an [`EntryDefect`] whose body is the raw entry, so the intake can
-//! record it (as a rejection) before the drain removes it — the queue never wedges on it.
+//! that is not an object is not dropped: it becomes a [`QueuedDelivery`] with an
+//! [`EntryDefect`] whose body is the raw entry, so the intake can record it (as a rejection)
+//! before the drain removes it — the queue never wedges on it. An entry without payload (a
+//! query-string or header-form callback: its data travelled outside the body) keeps its id
+//! and whatever query string or headers the entry holds; with neither, the intake records it
+//! as a missed callback of its type (`delivery::RawDelivery::without_payload`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -25,6 +28,94 @@ pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 /// Xpollens' documented page-size limits.
 pub const SANDBOX_MAX_LIMIT: u32 = 30;
 pub const PRODUCTION_MAX_LIMIT: u32 = 100;
+
+/// Of an answer too large to keep, the first bytes kept (sealed with the record).
+pub const OVERSIZED_PREFIX_BYTES: usize = 64 * 1024;
+
+/// What a queue call answered: a page read whole (at most [`MAX_PAGE_BYTES`]), or an answer
+/// too large to hold, of which only its size, digest and first bytes are known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueueAnswer {
+    Page(Vec<u8>),
+    TooLarge(Oversized),
+}
+
+/// An answer larger than [`MAX_PAGE_BYTES`], streamed through SHA-256 instead of kept.
+#[derive(Clone, PartialEq)]
+pub struct Oversized {
+    /// Bytes received.
+    pub bytes: u64,
+    /// SHA-256 (hex) of the bytes received: of the whole answer when `complete`.
+    pub sha256: String,
+    /// Read to its end (else the connection or the time ran out first).
+    pub complete: bool,
+    /// The first [`OVERSIZED_PREFIX_BYTES`]: may hold personal data, never logged.
+    pub prefix: Vec<u8>,
+}
+
+impl std::fmt::Debug for Oversized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oversized")
+            .field("bytes", &self.bytes)
+            .field("sha256", &self.sha256)
+            .field("complete", &self.complete)
+            .field("prefix_bytes", &self.prefix.len())
+            .finish()
+    }
+}
+
+impl QueueAnswer {
+    /// The page, when it was read whole.
+    pub fn page(&self) -> Option<&[u8]> {
+        match self {
+            QueueAnswer::Page(bytes) => Some(bytes),
+            QueueAnswer::TooLarge(_) => None,
+        }
+    }
+
+    /// An answer already in memory, as a bounded transport would have handed it over.
+    pub fn bounded(bytes: Vec<u8>, max_bytes: usize) -> Self {
+        if bytes.len() <= max_bytes {
+            return QueueAnswer::Page(bytes);
+        }
+        QueueAnswer::TooLarge(Oversized {
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            complete: true,
+            prefix: bytes[..OVERSIZED_PREFIX_BYTES.min(bytes.len())].to_vec(),
+        })
+    }
+}
+
+/// The metadata of a single oversized entry, read from its first bytes: `metadata.id`,
+/// `processDate` and `type` when the `metadata` object starts there (it is not parsed whole).
+pub fn oversized_metadata(prefix: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
+    let Some(at) = find_key(prefix, b"\"metadata\"") else {
+        return (None, None, None);
+    };
+    let rest = &prefix[at..];
+    let Some(colon) = rest.iter().position(|b| *b == b':') else {
+        return (None, None, None);
+    };
+    let mut values = serde_json::Deserializer::from_slice(&rest[colon + 1..]).into_iter::<Value>();
+    let metadata = match values.next() {
+        Some(Ok(Value::Object(m))) => m,
+        _ => return (None, None, None),
+    };
+    (
+        text(field(&metadata, "id")),
+        text(field(&metadata, "processDate")),
+        text(field(&metadata, "type")),
+    )
+}
+
+/// The end of the first occurrence of `key` (ASCII case ignored).
+fn find_key(haystack: &[u8], key: &[u8]) -> Option<usize> {
+    haystack
+        .windows(key.len())
+        .position(|w| w.eq_ignore_ascii_case(key))
+        .map(|p| p + key.len())
+}
 
 /// The page itself could not be read (not a JSON array): nothing in it can be trusted, so the
 /// drain removes nothing.
@@ -67,14 +158,12 @@ impl AttemptEvidence {
 #[serde(rename_all = "snake_case")]
 pub enum EntryDefect {
     NotAnObject,
-    MissingPayload,
 }
 
 impl std::fmt::Display for EntryDefect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             EntryDefect::NotAnObject => "queue entry is not a JSON object",
-            EntryDefect::MissingPayload => "queue entry has no payload",
         })
     }
 }
@@ -93,6 +182,16 @@ pub struct QueuedDelivery {
     /// payload is a JSON-encoded string (the raw entry when defective). May hold secrets and
     /// personal data: never logged.
     pub body: Vec<u8>,
+    /// The query string the callback travelled with, if the entry keeps it (#15, #37, #01,
+    /// #05 carry their data there). Not documented: looked for under the names a queue would
+    /// use (`queryString`, `query`, or the query of `url`/`uri`/`requestUri`/`requestUrl`/
+    /// `callbackUrl`), at the top level or in `metadata`.
+    pub query: Option<String>,
+    /// The HTTP headers the callback travelled with, if the entry keeps them (#36's header
+    /// form): `headers` as an object or a list of `{name|key, value}`.
+    pub headers: Vec<(String, String)>,
+    /// The payload was null, absent or blank: the body is empty.
+    pub payload_missing: bool,
     /// One element per delivery attempt, in queue order.
     pub attempts: Vec<AttemptEvidence>,
     /// Positions in the page of the entries folded into this delivery.
@@ -107,6 +206,9 @@ impl std::fmt::Debug for QueuedDelivery {
             .field("process_date", &self.process_date)
             .field("type_hint", &self.type_hint)
             .field("body_bytes", &self.body.len())
+            .field("query_kept", &self.query.is_some())
+            .field("headers_kept", &self.headers.len())
+            .field("payload_missing", &self.payload_missing)
             .field("attempts", &self.attempts)
             .field("entry_indexes", &self.entry_indexes)
             .field("defect", &self.defect)
@@ -223,39 +325,107 @@ fn payload_body(raw: &RawValue) -> Option<Vec<u8>> {
     Some(text.as_bytes().to_vec())
 }
 
+/// The query string of a URL-like text (`https://x/cb?type=15&...`, `?type=15...`), or the
+/// text itself when it is already one (`type=15&...`).
+fn query_of(text: &str) -> Option<String> {
+    let query = match text.split_once('?') {
+        Some((_, q)) => q,
+        None if text.contains('=') && !text.contains('/') => text,
+        None => return None,
+    };
+    let query = query.split('#').next().unwrap_or("").trim();
+    (!query.is_empty()).then(|| query.to_string())
+}
+
+/// Where a queue entry might keep the query string a callback travelled with.
+fn kept_query(entry: &RawObject, metadata: &serde_json::Map<String, Value>) -> Option<String> {
+    const QUERY: [&str; 2] = ["queryString", "query"];
+    const URL: [&str; 5] = ["url", "uri", "requestUri", "requestUrl", "callbackUrl"];
+    let top = |name: &str| {
+        raw_field(entry, name).and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+    };
+    QUERY.iter().chain(URL.iter()).find_map(|name| {
+        let value = field(metadata, name).cloned().or_else(|| top(name))?;
+        match value {
+            Value::String(t) if QUERY.contains(name) => {
+                let t = t.trim().trim_start_matches('?');
+                (!t.is_empty()).then(|| t.to_string())
+            }
+            Value::String(t) => query_of(&t),
+            // A query kept as an object of parameters.
+            Value::Object(params) if QUERY.contains(name) => {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in &params {
+                    if let Some(v) = text(Some(v)) {
+                        q.append_pair(k, &v);
+                    }
+                }
+                let q = q.finish();
+                (!q.is_empty()).then_some(q)
+            }
+            _ => None,
+        }
+    })
+}
+
+/// Where a queue entry might keep the HTTP headers a callback travelled with: `headers` as
+/// an object, or a list of `{name|key, value}`.
+fn kept_headers(
+    entry: &RawObject,
+    metadata: &serde_json::Map<String, Value>,
+) -> Vec<(String, String)> {
+    let value = field(metadata, "headers").cloned().or_else(|| {
+        raw_field(entry, "headers").and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+    });
+    match value {
+        Some(Value::Object(h)) => h
+            .iter()
+            .filter_map(|(k, v)| text(Some(v)).map(|v| (k.clone(), v)))
+            .collect(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(|h| {
+                let name = text(field(h, "name").or_else(|| field(h, "key")))?;
+                Some((name, text(field(h, "value"))?))
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
 /// Reads one entry; never fails (a defect is carried instead).
 fn read_entry(index: usize, raw: &RawValue) -> QueuedDelivery {
-    let raw_bytes = raw.get().as_bytes();
-    let defective = |defect: EntryDefect, id: Option<String>| QueuedDelivery {
-        webhook_id: id,
-        process_date: None,
-        type_hint: None,
-        version: None,
-        body: raw_bytes.to_vec(),
-        attempts: vec![],
-        entry_indexes: vec![index],
-        defect: Some(defect),
-    };
     let Ok(raw_obj) = serde_json::from_str::<RawObject>(raw.get()) else {
-        return defective(EntryDefect::NotAnObject, None);
+        return QueuedDelivery {
+            webhook_id: None,
+            process_date: None,
+            type_hint: None,
+            version: None,
+            body: raw.get().as_bytes().to_vec(),
+            query: None,
+            headers: vec![],
+            payload_missing: false,
+            attempts: vec![],
+            entry_indexes: vec![index],
+            defect: Some(EntryDefect::NotAnObject),
+        };
     };
     let metadata: serde_json::Map<String, Value> = raw_field(&raw_obj, "metadata")
         .and_then(|m| serde_json::from_str(m.get()).ok())
         .unwrap_or_default();
     let response: Option<Value> =
         raw_field(&raw_obj, "response").and_then(|r| serde_json::from_str(r.get()).ok());
-    let id = text(field(&metadata, "id"));
-    let Some(body) = raw_field(&raw_obj, "payload").and_then(payload_body) else {
-        let mut d = defective(EntryDefect::MissingPayload, id);
-        d.attempts = vec![evidence(response.as_ref())];
-        return d;
-    };
+    let body = raw_field(&raw_obj, "payload").and_then(payload_body);
     QueuedDelivery {
-        webhook_id: id,
+        webhook_id: text(field(&metadata, "id")),
         process_date: text(field(&metadata, "processDate")),
         type_hint: text(field(&metadata, "type")),
         version: text(field(&metadata, "version")),
-        body,
+        payload_missing: body.is_none(),
+        body: body.unwrap_or_default(),
+        query: kept_query(&raw_obj, &metadata),
+        headers: kept_headers(&raw_obj, &metadata),
         attempts: vec![evidence(response.as_ref())],
         entry_indexes: vec![index],
         defect: None,
@@ -399,24 +569,81 @@ mod tests {
         let p = group_page(raw.as_bytes()).unwrap();
         assert_eq!(p.entry_count, 4);
         let defects: Vec<_> = p.deliveries.iter().map(|d| d.defect.clone()).collect();
-        assert_eq!(
-            defects,
-            [
-                Some(EntryDefect::NotAnObject),
-                None,
-                Some(EntryDefect::MissingPayload),
-                None
-            ]
-        );
+        assert_eq!(defects, [Some(EntryDefect::NotAnObject), None, None, None]);
         assert_eq!(p.deliveries[0].body, b"42");
         assert_eq!(p.deliveries[1].webhook_id, None, "the intake derives it");
         assert_eq!(p.deliveries[1].body, br#"{"type":"16"}"#);
+        // No payload: its id kept, the body empty, said so.
         assert_eq!(p.deliveries[2].webhook_id.as_deref(), Some("p"));
-        assert_eq!(
-            p.deliveries[2].body,
-            br#"{"metadata":{"id":"p"},"payload":null}"#
-        );
+        assert!(p.deliveries[2].body.is_empty() && p.deliveries[2].payload_missing);
+        assert!(!p.deliveries[3].payload_missing);
         assert_eq!(p.entry_ids[0], None);
+    }
+
+    #[test]
+    fn a_query_string_or_headers_the_entry_keeps_are_read() {
+        let raw = r#"[
+            {"metadata":{"id":"a","type":"15"},"payload":"","queryString":"?type=15&userstatus=2&userid=u1"},
+            {"metadata":{"id":"b","url":"https://partner/cb?type=15&userstatus=1&userid=u2"},"payload":null},
+            {"metadata":{"id":"c"},"payload":"","query":{"type":"15","userstatus":2,"userid":"u3"}},
+            {"metadata":{"id":"d","type":36},"payload":{"operation":"x"},
+             "headers":[{"name":"AppUserId","value":"u4"},{"key":"AuthenticationId","value":"a4"}]},
+            {"metadata":{"id":"e"},"payload":"","Headers":{"AppUserId":"u5","Status":"failed"}},
+            {"metadata":{"id":"f","url":"https://partner/cb"},"payload":""}
+        ]"#;
+        let p = group_page(raw.as_bytes()).unwrap();
+        let q: Vec<Option<&str>> = p.deliveries.iter().map(|d| d.query.as_deref()).collect();
+        assert_eq!(
+            q,
+            [
+                Some("type=15&userstatus=2&userid=u1"),
+                Some("type=15&userstatus=1&userid=u2"),
+                Some("type=15&userid=u3&userstatus=2"),
+                None,
+                None,
+                None
+            ]
+        );
+        assert_eq!(
+            p.deliveries[3].headers,
+            [
+                ("AppUserId".to_string(), "u4".to_string()),
+                ("AuthenticationId".to_string(), "a4".to_string())
+            ]
+        );
+        assert_eq!(p.deliveries[4].headers.len(), 2);
+        assert!(p.deliveries[5].payload_missing && p.deliveries[5].headers.is_empty());
+    }
+
+    #[test]
+    fn an_oversized_entry_tells_its_metadata_from_its_first_bytes() {
+        let huge = format!(
+            r#"[{{"metadata": {{"id":"big-1","processDate":"2026-11-26T13:05:14+00:00","type":"4"}},"payload":{{"pad":"{}"}}}}]"#,
+            "x".repeat(OVERSIZED_PREFIX_BYTES * 2)
+        );
+        let QueueAnswer::TooLarge(o) = QueueAnswer::bounded(huge.clone().into_bytes(), 1024) else {
+            panic!()
+        };
+        assert_eq!(o.bytes, huge.len() as u64);
+        assert!(o.complete && o.prefix.len() == OVERSIZED_PREFIX_BYTES);
+        assert_eq!(o.sha256, kyc_core::intake::sha256_hex(huge.as_bytes()));
+        assert!(!format!("{o:?}").contains("xxxx"));
+        assert_eq!(
+            oversized_metadata(&o.prefix),
+            (
+                Some("big-1".into()),
+                Some("2026-11-26T13:05:14+00:00".into()),
+                Some("4".into())
+            )
+        );
+        assert_eq!(
+            oversized_metadata(br#"[{"payload":{"pad":"xx"#),
+            (None, None, None)
+        );
+        assert_eq!(
+            QueueAnswer::bounded(b"[]".to_vec(), 1024),
+            QueueAnswer::Page(b"[]".to_vec())
+        );
     }
 
     #[test]

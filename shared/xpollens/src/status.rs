@@ -117,6 +117,35 @@ status_enum!(
     }
 );
 
+status_enum!(
+    /// PEP screening (`PoliticallyExposedPersonStatusCreatedOrUpdated`), derived from
+    /// `isPoliticallyExposedPerson` and `finalDecisionPep` by [`pep_status`]. Latest wins (the
+    /// callback is sent each time a value changes); at the same second the more restrictive.
+    PepStatus {
+        InAnalysis = "InAnalysis", rank 1, final false, ["inanalysis"];
+        NotPep = "NotPep", rank 2, final true, ["notpep"];
+        AwaitingDecision = "PepAwaitingDecision", rank 3, final false, ["pepawaitingdecision"];
+        AcceptedWithEnhancedDueDiligence = "AcceptedWithEnhancedDueDiligence", rank 4, final true, ["acceptedwithenhancedduediligence"];
+        Blocked = "Blocked", rank 5, final true, ["blocked"];
+    }
+);
+
+/// The PEP status the two documented flags mean. `finalDecisionPep` false blocks onboarding
+/// whatever else is said; true validates the PEP step, which only a PEP goes through, so it
+/// is always an acceptance WITH enhanced due diligence (never a plain pass, even when
+/// `isPoliticallyExposedPerson` says otherwise: the conservative reading of an inconsistency).
+/// Without a decision: null = still in analysis, false = not a PEP, true = waiting for
+/// Xpollens' decision.
+pub fn pep_status(is_pep: Option<bool>, final_decision: Option<bool>) -> PepStatus {
+    match (final_decision, is_pep) {
+        (Some(false), _) => PepStatus::Blocked,
+        (Some(true), _) => PepStatus::AcceptedWithEnhancedDueDiligence,
+        (None, None) => PepStatus::InAnalysis,
+        (None, Some(false)) => PepStatus::NotPep,
+        (None, Some(true)) => PepStatus::AwaitingDecision,
+    }
+}
+
 /// Reason of a failed strong authentication. Xpollens pads some values with a space
 /// ("NotFound "): trimmed here, unknown values kept as sent.
 pub fn authentication_reason(raw: &str) -> String {
@@ -208,5 +237,29 @@ mod tests {
             &[UserRecordStatus::Validated, UserRecordStatus::Refused],
         );
         check(AuthenticationStatus::ALL, &[]);
+        use PepStatus as P;
+        check(
+            P::ALL,
+            &[P::NotPep, P::AcceptedWithEnhancedDueDiligence, P::Blocked],
+        );
+    }
+
+    #[test]
+    fn pep_flags_map_to_one_status_and_a_negative_decision_always_blocks() {
+        use PepStatus as P;
+        let all = [None, Some(false), Some(true)];
+        for is_pep in all {
+            assert_eq!(pep_status(is_pep, Some(false)), P::Blocked);
+            assert_eq!(
+                pep_status(is_pep, Some(true)),
+                P::AcceptedWithEnhancedDueDiligence
+            );
+        }
+        assert_eq!(pep_status(None, None), P::InAnalysis);
+        assert_eq!(pep_status(Some(false), None), P::NotPep);
+        assert_eq!(pep_status(Some(true), None), P::AwaitingDecision);
+        // At the same second the more restrictive status wins.
+        assert!(P::Blocked.rank() > P::AcceptedWithEnhancedDueDiligence.rank());
+        assert!(P::AwaitingDecision.rank() > P::NotPep.rank());
     }
 }

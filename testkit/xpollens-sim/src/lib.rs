@@ -146,6 +146,9 @@ pub struct Callback {
     pub payload_form: PayloadForm,
     /// One element per attempt: the status we answered, `None` = no answer (timeout, outage).
     pub attempts: Vec<Option<u16>>,
+    /// A query string the entry keeps beside an empty payload (`queryString`): whether the
+    /// real queue keeps one for #15 is not documented; both cases are simulated.
+    pub query_string: Option<String>,
 }
 
 impl Callback {
@@ -165,7 +168,17 @@ impl Callback {
             body: body.into(),
             payload_form: PayloadForm::Embedded,
             attempts: vec![None],
+            query_string: None,
         }
+    }
+    /// `metadata.type`, for a body that does not name it (a query-string callback).
+    pub fn of_type(mut self, callback_type: &str) -> Self {
+        self.callback_type = Some(callback_type.into());
+        self
+    }
+    pub fn with_query_string(mut self, query: &str) -> Self {
+        self.query_string = Some(query.into());
+        self
     }
     pub fn attempts(mut self, attempts: &[Option<u16>]) -> Self {
         self.attempts = attempts.to_vec();
@@ -219,6 +232,8 @@ struct Metadata<'a> {
 struct EntryOut<'a> {
     metadata: Metadata<'a>,
     payload: Box<RawValue>,
+    #[serde(rename = "queryString", skip_serializing_if = "Option::is_none")]
+    query_string: Option<&'a str>,
     response: Value,
 }
 
@@ -253,6 +268,7 @@ impl Entry {
                 version: c.version.as_deref(),
             },
             payload,
+            query_string: c.query_string.as_deref(),
             response: json!({
                 "pushDate": self.push_date.to_rfc3339_opts(SecondsFormat::Micros, false),
                 "duration": if status.is_some() { "00:00:00.1200000" } else { "00:00:30.0000000" },

@@ -60,6 +60,8 @@ async fn token_endpoint_accepts_basic_or_body_client_auth_and_refuses_bad_client
             api_with(&sim, auth, sim.credentials_json())
                 .read_queue(30)
                 .await
+                .unwrap()
+                .page()
                 .unwrap(),
             b"[]"
         );
@@ -115,7 +117,7 @@ async fn a_page_has_the_documented_shape_with_one_entry_per_attempt() {
             .without_type(),
     );
     let raw = api(&sim).read_queue(30).await.unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(raw.page().unwrap()).unwrap();
     let first = &v[0];
     assert_eq!(first["metadata"]["id"], "id-1");
     assert_eq!(
@@ -136,7 +138,7 @@ async fn a_page_has_the_documented_shape_with_one_entry_per_attempt() {
     );
     assert!(v[3]["payload"].is_string());
 
-    let page = group_page(&raw).unwrap();
+    let page = group_page(raw.page().unwrap()).unwrap();
     assert_eq!(page.entry_count, 4);
     assert_eq!(page.deliveries.len(), 2);
     let d = &page.deliveries[0];
@@ -161,18 +163,18 @@ async fn remove_removes_exactly_the_oldest_n_and_returns_them() {
         sim.push(Callback::new(&format!("e{i}"), at(i), r#"{"type":"16"}"#));
     }
     let api = api(&sim);
-    let read = group_page(&api.read_queue(2).await.unwrap()).unwrap();
+    let read = group_page(api.read_queue(2).await.unwrap().page().unwrap()).unwrap();
     assert_eq!(read.entry_ids, [Some("e0".into()), Some("e1".into())]);
     // An entry arriving between read and remove must survive the removal.
     sim.push(Callback::new("late", at(9), r#"{"type":"16"}"#));
-    let removed = group_page(&api.remove_from_queue(2).await.unwrap()).unwrap();
+    let removed = group_page(api.remove_from_queue(2).await.unwrap().page().unwrap()).unwrap();
     assert_eq!(removed.entry_ids, read.entry_ids);
     assert_eq!(sim.queued_ids(), ["e2", "e3", "e4", "late"]);
-    let rest = group_page(&api.remove_from_queue(30).await.unwrap()).unwrap();
+    let rest = group_page(api.remove_from_queue(30).await.unwrap().page().unwrap()).unwrap();
     assert_eq!(rest.entry_count, 4);
     assert_eq!(sim.queue_len(), 0);
     assert_eq!(
-        group_page(&api.read_queue(30).await.unwrap())
+        group_page(api.read_queue(30).await.unwrap().page().unwrap())
             .unwrap()
             .entry_count,
         0
@@ -200,7 +202,7 @@ async fn limits_tokens_and_faults_behave_as_documented() {
     sim.set_fault(Endpoint::QueueRead, Fault::times(FaultKind::Status(503), 1));
     let e = api.read_queue(30).await.unwrap_err();
     assert!(matches!(e, ApiError::Status { status: 503 }) && e.is_transient());
-    assert!(api.read_queue(30).await.unwrap().len() > 2);
+    assert!(api.read_queue(30).await.unwrap().page().unwrap().len() > 2);
     // A removal whose answer is lost still removed the entries.
     sim.set_fault(
         Endpoint::QueueRemove,

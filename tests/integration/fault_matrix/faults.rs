@@ -25,6 +25,7 @@ use kyc_trust_sign::processor::{ArchiveSources, ArchiveStore, ArchiveWriteError}
 use kyc_trust_sign::{RangeSource, SourceError};
 use kyc_xpollens::api::ApiError;
 use kyc_xpollens::drain::QueueApi;
+use kyc_xpollens::queue::QueueAnswer;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -205,7 +206,7 @@ fn api_err(f: Fault) -> ApiError {
 
 #[async_trait]
 impl QueueApi for FaultyQueue {
-    async fn read(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    async fn read(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         inject!(
             self.inj,
             "xpollens.queue.read",
@@ -213,7 +214,7 @@ impl QueueApi for FaultyQueue {
             api_err
         )
     }
-    async fn remove(&self, limit: u32) -> Result<Vec<u8>, ApiError> {
+    async fn remove(&self, limit: u32) -> Result<QueueAnswer, ApiError> {
         inject!(
             self.inj,
             "xpollens.queue.remove",
