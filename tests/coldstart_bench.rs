@@ -20,7 +20,7 @@
 use kyc_integration_tests::cold_start::{
     function_env, provision_every_function, Upstreams, SECRET_READERS,
 };
-use kyc_integration_tests::trust_sign::{create_bucket, put, record_json, s3, BUCKET};
+use kyc_integration_tests::trust_sign::{enable_versioning, put, record_json, s3, BUCKET};
 use kyc_integration_tests::{basic, Moto, PASSWORD, USERNAME};
 use lambda_harness::{count, Answer, AwsCall, Harness};
 use serde_json::{json, Value};
@@ -207,7 +207,8 @@ async fn main() {
     .await;
     // Two archives per start, each its own customer.
     let s3 = s3(&config);
-    create_bucket(&s3, BUCKET, true).await;
+    // provision_every_function created the archive bucket; as deployed, it keeps versions.
+    enable_versioning(&s3, BUCKET).await;
     let mut archives = Vec::new();
     for n in 0..2 * RUNS {
         let mut bytes = Vec::new();

@@ -108,6 +108,11 @@ pub fn function_env(function: &str, up: &Upstreams) -> Vec<(&'static str, String
                 "XPOLLENS_TOKEN_URL",
                 format!("{}{}", up.xpollens, xpollens_sim::TOKEN_PATH),
             ),
+            // The scope the simulator requires, as Xpollens does.
+            (
+                "XPOLLENS_API_SCOPE",
+                xpollens_sim::SimConfig::default().scope.unwrap_or_default(),
+            ),
         ],
         "trust-sign-archive" => vec![("PAYLOAD_KEY_SECRET", TRUST_SIGN_PAYLOAD_KEY_SECRET.into())],
         "gopay-consent" | "gopay-sync" => {

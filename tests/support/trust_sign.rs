@@ -60,17 +60,22 @@ pub async fn create_bucket(s3: &Client, bucket: &str, versioned: bool) {
         .await
         .expect("create bucket");
     if versioned {
-        s3.put_bucket_versioning()
-            .bucket(bucket)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("enable versioning");
+        enable_versioning(s3, bucket).await;
     }
+}
+
+/// Turns versioning on for an existing bucket (the archive bucket is versioned, as deployed).
+pub async fn enable_versioning(s3: &Client, bucket: &str) {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
 }
 
 /// What S3 says about an uploaded object (what its notification carries).
