@@ -8,7 +8,6 @@
 
 use crate::failure::{transient, Failure};
 use crate::reseal::{providers, KeyringSecrets, ProviderArg};
-use indicatif::{ProgressBar, ProgressStyle};
 use kyc_reseal::aws::DynamoSealedItems;
 use kyc_reseal::keys_check::{check_keys, KeyCheckReport};
 use kyc_reseal::ResealError;
@@ -55,15 +54,7 @@ pub async fn check(args: Check) -> Result<Value, Failure> {
     let config = kyc_aws::load_config().await;
     let keyrings = args.keyrings.load(&config, &providers).await?;
     let items = DynamoSealedItems::new(&config, &args.table);
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} items scanned, {elapsed} {msg}")
-            .expect("valid template"),
-    );
+    let bar = crate::progress::table_scan(args.quiet);
     let show = |r: &KeyCheckReport| {
         bar.set_position(r.items_scanned);
         bar.set_message(format!(

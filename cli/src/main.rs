@@ -23,6 +23,7 @@ mod failure;
 mod gopay;
 mod keys;
 mod migrate;
+mod progress;
 mod reseal;
 mod table;
 mod trust_sign;

@@ -2,7 +2,6 @@
 //! (rules in `kyc_migrate`; the steps around it in `docs/deploy.md`, upgrade note).
 
 use crate::failure::Failure;
-use indicatif::{ProgressBar, ProgressStyle};
 use kyc_migrate::aws::DynamoTableItems;
 use kyc_migrate::{run, FileCheckpoint, MigrateError, MigrateOptions, MigrateReport};
 use serde_json::Value;
@@ -29,15 +28,7 @@ pub struct MigrateKeys {
 pub async fn migrate_keys(args: MigrateKeys) -> Result<Value, Failure> {
     let config = kyc_aws::load_config().await;
     let table = DynamoTableItems::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), &args.table);
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} items scanned, {elapsed} {msg}")
-            .expect("valid template"),
-    );
+    let bar = crate::progress::table_scan(args.quiet);
     let show = |r: &MigrateReport| {
         bar.set_position(r.items_scanned);
         bar.set_message(format!(

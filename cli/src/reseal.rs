@@ -3,7 +3,6 @@
 
 use crate::failure::Failure;
 use clap::ValueEnum;
-use indicatif::{ProgressBar, ProgressStyle};
 use kyc_core::crypto::Keyring;
 use kyc_core::intake::Provider;
 use kyc_core::secrets::{SecretError, SecretSource};
@@ -121,16 +120,7 @@ pub async fn reseal(args: Reseal) -> Result<Value, Failure> {
     let config = kyc_aws::load_config().await;
     let keyrings = args.keyrings.load(&config, &providers).await?;
     let items = DynamoSealedItems::new(&config, &args.table);
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        // A Scan's size is unknown up front: a spinner with the counts so far (stderr).
-        ProgressBar::new_spinner()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} items scanned, {elapsed} {msg}")
-            .expect("valid template"),
-    );
+    let bar = crate::progress::table_scan(args.quiet);
     let show = |r: &ResealReport| {
         bar.set_position(r.items_scanned);
         bar.set_message(format!(
