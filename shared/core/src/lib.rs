@@ -21,6 +21,7 @@ kyc_test_log::install!();
 pub mod auth;
 pub mod bank;
 pub mod callback_auth;
+pub mod checkpoint_file;
 pub mod config;
 pub mod crypto;
 pub mod evidence;

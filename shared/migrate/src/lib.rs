@@ -24,6 +24,7 @@ pub mod aws;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use kyc_core::checkpoint_file;
 use kyc_core::keys;
 use kyc_core::legacy_keys::{classify, LegacyItem};
 use serde::{Deserialize, Serialize};
@@ -507,36 +508,13 @@ pub struct FileCheckpoint(pub std::path::PathBuf);
 #[async_trait]
 impl CheckpointStore for FileCheckpoint {
     async fn load(&self) -> Result<Option<Checkpoint>, MigrateError> {
-        match std::fs::read(&self.0) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| MigrateError::Checkpoint(format!("{}: {e}", self.0.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(MigrateError::Checkpoint(format!(
-                "{}: {e}",
-                self.0.display()
-            ))),
-        }
+        checkpoint_file::load(&self.0).map_err(MigrateError::Checkpoint)
     }
-
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), MigrateError> {
-        let text = serde_json::to_vec_pretty(checkpoint).expect("a checkpoint serialises");
-        // Written aside then renamed: an interrupted save never leaves half a checkpoint.
-        let tmp = self.0.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &self.0))
-            .map_err(|e| MigrateError::Checkpoint(format!("{}: {e}", self.0.display())))
+        checkpoint_file::save(&self.0, checkpoint).map_err(MigrateError::Checkpoint)
     }
-
     async fn clear(&self) -> Result<(), MigrateError> {
-        match std::fs::remove_file(&self.0) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(MigrateError::Checkpoint(format!(
-                "{}: {e}",
-                self.0.display()
-            ))),
-        }
+        checkpoint_file::clear(&self.0).map_err(MigrateError::Checkpoint)
     }
 }
 

@@ -27,6 +27,7 @@ pub mod aws;
 pub mod keys_check;
 
 use async_trait::async_trait;
+use kyc_core::checkpoint_file;
 use kyc_core::crypto::{usage_label, Aad, Keyring};
 use kyc_core::intake::{EventRecord, Provider};
 use kyc_core::keys;
@@ -887,33 +888,13 @@ pub struct FileCheckpoint(pub std::path::PathBuf);
 #[async_trait]
 impl CheckpointStore for FileCheckpoint {
     async fn load(&self) -> Result<Option<Checkpoint>, ResealError> {
-        match std::fs::read(&self.0) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ResealError::Checkpoint(format!("{}: {e}", self.0.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ResealError::Checkpoint(format!(
-                "{}: {e}",
-                self.0.display()
-            ))),
-        }
+        checkpoint_file::load(&self.0).map_err(ResealError::Checkpoint)
     }
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), ResealError> {
-        let tmp = self.0.with_extension("tmp");
-        let bytes = serde_json::to_vec(checkpoint).expect("a checkpoint serialises");
-        std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::rename(&tmp, &self.0))
-            .map_err(|e| ResealError::Checkpoint(format!("{}: {e}", self.0.display())))
+        checkpoint_file::save(&self.0, checkpoint).map_err(ResealError::Checkpoint)
     }
     async fn clear(&self) -> Result<(), ResealError> {
-        match std::fs::remove_file(&self.0) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ResealError::Checkpoint(format!(
-                "{}: {e}",
-                self.0.display()
-            ))),
-        }
+        checkpoint_file::clear(&self.0).map_err(ResealError::Checkpoint)
     }
 }
 
