@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
+mod customer;
 mod decision;
 mod downstream;
 mod failure;
@@ -40,6 +41,7 @@ const EXAMPLES: &str = "Examples:
   kyc status customer-0042 --output table
   kyc decision explain customer-0042
   kyc decision resolve customer-0042 --outcome rejected --reason AML-CASE-117
+  kyc customer alias customer-0042 xpollens xp-user-981
   kyc history customer-0042
   kyc publish --since 2026-11-27T09:00:00Z --dry-run
   kyc keys check --open
@@ -72,6 +74,9 @@ enum Command {
     /// A customer's KYC decision: explain it, or record the bank's own call.
     #[command(subcommand)]
     Decision(DecisionCommand),
+    /// The bank's customers: alias a provider's own id of one of them.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
     /// Print a customer's history, oldest first.
     History(CustomerReport),
     /// Re-publish state-change events from the stored state (same ids as the live events).
@@ -108,6 +113,13 @@ enum DecisionCommand {
     Explain(decision::Explain),
     /// Record the bank's adjudication (operator: the caller's AWS identity) and recompute.
     Resolve(decision::Resolve),
+}
+
+#[derive(Subcommand)]
+enum CustomerCommand {
+    /// Record (or --remove) that PROVIDER knows CUSTOMER as PROVIDER_ID (operator: the
+    /// caller's AWS identity); both customers' decisions are recomputed.
+    Alias(customer::Alias),
 }
 
 #[derive(Subcommand)]
@@ -300,6 +312,9 @@ fn main() -> ExitCode {
         }
         Command::Decision(DecisionCommand::Resolve(args)) => {
             runtime().block_on(decision::resolve(args))
+        }
+        Command::Customer(CustomerCommand::Alias(args)) => {
+            runtime().block_on(customer::alias(args))
         }
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
         Command::Keys(KeysCommand::Check(args)) => runtime().block_on(keys::check(args)),

@@ -280,6 +280,13 @@ pub fn alias_pk(provider: Provider, provider_id: &str) -> String {
 }
 pub const ALIAS_SK: &str = "ALIAS";
 
+/// The bank side of an alias: `C#<customer>` / `ALIAS#<P>` (sorts before `DECISION`, so one
+/// query from `ALIAS#` to the end of the history reads aliases, decision and bank actions).
+pub fn customer_alias_sk(provider: Provider) -> String {
+    format!("{CUSTOMER_ALIAS_PREFIX}{}", provider_prefix(provider))
+}
+pub const CUSTOMER_ALIAS_PREFIX: &str = "ALIAS#";
+
 /// An erasure tombstone, keyed by a keyed digest (HMAC, hex) of the erased customer's id.
 pub fn tombstone_pk(keyed_digest_hex: &str) -> String {
     format!("T#{keyed_digest_hex}")
