@@ -14,6 +14,7 @@ mod fault_matrix;
 mod gopay_consent;
 mod gopay_sync;
 mod key_migration;
+mod lifecycle;
 mod openapi;
 mod reseal;
 mod settings_bounds;

@@ -1,0 +1,196 @@
+//! The compliance lifecycle on moto: the relationship's end, a legal hold, a provider event
+//! after the end, the sweep that deletes only what nothing keeps (and a callback during its
+//! commit), the deletion record, the retention report.
+
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
+use kyc_aws::aws_sdk_dynamodb::Client;
+use kyc_aws::DynamoStore;
+use kyc_core::chrono::{DateTime, Duration, Utc};
+use kyc_core::intake::{EventStore, Outcome as Applied};
+use kyc_decision::aws::DynamoDecisionStore;
+use kyc_decision::policy::Policy;
+use kyc_integration_tests::downstream::{at, state_plan};
+use kyc_integration_tests::{provision, Moto, TABLE};
+use kyc_lifecycle::aws::DynamoLifecycleStore;
+use kyc_lifecycle::retention::{Outcome, Retention};
+use kyc_lifecycle::store::{hold, record_end, retention_report, sweep, LifecycleStore, Written};
+use kyc_lifecycle::RelationshipEnd;
+
+const OP: &str = "arn:aws:sts::123456789012:assumed-role/kyc-operator/op1";
+
+async fn partition(client: &Client, pk: &str) -> usize {
+    client
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", Av::S(pk.into()))
+        .send()
+        .await
+        .unwrap()
+        .count() as usize
+}
+
+async fn event_exists(client: &Client, id: &str) -> bool {
+    client
+        .get_item()
+        .table_name(TABLE)
+        .key("PK", Av::S(format!("XP#E#{id}")))
+        .key("SK", Av::S("EVENT".into()))
+        .send()
+        .await
+        .unwrap()
+        .item()
+        .is_some()
+}
+
+fn end(customer: &str, now: DateTime<Utc>) -> RelationshipEnd {
+    RelationshipEnd {
+        customer: customer.into(),
+        on: now.date_naive(),
+        outcome: Outcome::Customer,
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_a_due_customer_and_keeps_a_held_and_a_returning_one() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let client = Client::new(&config);
+    let states = DynamoStore::new(&config, TABLE);
+    let store = DynamoLifecycleStore::new(client.clone(), TABLE);
+    let retention = Retention::new(365, 30).unwrap();
+    let now = at(30);
+    for c in ["gone#1", "held", "back", "active"] {
+        let plan = state_plan(c, &format!("{c}-1"), "InProgress", false, 1);
+        assert_eq!(states.record(&plan).await.unwrap(), Applied::Applied);
+    }
+    for c in ["gone#1", "held", "active"] {
+        let plan = state_plan(c, &format!("{c}-2"), "Validated", true, 2);
+        assert_eq!(states.record(&plan).await.unwrap(), Applied::Applied);
+    }
+    // The decision is the customer's too.
+    kyc_decision::store::recompute(
+        &DynamoDecisionStore::new(client.clone(), TABLE),
+        &Policy::default_policy(),
+        "gone#1",
+        now,
+    )
+    .await
+    .unwrap();
+    for c in ["gone#1", "held", "back"] {
+        record_end(&store, &retention, &end(c, now), OP, now)
+            .await
+            .unwrap();
+    }
+    hold(&store, "held", "LEGAL-7", OP, now).await.unwrap();
+    // "back": a provider event after the end.
+    let plan = state_plan("back", "back-2", "Validated", true, 2);
+    assert_eq!(states.record(&plan).await.unwrap(), Applied::Applied);
+
+    let due_at = retention.delete_after(now.date_naive(), Outcome::Customer);
+    let report = retention_report(&store, now, &[30, 365, 400])
+        .await
+        .unwrap();
+    assert_eq!(report.falling_due[&400]["customer"]["xpollens"], 3);
+    assert!(!report.falling_due.contains_key(&365), "due in 366 days");
+
+    // The day before: nothing.
+    let r = sweep(
+        &store,
+        "lifecycle-sweep",
+        due_at - Duration::seconds(1),
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.due, 0);
+    assert_eq!(partition(&client, "XP#C#gone%231").await, 3);
+
+    let r = sweep(&store, "lifecycle-sweep", due_at, 100).await.unwrap();
+    assert_eq!((r.due, r.deleted, r.held, r.reopened), (3, 1, 1, 1));
+    assert_eq!(r.items["history"], 2);
+    assert_eq!(r.items["events"], 2);
+    // Nothing of "gone#1" is left: provider partition, events, customer level.
+    assert_eq!(partition(&client, "XP#C#gone%231").await, 0);
+    assert!(!event_exists(&client, "gone#1-1").await);
+    assert!(!event_exists(&client, "gone#1-2").await);
+    assert_eq!(partition(&client, "C#gone%231").await, 0);
+    // Kept: the held one, the returning one (date cleared), the active one.
+    assert_eq!(partition(&client, "XP#C#held").await, 3);
+    assert!(event_exists(&client, "held-1").await);
+    assert_eq!(partition(&client, "XP#C#back").await, 3);
+    let back = store.snapshot("back").await.unwrap().lifecycle.unwrap();
+    assert_eq!(back.delete_after, None);
+    assert_eq!(partition(&client, "XP#C#active").await, 3);
+
+    // The deletion record names no customer and lists both history entries by leaf hash.
+    let day = kyc_core::keys::deletion_record_pk(due_at);
+    let records = client
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", Av::S(day))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(records.count(), 1);
+    let record = format!("{:?}", records.items()[0]);
+    assert!(!record.contains("gone"), "{record}");
+    let leaves = records.items()[0]["leaves"].as_m().unwrap();
+    assert_eq!(
+        leaves
+            .values()
+            .map(|v| v.as_l().unwrap().len())
+            .sum::<usize>(),
+        2
+    );
+    // A second sweep: only the held one is due.
+    let r = sweep(&store, "lifecycle-sweep", due_at, 100).await.unwrap();
+    assert_eq!((r.due, r.held, r.deleted), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn a_callback_during_the_deletion_commit_keeps_the_customer_on_dynamodb() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let client = Client::new(&config);
+    let states = DynamoStore::new(&config, TABLE);
+    let store = DynamoLifecycleStore::new(client.clone(), TABLE);
+    let retention = Retention::default();
+    let now = at(30);
+    states
+        .record(&state_plan("busy", "busy-1", "InProgress", false, 1))
+        .await
+        .unwrap();
+    record_end(&store, &retention, &end("busy", now), OP, now)
+        .await
+        .unwrap();
+    let due_at = retention.delete_after(now.date_naive(), Outcome::Customer);
+    let snapshot = store.snapshot("busy").await.unwrap();
+    // The callback lands between the sweep's check and its commit.
+    states
+        .record(&state_plan("busy", "busy-2", "Validated", true, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .commit_deletion("busy", &snapshot, "lifecycle-sweep", due_at)
+            .await
+            .unwrap(),
+        Written::Superseded
+    );
+    assert_eq!(partition(&client, "XP#C#busy").await, 3, "nothing deleted");
+    // A hold placed after the check refuses the commit too.
+    let s2 = store.snapshot("busy").await.unwrap();
+    hold(&store, "busy", "LEGAL-8", OP, now).await.unwrap();
+    assert_eq!(
+        store
+            .commit_deletion("busy", &s2, "lifecycle-sweep", due_at)
+            .await
+            .unwrap(),
+        Written::Superseded
+    );
+    assert_eq!(partition(&client, "XP#C#busy").await, 3);
+}
