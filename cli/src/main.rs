@@ -23,6 +23,7 @@ mod downstream;
 mod failure;
 mod gopay;
 mod keys;
+mod lifecycle;
 mod migrate;
 mod progress;
 mod reseal;
@@ -42,6 +43,9 @@ const EXAMPLES: &str = "Examples:
   kyc decision explain customer-0042
   kyc decision resolve customer-0042 --outcome rejected --reason AML-CASE-117
   kyc customer alias customer-0042 xpollens xp-user-981
+  kyc customer close customer-0042 --on 2026-11-30 --outcome customer
+  kyc hold customer-0042 --reason LEGAL-2026-4
+  kyc retention report
   kyc history customer-0042
   kyc publish --since 2026-11-27T09:00:00Z --dry-run
   kyc keys check --open
@@ -77,6 +81,13 @@ enum Command {
     /// The bank's customers: alias a provider's own id of one of them.
     #[command(subcommand)]
     Customer(CustomerCommand),
+    /// Put a legal hold on a customer: no deletion, no erasure until released.
+    Hold(lifecycle::WithReason),
+    /// Lift a customer's legal hold.
+    Release(lifecycle::WithReason),
+    /// Retention: what falls due for deletion, and the deletion sweep.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Print a customer's history, oldest first.
     History(CustomerReport),
     /// Re-publish state-change events from the stored state (same ids as the live events).
@@ -120,6 +131,20 @@ enum CustomerCommand {
     /// Record (or --remove) that PROVIDER knows CUSTOMER as PROVIDER_ID (operator: the
     /// caller's AWS identity); both customers' decisions are recomputed.
     Alias(customer::Alias),
+    /// Record that the relationship ended (or the applicant was refused) on a day: the
+    /// evidence is deleted once the retention period after it has run.
+    Close(lifecycle::Close),
+    /// Clear the deletion date: the relationship goes on.
+    Reopen(lifecycle::WithReason),
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Customers falling due within each horizon, by outcome and provider (the due index).
+    Report(lifecycle::Report),
+    /// Delete every due customer nothing keeps (hold, provider event since the end, live
+    /// GoPay consent), as the scheduled sweep does; recorded with your identity.
+    Sweep(lifecycle::Sweep),
 }
 
 #[derive(Subcommand)]
@@ -315,6 +340,20 @@ fn main() -> ExitCode {
         }
         Command::Customer(CustomerCommand::Alias(args)) => {
             runtime().block_on(customer::alias(args))
+        }
+        Command::Customer(CustomerCommand::Close(args)) => {
+            runtime().block_on(lifecycle::close(args))
+        }
+        Command::Customer(CustomerCommand::Reopen(args)) => {
+            runtime().block_on(lifecycle::reopen(args))
+        }
+        Command::Hold(args) => runtime().block_on(lifecycle::hold(args)),
+        Command::Release(args) => runtime().block_on(lifecycle::release(args)),
+        Command::Retention(RetentionCommand::Report(args)) => {
+            runtime().block_on(lifecycle::report(args))
+        }
+        Command::Retention(RetentionCommand::Sweep(args)) => {
+            runtime().block_on(lifecycle::sweep(args))
         }
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
         Command::Keys(KeysCommand::Check(args)) => runtime().block_on(keys::check(args)),
