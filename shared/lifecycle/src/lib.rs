@@ -23,6 +23,7 @@ kyc_test_log::install!();
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod endpoint;
 pub mod retention;
 pub mod store;
 
