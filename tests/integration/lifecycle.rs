@@ -58,7 +58,11 @@ async fn the_sweep_deletes_a_due_customer_and_keeps_a_held_and_a_returning_one()
     provision(&config, TABLE).await;
     let client = Client::new(&config);
     let states = DynamoStore::new(&config, TABLE);
-    let store = DynamoLifecycleStore::new(client.clone(), TABLE);
+    // The lifecycle function's role: its keys are checked against the template.
+    let role = moto
+        .sdk_config_for(kyc_integration_tests::Function::Lifecycle)
+        .await;
+    let store = DynamoLifecycleStore::new(Client::new(&role), TABLE);
     let retention = Retention::new(365, 30).unwrap();
     let now = at(30);
     for c in ["gone#1", "held", "back", "active"] {
