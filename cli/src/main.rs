@@ -402,6 +402,7 @@ pub fn legacy_layout() -> Result<kyc_core::legacy_keys::LegacyKeyLayout, Failure
 async fn status(r: &CustomerReport) -> Result<Value, Failure> {
     use kyc_decision::store::DecisionStore;
     let mut states = store(&r.table).await?.provider_states(&r.customer).await?;
+    r.reveal.record(&r.table, &r.customer, "status").await?;
     if let Some(state) = states.get_mut(&kyc_core::intake::Provider::TrustSign) {
         r.reveal.streams(&r.customer, state).await?;
     }
@@ -420,7 +421,18 @@ async fn status(r: &CustomerReport) -> Result<Value, Failure> {
 }
 
 async fn history(r: &CustomerReport) -> Result<Value, Failure> {
+    use kyc_core::bank::BankHistory;
+    r.reveal.record(&r.table, &r.customer, "history").await?;
     let mut entries = store(&r.table).await?.history(&r.customer).await?;
     r.reveal.history(&r.customer, &mut entries).await?;
-    Ok(json!({"customer": r.customer, "history": entries}))
+    // The bank's own actions on the record: adjudications, ends, holds, aliases, and who
+    // opened personal data (with the operator's identity).
+    let config = kyc_aws::load_config().await;
+    let bank = kyc_aws::bank_history::DynamoBankHistory::new(
+        kyc_aws::aws_sdk_dynamodb::Client::new(&config),
+        &r.table,
+    )
+    .list(&r.customer)
+    .await?;
+    Ok(json!({"customer": r.customer, "history": entries, "bank": bank}))
 }

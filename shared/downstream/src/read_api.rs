@@ -99,9 +99,6 @@ enum Route {
     History(String),
 }
 
-/// A path segment decoded (`%xx`), or `None` for a malformed escape (which the crate would
-/// pass through as text) or bytes that are not UTF-8.
-
 /// `Some(Err(()))`: this API's route with a malformed customer id.
 fn route(path: &str) -> Option<Result<Route, ()>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
