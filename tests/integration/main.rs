@@ -18,6 +18,7 @@ mod lifecycle;
 mod openapi;
 mod reseal;
 mod settings_bounds;
+mod state_diagrams;
 mod table_schema;
 mod template_checks;
 mod trust_sign_archive;
