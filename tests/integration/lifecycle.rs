@@ -198,3 +198,75 @@ async fn a_callback_during_the_deletion_commit_keeps_the_customer_on_dynamodb() 
     );
     assert_eq!(partition(&client, "XP#C#busy").await, 3);
 }
+
+#[tokio::test]
+async fn an_aliased_customers_provider_data_goes_with_it_and_never_with_the_ids_own_customer() {
+    use kyc_decision::alias::{AliasMap, AliasRequest};
+    use kyc_decision::aws::DynamoDecisionStore;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let client = Client::new(&config);
+    let states = DynamoStore::new(&config, TABLE);
+    let role = moto
+        .sdk_config_for(kyc_integration_tests::Function::Lifecycle)
+        .await;
+    let store = DynamoLifecycleStore::new(Client::new(&role), TABLE);
+    let retention = Retention::new(365, 30).unwrap();
+    let now = at(30);
+    // Xpollens knows the bank's "bank-9" as "c2"; "c2" is also a bank customer of its own.
+    for (n, status, is_final) in [(1, "InProgress", false), (2, "Validated", true)] {
+        states
+            .record(&state_plan("c2", &format!("c2-{n}"), status, is_final, n))
+            .await
+            .unwrap();
+    }
+    DynamoDecisionStore::new(client.clone(), TABLE)
+        .change(&AliasRequest {
+            customer: "bank-9".into(),
+            provider: kyc_core::intake::Provider::Xpollens,
+            provider_id: "c2".into(),
+            remove: false,
+            operator: OP.into(),
+            reason: "ID-MAP-1".into(),
+            at: now,
+        })
+        .await
+        .unwrap();
+    for c in ["bank-9", "c2"] {
+        record_end(&store, &retention, &end(c, now), OP, now)
+            .await
+            .unwrap();
+    }
+    let bank9 = store.snapshot("bank-9").await.unwrap();
+    assert_eq!(
+        bank9
+            .state_versions
+            .get(&kyc_core::intake::Provider::Xpollens),
+        Some(&2),
+        "bank-9's Xpollens state is the one under c2"
+    );
+    assert!(store
+        .snapshot("c2")
+        .await
+        .unwrap()
+        .state_versions
+        .is_empty());
+    hold(&store, "bank-9", "LEGAL-9", OP, now).await.unwrap();
+    let due_at = retention.delete_after(now.date_naive(), Outcome::Customer);
+    let r = sweep(&store, "lifecycle-sweep", due_at, 100).await.unwrap();
+    assert_eq!((r.deleted, r.held), (1, 1));
+    assert_eq!(
+        partition(&client, "XP#C#c2").await,
+        3,
+        "c2's own sweep leaves bank-9's Xpollens data"
+    );
+    kyc_lifecycle::store::release(&store, "bank-9", "LEGAL-9-closed", OP, now)
+        .await
+        .unwrap();
+    let r = sweep(&store, "lifecycle-sweep", due_at, 100).await.unwrap();
+    assert_eq!(r.deleted, 1);
+    assert_eq!(partition(&client, "XP#C#c2").await, 0, "gone with bank-9");
+    assert!(!event_exists(&client, "c2-1").await);
+    assert_eq!(partition(&client, "A#XP#c2").await, 0, "the alias too");
+}

@@ -170,11 +170,60 @@ impl DynamoLifecycleStore {
         Ok(items)
     }
 
-    /// The customer's history entries at every provider.
-    async fn history(&self, customer: &str) -> Result<Vec<Entry>, StoreError> {
+    /// Under which id each provider keeps the customer's data (`kyc customer alias`): the
+    /// provider id aliased to it, else its own id — unless its own id at that provider is
+    /// aliased to another customer, whose data it then is (left out: never deleted here).
+    async fn ids(&self, customer: &str) -> Result<BTreeMap<Provider, String>, StoreError> {
+        let c = keys::customer_area_pk(customer);
+        let aliased = async {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+                .expression_attribute_values(":pk", Av::S(c.clone()))
+                .expression_attribute_values(":p", Av::S(keys::CUSTOMER_ALIAS_PREFIX.into()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| unavailable(DisplayErrorContext(&e)))
+        };
+        let sides: Vec<(String, String)> = Provider::ALL
+            .iter()
+            .map(|p| (keys::alias_pk(*p, customer), keys::ALIAS_SK.to_string()))
+            .collect();
+        let (aliased, sides) = tokio::join!(aliased, self.items.batch_get(&sides));
+        let mut ids: BTreeMap<Provider, String> = Provider::ALL
+            .iter()
+            .map(|p| (*p, customer.to_string()))
+            .collect();
+        for item in sides? {
+            let pk = text(&item, "PK").unwrap_or_default();
+            let owner = text(&item, "customerId");
+            if let Some(p) = Provider::ALL
+                .into_iter()
+                .find(|p| keys::alias_pk(*p, customer) == pk)
+            {
+                if owner.is_some_and(|o| o != customer) {
+                    ids.remove(&p);
+                }
+            }
+        }
+        for item in aliased?.items() {
+            if let (Some(p), Some(id)) = (
+                text(item, "provider").and_then(|p| Provider::parse(&p)),
+                text(item, "providerId"),
+            ) {
+                ids.insert(p, id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The customer's history entries at every provider (under the ids of [`Self::ids`]).
+    async fn history(&self, ids: &BTreeMap<Provider, String>) -> Result<Vec<Entry>, StoreError> {
         let mut out = Vec::new();
-        for p in Provider::ALL {
-            let pk = keys::customer_pk(p, customer);
+        for (p, id) in ids {
+            let (p, pk) = (*p, keys::customer_pk(*p, id));
             for item in self.partition(&pk).await? {
                 let Some(sk) = text(&item, "SK").filter(|s| s.starts_with(keys::HISTORY_PREFIX))
                 else {
@@ -274,18 +323,20 @@ impl IsCanceled for aws_sdk_dynamodb::operation::transact_write_items::TransactW
 impl LifecycleStore for DynamoLifecycleStore {
     async fn snapshot(&self, customer: &str) -> Result<Snapshot, StoreError> {
         let c = keys::customer_area_pk(customer);
+        let ids = self.ids(customer).await?;
         let mut wanted = vec![
             (c.clone(), keys::LIFECYCLE_SK.to_string()),
             (c.clone(), keys::HOLD_SK.to_string()),
-            (
-                keys::customer_pk(Provider::Gopay, customer),
-                keys::GOPAY_LINK_SK.to_string(),
-            ),
         ];
+        if let Some(gp) = ids.get(&Provider::Gopay) {
+            wanted.push((
+                keys::customer_pk(Provider::Gopay, gp),
+                keys::GOPAY_LINK_SK.to_string(),
+            ));
+        }
         wanted.extend(
-            Provider::ALL
-                .iter()
-                .map(|p| (keys::customer_pk(*p, customer), keys::STATE_SK.to_string())),
+            ids.iter()
+                .map(|(p, id)| (keys::customer_pk(*p, id), keys::STATE_SK.to_string())),
         );
         let mut snapshot = Snapshot::default();
         let mut profile = None;
@@ -512,7 +563,8 @@ impl LifecycleStore for DynamoLifecycleStore {
             return Ok(Written::Superseded);
         };
         let salt = self.salt(customer).await?;
-        let history = self.history(customer).await?;
+        let ids = self.ids(customer).await?;
+        let history = self.history(&ids).await?;
         let mut leaves: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &history {
             leaves
@@ -535,8 +587,9 @@ impl LifecycleStore for DynamoLifecycleStore {
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
         let mut items = Vec::new();
         // Every provider state at the version the check read, or still absent.
-        for p in Provider::ALL {
-            let k = key(keys::customer_pk(p, customer), keys::STATE_SK);
+        for (p, id) in &ids {
+            let p = *p;
+            let k = key(keys::customer_pk(p, id), keys::STATE_SK);
             items.push(match snapshot.state_versions.get(&p) {
                 Some(v) => TransactWriteItem::builder()
                     .delete(
@@ -638,7 +691,8 @@ impl LifecycleStore for DynamoLifecycleStore {
         let since = keys::key_time(deleting.since);
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         let mut gone: Vec<HashMap<String, Av>> = Vec::new();
-        for e in self.history(customer).await? {
+        let ids = self.ids(customer).await?;
+        for e in self.history(&ids).await? {
             // An entry received after the commit is new data: it stays.
             if e.received > since {
                 continue;
@@ -651,8 +705,15 @@ impl LifecycleStore for DynamoLifecycleStore {
             gone.push(key(e.pk, &e.sk));
         }
         // The GoPay link and a revoked profile (a live one kept the customer: never here).
-        let gp = keys::customer_pk(Provider::Gopay, customer);
-        for item in self.partition(&gp).await? {
+        let gp_items = match ids.get(&Provider::Gopay) {
+            Some(id) => {
+                self.partition(&keys::customer_pk(Provider::Gopay, id))
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        for item in gp_items {
+            let gp = text(&item, "PK").unwrap_or_default();
             if text(&item, "SK").as_deref() == Some(keys::GOPAY_LINK_SK) {
                 if let Some(id) = text(&item, "clientProfileId") {
                     gone.push(key(format!("GOPAY_PROFILE#{id}"), "PROFILE"));
