@@ -7,16 +7,15 @@
 //! - due customers: `Query` of `GSI1` under `DELETE#<shard>` (8 shards), never a scan;
 //! - the deletion's commit point: one `TransactWriteItems` — each provider state deleted only
 //!   at the version the check read (or checked absent), the lifecycle item moved to `deleting`
-//!   only at the version read, no hold, the deletion record put; then the rest in
-//!   `BatchWriteItem`s of 25, the lifecycle item last.
+//!   only at the version read, no hold, the deletion record put; then the rest by
+//!   `DeleteItem` (16 at a time), the lifecycle item last.
 
 use crate::store::{record_id, Due, LifecycleStore, Written};
 use crate::{Deleting, Hold, Lifecycle, Snapshot};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
-    AttributeValue as Av, ConditionCheck, Delete, DeleteRequest, Put, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue as Av, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -264,44 +263,23 @@ impl DynamoLifecycleStore {
             })
     }
 
-    /// Deletes `keys` (25 per `BatchWriteItem`, unprocessed ones sent again).
+    /// Deletes `items` (keys), 16 `DeleteItem`s at a time. Not `BatchWriteItem`: IAM cannot
+    /// tell its deletes from its puts, and this role must never be able to write a provider's
+    /// data.
     async fn delete_all(&self, items: Vec<HashMap<String, Av>>) -> Result<(), StoreError> {
-        for chunk in items.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|k| {
-                    WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(k.clone()))
-                                .build()
-                                .expect("a key"),
-                        )
-                        .build()
-                })
-                .collect();
-            for attempt in 0..8u32 {
-                let out = self
+        for chunk in items.chunks(16) {
+            let mut running = tokio::task::JoinSet::new();
+            for k in chunk {
+                let request = self
                     .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(k.clone()));
+                running.spawn(async move { request.send().await.map(drop) });
+            }
+            while let Some(done) = running.join_next().await {
+                done.map_err(|e| unavailable(format!("delete task: {e}")))?
                     .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-                requests = out
-                    .unprocessed_items()
-                    .and_then(|u| u.get(&self.table))
-                    .cloned()
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt == 7 {
-                    return Err(StoreError::Unavailable(
-                        "deletes left unprocessed after 8 attempts".into(),
-                    ));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
             }
         }
         Ok(())
