@@ -62,17 +62,95 @@ async fn the_sweep_deletes_a_due_customer_and_keeps_a_held_and_a_returning_one()
     let role = moto
         .sdk_config_for(kyc_integration_tests::Function::Lifecycle)
         .await;
-    let store = DynamoLifecycleStore::new(Client::new(&role), TABLE);
+    // Objects: the Xpollens body bucket (versioned), a GoPay bucket with PDFs.
+    let s3 = kyc_aws::s3_client(&config);
+    let gopay_bucket = "kyc-hooks-gopay-lifecycle";
+    kyc_integration_tests::trust_sign::create_bucket(&s3, gopay_bucket, true).await;
+    s3.put_bucket_versioning()
+        .bucket(kyc_integration_tests::BODY_BUCKET)
+        .versioning_configuration(
+            kyc_aws::aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(kyc_aws::aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = |bucket: &'static str, key: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(b"%PDF-1.4".to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    for key in [
+        "gopay/identification-pdf/77/1.pdf",
+        "gopay/identification-pdf/77/1.pdf",
+        "gopay/identification-pdf/78/1.pdf",
+    ] {
+        put(gopay_bucket, key).await;
+    }
+    let store = DynamoLifecycleStore::new(Client::new(&role), TABLE).with_objects(
+        std::sync::Arc::new(kyc_lifecycle::aws::S3ObjectVersions {
+            client: kyc_aws::s3_client(&role),
+        }),
+        kyc_lifecycle::aws::Buckets {
+            gopay: Some(gopay_bucket.into()),
+            archive: None,
+        },
+    );
     let retention = Retention::new(365, 30).unwrap();
     let now = at(30);
+    // "gone#1"'s bodies go to the body bucket (as a large callback's would).
+    let offloading = DynamoStore::new(&config, TABLE)
+        .with_body_store(std::sync::Arc::new(kyc_aws::S3BodyStore::new(
+            s3.clone(),
+            kyc_integration_tests::BODY_BUCKET,
+            "xpollens/",
+        )))
+        .with_inline_body_limit(0);
     for c in ["gone#1", "held", "back", "active"] {
         let plan = state_plan(c, &format!("{c}-1"), "InProgress", false, 1);
-        assert_eq!(states.record(&plan).await.unwrap(), Applied::Applied);
+        let store = if c == "gone#1" { &offloading } else { &states };
+        assert_eq!(store.record(&plan).await.unwrap(), Applied::Applied);
     }
     for c in ["gone#1", "held", "active"] {
         let plan = state_plan(c, &format!("{c}-2"), "Validated", true, 2);
-        assert_eq!(states.record(&plan).await.unwrap(), Applied::Applied);
+        let store = if c == "gone#1" { &offloading } else { &states };
+        assert_eq!(store.record(&plan).await.unwrap(), Applied::Applied);
     }
+    // ... and it has a GoPay link to profile 77 (no profile item: no live consent).
+    client
+        .put_item()
+        .table_name(TABLE)
+        .item("PK", Av::S("GP#C#gone%231".into()))
+        .item("SK", Av::S("LINK#PROFILE".into()))
+        .item("clientProfileId", Av::S("77".into()))
+        .item("customerId", Av::S("gone#1".into()))
+        .send()
+        .await
+        .unwrap();
+    let versions = |bucket: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            let out = s3
+                .list_object_versions()
+                .bucket(bucket)
+                .send()
+                .await
+                .unwrap();
+            out.versions()
+                .iter()
+                .map(|v| v.key().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(versions(kyc_integration_tests::BODY_BUCKET).await.len(), 2);
     // The decision is the customer's too.
     kyc_decision::store::recompute(
         &DynamoDecisionStore::new(client.clone(), TABLE),
@@ -115,6 +193,17 @@ async fn the_sweep_deletes_a_due_customer_and_keeps_a_held_and_a_returning_one()
     assert_eq!((r.due, r.deleted, r.held, r.reopened), (3, 1, 1, 1));
     assert_eq!(r.items["history"], 2);
     assert_eq!(r.items["events"], 2);
+    // Every version of its objects: two bodies, two versions of its PDF; another profile's
+    // PDF stays.
+    assert_eq!(r.items["objectVersions"], 4);
+    assert!(versions(kyc_integration_tests::BODY_BUCKET)
+        .await
+        .is_empty());
+    assert_eq!(
+        versions(gopay_bucket).await,
+        ["gopay/identification-pdf/78/1.pdf"]
+    );
+    assert_eq!(partition(&client, "GP#C#gone%231").await, 0, "the link too");
     // Nothing of "gone#1" is left: provider partition, events, customer level.
     assert_eq!(partition(&client, "XP#C#gone%231").await, 0);
     assert!(!event_exists(&client, "gone#1-1").await);

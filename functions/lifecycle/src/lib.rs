@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use kyc_core::config::{Env, SettingsError};
 use kyc_core::http::HttpResponse;
 use kyc_core::invocation::InvocationError;
-use kyc_lifecycle::aws::DynamoLifecycleStore;
+use kyc_lifecycle::aws::{Buckets, DynamoLifecycleStore, S3ObjectVersions};
 use kyc_lifecycle::endpoint::{EventError, LifecycleApi, DETAIL_TYPE};
 use kyc_lifecycle::retention::Retention;
 use kyc_lifecycle::store::{sweep, LifecycleError, LifecycleStore};
@@ -28,6 +28,9 @@ pub struct Settings {
     pub sweep_limit: usize,
     /// Who the sweep's deletion records name as operator.
     pub operator: String,
+    /// The GoPay and Trust & Sign archive buckets, whose objects of a deleted customer go too
+    /// (the Xpollens body bucket is named by each event).
+    pub buckets: Buckets,
 }
 
 impl Settings {
@@ -52,7 +55,32 @@ impl Settings {
                 env.optional("AWS_LAMBDA_FUNCTION_NAME")
                     .unwrap_or_else(|| "lifecycle".into())
             ),
+            buckets: Buckets {
+                gopay: env.optional("GOPAY_BUCKET"),
+                archive: env
+                    .optional("ARCHIVE_BUCKET")
+                    .map(|b| env.checked("ARCHIVE_BUCKET", &b, bucket_name))
+                    .transpose()?,
+            },
         })
+    }
+}
+
+/// An S3 bucket name as the template's ArchiveBucketName allows it (3 to 63 of [a-z0-9.-],
+/// starting and ending with a letter or digit).
+fn bucket_name(b: &str) -> Result<String, &'static str> {
+    let ok_char = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let bytes = b.as_bytes();
+    if (3..=63).contains(&bytes.len())
+        && ok_char(bytes[0])
+        && ok_char(bytes[bytes.len() - 1])
+        && bytes
+            .iter()
+            .all(|c| ok_char(*c) || *c == b'.' || *c == b'-')
+    {
+        Ok(b.to_string())
+    } else {
+        Err("a bucket name: 3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit")
     }
 }
 
@@ -60,6 +88,12 @@ pub fn build(settings: &Settings, config: &kyc_aws::aws_config::SdkConfig) -> Dy
     DynamoLifecycleStore::new(
         kyc_aws::aws_sdk_dynamodb::Client::new(config),
         &settings.table,
+    )
+    .with_objects(
+        std::sync::Arc::new(S3ObjectVersions {
+            client: kyc_aws::s3_client(config),
+        }),
+        settings.buckets.clone(),
     )
 }
 

@@ -77,7 +77,7 @@ async fn the_route_refuses_what_it_cannot_record_and_writes_nothing() {
             "invalid_message",
         ),
         (
-            with_body(r#"{"endedOn":"2020-01-31","outcome":"customer","customerId":"other"}"#),
+            with_body(r#"{"endedOn":"2020-01-31","outcome":"customer","customerId":"demo-erik"}"#),
             400,
             "invalid_message",
         ),

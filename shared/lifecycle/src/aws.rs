@@ -10,8 +10,8 @@
 //!   only at the version read, no hold, the deletion record put; then the rest by
 //!   `DeleteItem` (16 at a time), the lifecycle item last.
 
-use crate::store::{record_id, Due, LifecycleStore, Written};
-use crate::{Deleting, Hold, Lifecycle, Snapshot};
+use crate::store::{record_id, Due, LifecycleStore, ObjectVersions, Written};
+use crate::{Deleting, Hold, Lifecycle, ObjectRef, Snapshot};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
@@ -32,6 +32,17 @@ pub struct DynamoLifecycleStore {
     client: Client,
     table: String,
     items: DynamoStore,
+    objects: Option<(std::sync::Arc<dyn ObjectVersions>, Buckets)>,
+}
+
+/// The buckets whose objects name a customer by key (the Xpollens body bucket is named by each
+/// event's `bodyRef`).
+#[derive(Debug, Clone, Default)]
+pub struct Buckets {
+    /// GoPay: `gopay/identification-pdf/<client profile id>/`.
+    pub gopay: Option<String>,
+    /// Trust & Sign: `processed/<client file uuid>/` (report.json copies).
+    pub archive: Option<String>,
 }
 
 impl DynamoLifecycleStore {
@@ -41,7 +52,178 @@ impl DynamoLifecycleStore {
             items: DynamoStore::from_client(client.clone(), table.clone()),
             client,
             table,
+            objects: None,
         }
+    }
+
+    /// Deletes the customers' objects too (every version), in these buckets.
+    pub fn with_objects(
+        mut self,
+        objects: std::sync::Arc<dyn ObjectVersions>,
+        buckets: Buckets,
+    ) -> Self {
+        self.objects = Some((objects, buckets));
+        self
+    }
+
+    /// The customer's objects: large bodies its events name, its GoPay PDFs, its Trust & Sign
+    /// report copies (found before the items naming them go).
+    async fn objects_of(
+        &self,
+        customer: &str,
+        ids: &BTreeMap<Provider, String>,
+        history: &[Entry],
+    ) -> Result<Vec<ObjectRef>, StoreError> {
+        let Some((_, buckets)) = &self.objects else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        let events: Vec<(String, String)> = history
+            .iter()
+            .filter_map(|e| e.event_pk.clone())
+            .map(|pk| (pk, keys::EVENT_SK.to_string()))
+            .collect();
+        for chunk in events.chunks(100) {
+            for item in self.items.batch_get(chunk).await? {
+                let Some(location) = text(&item, "bodyRef") else {
+                    continue;
+                };
+                let (bucket, key) = location
+                    .strip_prefix("s3://")
+                    .and_then(|r| r.split_once('/'))
+                    .ok_or_else(|| StoreError::Corrupt("bodyRef is not s3://bucket/key".into()))?;
+                found.push(ObjectRef {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    prefix: false,
+                });
+            }
+        }
+        if let (Some(bucket), Some(gp)) = (&buckets.gopay, ids.get(&Provider::Gopay)) {
+            let link = key(keys::customer_pk(Provider::Gopay, gp), keys::GOPAY_LINK_SK);
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(link))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+            if let Some(id) = out.item().and_then(|i| text(i, "clientProfileId")) {
+                found.push(ObjectRef {
+                    bucket: bucket.clone(),
+                    key: format!("gopay/identification-pdf/{id}/"),
+                    prefix: true,
+                });
+            }
+        }
+        if let (Some(bucket), Some(ts)) = (&buckets.archive, ids.get(&Provider::TrustSign)) {
+            let state = key(keys::customer_pk(Provider::TrustSign, ts), keys::STATE_SK);
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(state))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+            if let Some(item) = out.item() {
+                for stream in DynamoStore::parse_state(item)?.streams.keys() {
+                    if let Some(uuid) = stream.attribute().strip_prefix("clientFile#") {
+                        found.push(ObjectRef {
+                            bucket: bucket.clone(),
+                            key: format!("processed/{uuid}/"),
+                            prefix: true,
+                        });
+                    }
+                }
+            }
+        }
+        let _ = customer;
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+}
+
+/// [`ObjectVersions`] on S3: `ListObjectVersions` under the key, then `DeleteObjects` of every
+/// version and delete marker (1,000 a call).
+pub struct S3ObjectVersions {
+    pub client: kyc_aws::aws_sdk_s3::Client,
+}
+
+#[async_trait]
+impl ObjectVersions for S3ObjectVersions {
+    async fn delete_every_version(&self, o: &ObjectRef) -> Result<u64, StoreError> {
+        use kyc_aws::aws_sdk_s3::error::DisplayErrorContext as S3Error;
+        use kyc_aws::aws_sdk_s3::types::{Delete as S3Delete, ObjectIdentifier};
+        let mut ids: Vec<ObjectIdentifier> = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let out = self
+                .client
+                .list_object_versions()
+                .bucket(&o.bucket)
+                .prefix(&o.key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| unavailable(format!("S3 ListObjectVersions: {}", S3Error(&e))))?;
+            let wanted = |k: Option<&str>| k.is_some_and(|k| o.prefix || k == o.key);
+            for (k, v) in out
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    out.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+            {
+                if wanted(k) {
+                    ids.push(
+                        ObjectIdentifier::builder()
+                            .key(k.unwrap_or_default())
+                            .set_version_id(v.map(str::to_string))
+                            .build()
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    );
+                }
+            }
+            if out.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = out.next_key_marker().map(str::to_string);
+            version_marker = out.next_version_id_marker().map(str::to_string);
+        }
+        let n = ids.len() as u64;
+        for chunk in ids.chunks(1000) {
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&o.bucket)
+                .delete(
+                    S3Delete::builder()
+                        .set_objects(Some(chunk.to_vec()))
+                        .quiet(true)
+                        .build()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| unavailable(format!("S3 DeleteObjects: {}", S3Error(&e))))?;
+            if !out.errors().is_empty() {
+                // The codes only: keys may name the person.
+                let codes: Vec<&str> = out.errors().iter().filter_map(|e| e.code()).collect();
+                return Err(unavailable(format!(
+                    "S3 DeleteObjects refused versions: {codes:?}"
+                )));
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -608,6 +790,7 @@ impl LifecycleStore for DynamoLifecycleStore {
         let deleting = Deleting {
             since: now,
             record_id: id.clone(),
+            objects: self.objects_of(customer, &ids, &history).await?,
         };
         items.push(
             TransactWriteItem::builder()
@@ -720,6 +903,13 @@ impl LifecycleStore for DynamoLifecycleStore {
             gone.push(key(c.clone(), &sk));
         }
         self.delete_all(gone).await?;
+        if let Some((objects, _)) = &self.objects {
+            let mut versions = 0;
+            for o in &deleting.objects {
+                versions += objects.delete_every_version(o).await?;
+            }
+            counts.insert("objectVersions".into(), versions);
+        }
         self.delete_all(vec![key(c, keys::LIFECYCLE_SK)]).await?;
         Ok(counts)
     }

@@ -39,14 +39,16 @@ pub enum MessageError {
     Outcome,
     #[error("customerId must be 1 to 1,024 characters")]
     CustomerId,
-    #[error("customerId in the body differs from the path")]
-    CustomerIdMismatch,
+    #[error("customerId is not part of the body: the path names the customer")]
+    CustomerIdInBody,
 }
 
 fn parse(message: &Value, customer: Option<&str>) -> Result<RelationshipEnd, MessageError> {
+    if customer.is_some() && message.get("customerId").is_some() {
+        return Err(MessageError::CustomerIdInBody);
+    }
     let m: EndMessage = serde_json::from_value(message.clone()).map_err(|_| MessageError::Shape)?;
     let customer = match (customer, m.customer_id.as_deref()) {
-        (Some(path), Some(body)) if path != body => return Err(MessageError::CustomerIdMismatch),
         (Some(c), _) | (None, Some(c)) => c.to_string(),
         (None, None) => return Err(MessageError::CustomerId),
     };

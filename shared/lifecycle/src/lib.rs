@@ -71,6 +71,22 @@ pub struct Deleting {
     pub since: DateTime<Utc>,
     /// The deletion record's id (`D#<day>` / `<t>#<id>`).
     pub record_id: String,
+    /// The customer's objects, found at the commit (the items that name them go first): a
+    /// resumed run still knows them.
+    #[serde(default)]
+    pub objects: Vec<ObjectRef>,
+}
+
+/// An object of the customer in S3 (every version of it goes), or every object under a
+/// prefix.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    /// `key` is a prefix: every object under it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prefix: bool,
 }
 
 /// A legal hold (`C#<c>` / `HOLD`): blocks the sweep and erasure until released.

@@ -3,8 +3,8 @@
 
 use crate::retention::{Outcome, Retention};
 use crate::{
-    verdict, Deleting, EndError, Hold, Keep, Lifecycle, RelationshipEnd, Snapshot, Verdict,
-    LEGAL_HOLD, LEGAL_HOLD_RELEASED, RELATIONSHIP_REOPENED,
+    verdict, Deleting, EndError, Hold, Keep, Lifecycle, ObjectRef, RelationshipEnd, Snapshot,
+    Verdict, LEGAL_HOLD, LEGAL_HOLD_RELEASED, RELATIONSHIP_REOPENED,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -78,6 +78,47 @@ pub trait LifecycleStore: Send + Sync {
         customer: &str,
         deleting: &Deleting,
     ) -> Result<BTreeMap<String, u64>, StoreError>;
+}
+
+/// Object versions in S3 (port; the adapter is `aws::S3ObjectVersions`).
+#[async_trait]
+pub trait ObjectVersions: Send + Sync {
+    /// Deletes every version and delete marker of `o` (or of every key under it). Returns how
+    /// many went. Idempotent.
+    async fn delete_every_version(&self, o: &ObjectRef) -> Result<u64, StoreError>;
+}
+
+/// The in-memory twin of [`ObjectVersions`]: (bucket, key) → versions.
+#[derive(Default)]
+pub struct MemoryObjects {
+    objects: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+impl MemoryObjects {
+    pub fn put(&self, bucket: &str, key: &str) {
+        *self
+            .objects
+            .lock()
+            .unwrap()
+            .entry((bucket.into(), key.into()))
+            .or_default() += 1;
+    }
+    pub fn versions(&self) -> u64 {
+        self.objects.lock().unwrap().values().sum()
+    }
+}
+
+#[async_trait]
+impl ObjectVersions for MemoryObjects {
+    async fn delete_every_version(&self, o: &ObjectRef) -> Result<u64, StoreError> {
+        let mut objects = self.objects.lock().unwrap();
+        let gone: Vec<(String, String)> = objects
+            .keys()
+            .filter(|(b, k)| *b == o.bucket && (*k == o.key || (o.prefix && k.starts_with(&o.key))))
+            .cloned()
+            .collect();
+        Ok(gone.iter().filter_map(|k| objects.remove(k)).sum())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -381,6 +422,7 @@ struct CustomerData {
     history: Vec<(Provider, DateTime<Utc>, String)>,
     gopay_consent_live: bool,
     salt: Option<[u8; SALT_BYTES]>,
+    objects: Vec<ObjectRef>,
 }
 
 #[derive(Default)]
@@ -394,10 +436,12 @@ struct Tables {
 }
 
 /// The in-memory twin: provider states and history (as the intake writes them), lifecycle
-/// items, holds, the bank's history and deletion records.
+/// items, holds, the bank's history and deletion records; the customers' objects in
+/// [`MemoryObjects`].
 #[derive(Default)]
 pub struct MemoryLifecycleStore {
     tables: Mutex<Tables>,
+    pub objects: MemoryObjects,
 }
 
 impl MemoryLifecycleStore {
@@ -415,6 +459,21 @@ impl MemoryLifecycleStore {
         *c.states.entry(provider).or_default() += 1;
         c.history
             .push((provider, received_at, event_id.to_string()));
+    }
+
+    /// An object the customer's items name (a large body, a PDF, a processed report).
+    pub fn add_object(&self, customer: &str, bucket: &str, key: &str) {
+        self.objects.put(bucket, key);
+        let mut t = self.tables.lock().unwrap();
+        t.customers
+            .entry(customer.to_string())
+            .or_default()
+            .objects
+            .push(ObjectRef {
+                bucket: bucket.into(),
+                key: key.into(),
+                prefix: false,
+            });
     }
 
     pub fn set_gopay_consent_live(&self, customer: &str, live: bool) {
@@ -591,6 +650,7 @@ impl LifecycleStore for MemoryLifecycleStore {
                 deleting: Some(Deleting {
                     since: now,
                     record_id: id,
+                    objects: c.objects.clone(),
                 }),
                 ..lifecycle
             },
@@ -603,6 +663,20 @@ impl LifecycleStore for MemoryLifecycleStore {
         customer: &str,
         deleting: &Deleting,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut counts = self.finish_items(customer, deleting);
+        let mut versions = 0;
+        for o in &deleting.objects {
+            versions += self.objects.delete_every_version(o).await?;
+        }
+        counts.insert("objectVersions".to_string(), versions);
+        self.tables.lock().unwrap().lifecycles.remove(customer);
+        Ok(counts)
+    }
+}
+
+impl MemoryLifecycleStore {
+    /// The items of a committed deletion (the lifecycle item stays until the objects are gone).
+    fn finish_items(&self, customer: &str, deleting: &Deleting) -> BTreeMap<String, u64> {
         let mut t = self.tables.lock().unwrap();
         let mut counts = BTreeMap::new();
         let (gone, kept): (Vec<_>, Vec<_>) = t
@@ -622,11 +696,11 @@ impl LifecycleStore for MemoryLifecycleStore {
             c.history = kept;
             c.salt = None;
             c.gopay_consent_live = false;
+            c.objects.clear();
         }
         if t.bank.remove(customer).is_some() {
             counts.insert("customerLevel".to_string(), 1);
         }
-        t.lifecycles.remove(customer);
-        Ok(counts)
+        counts
     }
 }

@@ -98,6 +98,9 @@ fn an_end_in_the_future_or_before_2000_is_refused() {
 #[tokio::test]
 async fn a_due_customer_is_deleted_with_a_record_of_every_history_entry() {
     let s = MemoryLifecycleStore::default();
+    s.add_object("ended", "bodies", "xpollens/ended-1");
+    s.add_object("ended", "bodies", "xpollens/ended-1");
+    s.add_object("active", "bodies", "xpollens/active-1");
     let l = closed_customer(&s, "ended").await;
     s.add_event("active", Provider::Xpollens, at(2020, 1, 5), "active-x1");
     // Not due the day before.
