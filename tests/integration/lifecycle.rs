@@ -359,3 +359,52 @@ async fn an_aliased_customers_provider_data_goes_with_it_and_never_with_the_ids_
     assert!(!event_exists(&client, "c2-1").await);
     assert_eq!(partition(&client, "A#XP#c2").await, 0, "the alias too");
 }
+
+#[tokio::test]
+async fn inactivity_starts_the_clock_of_a_never_verified_applicant_through_the_index() {
+    use kyc_lifecycle::store::start_inactivity_clocks;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let client = Client::new(&config);
+    let states = DynamoStore::new(&config, TABLE);
+    let decisions = DynamoDecisionStore::new(client.clone(), TABLE);
+    let role = moto
+        .sdk_config_for(kyc_integration_tests::Function::Lifecycle)
+        .await;
+    let store = DynamoLifecycleStore::new(Client::new(&role), TABLE);
+    // An applicant stuck in progress, and a verified customer, both last active long ago.
+    states
+        .record(&state_plan("idle#1", "idle-1", "InProgress", false, 1))
+        .await
+        .unwrap();
+    states
+        .record(&state_plan("verified", "v-1", "Validated", true, 1))
+        .await
+        .unwrap();
+    for c in ["idle#1", "verified"] {
+        kyc_decision::store::recompute(&decisions, &Policy::default_policy(), c, at(2))
+            .await
+            .unwrap();
+    }
+    let retention = Retention::new(1827, 180).unwrap();
+    let now = at(2) + Duration::days(400);
+    let started = start_inactivity_clocks(&store, &retention, 365, "lifecycle-sweep", now, 100)
+        .await
+        .unwrap();
+    assert_eq!(started, 1);
+    let l = store.snapshot("idle#1").await.unwrap().lifecycle.unwrap();
+    assert_eq!(l.outcome, Outcome::RefusedApplicant);
+    assert_eq!(l.ended_on, at(1).date_naive());
+    assert!(store
+        .snapshot("verified")
+        .await
+        .unwrap()
+        .lifecycle
+        .is_none());
+    // Shorter inactivity than asked: nothing.
+    let again = start_inactivity_clocks(&store, &retention, 500, "lifecycle-sweep", now, 100)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}

@@ -13,7 +13,7 @@ use kyc_core::invocation::InvocationError;
 use kyc_lifecycle::aws::{Buckets, DynamoLifecycleStore, S3ObjectVersions};
 use kyc_lifecycle::endpoint::{EventError, LifecycleApi, DETAIL_TYPE};
 use kyc_lifecycle::retention::Retention;
-use kyc_lifecycle::store::{sweep, LifecycleError, LifecycleStore};
+use kyc_lifecycle::store::{start_inactivity_clocks, sweep, LifecycleError, LifecycleStore};
 use serde_json::{json, Map, Value};
 
 /// The schedule's `detail-type` of the deletion sweep.
@@ -26,6 +26,9 @@ pub struct Settings {
     pub retention: Retention,
     /// Due customers checked per sweep at most (within the function's timeout).
     pub sweep_limit: usize,
+    /// Days without provider activity after which an applicant who never onboarded has its
+    /// retention clock started (0: never).
+    pub applicant_inactivity_days: u32,
     /// Who the sweep's deletion records name as operator.
     pub operator: String,
     /// The GoPay and Trust & Sign archive buckets, whose objects of a deleted customer go too
@@ -50,6 +53,7 @@ impl Settings {
             retention: Retention::new(customer_days, refused_days)
                 .map_err(|e| SettingsError::invalid("RETENTION_*", e))?,
             sweep_limit: env.number_in("LIFECYCLE_SWEEP_LIMIT", 200, 1..=1000)?,
+            applicant_inactivity_days: env.number_in("APPLICANT_INACTIVITY_DAYS", 0, 0..=3653)?,
             operator: format!(
                 "lambda:{}",
                 env.optional("AWS_LAMBDA_FUNCTION_NAME")
@@ -137,10 +141,22 @@ pub async fn handle(
             Err(e) => Err(InvocationError::Permanent(e.to_string())),
         },
         Some(SWEEP) => {
+            let started = start_inactivity_clocks(
+                store,
+                &settings.retention,
+                settings.applicant_inactivity_days,
+                &settings.operator,
+                now,
+                settings.sweep_limit,
+            )
+            .await
+            .map_err(|e| InvocationError::Retryable(e.to_string()))?;
             let report = sweep(store, &settings.operator, now, settings.sweep_limit)
                 .await
                 .map_err(|e| InvocationError::Retryable(e.to_string()))?;
-            Ok(serde_json::to_value(report).expect("serialises"))
+            let mut report = serde_json::to_value(report).expect("serialises");
+            report["inactivityClocksStarted"] = started.into();
+            Ok(report)
         }
         _ => Err(InvocationError::Permanent(
             "not an API Gateway request, a relationship-end event or the sweep's schedule".into(),

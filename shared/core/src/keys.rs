@@ -274,6 +274,18 @@ pub fn expiry_index_keys(customer: &str, valid_until: DateTime<Utc>) -> (String,
     )
 }
 
+/// The inactivity-index keys (`GSI1PK`, `GSI1SK`) of the decision of an applicant who was
+/// never verified: `INACTIVE#<shard>` / `<last activity>#<escaped customer>` (the lifecycle
+/// finds applicants inactive for long through it, never by a scan).
+pub fn inactive_index_keys(customer: &str, last_activity: DateTime<Utc>) -> (String, String) {
+    let escaped = escape_id(customer);
+    let shard = Sha256::digest(escaped.as_bytes())[0] % DELETE_SHARDS;
+    (
+        format!("INACTIVE#{shard}"),
+        format!("{}#{escaped}", key_time(last_activity)),
+    )
+}
+
 /// Shards of the due-for-deletion index (`GSI1PK = DELETE#<shard>`), as for expiries.
 pub const DELETE_SHARDS: u8 = 8;
 

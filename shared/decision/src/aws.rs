@@ -79,8 +79,16 @@ pub fn decision_item(decision: &CustomerDecision) -> HashMap<String, Av> {
     );
     item.insert("SK".into(), Av::S(keys::DECISION_SK.into()));
     item.insert("itemType".into(), Av::S("decision".into()));
-    if let Some(v) = decision.valid_until {
-        let (pk, sk) = keys::expiry_index_keys(&decision.customer_id, v);
+    // One GSI1 entry per item: a verified decision's expiry, or a never-verified applicant's
+    // last activity (the lifecycle's inactivity clock).
+    let index = match (decision.valid_until, decision.since) {
+        (Some(v), _) => Some(keys::expiry_index_keys(&decision.customer_id, v)),
+        (None, Some(last)) if !decision.ever_verified => {
+            Some(keys::inactive_index_keys(&decision.customer_id, last))
+        }
+        _ => None,
+    };
+    if let Some((pk, sk)) = index {
         item.insert("GSI1PK".into(), Av::S(pk));
         item.insert("GSI1SK".into(), Av::S(sk));
     }

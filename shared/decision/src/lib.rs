@@ -487,6 +487,10 @@ pub struct CustomerDecision {
     pub adjudication: Option<AdjudicationRef>,
     pub based_on: BasedOn,
     pub computed_at: DateTime<Utc>,
+    /// The customer was verified at some point (sticky): an applicant who never was may have
+    /// their data's retention started by inactivity (`docs/lifecycle.md`).
+    #[serde(default)]
+    pub ever_verified: bool,
 }
 
 impl CustomerDecision {
@@ -697,6 +701,8 @@ pub fn decide(
         adjudication,
         based_on: BasedOn::of(inputs),
         computed_at: now,
+        ever_verified: decision == Decision::Verified
+            || inputs.stored.as_ref().is_some_and(|d| d.ever_verified),
     }
 }
 

@@ -712,6 +712,71 @@ impl LifecycleStore for DynamoLifecycleStore {
         Ok(due)
     }
 
+    async fn inactive_applicants(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let upper = keys::key_time(before);
+        let mut found: Vec<(String, String)> = Vec::new();
+        for shard in 0..keys::DELETE_SHARDS {
+            let mut start: Option<HashMap<String, Av>> = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("GSI1")
+                    .key_condition_expression("GSI1PK = :pk AND GSI1SK < :upper")
+                    .expression_attribute_values(":pk", Av::S(format!("INACTIVE#{shard}")))
+                    .expression_attribute_values(":upper", Av::S(upper.clone()))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+                for item in out.items() {
+                    if let (Some(sk), Some(pk)) = (text(item, "GSI1SK"), text(item, "PK")) {
+                        found.push((sk, pk));
+                    }
+                }
+                match out.last_evaluated_key() {
+                    Some(k) if !k.is_empty() && found.len() < limit => start = Some(k.clone()),
+                    _ => break,
+                }
+            }
+        }
+        found.sort();
+        let mut out = Vec::new();
+        for (sk, pk) in found.into_iter().take(limit) {
+            let Some((time, escaped)) = sk.split_once(keys::SEP) else {
+                continue;
+            };
+            let last = DateTime::parse_from_rfc3339(time)
+                .map_err(|_| StoreError::Corrupt("inactivity index time".into()))?
+                .with_timezone(&Utc);
+            let customer = match keys::unescape_id(escaped) {
+                Some(c) => c,
+                // The digest form: the decision item holds the id.
+                None => {
+                    let item = self
+                        .client
+                        .get_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key(pk, keys::DECISION_SK)))
+                        .send()
+                        .await
+                        .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+                    match item.item().and_then(|i| text(i, "customerId")) {
+                        Some(c) => c,
+                        None => continue,
+                    }
+                }
+            };
+            out.push((customer, last));
+        }
+        Ok(out)
+    }
+
     async fn commit_deletion(
         &self,
         customer: &str,

@@ -59,6 +59,13 @@ pub trait LifecycleStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Customers whose `deleteAfter` is at or before `until` (the due index, never a scan).
     async fn due(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError>;
+    /// Applicants never verified whose last provider activity is before `before` (the
+    /// decision's inactivity index, never a scan), oldest first.
+    async fn inactive_applicants(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
     /// The commit point of a deletion: in one transaction, conditional on `snapshot` (the same
     /// lifecycle item, no hold, every provider state at the same version), deletes the provider
     /// states, writes the deletion record (history entries named by their leaf key hashes), and
@@ -261,6 +268,53 @@ pub async fn release(
     Ok(held)
 }
 
+/// The bank action's reason when inactivity started the clock.
+pub const APPLICANT_INACTIVITY: &str = "applicantInactivity";
+
+/// Starts the retention clock of applicants who never onboarded and have been inactive for
+/// `days` (a template parameter; 0 = off): their relationship ends, as refused applicants, on
+/// the day of their last provider activity. Never a customer who was verified (the index
+/// holds only never-verified decisions), never one whose lifecycle the bank already handles
+/// (any lifecycle item). Returns how many clocks started.
+pub async fn start_inactivity_clocks(
+    store: &dyn LifecycleStore,
+    retention: &Retention,
+    days: u32,
+    operator: &str,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<u64, StoreError> {
+    if days == 0 {
+        return Ok(0);
+    }
+    let before = now - chrono::Duration::days(i64::from(days));
+    let mut started = 0;
+    for (customer, last) in store.inactive_applicants(before, limit).await? {
+        let snapshot = store.snapshot(&customer).await?;
+        if snapshot.lifecycle.is_some() {
+            continue;
+        }
+        let end = RelationshipEnd {
+            customer: customer.clone(),
+            on: last.date_naive(),
+            outcome: Outcome::RefusedApplicant,
+        };
+        let Ok(lifecycle) = end.lifecycle(retention, snapshot.state_versions, None, now) else {
+            continue;
+        };
+        let action = BankAction {
+            reason: APPLICANT_INACTIVITY.into(),
+            detail: json!({"endedOn": end.on, "outcome": end.outcome, "lastActivity": last,
+                           "inactivityDays": days}),
+            ..end.action(operator, now)
+        };
+        if store.write_lifecycle(&lifecycle, 0, &action).await? == Written::Written {
+            started += 1;
+        }
+    }
+    Ok(started)
+}
+
 /// What one sweep did (counts only: no customer id).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -433,6 +487,8 @@ struct Tables {
     holds: BTreeMap<String, Hold>,
     bank: BTreeMap<String, Vec<BankAction>>,
     records: BTreeMap<String, DeletionRecord>,
+    /// Never-verified applicants' last activity (the decision's inactivity index).
+    inactive: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// The in-memory twin: provider states and history (as the intake writes them), lifecycle
@@ -474,6 +530,16 @@ impl MemoryLifecycleStore {
                 key: key.into(),
                 prefix: false,
             });
+    }
+
+    /// The decision index says: an applicant never verified, last active at `last` (`None`:
+    /// verified, or active again: off the index).
+    pub fn set_applicant_activity(&self, customer: &str, last: Option<DateTime<Utc>>) {
+        let mut t = self.tables.lock().unwrap();
+        match last {
+            Some(at) => t.inactive.insert(customer.to_string(), at),
+            None => t.inactive.remove(customer),
+        };
     }
 
     pub fn set_gopay_consent_live(&self, customer: &str, live: bool) {
@@ -596,6 +662,23 @@ impl LifecycleStore for MemoryLifecycleStore {
         due.sort_by(|a, b| (a.delete_after, &a.customer).cmp(&(b.delete_after, &b.customer)));
         due.truncate(limit);
         Ok(due)
+    }
+
+    async fn inactive_applicants(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        let mut found: Vec<(String, DateTime<Utc>)> = t
+            .inactive
+            .iter()
+            .filter(|(_, at)| **at < before)
+            .map(|(c, at)| (c.clone(), *at))
+            .collect();
+        found.sort_by_key(|(c, at)| (*at, c.clone()));
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn commit_deletion(

@@ -235,6 +235,13 @@ impl LifecycleStore for CallbackDuringSweep {
     async fn due(&self, u: DateTime<Utc>, n: usize) -> Result<Vec<store::Due>, StoreError> {
         self.inner.due(u, n).await
     }
+    async fn inactive_applicants(
+        &self,
+        b: DateTime<Utc>,
+        n: usize,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.inner.inactive_applicants(b, n).await
+    }
     async fn commit_deletion(
         &self,
         c: &str,
@@ -383,4 +390,69 @@ async fn the_retention_report_counts_by_horizon_outcome_and_provider() {
     assert_eq!(n(90, "customer", "trust_sign"), 0);
     assert_eq!(n(365, "customer", "trust_sign"), 1);
     assert_eq!(n(365, "customer", "xpollens"), 2);
+}
+
+#[tokio::test]
+async fn inactivity_starts_the_clock_only_for_applicants_who_never_onboarded() {
+    use crate::store::{start_inactivity_clocks, APPLICANT_INACTIVITY};
+    let s = MemoryLifecycleStore::default();
+    let r = Retention::new(1827, 180).unwrap();
+    let now = at(2026, 12, 6);
+    // An applicant last active 400 days ago, one 100 days ago, one the bank already closed.
+    s.add_event("idle", Provider::Gopay, at(2025, 11, 1), "i-1");
+    s.set_applicant_activity("idle", Some(at(2025, 11, 1)));
+    s.add_event("recent", Provider::Gopay, at(2026, 8, 28), "r-1");
+    s.set_applicant_activity("recent", Some(at(2026, 8, 28)));
+    s.add_event("closed", Provider::Gopay, at(2024, 1, 1), "c-1");
+    s.set_applicant_activity("closed", Some(at(2024, 1, 1)));
+    record_end(
+        &s,
+        &r,
+        &end("closed", day(2024, 2, 1), Outcome::Customer),
+        OP,
+        now,
+    )
+    .await
+    .unwrap();
+    // Off: nothing.
+    assert_eq!(
+        start_inactivity_clocks(&s, &r, 0, SWEEPER, now, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        start_inactivity_clocks(&s, &r, 365, SWEEPER, now, 100)
+            .await
+            .unwrap(),
+        1
+    );
+    let l = s.snapshot("idle").await.unwrap().lifecycle.unwrap();
+    assert_eq!(
+        (l.ended_on, l.outcome),
+        (day(2025, 11, 1), Outcome::RefusedApplicant)
+    );
+    assert_eq!(l.rule, "retention:refusedApplicant:180d");
+    let action = s.bank_actions("idle").pop().unwrap();
+    assert_eq!(
+        (action.reason.as_str(), action.operator.as_str()),
+        (APPLICANT_INACTIVITY, SWEEPER)
+    );
+    assert!(s.snapshot("recent").await.unwrap().lifecycle.is_none());
+    let closed = s.snapshot("closed").await.unwrap().lifecycle.unwrap();
+    assert_eq!(
+        closed.outcome,
+        Outcome::Customer,
+        "the bank's own end is kept"
+    );
+    // Again: nothing new (it has a lifecycle item now); a provider event later reopens it.
+    assert_eq!(
+        start_inactivity_clocks(&s, &r, 365, SWEEPER, now, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    s.add_event("idle", Provider::Gopay, at(2026, 12, 1), "i-2");
+    let due = l.delete_after.unwrap();
+    assert_eq!(sweep(&s, SWEEPER, due, 100).await.unwrap().reopened, 1);
 }
