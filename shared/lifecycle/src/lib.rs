@@ -8,7 +8,7 @@
 //! - [`verdict`]: pure — delete a due customer, or keep it (held, a provider event since the
 //!   end, a GoPay consent still live, not due).
 //! - [`store`]: the port (snapshot, record the end, hold, due customers, conditional deletion),
-//!   its in-memory twin, and [`sweep`], the scheduled run. DynamoDB adapter in [`aws`]
+//!   its in-memory twin, and [`store::sweep`], the scheduled run. DynamoDB adapter in [`aws`]
 //!   (feature `aws`).
 //!
 //! Deletion can never hit an active customer: the sweep deletes only in one transaction that
