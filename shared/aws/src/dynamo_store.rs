@@ -27,7 +27,7 @@
 //! state item the cancelled transaction hands back, merges, and writes over exactly that
 //! version (`#ver = :ver`): a compare-and-swap, no extra read.
 
-use super::attribute::{from_attribute, to_attribute};
+use super::attribute::{attribute_of, from_attribute, to_attribute};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -209,11 +209,10 @@ impl DynamoStore {
             .map(|c| keys::customer_pk(e.provider, c))
             .unwrap_or_else(|| unassigned_partition(e));
         let sk = e.history_sort_key();
-        let mut item =
-            match to_attribute(&serde_json::to_value(&h).expect("history entry serialises")) {
-                Av::M(m) => m,
-                _ => unreachable!("a struct serialises to an object"),
-            };
+        let mut item = match attribute_of(&h) {
+            Av::M(m) => m,
+            _ => unreachable!("a struct serialises to an object"),
+        };
         let (hour_pk, hour_sk) = keys::hour_index_keys(&pk, &sk, e.received_at);
         item.insert("GSI1PK".into(), s(hour_pk));
         item.insert("GSI1SK".into(), s(hour_sk));
@@ -279,7 +278,6 @@ impl DynamoStore {
                 value.as_ref()
             }
         };
-        let value = serde_json::to_value(value).expect("stream value serialises");
         let update = update
             .table_name(&self.table)
             .key("PK", s(keys::customer_pk(provider, subject)))
@@ -294,7 +292,7 @@ impl DynamoStore {
             .expression_attribute_names("#ver", "version")
             .expression_attribute_names("#c", "customerId")
             .expression_attribute_values(":c", s(subject))
-            .expression_attribute_values(":v", to_attribute(&value))
+            .expression_attribute_values(":v", attribute_of(value))
             .expression_attribute_values(":type", s("state"))
             .expression_attribute_values(":now", s(plan.event.received_at.to_rfc3339()))
             .expression_attribute_values(":id", s(&plan.event.event_id))
