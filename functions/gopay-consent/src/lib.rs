@@ -93,7 +93,11 @@ pub fn build_endpoint(
     config: &kyc_aws::aws_config::SdkConfig,
 ) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
     let config = &timed(config);
-    build_endpoint_over(settings, config, Arc::new(SecretsManagerSource::new(config)))
+    build_endpoint_over(
+        settings,
+        config,
+        Arc::new(SecretsManagerSource::new(config)),
+    )
 }
 
 /// The cold start: the one Secrets Manager call is sent first, the endpoint (its HTTP client

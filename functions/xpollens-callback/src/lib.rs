@@ -78,7 +78,11 @@ pub fn build_endpoint(
     settings: &Settings,
     config: &kyc_aws::aws_config::SdkConfig,
 ) -> Result<Endpoint, SettingsError> {
-    build_endpoint_over(settings, config, Arc::new(SecretsManagerSource::new(config)))
+    build_endpoint_over(
+        settings,
+        config,
+        Arc::new(SecretsManagerSource::new(config)),
+    )
 }
 
 /// The cold start: the one Secrets Manager call is sent first, the endpoint is built while it

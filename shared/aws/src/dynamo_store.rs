@@ -38,8 +38,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use kyc_core::intake::{
-    body_object_key, history_entry, unassigned_partition, BodyStore, EventRecord, EventStore,
-    HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
+    body_object_key_of, history_entry, sha256_hex, unassigned_partition, BodyStore, EventRecord,
+    EventStore, HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
 };
 use kyc_core::keys;
 use kyc_core::kyc_state::{blind_write_floor, resolve, ProviderState, Stream, StreamValue};
@@ -157,8 +157,10 @@ impl DynamoStore {
                 e.sealed_body.len()
             )));
         };
+        // One digest of the sealed text: the object key's, and SigV4's payload hash.
+        let digest = sha256_hex(e.sealed_body.as_bytes());
         bodies
-            .put(&body_object_key(e), &e.sealed_body)
+            .put_digested(&body_object_key_of(e, &digest), &e.sealed_body, &digest)
             .await
             .map(Some)
     }
@@ -310,13 +312,15 @@ impl DynamoStore {
         items: Vec<TransactWriteItem>,
         plan: ItemsAt,
     ) -> Result<Option<Cancelled>, StoreError> {
-        let err = match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        // Boxed: the SDK's future is large, and every future awaiting it up to the runtime
+        // would hold (and move) a copy of it — a measurable part of a callback's CPU.
+        let send = Box::pin(
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send(),
+        );
+        let err = match send.await {
             Ok(_) => return Ok(None),
             Err(e) => e,
         };

@@ -347,11 +347,7 @@ fn build_processor_over(
             kyc_aws::DynamoStore::new(config, &settings.table)
                 .with_legacy_layout(settings.legacy_keys),
         ),
-        keys: Keyring::cached(
-            secrets,
-            &settings.payload_key_secret,
-            settings.secret_ttl,
-        ),
+        keys: Keyring::cached(secrets, &settings.payload_key_secret, settings.secret_ttl),
         settings,
         clock: Arc::new(chrono::Utc::now),
     }
