@@ -13,6 +13,7 @@ use kyc_gopay::aws::http::ReqwestTransport;
 use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
 
 use kyc_core::config::{Env, InitError, SettingsError};
+use kyc_core::http::ClientBuild;
 use kyc_core::metrics::CountingEvents;
 use kyc_core::secrets::{EarlyRead, SecretSource};
 use kyc_gopay::settings::GoPaySettings;
@@ -119,16 +120,21 @@ impl Wiring {
     ) -> Result<Self, InitError> {
         let config = &Self::timed(&settings, config);
         let secrets = Arc::new(SecretsManagerSource::new(config));
-        Self::over(settings, config, secrets)
+        let transport = ReqwestTransport::new(settings.http_timeout)?;
+        Self::over(settings, config, secrets, transport)
     }
 
     /// The cold start: the one Secrets Manager call is sent first, the adapters (the GoPay
     /// HTTP client loading the root certificates above all) are built while it is on its way,
     /// then its answer fills the first run's caches ([`Self::prefetch_secrets`]). Same call,
     /// same checks; the round trip overlaps the building.
+    ///
+    /// `http`: the GoPay HTTP client, started before the SDK configuration loaded (`main`; it
+    /// reads the root certificates too, and the two overlap).
     pub async fn init(
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
+        http: ClientBuild,
         clock: Clock,
     ) -> Result<Self, InitError> {
         let config = &Self::timed(&settings, config);
@@ -136,7 +142,8 @@ impl Wiring {
             Arc::new(SecretsManagerSource::new(config)),
             &settings.gopay.secret_names(),
         );
-        let wiring = Self::over(settings, config, early)?;
+        let transport = ReqwestTransport::over(http.finish().await?);
+        let wiring = Self::over(settings, config, early, transport)?;
         wiring.prefetch_secrets(clock).await?;
         Ok(wiring)
     }
@@ -156,6 +163,7 @@ impl Wiring {
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
         secrets: Arc<dyn SecretSource>,
+        transport: ReqwestTransport,
     ) -> Result<Self, InitError> {
         let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
         Ok(Self {
@@ -165,7 +173,7 @@ impl Wiring {
             ))),
             ddb,
             s3: S3Objects::client(config),
-            transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
+            transport: Arc::new(transport),
             secrets,
             settings,
             prepared: std::sync::Mutex::new(None),
