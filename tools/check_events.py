@@ -3,7 +3,8 @@
 
 Kinds: API Gateway HTTP API 2.0 events (a JSON body parses), a fallback-queue page, an S3
 notification, a schedule input (exactly what EventBridge Scheduler sends: the template's
-Input), a GoPay identification-status response. An event of an IAM (SigV4) route carries the
+Input), core banking's `customer relationship ended` event, a GoPay identification-status
+response. An event of an IAM (SigV4) route carries the
 IAM authorizer's attestation, as API Gateway hands it over, unless its name says
 `without-iam` (the functions refuse such requests). Exits 1 naming the first bad file.
 """
@@ -17,6 +18,7 @@ IAM_ROUTES = (
     "POST /gopay/consents/complete",
     "GET /customers/{id}/kyc",
     "GET /customers/{id}/kyc/history",
+    "POST /customers/{id}/relationship-end",
 )
 
 
@@ -51,6 +53,10 @@ def kind_of(event):
     if event.get("source") == "kyc-hooks" and event.get("detail-type") == "KYC decision changed":
         assert event["detail"]["schemaVersion"] == 1, "a decision event of schema version 1"
         return "published decision event"
+    if event.get("detail-type") == "customer relationship ended":
+        d = event["detail"]
+        assert set(d) == {"customerId", "endedOn", "outcome"}, "core banking's message"
+        return "core-banking event"
     if "clientProfileId" in event and "state" in event:
         return "GoPay identification status"
     raise AssertionError("unknown kind")

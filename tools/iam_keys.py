@@ -34,6 +34,7 @@ FUNCTIONS = {
     "gopay-sync": "GoPaySyncFunction",
     "kyc-read-api": "KycReadApiFunction",
     "state-publisher": "StatePublisherFunction",
+    "lifecycle": "LifecycleFunction",
 }
 
 # One key of every area of the table (new layout), and which provider roles own it.

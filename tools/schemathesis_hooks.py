@@ -2,8 +2,8 @@
 
 What a JSON Schema cannot say about openapi/kyc-hooks.json, said here for the tester, each from a
 rule the document states in prose:
-- values of the two formats the document defines (`kyc-history-cursor`, `iban`), so that the
-  tester draws valid ones as well as invalid ones;
+- values of the three formats the document defines (`kyc-history-cursor`, `iban`,
+  `kyc-end-date`), so that the tester draws valid ones as well as invalid ones;
 - `/xpollens/callbacks/{type}`: the URL's type and the body's agree, and a known type names its
   customer (a rule across the path and the body);
 - the IAM routes refuse a request without a SigV4 Authorization header with 403 (what API Gateway's
@@ -64,6 +64,19 @@ schemathesis.openapi.format(
         st.text(alphabet=string.ascii_uppercase + string.digits, min_size=11, max_size=30),
     ),
 )
+
+
+def _end_date(days_back):
+    # `kyc-end-date`: a relationship's end, from 2000-01-01 to today (UTC), as the lifecycle
+    # route takes it (another date is a 422, documented).
+    import datetime
+
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    start = datetime.date(2000, 1, 1)
+    return (today - datetime.timedelta(days=days_back % ((today - start).days + 1))).isoformat()
+
+
+schemathesis.openapi.format("kyc-end-date", st.builds(_end_date, st.integers(0, 100_000)))
 
 # --- /xpollens/callbacks/{type}: the URL's type and the body ---------------------------------
 

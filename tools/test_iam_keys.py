@@ -26,6 +26,7 @@ BASELINE = [
     note("gopay-sync", "dynamodb:Query", ["GOPAY_DUE#1"], index="GSI1"),
     note("kyc-read-api", "dynamodb:BatchGetItem", ["XP#C#a", "TS#C#a", "GP#C#a"]),
     note("state-publisher", "dynamodb:PutItem", ["C#a"]),
+    note("lifecycle", "dynamodb:Query", ["DELETE#1"], index="GSI1"),
 ]
 
 
@@ -63,6 +64,8 @@ class IamKeys(unittest.TestCase):
             note("xpollens-callback", "dynamodb:PutItem", ["GP#C#victim"]),
             note("trust-sign-archive", "dynamodb:UpdateItem", ["XP#C#victim"]),
             note("gopay-sync", "dynamodb:PutItem", ["C#victim"]),
+            # The lifecycle deletes customers' data; it never writes a provider's state.
+            note("lifecycle", "dynamodb:PutItem", ["XP#C#victim"]),
             # The layout before: never written, in any mode.
             note("xpollens-callback", "dynamodb:UpdateItem", ["CUSTOMER#victim"], layout="read"),
             # A read of an old key outside the migration window.

@@ -54,7 +54,7 @@ pub struct Resolve {
     policy: Option<std::path::PathBuf>,
 }
 
-fn policy(path: Option<&std::path::Path>) -> Result<Policy, Failure> {
+pub(crate) fn policy(path: Option<&std::path::Path>) -> Result<Policy, Failure> {
     match path {
         None => Ok(Policy::default_policy()),
         Some(p) => {
@@ -103,7 +103,7 @@ pub async fn explain(args: Explain) -> Result<Value, Failure> {
 }
 
 /// The caller's AWS identity (an ARN).
-async fn caller() -> Result<String, Failure> {
+pub(crate) async fn caller() -> Result<String, Failure> {
     let config = kyc_aws::load_config().await;
     let out = aws_sdk_sts::Client::new(&config)
         .get_caller_identity()

@@ -17,11 +17,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 // One module per provider; `main` only dispatches.
+mod customer;
 mod decision;
 mod downstream;
 mod failure;
 mod gopay;
 mod keys;
+mod lifecycle;
 mod migrate;
 mod progress;
 mod reseal;
@@ -40,6 +42,10 @@ const EXAMPLES: &str = "Examples:
   kyc status customer-0042 --output table
   kyc decision explain customer-0042
   kyc decision resolve customer-0042 --outcome rejected --reason AML-CASE-117
+  kyc customer alias customer-0042 xpollens xp-user-981
+  kyc customer close customer-0042 --on 2026-11-30 --outcome customer
+  kyc hold customer-0042 --reason LEGAL-2026-4
+  kyc retention report
   kyc history customer-0042
   kyc publish --since 2026-11-27T09:00:00Z --dry-run
   kyc keys check --open
@@ -72,6 +78,16 @@ enum Command {
     /// A customer's KYC decision: explain it, or record the bank's own call.
     #[command(subcommand)]
     Decision(DecisionCommand),
+    /// The bank's customers: alias a provider's own id of one of them.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Put a legal hold on a customer: no deletion, no erasure until released.
+    Hold(lifecycle::WithReason),
+    /// Lift a customer's legal hold.
+    Release(lifecycle::WithReason),
+    /// Retention: what falls due for deletion, and the deletion sweep.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Print a customer's history, oldest first.
     History(CustomerReport),
     /// Re-publish state-change events from the stored state (same ids as the live events).
@@ -108,6 +124,27 @@ enum DecisionCommand {
     Explain(decision::Explain),
     /// Record the bank's adjudication (operator: the caller's AWS identity) and recompute.
     Resolve(decision::Resolve),
+}
+
+#[derive(Subcommand)]
+enum CustomerCommand {
+    /// Record (or --remove) that PROVIDER knows CUSTOMER as PROVIDER_ID (operator: the
+    /// caller's AWS identity); both customers' decisions are recomputed.
+    Alias(customer::Alias),
+    /// Record that the relationship ended (or the applicant was refused) on a day: the
+    /// evidence is deleted once the retention period after it has run.
+    Close(lifecycle::Close),
+    /// Clear the deletion date: the relationship goes on.
+    Reopen(lifecycle::WithReason),
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Customers falling due within each horizon, by outcome and provider (the due index).
+    Report(lifecycle::Report),
+    /// Delete every due customer nothing keeps (hold, provider event since the end, live
+    /// GoPay consent), as the scheduled sweep does; recorded with your identity.
+    Sweep(lifecycle::Sweep),
 }
 
 #[derive(Subcommand)]
@@ -301,6 +338,23 @@ fn main() -> ExitCode {
         Command::Decision(DecisionCommand::Resolve(args)) => {
             runtime().block_on(decision::resolve(args))
         }
+        Command::Customer(CustomerCommand::Alias(args)) => {
+            runtime().block_on(customer::alias(args))
+        }
+        Command::Customer(CustomerCommand::Close(args)) => {
+            runtime().block_on(lifecycle::close(args))
+        }
+        Command::Customer(CustomerCommand::Reopen(args)) => {
+            runtime().block_on(lifecycle::reopen(args))
+        }
+        Command::Hold(args) => runtime().block_on(lifecycle::hold(args)),
+        Command::Release(args) => runtime().block_on(lifecycle::release(args)),
+        Command::Retention(RetentionCommand::Report(args)) => {
+            runtime().block_on(lifecycle::report(args))
+        }
+        Command::Retention(RetentionCommand::Sweep(args)) => {
+            runtime().block_on(lifecycle::sweep(args))
+        }
         Command::Reseal(args) => runtime().block_on(reseal::reseal(args)),
         Command::Keys(KeysCommand::Check(args)) => runtime().block_on(keys::check(args)),
         Command::Migrate(MigrateCommand::Keys(args)) => {
@@ -348,6 +402,7 @@ pub fn legacy_layout() -> Result<kyc_core::legacy_keys::LegacyKeyLayout, Failure
 async fn status(r: &CustomerReport) -> Result<Value, Failure> {
     use kyc_decision::store::DecisionStore;
     let mut states = store(&r.table).await?.provider_states(&r.customer).await?;
+    r.reveal.record(&r.table, &r.customer, "status").await?;
     if let Some(state) = states.get_mut(&kyc_core::intake::Provider::TrustSign) {
         r.reveal.streams(&r.customer, state).await?;
     }
@@ -366,7 +421,18 @@ async fn status(r: &CustomerReport) -> Result<Value, Failure> {
 }
 
 async fn history(r: &CustomerReport) -> Result<Value, Failure> {
+    use kyc_core::bank::BankHistory;
+    r.reveal.record(&r.table, &r.customer, "history").await?;
     let mut entries = store(&r.table).await?.history(&r.customer).await?;
     r.reveal.history(&r.customer, &mut entries).await?;
-    Ok(json!({"customer": r.customer, "history": entries}))
+    // The bank's own actions on the record: adjudications, ends, holds, aliases, and who
+    // opened personal data (with the operator's identity).
+    let config = kyc_aws::load_config().await;
+    let bank = kyc_aws::bank_history::DynamoBankHistory::new(
+        kyc_aws::aws_sdk_dynamodb::Client::new(&config),
+        &r.table,
+    )
+    .list(&r.customer)
+    .await?;
+    Ok(json!({"customer": r.customer, "history": entries, "bank": bank}))
 }

@@ -98,14 +98,57 @@ pub async fn inspect(file: &Path, args: &InspectArgs) -> Result<Value, Failure> 
 /// asks sees them opened with the payload key. Without it, output shows sealed keys only.
 #[derive(clap::Args)]
 pub struct Reveal {
-    /// Show Trust & Sign archive keys in clear (opened with the payload key).
+    /// Show Trust & Sign archive keys in clear (opened with the payload key); needs --reason,
+    /// and is recorded in the customer's history with your AWS identity.
     #[arg(long)]
     pub reveal: bool,
+    /// Why personal data is opened: a code of the bank's procedures (1 to 64 of
+    /// [A-Za-z0-9._:-]), e.g. DSAR-2026-31.
+    #[arg(long, requires = "reveal")]
+    pub reason: Option<String>,
     #[command(flatten)]
     pub payload_key: crate::TrustSignKeySecret,
 }
 
+/// The bank action that records who opened a customer's personal data (`kyc history`).
+pub const PERSONAL_DATA_REVEALED: &str = "personalDataRevealed";
+
 impl Reveal {
+    /// Records who opens the customer's personal data, before anything is opened: no record,
+    /// no reveal.
+    pub async fn record(&self, table: &str, customer: &str, command: &str) -> Result<(), Failure> {
+        use kyc_core::bank::{BankAction, BankHistory};
+        if !self.reveal {
+            return Ok(());
+        }
+        let reason = self.reason.clone().ok_or_else(|| {
+            Failure::BadInput(
+                "--reveal needs --reason CODE (recorded with your AWS identity in the customer's history)"
+                    .into(),
+            )
+        })?;
+        if !kyc_decision::is_reason_code(&reason) {
+            return Err(Failure::BadInput(
+                "reason must be a code of 1 to 64 characters [A-Za-z0-9._:-]".into(),
+            ));
+        }
+        let action = BankAction {
+            at: kyc_core::chrono::Utc::now(),
+            action: PERSONAL_DATA_REVEALED.into(),
+            operator: crate::decision::caller().await?,
+            reason,
+            detail: serde_json::json!({"what": "trustSignArchiveKeys", "command": command}),
+        };
+        let config = kyc_aws::load_config().await;
+        kyc_aws::bank_history::DynamoBankHistory::new(
+            kyc_aws::aws_sdk_dynamodb::Client::new(&config),
+            table,
+        )
+        .append(customer, &action)
+        .await?;
+        Ok(())
+    }
+
     async fn keyring(&self) -> Result<Keyring, Failure> {
         use kyc_core::secrets::SecretSource;
         let config = kyc_aws::load_config().await;

@@ -348,10 +348,53 @@ fn status_and_history_show_archive_keys_only_with_reveal() {
         let plain = run(&[command, "cust-reveal"]);
         assert!(plain.contains("sealedKey"), "{plain}");
         assert!(!plain.contains("jean_dupont"), "{plain}");
-        let revealed = run(&[command, "cust-reveal", "--reveal"]);
+        // Opening personal data needs a reason code, and is recorded first.
+        let refused = common::kyc_local(
+            &moto.endpoint,
+            &[command, "cust-reveal", "--reveal"],
+            &[("TABLE_NAME", TABLE)],
+        );
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("--reveal needs --reason"));
+        let revealed = run(&[
+            command,
+            "cust-reveal",
+            "--reveal",
+            "--reason",
+            "DSAR-2026-31",
+        ]);
         assert!(
             revealed.contains("\"key\": \"incoming/dossier jean_dupont.zip\""),
             "{revealed}"
         );
     }
+    // Who looked: both reveals in the customer's history, with the caller's identity.
+    let history: serde_json::Value = serde_json::from_str(
+        run(&["history", "cust-reveal"])
+            .split_once("\n}\n")
+            .map(|(json, _)| format!("{json}\n}}"))
+            .unwrap()
+            .as_str(),
+    )
+    .unwrap();
+    let looked: Vec<(&str, &str)> = history["bank"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "personalDataRevealed")
+        .map(|a| {
+            (
+                a["reason"].as_str().unwrap(),
+                a["detail"]["command"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        looked,
+        [("DSAR-2026-31", "status"), ("DSAR-2026-31", "history")]
+    );
+    assert!(history["bank"][0]["operator"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:"));
 }

@@ -25,12 +25,15 @@ use std::time::Instant;
 /// The routes of template.yaml and the function behind each (by path, as API Gateway routes).
 enum Target {
     ReadApi,
+    Lifecycle,
     XpollensCallback,
     GoPayConsent,
 }
 
 fn target(path: &str) -> Option<Target> {
-    if path.starts_with("/customers/") {
+    if path.starts_with("/customers/") && path.ends_with("/relationship-end") {
+        Some(Target::Lifecycle)
+    } else if path.starts_with("/customers/") {
         Some(Target::ReadApi)
     } else if path == "/xpollens/callbacks" || path.starts_with("/xpollens/callbacks/") {
         Some(Target::XpollensCallback)
@@ -51,6 +54,10 @@ fn iam_route(path: &str) -> bool {
 
 struct Functions {
     read_api: kyc_downstream::read_api::ReadApi,
+    lifecycle: (
+        kyc_lifecycle::aws::DynamoLifecycleStore,
+        lifecycle::Settings,
+    ),
     callbacks: kyc_xpollens::endpoint::Endpoint,
     gopay: kyc_gopay::consent_endpoint::ConsentEndpoint,
 }
@@ -136,9 +143,27 @@ async fn answer(
         return (lambda_http::http::StatusCode::NOT_FOUND, "").into_response();
     };
     let event = gateway_event(&parts.method, &parts.uri, &parts.headers, &body);
+    if let Target::Lifecycle = target {
+        // The lifecycle function answers API Gateway's response JSON itself.
+        let (store, settings) = &functions.lifecycle;
+        let r = lifecycle::handle(store, settings, event, kyc_core::chrono::Utc::now())
+            .await
+            .expect("the route is answered, never failed");
+        let mut response =
+            axum::response::Response::builder().status(r["statusCode"].as_u64().unwrap() as u16);
+        for (k, v) in r["headers"].as_object().unwrap() {
+            response = response.header(k.as_str(), v.as_str().unwrap());
+        }
+        return response
+            .body(axum::body::Body::from(
+                r["body"].as_str().unwrap().to_string(),
+            ))
+            .unwrap();
+    }
     let request = lambda_http::request::from_str(&event.to_string()).expect("a payload 2.0 event");
     let response = match target {
         Target::ReadApi => kyc_read_api::handle(&functions.read_api, request).await,
+        Target::Lifecycle => unreachable!("answered above"),
         Target::XpollensCallback => xpollens_callback::handle(&functions.callbacks, request).await,
         Target::GoPayConsent => gopay_consent::handle(&functions.gopay, request).await,
     };
@@ -219,8 +244,17 @@ async fn a_property_based_api_tester_finds_no_breach_of_the_openapi_contract() {
         },
         &env.moto.sdk_config_for(Function::KycReadApi).await,
     );
+    let lifecycle_settings = lifecycle::Settings::from_env(&kyc_core::config::Env::Map(
+        [("TABLE_NAME".to_string(), TABLE.to_string())].into(),
+    ))
+    .unwrap();
+    let lifecycle_store = lifecycle::build(
+        &lifecycle_settings,
+        &env.moto.sdk_config_for(Function::Lifecycle).await,
+    );
     let base = serve(Functions {
         read_api,
+        lifecycle: (lifecycle_store, lifecycle_settings),
         callbacks,
         gopay: env.bank_session_endpoint(),
     })
@@ -266,7 +300,7 @@ async fn a_property_based_api_tester_finds_no_breach_of_the_openapi_contract() {
         .map(|item| item.as_object().unwrap().len())
         .sum();
     // A new route must be served by the front ([`target`]) before this number changes.
-    assert_eq!(operations, 7, "the routes the front serves");
+    assert_eq!(operations, 8, "the routes the front serves");
     assert!(
         stdout.contains(&format!("Tested: {operations}\n")),
         "every operation tested"

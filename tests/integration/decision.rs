@@ -249,3 +249,48 @@ async fn a_callback_becomes_a_decision_event_through_the_stream() {
     assert_eq!(got[0]["detail"]["previousDecision"], "blocked");
     assert_eq!(got[0]["detail"]["decisionVersion"], 2);
 }
+
+#[tokio::test]
+async fn the_alias_map_moves_a_provider_state_to_the_bank_customer_on_dynamodb() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    // The decision reads as the state publisher (its role's keys are checked: the alias map's
+    // provider side among them); operators write the alias map.
+    let publisher_config = moto
+        .sdk_config_for(kyc_integration_tests::Function::StatePublisher)
+        .await;
+    let decisions = Arc::new(DynamoDecisionStore::new(
+        Client::new(&publisher_config),
+        TABLE,
+    ));
+    let operator = DynamoDecisionStore::new(Client::new(&config), TABLE);
+    let states = Arc::new(DynamoStore::new(&config, TABLE));
+    let change: kyc_decision::store::testing::Change =
+        Arc::new(move |customer: String, n: usize| {
+            let states = states.clone();
+            Box::pin(async move {
+                let (status, is_final, minute) =
+                    [("InProgress", false, 1), ("Validated", true, 2)][n];
+                let plan = state_plan(
+                    &customer,
+                    &format!("{customer}-{n}"),
+                    status,
+                    is_final,
+                    minute,
+                );
+                assert_eq!(states.record(&plan).await.unwrap(), Outcome::Applied);
+            })
+        });
+    let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+    kyc_decision::store::testing::alias_map(
+        decisions,
+        &operator,
+        change,
+        "alias",
+        &Policy::default_policy(),
+        now,
+        Decision::Verified,
+    )
+    .await;
+}

@@ -69,6 +69,7 @@ fn baseline(function: &str) -> Vec<(&'static str, &'static str)> {
         ],
         "state-publisher" => vec![("EVENT_BUS_NAME", "kyc-state")],
         "kyc-read-api" => vec![("TABLE_NAME", "t")],
+        "lifecycle" => vec![("TABLE_NAME", "t")],
         other => panic!("{other}: give this test its environment and settings parser"),
     }
 }
@@ -83,6 +84,7 @@ fn parse(function: &str, env: &Env) -> Result<(), SettingsError> {
         "xpollens-queue-drain" => xpollens_queue_drain::Settings::from_env(env).map(drop),
         "state-publisher" => state_publisher::Settings::from_env(env).map(drop),
         "kyc-read-api" => kyc_read_api::Settings::from_env(env).map(drop),
+        "lifecycle" => lifecycle::Settings::from_env(env).map(drop),
         other => panic!("{other}: give this test its environment and settings parser"),
     }
 }

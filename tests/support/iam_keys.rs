@@ -33,6 +33,7 @@ pub enum Function {
     GoPaySync,
     StatePublisher,
     KycReadApi,
+    Lifecycle,
 }
 
 impl Function {
@@ -45,6 +46,7 @@ impl Function {
             Function::GoPaySync => "gopay-sync",
             Function::StatePublisher => "state-publisher",
             Function::KycReadApi => "kyc-read-api",
+            Function::Lifecycle => "lifecycle",
         }
     }
 }

@@ -11,10 +11,12 @@ python tools/send_events.py "$URL" \
   $E/xpollens-34-validated.json $E/xpollens-35-enrolment.json $E/xpollens-36-succeeded.json \
   $E/xpollens-04-fraud.json $E/xpollens-47-reupload.json $E/xpollens-36-failed.json \
   $E/xpollens-48-webview.json $E/xpollens-16-sct-in.json $E/xpollens-bad-missing-subject.json \
-  $E/xpollens-15-user-freeze.json $E/xpollens-36-header-form.json $E/xpollens-37-topup-refund-query.json
+  $E/xpollens-15-user-freeze.json $E/xpollens-36-header-form.json $E/xpollens-37-topup-refund-query.json \
+  $E/xpollens-34-paul-inprogress.json $E/xpollens-04-v2-rita-rejected.json
 echo "   (the second 'complete' is a redelivery: duplicate; 'awaiting' arrived after 'complete': kept in history, state unchanged;"
 echo "    16 and 37 are types we do not use: recorded, 204; 'bad-missing-subject' is malformed: 400, recorded;"
-echo "    15 (user freeze) and 37 come as query strings, the second 36 in the OpenAPI's header form)"
+echo "    15 (user freeze) and 37 come as query strings, the second 36 in the OpenAPI's header form;
+    demo-paul's user record is in progress and demo-rita's demand was rejected: see the KYC decisions at the end)"
 
 for c in demo-alice demo-bob demo-carol; do
   echo "== $c: state"

@@ -42,9 +42,10 @@ cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$GP_LAMBDA_PORT" >"$GP_DIR/
 pids+=($!)
 for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$GP_LAMBDA_PORT/" && break; sleep 0.5; done
 
-# The next customer at GoPay's consent page: behaviour, identified as (first, last, born).
+# The next customer at GoPay's consent page: behaviour, identified as (first, last, born),
+# and optionally GoPay's identification state and reasons (default: IDENTIFIED).
 gp_next() {
-  curl -s -X POST "$GP_AUTH/_sim/next-consent?behaviour=$1&state=IDENTIFIED&firstName=$2&lastName=$3&dateOfBirth=$4" >/dev/null
+  curl -s -X POST "$GP_AUTH/_sim/next-consent?behaviour=$1&firstName=$2&lastName=$3&dateOfBirth=$4&${5:-state=IDENTIFIED}" >/dev/null
 }
 # POST /gopay/consents and POST /gopay/consents/complete are IAM-authorised: API Gateway's IAM
 # authorizer checks our backend's SigV4 signature and hands the function its attestation
@@ -106,10 +107,14 @@ echo "== demo-mallory's consent link, opened by demo-gita and completed in demo-
 gp_next grant Gita 'Dvo%C5%99%C3%A1k' 1992-07-08
 gp_complete "$(gp_start demo-mallory '{"firstName":"Mallory"}')" demo-gita
 
+echo "== demo-hana's identity document has expired: GoPay answers NOT_IDENTIFIED, reason EXPIRED_IDENT_DOCUMENT"
+gp_next grant Hana 'Kov%C3%A1%C5%99ov%C3%A1' 1988-09-10 'state=NOT_IDENTIFIED&reasons=EXPIRED_IDENT_DOCUMENT'
+gp_complete "$(gp_start demo-hana '{"firstName":"Hana","lastName":"Kovářová","birthDate":"1988-09-10"}')" demo-hana
+
 echo "== cargo lambda invoke gopay-sync (EventBridge Scheduler input; the first call compiles it)"
 cargo lambda invoke gopay-sync -A 127.0.0.1 --invoke-port "$GP_LAMBDA_PORT" --data-file events/gopay-sync-scheduled.json |
   python3 -c 'import json,sys; r=json.load(sys.stdin); print("  ", {k: r[k] for k in ("claimed","polled","changes","pdfs","identityMismatches")})'
-for c in demo-dana demo-fanny demo-erik demo-mallory demo-gita; do
+for c in demo-dana demo-fanny demo-erik demo-mallory demo-gita demo-hana; do
   echo "== $c: GoPay state"
   "$KYC" status "$c" | python3 -c '
 import json, sys

@@ -24,12 +24,26 @@ echo "== decision: the stream again (the decision items' records) -> state-publi
 python tools/downstream_demo.py records "$LOGS/stream-event-decisions.json"
 cargo lambda invoke state-publisher --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --data-file "$LOGS/stream-event-decisions.json"
 echo
-echo "== decision: one line per demo customer (kyc decision explain: decision, reasons, rules that applied)"
-for c in demo-alice demo-bob demo-carol demo-dave demo-dana demo-erik demo-fanny demo-gita; do
-  "$KYC" decision explain "$c" 2>/dev/null | python3 -c '
+echo "== decision: one demo customer per KYC decision (kyc decision explain: decision, reasons, rules that applied)"
+# notStarted, pending, actionRequired, inReview, verified, rejected, blocked, expired; then the
+# other demo customers. The last line checks that every decision of the vocabulary was shown.
+shown=""
+for c in demo-carol demo-paul demo-dave demo-fanny demo-alice demo-rita demo-bob demo-hana \
+  demo-dana demo-erik demo-gita; do
+  line=$("$KYC" decision explain "$c" 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 rules = [r["rule"] for p in d["providers"].values() for r in p["rules"]]
-print("  ", d["customer"].ljust(12), d["decision"].ljust(15), ",".join(d["reasons"]) or "-", " ", "; ".join(rules))' ||
-    echo "   $c: no decision (no decisive provider state)"
+print(d["customer"].ljust(12), d["decision"].ljust(15), ",".join(d["reasons"]) or "-", " ", "; ".join(rules))' 2>/dev/null) ||
+    line="$c: no decision (no decisive provider state)"
+  echo "   $line"
+  shown="$shown $(echo "$line" | awk '{print $2}')"
 done
+python3 - "$shown" <<'PY'
+import sys
+want = ["notStarted", "pending", "actionRequired", "inReview", "verified", "rejected", "blocked", "expired"]
+seen = set(sys.argv[1].split())
+missing = [d for d in want if d not in seen]
+print("   decisions shown:", sum(d in seen for d in want), "of", len(want), "(missing: " + ", ".join(missing) + ")" if missing else "")
+sys.exit(1 if missing else 0)
+PY

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::Client;
 use kyc_core::bank::{BankAction, BankHistory};
 use kyc_core::intake::StoreError;
 use kyc_core::keys;
+use std::collections::HashMap;
 
 pub struct DynamoBankHistory {
     client: Client,
@@ -29,25 +30,32 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// A bank action's history item (`C#<customer>` / `HIST#<t>#bank:<id>`, in the hour index):
+/// for a put of its own, or inside a transaction with what the action changed.
+pub fn bank_action_item(customer: &str, action: &BankAction) -> HashMap<String, Av> {
+    let pk = keys::customer_area_pk(customer);
+    let sk = keys::history_sk(action.at, &action.id());
+    let mut item =
+        match to_attribute(&serde_json::to_value(action).expect("a bank action serialises")) {
+            Av::M(m) => m,
+            _ => unreachable!("a struct serialises to an object"),
+        };
+    let (hour_pk, hour_sk) = keys::hour_index_keys(&pk, &sk, action.at);
+    item.extend([
+        ("PK".to_string(), Av::S(pk)),
+        ("SK".to_string(), Av::S(sk)),
+        ("itemType".to_string(), Av::S("bankAction".into())),
+        ("customerId".to_string(), Av::S(customer.to_string())),
+        ("GSI1PK".to_string(), Av::S(hour_pk)),
+        ("GSI1SK".to_string(), Av::S(hour_sk)),
+    ]);
+    item
+}
+
 #[async_trait]
 impl BankHistory for DynamoBankHistory {
     async fn append(&self, customer: &str, action: &BankAction) -> Result<(), StoreError> {
-        let pk = keys::customer_area_pk(customer);
-        let sk = keys::history_sk(action.at, &action.id());
-        let mut item =
-            match to_attribute(&serde_json::to_value(action).expect("a bank action serialises")) {
-                Av::M(m) => m,
-                _ => unreachable!("a struct serialises to an object"),
-            };
-        let (hour_pk, hour_sk) = keys::hour_index_keys(&pk, &sk, action.at);
-        item.extend([
-            ("PK".to_string(), Av::S(pk)),
-            ("SK".to_string(), Av::S(sk)),
-            ("itemType".to_string(), Av::S("bankAction".into())),
-            ("customerId".to_string(), Av::S(customer.to_string())),
-            ("GSI1PK".to_string(), Av::S(hour_pk)),
-            ("GSI1SK".to_string(), Av::S(hour_sk)),
-        ]);
+        let item = bank_action_item(customer, action);
         let put = self
             .client
             .put_item()

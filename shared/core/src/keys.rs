@@ -307,11 +307,56 @@ pub fn expiry_index_keys(customer: &str, valid_until: DateTime<Utc>) -> (String,
     )
 }
 
+/// The inactivity-index keys (`GSI1PK`, `GSI1SK`) of the decision of an applicant who was
+/// never verified: `INACTIVE#<shard>` / `<last activity>#<escaped customer>` (the lifecycle
+/// finds applicants inactive for long through it, never by a scan).
+pub fn inactive_index_keys(customer: &str, last_activity: DateTime<Utc>) -> (String, String) {
+    let escaped = escape_id(customer);
+    let shard = Sha256::digest(escaped.as_bytes())[0] % DELETE_SHARDS;
+    (
+        format!("INACTIVE#{shard}"),
+        format!("{}#{escaped}", key_time(last_activity)),
+    )
+}
+
+/// Shards of the due-for-deletion index (`GSI1PK = DELETE#<shard>`), as for expiries.
+pub const DELETE_SHARDS: u8 = 8;
+
+/// The due-index keys (`GSI1PK`, `GSI1SK`) of a customer's lifecycle item: `<deleteAfter>#
+/// <tag>#<escaped customer>`, the tag (no `#`) carrying what the retention report counts
+/// without reading the item (outcome, providers).
+pub fn delete_index_keys(
+    customer: &str,
+    delete_after: DateTime<Utc>,
+    tag: &str,
+) -> (String, String) {
+    debug_assert!(!tag.contains(SEP));
+    let escaped = escape_id(customer);
+    let shard = Sha256::digest(escaped.as_bytes())[0] % DELETE_SHARDS;
+    (
+        format!("DELETE#{shard}"),
+        format!("{}#{tag}#{escaped}", key_time(delete_after)),
+    )
+}
+
+/// A due-index sort key → (deleteAfter as written, tag, escaped customer).
+pub fn parse_delete_index_sk(sk: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = sk.splitn(3, SEP);
+    Some((parts.next()?, parts.next()?, parts.next()?))
+}
+
 /// A provider id the bank has aliased to one of its customers (`kyc customer alias`).
 pub fn alias_pk(provider: Provider, provider_id: &str) -> String {
     format!("A#{}#{}", provider_prefix(provider), escape_id(provider_id))
 }
 pub const ALIAS_SK: &str = "ALIAS";
+
+/// The bank side of an alias: `C#<customer>` / `ALIAS#<P>` (sorts before `DECISION`, so one
+/// query from `ALIAS#` to the end of the history reads aliases, decision and bank actions).
+pub fn customer_alias_sk(provider: Provider) -> String {
+    format!("{CUSTOMER_ALIAS_PREFIX}{}", provider_prefix(provider))
+}
+pub const CUSTOMER_ALIAS_PREFIX: &str = "ALIAS#";
 
 /// An erasure tombstone, keyed by a keyed digest (HMAC, hex) of the erased customer's id.
 pub fn tombstone_pk(keyed_digest_hex: &str) -> String {
@@ -345,6 +390,23 @@ mod tests {
                 prop_assert!(hour.starts_with(&expected), "{} {}", hour, expected);
             }
         }
+    }
+
+    #[test]
+    fn the_delete_index_keeps_time_order_tag_and_id() {
+        let t = DateTime::parse_from_rfc3339("2031-03-03T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (pk, sk) = delete_index_keys("a#b", t, "customer.XP+GP");
+        assert!(pk.starts_with("DELETE#"));
+        assert_eq!(
+            parse_delete_index_sk(&sk),
+            Some(("2031-03-03T00:00:00.000000Z", "customer.XP+GP", "a%23b"))
+        );
+        assert!(
+            sk < format!("{}$", key_time(t)),
+            "found by a `< <time>$` query"
+        );
     }
 
     #[test]

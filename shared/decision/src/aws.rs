@@ -1,14 +1,19 @@
 //! DynamoDB adapter of [`DecisionStore`] (`C#<customer>` / `DECISION`, `docs/table-design.md`).
 //!
-//! - inputs: one strongly consistent `BatchGetItem` of the three provider `STATE` items and,
-//!   concurrently, one strongly consistent `Query` of the customer level from `DECISION` to the
-//!   end of its history (`SK BETWEEN DECISION AND HIST$`: the decision and the bank's actions);
+//! - inputs: one strongly consistent `BatchGetItem` of the three provider `STATE` items and
+//!   the provider side of the customer's id in the alias map (`A#<P>#<c>`), and, concurrently,
+//!   one strongly consistent `Query` of the customer level from `ALIAS#` to the end of its
+//!   history (`SK BETWEEN ALIAS# AND HIST$`: its aliases, the decision, the bank's actions);
+//!   only an aliased customer costs one more `BatchGetItem` (the states under the provider ids);
 //! - write: one `PutItem`, conditional: no decision yet, or the stored one is still the one
 //!   read (`decisionVersion`) and none of its inputs' versions (`basedOn`) is newer than ours;
 //! - a decision with a `validUntil` is in GSI1 under `EXPIRY#<shard>` / `<validUntil>#<c>`.
 //!
 //! So a decision change costs three DynamoDB calls (two reads run concurrently, one write).
 
+use crate::alias::{
+    self, AliasError, AliasMap, AliasOutcome, AliasPlan, AliasRequest, AliasView, ProviderSide,
+};
 use crate::store::{DecisionStore, Written};
 use crate::{CustomerDecision, Inputs};
 use async_trait::async_trait;
@@ -17,10 +22,12 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use kyc_aws::attribute::{from_attribute, to_attribute};
+use kyc_aws::bank_history::bank_action_item;
 use kyc_aws::DynamoStore;
 use kyc_core::bank::BankAction;
 use kyc_core::intake::{Provider, StoreError};
 use kyc_core::keys;
+use kyc_core::kyc_state::ProviderState;
 use std::collections::{BTreeMap, HashMap};
 
 pub struct DynamoDecisionStore {
@@ -72,8 +79,16 @@ pub fn decision_item(decision: &CustomerDecision) -> HashMap<String, Av> {
     );
     item.insert("SK".into(), Av::S(keys::DECISION_SK.into()));
     item.insert("itemType".into(), Av::S("decision".into()));
-    if let Some(v) = decision.valid_until {
-        let (pk, sk) = keys::expiry_index_keys(&decision.customer_id, v);
+    // One GSI1 entry per item: a verified decision's expiry, or a never-verified applicant's
+    // last activity (the lifecycle's inactivity clock).
+    let index = match (decision.valid_until, decision.since) {
+        (Some(v), _) => Some(keys::expiry_index_keys(&decision.customer_id, v)),
+        (None, Some(last)) if !decision.ever_verified => {
+            Some(keys::inactive_index_keys(&decision.customer_id, last))
+        }
+        _ => None,
+    };
+    if let Some((pk, sk)) = index {
         item.insert("GSI1PK".into(), Av::S(pk));
         item.insert("GSI1SK".into(), Av::S(sk));
     }
@@ -81,13 +96,10 @@ pub fn decision_item(decision: &CustomerDecision) -> HashMap<String, Av> {
 }
 
 impl DynamoDecisionStore {
-    /// The decision and the bank's actions: one consistent query of the customer level.
-    async fn customer_level(
-        &self,
-        customer: &str,
-    ) -> Result<(Option<CustomerDecision>, Vec<BankAction>), StoreError> {
-        let mut decision = None;
-        let mut bank = Vec::new();
+    /// The customer's aliases, decision and bank actions: one consistent query of the
+    /// customer level.
+    async fn customer_level(&self, customer: &str) -> Result<CustomerLevel, StoreError> {
+        let mut level = CustomerLevel::default();
         let mut start: Option<HashMap<String, Av>> = None;
         loop {
             let out = self
@@ -96,7 +108,7 @@ impl DynamoDecisionStore {
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
                 .expression_attribute_values(":pk", Av::S(keys::customer_area_pk(customer)))
-                .expression_attribute_values(":from", Av::S(keys::DECISION_SK.into()))
+                .expression_attribute_values(":from", Av::S(keys::CUSTOMER_ALIAS_PREFIX.into()))
                 .expression_attribute_values(":to", Av::S(keys::HISTORY_END.into()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
@@ -105,7 +117,16 @@ impl DynamoDecisionStore {
                 .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
             for item in out.items() {
                 match text(item, "itemType").as_deref() {
-                    Some("decision") => decision = Some(parse_decision(item)?),
+                    Some("decision") => level.decision = Some(parse_decision(item)?),
+                    Some("alias") => {
+                        let provider = text(item, "provider").and_then(|p| Provider::parse(&p));
+                        match (provider, text(item, "providerId")) {
+                            (Some(p), Some(id)) => {
+                                level.aliases.insert(p, id);
+                            }
+                            _ => return Err(StoreError::Corrupt("alias item".into())),
+                        }
+                    }
                     Some("bankAction") => {
                         let fields: HashMap<String, Av> = item
                             .iter()
@@ -119,7 +140,7 @@ impl DynamoDecisionStore {
                             .collect();
                         let json = from_attribute(Av::M(fields))
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        bank.push(
+                        level.bank.push(
                             serde_json::from_value(json)
                                 .map_err(|e| StoreError::Corrupt(format!("bank action: {e}")))?,
                         );
@@ -132,37 +153,101 @@ impl DynamoDecisionStore {
                 _ => break,
             }
         }
-        Ok((decision, bank))
+        Ok(level)
     }
 
-    async fn states(
+    /// The provider states stored under `ids` (one consistent `BatchGetItem`), and the
+    /// provider side of the alias map for `alias_ids` in the same call.
+    async fn states_and_sides(
         &self,
-        customer: &str,
-    ) -> Result<BTreeMap<Provider, kyc_core::kyc_state::ProviderState>, StoreError> {
-        let wanted: Vec<(String, String)> = Provider::ALL
+        ids: &[(Provider, &str)],
+        alias_ids: &[(Provider, &str)],
+    ) -> Result<
+        (
+            BTreeMap<Provider, ProviderState>,
+            BTreeMap<Provider, ProviderSide>,
+        ),
+        StoreError,
+    > {
+        let state_keys: Vec<(String, String)> = ids
             .iter()
-            .map(|p| (keys::customer_pk(*p, customer), keys::STATE_SK.to_string()))
+            .map(|(p, id)| (keys::customer_pk(*p, id), keys::STATE_SK.to_string()))
             .collect();
-        let mut out = BTreeMap::new();
+        let side_keys: Vec<(Provider, String)> = alias_ids
+            .iter()
+            .map(|(p, id)| (*p, keys::alias_pk(*p, id)))
+            .collect();
+        let wanted: Vec<(String, String)> = state_keys
+            .iter()
+            .cloned()
+            .chain(
+                side_keys
+                    .iter()
+                    .map(|(_, pk)| (pk.clone(), keys::ALIAS_SK.to_string())),
+            )
+            .collect();
+        let (mut states, mut sides) = (BTreeMap::new(), BTreeMap::new());
+        if wanted.is_empty() {
+            return Ok((states, sides));
+        }
         for item in self.states.batch_get(&wanted).await? {
             let pk = text(&item, "PK").unwrap_or_default();
-            if let Some(p) = keys::provider_of_partition(&pk) {
-                out.insert(p, DynamoStore::parse_state(&item)?);
+            if let Some((p, _)) = side_keys.iter().find(|(_, k)| *k == pk) {
+                sides.insert(*p, provider_side(&item)?);
+            } else if let Some(i) = state_keys.iter().position(|(k, _)| *k == pk) {
+                states.insert(ids[i].0, DynamoStore::parse_state(&item)?);
             }
         }
-        Ok(out)
+        Ok((states, sides))
     }
+}
+
+/// The customer level as read for a decision.
+#[derive(Default)]
+struct CustomerLevel {
+    aliases: BTreeMap<Provider, String>,
+    decision: Option<CustomerDecision>,
+    bank: Vec<BankAction>,
+}
+
+fn provider_side(item: &HashMap<String, Av>) -> Result<ProviderSide, StoreError> {
+    Ok(ProviderSide {
+        customer: text(item, "customerId"),
+        changes: item
+            .get("changes")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt("alias item without changes".into()))?,
+    })
 }
 
 #[async_trait]
 impl DecisionStore for DynamoDecisionStore {
     async fn inputs(&self, customer: &str) -> Result<Inputs, StoreError> {
-        let (states, level) = tokio::join!(self.states(customer), self.customer_level(customer));
-        let (stored, bank) = level?;
+        let own: Vec<(Provider, &str)> = Provider::ALL.iter().map(|p| (*p, customer)).collect();
+        let (first, level) = tokio::join!(
+            self.states_and_sides(&own, &own),
+            self.customer_level(customer)
+        );
+        let (mut states, sides) = first?;
+        let level = level?;
+        let aliases = AliasView::of(customer, &level.bank, level.aliases, &sides);
+        // States under the customer's own id that are not its own (aliased either way).
+        states.retain(|p, _| aliases.state_id(customer, *p) == Some(customer));
+        if !aliases.used.is_empty() {
+            let aliased: Vec<(Provider, &str)> = aliases
+                .used
+                .iter()
+                .map(|(p, id)| (*p, id.as_str()))
+                .collect();
+            let (more, _) = self.states_and_sides(&aliased, &[]).await?;
+            states.extend(more);
+        }
         Ok(Inputs {
-            states: states?,
-            bank,
-            stored,
+            states,
+            bank: level.bank,
+            stored: level.decision,
+            aliases,
         })
     }
 
@@ -180,11 +265,16 @@ impl DecisionStore for DynamoDecisionStore {
             None => put.condition_expression("attribute_not_exists(PK)"),
             Some(r) => {
                 let b = decision.based_on;
+                // The twin of `BasedOn::any_older_than`: an older alias generation, or the same
+                // one and no version newer than ours (items from before the alias map have
+                // none: generation 0).
                 put.condition_expression(
-                    "decisionVersion = :prev AND basedOn.xpollens <= :xp AND basedOn.trustSign <= :ts \
-                     AND basedOn.gopay <= :gp AND basedOn.bank <= :bank",
+                    "decisionVersion = :prev AND (basedOn.aliases < :al OR ((attribute_not_exists(basedOn.aliases) OR basedOn.aliases = :al) \
+                     AND basedOn.xpollens <= :xp AND basedOn.trustSign <= :ts \
+                     AND basedOn.gopay <= :gp AND basedOn.bank <= :bank))",
                 )
                 .expression_attribute_values(":prev", Av::N(r.decision_version.to_string()))
+                .expression_attribute_values(":al", Av::N(b.aliases.to_string()))
                 .expression_attribute_values(":xp", Av::N(b.xpollens.to_string()))
                 .expression_attribute_values(":ts", Av::N(b.trust_sign.to_string()))
                 .expression_attribute_values(":gp", Av::N(b.gopay.to_string()))
@@ -275,5 +365,153 @@ impl DecisionStore for DynamoDecisionStore {
             }
         }
         Ok(customers)
+    }
+}
+
+impl DynamoDecisionStore {
+    /// The two sides of an alias as stored (consistent reads).
+    async fn alias_sides(
+        &self,
+        req: &AliasRequest,
+    ) -> Result<(Option<ProviderSide>, Option<String>), StoreError> {
+        let get = |pk: String, sk: String| {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", Av::S(pk))
+                .key("SK", Av::S(sk))
+                .consistent_read(true)
+                .send()
+        };
+        let (side, own) = tokio::join!(
+            get(
+                keys::alias_pk(req.provider, &req.provider_id),
+                keys::ALIAS_SK.into()
+            ),
+            get(
+                keys::customer_area_pk(&req.customer),
+                keys::customer_alias_sk(req.provider)
+            )
+        );
+        let side = side.map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+        let own = own.map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+        Ok((
+            side.item().map(provider_side).transpose()?,
+            own.item().and_then(|i| text(i, "providerId")),
+        ))
+    }
+}
+
+#[async_trait]
+impl AliasMap for DynamoDecisionStore {
+    /// One `TransactWriteItems`: the provider side (conditional on the `changes` read), the
+    /// bank side, and the bank action; a concurrent change fails it whole ([`AliasError::Raced`]).
+    async fn change(&self, req: &AliasRequest) -> Result<AliasOutcome, AliasError> {
+        use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+        let (side, own) = self.alias_sides(req).await?;
+        let (outcome, before) = match alias::plan(req, side.as_ref(), own.as_deref())? {
+            AliasPlan::Nothing(outcome) => return Ok(outcome),
+            AliasPlan::Write {
+                outcome,
+                changes_before,
+            } => (outcome, changes_before),
+        };
+        let side_pk = keys::alias_pk(req.provider, &req.provider_id);
+        let own_pk = keys::customer_area_pk(&req.customer);
+        let own_sk = keys::customer_alias_sk(req.provider);
+        let n = |v: i64| Av::N(v.to_string());
+        let at = Av::S(keys::key_time(req.at));
+        let built = |e: aws_sdk_dynamodb::error::BuildError| {
+            AliasError::Store(StoreError::Corrupt(e.to_string()))
+        };
+        let (side_write, own_write) = if req.remove {
+            let side = Update::builder()
+                .table_name(&self.table)
+                .key("PK", Av::S(side_pk))
+                .key("SK", Av::S(keys::ALIAS_SK.into()))
+                .update_expression("SET changes = :next, changedAt = :at REMOVE customerId")
+                .condition_expression("customerId = :c AND changes = :before")
+                .expression_attribute_values(":next", n(before + 1))
+                .expression_attribute_values(":before", n(before))
+                .expression_attribute_values(":at", at)
+                .expression_attribute_values(":c", Av::S(req.customer.clone()))
+                .build()
+                .map_err(built)?;
+            let own = Delete::builder()
+                .table_name(&self.table)
+                .key("PK", Av::S(own_pk))
+                .key("SK", Av::S(own_sk))
+                .condition_expression("providerId = :id")
+                .expression_attribute_values(":id", Av::S(req.provider_id.clone()))
+                .build()
+                .map_err(built)?;
+            (
+                TransactWriteItem::builder().update(side).build(),
+                TransactWriteItem::builder().delete(own).build(),
+            )
+        } else {
+            let common = |pk: String, sk: String| {
+                HashMap::from([
+                    ("PK".to_string(), Av::S(pk)),
+                    ("SK".to_string(), Av::S(sk)),
+                    ("itemType".to_string(), Av::S("alias".into())),
+                    ("provider".to_string(), Av::S(req.provider.as_str().into())),
+                    ("providerId".to_string(), Av::S(req.provider_id.clone())),
+                    ("customerId".to_string(), Av::S(req.customer.clone())),
+                    ("changedAt".to_string(), at.clone()),
+                ])
+            };
+            let mut side_item = common(side_pk, keys::ALIAS_SK.into());
+            side_item.insert("changes".into(), n(before + 1));
+            let side = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(side_item))
+                .condition_expression(if before == 0 {
+                    "attribute_not_exists(PK)"
+                } else {
+                    "changes = :before AND attribute_not_exists(customerId)"
+                });
+            let side = if before == 0 {
+                side
+            } else {
+                side.expression_attribute_values(":before", n(before))
+            };
+            let own = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(common(own_pk, own_sk)))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(built)?;
+            (
+                TransactWriteItem::builder()
+                    .put(side.build().map_err(built)?)
+                    .build(),
+                TransactWriteItem::builder().put(own).build(),
+            )
+        };
+        let history = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(bank_action_item(&req.customer, &req.action())))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(built)?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(side_write)
+            .transact_items(own_write)
+            .transact_items(TransactWriteItem::builder().put(history).build())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(outcome),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
+                Err(AliasError::Raced)
+            }
+            Err(e) => Err(AliasError::Store(unavailable(DisplayErrorContext(&e)))),
+        }
     }
 }

@@ -23,6 +23,9 @@ pub struct ProviderPart {
     pub since: Option<DateTime<Utc>>,
     pub valid_until: Option<DateTime<Utc>>,
     pub evidence: Vec<String>,
+    /// The provider's own id of the customer where the bank aliased one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_customer_id: Option<String>,
 }
 
 /// The adjudication the decision takes into account (no operator identity).
@@ -90,6 +93,7 @@ impl KycDecisionChanged {
                             since: d.since,
                             valid_until: d.valid_until,
                             evidence: d.evidence.clone(),
+                            provider_customer_id: d.provider_customer_id.clone(),
                         },
                     )
                 })

@@ -15,6 +15,7 @@
 #[cfg(test)]
 kyc_test_log::install!();
 
+pub mod alias;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod event;
@@ -133,11 +134,16 @@ pub struct ProviderDecision {
     /// Every row that applied (for `kyc decision explain`).
     #[serde(default)]
     pub rules: Vec<AppliedRule>,
+    /// The provider's own id of the customer, where the bank aliased one (`kyc customer
+    /// alias`); absent when the provider knows the customer by the bank's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_customer_id: Option<String>,
 }
 
 impl ProviderDecision {
     pub fn not_started() -> Self {
         Self {
+            provider_customer_id: None,
             decision: Decision::NotStarted,
             reasons: Vec::new(),
             flags: Vec::new(),
@@ -323,6 +329,7 @@ pub fn provider_decision(
         evidence,
         valid_until,
         rules,
+        provider_customer_id: None,
     }
 }
 
@@ -366,6 +373,16 @@ pub enum AdjudicationError {
     Reason,
 }
 
+/// A reason code of the bank's procedures: 1 to 64 of `[A-Za-z0-9._:-]` (never free text,
+/// which could carry personal data).
+pub fn is_reason_code(reason: &str) -> bool {
+    !reason.is_empty()
+        && reason.len() <= 64
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
 /// Reads (and checks under `policy`) an adjudication recorded in the bank's history.
 pub fn adjudication(
     action: &BankAction,
@@ -384,12 +401,7 @@ pub fn adjudication(
         })
         .ok_or(AdjudicationError::Outcome)?;
     let reason = &action.reason;
-    if reason.is_empty()
-        || reason.len() > 64
-        || !reason
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-    {
+    if !is_reason_code(reason) {
         return Err(AdjudicationError::Reason);
     }
     let approver = action.detail.get("approver").and_then(|v| v.as_str());
@@ -413,6 +425,11 @@ pub fn adjudication(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BasedOn {
+    /// Changes of the alias map that concern this customer (its own aliases, and its own id
+    /// aliased to someone else at a provider): each one changes which state item a provider's
+    /// version below counts, so it orders before them.
+    #[serde(default)]
+    pub aliases: i64,
     pub xpollens: i64,
     pub trust_sign: i64,
     pub gopay: i64,
@@ -420,9 +437,11 @@ pub struct BasedOn {
 }
 
 impl BasedOn {
-    pub fn of(states: &BTreeMap<Provider, ProviderState>, bank: &[BankAction]) -> Self {
+    pub fn of(inputs: &Inputs) -> Self {
+        let (states, bank) = (&inputs.states, &inputs.bank);
         let v = |p| states.get(&p).map_or(0, |s: &ProviderState| s.version);
         Self {
+            aliases: inputs.aliases.generation,
             xpollens: v(Provider::Xpollens),
             trust_sign: v(Provider::TrustSign),
             gopay: v(Provider::Gopay),
@@ -434,9 +453,16 @@ impl BasedOn {
         [self.xpollens, self.trust_sign, self.gopay, self.bank]
     }
 
-    /// Whether any input of `self` is older than `other`'s.
+    /// Whether any input of `self` is older than `other`'s. An older alias map is older
+    /// whatever the versions say; a newer one makes them incomparable (other state items).
     pub fn any_older_than(self, other: BasedOn) -> bool {
-        self.parts().iter().zip(other.parts()).any(|(a, b)| *a < b)
+        match self.aliases.cmp(&other.aliases) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Greater => false,
+            std::cmp::Ordering::Equal => {
+                self.parts().iter().zip(other.parts()).any(|(a, b)| *a < b)
+            }
+        }
     }
 }
 
@@ -461,6 +487,10 @@ pub struct CustomerDecision {
     pub adjudication: Option<AdjudicationRef>,
     pub based_on: BasedOn,
     pub computed_at: DateTime<Utc>,
+    /// The customer was verified at some point (sticky): an applicant who never was may have
+    /// their data's retention started by inactivity (`docs/lifecycle.md`).
+    #[serde(default)]
+    pub ever_verified: bool,
 }
 
 impl CustomerDecision {
@@ -484,6 +514,16 @@ pub struct Inputs {
     pub bank: Vec<BankAction>,
     /// The stored decision, if any.
     pub stored: Option<CustomerDecision>,
+    /// Which provider ids `states` were read under, where the alias map says so.
+    pub aliases: alias::AliasView,
+}
+
+impl Inputs {
+    /// Nothing to decide on: no provider state, no bank action, no decision yet (a provider
+    /// id aliased to another customer, seen under its own id).
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty() && self.bank.is_empty() && self.stored.is_none()
+    }
 }
 
 /// The overall decision (see [`policy`] for the precedence). `decision_version` is the stored
@@ -502,6 +542,10 @@ pub fn decide(
                 .get(p)
                 .map(|s| provider_decision(*p, s, policy, now))
                 .unwrap_or_else(ProviderDecision::not_started);
+            let d = ProviderDecision {
+                provider_customer_id: inputs.aliases.used.get(p).cloned(),
+                ..d
+            };
             (*p, d)
         })
         .collect();
@@ -655,8 +699,10 @@ pub fn decide(
         providers,
         blockers,
         adjudication,
-        based_on: BasedOn::of(&inputs.states, &inputs.bank),
+        based_on: BasedOn::of(inputs),
         computed_at: now,
+        ever_verified: decision == Decision::Verified
+            || inputs.stored.as_ref().is_some_and(|d| d.ever_verified),
     }
 }
 

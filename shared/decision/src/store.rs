@@ -6,6 +6,9 @@
 //! rests on is older than the stored decision's. A lost race or a stale read costs a re-read,
 //! never a stale decision. Nothing changed (same content): nothing written, nothing published.
 
+use crate::alias::{
+    self, AliasError, AliasMap, AliasOutcome, AliasPlan, AliasRequest, AliasView, ProviderSide,
+};
 use crate::policy::Policy;
 use crate::{decide, BasedOn, CustomerDecision, Inputs};
 use async_trait::async_trait;
@@ -27,7 +30,8 @@ pub enum Written {
 /// The decision store.
 #[async_trait]
 pub trait DecisionStore: Send + Sync {
-    /// Everything a customer's decision is computed from (states read strongly consistent).
+    /// Everything a customer's decision is computed from (states read strongly consistent),
+    /// each provider's state read under the id the alias map names ([`AliasView::state_id`]).
     async fn inputs(&self, customer: &str) -> Result<Inputs, StoreError>;
     /// Writes `decision` if the stored decision is still `read` (`None`: none stored) and
     /// `decision.based_on` is not older than the stored one's in any part.
@@ -78,18 +82,53 @@ pub struct Cost {
     pub superseded: u32,
 }
 
-/// Recomputes and stores `customer`'s decision (see the module documentation).
+/// Recomputes and stores `customer`'s decision (see the module documentation). A customer
+/// with nothing to decide on (no state, no bank action, no decision) gets none.
 pub async fn recompute(
     store: &dyn DecisionStore,
     policy: &Policy,
     customer: &str,
     now: DateTime<Utc>,
 ) -> Result<(Recomputed, Cost), RecomputeError> {
+    recompute_one(store, policy, customer, now)
+        .await
+        .map(|(r, c, _)| (r, c))
+}
+
+/// After a provider state of `id` changed: recomputes `id`'s decision and that of every
+/// customer the alias map gives one of `id`'s provider states to (`kyc customer alias`).
+pub async fn recompute_for_state(
+    store: &dyn DecisionStore,
+    policy: &Policy,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Recomputed, Cost)>, RecomputeError> {
+    let (outcome, cost, owners) = recompute_one(store, policy, id, now).await?;
+    let mut done = vec![(id.to_string(), outcome, cost)];
+    for owner in owners {
+        if done.iter().all(|(c, _, _)| *c != owner) {
+            let (outcome, cost) = recompute(store, policy, &owner, now).await?;
+            done.push((owner, outcome, cost));
+        }
+    }
+    Ok(done)
+}
+
+async fn recompute_one(
+    store: &dyn DecisionStore,
+    policy: &Policy,
+    customer: &str,
+    now: DateTime<Utc>,
+) -> Result<(Recomputed, Cost, Vec<String>), RecomputeError> {
     let mut cost = Cost::default();
     for _ in 0..ATTEMPTS {
         let inputs = store.inputs(customer).await?;
         cost.reads += 1;
-        let based_on = BasedOn::of(&inputs.states, &inputs.bank);
+        let owners: Vec<String> = inputs.aliases.moved_away.values().cloned().collect();
+        if inputs.is_empty() {
+            return Ok((Recomputed::Unchanged, cost, owners));
+        }
+        let based_on = BasedOn::of(&inputs);
         if let Some(stored) = &inputs.stored {
             if based_on.any_older_than(stored.based_on) {
                 // This read is older than what a decision was already made from.
@@ -103,11 +142,11 @@ pub async fn recompute(
             .as_ref()
             .is_some_and(|s| s.same_content(&decision))
         {
-            return Ok((Recomputed::Unchanged, cost));
+            return Ok((Recomputed::Unchanged, cost, owners));
         }
         cost.writes += 1;
         match store.write(&decision, inputs.stored.as_ref()).await? {
-            Written::Written => return Ok((Recomputed::Written(Box::new(decision)), cost)),
+            Written::Written => return Ok((Recomputed::Written(Box::new(decision)), cost, owners)),
             Written::Superseded => cost.superseded += 1,
         }
     }
@@ -136,6 +175,10 @@ struct Tables {
     states: BTreeMap<(String, Provider), ProviderState>,
     bank: HashMap<String, Vec<BankAction>>,
     decisions: HashMap<String, CustomerDecision>,
+    /// Provider side of the alias map: (provider, provider id) → owner, changes.
+    provider_side: BTreeMap<(Provider, String), ProviderSide>,
+    /// Bank side: (customer, provider) → provider id.
+    customer_side: BTreeMap<(String, Provider), String>,
 }
 
 /// The in-memory twin: provider states, bank history and decisions of many customers.
@@ -183,16 +226,64 @@ impl MemoryDecisionStore {
 
     fn snapshot(&self, customer: &str) -> Inputs {
         let t = self.tables.lock().unwrap();
+        let bank = t.bank.get(customer).cloned().unwrap_or_default();
+        let own: BTreeMap<Provider, String> = t
+            .customer_side
+            .iter()
+            .filter(|((c, _), _)| c == customer)
+            .map(|((_, p), id)| (*p, id.clone()))
+            .collect();
+        let elsewhere: BTreeMap<Provider, ProviderSide> = t
+            .provider_side
+            .iter()
+            .filter(|((_, id), _)| id == customer)
+            .map(|((p, _), side)| (*p, side.clone()))
+            .collect();
+        let aliases = AliasView::of(customer, &bank, own, &elsewhere);
         Inputs {
-            states: t
-                .states
+            states: Provider::ALL
                 .iter()
-                .filter(|((c, _), _)| c == customer)
-                .map(|((_, p), s)| (*p, s.clone()))
+                .filter_map(|p| {
+                    let id = aliases.state_id(customer, *p)?;
+                    t.states.get(&(id.to_string(), *p)).map(|s| (*p, s.clone()))
+                })
                 .collect(),
-            bank: t.bank.get(customer).cloned().unwrap_or_default(),
+            bank,
             stored: t.decisions.get(customer).cloned(),
+            aliases,
         }
+    }
+}
+
+#[async_trait]
+impl AliasMap for MemoryDecisionStore {
+    async fn change(&self, req: &AliasRequest) -> Result<AliasOutcome, AliasError> {
+        let mut t = self.tables.lock().unwrap();
+        let side_key = (req.provider, req.provider_id.clone());
+        let own_key = (req.customer.clone(), req.provider);
+        let plan = alias::plan(
+            req,
+            t.provider_side.get(&side_key),
+            t.customer_side.get(&own_key).map(String::as_str),
+        )?;
+        let outcome = match plan {
+            AliasPlan::Nothing(outcome) => return Ok(outcome),
+            AliasPlan::Write { outcome, .. } => outcome,
+        };
+        let side = t.provider_side.entry(side_key).or_default();
+        side.changes += 1;
+        if req.remove {
+            side.customer = None;
+            t.customer_side.remove(&own_key);
+        } else {
+            side.customer = Some(req.customer.clone());
+            t.customer_side.insert(own_key, req.provider_id.clone());
+        }
+        let action = req.action();
+        let list = t.bank.entry(req.customer.clone()).or_default();
+        list.push(action);
+        list.sort_by_key(|a| a.at);
+        Ok(outcome)
     }
 }
 

@@ -676,3 +676,102 @@ fn a_pep_acceptance_passes_with_enhanced_due_diligence_and_a_refusal_stays_block
     assert_eq!(second.decision, Decision::Blocked, "sticky until the bank");
     assert_eq!(second.reasons, ["pepRefused"]);
 }
+
+#[tokio::test]
+async fn the_alias_map_moves_a_provider_state_to_the_bank_customer_on_the_twin() {
+    let store = Arc::new(MemoryDecisionStore::default());
+    let s = store.clone();
+    let change: store::testing::Change = Arc::new(move |customer: String, n: usize| {
+        let s = s.clone();
+        Box::pin(async move {
+            let (status, minute) = [("Pending", 1), ("Complete", 2)][n];
+            s.apply(
+                &customer,
+                Provider::Xpollens,
+                &StatePatch {
+                    stream: Stream::KYC_DEMAND,
+                    value: value(status, minute, &format!("{customer}-{n}")),
+                },
+            )
+            .unwrap();
+        })
+    });
+    store::testing::alias_map(
+        store.clone(),
+        store.as_ref(),
+        change,
+        "alias",
+        &policy(),
+        now(),
+        Decision::Verified,
+    )
+    .await;
+}
+
+#[test]
+fn alias_rules_refuse_bad_ids_and_codes_and_one_sided_items() {
+    use crate::alias::{plan, AliasError, AliasPlan, AliasRequest, ProviderSide};
+    let req = |customer: &str, id: &str, reason: &str, remove: bool| AliasRequest {
+        customer: customer.into(),
+        provider: Provider::Gopay,
+        provider_id: id.into(),
+        remove,
+        operator: "arn:aws:iam::1:user/op".into(),
+        reason: reason.into(),
+        at: now(),
+    };
+    assert!(matches!(
+        plan(&req("", "g-1", "R", false), None, None),
+        Err(AliasError::BadId("CUSTOMER"))
+    ));
+    assert!(matches!(
+        plan(&req("c", &"x".repeat(1025), "R", false), None, None),
+        Err(AliasError::BadId("PROVIDER_ID"))
+    ));
+    assert!(matches!(
+        plan(&req("c", "g-1", "free text with spaces", false), None, None),
+        Err(AliasError::BadReason)
+    ));
+    // A provider id whose alias was removed can be aliased again: conditional on its count.
+    let removed = ProviderSide {
+        customer: None,
+        changes: 2,
+    };
+    assert_eq!(
+        plan(&req("c", "g-1", "R", false), Some(&removed), None).unwrap(),
+        AliasPlan::Write {
+            outcome: crate::alias::AliasOutcome::Linked,
+            changes_before: 2
+        }
+    );
+    // One side without the other is corruption, never silently "fixed".
+    let ours = ProviderSide {
+        customer: Some("c".into()),
+        changes: 1,
+    };
+    assert!(plan(&req("c", "g-1", "R", false), Some(&ours), None).is_err());
+    assert!(plan(&req("c", "g-1", "R", true), Some(&ours), None).is_err());
+    assert!(plan(&req("c", "g-1", "R", true), None, Some("g-1")).is_err());
+}
+
+#[test]
+fn an_older_alias_generation_is_older_whatever_the_versions() {
+    let newer_map = BasedOn {
+        aliases: 2,
+        xpollens: 1,
+        ..BasedOn::default()
+    };
+    let older_map = BasedOn {
+        aliases: 1,
+        xpollens: 9,
+        ..BasedOn::default()
+    };
+    assert!(older_map.any_older_than(newer_map));
+    assert!(!newer_map.any_older_than(older_map));
+    let same_map = BasedOn {
+        aliases: 2,
+        xpollens: 0,
+        ..BasedOn::default()
+    };
+    assert!(same_map.any_older_than(newer_map));
+}

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use kyc_core::keys;
 use kyc_decision::event::KycDecisionChanged;
 use kyc_decision::policy::Policy;
-use kyc_decision::store::{recompute, DecisionStore, RecomputeError, Recomputed};
+use kyc_decision::store::{recompute_for_state, DecisionStore, RecomputeError, Recomputed};
 use kyc_decision::CustomerDecision;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -103,18 +103,22 @@ impl Recompute {
         Ok(changed)
     }
 
+    /// After a provider state of `customer` changed: its decision, and that of a customer the
+    /// alias map gives the state to.
     pub async fn run(&self, customer: &str) -> Result<(), RecomputeError> {
-        let (outcome, cost) =
-            recompute(self.store.as_ref(), &self.policy, customer, (self.now)()).await?;
-        // Counts only: no customer id, no decision.
-        tracing::info!(
-            written = matches!(outcome, Recomputed::Written(_)),
-            reads = cost.reads,
-            writes = cost.writes,
-            stale_reads = cost.stale_reads,
-            superseded = cost.superseded,
-            "decision recomputed"
-        );
+        let done =
+            recompute_for_state(self.store.as_ref(), &self.policy, customer, (self.now)()).await?;
+        for (_, outcome, cost) in done {
+            // Counts only: no customer id, no decision.
+            tracing::info!(
+                written = matches!(outcome, Recomputed::Written(_)),
+                reads = cost.reads,
+                writes = cost.writes,
+                stale_reads = cost.stale_reads,
+                superseded = cost.superseded,
+                "decision recomputed"
+            );
+        }
         Ok(())
     }
 }

@@ -99,24 +99,6 @@ enum Route {
     History(String),
 }
 
-/// A path segment decoded (`%xx`), or `None` for a malformed escape (which the crate would
-/// pass through as text) or bytes that are not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let escapes_well_formed = s.split('%').skip(1).all(|after| {
-        after
-            .as_bytes()
-            .get(..2)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-    });
-    if !escapes_well_formed {
-        return None;
-    }
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(|d| d.into_owned())
-}
-
 /// `Some(Err(()))`: this API's route with a malformed customer id.
 fn route(path: &str) -> Option<Result<Route, ()>> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -126,7 +108,8 @@ fn route(path: &str) -> Option<Result<Route, ()>> {
         [id, "kyc", "history"] => (id, true),
         _ => return None,
     };
-    let Some(id) = percent_decode(id).filter(|id| valid_customer_id(id)) else {
+    let Some(id) = kyc_core::http::percent_decode_segment(id).filter(|id| valid_customer_id(id))
+    else {
         return Some(Err(()));
     };
     Some(Ok(if rest {

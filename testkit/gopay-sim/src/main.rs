@@ -4,7 +4,7 @@
 //! can read it. Options: `--client-id ID`, `--client-secret SECRET`, `--split-hosts`,
 //! `--frozen-clock` (default: real time), `--redirect-uri URL` (default for `/consent`).
 //! Controls over HTTP on the auth host: `POST /_sim/advance?seconds=N`, `GET /_sim/stats`,
-//! `POST /_sim/next-consent?behaviour=grant|deny[&state=IDENTIFIED][&firstName=&lastName=
+//! `POST /_sim/next-consent?behaviour=grant|deny[&state=IDENTIFIED[&reasons=A,B]][&firstName=&lastName=
 //! &dateOfBirth=][&journeySeconds=N]`, `POST|DELETE /_sim/fault?endpoint=…`.
 
 use gopay_sim::{ClockMode, GoPaySim, SimConfig};

@@ -220,8 +220,9 @@ async fn admin_stats(State(s): S) -> Response {
 }
 
 /// `POST /_sim/next-consent?behaviour=grant|deny[&firstName=&lastName=&dateOfBirth=]
-/// [&journeySeconds=N][&state=IDENTIFIED]`: the next `/consent` creates this customer
-/// (identified as these names, spending N seconds at GoPay, in this identification state).
+/// [&journeySeconds=N][&state=IDENTIFIED[&reasons=A,B]]`: the next `/consent` creates this
+/// customer (identified as these names, spending N seconds at GoPay, in this identification
+/// state with these reasons).
 async fn admin_next_consent(State(s): S, RawQuery(q): RawQuery) -> Response {
     let params = query_map(q.as_deref());
     let mut spec = match params.get("behaviour").map(String::as_str) {
@@ -246,7 +247,12 @@ async fn admin_next_consent(State(s): S, RawQuery(q): RawQuery) -> Response {
         spec.journey = Duration::seconds(secs.max(0));
     }
     if let Some(state) = params.get("state") {
-        spec.script = crate::config::Script::constant(state, &[]);
+        // `reasons=A,B`: GoPay's reasons beside the state (e.g. EXPIRED_IDENT_DOCUMENT).
+        let reasons: Vec<&str> = params
+            .get("reasons")
+            .map(|r| r.split(',').filter(|r| !r.is_empty()).collect())
+            .unwrap_or_default();
+        spec.script = crate::config::Script::constant(state, &reasons);
     }
     let now = s.clock.now();
     let mut m = s.model();

@@ -942,6 +942,23 @@ async fn admin_routes_drive_the_demo() {
         .await
         .unwrap();
     let denier = r["profileId"].as_u64().unwrap();
+    // A scripted identification state with GoPay's reasons beside it.
+    let r: Value = http
+        .post(format!(
+            "{base}/_sim/next-consent?state=NOT_IDENTIFIED&reasons=EXPIRED_IDENT_DOCUMENT,WAITING_IDENT_DOCUMENT"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expired = sim.profile(r["profileId"].as_u64().unwrap()).unwrap();
+    assert_eq!(expired.state, "NOT_IDENTIFIED");
+    assert_eq!(
+        expired.reasons,
+        ["EXPIRED_IDENT_DOCUMENT", "WAITING_IDENT_DOCUMENT"]
+    );
     let api = Api::new(&sim);
     let q = query_of(api.consent(&[]).await.headers()[LOCATION].to_str().unwrap());
     assert_eq!(q["error"], "access_denied");

@@ -78,3 +78,21 @@ impl std::fmt::Debug for HttpAnswer {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("transport: {0}")]
 pub struct TransportError(pub String);
+
+/// A percent-encoded path segment (a customer id in `/customers/{id}/...`) → its text;
+/// `None` for a malformed escape or bytes that are not UTF-8.
+pub fn percent_decode_segment(s: &str) -> Option<String> {
+    let escapes_well_formed = s.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_well_formed {
+        return None;
+    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|d| d.into_owned())
+}

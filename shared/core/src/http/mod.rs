@@ -9,7 +9,7 @@
 pub mod lambda;
 mod message;
 
-pub use message::{HttpAnswer, HttpRequest, HttpResponse, TransportError};
+pub use message::{percent_decode_segment, HttpAnswer, HttpRequest, HttpResponse, TransportError};
 
 /// The outgoing HTTP client could not be built (TLS setup): fails the cold start, a retry
 /// cannot help until the deployment is fixed. reqwest's text names no URL here.

@@ -95,10 +95,7 @@ async fn assert_current(
         stored.decision,
         expected.decision
     );
-    assert_eq!(
-        stored.based_on,
-        crate::BasedOn::of(&fresh.states, &fresh.bank)
-    );
+    assert_eq!(stored.based_on, crate::BasedOn::of(&fresh));
     assert_eq!(stored.decision, want);
 }
 
@@ -183,4 +180,145 @@ pub async fn racing_recomputes(
     assert_eq!(cost.superseded, 1);
     assert_eq!(store.get(&c).await.unwrap(), stored, "nothing rewritten");
     assert_current(store.as_ref(), policy, &c, now, after).await;
+}
+
+/// The alias map on any store (`kyc customer alias`), customers `<prefix>-bank`,
+/// `<prefix>-other` and provider id `<prefix>-xp` (its Xpollens state: `change`).
+/// The provider id's state counts for the bank customer from the alias on and no longer for
+/// the provider id itself; a read from before an alias change never overwrites a decision from
+/// after it; the rules refuse a second owner or a second id; removal gives the state back.
+/// `aliases` writes the alias map (as an operator); `store` reads (as the decision's role).
+pub async fn alias_map(
+    store: Arc<dyn DecisionStore>,
+    aliases: &dyn crate::alias::AliasMap,
+    change: Change,
+    prefix: &str,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    after: Decision,
+) {
+    use crate::alias::{AliasError, AliasOutcome, AliasRequest, ALIASED, ALIAS_REMOVED};
+    use kyc_core::intake::Provider;
+    let (bank, other, xp) = (
+        format!("{prefix}-bank"),
+        format!("{prefix}-other"),
+        format!("{prefix}-xp"),
+    );
+    let s = Arc::new(Instrumented::new(store.clone()));
+    let req = |customer: &str, id: &str, remove: bool| AliasRequest {
+        customer: customer.into(),
+        provider: Provider::Xpollens,
+        provider_id: id.into(),
+        remove,
+        operator: "arn:aws:sts::123456789012:assumed-role/kyc-operator/op1".into(),
+        reason: "ID-MAP-1".into(),
+        at: now,
+    };
+
+    // Before any alias, the provider id is a customer of its own.
+    change(xp.clone(), 0).await;
+    let done = super::recompute_for_state(s.as_ref(), policy, &xp, now)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1, "no alias: only the id itself");
+    let before_alias = store.inputs(&xp).await.unwrap();
+    let phantom = before_alias
+        .stored
+        .clone()
+        .expect("decided under its own id");
+    assert_ne!(phantom.decision, Decision::NotStarted);
+
+    assert_eq!(
+        aliases.change(&req(&bank, &xp, false)).await.unwrap(),
+        AliasOutcome::Linked
+    );
+    assert_eq!(
+        aliases.change(&req(&bank, &xp, false)).await.unwrap(),
+        AliasOutcome::AlreadyLinked,
+        "a retry writes nothing"
+    );
+    assert!(matches!(
+        aliases.change(&req(&other, &xp, false)).await,
+        Err(AliasError::TakenByAnother(_))
+    ));
+    assert!(matches!(
+        aliases.change(&req(&bank, &format!("{xp}-2"), false)).await,
+        Err(AliasError::CustomerHasAnother(_))
+    ));
+    assert!(matches!(
+        aliases.change(&req(&bank, &bank, false)).await,
+        Err(AliasError::SameId)
+    ));
+
+    // The bank customer's decision now rests on the provider id's state...
+    recompute(s.as_ref(), policy, &bank, now).await.unwrap();
+    let d = store.get(&bank).await.unwrap().expect("decided");
+    assert_eq!(d.decision, phantom.decision);
+    assert_eq!(
+        d.providers[&Provider::Xpollens]
+            .provider_customer_id
+            .as_deref(),
+        Some(xp.as_str())
+    );
+    // ... and the provider id's own decision no longer counts it.
+    recompute(s.as_ref(), policy, &xp, now).await.unwrap();
+    let moved = store.get(&xp).await.unwrap().unwrap();
+    assert_eq!(
+        moved.providers[&Provider::Xpollens].decision,
+        Decision::NotStarted
+    );
+    assert_eq!(moved.based_on.aliases, 1);
+    // A recompute that read before the alias cannot bring the state back: its alias generation
+    // is older (re-read), or the decision it read is gone (refused, re-read).
+    s.inject_stale_read(Inputs {
+        stored: Some(moved.clone()),
+        ..before_alias.clone()
+    });
+    let (again, cost) = recompute(s.as_ref(), policy, &xp, now).await.unwrap();
+    assert_eq!((again, cost.stale_reads), (Recomputed::Unchanged, 1));
+    // Wholly stale (the decision it read says what it computes): nothing written either.
+    s.inject_stale_read(before_alias);
+    let (again, _) = recompute(s.as_ref(), policy, &xp, now).await.unwrap();
+    assert_eq!(again, Recomputed::Unchanged);
+    assert_eq!(store.get(&xp).await.unwrap().as_ref(), Some(&moved));
+
+    // A later provider change under the provider id reaches the bank customer.
+    change(xp.clone(), 1).await;
+    let done = super::recompute_for_state(s.as_ref(), policy, &xp, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        done.iter().map(|(c, _, _)| c.as_str()).collect::<Vec<_>>(),
+        [xp.as_str(), bank.as_str()]
+    );
+    assert_current(store.as_ref(), policy, &bank, now, after).await;
+
+    // Removal gives the state back to the provider id; the bank's history keeps both changes
+    // with the operator.
+    let later = |r: AliasRequest| AliasRequest {
+        at: now + chrono::Duration::minutes(1),
+        ..r
+    };
+    assert_eq!(
+        aliases.change(&later(req(&bank, &xp, true))).await.unwrap(),
+        AliasOutcome::Removed
+    );
+    assert_eq!(
+        aliases.change(&later(req(&bank, &xp, true))).await.unwrap(),
+        AliasOutcome::NotLinked
+    );
+    recompute(s.as_ref(), policy, &bank, now).await.unwrap();
+    recompute(s.as_ref(), policy, &xp, now).await.unwrap();
+    let bank_now = store.inputs(&bank).await.unwrap();
+    assert_eq!(
+        bank_now.stored.as_ref().unwrap().providers[&Provider::Xpollens].decision,
+        Decision::NotStarted
+    );
+    let actions: Vec<&str> = bank_now.bank.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, [ALIASED, ALIAS_REMOVED]);
+    assert!(bank_now
+        .bank
+        .iter()
+        .all(|a| a.operator.starts_with("arn:aws:")));
+    assert_current(store.as_ref(), policy, &xp, now, after).await;
 }
