@@ -106,6 +106,8 @@ pub struct Wiring {
     pub s3: kyc_aws::aws_sdk_s3::Client,
     pub transport: Arc<ReqwestTransport>,
     pub secrets: Arc<dyn SecretSource>,
+    /// The Secrets Manager client under `secrets` (its configuration: timeouts).
+    pub secrets_client: kyc_aws::aws_sdk_secretsmanager::Client,
     /// The event store of every run, counting what it records (metrics).
     pub events: Arc<CountingEvents>,
     pub settings: Settings,
@@ -121,7 +123,8 @@ impl Wiring {
         let config = &Self::timed(&settings, config);
         let secrets = Arc::new(SecretsManagerSource::new(config));
         let transport = ReqwestTransport::new(settings.http_timeout)?;
-        Self::over(settings, config, secrets, transport)
+        let client = secrets.client().clone();
+        Self::over(settings, config, (secrets, client), transport)
     }
 
     /// The cold start: the one Secrets Manager call is sent first, the adapters (the GoPay
@@ -138,12 +141,11 @@ impl Wiring {
         clock: Clock,
     ) -> Result<Self, InitError> {
         let config = &Self::timed(&settings, config);
-        let early = EarlyRead::start(
-            Arc::new(SecretsManagerSource::new(config)),
-            &settings.gopay.secret_names(),
-        );
+        let source = SecretsManagerSource::new(config);
+        let client = source.client().clone();
+        let early = EarlyRead::start(Arc::new(source), &settings.gopay.secret_names());
         let transport = ReqwestTransport::over(http.finish().await?);
-        let wiring = Self::over(settings, config, early, transport)?;
+        let wiring = Self::over(settings, config, (early, client), transport)?;
         wiring.prefetch_secrets(clock).await?;
         Ok(wiring)
     }
@@ -162,7 +164,10 @@ impl Wiring {
     fn over(
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
-        secrets: Arc<dyn SecretSource>,
+        (secrets, secrets_client): (
+            Arc<dyn SecretSource>,
+            kyc_aws::aws_sdk_secretsmanager::Client,
+        ),
         transport: ReqwestTransport,
     ) -> Result<Self, InitError> {
         let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
@@ -175,6 +180,7 @@ impl Wiring {
             s3: S3Objects::client(config),
             transport: Arc::new(transport),
             secrets,
+            secrets_client,
             settings,
             prepared: std::sync::Mutex::new(None),
         })
@@ -273,8 +279,7 @@ mod tests {
         }
         assert_eq!(
             wiring
-                .secrets
-                .client()
+                .secrets_client
                 .config()
                 .timeout_config()
                 .and_then(|t| t.operation_timeout()),
