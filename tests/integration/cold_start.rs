@@ -72,16 +72,14 @@ async fn init(function: &str, h: &Harness) {
         }
         "gopay-consent" => {
             let settings = gopay_consent::Settings::from_env(&env(function)).unwrap();
-            let http = kyc_core::http::ClientBuild::start(settings.http_timeout);
-            let (endpoint, _) = gopay_consent::init(&settings, &config, http).await.unwrap();
+            let (endpoint, _) = gopay_consent::init(&settings, &config).await.unwrap();
             endpoint.credentials.get().await.unwrap();
             endpoint.keys.get().await.unwrap();
         }
         "gopay-sync" => {
             let settings = gopay_sync::Settings::from_env(&env(function)).unwrap();
             let clock: kyc_gopay::sync::Clock = Arc::new(kyc_core::chrono::Utc::now);
-            let http = kyc_core::http::ClientBuild::start(settings.http_timeout);
-            let wiring = gopay_sync::Wiring::init(settings, &config, http, clock.clone())
+            let wiring = gopay_sync::Wiring::init(settings, &config, clock.clone())
                 .await
                 .unwrap();
             let before = h.calls().len();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kyc_aws::{DynamoStore, SecretsManagerSource};
 use kyc_core::config::{Env, InitError, SettingsError};
-use kyc_core::http::{lambda, ClientBuild};
+use kyc_core::http::lambda;
 use kyc_core::metrics::{CountingEvents, Metrics};
 use kyc_core::secrets::{EarlyRead, SecretSource};
 use kyc_gopay::aws::http::ReqwestTransport;
@@ -93,12 +93,10 @@ pub fn build_endpoint(
     config: &kyc_aws::aws_config::SdkConfig,
 ) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
     let config = &timed(config);
-    let transport = ReqwestTransport::new(settings.http_timeout)?;
     build_endpoint_over(
         settings,
         config,
         Arc::new(SecretsManagerSource::new(config)),
-        transport,
     )
 }
 
@@ -106,20 +104,16 @@ pub fn build_endpoint(
 /// loading the root certificates above all) is built while it is on its way, then its answer
 /// fills the caches ([`prefetch_secrets`]). Same call, same checks; the round trip overlaps
 /// the building.
-/// `http`: the GoPay HTTP client, started before the SDK configuration loaded (`main`; it
-/// reads the root certificates too, and the two overlap).
 pub async fn init(
     settings: &Settings,
     config: &kyc_aws::aws_config::SdkConfig,
-    http: ClientBuild,
 ) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
     let config = &timed(config);
     let early = EarlyRead::start(
         Arc::new(SecretsManagerSource::new(config)),
         &settings.gopay.secret_names(),
     );
-    let transport = ReqwestTransport::over(http.finish().await?);
-    let built = build_endpoint_over(settings, config, early, transport)?;
+    let built = build_endpoint_over(settings, config, early)?;
     prefetch_secrets(&built.0).await;
     Ok(built)
 }
@@ -133,7 +127,6 @@ fn build_endpoint_over(
     settings: &Settings,
     config: &kyc_aws::aws_config::SdkConfig,
     secrets: Arc<dyn SecretSource>,
-    transport: ReqwestTransport,
 ) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
     let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
     let gopay = &settings.gopay;
@@ -148,7 +141,7 @@ fn build_endpoint_over(
         ),
         rescue: Arc::new(S3Objects::new(S3Objects::client(config), &gopay.bucket)),
         events: events.clone(),
-        transport: Arc::new(transport),
+        transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
         hosts: gopay.hosts()?,
         credentials,
         keys,

@@ -1,6 +1,5 @@
 use gopay_consent::{handle_counted, init, Settings};
 use kyc_core::config::Env;
-use kyc_core::http::ClientBuild;
 use kyc_core::metrics::StdoutEmf;
 use lambda_http::{run, service_fn, Error, Request};
 
@@ -9,11 +8,8 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
-    // GoPay's HTTP client reads the root certificates, as the SDK configuration does: started
-    // first, on another thread, the two overlap.
-    let http = ClientBuild::start(settings.http_timeout);
     let config = kyc_aws::load_config().await;
-    let (endpoint, events) = init(&settings, &config, http).await?;
+    let (endpoint, events) = init(&settings, &config).await?;
     let metrics = StdoutEmf {
         service: "gopay-consent",
     };

@@ -13,7 +13,6 @@ use kyc_gopay::aws::http::ReqwestTransport;
 use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
 
 use kyc_core::config::{Env, InitError, SettingsError};
-use kyc_core::http::ClientBuild;
 use kyc_core::metrics::CountingEvents;
 use kyc_core::secrets::{EarlyRead, SecretSource};
 use kyc_gopay::settings::GoPaySettings;
@@ -122,30 +121,24 @@ impl Wiring {
     ) -> Result<Self, InitError> {
         let config = &Self::timed(&settings, config);
         let secrets = Arc::new(SecretsManagerSource::new(config));
-        let transport = ReqwestTransport::new(settings.http_timeout)?;
         let client = secrets.client().clone();
-        Self::over(settings, config, (secrets, client), transport)
+        Self::over(settings, config, (secrets, client))
     }
 
     /// The cold start: the one Secrets Manager call is sent first, the adapters (the GoPay
     /// HTTP client loading the root certificates above all) are built while it is on its way,
     /// then its answer fills the first run's caches ([`Self::prefetch_secrets`]). Same call,
     /// same checks; the round trip overlaps the building.
-    ///
-    /// `http`: the GoPay HTTP client, started before the SDK configuration loaded (`main`; it
-    /// reads the root certificates too, and the two overlap).
     pub async fn init(
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
-        http: ClientBuild,
         clock: Clock,
     ) -> Result<Self, InitError> {
         let config = &Self::timed(&settings, config);
         let source = SecretsManagerSource::new(config);
         let client = source.client().clone();
         let early = EarlyRead::start(Arc::new(source), &settings.gopay.secret_names());
-        let transport = ReqwestTransport::over(http.finish().await?);
-        let wiring = Self::over(settings, config, (early, client), transport)?;
+        let wiring = Self::over(settings, config, (early, client))?;
         wiring.prefetch_secrets(clock).await?;
         Ok(wiring)
     }
@@ -168,7 +161,6 @@ impl Wiring {
             Arc<dyn SecretSource>,
             kyc_aws::aws_sdk_secretsmanager::Client,
         ),
-        transport: ReqwestTransport,
     ) -> Result<Self, InitError> {
         let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
         Ok(Self {
@@ -178,7 +170,7 @@ impl Wiring {
             ))),
             ddb,
             s3: S3Objects::client(config),
-            transport: Arc::new(transport),
+            transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
             secrets,
             secrets_client,
             settings,

@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use gopay_sync::{Settings, Wiring};
 use kyc_core::config::{run_deadline, Env};
-use kyc_core::http::ClientBuild;
 use kyc_core::invocation::InvocationError;
 use kyc_core::metrics::{Metrics, StdoutEmf};
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
@@ -13,12 +12,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
-    // GoPay's HTTP client reads the root certificates, as the SDK configuration does: started
-    // first, on another thread, the two overlap.
-    let http = ClientBuild::start(settings.http_timeout);
     let config = kyc_aws::load_config().await;
-    let clock = Arc::new(kyc_core::chrono::Utc::now);
-    let wiring = Wiring::init(settings, &config, http, clock).await?;
+    let wiring = Wiring::init(settings, &config, Arc::new(kyc_core::chrono::Utc::now)).await?;
     let sink = StdoutEmf {
         service: "gopay-sync",
     };

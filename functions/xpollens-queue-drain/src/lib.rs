@@ -14,7 +14,6 @@ use kyc_aws::{s3_client, DynamoStore, S3BodyStore, SecretsManagerSource};
 use kyc_core::chrono::Utc;
 use kyc_core::config::{run_deadline, secret_ttl, Env, InitError, SettingsError};
 use kyc_core::crypto::Keyring;
-use kyc_core::http::ClientBuild;
 use kyc_core::invocation::InvocationError;
 use kyc_core::metrics::{Metrics, NoMetrics};
 use kyc_core::secrets::{prefetch, Cached, EarlyRead, SecretSource};
@@ -142,10 +141,11 @@ impl Adapters {
     fn build(
         settings: &Settings,
         config: &kyc_aws::aws_config::SdkConfig,
-        transport: ReqwestApiTransport,
-    ) -> Self {
-        Self {
-            transport: Arc::new(transport),
+    ) -> Result<Self, InitError> {
+        Ok(Self {
+            transport: Arc::new(
+                ReqwestApiTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
+            ),
             // The same store as the live endpoint: large bodies go to the same bucket.
             store: Arc::new(
                 DynamoStore::new(config, &settings.table)
@@ -156,7 +156,7 @@ impl Adapters {
                         "xpollens/",
                     ))),
             ),
-        }
+        })
     }
 }
 
@@ -186,9 +186,7 @@ impl Wiring {
         config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
         let secrets = RunSecrets::new(&settings, Arc::new(SecretsManagerSource::new(config)));
-        let transport =
-            ReqwestApiTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?;
-        let adapters = Adapters::build(&settings, config, transport);
+        let adapters = Adapters::build(&settings, config)?;
         Ok(Self::assemble(settings, adapters, secrets))
     }
 
@@ -201,24 +199,12 @@ impl Wiring {
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
-        let http = ClientBuild::start(settings.http_timeout);
-        Self::new_prefetched_with(settings, config, http).await
-    }
-
-    /// [`Self::new_prefetched`] with the API's HTTP client already being built (started
-    /// before the SDK configuration loaded: `main`).
-    pub async fn new_prefetched_with(
-        settings: Settings,
-        config: &kyc_aws::aws_config::SdkConfig,
-        http: ClientBuild,
-    ) -> Result<Self, InitError> {
         let early = EarlyRead::start(
             Arc::new(SecretsManagerSource::new(config)),
             &[&settings.api_secret, &settings.payload_key_secret],
         );
         let secrets = RunSecrets::new(&settings, early);
-        let transport = ReqwestApiTransport::over(http.finish().await?);
-        let adapters = Adapters::build(&settings, config, transport);
+        let adapters = Adapters::build(&settings, config)?;
         if let Err(e) = prefetch(&[&secrets.api, &secrets.keys]).await {
             tracing::error!(error = %e, "secrets not prefetched during init; the run will retry");
         }

@@ -1,5 +1,4 @@
 use kyc_core::config::Env;
-use kyc_core::http::ClientBuild;
 use kyc_core::invocation::InvocationError;
 use kyc_core::metrics::StdoutEmf;
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
@@ -10,11 +9,8 @@ use xpollens_queue_drain::{Settings, Wiring, SERVICE};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_env(&Env::Process)?;
-    // The API's HTTP client reads the root certificates, as the SDK configuration does:
-    // started first, on another thread, the two overlap.
-    let http = ClientBuild::start(settings.http_timeout);
     let config = kyc_aws::load_config().await;
-    let wiring = Wiring::new_prefetched_with(settings, &config, http).await?;
+    let wiring = Wiring::new_prefetched(settings, &config).await?;
     let metrics = StdoutEmf { service: SERVICE };
     run(service_fn(|event: LambdaEvent<Value>| {
         let (wiring, metrics) = (&wiring, &metrics);

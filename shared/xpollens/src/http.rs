@@ -17,13 +17,9 @@ pub struct ReqwestApiTransport {
 
 impl ReqwestApiTransport {
     pub fn new(timeout: Duration) -> Result<Self, kyc_core::http::ClientBuildError> {
-        Ok(Self::over(kyc_core::http::client(timeout)?))
-    }
-
-    /// Over a client built by [`kyc_core::http::client`] (e.g. in the background during a
-    /// cold start: [`kyc_core::http::ClientBuild`]).
-    pub fn over(client: reqwest::Client) -> Self {
-        Self { client }
+        Ok(Self {
+            client: kyc_core::http::client(timeout)?,
+        })
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<HttpAnswer, TransportError> {

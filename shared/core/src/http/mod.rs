@@ -35,24 +35,3 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
         .build()
         .map_err(|e| ClientBuildError(e.without_url().to_string()))
 }
-
-#[cfg(feature = "http-client")]
-/// The provider HTTP client built on a blocking thread: building it reads the system's root
-/// certificates (file reads and parsing, milliseconds), as the AWS SDK's configuration does.
-/// Started before that configuration loads, the two overlap on a second core instead of
-/// adding up in the cold start. Needs a tokio runtime.
-pub struct ClientBuild(tokio::task::JoinHandle<Result<reqwest::Client, ClientBuildError>>);
-
-#[cfg(feature = "http-client")]
-impl ClientBuild {
-    pub fn start(timeout: Duration) -> Self {
-        Self(tokio::task::spawn_blocking(move || client(timeout)))
-    }
-
-    /// The client, once built (or why it could not be).
-    pub async fn finish(self) -> Result<reqwest::Client, ClientBuildError> {
-        self.0
-            .await
-            .map_err(|e| ClientBuildError(format!("client build did not finish: {e}")))?
-    }
-}
