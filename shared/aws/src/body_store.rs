@@ -139,9 +139,12 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
     use std::sync::{Arc, Mutex};
 
+    /// A request as sent: its payload hash header and its body.
+    type Sent = (String, Vec<u8>);
+
     /// Keeps each request's payload hash header and body; answers 200 at once.
     #[derive(Debug, Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+    struct Capture(Arc<Mutex<Vec<Sent>>>);
 
     impl HttpConnector for Capture {
         fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
