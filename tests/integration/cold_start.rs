@@ -38,8 +38,8 @@ async fn init(function: &str, h: &Harness) {
     match function {
         "xpollens-callback" => {
             let settings = xpollens_callback::Settings::from_env(&env(function)).unwrap();
-            let endpoint = xpollens_callback::build_endpoint(&settings, &config).unwrap();
-            xpollens_callback::prefetch_secrets(&endpoint).await;
+            // As `main` does: the one call sent first, the endpoint built meanwhile.
+            let endpoint = xpollens_callback::init(&settings, &config).await.unwrap();
             // The first callback reads no secret: the init read them.
             let before = h.calls().len();
             let request = kyc_integration_tests::Delivery::new(
@@ -65,21 +65,23 @@ async fn init(function: &str, h: &Harness) {
         }
         "trust-sign-archive" => {
             let settings = kyc_trust_sign::processor::Settings::from_env(&env(function)).unwrap();
-            let processor = kyc_trust_sign::aws::build_processor(settings, &config);
+            let processor = kyc_trust_sign::aws::init_processor(settings, &config).await;
+            let before = h.calls().len();
             processor.keys.get().await.unwrap();
+            assert_eq!(secrets_calls(&h.calls()[before..]), Vec::<String>::new());
         }
         "gopay-consent" => {
             let settings = gopay_consent::Settings::from_env(&env(function)).unwrap();
-            let (endpoint, _) = gopay_consent::build_endpoint(&settings, &config).unwrap();
-            gopay_consent::prefetch_secrets(&endpoint).await;
+            let (endpoint, _) = gopay_consent::init(&settings, &config).await.unwrap();
             endpoint.credentials.get().await.unwrap();
             endpoint.keys.get().await.unwrap();
         }
         "gopay-sync" => {
             let settings = gopay_sync::Settings::from_env(&env(function)).unwrap();
-            let wiring = gopay_sync::Wiring::new(settings, &config).unwrap();
             let clock: kyc_gopay::sync::Clock = Arc::new(kyc_core::chrono::Utc::now);
-            wiring.prefetch_secrets(clock.clone()).await.unwrap();
+            let wiring = gopay_sync::Wiring::init(settings, &config, clock.clone())
+                .await
+                .unwrap();
             let before = h.calls().len();
             let first = wiring.next_deps(clock.clone()).await.unwrap();
             first.credentials.get().await.unwrap();

@@ -9,6 +9,7 @@ use kyc_aws::{DynamoStore, SecretsManagerSource};
 use kyc_core::config::{Env, InitError, SettingsError};
 use kyc_core::http::lambda;
 use kyc_core::metrics::{CountingEvents, Metrics};
+use kyc_core::secrets::{EarlyRead, SecretSource};
 use kyc_gopay::aws::http::ReqwestTransport;
 use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
 use kyc_gopay::consent::{
@@ -91,9 +92,42 @@ pub fn build_endpoint(
     settings: &Settings,
     config: &kyc_aws::aws_config::SdkConfig,
 ) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
-    // Explicit SDK timeouts: the customer waits on this function (API Gateway gives up at 30 s).
-    let config = &with_timeouts(config, Duration::from_secs(5), Duration::from_secs(2));
-    let secrets = Arc::new(SecretsManagerSource::new(config));
+    let config = &timed(config);
+    build_endpoint_over(
+        settings,
+        config,
+        Arc::new(SecretsManagerSource::new(config)),
+    )
+}
+
+/// The cold start: the one Secrets Manager call is sent first, the endpoint (its HTTP client
+/// loading the root certificates above all) is built while it is on its way, then its answer
+/// fills the caches ([`prefetch_secrets`]). Same call, same checks; the round trip overlaps
+/// the building.
+pub async fn init(
+    settings: &Settings,
+    config: &kyc_aws::aws_config::SdkConfig,
+) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
+    let config = &timed(config);
+    let early = EarlyRead::start(
+        Arc::new(SecretsManagerSource::new(config)),
+        &settings.gopay.secret_names(),
+    );
+    let built = build_endpoint_over(settings, config, early)?;
+    prefetch_secrets(&built.0).await;
+    Ok(built)
+}
+
+/// Explicit SDK timeouts: the customer waits on this function (API Gateway gives up at 30 s).
+fn timed(config: &kyc_aws::aws_config::SdkConfig) -> kyc_aws::aws_config::SdkConfig {
+    with_timeouts(config, Duration::from_secs(5), Duration::from_secs(2))
+}
+
+fn build_endpoint_over(
+    settings: &Settings,
+    config: &kyc_aws::aws_config::SdkConfig,
+    secrets: Arc<dyn SecretSource>,
+) -> Result<(ConsentEndpoint, Arc<CountingEvents>), InitError> {
     let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
     let gopay = &settings.gopay;
     let events = Arc::new(CountingEvents::new(Arc::new(

@@ -1,4 +1,4 @@
-use gopay_consent::{build_endpoint, handle_counted, prefetch_secrets, Settings};
+use gopay_consent::{handle_counted, init, Settings};
 use kyc_core::config::Env;
 use kyc_core::metrics::StdoutEmf;
 use lambda_http::{run, service_fn, Error, Request};
@@ -9,8 +9,7 @@ async fn main() -> Result<(), Error> {
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
     let config = kyc_aws::load_config().await;
-    let (endpoint, events) = build_endpoint(&settings, &config)?;
-    prefetch_secrets(&endpoint).await;
+    let (endpoint, events) = init(&settings, &config).await?;
     let metrics = StdoutEmf {
         service: "gopay-consent",
     };

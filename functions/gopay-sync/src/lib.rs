@@ -14,6 +14,7 @@ use kyc_gopay::aws::store::{with_timeouts, DynamoGoPayStore, S3Objects};
 
 use kyc_core::config::{Env, InitError, SettingsError};
 use kyc_core::metrics::CountingEvents;
+use kyc_core::secrets::{EarlyRead, SecretSource};
 use kyc_gopay::settings::GoPaySettings;
 use kyc_gopay::sync::{longest_visit, refresh_budget, Clock, SyncDeps, SyncSettings};
 
@@ -103,7 +104,9 @@ pub struct Wiring {
     pub ddb: kyc_aws::aws_sdk_dynamodb::Client,
     pub s3: kyc_aws::aws_sdk_s3::Client,
     pub transport: Arc<ReqwestTransport>,
-    pub secrets: Arc<SecretsManagerSource>,
+    pub secrets: Arc<dyn SecretSource>,
+    /// The Secrets Manager client under `secrets` (its configuration: timeouts).
+    pub secrets_client: kyc_aws::aws_sdk_secretsmanager::Client,
     /// The event store of every run, counting what it records (metrics).
     pub events: Arc<CountingEvents>,
     pub settings: Settings,
@@ -116,11 +119,49 @@ impl Wiring {
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
-        let config = &with_timeouts(
+        let config = &Self::timed(&settings, config);
+        let secrets = Arc::new(SecretsManagerSource::new(config));
+        let client = secrets.client().clone();
+        Self::over(settings, config, (secrets, client))
+    }
+
+    /// The cold start: the one Secrets Manager call is sent first, the adapters (the GoPay
+    /// HTTP client loading the root certificates above all) are built while it is on its way,
+    /// then its answer fills the first run's caches ([`Self::prefetch_secrets`]). Same call,
+    /// same checks; the round trip overlaps the building.
+    pub async fn init(
+        settings: Settings,
+        config: &kyc_aws::aws_config::SdkConfig,
+        clock: Clock,
+    ) -> Result<Self, InitError> {
+        let config = &Self::timed(&settings, config);
+        let source = SecretsManagerSource::new(config);
+        let client = source.client().clone();
+        let early = EarlyRead::start(Arc::new(source), &settings.gopay.secret_names());
+        let wiring = Self::over(settings, config, (early, client))?;
+        wiring.prefetch_secrets(clock).await?;
+        Ok(wiring)
+    }
+
+    fn timed(
+        settings: &Settings,
+        config: &kyc_aws::aws_config::SdkConfig,
+    ) -> kyc_aws::aws_config::SdkConfig {
+        with_timeouts(
             config,
             settings.aws_operation_timeout,
             settings.aws_attempt_timeout,
-        );
+        )
+    }
+
+    fn over(
+        settings: Settings,
+        config: &kyc_aws::aws_config::SdkConfig,
+        (secrets, secrets_client): (
+            Arc<dyn SecretSource>,
+            kyc_aws::aws_sdk_secretsmanager::Client,
+        ),
+    ) -> Result<Self, InitError> {
         let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(config);
         Ok(Self {
             events: Arc::new(CountingEvents::new(Arc::new(
@@ -130,7 +171,8 @@ impl Wiring {
             ddb,
             s3: S3Objects::client(config),
             transport: Arc::new(ReqwestTransport::new(settings.http_timeout)?),
-            secrets: Arc::new(SecretsManagerSource::new(config)),
+            secrets,
+            secrets_client,
             settings,
             prepared: std::sync::Mutex::new(None),
         })
@@ -229,8 +271,7 @@ mod tests {
         }
         assert_eq!(
             wiring
-                .secrets
-                .client()
+                .secrets_client
                 .config()
                 .timeout_config()
                 .and_then(|t| t.operation_timeout()),

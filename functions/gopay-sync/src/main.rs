@@ -13,10 +13,7 @@ async fn main() -> Result<(), Error> {
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
     let config = kyc_aws::load_config().await;
-    let wiring = Wiring::new(settings, &config)?;
-    wiring
-        .prefetch_secrets(Arc::new(kyc_core::chrono::Utc::now))
-        .await?;
+    let wiring = Wiring::init(settings, &config, Arc::new(kyc_core::chrono::Utc::now)).await?;
     let sink = StdoutEmf {
         service: "gopay-sync",
     };

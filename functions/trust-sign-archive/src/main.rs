@@ -1,7 +1,7 @@
 use kyc_core::config::Env;
 use kyc_core::invocation::InvocationError;
 use kyc_core::metrics::{Metrics, StdoutEmf};
-use kyc_trust_sign::aws::build_processor;
+use kyc_trust_sign::aws::init_processor;
 use kyc_trust_sign::processor::{metrics, Settings};
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use trust_sign_archive::{notifications, S3Event};
@@ -12,11 +12,8 @@ async fn main() -> Result<(), Error> {
     // Settings first: a bad value fails the cold start before any network call.
     let settings = Settings::from_env(&Env::Process)?;
     let config = kyc_aws::load_config().await;
-    let processor = build_processor(settings, &config);
     // The only secret a record needs, fetched during init (not fatal: a record fetches again).
-    if let Err(e) = processor.keys.get().await {
-        tracing::error!(error = %e, "payload key not prefetched during init");
-    }
+    let processor = init_processor(settings, &config).await;
     let sink = StdoutEmf {
         service: "trust-sign-archive",
     };

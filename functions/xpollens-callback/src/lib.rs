@@ -10,7 +10,7 @@ use kyc_core::http::lambda;
 use kyc_core::ip_allow::IpAllowList;
 use kyc_core::legacy_keys::LegacyKeyLayout;
 use kyc_core::metrics::{Metrics, NoMetrics};
-use kyc_core::secrets::{prefetch, Cached, Prefetch};
+use kyc_core::secrets::{prefetch, Cached, EarlyRead, Prefetch, SecretSource};
 use kyc_xpollens::delivery::Recorder;
 use kyc_xpollens::endpoint::{CallbackAuth, Endpoint, HttpRequest};
 use lambda_http::{Body, Request, Response};
@@ -78,7 +78,43 @@ pub fn build_endpoint(
     settings: &Settings,
     config: &kyc_aws::aws_config::SdkConfig,
 ) -> Result<Endpoint, SettingsError> {
-    let secrets = Arc::new(SecretsManagerSource::new(config));
+    build_endpoint_over(
+        settings,
+        config,
+        Arc::new(SecretsManagerSource::new(config)),
+    )
+}
+
+/// The cold start: the one Secrets Manager call is sent first, the endpoint is built while it
+/// is on its way, then its answer fills the caches ([`prefetch_secrets`]). Same call, same
+/// checks as building then prefetching; the round trip overlaps the building.
+pub async fn init(
+    settings: &Settings,
+    config: &kyc_aws::aws_config::SdkConfig,
+) -> Result<Endpoint, SettingsError> {
+    let early = EarlyRead::start(
+        Arc::new(SecretsManagerSource::new(config)),
+        &prefetched_secrets(settings),
+    );
+    let endpoint = build_endpoint_over(settings, config, early)?;
+    prefetch_secrets(&endpoint).await;
+    Ok(endpoint)
+}
+
+/// The secrets [`prefetch_secrets`] reads, in its order.
+fn prefetched_secrets(settings: &Settings) -> Vec<&str> {
+    match settings.callback_auth {
+        CallbackAuthMode::Basic => vec![&settings.credentials_secret, &settings.payload_key_secret],
+        CallbackAuthMode::Gateway(_) => vec![&settings.payload_key_secret],
+    }
+}
+
+/// The endpoint over `secrets` (Secrets Manager, possibly with its init read under way).
+fn build_endpoint_over(
+    settings: &Settings,
+    config: &kyc_aws::aws_config::SdkConfig,
+    secrets: Arc<dyn SecretSource>,
+) -> Result<Endpoint, SettingsError> {
     Ok(Endpoint {
         recorder: Recorder {
             store: Arc::new(

@@ -16,7 +16,7 @@ use kyc_core::config::{run_deadline, secret_ttl, Env, InitError, SettingsError};
 use kyc_core::crypto::Keyring;
 use kyc_core::invocation::InvocationError;
 use kyc_core::metrics::{Metrics, NoMetrics};
-use kyc_core::secrets::{prefetch, Cached};
+use kyc_core::secrets::{prefetch, Cached, EarlyRead, SecretSource};
 use kyc_xpollens::api::{ApiConfig, ApiCredentials, ClientAuth, XpollensApi};
 use kyc_xpollens::delivery::{DeliveryRecorder, Recorder};
 use kyc_xpollens::drain::{emf_line, Clock, DrainReport, DrainSettings, QueueApi};
@@ -131,6 +131,35 @@ pub struct Wiring {
     pub clock: Clock,
 }
 
+/// The HTTP and AWS adapters of a run (no secret in them).
+struct Adapters {
+    transport: Arc<ReqwestApiTransport>,
+    store: Arc<DynamoStore>,
+}
+
+impl Adapters {
+    fn build(
+        settings: &Settings,
+        config: &kyc_aws::aws_config::SdkConfig,
+    ) -> Result<Self, InitError> {
+        Ok(Self {
+            transport: Arc::new(
+                ReqwestApiTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
+            ),
+            // The same store as the live endpoint: large bodies go to the same bucket.
+            store: Arc::new(
+                DynamoStore::new(config, &settings.table)
+                    .with_legacy_layout(settings.legacy_keys)
+                    .with_body_store(Arc::new(S3BodyStore::new(
+                        s3_client(config),
+                        &settings.body_bucket,
+                        "xpollens/",
+                    ))),
+            ),
+        })
+    }
+}
+
 /// The two secrets a run needs: the API client credentials and the payload key.
 struct RunSecrets {
     api: Cached<ApiCredentials>,
@@ -138,8 +167,7 @@ struct RunSecrets {
 }
 
 impl RunSecrets {
-    fn new(settings: &Settings, config: &kyc_aws::aws_config::SdkConfig) -> Self {
-        let secrets = Arc::new(SecretsManagerSource::new(config));
+    fn new(settings: &Settings, secrets: Arc<dyn SecretSource>) -> Self {
         Self {
             api: Cached::new(
                 secrets.clone(),
@@ -157,57 +185,50 @@ impl Wiring {
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
-        let secrets = RunSecrets::new(&settings, config);
-        Self::assemble(settings, config, secrets)
+        let secrets = RunSecrets::new(&settings, Arc::new(SecretsManagerSource::new(config)));
+        let adapters = Adapters::build(&settings, config)?;
+        Ok(Self::assemble(settings, adapters, secrets))
     }
 
-    /// The same, with both secrets read first in ONE Secrets Manager call (init), so the
-    /// first run finds them cached. A failure is logged, not fatal: the run fetches again and
-    /// fails (retried) if it still cannot.
+    /// The same, with both secrets read in ONE Secrets Manager call (init), so the first run
+    /// finds them cached. The call is sent first and the adapters (the Xpollens API's HTTP
+    /// client loading the root certificates above all) are built while it is on its way.
+    /// A failure is logged, not fatal: the run fetches again and fails (retried) if it still
+    /// cannot.
     pub async fn new_prefetched(
         settings: Settings,
         config: &kyc_aws::aws_config::SdkConfig,
     ) -> Result<Self, InitError> {
-        let secrets = RunSecrets::new(&settings, config);
+        let early = EarlyRead::start(
+            Arc::new(SecretsManagerSource::new(config)),
+            &[&settings.api_secret, &settings.payload_key_secret],
+        );
+        let secrets = RunSecrets::new(&settings, early);
+        let adapters = Adapters::build(&settings, config)?;
         if let Err(e) = prefetch(&[&secrets.api, &secrets.keys]).await {
             tracing::error!(error = %e, "secrets not prefetched during init; the run will retry");
         }
-        Self::assemble(settings, config, secrets)
+        Ok(Self::assemble(settings, adapters, secrets))
     }
 
-    fn assemble(
-        settings: Settings,
-        config: &kyc_aws::aws_config::SdkConfig,
-        secrets: RunSecrets,
-    ) -> Result<Self, InitError> {
+    fn assemble(settings: Settings, adapters: Adapters, secrets: RunSecrets) -> Self {
         let clock: Clock = Arc::new(Utc::now);
         let api = XpollensApi::new(
-            Arc::new(
-                ReqwestApiTransport::new(settings.http_timeout).map_err(InitError::HttpClient)?,
-            ),
+            adapters.transport,
             settings.api.clone(),
             secrets.api,
             clock.clone(),
         );
         let recorder = Recorder {
-            // The same store as the live endpoint: large bodies go to the same bucket.
-            store: Arc::new(
-                DynamoStore::new(config, &settings.table)
-                    .with_legacy_layout(settings.legacy_keys)
-                    .with_body_store(Arc::new(S3BodyStore::new(
-                        s3_client(config),
-                        &settings.body_bucket,
-                        "xpollens/",
-                    ))),
-            ),
+            store: adapters.store,
             keys: secrets.keys,
         };
-        Ok(Self {
+        Self {
             api: Arc::new(api),
             recorder: Arc::new(recorder),
             settings: settings.drain,
             clock,
-        })
+        }
     }
 
     /// One scheduled run (metrics dropped: tests).

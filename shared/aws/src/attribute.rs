@@ -34,6 +34,13 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
     }
 }
 
+/// The attribute of a serialisable value (a history entry, a stream value), built straight from
+/// it by `serde_dynamo`: the same attribute as [`to_attribute`] of its JSON value (tested),
+/// without building that JSON value first (a tree of allocations per event, on the hot path).
+pub fn attribute_of<T: serde::Serialize + ?Sized>(value: &T) -> AttributeValue {
+    serde_dynamo::to_attribute_value(value).expect("a stored document maps to DynamoDB")
+}
+
 pub fn from_attribute(value: AttributeValue) -> Result<Value, NotJson> {
     if holds_unknown(&value) {
         // serde_dynamo treats a variant it does not know as unreachable: refuse it here.
@@ -93,6 +100,59 @@ mod tests {
             let direct = to_attribute(&value);
             let reference: AttributeValue = serde_dynamo::to_attribute_value(&value).unwrap();
             proptest::prop_assert_eq!(&direct, &reference);
+        }
+    }
+
+    proptest::proptest! {
+        /// A history entry and a stream value become the same attribute built straight from
+        /// them as through their JSON value (what the store wrote before): absent and present
+        /// options, flags, sealed texts and items, any JSON detail.
+        #[test]
+        fn a_document_maps_as_its_json_value_does(
+            detail in json(),
+            summary in json(),
+            secs in 0i64..4_000_000_000i64,
+            nanos in 0u32..1_000_000_000u32,
+            with_options in proptest::bool::ANY,
+            ord in proptest::num::i64::ANY,
+            rank in proptest::num::u8::ANY,
+        ) {
+            use kyc_core::intake::{HistoryEntry, Provider};
+            use kyc_core::kyc_state::{Item, Items, StreamValue};
+            let at = chrono::DateTime::from_timestamp(secs, nanos).unwrap();
+            let entry = HistoryEntry {
+                provider: Provider::Xpollens,
+                event_id: "3a0a2870-f188".into(),
+                event_type: "4".into(),
+                received_at: at,
+                provider_time: with_options.then_some(at),
+                outcome: "applied".into(),
+                summary,
+            };
+            let mut value = StreamValue::new("Pending", rank, false, at, "e1");
+            value.ord = ord;
+            value.detail = detail.clone();
+            if with_options {
+                value.sealed.insert("name".into(), "v1.k.abc".into());
+                value.flags.push("sameSecondAmbiguous".into());
+                value.same_second_ambiguous = Some(true);
+                let mut items = Items::default();
+                items.open.insert(
+                    "o1".into(),
+                    Item::new("To_Review_Manually", rank, false, at, "e2", detail),
+                );
+                items.closed.insert("o0".into(), ord);
+                items.overflowed = true;
+                value.items = Some(items);
+            }
+            proptest::prop_assert_eq!(
+                attribute_of(&entry),
+                to_attribute(&serde_json::to_value(&entry).unwrap())
+            );
+            proptest::prop_assert_eq!(
+                attribute_of(&value),
+                to_attribute(&serde_json::to_value(&value).unwrap())
+            );
         }
     }
 

@@ -27,7 +27,7 @@
 //! state item the cancelled transaction hands back, merges, and writes over exactly that
 //! version (`#ver = :ver`): a compare-and-swap, no extra read.
 
-use super::attribute::{from_attribute, to_attribute};
+use super::attribute::{attribute_of, from_attribute, to_attribute};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -38,8 +38,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use kyc_core::intake::{
-    body_object_key, history_entry, unassigned_partition, BodyStore, EventRecord, EventStore,
-    HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
+    body_object_key_of, history_entry, sha256_hex, unassigned_partition, BodyStore, EventRecord,
+    EventStore, HistoryEntry, Outcome, Provider, Rejection, StoreError, WritePlan,
 };
 use kyc_core::keys;
 use kyc_core::kyc_state::{blind_write_floor, resolve, ProviderState, Stream, StreamValue};
@@ -157,8 +157,10 @@ impl DynamoStore {
                 e.sealed_body.len()
             )));
         };
+        // One digest of the sealed text: the object key's, and SigV4's payload hash.
+        let digest = sha256_hex(e.sealed_body.as_bytes());
         bodies
-            .put(&body_object_key(e), &e.sealed_body)
+            .put_digested(&body_object_key_of(e, &digest), &e.sealed_body, &digest)
             .await
             .map(Some)
     }
@@ -209,11 +211,10 @@ impl DynamoStore {
             .map(|c| keys::customer_pk(e.provider, c))
             .unwrap_or_else(|| unassigned_partition(e));
         let sk = e.history_sort_key();
-        let mut item =
-            match to_attribute(&serde_json::to_value(&h).expect("history entry serialises")) {
-                Av::M(m) => m,
-                _ => unreachable!("a struct serialises to an object"),
-            };
+        let mut item = match attribute_of(&h) {
+            Av::M(m) => m,
+            _ => unreachable!("a struct serialises to an object"),
+        };
         let (hour_pk, hour_sk) = keys::hour_index_keys(&pk, &sk, e.received_at);
         item.insert("GSI1PK".into(), s(hour_pk));
         item.insert("GSI1SK".into(), s(hour_sk));
@@ -279,7 +280,6 @@ impl DynamoStore {
                 value.as_ref()
             }
         };
-        let value = serde_json::to_value(value).expect("stream value serialises");
         let update = update
             .table_name(&self.table)
             .key("PK", s(keys::customer_pk(provider, subject)))
@@ -294,7 +294,7 @@ impl DynamoStore {
             .expression_attribute_names("#ver", "version")
             .expression_attribute_names("#c", "customerId")
             .expression_attribute_values(":c", s(subject))
-            .expression_attribute_values(":v", to_attribute(&value))
+            .expression_attribute_values(":v", attribute_of(value))
             .expression_attribute_values(":type", s("state"))
             .expression_attribute_values(":now", s(plan.event.received_at.to_rfc3339()))
             .expression_attribute_values(":id", s(&plan.event.event_id))
@@ -312,13 +312,15 @@ impl DynamoStore {
         items: Vec<TransactWriteItem>,
         plan: ItemsAt,
     ) -> Result<Option<Cancelled>, StoreError> {
-        let err = match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        // Boxed: the SDK's future is large, and every future awaiting it up to the runtime
+        // would hold (and move) a copy of it — a measurable part of a callback's CPU.
+        let send = Box::pin(
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send(),
+        );
+        let err = match send.await {
             Ok(_) => return Ok(None),
             Err(e) => e,
         };

@@ -32,9 +32,29 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
-/// The SDK configuration from the environment, built once per cold start.
+/// The SDK configuration from the environment, built once per cold start, with ONE HTTP
+/// client for every SDK client made from it (and the credential providers): without it each
+/// service client gets its own default client, whose first request builds its own connector
+/// (the root certificates parsed into a trust store again, a TLS configuration, a connection
+/// pool) — in the cold start's Secrets Manager call, then again in the first invocation's
+/// DynamoDB call. The client is the SDK's default one, built the same way.
 pub async fn load_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
+    // What `aws-smithy-runtime` builds as its default HTTPS client (hyper 1, rustls with
+    // aws-lc, proxies from the environment), built once here.
+    let https = Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
         .load()
         .await
 }

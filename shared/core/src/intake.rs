@@ -234,6 +234,18 @@ pub trait BodyStore: Send + Sync {
     /// Stores `sealed` under `key`; storing the same key again is harmless (same event, same
     /// body digest). Returns a location the store can read back.
     async fn put(&self, key: &str, sealed: &str) -> Result<String, StoreError>;
+    /// [`Self::put`] with the SHA-256 (hex) of `sealed` already computed (the object key ends
+    /// with it, [`body_object_key_of`]): a store that signs the body (S3's SigV4) takes it
+    /// instead of hashing the body again.
+    async fn put_digested(
+        &self,
+        key: &str,
+        sealed: &str,
+        sealed_sha256: &str,
+    ) -> Result<String, StoreError> {
+        let _ = sealed_sha256;
+        self.put(key, sealed).await
+    }
     async fn get(&self, location: &str) -> Result<String, StoreError>;
 }
 
@@ -241,11 +253,16 @@ pub trait BodyStore: Send + Sync {
 /// ends with the digest of the sealed text (a fresh nonce each time), so a retry or the
 /// queue's copy of the same event never overwrites the body an event item points to.
 pub fn body_object_key(event: &EventRecord) -> String {
+    body_object_key_of(event, &sha256_hex(event.sealed_body.as_bytes()))
+}
+
+/// [`body_object_key`], the digest of the sealed text already computed.
+pub fn body_object_key_of(event: &EventRecord, sealed_sha256: &str) -> String {
     format!(
         "bodies/{}/{}/{}.sealed",
         event.provider.as_str(),
         sha256_hex(event.event_id.as_bytes()),
-        sha256_hex(event.sealed_body.as_bytes())
+        sealed_sha256
     )
 }
 

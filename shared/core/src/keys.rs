@@ -120,8 +120,38 @@ pub fn provider_of_partition(pk: &str) -> Option<Provider> {
 }
 
 /// Fixed-width UTC time with microseconds: keys sort in time order.
+/// `%Y-%m-%dT%H:%M:%S%.6fZ`, written digit by digit (every event writes a few of these on the
+/// hot path; chrono's formatter parses its pattern at each call). Years outside 0..=9999 and
+/// leap seconds, which no event has, take chrono's path (the same text: tested).
 pub fn key_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    }
+    let mut out = String::with_capacity(27);
+    push_digits(&mut out, year as u32, 4);
+    out.push('-');
+    push_digits(&mut out, t.month(), 2);
+    out.push('-');
+    push_digits(&mut out, t.day(), 2);
+    out.push('T');
+    push_digits(&mut out, t.hour(), 2);
+    out.push(':');
+    push_digits(&mut out, t.minute(), 2);
+    out.push(':');
+    push_digits(&mut out, t.second(), 2);
+    out.push('.');
+    push_digits(&mut out, nanos / 1000, 6);
+    out.push('Z');
+    out
+}
+
+/// `value` in exactly `width` decimal digits (zero-padded; `value < 10^width`).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for i in (0..width).rev() {
+        out.push(char::from(b'0' + (value / 10u32.pow(i) % 10) as u8));
+    }
 }
 
 /// An event item: `<P>#E#<eventId>`, sort key [`EVENT_SK`].
@@ -189,10 +219,13 @@ pub const HOUR_SHARDS: u8 = 16;
 pub fn hour_index_keys(pk: &str, sk: &str, received_at: DateTime<Utc>) -> (String, String) {
     let digest = Sha256::digest(format!("{pk}\n{sk}").as_bytes());
     let shard = digest[0] % HOUR_SHARDS;
-    (
-        format!("HOUR#{}#{shard:02}", received_at.format("%Y-%m-%dT%H")),
-        key_time(received_at),
-    )
+    let time = key_time(received_at);
+    // `%Y-%m-%dT%H`: the start of the fixed-width key time.
+    let hour = match time.get(..13) {
+        Some(hour) if time.len() == 27 => hour.to_string(),
+        _ => received_at.format("%Y-%m-%dT%H").to_string(),
+    };
+    (format!("HOUR#{hour}#{shard:02}"), time)
 }
 
 /// The GoPay link (customer → client profile id), in the customer's GoPay partition.
@@ -340,6 +373,24 @@ pub fn deletion_record_pk(at: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The hand-written key time is chrono's `%Y-%m-%dT%H:%M:%S%.6fZ`, and the hour index
+        /// chrono's `%Y-%m-%dT%H`, for any instant (leap seconds and far years included).
+        #[test]
+        fn key_times_are_chronos_format(
+            secs in -62_000_000_000i64..300_000_000_000i64,
+            nanos in 0u32..2_000_000_000u32,
+        ) {
+            if let Some(t) = DateTime::<Utc>::from_timestamp(secs, nanos) {
+                prop_assert_eq!(key_time(t), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+                let (hour, time) = hour_index_keys("P", "S", t);
+                prop_assert_eq!(time, key_time(t));
+                let expected = format!("HOUR#{}#", t.format("%Y-%m-%dT%H"));
+                prop_assert!(hour.starts_with(&expected), "{} {}", hour, expected);
+            }
+        }
+    }
 
     #[test]
     fn the_delete_index_keeps_time_order_tag_and_id() {

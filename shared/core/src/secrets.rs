@@ -284,6 +284,77 @@ pub async fn prefetch(caches: &[&dyn Prefetch]) -> Result<(), SecretError> {
     Ok(())
 }
 
+/// How long the answer of an early read may wait for [`prefetch`]: past this it is dropped and
+/// the secrets are read again (an early read is for the cold start, never a stale cache).
+const EARLY_READ_FRESH: Duration = Duration::from_secs(30);
+
+type EarlyAnswer = tokio::task::JoinHandle<Result<Vec<CurrentSecret>, SecretError>>;
+
+/// A source whose cold-start batch read is already on its way: [`EarlyRead::start`] sends
+/// the one batch read of the names a function prefetches *before* the function builds its
+/// clients and adapters, so that work overlaps the round trip instead of preceding it. The
+/// first [`SecretSource::current`] asking for exactly those names, in that order (what
+/// [`prefetch`] asks), gets that answer; every other read goes to the source. The same call
+/// and the same fail-closed checks as without it: only the moment it is sent changes.
+pub struct EarlyRead {
+    source: Arc<dyn SecretSource>,
+    pending: std::sync::Mutex<Option<(Vec<String>, Instant, EarlyAnswer)>>,
+}
+
+impl EarlyRead {
+    /// Sends the batch read of `names` now (a task of the current tokio runtime).
+    pub fn start(source: Arc<dyn SecretSource>, names: &[&str]) -> Arc<Self> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let task = {
+            let (source, names) = (source.clone(), names.clone());
+            tokio::spawn(async move {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                source.current(&names).await
+            })
+        };
+        Arc::new(Self {
+            source,
+            pending: std::sync::Mutex::new(Some((names, Instant::now(), task))),
+        })
+    }
+
+    /// The early answer, if `names` are the ones sent and it is still fresh (taken: once).
+    fn take(&self, names: &[&str]) -> Option<EarlyAnswer> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let (sent, at, _) = pending.as_ref()?;
+        let same = sent.iter().map(String::as_str).eq(names.iter().copied());
+        let fresh = at.elapsed() < EARLY_READ_FRESH;
+        if !fresh {
+            // Never served: whatever it read may be older than the caches allow.
+            if let Some((_, _, task)) = pending.take() {
+                task.abort();
+            }
+            return None;
+        }
+        if same {
+            pending.take().map(|(_, _, task)| task)
+        } else {
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl SecretSource for EarlyRead {
+    async fn current(&self, names: &[&str]) -> Result<Vec<CurrentSecret>, SecretError> {
+        match self.take(names) {
+            Some(task) => task
+                .await
+                .map_err(|e| SecretError::Unavailable(format!("early secrets read: {e}")))?,
+            None => self.source.current(names).await,
+        }
+    }
+
+    async fn staged(&self, name: &str) -> Result<StagedSecret, SecretError> {
+        self.source.staged(name).await
+    }
+}
+
 /// A fixed in-memory source, for unit tests and offline tools.
 pub struct StaticSecrets(pub std::collections::HashMap<String, StagedSecret>);
 
@@ -408,6 +479,57 @@ mod tests {
         assert_eq!(*a.get().await.unwrap(), "v0");
         assert_eq!(*b.get().await.unwrap(), "v0");
         assert_eq!(src.calls(), (1, 0), "served from the caches");
+    }
+
+    /// An early read is the one call of the cold start: prefetch takes its answer, and every
+    /// later read (other names, a refresh) goes to the source again.
+    #[tokio::test]
+    async fn an_early_read_is_the_prefetch_call_and_serves_once() {
+        let src = Arc::new(Counting::default());
+        let early = EarlyRead::start(src.clone(), &["a", "b"]);
+        let a = Cached::new(early.clone(), "a", Duration::from_secs(300), both);
+        let b = Cached::new(early.clone(), "b", Duration::from_secs(300), both);
+        prefetch(&[&a, &b]).await.unwrap();
+        assert_eq!(src.calls(), (1, 0), "one batch read in all");
+        assert_eq!(*a.get().await.unwrap(), "v0");
+        assert_eq!(*b.get().await.unwrap(), "v0");
+        // Served once: the same names again read the source.
+        prefetch(&[&a, &b]).await.unwrap();
+        assert_eq!(src.calls(), (2, 0));
+        assert_eq!(*a.get().await.unwrap(), "v1");
+    }
+
+    /// Other names (or another order) than the ones sent early are read from the source.
+    #[tokio::test]
+    async fn an_early_read_of_other_names_is_not_served() {
+        let src = Arc::new(Counting::default());
+        let early = EarlyRead::start(src.clone(), &["a", "b"]);
+        let a = Cached::new(early.clone(), "a", Duration::from_secs(300), both);
+        let b = Cached::new(early.clone(), "b", Duration::from_secs(300), both);
+        prefetch(&[&b, &a]).await.unwrap();
+        tokio::task::yield_now().await;
+        assert_eq!(src.calls().0, 2, "the early read and the prefetch's own");
+    }
+
+    /// An early answer that waited past its freshness is dropped, never served.
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_early_read_is_dropped() {
+        let src = Arc::new(Counting::default());
+        let early = EarlyRead::start(src.clone(), &["a"]);
+        tokio::task::yield_now().await;
+        tokio::time::advance(EARLY_READ_FRESH + Duration::from_secs(1)).await;
+        let a = Cached::new(early.clone(), "a", Duration::from_secs(300), both);
+        prefetch(&[&a]).await.unwrap();
+        assert_eq!(*a.get().await.unwrap(), "v1", "read again");
+    }
+
+    /// A failed early read fails the prefetch (nothing cached), as a failed batch does.
+    #[tokio::test]
+    async fn a_failed_early_read_fills_no_cache() {
+        let early = EarlyRead::start(Arc::new(StaticSecrets(Default::default())), &["a"]);
+        let a = Cached::new(early.clone(), "a", Duration::from_secs(300), both);
+        assert!(prefetch(&[&a]).await.is_err());
+        assert!(a.slot.lock().await.is_none());
     }
 
     /// AWSPREVIOUS only for a value that needs it (a legacy single-key keyring), and on demand

@@ -64,6 +64,12 @@ impl GoPaySettings {
     }
 
     /// The client-credentials and payload-key caches over `source`.
+    /// The names of [`Self::secret_caches`]' secrets, in its order (what an init prefetch
+    /// reads in one call).
+    pub fn secret_names(&self) -> [&str; 2] {
+        [&self.client_secret, &self.payload_key_secret]
+    }
+
     pub fn secret_caches(
         &self,
         source: std::sync::Arc<dyn kyc_core::secrets::SecretSource>,

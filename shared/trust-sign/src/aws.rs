@@ -311,6 +311,30 @@ impl ArchiveStore for S3Archives {
 /// The processor on AWS: S3 for archives, DynamoDB for events, Secrets Manager for the
 /// payload key (built once per cold start).
 pub fn build_processor(settings: Settings, config: &aws_config::SdkConfig) -> Processor {
+    let secrets = std::sync::Arc::new(kyc_aws::SecretsManagerSource::new(config));
+    build_processor_over(settings, config, secrets)
+}
+
+/// The cold start: the payload key's one Secrets Manager call is sent first, the processor is
+/// built while it is on its way, then its answer fills the cache. Same call, same checks; the
+/// round trip overlaps the building. Not fatal: a record fetches again (and fails, retried).
+pub async fn init_processor(settings: Settings, config: &aws_config::SdkConfig) -> Processor {
+    let early = kyc_core::secrets::EarlyRead::start(
+        std::sync::Arc::new(kyc_aws::SecretsManagerSource::new(config)),
+        &[&settings.payload_key_secret],
+    );
+    let processor = build_processor_over(settings, config, early);
+    if let Err(e) = processor.keys.get().await {
+        tracing::error!(error = %e, "payload key not prefetched during init");
+    }
+    processor
+}
+
+fn build_processor_over(
+    settings: Settings,
+    config: &aws_config::SdkConfig,
+    secrets: std::sync::Arc<dyn kyc_core::secrets::SecretSource>,
+) -> Processor {
     use kyc_core::crypto::Keyring;
     use std::sync::Arc;
     let archives = Arc::new(S3Archives {
@@ -323,11 +347,7 @@ pub fn build_processor(settings: Settings, config: &aws_config::SdkConfig) -> Pr
             kyc_aws::DynamoStore::new(config, &settings.table)
                 .with_legacy_layout(settings.legacy_keys),
         ),
-        keys: Keyring::cached(
-            Arc::new(kyc_aws::SecretsManagerSource::new(config)),
-            &settings.payload_key_secret,
-            settings.secret_ttl,
-        ),
+        keys: Keyring::cached(secrets, &settings.payload_key_secret, settings.secret_ttl),
         settings,
         clock: Arc::new(chrono::Utc::now),
     }
