@@ -15,6 +15,7 @@ pub mod bank_history;
 pub mod body_store;
 pub mod dynamo_store;
 pub mod secrets_manager;
+pub mod sharded_index;
 
 pub use body_store::S3BodyStore;
 pub use dynamo_store::DynamoStore;

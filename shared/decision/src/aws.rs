@@ -314,36 +314,17 @@ impl DecisionStore for DynamoDecisionStore {
     ) -> Result<Vec<String>, StoreError> {
         // `$` sorts after `#`: every key of a validUntil at or before `until`.
         let upper = format!("{}$", keys::key_time(until));
-        let mut found: Vec<(String, String)> = Vec::new();
-        for shard in 0..keys::EXPIRY_SHARDS {
-            let mut start: Option<HashMap<String, Av>> = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name("GSI1")
-                    .key_condition_expression("GSI1PK = :pk AND GSI1SK < :upper")
-                    .expression_attribute_values(":pk", Av::S(format!("EXPIRY#{shard}")))
-                    .expression_attribute_values(":upper", Av::S(upper.clone()))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-                for item in out.items() {
-                    if let (Some(sk), Some(pk)) = (text(item, "GSI1SK"), text(item, "PK")) {
-                        found.push((sk, pk));
-                    }
-                }
-                match out.last_evaluated_key() {
-                    Some(k) if !k.is_empty() && found.len() < limit => start = Some(k.clone()),
-                    _ => break,
-                }
-            }
-        }
-        found.sort();
+        let found = kyc_aws::sharded_index::below(
+            &self.client,
+            &self.table,
+            "EXPIRY",
+            keys::EXPIRY_SHARDS,
+            &upper,
+            limit,
+        )
+        .await?;
         let mut customers = Vec::new();
-        for (_, pk) in found.into_iter().take(limit) {
+        for (_, pk) in found {
             let escaped = pk.strip_prefix("C#").unwrap_or_default();
             match keys::unescape_id(escaped) {
                 Some(c) => customers.push(c),

@@ -641,36 +641,17 @@ impl LifecycleStore for DynamoLifecycleStore {
 
     async fn due(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError> {
         let upper = format!("{}$", keys::key_time(until));
-        let mut found: Vec<(String, String)> = Vec::new();
-        for shard in 0..keys::DELETE_SHARDS {
-            let mut start: Option<HashMap<String, Av>> = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name("GSI1")
-                    .key_condition_expression("GSI1PK = :pk AND GSI1SK < :upper")
-                    .expression_attribute_values(":pk", Av::S(format!("DELETE#{shard}")))
-                    .expression_attribute_values(":upper", Av::S(upper.clone()))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-                for item in out.items() {
-                    if let (Some(sk), Some(pk)) = (text(item, "GSI1SK"), text(item, "PK")) {
-                        found.push((sk, pk));
-                    }
-                }
-                match out.last_evaluated_key() {
-                    Some(k) if !k.is_empty() => start = Some(k.clone()),
-                    _ => break,
-                }
-            }
-        }
-        found.sort();
+        let found = kyc_aws::sharded_index::below(
+            &self.client,
+            &self.table,
+            "DELETE",
+            keys::DELETE_SHARDS,
+            &upper,
+            limit,
+        )
+        .await?;
         let mut due = Vec::new();
-        for (sk, pk) in found.into_iter().take(limit) {
+        for (sk, pk) in found {
             let Some((time, tag, escaped)) = keys::parse_delete_index_sk(&sk) else {
                 continue;
             };
@@ -718,36 +699,17 @@ impl LifecycleStore for DynamoLifecycleStore {
         limit: usize,
     ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
         let upper = keys::key_time(before);
-        let mut found: Vec<(String, String)> = Vec::new();
-        for shard in 0..keys::DELETE_SHARDS {
-            let mut start: Option<HashMap<String, Av>> = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name("GSI1")
-                    .key_condition_expression("GSI1PK = :pk AND GSI1SK < :upper")
-                    .expression_attribute_values(":pk", Av::S(format!("INACTIVE#{shard}")))
-                    .expression_attribute_values(":upper", Av::S(upper.clone()))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-                for item in out.items() {
-                    if let (Some(sk), Some(pk)) = (text(item, "GSI1SK"), text(item, "PK")) {
-                        found.push((sk, pk));
-                    }
-                }
-                match out.last_evaluated_key() {
-                    Some(k) if !k.is_empty() && found.len() < limit => start = Some(k.clone()),
-                    _ => break,
-                }
-            }
-        }
-        found.sort();
+        let found = kyc_aws::sharded_index::below(
+            &self.client,
+            &self.table,
+            "INACTIVE",
+            keys::DELETE_SHARDS,
+            &upper,
+            limit,
+        )
+        .await?;
         let mut out = Vec::new();
-        for (sk, pk) in found.into_iter().take(limit) {
+        for (sk, pk) in found {
             let Some((time, escaped)) = sk.split_once(keys::SEP) else {
                 continue;
             };
