@@ -20,22 +20,7 @@ async fn racing_recomputes_never_leave_a_stale_decision_on_dynamodb() {
     provision(&config, TABLE).await;
     let decisions = Arc::new(DynamoDecisionStore::new(Client::new(&config), TABLE));
     let states = Arc::new(DynamoStore::new(&config, TABLE));
-    let change: kyc_decision::store::testing::Change =
-        Arc::new(move |customer: String, n: usize| {
-            let states = states.clone();
-            Box::pin(async move {
-                let (status, is_final, minute) =
-                    [("InProgress", false, 1), ("Validated", true, 2)][n];
-                let plan = state_plan(
-                    &customer,
-                    &format!("{customer}-{n}"),
-                    status,
-                    is_final,
-                    minute,
-                );
-                assert_eq!(states.record(&plan).await.unwrap(), Outcome::Applied);
-            })
-        });
+    let change = moto_change(states);
     let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
     kyc_decision::store::testing::racing_recomputes(
         decisions,
@@ -266,22 +251,7 @@ async fn the_alias_map_moves_a_provider_state_to_the_bank_customer_on_dynamodb()
     ));
     let operator = DynamoDecisionStore::new(Client::new(&config), TABLE);
     let states = Arc::new(DynamoStore::new(&config, TABLE));
-    let change: kyc_decision::store::testing::Change =
-        Arc::new(move |customer: String, n: usize| {
-            let states = states.clone();
-            Box::pin(async move {
-                let (status, is_final, minute) =
-                    [("InProgress", false, 1), ("Validated", true, 2)][n];
-                let plan = state_plan(
-                    &customer,
-                    &format!("{customer}-{n}"),
-                    status,
-                    is_final,
-                    minute,
-                );
-                assert_eq!(states.record(&plan).await.unwrap(), Outcome::Applied);
-            })
-        });
+    let change = moto_change(states);
     let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
     kyc_decision::store::testing::alias_map(
         decisions,
@@ -293,4 +263,23 @@ async fn the_alias_map_moves_a_provider_state_to_the_bank_customer_on_dynamodb()
         Decision::Verified,
     )
     .await;
+}
+
+/// The two changes of the scenarios on moto, through the intake's store: a user record in
+/// progress, then validated.
+fn moto_change(states: Arc<DynamoStore>) -> kyc_decision::store::testing::Change {
+    Arc::new(move |customer: String, n: usize| {
+        let states = states.clone();
+        Box::pin(async move {
+            let (status, is_final, minute) = [("InProgress", false, 1), ("Validated", true, 2)][n];
+            let plan = state_plan(
+                &customer,
+                &format!("{customer}-{n}"),
+                status,
+                is_final,
+                minute,
+            );
+            assert_eq!(states.record(&plan).await.unwrap(), Outcome::Applied);
+        })
+    })
 }

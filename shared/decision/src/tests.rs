@@ -558,22 +558,7 @@ async fn recompute_writes_changes_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_recomputes_never_leave_a_stale_decision_on_the_twin() {
     let store = Arc::new(MemoryDecisionStore::default());
-    let s = store.clone();
-    let change: store::testing::Change = Arc::new(move |customer: String, n: usize| {
-        let s = s.clone();
-        Box::pin(async move {
-            let (status, minute) = [("Pending", 1), ("Complete", 2)][n];
-            s.apply(
-                &customer,
-                Provider::Xpollens,
-                &StatePatch {
-                    stream: Stream::KYC_DEMAND,
-                    value: value(status, minute, &format!("{customer}-{n}")),
-                },
-            )
-            .unwrap();
-        })
-    });
+    let change = twin_change(store.clone());
     store::testing::racing_recomputes(store, change, "race", &policy(), now(), Decision::Verified)
         .await;
 }
@@ -680,22 +665,7 @@ fn a_pep_acceptance_passes_with_enhanced_due_diligence_and_a_refusal_stays_block
 #[tokio::test]
 async fn the_alias_map_moves_a_provider_state_to_the_bank_customer_on_the_twin() {
     let store = Arc::new(MemoryDecisionStore::default());
-    let s = store.clone();
-    let change: store::testing::Change = Arc::new(move |customer: String, n: usize| {
-        let s = s.clone();
-        Box::pin(async move {
-            let (status, minute) = [("Pending", 1), ("Complete", 2)][n];
-            s.apply(
-                &customer,
-                Provider::Xpollens,
-                &StatePatch {
-                    stream: Stream::KYC_DEMAND,
-                    value: value(status, minute, &format!("{customer}-{n}")),
-                },
-            )
-            .unwrap();
-        })
-    });
+    let change = twin_change(store.clone());
     store::testing::alias_map(
         store.clone(),
         store.as_ref(),
@@ -774,4 +744,23 @@ fn an_older_alias_generation_is_older_whatever_the_versions() {
         ..BasedOn::default()
     };
     assert!(same_map.any_older_than(newer_map));
+}
+
+/// The two changes of the scenarios on the twin: a pending demand, then a complete one.
+fn twin_change(s: Arc<MemoryDecisionStore>) -> store::testing::Change {
+    Arc::new(move |customer: String, n: usize| {
+        let s = s.clone();
+        Box::pin(async move {
+            let (status, minute) = [("Pending", 1), ("Complete", 2)][n];
+            s.apply(
+                &customer,
+                Provider::Xpollens,
+                &StatePatch {
+                    stream: Stream::KYC_DEMAND,
+                    value: value(status, minute, &format!("{customer}-{n}")),
+                },
+            )
+            .unwrap();
+        })
+    })
 }

@@ -70,7 +70,6 @@ impl DynamoLifecycleStore {
     /// report copies (found before the items naming them go).
     async fn objects_of(
         &self,
-        customer: &str,
         ids: &BTreeMap<Provider, String>,
         history: &[Entry],
     ) -> Result<Vec<ObjectRef>, StoreError> {
@@ -141,7 +140,6 @@ impl DynamoLifecycleStore {
                 }
             }
         }
-        let _ = customer;
         found.sort();
         found.dedup();
         Ok(found)
@@ -817,7 +815,7 @@ impl LifecycleStore for DynamoLifecycleStore {
         let deleting = Deleting {
             since: now,
             record_id: id.clone(),
-            objects: self.objects_of(customer, &ids, &history).await?,
+            objects: self.objects_of(&ids, &history).await?,
         };
         items.push(
             TransactWriteItem::builder()

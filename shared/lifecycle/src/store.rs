@@ -346,7 +346,9 @@ pub async fn sweep(
     for due in store.due(now, limit).await? {
         report.due += 1;
         let snapshot = store.snapshot(&due.customer).await?;
-        let finish = match verdict(&snapshot, now) {
+        // The deletion to finish: a resumed one is in the snapshot; a new one was just written
+        // by the commit (its record id is the store's), read back once.
+        let deleting = match verdict(&snapshot, now) {
             Verdict::Delete => {
                 match store
                     .commit_deletion(&due.customer, &snapshot, operator, now)
@@ -354,17 +356,21 @@ pub async fn sweep(
                 {
                     Written::Written => {
                         report.deleted += 1;
-                        true
+                        store
+                            .snapshot(&due.customer)
+                            .await?
+                            .lifecycle
+                            .and_then(|l| l.deleting)
                     }
                     Written::Superseded => {
                         report.changed += 1;
-                        false
+                        None
                     }
                 }
             }
             Verdict::Resume => {
                 report.resumed += 1;
-                true
+                snapshot.lifecycle.and_then(|l| l.deleting)
             }
             Verdict::Keep(Keep::ProviderEventSince(_)) => {
                 if let Err(e) =
@@ -375,29 +381,21 @@ pub async fn sweep(
                 } else {
                     report.reopened += 1;
                 }
-                false
+                None
             }
             Verdict::Keep(Keep::Held) => {
                 report.held += 1;
-                false
+                None
             }
             Verdict::Keep(Keep::GopayConsentLive) => {
                 report.gopay_consent_live += 1;
-                false
+                None
             }
-            Verdict::Keep(Keep::NotDue) => false,
+            Verdict::Keep(Keep::NotDue) => None,
         };
-        if finish {
-            // Read again: the commit wrote `deleting`.
-            let deleting = store
-                .snapshot(&due.customer)
-                .await?
-                .lifecycle
-                .and_then(|l| l.deleting);
-            if let Some(d) = deleting {
-                for (kind, n) in store.finish_deletion(&due.customer, &d).await? {
-                    *report.items.entry(kind).or_default() += n;
-                }
+        if let Some(d) = deleting {
+            for (kind, n) in store.finish_deletion(&due.customer, &d).await? {
+                *report.items.entry(kind).or_default() += n;
             }
         }
     }
