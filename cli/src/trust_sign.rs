@@ -256,6 +256,7 @@ fn label(r: &Result<RecordResult, Transient>) -> String {
             Outcome::Recorded { .. } => "recordedWithoutState".into(),
             Outcome::Duplicate => "duplicate".into(),
             Outcome::Conflict => "conflict".into(),
+            Outcome::ErasedSubject => "erasedSubjectDropped".into(),
         },
         Ok(RecordResult::Quarantined {
             outcome: Outcome::Duplicate,

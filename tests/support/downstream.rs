@@ -195,6 +195,7 @@ pub fn state_plan(
             value,
         }),
         no_patch_reason: None,
+        erasure_guard: None,
     }
 }
 

@@ -99,10 +99,13 @@ enum StateWrite {
 struct ItemsAt {
     legacy_event: Option<usize>,
     state: Option<usize>,
+    tombstone: Option<usize>,
 }
 
 /// Why a transaction was cancelled, read from its cancellation reasons.
 enum Cancelled {
+    /// The subject's erasure tombstone drops the event.
+    Erased,
     /// The event id was already recorded; its stored body hash.
     Duplicate(Option<String>),
     /// The state condition failed; the stored state item.
@@ -112,6 +115,47 @@ enum Cancelled {
 }
 
 impl DynamoStore {
+    /// The condition that `guard` (an erasure tombstone, `kyc_core::erasure`) does not drop an
+    /// event received at `at`: absent, or its `dropUntil` (epoch seconds) passed.
+    fn tombstone_absent(
+        &self,
+        guard: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .condition_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .key("PK", s(guard))
+                    .key("SK", s(keys::TOMBSTONE_SK))
+                    .condition_expression("attribute_not_exists(PK) OR dropUntil <= :at")
+                    .expression_attribute_values(":at", Av::N(at.timestamp().to_string()))
+                    .build()
+                    .expect("table, key and condition are set"),
+            )
+            .build()
+    }
+
+    /// Counts a dropped event on its tombstone (all that is recorded of it). Best effort: the
+    /// drop stands whether the count is written or not.
+    async fn count_dropped(&self, guard: &str, e: &EventRecord) {
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(guard))
+            .key("SK", s(keys::TOMBSTONE_SK))
+            .update_expression("ADD dropped :one SET lastDroppedAt = :at")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":one", Av::N("1".into()))
+            .expression_attribute_values(":at", s(e.received_at.to_rfc3339()))
+            .send()
+            .await;
+        if let Err(err) = counted {
+            tracing::warn!(error = %DisplayErrorContext(&err), provider = e.provider.as_str(), "dropped event of an erased subject not counted");
+        }
+    }
+
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::from_client(Client::new(config), table)
     }
@@ -347,6 +391,12 @@ impl DynamoStore {
         };
         let reasons = tc.cancellation_reasons();
         let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        if plan
+            .tombstone
+            .is_some_and(|i| code(i) == "ConditionalCheckFailed")
+        {
+            return Ok(Some(Cancelled::Erased));
+        }
         // The event's own key, or its key in the old layout: already recorded.
         for i in std::iter::once(0).chain(plan.legacy_event) {
             if code(i) == "ConditionalCheckFailed" {
@@ -424,6 +474,10 @@ impl EventStore for DynamoStore {
                 items.push(self.legacy_event_absent(e));
             }
             items.push(self.put_history(e, &outcome));
+            if let (Some(guard), Some(_)) = (&plan.erasure_guard, &e.subject) {
+                at.tombstone = Some(items.len());
+                items.push(self.tombstone_absent(guard, e.received_at));
+            }
             if let (Some(write), Some(subject)) = (&state_write, &e.subject) {
                 if let Some(update) = self.update_state(subject, e.provider, plan, write) {
                     at.state = Some(items.len());
@@ -432,6 +486,11 @@ impl EventStore for DynamoStore {
             }
             match self.transact(items, at).await? {
                 None => return Ok(outcome),
+                Some(Cancelled::Erased) => {
+                    self.count_dropped(plan.erasure_guard.as_deref().unwrap_or_default(), e)
+                        .await;
+                    return Ok(Outcome::ErasedSubject);
+                }
                 Some(Cancelled::Duplicate(hash)) => {
                     return Ok(if hash.as_deref() == Some(e.body_sha256.as_str()) {
                         Outcome::Duplicate

@@ -109,6 +109,10 @@ pub struct WritePlan {
     pub patch: Option<StatePatch>,
     /// Why there is no patch (unknown type, unrecognised status...), for the history.
     pub no_patch_reason: Option<String>,
+    /// The subject's erasure tombstone (`<P>#T#<name>`, [`crate::erasure`]): while it drops
+    /// events, nothing of this plan is written ([`Outcome::ErasedSubject`]). Set by
+    /// [`WritePlan::guarded`].
+    pub erasure_guard: Option<String>,
 }
 
 /// What recording an event did.
@@ -125,6 +129,9 @@ pub enum Outcome {
     Duplicate,
     /// Already recorded with a different body under the same id: nothing changed.
     Conflict,
+    /// The subject was erased (`kyc erase`) and its tombstone still drops its events: nothing
+    /// written but the tombstone's counter. Answered as received, so the provider stops.
+    ErasedSubject,
 }
 
 impl Outcome {
@@ -136,6 +143,7 @@ impl Outcome {
             Outcome::NotApplied { reason } => format!("not applied: {reason}"),
             Outcome::Duplicate => "duplicate".into(),
             Outcome::Conflict => "conflict".into(),
+            Outcome::ErasedSubject => "dropped: erased subject".into(),
         }
     }
 
@@ -315,6 +323,8 @@ struct Memory {
     history: BTreeMap<String, Vec<HistoryEntry>>,
     unassigned: std::collections::BTreeSet<String>,
     rejections: Vec<Rejection>,
+    /// Tombstones by partition, with how many events each dropped.
+    tombstones: BTreeMap<String, (crate::erasure::Tombstone, u64)>,
 }
 
 impl MemoryStore {
@@ -323,6 +333,33 @@ impl MemoryStore {
     }
     pub fn event_count(&self) -> usize {
         self.inner.lock().unwrap().events.len()
+    }
+    /// Writes an erasure tombstone (as `kyc erase` does before deleting anything).
+    pub fn put_tombstone(&self, tombstone: &crate::erasure::Tombstone) {
+        self.inner
+            .lock()
+            .unwrap()
+            .tombstones
+            .insert(tombstone.partition.clone(), (tombstone.clone(), 0));
+    }
+    /// How many events a tombstone dropped.
+    pub fn dropped(&self, partition: &str) -> u64 {
+        self.inner
+            .lock()
+            .unwrap()
+            .tombstones
+            .get(partition)
+            .map_or(0, |(_, n)| *n)
+    }
+    /// Deletes everything of `subject` at `provider` (events, state, history), as an erasure.
+    pub fn forget(&self, provider: Provider, subject: &str) {
+        let mut m = self.inner.lock().unwrap();
+        m.events
+            .retain(|(p, _), e| *p != provider || e.subject.as_deref() != Some(subject));
+        m.states.remove(&(subject.to_string(), provider));
+        if let Some(h) = m.history.get_mut(subject) {
+            h.retain(|e| e.provider != provider);
+        }
     }
     /// Every customer with a history, sorted.
     pub fn subjects(&self) -> Vec<String> {
@@ -374,6 +411,16 @@ impl EventStore for MemoryStore {
     async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError> {
         let mut m = self.inner.lock().unwrap();
         let e = &plan.event;
+        if let Some((tombstone, dropped)) = plan
+            .erasure_guard
+            .as_ref()
+            .and_then(|g| m.tombstones.get_mut(g))
+        {
+            if tombstone.drops(e.received_at) {
+                *dropped += 1;
+                return Ok(Outcome::ErasedSubject);
+            }
+        }
         let key = (e.provider, e.event_id.clone());
         if let Some(old) = m.events.get(&key) {
             return Ok(if old.body_sha256 == e.body_sha256 {

@@ -358,9 +358,10 @@ pub fn customer_alias_sk(provider: Provider) -> String {
 }
 pub const CUSTOMER_ALIAS_PREFIX: &str = "ALIAS#";
 
-/// An erasure tombstone, keyed by a keyed digest (HMAC, hex) of the erased customer's id.
-pub fn tombstone_pk(keyed_digest_hex: &str) -> String {
-    format!("T#{keyed_digest_hex}")
+/// An erasure tombstone in a provider's area: `<P>#T#<keyed name of the subject>`
+/// (`crate::erasure`).
+pub fn tombstone_pk(provider: Provider, keyed_name: &str) -> String {
+    format!("{}#T#{keyed_name}", provider_prefix(provider))
 }
 pub const TOMBSTONE_SK: &str = "TOMBSTONE";
 

@@ -24,6 +24,7 @@ pub mod callback_auth;
 pub mod checkpoint_file;
 pub mod config;
 pub mod crypto;
+pub mod erasure;
 pub mod evidence;
 pub mod http;
 pub mod iam_route;

@@ -47,10 +47,12 @@ pub enum Metric {
     ReviewOutcomeUnknown,
     /// Trust & Sign: archives of a fraud-marked client file.
     FraudMarkedFiles,
+    /// Events about an erased customer, dropped by its tombstone (`kyc erase`).
+    ErasedSubjectDropped,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 11] = [
         Metric::EventsRecorded,
         Metric::Duplicates,
         Metric::Rejections,
@@ -61,6 +63,7 @@ impl Metric {
         Metric::MissedLive,
         Metric::ReviewOutcomeUnknown,
         Metric::FraudMarkedFiles,
+        Metric::ErasedSubjectDropped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +78,7 @@ impl Metric {
             Metric::MissedLive => "MissedLive",
             Metric::ReviewOutcomeUnknown => "ReviewOutcomeUnknown",
             Metric::FraudMarkedFiles => "FraudMarkedFiles",
+            Metric::ErasedSubjectDropped => "ErasedSubjectDropped",
         }
     }
 
@@ -315,6 +319,7 @@ impl EventStore for CountingEvents {
         let outcome = self.inner.record(plan).await?;
         let metric = match outcome {
             Outcome::Duplicate | Outcome::Conflict => Metric::Duplicates,
+            Outcome::ErasedSubject => Metric::ErasedSubjectDropped,
             _ => Metric::EventsRecorded,
         };
         self.counted.lock().unwrap().add(metric, 1.0);

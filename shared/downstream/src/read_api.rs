@@ -292,6 +292,7 @@ mod tests {
                         value,
                     }),
                     no_patch_reason: None,
+                    erasure_guard: None,
                 })
                 .await
                 .unwrap();

@@ -54,7 +54,9 @@ fn plan(
         },
         patch: Some(patch),
         no_patch_reason: None,
+        erasure_guard: None,
     }
+    .guarded(keys)
 }
 
 /// The `gopayIdentification` status of an identified person who is not the identity the

@@ -10,7 +10,8 @@
 //!   only at the version read, no hold, the deletion record put; then the rest by
 //!   `DeleteItem` (16 at a time), the lifecycle item last.
 
-use crate::store::{record_id, Due, LifecycleStore, ObjectVersions, Written};
+use crate::erase::{Mark, StoredTombstone};
+use crate::store::{deletion_rule, record_id, Due, LifecycleStore, ObjectVersions, Written};
 use crate::{Deleting, Hold, Lifecycle, ObjectRef, Snapshot};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -23,6 +24,7 @@ use kyc_aws::attribute::{from_attribute, to_attribute};
 use kyc_aws::bank_history::bank_action_item;
 use kyc_aws::DynamoStore;
 use kyc_core::bank::BankAction;
+use kyc_core::erasure::Tombstone;
 use kyc_core::evidence::{leaf_key_hash, DeletionRecord, SALT_SK};
 use kyc_core::intake::{Provider, StoreError};
 use kyc_core::keys;
@@ -306,6 +308,7 @@ struct Entry {
     pk: String,
     sk: String,
     received: String,
+    event_id: Option<String>,
     event_pk: Option<String>,
 }
 
@@ -413,8 +416,10 @@ impl DynamoLifecycleStore {
                     .next()
                     .unwrap_or_default()
                     .to_string();
+                let event_id = text(&item, "eventId");
                 out.push(Entry {
-                    event_pk: text(&item, "eventId").map(|id| keys::event_pk(p, &id)),
+                    event_pk: event_id.as_deref().map(|id| keys::event_pk(p, id)),
+                    event_id,
                     pk: pk.clone(),
                     sk,
                     received,
@@ -485,6 +490,7 @@ impl LifecycleStore for DynamoLifecycleStore {
         let mut wanted = vec![
             (c.clone(), keys::LIFECYCLE_SK.to_string()),
             (c.clone(), keys::HOLD_SK.to_string()),
+            (c.clone(), keys::DECISION_SK.to_string()),
         ];
         if let Some(gp) = ids.get(&Provider::Gopay) {
             wanted.push((
@@ -497,12 +503,20 @@ impl LifecycleStore for DynamoLifecycleStore {
                 .map(|(p, id)| (keys::customer_pk(*p, id), keys::STATE_SK.to_string())),
         );
         let mut snapshot = Snapshot::default();
+        snapshot.provider_ids = ids.clone();
         let mut profile = None;
         for item in self.items.batch_get(&wanted).await? {
             let pk = text(&item, "PK").unwrap_or_default();
             match text(&item, "SK").as_deref() {
                 Some(keys::LIFECYCLE_SK) => snapshot.lifecycle = Some(parse(&item, "lifecycle")?),
                 Some(keys::HOLD_SK) => snapshot.hold = Some(parse(&item, "hold")?),
+                Some(keys::DECISION_SK) => {
+                    snapshot.ever_verified = item
+                        .get("everVerified")
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false)
+                }
                 Some(keys::GOPAY_LINK_SK) => profile = text(&item, "clientProfileId"),
                 Some(keys::STATE_SK) => {
                     if let Some(p) = keys::provider_of_partition(&pk) {
@@ -760,7 +774,7 @@ impl LifecycleStore for DynamoLifecycleStore {
         let id = record_id();
         let record = DeletionRecord {
             at: now,
-            rule: "retention".into(),
+            rule: deletion_rule(lifecycle).into(),
             reason: lifecycle.rule.clone(),
             operator: operator.into(),
             leaves,
@@ -937,5 +951,112 @@ impl LifecycleStore for DynamoLifecycleStore {
         }
         self.delete_all(vec![key(c, keys::LIFECYCLE_SK)]).await?;
         Ok(counts)
+    }
+
+    async fn event_ids(&self, customer: &str) -> Result<Vec<(Provider, String)>, StoreError> {
+        let ids = self.ids(customer).await?;
+        Ok(self
+            .history(&ids)
+            .await?
+            .into_iter()
+            .filter_map(|e| {
+                let p = keys::provider_of_partition(&e.pk)?;
+                Some((p, e.event_id?))
+            })
+            .collect())
+    }
+
+    async fn tombstone(&self, partition: &str) -> Result<Option<StoredTombstone>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition.to_string(), keys::TOMBSTONE_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let time = |name: &str| {
+            text(item, name)
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            tombstone: Tombstone,
+        }
+        let stored: Stored = parse(item, "tombstone")?;
+        Ok(Some(StoredTombstone {
+            tombstone: stored.tombstone,
+            completed_at: time("completedAt"),
+            announced_at: time("announcedAt"),
+            dropped: number(item, "dropped").unwrap_or(0) as u64,
+        }))
+    }
+
+    async fn write_tombstones(&self, tombstones: &[Tombstone]) -> Result<(), StoreError> {
+        for t in tombstones {
+            let mut item = attributes(&serde_json::json!({ "tombstone": t }));
+            item.extend(key(t.partition.clone(), keys::TOMBSTONE_SK));
+            item.insert("itemType".into(), Av::S("tombstone".into()));
+            // What intake's condition reads (`kyc_core::erasure`), and DynamoDB's TTL a week
+            // after it (an expired tombstone drops nothing: kept a little for the record).
+            item.insert(
+                "dropUntil".into(),
+                Av::N(t.drop_until.timestamp().to_string()),
+            );
+            item.insert(
+                "expiresAt".into(),
+                Av::N(
+                    (t.drop_until + chrono::Duration::days(7))
+                        .timestamp()
+                        .to_string(),
+                ),
+            );
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await;
+            if let Err(e) = put {
+                let exists = e
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception());
+                if !exists {
+                    return Err(unavailable(DisplayErrorContext(&e)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn mark_tombstone(
+        &self,
+        partition: &str,
+        mark: Mark,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let field = match mark {
+            Mark::Completed => "completedAt",
+            Mark::Announced => "announcedAt",
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition.to_string(), keys::TOMBSTONE_SK)))
+            .update_expression("SET #f = if_not_exists(#f, :at)")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":at", Av::S(at.to_rfc3339()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))
     }
 }

@@ -24,6 +24,7 @@ kyc_test_log::install!();
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod endpoint;
+pub mod erase;
 pub mod retention;
 pub mod store;
 
@@ -62,6 +63,20 @@ pub struct Lifecycle {
     /// Set once the sweep committed a deletion (the run that crashed resumes from it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleting: Option<Deleting>,
+    /// Set when the deletion is an erasure (`kyc erase`), not the end of a retention period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<Erasure>,
+}
+
+/// An erasure under way (`kyc erase`): why, and whether it overrode a running retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Erasure {
+    pub reason: String,
+    pub retention_overridden: bool,
+    pub requested_at: DateTime<Utc>,
+    /// Intake drops the customer's events until then (its tombstones).
+    pub drop_until: DateTime<Utc>,
 }
 
 /// A deletion committed and not yet finished.
@@ -149,6 +164,7 @@ impl RelationshipEnd {
             state_versions,
             version: previous.map_or(0, |p| p.version) + 1,
             deleting: None,
+            erasure: None,
         })
     }
 
@@ -197,6 +213,12 @@ pub struct Snapshot {
     /// Each provider state's current `version` (absent: no state).
     pub state_versions: BTreeMap<Provider, i64>,
     pub gopay_consent_live: bool,
+    /// Under which id each provider keeps the customer's data (its own id, or the one the
+    /// bank aliased to it); a provider whose own id is another customer's alias is absent.
+    pub provider_ids: BTreeMap<Provider, String>,
+    /// The customer's decision was `verified` at some point: anti-money-laundering retention
+    /// applies (an erasure must wait for the end of it, or override it, recorded).
+    pub ever_verified: bool,
 }
 
 /// The sweep's rule (pure).

@@ -1,6 +1,7 @@
 //! The lifecycle store (port), its in-memory twin, and the operations on it: record the end,
 //! hold and release, and the sweep.
 
+use crate::erase::{Mark, StoredTombstone};
 use crate::retention::{Outcome, Retention};
 use crate::{
     verdict, Deleting, EndError, Hold, Keep, Lifecycle, ObjectRef, RelationshipEnd, Snapshot,
@@ -9,6 +10,7 @@ use crate::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kyc_core::bank::BankAction;
+use kyc_core::erasure::Tombstone;
 use kyc_core::evidence::{leaf_key_hash, DeletionRecord, SALT_BYTES};
 use kyc_core::intake::{Provider, StoreError};
 use kyc_core::keys;
@@ -85,6 +87,19 @@ pub trait LifecycleStore: Send + Sync {
         customer: &str,
         deleting: &Deleting,
     ) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// The ids of the customer's events at every provider (its history), for its tombstones.
+    async fn event_ids(&self, customer: &str) -> Result<Vec<(Provider, String)>, StoreError>;
+    /// An erasure tombstone (`<P>#T#<name>`), consistent read.
+    async fn tombstone(&self, partition: &str) -> Result<Option<StoredTombstone>, StoreError>;
+    /// Writes each tombstone unless it exists (a resumed erasure keeps the first ones).
+    async fn write_tombstones(&self, tombstones: &[Tombstone]) -> Result<(), StoreError>;
+    /// Records a step of the erasure on a tombstone.
+    async fn mark_tombstone(
+        &self,
+        partition: &str,
+        mark: Mark,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Object versions in S3 (port; the adapter is `aws::S3ObjectVersions`).
@@ -487,6 +502,8 @@ struct Tables {
     records: BTreeMap<String, DeletionRecord>,
     /// Never-verified applicants' last activity (the decision's inactivity index).
     inactive: BTreeMap<String, DateTime<Utc>>,
+    ever_verified: BTreeSet<String>,
+    tombstones: BTreeMap<String, StoredTombstone>,
 }
 
 /// The in-memory twin: provider states and history (as the intake writes them), lifecycle
@@ -538,6 +555,25 @@ impl MemoryLifecycleStore {
             Some(at) => t.inactive.insert(customer.to_string(), at),
             None => t.inactive.remove(customer),
         };
+    }
+
+    /// The customer's decision was `verified` at some point.
+    pub fn set_ever_verified(&self, customer: &str) {
+        self.tables
+            .lock()
+            .unwrap()
+            .ever_verified
+            .insert(customer.to_string());
+    }
+
+    pub fn tombstones(&self) -> Vec<StoredTombstone> {
+        self.tables
+            .lock()
+            .unwrap()
+            .tombstones
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn set_gopay_consent_live(&self, customer: &str, live: bool) {
@@ -601,6 +637,11 @@ impl LifecycleStore for MemoryLifecycleStore {
             hold: t.holds.get(customer).cloned(),
             state_versions: c.states,
             gopay_consent_live: c.gopay_consent_live,
+            provider_ids: Provider::ALL
+                .into_iter()
+                .map(|p| (p, customer.to_string()))
+                .collect(),
+            ever_verified: t.ever_verified.contains(customer),
         })
     }
 
@@ -711,7 +752,7 @@ impl LifecycleStore for MemoryLifecycleStore {
             id.clone(),
             DeletionRecord {
                 at: now,
-                rule: "retention".into(),
+                rule: deletion_rule(&lifecycle).into(),
                 reason: lifecycle.rule.clone(),
                 operator: operator.into(),
                 leaves,
@@ -750,8 +791,75 @@ impl LifecycleStore for MemoryLifecycleStore {
             versions += self.objects.delete_every_version(o).await?;
         }
         counts.insert("objectVersions".to_string(), versions);
-        self.tables.lock().unwrap().lifecycles.remove(customer);
+        let mut t = self.tables.lock().unwrap();
+        t.lifecycles.remove(customer);
+        t.ever_verified.remove(customer);
         Ok(counts)
+    }
+
+    async fn event_ids(&self, customer: &str) -> Result<Vec<(Provider, String)>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.customers
+            .get(customer)
+            .map(|c| {
+                c.history
+                    .iter()
+                    .map(|(p, _, id)| (*p, id.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn tombstone(&self, partition: &str) -> Result<Option<StoredTombstone>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .unwrap()
+            .tombstones
+            .get(partition)
+            .cloned())
+    }
+
+    async fn write_tombstones(&self, tombstones: &[Tombstone]) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        for tomb in tombstones {
+            t.tombstones
+                .entry(tomb.partition.clone())
+                .or_insert_with(|| StoredTombstone {
+                    tombstone: tomb.clone(),
+                    completed_at: None,
+                    announced_at: None,
+                    dropped: 0,
+                });
+        }
+        Ok(())
+    }
+
+    async fn mark_tombstone(
+        &self,
+        partition: &str,
+        mark: Mark,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let tomb = t
+            .tombstones
+            .get_mut(partition)
+            .ok_or_else(|| StoreError::Corrupt("no such tombstone".into()))?;
+        match mark {
+            Mark::Completed => tomb.completed_at = tomb.completed_at.or(Some(at)),
+            Mark::Announced => tomb.announced_at = tomb.announced_at.or(Some(at)),
+        }
+        Ok(())
+    }
+}
+
+/// The deletion record's rule: the end of a retention period, or an erasure.
+pub fn deletion_rule(lifecycle: &Lifecycle) -> &'static str {
+    if lifecycle.erasure.is_some() {
+        "erasure"
+    } else {
+        "retention"
     }
 }
 

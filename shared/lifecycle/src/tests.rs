@@ -260,6 +260,26 @@ impl LifecycleStore for CallbackDuringSweep {
     ) -> Result<BTreeMap<String, u64>, StoreError> {
         self.inner.finish_deletion(c, d).await
     }
+    async fn event_ids(&self, c: &str) -> Result<Vec<(Provider, String)>, StoreError> {
+        self.inner.event_ids(c).await
+    }
+    async fn tombstone(
+        &self,
+        p: &str,
+    ) -> Result<Option<crate::erase::StoredTombstone>, StoreError> {
+        self.inner.tombstone(p).await
+    }
+    async fn write_tombstones(&self, t: &[kyc_core::erasure::Tombstone]) -> Result<(), StoreError> {
+        self.inner.write_tombstones(t).await
+    }
+    async fn mark_tombstone(
+        &self,
+        p: &str,
+        m: crate::erase::Mark,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_tombstone(p, m, at).await
+    }
 }
 
 #[tokio::test]

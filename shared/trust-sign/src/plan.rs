@@ -673,7 +673,9 @@ fn plan_analysis_as(
         },
         patch,
         no_patch_reason,
+        erasure_guard: None,
     }
+    .guarded(keys)
 }
 
 /// The plan for a bad archive: recorded (unassigned: nothing in it can be trusted to name a
@@ -721,6 +723,7 @@ pub fn plan_failure(
         },
         patch: None,
         no_patch_reason: Some(format!("bad archive: {reason}")),
+        erasure_guard: None,
     }
 }
 

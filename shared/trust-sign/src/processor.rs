@@ -277,7 +277,10 @@ pub fn metrics(results: &[RecordResult]) -> kyc_core::metrics::MetricBatch {
                 fraud_marked,
                 ..
             } => {
-                if !matches!(outcome, Outcome::Duplicate | Outcome::Conflict) {
+                if !matches!(
+                    outcome,
+                    Outcome::Duplicate | Outcome::Conflict | Outcome::ErasedSubject
+                ) {
                     if *reviewed_outcome_unknown > 0 {
                         batch.add(
                             Metric::ReviewOutcomeUnknown,
@@ -302,6 +305,7 @@ pub fn metrics(results: &[RecordResult]) -> kyc_core::metrics::MetricBatch {
         };
         match outcome {
             Outcome::Duplicate | Outcome::Conflict => batch.add(Metric::Duplicates, 1.0),
+            Outcome::ErasedSubject => batch.add(Metric::ErasedSubjectDropped, 1.0),
             _ => batch.add(Metric::EventsRecorded, 1.0),
         };
     }

@@ -91,7 +91,10 @@ pub struct Recorded {
 impl Recorded {
     /// New to the store (whether or not it changed a state).
     pub fn is_new(&self) -> bool {
-        !matches!(self.outcome, Outcome::Duplicate | Outcome::Conflict)
+        !matches!(
+            self.outcome,
+            Outcome::Duplicate | Outcome::Conflict | Outcome::ErasedSubject
+        )
     }
 }
 

@@ -281,6 +281,9 @@ pub struct DrainReport {
     pub failed: u64,
     /// Callbacks the queue kept without their data, recorded as missed (included in `new`).
     pub missed_without_payload: u64,
+    /// Callbacks about an erased customer, dropped by its tombstone (nothing recorded; the
+    /// entry leaves the queue).
+    pub erased_dropped: u64,
     /// Entries alone over the byte bound, recorded by metadata and digest (in `new`).
     pub oversized: u64,
     /// Pages read again with a smaller `limit` because they were over the byte bound.
@@ -580,6 +583,7 @@ impl Run<'_> {
         match recorded.outcome {
             Outcome::Duplicate => self.report.duplicate += 1,
             Outcome::Conflict => self.report.conflict += 1,
+            Outcome::ErasedSubject => self.report.erased_dropped += 1,
             Outcome::Applied | Outcome::Recorded { .. } | Outcome::NotApplied { .. } => {
                 self.report.new += 1;
                 if recorded.missed_without_payload {
@@ -613,7 +617,7 @@ impl Run<'_> {
             Ok(recorded) => {
                 self.count(&recorded);
                 match recorded.outcome {
-                    Outcome::Duplicate => {}
+                    Outcome::Duplicate | Outcome::ErasedSubject => {}
                     Outcome::Conflict => {
                         tracing::warn!(
                             webhook_id,

@@ -311,6 +311,9 @@ pub fn count(resp: &HttpResponse, recorded: Option<&Recorded>) -> MetricBatch {
         Some(Outcome::Duplicate) => {
             batch.add(Metric::Duplicates, 1.0);
         }
+        Some(Outcome::ErasedSubject) => {
+            batch.add(Metric::ErasedSubjectDropped, 1.0);
+        }
         // A conflict writes nothing new (counted above as a `conflict` rejection).
         Some(Outcome::Conflict) | None => {}
         Some(_) => {
@@ -341,6 +344,11 @@ pub fn answer(recorded: &Recorded) -> HttpResponse {
             409,
             "conflict",
             "this Webhook-Id was already received with a different body",
+        ),
+        // Nothing written: the customer was erased. 2xx, so Xpollens stops retrying it.
+        Outcome::ErasedSubject => HttpResponse::json(
+            202,
+            json!({"status": "dropped", "eventId": recorded.event_id.as_str()}),
         ),
         // Recorded all the same; 204 tells Xpollens we do not use this type.
         _ if !recorded.in_use => HttpResponse {

@@ -561,7 +561,9 @@ pub fn plan(callback: &Callback, delivery: &Delivery<'_>, keys: &Keyring) -> Wri
         event,
         patch,
         no_patch_reason,
+        erasure_guard: None,
     }
+    .guarded(keys)
 }
 
 /// What to do about a callback the fallback queue kept without its data (also the runbook's
@@ -610,7 +612,9 @@ pub fn plan_missed(
              (runbook: XpollensMissedWithoutPayloadAlarm)"
                 .into(),
         ),
+        erasure_guard: None,
     }
+    .guarded(keys)
 }
 
 /// The write plan of a fallback-queue entry past the drain's hard ceiling: its metadata,
@@ -664,7 +668,9 @@ pub fn plan_oversized(
             entry.answer.bytes,
             super::queue::MAX_PAGE_BYTES / (1024 * 1024)
         )),
+        erasure_guard: None,
     }
+    .guarded(keys)
 }
 
 /// The key of a transfer's diligence among the stream's items: its order id (event id when
