@@ -6,7 +6,9 @@ use crate::decision::caller;
 use crate::failure::Failure;
 use kyc_aws::aws_sdk_dynamodb::Client;
 use kyc_core::chrono::{NaiveDate, Utc};
-use kyc_lifecycle::aws::DynamoLifecycleStore;
+use kyc_core::intake::Provider;
+use kyc_lifecycle::aws::{Buckets, DynamoLifecycleStore, S3ObjectVersions};
+use kyc_lifecycle::erase;
 use kyc_lifecycle::retention::{Outcome, Retention};
 use kyc_lifecycle::store::{self, LifecycleError};
 use kyc_lifecycle::RelationshipEnd;
@@ -178,4 +180,108 @@ pub async fn sweep(args: Sweep) -> Result<Value, Failure> {
     let operator = caller().await?;
     let r = store::sweep(&store(&args.table).await, &operator, Utc::now(), args.limit).await?;
     Ok(serde_json::to_value(r).expect("serialises"))
+}
+
+/// The buckets whose objects name a customer (as the lifecycle function's settings): their
+/// objects go with the customer. Xpollens' large bodies are found through their events.
+#[derive(clap::Args)]
+pub struct ObjectBuckets {
+    /// The GoPay bucket (identification PDFs), as the stack's GOPAY_BUCKET.
+    #[arg(long, env = "GOPAY_BUCKET")]
+    gopay_bucket: Option<String>,
+    /// The Trust & Sign archive bucket (processed report.json copies), as ARCHIVE_BUCKET.
+    #[arg(long, env = "ARCHIVE_BUCKET")]
+    archive_bucket: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct Erase {
+    /// Our customer id, e.g. customer-0042.
+    customer: String,
+    /// A code of the bank's procedures (1 to 64 of [A-Za-z0-9._:-]), e.g. gdprArticle17.
+    #[arg(long)]
+    reason: String,
+    /// Print what would be erased and which check refuses it; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Erase although a retention period runs (recorded in the deletion record, the
+    /// tombstones and the event). A legal hold is never overridden.
+    #[arg(long)]
+    override_retention: bool,
+    /// Days during which whatever a provider still sends about the person is dropped
+    /// (30 to 3,650).
+    #[arg(long, default_value_t = kyc_core::erasure::DEFAULT_DROP_DAYS)]
+    drop_days: u32,
+    /// The bus of the `KYC customer erased` event (the stack's DownstreamEventBus output).
+    #[arg(long, env = "EVENT_BUS_NAME")]
+    bus: String,
+    #[command(flatten)]
+    keyrings: crate::reseal::KeyringSecrets,
+    #[command(flatten)]
+    objects: ObjectBuckets,
+    #[command(flatten)]
+    table: Table,
+}
+
+/// `KYC customer erased` on EventBridge.
+struct BusAnnouncer(kyc_downstream::aws::eventbridge::EventBridgePublisher);
+
+#[async_trait::async_trait]
+impl erase::ErasureEvents for BusAnnouncer {
+    async fn announce(
+        &self,
+        event: &erase::KycCustomerErased,
+    ) -> Result<(), kyc_core::intake::StoreError> {
+        self.0
+            .put_one(
+                erase::DETAIL_TYPE,
+                serde_json::to_string(event).expect("serialises"),
+                event.erased_at.timestamp_millis(),
+            )
+            .await
+            .map_err(|e| kyc_core::intake::StoreError::Unavailable(e.to_string()))
+    }
+}
+
+/// `kyc erase`: every item and object version of the customer at every provider, after
+/// tombstones that make intake drop whatever still comes about the person.
+pub async fn erase(args: Erase) -> Result<Value, Failure> {
+    let config = kyc_aws::load_config().await;
+    let operator = caller().await?;
+    let keyrings = args.keyrings.load(&config, &Provider::ALL).await?;
+    let naming: erase::NamingKeys = keyrings
+        .iter()
+        .filter_map(|(p, ring)| Some((*p, ring.naming_key()?.clone())))
+        .collect();
+    let store = DynamoLifecycleStore::new(Client::new(&config), &args.table.table).with_objects(
+        std::sync::Arc::new(S3ObjectVersions {
+            client: kyc_aws::s3_client(&config),
+        }),
+        Buckets {
+            gopay: args.objects.gopay_bucket,
+            archive: args.objects.archive_bucket,
+        },
+    );
+    let events = BusAnnouncer(kyc_downstream::aws::eventbridge::EventBridgePublisher::new(
+        &config, &args.bus,
+    ));
+    let request = erase::EraseRequest {
+        customer: args.customer.clone(),
+        reason: args.reason,
+        override_retention: args.override_retention,
+        drop_days: args.drop_days,
+        dry_run: args.dry_run,
+    };
+    let report = erase::erase(&store, &events, &naming, &request, &operator, Utc::now())
+        .await
+        .map_err(|e| match e {
+            erase::EraseError::Store(e) => Failure::from(e),
+            erase::EraseError::Lifecycle(e) => failure(e),
+            erase::EraseError::Refused(erase::Refusal::Raced) => Failure::Transient(e.to_string()),
+            erase::EraseError::Refused(r) => Failure::BadInput(r.to_string()),
+        })?;
+    let mut out = serde_json::to_value(report).expect("serialises");
+    out["customer"] = json!(args.customer);
+    out["operator"] = json!(operator);
+    Ok(out)
 }

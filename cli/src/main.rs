@@ -85,6 +85,11 @@ enum Command {
     Hold(lifecycle::WithReason),
     /// Lift a customer's legal hold.
     Release(lifecycle::WithReason),
+    /// Erase every item and object version of a customer at every provider (resumable,
+    /// idempotent); whatever a provider still sends about the person is then dropped for
+    /// --drop-days. Refused under a legal hold, a running retention (unless
+    /// --override-retention, recorded) or a live GoPay consent (kyc gopay revoke first).
+    Erase(lifecycle::Erase),
     /// Retention: what falls due for deletion, and the deletion sweep.
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -348,6 +353,7 @@ fn main() -> ExitCode {
             runtime().block_on(lifecycle::reopen(args))
         }
         Command::Hold(args) => runtime().block_on(lifecycle::hold(args)),
+        Command::Erase(args) => runtime().block_on(lifecycle::erase(args)),
         Command::Release(args) => runtime().block_on(lifecycle::release(args)),
         Command::Retention(RetentionCommand::Report(args)) => {
             runtime().block_on(lifecycle::report(args))

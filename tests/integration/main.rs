@@ -10,6 +10,7 @@ mod contract;
 mod decision;
 mod downstream;
 mod encryption_at_rest;
+mod erasure;
 mod fault_matrix;
 mod gopay_consent;
 mod gopay_sync;

@@ -25,6 +25,19 @@ impl EventBridgePublisher {
 }
 
 impl EventBridgePublisher {
+    /// Publishes one event of `detail_type` (e.g. `KYC customer erased`, sent by `kyc erase`).
+    pub async fn put_one(
+        &self,
+        detail_type: &'static str,
+        detail: String,
+        at_millis: i64,
+    ) -> Result<(), PublishError> {
+        self.put(vec![(detail_type, detail, at_millis)])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(PublishError("no result for the entry".into())))
+    }
+
     /// One `PutEvents` of `(detail-type, detail, time)` entries; one result per entry.
     async fn put(
         &self,

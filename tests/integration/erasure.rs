@@ -1,0 +1,192 @@
+//! Erasure on moto: `kyc erase`'s code deletes everything of one person at every provider
+//! after writing its tombstones; the real Xpollens callback function (as its own role) then
+//! drops the person's retried and new callbacks — answered 202, nothing written, counted on
+//! the tombstone — while another customer's callbacks are recorded as usual.
+
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
+use kyc_aws::aws_sdk_dynamodb::Client;
+use kyc_aws::aws_sdk_secretsmanager;
+use kyc_core::chrono::{Duration, Utc};
+use kyc_core::crypto::Keyring;
+use kyc_core::intake::Provider;
+use kyc_integration_tests::keyrings::keyring;
+use kyc_integration_tests::*;
+use kyc_lifecycle::aws::DynamoLifecycleStore;
+use kyc_lifecycle::erase::{
+    erase, EraseError, EraseRequest, MemoryErasureEvents, NamingKeys, Refusal,
+};
+use kyc_lifecycle::store::{hold, LifecycleStore};
+use xpollens_callback::{build_endpoint, handle};
+
+const OP: &str = "arn:aws:sts::123456789012:assumed-role/kyc-operator/op1";
+
+/// Every keyring with a naming key (Xpollens' in the keyring form).
+async fn keyrings_with_naming_keys(config: &kyc_aws::aws_config::SdkConfig) -> NamingKeys {
+    use base64::Engine;
+    let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let sm = aws_sdk_secretsmanager::Client::new(config);
+    for (secret, id, key, names) in [
+        (XPOLLENS_PAYLOAD_KEY_SECRET, "test-1", 42, 201),
+        (GOPAY_PAYLOAD_KEY_SECRET, "gp-1", 44, 202),
+    ] {
+        sm.put_secret_value()
+            .secret_id(secret)
+            .secret_string(format!(
+                r#"{{"currentKeyId":"{id}","keys":[{{"keyId":"{id}","key":"{}"}}],"namingKey":{{"keyId":"names-{id}","key":"{}"}}}}"#,
+                b64(key),
+                b64(names)
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut naming = NamingKeys::new();
+    for (p, secret) in [
+        (Provider::Xpollens, XPOLLENS_PAYLOAD_KEY_SECRET),
+        (Provider::TrustSign, TRUST_SIGN_PAYLOAD_KEY_SECRET),
+        (Provider::Gopay, GOPAY_PAYLOAD_KEY_SECRET),
+    ] {
+        let ring: Keyring = keyring(config, secret).await;
+        naming.insert(p, ring.naming_key().expect("a naming key").clone());
+    }
+    naming
+}
+
+async fn count(client: &Client, pk: &str) -> i32 {
+    client
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", Av::S(pk.into()))
+        .send()
+        .await
+        .unwrap()
+        .count()
+}
+
+async fn event_exists(client: &Client, id: &str) -> bool {
+    count(client, &format!("XP#E#{id}")).await > 0
+}
+
+fn callback(id: &str, customer: &str, status: &str) -> Delivery {
+    Delivery::new(
+        id,
+        "12/11/2026 09:00:00 +00:00",
+        &format!(r#"{{"type":"4","status":"{status}","appUserId":"{customer}"}}"#),
+    )
+}
+
+#[tokio::test]
+async fn an_erased_persons_retried_callback_is_dropped_and_another_customers_is_recorded() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let naming = keyrings_with_naming_keys(&config).await;
+    let client = Client::new(&config);
+    // The callback function as its own role: its tombstone check and counter stay in its keys.
+    let role = moto.sdk_config_for(Function::XpollensCallback).await;
+    let endpoint = build_endpoint(&settings(TABLE), &role).unwrap();
+    let deliver = |d: Delivery| {
+        let endpoint = &endpoint;
+        async move {
+            let resp = handle(endpoint, d.request()).await.unwrap();
+            (
+                resp.status().as_u16(),
+                String::from_utf8(resp.body().to_vec()).unwrap(),
+            )
+        }
+    };
+    for d in [
+        callback("erin-1", "erin", "Pending"),
+        callback("erin-2", "erin", "Complete"),
+        callback("finn-1", "finn", "Pending"),
+    ] {
+        let (status, body) = deliver(d).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    assert_eq!(
+        count(&client, "XP#C#erin").await,
+        3,
+        "state and two entries"
+    );
+
+    // A held person is not erased, and nothing is written.
+    let store = DynamoLifecycleStore::new(client.clone(), TABLE);
+    let events = MemoryErasureEvents::default();
+    let now = Utc::now();
+    hold(&store, "erin", "litigation-7", OP, now).await.unwrap();
+    let e = erase(
+        &store,
+        &events,
+        &naming,
+        &EraseRequest::new("erin", "gdprArticle17"),
+        OP,
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, EraseError::Refused(Refusal::Held)), "{e}");
+    assert!(event_exists(&client, "erin-1").await);
+    kyc_lifecycle::store::release(&store, "erin", "litigation-closed", OP, now)
+        .await
+        .unwrap();
+
+    // Erased: every item of erin at Xpollens, its events, its customer level.
+    let r = erase(
+        &store,
+        &events,
+        &naming,
+        &EraseRequest::new("erin", "gdprArticle17"),
+        OP,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.tombstones, 3);
+    assert_eq!(r.events_named, 2);
+    assert_eq!(count(&client, "XP#C#erin").await, 0);
+    assert!(!event_exists(&client, "erin-1").await && !event_exists(&client, "erin-2").await);
+    assert_eq!(
+        count(&client, "C#erin").await,
+        0,
+        "hold history, salt, lifecycle: gone"
+    );
+    assert_eq!(events.sent.lock().unwrap().len(), 1);
+    let tomb_pk =
+        kyc_core::erasure::tombstone_pk(Provider::Xpollens, &naming[&Provider::Xpollens], "erin");
+    let tomb = store.tombstone(&tomb_pk).await.unwrap().expect("tombstone");
+    assert!(tomb.completed_at.is_some() && tomb.announced_at.is_some());
+    assert!(tomb.tombstone.drop_until > now + Duration::days(59));
+
+    // Xpollens retries an erased event, then sends a new one: both dropped, unrecorded.
+    for d in [
+        callback("erin-2", "erin", "Complete"),
+        callback("erin-3", "erin", "Validated"),
+    ] {
+        let (status, body) = deliver(d).await;
+        assert_eq!(status, 202, "{body}");
+        assert!(body.contains("dropped"), "{body}");
+    }
+    assert!(!event_exists(&client, "erin-2").await && !event_exists(&client, "erin-3").await);
+    assert_eq!(count(&client, "XP#C#erin").await, 0, "no state, no history");
+    assert_eq!(store.tombstone(&tomb_pk).await.unwrap().unwrap().dropped, 2);
+    // Another customer: recorded as always.
+    let (status, body) = deliver(callback("finn-2", "finn", "Complete")).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(!body.contains("dropped"), "{body}");
+    assert!(event_exists(&client, "finn-2").await);
+
+    // Run again: already erased, nothing sent twice.
+    let r = erase(
+        &store,
+        &events,
+        &naming,
+        &EraseRequest::new("erin", "gdprArticle17"),
+        OP,
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(r.already_erased);
+    assert_eq!(events.sent.lock().unwrap().len(), 1);
+}
