@@ -121,3 +121,97 @@ async fn close_hold_report_and_sweep_with_the_callers_identity() {
     let (_, v, _) = kyc(&moto, &["retention", "sweep"]);
     assert_eq!(v["deleted"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erase_dry_run_refusals_then_erasure_with_its_event() {
+    use kyc_integration_tests::downstream::{bus_with_consumer, received};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let consumer = bus_with_consumer(&moto, &config, "kyc-erase").await;
+    // The consumer also hears erasures.
+    let eb = kyc_downstream::aws_sdk_eventbridge::Client::new(&config);
+    let rule = eb
+        .put_rule()
+        .name("erasures")
+        .event_bus_name("kyc-erase")
+        .event_pattern(r#"{"source":["kyc-hooks"],"detail-type":["KYC customer erased"]}"#)
+        .send()
+        .await;
+    rule.unwrap();
+    let targets = eb
+        .list_targets_by_rule()
+        .rule("all-kyc-state")
+        .event_bus_name("kyc-erase")
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets()
+        .rule("erasures")
+        .event_bus_name("kyc-erase")
+        .set_targets(Some(targets.targets().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let states = DynamoStore::new(&config, TABLE);
+    let mut plan = state_plan("gone", "gone-1", "Pending", false, 1);
+    if let Some(patch) = plan.patch.as_mut() {
+        patch.value.detail = serde_json::json!({});
+    }
+    states.record(&plan).await.unwrap();
+    let erase = |args: &[&str]| {
+        let out = common::kyc_local(
+            &moto.endpoint,
+            args,
+            &[("TABLE_NAME", TABLE), ("EVENT_BUS_NAME", "kyc-erase")],
+        );
+        (
+            out.status.code(),
+            serde_json::from_str::<Value>(&String::from_utf8(out.stdout).unwrap())
+                .unwrap_or(Value::Null),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    // Xpollens' test keyring has no naming key: refused, nothing written.
+    let (code, _, err) = erase(&["erase", "gone", "--reason", "gdprArticle17"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("xpollens keyring has no namingKey"), "{err}");
+    kyc_integration_tests::keyrings::give_every_keyring_a_naming_key(&config).await;
+    let (code, v, err) = erase(&["erase", "gone", "--reason", "gdprArticle17", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        (v["dryRun"].as_bool(), v["tombstones"].as_u64()),
+        (Some(true), Some(3))
+    );
+    let (_, status, _) = kyc(&moto, &["status", "gone"]);
+    assert!(status["providers"]["xpollens"].is_object(), "dry: {status}");
+    let (code, _, err) = erase(&["erase", "gone", "--reason", "gdpr article 17"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("reason must be a code"), "{err}");
+
+    let (code, v, err) = erase(&["erase", "gone", "--reason", "gdprArticle17"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["announced"], true);
+    assert!(v["operator"].as_str().unwrap().starts_with("arn:aws:"));
+    let (_, status, _) = kyc(&moto, &["status", "gone"]);
+    assert!(
+        status["providers"].as_object().is_none_or(|p| p.is_empty()),
+        "{status}"
+    );
+    let got = received(&moto, &consumer).await;
+    let erased: Vec<&Value> = got
+        .iter()
+        .filter(|e| e["detail-type"] == "KYC customer erased")
+        .collect();
+    assert_eq!(erased.len(), 1, "{got:?}");
+    assert_eq!(erased[0]["detail"]["customerId"], "gone");
+    assert_eq!(erased[0]["detail"]["reason"], "gdprArticle17");
+    // Again: nothing more to do, no second event.
+    let (code, v, err) = erase(&["erase", "gone", "--reason", "gdprArticle17"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["alreadyErased"], true);
+    assert!(received(&moto, &consumer)
+        .await
+        .iter()
+        .all(|e| e["detail-type"] != "KYC customer erased"));
+}

@@ -5,11 +5,9 @@
 
 use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
 use kyc_aws::aws_sdk_dynamodb::Client;
-use kyc_aws::aws_sdk_secretsmanager;
 use kyc_core::chrono::{Duration, Utc};
-use kyc_core::crypto::Keyring;
 use kyc_core::intake::Provider;
-use kyc_integration_tests::keyrings::keyring;
+use kyc_integration_tests::keyrings::give_every_keyring_a_naming_key;
 use kyc_integration_tests::*;
 use kyc_lifecycle::aws::DynamoLifecycleStore;
 use kyc_lifecycle::erase::{
@@ -19,38 +17,6 @@ use kyc_lifecycle::store::{hold, LifecycleStore};
 use xpollens_callback::{build_endpoint, handle};
 
 const OP: &str = "arn:aws:sts::123456789012:assumed-role/kyc-operator/op1";
-
-/// Every keyring with a naming key (Xpollens' in the keyring form).
-async fn keyrings_with_naming_keys(config: &kyc_aws::aws_config::SdkConfig) -> NamingKeys {
-    use base64::Engine;
-    let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
-    let sm = aws_sdk_secretsmanager::Client::new(config);
-    for (secret, id, key, names) in [
-        (XPOLLENS_PAYLOAD_KEY_SECRET, "test-1", 42, 201),
-        (GOPAY_PAYLOAD_KEY_SECRET, "gp-1", 44, 202),
-    ] {
-        sm.put_secret_value()
-            .secret_id(secret)
-            .secret_string(format!(
-                r#"{{"currentKeyId":"{id}","keys":[{{"keyId":"{id}","key":"{}"}}],"namingKey":{{"keyId":"names-{id}","key":"{}"}}}}"#,
-                b64(key),
-                b64(names)
-            ))
-            .send()
-            .await
-            .unwrap();
-    }
-    let mut naming = NamingKeys::new();
-    for (p, secret) in [
-        (Provider::Xpollens, XPOLLENS_PAYLOAD_KEY_SECRET),
-        (Provider::TrustSign, TRUST_SIGN_PAYLOAD_KEY_SECRET),
-        (Provider::Gopay, GOPAY_PAYLOAD_KEY_SECRET),
-    ] {
-        let ring: Keyring = keyring(config, secret).await;
-        naming.insert(p, ring.naming_key().expect("a naming key").clone());
-    }
-    naming
-}
 
 async fn count(client: &Client, pk: &str) -> i32 {
     client
@@ -81,7 +47,7 @@ async fn an_erased_persons_retried_callback_is_dropped_and_another_customers_is_
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
-    let naming = keyrings_with_naming_keys(&config).await;
+    let naming = give_every_keyring_a_naming_key(&config).await;
     let client = Client::new(&config);
     // The callback function as its own role: its tombstone check and counter stay in its keys.
     let role = moto.sdk_config_for(Function::XpollensCallback).await;

@@ -94,3 +94,39 @@ pub async fn write_sealed_values(config: &SdkConfig, n: u8) {
         .await
         .unwrap();
 }
+
+/// After `provision`: every payload keyring with a naming key (Xpollens' moved to the keyring
+/// form, same payload key), as `kyc erase` needs them; returns the three naming keys.
+pub async fn give_every_keyring_a_naming_key(
+    config: &SdkConfig,
+) -> std::collections::BTreeMap<kyc_core::intake::Provider, kyc_core::crypto::NamingKey> {
+    use base64::Engine;
+    use kyc_core::intake::Provider;
+    let b64 = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let sm = kyc_aws::aws_sdk_secretsmanager::Client::new(config);
+    for (secret, id, key, names) in [
+        (crate::XPOLLENS_PAYLOAD_KEY_SECRET, "test-1", 42, 201),
+        (crate::GOPAY_PAYLOAD_KEY_SECRET, "gp-1", 44, 202),
+    ] {
+        sm.put_secret_value()
+            .secret_id(secret)
+            .secret_string(format!(
+                r#"{{"currentKeyId":"{id}","keys":[{{"keyId":"{id}","key":"{}"}}],"namingKey":{{"keyId":"names-{id}","key":"{}"}}}}"#,
+                b64(key),
+                b64(names)
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut naming = std::collections::BTreeMap::new();
+    for (p, secret) in [
+        (Provider::Xpollens, crate::XPOLLENS_PAYLOAD_KEY_SECRET),
+        (Provider::TrustSign, crate::TRUST_SIGN_PAYLOAD_KEY_SECRET),
+        (Provider::Gopay, crate::GOPAY_PAYLOAD_KEY_SECRET),
+    ] {
+        let ring = keyring(config, secret).await;
+        naming.insert(p, ring.naming_key().expect("a naming key").clone());
+    }
+    naming
+}
