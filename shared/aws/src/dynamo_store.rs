@@ -627,6 +627,30 @@ impl EventStore for DynamoStore {
         }
         Ok(merge_history(entries))
     }
+
+    async fn erased(
+        &self,
+        guard: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(guard))
+            .key("SK", s(keys::TOMBSTONE_SK))
+            .projection_expression("dropUntil")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+        let until = out
+            .item()
+            .and_then(|i| i.get("dropUntil"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok());
+        Ok(until.is_some_and(|u| at.timestamp() < u))
+    }
 }
 
 /// A stored history entry without its keys and index attributes.

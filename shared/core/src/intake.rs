@@ -233,6 +233,10 @@ pub trait EventStore: Send + Sync {
         subject: &str,
     ) -> Result<BTreeMap<Provider, ProviderState>, StoreError>;
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError>;
+    /// Whether the erasure tombstone `guard` ([`crate::erasure`]) drops events received at
+    /// `at` (consistent read): what a flow that starts something for a customer (a GoPay
+    /// consent) asks before it starts.
+    async fn erased(&self, guard: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
 /// Where an event store keeps a sealed raw body too large for its event item (DynamoDB items
@@ -483,6 +487,16 @@ impl EventStore for MemoryStore {
             .get(subject)
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn erased(&self, guard: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .tombstones
+            .get(guard)
+            .is_some_and(|(t, _)| t.drops(at)))
     }
 }
 

@@ -344,6 +344,9 @@ impl EventStore for CountingEvents {
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         self.inner.history(subject).await
     }
+    async fn erased(&self, guard: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.inner.erased(guard, at).await
+    }
 }
 
 #[cfg(test)]

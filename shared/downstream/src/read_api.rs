@@ -360,6 +360,13 @@ mod tests {
         async fn history(&self, _: &str) -> Result<Vec<HistoryEntry>, StoreError> {
             panic!("history read without an IAM attestation")
         }
+        async fn erased(
+            &self,
+            _: &str,
+            _: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, StoreError> {
+            panic!("tombstone read without an IAM attestation")
+        }
     }
 
     #[async_trait]

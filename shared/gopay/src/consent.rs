@@ -367,6 +367,8 @@ pub enum FailureReason {
     NotStored,
     /// Our store or secrets were unavailable.
     Unavailable,
+    /// The customer was erased (`kyc erase`) and its drop period runs: no consent is kept.
+    CustomerErased,
 }
 
 impl FailureReason {
@@ -384,6 +386,7 @@ impl FailureReason {
             FailureReason::ProfileLinkedElsewhere => "profile_linked_elsewhere",
             FailureReason::NotStored => "not_stored",
             FailureReason::Unavailable => "unavailable",
+            FailureReason::CustomerErased => "customer_erased",
         }
     }
 

@@ -325,6 +325,27 @@ impl ConsentEndpoint {
         }
     }
 
+    /// Whether the customer's GoPay tombstone (`kyc erase`) still drops its events. A keyring
+    /// without a naming key has no tombstones (`kyc erase` refuses without one).
+    async fn erased(&self, customer_id: &str) -> Result<bool, FailureReason> {
+        let keys = self.keys.get().await.map_err(|e| {
+            tracing::error!(error = %e, "gopay: payload key unavailable");
+            FailureReason::Unavailable
+        })?;
+        let Some(naming) = keys.naming_key() else {
+            return Ok(false);
+        };
+        let guard =
+            kyc_core::erasure::tombstone_pk(kyc_core::intake::Provider::Gopay, naming, customer_id);
+        self.events
+            .erased(&guard, (self.clock)())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "gopay: erasure tombstone not read");
+                FailureReason::Unavailable
+            })
+    }
+
     /// The browser to the failure page, with the reason.
     fn failure(&self, reason: FailureReason) -> Response {
         redirect(&failure_redirect(&self.failure_url, reason))
@@ -360,6 +381,16 @@ impl ConsentEndpoint {
                 Err(e) => return error(400, &e.to_string()),
             },
         };
+        match self.erased(customer_id).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return error(
+                    409,
+                    "this customer was erased (kyc erase): no consent starts while the erasure's drop period runs",
+                )
+            }
+            Err(_) => return error(503, "temporarily unavailable"),
+        }
         let credentials = match self.credentials.get().await {
             Ok(c) => c,
             Err(e) => {
@@ -531,7 +562,7 @@ impl ConsentEndpoint {
             Err(reason) => {
                 let status = match reason {
                     FailureReason::ExchangeFailed => 502,
-                    FailureReason::ProfileLinkedElsewhere => 409,
+                    FailureReason::ProfileLinkedElsewhere | FailureReason::CustomerErased => 409,
                     _ => 503,
                 };
                 refusal(status, "consent not stored", reason.as_str())
@@ -618,6 +649,10 @@ impl ConsentEndpoint {
         state_key: &str,
     ) -> Result<(), FailureReason> {
         let customer_id = pending.customer_id.as_str();
+        // Started before an erasure, completed after it: nothing is exchanged or kept.
+        if self.erased(customer_id).await? {
+            return Err(FailureReason::CustomerErased);
+        }
         let credentials = match self.credentials.get().await {
             Ok(c) => c,
             Err(e) => {

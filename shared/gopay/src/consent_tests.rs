@@ -527,3 +527,59 @@ async fn a_prefill_failure_is_counted_and_the_consent_url_goes_out_without_it() 
         .unwrap()
         .contains("prefill_id"));
 }
+
+// ----- an erased customer (kyc erase) ----------------------------------------------------------
+
+#[tokio::test]
+async fn an_erased_customer_starts_no_consent_and_one_started_before_is_not_kept() {
+    use kyc_core::crypto::{Keyring, NamingKey, PayloadKey};
+    use kyc_core::erasure::{tombstone_pk, Tombstone};
+    use kyc_core::secrets::Cached;
+    let h = Harness::new();
+    let mut endpoint = h.endpoint(CompletionMode::DirectCallback);
+    let naming = NamingKey::new("n1", [5; 32]).unwrap();
+    let ring = Keyring::new(PayloadKey::new("k", [9; 32]).unwrap(), vec![])
+        .with_naming_key(naming.clone());
+    endpoint.keys = Cached::new(
+        Harness::source(),
+        "k",
+        std::time::Duration::from_secs(300),
+        |_| Err("unused".to_string()),
+    )
+    .preloaded(ring);
+    let before = start(&endpoint, "gone", json!({})).await;
+    // What `kyc erase` writes first.
+    h.events.inner.put_tombstone(&Tombstone {
+        provider: Provider::Gopay,
+        providers: vec![Provider::Gopay],
+        partition: tombstone_pk(Provider::Gopay, &naming, "gone"),
+        erased_at: h.now(),
+        drop_until: h.now() + Duration::days(60),
+        reason: "gdprArticle17".into(),
+        event_digests: vec![],
+        events_erased: 0,
+    });
+    let resp = endpoint
+        .handle(&post("/gopay/consents", json!({"customerId": "gone"})))
+        .await;
+    assert_eq!(resp.status, 409, "{}", resp.body);
+    assert!(resp.body.contains("erased") && !resp.body.contains("gone"));
+    // Started before the erasure, completed after: nothing exchanged, nothing kept.
+    let code = h.gopay.issue_code("7301");
+    let resp = endpoint
+        .handle(&get(
+            "/gopay/callback",
+            format!("code={code}&state={before}"),
+        ))
+        .await;
+    assert_eq!(
+        (resp.status, location(&resp)),
+        (302, "https://app.example/failed?reason=customer_erased")
+    );
+    assert_eq!(h.gopay.exchanges(), 0);
+    assert!(h.store.profile_of_customer("gone").await.unwrap().is_none());
+    // Another customer is not concerned; and after the drop period, this one may start again.
+    start(&endpoint, "other", json!({})).await;
+    h.advance(Duration::days(61));
+    start(&endpoint, "gone", json!({})).await;
+}

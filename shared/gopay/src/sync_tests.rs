@@ -69,6 +69,13 @@ impl EventStore for FlakyEvents {
     ) -> Result<Vec<kyc_core::intake::HistoryEntry>, StoreError> {
         self.inner.history(subject).await
     }
+    async fn erased(
+        &self,
+        guard: &str,
+        at: kyc_core::chrono::DateTime<kyc_core::chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.erased(guard, at).await
+    }
 }
 
 pub(crate) struct Harness {

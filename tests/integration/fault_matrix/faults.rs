@@ -159,6 +159,18 @@ impl EventStore for FaultyEvents {
             store_err
         )
     }
+    async fn erased(
+        &self,
+        guard: &str,
+        at: kyc_core::chrono::DateTime<kyc_core::chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        inject!(
+            self.inj,
+            "events.erased",
+            self.inner.erased(guard, at).await,
+            store_err
+        )
+    }
 }
 
 pub struct FaultySecrets {

@@ -414,6 +414,13 @@ impl EventStore for SizeLimitedStore {
     ) -> Result<Vec<kyc_core::intake::HistoryEntry>, StoreError> {
         self.inner.history(subject).await
     }
+    async fn erased(
+        &self,
+        guard: &str,
+        at: kyc_core::chrono::DateTime<kyc_core::chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.erased(guard, at).await
+    }
 }
 
 fn limited(limit: usize) -> (Twins, Arc<SizeLimitedStore>) {
