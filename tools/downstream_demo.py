@@ -18,6 +18,7 @@ endpoint = os.environ["AWS_ENDPOINT_URL"]
 table = os.environ.get("TABLE_NAME", "kyc-hooks")
 bus = os.environ["EVENT_BUS_NAME"]
 QUEUE = "kyc-hooks-demo-consumer"
+ERASURES = "kyc-hooks-demo-erasures"
 
 
 def setup():
@@ -29,6 +30,12 @@ def setup():
     pattern = {"source": ["kyc-hooks"], "detail-type": ["KYC state changed"]}
     events.put_rule(Name="demo-consumer", EventBusName=bus, EventPattern=json.dumps(pattern))
     events.put_targets(Rule="demo-consumer", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    # A second consumer: erasures (kyc erase), to erase its own copies.
+    url = sqs.create_queue(QueueName=ERASURES)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["kyc-hooks"], "detail-type": ["KYC customer erased"]}
+    events.put_rule(Name="demo-erasures", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="demo-erasures", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
 
 
 def records(path):
@@ -65,6 +72,17 @@ def received():
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
+def erased():
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    url = sqs.get_queue_url(QueueName=ERASURES)["QueueUrl"]
+    for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        e = json.loads(m["Body"])
+        d = e["detail"]
+        print(f"   {e['detail-type']}: {d['customerId']} reason={d['reason']} providers={d['providers']} "
+              f"retentionOverridden={str(d['retentionOverridden']).lower()} dropUntil={d['dropUntil'][:10]} id={d['id'][:12]}")
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    {"setup": setup, "received": received}.get(cmd, lambda: records(sys.argv[2]))()
+    {"setup": setup, "received": received, "erased": erased}.get(cmd, lambda: records(sys.argv[2]))()

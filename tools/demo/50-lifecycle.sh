@@ -19,3 +19,18 @@ for c in demo-erik demo-dana; do
 done
 echo "== kyc history demo-dana: the bank's actions on the record (who, why)"
 "$KYC" history demo-dana | python3 -c 'import json,sys; [print("  ", a["at"][:19], a["action"].ljust(20), a["reason"].ljust(14), a["operator"]) for a in json.load(sys.stdin)["bank"]]'
+# Erasure (docs/lifecycle.md#erasure): an applicant asks to be forgotten; Xpollens then retries
+# one of their callbacks, which must not bring them back.
+echo "== erasure: kyc erase demo-dana --reason gdprArticle17 (under legal hold: refused, nothing written)"
+if out=$("$KYC" erase demo-dana --reason gdprArticle17 2>&1); then echo "   unexpected: $out"; exit 1; else echo "   -> ${out##*$'\n'}"; fi
+echo "== erasure: kyc erase demo-paul --reason gdprArticle17 --dry-run (the checks; what would go)"
+"$KYC" erase demo-paul --reason gdprArticle17 --dry-run |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print("   providers:", d["providers"], " tombstones:", d["tombstones"], " events:", d["eventsNamed"], " dropUntil:", d["dropUntil"][:10])'
+echo "== erasure: kyc erase demo-paul --reason gdprArticle17 (tombstones first, then every item and object version)"
+"$KYC" erase demo-paul --reason gdprArticle17 |
+  python3 -c 'import json,sys; d=json.load(sys.stdin); print("   deleted:", d["items"], " announced:", d["announced"], " by", d["operator"])'
+echo "== Xpollens retries demo-paul's user record (same Webhook-Id): dropped by the tombstone, nothing recorded"
+python tools/send_events.py "$URL" events/xpollens-34-paul-inprogress.json
+"$KYC" status demo-paul | python3 -c 'import json,sys; d=json.load(sys.stdin); print("   demo-paul providers left:", sorted(d.get("providers") or {}) or "none")'
+echo "== the erasures consumer received (erases its own copies by customerId)"
+python tools/downstream_demo.py erased
