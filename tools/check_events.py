@@ -53,6 +53,9 @@ def kind_of(event):
     if event.get("source") == "kyc-hooks" and event.get("detail-type") == "KYC decision changed":
         assert event["detail"]["schemaVersion"] == 1, "a decision event of schema version 1"
         return "published decision event"
+    if event.get("source") == "kyc-hooks" and event.get("detail-type") == "KYC customer erased":
+        assert event["detail"]["schemaVersion"] == 1, "an erasure event of schema version 1"
+        return "published erasure event"
     if event.get("detail-type") == "customer relationship ended":
         d = event["detail"]
         assert set(d) == {"customerId", "endedOn", "outcome"}, "core banking's message"

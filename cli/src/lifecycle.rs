@@ -262,6 +262,11 @@ pub async fn erase(args: Erase) -> Result<Value, Failure> {
             archive: args.objects.archive_bucket,
         },
     );
+    // The incoming archives' keys are sealed: the operator's Trust & Sign keyring opens them.
+    let store = match keyrings.get(&Provider::TrustSign) {
+        Some(ring) => store.with_trust_sign_keys(ring.clone()),
+        None => store,
+    };
     let events = BusAnnouncer(kyc_downstream::aws::eventbridge::EventBridgePublisher::new(
         &config, &args.bus,
     ));

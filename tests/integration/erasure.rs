@@ -10,9 +10,7 @@ use kyc_core::intake::Provider;
 use kyc_integration_tests::keyrings::give_every_keyring_a_naming_key;
 use kyc_integration_tests::*;
 use kyc_lifecycle::aws::DynamoLifecycleStore;
-use kyc_lifecycle::erase::{
-    erase, EraseError, EraseRequest, MemoryErasureEvents, NamingKeys, Refusal,
-};
+use kyc_lifecycle::erase::{erase, EraseError, EraseRequest, MemoryErasureEvents, Refusal};
 use kyc_lifecycle::store::{hold, LifecycleStore};
 use xpollens_callback::{build_endpoint, handle};
 
@@ -155,4 +153,126 @@ async fn an_erased_persons_retried_callback_is_dropped_and_another_customers_is_
     .unwrap();
     assert!(r.already_erased);
     assert_eq!(events.sent.lock().unwrap().len(), 1);
+}
+
+/// Every version of every object under `prefix`.
+async fn versions(s3: &kyc_aws::aws_sdk_s3::Client, bucket: &str, prefix: &str) -> usize {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    out.versions().len() + out.delete_markers().len()
+}
+
+#[tokio::test]
+async fn an_erasure_deletes_the_persons_trust_sign_archives_and_report_copies_and_no_others() {
+    use kyc_integration_tests::trust_sign::{
+        archive_settings, create_bucket, event, put, record_json, s3, BUCKET,
+    };
+    use trust_sign_gen::{write_archive, ArchiveOptions, Kind};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let naming = give_every_keyring_a_naming_key(&config).await;
+    let s3 = s3(&config);
+    create_bucket(&s3, BUCKET, true).await;
+    let processor = kyc_trust_sign::aws::build_processor(archive_settings(TABLE), &config);
+    for (customer, key, file) in [
+        (
+            "tess",
+            "incoming/Tess Martin 1.zip",
+            "7c1e0b6a-0000-4000-8000-000000000001",
+        ),
+        (
+            "tess",
+            "incoming/Tess Martin 2.zip",
+            "7c1e0b6a-0000-4000-8000-000000000002",
+        ),
+        (
+            "otto",
+            "incoming/Otto Keller.zip",
+            "7c1e0b6a-0000-4000-8000-000000000003",
+        ),
+    ] {
+        let mut bytes = Vec::new();
+        let opts = ArchiveOptions {
+            report_patch: Some(
+                serde_json::json!({"clientFile": {"externalId": customer, "uuid": file}}),
+            ),
+            ..ArchiveOptions::default()
+        };
+        write_archive(Kind::Full, &opts, &mut bytes).unwrap();
+        let up = put(&s3, BUCKET, key, bytes).await;
+        processor
+            .handle(&event(vec![record_json(BUCKET, &up)]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(versions(&s3, BUCKET, "incoming/Tess").await, 2);
+    assert_eq!(
+        versions(&s3, BUCKET, "processed/").await,
+        3,
+        "one report copy each"
+    );
+
+    // kyc erase's store: objects in the archive bucket, and the Trust & Sign keyring that
+    // opens the incoming archives' sealed keys.
+    let ts_keys =
+        kyc_integration_tests::keyrings::keyring(&config, TRUST_SIGN_PAYLOAD_KEY_SECRET).await;
+    let store = DynamoLifecycleStore::new(Client::new(&config), TABLE)
+        .with_objects(
+            std::sync::Arc::new(kyc_lifecycle::aws::S3ObjectVersions {
+                client: kyc_aws::s3_client(&config),
+            }),
+            kyc_lifecycle::aws::Buckets {
+                gopay: None,
+                archive: Some(BUCKET.into()),
+            },
+        )
+        .with_trust_sign_keys(ts_keys);
+    let r = erase(
+        &store,
+        &MemoryErasureEvents::default(),
+        &naming,
+        &EraseRequest::new("tess", "applicantRequest"),
+        OP,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(r.items["objectVersions"] >= 3, "{:?}", r.items);
+    assert_eq!(
+        versions(&s3, BUCKET, "incoming/Tess").await,
+        0,
+        "both archives, every version"
+    );
+    assert_eq!(
+        versions(&s3, BUCKET, "incoming/Otto").await,
+        1,
+        "another customer's stays"
+    );
+    assert_eq!(
+        versions(
+            &s3,
+            BUCKET,
+            "processed/7c1e0b6a-0000-4000-8000-000000000003/"
+        )
+        .await,
+        1,
+        "only otto's report copy is left"
+    );
+    assert_eq!(versions(&s3, BUCKET, "processed/").await, 1);
+    assert_eq!(
+        count(&client_of(&config), "TS#C#otto").await,
+        2,
+        "otto's state and entry"
+    );
+    assert_eq!(count(&client_of(&config), "TS#C#tess").await, 0);
+}
+
+fn client_of(config: &kyc_aws::aws_config::SdkConfig) -> Client {
+    Client::new(config)
 }

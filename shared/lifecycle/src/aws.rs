@@ -35,6 +35,9 @@ pub struct DynamoLifecycleStore {
     table: String,
     items: DynamoStore,
     objects: Option<(std::sync::Arc<dyn ObjectVersions>, Buckets)>,
+    /// The Trust & Sign keyring, to open the sealed archive keys of the customer's events
+    /// (`kyc erase` holds it; the sweep's role does not).
+    trust_sign_keys: Option<kyc_core::crypto::Keyring>,
 }
 
 /// The buckets whose objects name a customer by key (the Xpollens body bucket is named by each
@@ -55,7 +58,51 @@ impl DynamoLifecycleStore {
             client,
             table,
             objects: None,
+            trust_sign_keys: None,
         }
+    }
+
+    /// Also deletes every version of the incoming Trust & Sign archives the customer's events
+    /// name (their keys are sealed under this keyring: only an operator who holds it reaches
+    /// them).
+    pub fn with_trust_sign_keys(mut self, keys: kyc_core::crypto::Keyring) -> Self {
+        self.trust_sign_keys = Some(keys);
+        self
+    }
+
+    /// The incoming archive and the report copy a Trust & Sign event item's sealed descriptor
+    /// names.
+    fn archive_of(&self, item: &HashMap<String, Av>) -> Result<Vec<ObjectRef>, StoreError> {
+        let (Some(keys), Some(sealed), Some(id)) = (
+            &self.trust_sign_keys,
+            text(item, "sealedBody"),
+            text(item, "eventId"),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let subject = text(item, "subject");
+        let aad =
+            kyc_core::intake::EventRecord::body_aad(Provider::TrustSign, &id, subject.as_deref());
+        let opened = keys
+            .open(&aad, &sealed)
+            .map_err(|e| StoreError::Corrupt(format!("Trust & Sign descriptor: {e}")))?;
+        let descriptor: serde_json::Value = serde_json::from_slice(&opened)
+            .map_err(|_| StoreError::Corrupt("Trust & Sign descriptor is not JSON".into()))?;
+        let object = &descriptor["object"];
+        let Some(bucket) = object["bucket"].as_str() else {
+            return Ok(Vec::new());
+        };
+        Ok(
+            [object["key"].as_str(), descriptor["processedKey"].as_str()]
+                .into_iter()
+                .flatten()
+                .map(|key| ObjectRef {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    prefix: false,
+                })
+                .collect(),
+        )
     }
 
     /// Deletes the customers' objects too (every version), in these buckets.
@@ -86,6 +133,9 @@ impl DynamoLifecycleStore {
             .collect();
         for chunk in events.chunks(100) {
             for item in self.items.batch_get(chunk).await? {
+                if text(&item, "provider").as_deref() == Some(Provider::TrustSign.as_str()) {
+                    found.extend(self.archive_of(&item)?);
+                }
                 let Some(location) = text(&item, "bodyRef") else {
                     continue;
                 };
