@@ -24,7 +24,7 @@ use kyc_aws::aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use kyc_aws::{s3_client, DynamoStore, S3BodyStore};
 use kyc_core::auth::{Credential, CredentialSet};
 use kyc_core::chrono::{DateTime, TimeZone, Utc};
-use kyc_core::crypto::{Keyring, PayloadKey};
+use kyc_core::crypto::{Keyring, NamingKey, PayloadKey};
 use kyc_core::intake::{EventId, EventStore, WritePlan};
 use kyc_core::secrets::{Cached, StaticSecrets};
 use kyc_xpollens::delivery::{Channel, Recorder};
@@ -150,7 +150,13 @@ fn now() -> DateTime<Utc> {
 }
 
 impl Handler {
+    /// As deployed: the keyring has its naming key, so every transaction carries the erasure
+    /// tombstone's condition (`kyc_core::erasure`).
     fn new() -> Self {
+        Self::with_erasure_guard(true)
+    }
+
+    fn with_erasure_guard(guard: bool) -> Self {
         let sdk = AnsweringClient::default();
         let config = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -172,6 +178,11 @@ impl Handler {
             )))
         };
         let keys = Keyring::new(PayloadKey::new("bench", [7; 32]).unwrap(), vec![]);
+        let keys = if guard {
+            keys.with_naming_key(NamingKey::new("bench-names", [8; 32]).unwrap())
+        } else {
+            keys
+        };
         let creds = CredentialSet::new(vec![
             Credential::from_secret_json(
                 r#"{"scheme":"basic","username":"xpollens","password":"current-password"}"#,
@@ -445,6 +456,27 @@ fn main() {
                 None,
             ));
         }
+    }
+    // The erasure tombstone's condition (one ConditionCheck and a keyed name per transaction),
+    // side by side: the same handler with a keyring without its naming key.
+    let bare = Handler::with_erasure_guard(false);
+    for (name, body, _) in bodies().into_iter().take(1) {
+        let (with, _) = per_call_us(301, || {
+            black_box(h.handle(&h.event(&body)));
+        });
+        let (without, _) = per_call_us(301, || {
+            black_box(bare.handle(&bare.event(&body)));
+        });
+        eprintln!("{name}: erasure guard on {with:.1} us, off {without:.1} us (includes building the event)");
+        figures.push(bench_results::figure(
+            &format!(
+                "CPU per callback ({name}): erasure guard on / off, event built each call (ratio)"
+            ),
+            "reported",
+            ((with / without) * 1000.0).round() / 1000.0,
+            "x",
+            None,
+        ));
     }
     bench_results::write("callback-cpu", figures);
 }
