@@ -161,7 +161,8 @@ impl DigestStore for MemoryDigests {
             .unwrap()
             .get(hour)
             .map(|v| StoredDigest {
-                seal: v.last().cloned().expect("a version"),
+                // The first version is the one sealed; a later one is a replacement (flagged).
+                seal: v.first().cloned().expect("a version"),
                 versions: v.len(),
             }))
     }

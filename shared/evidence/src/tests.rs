@@ -209,9 +209,10 @@ async fn a_replaced_or_altered_digest_and_a_broken_chain_are_found() {
         let nine = o.get("2026-12-06T09").unwrap()[0].clone();
         let forged = HourSeal::new(&nine.hour, nine.leaves[1..].to_vec(), None, nine.sealed_at);
         o.get_mut("2026-12-06T09").unwrap().push(forged);
-        // Altered in place: a root that is not its leaves'.
+        // Altered in place: a root that is not its leaves', and a chain link to another root.
         let ten = o.get_mut("2026-12-06T10").unwrap();
         ten[0].root = [9; 32];
+        ten[0].previous_root = Some([8; 32]);
     }
     let r = verify(&h, &d, &hours()).await.unwrap();
     assert!(r.tampering.contains(&Finding::DigestReplaced {
