@@ -73,9 +73,13 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     }
     let received = Utc::now();
     let hour = hour_of(received);
-    let history = DynamoHistory::new(client.clone(), TABLE);
+    // The seal as its own role (its keys are checked against the template).
+    let role = moto.sdk_config_for(Function::EvidenceSeal).await;
+    let history = DynamoHistory::new(Client::new(&role), TABLE);
+    // `kyc verify` runs as an operator (it reads the deletion records too).
+    let operator = DynamoHistory::new(client.clone(), TABLE);
     let digests = S3Digests {
-        client: s3.clone(),
+        client: kyc_aws::s3_client(&role),
         bucket: LOCKED.into(),
         lock_mode: lock_mode("COMPLIANCE").unwrap(),
         lock_days: 1,
@@ -91,7 +95,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     .unwrap();
     assert_eq!(r.entries, 5, "{r:?}");
     let hours = vec![hour.clone()];
-    let clean = verify(&history, &digests, &hours).await.unwrap();
+    let clean = verify(&operator, &digests, &hours).await.unwrap();
     assert!(clean.is_clean(), "{:?}", clean.tampering);
     assert_eq!((clean.leaves_checked, clean.entries_checked), (5, 5));
 
@@ -134,7 +138,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     )
     .await
     .unwrap();
-    let after_erasure = verify(&history, &digests, &hours).await.unwrap();
+    let after_erasure = verify(&operator, &digests, &hours).await.unwrap();
     assert!(after_erasure.is_clean(), "{:?}", after_erasure.tampering);
     assert_eq!(after_erasure.explained.len(), 1);
     assert_eq!(after_erasure.explained[0].rule, "erasure");
@@ -190,7 +194,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         .send()
         .await
         .unwrap();
-    let found = verify(&history, &digests, &hours).await.unwrap();
+    let found = verify(&operator, &digests, &hours).await.unwrap();
     let mut kinds: Vec<&str> = found
         .tampering
         .iter()
@@ -225,7 +229,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         .send()
         .await
         .unwrap();
-    let replaced = verify(&history, &digests, &hours).await.unwrap();
+    let replaced = verify(&operator, &digests, &hours).await.unwrap();
     assert!(replaced.tampering.contains(&Finding::DigestReplaced {
         hour: hour.clone(),
         versions: 2
