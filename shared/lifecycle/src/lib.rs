@@ -66,6 +66,10 @@ pub struct Lifecycle {
     /// Set when the deletion is an erasure (`kyc erase`), not the end of a retention period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erasure: Option<Erasure>,
+    /// The customer's object versions in S3 when the end was recorded, by provider (the
+    /// retention report counts them from the due index).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<Provider, u64>,
 }
 
 /// An erasure under way (`kyc erase`): why, and whether it overrode a running retention.
@@ -97,6 +101,9 @@ pub struct Deleting {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
+    /// Whose data it is (the retention report counts objects by provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
     pub bucket: String,
     pub key: String,
     /// `key` is a prefix: every object under it.
@@ -165,6 +172,7 @@ impl RelationshipEnd {
             version: previous.map_or(0, |p| p.version) + 1,
             deleting: None,
             erasure: None,
+            objects: BTreeMap::new(),
         })
     }
 
