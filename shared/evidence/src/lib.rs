@@ -15,6 +15,7 @@ kyc_test_log::install!();
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod export;
 pub mod leaf;
 pub mod merkle;
 pub mod seal;
