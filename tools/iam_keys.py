@@ -35,6 +35,7 @@ FUNCTIONS = {
     "kyc-read-api": "KycReadApiFunction",
     "state-publisher": "StatePublisherFunction",
     "lifecycle": "LifecycleFunction",
+    "evidence-seal": "EvidenceSealFunction",
 }
 
 # One key of every area of the table (new layout), and which provider roles own it.

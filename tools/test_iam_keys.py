@@ -27,6 +27,7 @@ BASELINE = [
     note("kyc-read-api", "dynamodb:BatchGetItem", ["XP#C#a", "TS#C#a", "GP#C#a"]),
     note("state-publisher", "dynamodb:PutItem", ["C#a"]),
     note("lifecycle", "dynamodb:Query", ["DELETE#1"], index="GSI1"),
+    note("evidence-seal", "dynamodb:Query", ["HOUR#2026-12-06T10#00"], index="GSI1"),
 ]
 
 

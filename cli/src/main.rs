@@ -20,6 +20,7 @@ use std::process::ExitCode;
 mod customer;
 mod decision;
 mod downstream;
+mod evidence;
 mod failure;
 mod gopay;
 mod keys;
@@ -95,6 +96,9 @@ enum Command {
     Retention(RetentionCommand),
     /// Print a customer's history, oldest first.
     History(CustomerReport),
+    /// Check the history against its sealed hours: anything added, changed, removed or moved
+    /// after its hour was sealed (exit 1), and the bank's deletions explained.
+    Verify(evidence::Verify),
     /// Re-publish state-change events from the stored state (same ids as the live events).
     Publish(downstream::Publish),
     /// Re-seal every stored value not yet v2 under its provider's current payload key
@@ -354,6 +358,7 @@ fn main() -> ExitCode {
         }
         Command::Hold(args) => runtime().block_on(lifecycle::hold(args)),
         Command::Erase(args) => runtime().block_on(lifecycle::erase(args)),
+        Command::Verify(args) => runtime().block_on(evidence::verify(args)),
         Command::Release(args) => runtime().block_on(lifecycle::release(args)),
         Command::Retention(RetentionCommand::Report(args)) => {
             runtime().block_on(lifecycle::report(args))

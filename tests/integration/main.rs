@@ -11,6 +11,7 @@ mod decision;
 mod downstream;
 mod encryption_at_rest;
 mod erasure;
+mod evidence;
 mod fault_matrix;
 mod gopay_consent;
 mod gopay_sync;

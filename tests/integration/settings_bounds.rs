@@ -70,6 +70,11 @@ fn baseline(function: &str) -> Vec<(&'static str, &'static str)> {
         "state-publisher" => vec![("EVENT_BUS_NAME", "kyc-state")],
         "kyc-read-api" => vec![("TABLE_NAME", "t")],
         "lifecycle" => vec![("TABLE_NAME", "t")],
+        "evidence-seal" => vec![
+            ("TABLE_NAME", "t"),
+            ("EVIDENCE_BUCKET", "b"),
+            ("EVIDENCE_LOCK_MODE", "GOVERNANCE"),
+        ],
         other => panic!("{other}: give this test its environment and settings parser"),
     }
 }
@@ -85,6 +90,7 @@ fn parse(function: &str, env: &Env) -> Result<(), SettingsError> {
         "state-publisher" => state_publisher::Settings::from_env(env).map(drop),
         "kyc-read-api" => kyc_read_api::Settings::from_env(env).map(drop),
         "lifecycle" => lifecycle::Settings::from_env(env).map(drop),
+        "evidence-seal" => evidence_seal::Settings::from_env(env).map(drop),
         other => panic!("{other}: give this test its environment and settings parser"),
     }
 }

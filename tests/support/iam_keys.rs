@@ -34,6 +34,7 @@ pub enum Function {
     StatePublisher,
     KycReadApi,
     Lifecycle,
+    EvidenceSeal,
 }
 
 impl Function {
@@ -47,6 +48,7 @@ impl Function {
             Function::StatePublisher => "state-publisher",
             Function::KycReadApi => "kyc-read-api",
             Function::Lifecycle => "lifecycle",
+            Function::EvidenceSeal => "evidence-seal",
         }
     }
 }

@@ -1,0 +1,170 @@
+//! The in-memory twin of [`HistorySource`]: entries by hour, salts by customer, deletion
+//! records, the chain pointer; and helpers that do to it what an intruder with table access
+//! could (tests).
+
+use crate::leaf::Entry;
+use crate::seal::{hour_of, ChainPointer, HistorySource};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kyc_core::evidence::DeletionRecord;
+use kyc_core::intake::StoreError;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Tables {
+    /// hour → entries.
+    entries: BTreeMap<String, Vec<Entry>>,
+    /// customer → salt.
+    salts: BTreeMap<String, Vec<u8>>,
+    records: Vec<DeletionRecord>,
+    chain: Option<ChainPointer>,
+}
+
+/// The twin.
+#[derive(Default)]
+pub struct MemoryHistory {
+    tables: Mutex<Tables>,
+}
+
+/// The customer of a provider partition (`<P>#C#<id>`), as the twin knows no aliases.
+fn customer_of(pk: &str) -> Option<String> {
+    kyc_core::keys::parse_customer_pk(pk).map(|(_, c)| c)
+}
+
+impl MemoryHistory {
+    /// A history entry received at `at`.
+    pub fn add(&self, pk: &str, sk: &str, at: DateTime<Utc>, item: serde_json::Value) {
+        self.tables
+            .lock()
+            .unwrap()
+            .entries
+            .entry(hour_of(at))
+            .or_default()
+            .push(Entry {
+                pk: pk.into(),
+                sk: sk.into(),
+                item,
+            });
+    }
+
+    /// Applies `f` to the entry with these keys (an edit with table access).
+    pub fn edit(&self, pk: &str, sk: &str, f: impl FnOnce(&mut Entry)) {
+        let mut t = self.tables.lock().unwrap();
+        let e = t
+            .entries
+            .values_mut()
+            .flatten()
+            .find(|e| e.pk == pk && e.sk == sk)
+            .expect("the entry");
+        f(e);
+    }
+
+    /// Removes the entry with these keys.
+    pub fn remove(&self, pk: &str, sk: &str) -> Entry {
+        let mut t = self.tables.lock().unwrap();
+        for list in t.entries.values_mut() {
+            if let Some(i) = list.iter().position(|e| e.pk == pk && e.sk == sk) {
+                return list.remove(i);
+            }
+        }
+        panic!("no such entry")
+    }
+
+    /// Moves an entry to other keys and hour, content unchanged (reordering).
+    pub fn move_to(&self, pk: &str, sk: &str, new_sk: &str, at: DateTime<Utc>) {
+        let mut e = self.remove(pk, sk);
+        e.sk = new_sk.into();
+        self.tables
+            .lock()
+            .unwrap()
+            .entries
+            .entry(hour_of(at))
+            .or_default()
+            .push(e);
+    }
+
+    /// What the lifecycle does: records the deletion, removes the entries and the salt.
+    pub fn delete_customer(&self, customer: &str, record: DeletionRecord) {
+        let mut t = self.tables.lock().unwrap();
+        for list in t.entries.values_mut() {
+            list.retain(|e| customer_of(&e.pk).as_deref() != Some(customer));
+        }
+        t.salts.remove(customer);
+        t.records.push(record);
+    }
+
+    pub fn salt_of(&self, customer: &str) -> Option<Vec<u8>> {
+        self.tables.lock().unwrap().salts.get(customer).cloned()
+    }
+}
+
+#[async_trait]
+impl HistorySource for MemoryHistory {
+    async fn entries_of_hour(&self, hour: &str) -> Result<Vec<Entry>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .unwrap()
+            .entries
+            .get(hour)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn salt_for(&self, pk: &str, create: bool) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(customer) = customer_of(pk) else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut t = self.tables.lock().unwrap();
+        if create && !t.salts.contains_key(&customer) {
+            t.salts
+                .insert(customer.clone(), rand::random::<[u8; 32]>().to_vec());
+        }
+        Ok(t.salts.get(&customer).cloned())
+    }
+
+    async fn deletion_records(&self, since_day: &str) -> Result<Vec<DeletionRecord>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .unwrap()
+            .records
+            .iter()
+            .filter(|r| r.at.format("%Y-%m-%d").to_string().as_str() >= since_day)
+            .cloned()
+            .collect())
+    }
+
+    async fn hours_of_customer(&self, customer: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .unwrap()
+            .entries
+            .iter()
+            .filter(|(_, list)| {
+                list.iter()
+                    .any(|e| customer_of(&e.pk).as_deref() == Some(customer))
+            })
+            .map(|(h, _)| h.clone())
+            .collect())
+    }
+
+    async fn chain(&self) -> Result<Option<ChainPointer>, StoreError> {
+        Ok(self.tables.lock().unwrap().chain.clone())
+    }
+
+    async fn advance_chain(
+        &self,
+        from: Option<&ChainPointer>,
+        to: &ChainPointer,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        if t.chain.as_ref() != from {
+            return Ok(false);
+        }
+        t.chain = Some(to.clone());
+        Ok(true)
+    }
+}

@@ -1,0 +1,242 @@
+//! The hourly seal and `kyc verify` on moto (which enforces Object Lock): real callbacks'
+//! history sealed into a locked bucket; a changed, a removed, an inserted and a moved entry are
+//! each found; an erasure is explained, not flagged; a digest cannot be deleted, and a
+//! replacement is found.
+
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
+use kyc_aws::aws_sdk_dynamodb::Client;
+use kyc_aws::aws_sdk_s3;
+use kyc_core::chrono::{Duration, Utc};
+use kyc_evidence::aws::{lock_mode, DynamoHistory, S3Digests};
+use kyc_evidence::seal::{hour_of, run, DigestStore, SealSettings};
+use kyc_evidence::verify::{verify, Finding};
+use kyc_integration_tests::keyrings::give_every_keyring_a_naming_key;
+use kyc_integration_tests::*;
+use kyc_lifecycle::aws::DynamoLifecycleStore;
+use kyc_lifecycle::erase::{erase, EraseRequest, MemoryErasureEvents};
+use std::collections::HashMap;
+use xpollens_callback::{build_endpoint, handle};
+
+const LOCKED: &str = "kyc-hooks-evidence";
+const OP: &str = "arn:aws:sts::123456789012:assumed-role/kyc-operator/op1";
+
+pub async fn create_locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket()
+        .bucket(bucket)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the evidence bucket");
+}
+
+async fn history_items(client: &Client, pk: &str) -> Vec<HashMap<String, Av>> {
+    client
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :h)")
+        .expression_attribute_values(":pk", Av::S(pk.into()))
+        .expression_attribute_values(":h", Av::S("HIST#".into()))
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let client = Client::new(&config);
+    let s3 = kyc_aws::s3_client(&config);
+    create_locked_bucket(&s3, LOCKED).await;
+    let endpoint = build_endpoint(&settings(TABLE), &config).unwrap();
+    for (id, customer, status) in [
+        ("al-1", "alice", "Pending"),
+        ("al-2", "alice", "Complete"),
+        ("bo-1", "bob", "Pending"),
+        ("ca-1", "carol", "Pending"),
+        ("ca-2", "carol", "Incomplete"),
+    ] {
+        let d = Delivery::new(
+            id,
+            "12/11/2026 09:00:00 +00:00",
+            &format!(r#"{{"type":"4","status":"{status}","appUserId":"{customer}"}}"#),
+        );
+        assert_eq!(handle(&endpoint, d.request()).await.unwrap().status(), 202);
+    }
+    let received = Utc::now();
+    let hour = hour_of(received);
+    // The seal as its own role (its keys are checked against the template).
+    let role = moto.sdk_config_for(Function::EvidenceSeal).await;
+    let history = DynamoHistory::new(Client::new(&role), TABLE);
+    // `kyc verify` runs as an operator (it reads the deletion records too).
+    let operator = DynamoHistory::new(client.clone(), TABLE);
+    let digests = S3Digests {
+        client: kyc_aws::s3_client(&role),
+        bucket: LOCKED.into(),
+        lock_mode: lock_mode("COMPLIANCE").unwrap(),
+        lock_days: 1,
+    };
+    // Two hours on, the hour of the callbacks is sealed (the chain starts with it).
+    let r = run(
+        &history,
+        &digests,
+        SealSettings::default(),
+        received + Duration::minutes(81),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.entries, 5, "{r:?}");
+    let hours = vec![hour.clone()];
+    let clean = verify(&operator, &digests, &hours).await.unwrap();
+    assert!(clean.is_clean(), "{:?}", clean.tampering);
+    assert_eq!((clean.leaves_checked, clean.entries_checked), (5, 5));
+
+    // The digest is locked: deleting its version is refused.
+    let key = S3Digests::key(&hour);
+    let version = s3
+        .list_object_versions()
+        .bucket(LOCKED)
+        .prefix(&key)
+        .send()
+        .await
+        .unwrap()
+        .versions()[0]
+        .version_id()
+        .unwrap()
+        .to_string();
+    let deleted = s3
+        .delete_object()
+        .bucket(LOCKED)
+        .key(&key)
+        .version_id(&version)
+        .bypass_governance_retention(true)
+        .send()
+        .await;
+    assert!(
+        deleted.is_err(),
+        "a locked digest version cannot be deleted"
+    );
+
+    // An erasure: explained by its deletion record, not flagged.
+    let naming = give_every_keyring_a_naming_key(&config).await;
+    let store = DynamoLifecycleStore::new(client.clone(), TABLE);
+    erase(
+        &store,
+        &MemoryErasureEvents::default(),
+        &naming,
+        &EraseRequest::new("bob", "gdprArticle17"),
+        OP,
+        received + Duration::minutes(90),
+    )
+    .await
+    .unwrap();
+    let after_erasure = verify(&operator, &digests, &hours).await.unwrap();
+    assert!(after_erasure.is_clean(), "{:?}", after_erasure.tampering);
+    assert_eq!(after_erasure.explained.len(), 1);
+    assert_eq!(after_erasure.explained[0].rule, "erasure");
+
+    // Someone with table access: changes alice's first entry, removes her second, inserts one
+    // for carol, and moves carol's first to another time.
+    let alice = history_items(&client, "XP#C#alice").await;
+    let mut changed = alice[0].clone();
+    changed.insert("outcome".into(), Av::S("not applied: forged".into()));
+    client
+        .put_item()
+        .table_name(TABLE)
+        .set_item(Some(changed))
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_item()
+        .table_name(TABLE)
+        .key("PK", alice[1]["PK"].clone())
+        .key("SK", alice[1]["SK"].clone())
+        .send()
+        .await
+        .unwrap();
+    let carol = history_items(&client, "XP#C#carol").await;
+    let mut inserted = carol[1].clone();
+    let forged_sk = carol[1]["SK"].as_s().unwrap().replace("ca-2", "ca-9");
+    inserted.insert("SK".into(), Av::S(forged_sk.clone()));
+    inserted.insert("eventId".into(), Av::S("ca-9".into()));
+    client
+        .put_item()
+        .table_name(TABLE)
+        .set_item(Some(inserted))
+        .send()
+        .await
+        .unwrap();
+    let mut moved = carol[0].clone();
+    let old_sk = carol[0]["SK"].as_s().unwrap().clone();
+    let moved_sk = old_sk.replace("ca-1", "ca-1-moved");
+    moved.insert("SK".into(), Av::S(moved_sk.clone()));
+    client
+        .put_item()
+        .table_name(TABLE)
+        .set_item(Some(moved))
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_item()
+        .table_name(TABLE)
+        .key("PK", Av::S("XP#C#carol".into()))
+        .key("SK", Av::S(old_sk))
+        .send()
+        .await
+        .unwrap();
+    let found = verify(&operator, &digests, &hours).await.unwrap();
+    let mut kinds: Vec<&str> = found
+        .tampering
+        .iter()
+        .map(|f| match f {
+            Finding::Changed { .. } => "changed",
+            Finding::Removed { .. } => "removed",
+            Finding::Added { .. } => "added",
+            Finding::Moved { .. } => "moved",
+            _ => "other",
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec!["added", "changed", "moved", "removed"],
+        "{:?}",
+        found.tampering
+    );
+    assert!(found.tampering.contains(&Finding::Added {
+        hour: hour.clone(),
+        pk: "XP#C#carol".into(),
+        sk: forged_sk
+    }));
+    assert_eq!(found.explained.len(), 1, "the erasure is still explained");
+
+    // A digest overwritten (a new version: the lock keeps the old one) is found.
+    s3.put_object()
+        .bucket(LOCKED)
+        .key(&key)
+        .body(b"{}".to_vec().into())
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let replaced = verify(&operator, &digests, &hours).await.unwrap();
+    assert!(replaced.tampering.contains(&Finding::DigestReplaced {
+        hour: hour.clone(),
+        versions: 2
+    }));
+    // The sealer never writes over it.
+    assert!(!digests
+        .put_new(&digests.get(&hour).await.unwrap().unwrap().seal)
+        .await
+        .unwrap());
+}
