@@ -33,7 +33,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::Deserialize;
 
-/// Why a key could not be built or a sealed value not opened. Never carries key material or plaintext.
+/// Why a key could not be built or a value not opened. Never holds key material or plaintext.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     /// The payload key secret is malformed (says how, never what).
@@ -454,7 +454,7 @@ impl Keyring {
         Self::try_new(current, retired).expect("key ids are unique")
     }
 
-    /// A keyring of the current key and the retired ones; refuses a key id reused with other material.
+    /// A keyring of the current and retired keys; refuses a key id reused with other material.
     pub fn try_new(current: PayloadKey, retired: Vec<PayloadKey>) -> Result<Self, KeyringError> {
         let mut keys = vec![current];
         for k in retired {

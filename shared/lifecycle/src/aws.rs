@@ -30,7 +30,7 @@ use kyc_core::intake::{Provider, StoreError};
 use kyc_core::keys;
 use std::collections::{BTreeMap, HashMap};
 
-/// The DynamoDB (and S3) adapter of [`LifecycleStore`](crate::store::LifecycleStore): lifecycle items, holds, deletions and erasures.
+/// The DynamoDB (and S3) adapter of [`LifecycleStore`]: lifecycle items, holds, deletions.
 pub struct DynamoLifecycleStore {
     client: Client,
     table: String,

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, Delete, Put, TransactWriteIt
 use kyc_aws::attribute::{from_attribute, to_attribute};
 use std::collections::HashMap;
 
-/// The DynamoDB adapter of [`TableItems`](crate::TableItems): the deployed table, scanned and rewritten.
+/// The DynamoDB adapter of [`TableItems`]: the deployed table, scanned and rewritten.
 pub struct DynamoTableItems {
     client: aws_sdk_dynamodb::Client,
     table: String,

@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use kyc_aws::attribute::from_attribute;
 use std::collections::HashMap;
 
-/// The DynamoDB and S3 adapter of [`SealedItems`](crate::SealedItems): the table and the body bucket.
+/// The DynamoDB and S3 adapter of [`SealedItems`]: the table and the body bucket.
 pub struct DynamoSealedItems {
     ddb: aws_sdk_dynamodb::Client,
     s3: aws_sdk_s3::Client,

@@ -11,7 +11,7 @@ use crate::queue::{Oversized, QueueAnswer, MAX_PAGE_BYTES, OVERSIZED_PREFIX_BYTE
 use kyc_core::redact::Secret;
 use sha2::Digest;
 
-/// The reqwest adapter of [`ApiTransport`](crate::api::ApiTransport).
+/// The reqwest adapter of [`ApiTransport`].
 pub struct ReqwestApiTransport {
     client: reqwest::Client,
 }

@@ -10,7 +10,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-/// The EventBridge adapter of [`EventPublisher`](crate::EventPublisher): publishes on one bus.
+/// The EventBridge adapter of [`EventPublisher`]: publishes on one bus.
 pub struct EventBridgePublisher {
     client: Client,
     bus: String,

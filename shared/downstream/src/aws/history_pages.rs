@@ -13,7 +13,7 @@ use kyc_core::intake::{HistoryEntry, Provider, StoreError};
 use kyc_core::keys::{self, HistoryPosition, HISTORY_END, HISTORY_PREFIX};
 use kyc_core::legacy_keys::{self, LegacyKeyLayout};
 
-/// The DynamoDB adapter of [`HistoryPages`](crate::read_api::HistoryPages): a customer's history, a page at a time.
+/// The DynamoDB adapter of [`HistoryPages`]: a customer's history, a page at a time.
 pub struct DynamoHistoryPages {
     client: Client,
     table: String,

@@ -147,7 +147,7 @@ fn profile_key(id: &ClientProfileId) -> HashMap<String, Av> {
     ])
 }
 
-/// The DynamoDB adapter of [`GoPayStore`](crate::store::GoPayStore): profiles, consent states and the due index.
+/// The DynamoDB adapter of [`GoPayStore`]: profiles, consent states and the due index.
 pub struct DynamoGoPayStore {
     client: Client,
     table: String,
