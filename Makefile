@@ -103,6 +103,7 @@ bench: tools
 	cargo bench -p xpollens-callback --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
 	cargo run --profile bench-tools -p kyc-integration-tests --bin measure-aws-calls
 	cargo run --profile bench-tools -p kyc-integration-tests --bin decision-latency-bench -- 50
+	cargo run --profile bench-tools -p kyc-integration-tests --bin evidence-seal-bench -- 10000
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-twin-bench
 	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32
 	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-drain-bench -- 300
