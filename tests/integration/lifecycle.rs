@@ -175,6 +175,9 @@ async fn the_sweep_deletes_a_due_customer_and_keeps_a_held_and_a_returning_one()
         .await
         .unwrap();
     assert_eq!(report.falling_due[&400]["customer"]["xpollens"], 3);
+    // gone#1's two large bodies and its GoPay PDFs (two versions), from the due index.
+    assert_eq!(report.objects_falling_due[&400]["customer"]["xpollens"], 2);
+    assert_eq!(report.objects_falling_due[&400]["customer"]["gopay"], 2);
     assert!(!report.falling_due.contains_key(&365), "due in 366 days");
 
     // The day before: nothing.

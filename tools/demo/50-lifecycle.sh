@@ -10,7 +10,7 @@ echo
 echo "== kyc hold demo-dana --reason LEGAL-DEMO-1 (a legal hold: no deletion until released)"
 "$KYC" hold demo-dana --reason LEGAL-DEMO-1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  ", d["customer"], "held:", d["hold"]["reason"])'
 echo "== kyc retention report (from the due index)"
-"$KYC" retention report | python3 -c 'import json,sys; d=json.load(sys.stdin); print("   overdue:", d["overdue"], " within 30 days:", json.dumps(d["fallingDue"].get("30", {})))'
+"$KYC" retention report | python3 -c 'import json,sys; d=json.load(sys.stdin); print("   overdue:", d["overdue"], " within 30 days:", json.dumps(d["fallingDue"].get("30", {})), " objects:", json.dumps(d["objectsFallingDue"].get("30", {})))'
 echo "== the daily sweep (EventBridge Scheduler input) -> lifecycle"
 cargo lambda invoke lifecycle --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --data-file events/lifecycle-sweep-scheduled.json |
   python3 -c 'import json,sys; r=json.load(sys.stdin); print("  ", {k: r[k] for k in ("due","deleted","held","reopened","gopayConsentLive")}, "items:", r["items"])'

@@ -99,6 +99,7 @@ impl DynamoLifecycleStore {
                 .into_iter()
                 .flatten()
                 .map(|key| ObjectRef {
+                    provider: Some(Provider::TrustSign),
                     bucket: bucket.into(),
                     key: key.into(),
                     prefix: false,
@@ -146,6 +147,7 @@ impl DynamoLifecycleStore {
                     .and_then(|r| r.split_once('/'))
                     .ok_or_else(|| StoreError::Corrupt("bodyRef is not s3://bucket/key".into()))?;
                 found.push(ObjectRef {
+                    provider: text(&item, "provider").and_then(|p| Provider::parse(&p)),
                     bucket: bucket.into(),
                     key: key.into(),
                     prefix: false,
@@ -165,6 +167,7 @@ impl DynamoLifecycleStore {
                 .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
             if let Some(id) = out.item().and_then(|i| text(i, "clientProfileId")) {
                 found.push(ObjectRef {
+                    provider: Some(Provider::Gopay),
                     bucket: bucket.clone(),
                     key: format!("gopay/identification-pdf/{id}/"),
                     prefix: true,
@@ -186,6 +189,7 @@ impl DynamoLifecycleStore {
                 for stream in DynamoStore::parse_state(item)?.streams.keys() {
                     if let Some(uuid) = stream.attribute().strip_prefix("clientFile#") {
                         found.push(ObjectRef {
+                            provider: Some(Provider::TrustSign),
                             bucket: bucket.clone(),
                             key: format!("processed/{uuid}/"),
                             prefix: true,
@@ -211,7 +215,48 @@ pub struct S3ObjectVersions {
 impl ObjectVersions for S3ObjectVersions {
     async fn delete_every_version(&self, o: &ObjectRef) -> Result<u64, StoreError> {
         use kyc_aws::aws_sdk_s3::error::DisplayErrorContext as S3Error;
-        use kyc_aws::aws_sdk_s3::types::{Delete as S3Delete, ObjectIdentifier};
+        use kyc_aws::aws_sdk_s3::types::Delete as S3Delete;
+        let ids = self.versions_of(o).await?;
+        let n = ids.len() as u64;
+        for chunk in ids.chunks(1000) {
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&o.bucket)
+                .delete(
+                    S3Delete::builder()
+                        .set_objects(Some(chunk.to_vec()))
+                        .quiet(true)
+                        .build()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| unavailable(format!("S3 DeleteObjects: {}", S3Error(&e))))?;
+            if !out.errors().is_empty() {
+                // The codes only: keys may name the person.
+                let codes: Vec<&str> = out.errors().iter().filter_map(|e| e.code()).collect();
+                return Err(unavailable(format!(
+                    "S3 DeleteObjects refused versions: {codes:?}"
+                )));
+            }
+        }
+        Ok(n)
+    }
+
+    async fn count_versions(&self, o: &ObjectRef) -> Result<u64, StoreError> {
+        Ok(self.versions_of(o).await?.len() as u64)
+    }
+}
+
+impl S3ObjectVersions {
+    /// Every version and delete marker of `o` (or of every key under it).
+    async fn versions_of(
+        &self,
+        o: &ObjectRef,
+    ) -> Result<Vec<kyc_aws::aws_sdk_s3::types::ObjectIdentifier>, StoreError> {
+        use kyc_aws::aws_sdk_s3::error::DisplayErrorContext as S3Error;
+        use kyc_aws::aws_sdk_s3::types::ObjectIdentifier;
         let mut ids: Vec<ObjectIdentifier> = Vec::new();
         let (mut key_marker, mut version_marker) = (None, None);
         loop {
@@ -252,31 +297,7 @@ impl ObjectVersions for S3ObjectVersions {
             key_marker = out.next_key_marker().map(str::to_string);
             version_marker = out.next_version_id_marker().map(str::to_string);
         }
-        let n = ids.len() as u64;
-        for chunk in ids.chunks(1000) {
-            let out = self
-                .client
-                .delete_objects()
-                .bucket(&o.bucket)
-                .delete(
-                    S3Delete::builder()
-                        .set_objects(Some(chunk.to_vec()))
-                        .quiet(true)
-                        .build()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                )
-                .send()
-                .await
-                .map_err(|e| unavailable(format!("S3 DeleteObjects: {}", S3Error(&e))))?;
-            if !out.errors().is_empty() {
-                // The codes only: keys may name the person.
-                let codes: Vec<&str> = out.errors().iter().filter_map(|e| e.code()).collect();
-                return Err(unavailable(format!(
-                    "S3 DeleteObjects refused versions: {codes:?}"
-                )));
-            }
-        }
-        Ok(n)
+        Ok(ids)
     }
 }
 
@@ -326,10 +347,17 @@ fn attributes(value: &impl serde::Serialize) -> HashMap<String, Av> {
 
 /// The due-index tag: outcome and the providers that held a state (`customer.XP+GP`).
 fn tag(l: &Lifecycle) -> String {
-    let providers: Vec<&str> = l
+    // `XP:3`: the provider held a state and 3 object versions when the end was recorded.
+    let providers: Vec<String> = l
         .state_versions
         .keys()
-        .map(|p| keys::provider_prefix(*p))
+        .chain(l.objects.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|p| match l.objects.get(p) {
+            Some(n) if *n > 0 => format!("{}:{n}", keys::provider_prefix(*p)),
+            _ => keys::provider_prefix(*p).to_string(),
+        })
         .collect();
     format!(
         "{}.{}",
@@ -727,9 +755,19 @@ impl LifecycleStore for DynamoLifecycleStore {
             let (outcome, providers) = tag.split_once('.').unwrap_or((tag, "-"));
             let outcome = crate::retention::Outcome::parse(outcome)
                 .ok_or_else(|| StoreError::Corrupt("due index outcome".into()))?;
+            let mut objects = BTreeMap::new();
             let providers = providers
                 .split('+')
-                .filter_map(|p| keys::provider_of_partition(&format!("{p}#")))
+                .filter_map(|p| {
+                    let (p, n) = p.split_once(':').unwrap_or((p, "0"));
+                    let provider = keys::provider_of_partition(&format!("{p}#"))?;
+                    if let Ok(n) = n.parse::<u64>() {
+                        if n > 0 {
+                            objects.insert(provider, n);
+                        }
+                    }
+                    Some(provider)
+                })
                 .collect();
             let customer = match keys::unescape_id(escaped) {
                 Some(c) => c,
@@ -754,6 +792,7 @@ impl LifecycleStore for DynamoLifecycleStore {
                 delete_after,
                 outcome,
                 providers,
+                objects,
             });
         }
         Ok(due)
@@ -1005,6 +1044,26 @@ impl LifecycleStore for DynamoLifecycleStore {
         }
         self.delete_all(vec![key(c, keys::LIFECYCLE_SK)]).await?;
         Ok(counts)
+    }
+
+    async fn objects_by_provider(
+        &self,
+        customer: &str,
+    ) -> Result<BTreeMap<Provider, u64>, StoreError> {
+        let Some((objects, _)) = &self.objects else {
+            return Ok(BTreeMap::new());
+        };
+        let ids = self.ids(customer).await?;
+        let history = self.history(&ids).await?;
+        let mut out = BTreeMap::new();
+        for o in self.objects_of(&ids, &history).await? {
+            let n = objects.count_versions(&o).await?;
+            if n > 0 {
+                *out.entry(o.provider.unwrap_or(Provider::Xpollens))
+                    .or_default() += n;
+            }
+        }
+        Ok(out)
     }
 
     async fn event_ids(&self, customer: &str) -> Result<Vec<(Provider, String)>, StoreError> {

@@ -499,6 +499,7 @@ fn erasure_lifecycle(
         state_versions: snapshot.state_versions.clone(),
         version: read.map_or(0, |l| l.version) + 1,
         deleting: None,
+        objects: BTreeMap::new(),
         erasure: Some(Erasure {
             reason,
             retention_overridden: overridden,

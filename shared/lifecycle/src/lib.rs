@@ -74,6 +74,10 @@ pub struct Lifecycle {
     /// Set when the deletion is an erasure (`kyc erase`), not the end of a retention period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erasure: Option<Erasure>,
+    /// The customer's object versions in S3 when the end was recorded, by provider (the
+    /// retention report counts them from the due index).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<Provider, u64>,
 }
 
 /// An erasure under way (`kyc erase`): why, and whether it overrode a running retention.
@@ -109,6 +113,9 @@ pub struct Deleting {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
+    /// Whose data it is (the retention report counts objects by provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
     /// The bucket.
     pub bucket: String,
     /// The object's key (or the prefix).
@@ -189,6 +196,7 @@ impl RelationshipEnd {
             version: previous.map_or(0, |p| p.version) + 1,
             deleting: None,
             erasure: None,
+            objects: BTreeMap::new(),
         })
     }
 

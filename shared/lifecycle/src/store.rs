@@ -37,8 +37,10 @@ pub struct Due {
     pub delete_after: DateTime<Utc>,
     /// Customer or refused applicant.
     pub outcome: Outcome,
-    /// The providers holding a state of the customer when the end was recorded.
+    /// The providers holding a state (or objects) of the customer when the end was recorded.
     pub providers: Vec<Provider>,
+    /// Its object versions when the end was recorded, by provider.
+    pub objects: BTreeMap<Provider, u64>,
 }
 
 /// The lifecycle's store.
@@ -104,6 +106,11 @@ pub trait LifecycleStore: Send + Sync {
         mark: Mark,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// The customer's object versions now, by provider (what a deletion would remove).
+    async fn objects_by_provider(
+        &self,
+        customer: &str,
+    ) -> Result<BTreeMap<Provider, u64>, StoreError>;
 }
 
 /// Object versions in S3 (port; the adapter is `aws::S3ObjectVersions`).
@@ -112,6 +119,8 @@ pub trait ObjectVersions: Send + Sync {
     /// Deletes every version and delete marker of `o` (or of every key under it). Returns how
     /// many went. Idempotent.
     async fn delete_every_version(&self, o: &ObjectRef) -> Result<u64, StoreError>;
+    /// How many versions and delete markers `o` has (or every key under it).
+    async fn count_versions(&self, o: &ObjectRef) -> Result<u64, StoreError>;
 }
 
 /// The in-memory twin of [`ObjectVersions`]: (bucket, key) → versions.
@@ -146,6 +155,18 @@ impl ObjectVersions for MemoryObjects {
             .cloned()
             .collect();
         Ok(gone.iter().filter_map(|k| objects.remove(k)).sum())
+    }
+    async fn count_versions(&self, o: &ObjectRef) -> Result<u64, StoreError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((b, k), _)| {
+                *b == o.bucket && (*k == o.key || (o.prefix && k.starts_with(&o.key)))
+            })
+            .map(|(_, n)| *n)
+            .sum())
     }
 }
 
@@ -189,7 +210,8 @@ pub async fn record_end(
 ) -> Result<Lifecycle, LifecycleError> {
     let snapshot = store.snapshot(&end.customer).await?;
     let read = snapshot.lifecycle.as_ref();
-    let lifecycle = end.lifecycle(retention, snapshot.state_versions.clone(), read, now)?;
+    let mut lifecycle = end.lifecycle(retention, snapshot.state_versions.clone(), read, now)?;
+    lifecycle.objects = store.objects_by_provider(&end.customer).await?;
     let action = end.action(operator, now);
     match store
         .write_lifecycle(&lifecycle, read.map_or(0, |l| l.version), &action)
@@ -326,9 +348,10 @@ pub async fn start_inactivity_clocks(
             on: last.date_naive(),
             outcome: Outcome::RefusedApplicant,
         };
-        let Ok(lifecycle) = end.lifecycle(retention, snapshot.state_versions, None, now) else {
+        let Ok(mut lifecycle) = end.lifecycle(retention, snapshot.state_versions, None, now) else {
             continue;
         };
+        lifecycle.objects = store.objects_by_provider(&customer).await?;
         let action = BankAction {
             reason: APPLICANT_INACTIVITY.into(),
             detail: json!({"endedOn": end.on, "outcome": end.outcome, "lastActivity": last,
@@ -449,6 +472,9 @@ pub async fn sweep(
 pub struct RetentionReport {
     /// horizon (days) → outcome → provider (or `none`) → customers.
     pub falling_due: BTreeMap<u32, BTreeMap<String, BTreeMap<String, u64>>>,
+    /// horizon (days) → outcome → provider → object versions (counted when the end was
+    /// recorded).
+    pub objects_falling_due: BTreeMap<u32, BTreeMap<String, BTreeMap<String, u64>>>,
     /// Customers already due (the sweep has not deleted them: held, live consent, or not yet
     /// run).
     pub overdue: u64,
@@ -478,6 +504,15 @@ pub async fn retention_report(
                 }
                 for p in &d.providers {
                     *by_provider.entry(p.as_str().into()).or_default() += 1;
+                }
+                let objects = report
+                    .objects_falling_due
+                    .entry(*h)
+                    .or_default()
+                    .entry(d.outcome.as_str().into())
+                    .or_default();
+                for (p, n) in &d.objects {
+                    *objects.entry(p.as_str().into()).or_default() += n;
                 }
             }
         }
@@ -549,8 +584,13 @@ impl MemoryLifecycleStore {
             .push((provider, received_at, event_id.to_string()));
     }
 
-    /// An object the customer's items name (a large body, a PDF, a processed report).
+    /// An object the customer's Xpollens items name (a large body).
     pub fn add_object(&self, customer: &str, bucket: &str, key: &str) {
+        self.add_provider_object(customer, Provider::Xpollens, bucket, key)
+    }
+
+    /// An object of the customer at `provider` (a large body, a PDF, a processed report).
+    pub fn add_provider_object(&self, customer: &str, provider: Provider, bucket: &str, key: &str) {
         self.objects.put(bucket, key);
         let mut t = self.tables.lock().unwrap();
         t.customers
@@ -558,6 +598,7 @@ impl MemoryLifecycleStore {
             .or_default()
             .objects
             .push(ObjectRef {
+                provider: Some(provider),
                 bucket: bucket.into(),
                 key: key.into(),
                 prefix: false,
@@ -718,6 +759,7 @@ impl LifecycleStore for MemoryLifecycleStore {
                     delete_after: d,
                     outcome: l.outcome,
                     providers: l.state_versions.keys().copied().collect(),
+                    objects: l.objects.clone(),
                 })
             })
             .collect();
@@ -818,6 +860,29 @@ impl LifecycleStore for MemoryLifecycleStore {
         t.lifecycles.remove(customer);
         t.ever_verified.remove(customer);
         Ok(counts)
+    }
+
+    async fn objects_by_provider(
+        &self,
+        customer: &str,
+    ) -> Result<BTreeMap<Provider, u64>, StoreError> {
+        let mut refs = self
+            .tables
+            .lock()
+            .unwrap()
+            .customers
+            .get(customer)
+            .map(|c| c.objects.clone())
+            .unwrap_or_default();
+        refs.sort();
+        refs.dedup();
+        let mut out = BTreeMap::new();
+        for o in &refs {
+            let n = self.objects.count_versions(o).await?;
+            *out.entry(o.provider.unwrap_or(Provider::Xpollens))
+                .or_default() += n;
+        }
+        Ok(out)
     }
 
     async fn event_ids(&self, customer: &str) -> Result<Vec<(Provider, String)>, StoreError> {

@@ -263,6 +263,9 @@ impl LifecycleStore for CallbackDuringSweep {
     async fn event_ids(&self, c: &str) -> Result<Vec<(Provider, String)>, StoreError> {
         self.inner.event_ids(c).await
     }
+    async fn objects_by_provider(&self, c: &str) -> Result<BTreeMap<Provider, u64>, StoreError> {
+        self.inner.objects_by_provider(c).await
+    }
     async fn tombstone(
         &self,
         p: &str,
@@ -384,6 +387,14 @@ async fn the_retention_report_counts_by_horizon_outcome_and_provider() {
         for (i, p) in providers.iter().enumerate() {
             s.add_event(c, *p, at(2025, 1, 1), &format!("{c}-{i}"));
         }
+        // a: one large body in two versions; c: a Trust & Sign report copy.
+        if c == "a" {
+            s.add_object("a", "bodies", "xpollens/a-1");
+            s.add_object("a", "bodies", "xpollens/a-1");
+        }
+        if c == "c" {
+            s.add_provider_object("c", Provider::TrustSign, "archives", "processed/f1/r.json");
+        }
         record_end(&s, &r, &end(c, on, outcome), OP, now)
             .await
             .unwrap();
@@ -410,6 +421,19 @@ async fn the_retention_report_counts_by_horizon_outcome_and_provider() {
     assert_eq!(n(90, "customer", "trust_sign"), 0);
     assert_eq!(n(365, "customer", "trust_sign"), 1);
     assert_eq!(n(365, "customer", "xpollens"), 2);
+    // Objects, counted when the end was recorded.
+    let o = |h: u32, out: &str, p: &str| {
+        report
+            .objects_falling_due
+            .get(&h)
+            .and_then(|x| x.get(out))
+            .and_then(|x| x.get(p))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(o(30, "customer", "xpollens"), 2, "a's two versions");
+    assert_eq!(o(30, "customer", "trust_sign"), 0, "c is due in a year");
+    assert_eq!(o(365, "customer", "trust_sign"), 1);
 }
 
 #[tokio::test]
