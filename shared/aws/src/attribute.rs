@@ -41,6 +41,7 @@ pub fn attribute_of<T: serde::Serialize + ?Sized>(value: &T) -> AttributeValue {
     serde_dynamo::to_attribute_value(value).expect("a stored document maps to DynamoDB")
 }
 
+/// A DynamoDB attribute as JSON; refuses attribute types it does not know.
 pub fn from_attribute(value: AttributeValue) -> Result<Value, NotJson> {
     if holds_unknown(&value) {
         // serde_dynamo treats a variant it does not know as unreachable: refuse it here.

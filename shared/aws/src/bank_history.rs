@@ -12,12 +12,14 @@ use kyc_core::intake::StoreError;
 use kyc_core::keys;
 use std::collections::HashMap;
 
+/// The DynamoDB adapter of [`BankHistory`]: the customer level's history.
 pub struct DynamoBankHistory {
     client: Client,
     table: String,
 }
 
 impl DynamoBankHistory {
+    /// An adapter on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

@@ -16,6 +16,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use kyc_core::intake::{BodyStore, StoreError};
 
+/// The S3 adapter of [`BodyStore`]: sealed bodies too large for their table item.
 pub struct S3BodyStore {
     client: Client,
     bucket: String,

@@ -48,6 +48,7 @@ use rand::Rng as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+/// The DynamoDB adapter of the event store: events, states and history in the single table.
 pub struct DynamoStore {
     client: Client,
     table: String,
@@ -156,10 +157,12 @@ impl DynamoStore {
         }
     }
 
+    /// A store on `table`, with a client of the given AWS configuration.
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::from_client(Client::new(config), table)
     }
 
+    /// A store on `table`, through an existing client.
     pub fn from_client(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

@@ -6,6 +6,8 @@
 //! sealed bodies in S3), `secrets_manager`, `attribute` (DynamoDB values from and to JSON).
 //! A provider's own adapters live in its crate, behind its `aws` feature.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();

@@ -11,11 +11,13 @@ use aws_sdk_secretsmanager::Client;
 use kyc_core::redact::Secret;
 use kyc_core::secrets::{CurrentSecret, SecretError, SecretSource, StagedSecret};
 
+/// The Secrets Manager adapter of [`SecretSource`]: current and staged versions of a secret.
 pub struct SecretsManagerSource {
     client: Client,
 }
 
 impl SecretsManagerSource {
+    /// A source with a client of the given AWS configuration.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             client: Client::new(config),

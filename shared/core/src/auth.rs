@@ -12,10 +12,21 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+/// A provider's credential for our endpoint, from its secret.
 #[derive(Clone, Debug)]
 pub enum Credential {
-    Basic { username: Secret, password: Secret },
-    Bearer { token: Secret },
+    /// HTTP Basic: a user name and a password.
+    Basic {
+        /// The user name (never contains `:`).
+        username: Secret,
+        /// The password.
+        password: Secret,
+    },
+    /// A bearer token.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
 }
 
 #[derive(Deserialize)]
@@ -25,17 +36,22 @@ enum CredentialJson {
     Bearer { token: String },
 }
 
+/// Why a credential or an `Authorization` header was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
+    /// The credential secret is not one of the two accepted shapes.
     #[error("credential secret must be {{\"scheme\":\"basic\",\"username\",\"password\"}} or {{\"scheme\":\"bearer\",\"token\"}}")]
     BadSecret,
+    /// The request has no `Authorization` header.
     #[error("missing Authorization header")]
     Missing,
+    /// The header does not match the credential.
     #[error("invalid credentials")]
     Invalid,
 }
 
 impl Credential {
+    /// Parses the secret `{"scheme":"basic",...}` or `{"scheme":"bearer",...}` (no blank value).
     pub fn from_secret_json(json: &str) -> Result<Self, AuthError> {
         match serde_json::from_str(json).map_err(|_| AuthError::BadSecret)? {
             CredentialJson::Basic { username, password }

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BankAction {
+    /// When the bank acted.
     pub at: DateTime<Utc>,
     /// What was done: `decisionResolved`, `legalHold`, `legalHoldReleased`,
     /// `relationshipEnded`, `erased`, `personalDataRevealed`, `evidenceExported`...

@@ -21,9 +21,12 @@ pub enum CallbackAuthMode {
     Gateway(GatewayRequirement),
 }
 
+/// What the gateway must have checked before the function runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayRequirement {
+    /// An OAuth2 token, checked by the JWT authorizer.
     Jwt(JwtRequirement),
+    /// A client certificate, checked by the mTLS domain.
     ClientCertificate(ClientCertificateRequirement),
 }
 
@@ -31,8 +34,11 @@ pub enum GatewayRequirement {
 /// client (Xpollens' app client) and carry this scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtRequirement {
+    /// The token's issuer (`iss`).
     pub issuer: String,
+    /// The client the token was issued to.
     pub client_id: String,
+    /// The scope the token must carry.
     pub scope: String,
 }
 
@@ -40,7 +46,9 @@ pub struct JwtRequirement {
 /// API Gateway writes them (`subjectDN`, `issuerDN`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCertificateRequirement {
+    /// The certificate's subject DN, as API Gateway writes it.
     pub subject_dn: String,
+    /// The certificate's issuer DN, when it is pinned too.
     pub issuer_dn: Option<String>,
 }
 
@@ -56,23 +64,31 @@ pub struct GatewayAttestation {
     pub iam: Option<crate::iam_route::IamCaller>,
 }
 
+/// The claims of the token the JWT authorizer validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JwtClaims {
     /// HTTP APIs hand every claim over as a string.
     pub claims: BTreeMap<String, String>,
+    /// The token's scopes.
     pub scopes: Vec<String>,
 }
 
+/// The client certificate the mTLS domain accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientCertificate {
+    /// Its subject DN (`subjectDN`).
     pub subject_dn: String,
+    /// Its issuer DN (`issuerDN`).
     pub issuer_dn: String,
 }
 
+/// Why the callback authentication settings are unusable (fails the cold start).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CallbackAuthConfigError {
+    /// The mode is not `basic`, `oauth2` or `mtls`.
     #[error("XPOLLENS_CALLBACK_AUTH_MODE must be basic, oauth2 or mtls, not {0:?}")]
     UnknownMode(String),
+    /// A setting the mode needs is unset: the setting, then the mode.
     #[error("{0} must be set when XPOLLENS_CALLBACK_AUTH_MODE is {1}")]
     Missing(&'static str, &'static str),
 }
@@ -81,20 +97,28 @@ pub enum CallbackAuthConfigError {
 /// field: they are answered to the caller and logged.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GatewayAuthError {
+    /// No JWT authorizer ran on the route.
     #[error("no JWT authorizer result on the request")]
     NoAuthorizerClaims,
+    /// The token's issuer is not the one required.
     #[error("token from another issuer")]
     WrongIssuer,
+    /// The token was issued to another client.
     #[error("token issued to another client")]
     WrongClient,
+    /// The token has expired, or carries no expiry.
     #[error("token expired or without expiry")]
     Expired,
+    /// The token lacks the required scope.
     #[error("token lacks the required scope")]
     MissingScope,
+    /// No client certificate came with the request.
     #[error("no client certificate on the request")]
     NoClientCertificate,
+    /// The certificate's subject is not the one allowed.
     #[error("client certificate subject not allowed")]
     WrongSubject,
+    /// The certificate's issuer is not the one allowed.
     #[error("client certificate issuer not allowed")]
     WrongCertificateIssuer,
 }

@@ -12,13 +12,24 @@ use std::time::Duration;
 /// Why a function's settings cannot be read. Fails the cold start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
+    /// A required variable is unset or blank.
     #[error("missing environment variable {name}")]
-    Missing { name: String },
+    Missing {
+        /// The variable.
+        name: String,
+    },
+    /// A variable is set but not valid.
     #[error("environment variable {name} is not valid: {expected}")]
-    Invalid { name: String, expected: String },
+    Invalid {
+        /// The variable.
+        name: String,
+        /// What it should be.
+        expected: String,
+    },
 }
 
 impl SettingsError {
+    /// An [`SettingsError::Invalid`] of `name`, saying what was expected.
     pub fn invalid(name: &str, expected: impl std::fmt::Display) -> Self {
         SettingsError::Invalid {
             name: name.to_string(),
@@ -37,6 +48,7 @@ impl SettingsError {
 /// Why a function cannot start (its cold start fails with this message).
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// A setting is missing or not valid.
     #[error(transparent)]
     Settings(#[from] SettingsError),
     /// The HTTP client (TLS roots) could not be built.
@@ -47,11 +59,14 @@ pub enum InitError {
 /// Where settings come from: the process environment, or a map in tests (the process
 /// environment is shared by every test thread).
 pub enum Env {
+    /// The process environment.
     Process,
+    /// A fixed map (tests).
     Map(HashMap<String, String>),
 }
 
 impl Env {
+    /// A map of the given pairs (tests).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Env::Map(
             pairs
@@ -71,6 +86,7 @@ impl Env {
         (!v.is_empty()).then(|| v.to_string())
     }
 
+    /// The value, or [`SettingsError::Missing`] when unset or blank.
     pub fn required(&self, name: &str) -> Result<String, SettingsError> {
         self.optional(name).ok_or_else(|| SettingsError::Missing {
             name: name.to_string(),

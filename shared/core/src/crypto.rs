@@ -33,16 +33,23 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::Deserialize;
 
+/// Why a key could not be built or a value not opened. Never holds key material or plaintext.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
+    /// The payload key secret is malformed (says how, never what).
     #[error("payload key secret is malformed: {0}")]
     BadKey(&'static str),
+    /// The sealed text is not a sealed value's format.
     #[error("sealed value is malformed")]
     Malformed,
     /// The keyring has no key of that id: it was removed (a compromised key stops opening
     /// anything at once) or never added. Key ids are not secret.
     #[error("sealed under key id {key_id:?}, which is not in the keyring (removed, or never added): restore that key to open it")]
-    UnknownKey { key_id: String },
+    UnknownKey {
+        /// The key id the value names.
+        key_id: String,
+    },
+    /// The value does not open: wrong key or associated data, or tampered.
     #[error("sealed value does not open (wrong key or associated data, or tampered)")]
     Open,
 }
@@ -50,15 +57,22 @@ pub enum CryptoError {
 /// Why a keyring secret cannot be loaded. Never carries key material.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyringError {
+    /// A stage of the keyring secret is malformed.
     #[error("payload keyring {stage} is malformed: {why}")]
     Malformed {
+        /// The secret's stage (`AWSCURRENT` or `AWSPREVIOUS`).
         stage: &'static str,
+        /// What is wrong with it.
         why: &'static str,
     },
     /// A key id names one key forever: two different keys under one id would leave every
     /// value sealed under the other one unopenable, so the whole keyring is refused.
     #[error("payload keyring: key id {key_id:?} appears twice with different key material")]
-    ConflictingKeyId { key_id: String },
+    ConflictingKeyId {
+        /// The key id used twice.
+        key_id: String,
+    },
+    /// The keyring's current key id names none of its keys.
     #[error("payload keyring: current key id {0:?} is not among its keys")]
     CurrentKeyMissing(String),
 }
@@ -133,6 +147,7 @@ impl Aad {
         }
     }
 
+    /// The provider the value belongs to.
     pub fn provider(&self) -> &'static str {
         self.provider
     }
@@ -246,6 +261,7 @@ impl std::fmt::Debug for NamingKey {
 }
 
 impl NamingKey {
+    /// A naming key of id `id` (checked: a valid key id).
     pub fn new(id: &str, key: [u8; 32]) -> Result<Self, CryptoError> {
         check_key_id(id)?;
         Ok(Self {
@@ -254,6 +270,7 @@ impl NamingKey {
         })
     }
 
+    /// The key's id, the prefix of every name it makes.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -278,6 +295,7 @@ impl NamingKey {
 }
 
 impl PayloadKey {
+    /// A payload key of id `id` (checked: a valid key id).
     pub fn new(id: &str, key: [u8; 32]) -> Result<Self, CryptoError> {
         check_key_id(id)?;
         Ok(Self {
@@ -294,6 +312,7 @@ impl PayloadKey {
         parsed.into_key()
     }
 
+    /// The key's id, written in every value it seals.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -307,17 +326,23 @@ impl PayloadKey {
 /// A sealed text's version and key id, read without opening it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SealedHeader<'a> {
+    /// The format version.
     pub version: SealVersion,
+    /// The id of the key it is sealed under.
     pub key_id: &'a str,
 }
 
+/// The format of a sealed text (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SealVersion {
+    /// Associated data was the item's legacy text (before issue 10).
     V1,
+    /// Associated data binds provider, item, field and customer: what is written today.
     V2,
 }
 
 impl SealVersion {
+    /// `v1` or `v2`, as the sealed text begins.
     pub fn as_str(self) -> &'static str {
         match self {
             SealVersion::V1 => "v1",
@@ -429,6 +454,7 @@ impl Keyring {
         Self::try_new(current, retired).expect("key ids are unique")
     }
 
+    /// A keyring of the current and retired keys; refuses a key id reused with other material.
     pub fn try_new(current: PayloadKey, retired: Vec<PayloadKey>) -> Result<Self, KeyringError> {
         let mut keys = vec![current];
         for k in retired {
@@ -517,6 +543,7 @@ impl Keyring {
         })
     }
 
+    /// The id of the key new values are sealed under.
     pub fn current_key_id(&self) -> &str {
         &self.current.id
     }
@@ -562,6 +589,7 @@ impl Keyring {
         out
     }
 
+    /// Seals a secret's value (see [`Keyring::seal`]).
     pub fn seal_secret(&self, aad: &Aad, secret: &Secret) -> String {
         self.seal(aad, secret.expose().as_bytes())
     }

@@ -26,7 +26,9 @@ pub const EVENT_PURPOSE: &str = "erasedEvent";
 /// How long intake drops an erased subject's events, in days: at least 30 (Xpollens' queue keeps
 /// a callback 14 days, its live retries last far less), 60 by default.
 pub const MIN_DROP_DAYS: u32 = 30;
+/// The drop period when none is configured, in days.
 pub const DEFAULT_DROP_DAYS: u32 = 60;
+/// The longest drop period accepted, in days (ten years).
 pub const MAX_DROP_DAYS: u32 = 3_650;
 
 /// Erased event ids a tombstone names (keyed digests); beyond, only their count.
@@ -54,11 +56,13 @@ impl WritePlan {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tombstone {
+    /// The provider whose area holds the tombstone.
     pub provider: Provider,
     /// The providers that held data of the person when it was erased (for the erasure event).
     pub providers: Vec<Provider>,
     /// `<P>#T#<name>`.
     pub partition: String,
+    /// When the subject was erased.
     pub erased_at: DateTime<Utc>,
     /// Intake drops this subject's events until then.
     pub drop_until: DateTime<Utc>,

@@ -34,6 +34,7 @@ pub fn leaf_key_hash(salt: &[u8], pk: &str, sk: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionRecord {
+    /// When the run deleted it.
     pub at: DateTime<Utc>,
     /// `retention` (the period after the relationship ended ran out), `erasure`
     /// (`kyc erase`), `applicantInactivity`.

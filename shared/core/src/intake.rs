@@ -12,17 +12,23 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// One of the three eKYC providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
+    /// Xpollens (callbacks).
     Xpollens,
+    /// Namirial Trust & Sign (archives dropped in S3).
     TrustSign,
+    /// GoPay (identification).
     Gopay,
 }
 
 impl Provider {
+    /// Every provider.
     pub const ALL: [Provider; 3] = [Provider::Xpollens, Provider::TrustSign, Provider::Gopay];
 
+    /// The provider's name in keys, logs and events (`xpollens`, `trust_sign`, `gopay`).
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Xpollens => "xpollens",
@@ -31,11 +37,13 @@ impl Provider {
         }
     }
 
+    /// The provider of that name ([`Provider::as_str`]).
     pub fn parse(s: &str) -> Option<Self> {
         Provider::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
 
+/// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -44,11 +52,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventId(String);
 
+/// A provider's event id that cannot be one of ours.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("event id must be 1 to 128 visible ASCII characters")]
 pub struct InvalidEventId;
 
 impl EventId {
+    /// The provider's own id, trimmed: 1 to 128 visible ASCII characters.
     pub fn from_provider(raw: &str) -> Result<Self, InvalidEventId> {
         let raw = raw.trim();
         if raw.is_empty() || raw.len() > 128 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
@@ -57,6 +67,7 @@ impl EventId {
         Ok(Self(raw.to_string()))
     }
 
+    /// `sha256:<hex>` of the raw body, for a provider that gives no id.
     pub fn from_body(body: &[u8]) -> Self {
         Self::from_digest(&sha256_hex(body))
     }
@@ -66,6 +77,7 @@ impl EventId {
         Self(format!("sha256:{hex_digest}"))
     }
 
+    /// The id as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -75,12 +87,19 @@ impl EventId {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRecord {
+    /// The provider that sent it.
     pub provider: Provider,
+    /// The event's id ([`EventId`]).
     pub event_id: String,
+    /// The provider's type of the event.
     pub event_type: String,
+    /// The customer it is about, when known.
     pub subject: Option<String>,
+    /// When we received it.
     pub received_at: DateTime<Utc>,
+    /// The provider's time of the event, when it gives one.
     pub provider_time: Option<DateTime<Utc>>,
+    /// SHA-256 of the raw body, hex.
     pub body_sha256: String,
     /// The raw body sealed with the payload key (it may hold secrets and personal data).
     pub sealed_body: String,
@@ -105,7 +124,9 @@ impl EventRecord {
 /// What one event writes: its record, and at most one state change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WritePlan {
+    /// The event's record.
     pub event: EventRecord,
+    /// The state change it proposes, if any.
     pub patch: Option<StatePatch>,
     /// Why there is no patch (unknown type, unrecognised status...), for the history.
     pub no_patch_reason: Option<String>,
@@ -122,9 +143,15 @@ pub enum Outcome {
     /// Recorded, and the state changed.
     Applied,
     /// Recorded; the event type carries no state.
-    Recorded { reason: String },
+    Recorded {
+        /// Why no state is carried.
+        reason: String,
+    },
     /// Recorded; the state rules kept the current state.
-    NotApplied { reason: SkipReason },
+    NotApplied {
+        /// Why the state was kept.
+        reason: SkipReason,
+    },
     /// Already recorded with the same body: nothing changed.
     Duplicate,
     /// Already recorded with a different body under the same id: nothing changed.
@@ -163,17 +190,25 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Rejection {
+    /// The provider that sent it.
     pub provider: Provider,
+    /// When we received it.
     pub received_at: DateTime<Utc>,
+    /// The status answered.
     pub http_status: u16,
+    /// Why it was refused (an error code, no personal data).
     pub reason: String,
+    /// The body's size in bytes.
     pub body_size: usize,
+    /// SHA-256 of the whole body, hex.
     pub body_sha256: String,
     /// The first [`REJECTED_BODY_LIMIT`] bytes, sealed.
     pub sealed_body_prefix: String,
+    /// When the table's TTL deletes it.
     pub expires_at: DateTime<Utc>,
 }
 
+/// The most of a rejected body kept, in bytes.
 pub const REJECTED_BODY_LIMIT: usize = 64 * 1024;
 
 /// Associated data of a rejected delivery's sealed body prefix. A rejection names no customer
@@ -187,9 +222,11 @@ pub fn rejection_body_aad(provider: Provider, body_sha256: &str) -> Aad {
     )
     .with_legacy(format!("{}/rejected/{body_sha256}", provider.as_str()))
 }
+/// How long a rejected delivery is kept, in days.
 pub const REJECTION_RETENTION_DAYS: i64 = 90;
 
 impl Rejection {
+    /// Associated data of this rejection's sealed body prefix.
     pub fn body_aad(&self) -> Aad {
         rejection_body_aad(self.provider, &self.body_sha256)
     }
@@ -199,15 +236,23 @@ impl Rejection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
+    /// The provider of the event.
     pub provider: Provider,
+    /// The event's id.
     pub event_id: String,
+    /// The provider's type of the event.
     pub event_type: String,
+    /// When we received it.
     pub received_at: DateTime<Utc>,
+    /// The provider's time of the event, when it gives one.
     pub provider_time: Option<DateTime<Utc>>,
+    /// What recording it did ([`Outcome`]'s name).
     pub outcome: String,
+    /// The event's normalised, redacted view.
     pub summary: serde_json::Value,
 }
 
+/// Why the store could not read or write.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The write may not have happened: the caller must make the provider retry (5xx).
@@ -217,6 +262,7 @@ pub enum StoreError {
     /// same delivery cannot help, so the caller records it as a rejection instead.
     #[error("store refuses the write: {0}")]
     Refused(String),
+    /// A stored item does not read as the code writes it.
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
 }
@@ -227,11 +273,14 @@ pub trait EventStore: Send + Sync {
     /// Records the event, appends it to the subject's history and applies the patch, all or
     /// nothing. A known event id changes nothing and answers `Duplicate` (or `Conflict`).
     async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError>;
+    /// Keeps a refused delivery ([`Rejection`]).
     async fn record_rejection(&self, rejection: &Rejection) -> Result<(), StoreError>;
+    /// Every provider's state of one customer.
     async fn provider_states(
         &self,
         subject: &str,
     ) -> Result<BTreeMap<Provider, ProviderState>, StoreError>;
+    /// One customer's history, across providers.
     async fn history(&self, subject: &str) -> Result<Vec<HistoryEntry>, StoreError>;
     /// Whether the erasure tombstone `guard` ([`crate::erasure`]) drops events received at
     /// `at` (consistent read): what a flow that starts something for a customer (a GoPay
@@ -258,6 +307,7 @@ pub trait BodyStore: Send + Sync {
         let _ = sealed_sha256;
         self.put(key, sealed).await
     }
+    /// The sealed body at `location`.
     async fn get(&self, location: &str) -> Result<String, StoreError>;
 }
 
@@ -285,9 +335,11 @@ pub struct MemoryBodyStore {
 }
 
 impl MemoryBodyStore {
+    /// Objects stored.
     pub fn len(&self) -> usize {
         self.objects.lock().unwrap().len()
     }
+    /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -332,9 +384,11 @@ struct Memory {
 }
 
 impl MemoryStore {
+    /// The rejections recorded so far.
     pub fn rejections(&self) -> Vec<Rejection> {
         self.inner.lock().unwrap().rejections.clone()
     }
+    /// Events recorded so far.
     pub fn event_count(&self) -> usize {
         self.inner.lock().unwrap().events.len()
     }
@@ -376,6 +430,7 @@ impl MemoryStore {
     }
 }
 
+/// The history entry of an event and what recording it did.
 pub fn history_entry(event: &EventRecord, outcome: &Outcome) -> HistoryEntry {
     HistoryEntry {
         provider: event.provider,

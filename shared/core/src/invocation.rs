@@ -17,6 +17,7 @@ pub enum InvocationError {
 }
 
 impl InvocationError {
+    /// True when Lambda should retry the same input.
     pub fn is_retryable(&self) -> bool {
         matches!(self, InvocationError::Retryable(_))
     }

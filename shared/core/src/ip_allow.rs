@@ -4,9 +4,11 @@
 use ipnet::IpNet;
 use std::net::IpAddr;
 
+/// The networks a caller may come from.
 #[derive(Debug, Clone)]
 pub struct IpAllowList(Vec<IpNet>);
 
+/// An entry of the allow-list that is neither a CIDR nor an address.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid CIDR in allow-list: {0:?}")]
 pub struct InvalidCidr(pub String);
@@ -27,6 +29,7 @@ impl IpAllowList {
         Ok((!nets.is_empty()).then_some(Self(nets)))
     }
 
+    /// True when `ip` is in one of the networks (an unknown address never is).
     pub fn allows(&self, ip: Option<IpAddr>) -> bool {
         ip.is_some_and(|ip| self.0.iter().any(|n| n.contains(&ip)))
     }

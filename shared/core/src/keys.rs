@@ -158,6 +158,7 @@ fn push_digits(out: &mut String, value: u32, width: u32) {
 pub fn event_pk(provider: Provider, event_id: &str) -> String {
     format!("{}#E#{}", provider_prefix(provider), escape_id(event_id))
 }
+/// The sort key of an event item.
 pub const EVENT_SK: &str = "EVENT";
 
 /// A customer's partition in a provider's area (history, state, GoPay link): `<P>#C#<id>`.
@@ -207,6 +208,7 @@ pub fn rejection_pk(provider: Provider, received_at: DateTime<Utc>) -> String {
     )
 }
 
+/// The sort key of a rejection in its day's partition: received time, then the body's digest.
 pub fn rejection_sk(received_at: DateTime<Utc>, body_sha256: &str) -> String {
     format!("{}#{}", key_time(received_at), body_sha256)
 }
@@ -237,7 +239,9 @@ pub const GOPAY_LINK_SK: &str = "LINK#PROFILE";
 pub struct HistoryPosition {
     /// The received time as keys write it ([`key_time`]).
     pub time: String,
+    /// The provider of the entry.
     pub provider: Provider,
+    /// The event id, escaped as keys write it.
     pub escaped_event_id: String,
 }
 
@@ -290,7 +294,9 @@ pub fn customer_area_pk(customer: &str) -> String {
 
 /// Sort keys of the customer level's single items (its history uses [`history_sk`]).
 pub const DECISION_SK: &str = "DECISION";
+/// The lifecycle item's sort key.
 pub const LIFECYCLE_SK: &str = "LIFECYCLE";
+/// The legal hold's sort key.
 pub const HOLD_SK: &str = "HOLD";
 
 /// Shards of the expiry index (`GSI1PK = EXPIRY#<shard>`): many decisions expiring at the
@@ -349,6 +355,7 @@ pub fn parse_delete_index_sk(sk: &str) -> Option<(&str, &str, &str)> {
 pub fn alias_pk(provider: Provider, provider_id: &str) -> String {
     format!("A#{}#{}", provider_prefix(provider), escape_id(provider_id))
 }
+/// The sort key of an alias item.
 pub const ALIAS_SK: &str = "ALIAS";
 
 /// The bank side of an alias: `C#<customer>` / `ALIAS#<P>` (sorts before `DECISION`, so one
@@ -356,6 +363,7 @@ pub const ALIAS_SK: &str = "ALIAS";
 pub fn customer_alias_sk(provider: Provider) -> String {
     format!("{CUSTOMER_ALIAS_PREFIX}{}", provider_prefix(provider))
 }
+/// The prefix of the bank side's alias sort keys.
 pub const CUSTOMER_ALIAS_PREFIX: &str = "ALIAS#";
 
 /// An erasure tombstone in a provider's area: `<P>#T#<keyed name of the subject>`
@@ -363,6 +371,7 @@ pub const CUSTOMER_ALIAS_PREFIX: &str = "ALIAS#";
 pub fn tombstone_pk(provider: Provider, keyed_name: &str) -> String {
     format!("{}#T#{keyed_name}", provider_prefix(provider))
 }
+/// The sort key of an erasure tombstone.
 pub const TOMBSTONE_SK: &str = "TOMBSTONE";
 
 /// Records of what the lifecycle deleted, one partition per day (for `kyc verify`).

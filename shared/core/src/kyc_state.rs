@@ -68,16 +68,23 @@ const RESERVED: [&str; 9] = [
     "migratedFrom",
 ];
 
+/// A stream name that is empty, too long, has control characters or is a reserved attribute.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("stream name must be 1 to 200 visible characters and not a reserved attribute")]
 pub struct InvalidStream;
 
 impl Stream {
+    /// Xpollens: the KYC demand.
     pub const KYC_DEMAND: Stream = Stream(Cow::Borrowed("kycDemand"));
+    /// Xpollens: the user's record.
     pub const USER_RECORD: Stream = Stream(Cow::Borrowed("userRecord"));
+    /// Xpollens: enrolment in strong customer authentication.
     pub const SCA_ENROLMENT: Stream = Stream(Cow::Borrowed("scaEnrolment"));
+    /// Xpollens: the result of a strong customer authentication.
     pub const SCA_RESULT: Stream = Stream(Cow::Borrowed("scaResult"));
+    /// Xpollens: the KYC web view.
     pub const KYC_WEBVIEW: Stream = Stream(Cow::Borrowed("kycWebview"));
+    /// Xpollens: a diligence document to upload again.
     pub const DILIGENCE_REUPLOAD: Stream = Stream(Cow::Borrowed("diligenceReupload"));
     /// Xpollens callback 15: whether the customer is frozen.
     pub const USER_FREEZE: Stream = Stream(Cow::Borrowed("userFreeze"));
@@ -100,6 +107,7 @@ impl Stream {
         }
     }
 
+    /// The stream's name, its attribute in the state item.
     pub fn attribute(&self) -> &str {
         &self.0
     }
@@ -170,13 +178,18 @@ pub fn order_key(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamValue {
+    /// The canonical status.
     pub status: String,
+    /// The status's place in the stream's diagram (further along: higher).
     pub rank: u8,
+    /// True when the status is final.
     #[serde(rename = "final")]
     pub is_final: bool,
     /// Provider time of the event (received time when the provider gives none).
     pub at: DateTime<Utc>,
+    /// The order key the store compares ([`order_key`]).
     pub ord: i64,
+    /// The winning event's id.
     pub event_id: String,
     /// Non-secret normalised details (diligences, reasons, levels...).
     #[serde(default)]
@@ -205,6 +218,7 @@ impl StreamValue {
         Self::with_finality(status, rank, is_final, Finality::Sticky, at, event_id)
     }
 
+    /// A value of a stream of the given [`Finality`].
     pub fn with_finality(
         status: &str,
         rank: u8,
@@ -278,18 +292,24 @@ pub struct Items {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
+    /// The item's canonical status.
     pub status: String,
+    /// True when the status is final.
     #[serde(rename = "final")]
     pub is_final: bool,
+    /// Provider time of the event.
     pub at: DateTime<Utc>,
     /// Sticky order key of the item's event.
     pub ord: i64,
+    /// The event's id.
     pub event_id: String,
+    /// Non-secret normalised details.
     #[serde(default)]
     pub detail: Value,
 }
 
 impl Item {
+    /// An item of the event `event_id` at `at`.
     pub fn new(
         status: &str,
         rank: u8,
@@ -386,7 +406,9 @@ impl Items {
 /// The change one event proposes to one stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatePatch {
+    /// The stream it changes.
     pub stream: Stream,
+    /// The value it proposes.
     pub value: StreamValue,
 }
 
@@ -395,17 +417,28 @@ pub struct StatePatch {
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum SkipReason {
     /// The current state is final and was reached no later than this event.
-    FinalSticky { current: String },
+    FinalSticky {
+        /// The current status.
+        current: String,
+    },
     /// The current state comes from a newer event.
     Stale {
+        /// The current status.
         current: String,
+        /// When the current status was reached.
         current_at: DateTime<Utc>,
     },
     /// Same status at the same instant: nothing new.
-    NotNewer { current: String },
+    NotNewer {
+        /// The current status.
+        current: String,
+    },
     /// Another status of the same second won by the fixed precedence; the state is flagged
     /// `sameSecondAmbiguous`.
-    SameSecondTie { current: String },
+    SameSecondTie {
+        /// The status that won.
+        current: String,
+    },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -455,7 +488,9 @@ pub fn check(current: Option<&StreamValue>, patch: &StatePatch) -> Result<(), Sk
 /// status did not become the stream's, why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolution {
+    /// The value to write (`None`: nothing to write).
     pub value: Option<StreamValue>,
+    /// Why the event's own status did not win, if it did not.
     pub skipped: Option<SkipReason>,
 }
 
@@ -542,6 +577,7 @@ pub fn blind_write_floor(value: &StreamValue) -> i64 {
 /// A provider's state for one customer: what the store keeps under `<P>#C#<customer>` / `STATE`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProviderState {
+    /// Each stream's value, by stream.
     pub streams: BTreeMap<Stream, StreamValue>,
     /// Applied changes so far (the item's `version`): what the KYC decision records it was
     /// computed from, so an older computation never overwrites a newer one.
@@ -561,10 +597,12 @@ impl ProviderState {
         r.skipped.map_or(Ok(()), Err)
     }
 
+    /// The status of a stream, if it has one.
     pub fn status(&self, stream: Stream) -> Option<&str> {
         self.streams.get(&stream).map(|v| v.status.as_str())
     }
 
+    /// The value of a stream, if it has one.
     pub fn stream(&self, stream: &Stream) -> Option<&StreamValue> {
         self.streams.get(stream)
     }

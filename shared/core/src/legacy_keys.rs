@@ -15,47 +15,71 @@
 use crate::intake::Provider;
 use crate::keys;
 
+/// An event item's old partition key: `EVENT#<provider>#<event>`.
 pub fn event_pk(provider: Provider, event_id: &str) -> String {
     format!("EVENT#{}#{}", provider.as_str(), event_id)
 }
 
+/// A customer's old partition key: `CUSTOMER#<customer>`.
 pub fn customer_pk(customer: &str) -> String {
     format!("CUSTOMER#{customer}")
 }
 
+/// A provider state's old sort key: `STATE#<provider>`.
 pub fn state_sk(provider: Provider) -> String {
     format!("STATE#{}", provider.as_str())
 }
 
+/// The old sort key of a customer's GoPay profile link.
 pub const GOPAY_LINK_SK: &str = "GOPAY#PROFILE";
 
 /// What an old item is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegacyItem {
+    /// An event item.
     Event {
+        /// The provider that sent it.
         provider: Provider,
+        /// The event's id.
         event_id: String,
     },
+    /// A history entry of a customer.
     History {
+        /// The provider of the event.
         provider: Provider,
+        /// The customer.
         customer: String,
+        /// The entry's sort key, parsed.
         sk: HistorySk,
     },
+    /// A provider's state of a customer.
     State {
+        /// The provider.
         provider: Provider,
+        /// The customer.
         customer: String,
     },
+    /// A customer's GoPay profile link.
     GoPayLink {
+        /// The customer.
         customer: String,
     },
+    /// A history entry of a day's events that name no customer.
     Unassigned {
+        /// The provider of the event.
         provider: Provider,
+        /// The day, `YYYY-MM-DD`.
         day: String,
+        /// The entry's sort key, parsed.
         sk: HistorySk,
     },
+    /// A rejected delivery.
     Rejection {
+        /// The provider that sent it.
         provider: Provider,
+        /// The day, `YYYY-MM-DD`.
         day: String,
+        /// Its sort key.
         sk: String,
     },
 }
@@ -63,8 +87,11 @@ pub enum LegacyItem {
 /// An old history sort key's parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistorySk {
+    /// The received time.
     pub time: String,
+    /// The provider of the event.
     pub provider: Provider,
+    /// The event's id.
     pub event_id: String,
 }
 
@@ -136,6 +163,7 @@ pub fn classify(pk: &str, sk: &str) -> Option<LegacyItem> {
 }
 
 impl LegacyItem {
+    /// The provider the item belongs to (GoPay for a profile link).
     pub fn provider(&self) -> Provider {
         match self {
             LegacyItem::Event { provider, .. }
@@ -200,12 +228,15 @@ impl LegacyItem {
 /// otherwise and for new stacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LegacyKeyLayout {
+    /// The old layout is not read (new stacks, and once a move is done).
     #[default]
     Off,
+    /// The old layout is read beside the new one (during a move).
     Read,
 }
 
 impl LegacyKeyLayout {
+    /// The environment variable that sets it.
     pub const ENV: &'static str = "LEGACY_KEY_LAYOUT";
 
     /// `off` when the variable is unset.
@@ -220,6 +251,7 @@ impl LegacyKeyLayout {
         }
     }
 
+    /// True when the old layout is read.
     pub fn reads_legacy(self) -> bool {
         self == Self::Read
     }

@@ -14,6 +14,8 @@
 //! - `http`: the endpoints' plain request and answer types; API Gateway's (feature `lambda`);
 //!   the outgoing client of the providers' HTTP adapters (feature `http-client`).
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();

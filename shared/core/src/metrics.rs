@@ -52,6 +52,7 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric.
     pub const ALL: [Metric; 11] = [
         Metric::EventsRecorded,
         Metric::Duplicates,
@@ -66,6 +67,7 @@ impl Metric {
         Metric::ErasedSubjectDropped,
     ];
 
+    /// The metric's CloudWatch name.
     pub fn name(self) -> &'static str {
         match self {
             Metric::EventsRecorded => "EventsRecorded",
@@ -82,6 +84,7 @@ impl Metric {
         }
     }
 
+    /// The metric's CloudWatch unit.
     pub fn unit(self) -> &'static str {
         match self {
             Metric::SyncLagSeconds => "Seconds",
@@ -102,6 +105,7 @@ impl Metric {
 pub struct Reason(String);
 
 impl Reason {
+    /// The reason of that code, or `other` when it is not one.
     pub fn new(code: &str) -> Self {
         let ok = (1..=64).contains(&code.len())
             && code
@@ -110,6 +114,7 @@ impl Reason {
         Reason(if ok { code.to_string() } else { "other".into() })
     }
 
+    /// The dimension's value.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -122,6 +127,7 @@ pub struct MetricBatch {
 }
 
 impl MetricBatch {
+    /// An empty batch.
     pub fn new() -> Self {
         Self::default()
     }
@@ -153,6 +159,7 @@ impl MetricBatch {
         }
     }
 
+    /// True when nothing was counted.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
@@ -232,11 +239,13 @@ fn number(v: f64) -> Value {
 
 /// Where the functions send what they counted.
 pub trait Metrics: Send + Sync {
+    /// Sends a batch; a failure is not the invocation's.
     fn publish(&self, batch: &MetricBatch);
 }
 
 /// The Lambda adapter: EMF lines on stdout (the function's log stream), timestamped now.
 pub struct StdoutEmf {
+    /// The `Service` dimension: the function's name.
     pub service: &'static str,
 }
 
@@ -262,6 +271,7 @@ pub struct MemoryMetrics {
 }
 
 impl MemoryMetrics {
+    /// Every batch published so far.
     pub fn batches(&self) -> Vec<MetricBatch> {
         self.batches.lock().unwrap().clone()
     }
@@ -300,6 +310,7 @@ pub struct CountingEvents {
 }
 
 impl CountingEvents {
+    /// A counting wrapper of `inner`.
     pub fn new(inner: Arc<dyn EventStore>) -> Self {
         Self {
             inner,

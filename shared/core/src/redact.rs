@@ -15,6 +15,7 @@ macro_rules! redacted_type {
         pub struct $name<T = String>(T);
 
         impl<T> $name<T> {
+            /// Wraps a value.
             pub fn new(value: T) -> Self {
                 Self(value)
             }
@@ -23,6 +24,7 @@ macro_rules! redacted_type {
             pub fn expose(&self) -> &T {
                 &self.0
             }
+            /// The wrapped value, unwrapped (same care as [`Self::expose`]).
             pub fn into_inner(self) -> T {
                 self.0
             }

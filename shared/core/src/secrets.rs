@@ -16,13 +16,16 @@ use tokio::time::Instant;
 /// A secret's value at its current stage and, during a rotation, its previous one.
 #[derive(Debug, Clone)]
 pub struct StagedSecret {
+    /// The AWSCURRENT value.
     pub current: Secret,
+    /// The AWSPREVIOUS value, if any.
     pub previous: Option<Secret>,
     /// When the current version was created (Secrets Manager `CreatedDate`): the rotation
     /// time, from which the previous version's grace period runs. `None` if unknown.
     pub current_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Why a secret could not be read.
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum SecretError {
     /// Transient: answer 5xx so the caller retries.
@@ -30,18 +33,25 @@ pub enum SecretError {
     Unavailable(String),
     /// Configuration error: the secret is missing or malformed.
     #[error("secret {name} is unusable: {why}")]
-    Invalid { name: String, why: String },
+    Invalid {
+        /// The secret's name.
+        name: String,
+        /// What is wrong (never the value).
+        why: String,
+    },
 }
 
 /// A secret's AWSCURRENT value, as a batch read returns it.
 #[derive(Debug, Clone)]
 pub struct CurrentSecret {
+    /// The AWSCURRENT value.
     pub value: Secret,
     /// Secrets Manager's `CreatedDate` of the entry (`None` if unknown). Not used for a grace
     /// period: the batch API documents it as the secret's creation, not the version's.
     pub created: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Where secrets are read (Secrets Manager, or an in-memory twin).
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     /// The AWSCURRENT value of every secret named, in the order named, in ONE call. Fails
@@ -64,8 +74,10 @@ type Parser<T> = Box<dyn Fn(&StagedSecret) -> Result<T, SecretParseError> + Send
 /// parse. Names the missing field, never a value. A configuration error: fix the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ClientSecretError {
+    /// The secret is not a JSON object.
     #[error("not a JSON object")]
     NotJson,
+    /// The named field is missing or blank.
     #[error("missing {0}")]
     Missing(&'static str),
 }
@@ -163,6 +175,7 @@ impl<T: Send + Sync> Cached<T> {
         &self.name
     }
 
+    /// The parsed current value, read again once the cache's time to live is over.
     pub async fn get(&self) -> Result<Arc<T>, SecretError> {
         self.load(self.ttl, Stages::Current).await
     }
@@ -239,7 +252,9 @@ impl<T: Send + Sync> Cached<T> {
 /// A cache [`prefetch`] can fill from a batch read.
 #[async_trait]
 pub trait Prefetch: Send + Sync {
+    /// The secret's name (or ARN).
     fn secret_name(&self) -> &str;
+    /// Where the secret is read.
     fn source(&self) -> &Arc<dyn SecretSource>;
     /// Parses and keeps `current` (reading AWSPREVIOUS only if the value needs it).
     async fn install(&self, current: CurrentSecret) -> Result<(), SecretError>;

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 
 /// Bank actions of the alias map (in the customer's history).
 pub const ALIASED: &str = "customerAliased";
+/// See [`ALIASED`]: the removal of an alias.
 pub const ALIAS_REMOVED: &str = "customerAliasRemoved";
 
 /// How the alias map bears on one customer's decision inputs.
@@ -84,20 +85,26 @@ impl AliasView {
 pub struct ProviderSide {
     /// The bank customer the provider id belongs to; `None` once the alias was removed.
     pub customer: Option<String>,
+    /// Changes of this provider id's alias so far (writes are conditional on it).
     pub changes: i64,
 }
 
 /// An operator's alias change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AliasRequest {
+    /// The bank's customer id.
     pub customer: String,
+    /// The provider whose id it is.
     pub provider: Provider,
+    /// The provider's own id of the customer.
     pub provider_id: String,
     /// Remove the alias instead of recording it.
     pub remove: bool,
     /// The caller's AWS identity.
     pub operator: String,
+    /// Why: a reason code of the bank's procedures.
     pub reason: String,
+    /// When the change was asked for.
     pub at: DateTime<Utc>,
 }
 
@@ -117,15 +124,18 @@ impl AliasRequest {
 /// What an alias change did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AliasOutcome {
+    /// The alias was recorded.
     Linked,
     /// The same alias was already recorded: nothing written.
     AlreadyLinked,
+    /// The alias was removed.
     Removed,
     /// No such alias: nothing written.
     NotLinked,
 }
 
 impl AliasOutcome {
+    /// The outcome's name in the CLI's answer.
     pub fn as_str(self) -> &'static str {
         match self {
             AliasOutcome::Linked => "linked",
@@ -136,22 +146,30 @@ impl AliasOutcome {
     }
 }
 
+/// Why an alias change was refused (nothing written).
 #[derive(Debug, thiserror::Error)]
 pub enum AliasError {
+    /// The named id is empty or too long.
     #[error("{0} must be 1 to 1,024 characters")]
     BadId(&'static str),
+    /// The provider id is the customer's own id.
     #[error("the provider id is the customer's own id: no alias is needed")]
     SameId,
+    /// The reason is not a reason code.
     #[error("reason must be a code of 1 to 64 characters [A-Za-z0-9._:-]")]
     BadReason,
+    /// The provider id is aliased to another customer.
     #[error("this {0} id is aliased to another customer; remove that alias first")]
     TakenByAnother(&'static str),
+    /// The customer already has another id of that provider aliased.
     #[error("the customer already has another {0} id aliased; remove that alias first")]
     CustomerHasAnother(&'static str),
+    /// A concurrent change moved the alias map; run it again.
     #[error(
         "the alias map changed while this change was written; nothing was written, run it again"
     )]
     Raced,
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -159,11 +177,14 @@ pub enum AliasError {
 /// What to write for a request, given what is stored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AliasPlan {
+    /// Nothing to write: the outcome is already true.
     Nothing(AliasOutcome),
     /// Write the change; `changes_before` is the provider side's count as read (the write is
     /// conditional on it).
     Write {
+        /// What the write does.
         outcome: AliasOutcome,
+        /// The provider side's count of changes as read.
         changes_before: i64,
     },
 }

@@ -30,6 +30,7 @@ use kyc_core::keys;
 use kyc_core::kyc_state::ProviderState;
 use std::collections::{BTreeMap, HashMap};
 
+/// The DynamoDB adapter of the decision store: decisions, states and bank history in the table.
 pub struct DynamoDecisionStore {
     client: Client,
     table: String,
@@ -37,6 +38,7 @@ pub struct DynamoDecisionStore {
 }
 
 impl DynamoDecisionStore {
+    /// A store on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let table = table.into();
         Self {

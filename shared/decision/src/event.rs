@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// EventBridge `detail-type` of the decision events (source `kyc-hooks`, as the state events).
 pub const DETAIL_TYPE: &str = "KYC decision changed";
+/// The `schemaVersion` of the decision events published today.
 pub const SCHEMA_VERSION: u32 = 1;
 /// The JSON Schema of the detail, as checked in.
 pub const SCHEMA_V1: &str = include_str!("../../../schemas/kyc-decision-changed.v1.json");
@@ -18,10 +19,15 @@ pub const SCHEMA_V1: &str = include_str!("../../../schemas/kyc-decision-changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderPart {
+    /// The provider's decision.
     pub decision: Decision,
+    /// Why not (or no longer) verified: stable codes.
     pub reasons: Vec<String>,
+    /// The latest provider time of the streams it rests on.
     pub since: Option<DateTime<Utc>>,
+    /// When the provider's verification expires, if it does.
     pub valid_until: Option<DateTime<Utc>>,
+    /// The provider events it rests on.
     pub evidence: Vec<String>,
     /// The provider's own id of the customer where the bank aliased one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,9 +38,13 @@ pub struct ProviderPart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdjudicationPart {
+    /// The adjudication's id.
     pub id: String,
+    /// When it was recorded.
     pub at: DateTime<Utc>,
+    /// The outcome the bank decided.
     pub outcome: Decision,
+    /// Its reason code.
     pub reason: String,
 }
 
@@ -42,21 +52,31 @@ pub struct AdjudicationPart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KycDecisionChanged {
+    /// The detail's schema version ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// hash(customer, decisionVersion): the same change published twice has one id.
     pub id: String,
+    /// Our id of the customer.
     pub customer_id: String,
+    /// The new decision.
     pub decision: Decision,
     /// `null` for the customer's first decision.
     pub previous_decision: Option<Decision>,
+    /// Why not (or no longer) verified: stable codes.
     pub reasons: Vec<String>,
+    /// What whoever onboards the customer must see beside the decision.
     pub flags: Vec<String>,
+    /// The policy's version that made the decision.
     pub policy_version: String,
     /// A consumer keeps the highest it has seen and ignores lower ones.
     pub decision_version: i64,
+    /// The provider time (or adjudication time) of the latest fact it rests on.
     pub since: Option<DateTime<Utc>>,
+    /// When the verification expires, if it does.
     pub valid_until: Option<DateTime<Utc>>,
+    /// Each provider's part.
     pub providers: BTreeMap<Provider, ProviderPart>,
+    /// The adjudication taken into account, if any.
     pub adjudication: Option<AdjudicationPart>,
     /// When the decision was computed.
     pub computed_at: DateTime<Utc>,
@@ -68,6 +88,7 @@ pub fn event_id(customer: &str, decision_version: i64) -> String {
 }
 
 impl KycDecisionChanged {
+    /// The event of `decision`, after `previous` (`None`: the customer's first).
     pub fn new(decision: &CustomerDecision, previous: Option<&CustomerDecision>) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,

@@ -11,6 +11,8 @@
 //!
 //! Decisions carry codes, ids and times only: never personal data.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();
@@ -36,13 +38,17 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Decision {
+    /// No provider has started a check.
     NotStarted,
+    /// A check is running.
     Pending,
     /// The customer must act (incomplete file, waiting document, consent needed).
     ActionRequired,
     /// A person at the provider or at the bank must decide.
     InReview,
+    /// The customer's identity is verified.
     Verified,
+    /// Verification failed.
     Rejected,
     /// Fraud, PEP refusal, user freeze, consent-binding mismatch.
     Blocked,
@@ -51,6 +57,7 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision, in the order of the type.
     pub const ALL: [Decision; 8] = [
         Decision::NotStarted,
         Decision::Pending,
@@ -62,6 +69,7 @@ impl Decision {
         Decision::Expired,
     ];
 
+    /// The decision's name in JSON (`notStarted`, `inReview`...).
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::NotStarted => "notStarted",
@@ -75,6 +83,7 @@ impl Decision {
         }
     }
 
+    /// The decision of that name ([`Decision::as_str`]).
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.as_str() == s)
     }
@@ -101,14 +110,18 @@ impl Decision {
 pub struct AppliedRule {
     /// The row (`xpollens:kycDemand=Complete`, `trust_sign:flag=fraudMarked`...).
     pub rule: String,
+    /// The stream the value is in.
     pub stream: String,
+    /// What the row makes of it.
     pub decision: Decision,
+    /// The row's reason code, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The provider event the stream value comes from.
     pub event_id: String,
     /// Its provider time.
     pub at: DateTime<Utc>,
+    /// True when the row blocks until the bank resolves it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sticky: bool,
 }
@@ -117,10 +130,12 @@ pub struct AppliedRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderDecision {
+    /// The provider's decision.
     pub decision: Decision,
     /// Why not (or no longer) verified: stable codes.
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// What whoever onboards the customer must see beside the decision.
     #[serde(default)]
     pub flags: Vec<String>,
     /// The latest provider time of the streams it rests on.
@@ -129,6 +144,7 @@ pub struct ProviderDecision {
     /// The provider events it rests on.
     #[serde(default)]
     pub evidence: Vec<String>,
+    /// When the provider's verification expires, if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<DateTime<Utc>>,
     /// Every row that applied (for `kyc decision explain`).
@@ -141,6 +157,7 @@ pub struct ProviderDecision {
 }
 
 impl ProviderDecision {
+    /// What a provider with no stored state says.
     pub fn not_started() -> Self {
         Self {
             provider_customer_id: None,
@@ -340,8 +357,11 @@ pub fn provider_decision(
 pub struct Blocker {
     /// The provider, or `bank` (an adjudication to `blocked`).
     pub source: String,
+    /// The blocker's reason code.
     pub reason: String,
+    /// When it began.
     pub since: DateTime<Utc>,
+    /// The event (or adjudication) that raised it.
     pub evidence: String,
 }
 
@@ -353,22 +373,31 @@ pub const RESOLVE_ACTION: &str = "decisionResolved";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdjudicationRef {
+    /// The adjudication's id.
     pub id: String,
+    /// When it was recorded.
     pub at: DateTime<Utc>,
+    /// The outcome the bank decided.
     pub outcome: Decision,
+    /// Its reason code.
     pub reason: String,
+    /// True when a second approver confirmed it.
     pub second_approver: bool,
 }
 
 /// Why a recorded adjudication cannot count.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdjudicationError {
+    /// The outcome is not `verified`, `rejected` or `blocked`.
     #[error("outcome must be verified, rejected or blocked")]
     Outcome,
+    /// The policy asks a second approver for this outcome, and none is named.
     #[error("the policy requires a second approver for this outcome")]
     ApproverRequired,
+    /// The second approver is the operator.
     #[error("the second approver must be another identity than the operator")]
     SameApprover,
+    /// The reason is not a reason code.
     #[error("reason must be a code of 1 to 64 characters [A-Za-z0-9._:-]")]
     Reason,
 }
@@ -430,13 +459,18 @@ pub struct BasedOn {
     /// version below counts, so it orders before them.
     #[serde(default)]
     pub aliases: i64,
+    /// Xpollens' state version.
     pub xpollens: i64,
+    /// Trust & Sign's state version.
     pub trust_sign: i64,
+    /// GoPay's state version.
     pub gopay: i64,
+    /// Actions in the customer's bank history.
     pub bank: i64,
 }
 
 impl BasedOn {
+    /// The versions of `inputs`.
     pub fn of(inputs: &Inputs) -> Self {
         let (states, bank) = (&inputs.states, &inputs.bank);
         let v = |p| states.get(&p).map_or(0, |s: &ProviderState| s.version);
@@ -471,21 +505,32 @@ impl BasedOn {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerDecision {
+    /// Our id of the customer.
     pub customer_id: String,
+    /// The decision.
     pub decision: Decision,
+    /// Why not (or no longer) verified: stable codes.
     pub reasons: Vec<String>,
+    /// What whoever onboards the customer must see beside the decision.
     pub flags: Vec<String>,
+    /// The policy's version that made it.
     pub policy_version: String,
     /// +1 per change of this customer's decision.
     pub decision_version: i64,
     /// The provider time (or adjudication time) of the latest fact it rests on.
     pub since: Option<DateTime<Utc>>,
+    /// When the verification expires, if it does.
     pub valid_until: Option<DateTime<Utc>>,
+    /// Each provider's decision.
     pub providers: BTreeMap<Provider, ProviderDecision>,
+    /// What keeps the customer `blocked` until the bank resolves it.
     #[serde(default)]
     pub blockers: Vec<Blocker>,
+    /// The adjudication taken into account, if any.
     pub adjudication: Option<AdjudicationRef>,
+    /// The versions of the inputs it was computed from.
     pub based_on: BasedOn,
+    /// When it was computed.
     pub computed_at: DateTime<Utc>,
     /// The customer was verified at some point (sticky): an applicant who never was may have
     /// their data's retention started by inactivity (`docs/lifecycle.md`).
@@ -509,6 +554,7 @@ impl CustomerDecision {
 /// What a decision is computed from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inputs {
+    /// Each provider's stored state of the customer.
     pub states: BTreeMap<Provider, ProviderState>,
     /// The customer's bank history (adjudications among it), oldest first.
     pub bank: Vec<BankAction>,

@@ -14,6 +14,7 @@ use kyc_core::intake::Provider;
 pub enum Effect {
     /// The stream says this about the customer.
     Decide {
+        /// What the stream says.
         decision: Decision,
         /// Why the customer is not (or no longer) verified; `None` for `verified` and the
         /// plain steps of a running procedure.
@@ -28,18 +29,21 @@ pub enum Effect {
 /// Which streams a row applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamName {
+    /// The stream of this name.
     Exact(&'static str),
     /// Streams named at run time (`clientFile#<uuid>`).
     Prefix(&'static str),
 }
 
 impl StreamName {
+    /// True when the stream `name` is one the row applies to.
     pub fn matches(self, name: &str) -> bool {
         match self {
             StreamName::Exact(s) => name == s,
             StreamName::Prefix(p) => name.starts_with(p),
         }
     }
+    /// The streams as the printed tables name them (`clientFile#*`).
     pub fn label(self) -> String {
         match self {
             StreamName::Exact(s) => s.to_string(),
@@ -51,9 +55,13 @@ impl StreamName {
 /// One row: `provider`, `stream`, `status` → `effect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
+    /// The provider.
     pub provider: Provider,
+    /// The streams it applies to.
     pub stream: StreamName,
+    /// The stored canonical status.
     pub status: &'static str,
+    /// What it means for the decision.
     pub effect: Effect,
 }
 
@@ -334,12 +342,16 @@ pub const ROWS: &[Row] = &[
 /// status: applies to every decisive stream of the provider (`None`: of every provider).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlagRow {
+    /// The provider whose streams it applies to (`None`: every provider).
     pub provider: Option<Provider>,
+    /// The flag.
     pub flag: &'static str,
+    /// What it means for the decision.
     pub effect: Effect,
 }
 
 impl FlagRow {
+    /// The row's name in applied rules (`trust_sign:flag=fraudMarked`).
     pub fn rule(&self) -> String {
         format!(
             "{}:flag={}",
@@ -349,6 +361,7 @@ impl FlagRow {
     }
 }
 
+/// The flags that decide, whatever the status.
 pub const FLAG_ROWS: &[FlagRow] = &[
     FlagRow {
         provider: Some(TrustSign),
@@ -380,16 +393,20 @@ pub const INFO_FLAGS: &[&str] = &["enhancedDueDiligence"];
 /// A GoPay identification reason (`detail.reasons[]`, GoPay's `reasons`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReasonRow {
+    /// GoPay's reason code.
     pub reason: &'static str,
+    /// What it means for the decision.
     pub effect: Effect,
 }
 
 impl ReasonRow {
+    /// The row's name in applied rules.
     pub fn rule(&self) -> String {
         format!("gopay:gopayIdentification.reasons={}", self.reason)
     }
 }
 
+/// The GoPay reasons that decide.
 pub const REASON_ROWS: &[ReasonRow] = &[
     ReasonRow {
         reason: "EXPIRED_IDENTIFICATION",
@@ -446,12 +463,14 @@ pub fn row(provider: Provider, stream: &str, status: &str) -> Option<&'static Ro
         .find(|r| r.provider == provider && r.stream.matches(stream) && r.status == status)
 }
 
+/// The flag row of `flag` on a stream of `provider`, if any.
 pub fn flag_row(provider: Provider, flag: &str) -> Option<&'static FlagRow> {
     FLAG_ROWS
         .iter()
         .find(|f| f.flag == flag && f.provider.is_none_or(|p| p == provider))
 }
 
+/// The row of a GoPay reason, if any.
 pub fn reason_row(reason: &str) -> Option<&'static ReasonRow> {
     REASON_ROWS.iter().find(|r| r.reason == reason)
 }

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 /// The policy in the repository.
 pub const DEFAULT_POLICY: &str = include_str!("../../../policy/kyc-decision.v1.json");
 
+/// Which providers must have verified the customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Requirements {
@@ -27,11 +28,13 @@ pub struct Requirements {
     pub any_of: Vec<Provider>,
 }
 
+/// The bank's decision policy (`policy/kyc-decision.v1.json`), validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Policy {
     /// On every decision (`policyVersion`): which rules made it.
     pub policy_version: String,
+    /// Which providers must have verified the customer.
     pub requirements: Requirements,
     /// A provider's verification expires this many days after its provider time (periodic
     /// review), unless the provider gives an earlier expiry.
@@ -42,18 +45,25 @@ pub struct Policy {
     pub second_approver_for: Vec<Decision>,
 }
 
+/// Why a policy is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// Not JSON of the policy's shape (serde's message).
     #[error("policy is not valid JSON of the policy's shape: {0}")]
     Shape(String),
+    /// The version is empty, too long or has other characters.
     #[error("policyVersion must be 1 to 64 characters of [A-Za-z0-9._-]")]
     Version,
+    /// Neither `allOf` nor `anyOf` names a provider.
     #[error("requirements name no provider")]
     NoRequirement,
+    /// A provider is named twice.
     #[error("provider {0} is both in allOf and anyOf, or twice in one")]
     Duplicate(&'static str),
+    /// A validity period is out of bounds.
     #[error("verifiedValidForDays of {0} must be 1 to 3650")]
     Days(&'static str),
+    /// A second approver is asked for an outcome no adjudication gives.
     #[error("secondApproverFor may name verified, rejected and blocked only")]
     Approver,
 }
@@ -73,6 +83,7 @@ impl Policy {
         Self::parse(DEFAULT_POLICY).expect("the repository's policy is valid (tested)")
     }
 
+    /// Checks the rules [`Policy::parse`] enforces, on a policy built otherwise.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let v = &self.policy_version;
         if v.is_empty()

@@ -22,6 +22,7 @@ use std::sync::Mutex;
 /// What a conditional write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
+    /// The decision was written.
     Written,
     /// The stored decision is no longer the one read, or rests on newer inputs: not written.
     Superseded,
@@ -60,10 +61,13 @@ pub enum Recomputed {
     Unchanged,
 }
 
+/// Why a recompute failed (the stream retries the record).
 #[derive(Debug, thiserror::Error)]
 pub enum RecomputeError {
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Every attempt lost to a concurrent writer.
     #[error("decision of a customer still contended after {0} attempts")]
     Contended(u32),
 }
@@ -74,7 +78,9 @@ pub const ATTEMPTS: u32 = 8;
 /// What one recompute cost (for the closing note's figures and the logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
+    /// Reads made.
     pub reads: u32,
+    /// Writes tried.
     pub writes: u32,
     /// Reads found older than the stored decision (re-read).
     pub stale_reads: u32,

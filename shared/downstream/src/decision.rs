@@ -20,7 +20,9 @@ use std::sync::Arc;
 /// What one stream record asks of the consumer.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Work {
+    /// State-change events to publish.
     pub state: Vec<KycStateChanged>,
+    /// A decision-change event to publish.
     pub decision: Option<KycDecisionChanged>,
     /// The customer whose decision to recompute.
     pub recompute: Option<String>,
@@ -80,8 +82,11 @@ pub fn work_of(record: &Value, recompute: bool) -> Result<Option<Work>, RecordEr
 
 /// The recompute the consumer runs: the store, the policy validated at cold start, a clock.
 pub struct Recompute {
+    /// Where decisions are read and written.
     pub store: Arc<dyn DecisionStore>,
+    /// The decision policy, validated at cold start.
     pub policy: Policy,
+    /// The clock.
     pub now: fn() -> DateTime<Utc>,
 }
 

@@ -13,6 +13,8 @@
 //! Only what a consumer needs leaves the table: a stream's `detail` and `sealed` values are
 //! never read here (the images are deserialised into `StreamView`, which has no such field).
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();
@@ -41,6 +43,7 @@ use std::sync::{Arc, Mutex};
 pub const EVENT_SOURCE: &str = "kyc-hooks";
 /// EventBridge `detail-type`; the schema version is in the detail (`schemaVersion`).
 pub const DETAIL_TYPE: &str = "KYC state changed";
+/// The `schemaVersion` of the state-change events published today.
 pub const SCHEMA_VERSION: u32 = 1;
 /// The JSON Schema of the detail, as checked in (`schemas/kyc-state-changed.v1.json`).
 pub const SCHEMA_V1: &str = include_str!("../../../schemas/kyc-state-changed.v1.json");
@@ -49,15 +52,21 @@ pub const SCHEMA_V1: &str = include_str!("../../../schemas/kyc-state-changed.v1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KycStateChanged {
+    /// The detail's schema version ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// Stable across retries and replays: derived from customer, provider, stream and cause.
     pub id: String,
+    /// Our id of the customer.
     pub customer_id: String,
+    /// The provider whose stream changed.
     pub provider: Provider,
+    /// The provider's stream (one per kind of check) that changed.
     pub stream: String,
     /// `null` for a stream's first value, and in replays (the stored state keeps no past).
     pub previous_status: Option<String>,
+    /// The stream's new status.
     pub status: String,
+    /// True when the new status is final for its stream.
     #[serde(rename = "final")]
     pub is_final: bool,
     /// The provider's time of the cause (our receipt time when the provider gives none).
@@ -97,21 +106,28 @@ struct StreamView {
     flags: Vec<String>,
 }
 
+/// Why a stream record could not be read (the record is reported failed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
+    /// The record has no sequence number.
     #[error("record has no dynamodb.SequenceNumber")]
     NoSequence,
+    /// The record's keys are not a state item's.
     #[error("record keys are not a state item's (<P>#C#<id>, STATE)")]
     BadKeys,
+    /// The state item's key names no known provider.
     #[error("unknown provider in the state item's key")]
     UnknownProvider,
+    /// The named image (`NewImage` or `OldImage`) is missing.
     #[error("{0} image missing")]
     MissingImage(&'static str),
     /// Not DynamoDB JSON (an attribute that is not `{"<type>": value}` of a known type).
     #[error("{0} image is not DynamoDB JSON")]
     BadImage(&'static str),
+    /// A stream attribute of the state item is malformed.
     #[error("stream attribute is malformed: {0}")]
     BadStream(String),
+    /// The named attribute of the state item is malformed.
     #[error("state item has a malformed {0}")]
     BadAttribute(&'static str),
 }
@@ -169,6 +185,7 @@ pub fn record_partition(record: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The record's `dynamodb.SequenceNumber`, the id Lambda retries from.
 pub fn record_sequence(record: &Value) -> Option<String> {
     record
         .get("dynamodb")?
@@ -345,9 +362,11 @@ pub struct MemoryPublisher {
 }
 
 impl MemoryPublisher {
+    /// The state-change events published so far.
     pub fn published(&self) -> Vec<KycStateChanged> {
         self.published.lock().unwrap().clone()
     }
+    /// The decision-change events published so far.
     pub fn published_decisions(&self) -> Vec<KycDecisionChanged> {
         self.decisions.lock().unwrap().clone()
     }
@@ -355,6 +374,7 @@ impl MemoryPublisher {
     pub fn refuse(&self, id: &str) {
         self.refuse.lock().unwrap().insert(id.to_string());
     }
+    /// Stops refusing any event id.
     pub fn accept_all(&self) {
         self.refuse.lock().unwrap().clear();
     }
@@ -406,11 +426,13 @@ impl EventPublisher for MemoryPublisher {
 /// The state-publisher function's rules, free of Lambda types: a DynamoDB stream event in,
 /// the partial-batch answer (`{"batchItemFailures": [{"itemIdentifier": seq}]}`) out.
 pub struct StatePublisher {
+    /// Where events go (EventBridge, or its in-memory twin).
     pub publisher: Arc<dyn EventPublisher>,
     /// The KYC decision's recompute (`None`: state events only).
     pub decisions: Option<Arc<decision::Recompute>>,
 }
 
+/// A stream event the publisher cannot read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
     /// The whole invocation fails (Lambda retries the batch): nothing can be reported per
@@ -433,10 +455,12 @@ pub struct BatchReport {
     pub failed: Vec<String>,
     /// Records held back behind a failed record of the same customer (in the retry range).
     pub held_back: usize,
+    /// Events published.
     pub published: usize,
 }
 
 impl BatchReport {
+    /// The partial-batch answer to Lambda (`batchItemFailures`).
     pub fn response(&self) -> Value {
         json!({
             "batchItemFailures": self

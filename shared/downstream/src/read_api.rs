@@ -19,12 +19,15 @@ use kyc_core::keys::{valid_customer_id, HistoryPosition};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// History entries per page when the caller names no `limit`.
 pub const DEFAULT_PAGE: usize = 50;
+/// The largest `limit` a caller may ask for.
 pub const MAX_PAGE: usize = 100;
 
 /// One page of a customer's history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryPage {
+    /// The entries, oldest first.
     pub entries: Vec<HistoryEntry>,
     /// The position of the last entry (`HistoryEntry::position`) when more may follow.
     pub next_after: Option<String>,
@@ -86,8 +89,11 @@ fn error(status: u16, code: &str, message: &str) -> ApiResponse {
     answer(status, json!({"error": code, "message": message}))
 }
 
+/// The read API's routes, free of Lambda types: a customer's state, history and decision.
 pub struct ReadApi {
+    /// Where states are read.
     pub store: Arc<dyn EventStore>,
+    /// Where history pages are read.
     pub history: Arc<dyn HistoryPages>,
     /// The KYC decisions (`None`: the answer's `decision` is null).
     pub decisions: Option<Arc<dyn kyc_decision::store::DecisionStore>>,
@@ -133,6 +139,7 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 }
 
 impl ReadApi {
+    /// Answers one request (errors as JSON with a status, never a panic).
     pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
         // Every route of this API is IAM-authorised: without the authorizer's attestation
         // nothing is answered but 403, before any route or customer is looked at.

@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 
 /// The chain pointer's key.
 pub const CHAIN_PK: &str = "EVIDENCE#CHAIN";
+/// See [`CHAIN_PK`]: the chain pointer's sort key.
 pub const CHAIN_SK: &str = "CHAIN";
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -37,6 +38,7 @@ pub struct DynamoHistory {
 }
 
 impl DynamoHistory {
+    /// The history and chain of `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let table = table.into();
         Self {
@@ -313,7 +315,9 @@ impl HistorySource for DynamoHistory {
 
 /// The digests in the Object Lock bucket.
 pub struct S3Digests {
+    /// The S3 client.
     pub client: aws_sdk_s3::Client,
+    /// The Object Lock bucket.
     pub bucket: String,
     /// `GOVERNANCE` or `COMPLIANCE`.
     pub lock_mode: aws_sdk_s3::types::ObjectLockMode,
@@ -322,6 +326,7 @@ pub struct S3Digests {
 }
 
 impl S3Digests {
+    /// The object key of an hour's digest.
     pub fn key(hour: &str) -> String {
         format!("digests/{hour}.json")
     }

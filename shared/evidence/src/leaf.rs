@@ -10,8 +10,11 @@ use sha2::{Digest, Sha256};
 /// (keys and index attributes removed) as JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// The entry's partition key.
     pub pk: String,
+    /// The entry's sort key.
     pub sk: String,
+    /// Its attributes.
     pub item: Value,
 }
 
@@ -69,6 +72,7 @@ pub struct Leaf {
     /// `leaf_key_hash(salt, pk, sk)`.
     #[serde(with = "merkle::hex_hash")]
     pub key: Hash,
+    /// The hash of the entry's content.
     #[serde(with = "merkle::hex_hash")]
     pub content: Hash,
 }
@@ -86,6 +90,7 @@ impl Leaf {
         }
     }
 
+    /// The leaf's hash in the tree.
     pub fn hash(&self) -> Hash {
         merkle::leaf_hash(&self.key, &self.content)
     }

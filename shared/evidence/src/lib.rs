@@ -9,6 +9,8 @@
 //! - [`verify`]: the history now against the sealed hours; the bank's deletions explained.
 //! - `aws` (feature `aws`): the table through its hour index, the Object Lock bucket.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();

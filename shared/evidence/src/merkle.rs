@@ -46,8 +46,10 @@ pub fn root(leaves: &[Hash]) -> Hash {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
+    /// The sibling's hash.
     #[serde(with = "hex_hash")]
     pub sibling: Hash,
+    /// True when the sibling is on the left.
     pub sibling_on_left: bool,
 }
 
@@ -96,10 +98,12 @@ pub mod hex_hash {
     use super::Hash;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes a hash as hex.
     pub fn serialize<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(h))
     }
 
+    /// Reads a hash from 64 hex characters.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
         let text = String::deserialize(d)?;
         parse(&text).ok_or_else(|| serde::de::Error::custom("a 64-character hex hash"))

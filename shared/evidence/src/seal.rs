@@ -28,15 +28,20 @@ pub fn hour_start(hour: &str) -> Option<DateTime<Utc>> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HourSeal {
+    /// The digest's schema version (1).
     pub schema_version: u32,
+    /// The hour sealed.
     pub hour: String,
+    /// When it was sealed.
     pub sealed_at: DateTime<Utc>,
     /// Sorted by key.
     pub leaves: Vec<Leaf>,
+    /// The root of its leaves.
     #[serde(with = "merkle::hex_hash")]
     pub root: Hash,
     /// The hour sealed before this one and its root (`None`: the chain's first hour).
     pub previous_hour: Option<String>,
+    /// The previous hour's root.
     #[serde(default, with = "opt_hash", skip_serializing_if = "Option::is_none")]
     pub previous_root: Option<Hash>,
 }
@@ -97,7 +102,9 @@ impl HourSeal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainPointer {
+    /// The last hour sealed.
     pub hour: String,
+    /// Its root.
     #[serde(with = "merkle::hex_hash")]
     pub root: Hash,
 }
@@ -105,7 +112,9 @@ pub struct ChainPointer {
 /// A digest as stored, with how many versions its object has (more than one: replaced).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredDigest {
+    /// The digest (its first version).
     pub seal: HourSeal,
+    /// Versions of its object.
     pub versions: usize,
 }
 
@@ -121,6 +130,7 @@ pub trait HistorySource: Send + Sync {
     async fn deletion_records(&self, since_day: &str) -> Result<Vec<DeletionRecord>, StoreError>;
     /// The hours in which the customer has history entries now.
     async fn hours_of_customer(&self, customer: &str) -> Result<Vec<String>, StoreError>;
+    /// The chain pointer, if an hour was sealed.
     async fn chain(&self) -> Result<Option<ChainPointer>, StoreError>;
     /// Moves the chain from `from` to `to` if it is still at `from`; `false` otherwise.
     async fn advance_chain(
@@ -135,12 +145,14 @@ pub trait HistorySource: Send + Sync {
 pub trait DigestStore: Send + Sync {
     /// Writes the hour's digest unless one exists (`false`: it existed, nothing written).
     async fn put_new(&self, seal: &HourSeal) -> Result<bool, StoreError>;
+    /// The hour's digest, if sealed.
     async fn get(&self, hour: &str) -> Result<Option<StoredDigest>, StoreError>;
 }
 
 /// The in-memory twin of the digest store: objects by hour, every version kept.
 #[derive(Default)]
 pub struct MemoryDigests {
+    /// Every version of each hour's digest, by hour.
     pub objects: Mutex<BTreeMap<String, Vec<HourSeal>>>,
 }
 
@@ -191,10 +203,13 @@ impl Default for SealSettings {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealReport {
+    /// Hours sealed.
     pub hours: u64,
+    /// Entries sealed.
     pub entries: u64,
     /// Digests a crashed run had written before moving the chain: kept as they are.
     pub found_written: u64,
+    /// The last hour sealed.
     pub last_hour: Option<String>,
     /// Hours still to seal after this run (it stopped at `max_hours`).
     pub behind: u64,

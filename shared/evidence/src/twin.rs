@@ -94,6 +94,7 @@ impl MemoryHistory {
         t.records.push(record);
     }
 
+    /// The customer's salt, if it has one.
     pub fn salt_of(&self, customer: &str) -> Option<Vec<u8>> {
         self.tables.lock().unwrap().salts.get(customer).cloned()
     }

@@ -17,51 +17,82 @@ pub enum Finding {
     /// An entry that was not there when its hour was sealed.
     #[serde(rename_all = "camelCase")]
     Added {
+        /// The hour the entry belongs to.
         hour: String,
+        /// Its partition key.
         pk: String,
+        /// Its sort key.
         sk: String,
     },
     /// An entry whose content is not what was sealed.
     #[serde(rename_all = "camelCase")]
     Changed {
+        /// The hour the entry belongs to.
         hour: String,
+        /// Its partition key.
         pk: String,
+        /// Its sort key.
         sk: String,
     },
     /// A sealed entry that is gone, with no deletion record for it (its leaf key: the entry's
     /// keys cannot be recovered from it).
     #[serde(rename_all = "camelCase")]
-    Removed { hour: String, leaf: String },
+    Removed {
+        /// The sealed hour.
+        hour: String,
+        /// The entry's leaf key.
+        leaf: String,
+    },
     /// A sealed entry gone from its place and found, same content, under other keys (its time
     /// or id rewritten: the history reordered).
     #[serde(rename_all = "camelCase")]
     Moved {
+        /// The hour it was sealed in.
         from_hour: String,
+        /// Its leaf key.
         leaf: String,
+        /// The hour it is in now.
         hour: String,
+        /// Its partition key now.
         pk: String,
+        /// Its sort key now.
         sk: String,
     },
     /// The digest object has more than one version: it was overwritten.
     #[serde(rename_all = "camelCase")]
-    DigestReplaced { hour: String, versions: usize },
+    DigestReplaced {
+        /// The hour.
+        hour: String,
+        /// Versions of the digest object.
+        versions: usize,
+    },
     /// The digest's root is not the root of its leaves.
     #[serde(rename_all = "camelCase")]
-    RootMismatch { hour: String },
+    RootMismatch {
+        /// The hour.
+        hour: String,
+    },
     /// The digest's previous root is not the previous hour's.
     #[serde(rename_all = "camelCase")]
-    ChainBroken { hour: String },
+    ChainBroken {
+        /// The hour.
+        hour: String,
+    },
 }
 
 /// A sealed entry gone by the bank's own rule (a deletion record names it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Explained {
+    /// The sealed hour.
     pub hour: String,
+    /// The entry's leaf key.
     pub leaf: String,
     /// `retention` or `erasure`.
     pub rule: String,
+    /// The deletion's reason code.
     pub reason: String,
+    /// When it was deleted.
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -69,16 +100,22 @@ pub struct Explained {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
+    /// Sealed hours checked.
     pub hours_checked: u64,
+    /// Sealed leaves checked.
     pub leaves_checked: u64,
+    /// History entries checked.
     pub entries_checked: u64,
     /// Hours asked for that are not sealed (yet, or before the chain began): not checked.
     pub not_sealed: Vec<String>,
+    /// What should not be.
     pub tampering: Vec<Finding>,
+    /// Sealed entries gone by a deletion record.
     pub explained: Vec<Explained>,
 }
 
 impl VerifyReport {
+    /// True when nothing was tampered with.
     pub fn is_clean(&self) -> bool {
         self.tampering.is_empty()
     }

@@ -29,27 +29,38 @@ use kyc_core::redact::Secret;
 /// tells the CLI whether running it again later can help.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
+    /// The customer has no GoPay profile.
     #[error("customer {0} has no GoPay profile")]
     NoProfile(String),
+    /// Only `needsConsent` or `unknownAtGoPay` profiles can be reactivated.
     #[error(
         "profile {id} is {status}; only needsConsent or unknownAtGoPay profiles can be reactivated"
     )]
     NotReactivatable {
+        /// The profile.
         id: ClientProfileId,
+        /// Its status.
         status: &'static str,
     },
+    /// The profile holds no refresh token: the customer must consent again.
     #[error("profile {0} holds no refresh token; the customer must consent again")]
     NoRefreshToken(ClientProfileId),
+    /// A sync run holds the profile's lease: nothing changed.
     #[error("profile {0} is leased by a sync run; nothing changed, try again shortly")]
     Leased(ClientProfileId),
+    /// The profile changed while the action ran: nothing done.
     #[error("profile {0} changed meanwhile; nothing done")]
     ChangedMeanwhile(ClientProfileId),
+    /// GoPay's answer to the revoke proves nothing: nothing changed, token kept.
     #[error("GoPay's answer to the revoke is not conclusive; nothing changed, token kept (re-run later)")]
     Inconclusive,
+    /// The stored refresh token does not open (the reason, never the token).
     #[error("stored refresh token cannot be opened: {0}")]
     Unopenable(String),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The profile was updated but its event was not recorded.
     #[error("profile updated but the event was not recorded: {0}")]
     EventNotRecorded(StoreError),
 }
@@ -74,27 +85,35 @@ impl AdminError {
 
 /// What an operator action needs.
 pub struct Admin<'a> {
+    /// GoPay profiles.
     pub store: &'a dyn GoPayStore,
+    /// Where the action's event is recorded.
     pub events: &'a dyn EventStore,
+    /// GoPay's API.
     pub api: GoPayApi<'a>,
+    /// GoPay's payload keyring.
     pub keys: &'a Keyring,
     /// Lease owner of this action (unique per invocation).
     pub owner: String,
+    /// The action's time.
     pub now: DateTime<Utc>,
 }
 
 /// GoPay's answer to a revoke, classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RevokeAtGoPay {
+    /// GoPay revoked the token.
     Revoked,
     /// GoPay refused the token as such (`invalid_grant`): the consent is already gone.
     AlreadyRefused,
+    /// We held no refresh token to revoke.
     NoTokenHeld,
     /// Not conclusive (our credentials, bare 4xx, 5xx, transport): the token may be live.
     Inconclusive,
 }
 
 impl RevokeAtGoPay {
+    /// The classification's name in the CLI's answer and the event.
     pub fn as_str(self) -> &'static str {
         match self {
             RevokeAtGoPay::Revoked => "revoked",

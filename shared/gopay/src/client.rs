@@ -20,8 +20,11 @@ pub use kyc_core::http::{HttpAnswer, TransportError};
 /// The requests GoPay's two hosts serve. Implementations send exactly what they are given.
 #[async_trait]
 pub trait GoPayTransport: Send + Sync {
+    /// A GET with the given `Authorization`.
     async fn get(&self, url: &str, authorization: &Secret) -> Result<HttpAnswer, TransportError>;
+    /// A form POST (token and revoke calls).
     async fn post_form(&self, url: &str, body: &FormBody) -> Result<HttpAnswer, TransportError>;
+    /// A JSON POST with the given `Authorization` (prefill).
     async fn post_json(
         &self,
         url: &str,
@@ -33,14 +36,24 @@ pub trait GoPayTransport: Send + Sync {
 /// A failed typed call.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
+    /// The request did not get an answer.
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// A token call answered non-2xx, classified.
     #[error("token call answered HTTP {status} ({failure:?})")]
-    Token { status: u16, failure: TokenFailure },
+    Token {
+        /// The HTTP status.
+        status: u16,
+        /// What the answer says of the token.
+        failure: TokenFailure,
+    },
     /// Any other call answered non-2xx.
     #[error("GoPay answered HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The answer is not what the reference documents.
     #[error(transparent)]
     Invalid(#[from] GoPayError),
 }
@@ -61,8 +74,11 @@ impl CallError {
 
 /// The typed GoPay calls.
 pub struct GoPayApi<'a> {
+    /// How requests are sent.
     pub transport: &'a dyn GoPayTransport,
+    /// GoPay's hosts.
     pub hosts: &'a GoPayHosts,
+    /// Our credentials at GoPay.
     pub credentials: &'a ClientCredentials,
 }
 
@@ -129,6 +145,7 @@ impl GoPayApi<'_> {
             .await
     }
 
+    /// `POST /api/revoke` of a refresh token.
     pub async fn revoke(&self, refresh_token: &Secret) -> Result<(), CallError> {
         let body = revoke_request_body(self.credentials, refresh_token);
         let answer = self
@@ -150,6 +167,7 @@ impl GoPayApi<'_> {
         }
     }
 
+    /// `GET /api/login/app`: the app token.
     pub async fn app_token(&self) -> Result<AppToken, CallError> {
         let answer = self
             .transport

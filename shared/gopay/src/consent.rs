@@ -24,11 +24,13 @@ pub const SCOPE_IDENTIFICATION_READ: &str = "perm.client.identification:read";
 pub const DEFAULT_STATE_TTL: Duration = Duration::hours(24);
 /// The bounds a configured state lifetime must keep: longer than a code, at most a week.
 pub const MIN_STATE_TTL: Duration = Duration::hours(1);
+/// See [`MIN_STATE_TTL`]: the longest state lifetime accepted.
 pub const MAX_STATE_TTL: Duration = Duration::days(7);
 /// GoPay's authorization `code` lives 10 minutes (reference: "životnost 10 minut").
 pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::minutes(10);
 /// Beta hosts from the reference; production hosts differ and come from configuration.
 pub const BETA_AUTH_BASE: &str = "https://auth.beta.aws.gopay.cz";
+/// See [`BETA_AUTH_BASE`]: the beta client host.
 pub const BETA_CLIENT_BASE: &str = "https://client.beta.aws.gopay.cz";
 
 const STATE_BYTES: usize = 32;
@@ -151,24 +153,31 @@ impl GoPayHosts {
     pub fn beta() -> Self {
         Self::new(BETA_AUTH_BASE, BETA_CLIENT_BASE).expect("documented hosts are valid")
     }
+    /// The authorization host's base URL.
     pub fn auth_base(&self) -> &str {
         &self.auth_base
     }
+    /// The client API host's base URL.
     pub fn client_base(&self) -> &str {
         &self.client_base
     }
+    /// `GET /api/login/app`: the app token.
     pub fn login_app_url(&self) -> String {
         format!("{}/api/login/app", self.auth_base)
     }
+    /// The consent page the customer is sent to.
     pub fn consent_endpoint(&self) -> String {
         format!("{}/consent", self.auth_base)
     }
+    /// `POST /api/token`: both grants.
     pub fn token_url(&self) -> String {
         format!("{}/api/token", self.auth_base)
     }
+    /// `POST /api/revoke`.
     pub fn revoke_url(&self) -> String {
         format!("{}/api/revoke", self.auth_base)
     }
+    /// A profile's identification status.
     pub fn identification_status_url(&self, profile: &ClientProfileId) -> String {
         format!(
             "{}/api/client-profile/{}/identification-status",
@@ -192,6 +201,7 @@ impl GoPayHosts {
             None => base,
         }
     }
+    /// `POST /api/prefill-client-data`.
     pub fn prefill_url(&self) -> String {
         format!("{}/api/prefill-client-data", self.client_base)
     }
@@ -270,12 +280,14 @@ pub enum CompletionMode {
 }
 
 impl CompletionMode {
+    /// The mode's name in settings (`bank-session`, `direct-callback`).
     pub fn as_str(self) -> &'static str {
         match self {
             CompletionMode::BankSession => "bank-session",
             CompletionMode::DirectCallback => "direct-callback",
         }
     }
+    /// The mode of that name ([`CompletionMode::as_str`]).
     pub fn parse(text: &str) -> Option<Self> {
         [CompletionMode::BankSession, CompletionMode::DirectCallback]
             .into_iter()
@@ -286,9 +298,13 @@ impl CompletionMode {
 /// A consent started for a customer, as stored (keyed by the state's storage key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingConsent {
+    /// The state's storage key (its hash: the state itself is never stored).
     pub state_key: String,
+    /// The customer who started it.
     pub customer_id: String,
+    /// When it was started.
     pub created_at: DateTime<Utc>,
+    /// When it stops being accepted.
     pub expires_at: DateTime<Utc>,
     /// Set when a callback consumed the state (single use).
     pub used_at: Option<DateTime<Utc>>,
@@ -350,16 +366,23 @@ impl PendingConsent {
 /// the failure URL (`reason=`), never the state, the code or anything about the customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureReason {
+    /// The callback's query cannot be read.
     MalformedCallback,
+    /// No such state.
     StateUnknown,
+    /// The state expired.
     StateExpired,
+    /// The state was already used.
     StateUsed,
     /// A state issued for completion in the bank's session reached the direct callback.
     WrongRoute,
+    /// The customer did not consent.
     AccessDenied,
+    /// The scope asked for is not allowed.
     InvalidScope,
     /// Another `error=` value from GoPay.
     GoPayError,
+    /// The code exchange failed.
     ExchangeFailed,
     /// The GoPay profile is already linked to another of our customers.
     ProfileLinkedElsewhere,
@@ -372,6 +395,7 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    /// The code appended to the failure URL.
     pub fn as_str(self) -> &'static str {
         match self {
             FailureReason::MalformedCallback => "malformed_callback",
@@ -390,6 +414,7 @@ impl FailureReason {
         }
     }
 
+    /// The reason of a refused state.
     pub fn of_rejection(rejection: StateRejection) -> Self {
         match rejection {
             StateRejection::Unknown => FailureReason::StateUnknown,
@@ -398,6 +423,7 @@ impl FailureReason {
         }
     }
 
+    /// The reason of GoPay's `error=`.
     pub fn of_consent_error(error: &ConsentError) -> Self {
         match error {
             ConsentError::AccessDenied => FailureReason::AccessDenied,
@@ -441,7 +467,9 @@ pub fn check_state(
 /// What the consent URL carries.
 #[derive(Debug, Clone, Copy)]
 pub struct ConsentRequest<'a> {
+    /// Our client id at GoPay.
     pub client_id: &'a str,
+    /// The consent's single-use state.
     pub state: &'a ConsentState,
     /// Our callback (`GET /gopay/callback`), absolute https (http on loopback only).
     pub redirect_uri: &'a str,
@@ -486,6 +514,7 @@ pub enum ConsentError {
 }
 
 impl ConsentError {
+    /// Reads an `error=` value (see the variants).
     pub fn parse(text: &str) -> Self {
         match text.trim() {
             t if t.eq_ignore_ascii_case("access_denied") => ConsentError::AccessDenied,
@@ -500,6 +529,7 @@ impl ConsentError {
             _ => ConsentError::Other("unrecognised".to_string()),
         }
     }
+    /// The value as GoPay wrote it (or `unrecognised`).
     pub fn as_str(&self) -> &str {
         match self {
             ConsentError::AccessDenied => "access_denied",
@@ -513,15 +543,23 @@ impl ConsentError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackOutcome {
     /// `?code=…&state=…`: exchange the code (within 10 minutes, once).
-    Granted { code: Secret, state: ConsentState },
+    Granted {
+        /// The authorization code: a secret.
+        code: Secret,
+        /// The consent's state.
+        state: ConsentState,
+    },
     /// `?error=…&state=…`: record the refusal on the customer.
     Denied {
+        /// GoPay's `error`.
         error: ConsentError,
+        /// The consent's state.
         state: ConsentState,
     },
 }
 
 impl CallbackOutcome {
+    /// The callback's state.
     pub fn state(&self) -> &ConsentState {
         match self {
             CallbackOutcome::Granted { state, .. } | CallbackOutcome::Denied { state, .. } => state,

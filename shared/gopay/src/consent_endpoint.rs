@@ -49,14 +49,21 @@ use kyc_core::secrets::Cached;
 /// Largest accepted `POST /gopay/consents` body.
 pub const MAX_BODY: usize = 16 * 1024;
 
+/// The consent routes' rules, free of Lambda types.
 pub struct ConsentEndpoint {
+    /// GoPay profiles and consent states.
     pub store: Arc<dyn GoPayStore>,
     /// Where the first tokens go if the table cannot take them (the sync recovers them).
     pub rescue: Arc<dyn TokenRescue>,
+    /// Where consent events are recorded.
     pub events: Arc<dyn EventStore>,
+    /// How GoPay is called.
     pub transport: Arc<dyn GoPayTransport>,
+    /// GoPay's hosts.
     pub hosts: GoPayHosts,
+    /// Our credentials at GoPay.
     pub credentials: Cached<ClientCredentials>,
+    /// GoPay's payload keyring.
     pub keys: Cached<Keyring>,
     /// The redirect URI put in consent URLs (registered at GoPay): the bank's front end in
     /// [`CompletionMode::BankSession`], our `GET /gopay/callback` in
@@ -66,8 +73,11 @@ pub struct ConsentEndpoint {
     pub completion: CompletionMode,
     /// How long a started consent waits for the customer's return.
     pub state_ttl: chrono::Duration,
+    /// Where a customer lands after a kept consent.
     pub success_url: String,
+    /// Where a customer lands otherwise (with `reason=`).
     pub failure_url: String,
+    /// The clock.
     pub clock: Clock,
     /// What the requests counted (published as metrics by the function).
     pub counters: ConsentCounters,
@@ -105,6 +115,7 @@ impl ConsentCounters {
 }
 
 impl ConsentCounts {
+    /// True when nothing was counted.
     pub fn is_zero(&self) -> bool {
         *self == ConsentCounts::default()
     }
@@ -288,6 +299,7 @@ fn parse_completion(body: &[u8]) -> Result<Completion, &'static str> {
 }
 
 impl ConsentEndpoint {
+    /// Answers one request of the consent routes.
     pub async fn handle(&self, req: &Request) -> Response {
         let route = route(&req.path);
         // Starting and completing a consent are IAM-authorised (our backend, SigV4): without

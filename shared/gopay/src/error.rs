@@ -12,37 +12,59 @@ pub enum GoPayError {
     /// The bytes are not the JSON we expect (syntax, EOF or a wrong top-level type).
     #[error("{context}: invalid JSON ({category} error at line {line}, column {column})")]
     Json {
+        /// What was being read.
         context: &'static str,
+        /// serde_json's category of the error.
         category: &'static str,
+        /// The line of the error.
         line: usize,
+        /// The column of the error.
         column: usize,
     },
     /// A JSON document is valid but is not an object where one is required.
     #[error("{context}: expected a JSON object")]
-    NotAnObject { context: &'static str },
+    NotAnObject {
+        /// What was being read.
+        context: &'static str,
+    },
     /// A field we cannot do without is absent, null or empty.
     #[error("{context}: missing field `{field}`")]
     MissingField {
+        /// What was being read.
         context: &'static str,
+        /// The field.
         field: &'static str,
     },
     /// A field is present with a type or shape we cannot use.
     #[error("{context}: field `{field}` is invalid: {reason}")]
     InvalidField {
+        /// What was being read.
         context: &'static str,
+        /// The field.
         field: &'static str,
+        /// What is wrong with it (never its value).
         reason: &'static str,
     },
     /// A GoPay date string does not follow any accepted layout (the value is not repeated).
     #[error("invalid GoPay date: {reason}")]
-    InvalidDate { reason: &'static str },
+    InvalidDate {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The token response is for another client profile than the one we hold.
     #[error("token response is for client profile {actual}, expected {expected}")]
-    ProfileMismatch { expected: String, actual: String },
+    ProfileMismatch {
+        /// The profile we hold.
+        expected: String,
+        /// The profile in the answer.
+        actual: String,
+    },
     /// A configured host (base URL) is unusable.
     #[error("invalid GoPay host configuration `{name}`: {reason}")]
     InvalidHost {
+        /// The setting.
         name: &'static str,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// The consent callback query cannot be interpreted.
@@ -54,7 +76,9 @@ pub enum GoPayError {
     /// A prefill field fails validation (the value is not repeated).
     #[error("invalid prefill field `{field}`: {reason}")]
     InvalidPrefill {
+        /// The field.
         field: &'static str,
+        /// What is wrong with it.
         reason: &'static str,
     },
     /// The operating system's random source failed.
@@ -65,20 +89,28 @@ pub enum GoPayError {
 /// Why a consent callback query is malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum CallbackDefect {
+    /// The query is empty.
     #[error("the query is empty")]
     Empty,
+    /// The named parameter appears more than once.
     #[error("parameter `{0}` appears more than once")]
     Duplicate(&'static str),
+    /// The named parameter is empty.
     #[error("parameter `{0}` is empty")]
     EmptyValue(&'static str),
+    /// No `state`.
     #[error("no `state` parameter")]
     MissingState,
+    /// The `state` is not one we issue.
     #[error("`state` is not a state this service issues")]
     BadState,
+    /// Neither `code` nor `error`.
     #[error("neither `code` nor `error` is present")]
     MissingCodeAndError,
+    /// Both `code` and `error`.
     #[error("both `code` and `error` are present")]
     CodeAndError,
+    /// The `code` is too long.
     #[error("`code` is too long")]
     CodeTooLong,
 }
@@ -86,10 +118,13 @@ pub enum CallbackDefect {
 /// Why a callback's `state` is refused. Each answers 400 and nothing else happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum StateRejection {
+    /// No such state.
     #[error("unknown state")]
     Unknown,
+    /// The state expired.
     #[error("state expired")]
     Expired,
+    /// The state was already used.
     #[error("state already used")]
     AlreadyUsed,
 }

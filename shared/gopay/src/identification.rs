@@ -29,6 +29,7 @@ const CONTEXT: &str = "identification-status";
 pub struct ClientProfileId(String);
 
 impl ClientProfileId {
+    /// A profile id from text, checked (see the type).
     pub fn new(value: impl Into<String>) -> Result<Self, GoPayError> {
         let value = value.into();
         let value = value.trim().to_string();
@@ -79,6 +80,7 @@ impl ClientProfileId {
         }
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -109,7 +111,7 @@ macro_rules! open_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name {
-            $($variant,)+
+            $(#[doc = concat!("`", $text, "`.")] $variant,)+
             /// A value the reference does not list, kept as sent (trimmed).
             Unknown(String),
         }
@@ -130,6 +132,7 @@ macro_rules! open_enum {
                     $name::Unknown(s) => s,
                 }
             }
+            /// True for a value the reference lists.
             pub fn is_known(&self) -> bool {
                 !matches!(self, $name::Unknown(_))
             }
@@ -207,24 +210,32 @@ impl Reason {
 /// A non-fatal oddity met while parsing (never holds a value from the payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParseWarning {
+    /// The field concerned.
     pub field: &'static str,
+    /// What was odd about it.
     pub problem: &'static str,
 }
 
 /// One identification-status response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdentificationStatus {
+    /// The profile.
     pub client_profile_id: ClientProfileId,
+    /// The identification's state.
     pub state: IdentificationState,
     /// In the order sent, duplicates removed.
     pub reasons: Vec<Reason>,
+    /// When the identification started.
     pub date_started: Option<GoPayDateTime>,
+    /// When it last changed.
     pub date_last_change: Option<GoPayDateTime>,
+    /// A person or a company.
     pub subject_type: Option<SubjectType>,
     /// Names, birth date and number, sex, nationality: personal data, opaque here.
     pub subject_data: Option<Personal<Value>>,
     /// Everything the identification gathered (persons, documents, accounts, addresses).
     pub identification_data: Option<Personal<Value>>,
+    /// Oddities met while parsing.
     pub warnings: Vec<ParseWarning>,
 }
 
@@ -233,6 +244,7 @@ pub struct IdentificationStatus {
 /// (serializes as strings) so the sync can compare a poll with what it recorded last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusSnapshot {
+    /// The identification's state.
     pub state: IdentificationState,
     /// Sorted and de-duplicated, so equality is set equality.
     pub reasons: Vec<Reason>,
@@ -243,6 +255,7 @@ pub struct StatusSnapshot {
 }
 
 impl StatusSnapshot {
+    /// A snapshot of `state` and `reasons` (sorted, duplicates removed), without identity match.
     pub fn new(state: IdentificationState, reasons: impl IntoIterator<Item = Reason>) -> Self {
         let set: BTreeSet<Reason> = reasons.into_iter().collect();
         Self {
@@ -265,12 +278,16 @@ impl StatusSnapshot {
 pub struct StatusChange {
     /// `None` for the first observation of the profile.
     pub from_state: Option<IdentificationState>,
+    /// The state after.
     pub to_state: IdentificationState,
+    /// Reasons that appeared.
     pub added_reasons: Vec<Reason>,
+    /// Reasons that went.
     pub removed_reasons: Vec<Reason>,
 }
 
 impl StatusChange {
+    /// True when the state changed (or was first seen).
     pub fn state_changed(&self) -> bool {
         self.from_state.as_ref() != Some(&self.to_state)
     }
@@ -313,6 +330,7 @@ impl IdentificationStatus {
         Self::from_value(&value)
     }
 
+    /// Reads a parsed JSON value (see [`IdentificationStatus::parse`]).
     pub fn from_value(value: &Value) -> Result<Self, GoPayError> {
         let obj = value
             .as_object()
@@ -399,6 +417,7 @@ impl IdentificationStatus {
         differs(&self.snapshot(), &other.snapshot())
     }
 
+    /// The status's state and reasons, as a snapshot.
     pub fn snapshot(&self) -> StatusSnapshot {
         StatusSnapshot::new(self.state.clone(), self.reasons.iter().cloned())
     }
@@ -687,14 +706,18 @@ redacted_unknown!(DocumentType, ImageSource, DocumentState, VerificationState);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentEvidence {
+    /// The document's type.
     pub document_type: Option<DocumentType>,
+    /// The document's state.
     pub state: Option<DocumentState>,
+    /// Where its image came from.
     pub source: Option<ImageSource>,
 }
 
 /// A verification (bank account, address): its state only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
+    /// The verification's state.
     pub state: Option<VerificationState>,
 }
 
@@ -702,11 +725,17 @@ pub struct Verification {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonEvidence {
+    /// Whether the face matched the document.
     pub face_match_verified: Option<bool>,
+    /// Where the face image came from.
     pub face_match_source: Option<ImageSource>,
+    /// Identity documents.
     pub ident_documents: Vec<DocumentEvidence>,
+    /// Bank account verifications.
     pub bank_accounts: Vec<Verification>,
+    /// Address verifications.
     pub addresses: Vec<Verification>,
+    /// Other documents.
     pub additional_documents: Vec<DocumentEvidence>,
 }
 
@@ -716,9 +745,13 @@ pub struct PersonEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentificationEvidence {
+    /// Each identified person.
     pub persons: Vec<PersonEvidence>,
+    /// Bank account verifications.
     pub bank_accounts: Vec<Verification>,
+    /// Address verifications.
     pub addresses: Vec<Verification>,
+    /// Other documents.
     pub additional_documents: Vec<DocumentEvidence>,
     /// Which `subjectData` fields were sent (their values are personal data).
     pub subject_data_fields: Vec<String>,

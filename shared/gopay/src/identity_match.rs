@@ -37,6 +37,7 @@ pub enum FieldMatch {
 }
 
 impl FieldMatch {
+    /// The result's name in summaries.
     pub fn as_str(self) -> &'static str {
         match self {
             FieldMatch::Match => "match",
@@ -57,8 +58,11 @@ pub struct IdentityMatch {
     /// `mismatch` if any field mismatches; `match` if every field matches; `absent` if no
     /// field could be compared; `partial` otherwise.
     pub result: FieldMatch,
+    /// The first name's result.
     pub first_name: FieldMatch,
+    /// The last name's result.
     pub last_name: FieldMatch,
+    /// The birth date's result.
     pub birth_date: FieldMatch,
 }
 
@@ -100,6 +104,7 @@ impl IdentityMatch {
             .collect()
     }
 
+    /// True when a field mismatches.
     pub fn is_mismatch(&self) -> bool {
         self.result == FieldMatch::Mismatch
     }
@@ -121,18 +126,25 @@ impl IdentityMatch {
 /// Why a declared identity is refused (400). Names the field, never its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DeclaredIdentityError {
+    /// Not a JSON object.
     #[error("declaredIdentity must be an object")]
     NotAnObject,
+    /// The named field is not a string.
     #[error("declaredIdentity.{0} must be a string")]
     NotAString(&'static str),
+    /// The named field is empty.
     #[error("declaredIdentity.{0} is empty")]
     Empty(&'static str),
+    /// The named field is longer than 200 characters.
     #[error("declaredIdentity.{0} is longer than 200 characters")]
     TooLong(&'static str),
+    /// The named field has control characters.
     #[error("declaredIdentity.{0} contains control characters")]
     ControlCharacters(&'static str),
+    /// The birth date is not `YYYY-MM-DD`.
     #[error("declaredIdentity.birthDate must be a date YYYY-MM-DD")]
     BadBirthDate,
+    /// No field is given.
     #[error("declaredIdentity needs at least one of firstName, lastName, birthDate")]
     NoField,
 }
@@ -197,6 +209,7 @@ impl DeclaredIdentity {
         Ok(declared)
     }
 
+    /// True when nothing was declared.
     pub fn is_empty(&self) -> bool {
         self.first_name.is_none() && self.last_name.is_none() && self.birth_date.is_none()
     }

@@ -26,6 +26,8 @@
 //! [`kyc_core::redact::Personal`]. Neither prints its value through `Debug`, `Display` or
 //! `Serialize`; the one error type, [`GoPayError`], never carries either.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();

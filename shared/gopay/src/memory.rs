@@ -71,6 +71,7 @@ pub struct MemoryGoPayStore {
 }
 
 impl MemoryGoPayStore {
+    /// A store with `shards` partitions of the due index.
     pub fn new(shards: u32) -> Self {
         Self::with_latency(shards, StdDuration::ZERO)
     }
@@ -487,6 +488,7 @@ pub struct MemoryTokenRescue {
 }
 
 impl MemoryTokenRescue {
+    /// A rescue place whose every call takes `latency`.
     pub fn with_latency(latency: StdDuration) -> Self {
         Self {
             ports: Ports {
@@ -496,6 +498,7 @@ impl MemoryTokenRescue {
             ..Self::default()
         }
     }
+    /// Calls made so far.
     pub fn calls(&self) -> u64 {
         self.ports.calls.load(Ordering::Relaxed)
     }
@@ -568,6 +571,7 @@ pub struct MemoryPdfSink {
 }
 
 impl MemoryPdfSink {
+    /// A PDF bucket whose every call takes `latency`.
     pub fn with_latency(latency: StdDuration) -> Self {
         Self {
             ports: Ports {
@@ -577,12 +581,15 @@ impl MemoryPdfSink {
             ..Self::default()
         }
     }
+    /// Calls made so far.
     pub fn calls(&self) -> u64 {
         self.ports.calls.load(Ordering::Relaxed)
     }
+    /// Makes the next `times` writes fail.
     pub fn fail(&self, times: u32) {
         self.ports.fail("put_pdf", times)
     }
+    /// The keys of the PDFs stored.
     pub fn keys(&self) -> Vec<String> {
         self.objects.lock().unwrap().keys().cloned().collect()
     }
@@ -604,7 +611,9 @@ impl PdfSink for MemoryPdfSink {
 /// rotates the token (the one sent dies), then answers `make(access, refresh, profile)`
 /// instead of its normal answer — e.g. a 2xx body we cannot parse, or a 500.
 pub struct ScriptedTokenAnswer {
+    /// Rotate the token before answering.
     pub rotate_first: bool,
+    /// The answer: `(status, body)` of `(access, refresh, profile)`.
     #[allow(clippy::type_complexity)]
     pub make: Box<dyn Fn(&str, &str, &str) -> (u16, Vec<u8>) + Send + Sync>,
 }
@@ -664,7 +673,9 @@ struct GoPayMemory {
 /// tokens, scripted identification states, PDFs, and scripted token answers.
 pub struct MemoryGoPay {
     latency: StdDuration,
+    /// The client id it accepts.
     pub client_id: String,
+    /// The client secret it accepts.
     pub client_secret: String,
     inner: Mutex<GoPayMemory>,
 }
@@ -672,8 +683,11 @@ pub struct MemoryGoPay {
 /// Tokens handed out for one consent.
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
+    /// The profile.
     pub profile: ClientProfileId,
+    /// The access token.
     pub access_token: Secret,
+    /// The refresh token.
     pub refresh_token: Secret,
 }
 
@@ -696,6 +710,7 @@ fn oauth_error(code: &str) -> HttpAnswer {
 }
 
 impl MemoryGoPay {
+    /// A GoPay whose every call takes `latency`.
     pub fn with_latency(latency: StdDuration) -> Self {
         Self {
             latency,
@@ -747,6 +762,7 @@ impl MemoryGoPay {
         code
     }
 
+    /// Sets a profile's identification state and reasons.
     pub fn set_state(&self, profile: &str, state: &str, reasons: &[&str]) {
         let mut m = self.inner.lock().unwrap();
         if let Some(p) = m.profiles.get_mut(profile) {

@@ -127,21 +127,27 @@ pub fn identification_plan(
 /// What happened to a consent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsentEvent {
+    /// The customer consented; we hold the profile's tokens.
     Granted {
+        /// The profile.
         profile: ClientProfileId,
     },
     /// GoPay redirected back with `error=` (`access_denied`, `invalid_scope`, ...).
     Denied {
+        /// GoPay's `error`.
         error: String,
     },
     /// The code exchange failed (the customer must start again).
     ExchangeFailed {
+        /// The status of GoPay's answer (`None`: no answer).
         http_status: Option<u16>,
     },
     /// GoPay refused the refresh token: a new consent is needed. `evidence`: what condemned
     /// it (an answer about the token, or the runs that saw a bare 403).
     Lost {
+        /// The profile.
         profile: ClientProfileId,
+        /// What condemned the token.
         evidence: Value,
     },
     /// The consent was completed in another customer's session: refused, nothing stored. On
@@ -152,17 +158,22 @@ pub enum ConsentEvent {
     },
     /// The GoPay profile the code gave is already linked to another customer: not stored.
     LinkedElsewhere {
+        /// The profile.
         profile: ClientProfileId,
     },
+    /// An operator revoked the consent (`kyc gopay revoke`).
     Revoked {
+        /// The profile.
         profile: ClientProfileId,
     },
     /// GoPay answered 404 for the profile several times: out of service.
     UnknownAtGoPay {
+        /// The profile.
         profile: ClientProfileId,
     },
     /// An operator put a wrongly condemned profile back in service (`kyc gopay reactivate`).
     Reactivated {
+        /// The profile.
         profile: ClientProfileId,
     },
 }
@@ -178,6 +189,7 @@ pub const CONSENT_STATUSES: &[&str] = &[
     "PROFILE_UNKNOWN",
     "PROFILE_LINKED_ELSEWHERE",
 ];
+/// Every status of the binding stream.
 pub const BINDING_STATUSES: &[&str] = &["MISMATCH"];
 /// The status of the PDF stream (not decisive).
 pub const PDF_STATUS: &str = "COPIED";

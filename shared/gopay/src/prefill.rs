@@ -14,21 +14,28 @@ use kyc_core::redact::{Personal, Secret};
 /// `internationalBankAccount`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InternationalBankAccount {
+    /// The IBAN.
     pub iban: Personal,
+    /// The BIC.
     pub bic: Option<Personal>,
 }
 
 /// The prefill body. All fields optional, at least one required.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PrefillRequest {
+    /// First name.
     pub first_name: Option<Personal>,
+    /// Last name.
     pub last_name: Option<Personal>,
+    /// E-mail address.
     pub email: Option<Personal>,
     /// With the international prefix (`+420…`).
     pub phone_number: Option<Personal>,
     /// Czech form: `[prefix-]number/bankCode`.
     pub domestic_bank_account: Option<Personal>,
+    /// An international bank account.
     pub international_bank_account: Option<InternationalBankAccount>,
+    /// Postal address.
     pub address: Option<Personal>,
 }
 

@@ -144,11 +144,14 @@ pub fn access_token_needs_refresh(
 /// A claim on a profile by one sync run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
+    /// The run that holds it.
     pub owner: String,
+    /// When it expires.
     pub expires_at: DateTime<Utc>,
 }
 
 impl Lease {
+    /// A lease for `owner` from `now`, for `duration`.
     pub fn new(owner: impl Into<String>, now: DateTime<Utc>, duration: Duration) -> Self {
         Self {
             owner: owner.into(),
@@ -174,6 +177,7 @@ pub enum LeaseStatus {
     HeldByOther,
 }
 
+/// Who holds a profile at `now`, given its lease.
 pub fn lease_status(lease: Option<&Lease>, owner: &str, now: DateTime<Utc>) -> LeaseStatus {
     match lease {
         None => LeaseStatus::Free,

@@ -24,15 +24,21 @@ pub fn gopay_hosts(
 /// hosts (checked), bucket, due shards, secret TTL. Each function adds its own variables.
 #[derive(Debug, Clone)]
 pub struct GoPaySettings {
+    /// `TABLE_NAME`.
     pub table: String,
+    /// `PAYLOAD_KEY_SECRET`: GoPay's payload keyring.
     pub payload_key_secret: String,
     /// Secrets Manager secret `{"clientId","clientSecret"}`.
     pub client_secret: String,
+    /// `GOPAY_AUTH_BASE_URL`.
     pub auth_base_url: String,
+    /// `GOPAY_CLIENT_BASE_URL`.
     pub client_base_url: String,
     /// Bucket of the token rescue objects (and of the sync's identification PDFs).
     pub bucket: String,
+    /// `GOPAY_DUE_SHARDS`: partitions of the due index.
     pub due_shards: u32,
+    /// `SECRET_CACHE_TTL_SECONDS`: how long a secret is cached.
     pub secret_ttl: Duration,
     /// Whether the table still holds items of the key layout before provider-scoped keys
     /// (`LEGACY_KEY_LAYOUT`).
@@ -59,6 +65,7 @@ impl GoPaySettings {
         Ok(settings)
     }
 
+    /// GoPay's hosts, checked.
     pub fn hosts(&self) -> Result<crate::consent::GoPayHosts, SettingsError> {
         gopay_hosts(&self.auth_base_url, &self.client_base_url)
     }
@@ -70,6 +77,7 @@ impl GoPaySettings {
         [&self.client_secret, &self.payload_key_secret]
     }
 
+    /// The client-credentials and payload-key caches over `source`.
     pub fn secret_caches(
         &self,
         source: std::sync::Arc<dyn kyc_core::secrets::SecretSource>,

@@ -34,6 +34,7 @@ pub enum ProfileStatus {
 }
 
 impl ProfileStatus {
+    /// The status's name in the table.
     pub fn as_str(self) -> &'static str {
         match self {
             ProfileStatus::Active => "active",
@@ -42,6 +43,7 @@ impl ProfileStatus {
             ProfileStatus::UnknownAtGoPay => "unknownAtGoPay",
         }
     }
+    /// The status of that name ([`ProfileStatus::as_str`]).
     pub fn parse(s: &str) -> Option<Self> {
         [
             Self::Active,
@@ -57,19 +59,31 @@ impl ProfileStatus {
 /// One GoPay client profile linked to one of our customers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileRecord {
+    /// The profile.
     pub client_profile_id: ClientProfileId,
+    /// Our customer it is linked to.
     pub customer_id: String,
+    /// Where it stands on our side.
     pub status: ProfileStatus,
     /// Counts refresh-token rotations; every token write is a compare-and-swap on it.
     pub token_gen: u64,
+    /// The refresh token of `token_gen`, sealed.
     pub sealed_refresh: Option<String>,
+    /// The access token, sealed.
     pub sealed_access: Option<String>,
+    /// When the access token expires.
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// When the sync visits it next.
     pub next_due_at: Option<DateTime<Utc>>,
+    /// Failed visits in a row (the backoff's input).
     pub consecutive_failures: u32,
+    /// The last identification status recorded.
     pub last_snapshot: Option<StatusSnapshot>,
+    /// The key of the last identification PDF copied.
     pub pdf_key: Option<String>,
+    /// The sync run's claim on it, if any.
     pub lease: Option<Lease>,
+    /// When it was last written.
     pub updated_at: Option<DateTime<Utc>>,
     /// A consent event (NEEDS_CONSENT) is still to be recorded: the profile stays in the due
     /// index, due now, until it is, so the consent stream never says GRANTED for it.
@@ -94,7 +108,9 @@ pub struct DeadTokenEvidence {
     pub generation: u64,
     /// Qualifying runs that saw the refusal (a run counts once).
     pub runs: u32,
+    /// The first refusal counted.
     pub first_at: DateTime<Utc>,
+    /// The last refusal counted.
     pub last_at: DateTime<Utc>,
     /// The last run counted.
     pub last_run: String,
@@ -168,11 +184,15 @@ pub fn sealed_access_aad(profile: &ClientProfileId, generation: u64, customer: &
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealedTokens {
+    /// The profile.
     pub client_profile_id: String,
     /// The generation these tokens ARE (the previous one + 1).
     pub generation: u64,
+    /// The refresh token, sealed.
     pub sealed_refresh: String,
+    /// The access token, sealed.
     pub sealed_access: String,
+    /// When the access token expires.
     pub access_expires_at: DateTime<Utc>,
     /// Set for a consent's FIRST tokens (code exchange): recovery creates or re-consents the
     /// profile for this customer instead of rotating an existing generation.
@@ -217,19 +237,24 @@ pub struct NewConsent {
     /// Compare-and-swap: `None` = the profile must not exist yet; `Some(g)` = its stored
     /// generation must still be `g` (a re-consent of a known profile).
     pub expected_generation: Option<u64>,
+    /// The customer who consented.
     pub customer_id: String,
+    /// The profile.
     pub client_profile_id: ClientProfileId,
     /// Sealed for `generation` = `NewConsent::generation`.
     pub tokens: SealedTokens,
     /// The declared identity, sealed with [`declared_identity_aad`] (`None`: none declared).
     pub sealed_identity: Option<String>,
+    /// When the sync first visits it.
     pub due_at: DateTime<Utc>,
+    /// The write's time.
     pub now: DateTime<Utc>,
 }
 
 /// Result of saving a new consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentSaved {
+    /// Stored.
     Stored,
     /// This GoPay profile is already linked to another customer: nothing stored.
     LinkedToOtherCustomer,
@@ -240,6 +265,7 @@ pub enum ConsentSaved {
 /// Result of the compare-and-swap that stores a rotated token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotationWrite {
+    /// Stored.
     Stored,
     /// The stored generation is not the one we refreshed from (someone else rotated, or the
     /// token was already recovered from the rescue place): nothing written.
@@ -249,17 +275,23 @@ pub enum RotationWrite {
 /// What a finished profile visit writes (only while we still hold the lease).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisitResult {
+    /// When the sync visits it next.
     pub next_due_at: DateTime<Utc>,
+    /// Failed visits in a row, after this visit.
     pub consecutive_failures: u32,
+    /// The status recorded, if one was polled.
     pub snapshot: Option<StatusSnapshot>,
+    /// The key of the PDF copied, if one was.
     pub pdf_key: Option<String>,
     /// Forget the stored access token (GoPay refused it): the next visit refreshes.
     pub drop_access: bool,
     /// Status polls answered 404 in a row, after this visit.
     pub missing_polls: u32,
+    /// The write's time.
     pub now: DateTime<Utc>,
 }
 
+/// GoPay profiles, consent states and the due index (DynamoDB, or its in-memory twin).
 #[async_trait]
 pub trait GoPayStore: Send + Sync {
     /// Stores a new single-use consent state (only its hash is the key).
@@ -352,6 +384,7 @@ pub trait GoPayStore: Send + Sync {
         profile: &ClientProfileId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// The profile's record, if any.
     async fn profile(&self, profile: &ClientProfileId)
         -> Result<Option<ProfileRecord>, StoreError>;
     /// The profile linked to a customer, if any.
@@ -373,6 +406,7 @@ pub struct RawRefreshAnswer {
     pub generation: u64,
     /// The answer body, sealed with [`raw_answer_aad`].
     pub sealed_body: String,
+    /// When it was received.
     pub received_at: DateTime<Utc>,
 }
 
@@ -391,17 +425,24 @@ pub fn raw_answer_aad(profile: &str, generation: u64, customer: &str) -> Aad {
 /// recovers them first.
 #[async_trait]
 pub trait TokenRescue: Send + Sync {
+    /// Keeps rotated tokens.
     async fn save(&self, tokens: &SealedTokens) -> Result<(), StoreError>;
+    /// Every rotated token kept.
     async fn list(&self) -> Result<Vec<SealedTokens>, StoreError>;
+    /// Forgets rotated tokens once the table holds them.
     async fn remove(&self, tokens: &SealedTokens) -> Result<(), StoreError>;
+    /// Keeps a raw token answer.
     async fn save_raw(&self, answer: &RawRefreshAnswer) -> Result<(), StoreError>;
+    /// Every raw token answer kept.
     async fn list_raw(&self) -> Result<Vec<RawRefreshAnswer>, StoreError>;
+    /// Forgets a raw token answer once its tokens are stored.
     async fn remove_raw(&self, answer: &RawRefreshAnswer) -> Result<(), StoreError>;
 }
 
 /// Where identification PDFs go (server-side encrypted).
 #[async_trait]
 pub trait PdfSink: Send + Sync {
+    /// Stores a PDF under `key`.
     async fn put_pdf(&self, key: &str, pdf: &[u8]) -> Result<(), StoreError>;
 }
 

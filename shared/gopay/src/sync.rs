@@ -35,21 +35,32 @@ use kyc_core::intake::{sha256_hex, EventStore};
 use kyc_core::redact::Secret;
 use kyc_core::secrets::Cached;
 
+/// The clock the run's deadline and schedules are read against.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Everything a run talks to.
 pub struct SyncDeps {
+    /// GoPay profiles.
     pub store: Arc<dyn GoPayStore>,
+    /// Where events are recorded.
     pub events: Arc<dyn EventStore>,
+    /// Where rotated tokens go when the table cannot take them.
     pub rescue: Arc<dyn TokenRescue>,
+    /// Where identification PDFs go.
     pub pdfs: Arc<dyn PdfSink>,
+    /// How GoPay is called.
     pub transport: Arc<dyn GoPayTransport>,
+    /// GoPay's hosts.
     pub hosts: GoPayHosts,
+    /// Our credentials at GoPay.
     pub credentials: Cached<ClientCredentials>,
+    /// GoPay's payload keyring.
     pub keys: Cached<Keyring>,
+    /// The clock.
     pub clock: Clock,
 }
 
+/// How a sync run goes.
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
     /// Lease owner: unique per run (e.g. the Lambda request id).
@@ -60,10 +71,15 @@ pub struct SyncSettings {
     pub concurrency: usize,
     /// Most profiles taken per run.
     pub max_profiles: usize,
+    /// When to poll a profile again.
     pub poll: PollPolicy,
+    /// How long to wait after failed visits.
     pub backoff: BackoffPolicy,
+    /// Refresh the access token this long before it expires.
     pub refresh_margin: Duration,
+    /// How long a claim on a profile lasts.
     pub lease_duration: Duration,
+    /// Stop taking work this long before the deadline.
     pub deadline_reserve: Duration,
     /// Tries of the rotated-token write before the rescue place is used.
     pub rotation_write_attempts: u32,
@@ -120,6 +136,7 @@ pub fn longest_visit(
 }
 
 impl SyncSettings {
+    /// The default settings for a run whose lease owner is `owner`.
     pub fn new(owner: impl Into<String>) -> Self {
         Self {
             owner: owner.into(),
@@ -170,17 +187,29 @@ pub const DEFAULT_STORE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncReport {
+    /// Rotated tokens recovered from the rescue place.
     pub recovered_tokens: u64,
+    /// Profiles due.
     pub due: u64,
+    /// Profiles claimed.
     pub claimed: u64,
+    /// Profiles due but held by another run.
     pub not_claimed: u64,
+    /// Refresh tokens rotated.
     pub refreshed: u64,
+    /// Identification statuses read.
     pub polled: u64,
+    /// Status changes recorded.
     pub changes: u64,
+    /// PDFs copied.
     pub pdfs: u64,
+    /// Profiles marked `needsConsent`.
     pub needs_consent: u64,
+    /// Rotated tokens put in the rescue place.
     pub rescued_tokens: u64,
+    /// Visits that failed.
     pub failures: u64,
+    /// The run stopped to leave time before the deadline.
     pub stopped_for_deadline: bool,
     /// The app token was obtained at the start: our credentials work, so a token rejection
     /// is about the token. Without it nothing is marked `needsConsent`.
@@ -305,12 +334,16 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Why a run could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// A secret could not be read.
     #[error("secret unavailable: {0}")]
     Secret(String),
+    /// The store failed.
     #[error("store unavailable: {0}")]
     Store(String),
+    /// The settings could lose a token (e.g. a lease shorter than a visit).
     #[error("unsafe settings: {0}")]
     Settings(String),
 }

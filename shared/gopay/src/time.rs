@@ -105,6 +105,7 @@ impl GoPayDateTime {
     pub fn utc(&self) -> DateTime<Utc> {
         self.utc
     }
+    /// Whether the zone was sent or assumed.
     pub fn zone_source(&self) -> ZoneSource {
         self.source
     }

@@ -22,11 +22,14 @@ pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// The subscriber's (our) credentials at GoPay.
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
+    /// Our client id.
     pub client_id: String,
+    /// Our client secret.
     pub client_secret: Secret,
 }
 
 impl ClientCredentials {
+    /// Credentials of `client_id` and `client_secret`.
     pub fn new(client_id: impl Into<String>, client_secret: Secret) -> Self {
         Self {
             client_id: client_id.into(),
@@ -55,9 +58,11 @@ pub fn bearer_authorization(token: &Secret) -> Secret {
 pub struct FormBody(Secret);
 
 impl FormBody {
+    /// `application/x-www-form-urlencoded`.
     pub fn content_type(&self) -> &'static str {
         FORM_CONTENT_TYPE
     }
+    /// The body, to send.
     pub fn expose(&self) -> &str {
         self.0.expose()
     }
@@ -73,6 +78,7 @@ pub enum Grant<'a> {
 }
 
 impl Grant<'_> {
+    /// The grant's `grant_type`.
     pub fn grant_type(&self) -> &'static str {
         match self {
             Grant::AuthorizationCode(_) => "authorization_code",
@@ -134,10 +140,12 @@ fn secret_field(
 /// the prefill call and for PDFs of profiles whose consent was given in the past.
 #[derive(Debug, Clone)]
 pub struct AppToken {
+    /// The app token.
     pub access_token: Secret,
 }
 
 impl AppToken {
+    /// Reads the answer of `GET /api/login/app`.
     pub fn parse(body: &[u8]) -> Result<Self, GoPayError> {
         const CONTEXT: &str = "app-token";
         let value: Value =
@@ -152,9 +160,11 @@ impl AppToken {
 /// `POST /api/token` → `{accessToken, refreshToken, clientProfileId}` (both grants).
 #[derive(Debug, Clone)]
 pub struct ClientTokens {
+    /// The access token.
     pub access_token: Secret,
     /// The NEW refresh token; the one sent is dead once this answer was produced.
     pub refresh_token: Secret,
+    /// The profile the tokens are for.
     pub client_profile_id: ClientProfileId,
     /// When the access token stops working: the request's send time + 60 minutes, or sooner
     /// if the answer states a shorter `expiresIn`/`expires_in` (seconds).
@@ -232,12 +242,17 @@ fn personal_text(v: Option<&Value>) -> Option<Personal<String>> {
 /// One entry of an `errors[]` list (GoPay's REST error layout).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErrorItem {
+    /// `scope`.
     pub scope: Option<String>,
+    /// `field`.
     pub field: Option<String>,
+    /// `error_code`.
     pub error_code: Option<i64>,
+    /// `error_name`.
     pub error_name: Option<String>,
     /// Free text: may echo submitted values, so redacted.
     pub message: Option<Personal<String>>,
+    /// `description`: free text, so redacted.
     pub description: Option<Personal<String>>,
 }
 
@@ -247,14 +262,18 @@ pub struct ErrorItem {
 /// Never fails: a body that is not JSON gives an empty value with `parsed == false`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GoPayErrorBody {
+    /// False when the body was not JSON.
     pub parsed: bool,
     /// OAuth `error` code (`invalid_grant`, `invalid_client`, ...), only if code-like.
     pub error: Option<String>,
+    /// OAuth `error_description`: free text, so redacted.
     pub error_description: Option<Personal<String>>,
+    /// REST `errors[]`.
     pub errors: Vec<ErrorItem>,
 }
 
 impl GoPayErrorBody {
+    /// Reads a body; never fails (see the type).
     pub fn parse(body: &[u8]) -> Self {
         let Ok(value) = serde_json::from_slice::<Value>(body) else {
             return Self::default();

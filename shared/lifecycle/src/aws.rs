@@ -30,6 +30,7 @@ use kyc_core::intake::{Provider, StoreError};
 use kyc_core::keys;
 use std::collections::{BTreeMap, HashMap};
 
+/// The DynamoDB (and S3) adapter of [`LifecycleStore`]: lifecycle items, holds, deletions.
 pub struct DynamoLifecycleStore {
     client: Client,
     table: String,
@@ -51,6 +52,7 @@ pub struct Buckets {
 }
 
 impl DynamoLifecycleStore {
+    /// A store on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let table = table.into();
         Self {
@@ -205,6 +207,7 @@ impl DynamoLifecycleStore {
 /// [`ObjectVersions`] on S3: `ListObjectVersions` under the key, then `DeleteObjects` of every
 /// version and delete marker (1,000 a call).
 pub struct S3ObjectVersions {
+    /// The S3 client.
     pub client: kyc_aws::aws_sdk_s3::Client,
 }
 
@@ -551,6 +554,7 @@ impl DynamoLifecycleStore {
 
 /// Whether a transaction's service error is a cancellation (a condition failed).
 pub trait IsCanceled {
+    /// True when the transaction was cancelled.
     fn is_canceled(&self) -> bool;
 }
 

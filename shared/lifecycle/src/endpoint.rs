@@ -31,14 +31,19 @@ struct EndMessage {
 /// Why a message is refused (the same for the route and the event).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
+    /// Not a JSON object of that shape.
     #[error("body must be a JSON object {{\"endedOn\": \"YYYY-MM-DD\", \"outcome\": \"customer\"|\"refusedApplicant\"}}")]
     Shape,
+    /// `endedOn` is not a date.
     #[error("endedOn must be a date YYYY-MM-DD")]
     Date,
+    /// `outcome` is neither `customer` nor `refusedApplicant`.
     #[error("outcome must be customer or refusedApplicant")]
     Outcome,
+    /// The customer id is missing or not an id.
     #[error("customerId must be 1 to 1,024 characters")]
     CustomerId,
+    /// The route's body names the customer; the path does.
     #[error("customerId is not part of the body: the path names the customer")]
     CustomerIdInBody,
 }
@@ -64,8 +69,11 @@ fn parse(message: &Value, customer: Option<&str>) -> Result<RelationshipEnd, Mes
 
 /// The lifecycle's entry points.
 pub struct LifecycleApi<'a> {
+    /// Lifecycle items and holds.
     pub store: &'a dyn LifecycleStore,
+    /// The retention periods.
     pub retention: Retention,
+    /// The request's time.
     pub now: DateTime<Utc>,
 }
 
@@ -82,10 +90,13 @@ const ROUTE_SUFFIX: &str = "/relationship-end";
 /// on-failure destination keeps the event and the message).
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
+    /// The message is malformed.
     #[error("relationship-end event refused: {0}")]
     Message(#[from] MessageError),
+    /// The end cannot be recorded.
     #[error("relationship-end event refused: {0}")]
     End(EndError),
+    /// The store failed or the item moved.
     #[error(transparent)]
     Lifecycle(LifecycleError),
 }

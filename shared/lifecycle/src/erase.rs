@@ -37,11 +37,13 @@ pub const ERASURE_STARTED: &str = "customerErasureStarted";
 
 /// EventBridge `detail-type` of the erasure event; schema `schemas/kyc-customer-erased.v1.json`.
 pub const DETAIL_TYPE: &str = "KYC customer erased";
+/// The JSON Schema of the detail, as checked in.
 pub const SCHEMA_V1: &str = include_str!("../../../schemas/kyc-customer-erased.v1.json");
 
 /// What `kyc erase` is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EraseRequest {
+    /// The customer to erase.
     pub customer: String,
     /// A code (`gdprArticle17`, `applicantRequest`...): never free text.
     pub reason: String,
@@ -55,6 +57,7 @@ pub struct EraseRequest {
 }
 
 impl EraseRequest {
+    /// An erasure of `customer` for `reason`, with the default drop period, not dry.
     pub fn new(customer: &str, reason: &str) -> Self {
         Self {
             customer: customer.into(),
@@ -69,28 +72,41 @@ impl EraseRequest {
 /// Why an erasure is refused (nothing written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// A legal hold applies.
     #[error("a legal hold applies: release it first (kyc release)")]
     Held,
+    /// A retention period runs.
     #[error("a retention period runs (until {until}): pass --override-retention to erase anyway (recorded)")]
-    RetentionRunning { until: String },
+    RetentionRunning {
+        /// When it ends.
+        until: String,
+    },
+    /// The customer's GoPay consent is live.
     #[error("the customer's GoPay consent is live: revoke it at GoPay first (kyc gopay revoke)")]
     GopayConsentLive,
+    /// The named provider's keyring has no naming key.
     #[error("the {0} keyring has no namingKey: intake could not recognise the erased person's events (docs/lifecycle.md, Erasure)")]
     NoNamingKey(&'static str),
+    /// The drop period is out of bounds.
     #[error("--drop-days must be {MIN_DROP_DAYS} to {MAX_DROP_DAYS}")]
     DropDays,
+    /// The deletion kept changing under the erasure; run it again.
     #[error(
         "the deletion kept changing under the erasure; nothing more was deleted, run it again"
     )]
     Raced,
 }
 
+/// Why an erasure did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum EraseError {
+    /// Refused: nothing written.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The lifecycle item could not be read or written.
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -99,8 +115,11 @@ pub enum EraseError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredTombstone {
+    /// The tombstone.
     pub tombstone: Tombstone,
+    /// When the erasure's deletion finished.
     pub completed_at: Option<DateTime<Utc>>,
+    /// When the erasure event was sent.
     pub announced_at: Option<DateTime<Utc>>,
     /// Events intake dropped since.
     pub dropped: u64,
@@ -109,7 +128,9 @@ pub struct StoredTombstone {
 /// A step of the erasure recorded on the customer's first tombstone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
+    /// The deletion finished.
     Completed,
+    /// The erasure event was sent.
     Announced,
 }
 
@@ -118,12 +139,17 @@ pub enum Mark {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KycCustomerErased {
+    /// The detail's schema version (1).
     pub schema_version: u32,
     /// Stable across retries: the same erasure always gets the same id.
     pub id: String,
+    /// The bank's id of the customer.
     pub customer_id: String,
+    /// When the customer was erased.
     pub erased_at: DateTime<Utc>,
+    /// Why: a code.
     pub reason: String,
+    /// True when the erasure overrode a running retention period.
     pub retention_overridden: bool,
     /// The providers whose data was erased.
     pub providers: Vec<Provider>,
@@ -134,12 +160,14 @@ pub struct KycCustomerErased {
 /// Where `KYC customer erased` goes (EventBridge; the twin below).
 #[async_trait]
 pub trait ErasureEvents: Send + Sync {
+    /// Sends the event.
     async fn announce(&self, event: &KycCustomerErased) -> Result<(), StoreError>;
 }
 
 /// The in-memory twin of [`ErasureEvents`].
 #[derive(Default)]
 pub struct MemoryErasureEvents {
+    /// The events sent.
     pub sent: Mutex<Vec<KycCustomerErased>>,
     /// Fail this many announcements first (a crash between the deletion and the event).
     pub fail_next: Mutex<u32>,
@@ -162,20 +190,25 @@ impl ErasureEvents for MemoryErasureEvents {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EraseReport {
+    /// True when nothing was written.
     pub dry_run: bool,
     /// Finished by an earlier run: only the event was (re)sent if it had not been.
     pub already_erased: bool,
     /// An earlier run had started it: this one finished it.
     pub resumed: bool,
+    /// True when the erasure overrode a running retention period.
     pub retention_overridden: bool,
     /// The providers holding a state of the customer (before the erasure).
     pub providers: Vec<Provider>,
+    /// Tombstones written (one per provider area).
     pub tombstones: u64,
     /// Event ids whose keyed digests the tombstones keep.
     pub events_named: u64,
+    /// Until when intake drops the person's events.
     pub drop_until: Option<DateTime<Utc>>,
     /// Items deleted (or, dry, found), by kind.
     pub items: BTreeMap<String, u64>,
+    /// True when the erasure event was sent.
     pub announced: bool,
 }
 

@@ -17,6 +17,8 @@
 //! the sweep makes it fail whole and the customer is kept. Nothing here holds personal data:
 //! ids, dates, codes and counts.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();
@@ -38,22 +40,28 @@ use std::collections::BTreeMap;
 
 /// Bank actions of the lifecycle (in the customer's history, with the operator's identity).
 pub const RELATIONSHIP_ENDED: &str = "relationshipEnded";
+/// See [`RELATIONSHIP_ENDED`]: the relationship goes on after a recorded end.
 pub const RELATIONSHIP_REOPENED: &str = "relationshipReopened";
+/// See [`RELATIONSHIP_ENDED`]: a legal hold placed.
 pub const LEGAL_HOLD: &str = "legalHold";
+/// See [`RELATIONSHIP_ENDED`]: a legal hold released.
 pub const LEGAL_HOLD_RELEASED: &str = "legalHoldReleased";
 
 /// The lifecycle item of one customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lifecycle {
+    /// The bank's id of the customer.
     pub customer_id: String,
     /// The day the relationship ended (or the applicant was refused), as the bank says.
     pub ended_on: NaiveDate,
+    /// Customer or refused applicant: which retention applies.
     pub outcome: Outcome,
     /// When the sweep may delete the customer's data (`None`: the relationship was reopened).
     pub delete_after: Option<DateTime<Utc>>,
     /// The retention rule that set `delete_after` (for the deletion record).
     pub rule: String,
+    /// When the end was recorded.
     pub recorded_at: DateTime<Utc>,
     /// Each provider state's `version` when the end was recorded (absent: no state): a later
     /// one means a provider event since, and the relationship is not over.
@@ -76,8 +84,11 @@ pub struct Lifecycle {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Erasure {
+    /// Why: a code.
     pub reason: String,
+    /// True when it overrides a running retention period.
     pub retention_overridden: bool,
+    /// When it was asked for.
     pub requested_at: DateTime<Utc>,
     /// Intake drops the customer's events until then (its tombstones).
     pub drop_until: DateTime<Utc>,
@@ -87,6 +98,7 @@ pub struct Erasure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deleting {
+    /// When the deletion was committed.
     pub since: DateTime<Utc>,
     /// The deletion record's id (`D#<day>` / `<t>#<id>`).
     pub record_id: String,
@@ -104,7 +116,9 @@ pub struct ObjectRef {
     /// Whose data it is (the retention report counts objects by provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Provider>,
+    /// The bucket.
     pub bucket: String,
+    /// The object's key (or the prefix).
     pub key: String,
     /// `key` is a prefix: every object under it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -115,26 +129,36 @@ pub struct ObjectRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Hold {
+    /// Why: a code.
     pub reason: String,
+    /// When it was placed.
     pub at: DateTime<Utc>,
 }
 
 /// The relationship's end, as core banking (or an operator) states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelationshipEnd {
+    /// The bank's id of the customer.
     pub customer: String,
+    /// The day it ended.
     pub on: NaiveDate,
+    /// Customer or refused applicant.
     pub outcome: Outcome,
 }
 
+/// Why a relationship's end cannot be recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndError {
+    /// The customer id is not an id.
     #[error("customer id must be 1 to 1,024 characters")]
     CustomerId,
+    /// The end date is in the future.
     #[error("the end date is in the future")]
     InTheFuture,
+    /// The end date is before 2000-01-01.
     #[error("the end date is before 2000-01-01")]
     TooOld,
+    /// A legal hold or a deletion under way.
     #[error("a legal hold or a deletion under way: the end cannot be recorded now")]
     Deleting,
 }
@@ -207,19 +231,24 @@ pub enum Keep {
 /// What the sweep does with a customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Delete the customer's data now.
     Delete,
     /// A deletion was committed and did not finish: finish it.
     Resume,
+    /// Keep it, for this reason.
     Keep(Keep),
 }
 
 /// What the sweep knows of a customer right now (read strongly consistent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The lifecycle item, if any.
     pub lifecycle: Option<Lifecycle>,
+    /// The legal hold, if any.
     pub hold: Option<Hold>,
     /// Each provider state's current `version` (absent: no state).
     pub state_versions: BTreeMap<Provider, i64>,
+    /// True when the customer's GoPay consent is live.
     pub gopay_consent_live: bool,
     /// Under which id each provider keeps the customer's data (its own id, or the one the
     /// bank aliased to it); a provider whose own id is another customer's alias is absent.

@@ -22,8 +22,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Both outcomes.
     pub const ALL: [Outcome; 2] = [Outcome::Customer, Outcome::RefusedApplicant];
 
+    /// The outcome's name in messages and items (`customer`, `refusedApplicant`).
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Customer => "customer",
@@ -31,6 +33,7 @@ impl Outcome {
         }
     }
 
+    /// The outcome of that name ([`Outcome::as_str`]).
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|o| o.as_str() == s)
     }
@@ -39,16 +42,23 @@ impl Outcome {
 /// Retention periods in days after the relationship's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
+    /// For customers.
     pub customer_days: u32,
+    /// For refused applicants.
     pub refused_applicant_days: u32,
 }
 
+/// A retention period out of its bounds (fails the start-up).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RetentionError {
+    /// The setting is out of its bounds.
     #[error("{name} must be between {} and {} days, got {got}", range.start(), range.end())]
     OutOfBounds {
+        /// The setting.
         name: &'static str,
+        /// Its bounds, in days.
         range: RangeInclusive<u32>,
+        /// The value given.
         got: u32,
     },
 }
@@ -56,9 +66,11 @@ pub enum RetentionError {
 impl Retention {
     /// Customers: five years by default (1,827 days covers two leap days), one to ten years.
     pub const CUSTOMER_DAYS: RangeInclusive<u32> = 365..=3653;
+    /// See [`Retention::CUSTOMER_DAYS`]: the default.
     pub const DEFAULT_CUSTOMER_DAYS: u32 = 1827;
     /// Refused applicants: a shorter period a bank may choose, 30 days to five years.
     pub const REFUSED_APPLICANT_DAYS: RangeInclusive<u32> = 30..=1827;
+    /// See [`Retention::REFUSED_APPLICANT_DAYS`]: the default.
     pub const DEFAULT_REFUSED_APPLICANT_DAYS: u32 = 365;
 
     /// Bounded periods (template parameters `RetentionCustomerDays`,
@@ -86,6 +98,7 @@ impl Retention {
         })
     }
 
+    /// The period for `outcome`, in days.
     pub fn days(&self, outcome: Outcome) -> u32 {
         match outcome {
             Outcome::Customer => self.customer_days,

@@ -22,6 +22,7 @@ use std::sync::Mutex;
 /// What a conditional write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
+    /// Written.
     Written,
     /// What it was conditional on changed: nothing written.
     Superseded,
@@ -30,8 +31,11 @@ pub enum Written {
 /// A customer on the due index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
+    /// The customer.
     pub customer: String,
+    /// When its data may be deleted.
     pub delete_after: DateTime<Utc>,
+    /// Customer or refused applicant.
     pub outcome: Outcome,
     /// The providers holding a state (or objects) of the customer when the end was recorded.
     pub providers: Vec<Provider>,
@@ -126,6 +130,7 @@ pub struct MemoryObjects {
 }
 
 impl MemoryObjects {
+    /// Stores one more version of (bucket, key).
     pub fn put(&self, bucket: &str, key: &str) {
         *self
             .objects
@@ -134,6 +139,7 @@ impl MemoryObjects {
             .entry((bucket.into(), key.into()))
             .or_default() += 1;
     }
+    /// Versions stored, in all.
     pub fn versions(&self) -> u64 {
         self.objects.lock().unwrap().values().sum()
     }
@@ -164,18 +170,24 @@ impl ObjectVersions for MemoryObjects {
     }
 }
 
+/// Why a lifecycle change was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
+    /// The end cannot be recorded.
     #[error(transparent)]
     End(#[from] EndError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The item changed while this was written; run it again.
     #[error(
         "the lifecycle item changed while this was written; nothing was written, run it again"
     )]
     Raced,
+    /// The reason is not a reason code.
     #[error("reason must be a code of 1 to 64 characters [A-Za-z0-9._:-]")]
     Reason,
+    /// There is no legal hold to release.
     #[error("no legal hold on this customer")]
     NoHold,
 }
@@ -357,13 +369,17 @@ pub async fn start_inactivity_clocks(
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
+    /// Customers due.
     pub due: u64,
+    /// Customers whose data was deleted.
     pub deleted: u64,
     /// Deletions a crashed run had committed, finished now.
     pub resumed: u64,
     /// Due customers with a provider event since the end: date cleared.
     pub reopened: u64,
+    /// Due customers kept by a legal hold.
     pub held: u64,
+    /// Due customers kept by a live GoPay consent.
     pub gopay_consent_live: u64,
     /// Changed between the check and the commit (a callback, a hold): kept, checked again
     /// next run.
@@ -547,6 +563,7 @@ struct Tables {
 #[derive(Default)]
 pub struct MemoryLifecycleStore {
     tables: Mutex<Tables>,
+    /// The customers' objects.
     pub objects: MemoryObjects,
 }
 
@@ -607,6 +624,7 @@ impl MemoryLifecycleStore {
             .insert(customer.to_string());
     }
 
+    /// Every tombstone stored.
     pub fn tombstones(&self) -> Vec<StoredTombstone> {
         self.tables
             .lock()
@@ -617,6 +635,7 @@ impl MemoryLifecycleStore {
             .collect()
     }
 
+    /// Sets whether the customer's GoPay consent is live.
     pub fn set_gopay_consent_live(&self, customer: &str, live: bool) {
         let mut t = self.tables.lock().unwrap();
         t.customers
@@ -635,20 +654,24 @@ impl MemoryLifecycleStore {
             || t.bank.get(customer).is_some_and(|b| !b.is_empty())
     }
 
+    /// Entries in the customer's history.
     pub fn history_len(&self, customer: &str) -> usize {
         let t = self.tables.lock().unwrap();
         t.customers.get(customer).map_or(0, |c| c.history.len())
     }
 
+    /// Event items stored.
     pub fn events(&self) -> usize {
         self.tables.lock().unwrap().events.len()
     }
 
+    /// The customer's bank history.
     pub fn bank_actions(&self, customer: &str) -> Vec<BankAction> {
         let t = self.tables.lock().unwrap();
         t.bank.get(customer).cloned().unwrap_or_default()
     }
 
+    /// Every deletion record written.
     pub fn deletion_records(&self) -> Vec<DeletionRecord> {
         self.tables
             .lock()

@@ -9,12 +9,14 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, Delete, Put, TransactWriteIt
 use kyc_aws::attribute::{from_attribute, to_attribute};
 use std::collections::HashMap;
 
+/// The DynamoDB adapter of [`TableItems`]: the deployed table, scanned and rewritten.
 pub struct DynamoTableItems {
     client: aws_sdk_dynamodb::Client,
     table: String,
 }
 
 impl DynamoTableItems {
+    /// An adapter on `table`, through `client`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             client,

@@ -15,6 +15,8 @@
 //! - Ports: [`TableItems`] (DynamoDB adapter `aws::DynamoTableItems`, in-memory twin
 //!   [`MemoryTableItems`]) and [`CheckpointStore`] ([`FileCheckpoint`], [`MemoryCheckpoint`]).
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();
@@ -35,13 +37,17 @@ use std::sync::Mutex;
 /// A table item as JSON, keys (`PK`, `SK`) included.
 pub type Item = Map<String, Value>;
 
+/// An item's primary key, the scan's position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ItemKey {
+    /// The partition key (`PK`).
     pub pk: String,
+    /// The sort key (`SK`).
     pub sk: String,
 }
 
 impl ItemKey {
+    /// The keys of an item (`None` when it lacks `PK` or `SK`).
     pub fn of(item: &Item) -> Option<ItemKey> {
         Some(ItemKey {
             pk: item.get("PK")?.as_str()?.to_string(),
@@ -54,9 +60,19 @@ impl ItemKey {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// The same item under its new keys (with the attributes the new layout adds).
-    Relocate { kind: &'static str, new: Item },
+    Relocate {
+        /// The old item's kind, as the report counts it.
+        kind: &'static str,
+        /// The item as the new layout writes it.
+        new: Item,
+    },
     /// A provider state, merged into the new state item.
-    MergeState { new_key: ItemKey, customer: String },
+    MergeState {
+        /// The keys of the new state item.
+        new_key: ItemKey,
+        /// The customer whose state it is.
+        customer: String,
+    },
 }
 
 /// The kind of an old item, as the report counts it.
@@ -154,24 +170,29 @@ pub fn merged_state(
     merged
 }
 
+/// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     /// The table did not answer: the run stops; its checkpoint is kept.
     #[error("table unavailable: {0}")]
     Unavailable(String),
+    /// The checkpoint could not be read or written.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
 }
 
 /// One page of a scan, in key order; `last`: where the next page starts (`None`: done).
 pub struct Page {
+    /// The page's items.
     pub items: Vec<Item>,
+    /// The key of the last item read (`None`: the scan is complete).
     pub last: Option<ItemKey>,
 }
 
 /// What a relocation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relocation {
+    /// The item was written under its new key and the old copy deleted.
     Moved,
     /// The new key already held the item (written by this release since the deploy): the old
     /// copy was deleted.
@@ -185,6 +206,7 @@ pub enum Relocation {
 pub trait TableItems: Send + Sync {
     /// A strongly consistent scan page.
     async fn page(&self, after: Option<&ItemKey>, limit: usize) -> Result<Page, MigrateError>;
+    /// A strongly consistent read of one item.
     async fn get(&self, key: &ItemKey) -> Result<Option<Item>, MigrateError>;
     /// In one transaction: puts `new` if its key holds nothing, deletes `old` if it is still
     /// there. When the new key is taken, deletes `old` alone.
@@ -203,16 +225,21 @@ pub trait TableItems: Send + Sync {
 /// Where a run keeps its progress between pages.
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
+    /// The last checkpoint saved (`None`: a fresh run).
     async fn load(&self) -> Result<Option<Checkpoint>, MigrateError>;
+    /// Saves the progress after a page.
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), MigrateError>;
+    /// Forgets the checkpoint once a run is complete.
     async fn clear(&self) -> Result<(), MigrateError>;
 }
 
+/// Where an interrupted run resumes, with its counts so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkpoint {
     /// The last item fully handled.
     pub after: ItemKey,
+    /// The counts so far, continued by the resumed run.
     pub report: MigrateReport,
 }
 
@@ -220,8 +247,11 @@ pub struct Checkpoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
+    /// The item's partition key.
     pub pk: String,
+    /// The item's sort key.
     pub sk: String,
+    /// Why it was not moved.
     pub error: String,
 }
 
@@ -229,10 +259,13 @@ const LISTED_FAILURES: usize = 20;
 /// Merges re-read after a concurrent write before the state is reported as failed.
 const MERGE_ATTEMPTS: usize = 4;
 
+/// What a run did (printed by `kyc migrate keys` as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrateReport {
+    /// True when nothing was written.
     pub dry_run: bool,
+    /// Items read, of either layout.
     pub items_scanned: u64,
     /// Items of the old layout moved (or, in a dry run, that would be), by kind.
     pub moved: BTreeMap<String, u64>,
@@ -241,10 +274,15 @@ pub struct MigrateReport {
     /// Old items another run or writer changed while this one moved them (left to the next
     /// run).
     pub lost_races: u64,
+    /// Items that could not be moved (all counted).
     pub failed: u64,
+    /// Up to 20 of the items counted in `failed`.
     pub failures: Vec<Failure>,
+    /// True when the run resumed from a checkpoint.
     pub resumed: bool,
+    /// True when the scan reached the table's end.
     pub complete: bool,
+    /// A one-line summary for the operator.
     pub message: String,
 }
 
@@ -270,10 +308,12 @@ impl MigrateReport {
     }
 }
 
+/// How a run goes.
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
     /// Count what would move; write nothing (no checkpoint either).
     pub dry_run: bool,
+    /// Items per scan page.
     pub page_size: usize,
 }
 
@@ -400,15 +440,18 @@ pub struct MemoryTableItems {
 }
 
 impl MemoryTableItems {
+    /// Stores an item under its `PK` and `SK` (panics without them).
     pub fn put(&self, item: Item) {
         let key = ItemKey::of(&item).expect("an item has PK and SK");
         self.items.lock().unwrap().insert(key, item);
     }
 
+    /// Every item, in key order.
     pub fn all(&self) -> Vec<Item> {
         self.items.lock().unwrap().values().cloned().collect()
     }
 
+    /// The item at these keys, if any.
     pub fn item(&self, pk: &str, sk: &str) -> Option<Item> {
         self.items
             .lock()

@@ -11,6 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use kyc_aws::attribute::from_attribute;
 use std::collections::HashMap;
 
+/// The DynamoDB and S3 adapter of [`SealedItems`]: the table and the body bucket.
 pub struct DynamoSealedItems {
     ddb: aws_sdk_dynamodb::Client,
     s3: aws_sdk_s3::Client,
@@ -18,6 +19,7 @@ pub struct DynamoSealedItems {
 }
 
 impl DynamoSealedItems {
+    /// An adapter on `table`, with clients of the given AWS configuration.
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self {
             ddb: aws_sdk_dynamodb::Client::new(config),

@@ -21,18 +21,25 @@ const LISTED: usize = 20;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Unopened {
+    /// The item's partition key.
     pub pk: String,
+    /// The item's sort key.
     pub sk: String,
     /// `v2.<keyId>`... of the value; never the value.
     pub sealed_as: String,
+    /// Why it does not open (never the value).
     pub error: String,
 }
 
+/// What `kyc keys check` found (printed as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyCheckReport {
+    /// The providers checked.
     pub providers: Vec<String>,
+    /// Items read.
     pub items_scanned: u64,
+    /// Sealed values found in them.
     pub sealed_values: u64,
     /// Per provider, values per `<version>.<keyId>`.
     pub in_use: BTreeMap<String, BTreeMap<String, u64>>,
@@ -50,6 +57,7 @@ pub struct KeyCheckReport {
     pub naming_keys: BTreeMap<String, Option<String>>,
     /// No value without its key, and Trust & Sign (when checked) has its naming key.
     pub ok: bool,
+    /// A one-line summary for the operator.
     pub message: String,
 }
 

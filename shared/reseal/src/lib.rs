@@ -17,6 +17,8 @@
 //! - **Nothing in clear leaves the process**: plaintexts live only between open and seal; the
 //!   report carries counts, key ids and item keys, never values.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();
@@ -41,15 +43,21 @@ use std::sync::Mutex;
 /// One item's attributes as JSON (`kyc_aws::attribute::from_attribute` of a DynamoDB item).
 pub type Attributes = Map<String, Value>;
 
+/// An item's primary key, the scan's position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ItemKey {
+    /// The partition key (`PK`).
     pub pk: String,
+    /// The sort key (`SK`).
     pub sk: String,
 }
 
+/// One table item, as a scan reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredItem {
+    /// Its keys.
     pub key: ItemKey,
+    /// Its attributes, keys included.
     pub attributes: Attributes,
 }
 
@@ -57,7 +65,9 @@ pub struct StoredItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PathStep {
+    /// An attribute or map key.
     Key(String),
+    /// A position in a list.
     Index(usize),
 }
 
@@ -77,9 +87,13 @@ pub enum Place {
 /// A sealed value found in an item: where it is and what its associated data binds it to.
 #[derive(Debug, Clone)]
 pub struct Found {
+    /// The provider whose keyring sealed it.
     pub provider: Provider,
+    /// The path to the attribute from the item's top level.
     pub path: Vec<PathStep>,
+    /// The associated data the value is bound to.
     pub aad: Aad,
+    /// Inline, or an offloaded body's location.
     pub place: Place,
 }
 
@@ -334,13 +348,16 @@ fn walk_archive_keys(
     }
 }
 
+/// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ResealError {
     /// The table or the bucket did not answer: the run stops, its checkpoint is kept.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The checkpoint could not be read or written.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// The named provider's keyring is not configured.
     #[error("no keyring for {0}")]
     NoKeyring(&'static str),
 }
@@ -348,13 +365,16 @@ pub enum ResealError {
 /// One page of a scan of the table, in key order; `last` is where the next page starts
 /// (`None`: the scan is complete).
 pub struct ItemPage {
+    /// The page's items.
     pub items: Vec<StoredItem>,
+    /// The key of the last item read (`None`: the scan is complete).
     pub last: Option<ItemKey>,
 }
 
 /// The table (and the body bucket) as `kyc reseal` sees them.
 #[async_trait]
 pub trait SealedItems: Send + Sync {
+    /// A strongly consistent scan page of up to `limit` items after `after`.
     async fn page(&self, after: Option<&ItemKey>, limit: usize) -> Result<ItemPage, ResealError>;
     /// A strongly consistent read of one item.
     async fn item(&self, key: &ItemKey) -> Result<Option<StoredItem>, ResealError>;
@@ -367,21 +387,27 @@ pub trait SealedItems: Send + Sync {
         old: &str,
         new: &str,
     ) -> Result<bool, ResealError>;
+    /// The sealed text of an offloaded body.
     async fn read_body(&self, location: &str) -> Result<String, ResealError>;
     /// Stores a re-sealed body beside `old_location` (named by the new text's digest, never
     /// overwriting anything) and returns its location.
     async fn write_body(&self, old_location: &str, sealed: &str) -> Result<String, ResealError>;
+    /// Deletes an offloaded body once nothing points to it.
     async fn delete_body(&self, location: &str) -> Result<(), ResealError>;
 }
 
 /// Where a run keeps its progress between pages.
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
+    /// The last checkpoint saved (`None`: a fresh run).
     async fn load(&self) -> Result<Option<Checkpoint>, ResealError>;
+    /// Saves the progress after a page.
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), ResealError>;
+    /// Forgets the checkpoint once a run is complete.
     async fn clear(&self) -> Result<(), ResealError>;
 }
 
+/// Where an interrupted run resumes, with its counts so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkpoint {
@@ -391,12 +417,14 @@ pub struct Checkpoint {
     pub report: ResealReport,
 }
 
+/// How a run goes.
 #[derive(Debug, Clone)]
 pub struct ResealOptions {
     /// The providers whose values are re-sealed (others are skipped, not counted).
     pub providers: BTreeSet<Provider>,
     /// Count what would be re-sealed; write nothing (no checkpoint either).
     pub dry_run: bool,
+    /// Items per scan page.
     pub page_size: usize,
 }
 
@@ -404,11 +432,15 @@ pub struct ResealOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
+    /// The item's partition key.
     pub pk: String,
+    /// The item's sort key.
     pub sk: String,
+    /// The path to the value in the item.
     pub path: Vec<PathStep>,
     /// `v1.<keyId>`... of the value; never the value.
     pub sealed_as: String,
+    /// Why it was not re-sealed (never the value).
     pub error: String,
 }
 
@@ -417,19 +449,29 @@ const LISTED_FAILURES: usize = 20;
 /// Re-reads after lost races before a value is reported as failed.
 const RACE_ATTEMPTS: usize = 3;
 
+/// What a run did (printed by `kyc reseal` as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResealReport {
+    /// True when nothing was written.
     pub dry_run: bool,
+    /// The providers re-sealed.
     pub providers: Vec<String>,
+    /// Items read.
     pub items_scanned: u64,
+    /// Sealed values found in them.
     pub sealed_values: u64,
+    /// Values re-sealed under the current key.
     pub resealed: u64,
+    /// In a dry run: values that would be re-sealed.
     pub would_reseal: u64,
+    /// Values already sealed under their provider's current key.
     pub already_current: u64,
     /// Values a concurrent writer changed while we re-sealed them (left to the writer).
     pub lost_races: u64,
+    /// Values that could not be re-sealed (all counted).
     pub failed: u64,
+    /// Up to 20 of the values counted in `failed`.
     pub failures: Vec<Failure>,
     /// Per provider, values per `<version>.<keyId>` once this run is done: a retired key id
     /// that no longer appears here can be removed from that provider's keyring.
@@ -442,7 +484,9 @@ pub struct ResealReport {
     pub missing_keys: BTreeMap<String, Vec<String>>,
     /// True when the run resumed from a checkpoint.
     pub resumed: bool,
+    /// True when the scan reached the table's end.
     pub complete: bool,
+    /// A one-line summary for the operator.
     pub message: String,
 }
 
@@ -697,6 +741,7 @@ pub struct MemorySealedItems {
 }
 
 impl MemorySealedItems {
+    /// Stores an item; `attributes` must be a JSON object.
     pub fn put(&self, pk: &str, sk: &str, attributes: Value) {
         let Value::Object(attributes) = attributes else {
             panic!("an item is a JSON object");
@@ -710,6 +755,7 @@ impl MemorySealedItems {
         );
     }
 
+    /// Stores an offloaded body's sealed text at `location`.
     pub fn put_body(&self, location: &str, sealed: &str) {
         self.bodies
             .lock()
@@ -717,6 +763,7 @@ impl MemorySealedItems {
             .insert(location.into(), sealed.into());
     }
 
+    /// The attributes of the item at these keys, if any.
     pub fn get(&self, pk: &str, sk: &str) -> Option<Attributes> {
         self.items
             .lock()
@@ -728,14 +775,17 @@ impl MemorySealedItems {
             .cloned()
     }
 
+    /// The sealed text at `location`, if any.
     pub fn body(&self, location: &str) -> Option<String> {
         self.bodies.lock().unwrap().get(location).cloned()
     }
 
+    /// Offloaded bodies stored.
     pub fn body_count(&self) -> usize {
         self.bodies.lock().unwrap().len()
     }
 
+    /// Scan pages served so far.
     pub fn pages_served(&self) -> usize {
         *self.pages_served.lock().unwrap()
     }
@@ -745,6 +795,7 @@ impl MemorySealedItems {
         *self.replaces.lock().unwrap()
     }
 
+    /// Runs `writer` on the items just before the next `replace` (a concurrent writer).
     pub fn before_next_replace(
         &self,
         writer: impl FnOnce(&mut BTreeMap<ItemKey, Attributes>) + Send + 'static,

@@ -30,7 +30,10 @@ pub enum S3ReadError {
     /// bucket: the ETag no longer matches). Retrying cannot help; the newer object has its
     /// own notification.
     #[error("the object version is gone ({code})")]
-    Gone { code: String },
+    Gone {
+        /// S3's error code.
+        code: String,
+    },
     /// Anything else (throttling, timeouts, 5xx, access denied): retried by Lambda.
     #[error("S3 read failed: {0}")]
     Other(String),
@@ -97,6 +100,7 @@ pub struct S3Source {
 }
 
 impl S3Source {
+    /// Ranged reads of `object`, pinned to its version.
     pub fn new(client: Client, object: ArchiveObject) -> Self {
         Self { client, object }
     }
@@ -275,6 +279,7 @@ async fn put_bytes(
 /// The archive bucket as the processor's reader and writer.
 #[derive(Clone)]
 pub struct S3Archives {
+    /// The S3 client.
     pub client: Client,
 }
 

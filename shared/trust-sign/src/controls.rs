@@ -27,6 +27,7 @@ pub enum Basis {
     Inferred,
 }
 
+/// What a control's value means: which value is good, which is bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Polarity {
@@ -53,8 +54,11 @@ pub enum Polarity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ControlResult {
+    /// The check passed.
     Passed,
+    /// The check failed.
     Failed,
+    /// Worth a look; does not fail the document.
     Warning,
     /// Informational, `null`, or a value of a type the polarity does not apply to.
     NotApplicable,
@@ -208,6 +212,7 @@ pub fn evaluate(name: &str, value: &Value) -> ControlResult {
     evaluate_with(polarity(name), value)
 }
 
+/// Judges one control value under a given polarity.
 pub fn evaluate_with(polarity: Polarity, value: &Value) -> ControlResult {
     use ControlResult::*;
     match (polarity, value) {

@@ -49,65 +49,109 @@ pub enum SizeKind {
     CentralDirectory,
 }
 
+/// Why an archive could not be analysed. Never carries personal data in its message.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustSignError {
     /// Reading the archive failed. Transient: the only variant worth a retry.
     #[error("reading the archive failed: {0}")]
     Source(#[source] SourceError),
 
+    /// Not a ZIP archive.
     #[error("not a ZIP archive: {reason}")]
-    NotZip { reason: &'static str },
+    NotZip {
+        /// What gave it away.
+        reason: &'static str,
+    },
 
+    /// The archive ends early.
     #[error("truncated archive: {reason}")]
-    Truncated { reason: String },
+    Truncated {
+        /// What was missing.
+        reason: String,
+    },
 
     /// Structurally broken in a way neither "not a ZIP" nor "truncated" describes
     /// (inconsistent offsets, CRC mismatch, multi-disk archive...).
     #[error("malformed archive: {reason}")]
-    Malformed { reason: String },
+    Malformed {
+        /// What is broken.
+        reason: String,
+    },
 
+    /// No report.json at the archive's root.
     #[error("the archive holds no report.json at its root")]
     NoReport,
 
+    /// More than one report.json.
     #[error("the archive holds {count} entries named report.json")]
-    DuplicateReport { count: usize },
+    DuplicateReport {
+        /// How many.
+        count: usize,
+    },
 
+    /// An entry is encrypted.
     #[error("entry #{index} ({name}) is encrypted")]
     EncryptedEntry {
+        /// The entry's position in the central directory.
         index: usize,
+        /// Its name. Personal data.
         name: Personal<String>,
     },
 
+    /// report.json is compressed with a method other than stored or deflate.
     #[error(
         "report.json uses compression method {method}; only stored (0) and deflate (8) are read"
     )]
-    UnsupportedCompression { method: u16 },
+    UnsupportedCompression {
+        /// The ZIP compression method.
+        method: u16,
+    },
 
+    /// An entry's name could escape a directory or is otherwise unsafe.
     #[error("entry #{index} ({name}) has an unsafe name: {reason}")]
     UnsafeEntryName {
+        /// The entry's position in the central directory.
         index: usize,
+        /// Its name. Personal data.
         name: Personal<String>,
+        /// What is unsafe about it.
         reason: &'static str,
     },
 
+    /// A size is over its limit.
     #[error("{kind:?} size {size} exceeds the limit of {limit} bytes")]
     SizeLimitExceeded {
+        /// Which size.
         kind: SizeKind,
+        /// The size found, in bytes.
         size: u64,
+        /// The limit, in bytes.
         limit: u64,
     },
 
     /// Not JSON at all (syntax error or premature end). Position only, never the text.
     #[error("report.json is not JSON (line {line}, column {column})")]
-    ReportNotJson { line: usize, column: usize },
+    ReportNotJson {
+        /// The line of the error.
+        line: usize,
+        /// The column of the error.
+        column: usize,
+    },
 
+    /// JSON, but not shaped as a report.json V6.
     #[error("report.json is not a report.json V6: {reason}")]
-    NotV6 { reason: NotV6Reason },
+    NotV6 {
+        /// What is not V6.
+        reason: NotV6Reason,
+    },
 
     /// More list items (documents, events, checks...) than one invocation analyses within its
     /// memory: quarantined rather than risk an out-of-memory crash.
     #[error("report.json holds more than {limit} documents, events, checks and other items, beyond what is analysed within the function's memory")]
-    TooComplex { limit: usize },
+    TooComplex {
+        /// The most items analysed.
+        limit: usize,
+    },
 
     /// The analysis was read, but DynamoDB refused even its minimal record (item size): a
     /// retry would be refused again. Recorded as a failed event, the archive tagged.
@@ -119,8 +163,11 @@ pub enum TrustSignError {
     /// because it may quote the offending (personal) value.
     #[error("report.json has an unexpected type at `{path}` (line {line}, column {column})")]
     ReportSchema {
+        /// The JSON path of the field.
         path: String,
+        /// The line of the error.
         line: usize,
+        /// The column of the error.
         column: usize,
     },
 }

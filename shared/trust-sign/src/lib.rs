@@ -15,6 +15,8 @@
 //! function runs. Its error
 //! says whether to retry ([`TrustSignError::is_transient`]) or quarantine the archive.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();
@@ -46,22 +48,31 @@ use serde::Serialize;
 pub struct ArchiveAnalysis {
     /// The raw report.json, to copy to the processed prefix as it was.
     pub report_json: Vec<u8>,
+    /// The parsed report.
     pub report: Report,
+    /// What the client file says, judged.
     pub summary: ClientFileSummary,
+    /// The archive's entries against what the report expects.
     pub manifest: ManifestCheck,
+    /// The archive's entries.
     pub entries: Vec<ArchiveEntry>,
+    /// What the reads cost.
     pub stats: ReadStats,
 }
 
 /// The JSON-ready part of an analysis (personal data redacted).
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalysisView<'a> {
+    /// What the client file says, judged.
     pub summary: &'a ClientFileSummary,
+    /// The archive's entries against what the report expects.
     pub manifest: &'a ManifestCheck,
+    /// What the reads cost.
     pub stats: &'a ReadStats,
 }
 
 impl ArchiveAnalysis {
+    /// The JSON-ready view of the analysis.
     pub fn view(&self) -> AnalysisView<'_> {
         AnalysisView {
             summary: &self.summary,
@@ -76,7 +87,9 @@ impl ArchiveAnalysis {
 /// (`REPORT_TIME_ZONE`, Namirial's Europe/Paris by default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
+    /// How an operator's review is read (`REVIEW_OUTCOME`).
     pub review_outcome: ReviewOutcome,
+    /// The zone of dates without an offset (`REPORT_TIME_ZONE`).
     pub time_zone: chrono_tz::Tz,
 }
 

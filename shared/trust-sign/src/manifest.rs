@@ -13,13 +13,16 @@ use kyc_core::redact::Personal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A file of the manifest check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ManifestEntry {
+    /// The file's name. Personal data.
     pub name: Personal<String>,
     /// `documents[1].files[0]`, `signedDocuments[contract]`, `entries[7]`...
     pub locator: String,
 }
 
+/// The archive's entries against the files report.json names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestCheck {
@@ -27,7 +30,9 @@ pub struct ManifestCheck {
     pub expected: usize,
     /// Archive entries that are files (directories left out).
     pub entries: usize,
+    /// Files the report expects that the archive lacks.
     pub missing: Vec<ManifestEntry>,
+    /// Files of the archive the report does not name.
     pub unexpected: Vec<ManifestEntry>,
     /// Names present more than once in the archive.
     pub duplicates: Vec<ManifestEntry>,
@@ -36,6 +41,7 @@ pub struct ManifestCheck {
 }
 
 impl ManifestCheck {
+    /// True when nothing is missing, unexpected or duplicated.
     pub fn is_complete(&self) -> bool {
         self.missing.is_empty() && self.unexpected.is_empty() && self.duplicates.is_empty()
     }
@@ -59,6 +65,7 @@ impl Expected {
     }
 }
 
+/// Checks the archive's entries against the files the report names.
 pub fn check_manifest(report: &Report, entries: &[ArchiveEntry]) -> ManifestCheck {
     let mut exp = Expected {
         names: BTreeMap::new(),

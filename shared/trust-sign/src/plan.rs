@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 
 /// Event types of this provider's events.
 pub const EVENT_ARCHIVE: &str = "archive";
+/// See [`EVENT_ARCHIVE`]: an archive that could not be analysed.
 pub const EVENT_ARCHIVE_FAILED: &str = "archive_failed";
 
 /// The tag put on a quarantined object (its value is the reason code).
@@ -50,14 +51,20 @@ pub enum RevealError {
     /// Another payload key, or a record moved between events or customers.
     #[error("{field} of {event_id}: {source}")]
     Open {
+        /// The field.
         field: &'static str,
+        /// The event.
         event_id: String,
+        /// Why it does not open.
         #[source]
         source: kyc_core::crypto::CryptoError,
     },
+    /// The key opened but is not UTF-8.
     #[error("{field} of {event_id} is not UTF-8")]
     NotUtf8 {
+        /// The field.
         field: &'static str,
+        /// The event.
         event_id: String,
     },
 }
@@ -65,6 +72,7 @@ pub enum RevealError {
 /// Which report field names the customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkKey {
+    /// `externalId`.
     ExternalId,
     /// `externalInfo.<key>`.
     ExternalInfo(String),
@@ -82,6 +90,7 @@ impl LinkKey {
         }
     }
 
+    /// The key's name in settings (`externalId`, `externalInfo.<key>`).
     pub fn name(&self) -> String {
         match self {
             Self::ExternalId => "externalId".into(),
@@ -111,21 +120,27 @@ impl LinkKey {
 /// Which version of an S3 object: the version id on a versioned bucket, else the ETag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectVersion {
+    /// S3's version id.
     VersionId(String),
+    /// The ETag (unversioned bucket).
     ETag(String),
 }
 
 /// The S3 object an event is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveObject {
+    /// The bucket.
     pub bucket: String,
     /// Decoded key (S3 events carry it URL-encoded).
     pub key: String,
+    /// Which version.
     pub version: ObjectVersion,
+    /// Its size, when the notification gives it.
     pub size: Option<u64>,
 }
 
 impl ArchiveObject {
+    /// The object of a notification; `None` without a version id or an ETag.
     pub fn new(
         bucket: &str,
         key: &str,
@@ -147,6 +162,7 @@ impl ArchiveObject {
         })
     }
 
+    /// The version id, on a versioned bucket.
     pub fn version_id(&self) -> Option<&str> {
         match &self.version {
             ObjectVersion::VersionId(v) => Some(v),
@@ -154,6 +170,7 @@ impl ArchiveObject {
         }
     }
 
+    /// The ETag, on an unversioned bucket.
     pub fn etag(&self) -> Option<&str> {
         match &self.version {
             ObjectVersion::ETag(e) => Some(e),
@@ -217,6 +234,7 @@ pub fn archive_key_aad(event_id: &str, subject: Option<&str>) -> Aad {
     )
 }
 
+/// Binds a sealed quarantine key to its event and customer (see [`archive_key_aad`]).
 pub fn quarantine_key_aad(event_id: &str, subject: Option<&str>) -> Aad {
     Aad::new(
         Provider::TrustSign.as_str(),
@@ -496,9 +514,13 @@ pub fn state_flags(analysis: &ArchiveAnalysis) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StateChange {
+    /// The customer the report names.
     pub customer: String,
+    /// The client file's stream.
     pub stream: String,
+    /// The status.
     pub status: String,
+    /// The status's place in the diagram.
     pub rank: u8,
     /// The report's `date` (when Namirial generated it).
     pub provider_time: DateTime<Utc>,
@@ -506,6 +528,7 @@ pub struct StateChange {
     /// (an ACCEPTED file can later be archived, or reopened).
     #[serde(rename = "final")]
     pub is_final: bool,
+    /// What every consumer must see beside the status (`fraudMarked`...).
     pub flags: Vec<String>,
 }
 

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 /// Reads archives: one [`RangeSource`] per object version (ranged GETs pinned to it).
 pub trait ArchiveSources: Send + Sync {
+    /// Ranged reads of one object version.
     fn open(&self, object: &ArchiveObject) -> Box<dyn RangeSource>;
 }
 
@@ -52,6 +53,7 @@ pub enum ArchiveWriteError {
 /// key (keys may name the customer).
 #[async_trait]
 pub trait ArchiveStore: Send + Sync {
+    /// Stores the processed copy of report.json at (bucket, key).
     async fn put_processed(
         &self,
         bucket: &str,
@@ -80,6 +82,7 @@ pub trait ArchiveStore: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 #[error("the object version is gone ({code})")]
 pub struct ObjectGone {
+    /// S3's error code.
     pub code: String,
 }
 
@@ -93,22 +96,30 @@ pub fn is_gone(err: &TrustSignError) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{name} must be non-empty and disjoint from ARCHIVE_PREFIX")]
 pub struct OverlappingPrefix {
+    /// The setting at fault.
     pub name: &'static str,
 }
 
 /// Settings of the processing (the function reads them from its environment once).
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `TABLE_NAME`.
     pub table: String,
+    /// The payload keyring's secret.
     pub payload_key_secret: String,
     /// Only keys under this prefix and ending in `.zip` are archives.
     pub archive_prefix: String,
+    /// Where the processed copies of report.json go.
     pub processed_prefix: String,
+    /// Where bad archives are copied.
     pub quarantine_prefix: String,
+    /// Which report field names the customer.
     pub link_key: LinkKey,
+    /// Size and complexity bounds of an archive.
     pub limits: Limits,
     /// How reviews and zone-less dates are read (`REVIEW_OUTCOME`, `REPORT_TIME_ZONE`).
     pub reading: Reading,
+    /// How long a secret is cached.
     pub secret_ttl: Duration,
     /// Whether the table still holds items of the key layout before provider-scoped keys.
     pub legacy_keys: kyc_core::legacy_keys::LegacyKeyLayout,
@@ -207,12 +218,17 @@ pub fn decode_key(raw: &str) -> Option<String> {
 /// its event crate's records to this).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notification {
+    /// The S3 event name (`ObjectCreated:Put`...).
     pub event_name: Option<String>,
+    /// The bucket.
     pub bucket: Option<String>,
     /// URL-encoded, as S3 sends it.
     pub key: Option<String>,
+    /// The object's version id, on a versioned bucket.
     pub version_id: Option<String>,
+    /// The object's ETag.
     pub etag: Option<String>,
+    /// The object's size.
     pub size: Option<i64>,
 }
 
@@ -221,11 +237,17 @@ pub struct Notification {
 #[serde(tag = "result", rename_all = "camelCase")]
 pub enum RecordResult {
     /// Not an archive of ours (prefix, suffix, event name).
-    Skipped { why: String },
+    Skipped {
+        /// Why.
+        why: String,
+    },
     /// Read and recorded: `outcome` says whether the state changed.
     Processed {
+        /// The event's id.
         event_id: String,
+        /// What the intake did.
         outcome: Outcome,
+        /// Bytes read of the archive.
         bytes_read: u64,
         /// Checks reviewed by an operator whose outcome the report does not say (as read).
         reviewed_outcome_unknown: usize,
@@ -236,12 +258,18 @@ pub enum RecordResult {
     },
     /// A bad archive: recorded as failed and quarantined.
     Quarantined {
+        /// The event's id.
         event_id: String,
+        /// Why it was quarantined.
         reason_code: String,
+        /// What the intake did with the failed event.
         outcome: Outcome,
     },
     /// The notified version no longer exists: nothing to read or quarantine.
-    Gone { event_id: String },
+    Gone {
+        /// The event's id.
+        event_id: String,
+    },
 }
 
 /// A failure worth a retry. Carries no key or personal data.
@@ -312,12 +340,19 @@ pub fn metrics(results: &[RecordResult]) -> kyc_core::metrics::MetricBatch {
     batch
 }
 
+/// The archive function's rules, free of Lambda types.
 pub struct Processor {
+    /// Reads archives.
     pub sources: Arc<dyn ArchiveSources>,
+    /// Writes processed copies and quarantines.
     pub objects: Arc<dyn ArchiveStore>,
+    /// Where events and states are kept.
     pub store: Arc<dyn EventStore>,
+    /// Trust & Sign's payload keyring.
     pub keys: Cached<Keyring>,
+    /// The processing's settings.
     pub settings: Settings,
+    /// The clock.
     pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
 }
 
@@ -343,6 +378,7 @@ impl Processor {
         }
     }
 
+    /// Handles one record: skipped, processed, quarantined or gone; `Err` only when worth a retry.
     pub async fn handle_record(&self, record: &Notification) -> Result<RecordResult, Transient> {
         let skip = |why: &str| {
             tracing::info!(why, "record skipped");
@@ -602,6 +638,7 @@ impl MemoryArchives {
             (version.into(), Arc::new(bytes)),
         );
     }
+    /// Deletes the object at (bucket, key).
     pub fn remove(&self, bucket: &str, key: &str) {
         self.inner
             .lock()
@@ -609,12 +646,14 @@ impl MemoryArchives {
             .objects
             .remove(&(bucket.into(), key.into()));
     }
+    /// The bytes at (bucket, key), if any.
     pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         let m = self.inner.lock().unwrap();
         m.objects
             .get(&(bucket.into(), key.into()))
             .map(|(_, b)| b.to_vec())
     }
+    /// The tags of the object at (bucket, key).
     pub fn tags(&self, bucket: &str, key: &str) -> Vec<(String, String)> {
         let m = self.inner.lock().unwrap();
         m.tags
@@ -622,6 +661,7 @@ impl MemoryArchives {
             .cloned()
             .unwrap_or_default()
     }
+    /// Every key stored.
     pub fn keys(&self) -> Vec<String> {
         let m = self.inner.lock().unwrap();
         m.objects.keys().map(|(_, k)| k.clone()).collect()

@@ -34,9 +34,11 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// What became of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Passed automatically.
     Passed,
     /// Failed automatically, accepted by an operator's later review.
     Overturned,
@@ -46,6 +48,7 @@ pub enum Outcome {
     /// [`ReviewOutcome`] setting reads) whether the review accepted or rejected it: a person
     /// decides. Never a pass.
     ReviewedOutcomeUnknown,
+    /// Failed automatically.
     Failed,
     /// Passed (or not evaluated) automatically, rejected by an operator's review.
     RejectedOnReview,
@@ -70,14 +73,21 @@ impl Outcome {
     }
 }
 
+/// What a check is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
+    /// An identity document.
     IdDocument,
+    /// A selfie against the identity document.
     FaceMatch,
+    /// A video identification.
     VideoIdentification,
+    /// La Poste's Identité Numérique.
     Lin,
+    /// A supporting document.
     Document,
+    /// The company taking part.
     LegalEntity,
 }
 
@@ -85,11 +95,14 @@ pub enum CheckKind {
 /// reduced to their length (keywords are document text).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ControlFinding {
+    /// The control's name.
     pub control: String,
     /// `document`, `participant:<uuid>`, `frTaxNotice:<uuid>`, `agent:<uuid>`,
     /// `documentControls`, `biometryControls`.
     pub scope: String,
+    /// The control's result.
     pub result: ControlResult,
+    /// The value as written (a keyword list: its length).
     pub value: Value,
     /// `documented` or `inferred` (from the reference's examples); absent when unknown.
     pub basis: Option<controls::Basis>,
@@ -98,7 +111,9 @@ pub struct ControlFinding {
 /// An error or warning code, with its meaning when PROVIDERS.md knows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Code {
+    /// The code as written.
     pub code: Value,
+    /// What it means, when known.
     pub meaning: Option<&'static str>,
 }
 
@@ -133,8 +148,11 @@ pub enum ReviewOutcome {
     /// `field:NAME=ACCEPTED[|...]/REJECTED[|...]`: an (undocumented) field of the review
     /// event, and the values meaning accepted and rejected (any other value: unknown).
     Field {
+        /// The field's name.
         name: String,
+        /// The values meaning accepted.
         accepted: Vec<String>,
+        /// The values meaning rejected.
         rejected: Vec<String>,
     },
 }
@@ -153,6 +171,7 @@ fn is_token(s: &str) -> bool {
 }
 
 impl ReviewOutcome {
+    /// Reads a `REVIEW_OUTCOME` setting.
     pub fn parse(s: &str) -> Result<Self, BadReviewOutcome> {
         match s.trim() {
             "unconfirmed" => Ok(Self::Unconfirmed),
@@ -222,9 +241,13 @@ impl ReviewOutcome {
 /// An operator review that applies to a check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Review {
+    /// The review event's type.
     pub event_type: String,
+    /// Its date, as written.
     pub date: Option<String>,
+    /// Its task.
     pub task_id: Option<String>,
+    /// Its document.
     pub document_id: Option<String>,
     /// How it was linked to the check: `taskId`, or `documentId` (unique in the report).
     pub linked_by: Option<&'static str>,
@@ -244,27 +267,38 @@ pub struct Review {
 /// A `DEFRAUDED_DOCUMENT_REGISTRATION` event: a document marked as defrauded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FraudMark {
+    /// The event's date, as written.
     pub date: Option<String>,
+    /// Its task.
     pub task_id: Option<String>,
+    /// Its document.
     pub document_id: Option<String>,
     /// How it was linked: `taskId`, `attached.taskId` (the submission event attached to it),
     /// `documentId` or `attached.documentId` (unique in the report); null when unlinked.
     pub linked_by: Option<&'static str>,
+    /// The event's undocumented fields (bounded).
     pub other_fields: BTreeMap<String, OtherField>,
 }
 
 /// The reason a check failed whatever its validation and reviews say.
 pub const FRAUD_MARKED: &str = "fraudMarked";
 
+/// The verdict on one check of the client file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckVerdict {
+    /// What the check is about.
     pub kind: CheckKind,
     /// Where in report.json this check is (`documents[2]`, `clientFile.participants[0]...`).
     pub locator: String,
+    /// The participant it belongs to.
     pub participant_uuid: Option<String>,
+    /// The task that collected it.
     pub task_id: Option<String>,
+    /// The document's id.
     pub document_id: Option<String>,
+    /// The document's type.
     pub document_type: Option<String>,
+    /// Namirial's validation state, as written.
     pub validation: Option<String>,
     /// What Namirial decided automatically.
     pub automatic: Outcome,
@@ -272,15 +306,20 @@ pub struct CheckVerdict {
     pub outcome: Outcome,
     /// Why the outcome is what it is whatever else says: `fraudMarked`.
     pub reason: Option<&'static str>,
+    /// Controls that failed.
     pub failed_controls: Vec<ControlFinding>,
+    /// Controls that warn.
     pub warning_controls: Vec<ControlFinding>,
     /// Controls the reference never shows: reported, not judged.
     pub unknown_polarity_controls: Vec<ControlFinding>,
     /// Controls judged on a polarity inferred from the reference's examples (passed ones
     /// too), so an operator can tell documented verdicts from inferred ones.
     pub inferred_controls: Vec<ControlFinding>,
+    /// Error codes.
     pub errors: Vec<Code>,
+    /// Warning codes.
     pub warnings: Vec<Code>,
+    /// The operator review that applies, if any.
     pub review: Option<Review>,
     /// The fraud marks on this check (any one fails it).
     pub fraud_marks: Vec<FraudMark>,
@@ -317,6 +356,7 @@ impl CheckVerdict {
         }
     }
 
+    /// True when a fraud mark applies.
     pub fn is_fraud_marked(&self) -> bool {
         !self.fraud_marks.is_empty()
     }
@@ -804,9 +844,12 @@ fn lin_verdict(lin: &Lin, locator: String) -> CheckVerdict {
     v
 }
 
+/// The verdict on one participant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParticipantVerdict {
+    /// The participant's uuid.
     pub uuid: Option<String>,
+    /// The participant's type (`SIGNER`...).
     pub participant_type: Option<String>,
     /// The worst outcome of the participant's identity checks and documents.
     pub outcome: Outcome,
@@ -814,32 +857,45 @@ pub struct ParticipantVerdict {
     pub fraud_marked: bool,
     /// Checks NOT_VALIDATED with failures found anyway (see `CheckVerdict::unconfirmed_failures`).
     pub unconfirmed_failures: usize,
+    /// Its identity checks.
     pub identity_checks: Vec<CheckVerdict>,
+    /// Its documents.
     pub documents: Vec<CheckVerdict>,
 }
 
 impl ParticipantVerdict {
+    /// Every check: identity checks, then documents.
     pub fn checks(&self) -> impl Iterator<Item = &CheckVerdict> + Clone {
         self.identity_checks.iter().chain(&self.documents)
     }
 }
 
+/// A signed document and its consent clauses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignedDocumentSummary {
+    /// The document's id.
     pub id: String,
+    /// Its file in the archive (`signed_{id}.pdf`).
     pub file_name: String,
+    /// Consent clauses.
     pub clauses: usize,
+    /// Clauses checked.
     pub checked: usize,
     /// Required clauses not checked: the reference says this cannot happen.
     pub required_unchecked: Vec<String>,
+    /// Optional clauses not checked.
     pub optional_declined: Vec<String>,
 }
 
+/// The client file's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
+    /// ACCEPTED.
     Accepted,
+    /// REJECTED.
     Rejected,
+    /// Neither yet.
     InProgress,
 }
 
@@ -847,38 +903,62 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientFileSummary {
+    /// The client file's uuid.
     pub client_file_uuid: Option<String>,
+    /// The client file's human-readable id.
     pub client_file_id: Option<String>,
+    /// The report's date, as written.
     pub report_date: Option<String>,
+    /// The client file's state, as written.
     pub state: Option<String>,
+    /// Its outcome.
     pub decision: Decision,
+    /// `rejectionCause`.
     pub rejection_cause: Option<String>,
+    /// `rejectionMessage`. Personal data.
     pub rejection_message: Option<Personal<String>>,
+    /// `acceptationMessage`. Personal data.
     pub acceptation_message: Option<Personal<String>>,
     /// Legal archive id: Namirial drops it ~3 months after closure.
     pub record_id: Option<String>,
+    /// `archivingState`.
     pub archiving_state: Option<String>,
+    /// `externalId`.
     pub external_id: Option<String>,
     /// The keys of `externalInfo` only: its values are the bank's business data, which can
     /// hold personal data (the link key's value is the event's customer id already).
     pub external_info_keys: Vec<String>,
+    /// `startDate`, as written.
     pub start_date: Option<String>,
+    /// `finishDate`, as written.
     pub finish_date: Option<String>,
+    /// `validationDate`, as written.
     pub validation_date: Option<String>,
+    /// `productUuid`.
     pub product_uuid: Option<String>,
+    /// `productName`.
     pub product_name: Option<String>,
+    /// `workflowUuid`.
     pub workflow_uuid: Option<String>,
+    /// `workflowName`.
     pub workflow_name: Option<String>,
+    /// `workflowLabel`.
     pub workflow_label: Option<String>,
+    /// The group's uuid.
     pub group_uuid: Option<String>,
+    /// The group's label.
     pub group_label: Option<String>,
+    /// Each participant's verdict.
     pub participants: Vec<ParticipantVerdict>,
     /// Documents whose participant is not in the file (or not given).
     pub other_documents: Vec<CheckVerdict>,
+    /// The company's verdict, if one takes part.
     pub legal_entity: Option<CheckVerdict>,
+    /// The signed documents.
     pub signed_documents: Vec<SignedDocumentSummary>,
     /// The `REVIEW_OUTCOME` setting reviews were read under.
     pub review_outcome_reading: String,
+    /// Reviews that link to no check.
     pub unlinked_reviews: Vec<Review>,
     /// A check of the file is fraud-marked, or a fraud mark links to no check.
     pub fraud_marked: bool,

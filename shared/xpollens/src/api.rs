@@ -17,6 +17,7 @@ use crate::queue::{QueueAnswer, MAX_PAGE_BYTES};
 use kyc_core::redact::Secret;
 use kyc_core::secrets::Cached;
 
+/// The clock the token cache reads (fixed in tests).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The queue path of the reference.
@@ -30,7 +31,9 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::seconds(300);
 /// Client credentials from the Secrets Manager secret `{"clientId","clientSecret"}`.
 #[derive(Debug, Clone)]
 pub struct ApiCredentials {
+    /// The OAuth2 client id.
     pub client_id: String,
+    /// The OAuth2 client secret.
     pub client_secret: Secret,
 }
 
@@ -49,7 +52,9 @@ impl ApiCredentials {
 /// method every server must support) or `client_id`/`client_secret` in the form body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
+    /// HTTP Basic with the form-encoded id and secret.
     Basic,
+    /// `client_id` and `client_secret` in the form body.
     Body,
 }
 
@@ -69,10 +74,13 @@ impl std::str::FromStr for ClientAuth {
     }
 }
 
+/// A setting of the API client that is not valid. Configuration: fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {name}: {reason}")]
 pub struct ConfigError {
+    /// The setting.
     pub name: &'static str,
+    /// What is wrong with it (never its value).
     pub reason: &'static str,
 }
 
@@ -117,10 +125,12 @@ pub struct ApiConfig {
     base_url: String,
     token_url: String,
     scope: Option<String>,
+    /// How the client authenticates at the token endpoint.
     pub client_auth: ClientAuth,
 }
 
 impl ApiConfig {
+    /// Checks the URLs (https, or http on loopback) and the scope (printable ASCII).
     pub fn new(
         base_url: &str,
         token_url: &str,
@@ -141,9 +151,11 @@ impl ApiConfig {
             client_auth,
         })
     }
+    /// The token endpoint.
     pub fn token_url(&self) -> &str {
         &self.token_url
     }
+    /// The scope asked for, if any.
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
     }
@@ -159,7 +171,9 @@ impl ApiConfig {
 /// The token request: a form body and, with [`ClientAuth::Basic`], an Authorization header.
 /// Both hold the client secret.
 pub struct TokenRequest {
+    /// The form body (`grant_type=client_credentials`...).
     pub body: Secret,
+    /// The `Authorization` header, with [`ClientAuth::Basic`].
     pub authorization: Option<Secret>,
 }
 
@@ -178,6 +192,7 @@ fn form_escape(s: &str) -> String {
     out
 }
 
+/// The token request of `config` with `credentials` (RFC 6749 §4.4).
 pub fn token_request(config: &ApiConfig, credentials: &ApiCredentials) -> TokenRequest {
     use base64::Engine;
     let mut body = String::from("grant_type=client_credentials");
@@ -215,7 +230,9 @@ pub fn token_request(config: &ApiConfig, credentials: &ApiCredentials) -> TokenR
 /// A bearer token and when it stops working.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
+    /// The token.
     pub value: Secret,
+    /// When it expires.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -224,6 +241,7 @@ impl AccessToken {
     pub fn fresh(&self, now: DateTime<Utc>, margin: Duration) -> bool {
         now + margin < self.expires_at
     }
+    /// The `Authorization` header value: `Bearer <token>`.
     pub fn authorization(&self) -> Secret {
         Secret::new(format!("Bearer {}", self.value.expose()))
     }
@@ -264,14 +282,18 @@ pub use kyc_core::http::{HttpAnswer, TransportError};
 /// bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundedAnswer {
+    /// The HTTP status.
     pub status: u16,
+    /// The body, or what is known of it past the bound.
     pub body: QueueAnswer,
 }
 
 /// The two requests the drain needs. Implementations send exactly what they are given.
 #[async_trait]
 pub trait ApiTransport: Send + Sync {
+    /// A GET with the given `Authorization`.
     async fn get(&self, url: &str, authorization: &Secret) -> Result<HttpAnswer, TransportError>;
+    /// A form POST (the token request).
     async fn post_form(
         &self,
         url: &str,
@@ -295,20 +317,31 @@ pub trait ApiTransport: Send + Sync {
     }
 }
 
+/// Why an API call failed. Never carries a token or a body.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
+    /// The request did not get an answer.
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The token endpoint refused (400/401: client id, secret or scope wrong) or failed.
     #[error("token endpoint answered HTTP {status}")]
-    Token { status: u16 },
+    Token {
+        /// The token endpoint's HTTP status.
+        status: u16,
+    },
     /// The API refused a fresh token too (401 twice in a row).
     #[error("API answered 401 with a freshly issued token")]
     Unauthorized,
+    /// The API answered another status than expected.
     #[error("API answered HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        /// The API's HTTP status.
+        status: u16,
+    },
+    /// The answer is not what the API documents (says what, never the body).
     #[error("{0}")]
     InvalidAnswer(&'static str),
+    /// The client credentials secret could not be read.
     #[error("API credentials unavailable: {0}")]
     Credentials(String),
 }
@@ -339,6 +372,7 @@ pub struct XpollensApi {
 }
 
 impl XpollensApi {
+    /// A client with the default refresh margin and page bound.
     pub fn new(
         transport: Arc<dyn ApiTransport>,
         config: ApiConfig,
@@ -362,6 +396,7 @@ impl XpollensApi {
         self
     }
 
+    /// Another refresh margin of the cached token.
     pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
         self

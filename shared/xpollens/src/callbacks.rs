@@ -13,13 +13,21 @@ use chrono::{DateTime, Utc};
 use kyc_core::redact::{Personal, Secret};
 use serde_json::{Map, Value};
 
+/// The callback number of the user's freeze status.
 pub const USER_FREEZE: u32 = 15;
+/// The callback number of the KYC demand's status.
 pub const KYC_DEMAND: u32 = 4;
+/// The callback number of the user record's status.
 pub const USER_RECORD: u32 = 34;
+/// The callback number of strong authentication enrolment.
 pub const SCA_ENROLMENT: u32 = 35;
+/// The callback number of a strong authentication's result.
 pub const SCA_RESULT: u32 = 36;
+/// The callback number of a diligence to upload again.
 pub const DILIGENCE_REUPLOAD: u32 = 47;
+/// The callback number of the KYC web view.
 pub const KYC_WEBVIEW: u32 = 48;
+/// The callback number of a complementary diligence of an incoming transfer.
 pub const COMPLEMENTARY_DILIGENCE: u32 = 31;
 /// The PEP screening callback is named, not numbered.
 pub const PEP_SCREENING: &str = "PoliticallyExposedPersonStatusCreatedOrUpdated";
@@ -33,7 +41,9 @@ pub const DATA_OUTSIDE_THE_BODY: [u32; 5] = [1, 5, 15, 36, 37];
 /// such a callback has in the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackType {
+    /// A numbered type (`4`).
     Number(u32),
+    /// A named type, as sent.
     Named(String),
 }
 
@@ -53,6 +63,7 @@ impl CallbackType {
         word.then(|| Self::Named(raw.to_string()))
     }
 
+    /// The type's number, if it has one.
     pub fn number(&self) -> Option<u32> {
         match self {
             Self::Number(n) => Some(*n),
@@ -60,6 +71,7 @@ impl CallbackType {
         }
     }
 
+    /// True for the PEP screening callback, however its name is cased.
     pub fn is_pep_screening(&self) -> bool {
         matches!(self, Self::Named(n) if squash(n) == squash(PEP_SCREENING))
     }
@@ -98,22 +110,33 @@ pub struct Callback {
     pub callback_type: Option<CallbackType>,
     /// `appUserId` in whatever casing it came.
     pub subject: Option<String>,
+    /// What the body says, by type.
     pub kind: CallbackKind,
     /// The body's canonical digest (keys sorted, no whitespace), from the same parse: what tells
     /// a re-sent body from a different one.
     pub body_sha256: String,
 }
 
+/// A callback's content, for the types this product reads.
 #[derive(Debug, Clone)]
 pub enum CallbackKind {
+    /// #4.
     KycDemand(KycDemand),
+    /// #34.
     UserRecord(UserRecord),
+    /// #35.
     ScaEnrolment(ScaEnrolment),
+    /// #36.
     ScaResult(ScaResult),
+    /// #47.
     DiligenceReupload(DiligenceReupload),
+    /// #48.
     KycWebview(KycWebview),
+    /// #15.
     UserFreeze(UserFreeze),
+    /// PEP screening.
     PepScreening(PepScreening),
+    /// #31.
     ComplementaryDiligence(ComplementaryDiligence),
     /// Every other type (payments, cards...): recorded raw, never rejected.
     Other,
@@ -123,7 +146,9 @@ pub enum CallbackKind {
 /// none of these is kept as sent (`Err`), never guessed.
 #[derive(Debug, Clone)]
 pub struct PepScreening {
+    /// `isPep`.
     pub is_pep: Result<Option<bool>, String>,
+    /// `finalDecision`.
     pub final_decision: Result<Option<bool>, String>,
     /// `riskAnalysisStatut`: null, inProgress, done.
     pub risk_analysis: Option<String>,
@@ -132,76 +157,109 @@ pub struct PepScreening {
 /// #31: the complementary diligence of one incoming transfer (SCT IN or Instant Payment).
 #[derive(Debug, Clone)]
 pub struct ComplementaryDiligence {
+    /// The diligence's status.
     pub status: Option<Status<DiligenceStatus>>,
+    /// The diligence's type.
     pub diligence_type: Option<String>,
+    /// Why, as the provider words it.
     pub reason: Option<String>,
     /// Cents of euro.
     pub amount: Option<i64>,
+    /// The transfer's date, as sent.
     pub transfer_date: Option<String>,
     /// The transmitter's first and last (and birth) names: personal data, sealed.
     pub transmitter_full_name: Option<Personal>,
+    /// SCT IN or Instant Payment, as sent.
     pub operation_type: Option<String>,
     /// The transfer's order id: the key of its diligence.
     pub order_id: Option<String>,
+    /// The provider's match score of the transmitter's last name.
     pub score_name: Option<f64>,
+    /// The provider's match score of the transmitter's first name.
     pub score_first_name: Option<f64>,
 }
 
+/// #4: the KYC demand's status and its diligences.
 #[derive(Debug, Clone)]
 pub struct KycDemand {
     /// `None` when the callback carries no status.
     pub status: Option<Status<KycStatus>>,
     /// v2 fields (`kycLevel`, `workflowCode`, `expectedDiligences`, `receivedDiligences`).
     pub v2: bool,
+    /// v2 `kycLevel`.
     pub kyc_level: Option<String>,
+    /// v2 `workflowCode`.
     pub workflow_code: Option<String>,
+    /// v2 `expectedDiligences`.
     pub expected: Vec<ExpectedDiligence>,
     /// v1 `diligences` or v2 `receivedDiligences`.
     pub diligences: Vec<Diligence>,
 }
 
+/// A diligence the KYC demand expects (v2).
 #[derive(Debug, Clone)]
 pub struct ExpectedDiligence {
+    /// The diligence's type.
     pub diligence_type: Option<String>,
+    /// How many documents are expected.
     pub expected_count: Option<i64>,
+    /// The document sub-types accepted.
     pub possible_sub_types: Vec<String>,
 }
 
+/// A diligence received, with its status.
 #[derive(Debug, Clone)]
 pub struct Diligence {
+    /// The diligence's type.
     pub diligence_type: Option<String>,
+    /// The diligence's status.
     pub status: Option<Status<DiligenceStatus>>,
     /// Free-text refusal reason from the provider ("Illegible document"...).
     pub reason: Option<String>,
     /// Attachment keys only: file names may carry personal data and stay in the sealed raw body.
     pub attachment_keys: Vec<String>,
+    /// Attachments listed.
     pub attachment_count: usize,
 }
 
+/// #34: the user record's status.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
+    /// The record's status.
     pub status: Option<Status<UserRecordStatus>>,
     /// Used to enrol strong authentication: treated as a secret.
     pub public_user_code: Option<Secret>,
+    /// The identification level, as sent.
     pub identification_level: Option<String>,
 }
 
+/// #35: what the customer needs to enrol strong authentication.
 #[derive(Debug, Clone)]
 pub struct ScaEnrolment {
+    /// The activation code: a secret.
     pub activation_code: Option<Secret>,
+    /// The enrolment web view's URL: a secret.
     pub web_view_url: Option<Secret>,
     /// Provider error text; kept out of logs all the same.
     pub error_message: Option<String>,
 }
 
+/// #36: a strong authentication's result.
 #[derive(Debug, Clone)]
 pub struct ScaResult {
+    /// The authentication's id.
     pub authentication_id: Option<String>,
+    /// The authentication's status.
     pub status: Option<Status<AuthenticationStatus>>,
+    /// Why, as the provider words it.
     pub reason: Option<String>,
+    /// When the result was given.
     pub result_date: Option<DateTime<Utc>>,
+    /// When the provider processed it.
     pub processed_date: Option<DateTime<Utc>>,
+    /// The provider's response code.
     pub response_code: Option<i64>,
+    /// What `Payload` held.
     pub payload: PayloadShape,
 }
 
@@ -209,7 +267,9 @@ pub struct ScaResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PayloadShape {
+    /// `null` or no `Payload`.
     Absent,
+    /// An empty string.
     Empty,
     /// A JSON string holding JSON (or a JSON object sent as is).
     Json,
@@ -220,31 +280,49 @@ pub enum PayloadShape {
 /// Callback 15, sent as a query string (`?type=15&userstatus=1|2&userid=`).
 #[derive(Debug, Clone)]
 pub struct UserFreeze {
+    /// Frozen or not.
     pub status: Option<Status<UserFreezeStatus>>,
 }
 
+/// #47: a diligence to upload again.
 #[derive(Debug, Clone)]
 pub struct DiligenceReupload {
+    /// The upload web view's URL: a secret.
     pub web_view_url: Option<Secret>,
 }
 
+/// #48: the KYC web view.
 #[derive(Debug, Clone)]
 pub struct KycWebview {
+    /// `url`: a secret.
     pub url: Option<Secret>,
+    /// `token`: a secret.
     pub token: Option<Secret>,
+    /// `webviewUrl`: a secret.
     pub web_view_url: Option<Secret>,
 }
 
+/// Why a body cannot be a callback (answered 400, recorded as a rejection).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
+    /// The body is not JSON.
     #[error("body is not valid JSON: {0}")]
     NotJson(String),
+    /// The body is JSON but not an object.
     #[error("body must be a JSON object")]
     NotAnObject,
+    /// The body's type is not the URL's.
     #[error("callback type {body} in the body does not match type {path} in the URL")]
-    TypeMismatch { path: String, body: String },
+    TypeMismatch {
+        /// The type in the URL.
+        path: String,
+        /// The type in the body.
+        body: String,
+    },
+    /// The type needs an `appUserId` and has none.
     #[error("callback type {0} requires appUserId")]
     MissingSubject(String),
+    /// The `appUserId` cannot be an id.
     #[error("appUserId is longer than 128 characters or contains control characters")]
     InvalidSubject,
 }

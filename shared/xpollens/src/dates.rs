@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 /// A provider date and whether its zone had to be assumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderDate {
+    /// The instant.
     pub at: DateTime<Utc>,
     /// No offset was written: read as UTC (Xpollens' servers and examples are UTC).
     pub assumed_utc: bool,

@@ -41,7 +41,10 @@ pub enum Channel {
     Live,
     /// Read from the fallback queue (`GET /api/v2.0/webhooks`); `attempts` holds the
     /// `response` of each delivery attempt Xpollens made (our answers: delivery evidence).
-    Queue { attempts: Vec<serde_json::Value> },
+    Queue {
+        /// Each attempt's `response`, as Xpollens gave it.
+        attempts: Vec<serde_json::Value>,
+    },
 }
 
 impl Channel {
@@ -66,7 +69,9 @@ pub struct RawDelivery {
     /// The callback body (a JSON object; query-string and header-form callbacks are turned
     /// into one by the endpoint).
     pub body: Vec<u8>,
+    /// When we received it (queue: when the drain read it).
     pub received_at: DateTime<Utc>,
+    /// Live, or from the fallback queue.
     pub channel: Channel,
     /// How the delivery was read (`queryStringForm`, `headerForm`...), kept on the event.
     pub notes: Vec<&'static str>,
@@ -78,8 +83,11 @@ pub struct RawDelivery {
 /// What recording a delivery did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
+    /// The event's id.
     pub event_id: EventId,
+    /// The callback's type, if readable.
     pub callback_type: Option<CallbackType>,
+    /// What the intake did.
     pub outcome: Outcome,
     /// Whether this product reads the callback type (see [`in_use`]).
     pub in_use: bool,
@@ -98,13 +106,17 @@ impl Recorded {
     }
 }
 
+/// Why a delivery was not recorded as a callback.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     /// The delivery cannot be a callback; it was recorded as a rejection. Never retried.
     #[error("{message}")]
     Unusable {
+        /// The HTTP status to answer.
         status: u16,
+        /// The error code to answer.
         code: &'static str,
+        /// The message to answer (no personal data).
         message: String,
     },
     /// Nothing durable happened (store or key unavailable): the sender must retry.
@@ -115,6 +127,7 @@ pub enum DeliveryError {
 /// Records deliveries: the port the endpoint and the queue drain share.
 #[async_trait]
 pub trait DeliveryRecorder: Send + Sync {
+    /// Records a delivery: validated, sealed, applied, all or nothing.
     async fn record(&self, delivery: &RawDelivery) -> Result<Recorded, DeliveryError>;
     /// Records a fallback-queue entry too large to read (past the drain's hard ceiling) by
     /// what is known of it: metadata, size, digest, first bytes. Never applied.
@@ -126,16 +139,23 @@ pub trait DeliveryRecorder: Send + Sync {
 /// and digest.
 #[derive(Debug, Clone)]
 pub struct OversizedEntry {
+    /// `metadata.id`, if readable from the first bytes.
     pub webhook_id: Option<String>,
+    /// `metadata.processDate`, if readable.
     pub process_date: Option<String>,
+    /// `metadata.type`, if readable.
     pub type_hint: Option<CallbackType>,
+    /// Its size, digest and first bytes.
     pub answer: Oversized,
+    /// When the drain read it.
     pub received_at: DateTime<Utc>,
 }
 
 /// The durable intake of Xpollens deliveries.
 pub struct Recorder {
+    /// Where events and states are kept.
     pub store: Arc<dyn EventStore>,
+    /// Xpollens' payload keyring.
     pub keys: Cached<Keyring>,
 }
 

@@ -47,6 +47,7 @@ use super::queue::{
 use kyc_core::intake::Outcome;
 use kyc_core::metrics::{Metric, MetricBatch};
 
+/// The clock the run's deadline is read against.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The one place a queue entry becomes an intake delivery: `metadata.id` is the
@@ -158,21 +159,27 @@ struct MemoryQueueState {
 }
 
 impl MemoryQueue {
+    /// Appends an entry to the queue.
     pub fn push(&self, entry: serde_json::Value) {
         self.inner.lock().unwrap().entries.push_back(entry);
     }
+    /// Entries in the queue.
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().entries.len()
     }
+    /// True when the queue is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Makes the next `n` reads fail.
     pub fn fail_next_reads(&self, n: u32) {
         self.inner.lock().unwrap().fail_reads = n;
     }
+    /// Makes the next `n` removals fail.
     pub fn fail_next_removes(&self, n: u32) {
         self.inner.lock().unwrap().fail_removes = n;
     }
+    /// Appends `entries` right after the next read.
     pub fn arrive_after_next_read(&self, entries: Vec<serde_json::Value>) {
         self.inner.lock().unwrap().arrive_after_read = entries;
     }
@@ -180,6 +187,7 @@ impl MemoryQueue {
     pub fn removals(&self) -> Vec<u32> {
         self.inner.lock().unwrap().removes.clone()
     }
+    /// Reads served so far.
     pub fn reads(&self) -> u32 {
         self.inner.lock().unwrap().reads
     }
@@ -225,6 +233,7 @@ impl QueueApi for MemoryQueue {
 
 // ----- the run ------------------------------------------------------------------------------
 
+/// How a drain run reads the queue.
 #[derive(Debug, Clone)]
 pub struct DrainSettings {
     /// X: entries per read (Xpollens: at most 30 in sandbox, 100 in production).
@@ -243,6 +252,7 @@ pub struct DrainSettings {
 pub struct BadQueueLimit;
 
 impl DrainSettings {
+    /// Settings with page size `limit` (1 to 100) and a 20 s deadline reserve.
     pub fn new(limit: u32) -> Result<Self, BadQueueLimit> {
         if !(1..=super::queue::PRODUCTION_MAX_LIMIT).contains(&limit) {
             return Err(BadQueueLimit);
@@ -258,6 +268,7 @@ impl DrainSettings {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DrainReport {
+    /// Pages read.
     pub pages: u64,
     /// Queue entries read (attempts: one callback may count several times).
     pub read: u64,
@@ -290,6 +301,7 @@ pub struct DrainReport {
     pub smaller_reads: u64,
     /// The last read returned fewer than X entries: the queue was empty at that point.
     pub drained: bool,
+    /// The run stopped to leave time before the deadline.
     pub stopped_for_deadline: bool,
     /// Why the run stopped early, if it failed (no secrets, no payloads).
     #[serde(skip_serializing_if = "Option::is_none")]

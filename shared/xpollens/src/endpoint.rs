@@ -43,6 +43,7 @@ fn error_response(
     resp
 }
 
+/// The clock that stamps receipts.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// How callers are authenticated: one mode per environment, agreed with Xpollens
@@ -54,10 +55,15 @@ pub enum CallbackAuth {
     Gateway(GatewayRequirement),
 }
 
+/// The callback endpoint's rules, free of Lambda types.
 pub struct Endpoint {
+    /// Where deliveries are recorded.
     pub recorder: Recorder,
+    /// How callers are authenticated.
     pub auth: CallbackAuth,
+    /// The networks callers may come from (`None`: any).
     pub allow_list: Option<IpAllowList>,
+    /// The clock that stamps receipts.
     pub clock: Clock,
 }
 
@@ -101,6 +107,7 @@ fn method_and_route(req: &HttpRequest) -> Result<Option<CallbackType>, HttpRespo
 }
 
 impl Endpoint {
+    /// Answers one callback request.
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
         self.handle_counted(req).await.0
     }

@@ -23,7 +23,9 @@ const SCA_HEADERS: [&str; 9] = [
 /// What travelled with a body: the query string and the headers (names in any case).
 #[derive(Debug, Clone, Copy)]
 pub struct Carried<'a> {
+    /// The raw query string.
     pub query: &'a str,
+    /// The headers.
     pub headers: &'a [(String, String)],
     /// The sender said the body is form-encoded (`application/x-www-form-urlencoded`), or,
     /// for a fallback-queue payload, the body can only be a form if it is not JSON.

@@ -11,11 +11,13 @@ use crate::queue::{Oversized, QueueAnswer, MAX_PAGE_BYTES, OVERSIZED_PREFIX_BYTE
 use kyc_core::redact::Secret;
 use sha2::Digest;
 
+/// The reqwest adapter of [`ApiTransport`].
 pub struct ReqwestApiTransport {
     client: reqwest::Client,
 }
 
 impl ReqwestApiTransport {
+    /// A transport whose requests give up after `timeout`.
     pub fn new(timeout: Duration) -> Result<Self, kyc_core::http::ClientBuildError> {
         Ok(Self {
             client: kyc_core::http::client(timeout)?,

@@ -20,6 +20,7 @@ pub fn text(obj: &Map<String, Value>, names: &[&str]) -> Option<String> {
     field(obj, names).and_then(scalar_text)
 }
 
+/// A scalar as trimmed text (`None`: blank, `null`, an object or an array).
 pub fn scalar_text(value: &Value) -> Option<String> {
     let s = match value {
         Value::String(s) => s.trim().to_string(),
@@ -30,10 +31,12 @@ pub fn scalar_text(value: &Value) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The object under the first of `names` present (any case).
 pub fn object<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Map<String, Value>> {
     field(obj, names).and_then(Value::as_object)
 }
 
+/// The array under the first of `names` present (any case), else empty.
 pub fn array<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> &'a [Value] {
     field(obj, names)
         .and_then(Value::as_array)
@@ -41,6 +44,7 @@ pub fn array<'a>(obj: &'a Map<String, Value>, names: &[&str]) -> &'a [Value] {
         .unwrap_or(&[])
 }
 
+/// The integer under the first of `names` present (any case), from a number or a string.
 pub fn integer(obj: &Map<String, Value>, names: &[&str]) -> Option<i64> {
     match field(obj, names)? {
         Value::Number(n) => n.as_i64(),

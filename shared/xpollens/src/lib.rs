@@ -11,6 +11,8 @@
 //!   `http`: its reqwest transport (feature `http`).
 //! - `replay`: `kyc replay xpollens`.
 
+#![warn(missing_docs)]
+
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 #[cfg(test)]
 kyc_test_log::install!();

@@ -14,11 +14,15 @@ use serde_json::{json, Map, Value};
 /// Delivery facts that come from outside the body.
 #[derive(Debug, Clone)]
 pub struct Delivery<'a> {
+    /// The event's id.
     pub event_id: &'a EventId,
+    /// When we received it.
     pub received_at: DateTime<Utc>,
     /// Parsed `Webhook-Processdate`.
     pub process_date: Option<DateTime<Utc>>,
+    /// The raw body.
     pub body: &'a [u8],
+    /// Live, or from the fallback queue.
     pub channel: &'a Channel,
     /// What was lenient about this delivery (`unreadableProcessDate`...), kept on the event.
     pub notes: &'a [&'static str],

@@ -27,6 +27,7 @@ pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Xpollens' documented page-size limits.
 pub const SANDBOX_MAX_LIMIT: u32 = 30;
+/// Xpollens' documented page-size limit in production.
 pub const PRODUCTION_MAX_LIMIT: u32 = 100;
 
 /// Of an answer too large to keep, the first bytes kept (sealed with the record).
@@ -36,7 +37,9 @@ pub const OVERSIZED_PREFIX_BYTES: usize = 64 * 1024;
 /// too large to hold, of which only its size, digest and first bytes are known.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueueAnswer {
+    /// The page, whole.
     Page(Vec<u8>),
+    /// Past the bound: what is known of the answer.
     TooLarge(Oversized),
 }
 
@@ -121,8 +124,10 @@ fn find_key(haystack: &[u8], key: &[u8]) -> Option<usize> {
 /// drain removes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PageError {
+    /// The page is not a JSON array.
     #[error("queue page is not a JSON array: {0}")]
     NotAnArray(String),
+    /// The page is over the byte bound.
     #[error("queue page exceeds {MAX_PAGE_BYTES} bytes")]
     TooLarge,
 }
@@ -157,6 +162,7 @@ impl AttemptEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryDefect {
+    /// The entry is not a JSON object.
     NotAnObject,
 }
 
@@ -177,6 +183,7 @@ pub struct QueuedDelivery {
     pub process_date: Option<String>,
     /// `metadata.type` as text (`"4"`, `4` → `"4"`).
     pub type_hint: Option<String>,
+    /// `metadata.version` as written.
     pub version: Option<String>,
     /// The callback body: the payload's exact JSON text, or the string's content when the
     /// payload is a JSON-encoded string (the raw entry when defective). May hold secrets and
@@ -196,6 +203,7 @@ pub struct QueuedDelivery {
     pub attempts: Vec<AttemptEvidence>,
     /// Positions in the page of the entries folded into this delivery.
     pub entry_indexes: Vec<usize>,
+    /// Why the entry cannot be a delivery, if it cannot.
     pub defect: Option<EntryDefect>,
 }
 
@@ -227,10 +235,12 @@ impl QueuedDelivery {
 /// deliveries they fold into.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuePage {
+    /// Entries in the page.
     pub entry_count: usize,
     /// `metadata.id` of each entry in order (`None` when it has none): lets the drain check
     /// that a removal removed what was read.
     pub entry_ids: Vec<Option<String>>,
+    /// The callbacks they fold into.
     pub deliveries: Vec<QueuedDelivery>,
 }
 

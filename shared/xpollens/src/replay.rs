@@ -19,17 +19,31 @@ use kyc_core::secrets::{Cached, StaticSecrets};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
+/// Why a file cannot be replayed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReplayError {
+    /// The file is not JSON.
     #[error("{file}: not JSON ({why})")]
-    NotJson { file: String, why: String },
+    NotJson {
+        /// The file.
+        file: String,
+        /// The parser's message.
+        why: String,
+    },
+    /// Neither an API Gateway event nor a queue page.
     #[error(
         "{file}: neither an API Gateway HTTP API 2.0 event nor a fallback-queue page (JSON array)"
     )]
-    UnknownForm { file: String },
+    UnknownForm {
+        /// The file.
+        file: String,
+    },
+    /// An API Gateway event that cannot be read as a request.
     #[error("{file}: {why}")]
     BadEvent {
+        /// The file.
         file: String,
+        /// What is missing or malformed.
         #[source]
         why: EventFormError,
     },
@@ -39,16 +53,22 @@ pub enum ReplayError {
 /// part, never a value (bodies and headers carry personal data and credentials).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EventFormError {
+    /// No `requestContext`.
     #[error("no requestContext")]
     NoRequestContext,
+    /// No `requestContext.http`: not an HTTP API 2.0 event.
     #[error("no requestContext.http (not a 2.0 event)")]
     NotHttpApiV2,
+    /// The body is flagged base64 and is not.
     #[error("body is not valid base64")]
     BodyNotBase64,
+    /// The body is not a string.
     #[error("body is not a string")]
     BodyNotString,
+    /// No `requestContext.http.method`.
     #[error("no requestContext.http.method")]
     NoMethod,
+    /// No `rawPath`.
     #[error("no rawPath")]
     NoPath,
 }
@@ -151,6 +171,7 @@ impl Default for Replay {
 }
 
 impl Replay {
+    /// A replay into an in-memory store under a throw-away key.
     pub fn new() -> Self {
         let store = Arc::new(MemoryStore::default());
         let key: [u8; 32] = rand::random();

@@ -11,11 +11,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Status<T> {
+    /// A canonical status.
     Known(T),
+    /// The raw text, as sent.
     Unrecognised(String),
 }
 
 impl<T: Copy> Status<T> {
+    /// The canonical status, if recognised.
     pub fn known(&self) -> Option<T> {
         match self {
             Status::Known(t) => Some(*t),
@@ -26,9 +29,11 @@ impl<T: Copy> Status<T> {
 
 /// What every canonical status enum offers to the state rules.
 pub trait StatusRules: Copy + Serialize {
+    /// The canonical name, as stored.
     fn name(self) -> &'static str;
     /// Position along the diagram, unique per status (1..=15).
     fn rank(self) -> u8;
+    /// True when the status is terminal in the diagram.
     fn is_final(self) -> bool;
 }
 
@@ -36,9 +41,10 @@ macro_rules! status_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $label:literal, rank $rank:literal, final $fin:literal, [$($spelling:literal),*]);+ $(;)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-        pub enum $name { $(#[serde(rename = $label)] $variant),+ }
+        pub enum $name { $(#[doc = concat!("`", $label, "`.")] #[serde(rename = $label)] $variant),+ }
 
         impl $name {
+            /// Every status of the enum.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// Parses any known spelling (case, `_`, spaces and documented typos ignored).

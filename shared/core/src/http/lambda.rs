@@ -66,6 +66,7 @@ pub fn request(request: &Request) -> HttpRequest {
     }
 }
 
+/// Our response as API Gateway's.
 pub fn response(answer: HttpResponse) -> Result<Response<Body>, lambda_http::http::Error> {
     let mut builder = Response::builder().status(answer.status);
     for (name, value) in answer.headers {

@@ -8,22 +8,27 @@
 use serde_json::Value;
 use std::net::IpAddr;
 
+/// One request to an endpoint of ours.
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {
+    /// The HTTP method, upper case.
     pub method: String,
     /// The raw (percent-encoded) path.
     pub path: String,
     /// Header names in any case.
     pub headers: Vec<(String, String)>,
+    /// The raw body.
     pub body: Vec<u8>,
     /// The raw query string, without `?`.
     pub query: String,
+    /// The caller's address as API Gateway saw it.
     pub source_ip: Option<IpAddr>,
     /// What API Gateway attests about the caller (JWT authorizer claims, mTLS certificate).
     pub gateway: crate::callback_auth::GatewayAttestation,
 }
 
 impl HttpRequest {
+    /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -32,10 +37,14 @@ impl HttpRequest {
     }
 }
 
+/// What an endpoint of ours answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// Headers to send, by name.
     pub headers: Vec<(&'static str, String)>,
+    /// The body.
     pub body: String,
     /// The error code of a 4xx answer (`malformed_json`, `unauthorized`...): the metrics'
     /// `Reason`. Not sent.
@@ -53,6 +62,7 @@ impl HttpResponse {
         }
     }
 
+    /// The same answer with one more header.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
@@ -61,7 +71,9 @@ impl HttpResponse {
 
 /// One answer of a provider's API. The body may hold tokens or personal data: never logged.
 pub struct HttpAnswer {
+    /// The HTTP status.
     pub status: u16,
+    /// The raw body.
     pub body: Vec<u8>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,

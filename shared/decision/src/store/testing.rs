@@ -15,12 +15,14 @@ use tokio::sync::Notify;
 
 /// A store that can return one stale read and hold one write until released.
 pub struct Instrumented {
+    /// The store it wraps.
     pub inner: Arc<dyn DecisionStore>,
     stale: Mutex<Option<Inputs>>,
     gate: Mutex<Option<(Arc<Notify>, Arc<Notify>)>>,
 }
 
 impl Instrumented {
+    /// A wrapper of `inner` that behaves as it until told otherwise.
     pub fn new(inner: Arc<dyn DecisionStore>) -> Self {
         Self {
             inner,

@@ -10,12 +10,14 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+/// The EventBridge adapter of [`EventPublisher`]: publishes on one bus.
 pub struct EventBridgePublisher {
     client: Client,
     bus: String,
 }
 
 impl EventBridgePublisher {
+    /// A publisher on `bus`, with a client of the given AWS configuration.
     pub fn new(config: &aws_config::SdkConfig, bus: impl Into<String>) -> Self {
         Self {
             client: Client::new(config),

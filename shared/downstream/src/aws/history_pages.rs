@@ -13,6 +13,7 @@ use kyc_core::intake::{HistoryEntry, Provider, StoreError};
 use kyc_core::keys::{self, HistoryPosition, HISTORY_END, HISTORY_PREFIX};
 use kyc_core::legacy_keys::{self, LegacyKeyLayout};
 
+/// The DynamoDB adapter of [`HistoryPages`]: a customer's history, a page at a time.
 pub struct DynamoHistoryPages {
     client: Client,
     table: String,
@@ -20,6 +21,7 @@ pub struct DynamoHistoryPages {
 }
 
 impl DynamoHistoryPages {
+    /// An adapter on `table`, through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

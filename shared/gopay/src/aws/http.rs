@@ -9,6 +9,7 @@ use crate::client::{GoPayTransport, HttpAnswer, TransportError};
 use crate::tokens::FormBody;
 use kyc_core::redact::{Personal, Secret};
 
+/// The reqwest adapter of [`GoPayTransport`].
 pub struct ReqwestTransport {
     client: reqwest::Client,
 }
@@ -17,6 +18,7 @@ pub struct ReqwestTransport {
 const MAX_BODY: usize = 20 * 1024 * 1024;
 
 impl ReqwestTransport {
+    /// A transport whose requests give up after `timeout`.
     pub fn new(timeout: Duration) -> Result<Self, kyc_core::http::ClientBuildError> {
         Ok(Self {
             client: kyc_core::http::client(timeout)?,

@@ -147,6 +147,7 @@ fn profile_key(id: &ClientProfileId) -> HashMap<String, Av> {
     ])
 }
 
+/// The DynamoDB adapter of [`GoPayStore`]: profiles, consent states and the due index.
 pub struct DynamoGoPayStore {
     client: Client,
     table: String,
@@ -155,6 +156,7 @@ pub struct DynamoGoPayStore {
 }
 
 impl DynamoGoPayStore {
+    /// A store on `table`, through `client`, with `shards` partitions of the due index.
     pub fn new(client: Client, table: impl Into<String>, shards: u32) -> Self {
         Self {
             client,
@@ -859,6 +861,7 @@ pub const RESCUE_PREFIX: &str = "gopay/token-rescue/";
 pub const RAW_RESCUE_PREFIX: &str = "gopay/token-answer-rescue/";
 
 impl S3Objects {
+    /// Objects in `bucket`, through `client`.
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         Self {
             client,

@@ -40,8 +40,10 @@ open_enum!(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileRef {
+    /// The file's name in the archive. Personal data.
     #[serde(default, deserialize_with = "lenient::personal_or_empty")]
     pub name: Personal<String>,
+    /// `mimeType`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub mime_type: Option<String>,
 }
@@ -50,56 +52,75 @@ pub struct FileRef {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Document {
+    /// The document's files in the archive.
     #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
     /// `type#name#os` of the client application.
     #[serde(default, deserialize_with = "lenient::text")]
     pub source: Option<String>,
+    /// `attachmentId`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub attachment_id: Option<String>,
+    /// The document's id.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub id: Option<String>,
+    /// The document's category.
     #[serde(default, deserialize_with = "lenient::text")]
     pub category: Option<String>,
+    /// `type`: the document's type.
     #[serde(rename = "type")]
     #[serde(default, deserialize_with = "lenient::text")]
     pub doc_type: Option<String>,
+    /// The task that collected it.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
+    /// When it was collected.
     pub date: Option<Timestamp>,
+    /// The participant it belongs to.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub participant_uuid: Option<String>,
     /// Present on identity-check documents (`participant_1`, `SIGNER`...).
     #[serde(default, deserialize_with = "lenient::ident")]
     pub owner: Option<String>,
+    /// The validation's state.
     pub validation: Option<Validation>,
+    /// `areControlsObsolete`: the file was updated after the document was submitted.
     #[serde(default, deserialize_with = "lenient::flag")]
     pub are_controls_obsolete: Option<bool>,
     /// The file is not in the archive when true; its controls still are in the report.
     #[serde(default, deserialize_with = "lenient::flag")]
     pub anonymized: Option<bool>,
+    /// The document's label.
     #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
+    /// The channel the document was submitted through.
     #[serde(default, deserialize_with = "lenient::text")]
     pub channel: Option<String>,
+    /// `IPAddress` of the uploader. Personal data.
     #[serde(rename = "IPAddress")]
     #[serde(default, deserialize_with = "lenient::personal")]
     pub ip_address: Option<Personal<String>>,
+    /// Error codes.
     #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
+    /// Warning codes.
     #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
     /// Present only when a decision aid (Prevent) was used.
     pub controls: Option<Controls>,
+    /// What was extracted from it.
     #[serde(default, deserialize_with = "lenient::object")]
     pub data: Option<DocumentData>,
+    /// Third-party data about it.
     #[serde(default, deserialize_with = "lenient::object")]
     pub extra_data: Option<ExtraData>,
+    /// The fields of its document family.
     #[serde(default, deserialize_with = "lenient::object")]
     pub document_details: Option<DocumentDetails>,
 }
 
 impl Document {
+    /// True when the file is not in the archive (`anonymized`).
     pub fn is_anonymized(&self) -> bool {
         self.anonymized == Some(true)
     }
@@ -121,6 +142,7 @@ pub struct Controls {
     pub fr_tax_notice: Vec<OwnerControls>,
     /// Legal-entity agent comparisons (`legalEntity.data.controls.agents`).
     pub agents: Vec<OwnerControls>,
+    /// `liveCheckRefuseReason`: why the live check refused.
     pub live_check_refuse_reason: Option<LiveCheckRefuseReason>,
     /// Every other control by name.
     pub checks: BTreeMap<String, Value>,
@@ -134,8 +156,11 @@ pub const MAX_UNKNOWN_CONTROLS: usize = 64;
 /// Controls about one owner (`owner` is a participant uuid).
 #[derive(Debug, Clone, Default)]
 pub struct OwnerControls {
+    /// The participant uuid the controls are about.
     pub owner: Option<String>,
+    /// The controls by name.
     pub checks: BTreeMap<String, Value>,
+    /// Controls of unknown polarity skipped beyond [`MAX_UNKNOWN_CONTROLS`].
     pub unknown_omitted: usize,
 }
 
@@ -261,10 +286,13 @@ impl<'de> serde::de::DeserializeSeed<'de> for LenientIdent {
     }
 }
 
+/// `liveCheckRefuseReason`: why a live check refused.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveCheckRefuseReason {
+    /// The reason.
     pub reason: Option<LiveCheckReason>,
+    /// `subReason`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub sub_reason: Option<String>,
 }
@@ -277,60 +305,83 @@ pub struct DocumentData {
     /// How many pages (not read: display only).
     #[serde(default, deserialize_with = "lenient::count")]
     pub pages: usize,
+    /// The document's machine-readable zone.
     #[serde(default, deserialize_with = "lenient::object")]
     pub mrz: Option<Mrz>,
+    /// What was read of the document and its holder.
     #[serde(default, deserialize_with = "lenient::object")]
     pub informations: Option<IdInformations>,
 }
 
+/// `mrz`: the machine-readable zone, line by line. Personal data.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Mrz {
+    /// The first line.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub line1: Option<Personal<String>>,
+    /// The second line.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub line2: Option<Personal<String>>,
+    /// The third line.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub line3: Option<Personal<String>>,
 }
 
+/// `informations`: what was read of an identity document and its holder.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IdInformations {
+    /// The document.
     #[serde(default, deserialize_with = "lenient::object")]
     pub document: Option<IdDocumentInformation>,
+    /// Its holder.
     #[serde(default, deserialize_with = "lenient::object")]
     pub holder: Option<Holder>,
 }
 
+/// An identity document's own information.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdDocumentInformation {
+    /// The document's number. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub number: Option<Personal<String>>,
+    /// `issuanceDate`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub issuance_date: Option<String>,
+    /// `issuanceCountry`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub issuance_country: Option<String>,
+    /// `expirationDate`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub expiration_date: Option<String>,
 }
 
+/// An identity document's holder. Every field is personal data.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Holder {
+    /// `lastName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    /// `firstName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    /// `firstNames`.
     #[serde(default, deserialize_with = "lenient::personal_list")]
     pub first_names: Option<Personal<Vec<String>>>,
+    /// `birthName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    /// `birthDate`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    /// `birthPlace`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    /// `rawAddress`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub raw_address: Option<Personal<String>>,
+    /// `gender`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub gender: Option<Personal<String>>,
 }
@@ -339,6 +390,7 @@ pub struct Holder {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtraData {
+    /// The company registry's data (payslips).
     #[serde(default, deserialize_with = "lenient::object")]
     pub company_details: Option<CompanyDetails>,
     /// Deprecated since the tax service closed; personal (names, incomes, address).
@@ -350,16 +402,22 @@ pub struct ExtraData {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompanyDetails {
+    /// `companyId` (SIRET or SIREN).
     #[serde(default, deserialize_with = "lenient::ident")]
     pub company_id: Option<String>,
+    /// `legalName`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub legal_name: Option<String>,
+    /// `legalForm`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub legal_form: Option<String>,
+    /// `registrationDate`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub registration_date: Option<String>,
+    /// The company's officers.
     #[serde(default, deserialize_with = "lenient::list")]
     pub legal_agents: Vec<LegalAgent>,
+    /// The company's offices.
     #[serde(default, deserialize_with = "lenient::list")]
     pub offices: Vec<Office>,
 }
@@ -368,33 +426,46 @@ pub struct CompanyDetails {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalAgent {
+    /// `agentRole`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub agent_role: Option<String>,
+    /// `agentFullname`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_fullname: Option<Personal<String>>,
+    /// `agentFirstName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_first_name: Option<Personal<String>>,
+    /// `agentLastName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_last_name: Option<Personal<String>>,
+    /// `agentBirthName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_birth_name: Option<Personal<String>>,
+    /// `agentBirthDate`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub agent_birth_date: Option<Personal<String>>,
 }
 
+/// A company's office, as the registry describes it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Office {
+    /// `address` (a company's, not a person's).
     #[serde(default, deserialize_with = "lenient::text")]
     pub address: Option<String>,
+    /// `city`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub city: Option<String>,
+    /// `postalCode`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub postal_code: Option<String>,
+    /// `apeCode`: the activity code.
     #[serde(default, deserialize_with = "lenient::text")]
     pub ape_code: Option<String>,
+    /// True for the head office.
     #[serde(default, deserialize_with = "lenient::flag")]
     pub main: Option<bool>,
+    /// The office's SIRET.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub siret: Option<String>,
 }
@@ -406,14 +477,19 @@ pub struct Office {
 pub struct DocumentDetails {
     // Identity documents, invoices, home insurance, pensions/CAF, shared by payslips and tax
     // notices.
+    /// `firstName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    /// `lastName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    /// `birthName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    /// `address`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub address: Option<Personal<String>>,
+    /// `issuanceDate`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub issuance_date: Option<String>,
     // Payslips.
@@ -423,25 +499,35 @@ pub struct DocumentDetails {
     /// The employer's SIRET.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub legal_entity_office_id: Option<String>,
+    /// `periodDate`: the payslip's period, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub period_date: Option<String>,
+    /// `seniorityDate`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub seniority_date: Option<Personal<String>>,
+    /// `monthlyNetTaxableIncome`. Personal data.
     #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub monthly_net_taxable_income: Option<Personal<Value>>,
+    /// `annualNetTaxableIncome`. Personal data.
     #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub annual_net_taxable_income: Option<Personal<Value>>,
     // Tax notices.
+    /// `reference` of the tax notice. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub reference: Option<Personal<String>>,
+    /// `fiscalNumber1`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number1: Option<Personal<String>>,
+    /// `fiscalNumber2`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number2: Option<Personal<String>>,
+    /// `refIncome`. Personal data.
     #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub ref_income: Option<Personal<Value>>,
+    /// `incomeYear`.
     #[serde(default, deserialize_with = "lenient::opt_value")]
     pub income_year: Option<Value>,
+    /// `doc2D`: what the notice's 2D-Doc says.
     #[serde(rename = "doc2D", default, deserialize_with = "lenient::object")]
     pub doc_2d: Option<Doc2D>,
     /// Deprecated: income lines per declarant.
@@ -453,28 +539,40 @@ pub struct DocumentDetails {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Doc2D {
+    /// `signatureDate`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub signature_date: Option<String>,
+    /// `fullName1`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub full_name1: Option<Personal<String>>,
+    /// `fullName2`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub full_name2: Option<Personal<String>>,
+    /// `signedBy`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub signed_by: Option<String>,
+    /// `referenceIncome`. Personal data.
     #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub reference_income: Option<Personal<Value>>,
+    /// `partsCount`.
     #[serde(default, deserialize_with = "lenient::opt_value")]
     pub parts_count: Option<Value>,
+    /// `fiscalNumber1`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number1: Option<Personal<String>>,
+    /// `fiscalNumber2`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub fiscal_number2: Option<Personal<String>>,
+    /// `assessmentDate`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub assessment_date: Option<String>,
+    /// `declarationDate`, as written.
     #[serde(default, deserialize_with = "lenient::text")]
     pub declaration_date: Option<String>,
+    /// `taxNoticeReference`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub tax_notice_reference: Option<Personal<String>>,
+    /// `incomeYear`.
     #[serde(default, deserialize_with = "lenient::opt_value")]
     pub income_year: Option<Value>,
 }

@@ -59,22 +59,37 @@ open_enum!(
 /// person deciding a review needs to see what the event carried.
 #[derive(Debug, Clone, Default)]
 pub struct Event {
+    /// When it happened.
     pub date: Option<Timestamp>,
+    /// The client file's state after it.
     pub state: Option<EventState>,
     /// The participant who conceptually caused the event (end-user actions only).
     pub executed_by: Option<String>,
+    /// `delegateeUuid`: the delegate who really caused it, when the action was delegated.
     pub delegatee_uuid: Option<String>,
+    /// The application that sent it.
     pub source: Option<String>,
+    /// `IPAddress`. Personal data.
     pub ip_address: Option<Personal<String>>,
+    /// The task concerned.
     pub task_id: Option<String>,
+    /// Error codes.
     pub errors: Vec<Value>,
+    /// Warning codes.
     pub warnings: Vec<Value>,
+    /// `type`: what happened.
     pub event_type: Option<EventType>,
+    /// `sentTo`: the recipient of an EMAIL_SENT or OTP_SENT. Personal data.
     pub sent_to: Option<Personal<String>>,
+    /// The type of the document concerned.
     pub document_type: Option<String>,
+    /// The id of the document concerned.
     pub document_id: Option<String>,
+    /// The category of the document concerned.
     pub document_category: Option<String>,
+    /// The event's label.
     pub label: Option<String>,
+    /// The channel it came through.
     pub channel: Option<String>,
     /// REOPEN only: reopened tasks, the operator's message, extra tasks.
     pub causes: Option<Personal<Value>>,
@@ -94,19 +109,31 @@ pub const MAX_OTHER_FIELDS: usize = 16;
 /// names (an attached event); a list by its length.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OtherField {
+    /// `null`.
     Null,
+    /// A boolean.
     Flag(bool),
+    /// A number.
     Number(serde_json::Number),
+    /// An enum-like token, as written.
     Token(String),
+    /// Other text, by its length only.
     Text {
+        /// Its length in characters.
         chars: usize,
     },
+    /// A list, by its length only.
     List {
+        /// Its length.
         items: usize,
     },
+    /// An object, by the task and document it names.
     Object {
+        /// Its `taskId`, if any.
         task_id: Option<String>,
+        /// Its `documentId`, if any.
         document_id: Option<String>,
+        /// How many fields it has.
         fields: usize,
     },
 }
@@ -306,8 +333,10 @@ impl<'de> Deserialize<'de> for Event {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedDocument {
+    /// The document's id.
     #[serde(default, deserialize_with = "lenient::ident_or_empty")]
     pub id: String,
+    /// The consent clauses shown with it.
     #[serde(default, deserialize_with = "lenient::list")]
     pub consent_clauses: Vec<ConsentClause>,
 }
@@ -319,18 +348,23 @@ impl SignedDocument {
     }
 }
 
+/// A consent clause of a signed document.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentClause {
+    /// The clause's id.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub id: Option<String>,
+    /// The clause's text.
     #[serde(default, deserialize_with = "lenient::text")]
     pub text: Option<String>,
+    /// True when the clause must be checked.
     #[serde(default, deserialize_with = "lenient::flag")]
     pub required: Option<bool>,
     /// Required clauses are always true.
     #[serde(default, deserialize_with = "lenient::flag")]
     pub checked: Option<bool>,
+    /// The signer who answered it.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub signer_uuid: Option<String>,
 }

@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 /// A parsed date-time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parsed {
+    /// The instant.
     pub instant: DateTime<Utc>,
     /// No offset was written: the instant assumes the configured zone.
     pub zoneless: bool,

@@ -406,14 +406,18 @@ fn note<E: de::Error>(expected: &'static str, found: &'static str) -> Result<(),
 pub struct TypeMismatch {
     /// JSON path (`clientFile.group`, `documents[0].label`...); `?` when not located.
     pub path: String,
+    /// The type expected.
     pub expected: String,
+    /// The type found.
     pub found: String,
 }
 
 /// All mismatches of a report: how many, and the first [`MAX_LOCATED`] located.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TypeMismatches {
+    /// How many mismatches there were.
     pub count: usize,
+    /// The first ones, located.
     pub located: Vec<TypeMismatch>,
 }
 

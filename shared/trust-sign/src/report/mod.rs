@@ -73,6 +73,7 @@ open_enum!(
 pub struct Report {
     /// When the report was generated: orders two versions of one client file's archive.
     pub date: Option<Timestamp>,
+    /// The client file.
     pub client_file: Option<ClientFile>,
     /// Supporting documents (identity-check documents are under the participants instead).
     #[serde(default, deserialize_with = "lenient::elements")]
@@ -80,6 +81,7 @@ pub struct Report {
     /// Absent when signature is disabled in the workflow.
     #[serde(default, deserialize_with = "lenient::elements")]
     pub signed_documents: Vec<SignedDocument>,
+    /// The client file's events.
     #[serde(default, deserialize_with = "lenient::elements")]
     pub events: Vec<Event>,
     /// Not in the reference (which defines no version field); if one appears it must not
@@ -102,9 +104,11 @@ fn default_zone() -> chrono_tz::Tz {
     iso8601::DEFAULT_ZONE
 }
 
+/// `clientFile`: the file, its participants and its outcome.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientFile {
+    /// The file's participants.
     #[serde(default, deserialize_with = "lenient::elements")]
     pub participants: Vec<Participant>,
     /// Technical id (for a machine): the key a client file is stored under.
@@ -115,11 +119,13 @@ pub struct ClientFile {
     /// Business information set by us when the file was created (customer link keys).
     #[serde(default, deserialize_with = "lenient::map")]
     pub external_info: Map<String, Value>,
+    /// When the file was started.
     pub start_date: Option<Timestamp>,
     /// Only when ACCEPTED or REJECTED.
     pub finish_date: Option<Timestamp>,
     /// Only after a manual validation.
     pub validation_date: Option<Timestamp>,
+    /// The file's state.
     pub state: Option<ClientFileState>,
     /// Only when REJECTED (e.g. `CANCELED`; the values are not enumerated by the reference).
     #[serde(default, deserialize_with = "lenient::text")]
@@ -127,28 +133,39 @@ pub struct ClientFile {
     /// Free text written by an operator: may name the customer.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub rejection_message: Option<Personal<String>>,
+    /// Free text written by an operator on acceptance. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub acceptation_message: Option<Personal<String>>,
+    /// The company taking part, if any.
     #[serde(default, deserialize_with = "lenient::object")]
     pub legal_entity: Option<LegalEntity>,
     /// Legal archive id, kept by Namirial only ~3 months after closure: store it.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub record_id: Option<String>,
+    /// Where the legal archiving stands.
     pub archiving_state: Option<ArchivingState>,
+    /// `externalId`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub external_id: Option<String>,
+    /// `productUuid`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub product_uuid: Option<String>,
+    /// `productName`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub product_name: Option<String>,
+    /// `workflowUuid`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub workflow_uuid: Option<String>,
+    /// `workflowName`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_name: Option<String>,
+    /// `workflowLabel`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_label: Option<String>,
+    /// The group the file belongs to.
     #[serde(default, deserialize_with = "lenient::object")]
     pub group: Option<Group>,
+    /// Appendices.
     #[serde(default, deserialize_with = "lenient::list")]
     pub appendices: Vec<Appendix>,
 }
@@ -157,15 +174,19 @@ pub struct ClientFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalEntity {
+    /// The company's name.
     #[serde(default, deserialize_with = "lenient::text")]
     pub name: Option<String>,
     /// SIRET or SIREN.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub company_id: Option<String>,
+    /// What the registry said about it.
     #[serde(default, deserialize_with = "lenient::object")]
     pub data: Option<LegalEntityData>,
+    /// The company's postal address.
     #[serde(default, deserialize_with = "lenient::opt_value")]
     pub postal_address: Option<Value>,
+    /// The company's IBAN. Personal data (it may be a sole trader's).
     #[serde(default, deserialize_with = "lenient::personal")]
     pub iban: Option<Personal<String>>,
 }
@@ -174,26 +195,35 @@ pub struct LegalEntity {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalEntityData {
+    /// The registry checks.
     pub controls: Option<Controls>,
+    /// The registry's data.
     #[serde(default, deserialize_with = "lenient::object")]
     pub extra_data: Option<ExtraData>,
 }
 
+/// `group`: the group a client file belongs to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
+    /// The group's uuid.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
+    /// The group's label.
     #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
+    /// `defaultGroup`.
     #[serde(default, deserialize_with = "lenient::flag")]
     pub default_group: Option<bool>,
 }
 
+/// An appendix of the client file.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Appendix {
+    /// The appendix's id.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub id: Option<String>,
+    /// Its file in the archive.
     #[serde(default, deserialize_with = "lenient::object")]
     pub file: Option<FileRef>,
 }
@@ -284,6 +314,7 @@ impl Report {
         self.client_file.as_ref()
     }
 
+    /// The client file's participants (none without a client file).
     pub fn participants(&self) -> &[Participant] {
         self.client_file
             .as_ref()

@@ -24,6 +24,7 @@ open_enum!(
     }
 );
 
+/// One entry of `clientFile.participants[]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
@@ -34,31 +35,43 @@ pub struct Participant {
     /// MR, MRS, MISS or UNKNOWN: personal (it gives the gender).
     #[serde(default, deserialize_with = "lenient::personal")]
     pub civility: Option<Personal<String>>,
+    /// `lastName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    /// `firstName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    /// `birthName`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    /// `birthPlace`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    /// `birthDate`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    /// `email`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub email: Option<Personal<String>>,
+    /// `mobilePhone`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub mobile_phone: Option<Personal<String>>,
+    /// `phone`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub phone: Option<Personal<String>>,
+    /// `postalAddress`. Personal data.
     #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub postal_address: Option<Personal<Value>>,
+    /// `iban`. Personal data.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub iban: Option<Personal<String>>,
+    /// The participant's uuid.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
     /// How many profiles (not read: display only).
     #[serde(default, deserialize_with = "lenient::count")]
     pub profiles: usize,
+    /// The earlier client file this one was created from, if any.
     #[serde(default, deserialize_with = "lenient::object")]
     pub one_click_contract: Option<OneClickContract>,
     /// Present only when identity verification is enabled in the workflow.
@@ -71,6 +84,7 @@ pub struct Participant {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityCheck {
+    /// The identity document checked.
     pub id_document: Option<Document>,
     /// `faceMatch` in whichever shape the reference shows: see [`FaceMatchField`].
     #[serde(default)]
@@ -79,7 +93,9 @@ pub struct IdentityCheck {
     /// read that way too).
     #[serde(default, deserialize_with = "lenient::elements")]
     pub face_matches: Vec<FaceMatch>,
+    /// The video identification.
     pub video_identification: Option<VideoIdentification>,
+    /// The Identité Numérique identification.
     pub lin: Option<Lin>,
 }
 
@@ -89,6 +105,7 @@ pub struct IdentityCheck {
 /// accepted too. Each shape is kept with where its items are, so verdicts can say it.
 #[derive(Debug, Clone, Default)]
 pub enum FaceMatchField {
+    /// No `faceMatch`.
     #[default]
     Absent,
     /// `"faceMatch": {"faceMatches": [...]}` (the face-match section).
@@ -182,24 +199,35 @@ impl IdentityCheck {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaceMatch {
+    /// When it was made.
     pub date: Option<Timestamp>,
+    /// The comparison's checks.
     pub controls: Option<Controls>,
+    /// The selfies in the archive.
     #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
+    /// `expectedSequence`.
     #[serde(default, deserialize_with = "lenient::values")]
     pub expected_sequence: Vec<Value>,
+    /// The application that sent it.
     #[serde(default, deserialize_with = "lenient::text")]
     pub source: Option<String>,
+    /// The participant it belongs to.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub participant_uuid: Option<String>,
+    /// `IPAddress`. Personal data.
     #[serde(rename = "IPAddress")]
     #[serde(default, deserialize_with = "lenient::personal")]
     pub ip_address: Option<Personal<String>>,
+    /// The task that collected it.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
+    /// The validation's state.
     pub validation: Option<Validation>,
+    /// Error codes.
     #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
+    /// Warning codes.
     #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
     /// Only on the face-match section's container object (see [`FaceMatchField`]).
@@ -207,23 +235,32 @@ pub struct FaceMatch {
     face_matches: Option<Vec<FaceMatch>>,
 }
 
+/// A video identification.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoIdentification {
+    /// When it was made.
     pub date: Option<Timestamp>,
+    /// The task that made it.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
+    /// The participant it belongs to.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub participant_uuid: Option<String>,
+    /// `owner` (`participant_1`, `SIGNER`...).
     #[serde(default, deserialize_with = "lenient::ident")]
     pub owner: Option<String>,
+    /// `type`: the document's type.
     #[serde(rename = "type")]
     #[serde(default, deserialize_with = "lenient::text")]
     pub doc_type: Option<String>,
+    /// Its files in the archive.
     #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
+    /// Error codes.
     #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
+    /// Warning codes.
     #[serde(default, deserialize_with = "lenient::codes")]
     pub warnings: Vec<Value>,
     /// Checks on the identity document shown in the video.
@@ -238,21 +275,30 @@ pub struct VideoIdentification {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lin {
+    /// The task that made it.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub task_id: Option<String>,
+    /// `activationUuid`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub activation_uuid: Option<String>,
+    /// Error codes.
     #[serde(default, deserialize_with = "lenient::codes")]
     pub errors: Vec<Value>,
+    /// When it was made.
     pub date: Option<Timestamp>,
+    /// `verifiedAt`.
     pub verified_at: Option<Timestamp>,
     /// The identification had expired and an OTP was requested.
     #[serde(default, deserialize_with = "lenient::flag")]
     pub expired: Option<bool>,
+    /// La Poste's verdict.
     pub provider_verdict: Option<LinVerdict>,
+    /// The identity La Poste returned.
     #[serde(default, deserialize_with = "lenient::object")]
     pub provider_data: Option<LinProviderData>,
+    /// The verdict of the comparison with the file's data.
     pub comparison_verdict: Option<LinVerdict>,
+    /// Field-by-field comparisons, by name.
     #[serde(default, deserialize_with = "null_default")]
     pub controls: BTreeMap<String, LinMatch>,
 }
@@ -261,22 +307,31 @@ pub struct Lin {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinProviderData {
+    /// `subjectIdentifier`: the OIDC `sub`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub subject_identifier: Option<Personal<String>>,
+    /// `email`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub email: Option<Personal<String>>,
+    /// `givenName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub given_name: Option<Personal<String>>,
+    /// `familyName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub family_name: Option<Personal<String>>,
+    /// `preferredUsername`: the name in use.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub preferred_username: Option<Personal<String>>,
+    /// `birthDate`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    /// `birthPlace`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    /// `birthCountry`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_country: Option<Personal<String>>,
+    /// `gender`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub gender: Option<Personal<String>>,
 }
@@ -285,76 +340,105 @@ pub struct LinProviderData {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneClickContract {
+    /// `oneccUUID`: the One Click Contract's id.
     #[serde(rename = "oneccUUID")]
     #[serde(default, deserialize_with = "lenient::ident")]
     pub onecc_uuid: Option<String>,
     /// The token used to create the One Click Contract: a credential.
     #[serde(default, deserialize_with = "lenient::secret")]
     pub onecc_token: Option<Secret<String>>,
+    /// The participant as the earlier file had them.
     #[serde(default, deserialize_with = "lenient::object")]
     pub participant: Option<OneClickParticipant>,
+    /// The earlier client file.
     #[serde(default, deserialize_with = "lenient::object")]
     pub client_file: Option<OneClickClientFile>,
+    /// The earlier file's documents.
     #[serde(default, deserialize_with = "lenient::list")]
     pub documents: Vec<OneClickDocument>,
 }
 
+/// The participant of a One Click Contract. Every field is personal data.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneClickParticipant {
+    /// `email`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub email: Option<Personal<String>>,
+    /// `mobilePhone`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub mobile_phone: Option<Personal<String>>,
+    /// `lastName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub last_name: Option<Personal<String>>,
+    /// `firstName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub first_name: Option<Personal<String>>,
+    /// `birthDate`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_date: Option<Personal<String>>,
+    /// `birthPlace`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_place: Option<Personal<String>>,
+    /// `birthName`.
     #[serde(default, deserialize_with = "lenient::personal")]
     pub birth_name: Option<Personal<String>>,
+    /// `postalAddress`.
     #[serde(default, deserialize_with = "lenient::opt_personal_value")]
     pub postal_address: Option<Personal<Value>>,
 }
 
+/// The client file of a One Click Contract.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneClickClientFile {
+    /// The file's uuid.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub uuid: Option<String>,
+    /// `creationDate`.
     pub creation_date: Option<Timestamp>,
+    /// `finalizationDate`.
     pub finalization_date: Option<Timestamp>,
+    /// `productUuid`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub product_uuid: Option<String>,
+    /// `productName`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub product_name: Option<String>,
+    /// `workflowUuid`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub workflow_uuid: Option<String>,
     /// The reference spells it `workflowname` here (and `workflowName` elsewhere).
     #[serde(alias = "workflowname")]
     #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_name: Option<String>,
+    /// `workflowLabel`.
     #[serde(default, deserialize_with = "lenient::text")]
     pub workflow_label: Option<String>,
+    /// The file's state.
     pub state: Option<super::ClientFileState>,
+    /// `externalInfo`.
     #[serde(default, deserialize_with = "lenient::map")]
     pub external_info: Map<String, Value>,
 }
 
+/// A document of a One Click Contract.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneClickDocument {
+    /// The document's label.
     #[serde(default, deserialize_with = "lenient::text")]
     pub label: Option<String>,
+    /// `type`: the document's type.
     #[serde(rename = "type")]
     #[serde(default, deserialize_with = "lenient::text")]
     pub doc_type: Option<String>,
+    /// `attachmentId`.
     #[serde(default, deserialize_with = "lenient::ident")]
     pub attachment_id: Option<String>,
+    /// The document's checks.
     pub controls: Option<Controls>,
+    /// Its files.
     #[serde(default, deserialize_with = "lenient::list")]
     pub files: Vec<FileRef>,
 }

@@ -23,7 +23,7 @@ macro_rules! open_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($variant,)+
+            $(#[doc = concat!("`", $text, "`.")] $variant,)+
             /// A value the reference does not describe, kept verbatim.
             Other(String),
         }
@@ -102,9 +102,11 @@ impl Timestamp {
             zoneless: parsed.is_some_and(|p| p.zoneless),
         }
     }
+    /// The date as written (clipped).
     pub fn raw(&self) -> &str {
         &self.raw
     }
+    /// The instant, if the date could be read.
     pub fn instant(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.parsed
     }

@@ -62,6 +62,7 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Opens the file at `path`.
     pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
         let file = std::fs::File::open(path)?;
         let len = file.metadata()?.len();
@@ -113,16 +114,22 @@ impl Default for Limits {
 pub struct ArchiveEntry {
     /// Often contains the customer's name (`1_corinne_berthier_attachment_1_1.jpg`).
     pub name: Personal<String>,
+    /// Its compressed size.
     pub compressed_size: u64,
+    /// Its size once inflated.
     pub uncompressed_size: u64,
+    /// True for a directory.
     pub is_dir: bool,
 }
 
 /// What the reads cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReadStats {
+    /// The archive's size.
     pub archive_size: u64,
+    /// Bytes read.
     pub bytes_read: u64,
+    /// Ranged reads made.
     pub range_reads: u32,
     /// report.json's compressed size, for comparing with `bytes_read`.
     pub report_compressed_size: u64,
@@ -131,8 +138,11 @@ pub struct ReadStats {
 /// report.json's bytes and the archive's entry list.
 #[derive(Debug, Clone)]
 pub struct LocatedReport {
+    /// report.json, inflated.
     pub report_json: Vec<u8>,
+    /// The archive's entries.
     pub entries: Vec<ArchiveEntry>,
+    /// What the reads cost.
     pub stats: ReadStats,
 }
 
