@@ -16,7 +16,7 @@ export CARGO_TERM_COLOR := never
 # SAM CLI must not phone home (offline machines, CI).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test tools style lint unit bench clean fuzz
+.PHONY: demo test tools style lint unit bench clean fuzz browser
 
 $(STAMP): tools/requirements.txt
 	python3 -m venv $(VENV)
@@ -75,7 +75,12 @@ PII_SCAN := cargo run --quiet -p pii-scan -- --planted testkit/pii-scan/planted.
 
 # The suite also notes every DynamoDB key each function touches (target/iam-keys); the IAM key
 # check then fails the build if one is outside the function's role (moto does not enforce IAM).
-test: tools style
+# A real headless browser for the evidence bundle's summary.html (cli/tests/verify.rs): Debian's
+# chromium, installed when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+
+test: tools style browser
 	@mkdir -p $(dir $(PII_LOG))
 	rm -rf target/iam-keys
 	set -o pipefail; KYC_TEST_LOG=debug cargo test --workspace --no-fail-fast -- --nocapture 2>&1 \

@@ -71,11 +71,20 @@ async fn store(table: &str) -> DynamoDecisionStore {
 
 /// Per provider, the rows that produced its decision and the events they rest on.
 pub async fn explain(args: Explain) -> Result<Value, Failure> {
-    let Some(d) = store(&args.table).await.get(&args.customer).await? else {
-        return Err(Failure::BadInput(format!(
-            "no KYC decision for {} yet (no provider state, or not recomputed yet)",
-            args.customer
-        )));
+    explanation_of(&args.table, &args.customer)
+        .await?
+        .ok_or_else(|| {
+            Failure::BadInput(format!(
+                "no KYC decision for {} yet (no provider state, or not recomputed yet)",
+                args.customer
+            ))
+        })
+}
+
+/// `kyc decision explain`'s view of the customer's decision (`None`: no decision yet).
+pub(crate) async fn explanation_of(table: &str, customer: &str) -> Result<Option<Value>, Failure> {
+    let Some(d) = store(table).await.get(customer).await? else {
+        return Ok(None);
     };
     let providers: serde_json::Map<String, Value> = d
         .providers
@@ -88,7 +97,7 @@ pub async fn explain(args: Explain) -> Result<Value, Failure> {
             )
         })
         .collect();
-    Ok(json!({
+    Ok(Some(json!({
         "customer": d.customer_id,
         "decision": d.decision,
         "reasons": d.reasons,
@@ -99,7 +108,7 @@ pub async fn explain(args: Explain) -> Result<Value, Failure> {
         "blockers": d.blockers,
         "adjudication": d.adjudication,
         "providers": providers,
-    }))
+    })))
 }
 
 /// The caller's AWS identity (an ARN).

@@ -1,12 +1,20 @@
 //! `kyc verify` (`docs/evidence.md`): the history as it is now against the sealed hours.
 
-use crate::failure::Failure;
+use crate::failure::{transient, Failure};
+use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
 use kyc_aws::aws_sdk_dynamodb::Client;
 use kyc_core::chrono::{DateTime, Utc};
 use kyc_evidence::aws::{lock_mode, DynamoHistory, S3Digests};
+use kyc_evidence::export::{
+    decrypt, encrypt, key_from_base64, open, zip, EntryProof, ExportInput, ExportedEvent,
+    SealedProof,
+};
+use kyc_evidence::leaf::Leaf;
+use kyc_evidence::seal::DigestStore;
 use kyc_evidence::seal::HistorySource;
 use kyc_evidence::verify::{hours_between, verify as verify_hours};
 use serde_json::Value;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Verify {
@@ -61,4 +69,316 @@ pub async fn verify(args: Verify) -> Result<Value, Failure> {
             report.tampering.len()
         )))
     }
+}
+
+/// The bank action that records an evidence export (`kyc history`).
+pub const EVIDENCE_EXPORTED: &str = "evidenceExported";
+
+#[derive(clap::Args)]
+pub struct Export {
+    /// Our customer id, e.g. customer-0042.
+    customer: String,
+    /// Why: a code of the bank's procedures (1 to 64 of [A-Za-z0-9._:-]), e.g. AUDIT-2026-7.
+    /// Recorded in the customer's history with your AWS identity before anything is read.
+    #[arg(long)]
+    reason: String,
+    /// The bundle's key: a file holding 32 random bytes in base64 (`openssl rand -base64 32`),
+    /// given to the auditor apart from the bundle.
+    #[arg(long)]
+    key_file: PathBuf,
+    /// Where to write the encrypted bundle.
+    #[arg(long)]
+    out: PathBuf,
+    /// The DynamoDB table, e.g. kyc-hooks-prod.
+    #[arg(long, env = "TABLE_NAME", default_value = "kyc-hooks")]
+    table: String,
+    /// The evidence bucket (the stack's EvidenceBucketName output).
+    #[arg(long, env = "EVIDENCE_BUCKET")]
+    bucket: String,
+    #[command(flatten)]
+    keyrings: crate::reseal::KeyringSecrets,
+    #[command(flatten)]
+    objects: crate::lifecycle::ObjectBuckets,
+}
+
+#[derive(clap::Args)]
+pub struct OpenBundle {
+    /// The encrypted bundle `kyc export` wrote.
+    file: PathBuf,
+    /// The key file it was written under.
+    #[arg(long)]
+    key_file: PathBuf,
+    /// The directory to write its files into (created).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn read_key(path: &std::path::Path) -> Result<[u8; 32], Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Failure::BadInput(format!("key file: {e}")))?;
+    key_from_base64(&text).map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+async fn s3_bytes(
+    s3: &kyc_aws::aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, Failure> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(Some(
+            out.body
+                .collect()
+                .await
+                .map_err(|e| transient("GetObject body", e))?
+                .into_bytes()
+                .to_vec(),
+        )),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+        Err(e) => Err(transient(
+            "GetObject",
+            kyc_aws::aws_sdk_s3::error::DisplayErrorContext(&e),
+        )),
+    }
+}
+
+/// `kyc export CUSTOMER`: the customer's evidence bundle, encrypted under the key file; the
+/// export is recorded in the customer's history first.
+pub async fn export(args: Export) -> Result<Value, Failure> {
+    use kyc_core::bank::{BankAction, BankHistory};
+    use kyc_core::intake::{EventRecord, EventStore, Provider};
+    if !kyc_decision::is_reason_code(&args.reason) {
+        return Err(Failure::BadInput(
+            "reason must be a code of 1 to 64 characters [A-Za-z0-9._:-]".into(),
+        ));
+    }
+    let key = read_key(&args.key_file)?;
+    let config = kyc_aws::load_config().await;
+    let operator = crate::decision::caller().await?;
+    let ddb = Client::new(&config);
+    let now = Utc::now();
+    kyc_aws::bank_history::DynamoBankHistory::new(ddb.clone(), &args.table)
+        .append(
+            &args.customer,
+            &BankAction {
+                at: now,
+                action: EVIDENCE_EXPORTED.into(),
+                operator: operator.clone(),
+                reason: args.reason.clone(),
+                detail: serde_json::json!({"what": "evidenceBundle"}),
+            },
+        )
+        .await?;
+    let keyrings = args.keyrings.load(&config, &Provider::ALL).await?;
+    let store = kyc_aws::DynamoStore::from_client(ddb.clone(), &args.table);
+    let s3 = kyc_aws::s3_client(&config);
+    let states = store.provider_states(&args.customer).await?;
+    let history = store.history(&args.customer).await?;
+    let mut input = ExportInput {
+        customer: args.customer.clone(),
+        exported_at: Some(now),
+        operator: operator.clone(),
+        reason: args.reason.clone(),
+        states: kyc_core::kyc_state::status_json(&args.customer, states.clone()),
+        history: history
+            .iter()
+            .map(|h| serde_json::to_value(h).expect("entries serialise"))
+            .collect(),
+        ..ExportInput::default()
+    };
+    for (n, h) in history.iter().enumerate() {
+        let item = ddb
+            .get_item()
+            .table_name(&args.table)
+            .key(
+                "PK",
+                Av::S(kyc_core::keys::event_pk(h.provider, &h.event_id)),
+            )
+            .key("SK", Av::S(kyc_core::keys::EVENT_SK.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                transient(
+                    "GetItem",
+                    kyc_aws::aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+                )
+            })?
+            .item;
+        let text = |i: &std::collections::HashMap<String, Av>, n: &str| {
+            i.get(n).and_then(|v| v.as_s().ok()).cloned()
+        };
+        let mut body = None;
+        if let Some(item) = &item {
+            let sealed = match (text(item, "sealedBody"), text(item, "bodyRef")) {
+                (Some(s), _) => Some(s),
+                (None, Some(location)) => match location
+                    .strip_prefix("s3://")
+                    .and_then(|r| r.split_once('/'))
+                {
+                    Some((bucket, key)) => s3_bytes(&s3, bucket, key)
+                        .await?
+                        .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    None => None,
+                },
+                _ => None,
+            };
+            if let (Some(sealed), Some(ring)) = (sealed, keyrings.get(&h.provider)) {
+                let aad = EventRecord::body_aad(
+                    h.provider,
+                    &h.event_id,
+                    text(item, "subject").as_deref(),
+                );
+                let opened = ring
+                    .open(&aad, &sealed)
+                    .map_err(|e| Failure::BadInput(format!("event body does not open: {e}")))?;
+                body = Some(
+                    serde_json::from_slice::<Value>(&opened)
+                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&opened).into())),
+                );
+            }
+        }
+        // A Trust & Sign event's descriptor names the report.json copy.
+        if let Some(b) = &body {
+            if let (Some(bucket), Some(key)) =
+                (b["object"]["bucket"].as_str(), b["processedKey"].as_str())
+            {
+                if let Some(bytes) = s3_bytes(&s3, bucket, key).await? {
+                    input
+                        .attachments
+                        .insert(format!("trust-sign/{n:04}-report.json"), bytes);
+                }
+            }
+        }
+        input.events.push(ExportedEvent {
+            provider: h.provider.as_str().into(),
+            event_id: h.event_id.clone(),
+            event_type: h.event_type.clone(),
+            received_at: h.received_at,
+            outcome: h.outcome.clone(),
+            summary: h.summary.clone(),
+            body,
+        });
+    }
+    // GoPay identification PDFs the GoPay state names.
+    if let (Some(bucket), Some(gp)) = (&args.objects.gopay_bucket, states.get(&Provider::Gopay)) {
+        for (n, v) in gp.streams.values().enumerate() {
+            if let Some(key) = v.detail.get("s3Key").and_then(Value::as_str) {
+                if let Some(bytes) = s3_bytes(&s3, bucket, key).await? {
+                    input
+                        .attachments
+                        .insert(format!("gopay/{n:02}-identification.pdf"), bytes);
+                }
+            }
+        }
+    }
+    use kyc_decision::store::DecisionStore;
+    input.decision = kyc_decision::aws::DynamoDecisionStore::new(ddb.clone(), &args.table)
+        .get(&args.customer)
+        .await?
+        .map(|d| serde_json::to_value(d).expect("a decision serialises"));
+    input.explanation = crate::decision::explanation_of(&args.table, &args.customer).await?;
+    // Each history entry's inclusion proof in its sealed hour.
+    let sealed_history = DynamoHistory::new(ddb.clone(), &args.table);
+    let digests = S3Digests {
+        client: s3.clone(),
+        bucket: args.bucket.clone(),
+        lock_mode: lock_mode("GOVERNANCE").expect("a mode"),
+        lock_days: 1,
+    };
+    for e in sealed_history.entries_of_customer(&args.customer).await? {
+        let hour = e
+            .sk
+            .get(kyc_core::keys::HISTORY_PREFIX.len()..kyc_core::keys::HISTORY_PREFIX.len() + 13)
+            .unwrap_or_default()
+            .to_string();
+        let salt = sealed_history
+            .salt_for(&e.pk, false)
+            .await?
+            .unwrap_or_default();
+        let leaf = Leaf::of(&e, &salt);
+        let sealed = match digests.get(&hour).await? {
+            Some(d) => d.seal.proof_of(&leaf.key).map(|steps| SealedProof {
+                leaf_key: leaf.key,
+                content: leaf.content,
+                steps,
+                root: d.seal.root,
+            }),
+            None => None,
+        };
+        input.proofs.push(EntryProof {
+            pk: e.pk,
+            sk: e.sk,
+            hour,
+            sealed,
+        });
+    }
+    let bundle = encrypt(&key, &zip(&input));
+    std::fs::write(&args.out, &bundle)
+        .map_err(|e| Failure::BadInput(format!("{}: {e}", args.out.display())))?;
+    Ok(serde_json::json!({
+        "customer": args.customer,
+        "out": args.out,
+        "bytes": bundle.len(),
+        "sha256": kyc_core::intake::sha256_hex(&bundle),
+        "events": input.events.len(),
+        "attachments": input.attachments.len(),
+        "proofs": {
+            "sealed": input.proofs.iter().filter(|p| p.sealed.is_some()).count(),
+            "notSealedYet": input.proofs.iter().filter(|p| p.sealed.is_none()).count(),
+        },
+        "operator": operator,
+    }))
+}
+
+/// `kyc bundle open FILE`: decrypts, checks every file against the manifest and every
+/// inclusion proof against its root, writes the files. Exit 1 if anything does not check.
+pub async fn open_bundle(args: OpenBundle) -> Result<Value, Failure> {
+    let key = read_key(&args.key_file)?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| Failure::BadInput(format!("{}: {e}", args.file.display())))?;
+    let files = decrypt(&key, &bytes)
+        .and_then(|z| open(&z))
+        .map_err(|e| Failure::BadInput(e.to_string()))?;
+    let proofs: Vec<EntryProof> = files
+        .get("proofs.json")
+        .and_then(|p| serde_json::from_slice(p).ok())
+        .unwrap_or_default();
+    let verified = proofs
+        .iter()
+        .filter(|p| p.sealed.as_ref().is_some_and(SealedProof::verifies))
+        .count();
+    let failed = proofs
+        .iter()
+        .filter(|p| p.sealed.as_ref().is_some_and(|s| !s.verifies()))
+        .count();
+    for (path, content) in &files {
+        // Paths are the bundle's own (no `..`): refuse anything else.
+        if path.split('/').any(|c| c == ".." || c.is_empty()) {
+            return Err(Failure::BadInput(format!(
+                "unsafe path in the bundle: {path}"
+            )));
+        }
+        let target = args.out.join(path);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::BadInput(format!("{}: {e}", dir.display())))?;
+        }
+        std::fs::write(&target, content)
+            .map_err(|e| Failure::BadInput(format!("{}: {e}", target.display())))?;
+    }
+    let report = serde_json::json!({
+        "files": files.len(),
+        "manifest": "every file matches",
+        "proofsVerified": verified,
+        "proofsFailed": failed,
+        "notSealedYet": proofs.len() - verified - failed,
+        "out": args.out,
+    });
+    if failed > 0 {
+        println!("{report:#}");
+        return Err(Failure::BadInput(format!(
+            "{failed} inclusion proof(s) do not verify"
+        )));
+    }
+    Ok(report)
 }

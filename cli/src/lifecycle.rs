@@ -188,10 +188,10 @@ pub async fn sweep(args: Sweep) -> Result<Value, Failure> {
 pub struct ObjectBuckets {
     /// The GoPay bucket (identification PDFs), as the stack's GOPAY_BUCKET.
     #[arg(long, env = "GOPAY_BUCKET")]
-    gopay_bucket: Option<String>,
+    pub(crate) gopay_bucket: Option<String>,
     /// The Trust & Sign archive bucket (processed report.json copies), as ARCHIVE_BUCKET.
     #[arg(long, env = "ARCHIVE_BUCKET")]
-    archive_bucket: Option<String>,
+    pub(crate) archive_bucket: Option<String>,
 }
 
 #[derive(clap::Args)]

@@ -99,6 +99,13 @@ enum Command {
     /// Check the history against its sealed hours: anything added, changed, removed or moved
     /// after its hour was sealed (exit 1), and the bank's deletions explained.
     Verify(evidence::Verify),
+    /// Write a customer's encrypted evidence bundle (events with their bodies, history,
+    /// states, decision, PDFs, report.json, manifest, inclusion proofs, summary.html);
+    /// recorded in the customer's history.
+    Export(evidence::Export),
+    /// Evidence bundles: open one (decrypt, check the manifest and every proof).
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Re-publish state-change events from the stored state (same ids as the live events).
     Publish(downstream::Publish),
     /// Re-seal every stored value not yet v2 under its provider's current payload key
@@ -125,6 +132,13 @@ enum Command {
     },
     #[command(hide = true)]
     Reprocess(trust_sign::Reprocess),
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Decrypt a bundle into a directory, checking every file against the manifest and every
+    /// inclusion proof against its hour's root.
+    Open(evidence::OpenBundle),
 }
 
 #[derive(Subcommand)]
@@ -359,6 +373,10 @@ fn main() -> ExitCode {
         Command::Hold(args) => runtime().block_on(lifecycle::hold(args)),
         Command::Erase(args) => runtime().block_on(lifecycle::erase(args)),
         Command::Verify(args) => runtime().block_on(evidence::verify(args)),
+        Command::Export(args) => runtime().block_on(evidence::export(args)),
+        Command::Bundle(BundleCommand::Open(args)) => {
+            runtime().block_on(evidence::open_bundle(args))
+        }
         Command::Release(args) => runtime().block_on(lifecycle::release(args)),
         Command::Retention(RetentionCommand::Report(args)) => {
             runtime().block_on(lifecycle::report(args))

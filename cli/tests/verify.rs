@@ -111,3 +111,198 @@ async fn verify_is_clean_after_the_seal_and_names_a_changed_entry() {
     let (code, _, err) = kyc(&["verify", "--since", &since]);
     assert_eq!(code, Some(1), "{err}");
 }
+
+/// The evidence bundle: exported (and recorded), opened with its key (manifest and every proof
+/// checked), and its summary.html rendered by a real headless browser, offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_offline() {
+    use kyc_integration_tests::{settings, Delivery};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let s3 = kyc_aws::s3_client(&config);
+    s3.create_bucket()
+        .bucket(BUCKET)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let endpoint = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
+    let ids = ["ex-demand-1", "ex-demand-2", "ex-record-1"];
+    for (id, body) in [
+        (
+            ids[0],
+            r#"{"type":"4","status":"Pending","appUserId":"xena"}"#,
+        ),
+        (
+            ids[1],
+            r#"{"type":"4","status":"Complete","appUserId":"xena"}"#,
+        ),
+        (
+            ids[2],
+            r#"{"type":"34","appUserId":"xena","userRecordStatus":"Validated"}"#,
+        ),
+    ] {
+        let d = Delivery::new(id, "12/11/2026 09:00:00 +00:00", body);
+        let resp = xpollens_callback::handle(&endpoint, d.request())
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 202);
+    }
+    let history = DynamoHistory::new(Client::new(&config), TABLE);
+    let digests = S3Digests {
+        client: s3.clone(),
+        bucket: BUCKET.into(),
+        lock_mode: lock_mode("GOVERNANCE").unwrap(),
+        lock_days: 1,
+    };
+    run(
+        &history,
+        &digests,
+        SealSettings::default(),
+        Utc::now() + Duration::minutes(81),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("bundle.key");
+    std::fs::write(&key_file, "TCE1b0iSoBuZb6bEzZPtAcV4c6xk8e3yVgq6h9u2RmY=\n").unwrap();
+    let bundle = dir.path().join("xena.kycbundle");
+    let kyc = |args: &[&str]| {
+        let out = common::kyc_local(
+            &moto.endpoint,
+            args,
+            &[("TABLE_NAME", TABLE), ("EVIDENCE_BUCKET", BUCKET)],
+        );
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, _, err) = kyc(&[
+        "export",
+        "xena",
+        "--reason",
+        "free text",
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("reason must be a code"), "{err}");
+    assert!(!bundle.exists(), "nothing written on a refusal");
+    let (code, out, err) = kyc(&[
+        "export",
+        "xena",
+        "--reason",
+        "AUDIT-2026-7",
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["events"], 3);
+    assert_eq!(v["proofs"]["sealed"], 3, "{v}");
+    let raw = std::fs::read(&bundle).unwrap();
+    assert!(
+        !raw.windows(4).any(|w| w == b"xena"),
+        "the bundle is encrypted"
+    );
+    // Recorded in the customer's history, with the operator.
+    let (_, out, _) = kyc(&["history", "xena"]);
+    assert!(
+        out.contains("evidenceExported") && out.contains("AUDIT-2026-7"),
+        "{out}"
+    );
+
+    let opened = dir.path().join("opened");
+    let (code, out, err) = kyc(&[
+        "bundle",
+        "open",
+        bundle.to_str().unwrap(),
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--out",
+        opened.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["proofsVerified"].as_u64(), v["proofsFailed"].as_u64()),
+        (Some(3), Some(0))
+    );
+    // Another key opens nothing.
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+    let (code, _, err) = kyc(&[
+        "bundle",
+        "open",
+        bundle.to_str().unwrap(),
+        "--key-file",
+        wrong.to_str().unwrap(),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("does not open"), "{err}");
+    // Every event's body is in it, opened.
+    let events: Vec<_> = std::fs::read_dir(opened.join("events/xpollens"))
+        .unwrap()
+        .collect();
+    assert_eq!(events.len(), 3);
+
+    // The page in a real browser, offline (no network: it loads nothing).
+    let page = opened.join("summary.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("http"), "no external asset");
+    let chromium = |extra: &[&str]| {
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-extensions",
+            ])
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium (make test installs it)")
+    };
+    let dom = chromium(&["--dump-dom"]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8(dom.stdout).unwrap();
+    for id in ids {
+        assert!(dom.contains(id), "the rendered page shows event {id}");
+    }
+    assert_eq!(dom.matches("class=\"event\"").count(), 3);
+    assert!(dom.contains("verifies against the hour"));
+    let shot = dir.path().join("summary.png");
+    let s = chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1200,900",
+    ]);
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "a screenshot of {} bytes",
+        png.len()
+    );
+    if let Ok(keep) = std::env::var("KYC_SUMMARY_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}

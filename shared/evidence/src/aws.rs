@@ -104,6 +104,58 @@ impl DynamoHistory {
     }
 }
 
+impl DynamoHistory {
+    /// Every history entry of the customer now, at every provider (its own id and the ids
+    /// aliased to it), as stored.
+    pub async fn entries_of_customer(&self, customer: &str) -> Result<Vec<Entry>, StoreError> {
+        let mut partitions: Vec<String> = Provider::ALL
+            .iter()
+            .map(|p| keys::customer_pk(*p, customer))
+            .collect();
+        for item in self
+            .query_all(
+                None,
+                "PK = :pk AND begins_with(SK, :a)",
+                vec![
+                    (":pk", Av::S(keys::customer_area_pk(customer))),
+                    (":a", Av::S(keys::CUSTOMER_ALIAS_PREFIX.into())),
+                ],
+            )
+            .await?
+        {
+            if let (Some(p), Some(id)) = (
+                text(&item, "provider").and_then(|p| Provider::parse(&p)),
+                text(&item, "providerId"),
+            ) {
+                partitions.push(keys::customer_pk(p, &id));
+            }
+        }
+        let mut entries = Vec::new();
+        for pk in partitions {
+            for item in self
+                .query_all(
+                    None,
+                    "PK = :pk AND begins_with(SK, :h)",
+                    vec![
+                        (":pk", Av::S(pk.clone())),
+                        (":h", Av::S(keys::HISTORY_PREFIX.into())),
+                    ],
+                )
+                .await?
+            {
+                if let Some(sk) = text(&item, "SK") {
+                    entries.push(Entry {
+                        pk: pk.clone(),
+                        sk,
+                        item: attributes_json(&item)?,
+                    });
+                }
+            }
+        }
+        Ok(entries)
+    }
+}
+
 /// A stored item's attributes without its keys and index attributes, as JSON.
 fn attributes_json(item: &HashMap<String, Av>) -> Result<serde_json::Value, StoreError> {
     let fields: HashMap<String, Av> = item
@@ -213,50 +265,15 @@ impl HistorySource for DynamoHistory {
     }
 
     async fn hours_of_customer(&self, customer: &str) -> Result<Vec<String>, StoreError> {
-        let mut partitions: Vec<String> = Provider::ALL
-            .iter()
-            .map(|p| keys::customer_pk(*p, customer))
-            .collect();
-        for item in self
-            .query_all(
-                None,
-                "PK = :pk AND begins_with(SK, :a)",
-                vec![
-                    (":pk", Av::S(keys::customer_area_pk(customer))),
-                    (":a", Av::S(keys::CUSTOMER_ALIAS_PREFIX.into())),
-                ],
-            )
+        let hours: BTreeSet<String> = self
+            .entries_of_customer(customer)
             .await?
-        {
-            if let (Some(p), Some(id)) = (
-                text(&item, "provider").and_then(|p| Provider::parse(&p)),
-                text(&item, "providerId"),
-            ) {
-                partitions.push(keys::customer_pk(p, &id));
-            }
-        }
-        let mut hours = BTreeSet::new();
-        for pk in partitions {
-            for item in self
-                .query_all(
-                    None,
-                    "PK = :pk AND begins_with(SK, :h)",
-                    vec![
-                        (":pk", Av::S(pk)),
-                        (":h", Av::S(keys::HISTORY_PREFIX.into())),
-                    ],
-                )
-                .await?
-            {
-                if let Some(sk) = text(&item, "SK") {
-                    if let Some(hour) =
-                        sk.get(keys::HISTORY_PREFIX.len()..keys::HISTORY_PREFIX.len() + 13)
-                    {
-                        hours.insert(hour.to_string());
-                    }
-                }
-            }
-        }
+            .iter()
+            .filter_map(|e| {
+                e.sk.get(keys::HISTORY_PREFIX.len()..keys::HISTORY_PREFIX.len() + 13)
+                    .map(str::to_string)
+            })
+            .collect();
         Ok(hours.into_iter().collect())
     }
 

@@ -22,11 +22,17 @@ const AAD: &[u8] = b"kyc-hooks evidence bundle v1";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedEvent {
+    /// `xpollens`, `trust_sign`, `gopay`.
     pub provider: String,
+    /// The provider's id of the event.
     pub event_id: String,
+    /// The provider's type (callback number, archive, consent...).
     pub event_type: String,
+    /// When kyc-hooks received it.
     pub received_at: DateTime<Utc>,
+    /// What recording it did (as in the history).
     pub outcome: String,
+    /// The redacted summary kept with the event.
     pub summary: Value,
     /// The body as the provider sent it (JSON when it is, else text); `None` if not kept.
     pub body: Option<Value>,
@@ -36,8 +42,11 @@ pub struct ExportedEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryProof {
+    /// The entry's partition key.
     pub pk: String,
+    /// The entry's sort key.
     pub sk: String,
+    /// `yyyy-mm-ddTHH` of the hour it belongs to.
     pub hour: String,
     /// `None`: the hour is not sealed yet (or the entry was added after its seal).
     pub sealed: Option<SealedProof>,
@@ -48,11 +57,15 @@ pub struct EntryProof {
 #[serde(rename_all = "camelCase")]
 pub struct SealedProof {
     #[serde(with = "merkle::hex_hash")]
+    /// The entry's keyed key hash (its leaf key).
     pub leaf_key: merkle::Hash,
     #[serde(with = "merkle::hex_hash")]
+    /// The hash of its content.
     pub content: merkle::Hash,
+    /// The path to the root.
     pub steps: Vec<Step>,
     #[serde(with = "merkle::hex_hash")]
+    /// The sealed hour's root.
     pub root: merkle::Hash,
 }
 
@@ -70,30 +83,46 @@ impl SealedProof {
 /// Everything the bundle holds.
 #[derive(Debug, Clone, Default)]
 pub struct ExportInput {
+    /// The bank's customer id.
     pub customer: String,
+    /// When the export was made.
     pub exported_at: Option<DateTime<Utc>>,
+    /// Who made it (the caller's AWS identity).
     pub operator: String,
+    /// Why (a code).
     pub reason: String,
+    /// Every event, bodies opened.
     pub events: Vec<ExportedEvent>,
+    /// The history entries as stored.
     pub history: Vec<Value>,
+    /// The provider states.
     pub states: Value,
+    /// The KYC decision item.
     pub decision: Option<Value>,
+    /// `kyc decision explain`'s view of it.
     pub explanation: Option<Value>,
+    /// Each history entry's inclusion proof.
     pub proofs: Vec<EntryProof>,
     /// Other files (GoPay PDFs, Trust & Sign report.json), by path in the bundle.
     pub attachments: BTreeMap<String, Vec<u8>>,
 }
 
+/// Why a bundle cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// Not a bundle.
     #[error("not a kyc-hooks evidence bundle")]
     NotABundle,
+    /// The key is wrong or the bytes were changed.
     #[error("the bundle does not open with this key (wrong key, or altered)")]
     WrongKeyOrAltered,
+    /// A key that is not 32 bytes of base64.
     #[error("the key must be 32 bytes, base64")]
     BadKey,
+    /// The zip inside is unreadable or incomplete.
     #[error("the bundle's zip is unreadable: {0}")]
     Zip(String),
+    /// A file that is not what the manifest says.
     #[error("{0}: its digest is not the manifest's")]
     DigestMismatch(String),
 }
@@ -293,11 +322,21 @@ pub fn summary_html(input: &ExportInput) -> String {
         let mut events = events;
         events.sort_by_key(|e| e.received_at);
         for e in events {
-            let status = ["status", "userRecordStatus", "decision", "consent", "state"]
-                .iter()
-                .find_map(|k| e.summary.get(*k).filter(|v| !v.is_null()))
-                .map(short)
-                .unwrap_or_default();
+            // The status field each provider's summaries name.
+            let status = [
+                "status",
+                "kycStatus",
+                "userRecordStatus",
+                "enrolmentStatus",
+                "authenticationStatus",
+                "decision",
+                "consent",
+                "state",
+            ]
+            .iter()
+            .find_map(|k| e.summary.get(*k).filter(|v| !v.is_null()))
+            .map(short)
+            .unwrap_or_default();
             out.push_str(&format!(
                 "<tr class=\"event\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
                 e.received_at.format("%Y-%m-%d %H:%M:%S UTC"),

@@ -584,8 +584,10 @@ impl LifecycleStore for DynamoLifecycleStore {
             ids.iter()
                 .map(|(p, id)| (keys::customer_pk(*p, id), keys::STATE_SK.to_string())),
         );
-        let mut snapshot = Snapshot::default();
-        snapshot.provider_ids = ids.clone();
+        let mut snapshot = Snapshot {
+            provider_ids: ids.clone(),
+            ..Snapshot::default()
+        };
         let mut profile = None;
         for item in self.items.batch_get(&wanted).await? {
             let pk = text(&item, "PK").unwrap_or_default();
