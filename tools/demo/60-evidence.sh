@@ -24,6 +24,7 @@ item["outcome"] = {"S": "not applied: edited"}
 ddb.put_item(TableName=os.environ["TABLE_NAME"], Item=item)
 print("   edited", item["SK"]["S"][:40])
 PY
-echo "== kyc verify demo-alice: the edit is found (exit 1)"
+echo "== kyc verify demo-alice: the edit is found (exit 1). Also listed: the export's own record, written into the hour"
+echo "   the demo sealed early (in production the seal waits 20 minutes past the hour, so nothing lands in a sealed hour)"
 if out=$("$KYC" verify demo-alice 2>/dev/null); then echo "   unexpected: clean"; exit 1; else
   echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); [print("   ", f["kind"], f["hour"], f.get("sk", f.get("leaf"))) for f in d["tampering"]]'; fi
