@@ -44,9 +44,14 @@ async fn main() {
     let first = run(&history, &digests, SealSettings::default(), start)
         .await
         .expect("seal");
-    let r = run(&history, &digests, SealSettings::default(), Utc::now() + Duration::minutes(81))
-        .await
-        .expect("seal");
+    let r = run(
+        &history,
+        &digests,
+        SealSettings::default(),
+        Utc::now() + Duration::minutes(81),
+    )
+    .await
+    .expect("seal");
     println!(
         "{}",
         serde_json::json!({"hours": first.hours + r.hours, "entries": first.entries + r.entries, "lastHour": r.last_hour})

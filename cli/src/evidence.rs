@@ -111,6 +111,10 @@ pub struct OpenBundle {
     /// The directory to write its files into (created).
     #[arg(long)]
     out: PathBuf,
+    /// The evidence bucket: each proof's root is also compared with its hour's locked digest
+    /// (without it, proofs are checked against the roots the bundle carries).
+    #[arg(long, env = "EVIDENCE_BUCKET")]
+    bucket: Option<String>,
 }
 
 fn read_key(path: &std::path::Path) -> Result<[u8; 32], Failure> {
@@ -347,10 +351,31 @@ pub async fn open_bundle(args: OpenBundle) -> Result<Value, Failure> {
         .iter()
         .filter(|p| p.sealed.as_ref().is_some_and(SealedProof::verifies))
         .count();
-    let failed = proofs
+    let mut failed = proofs
         .iter()
         .filter(|p| p.sealed.as_ref().is_some_and(|s| !s.verifies()))
         .count();
+    // The roots the bundle carries, against the locked digests (an auditor's own check).
+    let mut roots_checked = None;
+    if let Some(bucket) = &args.bucket {
+        let config = kyc_aws::load_config().await;
+        let digests = S3Digests {
+            client: kyc_aws::s3_client(&config),
+            bucket: bucket.clone(),
+            lock_mode: lock_mode("GOVERNANCE").expect("a mode"),
+            lock_days: 1,
+        };
+        let mut matched = 0;
+        for p in &proofs {
+            if let Some(s) = &p.sealed {
+                match digests.get(&p.hour).await? {
+                    Some(d) if d.seal.root == s.root => matched += 1,
+                    _ => failed += 1,
+                }
+            }
+        }
+        roots_checked = Some(matched);
+    }
     for (path, content) in &files {
         // Paths are the bundle's own (no `..`): refuse anything else.
         if path.split('/').any(|c| c == ".." || c.is_empty()) {
@@ -371,7 +396,8 @@ pub async fn open_bundle(args: OpenBundle) -> Result<Value, Failure> {
         "manifest": "every file matches",
         "proofsVerified": verified,
         "proofsFailed": failed,
-        "notSealedYet": proofs.len() - verified - failed,
+        "notSealedYet": proofs.iter().filter(|p| p.sealed.is_none()).count(),
+        "rootsMatchingTheLockedDigests": roots_checked,
         "out": args.out,
     });
     if failed > 0 {

@@ -240,6 +240,7 @@ async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_off
         (v["proofsVerified"].as_u64(), v["proofsFailed"].as_u64()),
         (Some(3), Some(0))
     );
+    assert_eq!(v["rootsMatchingTheLockedDigests"], 3, "{v}");
     // Another key opens nothing.
     let wrong = dir.path().join("wrong.key");
     std::fs::write(&wrong, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();

@@ -315,3 +315,92 @@ async fn reseal_moves_all_three_providers_from_two_old_keys_to_the_current_one()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Evidence (issue 27): values re-sealed after their hour was sealed change no leaf — `kyc
+/// verify` stays clean — while the history items that hold them were rewritten.
+#[tokio::test]
+async fn a_reseal_after_the_hourly_seal_verifies_clean() {
+    use kyc_evidence::aws::{lock_mode, DynamoHistory, S3Digests};
+    use kyc_evidence::seal::{run as seal, HistorySource, SealSettings};
+    use kyc_evidence::verify::{hours_between, verify};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    create_bucket(&s3(&config), BUCKET, true).await;
+    let started = kyc_core::chrono::Utc::now();
+    write_generation(&config, 1).await;
+    let evidence = "kyc-hooks-evidence-reseal";
+    s3(&config)
+        .create_bucket()
+        .bucket(evidence)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let history = DynamoHistory::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), TABLE);
+    let digests = S3Digests {
+        client: kyc_aws::s3_client(&config),
+        bucket: evidence.into(),
+        lock_mode: lock_mode("GOVERNANCE").unwrap(),
+        lock_days: 1,
+    };
+    let now = kyc_core::chrono::Utc::now();
+    let sealed = seal(
+        &history,
+        &digests,
+        SealSettings::default(),
+        now + kyc_core::chrono::Duration::minutes(81),
+    )
+    .await
+    .unwrap();
+    assert!(sealed.entries > 0);
+    let hours = hours_between(started, now);
+    // The history holds sealed values (Trust & Sign archive keys) under the first key.
+    let sealed_text = |key: &'static str| {
+        let history = &history;
+        let hours = hours.clone();
+        async move {
+            let mut n = 0;
+            for h in &hours {
+                for e in history.entries_of_hour(h).await.unwrap() {
+                    n += e.item.to_string().matches(&format!("v2.{key}.")).count();
+                }
+            }
+            n
+        }
+    };
+    let before = sealed_text("ts-1").await;
+    assert!(before > 0, "history entries hold sealed values");
+
+    rotate_all(&config, 2).await;
+    let mut rings = BTreeMap::new();
+    for p in PROVIDERS {
+        rings.insert(p, keyring(&config, p).await);
+    }
+    let dir = std::env::temp_dir().join(format!("kyc-reseal-evidence-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = run(
+        &DynamoSealedItems::new(&config, TABLE),
+        &FileCheckpoint(dir.join("checkpoint.json")),
+        &rings,
+        &ResealOptions {
+            providers: PROVIDERS.into_iter().collect(),
+            dry_run: false,
+            page_size: 4,
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(report.resealed > 0, "{report:?}");
+    assert_eq!(sealed_text("ts-1").await, 0, "every one re-sealed");
+    assert_eq!(sealed_text("ts-2").await, before);
+    let r = verify(&history, &digests, &hours).await.unwrap();
+    assert!(r.is_clean(), "{:?}", r.tampering);
+    assert_eq!(r.leaves_checked, sealed.entries);
+}
