@@ -63,6 +63,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         ("bo-1", "bob", "Pending"),
         ("ca-1", "carol", "Pending"),
         ("ca-2", "carol", "Incomplete"),
+        ("do-1", "dora", "Pending"),
     ] {
         let d = Delivery::new(
             id,
@@ -93,11 +94,11 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     )
     .await
     .unwrap();
-    assert_eq!(r.entries, 5, "{r:?}");
+    assert_eq!(r.entries, 6, "{r:?}");
     let hours = vec![hour.clone()];
     let clean = verify(&operator, &digests, &hours).await.unwrap();
     assert!(clean.is_clean(), "{:?}", clean.tampering);
-    assert_eq!((clean.leaves_checked, clean.entries_checked), (5, 5));
+    assert_eq!((clean.leaves_checked, clean.entries_checked), (6, 6));
 
     // The digest is locked: deleting its version is refused.
     let key = S3Digests::key(&hour);
@@ -138,10 +139,38 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     )
     .await
     .unwrap();
+    // A retention deletion: dora's relationship ended years ago; the sweep deletes her.
+    kyc_lifecycle::store::record_end(
+        &store,
+        &kyc_lifecycle::retention::Retention::default(),
+        &kyc_lifecycle::RelationshipEnd {
+            customer: "dora".into(),
+            on: kyc_core::chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+            outcome: kyc_lifecycle::retention::Outcome::Customer,
+        },
+        OP,
+        received + Duration::minutes(91),
+    )
+    .await
+    .unwrap();
+    let swept = kyc_lifecycle::store::sweep(
+        &store,
+        "lifecycle-sweep",
+        received + Duration::minutes(92),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept.deleted, 1);
     let after_erasure = verify(&operator, &digests, &hours).await.unwrap();
     assert!(after_erasure.is_clean(), "{:?}", after_erasure.tampering);
-    assert_eq!(after_erasure.explained.len(), 1);
-    assert_eq!(after_erasure.explained[0].rule, "erasure");
+    let mut rules: Vec<&str> = after_erasure
+        .explained
+        .iter()
+        .map(|e| e.rule.as_str())
+        .collect();
+    rules.sort();
+    assert_eq!(rules, vec!["erasure", "retention"]);
 
     // Someone with table access: changes alice's first entry, removes her second, inserts one
     // for carol, and moves carol's first to another time.
@@ -218,7 +247,11 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         pk: "XP#C#carol".into(),
         sk: forged_sk
     }));
-    assert_eq!(found.explained.len(), 1, "the erasure is still explained");
+    assert_eq!(
+        found.explained.len(),
+        2,
+        "the deletions are still explained"
+    );
 
     // A digest overwritten (a new version: the lock keeps the old one) is found.
     s3.put_object()
