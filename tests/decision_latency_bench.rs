@@ -6,39 +6,21 @@
 //! production figure adds the mapping's polling and batching window (1 s per hop at most).
 //! Run: `cargo run --profile bench-tools -p kyc-integration-tests --bin decision-latency-bench -- 50`.
 
-use kyc_aws::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use kyc_aws::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use kyc_decision::aws::DynamoDecisionStore;
 use kyc_decision::policy::Policy;
 use kyc_downstream::aws::eventbridge::EventBridgePublisher;
 use kyc_downstream::decision::Recompute;
 use kyc_downstream::StatePublisher;
 use kyc_integration_tests::bench_results::{self, Figure};
+use kyc_integration_tests::counting::{counted_dynamodb, CountCalls};
 use kyc_integration_tests::downstream::{
     bus_with_consumer, decision_consumer, enable_stream, new_stream_records, received,
 };
 use kyc_integration_tests::*;
 use serde_json::json;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-
-#[derive(Debug, Default, Clone)]
-struct CountCalls(Arc<AtomicUsize>);
-
-impl Intercept for CountCalls {
-    fn name(&self) -> &'static str {
-        "CountCalls"
-    }
-    fn read_before_execution(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut ConfigBag,
-    ) -> Result<(), kyc_aws::aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
@@ -59,11 +41,7 @@ async fn main() {
     let decisions_queue = decision_consumer(&moto, &config, "kyc-downstream").await;
     let callback = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
     let counter = CountCalls::default();
-    let ddb = kyc_aws::aws_sdk_dynamodb::Client::from_conf(
-        kyc_aws::aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let ddb = counted_dynamodb(&config, &counter);
     let publisher = StatePublisher {
         publisher: Arc::new(EventBridgePublisher::new(&config, "kyc-downstream")),
         decisions: Some(Arc::new(Recompute {
@@ -122,7 +100,7 @@ async fn main() {
     }
     let events = received(&moto, &decisions_queue).await;
     assert_eq!(events.len(), n, "one decision event per callback");
-    let calls = counter.0.load(Ordering::SeqCst) as f64 / n as f64;
+    let calls = counter.count() as f64 / n as f64;
     latencies.sort_by(f64::total_cmp);
     let (median, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
     handler_times.sort_by(f64::total_cmp);

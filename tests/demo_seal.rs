@@ -18,19 +18,7 @@ async fn main() {
     let config = kyc_aws::load_config().await;
     let s3 = kyc_aws::s3_client(&config);
     if s3.head_bucket().bucket(&bucket).send().await.is_err() {
-        s3.create_bucket()
-            .bucket(&bucket)
-            .object_lock_enabled_for_bucket(true)
-            .create_bucket_configuration(
-                kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(
-                        kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3,
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create the evidence bucket");
+        kyc_integration_tests::create_locked_bucket(&s3, &bucket).await;
     }
     let history = DynamoHistory::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), &table);
     let digests = S3Digests {

@@ -3,36 +3,17 @@
 //! DynamoDB requests it made, per entry. Run:
 //! `cargo run --profile bench-tools -p kyc-integration-tests --bin evidence-seal-bench -- 10000`.
 
-use kyc_aws::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use kyc_aws::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use kyc_aws::DynamoStore;
 use kyc_core::chrono::Duration;
 use kyc_core::intake::EventStore;
 use kyc_evidence::aws::{lock_mode, DynamoHistory, S3Digests};
 use kyc_evidence::seal::{run, SealSettings};
 use kyc_integration_tests::bench_results::{self, Figure};
+use kyc_integration_tests::counting::{counted_dynamodb, CountCalls};
 use kyc_integration_tests::downstream::{at, state_plan};
 use kyc_integration_tests::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-
-#[derive(Debug, Default, Clone)]
-struct CountCalls(Arc<AtomicUsize>);
-
-impl Intercept for CountCalls {
-    fn name(&self) -> &'static str {
-        "CountCalls"
-    }
-    fn read_before_execution(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut ConfigBag,
-    ) -> Result<(), kyc_aws::aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -44,17 +25,7 @@ async fn main() {
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
     let s3 = kyc_aws::s3_client(&config);
-    s3.create_bucket()
-        .bucket("kyc-hooks-evidence-bench")
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    kyc_integration_tests::create_locked_bucket(&s3, "kyc-hooks-evidence-bench").await;
     let store = Arc::new(DynamoStore::new(&config, TABLE));
     let started = Instant::now();
     // 16 writers, each every 16th entry.
@@ -82,11 +53,7 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     let counter = CountCalls::default();
-    let ddb = kyc_aws::aws_sdk_dynamodb::Client::from_conf(
-        kyc_aws::aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let ddb = counted_dynamodb(&config, &counter);
     let history = DynamoHistory::new(ddb, TABLE);
     let digests = S3Digests {
         client: s3,
@@ -104,7 +71,7 @@ async fn main() {
     .await
     .unwrap();
     let seconds = sealing.elapsed().as_secs_f64();
-    let requests = counter.0.load(Ordering::SeqCst);
+    let requests = counter.count();
     assert_eq!(report.entries as usize, n, "{report:?}");
     eprintln!(
         "sealed {} entries of one hour in {seconds:.2} s; {requests} DynamoDB requests ({:.3} per entry)",

@@ -3,36 +3,17 @@
 //! provider-scoped keys, `LegacyKeyLayout=read`), and per read of the read API (a customer's
 //! states, a history page, an unknown customer). Run: `make bench`.
 
-use kyc_aws::aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use kyc_aws::aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use kyc_aws::{DynamoStore, SecretsManagerSource};
 use kyc_core::auth::CredentialSet;
 use kyc_core::crypto::Keyring;
 use kyc_core::secrets::Cached;
 use kyc_integration_tests::bench_results::{self, Figure};
+use kyc_integration_tests::counting::{counted_dynamodb, CountCalls};
 use kyc_integration_tests::*;
 use kyc_xpollens::delivery::Recorder;
 use kyc_xpollens::endpoint::{CallbackAuth, Endpoint};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, Default, Clone)]
-struct CountCalls(Arc<AtomicUsize>);
-
-impl Intercept for CountCalls {
-    fn name(&self) -> &'static str {
-        "CountCalls"
-    }
-    fn read_before_execution(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut ConfigBag,
-    ) -> Result<(), kyc_aws::aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -40,11 +21,7 @@ async fn main() {
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
     let counter = CountCalls::default();
-    let ddb = kyc_aws::aws_sdk_dynamodb::Client::from_conf(
-        kyc_aws::aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(counter.clone())
-            .build(),
-    );
+    let ddb = counted_dynamodb(&config, &counter);
     let secrets = Arc::new(SecretsManagerSource::new(&config));
     let endpoint = Endpoint {
         recorder: Recorder {
@@ -104,11 +81,11 @@ async fn main() {
     println!("| callback | HTTP status | DynamoDB calls |\n|---|---|---|");
     let mut figures = Vec::new();
     for (name, d) in cases {
-        let before = counter.0.load(Ordering::SeqCst);
+        let before = counter.count();
         let resp = xpollens_callback::handle(&endpoint, d.request())
             .await
             .unwrap();
-        let calls = counter.0.load(Ordering::SeqCst) - before;
+        let calls = counter.count() - before;
         println!("| {name} | {} | {calls} |", resp.status().as_u16());
         let goal = if name.starts_with("stale") { 2 } else { 1 };
         figures.push(Figure::checked(
@@ -166,11 +143,11 @@ async fn main() {
             2,
         ),
     ] {
-        let before = counter.0.load(Ordering::SeqCst);
+        let before = counter.count();
         let resp = xpollens_callback::handle(&legacy, d.request())
             .await
             .unwrap();
-        let calls = counter.0.load(Ordering::SeqCst) - before;
+        let calls = counter.count() - before;
         println!("| {name} | {} | {calls} |", resp.status().as_u16());
         figures.push(Figure::checked(
             &format!("DynamoDB calls per callback: {name}"),
@@ -197,7 +174,7 @@ async fn main() {
         ("a history page", "/customers/m1/kyc/history", 3),
         ("an unknown customer (404)", "/customers/nobody/kyc", 4),
     ] {
-        let before = counter.0.load(Ordering::SeqCst);
+        let before = counter.count();
         let resp = api
             .handle(&kyc_core::http::HttpRequest {
                 method: "GET".into(),
@@ -206,7 +183,7 @@ async fn main() {
                 ..Default::default()
             })
             .await;
-        let calls = counter.0.load(Ordering::SeqCst) - before;
+        let calls = counter.count() - before;
         println!("| {name} | {} | {calls} |", resp.status);
         figures.push(Figure::checked(
             &format!("DynamoDB calls per read: {name}"),

@@ -25,17 +25,7 @@ async fn verify_is_clean_after_the_seal_and_names_a_changed_entry() {
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
     let s3 = kyc_aws::s3_client(&config);
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    kyc_integration_tests::create_locked_bucket(&s3, BUCKET).await;
     let store = DynamoStore::new(&config, TABLE);
     // Entries recorded now (the plans' received time is the test day's; the seal reads the
     // hour index of whatever time they carry).
@@ -121,17 +111,7 @@ async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_off
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
     let s3 = kyc_aws::s3_client(&config);
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    kyc_integration_tests::create_locked_bucket(&s3, BUCKET).await;
     let endpoint = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
     let ids = ["ex-demand-1", "ex-demand-2", "ex-record-1"];
     for (id, body) in [

@@ -20,20 +20,6 @@ use xpollens_callback::{build_endpoint, handle};
 const LOCKED: &str = "kyc-hooks-evidence";
 const OP: &str = "arn:aws:sts::123456789012:assumed-role/kyc-operator/op1";
 
-pub async fn create_locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
-    s3.create_bucket()
-        .bucket(bucket)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create the evidence bucket");
-}
-
 async fn history_items(client: &Client, pk: &str) -> Vec<HashMap<String, Av>> {
     client
         .query()
@@ -55,7 +41,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     provision(&config, TABLE).await;
     let client = Client::new(&config);
     let s3 = kyc_aws::s3_client(&config);
-    create_locked_bucket(&s3, LOCKED).await;
+    kyc_integration_tests::create_locked_bucket(&s3, LOCKED).await;
     let endpoint = build_endpoint(&settings(TABLE), &config).unwrap();
     for (id, customer, status) in [
         ("al-1", "alice", "Pending"),

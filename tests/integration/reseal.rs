@@ -330,18 +330,7 @@ async fn a_reseal_after_the_hourly_seal_verifies_clean() {
     let started = kyc_core::chrono::Utc::now();
     write_generation(&config, 1).await;
     let evidence = "kyc-hooks-evidence-reseal";
-    s3(&config)
-        .create_bucket()
-        .bucket(evidence)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    kyc_integration_tests::create_locked_bucket(&s3(&config), evidence).await;
     let history = DynamoHistory::new(kyc_aws::aws_sdk_dynamodb::Client::new(&config), TABLE);
     let digests = S3Digests {
         client: kyc_aws::s3_client(&config),

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 pub mod bench_results;
 /// Every function that reads secrets, as it starts: its secrets in moto and its environment.
 pub mod cold_start;
+pub mod counting;
 /// The IAM key check's recorder: every DynamoDB key each function touches.
 pub mod iam_keys;
 pub use iam_keys::Function;
@@ -459,4 +460,19 @@ pub fn event_file(name: &str) -> lambda_http::Request {
 
 pub fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// Creates an S3 bucket with Object Lock enabled (the evidence bucket's kind).
+pub async fn create_locked_bucket(s3: &kyc_aws::aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket()
+        .bucket(bucket)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            kyc_aws::aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(kyc_aws::aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create an Object Lock bucket");
 }
