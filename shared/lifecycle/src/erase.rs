@@ -18,7 +18,7 @@
 //! A run that finds the customer's tombstone complete only announces what is not announced.
 
 use crate::retention::Outcome;
-use crate::store::{LifecycleError, LifecycleStore, Written};
+use crate::store::{is_code, LifecycleError, LifecycleStore, Written};
 use crate::{Erasure, Lifecycle, Snapshot};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -279,14 +279,6 @@ pub fn check(snapshot: &Snapshot, req: &EraseRequest, now: DateTime<Utc>) -> Res
         return Err(Refusal::GopayConsentLive);
     }
     Ok(())
-}
-
-fn is_code(reason: &str) -> bool {
-    !reason.is_empty()
-        && reason.len() <= 64
-        && reason
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// `kyc erase`.

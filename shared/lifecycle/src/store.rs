@@ -192,7 +192,8 @@ pub enum LifecycleError {
     NoHold,
 }
 
-fn is_code(reason: &str) -> bool {
+/// A reason code: 1 to 64 of `[A-Za-z0-9._:-]`.
+pub(crate) fn is_code(reason: &str) -> bool {
     !reason.is_empty()
         && reason.len() <= 64
         && reason
