@@ -271,6 +271,37 @@ async fn an_erasure_deletes_the_persons_trust_sign_archives_and_report_copies_an
         "otto's state and entry"
     );
     assert_eq!(count(&client_of(&config), "TS#C#tess").await, 0);
+
+    // The bank drops one of Tess's archives again: the intake drops it, keeps no report copy.
+    let mut bytes = Vec::new();
+    let opts = ArchiveOptions {
+        report_patch: Some(serde_json::json!(
+            {"clientFile": {"externalId": "tess", "uuid": "7c1e0b6a-0000-4000-8000-000000000004"}}
+        )),
+        ..ArchiveOptions::default()
+    };
+    write_archive(Kind::Full, &opts, &mut bytes).unwrap();
+    let up = put(&s3, BUCKET, "incoming/Tess Martin 3.zip", bytes).await;
+    let r = processor
+        .handle(&event(vec![record_json(BUCKET, &up)]))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &r[0],
+            kyc_trust_sign::processor::RecordResult::Processed {
+                outcome: kyc_core::intake::Outcome::ErasedSubject,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        versions(&s3, BUCKET, "processed/").await,
+        1,
+        "still only otto's copy"
+    );
+    assert_eq!(count(&client_of(&config), "TS#C#tess").await, 0);
 }
 
 fn client_of(config: &kyc_aws::aws_config::SdkConfig) -> Client {

@@ -257,13 +257,14 @@ async fn quarantine(
 
 /// Writes `bytes` at `key` (the processed copy of report.json). Idempotent: a retry rewrites
 /// the same bytes.
+/// Puts the object; its version id (versioned buckets).
 async fn put_bytes(
     client: &Client,
     bucket: &str,
     key: &str,
     bytes: Vec<u8>,
     content_type: &str,
-) -> Result<(), ArchiveWriteError> {
+) -> Result<Option<String>, ArchiveWriteError> {
     client
         .put_object()
         .bucket(bucket)
@@ -272,7 +273,7 @@ async fn put_bytes(
         .body(ByteStream::from(bytes))
         .send()
         .await
-        .map(|_| ())
+        .map(|out| out.version_id().map(str::to_string))
         .map_err(|e| ArchiveWriteError::Unavailable(describe(&e)))
 }
 
@@ -296,8 +297,27 @@ impl ArchiveStore for S3Archives {
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
-    ) -> Result<(), ArchiveWriteError> {
+    ) -> Result<Option<String>, ArchiveWriteError> {
         put_bytes(&self.client, bucket, key, bytes, "application/json").await
+    }
+
+    async fn discard_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), ArchiveWriteError> {
+        // With its version id, that version is gone for good (no delete marker over a kept
+        // version).
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| ArchiveWriteError::Unavailable(describe(&e)))
     }
     async fn quarantine(
         &self,

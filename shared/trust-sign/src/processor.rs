@@ -59,6 +59,14 @@ pub trait ArchiveStore: Send + Sync {
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
+    ) -> Result<Option<String>, ArchiveWriteError>;
+    /// Removes the processed copy just written (`version`: the one [`Self::put_processed`]
+    /// returned): its archive was about an erased customer, so nothing of it is kept.
+    async fn discard_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
     ) -> Result<(), ArchiveWriteError>;
     /// Tags the notified version `tag=reason` (other tags kept) and, with `copy_to`, copies
     /// it there with the same tag. Idempotent. `Ok(true)` when the version is gone.
@@ -452,7 +460,8 @@ impl Processor {
                 );
                 // The copy before the record: once the event is recorded, its processed key
                 // exists. The bytes move (report.json may weigh up to the size limit).
-                self.objects
+                let copy_version = self
+                    .objects
                     .put_processed(
                         &object.bucket,
                         &processed,
@@ -488,6 +497,16 @@ impl Processor {
                     }
                     Err(e) => return Err(Transient(e.to_string())),
                 };
+                if outcome == Outcome::ErasedSubject {
+                    // Dropped: its report copy goes too (a retry of this notification drops
+                    // it again and removes whatever is left).
+                    self.objects
+                        .discard_processed(&object.bucket, &processed, copy_version.as_deref())
+                        .await
+                        .map_err(|e| {
+                            Transient(format!("processed copy of a dropped archive: {e}"))
+                        })?;
+                }
                 tracing::info!(
                     event_id = %id,
                     outcome = %outcome.history_note(),
@@ -738,7 +757,7 @@ impl ArchiveStore for MemoryArchives {
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
-    ) -> Result<(), ArchiveWriteError> {
+    ) -> Result<Option<String>, ArchiveWriteError> {
         let mut m = self.inner.lock().unwrap();
         if m.fail_writes {
             return Err(simulated_failure());
@@ -747,6 +766,20 @@ impl ArchiveStore for MemoryArchives {
             (bucket.into(), key.into()),
             ("processed".into(), Arc::new(bytes)),
         );
+        Ok(None)
+    }
+
+    async fn discard_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version: Option<&str>,
+    ) -> Result<(), ArchiveWriteError> {
+        let mut m = self.inner.lock().unwrap();
+        if m.fail_writes {
+            return Err(simulated_failure());
+        }
+        m.objects.remove(&(bucket.into(), key.into()));
         Ok(())
     }
 

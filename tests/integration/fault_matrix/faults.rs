@@ -287,11 +287,24 @@ impl<T: ArchiveStore + 'static> ArchiveStore for FaultyArchives<T> {
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
-    ) -> Result<(), ArchiveWriteError> {
+    ) -> Result<Option<String>, ArchiveWriteError> {
         inject!(
             self.inj,
             "s3.put_processed",
             self.inner.put_processed(bucket, key, bytes.clone()).await,
+            write_err
+        )
+    }
+    async fn discard_processed(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<(), ArchiveWriteError> {
+        inject!(
+            self.inj,
+            "s3.discard_processed",
+            self.inner.discard_processed(bucket, key, version).await,
             write_err
         )
     }

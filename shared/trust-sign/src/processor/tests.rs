@@ -687,3 +687,63 @@ async fn a_report_dated_without_an_offset_reaches_the_state_read_in_the_configur
         assert_eq!(stream.detail["zonelessDates"], serde_json::json!(["date"]));
     }
 }
+
+/// An archive of an erased customer (`kyc erase`) dropped into the bucket again: nothing is
+/// recorded, and the report copy written before the record is removed.
+#[tokio::test]
+async fn an_erased_customers_archive_is_dropped_and_leaves_no_report_copy() {
+    use kyc_core::erasure::{tombstone_pk, Tombstone};
+    let t = twins();
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap();
+    t.store.put_tombstone(&Tombstone {
+        provider: Provider::TrustSign,
+        providers: vec![Provider::TrustSign],
+        partition: tombstone_pk(Provider::TrustSign, &naming(), "gone"),
+        erased_at: now,
+        drop_until: now + chrono::Duration::days(60),
+        reason: "gdprArticle17".into(),
+        event_digests: vec![],
+        events_erased: 0,
+    });
+    t.archives.insert(
+        BUCKET,
+        "incoming/gone.zip",
+        "v1",
+        customer(Kind::Full, "gone"),
+    );
+    t.archives.insert(
+        BUCKET,
+        "incoming/kept.zip",
+        "v1",
+        customer(Kind::Full, "kept"),
+    );
+    let r = t
+        .processor
+        .handle(&[
+            notification("incoming/gone.zip", "v1"),
+            notification("incoming/kept.zip", "v1"),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &r[0],
+            RecordResult::Processed {
+                outcome: Outcome::ErasedSubject,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert_eq!(t.store.event_count(), 1, "only kept's archive is recorded");
+    let processed: Vec<String> = t
+        .archives
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("processed/"))
+        .collect();
+    assert_eq!(processed.len(), 1, "{processed:?}");
+    let kept = t.store.provider_states("kept").await.unwrap();
+    let stream = kept[&Provider::TrustSign].streams.values().next().unwrap();
+    assert_eq!(stream.detail["processedKey"], processed[0].as_str());
+}
