@@ -236,6 +236,8 @@ pub async fn run(
         // The chain's first hour: the last one that may be sealed.
         None => last,
     };
+    // Salts by partition, for the whole run (a customer active over several hours is read once).
+    let mut salts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     while next <= last {
         if report.hours as usize == settings.max_hours {
             report.behind = ((last - next).num_hours() + 1) as u64;
@@ -243,7 +245,6 @@ pub async fn run(
         }
         let hour = hour_of(next);
         let mut leaves = Vec::new();
-        let mut salts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for e in history.entries_of_hour(&hour).await? {
             let salt = match salts.get(&e.pk) {
                 Some(s) => s.clone(),
