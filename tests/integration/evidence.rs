@@ -58,6 +58,14 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         );
         assert_eq!(handle(&endpoint, d.request()).await.unwrap().status(), 202);
     }
+    // Bank actions on bob before the seal (a hold, then its release): sealed with the history.
+    let bank = DynamoLifecycleStore::new(client.clone(), TABLE);
+    kyc_lifecycle::store::hold(&bank, "bob", "LEGAL-9", OP, Utc::now())
+        .await
+        .unwrap();
+    kyc_lifecycle::store::release(&bank, "bob", "LEGAL-9-closed", OP, Utc::now())
+        .await
+        .unwrap();
     let received = Utc::now();
     let hour = hour_of(received);
     // The seal as its own role (its keys are checked against the template).
@@ -80,11 +88,11 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     )
     .await
     .unwrap();
-    assert_eq!(r.entries, 6, "{r:?}");
+    assert_eq!(r.entries, 8, "{r:?}");
     let hours = vec![hour.clone()];
     let clean = verify(&operator, &digests, &hours).await.unwrap();
     assert!(clean.is_clean(), "{:?}", clean.tampering);
-    assert_eq!((clean.leaves_checked, clean.entries_checked), (6, 6));
+    assert_eq!((clean.leaves_checked, clean.entries_checked), (8, 8));
 
     // The digest is locked: deleting its version is refused.
     let key = S3Digests::key(&hour);
@@ -156,7 +164,8 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         .map(|e| e.rule.as_str())
         .collect();
     rules.sort();
-    assert_eq!(rules, vec!["erasure", "retention"]);
+    // bob's entry and his two bank actions, dora's entry.
+    assert_eq!(rules, vec!["erasure", "erasure", "erasure", "retention"]);
 
     // Someone with table access: changes alice's first entry, removes her second, inserts one
     // for carol, and moves carol's first to another time.
@@ -235,7 +244,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     }));
     assert_eq!(
         found.explained.len(),
-        2,
+        4,
         "the deletions are still explained"
     );
 

@@ -50,6 +50,10 @@ impl DynamoHistory {
 
     /// The bank customer whose data a provider partition holds: the alias's owner, else the id.
     async fn customer_of(&self, pk: &str) -> Result<Option<String>, StoreError> {
+        // The bank's own history of a customer (`C#<c>`): that customer's salt.
+        if let Some(c) = pk.strip_prefix("C#").and_then(keys::unescape_id) {
+            return Ok(Some(c));
+        }
         let Some((p, id)) = keys::parse_customer_pk(pk) else {
             return Ok(None);
         };
@@ -405,12 +409,14 @@ impl DigestStore for S3Digests {
         if versions == 0 {
             return Ok(None);
         }
-        // The oldest version is the one sealed (a later one is a replacement, flagged).
+        // The oldest version is the one sealed (a later one is a replacement, flagged). S3
+        // lists a key's versions newest first; `LastModified` has one-second resolution, so
+        // the order, not the time, names the oldest.
         let first = listed
             .versions()
             .iter()
             .filter(|v| v.key() == Some(key.as_str()))
-            .min_by_key(|v| v.last_modified().map(|t| (t.secs(), t.subsec_nanos())))
+            .last()
             .and_then(|v| v.version_id().map(str::to_string));
         let out = self
             .client

@@ -29,7 +29,9 @@ pub struct MemoryHistory {
 
 /// The customer of a provider partition (`<P>#C#<id>`), as the twin knows no aliases.
 fn customer_of(pk: &str) -> Option<String> {
-    kyc_core::keys::parse_customer_pk(pk).map(|(_, c)| c)
+    pk.strip_prefix("C#")
+        .and_then(kyc_core::keys::unescape_id)
+        .or_else(|| kyc_core::keys::parse_customer_pk(pk).map(|(_, c)| c))
 }
 
 impl MemoryHistory {

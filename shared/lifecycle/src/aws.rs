@@ -866,6 +866,21 @@ impl LifecycleStore for DynamoLifecycleStore {
                 .or_default()
                 .push(leaf_key_hash(&salt, &e.pk, &e.sk));
         }
+        // The bank's own history of the customer (holds, ends, reveals, exports) is sealed
+        // too, and goes with the customer level.
+        let c = keys::customer_area_pk(customer);
+        for item in self.partition(&c).await? {
+            if let Some(sk) = text(&item, "SK").filter(|s| s.starts_with(keys::HISTORY_PREFIX)) {
+                let hour = sk
+                    .get(keys::HISTORY_PREFIX.len()..keys::HISTORY_PREFIX.len() + 13)
+                    .unwrap_or_default()
+                    .to_string();
+                leaves
+                    .entry(hour)
+                    .or_default()
+                    .push(leaf_key_hash(&salt, &c, &sk));
+            }
+        }
         let id = record_id();
         let record = DeletionRecord {
             at: now,
