@@ -34,6 +34,14 @@ pub const MAX_DROP_DAYS: u32 = 3_650;
 /// Erased event ids a tombstone names (keyed digests); beyond, only their count.
 pub const MAX_EVENT_DIGESTS: usize = 2_000;
 
+/// The erasure's own record of `customer` (`T#<name>`: its progress; no intake reads it).
+pub fn progress_pk(naming: &NamingKey, customer: &str) -> String {
+    format!("T#{}", naming.name(PROGRESS_PURPOSE, customer))
+}
+
+/// The purpose under which the bank's customer id names its erasure record.
+pub const PROGRESS_PURPOSE: &str = "erasure";
+
 /// The tombstone's partition key for `subject` at `provider` (the provider's id of the person:
 /// the customer id, or an id the bank aliased to it).
 pub fn tombstone_pk(provider: Provider, naming: &NamingKey, subject: &str) -> String {

@@ -1127,7 +1127,11 @@ impl LifecycleStore for DynamoLifecycleStore {
         }))
     }
 
-    async fn write_tombstones(&self, tombstones: &[Tombstone]) -> Result<(), StoreError> {
+    async fn write_tombstones(
+        &self,
+        tombstones: &[Tombstone],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         for t in tombstones {
             let mut item = attributes(&serde_json::json!({ "tombstone": t }));
             item.extend(key(t.partition.clone(), keys::TOMBSTONE_SK));
@@ -1151,7 +1155,9 @@ impl LifecycleStore for DynamoLifecycleStore {
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
+                // A live tombstone stays (a resumed erasure); an expired one is replaced.
+                .condition_expression("attribute_not_exists(PK) OR dropUntil <= :now")
+                .expression_attribute_values(":now", Av::N(now.timestamp().to_string()))
                 .send()
                 .await;
             if let Err(e) = put {

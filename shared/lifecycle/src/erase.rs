@@ -308,13 +308,15 @@ pub async fn erase(
         dry_run: req.dry_run,
         ..EraseReport::default()
     };
-    // The customer's own tombstone at Xpollens (its first): the erasure's progress.
-    let first = erasure::tombstone_pk(
-        Provider::Xpollens,
-        &naming[&Provider::Xpollens],
-        &req.customer,
-    );
-    let stored = store.tombstone(&first).await?;
+    // The erasure's own record (`T#<keyed name of the bank's customer id>`, outside every
+    // provider's area: no intake reads it): its progress, whatever ids the providers use.
+    let first = erasure::progress_pk(&naming[&Provider::Xpollens], &req.customer);
+    // A tombstone whose drop period is over is history: the person may have come back, and a
+    // new erasure starts afresh.
+    let stored = store
+        .tombstone(&first)
+        .await?
+        .filter(|t| t.tombstone.drop_until > now);
     let snapshot = store.snapshot(&req.customer).await?;
     if let Some(done) = stored.as_ref().filter(|t| t.completed_at.is_some()) {
         report.already_erased = true;
@@ -357,15 +359,30 @@ pub async fn erase(
         .map(|t| t.tombstone.drop_until)
         .unwrap_or(now + chrono::Duration::days(i64::from(req.drop_days)));
     report.drop_until = Some(drop_until);
-    let graves = tombstones(
+    let erased_at = stored.as_ref().map_or(now, |t| t.tombstone.erased_at);
+    let mut graves = tombstones(
         naming,
         &snapshot,
         &event_ids,
         &tomb_reason,
-        stored.as_ref().map_or(now, |t| t.tombstone.erased_at),
+        erased_at,
         drop_until,
     )?;
     report.tombstones = graves.len() as u64;
+    // The erasure's record first: a run stopped after it resumes (without re-checking).
+    graves.insert(
+        0,
+        Tombstone {
+            provider: Provider::Xpollens,
+            providers: snapshot.state_versions.keys().copied().collect(),
+            partition: first.clone(),
+            erased_at,
+            drop_until,
+            reason: tomb_reason.clone(),
+            event_digests: Vec::new(),
+            events_erased: event_ids.len() as u64,
+        },
+    );
     if req.dry_run {
         report.items = BTreeMap::from([
             ("states".to_string(), snapshot.state_versions.len() as u64),
@@ -374,7 +391,7 @@ pub async fn erase(
         return Ok(report);
     }
     // 2. Tombstones first: from here on, nothing new about the person is recorded.
-    store.write_tombstones(&graves).await?;
+    store.write_tombstones(&graves, now).await?;
     // 3. The deletion, as the sweep does it, under the erasure's rule.
     let mut items: BTreeMap<String, u64> = BTreeMap::new();
     let mut attempts = 0;

@@ -97,8 +97,13 @@ pub trait LifecycleStore: Send + Sync {
     async fn event_ids(&self, customer: &str) -> Result<Vec<(Provider, String)>, StoreError>;
     /// An erasure tombstone (`<P>#T#<name>`), consistent read.
     async fn tombstone(&self, partition: &str) -> Result<Option<StoredTombstone>, StoreError>;
-    /// Writes each tombstone unless it exists (a resumed erasure keeps the first ones).
-    async fn write_tombstones(&self, tombstones: &[Tombstone]) -> Result<(), StoreError>;
+    /// Writes each tombstone unless one exists whose drop period runs at `now` (a resumed
+    /// erasure keeps the first ones; an expired one is replaced).
+    async fn write_tombstones(
+        &self,
+        tombstones: &[Tombstone],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Records a step of the erasure on a tombstone.
     async fn mark_tombstone(
         &self,
@@ -556,6 +561,9 @@ struct Tables {
     inactive: BTreeMap<String, DateTime<Utc>>,
     ever_verified: BTreeSet<String>,
     tombstones: BTreeMap<String, StoredTombstone>,
+    /// (customer, provider) → the id that provider keeps it under (`None`: its own id there is
+    /// another customer's alias). Absent: the customer id.
+    provider_ids: BTreeMap<(String, Provider), Option<String>>,
 }
 
 /// The in-memory twin: provider states and history (as the intake writes them), lifecycle
@@ -614,6 +622,16 @@ impl MemoryLifecycleStore {
             Some(at) => t.inactive.insert(customer.to_string(), at),
             None => t.inactive.remove(customer),
         };
+    }
+
+    /// `provider` knows the customer as `id` (an alias), or (`None`) the customer's own id
+    /// there is another customer's alias.
+    pub fn set_provider_id(&self, customer: &str, provider: Provider, id: Option<&str>) {
+        self.tables
+            .lock()
+            .unwrap()
+            .provider_ids
+            .insert((customer.to_string(), provider), id.map(str::to_string));
     }
 
     /// The customer's decision was `verified` at some point.
@@ -704,7 +722,11 @@ impl LifecycleStore for MemoryLifecycleStore {
             gopay_consent_live: c.gopay_consent_live,
             provider_ids: Provider::ALL
                 .into_iter()
-                .map(|p| (p, customer.to_string()))
+                .filter_map(|p| match t.provider_ids.get(&(customer.to_string(), p)) {
+                    Some(Some(id)) => Some((p, id.clone())),
+                    Some(None) => None,
+                    None => Some((p, customer.to_string())),
+                })
                 .collect(),
             ever_verified: t.ever_verified.contains(customer),
         })
@@ -909,17 +931,28 @@ impl LifecycleStore for MemoryLifecycleStore {
             .cloned())
     }
 
-    async fn write_tombstones(&self, tombstones: &[Tombstone]) -> Result<(), StoreError> {
+    async fn write_tombstones(
+        &self,
+        tombstones: &[Tombstone],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut t = self.tables.lock().unwrap();
         for tomb in tombstones {
-            t.tombstones
-                .entry(tomb.partition.clone())
-                .or_insert_with(|| StoredTombstone {
-                    tombstone: tomb.clone(),
-                    completed_at: None,
-                    announced_at: None,
-                    dropped: 0,
-                });
+            let live = t
+                .tombstones
+                .get(&tomb.partition)
+                .is_some_and(|s| s.tombstone.drop_until > now);
+            if !live {
+                t.tombstones.insert(
+                    tomb.partition.clone(),
+                    StoredTombstone {
+                        tombstone: tomb.clone(),
+                        completed_at: None,
+                        announced_at: None,
+                        dropped: 0,
+                    },
+                );
+            }
         }
         Ok(())
     }

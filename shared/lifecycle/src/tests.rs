@@ -272,8 +272,12 @@ impl LifecycleStore for CallbackDuringSweep {
     ) -> Result<Option<crate::erase::StoredTombstone>, StoreError> {
         self.inner.tombstone(p).await
     }
-    async fn write_tombstones(&self, t: &[kyc_core::erasure::Tombstone]) -> Result<(), StoreError> {
-        self.inner.write_tombstones(t).await
+    async fn write_tombstones(
+        &self,
+        t: &[kyc_core::erasure::Tombstone],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.write_tombstones(t, now).await
     }
     async fn mark_tombstone(
         &self,

@@ -50,7 +50,18 @@ async fn an_applicant_is_erased_everywhere_with_tombstones_a_record_and_one_even
     assert!(!r.retention_overridden);
     assert_eq!(r.drop_until, Some(now + Duration::days(60)));
     let graves = s.tombstones();
-    assert_eq!(graves.len(), 3);
+    assert_eq!(
+        graves.len(),
+        4,
+        "one per provider, and the erasure's own record"
+    );
+    assert_eq!(
+        graves
+            .iter()
+            .filter(|g| g.tombstone.partition.starts_with("T#"))
+            .count(),
+        1
+    );
     for g in &graves {
         assert!(g.completed_at.is_some());
         let text = serde_json::to_string(g).unwrap();
@@ -61,10 +72,14 @@ async fn an_applicant_is_erased_everywhere_with_tombstones_a_record_and_one_even
     }
     let x = graves
         .iter()
-        .find(|g| g.tombstone.provider == Provider::Xpollens)
+        .find(|g| g.tombstone.partition.starts_with("XP#T#"))
         .unwrap();
     assert_eq!(x.tombstone.events_erased, 2);
-    assert!(x.announced_at.is_some());
+    let record = graves
+        .iter()
+        .find(|g| g.tombstone.partition.starts_with("T#"))
+        .unwrap();
+    assert!(record.announced_at.is_some() && record.completed_at.is_some());
     // The deletion record says it was an erasure, and names no one.
     let records = s.deletion_records();
     assert_eq!(records.len(), 1);
@@ -343,7 +358,7 @@ async fn a_run_stopped_after_its_tombstones_resumes_without_checking_again() {
     // What a run that stopped right after step 2 leaves behind.
     let snapshot = s.snapshot("ann").await.unwrap();
     let ids = s.event_ids("ann").await.unwrap();
-    let graves = tombstones(
+    let mut graves = tombstones(
         &naming,
         &snapshot,
         &ids,
@@ -352,7 +367,10 @@ async fn a_run_stopped_after_its_tombstones_resumes_without_checking_again() {
         now + Duration::days(60),
     )
     .unwrap();
-    s.write_tombstones(&graves).await.unwrap();
+    let mut record = graves[0].clone();
+    record.partition = kyc_core::erasure::progress_pk(&naming[&Provider::Xpollens], "ann");
+    graves.insert(0, record);
+    s.write_tombstones(&graves, now).await.unwrap();
     // Meanwhile the customer was verified (a decision from before): a new run would refuse,
     // the resumed one finishes.
     s.set_ever_verified("ann");
@@ -403,4 +421,72 @@ async fn without_every_naming_key_or_with_a_bad_request_nothing_is_done() {
     ));
     assert!(s.tombstones().is_empty());
     assert_eq!(s.history_len("ann"), 3);
+}
+
+#[tokio::test]
+async fn a_customer_known_by_other_ids_is_erased_and_announced_in_one_run() {
+    let s = MemoryLifecycleStore::default();
+    let events = MemoryErasureEvents::default();
+    applicant(&s, "ann");
+    // Xpollens knows ann as "XP-77"; her own id at GoPay is another customer's alias.
+    s.set_provider_id("ann", Provider::Xpollens, Some("XP-77"));
+    s.set_provider_id("ann", Provider::Gopay, None);
+    let naming = naming_keys();
+    let r = erase(&s, &events, &naming, &request("ann"), OP, at(2026, 6, 1))
+        .await
+        .unwrap();
+    assert!(r.announced && !r.already_erased);
+    assert_eq!(
+        r.tombstones, 2,
+        "Xpollens (XP-77) and Trust & Sign; none at GoPay"
+    );
+    let parts: Vec<String> = s
+        .tombstones()
+        .into_iter()
+        .map(|t| t.tombstone.partition)
+        .collect();
+    assert!(parts.contains(&kyc_core::erasure::tombstone_pk(
+        Provider::Xpollens,
+        &naming[&Provider::Xpollens],
+        "XP-77"
+    )));
+    assert!(
+        !parts.iter().any(|p| p.starts_with("GP#T#")),
+        "never another customer's id"
+    );
+    assert_eq!(events.sent.lock().unwrap().len(), 1);
+    // A second run: already erased, nothing sent again.
+    let r = erase(&s, &events, &naming, &request("ann"), OP, at(2026, 6, 2))
+        .await
+        .unwrap();
+    assert!(r.already_erased);
+    assert_eq!(events.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn once_the_drop_period_is_over_a_returning_person_can_be_erased_again() {
+    let s = MemoryLifecycleStore::default();
+    let events = MemoryErasureEvents::default();
+    applicant(&s, "ann");
+    let first = at(2026, 1, 1);
+    erase(&s, &events, &naming_keys(), &request("ann"), OP, first)
+        .await
+        .unwrap();
+    // Back as an applicant after the 60 days, then asks again.
+    let back = first + Duration::days(70);
+    s.add_event("ann", Provider::Xpollens, back, "ann-new-1");
+    let r = erase(
+        &s,
+        &events,
+        &naming_keys(),
+        &request("ann"),
+        OP,
+        back + Duration::days(1),
+    )
+    .await
+    .unwrap();
+    assert!(!r.already_erased, "a new erasure, not the old one");
+    assert!(!s.holds_anything_of("ann"));
+    assert_eq!(r.drop_until, Some(back + Duration::days(61)));
+    assert_eq!(events.sent.lock().unwrap().len(), 2);
 }
