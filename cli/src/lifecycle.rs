@@ -246,6 +246,15 @@ impl erase::ErasureEvents for BusAnnouncer {
 /// `kyc erase`: every item and object version of the customer at every provider, after
 /// tombstones that make intake drop whatever still comes about the person.
 pub async fn erase(args: Erase) -> Result<Value, Failure> {
+    // Without them the person's GoPay PDFs and Trust & Sign report copies would stay while the
+    // erasure reports itself complete.
+    if !args.dry_run
+        && (args.objects.gopay_bucket.is_none() || args.objects.archive_bucket.is_none())
+    {
+        return Err(Failure::BadInput(
+            "kyc erase needs GOPAY_BUCKET and ARCHIVE_BUCKET (or --gopay-bucket, --archive-bucket): their objects of the person go too".into(),
+        ));
+    }
     let config = kyc_aws::load_config().await;
     let operator = caller().await?;
     let keyrings = args.keyrings.load(&config, &Provider::ALL).await?;

@@ -153,6 +153,14 @@ async fn erase_dry_run_refusals_then_erasure_with_its_event() {
         .send()
         .await
         .unwrap();
+    for bucket in ["kyc-erase-gopay", "kyc-erase-archives"] {
+        kyc_integration_tests::trust_sign::create_bucket(
+            &kyc_aws::s3_client(&config),
+            bucket,
+            true,
+        )
+        .await;
+    }
     let states = DynamoStore::new(&config, TABLE);
     let mut plan = state_plan("gone", "gone-1", "Pending", false, 1);
     if let Some(patch) = plan.patch.as_mut() {
@@ -163,7 +171,12 @@ async fn erase_dry_run_refusals_then_erasure_with_its_event() {
         let out = common::kyc_local(
             &moto.endpoint,
             args,
-            &[("TABLE_NAME", TABLE), ("EVENT_BUS_NAME", "kyc-erase")],
+            &[
+                ("TABLE_NAME", TABLE),
+                ("EVENT_BUS_NAME", "kyc-erase"),
+                ("GOPAY_BUCKET", "kyc-erase-gopay"),
+                ("ARCHIVE_BUCKET", "kyc-erase-archives"),
+            ],
         );
         (
             out.status.code(),
@@ -172,6 +185,14 @@ async fn erase_dry_run_refusals_then_erasure_with_its_event() {
             String::from_utf8(out.stderr).unwrap(),
         )
     };
+    // Without the object buckets: refused (their objects of the person would stay).
+    let out = common::kyc_local(
+        &moto.endpoint,
+        &["erase", "gone", "--reason", "gdprArticle17"],
+        &[("TABLE_NAME", TABLE), ("EVENT_BUS_NAME", "kyc-erase")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GOPAY_BUCKET and ARCHIVE_BUCKET"));
     // Xpollens' test keyring has no naming key: refused, nothing written.
     let (code, _, err) = erase(&["erase", "gone", "--reason", "gdprArticle17"]);
     assert_eq!(code, Some(1));

@@ -27,7 +27,7 @@ echo "== erasure: kyc erase demo-paul --reason gdprArticle17 --dry-run (the chec
 "$KYC" erase demo-paul --reason gdprArticle17 --dry-run |
   python3 -c 'import json,sys; d=json.load(sys.stdin); print("   providers:", d["providers"], " tombstones:", d["tombstones"], " events:", d["eventsNamed"], " dropUntil:", d["dropUntil"][:10])'
 echo "== erasure: kyc erase demo-paul --reason gdprArticle17 (tombstones first, then every item and object version)"
-"$KYC" erase demo-paul --reason gdprArticle17 |
+ARCHIVE_BUCKET=$TS_BUCKET "$KYC" erase demo-paul --reason gdprArticle17 |
   python3 -c 'import json,sys; d=json.load(sys.stdin); print("   deleted:", d["items"], " announced:", d["announced"], " by", d["operator"])'
 echo "== Xpollens retries demo-paul's user record (same Webhook-Id): dropped by the tombstone, nothing recorded"
 python tools/send_events.py "$URL" events/xpollens-34-paul-inprogress.json

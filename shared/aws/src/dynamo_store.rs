@@ -458,6 +458,18 @@ impl EventStore for DynamoStore {
     async fn record(&self, plan: &WritePlan) -> Result<Outcome, StoreError> {
         let e = &plan.event;
         let mut outcome = Outcome::planned(plan);
+        // An erased person's large body is never stored: checked before it goes to S3 (the
+        // transaction's own condition covers everything else).
+        if let (Some(guard), Some(_), true) = (
+            &plan.erasure_guard,
+            &e.subject,
+            e.sealed_body.len() > self.inline_body_limit,
+        ) {
+            if self.erased(guard, e.received_at).await? {
+                self.count_dropped(guard, e).await;
+                return Ok(Outcome::ErasedSubject);
+            }
+        }
         // Before the transaction: a body stored for an event that then turns out a duplicate
         // is the same body under the same key, harmless.
         let body_ref = self.offload_body(e).await?;
