@@ -262,13 +262,22 @@ pub async fn run(
         report.entries += leaves.len() as u64;
         let mut seal = HourSeal::new(&hour, leaves, chain.as_ref(), now);
         if !digests.put_new(&seal).await? {
-            // Written by a run that stopped before moving the chain: the locked one stands.
-            report.found_written += 1;
-            seal = digests
+            // Written by a run that stopped before moving the chain: the locked one stands —
+            // if it seals what this run read. Otherwise someone wrote it ahead (leaving out
+            // entries they meant to change): stop, loudly.
+            let found = digests
                 .get(&hour)
                 .await?
                 .ok_or_else(|| StoreError::Corrupt("digest vanished".into()))?
                 .seal;
+            if found.leaves != seal.leaves || found.previous_root != seal.previous_root {
+                tracing::error!(hour = %hour, "ALERT a digest exists for this hour and does not seal its history: written by something other than the seal");
+                return Err(StoreError::Corrupt(format!(
+                    "the digest of {hour} was not written by this seal: it does not seal the hour's history"
+                )));
+            }
+            report.found_written += 1;
+            seal = found;
         }
         let to = ChainPointer {
             hour: hour.clone(),

@@ -298,3 +298,37 @@ async fn an_inclusion_proof_verifies_against_the_sealed_root() {
     let other = seal.leaves.iter().find(|l| l.key != key).unwrap();
     assert!(!merkle::verify(&other.hash(), &proof, &seal.root));
 }
+
+#[tokio::test]
+async fn a_digest_written_ahead_by_someone_else_stops_the_seal() {
+    let h = MemoryHistory::default();
+    let d = MemoryDigests::default();
+    run(&h, &d, SealSettings::default(), at(10, 25))
+        .await
+        .unwrap();
+    h.add(
+        &pk("eve"),
+        &sk(at(10, 5), "e1"),
+        at(10, 5),
+        json!({"eventId": "e1"}),
+    );
+    // Someone with PutObject writes hour 10's digest before the seal, leaving e1 out.
+    let nine = d.get("2026-12-06T09").await.unwrap().unwrap().seal;
+    let forged = HourSeal::new(
+        "2026-12-06T10",
+        vec![],
+        Some(&crate::seal::ChainPointer {
+            hour: nine.hour.clone(),
+            root: nine.root,
+        }),
+        at(10, 30),
+    );
+    assert!(d.put_new(&forged).await.unwrap());
+    let e = run(&h, &d, SealSettings::default(), at(11, 25))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("was not written by this seal"),
+        "{e}"
+    );
+}
