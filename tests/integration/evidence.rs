@@ -248,6 +248,40 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         "the deletions are still explained"
     );
 
+    // An entry forged without its hour-index keys: not in the index, found from the table.
+    let mut hidden = carol[1].clone();
+    hidden.insert(
+        "SK".into(),
+        Av::S(carol[1]["SK"].as_s().unwrap().replace("ca-2", "ca-hidden")),
+    );
+    hidden.remove("GSI1PK");
+    hidden.remove("GSI1SK");
+    client
+        .put_item()
+        .table_name(TABLE)
+        .set_item(Some(hidden))
+        .send()
+        .await
+        .unwrap();
+    let through_index = verify(&operator, &digests, &hours).await.unwrap();
+    assert_eq!(
+        through_index.tampering.len(),
+        found.tampering.len(),
+        "the index misses it"
+    );
+    let carol_entries = operator.entries_of_customer("carol").await.unwrap();
+    let from_table = kyc_evidence::verify::verify_with(&operator, &digests, &hours, &carol_entries)
+        .await
+        .unwrap();
+    assert!(
+        from_table
+            .tampering
+            .iter()
+            .any(|f| matches!(f, Finding::Added { sk, .. } if sk.contains("ca-hidden"))),
+        "{:?}",
+        from_table.tampering
+    );
+
     // A digest overwritten (a new version: the lock keeps the old one) is found.
     s3.put_object()
         .bucket(LOCKED)

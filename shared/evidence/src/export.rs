@@ -48,8 +48,12 @@ pub struct EntryProof {
     pub sk: String,
     /// `yyyy-mm-ddTHH` of the hour it belongs to.
     pub hour: String,
-    /// `None`: the hour is not sealed yet (or the entry was added after its seal).
+    /// `None`: the hour is not sealed yet, or (see `added_after_seal`) the entry is not in it.
     pub sealed: Option<SealedProof>,
+    /// The hour is sealed and this entry is not in it: written (or altered in its keys) after
+    /// the seal.
+    #[serde(default)]
+    pub added_after_seal: bool,
 }
 
 /// The leaf and the path to the hour's root.
@@ -353,6 +357,9 @@ pub fn summary_html(input: &ExportInput) -> String {
         let verdict = match &p.sealed {
             Some(s) if s.verifies() => "<span class=\"ok\">verifies against the hour's root</span>",
             Some(_) => "<span class=\"no\">does not verify</span>",
+            None if p.added_after_seal => {
+                "<span class=\"no\">not in its sealed hour: added after the seal</span>"
+            }
             None => "<span class=\"meta\">hour not sealed yet</span>",
         };
         out.push_str(&format!(
@@ -396,6 +403,7 @@ mod tests {
                 pk: "XP#C#c".into(),
                 sk: "HIST#x".into(),
                 hour: "2026-12-06T10".into(),
+                added_after_seal: false,
                 sealed: Some(SealedProof {
                     leaf_key: [1; 32],
                     content: [9; 32],
