@@ -244,7 +244,10 @@ impl HistorySource for DynamoHistory {
             .map(|b| b.as_ref().to_vec()))
     }
 
-    async fn deletion_records(&self, since_day: &str) -> Result<Vec<DeletionRecord>, StoreError> {
+    async fn deletion_records(
+        &self,
+        since_day: &str,
+    ) -> Result<Vec<(Entry, DeletionRecord)>, StoreError> {
         let start = chrono::NaiveDate::parse_from_str(since_day, "%Y-%m-%d")
             .map_err(|_| StoreError::Corrupt("a day yyyy-mm-dd".into()))?;
         // Through tomorrow: a record written just past midnight by a clock a little ahead.
@@ -254,14 +257,18 @@ impl HistorySource for DynamoHistory {
         while day <= today {
             let pk = keys::deletion_record_pk(day.and_hms_opt(12, 0, 0).expect("noon").and_utc());
             for item in self
-                .query_all(None, "PK = :pk", vec![(":pk", Av::S(pk))])
+                .query_all(None, "PK = :pk", vec![(":pk", Av::S(pk.clone()))])
                 .await?
             {
                 let json = attributes_json(&item)?;
-                out.push(
-                    serde_json::from_value(json)
-                        .map_err(|e| StoreError::Corrupt(format!("deletion record: {e}")))?,
-                );
+                let record = serde_json::from_value(json.clone())
+                    .map_err(|e| StoreError::Corrupt(format!("deletion record: {e}")))?;
+                let entry = Entry {
+                    pk: pk.clone(),
+                    sk: text(&item, "SK").unwrap_or_default(),
+                    item: json,
+                };
+                out.push((entry, record));
             }
             day += Duration::days(1);
         }

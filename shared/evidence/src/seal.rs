@@ -126,8 +126,12 @@ pub trait HistorySource: Send + Sync {
     /// The salt of the customer whose partition `pk` is (with `create`, given one if it has
     /// none; without, `None` if it has none); empty for a partition that names no customer.
     async fn salt_for(&self, pk: &str, create: bool) -> Result<Option<Vec<u8>>, StoreError>;
-    /// The deletion records written on or after `day` (`yyyy-mm-dd`).
-    async fn deletion_records(&self, since_day: &str) -> Result<Vec<DeletionRecord>, StoreError>;
+    /// The deletion records written on or after `day` (`yyyy-mm-dd`), each with its item (the
+    /// records are on the hour index: sealed with the hour they were written in).
+    async fn deletion_records(
+        &self,
+        since_day: &str,
+    ) -> Result<Vec<(Entry, DeletionRecord)>, StoreError>;
     /// The hours in which the customer has history entries now.
     async fn hours_of_customer(&self, customer: &str) -> Result<Vec<String>, StoreError>;
     /// The chain pointer, if an hour was sealed.

@@ -332,3 +332,32 @@ async fn a_digest_written_ahead_by_someone_else_stops_the_seal() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_deletion_record_forged_to_hide_a_removal_explains_nothing() {
+    let (h, d) = sealed().await;
+    let salt = h.salt_of("bob").unwrap();
+    // Someone with table access deletes bob's 09:41 entry and puts a record dated in a sealed
+    // hour that names it.
+    h.remove(&pk("bob"), &sk(at(9, 41), "b1"));
+    h.forge_deletion_record(DeletionRecord {
+        at: at(9, 50),
+        rule: "retention".into(),
+        reason: "retention:customer:1827d".into(),
+        operator: "lifecycle-sweep".into(),
+        leaves: BTreeMap::from([(
+            "2026-12-06T09".into(),
+            vec![leaf_key_hash(&salt, &pk("bob"), &sk(at(9, 41), "b1"))],
+        )]),
+        counts: BTreeMap::new(),
+    });
+    let r = verify(&h, &d, &hours()).await.unwrap();
+    assert!(r.explained.is_empty(), "{:?}", r.explained);
+    assert!(r.tampering.iter().any(
+        |f| matches!(f, Finding::UnsealedDeletionRecord { hour, .. } if hour == "2026-12-06T09")
+    ));
+    assert!(r
+        .tampering
+        .iter()
+        .any(|f| matches!(f, Finding::Removed { hour, .. } if hour == "2026-12-06T09")));
+}

@@ -17,7 +17,7 @@ struct Tables {
     entries: BTreeMap<String, Vec<Entry>>,
     /// customer → salt.
     salts: BTreeMap<String, Vec<u8>>,
-    records: Vec<DeletionRecord>,
+    records: Vec<(Entry, DeletionRecord)>,
     chain: Option<ChainPointer>,
 }
 
@@ -25,6 +25,15 @@ struct Tables {
 #[derive(Default)]
 pub struct MemoryHistory {
     tables: Mutex<Tables>,
+}
+
+/// A deletion record as its item: `D#<day>` / `<time>#<id>`.
+fn record_entry(record: &DeletionRecord) -> Entry {
+    Entry {
+        pk: kyc_core::keys::deletion_record_pk(record.at),
+        sk: format!("{}#{}", kyc_core::keys::key_time(record.at), record.reason),
+        item: serde_json::to_value(record).expect("a record serialises"),
+    }
 }
 
 /// The customer of a provider partition (`<P>#C#<id>`), as the twin knows no aliases.
@@ -88,12 +97,24 @@ impl MemoryHistory {
 
     /// What the lifecycle does: records the deletion, removes the entries and the salt.
     pub fn delete_customer(&self, customer: &str, record: DeletionRecord) {
+        let entry = record_entry(&record);
         let mut t = self.tables.lock().unwrap();
         for list in t.entries.values_mut() {
             list.retain(|e| customer_of(&e.pk).as_deref() != Some(customer));
         }
         t.salts.remove(customer);
-        t.records.push(record);
+        // On the hour index, as the lifecycle writes it.
+        t.entries
+            .entry(hour_of(record.at))
+            .or_default()
+            .push(entry.clone());
+        t.records.push((entry, record));
+    }
+
+    /// A deletion record put by hand to hide a removal (not on the hour index).
+    pub fn forge_deletion_record(&self, record: DeletionRecord) {
+        let entry = record_entry(&record);
+        self.tables.lock().unwrap().records.push((entry, record));
     }
 
     /// The customer's salt, if it has one.
@@ -127,14 +148,17 @@ impl HistorySource for MemoryHistory {
         Ok(t.salts.get(&customer).cloned())
     }
 
-    async fn deletion_records(&self, since_day: &str) -> Result<Vec<DeletionRecord>, StoreError> {
+    async fn deletion_records(
+        &self,
+        since_day: &str,
+    ) -> Result<Vec<(Entry, DeletionRecord)>, StoreError> {
         Ok(self
             .tables
             .lock()
             .unwrap()
             .records
             .iter()
-            .filter(|r| r.at.format("%Y-%m-%d").to_string().as_str() >= since_day)
+            .filter(|(_, r)| r.at.format("%Y-%m-%d").to_string().as_str() >= since_day)
             .cloned()
             .collect())
     }

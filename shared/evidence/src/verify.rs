@@ -78,6 +78,15 @@ pub enum Finding {
         /// The hour.
         hour: String,
     },
+    /// A deletion record missing from the sealed hour it says it was written in: put later,
+    /// by hand (it explains nothing).
+    #[serde(rename_all = "camelCase")]
+    UnsealedDeletionRecord {
+        /// The hour the record says it was written in.
+        hour: String,
+        /// The record's sort key.
+        sk: String,
+    },
 }
 
 /// A sealed entry gone by the bank's own rule (a deletion record names it).
@@ -147,7 +156,24 @@ pub async fn verify_with(
     // Sealed leaves the bank deleted, by hour: (rule, reason, at).
     let mut deleted: BTreeMap<(String, String), (String, String, chrono::DateTime<chrono::Utc>)> =
         BTreeMap::new();
-    for r in history.deletion_records(&since_day).await? {
+    let mut sealed_hours: BTreeMap<String, Option<crate::seal::HourSeal>> = BTreeMap::new();
+    for (entry, r) in history.deletion_records(&since_day).await? {
+        // Trusted only if sealed with the hour it was written in (or that hour is not sealed
+        // yet: the next seal takes it).
+        let written = entry.sk.get(..13).unwrap_or_default().to_string();
+        if !sealed_hours.contains_key(&written) {
+            let seal = digests.get(&written).await?.map(|d| d.seal);
+            sealed_hours.insert(written.clone(), seal);
+        }
+        if let Some(Some(seal)) = sealed_hours.get(&written) {
+            if !seal.leaves.contains(&Leaf::of(&entry, &[])) {
+                report.tampering.push(Finding::UnsealedDeletionRecord {
+                    hour: written,
+                    sk: entry.sk.clone(),
+                });
+                continue;
+            }
+        }
         for (hour, leaves) in &r.leaves {
             for leaf in leaves {
                 deleted.insert(

@@ -964,10 +964,16 @@ impl LifecycleStore for DynamoLifecycleStore {
                 .build(),
         );
         let mut record_item = attributes(&record);
-        record_item.extend(key(
+        let (record_pk, record_sk) = (
             keys::deletion_record_pk(now),
-            &format!("{}#{id}", keys::key_time(now)),
-        ));
+            format!("{}#{id}", keys::key_time(now)),
+        );
+        // On the hour index: the record is sealed with its hour, so `kyc verify` can tell a
+        // record the bank wrote from one forged later to hide a deletion.
+        let (hour_pk, hour_sk) = keys::hour_index_keys(&record_pk, &record_sk, now);
+        record_item.insert("GSI1PK".into(), Av::S(hour_pk));
+        record_item.insert("GSI1SK".into(), Av::S(hour_sk));
+        record_item.extend(key(record_pk, &record_sk));
         record_item.insert("itemType".into(), Av::S("deletionRecord".into()));
         items.push(
             TransactWriteItem::builder()
