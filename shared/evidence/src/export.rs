@@ -54,6 +54,34 @@ pub struct EntryProof {
     /// the seal.
     #[serde(default)]
     pub added_after_seal: bool,
+    /// The entry's attributes as hashed (its content).
+    #[serde(default)]
+    pub entry: Value,
+    /// The customer's salt, hex (the leaf key is HMAC-SHA256 of the entry's keys under it).
+    #[serde(default)]
+    pub salt: String,
+}
+
+impl EntryProof {
+    /// Whether the proof holds for this entry: its leaf recomputed from `entry`, `pk`, `sk`
+    /// and `salt` (not taken on trust) leads to the root.
+    pub fn verifies(&self) -> bool {
+        let Some(sealed) = &self.sealed else {
+            return false;
+        };
+        let Ok(salt) = hex::decode(&self.salt) else {
+            return false;
+        };
+        let leaf = crate::leaf::Leaf::of(
+            &crate::leaf::Entry {
+                pk: self.pk.clone(),
+                sk: self.sk.clone(),
+                item: self.entry.clone(),
+            },
+            &salt,
+        );
+        leaf.key == sealed.leaf_key && leaf.content == sealed.content && sealed.verifies()
+    }
 }
 
 /// The leaf and the path to the hour's root.
@@ -355,7 +383,7 @@ pub fn summary_html(input: &ExportInput) -> String {
     out.push_str("<h2>Sealed history</h2><table><tr><th>hour</th><th>entry</th><th>inclusion proof</th></tr>");
     for p in &input.proofs {
         let verdict = match &p.sealed {
-            Some(s) if s.verifies() => "<span class=\"ok\">verifies against the hour's root</span>",
+            Some(_) if p.verifies() => "<span class=\"ok\">verifies against the hour's root</span>",
             Some(_) => "<span class=\"no\">does not verify</span>",
             None if p.added_after_seal => {
                 "<span class=\"no\">not in its sealed hour: added after the seal</span>"
@@ -377,9 +405,19 @@ mod tests {
     use super::*;
 
     fn input() -> ExportInput {
-        let leaves: Vec<merkle::Hash> = (0..3u8)
+        let entry = json!({"eventId": "e/1", "outcome": "applied"});
+        let leaf = crate::leaf::Leaf::of(
+            &crate::leaf::Entry {
+                pk: "XP#C#c".into(),
+                sk: "HIST#x".into(),
+                item: entry.clone(),
+            },
+            &[5; 32],
+        );
+        let mut leaves: Vec<merkle::Hash> = (0..3u8)
             .map(|i| merkle::leaf_hash(&[i; 32], &[9; 32]))
             .collect();
+        leaves[1] = leaf.hash();
         let root = merkle::root(&leaves);
         ExportInput {
             customer: "cust <42>".into(),
@@ -404,9 +442,11 @@ mod tests {
                 sk: "HIST#x".into(),
                 hour: "2026-12-06T10".into(),
                 added_after_seal: false,
+                entry: entry.clone(),
+                salt: hex::encode([5u8; 32]),
                 sealed: Some(SealedProof {
-                    leaf_key: [1; 32],
-                    content: [9; 32],
+                    leaf_key: leaf.key,
+                    content: leaf.content,
                     steps: merkle::proof(&leaves, 1),
                     root,
                 }),
@@ -423,7 +463,11 @@ mod tests {
         let files = open(&decrypt(&key, &bundle).unwrap()).unwrap();
         assert!(files.contains_key("summary.html") && files.contains_key("gopay/1.pdf"));
         let proofs: Vec<EntryProof> = serde_json::from_slice(&files["proofs.json"]).unwrap();
-        assert!(proofs[0].sealed.as_ref().unwrap().verifies());
+        assert!(proofs[0].verifies());
+        // The entry altered in the bundle: its proof no longer holds.
+        let mut altered = proofs[0].clone();
+        altered.entry["outcome"] = json!("not applied");
+        assert!(!altered.verifies());
         assert!(matches!(
             decrypt(&[8; 32], &bundle),
             Err(BundleError::WrongKeyOrAltered)
