@@ -422,8 +422,7 @@ impl DigestStore for S3Digests {
         let first = listed
             .versions()
             .iter()
-            .filter(|v| v.key() == Some(key.as_str()))
-            .last()
+            .rfind(|v| v.key() == Some(key.as_str()))
             .and_then(|v| v.version_id().map(str::to_string));
         let out = self
             .client
