@@ -119,7 +119,17 @@ async fn an_erased_persons_retried_callback_is_dropped_and_another_customers_is_
     let tomb_pk =
         kyc_core::erasure::tombstone_pk(Provider::Xpollens, &naming[&Provider::Xpollens], "erin");
     let tomb = store.tombstone(&tomb_pk).await.unwrap().expect("tombstone");
-    assert!(tomb.completed_at.is_some() && tomb.announced_at.is_some());
+    assert!(tomb.completed_at.is_some());
+    // The erasure's own record carries its progress: completed and announced.
+    let record = store
+        .tombstone(&kyc_core::erasure::progress_pk(
+            &naming[&Provider::Xpollens],
+            "erin",
+        ))
+        .await
+        .unwrap()
+        .expect("the erasure's record");
+    assert!(record.completed_at.is_some() && record.announced_at.is_some());
     assert!(tomb.tombstone.drop_until > now + Duration::days(59));
 
     // Xpollens retries an erased event, then sends a new one: both dropped, unrecorded.
@@ -153,6 +163,32 @@ async fn an_erased_persons_retried_callback_is_dropped_and_another_customers_is_
     .unwrap();
     assert!(r.already_erased);
     assert_eq!(events.sent.lock().unwrap().len(), 1);
+
+    // A completed erasure's tombstone is never lifted; an erasure that steps back (a hold or a
+    // consent landed after its tombstones) lifts its own.
+    store.lift_tombstones(&[tomb_pk.clone()]).await.unwrap();
+    assert!(store.tombstone(&tomb_pk).await.unwrap().is_some());
+    let mut stepping_back = tomb.tombstone.clone();
+    stepping_back.partition =
+        kyc_core::erasure::tombstone_pk(Provider::Xpollens, &naming[&Provider::Xpollens], "finn");
+    store
+        .write_tombstones(&[stepping_back.clone()], now)
+        .await
+        .unwrap();
+    assert!(store
+        .tombstone(&stepping_back.partition)
+        .await
+        .unwrap()
+        .is_some());
+    store
+        .lift_tombstones(&[stepping_back.partition.clone()])
+        .await
+        .unwrap();
+    assert!(store
+        .tombstone(&stepping_back.partition)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// Every version of every object under `prefix`.
@@ -306,4 +342,92 @@ async fn an_erasure_deletes_the_persons_trust_sign_archives_and_report_copies_an
 
 fn client_of(config: &kyc_aws::aws_config::SdkConfig) -> Client {
     Client::new(config)
+}
+
+/// A body store through which `kyc erase` lands while a large body is uploaded: its tombstone is
+/// written between the store's pre-check and its transaction.
+struct ErasedDuringUpload {
+    inner: kyc_aws::S3BodyStore,
+    client: Client,
+    tombstone: String,
+}
+
+#[async_trait::async_trait]
+impl kyc_core::intake::BodyStore for ErasedDuringUpload {
+    async fn put(&self, key: &str, sealed: &str) -> Result<String, kyc_core::intake::StoreError> {
+        self.client
+            .put_item()
+            .table_name(TABLE)
+            .item("PK", Av::S(self.tombstone.clone()))
+            .item("SK", Av::S(kyc_core::keys::TOMBSTONE_SK.into()))
+            .item(
+                "dropUntil",
+                Av::N((Utc::now() + Duration::days(60)).timestamp().to_string()),
+            )
+            .send()
+            .await
+            .unwrap();
+        self.inner.put(key, sealed).await
+    }
+    async fn get(&self, location: &str) -> Result<String, kyc_core::intake::StoreError> {
+        self.inner.get(location).await
+    }
+    async fn retract(&self, key: &str) -> Result<(), kyc_core::intake::StoreError> {
+        self.inner.retract(key).await
+    }
+}
+
+/// The race the pre-check leaves: an erasure landing between it and the transaction. The event
+/// is dropped whole, and the large body already in S3 is emptied (its sealed text survives only
+/// as a noncurrent version, which the bucket expires).
+#[tokio::test]
+async fn a_large_body_uploaded_while_its_subject_is_erased_is_emptied() {
+    use kyc_core::intake::{EventStore, Outcome};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let s3 = kyc_aws::s3_client(&config);
+    s3.put_bucket_versioning()
+        .bucket(BODY_BUCKET)
+        .versioning_configuration(
+            kyc_aws::aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(kyc_aws::aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let client = Client::new(&config);
+    let tombstone = "XP#T#n1.racing".to_string();
+    let store = kyc_aws::DynamoStore::new(&config, TABLE)
+        .with_body_store(std::sync::Arc::new(ErasedDuringUpload {
+            inner: kyc_aws::S3BodyStore::new(s3.clone(), BODY_BUCKET, "xpollens/"),
+            client: client.clone(),
+            tombstone: tombstone.clone(),
+        }))
+        .with_inline_body_limit(0);
+    let mut plan =
+        kyc_integration_tests::downstream::state_plan("zoe", "zoe-1", "InProgress", false, 1);
+    plan.event.received_at = Utc::now();
+    plan.erasure_guard = Some(tombstone);
+    assert_eq!(store.record(&plan).await.unwrap(), Outcome::ErasedSubject);
+    assert!(
+        !event_exists(&client, "zoe-1").await,
+        "nothing of the event is written"
+    );
+    assert_eq!(count(&client, "XP#C#zoe").await, 0);
+    let listed = s3
+        .list_object_versions()
+        .bucket(BODY_BUCKET)
+        .prefix("xpollens/bodies/")
+        .send()
+        .await
+        .unwrap();
+    let versions = listed.versions();
+    assert_eq!(versions.len(), 2, "the body, and the empty version over it");
+    let latest = versions
+        .iter()
+        .find(|v| v.is_latest() == Some(true))
+        .unwrap();
+    assert_eq!(latest.size(), Some(0), "the current version is empty");
 }

@@ -212,6 +212,16 @@ impl DynamoStore {
             .map(Some)
     }
 
+    /// Empties a large body stored for an event that was then dropped (see `BodyStore::retract`).
+    async fn retract_body(&self, e: &EventRecord) {
+        let Some(bodies) = &self.bodies else { return };
+        let key = body_object_key_of(e, &sha256_hex(e.sealed_body.as_bytes()));
+        if let Err(err) = bodies.retract(&key).await {
+            tracing::error!(error = %err,
+                "ALERT: the body of an erased subject's dropped event was not emptied");
+        }
+    }
+
     fn put_event(
         &self,
         e: &EventRecord,
@@ -502,6 +512,11 @@ impl EventStore for DynamoStore {
             match self.transact(items, at).await? {
                 None => return Ok(outcome),
                 Some(Cancelled::Erased) => {
+                    // Erased between the pre-check and the transaction: the body just stored
+                    // belongs to no event; emptied.
+                    if body_ref.is_some() {
+                        self.retract_body(e).await;
+                    }
                     self.count_dropped(plan.erasure_guard.as_deref().unwrap_or_default(), e)
                         .await;
                     return Ok(Outcome::ErasedSubject);

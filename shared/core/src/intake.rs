@@ -309,6 +309,13 @@ pub trait BodyStore: Send + Sync {
     }
     /// The sealed body at `location`.
     async fn get(&self, location: &str) -> Result<String, StoreError>;
+    /// Empties the body stored under `key`: for a body stored for an event that was then
+    /// dropped whole (its subject erased in between, `Outcome::ErasedSubject`). S3 keeps the
+    /// emptied body as a noncurrent version until the bucket's noncurrent-version expiry; the
+    /// writer's role needs no delete permission.
+    async fn retract(&self, key: &str) -> Result<(), StoreError> {
+        self.put(key, "").await.map(drop)
+    }
 }
 
 /// The object key of an offloaded body: hashed, so no provider id or customer shows in S3. It

@@ -706,7 +706,15 @@ impl ConsentEndpoint {
             .store_first_tokens(keys, customer_id, &tokens, sealed_identity, sent_at)
             .await
         {
-            FirstTokens::Stored | FirstTokens::Rescued => {}
+            FirstTokens::Stored => {
+                if self
+                    .erased_meanwhile(keys, &credentials, customer_id, &profile)
+                    .await
+                {
+                    return Err(FailureReason::CustomerErased);
+                }
+            }
+            FirstTokens::Rescued => {}
             FirstTokens::LinkedToOtherCustomer => {
                 tracing::error!(customer = %customer_id,
                     "gopay: this GoPay profile is linked to another customer; consent not stored");
@@ -1002,6 +1010,56 @@ impl ConsentEndpoint {
                 "gopay: customer consented with another GoPay profile; the previous one is retired"),
             Err(e) => tracing::error!(customer = %customer, error = %e,
                 "gopay: ALERT previous GoPay profile of a re-consenting customer NOT retired"),
+        }
+    }
+
+    /// Whether `kyc erase` landed while the code was exchanged; if so, the consent just stored
+    /// is retired (revoked at GoPay, tokens wiped). The erasure writes its tombstones and then
+    /// reads the consent (refusing while one is live); this stores the consent and then reads
+    /// the tombstone: with both reads strongly consistent, one of the two sees the other.
+    /// When the tombstone cannot be read (three tries), the consent is kept (losing a real one
+    /// on a read error is the worse failure) and an alert logged.
+    async fn erased_meanwhile(
+        &self,
+        keys: &Keyring,
+        credentials: &ClientCredentials,
+        customer_id: &str,
+        profile: &ClientProfileId,
+    ) -> bool {
+        let mut erased = None;
+        for attempt in 1..=3u32 {
+            match self.erased(customer_id).await {
+                Ok(e) => {
+                    erased = Some(e);
+                    break;
+                }
+                Err(_) if attempt < 3 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+                Err(_) => {}
+            }
+        }
+        match erased {
+            Some(false) => false,
+            None => {
+                tracing::error!(customer = %customer_id,
+                    "gopay: ALERT consent stored but the erasure tombstone could not be read after it");
+                false
+            }
+            Some(true) => {
+                tracing::warn!(customer = %customer_id,
+                    "gopay: the customer was erased during the code exchange; the new consent is retired");
+                match self.store.profile(profile).await {
+                    Ok(Some(stored)) => {
+                        self.retire(keys, credentials, &stored, (self.clock)())
+                            .await
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e,
+                        "gopay: ALERT consent of an erased customer not retired (profile unreadable)"),
+                }
+                true
+            }
         }
     }
 

@@ -583,3 +583,66 @@ async fn an_erased_customer_starts_no_consent_and_one_started_before_is_not_kept
     h.advance(Duration::days(61));
     start(&endpoint, "gone", json!({})).await;
 }
+
+/// `kyc erase` lands while the code is exchanged (after the completion's first check): the
+/// tokens GoPay just issued are stored for a moment, then found erased, revoked at GoPay and
+/// wiped; the customer is sent to the failure page. (The erasure's side: it reads the consent
+/// after its tombstones and refuses while one is live, `lifecycle::erase`.)
+#[tokio::test]
+async fn an_erasure_landing_during_the_code_exchange_keeps_no_token() {
+    use kyc_core::crypto::{Keyring, NamingKey, PayloadKey};
+    use kyc_core::erasure::{tombstone_pk, Tombstone};
+    use kyc_core::secrets::Cached;
+    let h = Harness::new();
+    let mut endpoint = h.endpoint(CompletionMode::DirectCallback);
+    let naming = NamingKey::new("n1", [5; 32]).unwrap();
+    let ring = Keyring::new(PayloadKey::new("k", [9; 32]).unwrap(), vec![])
+        .with_naming_key(naming.clone());
+    endpoint.keys = Cached::new(
+        Harness::source(),
+        "k",
+        std::time::Duration::from_secs(300),
+        |_| Err("unused".to_string()),
+    )
+    .preloaded(ring);
+    let state = start(&endpoint, "racing", json!({})).await;
+    *h.events.erase_after_next_check.lock().unwrap() = Some(Tombstone {
+        provider: Provider::Gopay,
+        providers: vec![Provider::Gopay],
+        partition: tombstone_pk(Provider::Gopay, &naming, "racing"),
+        erased_at: h.now(),
+        drop_until: h.now() + Duration::days(60),
+        reason: "gdprArticle17".into(),
+        event_digests: vec![],
+        events_erased: 0,
+    });
+    let code = h.gopay.issue_code("7302");
+    let resp = endpoint
+        .handle(&get(
+            "/gopay/callback",
+            format!("code={code}&state={state}"),
+        ))
+        .await;
+    assert_eq!(
+        (resp.status, location(&resp)),
+        (302, "https://app.example/failed?reason=customer_erased")
+    );
+    assert_eq!(
+        h.gopay.exchanges(),
+        1,
+        "the exchange ran before the erasure was seen"
+    );
+    let profile = h
+        .store
+        .profile(&crate::ClientProfileId::new("7302").unwrap())
+        .await
+        .unwrap()
+        .expect("the profile record stays, revoked");
+    assert_eq!(profile.status, crate::store::ProfileStatus::Revoked);
+    assert!(profile.sealed_refresh.is_none() && profile.sealed_access.is_none());
+    assert_eq!(
+        h.gopay.revoked().len(),
+        1,
+        "the issued refresh token is revoked at GoPay"
+    );
+}

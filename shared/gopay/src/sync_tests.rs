@@ -29,6 +29,8 @@ pub(crate) struct FlakyEvents {
     pub(crate) fail: AtomicU32,
     /// Counts down the writes; the one that reaches 1 lands and answers an error.
     pub(crate) lose_next_answer: AtomicU32,
+    /// Written right after the next erasure check answers (`kyc erase` landing just then).
+    pub(crate) erase_after_next_check: std::sync::Mutex<Option<kyc_core::erasure::Tombstone>>,
 }
 
 #[async_trait]
@@ -74,7 +76,11 @@ impl EventStore for FlakyEvents {
         guard: &str,
         at: kyc_core::chrono::DateTime<kyc_core::chrono::Utc>,
     ) -> Result<bool, StoreError> {
-        self.inner.erased(guard, at).await
+        let answer = self.inner.erased(guard, at).await;
+        if let Some(t) = self.erase_after_next_check.lock().unwrap().take() {
+            self.inner.put_tombstone(&t);
+        }
+        answer
     }
 }
 

@@ -1178,6 +1178,29 @@ impl LifecycleStore for DynamoLifecycleStore {
         Ok(())
     }
 
+    async fn lift_tombstones(&self, partitions: &[String]) -> Result<(), StoreError> {
+        for p in partitions {
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(p.clone(), keys::TOMBSTONE_SK)))
+                // A completed erasure's tombstone is never lifted.
+                .condition_expression("attribute_not_exists(completedAt)")
+                .send()
+                .await;
+            if let Err(e) = deleted {
+                let completed = e
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception());
+                if !completed {
+                    return Err(unavailable(DisplayErrorContext(&e)));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn mark_tombstone(
         &self,
         partition: &str,

@@ -90,6 +90,12 @@ pub enum Refusal {
     /// The drop period is out of bounds.
     #[error("--drop-days must be {MIN_DROP_DAYS} to {MAX_DROP_DAYS}")]
     DropDays,
+    /// A legal hold was placed after the tombstones, before anything was deleted.
+    #[error("a legal hold was placed while the erasure started: nothing was deleted and its tombstones are lifted; release the hold first (kyc release)")]
+    HeldMeanwhile,
+    /// A GoPay consent went live after the tombstones, before anything was deleted.
+    #[error("a GoPay consent was completed while the erasure started: nothing was deleted and its tombstones are lifted; revoke it at GoPay (kyc gopay revoke), then run kyc erase again")]
+    GopayConsentMeanwhile,
     /// The deletion kept changing under the erasure; run it again.
     #[error(
         "the deletion kept changing under the erasure; nothing more was deleted, run it again"
@@ -401,6 +407,26 @@ pub async fn erase(
             return Err(Refusal::Raced.into());
         }
         let snapshot = store.snapshot(&req.customer).await?;
+        // Read again after the tombstones: a hold or a GoPay consent that landed between the
+        // checks and the tombstones. While nothing is committed for deletion, the erasure steps
+        // back whole (tombstones lifted, its record last), so no person's events are dropped
+        // for an erasure that will not happen. (The consent's side reads the tombstone after
+        // storing its tokens: one of the two sees the other, `gopay::consent_endpoint`.)
+        let committed = snapshot
+            .lifecycle
+            .as_ref()
+            .is_some_and(|l| l.erasure.is_some() || l.deleting.is_some());
+        if !committed && (snapshot.hold.is_some() || snapshot.gopay_consent_live) {
+            let partitions: Vec<String> =
+                graves.iter().rev().map(|t| t.partition.clone()).collect();
+            store.lift_tombstones(&partitions).await?;
+            return Err(if snapshot.hold.is_some() {
+                Refusal::HeldMeanwhile
+            } else {
+                Refusal::GopayConsentMeanwhile
+            }
+            .into());
+        }
         if snapshot.hold.is_some() {
             return Err(Refusal::Held.into());
         }

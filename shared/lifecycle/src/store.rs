@@ -104,6 +104,9 @@ pub trait LifecycleStore: Send + Sync {
         tombstones: &[Tombstone],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Deletes these tombstones unless completed (an erasure that stepped back before deleting
+    /// anything). In order: the caller lists the erasure's own record last.
+    async fn lift_tombstones(&self, partitions: &[String]) -> Result<(), StoreError>;
     /// Records a step of the erasure on a tombstone.
     async fn mark_tombstone(
         &self,
@@ -574,9 +577,32 @@ pub struct MemoryLifecycleStore {
     tables: Mutex<Tables>,
     /// The customers' objects.
     pub objects: MemoryObjects,
+    /// Runs once, right after the next tombstones are written (something landing just then).
+    after_tombstones: Mutex<Option<AfterTombstones>>,
 }
 
+type AfterTombstones = Box<dyn FnOnce(&MemoryLifecycleStore) + Send>;
+
 impl MemoryLifecycleStore {
+    /// `f` runs once, right after the next tombstones are written.
+    pub fn after_tombstones(&self, f: impl FnOnce(&MemoryLifecycleStore) + Send + 'static) {
+        *self.after_tombstones.lock().unwrap() = Some(Box::new(f));
+    }
+
+    /// The legal hold on `customer` released (as `kyc release` does, without its history).
+    pub fn set_hold_released(&self, customer: &str) {
+        self.tables.lock().unwrap().holds.remove(customer);
+    }
+
+    /// A legal hold placed on `customer` (as `kyc hold` does, without its bank history).
+    pub fn set_hold(&self, customer: &str, hold: Hold) {
+        self.tables
+            .lock()
+            .unwrap()
+            .holds
+            .insert(customer.to_string(), hold);
+    }
+
     /// A provider event recorded and applied, as the intake would (state `version` +1).
     pub fn add_event(
         &self,
@@ -952,6 +978,24 @@ impl LifecycleStore for MemoryLifecycleStore {
                         dropped: 0,
                     },
                 );
+            }
+        }
+        drop(t);
+        let hook = self.after_tombstones.lock().unwrap().take();
+        if let Some(f) = hook {
+            f(self);
+        }
+        Ok(())
+    }
+
+    async fn lift_tombstones(&self, partitions: &[String]) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        for p in partitions {
+            if t.tombstones
+                .get(p)
+                .is_some_and(|s| s.completed_at.is_none())
+            {
+                t.tombstones.remove(p);
             }
         }
         Ok(())

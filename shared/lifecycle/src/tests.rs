@@ -287,6 +287,9 @@ impl LifecycleStore for CallbackDuringSweep {
     ) -> Result<(), StoreError> {
         self.inner.mark_tombstone(p, m, at).await
     }
+    async fn lift_tombstones(&self, p: &[String]) -> Result<(), StoreError> {
+        self.inner.lift_tombstones(p).await
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 use super::*;
 use crate::retention::Retention;
 use crate::store::{hold, record_end, MemoryLifecycleStore};
-use crate::RelationshipEnd;
+use crate::{Hold, RelationshipEnd};
 use chrono::{Duration, NaiveDate, TimeZone};
 use kyc_core::crypto::{Keyring, PayloadKey};
 use kyc_core::intake::{EventRecord, EventStore, MemoryStore, Outcome as Recorded, WritePlan};
@@ -489,4 +489,77 @@ async fn once_the_drop_period_is_over_a_returning_person_can_be_erased_again() {
     assert!(!s.holds_anything_of("ann"));
     assert_eq!(r.drop_until, Some(back + Duration::days(61)));
     assert_eq!(events.sent.lock().unwrap().len(), 2);
+}
+
+/// A hold placed, or a GoPay consent completed, between the erasure's checks and its
+/// tombstones: nothing is deleted, the tombstones (and the erasure's record) are lifted, so the
+/// person's events are recorded again; once the obstacle is gone the erasure runs whole.
+#[tokio::test]
+async fn a_hold_or_consent_landing_after_the_tombstones_steps_the_erasure_back() {
+    for obstacle in ["hold", "gopay"] {
+        let s = MemoryLifecycleStore::default();
+        let events = MemoryErasureEvents::default();
+        applicant(&s, "ann");
+        s.after_tombstones(move |s| match obstacle {
+            "hold" => s.set_hold(
+                "ann",
+                Hold {
+                    reason: "litigation-42".into(),
+                    at: at(2026, 6, 1),
+                },
+            ),
+            _ => s.set_gopay_consent_live("ann", true),
+        });
+        let now = at(2026, 6, 1);
+        let e = erase(&s, &events, &naming_keys(), &request("ann"), OP, now)
+            .await
+            .unwrap_err();
+        match obstacle {
+            "hold" => assert!(
+                matches!(e, EraseError::Refused(Refusal::HeldMeanwhile)),
+                "{e}"
+            ),
+            _ => assert!(
+                matches!(e, EraseError::Refused(Refusal::GopayConsentMeanwhile)),
+                "{e}"
+            ),
+        }
+        assert!(e.to_string().contains("nothing was deleted"), "{e}");
+        assert!(
+            s.tombstones().is_empty(),
+            "{obstacle}: every tombstone lifted"
+        );
+        assert_eq!(s.history_len("ann"), 3, "{obstacle}: nothing deleted");
+        assert!(events.sent.lock().unwrap().is_empty());
+        // The obstacle gone, the next run is a fresh erasure (checked again), and completes.
+        match obstacle {
+            "hold" => s.set_hold_released("ann"),
+            _ => s.set_gopay_consent_live("ann", false),
+        }
+        let r = erase(&s, &events, &naming_keys(), &request("ann"), OP, now)
+            .await
+            .unwrap();
+        assert!(!r.resumed && !r.already_erased);
+        assert!(!s.holds_anything_of("ann"));
+        assert_eq!(s.tombstones().len(), 4);
+    }
+}
+
+/// A completed erasure's tombstones are never lifted (the store's own rule).
+#[tokio::test]
+async fn a_completed_erasure_tombstone_is_never_lifted() {
+    let s = MemoryLifecycleStore::default();
+    let events = MemoryErasureEvents::default();
+    applicant(&s, "ann");
+    let now = at(2026, 6, 1);
+    erase(&s, &events, &naming_keys(), &request("ann"), OP, now)
+        .await
+        .unwrap();
+    let partitions: Vec<String> = s
+        .tombstones()
+        .iter()
+        .map(|t| t.tombstone.partition.clone())
+        .collect();
+    s.lift_tombstones(&partitions).await.unwrap();
+    assert_eq!(s.tombstones().len(), 4);
 }
