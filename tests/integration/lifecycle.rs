@@ -220,7 +220,8 @@ async fn the_sweep_deletes_a_due_customer_and_keeps_a_held_and_a_returning_one()
     assert_eq!(back.delete_after, None);
     assert_eq!(partition(&client, "XP#C#active").await, 3);
 
-    // The deletion record names no customer and lists both history entries by leaf hash.
+    // The deletion record names no customer and lists by leaf hash both Xpollens history
+    // entries and the bank's own history entry of the customer (its relationship end).
     let day = kyc_core::keys::deletion_record_pk(due_at);
     let records = client
         .query()
@@ -239,7 +240,7 @@ async fn the_sweep_deletes_a_due_customer_and_keeps_a_held_and_a_returning_one()
             .values()
             .map(|v| v.as_l().unwrap().len())
             .sum::<usize>(),
-        2
+        3
     );
     // A second sweep: only the held one is due.
     let r = sweep(&store, "lifecycle-sweep", due_at, 100).await.unwrap();

@@ -608,6 +608,12 @@ impl Run {
         {
             return Ok(true);
         }
+        // Rescued before an erasure, recovered after it: never stored; revoked at GoPay.
+        if self.customer_erased(customer).await? {
+            tracing::warn!(client_profile_id = %profile.as_str(),
+                "gopay: rescued first tokens of an erased customer: revoked, not stored");
+            return Ok(self.revoke_rescued(profile, customer, tokens).await);
+        }
         let now = self.now();
         let consent = NewConsent {
             expected_generation: stored.as_ref().map(|p| p.token_gen),
@@ -620,6 +626,19 @@ impl Run {
         };
         match self.deps.store.save_consent(&consent).await {
             Ok(ConsentSaved::Stored) => {
+                // Read again after the write, as the consent function does: an erasure that
+                // wrote its tombstone meanwhile either sees this consent (and refuses) or is
+                // seen here (and the consent is revoked).
+                if self.customer_erased(customer).await? {
+                    tracing::warn!(client_profile_id = %profile.as_str(),
+                        "gopay: customer erased while its rescued tokens were stored: revoked");
+                    self.deps
+                        .store
+                        .mark_revoked(profile, now)
+                        .await
+                        .map_err(|e| SyncError::Store(e.to_string()))?;
+                    return Ok(self.revoke_rescued(profile, customer, tokens).await);
+                }
                 bump(&self.counters.recovered_tokens);
                 tracing::warn!(client_profile_id = %profile.as_str(),
                     "gopay: a consent's first tokens recovered from the rescue place");
@@ -858,6 +877,20 @@ impl Run {
                 "gopay: visit result not stored; the lease expires and the next run repeats it")
             }
         }
+    }
+
+    /// Whether `kyc erase` erased `customer` and its drop period runs (its GoPay tombstone).
+    async fn customer_erased(&self, customer: &str) -> Result<bool, SyncError> {
+        let Some(naming) = self.keys.naming_key() else {
+            return Ok(false);
+        };
+        let guard =
+            kyc_core::erasure::tombstone_pk(kyc_core::intake::Provider::Gopay, naming, customer);
+        self.deps
+            .events
+            .erased(&guard, self.now())
+            .await
+            .map_err(|e| SyncError::Store(e.to_string()))
     }
 
     fn open(&self, aad: &Aad, sealed: Option<&String>) -> Option<Secret> {

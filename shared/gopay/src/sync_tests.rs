@@ -172,7 +172,7 @@ impl Harness {
         Cached::new(Self::source(), "k", StdDuration::from_secs(300), |_| {
             Err("unused".to_string())
         })
-        .preloaded(keyring())
+        .preloaded(self.keys.clone())
     }
 
     pub(crate) fn deps(&self) -> SyncDeps {
@@ -627,6 +627,56 @@ async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
     );
     assert!(h.gopay.is_live(&h.stored_refresh(&id)));
     assert_eq!(h.rescue.held(), (0, 0));
+}
+
+/// First tokens rescued before `kyc erase` and recovered after it are never stored: the sync
+/// revokes them at GoPay and drops the rescue copy.
+#[tokio::test]
+async fn rescued_first_tokens_of_an_erased_customer_are_revoked_not_stored() {
+    use kyc_core::crypto::NamingKey;
+    use kyc_core::erasure::{tombstone_pk, Tombstone};
+    let mut h = Harness::new();
+    let naming = NamingKey::new("n1", [5; 32]).unwrap();
+    h.keys = keyring().with_naming_key(naming.clone());
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
+    let state = ConsentState::generate().unwrap();
+    h.store
+        .put_consent_state(&PendingConsent::new(&state, "cust-1", h.now()))
+        .await
+        .unwrap();
+    let code = h.gopay.issue_code("7001");
+    h.store.fail("save_consent", 10);
+    let resp = endpoint
+        .handle(&Request {
+            method: "GET".into(),
+            path: "/gopay/callback".into(),
+            query: format!("code={code}&state={}", state.expose()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(resp.headers[0].1, "https://app.example/ok");
+    assert_eq!(h.rescue.held(), (1, 0));
+    h.store.fail("save_consent", 0);
+    // The customer is erased before the next sync run.
+    h.events.inner.put_tombstone(&Tombstone {
+        provider: Provider::Gopay,
+        providers: vec![Provider::Gopay],
+        partition: tombstone_pk(Provider::Gopay, &naming, "cust-1"),
+        erased_at: h.now(),
+        drop_until: h.now() + Duration::days(60),
+        reason: "gdprArticle17".into(),
+        event_digests: vec![],
+        events_erased: 0,
+    });
+    let r = h.run("run-1").await;
+    assert_eq!(r.recovered_tokens, 0, "{r:?}");
+    let id = ClientProfileId::new("7001").unwrap();
+    assert!(
+        h.store.profile(&id).await.unwrap().is_none(),
+        "nothing stored"
+    );
+    assert_eq!(h.gopay.revoked().len(), 1, "revoked at GoPay");
+    assert_eq!(h.rescue.held(), (0, 0), "the rescue copy is gone");
 }
 
 #[tokio::test]
