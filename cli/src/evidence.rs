@@ -9,7 +9,7 @@ use kyc_evidence::export::{
     decrypt, encrypt, key_from_base64, open, zip, EntryProof, ExportInput, ExportedEvent,
     SealedProof,
 };
-use kyc_evidence::leaf::Leaf;
+use kyc_evidence::leaf::leaf_as_sealed;
 use kyc_evidence::seal::DigestStore;
 use kyc_evidence::seal::HistorySource;
 use kyc_evidence::verify::hours_between;
@@ -308,12 +308,14 @@ pub async fn export(args: Export) -> Result<Value, Failure> {
             .get(kyc_core::keys::HISTORY_PREFIX.len()..kyc_core::keys::HISTORY_PREFIX.len() + 13)
             .unwrap_or_default()
             .to_string();
-        let salt = sealed_history
-            .salt_for(&e.pk, false)
-            .await?
-            .unwrap_or_default();
-        let leaf = Leaf::of(&e, &salt);
+        // Under the salt its hour was sealed with (an alias added since changes the salt).
+        let salts = sealed_history.salts_for(&e.pk).await?;
         let digest = digests.get(&hour).await?;
+        let (leaf, salt) = leaf_as_sealed(&e, &salts, |k| {
+            digest
+                .as_ref()
+                .is_some_and(|d| d.seal.proof_of(k).is_some())
+        });
         let sealed = digest.as_ref().and_then(|d| {
             d.seal.proof_of(&leaf.key).map(|steps| SealedProof {
                 leaf_key: leaf.key,

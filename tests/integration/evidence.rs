@@ -302,3 +302,91 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         .await
         .unwrap());
 }
+
+/// `kyc customer alias` after the seal: the provider id's entries were sealed under the id's own
+/// salt. `verify` still finds them sealed; erasing the customer explains them (the deletion
+/// record names them under both salts) and deletes the id's own salt with the rest.
+#[tokio::test]
+async fn an_alias_added_after_the_seal_verifies_clean_and_its_erasure_is_explained() {
+    use kyc_decision::alias::{AliasMap, AliasRequest};
+    use kyc_decision::aws::DynamoDecisionStore;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let client = Client::new(&config);
+    let s3 = kyc_aws::s3_client(&config);
+    kyc_integration_tests::create_locked_bucket(&s3, LOCKED).await;
+    let endpoint = build_endpoint(&settings(TABLE), &config).unwrap();
+    for (id, status) in [("u77-1", "Pending"), ("u77-2", "Complete")] {
+        let d = Delivery::new(
+            id,
+            "12/11/2026 09:00:00 +00:00",
+            &format!(r#"{{"type":"4","status":"{status}","appUserId":"u-77"}}"#),
+        );
+        assert_eq!(handle(&endpoint, d.request()).await.unwrap().status(), 202);
+    }
+    let received = Utc::now();
+    let hour = hour_of(received);
+    let role = moto.sdk_config_for(Function::EvidenceSeal).await;
+    let history = DynamoHistory::new(Client::new(&role), TABLE);
+    let operator = DynamoHistory::new(client.clone(), TABLE);
+    let digests = S3Digests {
+        client: kyc_aws::s3_client(&role),
+        bucket: LOCKED.into(),
+        lock_mode: lock_mode("COMPLIANCE").unwrap(),
+        lock_days: 1,
+    };
+    let r = run(
+        &history,
+        &digests,
+        SealSettings::default(),
+        received + Duration::minutes(81),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.entries, 2, "{r:?}");
+    // Xpollens' "u-77" turns out to be the bank's "bank-9".
+    DynamoDecisionStore::new(client.clone(), TABLE)
+        .change(&AliasRequest {
+            customer: "bank-9".into(),
+            provider: kyc_core::intake::Provider::Xpollens,
+            provider_id: "u-77".into(),
+            remove: false,
+            operator: OP.into(),
+            reason: "ID-MAP-1".into(),
+            at: received + Duration::minutes(82),
+        })
+        .await
+        .unwrap();
+    let hours = vec![hour.clone()];
+    let aliased = verify(&operator, &digests, &hours).await.unwrap();
+    assert!(aliased.is_clean(), "{:?}", aliased.tampering);
+    assert_eq!(aliased.entries_checked, 2);
+
+    let naming = give_every_keyring_a_naming_key(&config).await;
+    let store = DynamoLifecycleStore::new(client.clone(), TABLE);
+    let erased = erase(
+        &store,
+        &MemoryErasureEvents::default(),
+        &naming,
+        &EraseRequest::new("bank-9", "gdprArticle17"),
+        OP,
+        received + Duration::minutes(90),
+    )
+    .await
+    .unwrap();
+    assert_eq!(erased.items.get("aliasedIdSalt"), Some(&1), "{erased:?}");
+    let after = verify(&operator, &digests, &hours).await.unwrap();
+    assert!(after.is_clean(), "{:?}", after.tampering);
+    assert_eq!(after.explained.len(), 2, "{:?}", after.explained);
+    assert!(after.explained.iter().all(|e| e.rule == "erasure"));
+    let own_area = client
+        .query()
+        .table_name(TABLE)
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(":pk", Av::S(kyc_core::keys::customer_area_pk("u-77")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own_area.count(), 0, "the id's own salt is erased too");
+}

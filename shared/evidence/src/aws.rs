@@ -208,40 +208,26 @@ impl HistorySource for DynamoHistory {
         let Some(customer) = self.customer_of(pk).await? else {
             return Ok(Some(Vec::new()));
         };
-        let key = HashMap::from([
-            ("PK".to_string(), Av::S(keys::customer_area_pk(&customer))),
-            ("SK".to_string(), Av::S(SALT_SK.into())),
-        ]);
-        let item = if create {
-            let fresh: [u8; 32] = rand::random();
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .update_expression("SET salt = if_not_exists(salt, :s), itemType = :t")
-                .expression_attribute_values(":s", Av::B(fresh.to_vec().into()))
-                .expression_attribute_values(":t", Av::S("salt".into()))
-                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-                .send()
-                .await
-                .map_err(|e| unavailable(DisplayErrorContext(&e)))?
-                .attributes
-        } else {
-            self.client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| unavailable(DisplayErrorContext(&e)))?
-                .item
+        self.salt_of_customer(&customer, create).await
+    }
+
+    async fn salts_for(&self, pk: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let Some(customer) = self.customer_of(pk).await? else {
+            return Ok(vec![Vec::new()]);
         };
-        Ok(item
-            .as_ref()
-            .and_then(|i| i.get("salt"))
-            .and_then(|v| v.as_b().ok())
-            .map(|b| b.as_ref().to_vec()))
+        let mut salts: Vec<Vec<u8>> = self
+            .salt_of_customer(&customer, false)
+            .await?
+            .into_iter()
+            .collect();
+        if let Some((_, id)) = keys::parse_customer_pk(pk).filter(|(_, id)| *id != customer) {
+            if let Some(own) = self.salt_of_customer(&id, false).await? {
+                if !salts.contains(&own) {
+                    salts.push(own);
+                }
+            }
+        }
+        Ok(salts)
     }
 
     async fn deletion_records(
@@ -451,5 +437,49 @@ pub fn lock_mode(name: &str) -> Option<aws_sdk_s3::types::ObjectLockMode> {
         "GOVERNANCE" => Some(aws_sdk_s3::types::ObjectLockMode::Governance),
         "COMPLIANCE" => Some(aws_sdk_s3::types::ObjectLockMode::Compliance),
         _ => None,
+    }
+}
+
+impl DynamoHistory {
+    /// `C#<customer>` / `SALT` (with `create`, given one if missing).
+    async fn salt_of_customer(
+        &self,
+        customer: &str,
+        create: bool,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = HashMap::from([
+            ("PK".to_string(), Av::S(keys::customer_area_pk(customer))),
+            ("SK".to_string(), Av::S(SALT_SK.into())),
+        ]);
+        let item = if create {
+            let fresh: [u8; 32] = rand::random();
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression("SET salt = if_not_exists(salt, :s), itemType = :t")
+                .expression_attribute_values(":s", Av::B(fresh.to_vec().into()))
+                .expression_attribute_values(":t", Av::S("salt".into()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+                .send()
+                .await
+                .map_err(|e| unavailable(DisplayErrorContext(&e)))?
+                .attributes
+        } else {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| unavailable(DisplayErrorContext(&e)))?
+                .item
+        };
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.get("salt"))
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref().to_vec()))
     }
 }

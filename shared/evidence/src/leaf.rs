@@ -96,6 +96,24 @@ impl Leaf {
     }
 }
 
+/// The entry's leaf under the salt its hour was sealed with: the first of `salts` whose leaf
+/// key `is_sealed` says was sealed; else the first (the customer's salt now). With that salt.
+pub fn leaf_as_sealed(
+    entry: &Entry,
+    salts: &[Vec<u8>],
+    is_sealed: impl Fn(&Hash) -> bool,
+) -> (Leaf, Vec<u8>) {
+    let mut first = None;
+    for salt in salts {
+        let leaf = Leaf::of(entry, salt);
+        if is_sealed(&leaf.key) {
+            return (leaf, salt.clone());
+        }
+        first.get_or_insert((leaf, salt.clone()));
+    }
+    first.unwrap_or_else(|| (Leaf::of(entry, &[]), Vec::new()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,6 +126,12 @@ pub trait HistorySource: Send + Sync {
     /// The salt of the customer whose partition `pk` is (with `create`, given one if it has
     /// none; without, `None` if it has none); empty for a partition that names no customer.
     async fn salt_for(&self, pk: &str, create: bool) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every salt an entry of `pk` may have been sealed under, the customer's now first: a
+    /// provider id aliased to a customer (`kyc customer alias`) after some of its hours were
+    /// sealed had them sealed under the id's own salt, which stays a candidate while it exists.
+    async fn salts_for(&self, pk: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self.salt_for(pk, false).await?.into_iter().collect())
+    }
     /// The deletion records written on or after `day` (`yyyy-mm-dd`), each with its item (the
     /// records are on the hour index: sealed with the hour they were written in).
     async fn deletion_records(

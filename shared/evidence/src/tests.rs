@@ -2,7 +2,7 @@
 //! deletions are explained, a resealed value changes nothing.
 
 use crate::merkle;
-use crate::seal::{run, DigestStore, HourSeal, MemoryDigests, SealSettings};
+use crate::seal::{run, DigestStore, HistorySource, HourSeal, MemoryDigests, SealSettings};
 use crate::twin::MemoryHistory;
 use crate::verify::{hours_between, verify, Finding};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -360,4 +360,35 @@ async fn a_deletion_record_forged_to_hide_a_removal_explains_nothing() {
         .tampering
         .iter()
         .any(|f| matches!(f, Finding::Removed { hour, .. } if hour == "2026-12-06T09")));
+}
+
+/// `kyc customer alias` after an hour was sealed: the provider id's entries were sealed under
+/// the id's own salt; the customer's salt now names them, and `verify` still finds them sealed
+/// (not moved, not removed).
+#[tokio::test]
+async fn an_alias_added_after_the_seal_changes_no_finding() {
+    let (history, digests) = sealed().await;
+    let aliased = pk("bob");
+    history.alias(&aliased, "bank-9");
+    // bank-9 is a customer with a salt of its own (the alias points the partition at it).
+    history.salt_for(&pk("bank-9"), true).await.unwrap();
+    let report = verify(&history, &digests, &hours()).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.tampering);
+    // A real change is still found under the old salt.
+    let entry = history
+        .entries_of_hour(&hours()[0])
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.pk == aliased)
+        .expect("an entry of the aliased id");
+    history.edit(&entry.pk, &entry.sk, |e| {
+        e.item["outcome"] = "forged".into()
+    });
+    let report = verify(&history, &digests, &hours()).await.unwrap();
+    assert!(
+        matches!(report.tampering.as_slice(), [Finding::Changed { pk, .. }] if *pk == aliased),
+        "{:?}",
+        report.tampering
+    );
 }

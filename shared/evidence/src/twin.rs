@@ -17,6 +17,8 @@ struct Tables {
     entries: BTreeMap<String, Vec<Entry>>,
     /// customer → salt.
     salts: BTreeMap<String, Vec<u8>>,
+    /// provider partition → the customer its id is aliased to (`kyc customer alias`).
+    aliases: BTreeMap<String, String>,
     records: Vec<(Entry, DeletionRecord)>,
     chain: Option<ChainPointer>,
 }
@@ -117,6 +119,15 @@ impl MemoryHistory {
         self.tables.lock().unwrap().records.push((entry, record));
     }
 
+    /// `kyc customer alias`: the provider partition `pk` is `customer`'s from now on.
+    pub fn alias(&self, pk: &str, customer: &str) {
+        self.tables
+            .lock()
+            .unwrap()
+            .aliases
+            .insert(pk.into(), customer.into());
+    }
+
     /// The customer's salt, if it has one.
     pub fn salt_of(&self, customer: &str) -> Option<Vec<u8>> {
         self.tables.lock().unwrap().salts.get(customer).cloned()
@@ -137,15 +148,28 @@ impl HistorySource for MemoryHistory {
     }
 
     async fn salt_for(&self, pk: &str, create: bool) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(customer) = customer_of(pk) else {
+        let mut t = self.tables.lock().unwrap();
+        let Some(customer) = t.aliases.get(pk).cloned().or_else(|| customer_of(pk)) else {
             return Ok(Some(Vec::new()));
         };
-        let mut t = self.tables.lock().unwrap();
         if create && !t.salts.contains_key(&customer) {
             t.salts
                 .insert(customer.clone(), rand::random::<[u8; 32]>().to_vec());
         }
         Ok(t.salts.get(&customer).cloned())
+    }
+
+    async fn salts_for(&self, pk: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut salts: Vec<Vec<u8>> = self.salt_for(pk, false).await?.into_iter().collect();
+        let t = self.tables.lock().unwrap();
+        if t.aliases.contains_key(pk) {
+            if let Some(own) = customer_of(pk).and_then(|id| t.salts.get(&id).cloned()) {
+                if !salts.contains(&own) {
+                    salts.push(own);
+                }
+            }
+        }
+        Ok(salts)
     }
 
     async fn deletion_records(

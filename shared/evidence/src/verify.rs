@@ -183,6 +183,8 @@ pub async fn verify_with(
             }
         }
     }
+    // Candidate salts by partition, read once per run.
+    let mut salts: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
     let mut removed: Vec<(String, Hash, Hash)> = Vec::new(); // (hour, key, content)
     let mut added: Vec<(String, String, String, Hash)> = Vec::new(); // (hour, pk, sk, content)
     for hour in hours {
@@ -226,8 +228,11 @@ pub async fn verify_with(
         }
         for e in entries {
             report.entries_checked += 1;
-            let salt = history.salt_for(&e.pk, false).await?.unwrap_or_default();
-            let leaf = Leaf::of(&e, &salt);
+            if !salts.contains_key(&e.pk) {
+                salts.insert(e.pk.clone(), history.salts_for(&e.pk).await?);
+            }
+            let (leaf, _) =
+                crate::leaf::leaf_as_sealed(&e, &salts[&e.pk], |k| sealed.contains_key(k));
             now.insert(leaf.key, (e.pk, e.sk, leaf.content));
         }
         for (key, content) in &sealed {

@@ -511,6 +511,12 @@ impl DynamoLifecycleStore {
     }
 
     async fn salt(&self, customer: &str) -> Result<Vec<u8>, StoreError> {
+        self.salt_if_any(customer).await?.ok_or_else(|| {
+            StoreError::Corrupt("a customer with a lifecycle item has no salt".into())
+        })
+    }
+
+    async fn salt_if_any(&self, customer: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -520,13 +526,11 @@ impl DynamoLifecycleStore {
             .send()
             .await
             .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-        out.item()
+        Ok(out
+            .item()
             .and_then(|i| i.get("salt"))
             .and_then(|v| v.as_b().ok())
-            .map(|b| b.as_ref().to_vec())
-            .ok_or_else(|| {
-                StoreError::Corrupt("a customer with a lifecycle item has no salt".into())
-            })
+            .map(|b| b.as_ref().to_vec()))
     }
 
     /// Deletes `items` (keys), 16 `DeleteItem`s at a time. Not `BatchWriteItem`: IAM cannot
@@ -859,12 +863,25 @@ impl LifecycleStore for DynamoLifecycleStore {
         let salt = self.salt(customer).await?;
         let ids = self.ids(customer).await?;
         let history = self.history(&ids).await?;
+        // A provider id aliased to the customer after some of its hours were sealed had them
+        // sealed under its own salt (if it has one): its entries are named under both.
+        let mut own_salts: BTreeMap<Provider, Vec<u8>> = BTreeMap::new();
+        for (p, id) in &ids {
+            if id != customer {
+                if let Some(own) = self.salt_if_any(id).await? {
+                    own_salts.insert(*p, own);
+                }
+            }
+        }
         let mut leaves: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &history {
-            leaves
+            let hour = leaves
                 .entry(e.received.get(..13).unwrap_or_default().to_string())
-                .or_default()
-                .push(leaf_key_hash(&salt, &e.pk, &e.sk));
+                .or_default();
+            hour.push(leaf_key_hash(&salt, &e.pk, &e.sk));
+            if let Some(own) = keys::provider_of_partition(&e.pk).and_then(|p| own_salts.get(&p)) {
+                hour.push(leaf_key_hash(own, &e.pk, &e.sk));
+            }
         }
         // The bank's own history of the customer (holds, ends, reveals, exports) is sealed
         // too, and goes with the customer level.
@@ -1052,6 +1069,18 @@ impl LifecycleStore for DynamoLifecycleStore {
                     text(&item, "providerId"),
                 ) {
                     gone.push(key(keys::alias_pk(p, &id), keys::ALIAS_SK));
+                    // The id's own salt, when the id is no customer of the bank's (its area
+                    // holds only that salt): it named the id's hours sealed before the alias.
+                    let own = keys::customer_area_pk(&id);
+                    let area = self.partition(&own).await?;
+                    if !area.is_empty()
+                        && area
+                            .iter()
+                            .all(|i| text(i, "SK").as_deref() == Some(SALT_SK))
+                    {
+                        gone.push(key(own, SALT_SK));
+                        *counts.entry("aliasedIdSalt".into()).or_default() += 1;
+                    }
                 }
             }
             *counts.entry("customerLevel".into()).or_default() += 1;
