@@ -532,33 +532,12 @@ async fn a_prefill_failure_is_counted_and_the_consent_url_goes_out_without_it() 
 
 #[tokio::test]
 async fn an_erased_customer_starts_no_consent_and_one_started_before_is_not_kept() {
-    use kyc_core::crypto::{Keyring, NamingKey, PayloadKey};
-    use kyc_core::erasure::{tombstone_pk, Tombstone};
-    use kyc_core::secrets::Cached;
-    let h = Harness::new();
-    let mut endpoint = h.endpoint(CompletionMode::DirectCallback);
-    let naming = NamingKey::new("n1", [5; 32]).unwrap();
-    let ring = Keyring::new(PayloadKey::new("k", [9; 32]).unwrap(), vec![])
-        .with_naming_key(naming.clone());
-    endpoint.keys = Cached::new(
-        Harness::source(),
-        "k",
-        std::time::Duration::from_secs(300),
-        |_| Err("unused".to_string()),
-    )
-    .preloaded(ring);
+    let mut h = Harness::new();
+    let naming = h.with_naming_key();
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let before = start(&endpoint, "gone", json!({})).await;
     // What `kyc erase` writes first.
-    h.events.inner.put_tombstone(&Tombstone {
-        provider: Provider::Gopay,
-        providers: vec![Provider::Gopay],
-        partition: tombstone_pk(Provider::Gopay, &naming, "gone"),
-        erased_at: h.now(),
-        drop_until: h.now() + Duration::days(60),
-        reason: "gdprArticle17".into(),
-        event_digests: vec![],
-        events_erased: 0,
-    });
+    h.events.inner.put_tombstone(&h.erase(&naming, "gone"));
     let resp = endpoint
         .handle(&post("/gopay/consents", json!({"customerId": "gone"})))
         .await;
@@ -590,32 +569,11 @@ async fn an_erased_customer_starts_no_consent_and_one_started_before_is_not_kept
 /// after its tombstones and refuses while one is live, `lifecycle::erase`.)
 #[tokio::test]
 async fn an_erasure_landing_during_the_code_exchange_keeps_no_token() {
-    use kyc_core::crypto::{Keyring, NamingKey, PayloadKey};
-    use kyc_core::erasure::{tombstone_pk, Tombstone};
-    use kyc_core::secrets::Cached;
-    let h = Harness::new();
-    let mut endpoint = h.endpoint(CompletionMode::DirectCallback);
-    let naming = NamingKey::new("n1", [5; 32]).unwrap();
-    let ring = Keyring::new(PayloadKey::new("k", [9; 32]).unwrap(), vec![])
-        .with_naming_key(naming.clone());
-    endpoint.keys = Cached::new(
-        Harness::source(),
-        "k",
-        std::time::Duration::from_secs(300),
-        |_| Err("unused".to_string()),
-    )
-    .preloaded(ring);
+    let mut h = Harness::new();
+    let naming = h.with_naming_key();
+    let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let state = start(&endpoint, "racing", json!({})).await;
-    *h.events.erase_after_next_check.lock().unwrap() = Some(Tombstone {
-        provider: Provider::Gopay,
-        providers: vec![Provider::Gopay],
-        partition: tombstone_pk(Provider::Gopay, &naming, "racing"),
-        erased_at: h.now(),
-        drop_until: h.now() + Duration::days(60),
-        reason: "gdprArticle17".into(),
-        event_digests: vec![],
-        events_erased: 0,
-    });
+    *h.events.erase_after_next_check.lock().unwrap() = Some(h.erase(&naming, "racing"));
     let code = h.gopay.issue_code("7302");
     let resp = endpoint
         .handle(&get(

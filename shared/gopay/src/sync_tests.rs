@@ -168,6 +168,31 @@ impl Harness {
         ))
     }
 
+    /// This harness's keyring gains a naming key (what `kyc erase` needs): returned.
+    pub(crate) fn with_naming_key(&mut self) -> kyc_core::crypto::NamingKey {
+        let naming = kyc_core::crypto::NamingKey::new("n1", [5; 32]).unwrap();
+        self.keys = keyring().with_naming_key(naming.clone());
+        naming
+    }
+
+    /// The GoPay tombstone `kyc erase` writes first for `customer`, dropping for 60 days.
+    pub(crate) fn erase(
+        &self,
+        naming: &kyc_core::crypto::NamingKey,
+        customer: &str,
+    ) -> kyc_core::erasure::Tombstone {
+        kyc_core::erasure::Tombstone {
+            provider: Provider::Gopay,
+            providers: vec![Provider::Gopay],
+            partition: kyc_core::erasure::tombstone_pk(Provider::Gopay, naming, customer),
+            erased_at: self.now(),
+            drop_until: self.now() + Duration::days(60),
+            reason: "gdprArticle17".into(),
+            event_digests: vec![],
+            events_erased: 0,
+        }
+    }
+
     pub(crate) fn key_cache(&self) -> Cached<Keyring> {
         Cached::new(Self::source(), "k", StdDuration::from_secs(300), |_| {
             Err("unused".to_string())
@@ -633,11 +658,8 @@ async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
 /// revokes them at GoPay and drops the rescue copy.
 #[tokio::test]
 async fn rescued_first_tokens_of_an_erased_customer_are_revoked_not_stored() {
-    use kyc_core::crypto::NamingKey;
-    use kyc_core::erasure::{tombstone_pk, Tombstone};
     let mut h = Harness::new();
-    let naming = NamingKey::new("n1", [5; 32]).unwrap();
-    h.keys = keyring().with_naming_key(naming.clone());
+    let naming = h.with_naming_key();
     let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let state = ConsentState::generate().unwrap();
     h.store
@@ -658,16 +680,7 @@ async fn rescued_first_tokens_of_an_erased_customer_are_revoked_not_stored() {
     assert_eq!(h.rescue.held(), (1, 0));
     h.store.fail("save_consent", 0);
     // The customer is erased before the next sync run.
-    h.events.inner.put_tombstone(&Tombstone {
-        provider: Provider::Gopay,
-        providers: vec![Provider::Gopay],
-        partition: tombstone_pk(Provider::Gopay, &naming, "cust-1"),
-        erased_at: h.now(),
-        drop_until: h.now() + Duration::days(60),
-        reason: "gdprArticle17".into(),
-        event_digests: vec![],
-        events_erased: 0,
-    });
+    h.events.inner.put_tombstone(&h.erase(&naming, "cust-1"));
     let r = h.run("run-1").await;
     assert_eq!(r.recovered_tokens, 0, "{r:?}");
     let id = ClientProfileId::new("7001").unwrap();
