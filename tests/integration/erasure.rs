@@ -166,13 +166,16 @@ async fn an_erased_persons_retried_callback_is_dropped_and_another_customers_is_
 
     // A completed erasure's tombstone is never lifted; an erasure that steps back (a hold or a
     // consent landed after its tombstones) lifts its own.
-    store.lift_tombstones(&[tomb_pk.clone()]).await.unwrap();
+    store
+        .lift_tombstones(std::slice::from_ref(&tomb_pk))
+        .await
+        .unwrap();
     assert!(store.tombstone(&tomb_pk).await.unwrap().is_some());
     let mut stepping_back = tomb.tombstone.clone();
     stepping_back.partition =
         kyc_core::erasure::tombstone_pk(Provider::Xpollens, &naming[&Provider::Xpollens], "finn");
     store
-        .write_tombstones(&[stepping_back.clone()], now)
+        .write_tombstones(std::slice::from_ref(&stepping_back), now)
         .await
         .unwrap();
     assert!(store
@@ -181,7 +184,7 @@ async fn an_erased_persons_retried_callback_is_dropped_and_another_customers_is_
         .unwrap()
         .is_some());
     store
-        .lift_tombstones(&[stepping_back.partition.clone()])
+        .lift_tombstones(std::slice::from_ref(&stepping_back.partition))
         .await
         .unwrap();
     assert!(store
