@@ -34,6 +34,26 @@ async fn history_items(client: &Client, pk: &str) -> Vec<HashMap<String, Av>> {
         .to_vec()
 }
 
+/// The seal's history as its own role (its keys are checked against the template), the
+/// operator's (`kyc verify` reads the deletion records too), and the locked digests.
+async fn seal_and_verify(
+    moto: &Moto,
+    client: &Client,
+) -> (DynamoHistory, DynamoHistory, S3Digests) {
+    let role = moto.sdk_config_for(Function::EvidenceSeal).await;
+    let digests = S3Digests {
+        client: kyc_aws::s3_client(&role),
+        bucket: LOCKED.into(),
+        lock_mode: lock_mode("COMPLIANCE").unwrap(),
+        lock_days: 1,
+    };
+    (
+        DynamoHistory::new(Client::new(&role), TABLE),
+        DynamoHistory::new(client.clone(), TABLE),
+        digests,
+    )
+}
+
 #[tokio::test]
 async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     let moto = Moto::start();
@@ -68,17 +88,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         .unwrap();
     let received = Utc::now();
     let hour = hour_of(received);
-    // The seal as its own role (its keys are checked against the template).
-    let role = moto.sdk_config_for(Function::EvidenceSeal).await;
-    let history = DynamoHistory::new(Client::new(&role), TABLE);
-    // `kyc verify` runs as an operator (it reads the deletion records too).
-    let operator = DynamoHistory::new(client.clone(), TABLE);
-    let digests = S3Digests {
-        client: kyc_aws::s3_client(&role),
-        bucket: LOCKED.into(),
-        lock_mode: lock_mode("COMPLIANCE").unwrap(),
-        lock_days: 1,
-    };
+    let (history, operator, digests) = seal_and_verify(&moto, &client).await;
     // Two hours on, the hour of the callbacks is sealed (the chain starts with it).
     let r = run(
         &history,
@@ -327,15 +337,7 @@ async fn an_alias_added_after_the_seal_verifies_clean_and_its_erasure_is_explain
     }
     let received = Utc::now();
     let hour = hour_of(received);
-    let role = moto.sdk_config_for(Function::EvidenceSeal).await;
-    let history = DynamoHistory::new(Client::new(&role), TABLE);
-    let operator = DynamoHistory::new(client.clone(), TABLE);
-    let digests = S3Digests {
-        client: kyc_aws::s3_client(&role),
-        bucket: LOCKED.into(),
-        lock_mode: lock_mode("COMPLIANCE").unwrap(),
-        lock_days: 1,
-    };
+    let (history, operator, digests) = seal_and_verify(&moto, &client).await;
     let r = run(
         &history,
         &digests,

@@ -614,9 +614,9 @@ async fn a_failed_consent_granted_write_is_retried_so_the_stream_says_granted() 
     assert_eq!(h.consent_status("cust-1").await.as_deref(), Some("GRANTED"));
 }
 
-#[tokio::test]
-async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
-    let h = Harness::new();
+/// cust-1 consents (profile 7001) while the table refuses the write: the consent callback
+/// still answers success, the first tokens parked in the rescue place; the table then recovers.
+async fn consent_parked_in_the_rescue_place(h: &Harness) {
     let endpoint = h.endpoint(CompletionMode::DirectCallback);
     let state = ConsentState::generate().unwrap();
     h.store
@@ -640,6 +640,12 @@ async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
     );
     assert_eq!(h.rescue.held(), (1, 0));
     h.store.fail("save_consent", 0);
+}
+
+#[tokio::test]
+async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
+    let h = Harness::new();
+    consent_parked_in_the_rescue_place(&h).await;
 
     // The next sync run creates the profile from the rescue place and polls it.
     let r = h.run("run-1").await;
@@ -660,25 +666,7 @@ async fn the_consent_callback_keeps_the_first_tokens_when_the_table_fails() {
 async fn rescued_first_tokens_of_an_erased_customer_are_revoked_not_stored() {
     let mut h = Harness::new();
     let naming = h.with_naming_key();
-    let endpoint = h.endpoint(CompletionMode::DirectCallback);
-    let state = ConsentState::generate().unwrap();
-    h.store
-        .put_consent_state(&PendingConsent::new(&state, "cust-1", h.now()))
-        .await
-        .unwrap();
-    let code = h.gopay.issue_code("7001");
-    h.store.fail("save_consent", 10);
-    let resp = endpoint
-        .handle(&Request {
-            method: "GET".into(),
-            path: "/gopay/callback".into(),
-            query: format!("code={code}&state={}", state.expose()),
-            ..Default::default()
-        })
-        .await;
-    assert_eq!(resp.headers[0].1, "https://app.example/ok");
-    assert_eq!(h.rescue.held(), (1, 0));
-    h.store.fail("save_consent", 0);
+    consent_parked_in_the_rescue_place(&h).await;
     // The customer is erased before the next sync run.
     h.events.inner.put_tombstone(&h.erase(&naming, "cust-1"));
     let r = h.run("run-1").await;
