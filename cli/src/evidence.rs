@@ -188,8 +188,30 @@ pub async fn export(args: Export) -> Result<Value, Failure> {
     let keyrings = args.keyrings.load(&config, &Provider::ALL).await?;
     let store = kyc_aws::DynamoStore::from_client(ddb.clone(), &args.table);
     let s3 = kyc_aws::s3_client(&config);
-    let states = store.provider_states(&args.customer).await?;
-    let history = store.history(&args.customer).await?;
+    // Each provider's data under the id the alias map names (`kyc customer alias`): an aliased
+    // id's state and history are this customer's, its own id's there another's.
+    use kyc_decision::store::DecisionStore;
+    let inputs = kyc_decision::aws::DynamoDecisionStore::new(ddb.clone(), &args.table)
+        .inputs(&args.customer)
+        .await?;
+    let states = inputs.states;
+    let mut history = Vec::new();
+    let mut ids: std::collections::BTreeMap<&str, Vec<Provider>> = Default::default();
+    for p in Provider::ALL {
+        if let Some(id) = inputs.aliases.state_id(&args.customer, p) {
+            ids.entry(id).or_default().push(p);
+        }
+    }
+    for (id, providers) in ids {
+        history.extend(
+            store
+                .history(id)
+                .await?
+                .into_iter()
+                .filter(|h| providers.contains(&h.provider)),
+        );
+    }
+    history.sort_by_key(|h| h.position());
     let mut input = ExportInput {
         customer: args.customer.clone(),
         exported_at: Some(now),
@@ -288,7 +310,6 @@ pub async fn export(args: Export) -> Result<Value, Failure> {
             }
         }
     }
-    use kyc_decision::store::DecisionStore;
     input.decision = kyc_decision::aws::DynamoDecisionStore::new(ddb.clone(), &args.table)
         .get(&args.customer)
         .await?

@@ -287,3 +287,91 @@ async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_off
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+/// `kyc customer alias` after the seal (a provider's events arrive under its id, then the bank
+/// links it): the export of the bank's customer finds every entry in its sealed hour (under the
+/// id's own salt), and every proof of the bundle verifies against the locked digests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_after_an_alias_added_since_the_seal_has_every_proof() {
+    use kyc_integration_tests::{settings, Delivery};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let s3 = kyc_aws::s3_client(&config);
+    kyc_integration_tests::create_locked_bucket(&s3, BUCKET).await;
+    let endpoint = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
+    for (id, status) in [("al-demand-1", "Pending"), ("al-demand-2", "Complete")] {
+        let body = format!(r#"{{"type":"4","status":"{status}","appUserId":"xp-88"}}"#);
+        let d = Delivery::new(id, "12/11/2026 09:00:00 +00:00", &body);
+        let resp = xpollens_callback::handle(&endpoint, d.request())
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 202);
+    }
+    let digests = S3Digests {
+        client: s3.clone(),
+        bucket: BUCKET.into(),
+        lock_mode: lock_mode("GOVERNANCE").unwrap(),
+        lock_days: 1,
+    };
+    run(
+        &DynamoHistory::new(Client::new(&config), TABLE),
+        &digests,
+        SealSettings::default(),
+        Utc::now() + Duration::minutes(81),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("bundle.key");
+    std::fs::write(&key_file, "TCE1b0iSoBuZb6bEzZPtAcV4c6xk8e3yVgq6h9u2RmY=\n").unwrap();
+    let bundle = dir.path().join("bank-88.kycbundle");
+    let kyc = |args: &[&str]| {
+        let out = common::kyc_local(
+            &moto.endpoint,
+            args,
+            &[("TABLE_NAME", TABLE), ("EVIDENCE_BUCKET", BUCKET)],
+        );
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        serde_json::from_str::<Value>(&String::from_utf8(out.stdout).unwrap()).unwrap()
+    };
+    kyc(&["customer", "alias", "bank-88", "xpollens", "xp-88"]);
+    let exported = kyc(&[
+        "export",
+        "bank-88",
+        "--reason",
+        "AUDIT-2026-8",
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(exported["events"], 2, "{exported}");
+    assert_eq!(
+        (
+            &exported["proofs"]["sealed"],
+            &exported["proofs"]["addedAfterSeal"]
+        ),
+        (&Value::from(2), &Value::from(0)),
+        "{exported}"
+    );
+    let opened = kyc(&[
+        "bundle",
+        "open",
+        bundle.to_str().unwrap(),
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--out",
+        dir.path().join("opened").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (
+            opened["proofsVerified"].as_u64(),
+            opened["proofsFailed"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{opened}"
+    );
+    assert_eq!(opened["rootsMatchingTheLockedDigests"], 2, "{opened}");
+}
