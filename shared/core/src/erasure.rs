@@ -60,6 +60,26 @@ impl WritePlan {
     }
 }
 
+/// Whether `subject` is erased at `provider` and its tombstone still drops what arrives at
+/// `at` (a strongly consistent read). `false` when the keyring has no naming key: then no
+/// tombstone can exist for this provider (`kyc erase` refuses without one).
+pub async fn is_erased(
+    events: &dyn crate::intake::EventStore,
+    keys: &Keyring,
+    provider: Provider,
+    subject: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, crate::intake::StoreError> {
+    match keys.naming_key() {
+        Some(naming) => {
+            events
+                .erased(&tombstone_pk(provider, naming, subject), at)
+                .await
+        }
+        None => Ok(false),
+    }
+}
+
 /// A tombstone as written (no personal data: a keyed name, times, a code, counts).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

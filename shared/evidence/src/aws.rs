@@ -78,33 +78,23 @@ impl DynamoHistory {
         condition: &str,
         values: Vec<(&str, Av)>,
     ) -> Result<Vec<HashMap<String, Av>>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, Av>> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_string))
-                .key_condition_expression(condition)
-                .set_exclusive_start_key(start.take());
-            for (k, v) in &values {
-                q = q.expression_attribute_values(*k, v.clone());
-            }
-            if index.is_none() {
-                q = q.consistent_read(true);
-            }
-            let out = q
-                .send()
-                .await
-                .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression(condition)
+            // A base-table read is consistent (an index cannot be).
+            .consistent_read(index.is_none());
+        for (k, v) in values {
+            q = q.expression_attribute_values(k, v);
         }
-        Ok(items)
+        q.into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))
     }
 }
 

@@ -344,18 +344,18 @@ impl ConsentEndpoint {
             tracing::error!(error = %e, "gopay: payload key unavailable");
             FailureReason::Unavailable
         })?;
-        let Some(naming) = keys.naming_key() else {
-            return Ok(false);
-        };
-        let guard =
-            kyc_core::erasure::tombstone_pk(kyc_core::intake::Provider::Gopay, naming, customer_id);
-        self.events
-            .erased(&guard, (self.clock)())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "gopay: erasure tombstone not read");
-                FailureReason::Unavailable
-            })
+        kyc_core::erasure::is_erased(
+            self.events.as_ref(),
+            &keys,
+            kyc_core::intake::Provider::Gopay,
+            customer_id,
+            (self.clock)(),
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "gopay: erasure tombstone not read");
+            FailureReason::Unavailable
+        })
     }
 
     /// The browser to the failure page, with the reason.

@@ -881,16 +881,15 @@ impl Run {
 
     /// Whether `kyc erase` erased `customer` and its drop period runs (its GoPay tombstone).
     async fn customer_erased(&self, customer: &str) -> Result<bool, SyncError> {
-        let Some(naming) = self.keys.naming_key() else {
-            return Ok(false);
-        };
-        let guard =
-            kyc_core::erasure::tombstone_pk(kyc_core::intake::Provider::Gopay, naming, customer);
-        self.deps
-            .events
-            .erased(&guard, self.now())
-            .await
-            .map_err(|e| SyncError::Store(e.to_string()))
+        kyc_core::erasure::is_erased(
+            self.deps.events.as_ref(),
+            &self.keys,
+            kyc_core::intake::Provider::Gopay,
+            customer,
+            self.now(),
+        )
+        .await
+        .map_err(|e| SyncError::Store(e.to_string()))
     }
 
     fn open(&self, aad: &Aad, sealed: Option<&String>) -> Option<Secret> {

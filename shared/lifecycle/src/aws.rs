@@ -410,27 +410,18 @@ impl DynamoLifecycleStore {
 
     /// Every item of a partition (consistent).
     async fn partition(&self, pk: &str) -> Result<Vec<HashMap<String, Av>>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, Av>> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", Av::S(pk.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        Ok(items)
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", Av::S(pk.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| unavailable(DisplayErrorContext(&e)))
     }
 
     /// Under which id each provider keeps the customer's data (`kyc customer alias`): the
