@@ -106,15 +106,8 @@ async fn verify_is_clean_after_the_seal_and_names_a_changed_entry() {
 /// checked), and its summary.html rendered by a real headless browser, offline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_offline() {
-    use kyc_integration_tests::{settings, Delivery};
-    let moto = Moto::start();
-    let config = moto.sdk_config().await;
-    provision(&config, TABLE).await;
-    let s3 = kyc_aws::s3_client(&config);
-    kyc_integration_tests::create_locked_bucket(&s3, BUCKET).await;
-    let endpoint = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
     let ids = ["ex-demand-1", "ex-demand-2", "ex-record-1"];
-    for (id, body) in [
+    let moto = sealed_callbacks(&[
         (
             ids[0],
             r#"{"type":"4","status":"Pending","appUserId":"xena"}"#,
@@ -127,28 +120,8 @@ async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_off
             ids[2],
             r#"{"type":"34","appUserId":"xena","userRecordStatus":"Validated"}"#,
         ),
-    ] {
-        let d = Delivery::new(id, "12/11/2026 09:00:00 +00:00", body);
-        let resp = xpollens_callback::handle(&endpoint, d.request())
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 202);
-    }
-    let history = DynamoHistory::new(Client::new(&config), TABLE);
-    let digests = S3Digests {
-        client: s3.clone(),
-        bucket: BUCKET.into(),
-        lock_mode: lock_mode("GOVERNANCE").unwrap(),
-        lock_days: 1,
-    };
-    run(
-        &history,
-        &digests,
-        SealSettings::default(),
-        Utc::now() + Duration::minutes(81),
-    )
-    .await
-    .unwrap();
+    ])
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("bundle.key");
     std::fs::write(&key_file, "TCE1b0iSoBuZb6bEzZPtAcV4c6xk8e3yVgq6h9u2RmY=\n").unwrap();
@@ -293,35 +266,17 @@ async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_off
 /// id's own salt), and every proof of the bundle verifies against the locked digests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_after_an_alias_added_since_the_seal_has_every_proof() {
-    use kyc_integration_tests::{settings, Delivery};
-    let moto = Moto::start();
-    let config = moto.sdk_config().await;
-    provision(&config, TABLE).await;
-    let s3 = kyc_aws::s3_client(&config);
-    kyc_integration_tests::create_locked_bucket(&s3, BUCKET).await;
-    let endpoint = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
-    for (id, status) in [("al-demand-1", "Pending"), ("al-demand-2", "Complete")] {
-        let body = format!(r#"{{"type":"4","status":"{status}","appUserId":"xp-88"}}"#);
-        let d = Delivery::new(id, "12/11/2026 09:00:00 +00:00", &body);
-        let resp = xpollens_callback::handle(&endpoint, d.request())
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 202);
-    }
-    let digests = S3Digests {
-        client: s3.clone(),
-        bucket: BUCKET.into(),
-        lock_mode: lock_mode("GOVERNANCE").unwrap(),
-        lock_days: 1,
-    };
-    run(
-        &DynamoHistory::new(Client::new(&config), TABLE),
-        &digests,
-        SealSettings::default(),
-        Utc::now() + Duration::minutes(81),
-    )
-    .await
-    .unwrap();
+    let moto = sealed_callbacks(&[
+        (
+            "al-demand-1",
+            r#"{"type":"4","status":"Pending","appUserId":"xp-88"}"#,
+        ),
+        (
+            "al-demand-2",
+            r#"{"type":"4","status":"Complete","appUserId":"xp-88"}"#,
+        ),
+    ])
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("bundle.key");
     std::fs::write(&key_file, "TCE1b0iSoBuZb6bEzZPtAcV4c6xk8e3yVgq6h9u2RmY=\n").unwrap();
@@ -374,4 +329,38 @@ async fn an_export_after_an_alias_added_since_the_seal_has_every_proof() {
         "{opened}"
     );
     assert_eq!(opened["rootsMatchingTheLockedDigests"], 2, "{opened}");
+}
+
+/// moto with `BUCKET` locked, the Xpollens callbacks `(event id, body)` delivered (202 each) and
+/// their hour sealed (the seal run as if 81 minutes later).
+async fn sealed_callbacks(callbacks: &[(&str, &str)]) -> Moto {
+    use kyc_integration_tests::{settings, Delivery};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    provision(&config, TABLE).await;
+    let s3 = kyc_aws::s3_client(&config);
+    kyc_integration_tests::create_locked_bucket(&s3, BUCKET).await;
+    let endpoint = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
+    for (id, body) in callbacks {
+        let d = Delivery::new(id, "12/11/2026 09:00:00 +00:00", body);
+        let resp = xpollens_callback::handle(&endpoint, d.request())
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 202);
+    }
+    let digests = S3Digests {
+        client: s3,
+        bucket: BUCKET.into(),
+        lock_mode: lock_mode("GOVERNANCE").unwrap(),
+        lock_days: 1,
+    };
+    run(
+        &DynamoHistory::new(Client::new(&config), TABLE),
+        &digests,
+        SealSettings::default(),
+        Utc::now() + Duration::minutes(81),
+    )
+    .await
+    .unwrap();
+    moto
 }
