@@ -332,15 +332,16 @@ async fn an_export_after_an_alias_added_since_the_seal_has_every_proof() {
 }
 
 /// moto with `BUCKET` locked, the Xpollens callbacks `(event id, body)` delivered (202 each) and
-/// their hour sealed (the seal run as if 81 minutes later).
+/// their hour sealed.
 async fn sealed_callbacks(callbacks: &[(&str, &str)]) -> Moto {
-    use kyc_integration_tests::{settings, Delivery};
+    use kyc_integration_tests::{an_hour_with_room, sealing_time, settings, Delivery};
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
     let s3 = kyc_aws::s3_client(&config);
     kyc_integration_tests::create_locked_bucket(&s3, BUCKET).await;
     let endpoint = xpollens_callback::build_endpoint(&settings(TABLE), &config).unwrap();
+    let hour = an_hour_with_room(30).await;
     for (id, body) in callbacks {
         let d = Delivery::new(id, "12/11/2026 09:00:00 +00:00", body);
         let resp = xpollens_callback::handle(&endpoint, d.request())
@@ -358,7 +359,7 @@ async fn sealed_callbacks(callbacks: &[(&str, &str)]) -> Moto {
         &DynamoHistory::new(Client::new(&config), TABLE),
         &digests,
         SealSettings::default(),
-        Utc::now() + Duration::minutes(81),
+        sealing_time(hour),
     )
     .await
     .unwrap();

@@ -63,6 +63,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     let s3 = kyc_aws::s3_client(&config);
     kyc_integration_tests::create_locked_bucket(&s3, LOCKED).await;
     let endpoint = build_endpoint(&settings(TABLE), &config).unwrap();
+    let hour_start = kyc_integration_tests::an_hour_with_room(60).await;
     for (id, customer, status) in [
         ("al-1", "alice", "Pending"),
         ("al-2", "alice", "Complete"),
@@ -86,15 +87,14 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
     kyc_lifecycle::store::release(&bank, "bob", "LEGAL-9-closed", OP, Utc::now())
         .await
         .unwrap();
-    let received = Utc::now();
-    let hour = hour_of(received);
+    let hour = hour_of(hour_start);
     let (history, operator, digests) = seal_and_verify(&moto, &client).await;
     // Two hours on, the hour of the callbacks is sealed (the chain starts with it).
     let r = run(
         &history,
         &digests,
         SealSettings::default(),
-        received + Duration::minutes(81),
+        kyc_integration_tests::sealing_time(hour_start),
     )
     .await
     .unwrap();
@@ -139,7 +139,7 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
         &naming,
         &EraseRequest::new("bob", "gdprArticle17"),
         OP,
-        received + Duration::minutes(90),
+        hour_start + Duration::minutes(90),
     )
     .await
     .unwrap();
@@ -153,14 +153,14 @@ async fn tampering_is_found_deletions_are_explained_and_digests_stay_locked() {
             outcome: kyc_lifecycle::retention::Outcome::Customer,
         },
         OP,
-        received + Duration::minutes(91),
+        hour_start + Duration::minutes(91),
     )
     .await
     .unwrap();
     let swept = kyc_lifecycle::store::sweep(
         &store,
         "lifecycle-sweep",
-        received + Duration::minutes(92),
+        hour_start + Duration::minutes(92),
         10,
     )
     .await
@@ -327,6 +327,7 @@ async fn an_alias_added_after_the_seal_verifies_clean_and_its_erasure_is_explain
     let s3 = kyc_aws::s3_client(&config);
     kyc_integration_tests::create_locked_bucket(&s3, LOCKED).await;
     let endpoint = build_endpoint(&settings(TABLE), &config).unwrap();
+    let hour_start = kyc_integration_tests::an_hour_with_room(60).await;
     for (id, status) in [("u77-1", "Pending"), ("u77-2", "Complete")] {
         let d = Delivery::new(
             id,
@@ -335,14 +336,13 @@ async fn an_alias_added_after_the_seal_verifies_clean_and_its_erasure_is_explain
         );
         assert_eq!(handle(&endpoint, d.request()).await.unwrap().status(), 202);
     }
-    let received = Utc::now();
-    let hour = hour_of(received);
+    let hour = hour_of(hour_start);
     let (history, operator, digests) = seal_and_verify(&moto, &client).await;
     let r = run(
         &history,
         &digests,
         SealSettings::default(),
-        received + Duration::minutes(81),
+        kyc_integration_tests::sealing_time(hour_start),
     )
     .await
     .unwrap();
@@ -356,7 +356,7 @@ async fn an_alias_added_after_the_seal_verifies_clean_and_its_erasure_is_explain
             remove: false,
             operator: OP.into(),
             reason: "ID-MAP-1".into(),
-            at: received + Duration::minutes(82),
+            at: hour_start + Duration::minutes(82),
         })
         .await
         .unwrap();
@@ -373,7 +373,7 @@ async fn an_alias_added_after_the_seal_verifies_clean_and_its_erasure_is_explain
         &naming,
         &EraseRequest::new("bank-9", "gdprArticle17"),
         OP,
-        received + Duration::minutes(90),
+        hour_start + Duration::minutes(90),
     )
     .await
     .unwrap();

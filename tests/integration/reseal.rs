@@ -327,7 +327,8 @@ async fn a_reseal_after_the_hourly_seal_verifies_clean() {
     let config = moto.sdk_config().await;
     provision(&config, TABLE).await;
     create_bucket(&s3(&config), BUCKET, true).await;
-    let started = kyc_core::chrono::Utc::now();
+    // The hour the writes fall in (the seal below seals it, and nothing later).
+    let started = kyc_integration_tests::an_hour_with_room(60).await;
     write_generation(&config, 1).await;
     let evidence = "kyc-hooks-evidence-reseal";
     kyc_integration_tests::create_locked_bucket(&s3(&config), evidence).await;
@@ -343,7 +344,7 @@ async fn a_reseal_after_the_hourly_seal_verifies_clean() {
         &history,
         &digests,
         SealSettings::default(),
-        now + kyc_core::chrono::Duration::minutes(81),
+        kyc_integration_tests::sealing_time(started),
     )
     .await
     .unwrap();

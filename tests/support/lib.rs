@@ -476,3 +476,31 @@ pub async fn create_locked_bucket(s3: &kyc_aws::aws_sdk_s3::Client, bucket: &str
         .await
         .expect("create an Object Lock bucket");
 }
+
+/// The start of the hour a test's writes will fall in, waiting for the next hour first if fewer
+/// than `room` seconds are left in this one. Tests that seal "the hour of the writes" set the
+/// seal's clock from this (`hour + 81 min`: the hour ended, plus the seal's 20-minute delay):
+/// a clock read after the writes would start the chain one hour late when they ran in an
+/// hour's last minute, and writes that straddle two hours would not be "the hour".
+pub async fn an_hour_with_room(room: u64) -> kyc_core::chrono::DateTime<kyc_core::chrono::Utc> {
+    use kyc_core::chrono::{DurationRound, Utc};
+    let hour = kyc_core::chrono::Duration::hours(1);
+    let start = Utc::now()
+        .duration_trunc(hour)
+        .expect("an hour divides time");
+    let left = (start + hour - Utc::now()).num_milliseconds().max(0) as u64;
+    if left >= room * 1000 {
+        return start;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(left + 100)).await;
+    start + hour
+}
+
+/// When the seal has sealed `hour` and nothing later: the hour ended `delay` ago, plus a minute.
+pub fn sealing_time(
+    hour: kyc_core::chrono::DateTime<kyc_core::chrono::Utc>,
+) -> kyc_core::chrono::DateTime<kyc_core::chrono::Utc> {
+    hour + kyc_core::chrono::Duration::hours(1)
+        + kyc_evidence::seal::SealSettings::default().delay
+        + kyc_core::chrono::Duration::minutes(1)
+}
