@@ -7,7 +7,7 @@ kyc_test_log::install!();
 use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
 use kyc_aws::aws_sdk_dynamodb::Client;
 use kyc_aws::DynamoStore;
-use kyc_core::chrono::{Duration, Utc};
+use kyc_core::chrono::Duration;
 use kyc_core::intake::EventStore;
 use kyc_evidence::aws::{lock_mode, DynamoHistory, S3Digests};
 use kyc_evidence::seal::{run, SealSettings};
@@ -97,8 +97,11 @@ async fn verify_is_clean_after_the_seal_and_names_a_changed_entry() {
     assert_eq!(v["tampering"][0]["kind"], "changed");
     assert_eq!(v["tampering"][0]["sk"], sk.as_str());
     assert!(!out.contains("edited"), "never the content");
-    let since = (Utc::now() - Duration::days(30)).to_rfc3339();
-    let (code, _, err) = kyc(&["verify", "--since", &since]);
+    // The window around the entries' fixed hour (not "the last 30 days": that window would
+    // leave their hour behind as the calendar moves on, and the edit would go unseen).
+    let since = (last - Duration::hours(1)).to_rfc3339();
+    let until = (last + Duration::hours(1)).to_rfc3339();
+    let (code, _, err) = kyc(&["verify", "--since", &since, "--until", &until]);
     assert_eq!(code, Some(1), "{err}");
 }
 
