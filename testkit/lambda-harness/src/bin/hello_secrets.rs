@@ -4,10 +4,8 @@
 //! SDK call costs a process at cold start (client, first request's preparation, a new
 //! connection, the answer's parsing) beyond the round trip the proxy sees.
 
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let ids = std::env::var("HELLO_SECRET_IDS")?;
     let config = kyc_aws::load_config().await;
@@ -21,15 +19,5 @@ async fn main() -> Result<(), Error> {
         return Err("no secret value in the answer".into());
     }
     let ddb = kyc_aws::aws_sdk_dynamodb::Client::new(&config);
-    run(service_fn(|_request: Request| {
-        let _client = &ddb;
-        async move {
-            Ok::<_, Error>(
-                Response::builder()
-                    .status(200)
-                    .body(Body::Text("hello".into()))?,
-            )
-        }
-    }))
-    .await
+    lambda_harness::serve_hello(ddb).await
 }
