@@ -180,7 +180,18 @@ async fn a_crash_between_read_and_remove_loses_and_duplicates_nothing() {
             "recorded before the removal"
         );
     }
-    tokio::time::sleep(StdDuration::from_millis(2500)).await;
+    // The held removal settles (carried out after its latency, or abandoned with the killed
+    // run's connection) before the queue is looked at: either way, once.
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
+    while env.sim.settled_count(Endpoint::QueueRemove)
+        < env.sim.request_count(Endpoint::QueueRemove)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held removal never settled"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
 
     // A removal refused outright: the run fails visibly, the page stays.
     env.sim

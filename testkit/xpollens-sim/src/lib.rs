@@ -300,6 +300,8 @@ struct Model {
     issued: u64,
     faults: HashMap<Endpoint, Vec<Fault>>,
     requests: HashMap<Endpoint, u64>,
+    /// Requests whose handling ended: answered, or dropped with the client's connection.
+    settled: HashMap<Endpoint, u64>,
     removals: Vec<Removal>,
     clock_offset: Duration,
 }
@@ -440,6 +442,17 @@ impl XpollensSim {
             .copied()
             .unwrap_or(0)
     }
+    /// Requests to `endpoint` whose handling has ended (answered, or abandoned when the client
+    /// went away): a test waits for it to equal [`XpollensSim::request_count`] instead of
+    /// sleeping past an injected latency.
+    pub fn settled_count(&self, endpoint: Endpoint) -> u64 {
+        self.shared
+            .model()
+            .settled
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
     pub fn removals(&self) -> Vec<Removal> {
         self.shared.model().removals.clone()
     }
@@ -469,6 +482,24 @@ fn error(status: StatusCode, code: &str, description: &str) -> Response {
         axum::Json(json!({"error": code, "error_description": description})),
     )
         .into_response()
+}
+
+/// Counts a request as settled when dropped: at the end of its handler, or when the server
+/// abandons the handler because the client closed the connection.
+struct Settles<'a> {
+    shared: &'a Shared,
+    endpoint: Endpoint,
+}
+
+impl Drop for Settles<'_> {
+    fn drop(&mut self) {
+        *self
+            .shared
+            .model()
+            .settled
+            .entry(self.endpoint)
+            .or_default() += 1;
+    }
 }
 
 async fn apply_faults(shared: &Shared, endpoint: Endpoint) -> Result<Option<u16>, Response> {
@@ -604,6 +635,10 @@ async fn queue(
         Endpoint::QueueRemove
     } else {
         Endpoint::QueueRead
+    };
+    let _settles = Settles {
+        shared: &s,
+        endpoint,
     };
     let after = match apply_faults(&s, endpoint).await {
         Ok(after) => after,
