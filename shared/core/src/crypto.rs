@@ -1,5 +1,6 @@
 //! Application-level encryption of secrets and raw provider payloads before they reach
-//! DynamoDB. AES-256-GCM-SIV (RustCrypto, RFC 8452): nonce-misuse resistant, so a repeated
+//! DynamoDB. AES-256-GCM-SIV (RFC 8452, aws-lc-rs; checked byte for byte against RustCrypto's
+//! aes-gcm-siv, which wrote the values of earlier releases): nonce-misuse resistant, so a repeated
 //! random 96-bit nonce can at worst reveal that two identical plaintexts were sealed, never the
 //! key stream; and it runs on AES-NI (measured here: 0.9 µs per callback-sized message against
 //! 3.4 µs for XChaCha20-Poly1305).
@@ -27,11 +28,11 @@
 //! payload key: rotating payload keys renames nothing.
 
 use crate::redact::Secret;
-use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
-use aes_gcm_siv::{Aes256GcmSiv, Nonce};
+use aws_lc_rs::aead::{Aad as AeadAad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM_SIV};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Why a key could not be built or a value not opened. Never holds key material or plaintext.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -184,8 +185,8 @@ impl Aad {
 pub struct PayloadKey {
     id: String,
     key: Secret<[u8; 32]>,
-    /// The key's AES schedule, expanded once rather than per value.
-    cipher: Aes256GcmSiv,
+    /// The key's AES schedule, expanded once rather than per value (shared by clones).
+    cipher: Arc<LessSafeKey>,
 }
 
 impl std::fmt::Debug for PayloadKey {
@@ -300,7 +301,10 @@ impl PayloadKey {
         check_key_id(id)?;
         Ok(Self {
             id: id.to_string(),
-            cipher: Aes256GcmSiv::new(&key.into()),
+            cipher: Arc::new(LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM_SIV, &key)
+                    .expect("a 32-byte key is an AES-256-GCM-SIV key"),
+            )),
             key: Secret::new(key),
         })
     }
@@ -315,6 +319,41 @@ impl PayloadKey {
     /// The key's id, written in every value it seals.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// AES-256-GCM-SIV of `plaintext` under this key: ciphertext then the 16-byte tag.
+    fn encrypt(&self, nonce: [u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(plaintext.len() + AES_256_GCM_SIV.tag_len());
+        out.extend_from_slice(plaintext);
+        self.cipher
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                AeadAad::from(aad),
+                &mut out,
+            )
+            .expect("AES-GCM-SIV encryption cannot fail for in-memory buffers");
+        out
+    }
+
+    /// The plaintext of `ciphertext` (with its tag), or `Open` if it was not sealed by this
+    /// key with this associated data.
+    fn decrypt(
+        &self,
+        nonce: [u8; 12],
+        aad: &[u8],
+        mut ciphertext: Vec<u8>,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let len = self
+            .cipher
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                AeadAad::from(aad),
+                &mut ciphertext,
+            )
+            .map_err(|_| CryptoError::Open)?
+            .len();
+        ciphertext.truncate(len);
+        Ok(ciphertext)
     }
 
     fn same_material(&self, other: &PayloadKey) -> bool {
@@ -563,19 +602,9 @@ impl Keyring {
     /// `<version>.<key id>.<nonce>.<ciphertext>` under the current key with `aad_bytes`.
     fn seal_as(&self, version: &str, aad_bytes: &[u8], plaintext: &[u8]) -> String {
         // ThreadRng is a CSPRNG seeded from the OS: random nonces without a syscall per message.
-        let mut nonce = Nonce::default();
+        let mut nonce = [0u8; 12];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
-        let ciphertext = self
-            .current
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: aad_bytes,
-                },
-            )
-            .expect("AES-GCM-SIV encryption cannot fail for in-memory buffers");
+        let ciphertext = self.current.encrypt(nonce, aad_bytes, plaintext);
         let id = &self.current.id;
         let mut out = String::with_capacity(
             version.len() + id.len() + 3 + 16 + ciphertext.len().div_ceil(3) * 4,
@@ -603,12 +632,11 @@ impl Keyring {
             .ok_or_else(|| CryptoError::UnknownKey {
                 key_id: parsed.header.key_id.to_string(),
             })?;
-        let nonce = URL_SAFE_NO_PAD
+        let nonce: [u8; 12] = URL_SAFE_NO_PAD
             .decode(parsed.nonce)
+            .map_err(|_| CryptoError::Malformed)?
+            .try_into()
             .map_err(|_| CryptoError::Malformed)?;
-        if nonce.len() != 12 {
-            return Err(CryptoError::Malformed);
-        }
         let ct = URL_SAFE_NO_PAD
             .decode(parsed.ciphertext)
             .map_err(|_| CryptoError::Malformed)?;
@@ -623,15 +651,7 @@ impl Keyring {
                 &v2
             }
         };
-        key.cipher
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &ct,
-                    aad: aad_bytes,
-                },
-            )
-            .map_err(|_| CryptoError::Open)
+        key.decrypt(nonce, aad_bytes, ct)
     }
 
     /// What releases before issue 10 wrote (`v1`, legacy associated data). Production code
@@ -687,6 +707,53 @@ mod tests {
             r#"{{"keyId":"{id}","key":"{}"}}"#,
             STANDARD.encode([byte; 32])
         )
+    }
+
+    mod same_bytes_as_rustcrypto {
+        //! Values sealed by earlier releases were written by RustCrypto's aes-gcm-siv: the
+        //! implementation now in use must produce and open exactly the same bytes.
+        use super::super::PayloadKey;
+        use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn sealing_and_opening_agree_with_aes_gcm_siv(
+                key in any::<[u8; 32]>(),
+                nonce in any::<[u8; 12]>(),
+                aad in proptest::collection::vec(any::<u8>(), 0..64),
+                plaintext in proptest::collection::vec(any::<u8>(), 0..2048),
+            ) {
+                let ours = PayloadKey::new("k1", key).unwrap();
+                let reference = aes_gcm_siv::Aes256GcmSiv::new(&key.into());
+                let theirs = reference
+                    .encrypt(aes_gcm_siv::Nonce::from_slice(&nonce), Payload { msg: &plaintext, aad: &aad })
+                    .unwrap();
+                prop_assert_eq!(&ours.encrypt(nonce, &aad, &plaintext), &theirs);
+                prop_assert_eq!(ours.decrypt(nonce, &aad, theirs.clone()).unwrap(), plaintext);
+                // One flipped bit anywhere: refused.
+                let mut forged = theirs;
+                let at = forged.len() / 2;
+                forged[at] ^= 1;
+                prop_assert!(ours.decrypt(nonce, &aad, forged).is_err());
+            }
+        }
+
+        #[test]
+        fn a_64_kib_body_agrees_too() {
+            let body: Vec<u8> = (0..65_382u32).map(|i| (i % 251) as u8).collect();
+            let ours = PayloadKey::new("k1", [9; 32]).unwrap();
+            let theirs = aes_gcm_siv::Aes256GcmSiv::new(&[9u8; 32].into())
+                .encrypt(
+                    aes_gcm_siv::Nonce::from_slice(&[3; 12]),
+                    Payload {
+                        msg: &body,
+                        aad: b"binding",
+                    },
+                )
+                .unwrap();
+            assert_eq!(ours.encrypt([3; 12], b"binding", &body), theirs);
+        }
     }
 
     fn staged(current: String, previous: Option<String>) -> StagedSecret {
