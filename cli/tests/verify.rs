@@ -52,18 +52,7 @@ async fn verify_is_clean_after_the_seal_and_names_a_changed_entry() {
     )
     .await
     .unwrap();
-    let kyc = |args: &[&str]| {
-        let out = common::kyc_local(
-            &moto.endpoint,
-            args,
-            &[("TABLE_NAME", TABLE), ("EVIDENCE_BUCKET", BUCKET)],
-        );
-        (
-            out.status.code(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    };
+    let kyc = |args: &[&str]| kyc_evidence_cli(&moto, args);
     let (code, out, err) = kyc(&["verify", "vera"]);
     assert_eq!(code, Some(0), "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -126,21 +115,9 @@ async fn an_export_opens_with_its_key_its_proofs_verify_and_its_page_renders_off
     ])
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("bundle.key");
-    std::fs::write(&key_file, "TCE1b0iSoBuZb6bEzZPtAcV4c6xk8e3yVgq6h9u2RmY=\n").unwrap();
+    let key_file = bundle_key(dir.path());
     let bundle = dir.path().join("xena.kycbundle");
-    let kyc = |args: &[&str]| {
-        let out = common::kyc_local(
-            &moto.endpoint,
-            args,
-            &[("TABLE_NAME", TABLE), ("EVIDENCE_BUCKET", BUCKET)],
-        );
-        (
-            out.status.code(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    };
+    let kyc = |args: &[&str]| kyc_evidence_cli(&moto, args);
     let (code, _, err) = kyc(&[
         "export",
         "xena",
@@ -281,18 +258,12 @@ async fn an_export_after_an_alias_added_since_the_seal_has_every_proof() {
     ])
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("bundle.key");
-    std::fs::write(&key_file, "TCE1b0iSoBuZb6bEzZPtAcV4c6xk8e3yVgq6h9u2RmY=\n").unwrap();
+    let key_file = bundle_key(dir.path());
     let bundle = dir.path().join("bank-88.kycbundle");
     let kyc = |args: &[&str]| {
-        let out = common::kyc_local(
-            &moto.endpoint,
-            args,
-            &[("TABLE_NAME", TABLE), ("EVIDENCE_BUCKET", BUCKET)],
-        );
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
-        serde_json::from_str::<Value>(&String::from_utf8(out.stdout).unwrap()).unwrap()
+        let (code, out, err) = kyc_evidence_cli(&moto, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        serde_json::from_str::<Value>(&out).unwrap()
     };
     kyc(&["customer", "alias", "bank-88", "xpollens", "xp-88"]);
     let exported = kyc(&[
@@ -367,4 +338,25 @@ async fn sealed_callbacks(callbacks: &[(&str, &str)]) -> Moto {
     .await
     .unwrap();
     moto
+}
+
+/// `kyc` against moto with the table and the evidence bucket: (exit code, stdout, stderr).
+fn kyc_evidence_cli(moto: &Moto, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::kyc_local(
+        &moto.endpoint,
+        args,
+        &[("TABLE_NAME", TABLE), ("EVIDENCE_BUCKET", BUCKET)],
+    );
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// A bundle key file (base64 of 32 bytes, as an operator writes it) in `dir`.
+fn bundle_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let key_file = dir.join("bundle.key");
+    std::fs::write(&key_file, "TCE1b0iSoBuZb6bEzZPtAcV4c6xk8e3yVgq6h9u2RmY=\n").unwrap();
+    key_file
 }

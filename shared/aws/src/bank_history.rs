@@ -80,20 +80,13 @@ impl BankHistory for DynamoBankHistory {
     }
 
     async fn list(&self, customer: &str) -> Result<Vec<BankAction>, StoreError> {
-        let items: Vec<_> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-            .expression_attribute_values(":pk", Av::S(keys::customer_area_pk(customer)))
-            .expression_attribute_values(":p", Av::S(keys::HISTORY_PREFIX.into()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| unavailable(DisplayErrorContext(&e)))?;
+        let items = crate::dynamo_store::partition_items(
+            &self.client,
+            &self.table,
+            &keys::customer_area_pk(customer),
+            Some(keys::HISTORY_PREFIX),
+        )
+        .await?;
         items
             .into_iter()
             .map(|mut m| {

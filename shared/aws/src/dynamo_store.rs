@@ -76,6 +76,33 @@ fn s(v: impl Into<String>) -> Av {
     Av::S(v.into())
 }
 
+/// Every item of partition `pk` whose sort key starts with `sk_prefix` (all of them without
+/// one), read consistently, page after page.
+pub async fn partition_items(
+    client: &Client,
+    table: &str,
+    pk: &str,
+    sk_prefix: Option<&str>,
+) -> Result<Vec<HashMap<String, Av>>, StoreError> {
+    let q = client
+        .query()
+        .table_name(table)
+        .expression_attribute_values(":pk", s(pk))
+        .consistent_read(true);
+    let q = match sk_prefix {
+        Some(prefix) => q
+            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+            .expression_attribute_values(":p", s(prefix)),
+        None => q.key_condition_expression("PK = :pk"),
+    };
+    q.into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| unavailable(DisplayErrorContext(&e)))
+}
+
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -762,19 +789,7 @@ impl DynamoStore {
         pk: &str,
         prefix: &str,
     ) -> Result<Vec<HashMap<String, Av>>, StoreError> {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":p", s(prefix))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| unavailable(DisplayErrorContext(&e)))
+        partition_items(&self.client, &self.table, pk, Some(prefix)).await
     }
 
     /// The transaction item that cancels a new event already recorded under the old layout.

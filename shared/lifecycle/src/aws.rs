@@ -410,18 +410,7 @@ impl DynamoLifecycleStore {
 
     /// Every item of a partition (consistent).
     async fn partition(&self, pk: &str) -> Result<Vec<HashMap<String, Av>>, StoreError> {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", Av::S(pk.to_string()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| unavailable(DisplayErrorContext(&e)))
+        kyc_aws::dynamo_store::partition_items(&self.client, &self.table, pk, None).await
     }
 
     /// Under which id each provider keeps the customer's data (`kyc customer alias`): the
