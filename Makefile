@@ -62,7 +62,7 @@ lint: style $(MACHETE) $(CHECKOV_STAMP)
 	$(VENV)/bin/lychee --offline --include-fragments --no-progress README.md docs events/README.md
 	$(VENV)/bin/jactionlint --no-color --shellcheck=$(VENV)/bin/shellcheck --pyflakes= \
 		--ignore unpinned-uses .github/workflows/*.yml
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	# The API docs build clean: broken intra-doc links, bare URLs and stray HTML fail lint.
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 	$(MACHETE)
@@ -75,7 +75,7 @@ PII_SCAN := cargo run --quiet -p pii-scan -- --planted testkit/pii-scan/planted.
 
 # The suite also notes every DynamoDB key each function touches (target/iam-keys); the IAM key
 # check then fails the build if one is outside the function's role (moto does not enforce IAM).
-# A real headless browser for the evidence bundle's summary.html (cli/tests/verify.rs): Debian's
+# A real headless browser for the evidence bundle's summary.html (cli/tests/cli/verify.rs): Debian's
 # chromium, installed when missing.
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
@@ -101,25 +101,25 @@ bench: tools
 	# The builds first, in three invocations (each resolves its own features once): the harness
 	# binaries (profile bench-tools, no LTO), the hello-world baseline, then the seven functions
 	# as they are packaged (release: their sizes and cold start).
-	cargo build --profile bench-tools -p kyc-integration-tests --bins
+	cargo build --profile bench-tools -p kyc-integration-tests --features bench --bins
 	cargo build --release -p lambda-harness --bins
 	cargo build --release $(addprefix -p ,$(FUNCTION_BINS)) --bins
 	@date +%s > target/bench-results.started
 	cargo bench -p xpollens-callback --bench callback_cpu -- --warm-up-time 1 --measurement-time 2
-	cargo run --profile bench-tools -p kyc-integration-tests --bin measure-aws-calls
-	cargo run --profile bench-tools -p kyc-integration-tests --bin decision-latency-bench -- 50
-	cargo run --profile bench-tools -p kyc-integration-tests --bin evidence-seal-bench -- 10000
-	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-twin-bench
-	cargo run --profile bench-tools -p kyc-integration-tests --bin gopay-sync-bench -- 2000 32
-	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-drain-bench -- 300
-	cargo run --profile bench-tools -p kyc-integration-tests --bin xpollens-load -- --count 10000 --senders 64
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin measure-aws-calls
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin decision-latency-bench -- 50
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin evidence-seal-bench -- 10000
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin gopay-sync-twin-bench
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin gopay-sync-bench -- 2000 32
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin xpollens-drain-bench -- 300
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin xpollens-load -- --count 10000 --senders 64
 	cargo bench -p kyc-trust-sign --bench trust_sign_report
-	cargo run --profile bench-tools -p kyc-integration-tests --bin bench-trust-sign-archive -- 10240 209715200
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin bench-trust-sign-archive -- 10240 209715200
 	# Cold start: release binaries under the local Runtime API harness (target/bench-results/coldstart.json).
-	cargo run --profile bench-tools -p kyc-integration-tests --bin coldstart-bench
-	cargo run --profile bench-tools -p kyc-integration-tests --bin bench-summary -- sizes $(FUNCTION_BINS)
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin coldstart-bench
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin bench-summary -- sizes $(FUNCTION_BINS)
 	@echo "make bench: $$(( $$(date +%s) - $$(cat target/bench-results.started) )) s of runs after the release builds"
-	cargo run --profile bench-tools -p kyc-integration-tests --bin bench-summary
+	cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin bench-summary
 
 # Fuzzing (nightly + cargo-fuzz/libFuzzer): every target FUZZ_SECONDS, then a table.
 FUZZ_SECONDS ?= 30

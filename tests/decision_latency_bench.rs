@@ -4,7 +4,7 @@
 //! and the DynamoDB calls per decision change. moto does not run event source mappings: each
 //! hop is one GetRecords read handed to the state publisher's handler, as Lambda would. The
 //! production figure adds the mapping's polling and batching window (1 s per hop at most).
-//! Run: `cargo run --profile bench-tools -p kyc-integration-tests --bin decision-latency-bench -- 50`.
+//! Run: `cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin decision-latency-bench -- 50`.
 
 use kyc_decision::aws::DynamoDecisionStore;
 use kyc_decision::policy::Policy;

@@ -1,7 +1,7 @@
 //! The hourly seal on moto: one hour holding N history entries (10,000 by default, of N/10
 //! customers), sealed by the real code as its function runs it; the run's time and the
 //! DynamoDB requests it made, per entry. Run:
-//! `cargo run --profile bench-tools -p kyc-integration-tests --bin evidence-seal-bench -- 10000`.
+//! `cargo run --profile bench-tools -p kyc-integration-tests --features bench --bin evidence-seal-bench -- 10000`.
 
 use kyc_aws::DynamoStore;
 use kyc_core::chrono::Duration;

@@ -35,7 +35,7 @@ for _ in $(seq 100); do curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null && bre
 python tools/provision.py
 
 echo "== building the functions and the CLI"
-cargo build -q --workspace --bins
+cargo build -q --workspace --bins --features kyc-integration-tests/demo
 echo "== cargo lambda watch on 127.0.0.1:$LAMBDA_PORT (function logs: $LOGS/lambda.log)"
 # Serves every function of the workspace: HTTP ones at /lambda-url/<bin>/..., event ones
 # through `cargo lambda invoke <bin> --invoke-port $LAMBDA_PORT`. Each compiles on first use.

@@ -15,12 +15,17 @@ And a Query on the table's own key reads the one partition it names: moto 5.2.5 
 item of the table to find a partition, so each Query costs the whole table.
 
 Usage: python tools/moto_serial.py -H 127.0.0.1 -p PORT
+       python tools/moto_serial.py --fork-server   (the tests' harness: see `fork_server`)
 """
 
 import argparse
 import copy
 import os
+import random
+import signal
+import sys
 import threading
+import time
 from typing import Any
 
 from werkzeug.serving import run_simple
@@ -127,16 +132,7 @@ def install_partition_queries() -> None:
     Table.query = query
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-H", "--host", default="127.0.0.1")
-    parser.add_argument("-p", "--port", type=int, default=5000)
-    args = parser.parse_args()
-    os.environ.setdefault("MOTO_PORT", str(args.port))
-
-    install_journaled_transactions()
-    install_partition_queries()
-    app = DomainDispatcherApplication(create_backend_app)
+def serialised_app(app: Any) -> Any:
     lock = threading.Lock()
 
     def serialised(environ, start_response):
@@ -144,7 +140,94 @@ def main() -> None:
             # Materialise the body inside the lock: moto computes it lazily for some services.
             return list(app(environ, start_response))
 
-    run_simple(args.host, args.port, serialised, threaded=True, request_handler=MotoRequestHandler)
+    return serialised
+
+
+def serve(host: str, port: int, app: Any) -> None:
+    os.environ["MOTO_PORT"] = str(port)
+    run_simple(host, port, serialised_app(app), threaded=True, request_handler=MotoRequestHandler)
+
+
+# Every service the product and its tests call: their modules and Flask apps are built once in
+# the fork server, so each forked server answers its first request of each without that cost.
+WARM_SERVICES = ("dynamodb", "dynamodbstreams", "s3", "secretsmanager", "sts", "events", "logs")
+
+
+def fork_server() -> None:
+    """One warmed-up moto per test process; a fresh server forked from it per test.
+
+    Starting moto costs about a second of CPU (imports, then each service's first request); a
+    test suite that starts one server per test for isolation pays that a hundred times. Here the
+    imports are paid once: every `start PORT` line on stdin forks a child that serves on PORT with
+    its own, empty state (a forked copy: nothing is shared between tests), and answers its pid;
+    `stop PORT` kills it and answers `stopped`. When stdin closes (the test process ended, however
+    it ended) every child is killed and this process exits; a child whose fork server is gone
+    exits by itself.
+    """
+    install_journaled_transactions()
+    install_partition_queries()
+    app = DomainDispatcherApplication(create_backend_app)
+    from moto.core.utils import get_service_model
+
+    for service in WARM_SERVICES:
+        app.app_instances[service] = create_backend_app(service)
+        get_service_model(service)  # botocore's model of the service, parsed once (cached)
+    # A DynamoDB stream record imports moto's Lambda (event source mappings) on first use.
+    import moto.awslambda.models  # noqa: F401
+    # Forking is only safe from a process with one thread.
+    assert threading.active_count() == 1, "moto started a thread before the fork"
+    parent = os.getpid()
+    children: dict[int, int] = {}
+
+    def stop(port: int) -> None:
+        pid = children.pop(port, None)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        port = int(argument)
+        if command == "start":
+            stop(port)
+            pid = os.fork()
+            if pid == 0:
+                random.seed()
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+
+                def orphaned() -> None:
+                    while os.getppid() == parent:
+                        time.sleep(0.5)
+                    os._exit(0)
+
+                threading.Thread(target=orphaned, daemon=True).start()
+                try:
+                    serve("127.0.0.1", port, app)
+                finally:
+                    os._exit(1)
+            children[port] = pid
+            print(pid, flush=True)
+        elif command == "stop":
+            stop(port)
+            print("stopped", flush=True)
+    for port in list(children):
+        stop(port)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    parser.add_argument("--fork-server", action="store_true")
+    args = parser.parse_args()
+    if args.fork_server:
+        fork_server()
+        return
+    install_journaled_transactions()
+    install_partition_queries()
+    serve(args.host, args.port, DomainDispatcherApplication(create_backend_app))
 
 
 if __name__ == "__main__":

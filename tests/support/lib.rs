@@ -1,5 +1,6 @@
-//! Test harness: a moto server per test (started and stopped here), the table and secrets the
-//! functions expect, and helpers to drive the real Lambda handler over real SDK calls.
+//! Test harness: a moto server of its own per test (forked from one warmed-up moto, see
+//! [`Moto::start`]), the table and secrets the functions expect, and helpers to drive the real
+//! Lambda handler over real SDK calls.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -13,10 +14,11 @@ use kyc_aws::aws_sdk_dynamodb::{
     config::{Credentials, Region},
 };
 use kyc_aws::{aws_sdk_s3, aws_sdk_secretsmanager};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Figures each benchmark writes for `make bench`'s closing table.
@@ -90,9 +92,9 @@ pub const TABLE: &str = "kyc-hooks";
 /// Sealed Xpollens bodies too large for a DynamoDB item.
 pub const BODY_BUCKET: &str = "kyc-hooks-payloads";
 
-/// A moto server on a free loopback port, killed on drop.
+/// A moto server of its own on a free loopback port, stopped on drop.
 pub struct Moto {
-    child: Child,
+    port: u16,
     pub endpoint: String,
 }
 
@@ -105,13 +107,6 @@ pub fn project_python() -> PathBuf {
 
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The venv's Python and the serialising launcher.
-fn moto_command() -> Command {
-    let mut cmd = Command::new(project_python());
-    cmd.arg(project_root().join("tools/moto_serial.py"));
-    cmd
 }
 
 fn http_ok(port: u16, path: &str) -> bool {
@@ -129,6 +124,59 @@ fn http_ok(port: u16, path: &str) -> bool {
     s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.1 200")
 }
 
+/// The test process's moto fork server (`tools/moto_serial.py --fork-server`): moto imported
+/// once, a fresh server forked from it for each test, so isolation costs a fork instead of a
+/// second of Python start-up per test. It ends with the test process (its stdin closes).
+struct ForkServer {
+    _process: Child,
+    commands: ChildStdin,
+    answers: BufReader<ChildStdout>,
+}
+
+impl ForkServer {
+    fn spawn() -> Self {
+        let mut process = Command::new(project_python())
+            .arg(project_root().join("tools/moto_serial.py"))
+            .arg("--fork-server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto ({e}); run `make test`, which installs it in .venv")
+            });
+        let commands = process.stdin.take().expect("piped stdin");
+        let answers = BufReader::new(process.stdout.take().expect("piped stdout"));
+        ForkServer {
+            _process: process,
+            commands,
+            answers,
+        }
+    }
+
+    /// Sends one command and reads its one-line answer.
+    fn ask(&mut self, command: &str) -> Result<String, String> {
+        writeln!(self.commands, "{command}").map_err(|e| format!("its stdin: {e}"))?;
+        let mut answer = String::new();
+        self.answers
+            .read_line(&mut answer)
+            .map_err(|e| format!("its stdout: {e}"))?;
+        if answer.is_empty() {
+            return Err(format!("it ended before answering `{command}`"));
+        }
+        Ok(answer.trim().to_owned())
+    }
+
+    fn shared() -> std::sync::MutexGuard<'static, ForkServer> {
+        static SERVER: OnceLock<Mutex<ForkServer>> = OnceLock::new();
+        SERVER
+            .get_or_init(|| Mutex::new(ForkServer::spawn()))
+            .lock()
+            // A test that panicked while holding it left the pipes whole: go on.
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 impl Moto {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -136,16 +184,11 @@ impl Moto {
             .local_addr()
             .unwrap()
             .port();
-        let child = moto_command()
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start moto ({e}); run `make test`, which installs it in .venv")
-            });
+        if let Err(e) = ForkServer::shared().ask(&format!("start {port}")) {
+            panic!("moto fork server: {e}");
+        }
         let moto = Moto {
-            child,
+            port,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -154,7 +197,7 @@ impl Moto {
                 Instant::now() < deadline,
                 "moto server did not start on port {port}"
             );
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(20));
         }
         moto
     }
@@ -193,8 +236,8 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Never a panic here: a test already failing must report its own failure.
+        let _ = ForkServer::shared().ask(&format!("stop {}", self.port));
     }
 }
 

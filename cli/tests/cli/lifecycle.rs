@@ -9,7 +9,7 @@ use kyc_integration_tests::downstream::state_plan;
 use kyc_integration_tests::{provision, Moto, TABLE};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 fn kyc(moto: &Moto, args: &[&str]) -> (Option<i32>, Value, String) {
     let out = common::kyc_local(&moto.endpoint, args, &[("TABLE_NAME", TABLE)]);

@@ -15,7 +15,7 @@ use kyc_integration_tests::downstream::state_plan;
 use kyc_integration_tests::{provision, Moto, TABLE};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 const BUCKET: &str = "kyc-hooks-evidence-cli";
 

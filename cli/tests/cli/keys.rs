@@ -6,7 +6,7 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
-mod common;
+use crate::common;
 
 use kyc_core::secrets::SecretError;
 use kyc_integration_tests::keyrings::write_sealed_values;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use trust_sign_gen::{archive_bytes, Kind};
 
-mod common;
+use crate::common;
 
 fn events(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

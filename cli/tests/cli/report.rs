@@ -8,7 +8,7 @@ use kyc_core::intake::EventStore;
 use kyc_integration_tests::downstream::state_plan;
 use kyc_integration_tests::{provision, Moto, TABLE};
 
-mod common;
+use crate::common;
 
 fn kyc(moto: &Moto, args: &[&str]) -> (Option<i32>, String, String) {
     let out = common::kyc_local(&moto.endpoint, args, &[("TABLE_NAME", TABLE)]);

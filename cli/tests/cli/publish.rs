@@ -10,7 +10,7 @@ use kyc_downstream::event_id;
 use kyc_integration_tests::downstream::{bus_with_consumer, received, state_plan};
 use kyc_integration_tests::{provision, Moto, TABLE};
 
-mod common;
+use crate::common;
 
 const BUS: &str = "kyc-replay";
 

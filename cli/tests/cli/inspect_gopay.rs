@@ -3,7 +3,7 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
-mod common;
+use crate::common;
 
 fn inspect(name: &str, content: &str) -> (bool, String, String) {
     common::inspect("gopay", name, content)

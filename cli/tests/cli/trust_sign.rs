@@ -7,7 +7,7 @@ kyc_test_log::install!();
 use std::process::Command;
 use trust_sign_gen::{archive_bytes, Kind};
 
-mod common;
+use crate::common;
 
 fn inspect(kind: Kind) -> (bool, String, String) {
     let file = std::env::temp_dir().join(format!(
