@@ -18,9 +18,14 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: demo test tools style lint unit bench clean fuzz browser
 
+# uv installs the pinned tools (pinned itself): the same wheels as pip, in a tenth of the time.
+UV_VERSION := 0.13.9
+UV_INSTALL = $(1)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) && \
+	$(1)/bin/uv pip install --quiet --system-certs --python $(1)/bin/python -r $(2)
+
 $(STAMP): tools/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	$(call UV_INSTALL,$(VENV),tools/requirements.txt)
 	touch $@
 
 tools: $(STAMP)
@@ -30,13 +35,12 @@ CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha256sum tools/requirements-checkov.txt | cut -c1-12)
 $(CHECKOV_STAMP): tools/requirements-checkov.txt
 	python3 -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	$(call UV_INSTALL,$(CHECKOV_VENV),tools/requirements-checkov.txt)
 	touch $@
 
 # Template lint and formatting: part of `make test` (a few seconds).
 style: tools
 	$(VENV)/bin/cfn-lint template.yaml
-	$(VENV)/bin/sam validate --lint --template-file template.yaml
 	$(PY) tools/table_schema.py check
 	$(PY) tools/template_checks.py
 	$(PY) tools/check_events.py
@@ -58,6 +62,9 @@ $(MACHETE):
 lint: style $(MACHETE) $(CHECKOV_STAMP)
 	# The IaC scanner, every check on: findings are fixed, or suppressed in the resource's
 	# Metadata with the reason (never a skip list here). --skip-download: offline, no platform.
+	# SAM's own validation (its --lint is the cfn-lint that `style` already ran: here, not twice
+	# in every `make test`).
+	$(VENV)/bin/sam validate --lint --template-file template.yaml
 	$(CHECKOV_VENV)/bin/checkov --skip-download --framework cloudformation -f template.yaml --compact --quiet
 	$(VENV)/bin/lychee --offline --include-fragments --no-progress README.md docs events/README.md
 	$(VENV)/bin/jactionlint --no-color --shellcheck=$(VENV)/bin/shellcheck --pyflakes= \
