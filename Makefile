@@ -16,7 +16,7 @@ export CARGO_TERM_COLOR := never
 # SAM CLI must not phone home (offline machines, CI).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test tools style lint unit bench clean fuzz browser
+.PHONY: demo test test-build tools style lint unit bench clean fuzz browser
 
 # uv installs the pinned tools (pinned itself): the same wheels as pip, in a tenth of the time.
 UV_VERSION := 0.13.9
@@ -87,13 +87,18 @@ PII_SCAN := cargo run --quiet -p pii-scan -- --planted testkit/pii-scan/planted.
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
-test: tools style browser
+# The template and format checks run beside the test build; tools/run_tests.py then runs the test
+# binaries side by side (one per core) with the product's logs on, all output kept in $(PII_LOG).
+test: tools browser
 	@mkdir -p $(dir $(PII_LOG))
 	rm -rf target/iam-keys
-	set -o pipefail; KYC_TEST_LOG=debug cargo test --workspace --no-fail-fast -- --nocapture 2>&1 \
-		| tee $(PII_LOG) | grep -v '^{"timestamp":'
+	$(MAKE) --no-print-directory -j2 --output-sync=target style test-build
+	KYC_TEST_LOG=debug $(PY) tools/run_tests.py --log $(PII_LOG)
 	$(PII_SCAN)
 	$(PY) tools/iam_keys.py check template.yaml target/iam-keys
+
+test-build:
+	cargo test --workspace --no-run
 
 demo: tools
 	./tools/demo.sh
