@@ -1,8 +1,5 @@
 //! `kyc decision explain|resolve` and `kyc status` with a decision, against moto.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::DynamoStore;
 use kyc_core::intake::EventStore;
 use kyc_decision::aws::DynamoDecisionStore;

@@ -1,8 +1,5 @@
 //! `kyc inspect xpollens`: the normalised event, secrets redacted, errors clear.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use crate::common;
 
 fn inspect(content: &str) -> (bool, String, String) {

@@ -1,8 +1,5 @@
 //! `kyc inspect gopay`: an identification-status response normalized, personal data redacted.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use crate::common;
 
 fn inspect(name: &str, content: &str) -> (bool, String, String) {

@@ -3,9 +3,6 @@
 //! keyring deleted (within its recovery window), refused by the functions and the check,
 //! restored, and every value opening again.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use crate::common;
 
 use kyc_core::secrets::SecretError;

@@ -1,8 +1,5 @@
 //! `kyc customer close|reopen`, `kyc hold|release`, `kyc retention report|sweep` against moto.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::DynamoStore;
 use kyc_core::intake::EventStore;
 use kyc_integration_tests::downstream::state_plan;

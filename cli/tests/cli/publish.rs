@@ -1,9 +1,6 @@
 //! `kyc publish`: the replay path re-publishes the stored state on the bus, with the live
 //! events' ids, for one customer or every customer changed since a time.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::DynamoStore;
 use kyc_core::intake::{EventStore, Provider};
 use kyc_downstream::event_id;

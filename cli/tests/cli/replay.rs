@@ -1,8 +1,5 @@
 //! `kyc replay xpollens FILE...` as an operator runs it.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use std::path::PathBuf;
 use std::process::Command;
 

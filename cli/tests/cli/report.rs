@@ -1,8 +1,5 @@
 //! `kyc status|history --output table`: the same report as JSON, as columns a person reads.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::DynamoStore;
 use kyc_core::intake::EventStore;
 use kyc_integration_tests::downstream::state_plan;

@@ -1,9 +1,6 @@
 //! `kyc reseal` as an operator runs it, against moto: a GoPay refresh token sealed under the
 //! provisioned key, the keyring rotated, then a dry run, a run, and a second run.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::SecretsManagerSource;
 use kyc_core::crypto::Keyring;
 use kyc_core::redact::Secret;

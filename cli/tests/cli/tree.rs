@@ -1,9 +1,6 @@
 //! The command tree `kyc <provider> <verb>`, the older forms operators' scripts call (same
 //! output), and the exit codes: 1 bad input, 2 usage, 3 transient AWS failure.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};

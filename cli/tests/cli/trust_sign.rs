@@ -1,9 +1,6 @@
 //! `kyc inspect archive`: summary, verdicts and manifest of a local archive as JSON, personal
 //! data redacted; a bad archive is a clear error and a non-zero exit.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use std::process::Command;
 use trust_sign_gen::{archive_bytes, Kind};
 

