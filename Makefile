@@ -97,8 +97,10 @@ test: tools browser
 	$(PII_SCAN)
 	$(PY) tools/iam_keys.py check template.yaml target/iam-keys
 
+# The scanner is built with the tests (it runs once they end).
 test-build:
 	cargo test --workspace --no-run
+	cargo build -p pii-scan
 
 demo: tools
 	./tools/demo.sh

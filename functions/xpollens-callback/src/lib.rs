@@ -261,3 +261,7 @@ mod tests {
         }
     }
 }
+
+// Each callback authentication mode end to end through the Lambda wiring.
+#[cfg(test)]
+mod auth_modes_tests;

@@ -261,3 +261,6 @@ impl Drop for GoPaySim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -701,3 +701,7 @@ async fn queue(
         ),
     }
 }
+
+// The product's Xpollens API client and queue model against the simulator.
+#[cfg(test)]
+mod contract_tests;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::{Callback, DateForm, Endpoint, Fault, FaultKind, PayloadForm, SimConfig, XpollensSim};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use kyc_core::redact::Secret;
 use kyc_core::secrets::{Cached, StagedSecret, StaticSecrets};
@@ -14,9 +15,6 @@ use kyc_xpollens::api::{
 use kyc_xpollens::dates::parse_process_date;
 use kyc_xpollens::http::ReqwestApiTransport;
 use kyc_xpollens::queue::group_page;
-use xpollens_sim::{
-    Callback, DateForm, Endpoint, Fault, FaultKind, PayloadForm, SimConfig, XpollensSim,
-};
 
 fn at(s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, s).unwrap() + Duration::nanoseconds(123_456_700)

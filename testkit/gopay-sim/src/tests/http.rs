@@ -3,11 +3,11 @@
 
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::Duration;
-use gopay_sim::{
+use crate::{
     ClockMode, Endpoint, Fault, FaultKind, GoPaySim, ProfileSpec, Script, SimConfig,
     TokenUseOutcome,
 };
+use chrono::Duration;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -1052,7 +1052,7 @@ async fn a_slow_customer_moves_the_clock_and_gets_a_fresh_code_at_the_end() {
 
 #[tokio::test]
 async fn the_identified_subject_can_be_chosen() {
-    use gopay_sim::SubjectSpec;
+    use crate::SubjectSpec;
     let sim = sim().await;
     let api = Api::new(&sim);
     let p = sim.add_profile(

@@ -6,6 +6,7 @@
 // The product's logs in test output, for the personal-data scan (KYC_TEST_LOG).
 kyc_test_log::install!();
 
+use crate::{handle, http_request};
 use kyc_core::callback_auth::{
     CallbackAuthMode, ClientCertificateRequirement, GatewayRequirement, JwtRequirement,
 };
@@ -20,7 +21,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use xpollens_callback::{handle, http_request};
 
 const ISSUER: &str = "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_Kyc0Hooks";
 const XPOLLENS_CLIENT: &str = "4q1xpollens7callbacks0client";

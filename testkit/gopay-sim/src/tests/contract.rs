@@ -4,8 +4,8 @@
 
 use std::time::Duration as StdDuration;
 
+use crate::{Endpoint, Fault, FaultKind, GoPaySim, ProfileSpec, Script, SimConfig};
 use chrono::Duration;
-use gopay_sim::{Endpoint, Fault, FaultKind, GoPaySim, ProfileSpec, Script, SimConfig};
 use kyc_core::redact::{Personal, Secret};
 use kyc_gopay::consent::{
     check_state, consent_url, parse_callback_query, CallbackOutcome, ConsentError, ConsentRequest,
