@@ -36,7 +36,8 @@ QUIET_PREFIX = '{"timestamp":'
 
 @dataclass
 class Job:
-    name: str  # "unittests src/lib.rs" or "tests/cli/main.rs", as cargo names it
+    name: str  # as cargo's "Running" line names it: source (kind) and executable
+    key: str  # the same binary across builds: its source and package, not its hashed file
     command: list[str]
     cwd: Path
     env: dict[str, str]
@@ -63,23 +64,26 @@ def test_binaries() -> list[Job]:
         package_dir = Path(message["manifest_path"]).parent
         source = Path(message["target"]["src_path"]).relative_to(package_dir)
         kind = message["target"]["kind"][0]
-        name = f"{source}" if kind == "test" else f"unittests {source}"
-        env = dict(os.environ, CARGO_MANIFEST_DIR=str(package_dir))
-        jobs.append(Job(f"{name} ({executable})", [executable, "--nocapture"], package_dir, env))
+        label = f"{source}" if kind == "test" else f"unittests {source}"
+        jobs.append(
+            Job(
+                name=f"{label} ({executable})",
+                key=f"{label} in {package_dir.relative_to(ROOT)}",
+                command=[executable, "--nocapture"],
+                cwd=package_dir,
+                env=dict(os.environ, CARGO_MANIFEST_DIR=str(package_dir)),
+            )
+        )
     return jobs
-
-
-def key(job: Job) -> str:
-    """A binary's name across builds: its source and package, not its hashed file name."""
-    return f"{job.name.split(' (')[0]} in {job.cwd.relative_to(ROOT)}"
 
 
 def doc_tests() -> Job:
     return Job(
-        "doc tests (cargo test --workspace --doc)",
-        ["cargo", "test", "--workspace", "--doc", "--", "--nocapture"],
-        ROOT,
-        dict(os.environ),
+        name="doc tests (cargo test --workspace --doc)",
+        key="doc tests",
+        command=["cargo", "test", "--workspace", "--doc", "--", "--nocapture"],
+        cwd=ROOT,
+        env=dict(os.environ),
     )
 
 
@@ -94,7 +98,7 @@ def main() -> int:
 
     def expected(job: Job) -> float:
         # Unknown binaries: the integration binary is the long one; the rest after it.
-        return known.get(key(job), 1000.0 if "integration/main.rs" in job.name else 0.0)
+        return known.get(job.key, 1000.0 if job.key.startswith("integration/main.rs") else 0.0)
 
     jobs.sort(key=expected, reverse=True)
     jobs.append(doc_tests())
@@ -124,7 +128,7 @@ def main() -> int:
                 line for line in text.splitlines(keepends=True) if not line.startswith(QUIET_PREFIX)
             )
             sys.stdout.flush()
-            durations[key(job)] = elapsed
+            durations[job.key] = elapsed
             for line in text.splitlines():
                 if line.startswith("test result: "):
                     words = line.replace(";", "").split()

@@ -21,6 +21,20 @@ pub fn kyc_local(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output 
         .unwrap()
 }
 
+/// [`kyc_local`] read as text: (exit code, stdout, stderr).
+pub fn kyc_text(
+    endpoint: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let out = kyc_local(endpoint, args, env);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 /// Writes `content` to a fresh temporary file and runs `kyc inspect PROVIDER FILE`:
 /// (success, stdout, stderr).
 pub fn inspect(provider: &str, tag: &str, content: &str) -> (bool, String, String) {

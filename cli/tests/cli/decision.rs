@@ -12,12 +12,7 @@ use serde_json::Value;
 use crate::common;
 
 fn kyc(moto: &Moto, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = common::kyc_local(&moto.endpoint, args, &[("TABLE_NAME", TABLE)]);
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::kyc_text(&moto.endpoint, args, &[("TABLE_NAME", TABLE)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,12 +9,11 @@ use serde_json::Value;
 use crate::common;
 
 fn kyc(moto: &Moto, args: &[&str]) -> (Option<i32>, Value, String) {
-    let out = common::kyc_local(&moto.endpoint, args, &[("TABLE_NAME", TABLE)]);
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (code, stdout, stderr) = common::kyc_text(&moto.endpoint, args, &[("TABLE_NAME", TABLE)]);
     (
-        out.status.code(),
+        code,
         serde_json::from_str(&stdout).unwrap_or(Value::Null),
-        String::from_utf8(out.stderr).unwrap(),
+        stderr,
     )
 }
 

@@ -12,16 +12,12 @@ use crate::common;
 const BUS: &str = "kyc-replay";
 
 fn kyc(moto: &Moto, args: &[&str]) -> (bool, String, String) {
-    let out = common::kyc_local(
+    let (code, stdout, stderr) = common::kyc_text(
         &moto.endpoint,
         args,
         &[("TABLE_NAME", TABLE), ("EVENT_BUS_NAME", BUS)],
     );
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    (code == Some(0), stdout, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -339,15 +339,10 @@ async fn sealed_callbacks(callbacks: &[(&str, &str)]) -> Moto {
 
 /// `kyc` against moto with the table and the evidence bucket: (exit code, stdout, stderr).
 fn kyc_evidence_cli(moto: &Moto, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = common::kyc_local(
+    common::kyc_text(
         &moto.endpoint,
         args,
         &[("TABLE_NAME", TABLE), ("EVIDENCE_BUCKET", BUCKET)],
-    );
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
     )
 }
 
